@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module layout follows CONTRIBUTING.md ("Architecture"): one module per stage
+// of the reconcile flow. Modules are added when the work that fills them lands.
+let package = Package(
+    name: "dploy",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dploy", targets: ["dploy"]),
+        .library(name: "DploySpec", targets: ["DploySpec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "DploySpec",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .executableTarget(
+            name: "dploy",
+            dependencies: [
+                "DploySpec",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "DploySpecTests",
+            dependencies: ["DploySpec"]
+        ),
+        .testTarget(
+            name: "dployTests",
+            dependencies: ["DploySpec"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,50 @@
+extension DocumentDecoder {
+    func decodeMachine(_ spec: MappingReader, metadata: ObjectMeta) -> Machine? {
+        let mac = spec.parsed("mac", required: true, MACAddress.parse)
+        let ip = spec.parsed("ip", IPAddress.parse)
+        let settings = decodeSettings(spec, isGroupDefault: false)
+        guard let mac else { return nil }
+        return Machine(metadata: metadata, mac: mac, ip: ip, settings: settings)
+    }
+
+    /// The inheritable machine fields, read from a Machine's spec or a Group's defaults.
+    /// Identity (MAC, IP, BMC address) belongs to one machine and is refused in defaults.
+    func decodeSettings(_ reader: MappingReader, isGroupDefault: Bool) -> MachineSettings {
+        var settings = MachineSettings()
+        func note<T>(_ key: String, _ value: Located<T>?) -> T? {
+            if let value { settings.locations[key] = value.location }
+            return value?.value
+        }
+        if isGroupDefault {
+            for identity in ["mac", "ip"] where reader.has(identity) {
+                log.append(Diagnostic("'\(reader.fieldPath(identity))' cannot be a group default: it identifies one machine",
+                                      at: reader.location(of: identity)))
+            }
+        }
+        settings.hostname = note("hostname", reader.parsed("hostname", Names.hostname))
+        settings.profile = note("profile", reader.parsed("profile", Names.dnsLabel))
+        settings.generation = note("generation", reader.int("generation", minimum: 0))
+        settings.power = note("power", reader.choice("power", as: PowerPolicy.self))
+        settings.firmware = note("firmware", reader.parsed("firmware", Names.dnsLabel))
+        settings.disk = note("disk", reader.string("disk"))
+        settings.kernelArgs = note("kernelArgs", reader.string("kernelArgs"))
+
+        if let bmc = reader.mapping("bmc") {
+            var settingsBMC = BMCSettings()
+            if isGroupDefault {
+                if bmc.has("address") {
+                    log.append(Diagnostic("'\(bmc.fieldPath("address"))' cannot be a group default: it identifies one machine",
+                                          at: bmc.location(of: "address")))
+                }
+            } else {
+                settingsBMC.address = note("bmc.address", bmc.parsed("address", required: true, Names.httpURL))
+            }
+            settingsBMC.credentials = note("bmc.credentials", bmc.parsed("credentials", Names.dnsLabel))
+            settingsBMC.insecure = note("bmc.insecure", bmc.bool("insecure"))
+            settingsBMC.caFile = note("bmc.caFile", bmc.string("caFile"))
+            bmc.finish()
+            settings.bmc = settingsBMC
+        }
+        return settings
+    }
+}

@@ -1,0 +1,28 @@
+/// A set of machines, chosen by labels and/or by name, that share defaults.
+public struct Group: Hashable, Sendable {
+    public var metadata: ObjectMeta
+    /// Machines whose labels contain all of these pairs belong to the group.
+    public var selector: [String: String]?
+    /// Machines named here belong to the group whatever their labels.
+    public var members: [Located<String>]
+    /// Settles conflicting defaults between groups: the higher priority wins.
+    public var priority: Int
+    public var defaults: MachineSettings
+
+    public var name: String { metadata.name }
+
+    public init(metadata: ObjectMeta, selector: [String: String]? = nil, members: [Located<String>] = [],
+                priority: Int = 0, defaults: MachineSettings = MachineSettings()) {
+        self.metadata = metadata
+        self.selector = selector
+        self.members = members
+        self.priority = priority
+        self.defaults = defaults
+    }
+
+    public func contains(_ machine: Machine) -> Bool {
+        if members.contains(where: { $0.value == machine.name }) { return true }
+        guard let selector, !selector.isEmpty else { return false }
+        return selector.allSatisfy { machine.metadata.labels[$0.key] == $0.value }
+    }
+}

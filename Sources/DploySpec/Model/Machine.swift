@@ -1,0 +1,71 @@
+/// One physical server: its identity (MAC, IP, BMC) and how it should be set up.
+public struct Machine: Hashable, Sendable {
+    public var metadata: ObjectMeta
+    public var mac: Located<MACAddress>
+    public var ip: Located<IPAddress>?
+    /// Everything else; a Group's defaults fill what the machine leaves unset.
+    public var settings: MachineSettings
+
+    public var name: String { metadata.name }
+
+    public init(metadata: ObjectMeta, mac: Located<MACAddress>, ip: Located<IPAddress>? = nil,
+                settings: MachineSettings = MachineSettings()) {
+        self.metadata = metadata
+        self.mac = mac
+        self.ip = ip
+        self.settings = settings
+    }
+}
+
+/// Desired power state.
+public enum PowerPolicy: String, CaseIterable, Hashable, Sendable {
+    case on, off
+    /// dploy never changes this machine's power, except to run an install it was asked for.
+    case unmanaged
+}
+
+/// The part of a machine's spec that a Group may supply as defaults. Every field is
+/// optional here; `EffectiveMachine` says what applies once defaults are merged.
+public struct MachineSettings: Hashable, Sendable {
+    public var hostname: String?
+    public var bmc: BMCSettings?
+    public var profile: String?
+    public var generation: Int?
+    public var power: PowerPolicy?
+    public var firmware: String?
+    public var disk: String?
+    public var kernelArgs: String?
+    /// Where each field set here was written, keyed by field path (`profile`, `bmc.credentials`).
+    public var locations: [String: SourceLocation]
+
+    public init(hostname: String? = nil, bmc: BMCSettings? = nil, profile: String? = nil, generation: Int? = nil,
+                power: PowerPolicy? = nil, firmware: String? = nil, disk: String? = nil, kernelArgs: String? = nil,
+                locations: [String: SourceLocation] = [:]) {
+        self.hostname = hostname
+        self.bmc = bmc
+        self.profile = profile
+        self.generation = generation
+        self.power = power
+        self.firmware = firmware
+        self.disk = disk
+        self.kernelArgs = kernelArgs
+        self.locations = locations
+    }
+}
+
+/// How to reach a machine's baseboard management controller (HPE iLO or any Redfish BMC).
+public struct BMCSettings: Hashable, Sendable {
+    /// `https://…` of the BMC; unique across machines, never inherited from a group.
+    public var address: String?
+    /// The name of a secret holding the BMC's user name and password; never the password.
+    public var credentials: String?
+    public var insecure: Bool?
+    public var caFile: String?
+
+    public init(address: String? = nil, credentials: String? = nil, insecure: Bool? = nil, caFile: String? = nil) {
+        self.address = address
+        self.credentials = credentials
+        self.insecure = insecure
+        self.caFile = caFile
+    }
+}

@@ -1,0 +1,56 @@
+/// A one-shot job (the `Task` kind): run once per name and content on its target machines.
+///
+/// Named `TaskDefinition` in Swift so it never shadows the concurrency `Task`.
+public struct TaskDefinition: Hashable, Sendable {
+    public var metadata: ObjectMeta
+    public var targets: TaskTargets
+    public var action: TaskAction
+    public var concurrency: Int
+    public var timeout: Duration
+    public var stopOnFailure: Bool
+
+    public var name: String { metadata.name }
+
+    public init(metadata: ObjectMeta, targets: TaskTargets, action: TaskAction, concurrency: Int = 1,
+                timeout: Duration = .seconds(600), stopOnFailure: Bool = false) {
+        self.metadata = metadata
+        self.targets = targets
+        self.action = action
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.stopOnFailure = stopOnFailure
+    }
+}
+
+public struct TaskTargets: Hashable, Sendable {
+    public var machines: [Located<String>]
+    public var groups: [Located<String>]
+    public var selector: [String: String]?
+
+    public init(machines: [Located<String>] = [], groups: [Located<String>] = [], selector: [String: String]? = nil) {
+        self.machines = machines
+        self.groups = groups
+        self.selector = selector
+    }
+}
+
+public enum TaskAction: Hashable, Sendable {
+    case ssh(command: String, user: String, credentials: String, hostKey: HostKeyPolicy)
+    case imageCapture(url: String, disk: String)
+    case imageRestore(url: String, disk: String, sha256: String?)
+    case rediscover
+    case power(PowerAction)
+
+    public static let fieldNames = ["ssh", "imageCapture", "imageRestore", "rediscover", "power"]
+}
+
+public enum HostKeyPolicy: String, CaseIterable, Hashable, Sendable {
+    /// The host key must already be in the configured known_hosts file.
+    case strict
+    /// Trust a host key seen for the first time; still refuse a changed one.
+    case acceptNew = "accept-new"
+}
+
+public enum PowerAction: String, CaseIterable, Hashable, Sendable {
+    case on, off, cycle
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Reads the spec files of a folder on disk: every `*.yaml` and `*.yml` below it, skipping
+/// hidden files and folders, the controller's own `dploy.yaml` at the top, and whatever
+/// the top-level `.dployignore` excludes.
+public struct SpecDirectory: Sendable {
+    public var root: String
+
+    public init(root: String) { self.root = root }
+
+    public static let ignoreFileName = ".dployignore"
+    public static let controllerConfigName = "dploy.yaml"
+
+    /// The spec files, sorted by path, and the relative paths of every file in the tree
+    /// (templates included), for reference checks.
+    public func read() throws -> (files: [SpecFile], knownPaths: Set<String>) {
+        let fileManager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fileManager.fileExists(atPath: root, isDirectory: &isDirectory) else {
+            throw SpecSourceError.notFound(root)
+        }
+        guard isDirectory.boolValue else {
+            return ([try readFile(at: root, shownAs: root)], [])
+        }
+        let rootURL = URL(fileURLWithPath: root, isDirectory: true).standardizedFileURL
+        let ignoreURL = rootURL.appendingPathComponent(Self.ignoreFileName)
+        let rules = IgnoreRules((try? String(contentsOf: ignoreURL, encoding: .utf8)) ?? "")
+
+        var files: [SpecFile] = []
+        var knownPaths: Set<String> = []
+        var pending = [""]
+        while let relativeFolder = pending.popLast() {
+            let folderPath = relativeFolder.isEmpty ? rootURL.path : rootURL.appendingPathComponent(relativeFolder).path
+            let entries: [String]
+            do { entries = try fileManager.contentsOfDirectory(atPath: folderPath) } catch {
+                throw SpecSourceError.unreadable(folderPath, error.localizedDescription)
+            }
+            for entry in entries.sorted() where !entry.hasPrefix(".") {
+                let relative = relativeFolder.isEmpty ? entry : "\(relativeFolder)/\(entry)"
+                let fullPath = rootURL.appendingPathComponent(relative).path
+                var entryIsDirectory: ObjCBool = false
+                guard fileManager.fileExists(atPath: fullPath, isDirectory: &entryIsDirectory) else { continue }
+                if rules.isIgnored(relative, isDirectory: entryIsDirectory.boolValue) { continue }
+                if entryIsDirectory.boolValue {
+                    pending.append(relative)
+                    continue
+                }
+                knownPaths.insert(relative)
+                guard entry.hasSuffix(".yaml") || entry.hasSuffix(".yml"), relative != Self.controllerConfigName else {
+                    continue
+                }
+                files.append(try readFile(at: fullPath, shownAs: Self.display(root: root, relative: relative)))
+            }
+        }
+        return (files.sorted { $0.path < $1.path }, knownPaths)
+    }
+
+    /// Paths are shown as the operator wrote the root, so they can be pasted back.
+    private static func display(root: String, relative: String) -> String {
+        if root == "." || root == "./" { return relative }
+        return root.hasSuffix("/") ? root + relative : "\(root)/\(relative)"
+    }
+
+    private func readFile(at path: String, shownAs shown: String) throws -> SpecFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SpecSourceError.unreadable(shown, "permission denied or not a regular file")
+        }
+        return SpecFile(path: shown, contents: Array(data))
+    }
+}
+
+public enum SpecSourceError: Error, CustomStringConvertible, Equatable {
+    case notFound(String)
+    case unreadable(String, String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let path): "\(path): no such file or folder"
+        case .unreadable(let path, let reason): "\(path): cannot read: \(reason)"
+        }
+    }
+}

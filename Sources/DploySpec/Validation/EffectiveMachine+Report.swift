@@ -1,0 +1,41 @@
+extension EffectiveMachine {
+    /// The machine's effective spec as aligned text, each inherited value followed by the
+    /// group and place it came from: what `dploy validate --show NAME` prints.
+    public var report: String {
+        var rows: [(String, String, String)] = []
+        func row(_ field: String, _ value: String?, _ origin: ValueOrigin?) {
+            guard let value else { return }
+            let from = switch origin {
+            case .group(let group, let location): "from group \(group) (\(location))"
+            case .machine, nil: ""
+            }
+            rows.append((field, value, from))
+        }
+        row("mac", machine.mac.value.description, nil)
+        row("ip", machine.ip?.value.description, nil)
+        row("labels", machine.metadata.labels.isEmpty ? nil
+            : machine.metadata.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), nil)
+        row("groups", groups.isEmpty ? "(none)" : groups.joined(separator: ", "), nil)
+        row("bmc.address", settings.bmc?.address, nil)
+        for field in SettingField.inheritable {
+            row(field.path, field.read(settings), origins[field.path])
+        }
+        if settings.generation == nil { row("generation", "0", nil); rows[rows.count - 1].2 = "(default)" }
+        if settings.power == nil { row("power", PowerPolicy.unmanaged.rawValue, nil); rows[rows.count - 1].2 = "(default)" }
+
+        let fieldWidth = rows.map(\.0.count).max() ?? 0
+        let valueWidth = rows.map(\.1.count).max() ?? 0
+        var lines = ["machine \(name)  (\(machine.metadata.location))"]
+        for (field, value, from) in rows {
+            let padded = field.padding(fieldWidth) + "  " + (from.isEmpty ? value : value.padding(valueWidth) + "  " + from)
+            lines.append("  " + padded)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    fileprivate func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

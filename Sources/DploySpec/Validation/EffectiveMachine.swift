@@ -1,0 +1,69 @@
+/// A machine as dploy will treat it: its own settings, with group defaults filling the gaps.
+public struct EffectiveMachine: Hashable, Sendable {
+    public var machine: Machine
+    /// Names of the groups the machine belongs to, sorted.
+    public var groups: [String]
+    public var settings: MachineSettings
+    /// Where each set field's value came from, keyed by field path (`profile`, `bmc.credentials`).
+    public var origins: [String: ValueOrigin]
+
+    public var name: String { machine.name }
+    public var generation: Int { settings.generation ?? 0 }
+    public var power: PowerPolicy { settings.power ?? .unmanaged }
+}
+
+public enum ValueOrigin: Hashable, Sendable {
+    /// Written on the machine itself.
+    case machine(SourceLocation)
+    /// A default of the named group.
+    case group(String, SourceLocation)
+}
+
+/// One inheritable field of `MachineSettings`, for merging and for showing where a value came from.
+struct SettingField: Sendable {
+    let path: String
+    let read: @Sendable (MachineSettings) -> String?
+    let copy: @Sendable (inout MachineSettings, MachineSettings) -> Void
+
+    init<Value: CustomStringConvertible & Sendable>(_ path: String, _ keyPath: WritableKeyPath<MachineSettings, Value?> & Sendable) {
+        self.path = path
+        read = { $0[keyPath: keyPath].map(String.init(describing:)) }
+        copy = { $0[keyPath: keyPath] = $1[keyPath: keyPath] }
+    }
+
+    init<Value: CustomStringConvertible & Sendable>(bmc path: String, _ keyPath: WritableKeyPath<BMCSettings, Value?> & Sendable) {
+        self.path = "bmc." + path
+        read = { $0.bmc?[keyPath: keyPath].map(String.init(describing:)) }
+        copy = { target, source in
+            var bmc = target.bmc ?? BMCSettings()
+            bmc[keyPath: keyPath] = source.bmc?[keyPath: keyPath]
+            target.bmc = bmc
+        }
+    }
+
+    static let inheritable: [SettingField] = [
+        SettingField("hostname", \.hostname),
+        SettingField("profile", \.profile),
+        SettingField("generation", \.generation),
+        SettingField("power", \.power),
+        SettingField("firmware", \.firmware),
+        SettingField("disk", \.disk),
+        SettingField("kernelArgs", \.kernelArgs),
+        SettingField(bmc: "credentials", \.credentials),
+        SettingField(bmc: "insecure", \.insecure),
+        SettingField(bmc: "caFile", \.caFile),
+    ]
+}
+
+extension PowerPolicy: CustomStringConvertible {
+    public var description: String { rawValue }
+}
+
+extension EffectiveMachine {
+    /// Every inheritable field that has a value, by field path.
+    public var inheritedFieldValues: [String: String] {
+        var values: [String: String] = [:]
+        for field in SettingField.inheritable { values[field.path] = field.read(settings) }
+        return values
+    }
+}

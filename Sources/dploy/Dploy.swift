@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Dploy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dploy",
+        abstract: "Declarative GitOps provisioning for bare-metal fleets.",
+        discussion: """
+            Desired state (machines, groups, profiles, firmware baselines, tasks) is YAML in git; \
+            dploy checks it, plans what would change, and converges the fleet.
+            """,
+        version: DployVersion.current,
+        subcommands: [Validate.self]
+    )
+}
