@@ -1,0 +1,206 @@
+import DploySpec
+import Foundation
+import Testing
+
+/// Each broken input must produce an error at the right file:line:column whose message
+/// names the problem. The sample is valid before it is broken, so any error is the one
+/// the case introduced.
+@Suite("Diagnostics name file, line and column")
+struct DiagnosticTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var name: String
+        var files: [String: String]
+        /// `file:line:column` and a fragment the message must contain.
+        var expected: [(location: String, fragment: String)]
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "YAML syntax", files: ["m.yaml": "apiVersion: dploy.org/v1\nkind: [Machine\n"],
+             expected: [("m.yaml:3:1", "YAML syntax")]),
+        Case(name: "unknown field with a suggestion",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  profle: debian-12\n"),
+                     "p.yaml": Sample.profile],
+             expected: [("m.yaml:8:3", "unknown field 'spec.profle'; did you mean 'profile'?")]),
+        Case(name: "wrong type", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  generation: \"3\"\n")],
+             expected: [("m.yaml:8:15", "'spec.generation' must be an integer, found a string")]),
+        Case(name: "negative generation", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  generation: -1\n")],
+             expected: [("m.yaml:8:15", "must be at least 0")]),
+        Case(name: "missing required field",
+             files: ["m.yaml": "apiVersion: dploy.org/v1\nkind: Machine\nmetadata: {name: web-01}\nspec:\n  ip: 198.18.0.21\n"],
+             expected: [("m.yaml:5:3", "missing required field 'spec.mac'")]),
+        Case(name: "duplicate mapping key",
+             files: ["m.yaml": "apiVersion: dploy.org/v1\nkind: Machine\nmetadata: {name: web-01}\nspec:\n  mac: 94:18:82:00:00:01\n  mac: 94:18:82:00:00:02\n"],
+             expected: [("m.yaml:5:3", "duplicate key 'mac'")]),
+        Case(name: "malformed MAC", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:01")],
+             expected: [("m.yaml:7:8", "is not a MAC address")]),
+        Case(name: "malformed IP", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", ip: "198.18.0.300")],
+             expected: [("m.yaml:8:7", "is not an IPv4 or IPv6 address")]),
+        Case(name: "malformed URL",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                              extra: "  bmc: {address: \"ftp://198.18.0.121\", credentials: ilo}\n")],
+             expected: [("m.yaml:8:18", "is not an http:// or https:// URL")]),
+        Case(name: "name that is not a DNS label", files: ["m.yaml": Sample.machine("Web_01", mac: "94:18:82:00:00:01")],
+             expected: [("m.yaml:4:9", "is not a valid name: 'Web_01'")]),
+        Case(name: "duplicate name per kind",
+             files: ["a.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
+                     "b.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:02")],
+             expected: [("b.yaml:4:9", "Machine 'web-01' is already defined at a.yaml:4:9")]),
+        Case(name: "duplicate MAC across machines, in another spelling",
+             files: ["a.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:aa"),
+                     "b.yaml": Sample.machine("web-02", mac: "94-18-82-00-00-AA")],
+             expected: [("b.yaml:7:8", "MAC 94:18:82:00:00:aa is already used by machine 'web-01' (a.yaml:7:8)")]),
+        Case(name: "duplicate IP across machines",
+             files: ["a.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", ip: "198.18.0.21"),
+                     "b.yaml": Sample.machine("web-02", mac: "94:18:82:00:00:02", ip: "198.18.0.21")],
+             expected: [("b.yaml:8:7", "IP address 198.18.0.21 is already used by machine 'web-01'")]),
+        Case(name: "duplicate BMC address across machines",
+             files: ["a.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                              extra: "  bmc: {address: \"https://198.18.0.121\", credentials: ilo}\n"),
+                     "b.yaml": Sample.machine("web-02", mac: "94:18:82:00:00:02",
+                                              extra: "  bmc: {address: \"https://198.18.0.121/\", credentials: ilo}\n")],
+             expected: [("b.yaml:8:18", "BMC address https://198.18.0.121/ is already used by machine 'web-01' (a.yaml:8:18)")]),
+        Case(name: "reference to a missing profile",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  profile: debian-13\n"),
+                     "p.yaml": Sample.profile],
+             expected: [("m.yaml:8:12", "refers to profile 'debian-13', which is not defined; did you mean 'debian-12'?")]),
+        Case(name: "reference to a missing firmware baseline",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  firmware: gen10\n")],
+             expected: [("m.yaml:8:13", "refers to firmware baseline 'gen10', which is not defined")]),
+        Case(name: "references to a missing machine and group",
+             files: ["t.yaml": """
+                apiVersion: dploy.org/v1
+                kind: Task
+                metadata: {name: motd}
+                spec:
+                  targets: {machines: [web-09], groups: [webs]}
+                  power: cycle
+                """],
+             expected: [("t.yaml:5:24", "task 'motd' refers to machine 'web-09'"),
+                        ("t.yaml:5:42", "task 'motd' refers to group 'webs'")]),
+        Case(name: "conflicting group defaults",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
+                     "p.yaml": Sample.profile + "\n---\n" + Sample.profile.replacingOccurrences(of: "debian-12", with: "rocky-9"),
+                     "g.yaml": """
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: web}
+                        spec: {selector: {role: web}, defaults: {profile: debian-12}}
+                        ---
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: rocky}
+                        spec: {members: [web-01], defaults: {profile: rocky-9}}
+                        """],
+             expected: [("g.yaml:4:51", "groups 'rocky' and 'web' both set 'profile' with priority 0 but disagree ('rocky-9' vs 'debian-12') for machine 'web-01'")]),
+        Case(name: "file over the size limit", files: ["big.yaml": "# " + String(repeating: "x", count: 1 << 20) + "\n"],
+             expected: [("big.yaml:1:1", "over the limit of 1048576")]),
+        Case(name: "nesting too deep", files: ["deep.yaml": "a: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200)],
+             expected: [("deep.yaml:1:", "nesting is deeper than 64 levels")]),
+        Case(name: "alias expansion (billion laughs)", files: ["lol.yaml": Self.billionLaughs],
+             expected: [("lol.yaml:1:1", "expands to more than 100000 nodes")]),
+        Case(name: "alias used as a key", files: ["k.yaml": "a: &a [1, 2]\n*a : 3\n"],
+             expected: [("k.yaml:2:1", "an alias cannot be used as a mapping key")]),
+        Case(name: "non-UTF-8 bytes", files: ["latin1.yaml": "apiVersion: dploy.org/v1\nkind: Machine\n# caf\u{FFFD}\n"],
+             expected: [("latin1.yaml:3:6", "not valid UTF-8")]),
+    ]
+
+    /// Ten levels of ten aliases each: 10^10 nodes if expanded.
+    static let billionLaughs: String = {
+        var lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        for level in 1...9 {
+            let refs = Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ")
+            lines.append("l\(level): &l\(level) [\(refs)]")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }()
+
+    @Test(arguments: cases)
+    func reports(_ testCase: Case) {
+        var files = testCase.files.map { SpecFile(path: $0.key, text: $0.value) }
+        // The UTF-8 case needs a raw Latin-1 byte, which a Swift string cannot hold.
+        files = files.map { file in
+            guard file.path == "latin1.yaml" else { return file }
+            return SpecFile(path: file.path, contents: Array("apiVersion: dploy.org/v1\nkind: Machine\n# caf".utf8) + [0xE9, 0x0A])
+        }
+        let result = SpecLoader().load(files.sorted { $0.path < $1.path })
+        let lines = rendered(result)
+        for (location, fragment) in testCase.expected {
+            #expect(lines.contains { $0.hasPrefix(location) && $0.contains(fragment) },
+                    "expected \(location) … \(fragment) in:\n\(lines.joined(separator: "\n"))")
+        }
+        #expect(lines.count == testCase.expected.count, "unexpected extra errors:\n\(lines.joined(separator: "\n"))")
+    }
+
+    @Test("all errors of a load are reported together, sorted")
+    func allErrorsTogether() {
+        let result = load([
+            "b.yaml": Sample.machine("web-02", mac: "nope", extra: "  powr: on\n"),
+            "a.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  power: maybe\n"),
+        ])
+        #expect(rendered(result) == [
+            "a.yaml:8:10: 'spec.power' must be one of on, off, unmanaged, found 'maybe'",
+            "b.yaml:7:8: 'spec.mac' is not a MAC address: 'nope' (expected six hex pairs, like 94:18:82:00:00:01)",
+            "b.yaml:8:3: unknown field 'spec.powr'; did you mean 'power'?",
+        ])
+        #expect(!result.isValid)
+    }
+
+    @Test("a priority settles conflicting group defaults")
+    func prioritySettlesConflict() throws {
+        let result = load([
+            "m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
+            "g.yaml": """
+                apiVersion: dploy.org/v1
+                kind: Group
+                metadata: {name: web}
+                spec: {selector: {role: web}, defaults: {disk: /dev/sda, power: "on"}}
+                ---
+                apiVersion: dploy.org/v1
+                kind: Group
+                metadata: {name: nvme}
+                spec: {members: [web-01], priority: 10, defaults: {disk: /dev/nvme0n1}}
+                """,
+        ])
+        #expect(result.diagnostics.isEmpty, "\(rendered(result))")
+        let machine = try #require(result.fleet.machine(named: "web-01"))
+        let effective = DefaultsResolver(groups: result.fleet.groups).resolve(machine)
+        #expect(effective.settings.disk == "/dev/nvme0n1")
+        #expect(effective.power == .on)
+        #expect(effective.origins["disk"] == .group("nvme", SourceLocation(file: "g.yaml", line: 9, column: 58)))
+        #expect(effective.groups == ["nvme", "web"])
+    }
+
+    @Test("a machine's own value wins over every group default")
+    func machineWins() throws {
+        let result = load([
+            "m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  disk: /dev/sdb\n"),
+            "g.yaml": """
+                apiVersion: dploy.org/v1
+                kind: Group
+                metadata: {name: web}
+                spec: {selector: {role: web}, defaults: {disk: /dev/sda}}
+                """,
+        ])
+        let machine = try #require(result.fleet.machine(named: "web-01"))
+        #expect(DefaultsResolver(groups: result.fleet.groups).resolve(machine).settings.disk == "/dev/sdb")
+    }
+
+    @Test("a BMC without credentials, from the machine or a group, is an error")
+    func bmcNeedsCredentials() {
+        let result = load(["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                                    extra: "  bmc: {address: https://198.18.0.121}\n")])
+        #expect(rendered(result) == [
+            "m.yaml:8:18: machine 'web-01' has a BMC but no 'bmc.credentials': set it on the machine or in a group's defaults",
+        ])
+    }
+
+    @Test("a missing installer template is named, with the path it was looked for")
+    func missingTemplate() {
+        let profile = Sample.profile + "\n  installer: {kind: preseed, template: templates/debian12.preseed}\n"
+        let result = load(["p.yaml": profile], knownPaths: ["p.yaml", "templates/debian-12.preseed"])
+        #expect(rendered(result) == [
+            "p.yaml:8:40: profile 'debian-12': template 'templates/debian12.preseed' does not exist; did you mean 'templates/debian-12.preseed'?",
+        ])
+    }
+}

@@ -1,0 +1,34 @@
+import DploySpec
+import Testing
+
+@Suite("The example lab")
+struct ExampleLabTests {
+    let lab = repositoryRoot.appendingPathComponent("examples/lab").path
+
+    @Test("validates cleanly, with the drafts folder ignored")
+    func validates() throws {
+        let (files, knownPaths) = try SpecDirectory(root: lab).read()
+        let result = SpecLoader(knownPaths: knownPaths).load(files)
+        #expect(result.diagnostics.map(\.description) == [])
+        #expect(result.fleet.machines.count == 8)
+        #expect(result.fleet.groups.count >= 2)
+        #expect(result.fleet.profiles.map(\.name) == ["debian-12", "rocky-9"])
+        #expect(!files.contains { $0.path.contains("drafts/") }, ".dployignore excludes drafts/")
+        #expect(!files.contains { $0.path.hasSuffix("/dploy.yaml") }, "the controller config is not a spec")
+    }
+
+    @Test("every machine has an address in 198.18.0.0/24; web and db machines get a profile from their group")
+    func addresses() throws {
+        let (files, knownPaths) = try SpecDirectory(root: lab).read()
+        let fleet = SpecLoader(knownPaths: knownPaths).load(files).fleet
+        let resolver = DefaultsResolver(groups: fleet.groups)
+        for machine in fleet.machines {
+            #expect(machine.ip?.value.description.hasPrefix("198.18.0.") == true, "\(machine.name)")
+            let effective = resolver.resolve(machine)
+            if ["web", "db"].contains(machine.metadata.labels["role"]) {
+                #expect(effective.origins["profile"].map { if case .group = $0 { true } else { false } } == true,
+                        "\(machine.name)")
+            }
+        }
+    }
+}
