@@ -32,7 +32,8 @@ let package = Package(
         ),
         .testTarget(
             name: "dployTests",
-            dependencies: ["DploySpec"]
+            // Runs the built `dploy` binary, as an operator would.
+            dependencies: ["dploy"]
         ),
     ],
     swiftLanguageModes: [.v6]
