@@ -28,7 +28,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DploySpecTests",
-            dependencies: ["DploySpec"]
+            dependencies: ["DploySpec", .product(name: "Yams", package: "Yams")],
+            exclude: ["../Fixtures"]
         ),
         .testTarget(
             name: "dployTests",

@@ -1,0 +1,42 @@
+# dploy — the two commands of the README, and the rest of the developer loop.
+# `make demo` builds dploy and runs its main job on the example lab; `make test` runs
+# every test. Both use only the embedded store: no other server.
+
+SWIFT ?= swift
+BUILD_FLAGS ?=
+LAB ?= examples/lab
+
+.PHONY: all build demo test test-tools bench clean setup
+
+all: build
+
+build:
+	$(SWIFT) build $(BUILD_FLAGS)
+
+# dploy's main job on the example lab: today `validate`; plan and serve join it as they land.
+demo: build
+	$(SWIFT) run $(BUILD_FLAGS) dploy validate $(LAB)
+	$(SWIFT) run $(BUILD_FLAGS) dploy validate $(LAB) --show web-04
+
+# The whole suite: unit, integration (check-jsonschema) and the mutation corpus.
+test: test-tools
+	$(SWIFT) test $(BUILD_FLAGS)
+
+# The schema agreement test runs the real check-jsonschema; fetch it from PyPI if missing.
+test-tools:
+	@command -v check-jsonschema >/dev/null \
+	  || python3 -m pip install --quiet --user 'check-jsonschema>=0.29' \
+	  || python3 -m pip install --quiet --user --break-system-packages 'check-jsonschema>=0.29' \
+	  || echo "warning: could not install check-jsonschema; the schema agreement test will skip"
+
+# Load+validate time for a generated 10,000-machine repo, against PyYAML's C loader.
+bench:
+	$(SWIFT) build -c release --product dploy
+	python3 bench/run.py --dploy .build/release/dploy --machines 10000
+
+# Installs the system packages and Python tools the tests need (Debian; run as root).
+setup:
+	bash .ci/setup
+
+clean:
+	rm -rf .build bench/out
