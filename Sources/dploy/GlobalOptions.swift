@@ -1,10 +1,8 @@
 import ArgumentParser
 
-/// Options every command takes.
+/// Options every command takes. `--config` joins when the first command that reads the
+/// controller's config (`plan`) lands.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "The controller's config file.")
-    var config: String = "dploy.yaml"
-
     @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
     var json = false
 }

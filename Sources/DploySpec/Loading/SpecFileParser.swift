@@ -25,7 +25,7 @@ public struct SpecFileParser: Sendable {
                 parsed.documentCount += 1
                 if let expanded = YAMLDocuments.expandedSize(of: root, limit: limits.maxExpandedNodes),
                    expanded > limits.maxExpandedNodes {
-                    log.error("document expands to more than \(limits.maxExpandedNodes) nodes through its aliases", at: root.mark)
+                    log.error("document holds more than \(limits.maxExpandedNodes) nodes once its aliases are expanded", at: root.mark)
                     continue
                 }
                 if let document = decoder.decode(root) { parsed.documents.append(document) }
