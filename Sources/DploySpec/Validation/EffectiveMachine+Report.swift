@@ -17,11 +17,14 @@ extension EffectiveMachine {
             : machine.metadata.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","), nil)
         row("groups", groups.isEmpty ? "(none)" : groups.joined(separator: ", "), nil)
         row("bmc.address", settings.bmc?.address, nil)
+        let builtInDefaults = ["generation": "0", "power": PowerPolicy.unmanaged.rawValue]
         for field in SettingField.inheritable {
-            row(field.path, field.read(settings), origins[field.path])
+            if let value = field.read(settings) {
+                row(field.path, value, origins[field.path])
+            } else if let value = builtInDefaults[field.path] {
+                rows.append((field.path, value, "(default)"))
+            }
         }
-        if settings.generation == nil { row("generation", "0", nil); rows[rows.count - 1].2 = "(default)" }
-        if settings.power == nil { row("power", PowerPolicy.unmanaged.rawValue, nil); rows[rows.count - 1].2 = "(default)" }
 
         let fieldWidth = rows.map(\.0.count).max() ?? 0
         let valueWidth = rows.map(\.1.count).max() ?? 0
