@@ -1,15 +1,10 @@
 import Foundation
 
-/// Reads the spec files of a folder on disk: every `*.yaml` and `*.yml` below it, skipping
-/// hidden files and folders, the controller's own `dploy.yaml` at the top, and whatever
-/// the top-level `.dployignore` excludes.
+/// Reads the spec files of a folder on disk, chosen by `SpecTreeRules`.
 public struct SpecDirectory: Sendable {
     public var root: String
 
     public init(root: String) { self.root = root }
-
-    public static let ignoreFileName = ".dployignore"
-    public static let controllerConfigName = "dploy.yaml"
 
     /// The spec files, sorted by path, and the relative paths of every file in the tree
     /// (templates included), for reference checks.
@@ -23,8 +18,8 @@ public struct SpecDirectory: Sendable {
             return ([try readFile(at: root, shownAs: root)], [])
         }
         let rootURL = URL(fileURLWithPath: root, isDirectory: true).standardizedFileURL
-        let ignoreURL = rootURL.appendingPathComponent(Self.ignoreFileName)
-        let rules = IgnoreRules((try? String(contentsOf: ignoreURL, encoding: .utf8)) ?? "")
+        let ignoreURL = rootURL.appendingPathComponent(SpecTreeRules.ignoreFileName)
+        let rules = SpecTreeRules(ignoreFile: try? String(contentsOf: ignoreURL, encoding: .utf8))
 
         var files: [SpecFile] = []
         var knownPaths: Set<String> = []
@@ -35,21 +30,19 @@ public struct SpecDirectory: Sendable {
             do { entries = try fileManager.contentsOfDirectory(atPath: folderPath) } catch {
                 throw SpecSourceError.unreadable(folderPath, error.localizedDescription)
             }
-            for entry in entries.sorted() where !entry.hasPrefix(".") {
+            for entry in entries.sorted() {
                 let relative = relativeFolder.isEmpty ? entry : "\(relativeFolder)/\(entry)"
                 let fullPath = rootURL.appendingPathComponent(relative).path
                 var entryIsDirectory: ObjCBool = false
                 guard fileManager.fileExists(atPath: fullPath, isDirectory: &entryIsDirectory) else { continue }
-                if rules.isIgnored(relative, isDirectory: entryIsDirectory.boolValue) { continue }
-                if entryIsDirectory.boolValue {
-                    pending.append(relative)
-                    continue
+                switch rules.classify(relative, isDirectory: entryIsDirectory.boolValue) {
+                case .skipped: continue
+                case .folder: pending.append(relative)
+                case .otherFile: knownPaths.insert(relative)
+                case .spec:
+                    knownPaths.insert(relative)
+                    files.append(try readFile(at: fullPath, shownAs: Self.display(root: root, relative: relative)))
                 }
-                knownPaths.insert(relative)
-                guard entry.hasSuffix(".yaml") || entry.hasSuffix(".yml"), relative != Self.controllerConfigName else {
-                    continue
-                }
-                files.append(try readFile(at: fullPath, shownAs: Self.display(root: root, relative: relative)))
             }
         }
         return (files.sorted { $0.path < $1.path }, knownPaths)
