@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "dploy", targets: ["dploy"]),
         .library(name: "DploySpec", targets: ["DploySpec"]),
+        .library(name: "DployGit", targets: ["DployGit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -19,10 +20,16 @@ let package = Package(
             name: "DploySpec",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        .target(
+            name: "DployGit",
+            dependencies: ["CGit2", "DploySpec"]
+        ),
         .executableTarget(
             name: "dploy",
             dependencies: [
                 "DploySpec",
+                "DployGit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -30,6 +37,10 @@ let package = Package(
             name: "DploySpecTests",
             dependencies: ["DploySpec", .product(name: "Yams", package: "Yams")],
             exclude: ["../Fixtures"]
+        ),
+        .testTarget(
+            name: "DployGitTests",
+            dependencies: ["DployGit", "DploySpec"]
         ),
         .testTarget(
             name: "dployTests",

@@ -1,38 +1,80 @@
 import ArgumentParser
+import DployGit
 import DploySpec
 import Foundation
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check a folder of specs and report every error with file:line:column.",
+        abstract: "Check specs, in a folder or at a git commit, and report every error with file:line:column.",
         discussion: """
-            Reads every *.yaml and *.yml below PATH (hidden folders, the controller's dploy.yaml \
-            and .dployignore matches are skipped). Exits 0 when the specs are valid, 1 otherwise.
+            Reads every *.yaml and *.yml below the folder (hidden folders, the controller's dploy.yaml \
+            and .dployignore matches are skipped). With --source, reads them from git objects at a \
+            commit instead, without checking anything out; errors then read COMMIT:path:line:column. \
+            Exits 0 when the specs are valid, 1 otherwise.
             """
     )
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var source: SourceOptions
 
-    @Argument(help: "A folder of specs, or a single spec file.")
-    var path: String = "."
+    @Argument(help: ArgumentHelp("A folder of specs, or a single spec file (not with --source).", valueName: "path"))
+    var folder: String?
 
     @Option(name: .long, help: ArgumentHelp("Print a machine's effective spec, after group defaults.", valueName: "machine"))
     var show: String?
 
+    func validate() throws {
+        if source.source != nil && folder != nil {
+            throw ValidationError("give a folder or --source, not both")
+        }
+        if source.source == nil && (source.ref != nil || source.path != nil) {
+            throw ValidationError("--ref and --path read from git: add --source")
+        }
+    }
+
     func run() throws {
-        let (files, knownPaths) = try readSpecs()
-        let result = SpecLoader(knownPaths: knownPaths.isEmpty ? nil : knownPaths).load(files)
+        let result: LoadResult
+        var diagnostics: [String]
+        var summarySuffix = ""
+        let place: String
+        if let repository = source.source {
+            let gitSource = GitSource(config: GitSourceConfig(repository: repository, ref: source.ref, path: source.path),
+                                      cacheDirectory: source.cacheDirectory)
+            let snapshot: SourceSnapshot
+            do {
+                snapshot = try gitSource.load(gitSource.fetch().id)
+            } catch let error as SourceError {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
+            result = snapshot.result
+            diagnostics = snapshot.renderedDiagnostics
+            summarySuffix = " at \(snapshot.commit.id.short) \"\(snapshot.commit.summary)\""
+            place = "\(repository) at \(snapshot.commit.id.short)"
+        } else {
+            let folder = folder ?? "."
+            let files: [SpecFile], knownPaths: Set<String>
+            do {
+                (files, knownPaths) = try SpecDirectory(root: folder).read()
+            } catch let error as SpecSourceError {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
+            result = SpecLoader(knownPaths: knownPaths.isEmpty ? nil : knownPaths).load(files)
+            diagnostics = result.diagnostics.map(\.description)
+            place = folder
+        }
 
         if options.json {
             try printJSON(ValidationReport(result, show: show.flatMap { effective(named: $0, in: result) }))
         } else {
-            for diagnostic in result.diagnostics { printError(diagnostic.description) }
-            if result.isValid { print(result.summary) } else {
-                printError("\(result.diagnostics.count) error\(result.diagnostics.count == 1 ? "" : "s") in \(path)")
+            diagnostics.forEach(printError)
+            if result.isValid { print(result.summary + summarySuffix) } else {
+                printError("\(result.diagnostics.count) error\(result.diagnostics.count == 1 ? "" : "s") in \(place)")
             }
             if let show, result.isValid {
                 guard let machine = effective(named: show, in: result) else {
-                    printError("no machine named '\(show)' in \(path)")
+                    printError("no machine named '\(show)' in \(place)")
                     throw ExitCode.failure
                 }
                 print(machine.report)
@@ -41,43 +83,30 @@ struct Validate: ParsableCommand {
         if !result.isValid { throw ExitCode.failure }
     }
 
-    private func readSpecs() throws -> ([SpecFile], Set<String>) {
-        do {
-            return try SpecDirectory(root: path).read()
-        } catch let error as SpecSourceError {
-            printError("error: \(error)")
-            throw ExitCode.failure
-        }
-    }
-
     private func effective(named name: String, in result: LoadResult) -> EffectiveMachine? {
         result.fleet.machine(named: name).map(DefaultsResolver(groups: result.fleet.groups).resolve)
     }
 }
 
-/// `dploy validate --json`.
-struct ValidationReport: Encodable {
-    struct Problem: Encodable {
-        var file: String, line: Int, column: Int, message: String
-    }
-    var valid: Bool
-    var summary: String
-    var errors: [Problem]
-    var machine: [String: String]?
+/// Where to read desired state from git, for commands that take a source on the command line.
+struct SourceOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("A git repository: a local path (bare or not) or a file:// or https:// URL.",
+                                            valueName: "url-or-path"))
+    var source: String?
 
-    init(_ result: LoadResult, show: EffectiveMachine?) {
-        valid = result.isValid
-        summary = result.summary
-        errors = result.diagnostics.map {
-            Problem(file: $0.location.file, line: $0.location.line, column: $0.location.column, message: $0.message)
-        }
-        machine = show.map { machine in
-            var fields = ["name": machine.name, "mac": machine.machine.mac.value.description,
-                          "generation": String(machine.generation), "power": machine.power.rawValue]
-            if let ip = machine.machine.ip { fields["ip"] = ip.value.description }
-            if let address = machine.settings.bmc?.address { fields["bmc.address"] = address }
-            for field in machine.inheritedFieldValues { fields[field.key] = field.value }
-            return fields
-        }
+    @Option(name: .long, help: "A branch, tag or commit (default: the remote's default branch, or HEAD).")
+    var ref: String?
+
+    @Option(name: .long, help: ArgumentHelp("The folder inside the repository that holds the specs.", valueName: "subdir"))
+    var path: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where remote repositories are fetched to.", valueName: "dir"))
+    var cache: String?
+
+    var cacheDirectory: String {
+        if let cache { return cache }
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CACHE_HOME"] ?? ((environment["HOME"] ?? NSTemporaryDirectory()) + "/.cache")
+        return base + "/dploy/git"
     }
 }

@@ -17,8 +17,11 @@ public struct SpecTreeRules: Sendable {
 
     /// - Parameter relativePath: `/`-separated, relative to the top of the spec tree.
     public func classify(_ relativePath: String, isDirectory: Bool) -> Entry {
-        let name = relativePath.split(separator: "/").last.map(String.init) ?? relativePath
-        if name.hasPrefix(".") || ignore.isIgnored(relativePath, isDirectory: isDirectory) { return .skipped }
+        let components = relativePath.split(separator: "/")
+        let name = components.last.map(String.init) ?? relativePath
+        if components.contains(where: { $0.hasPrefix(".") }) || ignore.isIgnored(relativePath, isDirectory: isDirectory) {
+            return .skipped
+        }
         if isDirectory { return .folder }
         if relativePath == Self.controllerConfigName { return .otherFile }
         return name.hasSuffix(".yaml") || name.hasSuffix(".yml") ? .spec : .otherFile

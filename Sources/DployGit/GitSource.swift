@@ -1,0 +1,244 @@
+import DploySpec
+import Foundation
+
+/// Reads desired state straight out of git objects at a commit, never checking anything out.
+///
+/// Loading is incremental: a subtree whose id has not changed since the last load is not
+/// walked again, and a blob that has been parsed before is not parsed again, so a commit
+/// that changes one file re-parses one file. Not Sendable: it owns libgit2 handles; the
+/// controller keeps it inside one task.
+public final class GitSource {
+    public let config: GitSourceConfig
+    /// Where remote repositories are fetched to; unused for a local repository.
+    public let cacheDirectory: String
+
+    private var repository: GitRepository?
+    /// Flattened file lists of trees already walked, by tree id.
+    private var treeListings: [GitObjectID: [TreeFile]] = [:]
+    /// Parsed spec files by blob id. Paths are repository paths, the same in every commit.
+    private var parsedBlobs: [BlobKey: ParsedFile] = [:]
+    /// Blobs parsed by the last `load`, for benchmarks and tests of incrementality.
+    public private(set) var lastParseCount = 0
+
+    struct TreeFile: Hashable {
+        var path: String  // relative to the tree it was listed from
+        var id: GitObjectID
+        var kind: GitTree.Entry.Kind
+    }
+
+    struct BlobKey: Hashable {
+        var id: GitObjectID
+        var path: String
+    }
+
+    public init(config: GitSourceConfig, cacheDirectory: String) {
+        self.config = config
+        self.cacheDirectory = cacheDirectory
+    }
+
+    /// Brings the source up to date (fetching a remote) and resolves the configured ref.
+    public func fetch() throws -> CommitInfo {
+        let repository: GitRepository
+        if config.isRemote {
+            if config.repository.hasPrefix("ssh://") || !config.repository.contains("://") {
+                throw SourceError.unsupportedURL(config.repository, reason:
+                    "ssh sources are not supported yet (dploy does not check SSH host keys for git); use https:// or file://")
+            }
+            do {
+                repository = try GitFetcher.fetch(url: config.repository, into: cachePath)
+            } catch let error as GitError {
+                throw SourceError.fetchFailed(config.repository, reason: error.message)
+            }
+        } else {
+            repository = try self.repository ?? GitRepository(openingAt: config.repository)
+        }
+        self.repository = repository
+        return try resolve(in: repository)
+    }
+
+    /// The bare cache repository for this source's URL.
+    public var cachePath: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike Hasher
+        for byte in config.repository.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let readable = config.repository.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).suffix(3)
+            .joined(separator: "-")
+        return (cacheDirectory as NSString).appendingPathComponent("\(readable)-\(String(hash, radix: 16)).git")
+    }
+
+    private func resolve(in repository: GitRepository) throws -> CommitInfo {
+        let candidates: [String]
+        switch (config.ref, config.isRemote) {
+        case (nil, true): candidates = ["refs/remotes/\(GitFetcher.remoteName)/HEAD"]
+        case (nil, false): candidates = ["HEAD"]
+        case (let ref?, true): candidates = ["refs/remotes/\(GitFetcher.remoteName)/\(ref)", "refs/tags/\(ref)", ref]
+        case (let ref?, false): candidates = [ref]
+        }
+        var lastError: GitError?
+        for candidate in candidates {
+            do {
+                let commit = try repository.commit(for: candidate)
+                return CommitInfo(id: commit.id, summary: commit.summary, time: commit.time)
+            } catch let error as GitError {
+                lastError = lastError ?? error
+            }
+        }
+        throw SourceError.unresolvedRef(config.ref ?? "HEAD", reason: lastError?.message ?? "not found")
+    }
+
+    /// Checks that `commit` descends from `previous`, unless the config allows rewrites.
+    public func checkHistory(_ commit: GitObjectID, descendsFrom previous: GitObjectID, role: String) throws {
+        guard !config.allowHistoryRewrite, let repository else { return }
+        if try !repository.isDescendant(commit, of: previous) {
+            throw SourceError.historyRewritten(commit: commit.short, previous: previous.short, previousRole: role)
+        }
+    }
+
+    /// Checks the commit's signature when the config names allowed signers.
+    public func verifySignature(_ commit: GitObjectID) throws {
+        guard let allowedSigners = config.allowedSigners, let repository else { return }
+        try CommitVerifier(allowedSigners: allowedSigners).verify(commit, in: repository)
+    }
+
+    /// Loads and validates the specs at `commit`. Problems with the commit's files
+    /// (submodules, escaping symlinks, oversized blobs) are diagnostics like any other.
+    public func load(_ commit: GitObjectID, limits: YAMLLimits = .default) throws -> SourceSnapshot {
+        guard let repository else { throw SourceError.unresolvedRef(commit.short, reason: "fetch() first") }
+        let root = try repository.commit(commit).tree()
+        var specTree = root
+        if let path = config.path {
+            guard let entry = try root.entry(atPath: path), entry.kind == .tree else {
+                throw SourceError.pathMissing(path, commit: commit.short)
+            }
+            specTree = try repository.tree(entry.id)
+        }
+        let prefix = config.path.map { $0 + "/" } ?? ""
+        let listing = try files(of: specTree, in: repository)
+        let ignoreFile = try listing.first { $0.path == SpecTreeRules.ignoreFileName }
+            .flatMap { try repository.blob($0.id, limit: config.maxBlobBytes) }
+        let rules = SpecTreeRules(ignoreFile: ignoreFile.map { String(decoding: $0, as: UTF8.self) })
+
+        var parsed: [ParsedFile] = []
+        var knownPaths: Set<String> = []
+        var problems: [Diagnostic] = []
+        let parser = SpecFileParser(limits: YAMLLimits(maxFileBytes: config.maxBlobBytes, maxDepth: limits.maxDepth,
+                                                       maxExpandedNodes: limits.maxExpandedNodes))
+        var parseCount = 0
+        for file in listing {
+            let repositoryPath = prefix + file.path
+            let role = rules.classify(file.path, isDirectory: false)
+            guard role != .skipped else { continue }
+            knownPaths.insert(file.path)
+            let at = SourceLocation(file: repositoryPath, line: 1, column: 1)
+            var blobID = file.id
+            switch file.kind {
+            case .submodule:
+                problems.append(Diagnostic("submodules are not supported: put the specs in the repository itself", at: at))
+                continue
+            case .symlink:
+                switch try symlinkTarget(of: file, at: repositoryPath, root: root, in: repository) {
+                case .success(let target): blobID = target
+                case .failure(let problem):
+                    problems.append(Diagnostic(problem.reason, at: at))
+                    continue
+                }
+            case .tree, .blob: break
+            }
+            guard role == .spec else { continue }
+            let key = BlobKey(id: blobID, path: repositoryPath)
+            if let cached = parsedBlobs[key] {
+                parsed.append(cached)
+                continue
+            }
+            guard let bytes = try repository.blob(blobID, limit: config.maxBlobBytes) else {
+                problems.append(Diagnostic("file is over the limit of \(config.maxBlobBytes) bytes; split it into several files",
+                                           at: at))
+                continue
+            }
+            let result = parser.parse(SpecFile(path: repositoryPath, contents: bytes))
+            parseCount += 1
+            parsedBlobs[key] = result
+            parsed.append(result)
+        }
+        lastParseCount = parseCount
+        var result = SpecLoader(knownPaths: knownPaths).assemble(parsed)
+        result.diagnostics = (result.diagnostics + problems).sorted()
+        let commitObject = try repository.commit(commit)
+        return SourceSnapshot(commit: CommitInfo(id: commit, summary: commitObject.summary, time: commitObject.time),
+                              result: result)
+    }
+
+    /// Every file below `tree`, reusing the listing of any subtree walked before.
+    private func files(of tree: GitTree, in repository: GitRepository) throws -> [TreeFile] {
+        if let cached = treeListings[tree.id] { return cached }
+        var files: [TreeFile] = []
+        for entry in tree.entries {
+            if entry.kind == .tree {
+                let subtree = try repository.tree(entry.id)
+                files += try self.files(of: subtree, in: repository).map {
+                    TreeFile(path: entry.name + "/" + $0.path, id: $0.id, kind: $0.kind)
+                }
+            } else {
+                files.append(TreeFile(path: entry.name, id: entry.id, kind: entry.kind))
+            }
+        }
+        treeListings[tree.id] = files
+        return files
+    }
+
+    /// Follows a symlink inside the commit. One that leaves the repository, dangles or loops is refused.
+    private func symlinkTarget(of file: TreeFile, at repositoryPath: String, root: GitTree,
+                               in repository: GitRepository) throws -> Result<GitObjectID, ValueError> {
+        var linkPath = repositoryPath
+        var id = file.id
+        for _ in 0..<8 {
+            guard let target = try repository.blob(id, limit: 4096).map({ String(decoding: $0, as: UTF8.self) }) else {
+                return .failure(ValueError("symlink target is too long"))
+            }
+            if target.hasPrefix("/") {
+                return .failure(ValueError("symlink points outside the repository, to '\(target)'"))
+            }
+            var components = linkPath.split(separator: "/").dropLast().map(String.init)
+            for component in target.split(separator: "/") {
+                switch component {
+                case ".": continue
+                case "..":
+                    if components.isEmpty {
+                        return .failure(ValueError("symlink points outside the repository, to '\(target)'"))
+                    }
+                    components.removeLast()
+                default: components.append(String(component))
+                }
+            }
+            linkPath = components.joined(separator: "/")
+            guard let entry = try root.entry(atPath: linkPath) else {
+                return .failure(ValueError("symlink points to '\(target)', which does not exist in this commit"))
+            }
+            switch entry.kind {
+            case .blob: return .success(entry.id)
+            case .symlink: id = entry.id
+            case .tree, .submodule:
+                return .failure(ValueError("symlink points to a folder or submodule ('\(target)'); link files only"))
+            }
+        }
+        return .failure(ValueError("symlinks nest more than 8 deep"))
+    }
+}
+
+/// A commit, as recorded in source status.
+public struct CommitInfo: Hashable, Sendable, Codable {
+    public var id: GitObjectID
+    public var summary: String
+    public var time: Date
+}
+
+/// The specs at one commit and what validating them found.
+public struct SourceSnapshot: Hashable, Sendable {
+    public var commit: CommitInfo
+    public var result: LoadResult
+
+    /// Diagnostics in git's `rev:path` form, so `git show` opens the file as it was:
+    /// `3f2a9c1:site-a/machines/web.yaml:8:3: error: …`.
+    public var renderedDiagnostics: [String] {
+        result.diagnostics.map { "\(commit.id.short):\($0)" }
+    }
+}

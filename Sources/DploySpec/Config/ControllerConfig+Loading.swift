@@ -1,0 +1,118 @@
+import Foundation
+import Yams
+
+extension ControllerConfig {
+    /// Reads `dploy.yaml`. Every problem is reported with its line and column; relative
+    /// paths are resolved against the file's folder.
+    public static func load(path: String) -> Result<ControllerConfig, ControllerConfigError> {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .failure(ControllerConfigError(diagnostics: [
+                Diagnostic("cannot read the controller config (use --config FILE)", at: SourceLocation(file: path, line: 1, column: 1)),
+            ]))
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        return parse(SpecFile(path: path, contents: Array(data)), relativeTo: folder.isEmpty ? "." : folder)
+    }
+
+    public static func parse(_ file: SpecFile, relativeTo folder: String) -> Result<ControllerConfig, ControllerConfigError> {
+        let log = DiagnosticLog(file: file.path)
+        let text: String
+        switch YAMLPreflight.text(of: file.contents, file: file.path, limits: .default) {
+        case .success(let decoded): text = decoded
+        case .failure(let diagnostic): return .failure(ControllerConfigError(diagnostics: [diagnostic]))
+        }
+        let root: Node
+        do {
+            guard let node = try Parser(yaml: text, resolver: .basic, encoding: .utf8).singleRoot() else {
+                log.error("the controller config is empty", at: nil)
+                return .failure(ControllerConfigError(diagnostics: log.diagnostics))
+            }
+            root = node
+        } catch let error as YamlError {
+            return .failure(ControllerConfigError(diagnostics: [YAMLDocuments.diagnostic(for: error, file: file.path)]))
+        } catch {
+            log.error("cannot read YAML: \(error)", at: nil)
+            return .failure(ControllerConfigError(diagnostics: log.diagnostics))
+        }
+        guard let reader = MappingReader(root, path: "", log: log) else {
+            return .failure(ControllerConfigError(diagnostics: log.diagnostics))
+        }
+        func resolved(_ relative: String) -> String {
+            relative.hasPrefix("/") || folder == "." ? relative : "\(folder)/\(relative)"
+        }
+
+        var source: Source?
+        if let reader = reader.mapping("source", required: true) {
+            let url = reader.string("url")
+            let path = reader.string("path")
+            let ref = reader.string("ref")
+            let allowRewrite = reader.bool("allowHistoryRewrite")
+            let signers = reader.string("allowedSigners")
+            if let url {
+                // A URL stays as written; a local repository path is relative to this file.
+                let repository = url.value.contains("://") ? url.value : resolved(url.value)
+                source = .git(repository: repository, ref: ref?.value, path: path?.value,
+                              allowHistoryRewrite: allowRewrite?.value ?? false, allowedSigners: signers.map { resolved($0.value) })
+            } else if let path {
+                for gitOnly in [ref?.location, allowRewrite?.location, signers?.location].compactMap({ $0 }) {
+                    log.append(Diagnostic("'source' without 'url' is a plain folder: this field needs a git 'url'", at: gitOnly))
+                }
+                source = .folder(resolved(path.value))
+            } else {
+                log.error("'source' needs 'url' (a git repository) or 'path' (a folder of specs)", at: reader.mark)
+            }
+            reader.finish()
+        }
+        let interval = reader.parsed("interval", Duration.parseSpec)?.value ?? .seconds(60)
+        let mode = reader.choice("mode", as: Mode.self)?.value ?? .apply
+        let suspend = reader.bool("suspend")?.value ?? false
+        var storePath = resolved("state/dploy.db")
+        if let store = reader.mapping("store") {
+            if let sqlite = store.string("sqlite", required: true) { storePath = resolved(sqlite.value) }
+            store.finish()
+        }
+        var http: String?, tftp: String?
+        if let output = reader.mapping("output") {
+            http = output.string("http").map { resolved($0.value) }
+            tftp = output.string("tftp").map { resolved($0.value) }
+            output.finish()
+        }
+        var dhcp: DHCP?
+        if let reader = reader.mapping("dhcp") {
+            let backend = reader.choice("backend", required: true, as: DHCPBackend.self)
+            let config = reader.string("config", required: true)
+            let check = reader.string("check")?.value
+            let reload = reader.string("reload")?.value
+            reader.finish()
+            if let backend, let config {
+                dhcp = DHCP(backend: backend.value, config: resolved(config.value), check: check, reload: reload)
+            }
+        }
+        var listen: String?, url: String?
+        if let server = reader.mapping("server") {
+            listen = server.string("listen")?.value
+            url = server.parsed("url", Names.httpURL)?.value
+            server.finish()
+        }
+        let secrets = reader.string("secrets").map { resolved($0.value) }
+        var pruneEnabled = false, maxRemovals = 5
+        if let prune = reader.mapping("prune") {
+            pruneEnabled = prune.bool("enabled")?.value ?? false
+            maxRemovals = prune.int("maxRemovals", minimum: 0)?.value ?? 5
+            prune.finish()
+        }
+        reader.finish()
+        guard log.diagnostics.isEmpty, let source else {
+            return .failure(ControllerConfigError(diagnostics: log.diagnostics.sorted()))
+        }
+        return .success(ControllerConfig(source: source, interval: interval, mode: mode, suspend: suspend,
+                                         storePath: storePath, httpOutput: http, tftpOutput: tftp, dhcp: dhcp,
+                                         listen: listen, serverURL: url, secrets: secrets, pruneEnabled: pruneEnabled,
+                                         maxRemovals: maxRemovals))
+    }
+}
+
+public struct ControllerConfigError: Error, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}

@@ -1,0 +1,48 @@
+/// The controller's own configuration, `dploy.yaml`: where desired state comes from, where
+/// state and output go, how DHCP is managed. Not desired state, and never in the specs.
+/// Relative paths are relative to the file.
+public struct ControllerConfig: Hashable, Sendable {
+    public enum Source: Hashable, Sendable {
+        /// A plain folder of specs (no git).
+        case folder(String)
+        /// A git repository: local path or URL, optional ref and folder inside it.
+        case git(repository: String, ref: String?, path: String?, allowHistoryRewrite: Bool, allowedSigners: String?)
+    }
+
+    public enum Mode: String, CaseIterable, Hashable, Sendable {
+        case apply
+        case planOnly = "plan-only"
+    }
+
+    public enum DHCPBackend: String, CaseIterable, Hashable, Sendable {
+        case dnsmasq, isc, kea
+    }
+
+    public struct DHCP: Hashable, Sendable {
+        public var backend: DHCPBackend
+        public var config: String
+        public var check: String?
+        public var reload: String?
+    }
+
+    public var source: Source
+    public var interval: Duration
+    public var mode: Mode
+    public var suspend: Bool
+    /// The SQLite file of the embedded store; its folder also holds source status and the git cache.
+    public var storePath: String
+    public var httpOutput: String?
+    public var tftpOutput: String?
+    public var dhcp: DHCP?
+    public var listen: String?
+    public var serverURL: String?
+    public var secrets: String?
+    public var pruneEnabled: Bool
+    public var maxRemovals: Int
+
+    /// The folder of the store, where source status and the git cache live.
+    public var stateDirectory: String {
+        let parts = storePath.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+}

@@ -1,0 +1,130 @@
+import DployGit
+import DploySpec
+import Foundation
+import Testing
+
+@Suite("Specs read from git objects", .enabled(if: gitAvailable || integrationRequired, "git is not installed"))
+struct GitSourceTests {
+    @Test("a work tree repository is read at a commit, never from the work tree")
+    func workTreeUntouched() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository("repo", files: Specs.fleet)
+        // An uncommitted edit that would break validation, and must stay as the operator left it.
+        let edited = fixture.path("repo/site-a/machines/web-01.yaml")
+        try Data("broken: [".utf8).write(to: URL(fileURLWithPath: edited))
+
+        let source = GitSource(config: GitSourceConfig(repository: fixture.path("repo"), path: "site-a"),
+                               cacheDirectory: fixture.path("cache"))
+        let commit = try source.fetch()
+        let snapshot = try source.load(commit.id)
+        #expect(snapshot.result.diagnostics.isEmpty, "\(snapshot.renderedDiagnostics)")
+        #expect(snapshot.result.fleet.machines.map(\.name) == ["web-01", "web-02"])
+        #expect(commit.summary == "first")
+        #expect(try String(contentsOfFile: edited, encoding: .utf8) == "broken: [")
+        #expect(try fixture.git("status", "--porcelain", in: "repo") == "M site-a/machines/web-01.yaml")
+        #expect(!FileManager.default.fileExists(atPath: fixture.path("cache")), "a local repository needs no cache")
+    }
+
+    @Test("a bare repository, a branch, a tag and a commit id")
+    func bareAndRefs() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository("repo", files: Specs.fleet)
+        try fixture.git("tag", "v1", in: "repo")
+        let second = try fixture.commit(["site-a/machines/web-03.yaml": Specs.machine("web-03", mac: "94:18:82:00:00:03")],
+                                        in: "repo", message: "add web-03")
+        try fixture.run(["git", "clone", "-q", "--bare", "repo", "repo.git"])
+
+        func machines(ref: String?) throws -> [String] {
+            let source = GitSource(config: GitSourceConfig(repository: fixture.path("repo.git"), ref: ref, path: "site-a"),
+                                   cacheDirectory: fixture.path("cache"))
+            return try source.load(source.fetch().id).result.fleet.machines.map(\.name)
+        }
+        #expect(try machines(ref: nil) == ["web-01", "web-02", "web-03"])
+        #expect(try machines(ref: "main") == ["web-01", "web-02", "web-03"])
+        #expect(try machines(ref: "v1") == ["web-01", "web-02"])
+        #expect(try machines(ref: String(second.prefix(12))) == ["web-01", "web-02", "web-03"])
+        #expect(throws: SourceError.self) { try machines(ref: "no-such-branch") }
+    }
+
+    @Test("errors name the commit as well as file:line:column")
+    func diagnosticsNameTheCommit() throws {
+        let fixture = try GitFixture()
+        var files = Specs.fleet
+        files["site-a/machines/web-02.yaml"] = Specs.machine("web-02", mac: "94:18:82:00:00:01")
+        try fixture.makeRepository("repo", files: files)
+        let source = GitSource(config: GitSourceConfig(repository: fixture.path("repo"), path: "site-a"),
+                               cacheDirectory: fixture.path("cache"))
+        let commit = try source.fetch()
+        let snapshot = try source.load(commit.id)
+        #expect(snapshot.renderedDiagnostics == [
+            "\(commit.id.short):site-a/machines/web-02.yaml:4:13: error: MAC 94:18:82:00:00:01 is already used by machine 'web-01' (site-a/machines/web-01.yaml:4:13)",
+        ])
+    }
+
+    @Test("a file:// remote that gains commits is fetched into the cache")
+    func remoteGainsCommits() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository("upstream", files: Specs.fleet)
+        let url = "file://" + fixture.path("upstream")
+        let source = GitSource(config: GitSourceConfig(repository: url, path: "site-a"), cacheDirectory: fixture.path("cache"))
+        let first = try source.fetch()
+        #expect(try source.load(first.id).result.fleet.machines.count == 2)
+        #expect(FileManager.default.fileExists(atPath: source.cachePath + "/HEAD"), "a bare cache repository")
+
+        let second = try fixture.commit(["site-a/machines/web-03.yaml": Specs.machine("web-03", mac: "94:18:82:00:00:03")],
+                                        in: "upstream", message: "add web-03")
+        let fetched = try source.fetch()
+        #expect(fetched.id.hex == second)
+        #expect(try source.load(fetched.id).result.fleet.machines.count == 3)
+        #expect(source.lastParseCount == 1, "only the new file is parsed")
+    }
+
+    @Test("a one-file commit re-parses one file")
+    func incremental() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository("repo", files: Specs.fleet)
+        let source = GitSource(config: GitSourceConfig(repository: fixture.path("repo"), path: "site-a"),
+                               cacheDirectory: fixture.path("cache"))
+        _ = try source.load(source.fetch().id)
+        #expect(source.lastParseCount == 3)
+        try fixture.commit(["site-a/machines/web-01.yaml": Specs.machine("web-01", mac: "94:18:82:00:00:01", generation: 1)],
+                           in: "repo", message: "reinstall web-01")
+        let snapshot = try source.load(source.fetch().id)
+        #expect(source.lastParseCount == 1)
+        #expect(snapshot.result.fleet.machine(named: "web-01")?.settings.generation == 1)
+    }
+
+    @Test("submodules, escaping symlinks, oversized blobs and a missing --path are refused")
+    func refusals() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository("repo", files: Specs.fleet)
+        try fixture.run(["ln", "-s", "../../../etc/passwd", "site-a/machines/escape.yaml"], in: "repo")
+        try fixture.run(["ln", "-s", "web-01.yaml", "site-a/machines/alias.yml"], in: "repo")
+        let head = try fixture.commit(["site-a/machines/big.yaml": "# " + String(repeating: "x", count: 5000) + "\n"],
+                                      in: "repo", message: "odd files")
+        // A gitlink (submodule entry) needs no checkout: put it straight into the index.
+        try fixture.git("update-index", "--add", "--cacheinfo", "160000,\(head),site-a/vendor", in: "repo")
+        try fixture.git("commit", "-q", "-m", "add a submodule", in: "repo")
+
+        let source = GitSource(config: GitSourceConfig(repository: fixture.path("repo"), path: "site-a", maxBlobBytes: 4096),
+                               cacheDirectory: fixture.path("cache"))
+        let snapshot = try source.load(source.fetch().id)
+        let lines = snapshot.result.diagnostics.map { "\($0.location.file): \($0.message)" }
+        #expect(lines.contains("site-a/vendor: submodules are not supported: put the specs in the repository itself"))
+        #expect(lines.contains("site-a/machines/escape.yaml: symlink points outside the repository, to '../../../etc/passwd'"))
+        #expect(lines.contains("site-a/machines/big.yaml: file is over the limit of 4096 bytes; split it into several files"))
+        // A symlink inside the repository is followed: web-01 twice is a duplicate name.
+        #expect(lines.contains { $0.hasPrefix("site-a/machines/web-01.yaml: Machine 'web-01' is already defined at site-a/machines/alias.yml") })
+
+        let missing = GitSource(config: GitSourceConfig(repository: fixture.path("repo"), path: "site-b"),
+                                cacheDirectory: fixture.path("cache"))
+        let commit = try missing.fetch()
+        #expect(throws: SourceError.pathMissing("site-b", commit: commit.id.short)) { try missing.load(commit.id) }
+    }
+
+    @Test("ssh:// sources are refused until host keys are checked")
+    func sshRefused() throws {
+        let source = GitSource(config: GitSourceConfig(repository: "ssh://git@198.18.0.1/fleet.git"), cacheDirectory: "/nonexistent")
+        #expect(throws: SourceError.self) { try source.fetch() }
+    }
+}
