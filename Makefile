@@ -30,9 +30,10 @@ test-tools:
 	  || echo "warning: could not install check-jsonschema; the schema agreement test will skip"
 
 # Load+validate time for a generated 10,000-machine repo, against PyYAML's C loader.
-bench:
+bench: deps
 	$(SWIFT) build -c release --product dploy
-	python3 bench/run.py --dploy .build/release/dploy --machines 10000
+	$(SWIFT) build -c release --product dploy-bench
+	python3 bench/run.py --dploy .build/release/dploy --dploy-bench .build/release/dploy-bench --machines 10000
 
 # Installs the system packages and Python tools the tests need (Debian; run as root).
 setup:

@@ -33,6 +33,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "dploy-bench",
+            dependencies: ["DployGit", "DploySpec"],
+            path: "bench/Sources"
+        ),
         .testTarget(
             name: "DploySpecTests",
             dependencies: ["DploySpec", .product(name: "Yams", package: "Yams")],

@@ -51,6 +51,7 @@ def time_pyyaml(folder, runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dploy", required=True)
+    parser.add_argument("--dploy-bench", help="the dploy-bench binary, for the git source figures")
     parser.add_argument("--machines", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -72,6 +73,9 @@ def main():
           f"peak RSS {peak_kib / 1024:.0f} MiB")
     print(f"PyYAML CSafeLoader (parse only, no validation): median {yaml_median * 1000:.0f} ms")
     print(f"ratio dploy / PyYAML-C: {dploy_median / yaml_median:.2f}")
+    if args.dploy_bench:
+        sys.stdout.flush()
+        subprocess.run([args.dploy_bench, folder], check=True)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ public struct SourceTracker {
     }
 
     public func update(_ previous: SourceStatus, now: Date = Date()) -> Update {
+        // Whole seconds: the status file keeps ISO 8601 times, as git keeps commit times.
+        let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         var status = previous
         status.updatedAt = now
         func refuse(_ message: String, commit: GitObjectID?, refused: SourceSnapshot? = nil) -> Update {

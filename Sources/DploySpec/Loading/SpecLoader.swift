@@ -29,8 +29,9 @@ public struct SpecLoader: Sendable {
             firstDefinition[document.kind, default: [:]][meta.name] = meta.location
             fleet.add(document)
         }
-        fleet.sortByName()
+        // Validate in source order, so "already used by" names the earlier definition.
         diagnostics += validator.validate(fleet)
+        fleet.sortByName()
         return LoadResult(fleet: fleet, diagnostics: diagnostics.sorted(), fileCount: files.count,
                           documentCount: files.reduce(0) { $0 + $1.documentCount })
     }

@@ -24,7 +24,8 @@ public struct Fleet: Hashable, Sendable {
     }
 
     mutating func sortByName() {
-        machines.sort { $0.name < $1.name }
+        // Sort names, then move each machine once: cheaper than swapping large values.
+        machines = machines.indices.sorted { machines[$0].name < machines[$1].name }.map { machines[$0] }
         groups.sort { $0.name < $1.name }
         profiles.sort { $0.name < $1.name }
         firmwareBaselines.sort { $0.name < $1.name }

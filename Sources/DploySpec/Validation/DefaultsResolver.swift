@@ -5,63 +5,106 @@
 /// reported once per pair of groups and field, at the later group's value.
 public struct DefaultsResolver: Sendable {
     public let groups: [Group]
+    /// Each group's member names, as a set: membership is asked for every machine.
+    private let memberSets: [Set<String>]
 
-    public init(groups: [Group]) { self.groups = groups.sorted { $0.name < $1.name } }
+    public init(groups: [Group]) {
+        self.groups = groups.sorted { $0.name < $1.name }
+        memberSets = self.groups.map { Set($0.members.map(\.value)) }
+    }
+
+    /// The indexes (into `groups`) of the groups a machine belongs to.
+    func membership(of machine: Machine) -> [Int] {
+        groups.indices.filter { index in
+            if memberSets[index].contains(machine.name) { return true }
+            guard let selector = groups[index].selector, !selector.isEmpty else { return false }
+            return selector.allSatisfy { machine.metadata.labels[$0.key] == $0.value }
+        }
+    }
+
+    /// For one field, the group whose default applies among `members`, and any rivals of
+    /// equal priority that disagree with it.
+    func winner(of field: SettingField, among members: [Int]) -> (chosen: Int, rivals: [Int])? {
+        let offering = members.filter { field.read(groups[$0].defaults) != nil }
+        guard let priority = offering.map({ groups[$0].priority }).max() else { return nil }
+        let top = offering.filter { groups[$0].priority == priority }
+        let chosenValue = field.read(groups[top[0]].defaults)
+        return (top[0], top.dropFirst().filter { field.read(groups[$0].defaults) != chosenValue })
+    }
 
     public func resolve(_ machine: Machine) -> EffectiveMachine {
-        var ignored: [ConflictKey: [String]] = [:]
-        return resolve(machine, conflicts: &ignored)
-    }
-
-    /// Resolves every machine and returns the conflicts found among group defaults.
-    public func resolveAll(_ machines: [Machine]) -> (machines: [EffectiveMachine], diagnostics: [Diagnostic]) {
-        var conflicts: [ConflictKey: [String]] = [:]
-        let resolved = machines.map { resolve($0, conflicts: &conflicts) }
-        let diagnostics = conflicts.map { key, machines in
-            let shown = machines.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
-            let more = machines.count > 3 ? " and \(machines.count - 3) more" : ""
-            return Diagnostic(
-                "groups '\(key.first)' and '\(key.second)' both set '\(key.field)' with priority \(key.priority) but disagree ('\(key.firstValue)' vs '\(key.secondValue)') for machine\(machines.count == 1 ? "" : "s") \(shown)\(more); give one group a higher priority, or set '\(key.field)' on the machine",
-                at: key.location)
-        }
-        return (resolved, diagnostics)
-    }
-
-    struct ConflictKey: Hashable {
-        var first: String, second: String, field: String, priority: Int
-        var firstValue: String, secondValue: String
-        var location: SourceLocation
-    }
-
-    private func resolve(_ machine: Machine, conflicts: inout [ConflictKey: [String]]) -> EffectiveMachine {
-        let memberOf = groups.filter { $0.contains(machine) }
+        let members = membership(of: machine)
         var settings = machine.settings
         var origins: [String: ValueOrigin] = [:]
         for field in SettingField.inheritable {
             if field.read(machine.settings) != nil {
                 origins[field.path] = .machine(machine.settings.locations[field.path] ?? machine.metadata.location)
-                continue
+            } else if let (chosen, _) = winner(of: field, among: members) {
+                let group = groups[chosen]
+                field.copy(&settings, group.defaults)
+                origins[field.path] = .group(group.name, group.defaults.locations[field.path] ?? group.metadata.location)
             }
-            let offering = memberOf.filter { field.read($0.defaults) != nil }
-            guard let priority = offering.map(\.priority).max() else { continue }
-            let winners = offering.filter { $0.priority == priority }
-            let chosen = winners[0]
-            for rival in winners.dropFirst() {
-                let chosenValue = field.read(chosen.defaults)!, rivalValue = field.read(rival.defaults)!
-                guard chosenValue != rivalValue else { continue }
-                let key = ConflictKey(first: chosen.name, second: rival.name, field: field.path, priority: priority,
-                                      firstValue: chosenValue, secondValue: rivalValue,
-                                      location: rival.defaults.locations[field.path] ?? rival.metadata.location)
-                conflicts[key, default: []].append(machine.name)
-            }
-            field.copy(&settings, chosen.defaults)
-            origins[field.path] = .group(chosen.name, chosen.defaults.locations[field.path] ?? chosen.metadata.location)
         }
         if machine.settings.bmc?.address == nil {
             // Group BMC defaults apply only to machines that have a BMC of their own.
             settings.bmc = nil
             origins = origins.filter { !$0.key.hasPrefix("bmc.") }
         }
-        return EffectiveMachine(machine: machine, groups: memberOf.map(\.name), settings: settings, origins: origins)
+        return EffectiveMachine(machine: machine, groups: members.map { groups[$0].name }, settings: settings,
+                                origins: origins)
+    }
+
+    /// Conflicting group defaults, and BMCs left without credentials, across all machines.
+    ///
+    /// Machines that belong to the same groups share one analysis, so a fleet of ten
+    /// thousand machines in a handful of group combinations costs a handful of analyses.
+    public func problems(in machines: [Machine]) -> [Diagnostic] {
+        struct Analysis {
+            var conflicts: [(field: SettingField, chosen: Int, rival: Int)]
+            var givesCredentials: Bool
+        }
+        let credentials = SettingField.inheritable.first { $0.path == "bmc.credentials" }!
+        var analyses: [[Int]: Analysis] = [:]
+        var conflicted: [ConflictKey: [String]] = [:]
+        var diagnostics: [Diagnostic] = []
+        for machine in machines {
+            let members = membership(of: machine)
+            let analysis = analyses[members] ?? {
+                var conflicts: [(SettingField, Int, Int)] = []
+                for field in SettingField.inheritable {
+                    guard let (chosen, rivals) = winner(of: field, among: members) else { continue }
+                    conflicts += rivals.map { (field, chosen, $0) }
+                }
+                let analysis = Analysis(conflicts: conflicts, givesCredentials: winner(of: credentials, among: members) != nil)
+                analyses[members] = analysis
+                return analysis
+            }()
+            for (field, chosen, rival) in analysis.conflicts where field.read(machine.settings) == nil {
+                let (first, second) = (groups[chosen], groups[rival])
+                let key = ConflictKey(first: first.name, second: second.name, field: field.path, priority: first.priority,
+                                      firstValue: field.read(first.defaults)!, secondValue: field.read(second.defaults)!,
+                                      location: second.defaults.locations[field.path] ?? second.metadata.location)
+                conflicted[key, default: []].append(machine.name)
+            }
+            if let bmc = machine.settings.bmc, bmc.address != nil, bmc.credentials == nil, !analysis.givesCredentials {
+                diagnostics.append(Diagnostic(
+                    "machine '\(machine.name)' has a BMC but no 'bmc.credentials': set it on the machine or in a group's defaults",
+                    at: machine.settings.locations["bmc.address"] ?? machine.metadata.location))
+            }
+        }
+        for (key, names) in conflicted {
+            let shown = names.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
+            let more = names.count > 3 ? " and \(names.count - 3) more" : ""
+            diagnostics.append(Diagnostic(
+                "groups '\(key.first)' and '\(key.second)' both set '\(key.field)' with priority \(key.priority) but disagree ('\(key.firstValue)' vs '\(key.secondValue)') for machine\(names.count == 1 ? "" : "s") \(shown)\(more); give one group a higher priority, or set '\(key.field)' on the machine",
+                at: key.location))
+        }
+        return diagnostics
+    }
+
+    struct ConflictKey: Hashable {
+        var first: String, second: String, field: String, priority: Int
+        var firstValue: String, secondValue: String
+        var location: SourceLocation
     }
 }

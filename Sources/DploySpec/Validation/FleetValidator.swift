@@ -11,39 +11,35 @@ public struct FleetValidator: Sendable {
         var diagnostics: [Diagnostic] = []
         diagnostics += uniqueIdentities(fleet.machines)
         diagnostics += references(fleet)
-        let (resolved, conflicts) = DefaultsResolver(groups: fleet.groups).resolveAll(fleet.machines)
-        diagnostics += conflicts
-        for machine in resolved where machine.machine.settings.bmc?.address != nil && machine.settings.bmc?.credentials == nil {
-            diagnostics.append(Diagnostic(
-                "machine '\(machine.name)' has a BMC but no 'bmc.credentials': set it on the machine or in a group's defaults",
-                at: machine.machine.settings.locations["bmc.address"] ?? machine.machine.metadata.location))
-        }
+        diagnostics += DefaultsResolver(groups: fleet.groups).problems(in: fleet.machines)
         return diagnostics
     }
 
-    /// MAC, IP and BMC address each belong to one machine.
+    /// MAC, IP and BMC address each belong to one machine; the later of two is the error.
     private func uniqueIdentities(_ machines: [Machine]) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
-        var macs: [MACAddress: Machine] = [:], ips: [IPAddress: Machine] = [:], bmcs: [String: Machine] = [:]
-        // Visit in source order so "already used by" names the first definition.
-        for machine in machines.sorted(by: { $0.metadata.location < $1.metadata.location }) {
-            if let other = macs[machine.mac.value] {
-                diagnostics.append(Diagnostic("MAC \(machine.mac.value) is already used by machine '\(other.name)' (\(other.mac.location))",
-                                              at: machine.mac.location))
-            } else { macs[machine.mac.value] = machine }
+        // First holder of each identity, as (name, where it is written).
+        var macs: [MACAddress: (String, SourceLocation)] = [:]
+        var ips: [IPAddress: (String, SourceLocation)] = [:]
+        var bmcs: [String: (String, SourceLocation)] = [:]
+        func claim<Key: Hashable>(_ key: Key, _ what: @autoclosure () -> String, by machine: Machine,
+                                  at location: @autoclosure () -> SourceLocation,
+                                  in holders: inout [Key: (String, SourceLocation)]) {
+            if let (holder, first) = holders[key] {
+                diagnostics.append(Diagnostic("\(what()) is already used by machine '\(holder)' (\(first))", at: location()))
+            } else {
+                holders[key] = (machine.name, location())
+            }
+        }
+        for machine in machines {
+            claim(machine.mac.value, "MAC \(machine.mac.value)", by: machine, at: machine.mac.location, in: &macs)
             if let ip = machine.ip {
-                if let other = ips[ip.value] {
-                    diagnostics.append(Diagnostic("IP address \(ip.value) is already used by machine '\(other.name)' (\(other.ip!.location))",
-                                                  at: ip.location))
-                } else { ips[ip.value] = machine }
+                claim(ip.value, "IP address \(ip.value)", by: machine, at: ip.location, in: &ips)
             }
             if let address = machine.settings.bmc?.address {
                 let key = address.lowercased().trimmingSuffix("/")
-                let location = machine.settings.locations["bmc.address"] ?? machine.metadata.location
-                if let other = bmcs[key] {
-                    diagnostics.append(Diagnostic("BMC address \(address) is already used by machine '\(other.name)' (\(other.settings.locations["bmc.address"] ?? other.metadata.location))",
-                                                  at: location))
-                } else { bmcs[key] = machine }
+                claim(key, "BMC address \(address)", by: machine,
+                      at: machine.settings.locations["bmc.address"] ?? machine.metadata.location, in: &bmcs)
             }
         }
         return diagnostics
@@ -54,17 +50,19 @@ public struct FleetValidator: Sendable {
         let machines = Set(fleet.machines.map(\.name)), groups = Set(fleet.groups.map(\.name))
         let profiles = Set(fleet.profiles.map(\.name)), baselines = Set(fleet.firmwareBaselines.map(\.name))
 
-        func check(_ name: String?, at location: SourceLocation?, among names: Set<String>, kind: String,
-                   from owner: String) {
+        // Locations and owners are built only for an error: this runs for every machine.
+        func check(_ name: String?, at location: @autoclosure () -> SourceLocation, among names: Set<String>,
+                   kind: String, from owner: @autoclosure () -> String) {
             guard let name, !names.contains(name) else { return }
-            diagnostics.append(Diagnostic("\(owner) refers to \(kind) '\(name)', which is not defined"
+            diagnostics.append(Diagnostic("\(owner()) refers to \(kind) '\(name)', which is not defined"
                                           + Suggestion.phrase(for: name, in: names.sorted()),
-                                          at: location ?? SourceLocation(file: "", line: 1, column: 1)))
+                                          at: location()))
         }
-        func checkSettings(_ settings: MachineSettings, owner: String, fallback: SourceLocation) {
-            check(settings.profile, at: settings.locations["profile"] ?? fallback, among: profiles, kind: "profile", from: owner)
+        func checkSettings(_ settings: MachineSettings, owner: @autoclosure () -> String, fallback: SourceLocation) {
+            check(settings.profile, at: settings.locations["profile"] ?? fallback, among: profiles, kind: "profile",
+                  from: owner())
             check(settings.firmware, at: settings.locations["firmware"] ?? fallback, among: baselines,
-                  kind: "firmware baseline", from: owner)
+                  kind: "firmware baseline", from: owner())
         }
 
         for machine in fleet.machines {

@@ -9,6 +9,8 @@ final class MappingReader {
     let mark: Mark?
     let log: DiagnosticLog
     private var consumed: Set<String> = []
+    /// Key text by pair index, read once: looking fields up by string then copies no nodes.
+    private let keys: [String?]
 
     /// - Parameter path: where the mapping sits, like `spec.bmc`; empty for a document root.
     init?(_ node: Node, path: String, log: DiagnosticLog) {
@@ -18,6 +20,7 @@ final class MappingReader {
             return nil
         }
         self.mapping = mapping
+        self.keys = mapping.map { $0.key.scalar?.string }
         self.path = path
         self.mark = node.mark
         self.log = log
@@ -30,8 +33,7 @@ final class MappingReader {
     /// The node under `key`, marking the field as known.
     func value(_ key: String) -> Node? {
         consumed.insert(key)
-        for (k, v) in mapping where k.scalar?.string == key { return v }
-        return nil
+        return keys.firstIndex(of: key).map { mapping[mapping.index(mapping.startIndex, offsetBy: $0)].value }
     }
 
     func has(_ key: String) -> Bool { value(key) != nil }

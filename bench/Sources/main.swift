@@ -1,0 +1,90 @@
+// dploy-bench: in-process figures that a whole-process timing cannot give, for `make bench`.
+//
+//   dploy-bench FLEET_FOLDER
+//
+// Commits the generated fleet to a scratch git repository, then measures loading it from
+// the commit cold (a new GitSource), incrementally after a one-file commit (the same
+// GitSource, as the daemon keeps it), and `git archive | tar -x` plus a load from disk,
+// the obvious alternative. Prints figures; asserts nothing.
+import DployGit
+import DploySpec
+import Foundation
+
+@discardableResult
+func sh(_ script: String, in folder: String) -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", script]
+    process.currentDirectoryURL = URL(fileURLWithPath: folder)
+    var environment = ProcessInfo.processInfo.environment
+    environment["GIT_CONFIG_NOSYSTEM"] = "1"
+    for role in ["AUTHOR", "COMMITTER"] {
+        environment["GIT_\(role)_NAME"] = "bench"
+        environment["GIT_\(role)_EMAIL"] = "bench@example.net"
+    }
+    process.environment = environment
+    try! process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
+func measure(_ runs: Int, _ body: () throws -> Void) rethrows -> [Double] {
+    try (0..<runs).map { _ in
+        let start = ContinuousClock.now
+        try body()
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+    }
+}
+
+func report(_ label: String, _ times: [Double]) {
+    let sorted = times.sorted()
+    let median = sorted[sorted.count / 2]
+    print("\(label): median \(String(format: "%.1f", median)) ms over \(times.count) runs (min \(String(format: "%.1f", sorted.first!)), max \(String(format: "%.1f", sorted.last!)))")
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 2 else {
+    FileHandle.standardError.write(Data("usage: dploy-bench FLEET_FOLDER\n".utf8))
+    exit(2)
+}
+let fleet = URL(fileURLWithPath: arguments[1]).standardizedFileURL.path
+let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-bench-\(UUID().uuidString)").path
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+guard sh("git init -q -b main repo && cp -r '\(fleet)' repo/fleet && cd repo && git add -A && git commit -q -m fleet",
+         in: scratch) == 0 else { fatalError("could not build the bench repository") }
+let repository = scratch + "/repo"
+let config = GitSourceConfig(repository: repository, path: "fleet")
+
+var machines = 0
+report("git cold load (new GitSource: resolve, walk, parse, validate)", try measure(5) {
+    let source = GitSource(config: config, cacheDirectory: scratch + "/cache")
+    let snapshot = try source.load(source.fetch().id)
+    precondition(snapshot.result.isValid, "\(snapshot.renderedDiagnostics.prefix(3))")
+    machines = snapshot.result.fleet.machines.count
+})
+
+let source = GitSource(config: config, cacheDirectory: scratch + "/cache")
+_ = try source.load(source.fetch().id)
+var incremental: [Double] = []
+for round in 1...10 {
+    // One machine's generation changes in one rack file, as a reinstall request would.
+    guard sh("sed -i 's/name: node-00001$/name: node-00001\\n  # round \(round)/' fleet/machines/rack-r000.yaml"
+             + " && git commit -q -am 'round \(round)'", in: repository) == 0 else { fatalError("commit failed") }
+    incremental += try measure(1) {
+        let snapshot = try source.load(source.fetch().id)
+        precondition(snapshot.result.isValid && source.lastParseCount == 1)
+    }
+}
+report("git incremental load after a one-file commit (files re-parsed: \(source.lastParseCount))", incremental)
+
+report("git archive | tar -x, then load from disk", try measure(5) {
+    let target = scratch + "/export"
+    try? FileManager.default.removeItem(atPath: target)
+    try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+    guard sh("git archive HEAD fleet | tar -x -C '\(target)'", in: repository) == 0 else { fatalError("git archive failed") }
+    let (files, known) = try SpecDirectory(root: target + "/fleet").read()
+    precondition(SpecLoader(knownPaths: known).load(files).isValid)
+})
+print("machines per load: \(machines)")
