@@ -6,24 +6,32 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 LAB ?= examples/lab
 
-.PHONY: all build demo test test-tools bench clean setup
+.PHONY: all build deps demo test test-tools bench clean setup
 
 all: build
 
-build:
+build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
-# dploy's main job on the example lab: today `validate`; plan and serve join it as they land.
+# dploy links Debian's libgit2; install it (with sudo when not root) if it is missing.
+deps:
+	@pkg-config --exists libgit2 2>/dev/null || bash .ci/setup build
+
+# dploy's main job on the example lab: today `validate` (from the folder, then from this
+# repository's own git HEAD, as the controller reads it); plan and serve join as they land.
 demo: build
 	$(SWIFT) run $(BUILD_FLAGS) dploy validate $(LAB)
 	$(SWIFT) run $(BUILD_FLAGS) dploy validate $(LAB) --show web-04
+	@if git rev-parse -q --verify HEAD >/dev/null 2>&1; then \
+	  $(SWIFT) run $(BUILD_FLAGS) dploy validate --source . --ref HEAD --path $(LAB); fi
 
 # The whole suite: unit, integration (check-jsonschema) and the mutation corpus.
-test: test-tools
+test: deps test-tools
 	$(SWIFT) test $(BUILD_FLAGS)
 
 # The schema agreement test runs the real check-jsonschema; fetch it from PyPI if missing.
 test-tools:
+	@command -v git >/dev/null || bash .ci/setup
 	@command -v check-jsonschema >/dev/null \
 	  || python3 -m pip install --quiet --user 'check-jsonschema>=0.29' \
 	  || python3 -m pip install --quiet --user --break-system-packages 'check-jsonschema>=0.29' \
