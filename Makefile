@@ -17,13 +17,15 @@ build: deps
 deps:
 	@pkg-config --exists libgit2 2>/dev/null || bash .ci/setup build
 
-# dploy's main job on the example lab: today `validate` (from the folder, then from this
-# repository's own git HEAD, as the controller reads it); plan and serve join as they land.
+# dploy's main job on the example lab: validate (from the folder, then from this
+# repository's own git HEAD, as the controller reads it), then plan. Plan exits 2 when
+# changes are pending, which on a fresh lab they are; serve joins when it lands.
 demo: build
 	$(SWIFT) run $(BUILD_FLAGS) dploy validate $(LAB)
 	$(SWIFT) run $(BUILD_FLAGS) dploy validate $(LAB) --show web-04
 	@if git rev-parse -q --verify HEAD >/dev/null 2>&1; then \
 	  $(SWIFT) run $(BUILD_FLAGS) dploy validate --source . --ref HEAD --path $(LAB); fi
+	$(SWIFT) run $(BUILD_FLAGS) dploy plan --config $(LAB)/dploy.yaml || [ $$? -eq 2 ]
 
 # The whole suite: unit, integration (check-jsonschema) and the mutation corpus.
 test: deps test-tools

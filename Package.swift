@@ -10,10 +10,12 @@ let package = Package(
         .executable(name: "dploy", targets: ["dploy"]),
         .library(name: "DploySpec", targets: ["DploySpec"]),
         .library(name: "DployGit", targets: ["DployGit"]),
+        .library(name: "DployController", targets: ["DployController"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .target(
@@ -25,11 +27,29 @@ let package = Package(
             name: "DployGit",
             dependencies: ["CGit2", "DploySpec"]
         ),
+        .target(
+            name: "DployRender",
+            dependencies: ["DploySpec", .product(name: "Mustache", package: "swift-mustache")]
+        ),
+        .target(
+            name: "DployPlan",
+            dependencies: ["DploySpec", "DployRender"]
+        ),
+        .target(
+            name: "DployApply",
+            dependencies: ["DploySpec", "DployRender", "DployPlan"]
+        ),
+        .target(
+            name: "DployController",
+            dependencies: ["DploySpec", "DployGit", "DployRender", "DployPlan", "DployApply"]
+        ),
         .executableTarget(
             name: "dploy",
             dependencies: [
                 "DploySpec",
                 "DployGit",
+                "DployPlan",
+                "DployController",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +66,15 @@ let package = Package(
         .testTarget(
             name: "DployGitTests",
             dependencies: ["DployGit", "DploySpec"]
+        ),
+        .testTarget(
+            name: "DployRenderTests",
+            dependencies: ["DployRender", "DploySpec"],
+            exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "DployPlanTests",
+            dependencies: ["DployPlan", "DployApply", "DployController", "DployRender", "DploySpec"]
         ),
         .testTarget(
             name: "dployTests",

@@ -12,7 +12,7 @@ public final class GitSource {
     /// Where remote repositories are fetched to; unused for a local repository.
     public let cacheDirectory: String
 
-    private var repository: GitRepository?
+    private(set) var repository: GitRepository?
     /// Flattened file lists of trees already walked, by tree id.
     private var treeListings: [GitObjectID: [TreeFile]] = [:]
     /// Parsed spec files by blob id. Paths are repository paths, the same in every commit.
@@ -240,5 +240,18 @@ public struct SourceSnapshot: Hashable, Sendable {
     /// `3f2a9c1:site-a/machines/web.yaml:8:3: error: …`.
     public var renderedDiagnostics: [String] {
         result.diagnostics.map { "\(commit.id.short):\($0)" }
+    }
+}
+
+extension GitSource {
+    /// A file's bytes at `commit`, by path relative to the spec folder (`--path`), or nil
+    /// when there is no such file. For templates, which profiles name by that path.
+    public func file(atPath relativePath: String, commit: GitObjectID) throws -> [UInt8]? {
+        guard let repository else { throw SourceError.unresolvedRef(commit.short, reason: "fetch() first") }
+        let fullPath = (config.path.map { $0 + "/" } ?? "") + relativePath
+        guard let entry = try repository.commit(commit).tree().entry(atPath: fullPath), entry.kind == .blob else {
+            return nil
+        }
+        return try repository.blob(entry.id, limit: config.maxBlobBytes)
     }
 }

@@ -1,0 +1,84 @@
+import DployPlan
+import DployRender
+import DploySpec
+import Foundation
+
+/// Executes a plan: the only code that changes the world.
+///
+/// Order matters for "no surprise": the new DHCP configuration is staged and checked by
+/// the real tool first, so a refused configuration stops the apply before any file moves;
+/// then boot files are written atomically, the DHCP files swapped in, the server
+/// reloaded, and files of removed machines deleted last. Every step is idempotent: an
+/// apply killed halfway converges on the next run.
+public struct Applier: Sendable {
+    public var folders: OutputFolders
+    public var check: DHCPCheck?
+
+    public init(folders: OutputFolders, check: DHCPCheck?) {
+        self.folders = folders
+        self.check = check
+    }
+
+    public struct Report: Hashable, Sendable {
+        public var written: [OutputPath] = []
+        public var removed: [OutputPath] = []
+        public var reloaded = false
+    }
+
+    public func apply(_ result: PlanResult) throws -> Report {
+        let actions = result.plan.actions
+        let bmcMachines = Set(actions.filter(\.needsBMC).compactMap(\.machine))
+        guard bmcMachines.isEmpty else { throw ApplyError.needsBMC(bmcMachines.sorted()) }
+
+        var report = Report()
+        var staged: [(temporary: String, path: OutputPath)] = []
+        defer { staged.forEach { AtomicFile.discard($0.temporary) } }
+        for action in actions where action.kind == .writeDHCPConfig {
+            guard let path = action.path, let contents = result.desiredFiles[path] else { continue }
+            staged.append((try AtomicFile.stage(contents, for: folders.diskPath(path)), path))
+        }
+        for (temporary, path) in staged where isCheckable(path) {
+            try check?.run(candidate: temporary, shownAs: folders.diskPath(path))
+        }
+
+        for action in actions where action.kind == .writeFile {
+            guard let path = action.path, let contents = result.desiredFiles[path] else { continue }
+            try AtomicFile.write(contents, to: folders.diskPath(path))
+            report.written.append(path)
+        }
+        for (temporary, path) in staged {
+            try AtomicFile.commit(temporary, to: folders.diskPath(path))
+            report.written.append(path)
+        }
+        staged = []
+        for action in actions where action.kind == .reloadDHCP {
+            guard let command = action.detail else { continue }
+            let (status, output) = try Shell.run(command)
+            guard status == 0 else { throw ApplyError.reloadFailed(command: command, output: output) }
+            report.reloaded = true
+        }
+        for action in actions where action.kind == .removeFile {
+            guard let path = action.path else { continue }
+            let diskPath = folders.diskPath(path)
+            if unlink(diskPath) != 0 && errno != ENOENT {
+                throw ApplyError.io(diskPath, "cannot remove: \(String(cString: strerror(errno)))")
+            }
+            report.removed.append(path)
+            removeEmptyFolders(above: diskPath, stoppingAt: folders.folder(path.root))
+        }
+        return report
+    }
+
+    /// dnsmasq's hosts file is data (made from validated MACs and addresses), not a
+    /// configuration its checker reads on its own.
+    private func isCheckable(_ path: OutputPath) -> Bool { !path.path.hasSuffix(".hosts") }
+
+    /// An installer folder of a removed machine goes with its last file.
+    private func removeEmptyFolders(above path: String, stoppingAt root: String) {
+        var folder = (path as NSString).deletingLastPathComponent
+        while folder.count > root.count, (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true {
+            rmdir(folder)
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+    }
+}

@@ -1,0 +1,21 @@
+/// Why an apply stopped. Every case says what was left as it was.
+public enum ApplyError: Error, CustomStringConvertible, Equatable {
+    case unreadable(String)
+    case io(String, String)
+    case checkFailed(file: String, command: String, output: String)
+    case reloadFailed(command: String, output: String)
+    case needsBMC([String])
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path): "\(path): cannot read"
+        case .io(let path, let reason): "\(path): \(reason)"
+        case .checkFailed(let file, let command, let output):
+            "the DHCP configuration \(file) failed its check (\(command)); nothing was changed, the old files are in place:\n\(output)"
+        case .reloadFailed(let command, let output):
+            "the files are written, but reloading the DHCP server failed (\(command)):\n\(output)"
+        case .needsBMC(let machines):
+            "this plan needs BMC actions for \(machines.joined(separator: ", ")), which dploy cannot run yet (the BMC client is not built); nothing was changed"
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import DployApply
+import DployGit
+import DployPlan
+import DployRender
+import DploySpec
+import Foundation
+
+/// One reconcile, step by step: load desired state from the source, observe, plan, apply.
+/// `dploy plan` and `dploy apply` call these steps; the daemon will call them on a timer.
+public struct Reconciler {
+    public let config: ControllerConfig
+    public let configPath: String
+
+    public init(config: ControllerConfig, configPath: String) {
+        self.config = config
+        self.configPath = configPath
+    }
+
+    /// Where source status is kept.
+    public var sourceStatusPath: String { config.stateDirectory + "/source-status.json" }
+
+    /// Reads desired state: a folder as it is, or the git source's last good commit (after
+    /// fetching and checking the newest one, which is recorded in source status).
+    public func loadDesired() throws -> DesiredState {
+        switch config.source {
+        case .folder(let folder):
+            let (files, knownPaths) = try SpecDirectory(root: folder).read()
+            let result = SpecLoader(knownPaths: knownPaths).load(files)
+            guard result.isValid else { throw ReconcileError.invalidSpecs(result.diagnostics.map(\.description)) }
+            let templates = try templateTexts(result.fleet) { path in
+                FileManager.default.contents(atPath: folder + "/" + path).map(Array.init)
+            }
+            return DesiredState(fleet: result.fleet, templates: templates, source: folder)
+        case .git(let repository, let ref, let path, let allowRewrite, let signers):
+            let source = GitSource(
+                config: GitSourceConfig(repository: repository, ref: ref, path: path, allowHistoryRewrite: allowRewrite,
+                                        allowedSigners: signers),
+                cacheDirectory: config.stateDirectory + "/git-cache")
+            let update = SourceTracker(source: source).update(try SourceStatus.read(from: sourceStatusPath))
+            try update.status.write(to: sourceStatusPath)
+            guard let desired = update.desired else {
+                throw ReconcileError.noGoodCommit(update.status.lastError?.message ?? "no commit has passed validation yet")
+            }
+            let templates = try templateTexts(desired.result.fleet) { try source.file(atPath: $0, commit: desired.commit.id) }
+            var label = "\(desired.commit.id.short) \"\(desired.commit.summary)\""
+            if update.outcome == .rejected, let error = update.status.lastError {
+                label += " (newest commit refused: \(error.message.split(separator: "\n").first ?? ""))"
+            }
+            return DesiredState(fleet: desired.result.fleet, templates: templates, source: label)
+        }
+    }
+
+    private func templateTexts(_ fleet: Fleet, read: (String) throws -> [UInt8]?) throws -> [String: String] {
+        var texts: [String: String] = [:]
+        for profile in fleet.profiles {
+            guard let template = profile.installer?.template?.value, texts[template] == nil else { continue }
+            guard let bytes = try read(template) else { throw ReconcileError.missingTemplate(template, profile: profile.name) }
+            texts[template] = String(decoding: bytes, as: UTF8.self)
+        }
+        return texts
+    }
+
+    public var settings: PlanSettings {
+        get throws {
+            guard let url = config.serverURL else { throw ReconcileError.missingSetting("server.url") }
+            return PlanSettings(
+                server: BootServer(url: url),
+                dhcp: config.dhcp.map {
+                    PlanSettings.DHCP(backend: $0.backend, fileName: ($0.config as NSString).lastPathComponent,
+                                      folder: Self.absolute(($0.config as NSString).deletingLastPathComponent))
+                },
+                reloadCommand: config.dhcp?.reload, prune: config.pruneEnabled, maxRemovals: config.maxRemovals)
+        }
+    }
+
+    public var folders: OutputFolders {
+        get throws {
+            guard let http = config.httpOutput else { throw ReconcileError.missingSetting("output.http") }
+            guard let tftp = config.tftpOutput else { throw ReconcileError.missingSetting("output.tftp") }
+            let dhcp = config.dhcp.map { ($0.config as NSString).deletingLastPathComponent } ?? config.stateDirectory
+            return OutputFolders(http: http, tftp: tftp, dhcp: dhcp)
+        }
+    }
+
+    public func observe() throws -> ObservedState {
+        let settings = try settings
+        var dhcpFiles: [String] = []
+        if let dhcp = settings.dhcp {
+            dhcpFiles.append(dhcp.fileName)
+            if dhcp.backend == .dnsmasq { dhcpFiles.append(DnsmasqFiles.hostsFileName(for: dhcp.fileName)) }
+        }
+        return ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles))
+    }
+
+    public func plan() throws -> PlanResult {
+        try Planner.plan(desired: loadDesired(), observed: observe(), settings: settings)
+    }
+
+    public func apply(_ result: PlanResult) throws -> Applier.Report {
+        let check = config.dhcp.map { DHCPCheck(backend: $0.backend, command: $0.check) }
+        return try Applier(folders: try folders, check: check).apply(result)
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+public enum ReconcileError: Error, CustomStringConvertible {
+    case invalidSpecs([String])
+    case noGoodCommit(String)
+    case missingTemplate(String, profile: String)
+    case missingSetting(String)
+
+    public var description: String {
+        switch self {
+        case .invalidSpecs(let lines): lines.joined(separator: "\n") + "\nthe specs are invalid; nothing was planned"
+        case .noGoodCommit(let reason): "no desired state in force: \(reason)"
+        case .missingTemplate(let path, let profile): "profile '\(profile)': template '\(path)' cannot be read"
+        case .missingSetting(let key): "the controller config needs '\(key)' to plan"
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import DployRender
+import DploySpec
+
+/// What the fleet and dploy's own output really are, as far as dploy can see today: the
+/// files it manages, and (once the store and the BMC client land) installed generations
+/// and power states. The planner compares desired state with this and nothing else.
+public struct ObservedState: Hashable, Sendable {
+    /// Current contents of every file dploy manages, by output path.
+    public var files: [OutputPath: [UInt8]]
+    /// The generation each machine last finished installing, by MAC.
+    public var installedGenerations: [MACAddress: Int]
+    /// Power as the BMC reports it, by MAC.
+    public var power: [MACAddress: ObservedPower]
+
+    public init(files: [OutputPath: [UInt8]] = [:], installedGenerations: [MACAddress: Int] = [:],
+                power: [MACAddress: ObservedPower] = [:]) {
+        self.files = files
+        self.installedGenerations = installedGenerations
+        self.power = power
+    }
+
+    /// Output folders that hold only dploy's files; everything in them is observed.
+    public static let managedFolders: [(OutputPath.Root, String)] = [
+        (.http, "ipxe"), (.http, "installers"), (.tftp, "pxelinux.cfg"), (.tftp, "grub"),
+    ]
+}
+
+public enum ObservedPower: String, Hashable, Sendable, Codable {
+    case on, off
+}

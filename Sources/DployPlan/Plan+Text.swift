@@ -1,0 +1,54 @@
+/// The plan as an operator reads it, terraform style.
+extension Plan {
+    public func text(color: Bool) -> String {
+        func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+        let width = max(8, (machines.map(\.machine.count) + [4]).max()!)
+        func pad(_ text: String) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+        let indent = String(repeating: " ", count: width + 6)
+
+        var lines = ["dploy plan  ·  source \(source)", ""]
+        for machine in machines {
+            let (sign, code) = switch machine.change {
+            case .add: ("+", "32")
+            case .change: ("~", "33")
+            case .remove: ("-", "31")
+            }
+            let reasons = machine.reasons.isEmpty ? [""] : machine.reasons
+            lines.append("  \(paint(sign, code)) \(paint(pad(machine.machine), "1"))  \(reasons[0])")
+            lines += reasons.dropFirst().map { indent + $0 }
+            lines += machine.actions.map { indent + $0.line }
+        }
+        if !shared.isEmpty {
+            lines.append("    \(pad("shared"))  " + (shared.first.map(\.line) ?? ""))
+            lines += shared.dropFirst().map { indent + $0.line }
+        }
+        if !machines.isEmpty || !shared.isEmpty { lines.append("") }
+        lines += notes.map { "  note: \($0)" }
+        if !notes.isEmpty { lines.append("") }
+        lines.append(hasChanges ? summary : "No changes. The fleet's boot and DHCP files match the desired state.")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension Action {
+    /// `write   http/ipxe/94-18-82-00-00-01.ipxe`
+    var line: String {
+        let verb = kind.rawValue.padding(toLength: 8)
+        switch kind {
+        case .writeFile, .removeFile:
+            return verb + (path?.description ?? "")
+        case .writeDHCPConfig:
+            return "write".padding(toLength: 8) + (path?.description ?? "") + "  (\(reason), checked before it replaces the old file)"
+        case .reloadDHCP: return verb + (detail ?? "")
+        case .bmcBootOnceFromNetwork: return "bmc     boot once from network"
+        case .bmcPower: return "bmc     power \(detail ?? "")"
+        case .firmwareUpdate: return "bmc     firmware \(detail ?? "")"
+        }
+    }
+}
+
+extension String {
+    fileprivate func padding(toLength length: Int) -> String {
+        count >= length ? self + " " : self + String(repeating: " ", count: length - count)
+    }
+}

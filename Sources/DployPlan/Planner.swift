@@ -1,0 +1,230 @@
+import DployRender
+import DploySpec
+
+/// The desired state at one source revision, with the template files its profiles name.
+public struct DesiredState: Sendable {
+    public var fleet: Fleet
+    /// Template texts by path relative to the top of the spec tree.
+    public var templates: [String: String]
+    /// A folder, or a commit and its summary, for the plan's header.
+    public var source: String
+
+    public init(fleet: Fleet, templates: [String: String], source: String) {
+        self.fleet = fleet
+        self.templates = templates
+        self.source = source
+    }
+}
+
+/// The settings from the controller config that shape a plan.
+public struct PlanSettings: Hashable, Sendable {
+    /// The DHCP server dploy writes configuration for, and the configuration's file name.
+    public struct DHCP: Hashable, Sendable {
+        public var backend: ControllerConfig.DHCPBackend
+        public var fileName: String
+        /// The folder the DHCP files live in, as the DHCP server opens them (dnsmasq's
+        /// `dhcp-hostsfile` is read from this absolute path).
+        public var folder: String
+        public init(backend: ControllerConfig.DHCPBackend, fileName: String, folder: String) {
+            self.backend = backend
+            self.fileName = fileName
+            self.folder = folder
+        }
+    }
+
+    public var server: BootServer
+    /// nil when dploy does not manage DHCP.
+    public var dhcp: DHCP?
+    public var reloadCommand: String?
+    public var prune: Bool
+    public var maxRemovals: Int
+
+    public init(server: BootServer, dhcp: DHCP?, reloadCommand: String? = nil, prune: Bool = false, maxRemovals: Int = 5) {
+        self.server = server
+        self.dhcp = dhcp
+        self.reloadCommand = reloadCommand
+        self.prune = prune
+        self.maxRemovals = maxRemovals
+    }
+}
+
+/// A plan and the file contents its write actions need.
+public struct PlanResult: Sendable {
+    public var plan: Plan
+    /// Every file dploy wants to exist, by path, including the unchanged ones.
+    public var desiredFiles: [OutputPath: [UInt8]]
+}
+
+/// Why no plan could be made: templates that do not parse or render.
+public struct PlanError: Error, Sendable, CustomStringConvertible {
+    public var problems: [TemplateError]
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// `plan(desired:observed:settings:)`: desired × observed → an ordered plan, with a reason
+/// for every action. Pure: it reads its arguments and nothing else.
+public enum Planner {
+    public static func plan(desired: DesiredState, observed: ObservedState, settings: PlanSettings) throws(PlanError) -> PlanResult {
+        let resolver = DefaultsResolver(groups: desired.fleet.groups)
+        var files: [OutputPath: [UInt8]] = [:]
+        var machinePlans: [MachinePlan] = []
+        var problems: [TemplateError] = []
+        var templates: [String: Result<InstallerTemplate, TemplateError>] = [:]
+        var hosts: [DHCPHost] = []
+        var desiredMachineKeys: Set<String> = []
+
+        for machine in desired.fleet.machines {
+            let effective = resolver.resolve(machine)
+            let mac = machine.mac.value
+            hosts.append(DHCPHost(effective))
+            desiredMachineKeys.insert(mac.hyphenated)
+            desiredMachineKeys.insert(machine.name)
+            let profile = effective.settings.profile.flatMap(desired.fleet.profile(named:))
+            let installed = observed.installedGenerations[mac]
+            let needsInstall = profile != nil && (installed.map { $0 < effective.generation } ?? true)
+            let intent: BootIntent = needsInstall ? .install(profile!) : .localDisk
+
+            var machineFiles: [OutputPath: String] = [
+                BootPaths.ipxeScript(mac): IPXEScript.machine(effective, intent: intent, server: settings.server),
+            ]
+            if let profile, profile.loader == .grub {
+                machineFiles[BootPaths.grub(mac)] = GRUBConfig.machine(effective, intent: intent, server: settings.server)
+            } else {
+                machineFiles[BootPaths.pxelinux(mac)] = PXELinuxConfig.machine(effective, intent: intent, server: settings.server)
+            }
+            if needsInstall, let profile, let installer = profile.installer, let template = installer.template,
+               let name = InstallerTemplate.fileName(for: installer.kind) {
+                let parsed = templates[template.value] ?? Result { () throws(TemplateError) in
+                    try InstallerTemplate(path: template.value, text: desired.templates[template.value] ?? "")
+                }
+                templates[template.value] = parsed
+                do throws(TemplateError) {
+                    let text = try parsed.get().render(for: effective, profile: profile, server: settings.server)
+                    machineFiles[OutputPath(.http, "\(BootPaths.installerFolder(machine.name))/\(name)")] = text
+                    if installer.kind == .autoinstall {
+                        machineFiles[OutputPath(.http, "\(BootPaths.installerFolder(machine.name))/meta-data")] =
+                            "instance-id: \(machine.name)-\(effective.generation)\n"
+                    }
+                } catch {
+                    if !problems.contains(error) { problems.append(error) }
+                }
+            }
+            for (path, text) in machineFiles { files[path] = Array(text.utf8) }
+            if let plan = planMachine(effective, profile: profile, installed: installed, needsInstall: needsInstall,
+                                      files: machineFiles, observed: observed) {
+                machinePlans.append(plan)
+            }
+        }
+        guard problems.isEmpty else { throw PlanError(problems: problems) }
+
+        var shared: [Action] = []
+        files[BootPaths.ipxeEntry] = Array(IPXEScript.entry(server: settings.server).utf8)
+        if observed.files[BootPaths.ipxeEntry] != files[BootPaths.ipxeEntry] {
+            shared.append(Action(.writeFile, path: BootPaths.ipxeEntry, reason: "iPXE entry script"))
+        }
+        if let dhcp = settings.dhcp {
+            let dhcpFiles = DHCPFiles.render(dhcp, hosts: hosts, boot: DHCPBootOptions(server: settings.server))
+            var changed = false
+            for (path, text) in dhcpFiles.sorted(by: { $0.key < $1.key }) {
+                files[path] = Array(text.utf8)
+                if observed.files[path] != files[path] {
+                    shared.append(Action(.writeDHCPConfig, path: path, detail: dhcp.backend.rawValue,
+                                         reason: "\(hosts.count) reservation\(hosts.count == 1 ? "" : "s") for \(dhcp.backend.rawValue)"))
+                    changed = true
+                }
+            }
+            if changed, let reload = settings.reloadCommand {
+                shared.append(Action(.reloadDHCP, detail: reload, reason: "the DHCP configuration changed"))
+            }
+        }
+
+        let (removals, notes) = removedMachines(observed: observed, desiredKeys: desiredMachineKeys, wanted: files,
+                                                settings: settings)
+        machinePlans += removals
+        machinePlans.sort { $0.machine < $1.machine }
+        let plan = Plan(source: desired.source, fingerprint: Fingerprint.of(desired: files, observed: observed),
+                        machines: machinePlans, shared: shared, notes: notes)
+        return PlanResult(plan: plan, desiredFiles: files)
+    }
+
+    /// The steps for one desired machine, or nil when it is as it should be.
+    private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, needsInstall: Bool,
+                                    files: [OutputPath: String], observed: ObservedState) -> MachinePlan? {
+        let mac = machine.machine.mac.value
+        let isNew = observed.files[BootPaths.ipxeScript(mac)] == nil
+        var reasons: [String] = []
+        var actions: [Action] = []
+        for (path, text) in files.sorted(by: { $0.key < $1.key }) where observed.files[path] != Array(text.utf8) {
+            actions.append(Action(.writeFile, machine: machine.name, path: path,
+                                  reason: observed.files[path] == nil ? "new file" : "content changed"))
+        }
+        // Files of this machine that it no longer needs (an installer answer after the install).
+        let owned = observed.files.keys.filter { owner(of: $0) == mac.hyphenated || owner(of: $0) == machine.name }
+        for path in owned.sorted() where files[path] == nil {
+            actions.append(Action(.removeFile, machine: machine.name, path: path, reason: "no longer needed"))
+        }
+
+        if isNew {
+            let address = machine.machine.ip.map { "DHCP reservation \($0.value)" } ?? "DHCP entry without a fixed address"
+            if let profile, needsInstall {
+                reasons.append("new machine: \(address); installs \(profile.name) generation \(machine.generation) at its next network boot")
+            } else {
+                reasons.append("new machine: \(address); boots its local disk (no profile)")
+            }
+        } else if let installed, needsInstall, let profile {
+            reasons.append("reinstall: generation \(installed) → \(machine.generation) (profile \(profile.name))")
+            if machine.settings.bmc?.address != nil {
+                actions.append(Action(.bmcBootOnceFromNetwork, machine: machine.name, reason: "start the reinstall"))
+                actions.append(Action(.bmcPower, machine: machine.name, detail: PowerAction.cycle.rawValue,
+                                      reason: "start the reinstall"))
+            } else {
+                reasons.append("no BMC: reinstalls at its next network boot")
+            }
+        } else if !actions.isEmpty {
+            reasons.append("boot files changed")
+        }
+        if let observedPower = observed.power[mac], machine.settings.bmc?.address != nil,
+           machine.power != .unmanaged, observedPower.rawValue != machine.power.rawValue {
+            reasons.append("power drift: observed \(observedPower.rawValue), desired \(machine.power.rawValue)")
+            actions.append(Action(.bmcPower, machine: machine.name, detail: machine.power.rawValue, reason: "power drift"))
+        }
+        guard !actions.isEmpty else { return nil }
+        return MachinePlan(machine: machine.name, change: isNew ? .add : .change, reasons: reasons, actions: actions)
+    }
+
+    /// Machines whose files are still there but who are gone from git. Removing files is all
+    /// dploy ever does for them (never a power-off or a wipe), and only with prune on, at
+    /// most `maxRemovals` machines per apply.
+    private static func removedMachines(observed: ObservedState, desiredKeys: Set<String>, wanted: [OutputPath: [UInt8]],
+                                        settings: PlanSettings) -> ([MachinePlan], [String]) {
+        var orphans: [String: [OutputPath]] = [:]
+        for path in observed.files.keys where wanted[path] == nil {
+            guard let owner = owner(of: path), !desiredKeys.contains(owner) else { continue }
+            orphans[owner, default: []].append(path)
+        }
+        guard !orphans.isEmpty else { return ([], []) }
+        let owners = orphans.keys.sorted()
+        guard settings.prune else {
+            return ([], ["\(owners.count) machine\(owners.count == 1 ? "" : "s") removed from git keep their boot files (prune is off): \(owners.joined(separator: ", "))"])
+        }
+        let removed = owners.prefix(settings.maxRemovals).map { owner in
+            MachinePlan(machine: owner, change: .remove, reasons: ["removed from git: its boot files are removed (it is not powered off or wiped)"],
+                        actions: orphans[owner]!.sorted().map { Action(.removeFile, machine: owner, path: $0, reason: "removed from git") })
+        }
+        let held = owners.dropFirst(settings.maxRemovals)
+        let notes = held.isEmpty ? [] : ["\(held.count) more removal\(held.count == 1 ? "" : "s") held back by prune.maxRemovals (\(settings.maxRemovals)): \(held.joined(separator: ", "))"]
+        return (Array(removed), notes)
+    }
+
+    /// The machine a managed file belongs to: a hyphenated MAC for boot files, a name for installer answers.
+    static func owner(of path: OutputPath) -> String? {
+        let parts = path.path.split(separator: "/")
+        switch (path.root, parts.first) {
+        case (.http, "ipxe"?) where parts.count == 2 && parts[1].hasSuffix(".ipxe"): return String(parts[1].dropLast(5))
+        case (.http, "installers"?) where parts.count >= 2: return String(parts[1])
+        case (.tftp, "pxelinux.cfg"?) where parts.count == 2 && parts[1].hasPrefix("01-"): return String(parts[1].dropFirst(3))
+        case (.tftp, "grub"?) where parts.count == 2 && parts[1].hasPrefix("grub.cfg-01-"): return String(parts[1].dropFirst(12))
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import DploySpec
+
+/// `grub/grub.cfg-01-<mac>` for UEFI network boot with GRUB: fetches the kernel and
+/// initrd over HTTP, or leaves GRUB to boot the disk.
+public enum GRUBConfig {
+    public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer) -> String {
+        var lines = ["# dploy: \(machine.name) (\(machine.machine.mac.value)). Generated; do not edit.", "set timeout=0"]
+        if case .install(let profile) = intent, case .boot(let kernel, let initrd, let args) = profile.source {
+            let command = KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server)
+            lines += [
+                "menuentry 'dploy: install \(profile.name) on \(machine.name)' {",
+                "  linux \(grubPath(kernel)) \(command)",
+                "  initrd \(grubPath(initrd))",
+                "}",
+            ]
+        } else {
+            lines += ["menuentry 'dploy: local disk' {", "  exit", "}"]
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `http://host:port/path` in GRUB's device syntax: `(http,host:port)/path`.
+    static func grubPath(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let host = rest.prefix { $0 != "/" }
+        let scheme = url[..<schemeEnd.lowerBound]
+        return "(\(scheme),\(host))\(rest.dropFirst(host.count))"
+    }
+}

@@ -1,0 +1,53 @@
+import DploySpec
+
+/// iPXE scripts: one per machine, and the entry script every iPXE client chains first.
+public enum IPXEScript {
+    /// Chains the machine's own script by MAC; an unknown machine boots its local disk
+    /// (discovery replaces that fallback when the inventory server lands).
+    public static func entry(server: BootServer) -> String {
+        """
+        #!ipxe
+        # dploy: entry script. Generated; do not edit.
+        chain --autofree \(server.url)/ipxe/${net0/mac:hexhyp}.ipxe || goto unknown
+        :unknown
+        echo dploy: no script for ${net0/mac}; booting the local disk
+        exit
+
+        """
+    }
+
+    public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer) -> String {
+        let header = """
+            #!ipxe
+            # dploy: \(machine.name) (\(machine.machine.mac.value)), generation \(machine.generation). Generated; do not edit.
+
+            """
+        switch intent {
+        case .localDisk:
+            return header + "echo dploy: \(machine.name) boots its local disk\nexit\n"
+        case .install(let profile):
+            switch profile.source {
+            case .boot(let kernel, let initrd, let args):
+                let command = KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server)
+                return header + """
+                    echo dploy: installing \(machine.name) with \(profile.name), generation \(machine.generation)
+                    kernel \(kernel) initrd=\(fileName(initrd)) \(command)
+                    initrd \(initrd)
+                    boot
+
+                    """
+            case .image:
+                return header + """
+                    echo dploy: \(profile.name) is a disk image; images are written by the imaging environment, not built yet
+                    exit
+
+                    """
+            }
+        }
+    }
+
+    /// The last path segment, which iPXE uses as the initrd's name on the kernel command line.
+    static func fileName(_ url: String) -> String {
+        String(url.split(separator: "/").last ?? Substring(url))
+    }
+}

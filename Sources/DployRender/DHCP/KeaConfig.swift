@@ -1,0 +1,32 @@
+import Foundation
+
+/// Kea DHCPv4: a complete configuration with global host reservations and client classes
+/// for network boot, in Kea's JSON format. Subnets and interfaces stay the operator's:
+/// they are merged in with Kea's `<?include?>` or by copying.
+public enum KeaConfig {
+    public static func config(_ hosts: [DHCPHost], boot: DHCPBootOptions) -> String {
+        var reservations: [[String: Any]] = []
+        for host in hosts.sorted(by: { $0.name < $1.name }) {
+            var reservation: [String: Any] = ["hw-address": host.mac.description, "hostname": host.dhcpName]
+            if let ip = host.ipv4 { reservation["ip-address"] = ip }
+            reservations.append(reservation)
+        }
+        let config: [String: Any] = [
+            "Dhcp4": [
+                "interfaces-config": ["interfaces": [String]()],
+                "reservations-global": true,
+                "reservations-in-subnet": false,
+                "reservations": reservations,
+                "client-classes": [
+                    ["name": "ipxe", "test": "option[77].hex == 'iPXE'", "boot-file-name": boot.entryScriptURL],
+                    ["name": "efi-x86_64", "test": "not member('ipxe') and (option[93].hex == 0x0007 or option[93].hex == 0x0009)",
+                     "boot-file-name": boot.uefiFile],
+                    ["name": "bios", "test": "not member('ipxe') and not member('efi-x86_64')",
+                     "boot-file-name": boot.biosFile],
+                ],
+            ] as [String: Any],
+        ]
+        let data = try! JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import DployController
+import DployPlan
+import Foundation
+
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Make the fleet's boot and DHCP files match the desired state.",
+        discussion: """
+            Shows the plan and asks for confirmation unless --auto-approve. With PLANFILE (from \
+            `dploy plan --out`), applies only if desired and observed state are still what the plan \
+            was made from. A DHCP configuration the server's own checker refuses stops the apply \
+            before any file changes.
+            """
+    )
+
+    @OptionGroup var config: ConfigOptions
+
+    @Flag(name: .long, help: "Apply without asking.")
+    var autoApprove = false
+
+    @Flag(name: .long, help: "Plain text, even on a terminal.")
+    var noColor = false
+
+    @Argument(help: ArgumentHelp("A plan saved by `dploy plan --out`.", valueName: "planfile"))
+    var planFile: String?
+
+    func run() throws {
+        let saved = try planFile.map(SavedPlan.read)
+        let result = try makePlan(config)
+        if let saved, saved.fingerprint != result.plan.fingerprint {
+            printError("error: the saved plan is stale: the desired or observed state changed since it was made; run dploy plan again")
+            throw ExitCode.failure
+        }
+        print(result.plan.text(color: Terminal.wantsColor(disabled: noColor)), terminator: "")
+        guard result.plan.hasChanges else { return }
+        if !autoApprove && saved == nil {
+            guard isatty(STDIN_FILENO) == 1 else {
+                printError("error: refusing to apply without confirmation: stdin is not a terminal; use --auto-approve")
+                throw ExitCode.failure
+            }
+            print("\nApply these changes? Only 'yes' is accepted: ", terminator: "")
+            guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+                print("Apply cancelled; nothing was changed.")
+                throw ExitCode.failure
+            }
+        }
+        do {
+            let report = try config.reconciler().apply(result)
+            print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
+                  + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
+        } catch let error as CustomStringConvertible & Error {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import DployController
+import DployPlan
+import Foundation
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change, and why, without changing anything.",
+        discussion: "Exit codes: 0 nothing to do, 2 changes pending, 1 error."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var options: GlobalOptions
+
+    @Flag(name: .long, help: "Plain text, even on a terminal.")
+    var noColor = false
+
+    @Option(name: .long, help: ArgumentHelp("Save the plan, for `dploy apply PLANFILE`.", valueName: "planfile"))
+    var out: String?
+
+    func run() throws {
+        let result = try makePlan(config)
+        if let out { try SavedPlan.write(result.plan, to: out) }
+        if options.json {
+            try printJSON(result.plan)
+        } else {
+            print(result.plan.text(color: Terminal.wantsColor(disabled: noColor)), terminator: "")
+            if let out { print("Saved the plan to \(out); apply it with: dploy apply \(out)") }
+        }
+        if result.plan.hasChanges { throw ExitCode(2) }
+    }
+}
+
+/// Plans with the reconciler, turning every failure into a printed error and exit 1.
+func makePlan(_ config: ConfigOptions) throws -> PlanResult {
+    let reconciler = try config.reconciler()
+    do {
+        return try reconciler.plan()
+    } catch let error as PlanError {
+        printError(error.description)
+        printError("no plan: fix the template\(error.problems.count == 1 ? "" : "s") above; nothing was changed")
+    } catch let error as CustomStringConvertible & Error {
+        printError("error: \(error)")
+    }
+    throw ExitCode.failure
+}
+
+/// A plan saved by `dploy plan --out`, applied only while its fingerprint still matches.
+enum SavedPlan {
+    static func write(_ plan: Plan, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(plan).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    static func read(from path: String) throws -> Plan {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            printError("error: \(path): cannot read the saved plan")
+            throw ExitCode.failure
+        }
+        do {
+            return try JSONDecoder().decode(Plan.self, from: data)
+        } catch {
+            printError("error: \(path): not a plan saved by dploy plan --out (\(error))")
+            throw ExitCode.failure
+        }
+    }
+}
+
+enum Terminal {
+    /// Colour only on a terminal, and never when NO_COLOR is set or --no-color given.
+    static func wantsColor(disabled: Bool) -> Bool {
+        !disabled && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+}
