@@ -13,10 +13,14 @@ import Foundation
 public struct Applier: Sendable {
     public var folders: OutputFolders
     public var check: DHCPCheck?
+    /// The DHCP file the checker reads: dnsmasq's config (not its hosts file), dhcpd's
+    /// include, Kea's JSON.
+    public var dhcpConfig: OutputPath?
 
-    public init(folders: OutputFolders, check: DHCPCheck?) {
+    public init(folders: OutputFolders, check: DHCPCheck?, dhcpConfig: OutputPath?) {
         self.folders = folders
         self.check = check
+        self.dhcpConfig = dhcpConfig
     }
 
     public struct Report: Hashable, Sendable {
@@ -37,8 +41,11 @@ public struct Applier: Sendable {
             guard let path = action.path, let contents = result.desiredFiles[path] else { continue }
             staged.append((try AtomicFile.stage(contents, for: folders.diskPath(path)), path))
         }
-        for (temporary, path) in staged where isCheckable(path) {
-            try check?.run(candidate: temporary, shownAs: folders.diskPath(path))
+        // Whenever any DHCP file changes, the configuration as it will be is checked: the
+        // staged candidate, or the live file when only its companions change.
+        if !staged.isEmpty, let check, let dhcpConfig {
+            let candidate = staged.first { $0.path == dhcpConfig }?.temporary ?? folders.diskPath(dhcpConfig)
+            try check.run(candidate: candidate, shownAs: folders.diskPath(dhcpConfig))
         }
 
         for action in actions where action.kind == .writeFile {
@@ -68,10 +75,6 @@ public struct Applier: Sendable {
         }
         return report
     }
-
-    /// dnsmasq's hosts file is data (made from validated MACs and addresses), not a
-    /// configuration its checker reads on its own.
-    private func isCheckable(_ path: OutputPath) -> Bool { !path.path.hasSuffix(".hosts") }
 
     /// An installer folder of a removed machine goes with its last file.
     private func removeEmptyFolders(above path: String, stoppingAt root: String) {

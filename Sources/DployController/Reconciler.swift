@@ -98,7 +98,8 @@ public struct Reconciler {
 
     public func apply(_ result: PlanResult) throws -> Applier.Report {
         let check = config.dhcp.map { DHCPCheck(backend: $0.backend, command: $0.check) }
-        return try Applier(folders: try folders, check: check).apply(result)
+        let dhcpConfig = try settings.dhcp.map { OutputPath(.dhcp, $0.fileName) }
+        return try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig).apply(result)
     }
 
     static func absolute(_ path: String) -> String {

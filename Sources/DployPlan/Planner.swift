@@ -77,7 +77,6 @@ public enum Planner {
             let effective = resolver.resolve(machine)
             let mac = machine.mac.value
             hosts.append(DHCPHost(effective))
-            desiredMachineKeys.insert(mac.hyphenated)
             desiredMachineKeys.insert(machine.name)
             let profile = effective.settings.profile.flatMap(desired.fleet.profile(named:))
             let installed = observed.installedGenerations[mac]
@@ -151,7 +150,9 @@ public enum Planner {
     private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, needsInstall: Bool,
                                     files: [OutputPath: String], observed: ObservedState) -> MachinePlan? {
         let mac = machine.machine.mac.value
-        let isNew = observed.files[BootPaths.ipxeScript(mac)] == nil
+        // Files of this machine on disk: boot files by MAC, installer answers by name.
+        let owned = observed.files.keys.filter { path(of: $0, belongsTo: machine.name, mac: mac) }
+        let isNew = owned.isEmpty
         var reasons: [String] = []
         var actions: [Action] = []
         for (path, text) in files.sorted(by: { $0.key < $1.key }) where observed.files[path] != Array(text.utf8) {
@@ -159,7 +160,6 @@ public enum Planner {
                                   reason: observed.files[path] == nil ? "new file" : "content changed"))
         }
         // Files of this machine that it no longer needs (an installer answer after the install).
-        let owned = observed.files.keys.filter { owner(of: $0) == mac.hyphenated || owner(of: $0) == machine.name }
         for path in owned.sorted() where files[path] == nil {
             actions.append(Action(.removeFile, machine: machine.name, path: path, reason: "no longer needed"))
         }
@@ -198,9 +198,14 @@ public enum Planner {
     private static func removedMachines(observed: ObservedState, desiredKeys: Set<String>, wanted: [OutputPath: [UInt8]],
                                         settings: PlanSettings) -> ([MachinePlan], [String]) {
         var orphans: [String: [OutputPath]] = [:]
-        for path in observed.files.keys where wanted[path] == nil {
-            guard let owner = owner(of: path), !desiredKeys.contains(owner) else { continue }
-            orphans[owner, default: []].append(path)
+        for (path, contents) in observed.files where wanted[path] == nil {
+            guard let owner = owner(of: path, contents: contents) else { continue }
+            if !desiredKeys.contains(owner) {
+                orphans[owner, default: []].append(path)
+            } else if path.root != .http || !path.path.hasPrefix("installers/") {
+                // A boot file of a machine still in git, under a MAC it no longer has.
+                orphans["\(owner) (previous MAC)", default: []].append(path)
+            }
         }
         guard !orphans.isEmpty else { return ([], []) }
         let owners = orphans.keys.sorted()
@@ -216,15 +221,25 @@ public enum Planner {
         return (Array(removed), notes)
     }
 
-    /// The machine a managed file belongs to: a hyphenated MAC for boot files, a name for installer answers.
-    static func owner(of path: OutputPath) -> String? {
+    /// Whether a managed file is one of this machine's: a boot file named by its MAC, or
+    /// an installer answer in the folder named after it.
+    static func path(of path: OutputPath, belongsTo name: String, mac: MACAddress) -> Bool {
+        path == BootPaths.ipxeScript(mac) || path == BootPaths.pxelinux(mac) || path == BootPaths.grub(mac)
+            || (path.root == .http && path.path.hasPrefix(BootPaths.installerFolder(name) + "/"))
+    }
+
+    /// The name of the machine a managed file was written for: from the installer folder's
+    /// name, or from the `# dploy: NAME (MAC)` line every boot file starts with. Files that
+    /// are not dploy's (no such line) have no owner and are never removed.
+    static func owner(of path: OutputPath, contents: [UInt8]) -> String? {
         let parts = path.path.split(separator: "/")
-        switch (path.root, parts.first) {
-        case (.http, "ipxe"?) where parts.count == 2 && parts[1].hasSuffix(".ipxe"): return String(parts[1].dropLast(5))
-        case (.http, "installers"?) where parts.count >= 2: return String(parts[1])
-        case (.tftp, "pxelinux.cfg"?) where parts.count == 2 && parts[1].hasPrefix("01-"): return String(parts[1].dropFirst(3))
-        case (.tftp, "grub"?) where parts.count == 2 && parts[1].hasPrefix("grub.cfg-01-"): return String(parts[1].dropFirst(12))
-        default: return nil
+        if path.root == .http, parts.first == "installers", parts.count >= 3 { return String(parts[1]) }
+        let head = String(decoding: contents.prefix(200), as: UTF8.self)
+        for line in head.split(separator: "\n").prefix(3) where line.hasPrefix("# dploy: ") {
+            let rest = line.dropFirst("# dploy: ".count)
+            guard let space = rest.firstIndex(of: " "), rest[space...].hasPrefix(" (") else { return nil }
+            return String(rest[..<space])
         }
+        return nil
     }
 }

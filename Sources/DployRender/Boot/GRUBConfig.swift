@@ -6,7 +6,9 @@ public enum GRUBConfig {
     public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer) -> String {
         var lines = ["# dploy: \(machine.name) (\(machine.machine.mac.value)). Generated; do not edit.", "set timeout=0"]
         if case .install(let profile) = intent, case .boot(let kernel, let initrd, let args) = profile.source {
+            // `;` separates commands in GRUB's script: quote the words that carry one.
             let command = KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server)
+                .split(separator: " ").map { $0.contains(";") ? "'\($0)'" : String($0) }.joined(separator: " ")
             lines += [
                 "menuentry 'dploy: install \(profile.name) on \(machine.name)' {",
                 "  linux \(grubPath(kernel)) \(command)",

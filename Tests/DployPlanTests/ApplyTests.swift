@@ -1,0 +1,121 @@
+import DployApply
+import DployController
+import DployPlan
+import DployRender
+import DploySpec
+import Foundation
+import Testing
+
+@Suite("Apply converges, and only ever as far as it should",
+       .enabled(if: tool("/usr/sbin/dnsmasq") || integrationRequired, "dnsmasq is not installed"))
+struct ApplyTests {
+    @Test("an apply right after an apply plans nothing and rewrites nothing")
+    func idempotent() throws {
+        let lab = try LabCopy(config: LabCopy.config(extraDHCP: ", reload: \"touch reloaded\""))
+        let reconciler = try lab.reconciler()
+        let first = try reconciler.plan()
+        #expect(first.plan.summary == "Plan: 8 to add, 0 to change, 0 to remove.")
+        let report = try reconciler.apply(first)
+        #expect(report.written.count == first.plan.actions.count { $0.kind == .writeFile || $0.kind == .writeDHCPConfig })
+        #expect(report.reloaded)
+        let stamps = try lab.outputStamps()
+        try FileManager.default.removeItem(atPath: FileManager.default.currentDirectoryPath + "/reloaded")
+
+        let second = try reconciler.plan()
+        #expect(!second.plan.hasChanges)
+        #expect(second.plan.actions.isEmpty)
+        let again = try reconciler.apply(second)
+        #expect(again.written.isEmpty && again.removed.isEmpty && !again.reloaded)
+        #expect(try lab.outputStamps() == stamps, "same bytes, same mtimes")
+    }
+
+    @Test("an apply killed halfway converges on the next run")
+    func convergesAfterInterruption() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let reconciler = try lab.reconciler()
+        _ = try reconciler.apply(try reconciler.plan())
+        // What a crash midway leaves: some files missing, one half-written.
+        try FileManager.default.removeItem(atPath: lab.path("out/http/ipxe/94-18-82-3a-5c-10.ipxe"))
+        try FileManager.default.removeItem(atPath: lab.path("out/dhcp/dploy.hosts"))
+        try lab.write("out/tftp/pxelinux.cfg/01-94-18-82-6e-21-a0", "DEFAULT dpl")
+
+        let plan = try reconciler.plan()
+        let touched = Set(plan.plan.actions.compactMap(\.path?.description))
+        #expect(touched == ["http/ipxe/94-18-82-3a-5c-10.ipxe", "dhcp/dploy.hosts", "tftp/pxelinux.cfg/01-94-18-82-6e-21-a0"])
+        #expect(plan.plan.toAdd == 0)
+        #expect(plan.plan.machines.map(\.machine) == ["db-01", "web-01"])
+        _ = try reconciler.apply(plan)
+        #expect(!(try reconciler.plan().plan.hasChanges))
+    }
+
+    @Test("machines removed from git keep their files unless prune is on, and prune stops at maxRemovals")
+    func prune() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        _ = try lab.reconciler().apply(try lab.reconciler().plan())
+        // Remove rack r2 (db-01, db-02, db-03, spare-01) from git.
+        try FileManager.default.removeItem(atPath: lab.path("machines/rack-r2.yaml"))
+        try lab.write("groups.yaml", try lab.read("groups.yaml").replacingOccurrences(of: "members: [web-04, db-03]", with: "members: [web-04]"))
+        try lab.write("tasks/capture-db-01-2026-11.yaml", "")
+
+        let kept = try lab.reconciler().plan()
+        #expect(kept.plan.toRemove == 0)
+        #expect(kept.plan.notes == ["4 machines removed from git keep their boot files (prune is off): db-01, db-02, db-03, spare-01"])
+        #expect(!kept.plan.actions.contains { $0.kind == .removeFile })
+        #expect(!kept.plan.actions.contains { $0.needsBMC }, "removal never powers off or wipes")
+
+        try lab.write("dploy.yaml", LabCopy.config(prune: "{enabled: true, maxRemovals: 3}"))
+        let pruning = try lab.reconciler()
+        let plan = try pruning.plan()
+        #expect(plan.plan.toRemove == 3)
+        #expect(plan.plan.notes == ["1 more removal held back by prune.maxRemovals (3): spare-01"])
+        #expect(!plan.plan.actions.contains { $0.needsBMC })
+        let report = try pruning.apply(plan)
+        #expect(report.removed.contains(OutputPath(.http, "installers/db-01/ks.cfg")))
+        #expect(!FileManager.default.fileExists(atPath: lab.path("out/http/installers/db-01")), "its folder goes too")
+        #expect(!FileManager.default.fileExists(atPath: lab.path("out/http/installers/db-03/ks.cfg")))
+        #expect(FileManager.default.fileExists(atPath: lab.path("out/http/ipxe/94-18-82-3a-5e-f1.ipxe")), "spare-01 waits")
+
+        let rest = try pruning.plan()
+        #expect(rest.plan.toRemove == 1)
+        _ = try pruning.apply(rest)
+        #expect(!(try pruning.plan().plan.hasChanges))
+    }
+
+    @Test("a broken template stops the plan, and the files already written stay as they are")
+    func brokenTemplate() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        _ = try lab.reconciler().apply(try lab.reconciler().plan())
+        let stamps = try lab.outputStamps()
+        let preseed = try lab.read("templates/debian-12.preseed.mustache")
+        try lab.write("templates/debian-12.preseed.mustache", preseed + "\n{{#disk}}\nunclosed section\n")
+        try lab.write("machines/rack-r1.yaml", try lab.read("machines/rack-r1.yaml")
+            .replacingOccurrences(of: "generation: 1", with: "generation: 2"))
+        #expect(throws: PlanError.self) { try lab.reconciler().plan() }
+        do { _ = try lab.reconciler().plan() } catch let error as PlanError {
+            #expect(error.description.hasPrefix("templates/debian-12.preseed.mustache:"))
+        }
+        #expect(try lab.outputStamps() == stamps)
+    }
+
+    @Test("a reinstall of an installed machine plans a BMC boot once and power cycle; apply refuses BMC steps until the client exists")
+    func reinstallNeedsBMC() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let reconciler = try lab.reconciler()
+        _ = try reconciler.apply(try reconciler.plan())
+        var observed = try reconciler.observe()
+        let web02 = try #require(MACAddress("94:18:82:3a:5c:2e"))
+        observed.installedGenerations[web02] = 0
+        observed.power[try #require(MACAddress("94:18:82:3a:5c:10"))] = .off
+        let result = try Planner.plan(desired: reconciler.loadDesired(), observed: observed, settings: reconciler.settings)
+        let web = try #require(result.plan.machines.first { $0.machine == "web-02" })
+        #expect(web.change == .change)
+        #expect(web.reasons == ["reinstall: generation 0 → 1 (profile debian-12)"])
+        #expect(web.actions.map(\.kind) == [.bmcBootOnceFromNetwork, .bmcPower])
+        let drift = try #require(result.plan.machines.first { $0.machine == "web-01" })
+        #expect(drift.reasons == ["power drift: observed off, desired on"])
+
+        let stamps = try lab.outputStamps()
+        #expect(throws: ApplyError.needsBMC(["web-01", "web-02"])) { try reconciler.apply(result) }
+        #expect(try lab.outputStamps() == stamps)
+    }
+}

@@ -1,0 +1,70 @@
+import DployApply
+import DployController
+import DployPlan
+import DployRender
+import DploySpec
+import Foundation
+import Testing
+
+/// The DHCP configuration dploy writes for the lab is accepted by the real servers'
+/// checkers, and a configuration they refuse stops the apply with every old file in place.
+@Suite("DHCP configurations against the real checkers")
+struct DHCPCheckerTests {
+    static let backends: [(backend: String, file: String, checker: String)] = [
+        ("dnsmasq", "dploy.conf", "/usr/sbin/dnsmasq"),
+        ("isc", "dhcpd-dploy.conf", "/usr/sbin/dhcpd"),
+        ("kea", "kea-dhcp4.json", "/usr/sbin/kea-dhcp4"),
+    ]
+
+    @Test("dnsmasq --test, dhcpd -t and kea-dhcp4 -t accept the lab's configuration", arguments: [0, 1, 2])
+    func accepted(_ index: Int) throws {
+        let (backend, file, checker) = Self.backends[index]
+        try #require(tool(checker) || integrationRequired, "\(checker) is not installed")
+        guard tool(checker) || integrationRequired else { return }
+        let lab = try LabCopy(config: LabCopy.config(backend: backend, dhcpFile: file))
+        let reconciler = try lab.reconciler()
+        let result = try reconciler.plan()
+        #expect(result.plan.shared.contains { $0.kind == .writeDHCPConfig })
+        let report = try reconciler.apply(result)
+        #expect(report.written.contains(OutputPath(.dhcp, file)))
+        let text = try lab.read("out/dhcp/\(backend == "dnsmasq" ? "dploy.hosts" : file)")
+        #expect(text.contains("94:18:82:3a:5c:10,198.18.0.21") || text.contains("hardware ethernet 94:18:82:3a:5c:10")
+                || text.contains("\"hw-address\" : \"94:18:82:3a:5c:10\""), "web-01's reservation")
+        // And the file on disk, as the server would read it, passes the checker again.
+        try DHCPCheck(backend: try #require(ControllerConfig.DHCPBackend(rawValue: backend)), command: nil)
+            .run(candidate: lab.path("out/dhcp/\(file)"), shownAs: file)
+    }
+
+    @Test("a configuration the checker refuses leaves every old file in place",
+          .enabled(if: tool("/usr/sbin/kea-dhcp4") || integrationRequired, "kea-dhcp4 is not installed"))
+    func refused() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let reconciler = try lab.reconciler()
+        _ = try reconciler.apply(try reconciler.plan())
+        let before = try lab.outputStamps()
+        let conf = try lab.read("out/dhcp/dploy.conf")
+
+        // A new machine changes boot files and the DHCP config; the check is Kea's, which
+        // refuses dnsmasq's syntax: a real checker saying no.
+        try lab.write("machines/rack-r3.yaml", """
+            apiVersion: dploy.org/v1
+            kind: Machine
+            metadata: {name: web-05, labels: {role: web, rack: r3}}
+            spec: {mac: "94:18:82:3a:5f:01", ip: 198.18.0.25, bmc: {address: "https://198.18.0.125"}}
+            """)
+        try lab.write("dploy.yaml", LabCopy.config(extraDHCP: ", check: \"kea-dhcp4 -t {file}\""))
+        let strict = try lab.reconciler()
+        let plan = try strict.plan()
+        #expect(plan.plan.toAdd == 1)
+        #expect(throws: ApplyError.self) { try strict.apply(plan) }
+        do { _ = try strict.apply(plan) } catch let error as ApplyError {
+            #expect(error.description.contains("failed its check (kea-dhcp4 -t"))
+            #expect(error.description.contains("nothing was changed"))
+        }
+        #expect(try lab.outputStamps() == before, "no file was written, renamed or touched")
+        #expect(try lab.read("out/dhcp/dploy.conf") == conf)
+        #expect(!FileManager.default.fileExists(atPath: lab.path("out/http/ipxe/94-18-82-3a-5f-01.ipxe")))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: lab.path("out/dhcp")).filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "staged files are cleaned up: \(leftovers)")
+    }
+}

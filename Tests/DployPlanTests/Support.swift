@@ -1,0 +1,67 @@
+import DployController
+import DploySpec
+import Foundation
+import Testing
+
+let integrationRequired = ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1"
+func tool(_ path: String) -> Bool { FileManager.default.isExecutableFile(atPath: path) }
+
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A copy of the example lab in a temporary folder, with its own controller config.
+final class LabCopy {
+    let root: URL
+
+    init(config: String? = nil) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-lab-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("examples/lab"), to: root)
+        try? FileManager.default.removeItem(at: root.appendingPathComponent("out"))
+        try? FileManager.default.removeItem(at: root.appendingPathComponent("state"))
+        if let config { try write("dploy.yaml", config) }
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    func write(_ relative: String, _ text: String) throws {
+        let url = root.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    func read(_ relative: String) throws -> String { try String(contentsOfFile: path(relative), encoding: .utf8) }
+
+    func reconciler() throws -> Reconciler {
+        let configPath = path("dploy.yaml")
+        let config = try ControllerConfig.load(path: configPath).get()
+        return Reconciler(config: config, configPath: configPath)
+    }
+
+    /// Modification times of every file under out/, to prove a no-change apply touched nothing.
+    func outputStamps() throws -> [String: Date] {
+        var stamps: [String: Date] = [:]
+        let base = path("out")
+        guard let enumerator = FileManager.default.enumerator(atPath: base) else { return [:] }
+        while let relative = enumerator.nextObject() as? String {
+            let attributes = try FileManager.default.attributesOfItem(atPath: base + "/" + relative)
+            if attributes[.type] as? FileAttributeType == .typeRegular {
+                stamps[relative] = attributes[.modificationDate] as? Date
+            }
+        }
+        return stamps
+    }
+
+    static func config(backend: String = "dnsmasq", dhcpFile: String = "dploy.conf", extraDHCP: String = "",
+                       prune: String = "{enabled: false, maxRemovals: 5}") -> String {
+        """
+        source: {path: .}
+        store: {sqlite: state/dploy.db}
+        output: {http: out/http, tftp: out/tftp}
+        dhcp: {backend: \(backend), config: out/dhcp/\(dhcpFile)\(extraDHCP)}
+        server: {listen: "127.0.0.1:8080", url: "http://198.18.0.1:8080"}
+        prune: \(prune)
+        """
+    }
+}

@@ -1,0 +1,171 @@
+import DployRender
+import DploySpec
+import Foundation
+import Testing
+
+/// Every renderer against a file checked into `Golden/`. A change in output shows up as a
+/// diff in review; `DPLOY_UPDATE_GOLDEN=1 swift test` rewrites the files after a deliberate change.
+@Suite("Renderers match their golden files")
+struct GoldenFileTests {
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+    static let server = BootServer(url: "http://198.18.0.1:8080/")
+
+    static let specs = """
+        apiVersion: dploy.org/v1
+        kind: Machine
+        metadata: {name: web-01, labels: {role: web}}
+        spec:
+          mac: "94:18:82:3A:5C:10"
+          ip: 198.18.0.21
+          hostname: web-01.lab.example.net
+          generation: 3
+          kernelArgs: nomodeset
+          bmc: {address: "https://198.18.0.121", credentials: ilo-web}
+        ---
+        apiVersion: dploy.org/v1
+        kind: Machine
+        metadata: {name: db-01}
+        spec: {mac: "94-18-82-6E-21-A0", ip: "198.18.0.31", profile: rocky-9, disk: /dev/nvme0n1}
+        ---
+        apiVersion: dploy.org/v1
+        kind: Machine
+        metadata: {name: lab-v6}
+        spec: {mac: "94:18:82:00:00:66", ip: "2001:db8::66"}
+        ---
+        apiVersion: dploy.org/v1
+        kind: Group
+        metadata: {name: web}
+        spec: {selector: {role: web}, defaults: {profile: debian-12, disk: /dev/sda}}
+        ---
+        apiVersion: dploy.org/v1
+        kind: Profile
+        metadata: {name: debian-12}
+        spec:
+          boot:
+            kernel: http://198.18.0.1:8080/files/debian-12/linux
+            initrd: http://198.18.0.1:8080/files/debian-12/initrd.gz
+            args: "auto=true priority=critical"
+          installer: {kind: preseed, template: t/debian.preseed}
+        ---
+        apiVersion: dploy.org/v1
+        kind: Profile
+        metadata: {name: rocky-9}
+        spec:
+          loader: pxelinux
+          boot: {kernel: "http://198.18.0.1:8080/files/rocky-9/vmlinuz", initrd: "http://198.18.0.1:8080/files/rocky-9/initrd.img"}
+          installer: {kind: kickstart, template: t/rocky.ks}
+        ---
+        apiVersion: dploy.org/v1
+        kind: Profile
+        metadata: {name: ubuntu-24}
+        spec:
+          loader: grub
+          boot: {kernel: "http://198.18.0.1:8080/files/ubuntu/vmlinuz", initrd: "http://198.18.0.1:8080/files/ubuntu/initrd"}
+          installer: {kind: autoinstall, template: t/ubuntu.yaml}
+        ---
+        apiVersion: dploy.org/v1
+        kind: Profile
+        metadata: {name: golden-image}
+        spec:
+          image: {url: "http://198.18.0.1:8080/images/golden.raw.xz", sha256: "\(String(repeating: "ab", count: 32))", format: raw.xz}
+        """
+
+    struct Lab {
+        var fleet: Fleet
+        var resolver: DefaultsResolver
+        func machine(_ name: String) -> EffectiveMachine { resolver.resolve(fleet.machine(named: name)!) }
+        func profile(_ name: String) -> Profile { fleet.profile(named: name)! }
+    }
+
+    static func lab() throws -> Lab {
+        let result = SpecLoader().load([SpecFile(path: "lab.yaml", text: specs)])
+        try #require(result.isValid, "\(result.diagnostics)")
+        return Lab(fleet: result.fleet, resolver: DefaultsResolver(groups: result.fleet.groups))
+    }
+
+    func expectGolden(_ name: String, _ text: String) throws {
+        let url = Self.golden.appendingPathComponent(name)
+        if ProcessInfo.processInfo.environment["DPLOY_UPDATE_GOLDEN"] == "1" {
+            try Data(text.utf8).write(to: url)
+        }
+        let expected = try String(contentsOf: url, encoding: .utf8)
+        #expect(text == expected, "\(name) differs from its golden file")
+    }
+
+    @Test("iPXE: entry, install with preseed, install with pxelinux profile, local disk, disk image")
+    func ipxe() throws {
+        let lab = try Self.lab()
+        try expectGolden("ipxe-entry.ipxe", IPXEScript.entry(server: Self.server))
+        try expectGolden("ipxe-install-preseed.ipxe",
+                         IPXEScript.machine(lab.machine("web-01"), intent: .install(lab.profile("debian-12")), server: Self.server))
+        try expectGolden("ipxe-install-kickstart.ipxe",
+                         IPXEScript.machine(lab.machine("db-01"), intent: .install(lab.profile("rocky-9")), server: Self.server))
+        try expectGolden("ipxe-local.ipxe", IPXEScript.machine(lab.machine("web-01"), intent: .localDisk, server: Self.server))
+        try expectGolden("ipxe-image.ipxe",
+                         IPXEScript.machine(lab.machine("web-01"), intent: .install(lab.profile("golden-image")), server: Self.server))
+    }
+
+    @Test("pxelinux: chain to iPXE, boot the kernel directly, local disk")
+    func pxelinux() throws {
+        let lab = try Self.lab()
+        try expectGolden("pxelinux-chain-ipxe",
+                         PXELinuxConfig.machine(lab.machine("web-01"), intent: .install(lab.profile("debian-12")), server: Self.server))
+        try expectGolden("pxelinux-direct",
+                         PXELinuxConfig.machine(lab.machine("db-01"), intent: .install(lab.profile("rocky-9")), server: Self.server))
+        try expectGolden("pxelinux-local", PXELinuxConfig.machine(lab.machine("db-01"), intent: .localDisk, server: Self.server))
+    }
+
+    @Test("GRUB: install over HTTP, local disk")
+    func grub() throws {
+        let lab = try Self.lab()
+        try expectGolden("grub-install.cfg",
+                         GRUBConfig.machine(lab.machine("web-01"), intent: .install(lab.profile("ubuntu-24")), server: Self.server))
+        try expectGolden("grub-local.cfg", GRUBConfig.machine(lab.machine("web-01"), intent: .localDisk, server: Self.server))
+    }
+
+    @Test("DHCP: dnsmasq, ISC dhcpd and Kea, with an IPv6-only machine left without a fixed address")
+    func dhcp() throws {
+        let lab = try Self.lab()
+        let hosts = lab.fleet.machines.map { DHCPHost(lab.resolver.resolve($0)) }
+        let boot = DHCPBootOptions(server: Self.server)
+        try expectGolden("dnsmasq.conf", DnsmasqConfig.config(boot: boot, hostsFilePath: "/var/lib/dploy/out/dhcp/dploy.hosts"))
+        try expectGolden("dnsmasq.hosts", DnsmasqConfig.hostsFile(hosts))
+        try expectGolden("dhcpd-dploy.conf", ISCDHCPConfig.include(hosts, boot: boot))
+        try expectGolden("kea-dhcp4.json", KeaConfig.config(hosts, boot: boot))
+    }
+
+    @Test("installer templates: every variable, inserted without HTML escaping")
+    func installer() throws {
+        let lab = try Self.lab()
+        let template = try InstallerTemplate(path: "t/all.mustache", text: """
+            {{! every variable dploy provides }}
+            name={{name}} machine.name={{machine.name}} hostname={{hostname}} ip={{ip}} mac={{mac}}
+            disk={{disk}} generation={{generation}} profile={{profile}} kernelArgs={{kernelArgs}}
+            serverURL={{serverURL}} installerURL={{installerURL}}
+            callbackURL={{callbackURL}}&status=done
+            """)
+        try expectGolden("installer-all-variables.txt",
+                         try template.render(for: lab.machine("web-01"), profile: lab.profile("debian-12"), server: Self.server))
+    }
+
+    @Test("a template error names the template, line and column")
+    func templateErrors() throws {
+        let lab = try Self.lab()
+        let unknown = try InstallerTemplate(path: "t/x.preseed", text: "line one\nd-i passwd {{ rootPasswordHash }}\n")
+        #expect(throws: TemplateError.self) {
+            try unknown.render(for: lab.machine("web-01"), profile: lab.profile("debian-12"), server: Self.server)
+        }
+        do {
+            _ = try unknown.render(for: lab.machine("web-01"), profile: lab.profile("debian-12"), server: Self.server)
+        } catch {
+            #expect(error.description.hasPrefix("t/x.preseed:2:12: error: template uses '{{rootPasswordHash}}', which dploy does not provide"))
+        }
+        do {
+            _ = try InstallerTemplate(path: "t/y.ks", text: "ok\n{{#section}}\nnever closed\n")
+            Issue.record("an unclosed section must not parse")
+        } catch {
+            #expect(error.path == "t/y.ks")
+            #expect(error.message.hasPrefix("template syntax:"))
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+/// `dploy plan` and `dploy apply` as an operator runs them on a copy of the example lab.
+@Suite("dploy plan and apply, from the command line",
+       .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/dnsmasq")
+                    || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "dnsmasq is not installed"))
+struct PlanApplyCommandTests {
+    let cli = CommandLineTests()
+
+    func labCopy() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-cli-lab-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: CommandLineTests.repositoryRoot.appendingPathComponent("examples/lab"), to: folder)
+        try? FileManager.default.removeItem(at: folder.appendingPathComponent("out"))
+        return folder
+    }
+
+    @Test("plan exits 2 with changes pending, apply converges, then plan exits 0")
+    func planApplyPlan() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        let plan = try cli.dploy("plan", "--no-color", in: lab)
+        #expect(plan.status == 2, "\(plan.stderr)")
+        #expect(plan.stdout.hasPrefix("dploy plan  ·  source .\n"))
+        #expect(plan.stdout.contains("  + web-02    new machine: DHCP reservation 198.18.0.22; installs debian-12 generation 1 at its next network boot"))
+        #expect(plan.stdout.hasSuffix("Plan: 8 to add, 0 to change, 0 to remove.\n"))
+
+        let refused = try cli.dploy("apply", in: lab)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("refusing to apply without confirmation: stdin is not a terminal; use --auto-approve"))
+        #expect(!FileManager.default.fileExists(atPath: lab.appendingPathComponent("out/http/boot.ipxe").path))
+
+        let apply = try cli.dploy("apply", "--auto-approve", "--no-color", in: lab)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        #expect(apply.stdout.hasSuffix("Apply complete: 26 files written, 0 removed.\n"))
+
+        let after = try cli.dploy("plan", "--no-color", in: lab)
+        #expect(after.status == 0)
+        #expect(after.stdout.hasSuffix("No changes. The fleet's boot and DHCP files match the desired state.\n"))
+    }
+
+    @Test("a saved plan applies while nothing changed, and is refused once the specs change")
+    func savedPlan() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        #expect(try cli.dploy("plan", "--out", "first.plan", in: lab).status == 2)
+        let json = try cli.dploy("plan", "--json", in: lab)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((object["machines"] as? [Any])?.count == 8)
+
+        // The specs move on: web-03 gets a new generation.
+        let rack = lab.appendingPathComponent("machines/rack-r1.yaml")
+        let text = try String(contentsOf: rack, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "kernelArgs: nomodeset", with: "kernelArgs: nomodeset\n  generation: 4").utf8).write(to: rack)
+        let stale = try cli.dploy("apply", "first.plan", in: lab)
+        #expect(stale.status == 1)
+        #expect(stale.stderr.contains("the saved plan is stale"))
+        #expect(!FileManager.default.fileExists(atPath: lab.appendingPathComponent("out").path))
+
+        #expect(try cli.dploy("plan", "--out", "second.plan", in: lab).status == 2)
+        let applied = try cli.dploy("apply", "second.plan", in: lab)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let script = try String(contentsOf: lab.appendingPathComponent("out/http/ipxe/94-18-82-3a-5d-0b.ipxe"), encoding: .utf8)
+        #expect(script.contains("generation 4"))
+    }
+
+    @Test("invalid specs: plan exits 1 and names the problem")
+    func invalidSpecs() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        try Data("apiVersion: dploy.org/v1\nkind: Machine\n".utf8).write(to: lab.appendingPathComponent("machines/half.yaml"))
+        let plan = try cli.dploy("plan", in: lab)
+        #expect(plan.status == 1)
+        #expect(plan.stderr.contains("machines/half.yaml:1:1: error: missing required field 'metadata'"))
+        #expect(plan.stderr.contains("the specs are invalid; nothing was planned"))
+    }
+}
