@@ -55,7 +55,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "dploy-bench",
-            dependencies: ["DployGit", "DploySpec"],
+            dependencies: ["DployGit", "DploySpec", "DployController", "DployPlan"],
             path: "bench/Sources"
         ),
         .testTarget(

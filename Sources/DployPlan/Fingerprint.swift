@@ -2,34 +2,40 @@ import DployRender
 import DploySpec
 
 /// A digest of everything a plan depends on, so a saved plan can tell whether desired or
-/// observed state moved since. Two independent 64-bit FNV-1a hashes: change detection,
-/// not security.
+/// observed state moved since. Each file hashes on its own (path and contents, two
+/// independent 64-bit FNV-1a) and the results are summed, so no sort of thirty thousand
+/// paths is needed. Change detection, not security.
 enum Fingerprint {
     static func of(desired: [OutputPath: [UInt8]], observed: ObservedState) -> String {
-        var a = Hash(seed: 0xcbf2_9ce4_8422_2325), b = Hash(seed: 0x8422_2325_cbf2_9ce4)
-        func feed(_ bytes: some Sequence<UInt8>) { a.feed(bytes); b.feed(bytes) }
-        for (tag, files) in [("desired", desired), ("observed", observed.files)] {
-            feed(tag.utf8)
-            for (path, contents) in files.sorted(by: { $0.key < $1.key }) {
-                feed(path.description.utf8)
-                feed([0])
-                feed(contents)
-                feed([0xFF])
+        var a: UInt64 = 0, b: UInt64 = 0
+        func add(_ tag: UInt8, _ parts: [UInt8]...) {
+            var x = Hash(seed: 0xcbf2_9ce4_8422_2325 ^ UInt64(tag)), y = Hash(seed: 0x8422_2325_cbf2_9ce4 ^ UInt64(tag))
+            for part in parts {
+                x.feed(part); y.feed(part)
+                x.feed([0xFF]); y.feed([0xFF])
             }
+            a = a &+ x.state
+            b = b &+ y.state
         }
-        for (mac, generation) in observed.installedGenerations.sorted(by: { $0.key < $1.key }) {
-            feed("\(mac)=\(generation);".utf8)
-        }
-        for (mac, power) in observed.power.sorted(by: { $0.key < $1.key }) { feed("\(mac):\(power.rawValue);".utf8) }
-        return a.hex + b.hex
+        for (path, contents) in desired { add(1, Array(path.description.utf8), contents) }
+        for (path, contents) in observed.files { add(2, Array(path.description.utf8), contents) }
+        for (mac, generation) in observed.installedGenerations { add(3, Array("\(mac)=\(generation)".utf8)) }
+        for (mac, power) in observed.power { add(4, Array("\(mac):\(power.rawValue)".utf8)) }
+        return hex(a) + hex(b)
+    }
+
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
     struct Hash {
         var state: UInt64
         init(seed: UInt64) { state = seed }
-        mutating func feed(_ bytes: some Sequence<UInt8>) {
+        mutating func feed(_ bytes: [UInt8]) {
+            var state = self.state
             for byte in bytes { state = (state ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            self.state = state
         }
-        var hex: String { String(repeating: "0", count: 16 - String(state, radix: 16).count) + String(state, radix: 16) }
     }
 }

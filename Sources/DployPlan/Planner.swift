@@ -72,6 +72,9 @@ public enum Planner {
         var templates: [String: Result<InstallerTemplate, TemplateError>] = [:]
         var hosts: [DHCPHost] = []
         var desiredMachineKeys: Set<String> = []
+        let installerFiles = Dictionary(grouping: observed.files.keys.filter { $0.root == .http && $0.path.hasPrefix("installers/") }) {
+            String($0.path.split(separator: "/")[1])
+        }
 
         for machine in desired.fleet.machines {
             let effective = resolver.resolve(machine)
@@ -109,8 +112,11 @@ public enum Planner {
                 }
             }
             for (path, text) in machineFiles { files[path] = Array(text.utf8) }
+            // Files of this machine on disk: boot files by MAC, installer answers by name.
+            let owned = [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)]
+                .filter { observed.files[$0] != nil } + (installerFiles[machine.name] ?? [])
             if let plan = planMachine(effective, profile: profile, installed: installed, needsInstall: needsInstall,
-                                      files: machineFiles, observed: observed) {
+                                      files: machineFiles, owned: owned, observed: observed) {
                 machinePlans.append(plan)
             }
         }
@@ -148,10 +154,8 @@ public enum Planner {
 
     /// The steps for one desired machine, or nil when it is as it should be.
     private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, needsInstall: Bool,
-                                    files: [OutputPath: String], observed: ObservedState) -> MachinePlan? {
+                                    files: [OutputPath: String], owned: [OutputPath], observed: ObservedState) -> MachinePlan? {
         let mac = machine.machine.mac.value
-        // Files of this machine on disk: boot files by MAC, installer answers by name.
-        let owned = observed.files.keys.filter { path(of: $0, belongsTo: machine.name, mac: mac) }
         let isNew = owned.isEmpty
         var reasons: [String] = []
         var actions: [Action] = []
@@ -219,13 +223,6 @@ public enum Planner {
         let held = owners.dropFirst(settings.maxRemovals)
         let notes = held.isEmpty ? [] : ["\(held.count) more removal\(held.count == 1 ? "" : "s") held back by prune.maxRemovals (\(settings.maxRemovals)): \(held.joined(separator: ", "))"]
         return (Array(removed), notes)
-    }
-
-    /// Whether a managed file is one of this machine's: a boot file named by its MAC, or
-    /// an installer answer in the folder named after it.
-    static func path(of path: OutputPath, belongsTo name: String, mac: MACAddress) -> Bool {
-        path == BootPaths.ipxeScript(mac) || path == BootPaths.pxelinux(mac) || path == BootPaths.grub(mac)
-            || (path.root == .http && path.path.hasPrefix(BootPaths.installerFolder(name) + "/"))
     }
 
     /// The name of the machine a managed file was written for: from the installer folder's

@@ -5,8 +5,11 @@
 // Commits the generated fleet to a scratch git repository, then measures loading it from
 // the commit cold (a new GitSource), incrementally after a one-file commit (the same
 // GitSource, as the daemon keeps it), and `git archive | tar -x` plus a load from disk,
-// the obvious alternative. Prints figures; asserts nothing.
+// the obvious alternative. Then plan + render for the whole fleet, a first apply, and a
+// no-change apply. Prints figures; asserts nothing.
+import DployController
 import DployGit
+import DployPlan
 import DploySpec
 import Foundation
 
@@ -88,3 +91,42 @@ report("git archive | tar -x, then load from disk", try measure(5) {
     precondition(SpecLoader(knownPaths: known).load(files).isValid)
 })
 print("machines per load: \(machines)")
+
+// Plan and apply, with the fleet folder as the source and a scratch output.
+let configPath = scratch + "/dploy.yaml"
+try Data("""
+    source: {path: \(fleet)}
+    store: {sqlite: \(scratch)/state/dploy.db}
+    output: {http: \(scratch)/out/http, tftp: \(scratch)/out/tftp}
+    dhcp: {backend: dnsmasq, config: \(scratch)/out/dhcp/dploy.conf, check: "true"}
+    server: {url: "http://198.18.0.1:8080"}
+    """.utf8).write(to: URL(fileURLWithPath: configPath))
+let reconciler = Reconciler(config: try ControllerConfig.load(path: configPath).get(), configPath: configPath)
+var actions = 0
+report("plan + render, nothing on disk yet (load, resolve, render every file, compare)", try measure(5) {
+    actions = try reconciler.plan().plan.actions.count
+})
+report("first apply (\(actions) actions: write every file atomically)", try measure(1) {
+    _ = try reconciler.apply(try reconciler.plan())
+})
+var written = 0
+report("no-change apply (load, observe every file, plan, apply nothing)", try measure(5) {
+    let result = try reconciler.plan()
+    precondition(!result.plan.hasChanges)
+    written = try reconciler.apply(result).written.count
+})
+precondition(written == 0)
+// The daemon keeps desired state loaded between runs (the git source reloads only what
+// changed), so a reconcile with nothing to do is observe + plan + apply.
+let desired = try reconciler.loadDesired()
+let settings = try reconciler.settings
+var observed = ObservedState()
+report("  of which: observe (read every managed file)", try measure(5) { observed = try reconciler.observe() })
+report("  of which: plan + render with desired state loaded", try measure(5) {
+    _ = try Planner.plan(desired: desired, observed: observed, settings: settings)
+})
+report("no-change reconcile with desired state loaded (observe, plan, apply nothing)", try measure(5) {
+    let result = try Planner.plan(desired: desired, observed: try reconciler.observe(), settings: settings)
+    let applied = try reconciler.apply(result)
+    precondition(applied.written.isEmpty)
+})

@@ -39,10 +39,22 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
     public var octets: [UInt8] { (0..<6).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
 
     /// The form iPXE's `${net0/mac:hexhyp}` and pxelinux file names use: `94-18-82-00-00-01`.
-    public var hyphenated: String { String(description.map { $0 == ":" ? "-" : $0 }) }
+    public var hyphenated: String { formatted(separator: UInt8(ascii: "-")) }
 
-    public var description: String {
-        octets.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
+    public var description: String { formatted(separator: UInt8(ascii: ":")) }
+
+    /// Seventeen bytes written directly: every boot file name and DHCP line needs one.
+    private func formatted(separator: UInt8) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 17) { buffer in
+            for octet in 0..<6 {
+                let byte = Int(truncatingIfNeeded: value >> UInt64(8 * (5 - octet))) & 0xFF
+                buffer[octet * 3] = digits[byte >> 4]
+                buffer[octet * 3 + 1] = digits[byte & 0xF]
+                if octet < 5 { buffer[octet * 3 + 2] = separator }
+            }
+            return 17
+        }
     }
 
     public static func < (lhs: MACAddress, rhs: MACAddress) -> Bool { lhs.value < rhs.value }
