@@ -10,10 +10,16 @@ import Foundation
 public struct Reconciler {
     public let config: ControllerConfig
     public let configPath: String
+    /// What a long-lived loop keeps between runs so that a quiet fleet costs little: file
+    /// contents by stat data, and renders by machine. One-shot commands keep nothing.
+    public let observationCache: ObservationCache?
+    public let renderCache: RenderCache?
 
-    public init(config: ControllerConfig, configPath: String) {
+    public init(config: ControllerConfig, configPath: String, keepingCaches: Bool = false) {
         self.config = config
         self.configPath = configPath
+        observationCache = keepingCaches ? ObservationCache() : nil
+        renderCache = keepingCaches ? RenderCache() : nil
     }
 
     /// Where source status is kept.
@@ -89,11 +95,18 @@ public struct Reconciler {
             dhcpFiles.append(dhcp.fileName)
             if dhcp.backend == .dnsmasq { dhcpFiles.append(DnsmasqFiles.hostsFileName(for: dhcp.fileName)) }
         }
-        return ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles))
+        return ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles, cache: observationCache))
     }
 
     public func plan() throws -> PlanResult {
-        try Planner.plan(desired: loadDesired(), observed: observe(), settings: settings)
+        try plan(desired: loadDesired())
+    }
+
+    /// Plans against desired state already loaded, as a loop does between source changes.
+    /// A saved plan needs the fingerprint; a loop that applies at once does not.
+    public func plan(desired: DesiredState, fingerprint: Bool = true) throws -> PlanResult {
+        try Planner.plan(desired: desired, observed: observe(), settings: settings, cache: renderCache,
+                         fingerprint: fingerprint)
     }
 
     public func apply(_ result: PlanResult) throws -> Applier.Report {

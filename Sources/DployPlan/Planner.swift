@@ -64,8 +64,16 @@ public struct PlanError: Error, Sendable, CustomStringConvertible {
 /// `plan(desired:observed:settings:)`: desired × observed → an ordered plan, with a reason
 /// for every action. Pure: it reads its arguments and nothing else.
 public enum Planner {
-    public static func plan(desired: DesiredState, observed: ObservedState, settings: PlanSettings) throws(PlanError) -> PlanResult {
+    /// - Parameters:
+    ///   - cache: renders kept from the last plan; a machine whose spec, installed
+    ///     generation, groups, profiles, templates and settings are unchanged is not
+    ///     rendered again. The daemon keeps one; one-shot commands pass none.
+    ///   - fingerprint: whether to digest every file for a saved plan (a reconcile loop needs none).
+    public static func plan(desired: DesiredState, observed: ObservedState, settings: PlanSettings,
+                            cache: RenderCache? = nil, fingerprint: Bool = true) throws(PlanError) -> PlanResult {
         let resolver = DefaultsResolver(groups: desired.fleet.groups)
+        let cache = cache ?? RenderCache()
+        cache.begin(desired: desired, settings: settings)
         var files: [OutputPath: [UInt8]] = [:]
         var machinePlans: [MachinePlan] = []
         var problems: [TemplateError] = []
@@ -77,46 +85,30 @@ public enum Planner {
         }
 
         for machine in desired.fleet.machines {
-            let effective = resolver.resolve(machine)
             let mac = machine.mac.value
-            hosts.append(DHCPHost(effective))
-            desiredMachineKeys.insert(machine.name)
-            let profile = effective.settings.profile.flatMap(desired.fleet.profile(named:))
             let installed = observed.installedGenerations[mac]
-            let needsInstall = profile != nil && (installed.map { $0 < effective.generation } ?? true)
-            let intent: BootIntent = needsInstall ? .install(profile!) : .localDisk
-
-            var machineFiles: [OutputPath: String] = [
-                BootPaths.ipxeScript(mac): IPXEScript.machine(effective, intent: intent, server: settings.server),
-            ]
-            if let profile, profile.loader == .grub {
-                machineFiles[BootPaths.grub(mac)] = GRUBConfig.machine(effective, intent: intent, server: settings.server)
+            let rendered: RenderedMachine
+            if let cached = cache.lookup(machine, installed: installed) {
+                rendered = cached
             } else {
-                machineFiles[BootPaths.pxelinux(mac)] = PXELinuxConfig.machine(effective, intent: intent, server: settings.server)
-            }
-            if needsInstall, let profile, let installer = profile.installer, let template = installer.template,
-               let name = InstallerTemplate.fileName(for: installer.kind) {
-                let parsed = templates[template.value] ?? Result { () throws(TemplateError) in
-                    try InstallerTemplate(path: template.value, text: desired.templates[template.value] ?? "")
-                }
-                templates[template.value] = parsed
                 do throws(TemplateError) {
-                    let text = try parsed.get().render(for: effective, profile: profile, server: settings.server)
-                    machineFiles[OutputPath(.http, "\(BootPaths.installerFolder(machine.name))/\(name)")] = text
-                    if installer.kind == .autoinstall {
-                        machineFiles[OutputPath(.http, "\(BootPaths.installerFolder(machine.name))/meta-data")] =
-                            "instance-id: \(machine.name)-\(effective.generation)\n"
-                    }
+                    rendered = try render(machine, installed: installed, resolver: resolver, desired: desired,
+                                          settings: settings, templates: &templates)
                 } catch {
                     if !problems.contains(error) { problems.append(error) }
+                    continue
                 }
+                cache.store(rendered, for: machine, installed: installed)
             }
-            for (path, text) in machineFiles { files[path] = Array(text.utf8) }
+            hosts.append(rendered.host)
+            desiredMachineKeys.insert(machine.name)
+            files.merge(rendered.files) { $1 }
             // Files of this machine on disk: boot files by MAC, installer answers by name.
             let owned = [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)]
                 .filter { observed.files[$0] != nil } + (installerFiles[machine.name] ?? [])
-            if let plan = planMachine(effective, profile: profile, installed: installed, needsInstall: needsInstall,
-                                      files: machineFiles, owned: owned, observed: observed) {
+            if let plan = planMachine(rendered.effective, profile: rendered.profile, installed: installed,
+                                      needsInstall: rendered.needsInstall, files: rendered.files, owned: owned,
+                                      observed: observed) {
                 machinePlans.append(plan)
             }
         }
@@ -147,19 +139,54 @@ public enum Planner {
                                                 settings: settings)
         machinePlans += removals
         machinePlans.sort { $0.machine < $1.machine }
-        let plan = Plan(source: desired.source, fingerprint: Fingerprint.of(desired: files, observed: observed),
+        let plan = Plan(source: desired.source, fingerprint: fingerprint ? Fingerprint.of(desired: files, observed: observed) : "",
                         machines: machinePlans, shared: shared, notes: notes)
         return PlanResult(plan: plan, desiredFiles: files)
     }
 
+    /// Every file one machine needs, from its effective spec and whether it must install.
+    static func render(_ machine: Machine, installed: Int?, resolver: DefaultsResolver, desired: DesiredState,
+                       settings: PlanSettings,
+                       templates: inout [String: Result<InstallerTemplate, TemplateError>]) throws(TemplateError) -> RenderedMachine {
+        let effective = resolver.resolve(machine)
+        let mac = machine.mac.value
+        let profile = effective.settings.profile.flatMap(desired.fleet.profile(named:))
+        let needsInstall = profile != nil && (installed.map { $0 < effective.generation } ?? true)
+        let intent: BootIntent = needsInstall ? .install(profile!) : .localDisk
+
+        var files: [OutputPath: String] = [
+            BootPaths.ipxeScript(mac): IPXEScript.machine(effective, intent: intent, server: settings.server),
+        ]
+        if let profile, profile.loader == .grub {
+            files[BootPaths.grub(mac)] = GRUBConfig.machine(effective, intent: intent, server: settings.server)
+        } else {
+            files[BootPaths.pxelinux(mac)] = PXELinuxConfig.machine(effective, intent: intent, server: settings.server)
+        }
+        if needsInstall, let profile, let installer = profile.installer, let template = installer.template,
+           let name = InstallerTemplate.fileName(for: installer.kind) {
+            let parsed = templates[template.value] ?? Result { () throws(TemplateError) in
+                try InstallerTemplate(path: template.value, text: desired.templates[template.value] ?? "")
+            }
+            templates[template.value] = parsed
+            let folder = BootPaths.installerFolder(machine.name)
+            files[OutputPath(.http, "\(folder)/\(name)")] = try parsed.get().render(for: effective, profile: profile,
+                                                                                    server: settings.server)
+            if installer.kind == .autoinstall {
+                files[OutputPath(.http, "\(folder)/meta-data")] = "instance-id: \(machine.name)-\(effective.generation)\n"
+            }
+        }
+        return RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall,
+                               files: files.mapValues { Array($0.utf8) }, host: DHCPHost(effective))
+    }
+
     /// The steps for one desired machine, or nil when it is as it should be.
     private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, needsInstall: Bool,
-                                    files: [OutputPath: String], owned: [OutputPath], observed: ObservedState) -> MachinePlan? {
+                                    files: [OutputPath: [UInt8]], owned: [OutputPath], observed: ObservedState) -> MachinePlan? {
         let mac = machine.machine.mac.value
         let isNew = owned.isEmpty
         var reasons: [String] = []
         var actions: [Action] = []
-        for (path, text) in files.sorted(by: { $0.key < $1.key }) where observed.files[path] != Array(text.utf8) {
+        for (path, contents) in files.sorted(by: { $0.key < $1.key }) where observed.files[path] != contents {
             actions.append(Action(.writeFile, machine: machine.name, path: path,
                                   reason: observed.files[path] == nil ? "new file" : "content changed"))
         }

@@ -117,16 +117,14 @@ report("no-change apply (load, observe every file, plan, apply nothing)", try me
 })
 precondition(written == 0)
 // The daemon keeps desired state loaded between runs (the git source reloads only what
-// changed), so a reconcile with nothing to do is observe + plan + apply.
-let desired = try reconciler.loadDesired()
-let settings = try reconciler.settings
-var observed = ObservedState()
-report("  of which: observe (read every managed file)", try measure(5) { observed = try reconciler.observe() })
-report("  of which: plan + render with desired state loaded", try measure(5) {
-    _ = try Planner.plan(desired: desired, observed: observed, settings: settings)
+// changed) and its observation and render caches, so a reconcile with nothing to do is a
+// stat of every file, a plan from cached renders, and an apply of nothing.
+let daemon = Reconciler(config: reconciler.config, configPath: configPath, keepingCaches: true)
+let desired = try daemon.loadDesired()
+_ = try daemon.plan(desired: desired, fingerprint: false)
+report("no-change reconcile in the daemon (desired state, observations and renders kept)", try measure(5) {
+    let result = try daemon.plan(desired: desired, fingerprint: false)
+    let applied = try daemon.apply(result)
+    precondition(!result.plan.hasChanges && applied.written.isEmpty)
 })
-report("no-change reconcile with desired state loaded (observe, plan, apply nothing)", try measure(5) {
-    let result = try Planner.plan(desired: desired, observed: try reconciler.observe(), settings: settings)
-    let applied = try reconciler.apply(result)
-    precondition(applied.written.isEmpty)
-})
+report("  of which: observe (stat every managed file)", try measure(5) { _ = try daemon.observe() })

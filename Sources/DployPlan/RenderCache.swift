@@ -1,0 +1,49 @@
+import DployRender
+import DploySpec
+
+/// One machine's rendered files and what the planner decided for it.
+struct RenderedMachine {
+    var effective: EffectiveMachine
+    var profile: Profile?
+    var needsInstall: Bool
+    var files: [OutputPath: [UInt8]]
+    var host: DHCPHost
+}
+
+/// Renders kept between plans, like the git source's parse cache: in a fleet where one
+/// machine changed, one machine is rendered again.
+///
+/// An entry is valid while the machine's own spec and installed generation are unchanged
+/// and everything it can inherit or use (groups, profiles, templates, settings) is too;
+/// any change to those clears the whole cache. Not Sendable in spirit: one loop owns it.
+public final class RenderCache: @unchecked Sendable {
+    private struct Entry {
+        var machine: Machine
+        var installed: Int?
+        var rendered: RenderedMachine
+    }
+
+    private var entries: [MACAddress: Entry] = [:]
+    private var shared: (groups: [Group], profiles: [Profile], templates: [String: String], settings: PlanSettings)?
+
+    public init() {}
+
+    func begin(desired: DesiredState, settings: PlanSettings) {
+        let current = (desired.fleet.groups, desired.fleet.profiles, desired.templates, settings)
+        if let shared, shared.groups == current.0, shared.profiles == current.1, shared.templates == current.2,
+           shared.settings == current.3 {
+            return
+        }
+        entries = [:]
+        shared = current
+    }
+
+    func lookup(_ machine: Machine, installed: Int?) -> RenderedMachine? {
+        guard let entry = entries[machine.mac.value], entry.installed == installed, entry.machine == machine else { return nil }
+        return entry.rendered
+    }
+
+    func store(_ rendered: RenderedMachine, for machine: Machine, installed: Int?) {
+        entries[machine.mac.value] = Entry(machine: machine, installed: installed, rendered: rendered)
+    }
+}
