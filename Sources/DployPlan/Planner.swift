@@ -104,8 +104,7 @@ public enum Planner {
             desiredMachineKeys.insert(machine.name)
             files.merge(rendered.files) { $1 }
             // Files of this machine on disk: boot files by MAC, installer answers by name.
-            let owned = [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)]
-                .filter { observed.files[$0] != nil } + (installerFiles[machine.name] ?? [])
+            let owned = rendered.bootPaths.filter { observed.files[$0] != nil } + (installerFiles[machine.name] ?? [])
             if let plan = planMachine(rendered.effective, profile: rendered.profile, installed: installed,
                                       needsInstall: rendered.needsInstall, files: rendered.files, owned: owned,
                                       observed: observed) {
@@ -176,7 +175,8 @@ public enum Planner {
             }
         }
         return RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall,
-                               files: files.mapValues { Array($0.utf8) }, host: DHCPHost(effective))
+                               files: files.mapValues { Array($0.utf8) }, host: DHCPHost(effective),
+                               bootPaths: [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)])
     }
 
     /// The steps for one desired machine, or nil when it is as it should be.
@@ -186,12 +186,13 @@ public enum Planner {
         let isNew = owned.isEmpty
         var reasons: [String] = []
         var actions: [Action] = []
-        for (path, contents) in files.sorted(by: { $0.key < $1.key }) where observed.files[path] != contents {
+        let differing = files.filter { observed.files[$0.key] != $0.value }.keys
+        for path in differing.sorted() {
             actions.append(Action(.writeFile, machine: machine.name, path: path,
                                   reason: observed.files[path] == nil ? "new file" : "content changed"))
         }
         // Files of this machine that it no longer needs (an installer answer after the install).
-        for path in owned.sorted() where files[path] == nil {
+        for path in owned.filter({ files[$0] == nil }).sorted() {
             actions.append(Action(.removeFile, machine: machine.name, path: path, reason: "no longer needed"))
         }
 

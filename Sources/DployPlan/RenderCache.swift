@@ -8,6 +8,8 @@ struct RenderedMachine {
     var needsInstall: Bool
     var files: [OutputPath: [UInt8]]
     var host: DHCPHost
+    /// Where this machine's boot files may be, whichever loader it used before.
+    var bootPaths: [OutputPath]
 }
 
 /// Renders kept between plans, like the git source's parse cache: in a fleet where one

@@ -119,3 +119,48 @@ struct ApplyTests {
         #expect(try lab.outputStamps() == stamps)
     }
 }
+
+@Suite("The daemon's caches never hide a change",
+       .enabled(if: tool("/usr/sbin/dnsmasq") || integrationRequired, "dnsmasq is not installed"))
+struct CacheTests {
+    @Test("a boot file edited in place, even to the same size, is seen and rewritten")
+    func inPlaceEdit() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let config = try ControllerConfig.load(path: lab.path("dploy.yaml")).get()
+        let daemon = Reconciler(config: config, configPath: lab.path("dploy.yaml"), keepingCaches: true)
+        let desired = try daemon.loadDesired()
+        _ = try daemon.apply(try daemon.plan(desired: desired))
+        #expect(!(try daemon.plan(desired: desired).plan.hasChanges))
+
+        let script = lab.path("out/http/ipxe/94-18-82-3a-5c-10.ipxe")
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: script)))
+        bytes[bytes.count - 2] = UInt8(ascii: "X")  // same size, different content, same inode
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: script))
+        try handle.write(contentsOf: Data(bytes))
+        try handle.close()
+
+        let plan = try daemon.plan(desired: desired)
+        #expect(plan.plan.actions.map { $0.path?.description } == ["http/ipxe/94-18-82-3a-5c-10.ipxe"])
+        _ = try daemon.apply(plan)
+        #expect(!(try daemon.plan(desired: desired).plan.hasChanges))
+    }
+
+    @Test("a changed group default re-renders every member, a changed machine only itself")
+    func renderCacheInvalidation() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let config = try ControllerConfig.load(path: lab.path("dploy.yaml")).get()
+        let daemon = Reconciler(config: config, configPath: lab.path("dploy.yaml"), keepingCaches: true)
+        _ = try daemon.apply(try daemon.plan(desired: daemon.loadDesired()))
+
+        try lab.write("machines/rack-r1.yaml", try lab.read("machines/rack-r1.yaml")
+            .replacingOccurrences(of: "kernelArgs: nomodeset", with: "kernelArgs: nomodeset quiet"))
+        let one = try daemon.plan(desired: daemon.loadDesired())
+        #expect(one.plan.machines.map(\.machine) == ["web-03"])
+        _ = try daemon.apply(one)
+
+        try lab.write("groups.yaml", try lab.read("groups.yaml").replacingOccurrences(of: "disk: /dev/sda\n    bmc:\n      # Only",
+                                                                                      with: "disk: /dev/sdb\n    bmc:\n      # Only"))
+        let group = try daemon.plan(desired: daemon.loadDesired())
+        #expect(group.plan.machines.map(\.machine) == ["web-01", "web-02", "web-03", "web-04"])
+    }
+}
