@@ -48,11 +48,24 @@ public struct Applier: Sendable {
             try check.run(candidate: candidate, shownAs: folders.diskPath(dhcpConfig))
         }
 
+        // Boot files: stage all, make them durable together, rename each, sync each folder once.
+        var bootFiles: [(temporary: String, path: OutputPath)] = []
+        var renamed = 0
+        defer { bootFiles.dropFirst(renamed).forEach { AtomicFile.discard($0.temporary) } }
         for action in actions where action.kind == .writeFile {
             guard let path = action.path, let contents = result.desiredFiles[path] else { continue }
-            try AtomicFile.write(contents, to: folders.diskPath(path))
+            bootFiles.append((try AtomicFile.stage(contents, for: folders.diskPath(path), sync: false), path))
+        }
+        for root in Set(bootFiles.map(\.path.root)) { try AtomicFile.flush(folders.folder(root)) }
+        var renamedFolders: Set<String> = []
+        for (temporary, path) in bootFiles {
+            let diskPath = folders.diskPath(path)
+            try AtomicFile.commit(temporary, to: diskPath, syncFolder: false)
+            renamed += 1
+            renamedFolders.insert((diskPath as NSString).deletingLastPathComponent)
             report.written.append(path)
         }
+        for folder in renamedFolders { AtomicFile.syncFolderOf(folder + "/.") }
         for (temporary, path) in staged {
             try AtomicFile.commit(temporary, to: folders.diskPath(path))
             report.written.append(path)

@@ -7,8 +7,9 @@ import Glibc
 /// file in the same folder, fsync, rename over the old one, fsync the folder.
 public enum AtomicFile {
     /// Writes `contents` to a temporary file beside `path` and returns its path, without
-    /// putting it in place: for contents that must be checked first.
-    public static func stage(_ contents: [UInt8], for path: String) throws -> String {
+    /// putting it in place: for contents that must be checked first, or for many files made
+    /// durable together (`sync: false`, then `flush(_:)` once, then `commit`).
+    public static func stage(_ contents: [UInt8], for path: String, sync: Bool = true) throws -> String {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let name = (path as NSString).lastPathComponent
@@ -27,20 +28,36 @@ public enum AtomicFile {
                 written += count
             }
         }
-        guard fsync(descriptor) == 0 else {
+        guard !sync || fsync(descriptor) == 0 else {
             unlink(temporary)
             throw ApplyError.io(path, "fsync failed: \(String(cString: strerror(errno)))")
         }
         return temporary
     }
 
-    /// Renames a staged file into place and makes the rename durable.
-    public static func commit(_ temporary: String, to path: String) throws {
+    /// Makes every file staged with `sync: false` on the filesystem of `folder` durable
+    /// with one `syncfs`, instead of one `fsync` per file: thirty thousand boot files take
+    /// seconds, not minutes.
+    public static func flush(_ folder: String) throws {
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ApplyError.io(folder, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        guard linuxSyncfs(descriptor) == 0 else { throw ApplyError.io(folder, "syncfs failed: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Renames a staged file into place and, unless the caller syncs folders itself, makes
+    /// the rename durable.
+    public static func commit(_ temporary: String, to path: String, syncFolder: Bool = true) throws {
         guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
             throw ApplyError.io(path, "rename failed: \(reason)")
         }
+        if syncFolder { syncFolderOf(path) }
+    }
+
+    /// fsyncs the folder holding `path`, so a rename in it survives a crash.
+    public static func syncFolderOf(_ path: String) {
         let folder = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 {
             fsync(folder)
@@ -54,3 +71,7 @@ public enum AtomicFile {
 
     public static func discard(_ temporary: String) { unlink(temporary) }
 }
+
+/// `syncfs(2)`: Linux-only, so Glibc's Swift overlay does not declare it.
+@_silgen_name("syncfs")
+private func linuxSyncfs(_ descriptor: Int32) -> Int32

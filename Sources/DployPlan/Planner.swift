@@ -51,7 +51,7 @@ public struct PlanSettings: Hashable, Sendable {
 /// A plan and the file contents its write actions need.
 public struct PlanResult: Sendable {
     public var plan: Plan
-    /// Every file dploy wants to exist, by path, including the unchanged ones.
+    /// The contents of every file the plan writes, by path.
     public var desiredFiles: [OutputPath: [UInt8]]
 }
 
@@ -80,6 +80,10 @@ public enum Planner {
         var templates: [String: Result<InstallerTemplate, TemplateError>] = [:]
         var hosts: [DHCPHost] = []
         var desiredMachineKeys: Set<String> = []
+        var renderedMachines: [RenderedMachine] = []
+        // Observed files accounted for by desired machines and shared files: when that is
+        // all of them, nothing was removed from git and no file needs an owner looked up.
+        var claimed = 0
         let installerFiles = Dictionary(grouping: observed.files.keys.filter { $0.root == .http && $0.path.hasPrefix("installers/") }) {
             String($0.path.split(separator: "/")[1])
         }
@@ -102,12 +106,17 @@ public enum Planner {
             }
             hosts.append(rendered.host)
             desiredMachineKeys.insert(machine.name)
-            files.merge(rendered.files) { $1 }
+            renderedMachines.append(rendered)
             // Files of this machine on disk: boot files by MAC, installer answers by name.
             let owned = rendered.bootPaths.filter { observed.files[$0] != nil } + (installerFiles[machine.name] ?? [])
+            claimed += owned.count
             if let plan = planMachine(rendered.effective, profile: rendered.profile, installed: installed,
                                       needsInstall: rendered.needsInstall, files: rendered.files, owned: owned,
                                       observed: observed) {
+                // Only files that will be written need their contents in the result.
+                for action in plan.actions where action.kind == .writeFile {
+                    if let path = action.path { files[path] = rendered.files[path] }
+                }
                 machinePlans.append(plan)
             }
         }
@@ -115,6 +124,7 @@ public enum Planner {
 
         var shared: [Action] = []
         files[BootPaths.ipxeEntry] = Array(IPXEScript.entry(server: settings.server).utf8)
+        if observed.files[BootPaths.ipxeEntry] != nil { claimed += 1 }
         if observed.files[BootPaths.ipxeEntry] != files[BootPaths.ipxeEntry] {
             shared.append(Action(.writeFile, path: BootPaths.ipxeEntry, reason: "iPXE entry script"))
         }
@@ -123,6 +133,7 @@ public enum Planner {
             var changed = false
             for (path, text) in dhcpFiles.sorted(by: { $0.key < $1.key }) {
                 files[path] = Array(text.utf8)
+                if observed.files[path] != nil { claimed += 1 }
                 if observed.files[path] != files[path] {
                     shared.append(Action(.writeDHCPConfig, path: path, detail: dhcp.backend.rawValue,
                                          reason: "\(hosts.count) reservation\(hosts.count == 1 ? "" : "s") for \(dhcp.backend.rawValue)"))
@@ -134,11 +145,14 @@ public enum Planner {
             }
         }
 
-        let (removals, notes) = removedMachines(observed: observed, desiredKeys: desiredMachineKeys, wanted: files,
-                                                settings: settings)
+        var allFiles: [OutputPath: [UInt8]] {
+            renderedMachines.reduce(into: files) { all, machine in all.merge(machine.files) { $1 } }
+        }
+        let (removals, notes) = claimed == observed.files.count ? ([], [])
+            : removedMachines(observed: observed, desiredKeys: desiredMachineKeys, wanted: allFiles, settings: settings)
         machinePlans += removals
         machinePlans.sort { $0.machine < $1.machine }
-        let plan = Plan(source: desired.source, fingerprint: fingerprint ? Fingerprint.of(desired: files, observed: observed) : "",
+        let plan = Plan(source: desired.source, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
                         machines: machinePlans, shared: shared, notes: notes)
         return PlanResult(plan: plan, desiredFiles: files)
     }

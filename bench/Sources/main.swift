@@ -59,8 +59,11 @@ guard sh("git init -q -b main repo && cp -r '\(fleet)' repo/fleet && cd repo && 
          in: scratch) == 0 else { fatalError("could not build the bench repository") }
 let repository = scratch + "/repo"
 let config = GitSourceConfig(repository: repository, path: "fleet")
+// DPLOY_BENCH_ONLY=daemon skips to the reconcile figures, for profiling them.
+let onlyDaemon = ProcessInfo.processInfo.environment["DPLOY_BENCH_ONLY"] == "daemon"
 
 var machines = 0
+if !onlyDaemon {
 report("git cold load (new GitSource: resolve, walk, parse, validate)", try measure(5) {
     let source = GitSource(config: config, cacheDirectory: scratch + "/cache")
     let snapshot = try source.load(source.fetch().id)
@@ -91,6 +94,7 @@ report("git archive | tar -x, then load from disk", try measure(5) {
     precondition(SpecLoader(knownPaths: known).load(files).isValid)
 })
 print("machines per load: \(machines)")
+}
 
 // Plan and apply, with the fleet folder as the source and a scratch output.
 let configPath = scratch + "/dploy.yaml"
@@ -103,6 +107,7 @@ try Data("""
     """.utf8).write(to: URL(fileURLWithPath: configPath))
 let reconciler = Reconciler(config: try ControllerConfig.load(path: configPath).get(), configPath: configPath)
 var actions = 0
+if !onlyDaemon {
 report("plan + render, nothing on disk yet (load, resolve, render every file, compare)", try measure(5) {
     actions = try reconciler.plan().plan.actions.count
 })
@@ -116,13 +121,16 @@ report("no-change apply (load, observe every file, plan, apply nothing)", try me
     written = try reconciler.apply(result).written.count
 })
 precondition(written == 0)
+} else {
+    _ = try reconciler.apply(try reconciler.plan())
+}
 // The daemon keeps desired state loaded between runs (the git source reloads only what
 // changed) and its observation and render caches, so a reconcile with nothing to do is a
 // stat of every file, a plan from cached renders, and an apply of nothing.
 let daemon = Reconciler(config: reconciler.config, configPath: configPath, keepingCaches: true)
 let desired = try daemon.loadDesired()
 _ = try daemon.plan(desired: desired, fingerprint: false)
-report("no-change reconcile in the daemon (desired state, observations and renders kept)", try measure(5) {
+report("no-change reconcile in the daemon (desired state, observations and renders kept)", try measure(onlyDaemon ? 40 : 5) {
     let result = try daemon.plan(desired: desired, fingerprint: false)
     let applied = try daemon.apply(result)
     precondition(!result.plan.hasChanges && applied.written.isEmpty)
