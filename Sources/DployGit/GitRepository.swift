@@ -135,18 +135,19 @@ public final class GitTree {
     }
 
     public var entries: [Entry] {
-        (0..<git_tree_entrycount(handle)).compactMap { index in
-            guard let entry = git_tree_entry_byindex(handle, index) else { return nil }
-            let kind: Entry.Kind
-            switch git_tree_entry_filemode(entry) {
-            case GIT_FILEMODE_TREE: kind = .tree
-            case GIT_FILEMODE_LINK: kind = .symlink
-            case GIT_FILEMODE_COMMIT: kind = .submodule
-            default: kind = .blob
-            }
-            return Entry(name: String(cString: git_tree_entry_name(entry)),
-                         id: GitObjectID(git_tree_entry_id(entry).pointee), kind: kind)
+        (0..<git_tree_entrycount(handle)).compactMap { index in git_tree_entry_byindex(handle, index).map(Self.entry) }
+    }
+
+    /// A libgit2 tree entry as a value; the pointer stays with its tree.
+    private static func entry(_ pointer: OpaquePointer) -> Entry {
+        let kind: Entry.Kind = switch git_tree_entry_filemode(pointer) {
+        case GIT_FILEMODE_TREE: .tree
+        case GIT_FILEMODE_LINK: .symlink
+        case GIT_FILEMODE_COMMIT: .submodule
+        default: .blob
         }
+        return Entry(name: String(cString: git_tree_entry_name(pointer)),
+                     id: GitObjectID(git_tree_entry_id(pointer).pointee), kind: kind)
     }
 
     /// The entry at a `/`-separated path below this tree, or nil when there is none.
@@ -156,13 +157,6 @@ public final class GitTree {
         if code == GIT_ENOTFOUND.rawValue { return nil }
         try GitError.check(code, "look up '\(path)'")
         defer { git_tree_entry_free(entry) }
-        let kind: Entry.Kind = switch git_tree_entry_filemode(entry) {
-        case GIT_FILEMODE_TREE: .tree
-        case GIT_FILEMODE_LINK: .symlink
-        case GIT_FILEMODE_COMMIT: .submodule
-        default: .blob
-        }
-        return Entry(name: String(cString: git_tree_entry_name(entry)),
-                     id: GitObjectID(git_tree_entry_id(entry).pointee), kind: kind)
+        return Self.entry(entry!)
     }
 }
