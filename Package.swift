@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -26,6 +27,10 @@ let package = Package(
         .target(
             name: "DployGit",
             dependencies: ["CGit2", "DploySpec"]
+        ),
+        .target(
+            name: "DployInventory",
+            dependencies: ["DploySpec", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "DployRender",
@@ -41,7 +46,7 @@ let package = Package(
         ),
         .target(
             name: "DployController",
-            dependencies: ["DploySpec", "DployGit", "DployRender", "DployPlan", "DployApply"]
+            dependencies: ["DploySpec", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployApply"]
         ),
         .executableTarget(
             name: "dploy",
@@ -66,6 +71,11 @@ let package = Package(
         .testTarget(
             name: "DployGitTests",
             dependencies: ["DployGit", "DploySpec"]
+        ),
+        .testTarget(
+            name: "DployInventoryTests",
+            dependencies: ["DployInventory", "DploySpec"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "DployRenderTests",

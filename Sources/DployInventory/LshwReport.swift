@@ -1,0 +1,168 @@
+import Foundation
+
+/// Reads `lshw -json` output into `Hardware`.
+///
+/// Real output varies by lshw version: B.02.19+ prints one object (or, with some options,
+/// an array of them); older versions print several top-level objects one after another,
+/// sometimes with commas between them or before a closing bracket, which is not JSON. All
+/// of these are read; what cannot be read is an error that says why.
+public enum LshwReport {
+    public static let maximumBytes = 4 << 20
+
+    public static func parse(_ bytes: [UInt8]) throws(InventoryError) -> Hardware {
+        guard bytes.count <= maximumBytes else {
+            throw InventoryError.tooLarge(bytes.count, limit: maximumBytes)
+        }
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw InventoryError.notUTF8 }
+        let roots = try topLevelNodes(bytes)
+        guard let system = roots.first(where: { $0["class"] as? String == "system" }) ?? roots.first else {
+            throw InventoryError.notLshw("no hardware node found")
+        }
+        guard system["class"] != nil || system["children"] != nil else {
+            throw InventoryError.notLshw("the top-level object has neither 'class' nor 'children'")
+        }
+        var nodes: [[String: Any]] = []
+        for root in roots { collect(root, into: &nodes, depth: 0) }
+
+        var hardware = Hardware(vendor: text(system["vendor"]), model: text(system["product"]), serial: text(system["serial"]))
+        for node in nodes {
+            let nodeClass = node["class"] as? String
+            let id = node["id"] as? String ?? ""
+            if node["disabled"] as? Bool == true { continue }
+            switch nodeClass {
+            case "processor":
+                guard node["claimed"] as? Bool != false || node["product"] != nil else { continue }
+                hardware.cpus += 1
+                hardware.cpuModel = hardware.cpuModel ?? text(node["product"])
+            case "memory" where id == "firmware":
+                hardware.biosVersion = text(node["version"])
+            case "memory" where id == "memory" || (id.hasPrefix("memory") && text(node["description"]) == "System Memory"):
+                if let size = number(node["size"]) { hardware.memoryBytes = (hardware.memoryBytes ?? 0) + size }
+            case "disk":
+                guard let name = logicalName(node) else { continue }
+                hardware.disks.append(Hardware.Disk(name: name, sizeBytes: number(node["size"]), model: text(node["product"])))
+            case "network":
+                guard let mac = text(node["serial"]), mac.count == 17 else { continue }
+                let configuration = node["configuration"] as? [String: Any]
+                let link = (configuration?["link"] as? String).map { $0 == "yes" }
+                hardware.nics.append(Hardware.NIC(name: logicalName(node), mac: mac.lowercased(), linkUp: link))
+            default:
+                continue
+            }
+        }
+        return hardware
+    }
+
+    /// The top-level objects, whatever the lshw version wrapped them in.
+    static func topLevelNodes(_ bytes: [UInt8]) throws(InventoryError) -> [[String: Any]] {
+        if let value = try? JSONSerialization.jsonObject(with: Data(bytes)) {
+            if let object = value as? [String: Any] { return [object] }
+            if let array = value as? [[String: Any]] { return array }
+            throw InventoryError.notLshw("the report is JSON but not an object or a list of objects")
+        }
+        // Older lshw: objects one after another, separated by commas or nothing, sometimes a
+        // comma before a closing bracket. Split at depth 0 and drop those commas.
+        var objects: [[String: Any]] = []
+        for chunk in splitTopLevel(removingTrailingCommas(bytes)) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(chunk)) as? [String: Any] else {
+                throw InventoryError.notLshw("not JSON, and not the concatenated objects older lshw versions print")
+            }
+            objects.append(object)
+        }
+        guard !objects.isEmpty else { throw InventoryError.notLshw("empty report") }
+        return objects
+    }
+
+    /// `,` followed (after white space) by `}` or `]`, outside strings, is removed.
+    static func removingTrailingCommas(_ bytes: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var inString = false, escaped = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true }
+                else if byte == UInt8(ascii: "\"") { inString = false }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == UInt8(ascii: ",") {
+                var next = index + 1
+                while next < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[next]) { next += 1 }
+                if next < bytes.count, bytes[next] == UInt8(ascii: "}") || bytes[next] == UInt8(ascii: "]") {
+                    index += 1
+                    continue
+                }
+            }
+            output.append(byte)
+            index += 1
+        }
+        return output
+    }
+
+    /// The top-level `{…}` objects of a byte stream, ignoring anything between them.
+    static func splitTopLevel(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        var chunks: [ArraySlice<UInt8>] = []
+        var depth = 0, start = 0
+        var inString = false, escaped = false
+        for (index, byte) in bytes.enumerated() {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true }
+                else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"):
+                if depth == 0 { start = index }
+                depth += 1
+            case UInt8(ascii: "}"):
+                depth -= 1
+                if depth == 0 { chunks.append(bytes[start...index]) }
+                if depth < 0 { return [] }
+            default: break
+            }
+        }
+        return depth == 0 ? chunks : []
+    }
+
+    /// Every node below `node`, depth-first; hardware trees are shallow, but a hostile
+    /// report is cut off rather than recursed into without end.
+    private static func collect(_ node: [String: Any], into nodes: inout [[String: Any]], depth: Int) {
+        guard depth < 32, nodes.count < 10_000 else { return }
+        nodes.append(node)
+        for child in node["children"] as? [[String: Any]] ?? [] { collect(child, into: &nodes, depth: depth + 1) }
+    }
+
+    private static func text(_ value: Any?) -> String? {
+        guard let string = value as? String else { return nil }
+        let trimmed = string.trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    private static func number(_ value: Any?) -> Int64? {
+        if let number = value as? NSNumber { return number.int64Value }
+        if let string = value as? String { return Int64(string) }
+        return nil
+    }
+
+    private static func logicalName(_ node: [String: Any]) -> String? {
+        if let name = node["logicalname"] as? String { return name }
+        return (node["logicalname"] as? [String])?.first
+    }
+}
+
+/// Why an inventory report was refused; nothing is stored for it.
+public enum InventoryError: Error, Equatable, CustomStringConvertible {
+    case tooLarge(Int, limit: Int)
+    case notUTF8
+    case notLshw(String)
+
+    public var description: String {
+        switch self {
+        case .tooLarge(let size, let limit): "the report is \(size) bytes; the limit is \(limit)"
+        case .notUTF8: "the report is not UTF-8 text"
+        case .notLshw(let reason): "the report is not lshw -json output: \(reason)"
+        }
+    }
+}

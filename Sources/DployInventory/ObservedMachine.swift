@@ -1,0 +1,103 @@
+import DploySpec
+import Foundation
+
+/// A machine as the fleet shows it: seen on the network, its hardware, its installs.
+public struct ObservedMachine: Hashable, Sendable {
+    public var mac: MACAddress
+    public var firstSeen: Date
+    public var lastSeen: Date
+    /// The address it last spoke to dploy from.
+    public var address: String?
+    public var state: MachineState
+    /// The newest generation it finished installing.
+    public var installedGeneration: Int?
+    public var hardware: Hardware?
+}
+
+/// Where a machine is in its life, as dploy has seen it.
+public enum MachineState: String, Codable, Hashable, Sendable, CaseIterable {
+    /// Booted from the network and reported itself, but is not in git.
+    case discovered
+    /// In git, not installed by dploy yet.
+    case known
+    /// Booted an installer for a generation that has not called back yet.
+    case installing
+    /// Finished installing its newest requested generation.
+    case installed
+    /// An install never called back within its retries; it boots from disk until a new generation.
+    case failed
+}
+
+/// What the discovery agent reported about a machine's hardware.
+public struct Hardware: Codable, Hashable, Sendable {
+    public struct Disk: Codable, Hashable, Sendable {
+        public var name: String
+        public var sizeBytes: Int64?
+        public var model: String?
+        public init(name: String, sizeBytes: Int64? = nil, model: String? = nil) {
+            self.name = name
+            self.sizeBytes = sizeBytes
+            self.model = model
+        }
+    }
+
+    public struct NIC: Codable, Hashable, Sendable {
+        public var name: String?
+        public var mac: String
+        /// nil when the report does not say.
+        public var linkUp: Bool?
+        public init(name: String?, mac: String, linkUp: Bool?) {
+            self.name = name
+            self.mac = mac
+            self.linkUp = linkUp
+        }
+    }
+
+    public var vendor: String?
+    public var model: String?
+    public var serial: String?
+    public var biosVersion: String?
+    public var cpus: Int
+    public var cpuModel: String?
+    public var memoryBytes: Int64?
+    public var disks: [Disk]
+    public var nics: [NIC]
+
+    public init(vendor: String? = nil, model: String? = nil, serial: String? = nil, biosVersion: String? = nil,
+                cpus: Int = 0, cpuModel: String? = nil, memoryBytes: Int64? = nil, disks: [Disk] = [], nics: [NIC] = []) {
+        self.vendor = vendor
+        self.model = model
+        self.serial = serial
+        self.biosVersion = biosVersion
+        self.cpus = cpus
+        self.cpuModel = cpuModel
+        self.memoryBytes = memoryBytes
+        self.disks = disks
+        self.nics = nics
+    }
+}
+
+/// One try at installing one generation on one machine.
+public struct InstallAttempt: Hashable, Sendable {
+    public var mac: MACAddress
+    public var generation: Int
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var failedAt: Date?
+    public var failure: String?
+}
+
+/// Something that happened to a machine, and why: the history operators read.
+public struct MachineEvent: Hashable, Sendable {
+    public var mac: MACAddress?
+    public var at: Date
+    public var kind: String
+    public var message: String
+
+    public init(mac: MACAddress?, at: Date, kind: String, message: String) {
+        self.mac = mac
+        self.at = at
+        self.kind = kind
+        self.message = message
+    }
+}

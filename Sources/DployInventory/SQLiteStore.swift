@@ -1,0 +1,151 @@
+import DploySpec
+import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file in WAL mode, so the daemon writes while `dploy
+/// machines` or `dploy store backup` read.
+public final class SQLiteStore: Store {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) and migrates the store at `path`.
+    public init(path: String) throws {
+        self.path = path
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(5)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try StoreSchema.migrator.migrate(pool)
+    }
+
+    public func machines() throws -> [ObservedMachine] {
+        try pool.read { db in
+            let rows = try MachineRow.order(Column("mac")).fetchAll(db)
+            let hardware = try HardwareRow.fetchAll(db).reduce(into: [String: Hardware]()) { $0[$1.mac] = $1.hardware }
+            return rows.compactMap { $0.observed(hardware: hardware[$0.mac]) }
+        }
+    }
+
+    public func machine(_ mac: MACAddress) throws -> ObservedMachine? {
+        try pool.read { db in
+            guard let row = try MachineRow.fetchOne(db, key: mac.description) else { return nil }
+            return row.observed(hardware: try HardwareRow.fetchOne(db, key: mac.description)?.hardware)
+        }
+    }
+
+    public func recordSeen(_ mac: MACAddress, address: String?, at: Date) throws {
+        try pool.write { db in _ = try Self.touch(db, mac, address: address, at: at) }
+    }
+
+    public func recordHardware(_ mac: MACAddress, _ hardware: Hardware, at: Date) throws {
+        try pool.write { db in
+            _ = try Self.touch(db, mac, address: nil, at: at)
+            try HardwareRow(mac: mac.description, reportedAt: at, json: String(decoding: try JSONEncoder().encode(hardware), as: UTF8.self))
+                .save(db)
+            try EventRow(mac: mac.description, at: at, kind: "inventory",
+                         message: "hardware reported: \(hardware.vendor ?? "?") \(hardware.model ?? "?"), \(hardware.cpus) CPUs")
+                .insert(db)
+        }
+    }
+
+    public func installStarted(_ mac: MACAddress, generation: Int, at: Date) throws {
+        try pool.write { db in
+            var machine = try Self.touch(db, mac, address: nil, at: at)
+            machine.state = MachineState.installing.rawValue
+            try machine.update(db)
+            try InstallRow(mac: mac.description, generation: generation, startedAt: at).insert(db)
+            try EventRow(mac: mac.description, at: at, kind: "install-started", message: "booted the installer for generation \(generation)")
+                .insert(db)
+        }
+    }
+
+    public func installFinished(_ mac: MACAddress, generation: Int, at: Date) throws {
+        try pool.write { db in
+            var machine = try Self.touch(db, mac, address: nil, at: at)
+            machine.state = MachineState.installed.rawValue
+            machine.installedGeneration = max(machine.installedGeneration ?? generation, generation)
+            try machine.update(db)
+            try db.execute(sql: """
+                UPDATE install SET finishedAt = ? WHERE mac = ? AND generation = ? AND finishedAt IS NULL AND failedAt IS NULL
+                """, arguments: [at, mac.description, generation])
+            try EventRow(mac: mac.description, at: at, kind: "install-finished", message: "generation \(generation) installed")
+                .insert(db)
+        }
+    }
+
+    public func installFailed(_ mac: MACAddress, generation: Int, reason: String, at: Date) throws {
+        try pool.write { db in
+            var machine = try Self.touch(db, mac, address: nil, at: at)
+            machine.state = MachineState.failed.rawValue
+            try machine.update(db)
+            try db.execute(sql: """
+                UPDATE install SET failedAt = ?, failure = ? WHERE mac = ? AND generation = ? AND finishedAt IS NULL AND failedAt IS NULL
+                """, arguments: [at, reason, mac.description, generation])
+            try EventRow(mac: mac.description, at: at, kind: "install-failed", message: "generation \(generation): \(reason)")
+                .insert(db)
+        }
+    }
+
+    public func installAttempts(_ mac: MACAddress) throws -> [InstallAttempt] {
+        try pool.read { db in
+            try InstallRow.filter(Column("mac") == mac.description).order(Column("id")).fetchAll(db).compactMap(\.attempt)
+        }
+    }
+
+    public func installedGenerations() throws -> [MACAddress: Int] {
+        try pool.read { db in
+            try MachineRow.filter(Column("installedGeneration") != nil).fetchAll(db).reduce(into: [:]) { result, row in
+                if let mac = MACAddress(row.mac), let generation = row.installedGeneration { result[mac] = generation }
+            }
+        }
+    }
+
+    public func record(_ event: MachineEvent) throws {
+        try pool.write { db in
+            try EventRow(mac: event.mac?.description, at: event.at, kind: event.kind, message: event.message).insert(db)
+        }
+    }
+
+    public func events(for mac: MACAddress?, limit: Int) throws -> [MachineEvent] {
+        try pool.read { db in
+            var request = EventRow.order(Column("id").desc).limit(limit)
+            if let mac { request = request.filter(Column("mac") == mac.description) }
+            return try request.fetchAll(db).map {
+                MachineEvent(mac: $0.mac.flatMap(MACAddress.init), at: $0.at, kind: $0.kind, message: $0.message)
+            }
+        }
+    }
+
+    public func backup(to path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.backupExists(path) }
+        let destination = try DatabaseQueue(path: path)
+        try pool.backup(to: destination)
+    }
+
+    /// The machine's row, created on first sight, with its last-seen time moved on.
+    private static func touch(_ db: Database, _ mac: MACAddress, address: String?, at: Date) throws -> MachineRow {
+        if var row = try MachineRow.fetchOne(db, key: mac.description) {
+            row.lastSeen = max(row.lastSeen, at)
+            if let address { row.address = address }
+            try row.update(db)
+            return row
+        }
+        let row = MachineRow(mac: mac.description, firstSeen: at, lastSeen: at, address: address,
+                             state: MachineState.discovered.rawValue, installedGeneration: nil)
+        try row.insert(db)
+        try EventRow(mac: mac.description, at: at, kind: "seen", message: "first seen\(address.map { " at \($0)" } ?? "")")
+            .insert(db)
+        return row
+    }
+}
+
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case backupExists(String)
+    public var description: String {
+        switch self {
+        case .backupExists(let path): "\(path) already exists; a backup never overwrites a file"
+        }
+    }
+}

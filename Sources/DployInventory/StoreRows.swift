@@ -1,0 +1,73 @@
+import DploySpec
+import Foundation
+import GRDB
+
+// Rows as stored. Public types (`ObservedMachine`, `Hardware`, …) are built from them, so
+// the schema can change without the API.
+
+struct MachineRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "machine"
+    var mac: String
+    var firstSeen: Date
+    var lastSeen: Date
+    var address: String?
+    var state: String
+    var installedGeneration: Int?
+
+    func observed(hardware: Hardware?) -> ObservedMachine? {
+        guard let mac = MACAddress(mac) else { return nil }
+        return ObservedMachine(mac: mac, firstSeen: firstSeen, lastSeen: lastSeen, address: address,
+                               state: MachineState(rawValue: state) ?? .discovered, installedGeneration: installedGeneration,
+                               hardware: hardware)
+    }
+}
+
+struct HardwareRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "hardware"
+    var mac: String
+    var reportedAt: Date
+    /// `Hardware` as JSON: its shape follows what agents report and grows without migrations.
+    var json: String
+
+    var hardware: Hardware? { try? JSONDecoder().decode(Hardware.self, from: Data(json.utf8)) }
+}
+
+struct InstallRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "install"
+    var id: Int64?
+    var mac: String
+    var generation: Int
+    var startedAt: Date
+    var finishedAt: Date?
+    var failedAt: Date?
+    var failure: String?
+
+    init(mac: String, generation: Int, startedAt: Date) {
+        self.mac = mac
+        self.generation = generation
+        self.startedAt = startedAt
+    }
+
+    var attempt: InstallAttempt? {
+        MACAddress(mac).map {
+            InstallAttempt(mac: $0, generation: generation, startedAt: startedAt, finishedAt: finishedAt, failedAt: failedAt,
+                           failure: failure)
+        }
+    }
+}
+
+struct EventRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "event"
+    var id: Int64?
+    var mac: String?
+    var at: Date
+    var kind: String
+    var message: String
+
+    init(mac: String?, at: Date, kind: String, message: String) {
+        self.mac = mac
+        self.at = at
+        self.kind = kind
+        self.message = message
+    }
+}

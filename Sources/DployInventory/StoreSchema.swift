@@ -1,0 +1,46 @@
+import Foundation
+import GRDB
+
+/// The store's schema, one named migration per change. A released migration is never
+/// edited: a change is a new migration, tested from an empty file and from each earlier
+/// version.
+enum StoreSchema {
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: machines, hardware, installs, events") { db in
+            try db.create(table: "machine") { t in
+                t.primaryKey("mac", .text)
+                t.column("firstSeen", .datetime).notNull()
+                t.column("lastSeen", .datetime).notNull()
+                t.column("address", .text)
+                t.column("state", .text).notNull()
+                t.column("installedGeneration", .integer)
+            }
+            try db.create(table: "hardware") { t in
+                t.primaryKey("mac", .text).references("machine", onDelete: .cascade)
+                t.column("reportedAt", .datetime).notNull()
+                t.column("json", .text).notNull()
+            }
+            try db.create(table: "install") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("mac", .text).notNull().indexed().references("machine", onDelete: .cascade)
+                t.column("generation", .integer).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("finishedAt", .datetime)
+                t.column("failedAt", .datetime)
+                t.column("failure", .text)
+            }
+            try db.create(table: "event") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("mac", .text).indexed()
+                t.column("at", .datetime).notNull()
+                t.column("kind", .text).notNull()
+                t.column("message", .text).notNull()
+            }
+        }
+        return migrator
+    }()
+
+    /// Names of the migrations, oldest first: the store's versions.
+    static var versions: [String] { migrator.migrations }
+}

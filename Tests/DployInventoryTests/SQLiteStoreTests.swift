@@ -1,0 +1,88 @@
+import DployInventory
+import DploySpec
+import Foundation
+import Testing
+
+@Suite("The SQLite store")
+struct SQLiteStoreTests {
+    let folder: URL
+    let web01 = MACAddress("94:18:82:3a:5c:10")!
+    let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    var path: String { folder.appendingPathComponent("state/dploy.db").path }
+
+    @Test("an empty file migrates; a machine is seen, installs once, and the store says so after a restart")
+    func installLifecycle() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        do {
+            let store = try SQLiteStore(path: path)
+            #expect(try store.machines().isEmpty)
+            try store.recordSeen(web01, address: "198.18.0.21", at: t0)
+            try store.installStarted(web01, generation: 1, at: t0.addingTimeInterval(10))
+            #expect(try store.machine(web01)?.state == .installing)
+            #expect(try store.installedGenerations().isEmpty)
+            try store.installFinished(web01, generation: 1, at: t0.addingTimeInterval(600))
+        }
+        // A new process: everything is still there.
+        let reopened = try SQLiteStore(path: path)
+        let machine = try #require(try reopened.machine(web01))
+        #expect(machine.state == .installed)
+        #expect(machine.installedGeneration == 1)
+        #expect(machine.address == "198.18.0.21")
+        #expect(machine.firstSeen == t0)
+        #expect(machine.lastSeen == t0.addingTimeInterval(600))
+        #expect(try reopened.installedGenerations() == [web01: 1])
+        let attempts = try reopened.installAttempts(web01)
+        #expect(attempts.count == 1)
+        #expect(attempts[0].finishedAt == t0.addingTimeInterval(600))
+        #expect(try reopened.events(for: web01, limit: 10).map(\.kind) == ["install-finished", "install-started", "seen"])
+    }
+
+    @Test("a failed install is recorded with its reason, and never counts as installed")
+    func failedInstall() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteStore(path: path)
+        try store.installStarted(web01, generation: 2, at: t0)
+        try store.installFailed(web01, generation: 2, reason: "no callback after 3 attempts", at: t0.addingTimeInterval(3600))
+        #expect(try store.machine(web01)?.state == .failed)
+        #expect(try store.installedGenerations().isEmpty)
+        #expect(try store.installAttempts(web01).first?.failure == "no callback after 3 attempts")
+        #expect(try store.events(for: nil, limit: 1).first?.message == "generation 2: no callback after 3 attempts")
+    }
+
+    @Test("hardware reports are kept per machine; the newest replaces the last")
+    func hardware() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteStore(path: path)
+        let first = Hardware(vendor: "HPE", model: "ProLiant DL360 Gen10", serial: "CZ0000001", cpus: 2, memoryBytes: 64 << 30,
+                             disks: [.init(name: "/dev/sda", sizeBytes: 480_000_000_000)],
+                             nics: [.init(name: "eno1", mac: web01.description, linkUp: true)])
+        try store.recordHardware(web01, first, at: t0)
+        var second = first
+        second.memoryBytes = 128 << 30
+        try store.recordHardware(web01, second, at: t0.addingTimeInterval(60))
+        #expect(try store.machine(web01)?.hardware == second)
+        #expect(try store.machine(web01)?.state == .discovered)
+    }
+
+    @Test("a backup taken while the store is open is a complete, readable copy, and never overwrites")
+    func backup() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteStore(path: path)
+        for index in 0..<50 {
+            let mac = try #require(MACAddress(String(format: "94:18:82:00:00:%02x", index)))
+            try store.installStarted(mac, generation: 1, at: t0)
+            try store.installFinished(mac, generation: 1, at: t0.addingTimeInterval(1))
+        }
+        let copyPath = folder.appendingPathComponent("backup.db").path
+        try store.backup(to: copyPath)
+        let copy = try SQLiteStore(path: copyPath)
+        #expect(try copy.installedGenerations().count == 50)
+        #expect(throws: StoreError.backupExists(copyPath)) { try store.backup(to: copyPath) }
+    }
+}
