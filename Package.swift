@@ -54,6 +54,7 @@ let package = Package(
                 "DploySpec",
                 "DployGit",
                 "DployPlan",
+                "DployInventory",
                 "DployController",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -88,8 +89,8 @@ let package = Package(
         ),
         .testTarget(
             name: "dployTests",
-            // Runs the built `dploy` binary, as an operator would.
-            dependencies: ["dploy"]
+            // Runs the built `dploy` binary, as an operator would; seeds stores with DployInventory.
+            dependencies: ["dploy", "DployInventory", "DploySpec"]
         ),
     ],
     swiftLanguageModes: [.v6]

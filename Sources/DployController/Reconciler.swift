@@ -1,5 +1,6 @@
 import DployApply
 import DployGit
+import DployInventory
 import DployPlan
 import DployRender
 import DploySpec
@@ -95,7 +96,22 @@ public struct Reconciler {
             dhcpFiles.append(dhcp.fileName)
             if dhcp.backend == .dnsmasq { dhcpFiles.append(DnsmasqFiles.hostsFileName(for: dhcp.fileName)) }
         }
-        return ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles, cache: observationCache))
+        var observed = ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles, cache: observationCache))
+        // The store exists once a machine has booted through dploy; until then nothing was observed.
+        if let store = try openStore(creating: false) {
+            observed.installedGenerations = try store.installedGenerations()
+            for machine in try store.machines() where machine.state == .discovered {
+                let what = [machine.hardware?.vendor, machine.hardware?.model].compactMap { $0 }.joined(separator: " ")
+                observed.discovered[machine.mac] = what.isEmpty ? "no hardware report yet" : what
+            }
+        }
+        return observed
+    }
+
+    /// The embedded store at `store.sqlite`; nil when it does not exist and `creating` is false.
+    public func openStore(creating: Bool) throws -> SQLiteStore? {
+        guard creating || FileManager.default.fileExists(atPath: config.storePath) else { return nil }
+        return try SQLiteStore(path: config.storePath)
     }
 
     public func plan() throws -> PlanResult {

@@ -11,12 +11,16 @@ public struct ObservedState: Hashable, Sendable {
     public var installedGenerations: [MACAddress: Int]
     /// Power as the BMC reports it, by MAC.
     public var power: [MACAddress: ObservedPower]
+    /// Machines that booted from the network and reported themselves, with a word on what
+    /// they are ("HPE ProLiant DL360 Gen10"); the planner names those not in git.
+    public var discovered: [MACAddress: String]
 
     public init(files: [OutputPath: [UInt8]] = [:], installedGenerations: [MACAddress: Int] = [:],
-                power: [MACAddress: ObservedPower] = [:]) {
+                power: [MACAddress: ObservedPower] = [:], discovered: [MACAddress: String] = [:]) {
         self.files = files
         self.installedGenerations = installedGenerations
         self.power = power
+        self.discovered = discovered
     }
 
     /// Output folders that hold only dploy's files; everything in them is observed.

@@ -152,8 +152,13 @@ public enum Planner {
             : removedMachines(observed: observed, desiredKeys: desiredMachineKeys, wanted: allFiles, settings: settings)
         machinePlans += removals
         machinePlans.sort { $0.machine < $1.machine }
+        let desiredMACs = Set(desired.fleet.machines.map(\.mac.value))
+        let strangers = observed.discovered.filter { !desiredMACs.contains($0.key) }.sorted { $0.key < $1.key }
+        let discoveredNotes = strangers.map { mac, what in
+            "discovered, not in git: \(mac) (\(what)); dploy leaves it alone until a Machine document names it"
+        }
         let plan = Plan(source: desired.source, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
-                        machines: machinePlans, shared: shared, notes: notes)
+                        machines: machinePlans, shared: shared, notes: notes + discoveredNotes)
         return PlanResult(plan: plan, desiredFiles: files)
     }
 

@@ -164,3 +164,29 @@ struct CacheTests {
         #expect(group.plan.machines.map(\.machine) == ["web-01", "web-02", "web-03", "web-04"])
     }
 }
+
+@Suite("Plans read observed state from the store",
+       .enabled(if: tool("/usr/sbin/dnsmasq") || integrationRequired, "dnsmasq is not installed"))
+struct StoreObservationTests {
+    @Test("an installed generation below the desired one plans a reinstall; a discovered stranger is named, not touched")
+    func fromStore() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let reconciler = try lab.reconciler()
+        _ = try reconciler.apply(try reconciler.plan())
+        let store = try #require(try reconciler.openStore(creating: true))
+        let web02 = try #require(MACAddress("94:18:82:3a:5c:2e"))
+        let now = Date()
+        try store.installStarted(web02, generation: 0, at: now)
+        try store.installFinished(web02, generation: 0, at: now)
+        let stranger = try #require(MACAddress("94:18:82:99:00:01"))
+        try store.recordHardware(stranger, .init(vendor: "HPE", model: "ProLiant DL380 Gen10", cpus: 2), at: now)
+
+        let plan = try reconciler.plan().plan
+        let web = try #require(plan.machines.first { $0.machine == "web-02" })
+        #expect(web.reasons == ["reinstall: generation 0 → 1 (profile debian-12)"])
+        // Its install script is already in place (written when it was new); only the BMC steps remain.
+        #expect(web.actions.map(\.kind) == [.bmcBootOnceFromNetwork, .bmcPower])
+        #expect(plan.notes == ["discovered, not in git: 94:18:82:99:00:01 (HPE ProLiant DL380 Gen10); dploy leaves it alone until a Machine document names it"])
+        #expect(!plan.machines.contains { $0.machine.contains("94-18-82-99") })
+    }
+}
