@@ -34,8 +34,12 @@ public struct Reconciler {
             let (files, knownPaths) = try SpecDirectory(root: folder).read()
             let result = SpecLoader(knownPaths: knownPaths).load(files)
             guard result.isValid else { throw ReconcileError.invalidSpecs(result.diagnostics.map(\.description)) }
+            let realRoot = SpecDirectory.realPath(folder) ?? folder
             let templates = try templateTexts(result.fleet) { path in
-                FileManager.default.contents(atPath: folder + "/" + path).map(Array.init)
+                // Read only what resolves inside the spec folder: a template linked to a
+                // secret elsewhere must never be rendered into a served file.
+                guard let real = SpecDirectory.realPath(folder + "/" + path), real.hasPrefix(realRoot + "/") else { return nil }
+                return FileManager.default.contents(atPath: real).map(Array.init)
             }
             return DesiredState(fleet: result.fleet, templates: templates, source: folder)
         case .git(let repository, let ref, let path, let allowRewrite, let signers):
@@ -53,7 +57,7 @@ public struct Reconciler {
             if update.outcome == .rejected, let error = update.status.lastError {
                 label += " (newest commit refused: \(error.message.split(separator: "\n").first ?? ""))"
             }
-            return DesiredState(fleet: desired.result.fleet, templates: templates, source: label)
+            return DesiredState(fleet: desired.result.fleet, templates: templates, source: label, revision: desired.commit.id.hex)
         }
     }
 
@@ -126,13 +130,24 @@ public struct Reconciler {
     }
 
     public func apply(_ result: PlanResult) throws -> Applier.Report {
+        if config.mode == .planOnly { throw ReconcileError.planOnly(configPath, "mode: plan-only") }
+        if config.suspend { throw ReconcileError.planOnly(configPath, "suspend: true") }
         let check = config.dhcp.map { DHCPCheck(backend: $0.backend, command: $0.check) }
         let dhcpConfig = try settings.dhcp.map { OutputPath(.dhcp, $0.fileName) }
-        return try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig).apply(result)
+        let report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig).apply(result)
+        // The commit is now what the fleet runs: history checks compare new commits with it.
+        if case .git = config.source, let revision = result.plan.revision {
+            var status = try SourceStatus.read(from: sourceStatusPath)
+            if let good = status.lastGood, good.id.hex == revision, status.lastApplied != good {
+                status.lastApplied = good
+                try status.write(to: sourceStatusPath)
+            }
+        }
+        return report
     }
 
     static func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 }
 
@@ -141,6 +156,7 @@ public enum ReconcileError: Error, CustomStringConvertible {
     case noGoodCommit(String)
     case missingTemplate(String, profile: String)
     case missingSetting(String)
+    case planOnly(String, String)
 
     public var description: String {
         switch self {
@@ -148,6 +164,7 @@ public enum ReconcileError: Error, CustomStringConvertible {
         case .noGoodCommit(let reason): "no desired state in force: \(reason)"
         case .missingTemplate(let path, let profile): "profile '\(profile)': template '\(path)' cannot be read"
         case .missingSetting(let key): "the controller config needs '\(key)' to plan"
+        case .planOnly(let path, let setting): "\(path) says \(setting): dploy plans but changes nothing; nothing was applied"
         }
     }
 }

@@ -40,14 +40,23 @@ public final class GitSource {
     public func fetch() throws -> CommitInfo {
         let repository: GitRepository
         if config.isRemote {
+            let shown = GitSourceConfig.redacted(config.repository)
             if config.repository.hasPrefix("ssh://") || !config.repository.contains("://") {
-                throw SourceError.unsupportedURL(config.repository, reason:
+                throw SourceError.unsupportedURL(shown, reason:
                     "ssh sources are not supported yet (dploy does not check SSH host keys for git); use https:// or file://")
+            }
+            if config.repository.hasPrefix("http://") || config.repository.hasPrefix("git://") {
+                throw SourceError.unsupportedURL(shown, reason:
+                    "it has no transport security; anyone on the path could change desired state: use https:// or file://")
             }
             do {
                 repository = try GitFetcher.fetch(url: config.repository, into: cachePath)
             } catch let error as GitError {
-                throw SourceError.fetchFailed(config.repository, reason: error.message)
+                // The cache still holds the commits fetched before: the last good one stays readable.
+                if self.repository == nil, FileManager.default.fileExists(atPath: cachePath) {
+                    self.repository = try? GitRepository(openingAt: cachePath)
+                }
+                throw SourceError.fetchFailed(shown, reason: GitSourceConfig.redacted(error.message))
             }
         } else {
             repository = try self.repository ?? GitRepository(openingAt: config.repository)
@@ -245,13 +254,23 @@ public struct SourceSnapshot: Hashable, Sendable {
 
 extension GitSource {
     /// A file's bytes at `commit`, by path relative to the spec folder (`--path`), or nil
-    /// when there is no such file. For templates, which profiles name by that path.
+    /// when there is no such file. For templates, which profiles name by that path; a
+    /// symlink is followed as `load` follows it, inside the repository only.
     public func file(atPath relativePath: String, commit: GitObjectID) throws -> [UInt8]? {
         guard let repository else { throw SourceError.unresolvedRef(commit.short, reason: "fetch() first") }
-        let fullPath = (config.path.map { $0 + "/" } ?? "") + relativePath
-        guard let entry = try repository.commit(commit).tree().entry(atPath: fullPath), entry.kind == .blob else {
+        let normalized = relativePath.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+        let fullPath = (config.path.map { $0 + "/" } ?? "") + normalized
+        let root = try repository.commit(commit).tree()
+        guard let entry = try root.entry(atPath: fullPath) else { return nil }
+        switch entry.kind {
+        case .blob:
+            return try repository.blob(entry.id, limit: config.maxBlobBytes)
+        case .symlink:
+            let file = TreeFile(path: normalized, id: entry.id, kind: .symlink)
+            guard case .success(let target) = try symlinkTarget(of: file, at: fullPath, root: root, in: repository) else { return nil }
+            return try repository.blob(target, limit: config.maxBlobBytes)
+        case .tree, .submodule:
             return nil
         }
-        return try repository.blob(entry.id, limit: config.maxBlobBytes)
     }
 }

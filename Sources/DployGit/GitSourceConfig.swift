@@ -25,6 +25,12 @@ public struct GitSourceConfig: Sendable, Hashable {
         self.maxBlobBytes = maxBlobBytes
     }
 
+    /// The URL without a `user:password@` part, for messages and status: credentials in a
+    /// URL must never reach a log.
+    public static func redacted(_ text: String) -> String {
+        text.replacingOccurrences(of: #"://[^/@\s]+@"#, with: "://***@", options: .regularExpression)
+    }
+
     /// Whether the repository is fetched (a URL) or read in place (a local path).
     public var isRemote: Bool {
         ["file://", "https://", "http://", "ssh://", "git://"].contains { repository.hasPrefix($0) }

@@ -38,7 +38,7 @@ extension Action {
         case .writeFile, .removeFile:
             return verb + (path?.description ?? "")
         case .writeDHCPConfig:
-            return "write".padding(toLength: 8) + (path?.description ?? "") + "  (\(reason), checked before it replaces the old file)"
+            return "write".padding(toLength: 8) + (path?.description ?? "") + "  (\(reason))"
         case .reloadDHCP: return verb + (detail ?? "")
         case .bmcBootOnceFromNetwork: return "bmc     boot once from network"
         case .bmcPower: return "bmc     power \(detail ?? "")"

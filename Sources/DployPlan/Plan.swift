@@ -5,6 +5,9 @@ import DploySpec
 public struct Plan: Hashable, Sendable, Codable {
     /// Where the desired state came from: a folder, or a commit and its summary.
     public var source: String
+    /// The commit the desired state is at, when it came from git: recorded as the last
+    /// applied commit once the plan is applied.
+    public var revision: String?
     /// Identifies the desired and observed state the plan was made from; a saved plan is
     /// applied only while both are unchanged.
     public var fingerprint: String

@@ -8,11 +8,14 @@ public struct DesiredState: Sendable {
     public var templates: [String: String]
     /// A folder, or a commit and its summary, for the plan's header.
     public var source: String
+    /// The commit id, when the desired state came from git.
+    public var revision: String?
 
-    public init(fleet: Fleet, templates: [String: String], source: String) {
+    public init(fleet: Fleet, templates: [String: String], source: String, revision: String? = nil) {
         self.fleet = fleet
         self.templates = templates
         self.source = source
+        self.revision = revision
     }
 }
 
@@ -84,7 +87,7 @@ public enum Planner {
         // Observed files accounted for by desired machines and shared files: when that is
         // all of them, nothing was removed from git and no file needs an owner looked up.
         var claimed = 0
-        let installerFiles = Dictionary(grouping: observed.files.keys.filter { $0.root == .http && $0.path.hasPrefix("installers/") }) {
+        let installerFiles = Dictionary(grouping: observed.files.keys.filter(isInstallerAnswer)) {
             String($0.path.split(separator: "/")[1])
         }
 
@@ -135,8 +138,9 @@ public enum Planner {
                 files[path] = Array(text.utf8)
                 if observed.files[path] != nil { claimed += 1 }
                 if observed.files[path] != files[path] {
+                    let checked = path.path == dhcp.fileName ? ", checked by \(dhcp.backend.rawValue)'s own checker first" : ""
                     shared.append(Action(.writeDHCPConfig, path: path, detail: dhcp.backend.rawValue,
-                                         reason: "\(hosts.count) reservation\(hosts.count == 1 ? "" : "s") for \(dhcp.backend.rawValue)"))
+                                         reason: "\(hosts.count) reservation\(hosts.count == 1 ? "" : "s") for \(dhcp.backend.rawValue)\(checked)"))
                     changed = true
                 }
             }
@@ -157,7 +161,7 @@ public enum Planner {
         let discoveredNotes = strangers.map { mac, what in
             "discovered, not in git: \(mac) (\(what)); dploy leaves it alone until a Machine document names it"
         }
-        let plan = Plan(source: desired.source, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
+        let plan = Plan(source: desired.source, revision: desired.revision, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
                         machines: machinePlans, shared: shared, notes: notes + discoveredNotes)
         return PlanResult(plan: plan, desiredFiles: files)
     }
@@ -253,7 +257,7 @@ public enum Planner {
             guard let owner = owner(of: path, contents: contents) else { continue }
             if !desiredKeys.contains(owner) {
                 orphans[owner, default: []].append(path)
-            } else if path.root != .http || !path.path.hasPrefix("installers/") {
+            } else if !isInstallerAnswer(path) {
                 // A boot file of a machine still in git, under a MAC it no longer has.
                 orphans["\(owner) (previous MAC)", default: []].append(path)
             }
@@ -261,7 +265,8 @@ public enum Planner {
         guard !orphans.isEmpty else { return ([], []) }
         let owners = orphans.keys.sorted()
         guard settings.prune else {
-            return ([], ["\(owners.count) machine\(owners.count == 1 ? "" : "s") removed from git keep their boot files (prune is off): \(owners.joined(separator: ", "))"])
+            let keep = owners.count == 1 ? "1 machine removed from git keeps its boot files" : "\(owners.count) machines removed from git keep their boot files"
+            return ([], ["\(keep) (prune is off): \(owners.joined(separator: ", "))"])
         }
         let removed = owners.prefix(settings.maxRemovals).map { owner in
             MachinePlan(machine: owner, change: .remove, reasons: ["removed from git: its boot files are removed (it is not powered off or wiped)"],
@@ -272,12 +277,21 @@ public enum Planner {
         return (Array(removed), notes)
     }
 
+    /// `installers/NAME/FILE` where FILE is one dploy writes; anything else an operator put
+    /// in those folders is not dploy's, and is never removed.
+    static func isInstallerAnswer(_ path: OutputPath) -> Bool {
+        let parts = path.path.split(separator: "/")
+        return path.root == .http && parts.count == 3 && parts[0] == "installers"
+            && ["preseed.cfg", "ks.cfg", "user-data", "meta-data"].contains(parts[2])
+    }
+
     /// The name of the machine a managed file was written for: from the installer folder's
     /// name, or from the `# dploy: NAME (MAC)` line every boot file starts with. Files that
     /// are not dploy's (no such line) have no owner and are never removed.
     static func owner(of path: OutputPath, contents: [UInt8]) -> String? {
-        let parts = path.path.split(separator: "/")
-        if path.root == .http, parts.first == "installers", parts.count >= 3 { return String(parts[1]) }
+        if path.root == .http && path.path.hasPrefix("installers/") {
+            return isInstallerAnswer(path) ? String(path.path.split(separator: "/")[1]) : nil
+        }
         let head = String(decoding: contents.prefix(200), as: UTF8.self)
         for line in head.split(separator: "\n").prefix(3) where line.hasPrefix("# dploy: ") {
             let rest = line.dropFirst("# dploy: ".count)

@@ -29,7 +29,9 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         let saved = try planFile.map(SavedPlan.read)
         let result = try makePlan(config)
-        if let saved, saved.fingerprint != result.plan.fingerprint {
+        // The state must be the same, and so must every step: settings such as prune are
+        // not files, and a saved plan runs without asking.
+        if let saved, saved.fingerprint != result.plan.fingerprint || saved.actions != result.plan.actions {
             printError("error: the saved plan is stale: the desired or observed state changed since it was made; run dploy plan again")
             throw ExitCode.failure
         }

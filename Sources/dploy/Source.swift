@@ -73,7 +73,7 @@ struct Source: ParsableCommand {
             let status = try SourceStatus.read(from: statusPath)
             if options.json { return try printJSON(status) }
             if case .git(let repository, let ref, let path, _, _) = controller.source {
-                print("source        \(repository)\(ref.map { " @ \($0)" } ?? "")\(path.map { " /\($0)" } ?? "")")
+                print("source        \(GitSourceConfig.redacted(repository))\(ref.map { " @ \($0)" } ?? "")\(path.map { " /\($0)" } ?? "")")
             }
             print("last fetched  \(describe(status.lastFetched))")
             print("last good     \(describe(status.lastGood))")

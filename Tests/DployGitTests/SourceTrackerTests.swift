@@ -115,3 +115,43 @@ struct SourceTrackerTests {
         #expect(try SourceStatus.read(from: fixture.path("state/absent.json")) == SourceStatus())
     }
 }
+
+@Suite("Source failures keep what was good", .enabled(if: gitAvailable || integrationRequired, "git is not installed"))
+struct SourceFailureTests {
+    @Test("when the remote is gone, the last good commit is still loaded from the cache")
+    func remoteGone() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository("upstream", files: Specs.fleet)
+        let source = GitSource(config: GitSourceConfig(repository: "file://" + fixture.path("upstream"), path: "site-a"),
+                               cacheDirectory: fixture.path("cache"))
+        let first = SourceTracker(source: source).update(SourceStatus())
+        #expect(first.outcome == .accepted)
+        try FileManager.default.moveItem(atPath: fixture.path("upstream"), toPath: fixture.path("moved"))
+
+        // A new process, as after a restart: only the cache is left.
+        let restarted = GitSource(config: source.config, cacheDirectory: fixture.path("cache"))
+        let update = SourceTracker(source: restarted).update(first.status)
+        #expect(update.outcome == .rejected)
+        #expect(update.status.lastError?.message.hasPrefix("fetching file://") == true)
+        #expect(update.desired?.result.fleet.machines.count == 2)
+    }
+
+    @Test("plaintext transports are refused, and credentials in a URL never reach a message")
+    func plaintextAndCredentials() throws {
+        for url in ["http://198.18.0.1/fleet.git", "git://198.18.0.1/fleet.git"] {
+            let source = GitSource(config: GitSourceConfig(repository: url), cacheDirectory: "/nonexistent")
+            #expect(throws: SourceError.self) { try source.fetch() }
+        }
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let secret = GitSource(config: GitSourceConfig(repository: "https://ops:s3cret@127.0.0.1:9/fleet.git"),
+                               cacheDirectory: cache.path)
+        do {
+            _ = try secret.fetch()
+            Issue.record("nothing listens on port 9")
+        } catch {
+            #expect(!String(describing: error).contains("s3cret"))
+            #expect(String(describing: error).contains("https://***@127.0.0.1:9/fleet.git"))
+        }
+    }
+}

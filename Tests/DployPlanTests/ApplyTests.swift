@@ -29,6 +29,22 @@ struct ApplyTests {
         #expect(try lab.outputStamps() == stamps, "same bytes, same mtimes")
     }
 
+    @Test("files an operator puts beside dploy's are never removed, prune or not")
+    func foreignFilesStay() throws {
+        let lab = try LabCopy(config: LabCopy.config(prune: "{enabled: true, maxRemovals: 50}"))
+        let reconciler = try lab.reconciler()
+        _ = try reconciler.apply(try reconciler.plan())
+        try lab.write("out/http/installers/web-01/late.sh", "#!/bin/sh\necho mine\n")
+        try lab.write("out/tftp/pxelinux.cfg/default", "DEFAULT local\n")
+        try lab.write("out/http/ipxe/menu.ipxe", "#!ipxe\nexit\n")
+        let plan = try reconciler.plan()
+        #expect(!plan.plan.hasChanges, "\(plan.plan.actions)")
+        _ = try reconciler.apply(plan)
+        #expect(FileManager.default.fileExists(atPath: lab.path("out/http/installers/web-01/late.sh")))
+        #expect(FileManager.default.fileExists(atPath: lab.path("out/tftp/pxelinux.cfg/default")))
+        #expect(FileManager.default.fileExists(atPath: lab.path("out/http/ipxe/menu.ipxe")))
+    }
+
     @Test("an apply killed halfway converges on the next run")
     func convergesAfterInterruption() throws {
         let lab = try LabCopy(config: LabCopy.config())

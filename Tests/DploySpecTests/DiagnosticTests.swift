@@ -105,6 +105,21 @@ struct DiagnosticTests {
              expected: [("dashes.yaml:1:1", "nesting is deeper than 64 levels")]),
         Case(name: "alias used as a key", files: ["k.yaml": "a: &a [1, 2]\n*a : 3\n"],
              expected: [("k.yaml:2:1", "an alias cannot be used as a mapping key")]),
+        Case(name: "alias used as a key, no space before the colon", files: ["k.yaml": "a: &a [1, 2]\nk:\n  *a: 3\n"],
+             expected: [("k.yaml:3:3", "an alias cannot be used as a mapping key")]),
+        Case(name: "nesting hidden behind a tag or an anchor",
+             files: ["t.yaml": "a: !t " + String(repeating: "[", count: 100) + "\nb: &x " + String(repeating: "{", count: 100) + "\n"],
+             expected: [("t.yaml:1:", "nesting is deeper than 64 levels")]),
+        Case(name: "a timeout that overflows", files: ["t.yaml": """
+                apiVersion: dploy.org/v1
+                kind: Task
+                metadata: {name: slow}
+                spec: {targets: {selector: {role: web}}, power: cycle, timeout: 2562047788015216h}
+                """],
+             expected: [("t.yaml:4:65", "'spec.timeout' is too long: '2562047788015216h' (at most a year)")]),
+        Case(name: "an integer out of range", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                                                              extra: "  generation: 99999999999999999999\n")],
+             expected: [("m.yaml:8:15", "'spec.generation' is out of range")]),
         Case(name: "non-UTF-8 bytes", files: ["latin1.yaml": "apiVersion: dploy.org/v1\nkind: Machine\n# caf\u{FFFD}\n"],
              expected: [("latin1.yaml:3:6", "not valid UTF-8")]),
     ]

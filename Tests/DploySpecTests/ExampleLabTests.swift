@@ -1,4 +1,5 @@
 import DploySpec
+import Foundation
 import Testing
 
 @Suite("The example lab")
@@ -29,6 +30,34 @@ struct ExampleLabTests {
                 #expect(effective.origins["profile"].map { if case .group = $0 { true } else { false } } == true,
                         "\(machine.name)")
             }
+        }
+    }
+}
+
+@Suite("Symlinks in a spec folder")
+struct FolderSymlinkTests {
+    @Test("a link to a file inside is followed; a link outside, to a folder, or nowhere is refused")
+    func symlinks() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try write(["specs/machines/web.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
+                   "secret.yaml": "password: hunter2\n"], under: folder)
+        let specs = folder.appendingPathComponent("specs").path
+        let manager = FileManager.default
+        try manager.createSymbolicLink(atPath: specs + "/alias.yaml", withDestinationPath: "machines/web.yaml")
+        #expect(throws: Never.self) { try SpecDirectory(root: specs).read() }
+
+        for (name, target, reason) in [("leak.yaml", "../secret.yaml", "it points outside"),
+                                       ("loop", ".", "links to folders are not followed"),
+                                       ("dangling.yaml", "nowhere.yaml", "it points nowhere")] {
+            try manager.createSymbolicLink(atPath: specs + "/" + name, withDestinationPath: target)
+            do {
+                _ = try SpecDirectory(root: specs).read()
+                Issue.record("\(name) must be refused")
+            } catch let error as SpecSourceError {
+                #expect(error.description.contains("\(name): symlink refused: \(reason)"))
+            }
+            try manager.removeItem(atPath: specs + "/" + name)
         }
     }
 }

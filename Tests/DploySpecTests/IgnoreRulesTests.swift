@@ -12,6 +12,7 @@ struct IgnoreRulesTests {
         machines/**/old-*.yaml
         !machines/keep/old-keep.yaml
         [Tt]emp*
+        [z-a]reversed
         """)
 
     @Test("gitignore patterns", arguments: [
@@ -28,6 +29,7 @@ struct IgnoreRulesTests {
         ("Temp.yaml", false, true),
         ("temporary/x.yaml", false, true),
         ("machines/r1.yaml", false, false),
+        ("zreversed", false, false),
     ])
     func matches(_ path: String, _ isDirectory: Bool, _ ignored: Bool) {
         #expect(rules.isIgnored(path, isDirectory: isDirectory) == ignored)

@@ -12,7 +12,24 @@ struct PlanApplyCommandTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-cli-lab-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: CommandLineTests.repositoryRoot.appendingPathComponent("examples/lab"), to: folder)
         try? FileManager.default.removeItem(at: folder.appendingPathComponent("out"))
+        // The lab ships plan-only; these tests apply.
+        let config = folder.appendingPathComponent("dploy.yaml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "mode: plan-only", with: "mode: apply").utf8).write(to: config)
         return folder
+    }
+
+    @Test("a plan-only config refuses to apply and changes nothing")
+    func planOnly() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        let config = lab.appendingPathComponent("dploy.yaml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "mode: apply", with: "mode: plan-only").utf8).write(to: config)
+        let run = try cli.dploy("apply", "--auto-approve", in: lab)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("says mode: plan-only: dploy plans but changes nothing; nothing was applied"))
+        #expect(!FileManager.default.fileExists(atPath: lab.appendingPathComponent("out").path))
     }
 
     @Test("plan exits 2 with changes pending, apply converges, then plan exits 0")
@@ -44,6 +61,16 @@ struct PlanApplyCommandTests {
         let lab = try labCopy()
         defer { try? FileManager.default.removeItem(at: lab) }
         #expect(try cli.dploy("plan", "--out", "first.plan", in: lab).status == 2)
+        #expect(try cli.dploy("plan", "--out", "same.plan", in: lab).status == 2)
+        // Settings are part of a plan too: a reload command added after saving makes it stale.
+        let config = lab.appendingPathComponent("dploy.yaml")
+        let original = try String(contentsOf: config, encoding: .utf8)
+        try Data(original.replacingOccurrences(of: "config: out/dhcp/dploy.conf}", with: "config: out/dhcp/dploy.conf, reload: \"true\"}").utf8)
+            .write(to: config)
+        let changedSettings = try cli.dploy("apply", "same.plan", in: lab)
+        #expect(changedSettings.status == 1)
+        #expect(changedSettings.stderr.contains("the saved plan is stale"))
+        try Data(original.utf8).write(to: config)
         let json = try cli.dploy("plan", "--json", in: lab)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect((object["machines"] as? [Any])?.count == 8)

@@ -79,12 +79,24 @@ struct SourceCommandTests {
         #expect(refused.stderr.contains("in force: "))
         #expect(refused.stderr.contains("\"the lab\""))
 
+        // Apply takes the last good commit and records it as applied.
+        try Data("""
+            source: {url: "file://\(folder.path)/upstream", ref: main, path: site-a}
+            store: {sqlite: state/dploy.db}
+            output: {http: out/http, tftp: out/tftp}
+            server: {url: "http://198.18.0.1:8080"}
+            """.utf8).write(to: config)
+        let applied = try cli.dploy("apply", "--auto-approve", "--config", config.path)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(applied.stdout.hasPrefix("dploy plan  ·  source "))
+        #expect(applied.stdout.contains("\"the lab\" (newest commit refused: commit "))
+
         let status = try cli.dploy("source", "status", "--config", config.path)
         #expect(status.status == 0)
         let lines = status.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first { $0.hasPrefix("last fetched") }?.hasSuffix("\"half a machine\"") == true)
         #expect(lines.first { $0.hasPrefix("last good") }?.hasSuffix("\"the lab\"") == true)
-        #expect(lines.first { $0.hasPrefix("last applied") } == "last applied  none")
+        #expect(lines.first { $0.hasPrefix("last applied") }?.hasSuffix("\"the lab\"") == true)
         #expect(lines.contains { $0.hasPrefix("last error") && $0.contains("is invalid") })
     }
 }

@@ -5,12 +5,18 @@ extension Duration {
         let failure = ValueError("is not a duration: '\(text)' (use a number and s, m or h, like 90s, 5m or 1h)")
         guard let unit = text.last, let amount = Int(text.dropLast()), amount > 0,
               text.first != "+", text.first != "0" else { return .failure(failure) }
-        switch unit {
-        case "s": return .success(.seconds(amount))
-        case "m": return .success(.seconds(amount * 60))
-        case "h": return .success(.seconds(amount * 3600))
-        default: return .failure(failure)
+        let multiplier = switch unit {
+        case "s": 1
+        case "m": 60
+        case "h": 3600
+        default: 0
         }
+        guard multiplier > 0 else { return .failure(failure) }
+        let (seconds, overflow) = amount.multipliedReportingOverflow(by: multiplier)
+        guard !overflow, seconds <= 366 * 24 * 3600 else {
+            return .failure(ValueError("is too long: '\(text)' (at most a year)"))
+        }
+        return .success(.seconds(seconds))
     }
 
     /// The spec form of a whole number of seconds, in the largest exact unit.

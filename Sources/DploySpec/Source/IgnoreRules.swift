@@ -83,7 +83,9 @@ public struct IgnoreRules: Sendable, Hashable {
             var index = set.startIndex
             while index < set.endIndex {
                 if index + 2 < set.endIndex, set[index + 1] == "-" {
-                    if (set[index].value...set[index + 2].value).contains(character.value) { found = true }
+                    // A reversed range like [z-a] matches nothing, as in git.
+                    let (low, high) = (set[index].value, set[index + 2].value)
+                    if low <= high, (low...high).contains(character.value) { found = true }
                     index += 3
                 } else {
                     if set[index] == character { found = true }

@@ -18,6 +18,7 @@ public struct SpecDirectory: Sendable {
             return ([try readFile(at: root, shownAs: root)], [])
         }
         let rootURL = URL(fileURLWithPath: root, isDirectory: true).standardizedFileURL
+        let realRoot = Self.realPath(rootURL.path) ?? rootURL.path
         let ignoreURL = rootURL.appendingPathComponent(SpecTreeRules.ignoreFileName)
         let rules = SpecTreeRules(ignoreFile: try? String(contentsOf: ignoreURL, encoding: .utf8))
 
@@ -34,7 +35,23 @@ public struct SpecDirectory: Sendable {
                 let relative = relativeFolder.isEmpty ? entry : "\(relativeFolder)/\(entry)"
                 let fullPath = rootURL.appendingPathComponent(relative).path
                 var entryIsDirectory: ObjCBool = false
-                guard fileManager.fileExists(atPath: fullPath, isDirectory: &entryIsDirectory) else { continue }
+                guard fileManager.fileExists(atPath: fullPath, isDirectory: &entryIsDirectory) else {
+                    if (try? fileManager.destinationOfSymbolicLink(atPath: fullPath)) != nil {
+                        throw SpecSourceError.badSymlink(Self.display(root: root, relative: relative), "it points nowhere")
+                    }
+                    continue
+                }
+                // A symlink is followed only to a file inside the tree, as in a git source:
+                // never out of it (a template linked to a secret would be served over HTTP),
+                // and never to a folder (a loop, or the whole filesystem).
+                if (try? fileManager.destinationOfSymbolicLink(atPath: fullPath)) != nil,
+                   rules.classify(relative, isDirectory: entryIsDirectory.boolValue) != .skipped {
+                    let shown = Self.display(root: root, relative: relative)
+                    if entryIsDirectory.boolValue { throw SpecSourceError.badSymlink(shown, "links to folders are not followed") }
+                    guard let target = Self.realPath(fullPath), target.hasPrefix(realRoot + "/") else {
+                        throw SpecSourceError.badSymlink(shown, "it points outside \(root)")
+                    }
+                }
                 switch rules.classify(relative, isDirectory: entryIsDirectory.boolValue) {
                 case .skipped: continue
                 case .folder: pending.append(relative)
@@ -46,6 +63,13 @@ public struct SpecDirectory: Sendable {
             }
         }
         return (files.sorted { $0.path < $1.path }, knownPaths)
+    }
+
+    /// The path with every symlink resolved, or nil when it does not exist.
+    public static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Paths are shown as the operator wrote the root, so they can be pasted back.
@@ -65,11 +89,13 @@ public struct SpecDirectory: Sendable {
 public enum SpecSourceError: Error, CustomStringConvertible, Equatable {
     case notFound(String)
     case unreadable(String, String)
+    case badSymlink(String, String)
 
     public var description: String {
         switch self {
         case .notFound(let path): "\(path): no such file or folder"
         case .unreadable(let path, let reason): "\(path): cannot read: \(reason)"
+        case .badSymlink(let path, let reason): "\(path): symlink refused: \(reason)"
         }
     }
 }

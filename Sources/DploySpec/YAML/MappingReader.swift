@@ -70,7 +70,11 @@ final class MappingReader {
     func int(_ key: String, required: Bool = false, minimum: Int? = nil) -> Located<Int>? {
         guard let (scalar, mark) = scalar(key, required: required) else { return nil }
         guard case .int(let number) = scalar else {
-            log.error("'\(fieldPath(key))' must be an integer, found \(scalar.typeName)", at: mark)
+            if case .double(let value) = scalar, value.magnitude >= Double(Int.max) {
+                log.error("'\(fieldPath(key))' is out of range: integers go up to \(Int.max)", at: mark)
+            } else {
+                log.error("'\(fieldPath(key))' must be an integer, found \(scalar.typeName)", at: mark)
+            }
             return nil
         }
         if let minimum, number < minimum {

@@ -65,6 +65,13 @@ enum YAMLPreflight {
     private static let question = UInt8(ascii: "?"), colon = UInt8(ascii: ":"), comma = UInt8(ascii: ",")
     private static let star = UInt8(ascii: "*"), pipe = UInt8(ascii: "|"), greater = UInt8(ascii: ">")
     private static let singleQuote = UInt8(ascii: "'"), doubleQuote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+    private static let ampersand = UInt8(ascii: "&"), bang = UInt8(ascii: "!")
+
+    private static func isAnchorCharacter(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            || byte >= 0x80
+    }
     private static let openers: Set<UInt8> = [UInt8(ascii: "["), UInt8(ascii: "{")]
     private static let closers: Set<UInt8> = [UInt8(ascii: "]"), UInt8(ascii: "}")]
 
@@ -157,10 +164,11 @@ enum YAMLPreflight {
                     position += 1
                     continue
                 case star where valueStart:
+                    // libyaml's anchor names are letters, digits, '-' and '_': the name ends
+                    // at anything else, a ':' included (`*a: 1` uses the alias as a key).
                     let aliasColumn = position - lineStart + 1
                     var end = position + 1
-                    while end < contentEnd, ![space, tab, comma].contains(bytes[end]),
-                          !openers.contains(bytes[end]), !closers.contains(bytes[end]) { end += 1 }
+                    while end < contentEnd, isAnchorCharacter(bytes[end]) { end += 1 }
                     var after = end
                     while after < contentEnd, bytes[after] == space || bytes[after] == tab { after += 1 }
                     let usedAsKey = after < contentEnd && bytes[after] == colon
@@ -172,6 +180,11 @@ enum YAMLPreflight {
                     position = end
                     valueStart = false
                     lastToken = star
+                    continue
+                case ampersand where valueStart, bang where valueStart:
+                    // An anchor or a tag comes before the value it names: skip it, and the
+                    // value (perhaps a flow collection) still starts after it.
+                    while position < contentEnd, bytes[position] != space, bytes[position] != tab { position += 1 }
                     continue
                 case pipe where valueStart && flowDepth == 0, greater where valueStart && flowDepth == 0:
                     blockScalarIndent = indent

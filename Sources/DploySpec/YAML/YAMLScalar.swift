@@ -53,8 +53,11 @@ public enum YAMLScalar: Hashable, Sendable {
     }
 
     private static func integer(_ text: String) -> Int? {
-        if text.hasPrefix("0o") { return Int(text.dropFirst(2), radix: 8) }
-        if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
+        if text.hasPrefix("0o") || text.hasPrefix("0x") {
+            let digits = text.dropFirst(2)
+            guard !digits.isEmpty, digits.allSatisfy(\.isHexDigit) else { return nil }
+            return Int(digits, radix: text.hasPrefix("0o") ? 8 : 16)
+        }
         let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : Substring(text)
         guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
         return Int(text)
