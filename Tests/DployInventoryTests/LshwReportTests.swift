@@ -1,0 +1,58 @@
+import DployInventory
+import Foundation
+import Testing
+
+@Suite("lshw -json reports")
+struct LshwReportTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/lshw")
+
+    static func fixture(_ name: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: fixtures.appendingPathComponent(name)))
+    }
+
+    static let qemu = "debian12-virtio-vm-lshw-02.19-git20210619-sanitized.json"
+
+    @Test("a Debian 12 VM as lshw B.02.19 reports it (sanitized: no serials, no MACs)")
+    func qemuVM() throws {
+        let hardware = try LshwReport.parse(try Self.fixture(Self.qemu))
+        #expect(hardware.memoryBytes == 25_769_803_776)
+        #expect(hardware.cpus == 1)
+        #expect(hardware.cpuModel == "AMD EPYC")
+        #expect(hardware.disks.map(\.name) == ["/dev/vda"])
+        #expect(hardware.nics.isEmpty, "sanitized output has no MACs to report")
+    }
+
+    @Test("the same report as a list, and as older lshw's objects with stray commas, reads the same")
+    func olderShapes() throws {
+        let text = String(decoding: try Self.fixture(Self.qemu), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let expected = try LshwReport.parse(Array(text.utf8))
+        #expect(try LshwReport.parse(Array("[\n\(text)\n]\n".utf8)) == expected)
+        // Older versions: a comma after the object, and before closing brackets.
+        let sloppy = text.replacingOccurrences(of: "\n    }\n  ]", with: "\n    },\n  ]") + ",\n"
+        #expect(throws: (any Error).self) { try JSONSerialization.jsonObject(with: Data(sloppy.utf8)) }
+        #expect(try LshwReport.parse(Array(sloppy.utf8)) == expected)
+    }
+
+    @Test("bad reports are refused with a reason", arguments: [
+        ("not json at all", "not lshw -json output"),
+        ("[1, 2, 3]", "not an object or a list of objects"),
+        ("{\"foo\": 1}", "neither 'class' nor 'children'"),
+        ("", "not lshw -json output"),
+    ])
+    func refused(_ body: String, _ reason: String) {
+        do {
+            _ = try LshwReport.parse(Array(body.utf8))
+            Issue.record("'\(body)' must be refused")
+        } catch {
+            #expect(error.description.contains(reason), "\(error)")
+        }
+    }
+
+    @Test("oversized and non-UTF-8 reports are refused before parsing")
+    func limits() {
+        #expect(throws: InventoryError.tooLarge(LshwReport.maximumBytes + 1, limit: LshwReport.maximumBytes)) {
+            try LshwReport.parse([UInt8](repeating: 0x20, count: LshwReport.maximumBytes + 1))
+        }
+        #expect(throws: InventoryError.notUTF8) { try LshwReport.parse([0x7B, 0xFF, 0x7D]) }
+    }
+}
