@@ -66,7 +66,12 @@ struct Validate: ParsableCommand {
         }
 
         if options.json {
-            try printJSON(ValidationReport(result, show: show.flatMap { effective(named: $0, in: result) }))
+            let machine = show.flatMap { effective(named: $0, in: result) }
+            try printJSON(ValidationReport(result, show: machine))
+            if let show, result.isValid, machine == nil {
+                printError("no machine named '\(show)' in \(place)")
+                throw ExitCode.failure
+            }
         } else {
             diagnostics.forEach(printError)
             if result.isValid { print(result.summary + summarySuffix) } else {

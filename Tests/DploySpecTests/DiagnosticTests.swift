@@ -31,7 +31,7 @@ struct DiagnosticTests {
              expected: [("m.yaml:5:3", "missing required field 'spec.mac'")]),
         Case(name: "duplicate mapping key",
              files: ["m.yaml": "apiVersion: dploy.org/v1\nkind: Machine\nmetadata: {name: web-01}\nspec:\n  mac: 94:18:82:00:00:01\n  mac: 94:18:82:00:00:02\n"],
-             expected: [("m.yaml:5:3", "duplicate key 'mac'")]),
+             expected: [("m.yaml:6:3", "duplicate key 'mac' in this mapping (first at line 5)")]),
         Case(name: "malformed MAC", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:01")],
              expected: [("m.yaml:7:8", "is not a MAC address")]),
         Case(name: "malformed IP", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", ip: "198.18.0.300")],

@@ -67,6 +67,19 @@ enum YAMLDocuments {
 
     static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
+        func repeatedKey(_ key: String, after mark: Mark, in text: String) -> SourceLocation? {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            guard mark.line >= 1, mark.line <= lines.count else { return nil }
+            let indent = mark.column - 1
+            for (offset, line) in lines.dropFirst(mark.line).enumerated() {
+                let leading = line.prefix { $0 == " " }.count
+                if leading < indent && !line.allSatisfy({ $0 == " " }) { return nil }
+                if leading == indent, line.dropFirst(indent).hasPrefix(key + ":") {
+                    return SourceLocation(file: file, line: mark.line + offset + 1, column: indent + 1)
+                }
+            }
+            return nil
+        }
         func phrase(_ context: YamlError.Context?, _ problem: String) -> String {
             guard let context, !context.text.isEmpty else { return "YAML syntax: \(problem)" }
             return "YAML syntax: \(problem) (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
@@ -78,7 +91,12 @@ enum YAMLDocuments {
             return Diagnostic(phrase(context, problem), at: at(mark))
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return Diagnostic("duplicate key \(keys) in this mapping: each key may appear once", at: at(context.mark))
+            // Yams marks the first occurrence; the repeat, a later line at the same
+            // indentation, is where the operator has to look.
+            let first = context.mark
+            let repeated = duplicates.first.flatMap { repeatedKey($0, after: first, in: context.text) }
+            return Diagnostic("duplicate key \(keys) in this mapping (first at line \(first.line)): each key may appear once",
+                              at: repeated ?? at(first))
         case .reader(let problem, let offset, _, let yaml):
             let prefix = offset.map { yaml.utf8.prefix($0) } ?? yaml.utf8.prefix(0)
             let line = prefix.count(where: { $0 == 0x0A }) + 1
