@@ -15,33 +15,39 @@ public enum LshwReport {
         }
         guard String(validating: bytes, as: UTF8.self) != nil else { throw InventoryError.notUTF8 }
         let roots = try topLevelNodes(bytes)
-        guard let system = roots.first(where: { $0["class"] as? String == "system" }) ?? roots.first else {
-            throw InventoryError.notLshw("no hardware node found")
-        }
-        guard system["class"] != nil || system["children"] != nil else {
+        guard roots.contains(where: { $0["class"] != nil || $0["children"] != nil }) else {
             throw InventoryError.notLshw("the top-level object has neither 'class' nor 'children'")
         }
         var nodes: [[String: Any]] = []
         for root in roots { collect(root, into: &nodes, depth: 0) }
 
-        var hardware = Hardware(vendor: text(system["vendor"]), model: text(system["product"]), serial: text(system["serial"]))
-        for node in nodes {
-            let nodeClass = node["class"] as? String
+        // With `-class` filters there is no system node: then vendor and model stay unknown.
+        let system = nodes.first { $0["class"] as? String == "system" }
+        var hardware = Hardware(vendor: text(system?["vendor"]), model: text(system?["product"]),
+                                serial: text(system?["serial"]))
+        for node in nodes where node["disabled"] as? Bool != true {
             let id = node["id"] as? String ?? ""
-            if node["disabled"] as? Bool == true { continue }
-            switch nodeClass {
+            switch node["class"] as? String {
             case "processor":
-                guard node["claimed"] as? Bool != false || node["product"] != nil else { continue }
+                // Controllers call themselves processors too ("SCSI Processor"): a CPU sits on the cpu bus.
+                let isCPU = (node["businfo"] as? String).map { $0.hasPrefix("cpu@") } ?? id.hasPrefix("cpu")
+                guard isCPU else { continue }
                 hardware.cpus += 1
                 hardware.cpuModel = hardware.cpuModel ?? text(node["product"])
             case "memory" where id == "firmware":
                 hardware.biosVersion = text(node["version"])
-            case "memory" where id == "memory" || (id.hasPrefix("memory") && text(node["description"]) == "System Memory"):
-                if let size = number(node["size"]) { hardware.memoryBytes = (hardware.memoryBytes ?? 0) + size }
+            case "memory" where isSystemMemory(node):
+                // Some firmware gives the total; some only the banks, which then add up.
+                let banks = (node["children"] as? [[String: Any]] ?? []).compactMap { number($0["size"]) }
+                if let size = number(node["size"]) ?? (banks.isEmpty ? nil : banks.reduce(0, +)) {
+                    hardware.memoryBytes = (hardware.memoryBytes ?? 0) + size
+                }
             case "disk":
-                guard let name = logicalName(node) else { continue }
+                guard let name = logicalName(node), name.hasPrefix("/dev/"), !id.hasPrefix("cdrom"),
+                      !hardware.disks.contains(where: { $0.name == name }) else { continue }
                 hardware.disks.append(Hardware.Disk(name: name, sizeBytes: number(node["size"]), model: text(node["product"])))
             case "network":
+                // A MAC is 17 characters; sanitized reports say "[REMOVED]" instead.
                 guard let mac = text(node["serial"]), mac.count == 17 else { continue }
                 let configuration = node["configuration"] as? [String: Any]
                 let link = (configuration?["link"] as? String).map { $0 == "yes" }
@@ -132,6 +138,11 @@ public enum LshwReport {
         guard depth < 32, nodes.count < 10_000 else { return }
         nodes.append(node)
         for child in node["children"] as? [[String: Any]] ?? [] { collect(child, into: &nodes, depth: depth + 1) }
+    }
+
+    private static func isSystemMemory(_ node: [String: Any]) -> Bool {
+        let id = node["id"] as? String ?? ""
+        return id == "memory" || (id.hasPrefix("memory") && text(node["description"])?.lowercased() == "system memory")
     }
 
     private static func text(_ value: Any?) -> String? {

@@ -22,6 +22,33 @@ struct LshwReportTests {
         #expect(hardware.nics.isEmpty, "sanitized output has no MACs to report")
     }
 
+    @Test("the same VM with -class filters: a list of nodes, no system node")
+    func classFiltered() throws {
+        let hardware = try LshwReport.parse(try Self.fixture("debian12-virtio-vm-lshw-02.19-git20210619-class-filter-sanitized.json"))
+        #expect(hardware.vendor == nil && hardware.model == nil)
+        #expect(hardware.memoryBytes == 25_769_803_776)
+        #expect(hardware.cpus == 1)
+        #expect(hardware.disks.map(\.name) == ["/dev/vda"])
+    }
+
+    @Test("a Dell PowerEdge R6515 (lshw B.02.18.85, from metal-toolbox/ironlib): a SCSI 'processor' is not a CPU")
+    func dell() throws {
+        let hardware = try LshwReport.parse(try Self.fixture("dell-poweredge-r6515-lshw-B.02.18.85-reformatted.json"))
+        #expect(hardware.vendor == "Dell Inc.")
+        #expect(hardware.model == "PowerEdge R6515 (SKU=NotProvided;ModelName=PowerEdge R6515)")
+        #expect(hardware.serial == "11WLK93")
+        #expect(hardware.biosVersion == "1.7.4")
+        #expect(hardware.cpus == 1)
+        #expect(hardware.cpuModel == "AMD EPYC 7502P 32-Core Processor")
+        #expect(hardware.memoryBytes == 274_877_906_944)
+        #expect(hardware.disks.map(\.name) == ["/dev/nvme0n1", "/dev/nvme1n1", "/dev/sda", "/dev/sdb"])
+        #expect(hardware.disks.first?.sizeBytes == 3_840_755_982_336)
+        #expect(hardware.nics == [
+            Hardware.NIC(name: "enp65s0f0", mac: "40:a6:b7:4e:8a:a0", linkUp: true),
+            Hardware.NIC(name: "enp65s0f1", mac: "40:a6:b7:4e:8a:a0", linkUp: true),
+        ])
+    }
+
     @Test("the same report as a list, and as older lshw's objects with stray commas, reads the same")
     func olderShapes() throws {
         let text = String(decoding: try Self.fixture(Self.qemu), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
