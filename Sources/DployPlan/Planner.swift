@@ -88,7 +88,7 @@ public enum Planner {
         // all of them, nothing was removed from git and no file needs an owner looked up.
         var claimed = 0
         let installerFiles = Dictionary(grouping: observed.files.keys.filter(isInstallerAnswer)) {
-            String($0.path.split(separator: "/")[1])
+            String($0.path.dropFirst("installers/".count).prefix { $0 != "/" })
         }
 
         for machine in desired.fleet.machines {
@@ -280,9 +280,12 @@ public enum Planner {
     /// `installers/NAME/FILE` where FILE is one dploy writes; anything else an operator put
     /// in those folders is not dploy's, and is never removed.
     static func isInstallerAnswer(_ path: OutputPath) -> Bool {
-        let parts = path.path.split(separator: "/")
-        return path.root == .http && parts.count == 3 && parts[0] == "installers"
-            && ["preseed.cfg", "ks.cfg", "user-data", "meta-data"].contains(parts[2])
+        // Runs for every observed file: checked without splitting the path.
+        guard path.root == .http, path.path.hasPrefix("installers/") else { return false }
+        let rest = path.path.dropFirst("installers/".count)
+        guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex else { return false }
+        let file = rest[rest.index(after: slash)...]
+        return file == "preseed.cfg" || file == "ks.cfg" || file == "user-data" || file == "meta-data"
     }
 
     /// The name of the machine a managed file was written for: from the installer folder's
