@@ -85,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DployPlanTests",
-            dependencies: ["DployPlan", "DployApply", "DployController", "DployRender", "DploySpec"]
+            dependencies: ["DployPlan", "DployApply", "DployController", "DployInventory", "DployRender", "DploySpec"]
         ),
         .testTarget(
             name: "dployTests",

@@ -104,6 +104,13 @@ public struct Reconciler {
         // The store exists once a machine has booted through dploy; until then nothing was observed.
         if let store = try openStore(creating: false) {
             observed.installedGenerations = try store.installedGenerations()
+            for (mac, attempt) in try store.latestAttempts() {
+                if attempt.failedAt != nil {
+                    observed.failedInstalls[mac] = attempt.generation
+                } else if attempt.finishedAt == nil {
+                    observed.installing[mac] = attempt.generation
+                }
+            }
             for machine in try store.machines() where machine.state == .discovered {
                 let what = [machine.hardware?.vendor, machine.hardware?.model].compactMap { $0 }.joined(separator: " ")
                 observed.discovered[machine.mac] = what.isEmpty ? "no hardware report yet" : what
@@ -112,10 +119,12 @@ public struct Reconciler {
         return observed
     }
 
-    /// The embedded store at `store.sqlite`; nil when it does not exist and `creating` is false.
+    /// The embedded store at `store.sqlite`. With `creating: false` (plan, machines,
+    /// backup) it is opened read-only, and is nil when it does not exist yet; the daemon
+    /// opens it with `creating: true`, migrating it.
     public func openStore(creating: Bool) throws -> SQLiteStore? {
         guard creating || FileManager.default.fileExists(atPath: config.storePath) else { return nil }
-        return try SQLiteStore(path: config.storePath)
+        return try SQLiteStore(path: config.storePath, readOnly: !creating)
     }
 
     public func plan() throws -> PlanResult {

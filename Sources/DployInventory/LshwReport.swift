@@ -1,3 +1,4 @@
+import DploySpec
 import Foundation
 
 /// Reads `lshw -json` output into `Hardware`.
@@ -38,20 +39,20 @@ public enum LshwReport {
                 hardware.biosVersion = text(node["version"])
             case "memory" where isSystemMemory(node):
                 // Some firmware gives the total; some only the banks, which then add up.
-                let banks = (node["children"] as? [[String: Any]] ?? []).compactMap { number($0["size"]) }
-                if let size = number(node["size"]) ?? (banks.isEmpty ? nil : banks.reduce(0, +)) {
-                    hardware.memoryBytes = (hardware.memoryBytes ?? 0) + size
+                let banks = children(of: node).compactMap { number($0["size"]) }
+                if let size = number(node["size"]) ?? (banks.isEmpty ? nil : sum(banks)) {
+                    hardware.memoryBytes = sum([hardware.memoryBytes ?? 0, size])
                 }
             case "disk":
                 guard let name = logicalName(node), name.hasPrefix("/dev/"), !id.hasPrefix("cdrom"),
                       !hardware.disks.contains(where: { $0.name == name }) else { continue }
                 hardware.disks.append(Hardware.Disk(name: name, sizeBytes: number(node["size"]), model: text(node["product"])))
             case "network":
-                // A MAC is 17 characters; sanitized reports say "[REMOVED]" instead.
-                guard let mac = text(node["serial"]), mac.count == 17 else { continue }
+                // Sanitized reports say "[REMOVED]" instead of a MAC.
+                guard let mac = text(node["serial"]).flatMap(MACAddress.init)?.description else { continue }
                 let configuration = node["configuration"] as? [String: Any]
                 let link = (configuration?["link"] as? String).map { $0 == "yes" }
-                hardware.nics.append(Hardware.NIC(name: logicalName(node), mac: mac.lowercased(), linkUp: link))
+                hardware.nics.append(Hardware.NIC(name: logicalName(node), mac: mac, linkUp: link))
             default:
                 continue
             }
@@ -137,7 +138,20 @@ public enum LshwReport {
     private static func collect(_ node: [String: Any], into nodes: inout [[String: Any]], depth: Int) {
         guard depth < 32, nodes.count < 10_000 else { return }
         nodes.append(node)
-        for child in node["children"] as? [[String: Any]] ?? [] { collect(child, into: &nodes, depth: depth + 1) }
+        for child in children(of: node) { collect(child, into: &nodes, depth: depth + 1) }
+    }
+
+    /// The object children of a node; anything else in the list is skipped, not fatal.
+    private static func children(of node: [String: Any]) -> [[String: Any]] {
+        (node["children"] as? [Any] ?? []).compactMap { $0 as? [String: Any] }
+    }
+
+    /// Sizes add up without overflowing: a report claiming more than an exbibyte is capped.
+    private static func sum(_ values: [Int64]) -> Int64 {
+        values.reduce(0) { total, value in
+            let (result, overflow) = total.addingReportingOverflow(value)
+            return overflow ? Int64.max : result
+        }
     }
 
     private static func isSystemMemory(_ node: [String: Any]) -> Bool {
@@ -151,10 +165,18 @@ public enum LshwReport {
         return trimmed.isEmpty ? nil : trimmed
     }
 
+    /// A byte count: a whole, non-negative number below 2^60 (an exbibyte), or nothing.
     private static func number(_ value: Any?) -> Int64? {
-        if let number = value as? NSNumber { return number.int64Value }
-        if let string = value as? String { return Int64(string) }
-        return nil
+        let parsed: Int64?
+        if let number = value as? NSNumber {
+            parsed = Int64(exactly: number.doubleValue)
+        } else if let string = value as? String {
+            parsed = Int64(string)
+        } else {
+            parsed = nil
+        }
+        guard let parsed, parsed >= 0, parsed < 1 << 60 else { return nil }
+        return parsed
     }
 
     private static func logicalName(_ node: [String: Any]) -> String? {

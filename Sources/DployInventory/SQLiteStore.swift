@@ -8,16 +8,40 @@ public final class SQLiteStore: Store {
     let pool: DatabasePool
     public let path: String
 
-    /// Opens (creating if needed) and migrates the store at `path`.
-    public init(path: String) throws {
+    /// Opens the store at `path`. The daemon opens it writable: created if needed and
+    /// migrated. Everything else (`plan`, `machines`, `store backup`) opens it read-only and
+    /// refuses a file that is not a dploy store of this version, changing nothing.
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
         self.path = path
-        let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        var configuration = Configuration()
-        configuration.foreignKeysEnabled = true
-        configuration.busyMode = .timeout(5)
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try StoreSchema.migrator.migrate(pool)
+        do {
+            var configuration = Configuration()
+            configuration.foreignKeysEnabled = true
+            configuration.busyMode = .timeout(5)
+            configuration.readonly = readOnly
+            if !readOnly {
+                let folder = (path as NSString).deletingLastPathComponent
+                if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            if readOnly {
+                try pool.read { db in
+                    let applied = try StoreSchema.migrator.appliedIdentifiers(db)
+                    if applied.isEmpty { throw StoreError.notAStore(path, "it has no dploy schema") }
+                    if try StoreSchema.migrator.hasBeenSuperseded(db) {
+                        throw StoreError.notAStore(path, "it was written by a newer dploy")
+                    }
+                    if try !StoreSchema.migrator.hasCompletedMigrations(db) {
+                        throw StoreError.notAStore(path, "it is from an older dploy; the daemon migrates it when it starts")
+                    }
+                }
+            } else {
+                try StoreSchema.migrator.migrate(pool)
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.unusable(path, String(describing: error))
+        }
     }
 
     public func machines() throws -> [ObservedMachine] {
@@ -102,6 +126,15 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func latestAttempts() throws -> [MACAddress: InstallAttempt] {
+        try pool.read { db in
+            let rows = try InstallRow.fetchAll(db, sql: "SELECT * FROM install WHERE id IN (SELECT MAX(id) FROM install GROUP BY mac)")
+            return rows.reduce(into: [:]) { result, row in
+                if let attempt = row.attempt { result[attempt.mac] = attempt }
+            }
+        }
+    }
+
     public func record(_ event: MachineEvent) throws {
         try pool.write { db in
             try EventRow(mac: event.mac?.description, at: event.at, kind: event.kind, message: event.message).insert(db)
@@ -120,8 +153,12 @@ public final class SQLiteStore: Store {
 
     public func backup(to path: String) throws {
         guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.backupExists(path) }
-        let destination = try DatabaseQueue(path: path)
-        try pool.backup(to: destination)
+        do {
+            let destination = try DatabaseQueue(path: path)
+            try pool.backup(to: destination)
+        } catch {
+            throw StoreError.unusable(path, "the backup could not be written: \(error)")
+        }
     }
 
     /// The machine's row, created on first sight, with its last-seen time moved on.
@@ -143,9 +180,14 @@ public final class SQLiteStore: Store {
 
 public enum StoreError: Error, CustomStringConvertible, Equatable {
     case backupExists(String)
+    case notAStore(String, String)
+    case unusable(String, String)
+
     public var description: String {
         switch self {
         case .backupExists(let path): "\(path) already exists; a backup never overwrites a file"
+        case .notAStore(let path, let reason): "the store \(path) (store.sqlite in the config) is not usable: \(reason)"
+        case .unusable(let path, let reason): "the store \(path) (store.sqlite in the config) cannot be used: \(reason)"
         }
     }
 }

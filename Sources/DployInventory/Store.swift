@@ -19,6 +19,8 @@ public protocol Store: Sendable {
     func installAttempts(_ mac: MACAddress) throws -> [InstallAttempt]
     /// The newest installed generation of every machine that has one.
     func installedGenerations() throws -> [MACAddress: Int]
+    /// Every machine's most recent install attempt: running, finished or failed.
+    func latestAttempts() throws -> [MACAddress: InstallAttempt]
 
     func record(_ event: MachineEvent) throws
     /// Newest first; all machines when `mac` is nil.

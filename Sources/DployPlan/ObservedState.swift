@@ -11,6 +11,10 @@ public struct ObservedState: Hashable, Sendable {
     public var installedGenerations: [MACAddress: Int]
     /// Power as the BMC reports it, by MAC.
     public var power: [MACAddress: ObservedPower]
+    /// The generation each machine is installing now (its installer has not called back).
+    public var installing: [MACAddress: Int] = [:]
+    /// The generation whose install failed last, for machines whose newest attempt failed.
+    public var failedInstalls: [MACAddress: Int] = [:]
     /// Machines that booted from the network and reported themselves, with a word on what
     /// they are ("HPE ProLiant DL360 Gen10"); the planner names those not in git.
     public var discovered: [MACAddress: String]

@@ -94,18 +94,21 @@ public enum Planner {
         for machine in desired.fleet.machines {
             let mac = machine.mac.value
             let installed = observed.installedGenerations[mac]
+            // A generation whose install failed is not tried again: the machine boots from
+            // its disk until the generation changes. No endless reinstall loop.
+            let failedGeneration = observed.failedInstalls[mac]
             let rendered: RenderedMachine
-            if let cached = cache.lookup(machine, installed: installed) {
+            if let cached = cache.lookup(machine, installed: installed, failed: failedGeneration) {
                 rendered = cached
             } else {
                 do throws(TemplateError) {
-                    rendered = try render(machine, installed: installed, resolver: resolver, desired: desired,
-                                          settings: settings, templates: &templates)
+                    rendered = try render(machine, installed: installed, failed: failedGeneration, resolver: resolver,
+                                          desired: desired, settings: settings, templates: &templates)
                 } catch {
                     if !problems.contains(error) { problems.append(error) }
                     continue
                 }
-                cache.store(rendered, for: machine, installed: installed)
+                cache.store(rendered, for: machine, installed: installed, failed: failedGeneration)
             }
             hosts.append(rendered.host)
             desiredMachineKeys.insert(machine.name)
@@ -114,6 +117,7 @@ public enum Planner {
             let owned = rendered.bootPaths.filter { observed.files[$0] != nil } + (installerFiles[machine.name] ?? [])
             claimed += owned.count
             if let plan = planMachine(rendered.effective, profile: rendered.profile, installed: installed,
+                                      installing: observed.installing[mac], failed: failedGeneration,
                                       needsInstall: rendered.needsInstall, files: rendered.files, owned: owned,
                                       observed: observed) {
                 // Only files that will be written need their contents in the result.
@@ -167,13 +171,14 @@ public enum Planner {
     }
 
     /// Every file one machine needs, from its effective spec and whether it must install.
-    static func render(_ machine: Machine, installed: Int?, resolver: DefaultsResolver, desired: DesiredState,
+    static func render(_ machine: Machine, installed: Int?, failed: Int?, resolver: DefaultsResolver, desired: DesiredState,
                        settings: PlanSettings,
                        templates: inout [String: Result<InstallerTemplate, TemplateError>]) throws(TemplateError) -> RenderedMachine {
         let effective = resolver.resolve(machine)
         let mac = machine.mac.value
         let profile = effective.settings.profile.flatMap(desired.fleet.profile(named:))
         let needsInstall = profile != nil && (installed.map { $0 < effective.generation } ?? true)
+            && failed != effective.generation
         let intent: BootIntent = needsInstall ? .install(profile!) : .localDisk
 
         var files: [OutputPath: String] = [
@@ -203,7 +208,8 @@ public enum Planner {
     }
 
     /// The steps for one desired machine, or nil when it is as it should be.
-    private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, needsInstall: Bool,
+    private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, installing: Int?,
+                                    failed: Int?, needsInstall: Bool,
                                     files: [OutputPath: [UInt8]], owned: [OutputPath], observed: ObservedState) -> MachinePlan? {
         let mac = machine.machine.mac.value
         let isNew = owned.isEmpty
@@ -223,10 +229,20 @@ public enum Planner {
             let address = machine.machine.ip.map { "DHCP reservation \($0.value)" } ?? "DHCP entry without a fixed address"
             if let profile, needsInstall {
                 reasons.append("new machine: \(address); installs \(profile.name) generation \(machine.generation) at its next network boot")
-            } else {
+            } else if profile == nil {
                 reasons.append("new machine: \(address); boots its local disk (no profile)")
+            } else if let installed, failed != machine.generation {
+                reasons.append("new machine: \(address); boots its local disk (generation \(installed) is installed)")
+            } else {
+                reasons.append("new machine: \(address); boots its local disk")
             }
-        } else if let installed, needsInstall, let profile {
+        }
+        if failed == machine.generation {
+            reasons.append("the install of generation \(machine.generation) failed; boots its local disk until the generation changes")
+        } else if installing == machine.generation {
+            // Already booted into its installer: power-cycling it now would interrupt the install.
+            if !isNew && !actions.isEmpty { reasons.append("boot files changed while generation \(machine.generation) installs") }
+        } else if !isNew, let installed, needsInstall, let profile {
             reasons.append("reinstall: generation \(installed) → \(machine.generation) (profile \(profile.name))")
             if machine.settings.bmc?.address != nil {
                 actions.append(Action(.bmcBootOnceFromNetwork, machine: machine.name, reason: "start the reinstall"))
@@ -235,7 +251,7 @@ public enum Planner {
             } else {
                 reasons.append("no BMC: reinstalls at its next network boot")
             }
-        } else if !actions.isEmpty {
+        } else if !isNew && !actions.isEmpty {
             reasons.append("boot files changed")
         }
         if let observedPower = observed.power[mac], machine.settings.bmc?.address != nil,

@@ -22,6 +22,7 @@ public final class RenderCache: @unchecked Sendable {
     private struct Entry {
         var machine: Machine
         var installed: Int?
+        var failed: Int?
         var rendered: RenderedMachine
     }
 
@@ -40,12 +41,13 @@ public final class RenderCache: @unchecked Sendable {
         shared = current
     }
 
-    func lookup(_ machine: Machine, installed: Int?) -> RenderedMachine? {
-        guard let entry = entries[machine.mac.value], entry.installed == installed, entry.machine == machine else { return nil }
+    func lookup(_ machine: Machine, installed: Int?, failed: Int?) -> RenderedMachine? {
+        guard let entry = entries[machine.mac.value], entry.installed == installed, entry.failed == failed,
+              entry.machine == machine else { return nil }
         return entry.rendered
     }
 
-    func store(_ rendered: RenderedMachine, for machine: Machine, installed: Int?) {
-        entries[machine.mac.value] = Entry(machine: machine, installed: installed, rendered: rendered)
+    func store(_ rendered: RenderedMachine, for machine: Machine, installed: Int?, failed: Int?) {
+        entries[machine.mac.value] = Entry(machine: machine, installed: installed, failed: failed, rendered: rendered)
     }
 }

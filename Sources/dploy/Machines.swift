@@ -32,7 +32,13 @@ struct Machines: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode.failure
         }
-        let observed = try reconciler.openStore(creating: false)?.machines() ?? []
+        let observed: [ObservedMachine]
+        do {
+            observed = try reconciler.openStore(creating: false)?.machines() ?? []
+        } catch let error as CustomStringConvertible & Error {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
         var rows: [Row] = []
         let byMAC = Dictionary(observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
         for (name, mac, generation) in desired.machines {
@@ -99,6 +105,11 @@ struct StoreCommand: ParsableCommand {
                 try store.backup(to: file)
                 print("Backed up \(store.path) to \(file).")
             } catch let error as StoreError {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            } catch let error as ExitCode {
+                throw error
+            } catch let error as CustomStringConvertible & Error {
                 printError("error: \(error)")
                 throw ExitCode.failure
             }

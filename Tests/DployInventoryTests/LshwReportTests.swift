@@ -55,9 +55,14 @@ struct LshwReportTests {
         let expected = try LshwReport.parse(Array(text.utf8))
         #expect(try LshwReport.parse(Array("[\n\(text)\n]\n".utf8)) == expected)
         // Older versions: a comma after the object, and before closing brackets.
-        let sloppy = text.replacingOccurrences(of: "\n    }\n  ]", with: "\n    },\n  ]") + ",\n"
+        let closing = "}]"
+        #expect(text.contains(closing), "the fixture has a child list to break")
+        let sloppy = text.replacingOccurrences(of: closing, with: "},\n]") + ",\n"
+        #expect(sloppy.contains("},\n]"))
         #expect(throws: (any Error).self) { try JSONSerialization.jsonObject(with: Data(sloppy.utf8)) }
         #expect(try LshwReport.parse(Array(sloppy.utf8)) == expected)
+        // Two objects one after the other, as lshw printed for several top-level nodes.
+        #expect(try LshwReport.parse(Array((text + "\n" + text).utf8)).cpus == expected.cpus * 2)
     }
 
     @Test("bad reports are refused with a reason", arguments: [
@@ -73,6 +78,26 @@ struct LshwReportTests {
         } catch {
             #expect(error.description.contains(reason), "\(error)")
         }
+    }
+
+    @Test("absurd numbers and odd children neither crash nor count")
+    func absurd() throws {
+        let report = """
+            {"id": "x", "class": "system", "children": [
+              {"id": "memory", "class": "memory", "description": "System Memory", "children": [
+                {"id": "bank:0", "class": "memory", "size": 9223372036854775807},
+                {"id": "bank:1", "class": "memory", "size": 9223372036854775807}]},
+              {"id": "memory:1", "class": "memory", "description": "System Memory", "size": 1e30},
+              {"id": "disk", "class": "disk", "logicalname": "/dev/sda", "size": -5},
+              {"id": "network", "class": "network", "serial": "not-a-mac-address"},
+              7, "text", null,
+              {"id": "cpu", "class": "processor", "businfo": "cpu@0", "product": "Xeon"}]}
+            """
+        let hardware = try LshwReport.parse(Array(report.utf8))
+        #expect(hardware.memoryBytes == nil, "no believable size was reported")
+        #expect(hardware.disks == [Hardware.Disk(name: "/dev/sda", sizeBytes: nil, model: nil)])
+        #expect(hardware.nics.isEmpty)
+        #expect(hardware.cpus == 1, "siblings of non-objects are still read")
     }
 
     @Test("oversized and non-UTF-8 reports are refused before parsing")

@@ -1,5 +1,6 @@
 import DployApply
 import DployController
+import DployInventory
 import DployPlan
 import DployRender
 import DploySpec
@@ -204,5 +205,48 @@ struct StoreObservationTests {
         #expect(web.actions.map(\.kind) == [.bmcBootOnceFromNetwork, .bmcPower])
         #expect(plan.notes == ["discovered, not in git: 94:18:82:99:00:01 (HPE ProLiant DL380 Gen10); dploy leaves it alone until a Machine document names it"])
         #expect(!plan.machines.contains { $0.machine.contains("94-18-82-99") })
+    }
+
+    @Test("a machine in its installer is not power-cycled; a failed generation boots from disk, not again and again")
+    func installingAndFailed() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let reconciler = try lab.reconciler()
+        _ = try reconciler.apply(try reconciler.plan())
+        let store = try #require(try reconciler.openStore(creating: true))
+        let web02 = try #require(MACAddress("94:18:82:3a:5c:2e"))
+        let web03 = try #require(MACAddress("94:18:82:3a:5d:0b"))
+        let now = Date()
+        try store.installStarted(web02, generation: 0, at: now)
+        try store.installFinished(web02, generation: 0, at: now)
+        try store.installStarted(web02, generation: 1, at: now)          // now installing 1, as desired
+        try store.installStarted(web03, generation: 0, at: now)
+        try store.installFailed(web03, generation: 0, reason: "no callback", at: now)
+
+        let plan = try reconciler.plan().plan
+        #expect(!plan.machines.contains { $0.machine == "web-02" }, "\(plan.machines)")
+        let web = try #require(plan.machines.first { $0.machine == "web-03" })
+        #expect(web.reasons == ["the install of generation 0 failed; boots its local disk until the generation changes"])
+        #expect(!web.actions.contains { $0.needsBMC })
+        #expect(web.actions.contains { $0.path?.path == "installers/web-03/preseed.cfg" && $0.kind == .removeFile })
+        let result = try reconciler.plan()
+        let script = try #require(result.desiredFiles[OutputPath(.http, "ipxe/94-18-82-3a-5d-0b.ipxe")])
+        #expect(String(decoding: script, as: UTF8.self).contains("boots its local disk"))
+    }
+
+    @Test("a store that is not dploy's, or is broken, is refused by name and left as it was")
+    func foreignStore() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        try FileManager.default.createDirectory(atPath: lab.path("state"), withIntermediateDirectories: true)
+        for (contents, reason) in [(Data(), "it has no dploy schema"), (Data("not a database at all".utf8), "cannot be used")] {
+            try contents.write(to: URL(fileURLWithPath: lab.path("state/dploy.db")))
+            do {
+                _ = try lab.reconciler().plan()
+                Issue.record("a foreign store must be refused")
+            } catch let error as StoreError {
+                #expect(error.description.contains(lab.path("state/dploy.db")))
+                #expect(error.description.contains(reason), "\(error)")
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: lab.path("state/dploy.db"))) == contents, "left as it was")
+        }
     }
 }

@@ -68,12 +68,15 @@ enum YAMLDocuments {
     static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
         func repeatedKey(_ key: String, after mark: Mark, in text: String) -> SourceLocation? {
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            // isNewline splits "\r\n" too, which Swift holds as one character.
+            let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
             guard mark.line >= 1, mark.line <= lines.count else { return nil }
             let indent = mark.column - 1
             for (offset, line) in lines.dropFirst(mark.line).enumerated() {
                 let leading = line.prefix { $0 == " " }.count
-                if leading < indent && !line.allSatisfy({ $0 == " " }) { return nil }
+                let content = line.drop { $0 == " " }
+                if content.isEmpty || content.hasPrefix("#") { continue }
+                if leading < indent { return nil }
                 if leading == indent, line.dropFirst(indent).hasPrefix(key + ":") {
                     return SourceLocation(file: file, line: mark.line + offset + 1, column: indent + 1)
                 }

@@ -35,21 +35,26 @@ public struct SpecDirectory: Sendable {
                 let relative = relativeFolder.isEmpty ? entry : "\(relativeFolder)/\(entry)"
                 let fullPath = rootURL.appendingPathComponent(relative).path
                 var entryIsDirectory: ObjCBool = false
-                guard fileManager.fileExists(atPath: fullPath, isDirectory: &entryIsDirectory) else {
-                    if (try? fileManager.destinationOfSymbolicLink(atPath: fullPath)) != nil {
-                        throw SpecSourceError.badSymlink(Self.display(root: root, relative: relative), "it points nowhere")
-                    }
+                let exists = fileManager.fileExists(atPath: fullPath, isDirectory: &entryIsDirectory)
+                // Skipped entries (hidden, ignored) are not looked at further, links included.
+                if rules.classify(relative, isDirectory: entryIsDirectory.boolValue) == .skipped { continue }
+                let shown = Self.display(root: root, relative: relative)
+                let isLink = (try? fileManager.destinationOfSymbolicLink(atPath: fullPath)) != nil
+                guard exists else {
+                    if isLink { throw SpecSourceError.badSymlink(shown, "it points nowhere") }
                     continue
                 }
-                // A symlink is followed only to a file inside the tree, as in a git source:
-                // never out of it (a template linked to a secret would be served over HTTP),
-                // and never to a folder (a loop, or the whole filesystem).
-                if (try? fileManager.destinationOfSymbolicLink(atPath: fullPath)) != nil,
-                   rules.classify(relative, isDirectory: entryIsDirectory.boolValue) != .skipped {
-                    let shown = Self.display(root: root, relative: relative)
+                // A symlink is followed only to a file inside the tree that dploy would read
+                // itself, as in a git source: never out of it, never to an ignored file (a
+                // template linked to a secret would be served over HTTP), never to a folder.
+                if isLink {
                     if entryIsDirectory.boolValue { throw SpecSourceError.badSymlink(shown, "links to folders are not followed") }
                     guard let target = Self.realPath(fullPath), target.hasPrefix(realRoot + "/") else {
                         throw SpecSourceError.badSymlink(shown, "it points outside \(root)")
+                    }
+                    let targetRelative = String(target.dropFirst(realRoot.count + 1))
+                    if rules.classify(targetRelative, isDirectory: false) == .skipped {
+                        throw SpecSourceError.badSymlink(shown, "it points to \(targetRelative), which dploy ignores")
                     }
                 }
                 switch rules.classify(relative, isDirectory: entryIsDirectory.boolValue) {

@@ -111,6 +111,13 @@ enum YAMLPreflight {
 
             var indicators = 0
             var valueStart = true
+            // A document marker may carry the document's value on its line: `--- |`, `--- [`.
+            if quote == nil, flowDepth == 0, indent == 0, position + 2 < contentEnd,
+               bytes[position] == dash, bytes[position + 1] == dash, bytes[position + 2] == dash,
+               position + 3 == contentEnd || bytes[position + 3] == space || bytes[position + 3] == tab {
+                position += 3
+                indentStack = []
+            }
             var lastToken: UInt8 = space    // last non-blank byte, `?` only as an indicator
             var previousByte: UInt8 = space
             while position < contentEnd {
@@ -183,11 +190,17 @@ enum YAMLPreflight {
                     continue
                 case ampersand where valueStart, bang where valueStart:
                     // An anchor or a tag comes before the value it names: skip it, and the
-                    // value (perhaps a flow collection) still starts after it.
-                    while position < contentEnd, bytes[position] != space, bytes[position] != tab { position += 1 }
+                    // value (perhaps a flow collection) still starts after it. Inside brackets
+                    // the name also ends at a flow indicator.
+                    while position < contentEnd, bytes[position] != space, bytes[position] != tab,
+                          flowDepth == 0 || !(openers.contains(bytes[position]) || closers.contains(bytes[position])
+                                              || bytes[position] == comma) {
+                        position += 1
+                    }
                     continue
                 case pipe where valueStart && flowDepth == 0, greater where valueStart && flowDepth == 0:
-                    blockScalarIndent = indent
+                    // After `--- |` the content may start at column 1: every line belongs to it.
+                    blockScalarIndent = indentStack.isEmpty ? -1 : indent
                     position = contentEnd
                     continue
                 default:
