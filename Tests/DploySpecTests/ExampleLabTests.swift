@@ -47,7 +47,9 @@ struct FolderSymlinkTests {
         try manager.createSymbolicLink(atPath: specs + "/alias.yaml", withDestinationPath: "machines/web.yaml")
         #expect(throws: Never.self) { try SpecDirectory(root: specs).read() }
 
+        try write(["specs/.dployignore": "secrets/\n", "specs/secrets/ilo.yaml": "password: hunter2\n"], under: folder)
         for (name, target, reason) in [("leak.yaml", "../secret.yaml", "it points outside"),
+                                       ("inside.yaml", "secrets/ilo.yaml", "it points to secrets/ilo.yaml, which dploy ignores"),
                                        ("loop", ".", "links to folders are not followed"),
                                        ("dangling.yaml", "nowhere.yaml", "it points nowhere")] {
             try manager.createSymbolicLink(atPath: specs + "/" + name, withDestinationPath: target)
@@ -59,5 +61,8 @@ struct FolderSymlinkTests {
             }
             try manager.removeItem(atPath: specs + "/" + name)
         }
+        // A broken link that is ignored anyway (an editor's lock file) does not stop the read.
+        try manager.createSymbolicLink(atPath: specs + "/.#web.yaml", withDestinationPath: "user@host.1:1")
+        #expect(throws: Never.self) { try SpecDirectory(root: specs).read() }
     }
 }
