@@ -19,10 +19,4 @@ public struct Group: Hashable, Sendable {
         self.priority = priority
         self.defaults = defaults
     }
-
-    public func contains(_ machine: Machine) -> Bool {
-        if members.contains(where: { $0.value == machine.name }) { return true }
-        guard let selector, !selector.isEmpty else { return false }
-        return selector.allSatisfy { machine.metadata.labels[$0.key] == $0.value }
-    }
 }

@@ -13,6 +13,10 @@ public struct DefaultsResolver: Sendable {
         memberSets = self.groups.map { Set($0.members.map(\.value)) }
     }
 
+    /// The groups a machine belongs to: named in `members`, or matching every pair of
+    /// `selector`. The one definition of membership, for defaults and task targets alike.
+    public func groups(containing machine: Machine) -> [Group] { membership(of: machine).map { groups[$0] } }
+
     /// The indexes (into `groups`) of the groups a machine belongs to.
     func membership(of machine: Machine) -> [Int] {
         groups.indices.filter { index in
