@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         .target(
@@ -34,7 +36,11 @@ let package = Package(
         ),
         .target(
             name: "DployRender",
-            dependencies: ["DploySpec", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: [
+                "DploySpec",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(
             name: "DployPlan",
@@ -43,6 +49,14 @@ let package = Package(
         .target(
             name: "DployApply",
             dependencies: ["DploySpec", "DployRender", "DployPlan"]
+        ),
+        .target(
+            name: "DployServer",
+            dependencies: [
+                "DploySpec", "DployInventory", "DployRender", "DployPlan", "DployController",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(
             name: "DployController",
@@ -56,6 +70,7 @@ let package = Package(
                 "DployPlan",
                 "DployInventory",
                 "DployController",
+                "DployServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -86,6 +101,13 @@ let package = Package(
         .testTarget(
             name: "DployPlanTests",
             dependencies: ["DployPlan", "DployApply", "DployController", "DployInventory", "DployRender", "DploySpec"]
+        ),
+        .testTarget(
+            name: "DployServerTests",
+            dependencies: [
+                "DployServer", "DployInventory", "DployController", "DploySpec",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "dployTests",

@@ -75,13 +75,19 @@ public struct Reconciler {
         get throws {
             guard let url = config.serverURL else { throw ReconcileError.missingSetting("server.url") }
             return PlanSettings(
-                server: BootServer(url: url),
+                server: BootServer(url: url, callbackKey: try callbackKey),
                 dhcp: config.dhcp.map {
                     PlanSettings.DHCP(backend: $0.backend, fileName: ($0.config as NSString).lastPathComponent,
                                       folder: Self.absolute(($0.config as NSString).deletingLastPathComponent))
                 },
                 reloadCommand: config.dhcp?.reload, prune: config.pruneEnabled, maxRemovals: config.maxRemovals)
         }
+    }
+
+    /// The key that signs install callbacks, `STATE/callback.key` (mode 0600), made on first
+    /// use so that installer answers and the server agree on tokens.
+    public var callbackKey: CallbackKey {
+        get throws { try CallbackKey.loadOrCreate(at: config.stateDirectory + "/callback.key") }
     }
 
     public var folders: OutputFolders {

@@ -11,17 +11,21 @@ public enum BootIntent: Hashable, Sendable {
 /// The HTTP base machines reach dploy at, e.g. `http://198.18.0.1:8080`.
 public struct BootServer: Hashable, Sendable {
     public var url: String
+    /// Signs install callbacks; without it callback URLs carry no token (the server refuses them).
+    public var callbackKey: CallbackKey?
 
-    public init(url: String) {
+    public init(url: String, callbackKey: CallbackKey? = nil) {
         self.url = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.callbackKey = callbackKey
     }
 
     /// Where a machine's installer answers (preseed, kickstart, user-data) are served.
     public func installerURL(for machine: String) -> String { "\(url)/installers/\(machine)/" }
 
-    /// Where the installer reports it finished. The per-machine token arrives with the server.
-    public func callbackURL(for machine: String, generation: Int) -> String {
-        "\(url)/v1/machines/\(machine)/installed?generation=\(generation)"
+    /// Where the installer reports it finished, with the token for this machine and generation.
+    public func callbackURL(for mac: MACAddress, generation: Int) -> String {
+        let base = "\(url)/v1/machines/\(mac.hyphenated)/installed?generation=\(generation)"
+        return callbackKey.map { base + "&token=" + $0.token(mac: mac, generation: generation) } ?? base
     }
 }
 

@@ -8,7 +8,8 @@ import Testing
 @Suite("Renderers match their golden files")
 struct GoldenFileTests {
     static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
-    static let server = BootServer(url: "http://198.18.0.1:8080/")
+    /// A fixed key, so callback tokens in golden files are stable.
+    static let server = BootServer(url: "http://198.18.0.1:8080/", callbackKey: CallbackKey(bytes: Array(0..<32)))
 
     static let specs = """
         apiVersion: dploy.org/v1

@@ -47,7 +47,7 @@ public enum IPXEScript {
     }
 
     /// The last path segment, which iPXE uses as the initrd's name on the kernel command line.
-    static func fileName(_ url: String) -> String {
+    public static func fileName(_ url: String) -> String {
         String(url.split(separator: "/").last ?? Substring(url))
     }
 }

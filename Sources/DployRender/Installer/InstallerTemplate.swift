@@ -54,7 +54,7 @@ public struct InstallerTemplate: Sendable {
             "kernelArgs": machine.settings.kernelArgs ?? "",
             "serverURL": server.url,
             "installerURL": server.installerURL(for: machine.name),
-            "callbackURL": server.callbackURL(for: machine.name, generation: machine.generation),
+            "callbackURL": server.callbackURL(for: machine.machine.mac.value, generation: machine.generation),
         ]
         let context = TemplateVariables(values: values, nested: ["machine": TemplateVariables(values: ["name": machine.name])])
         let text = template.render(context)

@@ -88,11 +88,20 @@ extension ControllerConfig {
                 dhcp = DHCP(backend: backend.value, config: resolved(config.value), check: check, reload: reload)
             }
         }
-        var listen: String?, url: String?
+        var listen: String?, url: String?, attempts = 3
         if let server = reader.mapping("server") {
             listen = server.string("listen")?.value
             url = server.parsed("url", Names.httpURL)?.value
+            attempts = server.int("installAttempts", minimum: 1)?.value ?? 3
             server.finish()
+        }
+        var discovery: (String, String, String)?
+        if let reader = reader.mapping("discovery") {
+            let kernel = reader.parsed("kernel", required: true, Names.httpURL)
+            let initrd = reader.parsed("initrd", required: true, Names.httpURL)
+            let args = reader.string("args")?.value ?? ""
+            reader.finish()
+            if let kernel, let initrd { discovery = (kernel.value, initrd.value, args) }
         }
         let secrets = reader.string("secrets").map { resolved($0.value) }
         var pruneEnabled = false, maxRemovals = 5
@@ -105,10 +114,13 @@ extension ControllerConfig {
         guard log.diagnostics.isEmpty, let source else {
             return .failure(ControllerConfigError(diagnostics: log.diagnostics.sorted()))
         }
-        return .success(ControllerConfig(source: source, interval: interval, mode: mode, suspend: suspend,
-                                         storePath: storePath, httpOutput: http, tftpOutput: tftp, dhcp: dhcp,
-                                         listen: listen, serverURL: url, secrets: secrets, pruneEnabled: pruneEnabled,
-                                         maxRemovals: maxRemovals))
+        var config = ControllerConfig(source: source, interval: interval, mode: mode, suspend: suspend,
+                                      storePath: storePath, httpOutput: http, tftpOutput: tftp, dhcp: dhcp,
+                                      listen: listen, serverURL: url, secrets: secrets, pruneEnabled: pruneEnabled,
+                                      maxRemovals: maxRemovals)
+        config.installAttempts = attempts
+        config.discovery = discovery
+        return .success(config)
     }
 }
 

@@ -36,6 +36,21 @@ public struct ControllerConfig: Hashable, Sendable {
     public var dhcp: DHCP?
     public var listen: String?
     public var serverURL: String?
+    /// How many times a machine boots its installer for one generation without calling back
+    /// before the generation is marked failed and the machine boots its disk.
+    public var installAttempts: Int = 3
+    /// The discovery environment unknown machines boot: kernel, initrd, arguments.
+    public var discovery: (kernel: String, initrd: String, args: String)? {
+        get { discoveryKernel.map { ($0, discoveryInitrd, discoveryArgs) } }
+        set {
+            discoveryKernel = newValue?.kernel
+            discoveryInitrd = newValue?.initrd ?? ""
+            discoveryArgs = newValue?.args ?? ""
+        }
+    }
+    var discoveryKernel: String?
+    var discoveryInitrd = ""
+    var discoveryArgs = ""
     public var secrets: String?
     public var pruneEnabled: Bool
     public var maxRemovals: Int

@@ -1,0 +1,94 @@
+import DployInventory
+import DployPlan
+import DployRender
+import DploySpec
+import Foundation
+
+/// What a network-booting machine gets from `GET /boot.ipxe?mac=…`, decided from desired
+/// state and the store, and recorded in the store:
+///
+/// - a MAC not in git: the discovery environment (it reports its hardware), or local boot;
+/// - a machine whose desired generation is not installed: its installer, at most
+///   `maxAttempts` times per generation; then the generation is marked failed and the
+///   machine boots its disk, so an install that never calls back cannot loop;
+/// - everything else: its local disk.
+///
+/// Every answer is a valid iPXE script, also for bad input.
+public struct BootDecisions: Sendable {
+    public struct Discovery: Hashable, Sendable {
+        public var kernel: String
+        public var initrd: String
+        public var args: String
+        public init(kernel: String, initrd: String, args: String = "") {
+            self.kernel = kernel
+            self.initrd = initrd
+            self.args = args
+        }
+    }
+
+    let machines: [MACAddress: (machine: EffectiveMachine, profile: Profile?)]
+    let store: SQLiteStore
+    let server: BootServer
+    let discovery: Discovery?
+    let maxAttempts: Int
+
+    public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: Discovery?, maxAttempts: Int = 3) {
+        let resolver = DefaultsResolver(groups: desired.fleet.groups)
+        var machines: [MACAddress: (EffectiveMachine, Profile?)] = [:]
+        for machine in desired.fleet.machines {
+            let effective = resolver.resolve(machine)
+            machines[machine.mac.value] = (effective, effective.settings.profile.flatMap(desired.fleet.profile(named:)))
+        }
+        self.machines = machines
+        self.store = store
+        self.server = server
+        self.discovery = discovery
+        self.maxAttempts = maxAttempts
+    }
+
+    public func script(mac text: String?, address: String?, now: Date = Date()) throws -> String {
+        guard let text, let mac = MACAddress(text) else {
+            return "#!ipxe\necho dploy: /boot.ipxe needs ?mac=${net0/mac}; got '\(Self.printable(text ?? ""))'\nexit\n"
+        }
+        try store.recordSeen(mac, address: address, at: now)
+        guard let (machine, profile) = machines[mac] else { return discoveryScript(mac) }
+        guard let profile else { return IPXEScript.machine(machine, intent: .localDisk, server: server) }
+
+        let generation = machine.generation
+        let installed = try store.machine(mac)?.installedGeneration
+        guard installed.map({ $0 < generation }) ?? true else {
+            return IPXEScript.machine(machine, intent: .localDisk, server: server)
+        }
+        let attempts = try store.installAttempts(mac).filter { $0.generation == generation }
+        if attempts.contains(where: { $0.failedAt != nil }) {
+            return IPXEScript.machine(machine, intent: .localDisk, server: server)
+        }
+        if attempts.count >= maxAttempts {
+            try store.installFailed(mac, generation: generation,
+                                    reason: "no callback after \(attempts.count) install boots; booting the local disk", at: now)
+            return IPXEScript.machine(machine, intent: .localDisk, server: server)
+        }
+        try store.installStarted(mac, generation: generation, at: now)
+        return IPXEScript.machine(machine, intent: .install(profile), server: server)
+    }
+
+    private func discoveryScript(_ mac: MACAddress) -> String {
+        guard let discovery else {
+            return "#!ipxe\necho dploy: \(mac) is not in git and discovery is not configured; booting the local disk\nexit\n"
+        }
+        return """
+            #!ipxe
+            # dploy: discovery for \(mac). Generated; do not edit.
+            echo dploy: \(mac) is not in git: booting the discovery environment
+            kernel \(discovery.kernel) initrd=\(IPXEScript.fileName(discovery.initrd)) \(discovery.args) dploy.server=\(server.url) dploy.mac=\(mac)
+            initrd \(discovery.initrd)
+            boot
+
+            """
+    }
+
+    /// Input echoed into a script: printable ASCII only, so nothing can inject iPXE commands.
+    static func printable(_ text: String) -> String {
+        String(text.unicodeScalars.prefix(40).map { $0.isASCII && $0.value >= 0x20 && $0 != "$" && $0 != "\\" ? Character($0) : "?" })
+    }
+}

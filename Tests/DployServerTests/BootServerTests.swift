@@ -1,0 +1,211 @@
+import DployController
+import DployInventory
+import DployPlan
+import DployRender
+import DployServer
+import DploySpec
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The boot and inventory server over real HTTP on loopback, with a real SQLite store.
+@Suite("dploy serve over HTTP")
+struct BootServerTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A copy of the lab with its store and key in a temporary folder.
+    final class Lab: @unchecked Sendable {
+        let root: URL
+        let reconciler: Reconciler
+
+        init() throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-serve-\(UUID().uuidString)")
+            try FileManager.default.copyItem(at: BootServerTests.repositoryRoot.appendingPathComponent("examples/lab"), to: root)
+            try? FileManager.default.removeItem(at: root.appendingPathComponent("state"))
+            let path = root.appendingPathComponent("dploy.yaml").path
+            reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
+        }
+
+        deinit { try? FileManager.default.removeItem(at: root) }
+
+        func server(maxAttempts: Int = 3) throws -> BootHTTPServer {
+            BootHTTPServer(desired: try reconciler.loadDesired(), store: try store(), server: try reconciler.settings.server,
+                           discovery: .init(kernel: "http://198.18.0.1:8080/files/discovery/vmlinuz",
+                                            initrd: "http://198.18.0.1:8080/files/discovery/initrd.img", args: "console=ttyS0"),
+                           maxAttempts: maxAttempts)
+        }
+
+        func store() throws -> SQLiteStore { try #require(try reconciler.openStore(creating: true)) }
+    }
+
+    static let web01 = MACAddress("94:18:82:3a:5c:10")!
+    static let stranger = "94:18:82:99:00:01"
+    static let strangerMAC = MACAddress(stranger)!
+
+    func get(_ client: some TestClientProtocol, _ uri: String) async throws -> (HTTPResponse.Status, String) {
+        try await client.execute(uri: uri, method: .get) { ($0.status, String(buffer: $0.body)) }
+    }
+
+    func post(_ client: some TestClientProtocol, _ uri: String, body: [UInt8] = [],
+              contentType: String = "application/json") async throws -> (HTTPResponse.Status, String) {
+        try await client.execute(uri: uri, method: .post, headers: [.contentType: contentType],
+                                 body: ByteBuffer(bytes: body)) { ($0.status, String(buffer: $0.body)) }
+    }
+
+    @Test("an unknown MAC boots discovery; bad input still gets a valid iPXE script")
+    func discovery() async throws {
+        let lab = try Lab()
+        let app = Application(router: try lab.server().router())
+        try await app.test(.live) { client in
+            let (status, script) = try await get(client, "/boot.ipxe?mac=\(Self.stranger)")
+            #expect(status == .ok)
+            #expect(script.hasPrefix("#!ipxe\n"))
+            #expect(script.contains("kernel http://198.18.0.1:8080/files/discovery/vmlinuz initrd=initrd.img console=ttyS0 dploy.server=http://198.18.0.1:8080 dploy.mac=94:18:82:99:00:01"))
+            for bad in ["/boot.ipxe?mac=zz:zz", "/boot.ipxe?mac=%24%7Bshell%7D%0Akernel%20evil"] {
+                let (badStatus, badScript) = try await get(client, bad)
+                #expect(badStatus == .ok)
+                #expect(badScript.hasPrefix("#!ipxe\necho dploy: /boot.ipxe needs ?mac="))
+                #expect(badScript.hasSuffix("\nexit\n"))
+                #expect(badScript.split(separator: "\n").count == 3, "nothing from the request becomes a command")
+            }
+            let (_, entry) = try await get(client, "/boot.ipxe")
+            #expect(entry.contains("chain --autofree http://198.18.0.1:8080/boot.ipxe?mac=${net0/mac}"))
+        }
+        #expect(try lab.store().machine(Self.strangerMAC)?.state == .discovered)
+    }
+
+    @Test("inventory: a real lshw report is stored; malformed, mistyped and oversized reports are refused and change nothing")
+    func inventory() async throws {
+        let lab = try Lab()
+        let app = Application(router: try lab.server().router())
+        let dell = Array(try Data(contentsOf: Self.repositoryRoot.appendingPathComponent(
+            "Tests/DployInventoryTests/Fixtures/lshw/dell-poweredge-r6515-lshw-B.02.18.85-reformatted.json")))
+        try await app.test(.live) { client in
+            let (bad, badText) = try await post(client, "/v1/inventory?mac=\(Self.stranger)", body: Array("{\"foo\": 1}".utf8))
+            #expect(bad == .badRequest)
+            #expect(badText.contains("not lshw -json output"))
+            let (typed, _) = try await post(client, "/v1/inventory?mac=\(Self.stranger)", body: dell, contentType: "text/plain")
+            #expect(typed == .unsupportedMediaType)
+            let (large, _) = try await post(client, "/v1/inventory?mac=\(Self.stranger)",
+                                            body: [UInt8](repeating: 0x20, count: LshwReport.maximumBytes + 1))
+            #expect(large == .contentTooLarge)
+            let (noMAC, _) = try await post(client, "/v1/inventory?mac=nope", body: dell)
+            #expect(noMAC == .badRequest)
+            #expect(try lab.store().machines().isEmpty, "refused reports store nothing")
+
+            let (stored, _) = try await post(client, "/v1/inventory?mac=\(Self.stranger)", body: dell)
+            #expect(stored == .noContent)
+        }
+        let machine = try #require(try lab.store().machine(Self.strangerMAC))
+        #expect(machine.hardware?.model?.hasPrefix("PowerEdge R6515") == true)
+        #expect(machine.hardware?.memoryBytes == 274_877_906_944)
+    }
+
+    @Test("install, callback, local boot; forged and replayed callbacks are refused; the state survives a restart")
+    func installOnce() async throws {
+        let lab = try Lab()
+        let key = try lab.reconciler.callbackKey
+        let app = Application(router: try lab.server().router())
+        try await app.test(.live) { client in
+            let (_, install) = try await get(client, "/boot.ipxe?mac=94-18-82-3A-5C-10")
+            #expect(install.contains("echo dploy: installing web-01 with debian-12, generation 0"))
+            #expect(install.contains("url=http://198.18.0.1:8080/installers/web-01/preseed.cfg"))
+
+            let callback = "/v1/machines/94-18-82-3a-5c-10/installed?generation=0"
+            let (forged, _) = try await post(client, callback + "&token=" + String(repeating: "0", count: 64))
+            #expect(forged == .forbidden)
+            let (otherMachine, _) = try await post(client, callback + "&token=" + key.token(mac: Self.strangerMAC, generation: 0))
+            #expect(otherMachine == .forbidden)
+            #expect(try lab.store().machine(Self.web01)?.state == .installing)
+
+            let (done, _) = try await post(client, callback + "&token=" + key.token(mac: Self.web01, generation: 0))
+            #expect(done == .noContent)
+            let (replayed, replayText) = try await post(client, callback + "&token=" + key.token(mac: Self.web01, generation: 0))
+            #expect(replayed == .conflict)
+            #expect(replayText.contains("no install of generation 0 is running"))
+
+            let (_, local) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10")
+            #expect(local.contains("echo dploy: web-01 boots its local disk"))
+        }
+        // A new server on the same store: web-01 is still installed and boots local.
+        let restarted = Application(router: try lab.server().router())
+        try await restarted.test(.live) { client in
+            let (_, local) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10")
+            #expect(local.contains("boots its local disk"))
+        }
+        #expect(try lab.store().installedGenerations()[Self.web01] == 0)
+    }
+
+    @Test("an install that never calls back is tried N times, then marked failed, and the machine boots local")
+    func retryLimit() async throws {
+        let lab = try Lab()
+        let app = Application(router: try lab.server(maxAttempts: 2).router())
+        try await app.test(.live) { client in
+            for _ in 0..<2 {
+                let (_, script) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10")
+                #expect(script.contains("installing web-01"))
+            }
+            for _ in 0..<2 {
+                let (_, script) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10")
+                #expect(script.contains("boots its local disk"))
+            }
+        }
+        let store = try lab.store()
+        #expect(try store.machine(Self.web01)?.state == .failed)
+        #expect(try store.installAttempts(Self.web01).count == 2)
+        #expect(try store.events(for: Self.web01, limit: 1).first?.message == "generation 0: no callback after 2 install boots; booting the local disk")
+    }
+
+    @Test("the agent script reports this machine's hardware from /sys and /proc when lshw is absent",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
+                       || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "curl is not installed"))
+    func agent() async throws {
+        let lab = try Lab()
+        let app = Application(router: try lab.server().router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let (status, script) = try await get(client, "/agent.sh")
+            #expect(status == .ok)
+            let port = try #require(client.port)
+            let file = lab.root.appendingPathComponent("agent.sh")
+            try Data(script.utf8).write(to: file)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = [file.path, Self.stranger]
+            var environment = ProcessInfo.processInfo.environment
+            environment["DPLOY_SERVER"] = "http://127.0.0.1:\(port)"
+            environment["DPLOY_AGENT_NO_LSHW"] = "1"
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(text)")
+        }
+        let hardware = try #require(try lab.store().machine(Self.strangerMAC)?.hardware)
+        #expect(hardware.cpus == ProcessInfo.processInfo.processorCount)
+        #expect((hardware.memoryBytes ?? 0) > 0)
+    }
+
+    @Test("/v1/machines shows desired and observed side by side")
+    func machines() async throws {
+        let lab = try Lab()
+        let app = Application(router: try lab.server().router())
+        try await app.test(.live) { client in
+            _ = try await get(client, "/boot.ipxe?mac=\(Self.stranger)")
+            let (status, body) = try await get(client, "/v1/machines")
+            #expect(status == .ok)
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]])
+            #expect(rows.count == 9)
+            #expect(rows.contains { $0["mac"] as? String == Self.stranger && $0["inGit"] as? Bool == false })
+            let (one, oneBody) = try await get(client, "/v1/machines/web-02")
+            #expect(one == .ok)
+            #expect(oneBody.contains("\"desiredGeneration\":1"))
+            let (missing, _) = try await get(client, "/v1/machines/web-99")
+            #expect(missing == .notFound)
+        }
+    }
+}
