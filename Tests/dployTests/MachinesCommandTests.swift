@@ -41,6 +41,17 @@ struct MachinesCommandTests {
         let backup = try cli.dploy("store", "backup", "copy.db", in: lab)
         #expect(backup.status == 0, "\(backup.stderr)")
         #expect(try SQLiteStore(path: lab.appendingPathComponent("copy.db").path).installedGenerations() == [web02: 1])
+        // The stranger, exported, is a valid Machine document.
+        let export = try cli.dploy("discover", "export", "94:18:82:99:00:01", in: lab)
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(export.stdout.contains("  name: proliant-dl380-gen10-0001\n"))
+        #expect(export.stdout.contains("  labels: {vendor: hpe, model: proliant-dl380-gen10}"))
+        let parsed = SpecLoader().load([SpecFile(path: "exported.yaml", text: export.stdout)])
+        #expect(parsed.isValid, "\(parsed.diagnostics)")
+        let unseen = try cli.dploy("discover", "export", "94:18:82:99:00:02", in: lab)
+        #expect(unseen.status == 1)
+        #expect(unseen.stderr == "error: dploy has not seen 94:18:82:99:00:02\n")
+
         let again = try cli.dploy("store", "backup", "copy.db", in: lab)
         #expect(again.status == 1)
         #expect(again.stderr.contains("already exists; a backup never overwrites a file"))
