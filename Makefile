@@ -39,11 +39,14 @@ test-tools:
 	  || python3 -m pip install --quiet --user --break-system-packages 'check-jsonschema>=0.29' \
 	  || echo "warning: could not install check-jsonschema; the schema agreement test will skip"
 
-# Load+validate time for a generated 10,000-machine repo, against PyYAML's C loader.
+# Figures for 10,000 generated machines (load vs PyYAML's C loader, git, plan, apply), then
+# GET /boot.ipxe from dploy serve against nginx serving the same bytes (wrk, loopback).
 bench: deps
 	$(SWIFT) build -c release --product dploy
 	$(SWIFT) build -c release --product dploy-bench
 	python3 bench/run.py --dploy .build/release/dploy --dploy-bench .build/release/dploy-bench --machines 10000
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || bash .ci/setup bench
+	python3 bench/boot_http.py --dploy .build/release/dploy
 
 # Installs the system packages and Python tools the tests need (Debian; run as root).
 setup:

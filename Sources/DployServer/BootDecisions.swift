@@ -1,4 +1,5 @@
 import DployInventory
+import Synchronization
 import DployPlan
 import DployRender
 import DploySpec
@@ -31,6 +32,22 @@ public struct BootDecisions: Sendable {
     let server: BootServer
     let discovery: Discovery?
     let maxAttempts: Int
+    /// When each machine's sighting was last written: a machine that boots (or is probed)
+    /// again within a minute costs no write, so boot traffic stays read-only.
+    let lastRecorded = LastSeen()
+
+    final class LastSeen: Sendable {
+        let times = Mutex<[MACAddress: Date]>([:])
+
+        /// Whether a sighting at `now` should be written, marking it written if so.
+        func shouldRecord(_ mac: MACAddress, at now: Date) -> Bool {
+            times.withLock { times in
+                if let last = times[mac], now.timeIntervalSince(last) < 60 { return false }
+                times[mac] = now
+                return true
+            }
+        }
+    }
 
     public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: Discovery?, maxAttempts: Int = 3) {
         let resolver = DefaultsResolver(groups: desired.fleet.groups)
@@ -50,7 +67,7 @@ public struct BootDecisions: Sendable {
         guard let text, let mac = MACAddress(text) else {
             return "#!ipxe\necho dploy: /boot.ipxe needs ?mac=${net0/mac}; got '\(Self.printable(text ?? ""))'\nexit\n"
         }
-        try store.recordSeen(mac, address: address, at: now)
+        if lastRecorded.shouldRecord(mac, at: now) { try store.recordSeen(mac, address: address, at: now) }
         guard let (machine, profile) = machines[mac] else { return discoveryScript(mac) }
         guard let profile else { return IPXEScript.machine(machine, intent: .localDisk, server: server) }
 
