@@ -1,8 +1,8 @@
 /// The discovery agent `GET /agent.sh` serves: POSIX sh for a minimal boot environment.
 ///
 /// It reports `lshw -json` where lshw exists, and otherwise builds the same shape from
-/// /proc and /sys (CPUs, memory, disks, NICs with MACs and link state), so dploy reads
-/// one format. Protocol: `POST SERVER/v1/inventory?mac=MAC` with `Content-Type:
+/// /proc and /sys (vendor, model, serial and BIOS from /sys/class/dmi/id; CPUs, memory,
+/// disks, NICs with MACs and link state), so dploy reads one format. Protocol: `POST SERVER/v1/inventory?mac=MAC` with `Content-Type:
 /// application/json` and the report as the body; 204 means stored.
 enum AgentScript {
     static func text(server: String) -> String {
@@ -21,7 +21,11 @@ enum AgentScript {
             lshw -json -quiet > "$REPORT"
         else
             {
-                printf '{"id":"dploy-agent","class":"system","children":['
+                # The vendor, model and serial the firmware reports, where /sys has them.
+                dmi() { tr -d '"\\' < "/sys/class/dmi/id/$1" 2>/dev/null || true; }
+                printf '{"id":"dploy-agent","class":"system","vendor":"%s","product":"%s","serial":"%s","children":[' \
+                    "$(dmi sys_vendor)" "$(dmi product_name)" "$(dmi product_serial)"
+                printf '{"id":"firmware","class":"memory","description":"BIOS","version":"%s"},' "$(dmi bios_version)"
                 printf '{"id":"memory","class":"memory","description":"System Memory","size":%s}' \
                     "$(awk '/^MemTotal:/ {print $2 * 1024}' /proc/meminfo)"
                 n=0
