@@ -49,6 +49,22 @@ struct LshwReportTests {
         ])
     }
 
+    @Test("an ASRock Rack board in a Packet server (B.02.18.85, ironlib): a list at the top, bonds, virtual media")
+    func asrockRack() throws {
+        let hardware = try LshwReport.parse(try Self.fixture("asrockrack-e3c246d4i-nl-lshw-B.02.18.85.json"))
+        #expect(hardware.vendor == "Packet")
+        #expect(hardware.model == "c3.small.x86 (To Be Filled By O.E.M.)")
+        #expect(hardware.serial == "D5S0R8000105")
+        #expect(hardware.biosVersion == "L2.07B")
+        #expect(hardware.cpus == 1)
+        #expect(hardware.cpuModel == "Intel(R) Xeon(R) E-2278G CPU @ 3.40GHz")
+        #expect(hardware.memoryBytes == 34_359_738_368)
+        #expect(hardware.disks.map(\.name) == ["/dev/sda", "/dev/sdb", "/dev/sdc", "/dev/sdd"], "the cdrom is not a disk; media repeat their disk")
+        #expect(hardware.disks.first?.sizeBytes == 480_103_981_056)
+        #expect(hardware.nics.map(\.name) == ["eno1", "eno2", "bond0"], "the disabled USB NIC is left out")
+        #expect(Set(hardware.nics.map(\.mac)) == ["b4:96:91:70:26:c8"])
+    }
+
     @Test("the same report as a list, and as older lshw's objects with stray commas, reads the same")
     func olderShapes() throws {
         let text = String(decoding: try Self.fixture(Self.qemu), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

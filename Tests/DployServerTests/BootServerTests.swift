@@ -103,6 +103,30 @@ struct BootServerTests {
         #expect(machine.hardware?.memoryBytes == 274_877_906_944)
     }
 
+    @Test("every real lshw report in the fixtures is accepted over HTTP and stored with memory, CPUs and disks")
+    func everyFixture() async throws {
+        let lab = try Lab()
+        let app = Application(router: try lab.server().router())
+        let folder = Self.repositoryRoot.appendingPathComponent("Tests/DployInventoryTests/Fixtures/lshw")
+        let reports = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(reports.count >= 4, "\(reports)")
+        try await app.test(.live) { client in
+            for (index, name) in reports.enumerated() {
+                let body = Array(try Data(contentsOf: folder.appendingPathComponent(name)))
+                let (status, text) = try await post(client, "/v1/inventory?mac=94:18:82:aa:00:\(String(format: "%02x", index))", body: body)
+                #expect(status == .noContent, "\(name): \(text)")
+            }
+        }
+        let stored = try lab.store().machines()
+        #expect(stored.count == reports.count)
+        for machine in stored {
+            let hardware = try #require(machine.hardware)
+            #expect((hardware.memoryBytes ?? 0) > 1 << 30, "\(machine.mac)")
+            #expect(hardware.cpus >= 1, "\(machine.mac)")
+            #expect(!hardware.disks.isEmpty, "\(machine.mac)")
+        }
+    }
+
     @Test("install, callback, local boot; forged and replayed callbacks are refused; the state survives a restart")
     func installOnce() async throws {
         let lab = try Lab()
