@@ -9,10 +9,13 @@ public enum MachineExport {
         let suffix = machine.mac.hyphenated.split(separator: "-").suffix(2).joined()
         let suggested = name ?? dnsLabel([model ?? "machine", suffix].joined(separator: "-"))
         var labels: [String] = []
-        if let vendor, !vendor.isEmpty { labels.append("vendor: \(vendor)") }
-        if let model, !model.isEmpty { labels.append("model: \(model)") }
+        // Values come from a machine's own report: quoted, and stripped of anything that
+        // could end a line, so a report cannot add YAML of its own.
+        if let vendor, !vendor.isEmpty { labels.append("vendor: \"\(vendor)\"") }
+        if let model, !model.isEmpty { labels.append("model: \"\(model)\"") }
+        let reported = [machine.hardware?.vendor, machine.hardware?.model].compactMap { $0 }.joined(separator: " ")
         var lines = [
-            "# Discovered by dploy: \([machine.hardware?.vendor, machine.hardware?.model].compactMap { $0 }.joined(separator: " "))",
+            "# Discovered by dploy: \(String(reported.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(120)))",
             "# Review the name and labels, add a profile (or a group), then commit it.",
             "apiVersion: dploy.org/v1",
             "kind: Machine",

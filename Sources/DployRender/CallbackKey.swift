@@ -23,20 +23,42 @@ public struct CallbackKey: Hashable, Sendable {
     }
 
     /// Reads the key at `path`, creating it (32 random bytes, mode 0600) the first time.
+    /// A key file that is readable by others, or not a key, is refused rather than
+    /// replaced: replacing it would void every token already handed out.
     public static func loadOrCreate(at path: String) throws -> CallbackKey {
-        if let data = FileManager.default.contents(atPath: path),
-           let bytes = Self.bytes(hex: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
-           bytes.count == 32 {
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path) {
+            if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+                throw CallbackKeyError.exposed(path, mode)
+            }
+            guard let data = FileManager.default.contents(atPath: path),
+                  let bytes = Self.bytes(hex: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+                  bytes.count == 32 else { throw CallbackKeyError.invalid(path) }
             return CallbackKey(bytes: bytes)
         }
         let key = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        let hex = key.map { String(format: "%02x", $0) }.joined() + "\n"
-        guard FileManager.default.createFile(atPath: path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown)
-        }
+        // Created 0600 from the first byte: never readable by others, even for a moment.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw CallbackKeyError.invalid(path) }
+        defer { close(descriptor) }
+        let hex = Array((key.map { String(format: "%02x", $0) }.joined() + "\n").utf8)
+        guard write(descriptor, hex, hex.count) == hex.count, fsync(descriptor) == 0 else { throw CallbackKeyError.invalid(path) }
         return CallbackKey(bytes: key)
+    }
+
+    public enum CallbackKeyError: Error, CustomStringConvertible {
+        case exposed(String, Int)
+        case invalid(String)
+
+        public var description: String {
+            switch self {
+            case .exposed(let path, let mode):
+                "\(path) is readable by others (mode \(String(mode, radix: 8))); chmod 600 it: anyone with it can mark installs done"
+            case .invalid(let path):
+                "\(path) is not a dploy callback key (64 hex digits); move it away to have a new one made (outstanding install tokens stop working)"
+            }
+        }
     }
 
     static func bytes(hex: String) -> [UInt8]? {

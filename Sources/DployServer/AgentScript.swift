@@ -22,12 +22,12 @@ enum AgentScript {
         else
             {
                 # The vendor, model and serial the firmware reports, where /sys has them.
-                dmi() { tr -d '"\\' < "/sys/class/dmi/id/$1" 2>/dev/null || true; }
+                dmi() { { tr -d '"\\' < "/sys/class/dmi/id/$1"; } 2>/dev/null || true; }
                 printf '{"id":"dploy-agent","class":"system","vendor":"%s","product":"%s","serial":"%s","children":[' \
                     "$(dmi sys_vendor)" "$(dmi product_name)" "$(dmi product_serial)"
                 printf '{"id":"firmware","class":"memory","description":"BIOS","version":"%s"},' "$(dmi bios_version)"
                 printf '{"id":"memory","class":"memory","description":"System Memory","size":%s}' \
-                    "$(awk '/^MemTotal:/ {print $2 * 1024}' /proc/meminfo)"
+                    "$(awk '/^MemTotal:/ {printf "%.0f", $2 * 1024}' /proc/meminfo)"
                 n=0
                 for cpu in /sys/devices/system/cpu/cpu[0-9]*; do
                     [ -d "$cpu" ] || continue
@@ -42,7 +42,7 @@ enum AgentScript {
                 done
                 for net in /sys/class/net/*; do
                     name="${net##*/}"
-                    [ "$name" = lo ] && continue
+                    [ -e "$net/device" ] || continue   # hardware only: no lo, bridges, bonds, ifb
                     [ -r "$net/address" ] || continue
                     link=no
                     [ "$(cat "$net/carrier" 2>/dev/null || echo 0)" = 1 ] && link=yes

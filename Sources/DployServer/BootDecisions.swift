@@ -47,6 +47,8 @@ public struct BootDecisions: Sendable {
                 return true
             }
         }
+
+        func forget(_ mac: MACAddress) { _ = times.withLock { $0.removeValue(forKey: mac) } }
     }
 
     public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: Discovery?, maxAttempts: Int = 3) {
@@ -63,12 +65,23 @@ public struct BootDecisions: Sendable {
         self.maxAttempts = maxAttempts
     }
 
+    /// A repeat boot within this window is the same attempt: retries by the firmware, or
+    /// anyone requesting the script, do not use up a machine's attempts.
+    public static let attemptWindow: TimeInterval = 600
+
     public func script(mac text: String?, address: String?, now: Date = Date()) throws -> String {
         guard let text, let mac = MACAddress(text) else {
-            return "#!ipxe\necho dploy: /boot.ipxe needs ?mac=${net0/mac}; got '\(Self.printable(text ?? ""))'\nexit\n"
+            return "#!ipxe\necho dploy: /boot.ipxe needs ?mac=${net0/mac}, got '\(Self.printable(text ?? ""))'\nexit\n"
         }
-        if lastRecorded.shouldRecord(mac, at: now) { try store.recordSeen(mac, address: address, at: now) }
+        // Only machines in git are written down here: any client can ask for any MAC, and
+        // a stranger is recorded when its agent reports its hardware.
         guard let (machine, profile) = machines[mac] else { return discoveryScript(mac) }
+        if lastRecorded.shouldRecord(mac, at: now) {
+            do { try store.recordSeen(mac, address: address, at: now) } catch {
+                lastRecorded.forget(mac)
+                throw error
+            }
+        }
         guard let profile else { return IPXEScript.machine(machine, intent: .localDisk, server: server) }
 
         let generation = machine.generation
@@ -80,6 +93,10 @@ public struct BootDecisions: Sendable {
         if attempts.contains(where: { $0.failedAt != nil }) {
             return IPXEScript.machine(machine, intent: .localDisk, server: server)
         }
+        if let latest = attempts.last, latest.finishedAt == nil, latest.failedAt == nil,
+           now.timeIntervalSince(latest.startedAt) < Self.attemptWindow {
+            return IPXEScript.machine(machine, intent: .install(profile), server: server)
+        }
         if attempts.count >= maxAttempts {
             try store.installFailed(mac, generation: generation,
                                     reason: "no callback after \(attempts.count) install boots; booting the local disk", at: now)
@@ -89,9 +106,12 @@ public struct BootDecisions: Sendable {
         return IPXEScript.machine(machine, intent: .install(profile), server: server)
     }
 
+    /// The generation git asks for a machine, or nil when the MAC is not in git.
+    public func desiredGeneration(of mac: MACAddress) -> Int? { machines[mac]?.machine.generation }
+
     private func discoveryScript(_ mac: MACAddress) -> String {
         guard let discovery else {
-            return "#!ipxe\necho dploy: \(mac) is not in git and discovery is not configured; booting the local disk\nexit\n"
+            return "#!ipxe\necho dploy: \(mac) is not in git and discovery is not configured, booting the local disk\nexit\n"
         }
         return """
             #!ipxe
@@ -104,8 +124,9 @@ public struct BootDecisions: Sendable {
             """
     }
 
-    /// Input echoed into a script: printable ASCII only, so nothing can inject iPXE commands.
+    /// Input echoed into a script: hex digits, ':' and '-' only. iPXE has no quoting and
+    /// splits commands at ';', '&&' and '||', so nothing else from a request is echoed.
     static func printable(_ text: String) -> String {
-        String(text.unicodeScalars.prefix(40).map { $0.isASCII && $0.value >= 0x20 && $0 != "$" && $0 != "\\" ? Character($0) : "?" })
+        String(text.prefix(40).map { $0.isHexDigit || $0 == ":" || $0 == "-" ? $0 : "?" })
     }
 }

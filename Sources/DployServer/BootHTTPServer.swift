@@ -33,7 +33,12 @@ public struct BootHTTPServer: Sendable {
             guard let mac = request.uri.queryParameters["mac"].map(String.init) else {
                 return Self.text("#!ipxe\nchain --autofree \(server.url)/boot.ipxe?mac=${net0/mac}\n")
             }
-            return Self.text(try decisions.script(mac: mac, address: nil))
+            do {
+                return Self.text(try decisions.script(mac: mac, address: nil))
+            } catch {
+                // Still a valid script: the machine boots its disk and asks again next boot.
+                return Self.text("#!ipxe\necho dploy: the store is busy or unavailable, booting the local disk\nexit\n")
+            }
         }
         router.get("agent.sh") { _, _ -> Response in
             Self.text(AgentScript.text(server: server.url), contentType: "text/x-shellscript")
@@ -68,6 +73,11 @@ public struct BootHTTPServer: Sendable {
             }
             guard let key = server.callbackKey, key.verify(token, mac: mac, generation: generation) else {
                 throw HTTPError(.forbidden, message: "the token does not match this machine and generation")
+            }
+            // Only the generation git asks for now can be installed; an old installer that
+            // calls back late does not mark a newer generation done.
+            guard decisions.desiredGeneration(of: mac) == generation else {
+                throw HTTPError(.conflict, message: "generation \(generation) is not the generation git asks for \(mac)")
             }
             let open = try store.installAttempts(mac).last { $0.generation == generation && $0.finishedAt == nil && $0.failedAt == nil }
             guard open != nil else {

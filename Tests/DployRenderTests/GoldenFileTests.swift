@@ -96,6 +96,11 @@ struct GoldenFileTests {
     @Test("iPXE: entry, install with preseed, install with pxelinux profile, local disk, disk image")
     func ipxe() throws {
         let lab = try Self.lab()
+        // iPXE splits a line into commands at ';': no echo dploy writes may contain one.
+        for script in [IPXEScript.entry(server: Self.server),
+                       IPXEScript.machine(lab.machine("web-01"), intent: .install(lab.profile("golden-image")), server: Self.server)] {
+            #expect(!script.split(separator: "\n").contains { $0.hasPrefix("echo") && $0.contains(";") })
+        }
         try expectGolden("ipxe-entry.ipxe", IPXEScript.entry(server: Self.server))
         try expectGolden("ipxe-install-preseed.ipxe",
                          IPXEScript.machine(lab.machine("web-01"), intent: .install(lab.profile("debian-12")), server: Self.server))

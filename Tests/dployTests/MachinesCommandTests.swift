@@ -45,9 +45,17 @@ struct MachinesCommandTests {
         let export = try cli.dploy("discover", "export", "94:18:82:99:00:01", in: lab)
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stdout.contains("  name: proliant-dl380-gen10-0001\n"))
-        #expect(export.stdout.contains("  labels: {vendor: hpe, model: proliant-dl380-gen10}"))
+        #expect(export.stdout.contains("  labels: {vendor: \"hpe\", model: \"proliant-dl380-gen10\"}"))
         let parsed = SpecLoader().load([SpecFile(path: "exported.yaml", text: export.stdout)])
         #expect(parsed.isValid, "\(parsed.diagnostics)")
+        // A report cannot smuggle YAML into the export.
+        try store.recordHardware(try #require(MACAddress("94:18:82:99:00:03")),
+                                 Hardware(vendor: "Acme\n---\napiVersion: dploy.org/v1", model: "1.10", cpus: 1), at: at)
+        let hostile = try cli.dploy("discover", "export", "94:18:82:99:00:03", in: lab)
+        let hostileParsed = SpecLoader().load([SpecFile(path: "hostile.yaml", text: hostile.stdout)])
+        #expect(hostileParsed.isValid, "\(hostileParsed.diagnostics)")
+        #expect(hostileParsed.documentCount == 1)
+
         let unseen = try cli.dploy("discover", "export", "94:18:82:99:00:02", in: lab)
         #expect(unseen.status == 1)
         #expect(unseen.stderr == "error: dploy has not seen 94:18:82:99:00:02\n")

@@ -10,7 +10,7 @@ public enum IPXEScript {
         # dploy: entry script. Generated; do not edit.
         chain --autofree \(server.url)/ipxe/${net0/mac:hexhyp}.ipxe || goto unknown
         :unknown
-        echo dploy: no script for ${net0/mac}; booting the local disk
+        echo dploy: no script for ${net0/mac}, booting the local disk
         exit
 
         """
@@ -38,7 +38,7 @@ public enum IPXEScript {
                     """
             case .image:
                 return header + """
-                    echo dploy: \(profile.name) is a disk image; images are written by the imaging environment, not built yet
+                    echo dploy: \(profile.name) is a disk image, and images are written by the imaging environment, not built yet
                     exit
 
                     """
