@@ -5,21 +5,31 @@ import Foundation
 /// The server's secret for install callbacks: a token is an HMAC-SHA256 over a machine's
 /// MAC and the generation it installs, so a forged callback fails and a replayed one only
 /// ever speaks for the generation it was issued for.
-public struct CallbackKey: Hashable, Sendable {
+// @unchecked: SymmetricKey is immutable once made (swift-crypto does not mark it Sendable).
+public struct CallbackKey: Hashable, @unchecked Sendable {
     let bytes: [UInt8]
+    /// Made once: every installer answer of a plan carries a token.
+    let symmetricKey: SymmetricKey
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public init(bytes: [UInt8]) {
+        self.bytes = bytes
+        symmetricKey = SymmetricKey(data: bytes)
+    }
+
+    public static func == (lhs: CallbackKey, rhs: CallbackKey) -> Bool { lhs.bytes == rhs.bytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 
     public func token(mac: MACAddress, generation: Int) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: Array("\(mac)|\(generation)".utf8), using: SymmetricKey(data: bytes))
-        return code.map { String(format: "%02x", $0) }.joined()
+        let code = HMAC<SHA256>.authenticationCode(for: Array("\(mac)|\(generation)".utf8), using: symmetricKey)
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: code.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
     }
 
     /// Constant-time check of a token from a callback.
     public func verify(_ token: String, mac: MACAddress, generation: Int) -> Bool {
         guard token.count == 64, let given = Self.bytes(hex: token) else { return false }
         return HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: Array("\(mac)|\(generation)".utf8),
-                                                      using: SymmetricKey(data: bytes))
+                                                      using: symmetricKey)
     }
 
     /// Reads the key at `path`, creating it (32 random bytes, mode 0600) the first time.
