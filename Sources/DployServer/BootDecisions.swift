@@ -28,6 +28,8 @@ public struct BootDecisions: Sendable {
     }
 
     let machines: [MACAddress: (machine: EffectiveMachine, profile: Profile?)]
+    /// Local-boot scripts, made once: most boots of a settled fleet are these.
+    let localScripts: [MACAddress: String]
     let store: SQLiteStore
     let server: BootServer
     let discovery: Discovery?
@@ -59,6 +61,7 @@ public struct BootDecisions: Sendable {
             machines[machine.mac.value] = (effective, effective.settings.profile.flatMap(desired.fleet.profile(named:)))
         }
         self.machines = machines
+        localScripts = machines.mapValues { IPXEScript.machine($0.0, intent: .localDisk, server: server) }
         self.store = store
         self.server = server
         self.discovery = discovery
@@ -82,17 +85,14 @@ public struct BootDecisions: Sendable {
                 throw error
             }
         }
-        guard let profile else { return IPXEScript.machine(machine, intent: .localDisk, server: server) }
+        let local = localScripts[mac]!
+        guard let profile else { return local }
 
         let generation = machine.generation
         let installed = try store.machine(mac)?.installedGeneration
-        guard installed.map({ $0 < generation }) ?? true else {
-            return IPXEScript.machine(machine, intent: .localDisk, server: server)
-        }
+        guard installed.map({ $0 < generation }) ?? true else { return local }
         let attempts = try store.installAttempts(mac).filter { $0.generation == generation }
-        if attempts.contains(where: { $0.failedAt != nil }) {
-            return IPXEScript.machine(machine, intent: .localDisk, server: server)
-        }
+        if attempts.contains(where: { $0.failedAt != nil }) { return local }
         if let latest = attempts.last, latest.finishedAt == nil, latest.failedAt == nil,
            now.timeIntervalSince(latest.startedAt) < Self.attemptWindow {
             return IPXEScript.machine(machine, intent: .install(profile), server: server)
@@ -100,7 +100,7 @@ public struct BootDecisions: Sendable {
         if attempts.count >= maxAttempts {
             try store.installFailed(mac, generation: generation,
                                     reason: "no callback after \(attempts.count) install boots; booting the local disk", at: now)
-            return IPXEScript.machine(machine, intent: .localDisk, server: server)
+            return local
         }
         try store.installStarted(mac, generation: generation, at: now)
         return IPXEScript.machine(machine, intent: .install(profile), server: server)
