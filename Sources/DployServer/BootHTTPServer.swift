@@ -1,3 +1,4 @@
+import DployController
 import DployInventory
 import DployPlan
 import DployRender
@@ -87,11 +88,11 @@ public struct BootHTTPServer: Sendable {
             return Response(status: .noContent)
         }
         router.get("v1/machines") { _, _ -> Response in
-            try Self.json(try MachineStatus.all(desired: desired, store: store))
+            try Self.json(MachineOverview.rows(fleet: desired.fleet, observed: try store.machines()))
         }
         router.get("v1/machines/:id") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
-            guard let status = try MachineStatus.all(desired: desired, store: store)
+            guard let status = MachineOverview.rows(fleet: desired.fleet, observed: try store.machines())
                 .first(where: { $0.name == id || $0.mac == MACAddress(id)?.description }) else {
                 throw HTTPError(.notFound, message: "no machine named or with MAC '\(id)'")
             }
@@ -110,38 +111,6 @@ public struct BootHTTPServer: Sendable {
         encoder.dateEncodingStrategy = .iso8601
         return Response(status: .ok, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
-    }
-}
-
-/// One machine as `/v1/machines` shows it: what git asks for, what dploy has seen.
-struct MachineStatus: Encodable {
-    var name: String?
-    var mac: String
-    var inGit: Bool
-    var desiredGeneration: Int?
-    var installedGeneration: Int?
-    var state: String
-    var lastSeen: Date?
-    var hardware: Hardware?
-
-    static func all(desired: DesiredState, store: SQLiteStore) throws -> [MachineStatus] {
-        let observed = Dictionary(try store.machines().map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
-        let resolver = DefaultsResolver(groups: desired.fleet.groups)
-        var rows = desired.fleet.machines.map { machine in
-            let seen = observed[machine.mac.value]
-            return MachineStatus(name: machine.name, mac: machine.mac.value.description, inGit: true,
-                                 desiredGeneration: resolver.resolve(machine).generation,
-                                 installedGeneration: seen?.installedGeneration,
-                                 state: seen.map { $0.state == .discovered ? "known" : $0.state.rawValue } ?? "never seen",
-                                 lastSeen: seen?.lastSeen, hardware: seen?.hardware)
-        }
-        let inGit = Set(desired.fleet.machines.map(\.mac.value))
-        for machine in observed.values.sorted(by: { $0.mac < $1.mac }) where !inGit.contains(machine.mac) {
-            rows.append(MachineStatus(name: nil, mac: machine.mac.description, inGit: false, desiredGeneration: nil,
-                                      installedGeneration: machine.installedGeneration, state: machine.state.rawValue,
-                                      lastSeen: machine.lastSeen, hardware: machine.hardware))
-        }
-        return rows
     }
 }
 

@@ -25,9 +25,9 @@ struct Machines: ParsableCommand {
 
     func run() throws {
         let reconciler = try config.reconciler()
-        let desired: DesiredStateSummary
+        let fleet: Fleet
         do {
-            desired = DesiredStateSummary(try reconciler.loadDesired().fleet)
+            fleet = try reconciler.loadDesired().fleet
         } catch let error as CustomStringConvertible & Error {
             printError("error: \(error)")
             throw ExitCode.failure
@@ -39,20 +39,9 @@ struct Machines: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode.failure
         }
-        var rows: [Row] = []
-        let byMAC = Dictionary(observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
-        for (name, mac, generation) in desired.machines {
-            let seen = byMAC[mac]
-            rows.append(Row(name: name, mac: mac.description, inGit: true, desiredGeneration: generation,
-                            installedGeneration: seen?.installedGeneration,
-                            state: seen.map { $0.state == .discovered ? MachineState.known.rawValue : $0.state.rawValue } ?? "never seen",
-                            lastSeen: seen?.lastSeen, model: seen?.hardware?.model))
-        }
-        let desiredMACs = Set(desired.machines.map(\.mac))
-        for machine in observed where !desiredMACs.contains(machine.mac) {
-            rows.append(Row(name: nil, mac: machine.mac.description, inGit: false, desiredGeneration: nil,
-                            installedGeneration: machine.installedGeneration, state: machine.state.rawValue,
-                            lastSeen: machine.lastSeen, model: machine.hardware?.model))
+        let rows = MachineOverview.rows(fleet: fleet, observed: observed).map {
+            Row(name: $0.name, mac: $0.mac, inGit: $0.inGit, desiredGeneration: $0.desiredGeneration,
+                installedGeneration: $0.installedGeneration, state: $0.state, lastSeen: $0.lastSeen, model: $0.hardware?.model)
         }
         if options.json { return try printJSON(rows) }
         let formatter = ISO8601DateFormatter()
@@ -66,16 +55,6 @@ struct Machines: ParsableCommand {
             print(zip(line, widths).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
                 .trimmingCharacters(in: .whitespaces))
         }
-    }
-}
-
-/// Name, MAC and desired generation of every machine in git.
-struct DesiredStateSummary {
-    var machines: [(name: String, mac: MACAddress, generation: Int)]
-
-    init(_ fleet: Fleet) {
-        let resolver = DefaultsResolver(groups: fleet.groups)
-        machines = fleet.machines.map { ($0.name, $0.mac.value, resolver.resolve($0).generation) }
     }
 }
 
