@@ -3,34 +3,47 @@ import DploySpec
 import Foundation
 
 /// One machine, desired and observed side by side: every machine in git, then every
-/// machine dploy has seen that is not in git. What `dploy machines` and `/v1/machines` show.
+/// machine dploy has seen that is not in git. What `dploy machines`, `/v1/machines` and the
+/// web page's server list show.
 public struct MachineOverview: Encodable, Sendable {
     public var name: String?
     public var mac: String
     public var inGit: Bool
+    /// The address in git, else the one it last spoke to dploy from.
+    public var address: String?
     public var desiredGeneration: Int?
     public var installedGeneration: Int?
     /// A machine in git that has only been seen is "known", not "discovered"; one never seen says so.
     public var state: String
     public var lastSeen: Date?
+    public var lastInventory: Date?
+    public var lastEvent: String?
+    public var lastEventAt: Date?
     public var hardware: Hardware?
 
-    public static func rows(fleet: Fleet, observed: [ObservedMachine]) -> [MachineOverview] {
+    public static func rows(fleet: Fleet, observed: [ObservedMachine],
+                            latestEvents: [MACAddress: MachineEvent] = [:]) -> [MachineOverview] {
         let byMAC = Dictionary(observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
         let resolver = DefaultsResolver(groups: fleet.groups)
         var rows = fleet.machines.map { machine in
             let seen = byMAC[machine.mac.value]
             return MachineOverview(
                 name: machine.name, mac: machine.mac.value.description, inGit: true,
+                address: machine.ip?.value.description ?? seen?.address,
                 desiredGeneration: resolver.resolve(machine).generation, installedGeneration: seen?.installedGeneration,
                 state: seen.map { $0.state == .discovered ? MachineState.known.rawValue : $0.state.rawValue } ?? "never seen",
-                lastSeen: seen?.lastSeen, hardware: seen?.hardware)
+                lastSeen: seen?.lastSeen, lastInventory: seen?.hardwareReportedAt,
+                lastEvent: latestEvents[machine.mac.value]?.message, lastEventAt: latestEvents[machine.mac.value]?.at,
+                hardware: seen?.hardware)
         }
         let inGit = Set(fleet.machines.map(\.mac.value))
         for machine in observed.sorted(by: { $0.mac < $1.mac }) where !inGit.contains(machine.mac) {
-            rows.append(MachineOverview(name: nil, mac: machine.mac.description, inGit: false, desiredGeneration: nil,
-                                        installedGeneration: machine.installedGeneration, state: machine.state.rawValue,
-                                        lastSeen: machine.lastSeen, hardware: machine.hardware))
+            rows.append(MachineOverview(name: nil, mac: machine.mac.description, inGit: false, address: machine.address,
+                                        desiredGeneration: nil, installedGeneration: machine.installedGeneration,
+                                        state: machine.state.rawValue, lastSeen: machine.lastSeen,
+                                        lastInventory: machine.hardwareReportedAt,
+                                        lastEvent: latestEvents[machine.mac]?.message, lastEventAt: latestEvents[machine.mac]?.at,
+                                        hardware: machine.hardware))
         }
         return rows
     }

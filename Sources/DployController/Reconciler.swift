@@ -8,7 +8,7 @@ import Foundation
 
 /// One reconcile, step by step: load desired state from the source, observe, plan, apply.
 /// `dploy plan` and `dploy apply` call these steps; the daemon will call them on a timer.
-public struct Reconciler {
+public struct Reconciler: Sendable {
     public let config: ControllerConfig
     public let configPath: String
     /// What a long-lived loop keeps between runs so that a quiet fleet costs little: file
@@ -25,6 +25,12 @@ public struct Reconciler {
 
     /// Where source status is kept.
     public var sourceStatusPath: String { config.stateDirectory + "/source-status.json" }
+
+    /// Where the daemon writes its status after every run (`dploy status` reads it).
+    public var daemonStatusPath: String { config.stateDirectory + "/daemon-status.json" }
+
+    /// The lock that makes one daemon (or `dploy apply`) the only writer for this store.
+    public var leaderLockPath: String { config.stateDirectory + "/dploy.lock" }
 
     /// Reads desired state: a folder as it is, or the git source's last good commit (after
     /// fetching and checking the newest one, which is recorded in source status).

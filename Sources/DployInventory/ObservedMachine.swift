@@ -12,6 +12,8 @@ public struct ObservedMachine: Hashable, Sendable {
     /// The newest generation it finished installing.
     public var installedGeneration: Int?
     public var hardware: Hardware?
+    /// When the agent last reported the hardware.
+    public var hardwareReportedAt: Date?
 }
 
 /// Where a machine is in its life, as dploy has seen it.

@@ -47,7 +47,7 @@ public final class SQLiteStore: Store {
     public func machines() throws -> [ObservedMachine] {
         try pool.read { db in
             let rows = try MachineRow.order(Column("mac")).fetchAll(db)
-            let hardware = try HardwareRow.fetchAll(db).reduce(into: [String: Hardware]()) { $0[$1.mac] = $1.hardware }
+            let hardware = try HardwareRow.fetchAll(db).reduce(into: [String: HardwareRow]()) { $0[$1.mac] = $1 }
             return rows.compactMap { $0.observed(hardware: hardware[$0.mac]) }
         }
     }
@@ -55,7 +55,7 @@ public final class SQLiteStore: Store {
     public func machine(_ mac: MACAddress) throws -> ObservedMachine? {
         try pool.read { db in
             guard let row = try MachineRow.fetchOne(db, key: mac.description) else { return nil }
-            return row.observed(hardware: try HardwareRow.fetchOne(db, key: mac.description)?.hardware)
+            return row.observed(hardware: try HardwareRow.fetchOne(db, key: mac.description))
         }
     }
 
@@ -147,6 +147,18 @@ public final class SQLiteStore: Store {
             if let mac { request = request.filter(Column("mac") == mac.description) }
             return try request.fetchAll(db).map {
                 MachineEvent(mac: $0.mac.flatMap(MACAddress.init), at: $0.at, kind: $0.kind, message: $0.message)
+            }
+        }
+    }
+
+    public func latestEvents() throws -> [MACAddress: MachineEvent] {
+        try pool.read { db in
+            let rows = try EventRow.fetchAll(db, sql: """
+                SELECT * FROM event WHERE id IN (SELECT MAX(id) FROM event WHERE mac IS NOT NULL GROUP BY mac)
+                """)
+            return rows.reduce(into: [:]) { latest, row in
+                guard let mac = row.mac.flatMap(MACAddress.init) else { return }
+                latest[mac] = MachineEvent(mac: mac, at: row.at, kind: row.kind, message: row.message)
             }
         }
     }

@@ -25,6 +25,8 @@ public protocol Store: Sendable {
     func record(_ event: MachineEvent) throws
     /// Newest first; all machines when `mac` is nil.
     func events(for mac: MACAddress?, limit: Int) throws -> [MachineEvent]
+    /// Each machine's newest event, for lists of many machines.
+    func latestEvents() throws -> [MACAddress: MachineEvent]
 
     /// A consistent copy of the whole store, taken while it is in use.
     func backup(to path: String) throws

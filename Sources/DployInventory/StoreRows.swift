@@ -14,11 +14,11 @@ struct MachineRow: Codable, FetchableRecord, PersistableRecord {
     var state: String
     var installedGeneration: Int?
 
-    func observed(hardware: Hardware?) -> ObservedMachine? {
+    func observed(hardware: HardwareRow?) -> ObservedMachine? {
         guard let mac = MACAddress(mac) else { return nil }
         return ObservedMachine(mac: mac, firstSeen: firstSeen, lastSeen: lastSeen, address: address,
                                state: MachineState(rawValue: state) ?? .discovered, installedGeneration: installedGeneration,
-                               hardware: hardware)
+                               hardware: hardware?.hardware, hardwareReportedAt: hardware?.reportedAt)
     }
 }
 

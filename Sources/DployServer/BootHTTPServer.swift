@@ -6,33 +6,76 @@ import DploySpec
 import Foundation
 import Hummingbird
 
-/// The boot and inventory endpoints machines talk to (`dploy serve`).
+/// Everything `dploy serve` answers over HTTP.
 ///
+/// Open to the boot network (each with its own proof where it changes state):
 /// - `GET /boot.ipxe?mac=…`: the boot decision (`BootDecisions`); without `mac`, the entry
 ///   script that chains back here with `${net0/mac}`.
 /// - `GET /agent.sh`: the discovery agent.
 /// - `POST /v1/inventory?mac=…`: an `lshw -json` report (application/json, at most 4 MiB).
 /// - `POST /v1/machines/{mac}/installed?generation=N&token=T`: an installer calling back.
-/// - `GET /v1/machines`, `GET /v1/machines/{name-or-mac}`: desired and observed, side by side.
+/// - `POST /v1/hooks/git`: a signed push notification (`Webhook`).
+/// - `POST /login`: exchanges the web token for a session cookie.
+///
+/// Behind `WebAuth` (token or htpasswd user): the web page (`/`, `/machines/{id}`,
+/// `/groups`, `/plan`, `/source`), `GET /v1/machines[/{id}[/events]]`, `GET /v1/status`,
+/// and `GET /metrics`.
 public struct BootHTTPServer: Sendable {
-    public let decisions: BootDecisions
-    public let desired: DesiredState
+    public let live: LiveDesired
     public let store: SQLiteStore
-    public let server: BootServer
+    public let auth: WebAuth
+    /// The reconcile loop and what comes with it, when the daemon runs one.
+    public let daemon: Daemon?
+    let pages: WebPages
 
-    public init(desired: DesiredState, store: SQLiteStore, server: BootServer,
-                discovery: BootDecisions.Discovery?, maxAttempts: Int = 3) {
-        self.desired = desired
-        self.store = store
-        self.server = server
-        decisions = BootDecisions(desired: desired, store: store, server: server, discovery: discovery, maxAttempts: maxAttempts)
+    public struct Daemon: Sendable {
+        public var loop: ReconcileLoop
+        public var metrics: ControllerMetrics
+        /// Nil when no webhook secret is configured: the hook answers 404.
+        public var webhook: Webhook?
+
+        public init(loop: ReconcileLoop, metrics: ControllerMetrics, webhook: Webhook?) {
+            self.loop = loop
+            self.metrics = metrics
+            self.webhook = webhook
+        }
     }
+
+    public init(live: LiveDesired, auth: WebAuth, daemon: Daemon? = nil, extraLinks: [String: String] = [:]) {
+        self.live = live
+        store = live.store
+        self.auth = auth
+        self.daemon = daemon
+        pages = WebPages(extraLinks: extraLinks)
+    }
+
+    /// A server for fixed desired state, without a loop: tests, and tools that only serve.
+    public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: BootDecisions.Discovery?,
+                maxAttempts: Int = 3, auth: WebAuth) {
+        let live = LiveDesired(store: store, server: server, discovery: discovery, maxAttempts: maxAttempts)
+        live.update(desired)
+        self.init(live: live, auth: auth)
+    }
+
+    var server: BootServer { live.server }
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        addBootRoutes(router)
+        addDaemonRoutes(router)
+        let protected = router.group().add(middleware: WebAuthMiddleware(auth: auth))
+        addAPIRoutes(protected)
+        addPageRoutes(protected)
+        return router
+    }
+
+    private func addBootRoutes(_ router: Router<BasicRequestContext>) {
         router.get("boot.ipxe") { request, _ -> Response in
             guard let mac = request.uri.queryParameters["mac"].map(String.init) else {
                 return Self.text("#!ipxe\nchain --autofree \(server.url)/boot.ipxe?mac=${net0/mac}\n")
+            }
+            guard let decisions = live.snapshot?.decisions else {
+                return Self.text("#!ipxe\necho dploy: no desired state is loaded yet, booting the local disk\nexit\n")
             }
             do {
                 return Self.text(try decisions.script(mac: mac, address: nil))
@@ -77,7 +120,7 @@ public struct BootHTTPServer: Sendable {
             }
             // Only the generation git asks for now can be installed; an old installer that
             // calls back late does not mark a newer generation done.
-            guard decisions.desiredGeneration(of: mac) == generation else {
+            guard live.snapshot?.decisions.desiredGeneration(of: mac) == generation else {
                 throw HTTPError(.conflict, message: "generation \(generation) is not the generation git asks for \(mac)")
             }
             let open = try store.installAttempts(mac).last { $0.generation == generation && $0.finishedAt == nil && $0.failedAt == nil }
@@ -85,44 +128,123 @@ public struct BootHTTPServer: Sendable {
                 throw HTTPError(.conflict, message: "no install of generation \(generation) is running for \(mac)")
             }
             try store.installFinished(mac, generation: generation, at: Date())
+            try store.record(MachineEvent(mac: mac, at: Date(), kind: "installed",
+                                          message: "the installer called back: generation \(generation) is installed"))
             return Response(status: .noContent)
         }
+    }
+
+    private func addDaemonRoutes(_ router: Router<BasicRequestContext>) {
+        router.post("v1/hooks/git") { request, _ -> Response in
+            guard let daemon, let webhook = daemon.webhook else {
+                throw HTTPError(.notFound, message: "no webhook secret is configured (webhook.secretFile in dploy.yaml)")
+            }
+            let body = try await request.body.collect(upTo: 1 << 20)
+            switch webhook.verdict(body: Array(buffer: body), headers: request.headers) {
+            case .unauthorized:
+                daemon.metrics.recordWebhook(.unauthorized)
+                throw HTTPError(.unauthorized, message: "the delivery is not signed with the webhook secret")
+            case .ignored(let reason):
+                daemon.metrics.recordWebhook(.ignored)
+                return try Self.json(["queued": "false", "reason": reason], status: .accepted)
+            case .run:
+                daemon.metrics.recordWebhook(.accepted)
+                daemon.loop.trigger()
+                return try Self.json(["queued": "true"], status: .accepted)
+            }
+        }
+        router.post("login") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 4096)
+            let form = URLComponents(string: "?" + String(buffer: body))?.queryItems ?? []
+            let token = form.first { $0.name == "token" }?.value?.replacingOccurrences(of: "+", with: " ") ?? ""
+            guard auth.isTokenValid(token) else {
+                return Response(status: .unauthorized, headers: [.contentType: "text/html; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: WebPages.signIn)))
+            }
+            var response = Response(status: .seeOther, headers: [.location: "/"])
+            response.setCookie(Cookie(name: WebAuth.cookieName, value: auth.sessionValue, path: "/", httpOnly: true, sameSite: .strict))
+            return response
+        }
+    }
+
+    private func addAPIRoutes(_ router: RouterGroup<BasicRequestContext>) {
         router.get("v1/machines") { _, _ -> Response in
-            try Self.json(MachineOverview.rows(fleet: desired.fleet, observed: try store.machines()))
+            try Self.json(MachineOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), observed: try store.machines(),
+                                               latestEvents: try store.latestEvents()))
         }
         router.get("v1/machines/:id") { _, context -> Response in
-            let id = context.parameters.get("id") ?? ""
-            guard let status = MachineOverview.rows(fleet: desired.fleet, observed: try store.machines())
-                .first(where: { $0.name == id || $0.mac == MACAddress(id)?.description }) else {
-                throw HTTPError(.notFound, message: "no machine named or with MAC '\(id)'")
-            }
-            return try Self.json(status)
+            try Self.json(try overview(context.parameters.get("id") ?? ""))
         }
-        return router
+        router.get("v1/machines/:id/events") { request, context -> Response in
+            let row = try overview(context.parameters.get("id") ?? "")
+            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) }.map { min(max($0, 1), 10_000) } ?? 100
+            let events = try store.events(for: MACAddress(row.mac), limit: limit).map {
+                EventJSON(at: $0.at, kind: $0.kind, message: $0.message)
+            }
+            return try Self.json(events)
+        }
+        router.get("v1/status") { _, _ -> Response in
+            guard let daemon else { throw HTTPError(.notFound, message: "this server runs no reconcile loop") }
+            return try Self.json(daemon.loop.status)
+        }
+        router.get("metrics") { _, _ -> Response in
+            guard let daemon else { throw HTTPError(.notFound, message: "this server runs no reconcile loop") }
+            return Self.text(daemon.metrics.exposition(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+    }
+
+    private func addPageRoutes(_ router: RouterGroup<BasicRequestContext>) {
+        router.get("/") { _, _ -> Response in Self.html(try pages.servers(inputs, store: store)) }
+        router.get("machines/:id") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            guard let page = try pages.machine(id, inputs, store: store) else {
+                return Self.html(pages.notFound("No machine is named '\(id)' or has that MAC address.", inputs), status: .notFound)
+            }
+            return Self.html(page)
+        }
+        router.get("groups") { _, _ -> Response in Self.html(pages.groups(inputs)) }
+        router.get("plan") { _, _ -> Response in Self.html(pages.plan(inputs)) }
+        router.get("source") { _, _ -> Response in Self.html(pages.source(inputs)) }
+    }
+
+    private var inputs: WebPages.Inputs { WebPages.Inputs(snapshot: live.snapshot, status: daemon?.loop.status) }
+
+    private func overview(_ id: String) throws -> MachineOverview {
+        let rows = MachineOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), observed: try store.machines())
+        guard let row = rows.first(where: { $0.name == id || $0.mac == MACAddress(id)?.description }) else {
+            throw HTTPError(.notFound, message: "no machine named or with MAC '\(id)'")
+        }
+        return row
+    }
+
+    struct EventJSON: Encodable {
+        var at: Date
+        var kind: String
+        var message: String
     }
 
     static func text(_ text: String, contentType: String = "text/plain; charset=utf-8") -> Response {
         Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    static func json(_ value: some Encodable) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return Response(status: .ok, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    static func html(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.dploy.encode(value))))
     }
 }
 
 extension BootHTTPServer {
-    /// Serves until SIGTERM or SIGINT (swift-service-lifecycle shuts it down gracefully).
+    /// The HTTP service, for a service group that also runs the reconcile loop.
     /// - Parameter listen: `HOST:PORT`, e.g. `127.0.0.1:8080` or `198.18.0.1:80`.
-    public func run(listen: String) async throws {
+    public func application(listen: String) throws -> some ApplicationProtocol {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw HTTPError(.badRequest, message: "listen must be HOST:PORT, found '\(listen)'")
         }
         let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "dploy"))
-        try await app.runService()
+        return Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "dploy"))
     }
 }

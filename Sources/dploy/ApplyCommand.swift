@@ -49,7 +49,12 @@ struct ApplyCommand: ParsableCommand {
             }
         }
         do {
-            let report = try config.reconciler().apply(result)
+            let reconciler = try config.reconciler()
+            // One writer per store: a running daemon converges it, and this apply would race it.
+            let lock = LeaderLock(path: reconciler.leaderLockPath)
+            guard try lock.tryAcquire() else { throw LeaderLockError.heldElsewhere(lock.path, holder: lock.holder) }
+            defer { lock.release() }
+            let report = try reconciler.apply(result)
             print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
                   + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
         } catch let error as CustomStringConvertible & Error {

@@ -1,38 +1,89 @@
 import ArgumentParser
 import DployController
+import DployGit
 import DployServer
+import DploySpec
 import Foundation
+import Logging
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve boot scripts, the discovery agent, inventory and install callbacks over HTTP.",
+        abstract: "Run the controller: follow the source, converge, serve boot traffic and the web page.",
         discussion: """
-            Machines network-boot through GET /boot.ipxe?mac=…; the decision (discovery, install, \
-            local disk) is recorded in the store. Runs until SIGTERM or SIGINT. The reconcile loop \
-            joins this process in a later release; today desired state is read at start.
+            Reconciles at start, every `interval` (with jitter) and on a signed POST /v1/hooks/git; \
+            serves /boot.ipxe, the discovery agent and install callbacks to machines, and the web \
+            page, JSON API and /metrics to operators (token or htpasswd user). With mode: plan-only, \
+            suspend: true, or while another daemon holds the store's lock, it plans and changes \
+            nothing. SIGTERM or SIGINT finishes the run in progress and exits.
             """
     )
+
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
 
     @OptionGroup var config: ConfigOptions
 
     @Option(name: .long, help: ArgumentHelp("Where to listen (default: server.listen, else 127.0.0.1:8080).", valueName: "host:port"))
     var listen: String?
 
+    @Option(name: .long, help: "Log lines as text or as one JSON object per line.")
+    var logFormat: LogFormat = .text
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
     func run() async throws {
-        let reconciler = try config.reconciler()
-        let server: BootHTTPServer
+        let format = logFormat, level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "dploy")
+        let base = try config.reconciler()
+        let reconciler = Reconciler(config: base.config, configPath: base.configPath, keepingCaches: true)
+        let group: ServiceGroup
         do {
             guard let store = try reconciler.openStore(creating: true) else { throw ExitCode.failure }
-            server = BootHTTPServer(
-                desired: try reconciler.loadDesired(), store: store, server: try reconciler.settings.server,
+            let live = LiveDesired(
+                store: store, server: try reconciler.settings.server,
                 discovery: reconciler.config.discovery.map { .init(kernel: $0.kernel, initrd: $0.initrd, args: $0.args) },
                 maxAttempts: reconciler.config.installAttempts)
+            let metrics = ControllerMetrics()
+            let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: metrics, logger: logger) { live.update($0) }
+            let tokenFile = reconciler.config.web.tokenFile ?? reconciler.config.stateDirectory + "/web.token"
+            let auth = WebAuth(token: try SecretFile.readOrCreate(tokenFile),
+                               users: try reconciler.config.web.htpasswd.map(WebAuth.users(htpasswd:)) ?? [:])
+            let webhook = try reconciler.config.webhookSecretFile.map { file in
+                Webhook(secret: try SecretFile.read(file), followedRef: reconciler.config.followedRef)
+            }
+            let server = BootHTTPServer(live: live, auth: auth, daemon: .init(loop: loop, metrics: metrics, webhook: webhook),
+                                        extraLinks: reconciler.config.web.links)
+            let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"
+            let application = try server.application(listen: address)
+            // The first run happens before the port opens, so the first boot already sees git.
+            loop.runOnce(trigger: "start")
+            print("dploy serve: web page at http://\(address)/ (sign in with the token in \(tokenFile))")
+            print("dploy serve: desired state from \(reconciler.config.source), \(loop.status.lastRun?.message ?? "")")
+            group = ServiceGroup(configuration: .init(
+                services: [.init(service: application), .init(service: loop)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         } catch let error as CustomStringConvertible & Error {
             printError("error: \(error)")
             throw ExitCode.failure
         }
-        let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"
-        print("dploy serve: listening on \(address), desired state from \(reconciler.config.source)")
-        try await server.run(listen: address)
+        try await group.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+extension ControllerConfig {
+    /// The branch the git source follows, for matching webhook deliveries.
+    var followedRef: String? {
+        if case .git(_, let ref, _, _, _) = source { return ref }
+        return nil
     }
 }

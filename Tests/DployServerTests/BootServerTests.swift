@@ -34,18 +34,22 @@ struct BootServerTests {
             BootHTTPServer(desired: try reconciler.loadDesired(), store: try store(), server: try reconciler.settings.server,
                            discovery: .init(kernel: "http://198.18.0.1:8080/files/discovery/vmlinuz",
                                             initrd: "http://198.18.0.1:8080/files/discovery/initrd.img", args: "console=ttyS0"),
-                           maxAttempts: maxAttempts)
+                           maxAttempts: maxAttempts, auth: WebAuth(token: BootServerTests.token))
         }
 
         func store() throws -> SQLiteStore { try #require(try reconciler.openStore(creating: true)) }
     }
 
+    static let token = "test-token-0123456789"
     static let web01 = MACAddress("94:18:82:3a:5c:10")!
     static let stranger = "94:18:82:99:00:01"
     static let strangerMAC = MACAddress(stranger)!
 
-    func get(_ client: some TestClientProtocol, _ uri: String) async throws -> (HTTPResponse.Status, String) {
-        try await client.execute(uri: uri, method: .get) { ($0.status, String(buffer: $0.body)) }
+    /// A GET as an operator's tool makes it: with the web token, unless `token` is nil.
+    func get(_ client: some TestClientProtocol, _ uri: String,
+             token: String? = BootServerTests.token) async throws -> (HTTPResponse.Status, String) {
+        let headers: HTTPFields = token.map { [.authorization: "Bearer \($0)"] } ?? [:]
+        return try await client.execute(uri: uri, method: .get, headers: headers) { ($0.status, String(buffer: $0.body)) }
     }
 
     func post(_ client: some TestClientProtocol, _ uri: String, body: [UInt8] = [],

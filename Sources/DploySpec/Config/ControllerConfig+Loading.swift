@@ -104,6 +104,24 @@ extension ControllerConfig {
             if let kernel, let initrd { discovery = (kernel.value, initrd.value, args) }
         }
         let secrets = reader.string("secrets").map { resolved($0.value) }
+        var web = Web()
+        if let reader = reader.mapping("web") {
+            web.tokenFile = reader.string("tokenFile").map { resolved($0.value) }
+            web.htpasswd = reader.string("htpasswd").map { resolved($0.value) }
+            for (label, url) in reader.stringMap("links") ?? [:] {
+                if url.value.contains("{host}"), case .success = Names.httpURL(url.value.replacingOccurrences(of: "{host}", with: "h")) {
+                    web.links[label] = url.value
+                } else {
+                    log.append(Diagnostic("web link '\(label)' must be an http(s):// URL with {host}, found '\(url.value)'", at: url.location))
+                }
+            }
+            reader.finish()
+        }
+        var webhookSecretFile: String?
+        if let reader = reader.mapping("webhook") {
+            webhookSecretFile = reader.string("secretFile", required: true).map { resolved($0.value) }
+            reader.finish()
+        }
         var pruneEnabled = false, maxRemovals = 5
         if let prune = reader.mapping("prune") {
             pruneEnabled = prune.bool("enabled")?.value ?? false
@@ -119,6 +137,8 @@ extension ControllerConfig {
                                       listen: listen, serverURL: url, secrets: secrets, pruneEnabled: pruneEnabled,
                                       maxRemovals: maxRemovals)
         config.installAttempts = attempts
+        config.web = web
+        config.webhookSecretFile = webhookSecretFile
         config.discovery = discovery
         return .success(config)
     }

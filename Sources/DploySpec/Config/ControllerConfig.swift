@@ -52,8 +52,25 @@ public struct ControllerConfig: Hashable, Sendable {
     var discoveryInitrd = ""
     var discoveryArgs = ""
     public var secrets: String?
+    /// The web page and JSON API: who may read them, and extra per-machine links.
+    public var web = Web()
+    /// A file holding the shared secret that signs `POST /v1/hooks/git` (HMAC-SHA256).
+    /// Without it, the webhook answers 404 and only the interval triggers runs.
+    public var webhookSecretFile: String?
     public var pruneEnabled: Bool
     public var maxRemovals: Int
+
+    public struct Web: Hashable, Sendable {
+        /// The file holding the bearer token for the web page, the API and /metrics;
+        /// `STATE/web.token` (made on first start, mode 0600) when not set.
+        public var tokenFile: String?
+        /// An htpasswd file of bcrypt entries (`htpasswd -B`): users who sign in with a password.
+        public var htpasswd: String?
+        /// Extra links on each machine, by label: a URL with `{host}` for the machine's
+        /// address, e.g. `{ACU: "https://{host}:2381/hpe/acu"}`.
+        public var links: [String: String] = [:]
+        public init() {}
+    }
 
     /// The folder of the store, where source status and the git cache live.
     public var stateDirectory: String {

@@ -2,14 +2,35 @@ extension EffectiveMachine {
     /// The machine's effective spec as aligned text, each inherited value followed by the
     /// group and place it came from: what `dploy validate --show NAME` prints.
     public var report: String {
-        var rows: [(String, String, String)] = []
+        let rows = reportRows.map { ($0.field, $0.value, $0.origin) }
+        let fieldWidth = rows.map(\.0.count).max() ?? 0
+        let valueWidth = rows.map(\.1.count).max() ?? 0
+        var lines = ["machine \(name)  (\(machine.metadata.location))"]
+        for (field, value, from) in rows {
+            let padded = field.padding(fieldWidth) + "  " + (from.isEmpty ? value : value.padding(valueWidth) + "  " + from)
+            lines.append("  " + padded)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One field of the effective spec: its value and where it came from ("" for the
+    /// machine itself).
+    public struct ReportRow: Hashable, Sendable {
+        public var field: String
+        public var value: String
+        public var origin: String
+    }
+
+    /// The effective spec, field by field, as `report` prints it and the web page shows it.
+    public var reportRows: [ReportRow] {
+        var rows: [ReportRow] = []
         func row(_ field: String, _ value: String?, _ origin: ValueOrigin?) {
             guard let value else { return }
             let from = switch origin {
             case .group(let group, let location): "from group \(group) (\(location))"
             case .machine, nil: ""
             }
-            rows.append((field, value, from))
+            rows.append(ReportRow(field: field, value: value, origin: from))
         }
         row("mac", machine.mac.value.description, nil)
         row("ip", machine.ip?.value.description, nil)
@@ -22,18 +43,10 @@ extension EffectiveMachine {
             if let value = field.read(settings) {
                 row(field.path, value, origins[field.path])
             } else if let value = builtInDefaults[field.path] {
-                rows.append((field.path, value, "(default)"))
+                rows.append(ReportRow(field: field.path, value: value, origin: "(default)"))
             }
         }
-
-        let fieldWidth = rows.map(\.0.count).max() ?? 0
-        let valueWidth = rows.map(\.1.count).max() ?? 0
-        var lines = ["machine \(name)  (\(machine.metadata.location))"]
-        for (field, value, from) in rows {
-            let padded = field.padding(fieldWidth) + "  " + (from.isEmpty ? value : value.padding(valueWidth) + "  " + from)
-            lines.append("  " + padded)
-        }
-        return lines.joined(separator: "\n")
+        return rows
     }
 }
 

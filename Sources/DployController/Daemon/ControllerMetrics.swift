@@ -1,0 +1,71 @@
+import DployInventory
+import Prometheus
+
+/// The daemon's Prometheus metrics, served at `/metrics`. One registry per daemon; the
+/// loop, the webhook and (later) the BMC client record into it.
+public final class ControllerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    private let reconcileDuration: DurationHistogram
+    private let planActionsPending: Gauge
+    public let bmcRequests: Counter
+    public let bmcErrors: Counter
+
+    public init() {
+        reconcileDuration = registry.makeDurationHistogram(
+            name: "dploy_reconcile_duration_seconds",
+            buckets: [.milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+                      .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60)],
+            help: "Time of one reconcile: fetch, load, observe, plan, apply.")
+        planActionsPending = registry.makeGauge(
+            name: "dploy_plan_actions_pending", help: "Actions in the last plan that were not applied.")
+        bmcRequests = registry.makeCounter(name: "dploy_bmc_requests_total", help: "Requests sent to BMCs.")
+        bmcErrors = registry.makeCounter(name: "dploy_bmc_errors_total", help: "BMC requests that failed.")
+        // Every result and state appears from the start, at zero: a dashboard can tell
+        // "none yet" from "not reported".
+        for result in DaemonStatus.Run.Result.allCases { _ = reconcileRuns(result) }
+        for result in WebhookResult.allCases { _ = webhookDeliveries(result) }
+        recordMachines([:])
+    }
+
+    public enum WebhookResult: String, CaseIterable, Sendable {
+        /// Signed and for the followed branch: a run was queued.
+        case accepted
+        /// Signed, but for another branch: nothing to do.
+        case ignored
+        /// Missing or wrong signature.
+        case unauthorized
+    }
+
+    private func reconcileRuns(_ result: DaemonStatus.Run.Result) -> Counter {
+        registry.makeCounter(name: "dploy_reconcile_runs_total", labels: [("result", result.rawValue)],
+                             help: "Reconcile runs by result.")
+    }
+
+    private func webhookDeliveries(_ result: WebhookResult) -> Counter {
+        registry.makeCounter(name: "dploy_webhook_deliveries_total", labels: [("result", result.rawValue)],
+                             help: "Git webhook deliveries by result.")
+    }
+
+    private func machines(_ state: String) -> Gauge {
+        registry.makeGauge(name: "dploy_machines", labels: [("state", state)], help: "Machines by observed state.")
+    }
+
+    func recordRun(_ run: DaemonStatus.Run, pendingActions: Int) {
+        reconcileRuns(run.result).increment()
+        reconcileDuration.record(.seconds(run.seconds))
+        planActionsPending.set(Double(pendingActions))
+    }
+
+    func recordMachines(_ counts: [String: Int]) {
+        for state in MachineState.allCases.map(\.rawValue) + ["never seen"] {
+            machines(state).set(Double(counts[state] ?? 0))
+        }
+    }
+
+    public func recordWebhook(_ result: WebhookResult) { webhookDeliveries(result).increment() }
+
+    /// The text exposition format Prometheus scrapes.
+    public func exposition() -> String { registry.emitToString() }
+}
+

@@ -1,0 +1,193 @@
+import DployApply
+import DployGit
+import DployInventory
+import DployPlan
+import DploySpec
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The daemon's reconcile loop: fetch → load → observe → plan → apply, at start, on an
+/// interval (with jitter, so a fleet of controllers does not fetch in step), and when
+/// `trigger()` is called (the git webhook). One run at a time, by construction: only the
+/// loop's own task runs them. Triggers during a run collapse into one more run.
+///
+/// Whether a run applies depends on the role: `mode: plan-only` and `suspend: true` plan
+/// but change nothing, and so does a daemon that does not hold the store's leader lock.
+public final class ReconcileLoop: Service, Sendable {
+    public let reconciler: Reconciler
+    let store: SQLiteStore
+    let lock: LeaderLock
+    let metrics: ControllerMetrics
+    let logger: Logger
+    /// Told every time the desired state in force changes (first load included), so that
+    /// boot decisions and pages follow git.
+    let desiredChanged: @Sendable (DesiredState) -> Void
+    let jitter: Double
+    private let wake = WakeSignal()
+    private let state: Mutex<LoopState>
+
+    private struct LoopState {
+        var status: DaemonStatus
+        var desired: DesiredState?
+    }
+
+    public init(reconciler: Reconciler, store: SQLiteStore, metrics: ControllerMetrics, logger: Logger,
+                jitter: Double = 0.1, desiredChanged: @escaping @Sendable (DesiredState) -> Void) {
+        self.reconciler = reconciler
+        self.store = store
+        self.metrics = metrics
+        self.logger = logger
+        self.jitter = jitter
+        self.desiredChanged = desiredChanged
+        lock = LeaderLock(path: reconciler.leaderLockPath)
+        state = Mutex(LoopState(status: DaemonStatus(
+            pid: getpid(), startedAt: Date(), role: .apply, runs: 0,
+            source: try? SourceStatus.read(from: reconciler.sourceStatusPath))))
+    }
+
+    /// The status as of the last run; cheap, and never waits for a run in progress.
+    public var status: DaemonStatus { state.withLock { $0.status } }
+
+    /// The desired state in force, once the first run has loaded one.
+    public var desired: DesiredState? { state.withLock { $0.desired } }
+
+    /// Asks for a run as soon as possible (now if idle, after the current run if busy).
+    public func trigger() { wake.signal() }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            // `dploy serve` runs the first reconcile before it opens its port.
+            var trigger: String? = self.status.runs == 0 ? "start" : nil
+            while !Task.isCancelled {
+                if let trigger { self.runOnce(trigger: trigger) }
+                let delay = self.nextDelay()
+                self.update { $0.nextRunAt = Date().addingTimeInterval(delay.seconds) }
+                trigger = await self.wake.wait(timeout: delay) ? "webhook" : "interval"
+            }
+        }
+        lock.release()
+        logger.info("reconcile loop stopped")
+    }
+
+    func nextDelay() -> Duration {
+        let interval = reconciler.config.interval.seconds
+        return .seconds(interval * (1 + Double.random(in: -jitter...jitter)))
+    }
+
+    /// One reconcile. Never throws: a failure is recorded (status, event, metrics, log) and
+    /// leaves everything as the last good run left it.
+    public func runOnce(trigger: String) {
+        let startedAt = Date()
+        var run = DaemonStatus.Run(trigger: trigger, startedAt: startedAt, finishedAt: startedAt, result: .failed,
+                                   source: nil, message: "")
+        var role = DaemonStatus.Role.apply, roleReason: String?
+        var pending: Plan?, lastError: String?
+        var desired: DesiredState?
+        do {
+            let loaded = try reconciler.loadDesired()
+            desired = loaded
+            run.source = loaded.source
+            let previous = state.withLock { state in
+                defer { state.desired = loaded }
+                return state.desired
+            }
+            if previous.map({ $0.fleet != loaded.fleet || $0.templates != loaded.templates || $0.revision != loaded.revision }) ?? true {
+                desiredChanged(loaded)
+            }
+            let result = try reconciler.plan(desired: loaded, fingerprint: false)
+            (role, roleReason) = try currentRole()
+            if !result.plan.hasChanges {
+                run.result = .unchanged
+                run.message = "nothing to change"
+            } else if role == .apply {
+                let report = try reconciler.apply(result)
+                run.result = .converged
+                run.message = "\(result.plan.summary) \(report.written.count) written, \(report.removed.count) removed"
+                    + (report.reloaded ? ", DHCP reloaded" : "")
+                recordApplied(result.plan, fleet: loaded.fleet)
+            } else {
+                run.result = .planned
+                run.message = "\(result.plan.summary) Not applied: \(roleReason ?? role.rawValue)"
+                pending = result.plan
+            }
+        } catch {
+            lastError = String(describing: error)
+            run.message = lastError!.split(separator: "\n").first.map(String.init) ?? "failed"
+            record(MachineEvent(mac: nil, at: Date(), kind: "reconcile-failed", message: lastError!))
+        }
+        run.finishedAt = Date()
+        metrics.recordRun(run, pendingActions: pending?.actions.count ?? 0)
+        if let fleet = desired?.fleet ?? self.desired?.fleet, let observed = try? store.machines() {
+            let states = MachineOverview.rows(fleet: fleet, observed: observed).map(\.state)
+            metrics.recordMachines(Dictionary(states.map { ($0, 1) }, uniquingKeysWith: +))
+        }
+        let source: SourceStatus?
+        if case .git = reconciler.config.source { source = try? SourceStatus.read(from: reconciler.sourceStatusPath) } else { source = nil }
+        update { status in
+            status.runs += 1
+            status.lastRun = run
+            status.role = role
+            status.roleReason = roleReason
+            status.pendingPlan = pending
+            status.lastError = lastError
+            status.source = source
+        }
+        var metadata: Logger.Metadata = [
+            "trigger": "\(trigger)", "result": "\(run.result.rawValue)",
+            "seconds": "\(String(format: "%.3f", run.seconds))",
+        ]
+        if let revision = desired?.revision { metadata["commit"] = "\(revision.prefix(12))" }
+        if run.result == .failed {
+            logger.error("reconcile failed: \(lastError ?? "")", metadata: metadata)
+        } else {
+            logger.info("reconcile \(run.result.rawValue): \(run.message)", metadata: metadata)
+        }
+    }
+
+    /// Whether this run may apply, and why not when it may not.
+    private func currentRole() throws -> (DaemonStatus.Role, String?) {
+        let config = reconciler.config
+        if config.suspend { return (.suspended, "suspend: true in \(reconciler.configPath)") }
+        if config.mode == .planOnly { return (.planOnly, "mode: plan-only in \(reconciler.configPath)") }
+        if try lock.tryAcquire() { return (.apply, nil) }
+        return (.standby, "another dploy (\(lock.holder)) holds \(lock.path)")
+    }
+
+    /// One event per machine the run changed, with the plan's reasons: the history an
+    /// operator reads on the machine's page.
+    private func recordApplied(_ plan: Plan, fleet: Fleet) {
+        let macs = Dictionary(fleet.machines.map { ($0.name, $0.mac.value) }, uniquingKeysWith: { first, _ in first })
+        let now = Date()
+        for machine in plan.machines {
+            let mac = macs[machine.machine] ?? MACAddress(machine.machine)
+            let message = "\(machine.change.rawValue): " + machine.reasons.joined(separator: "; ")
+                + (plan.revision.map { " (commit \($0.prefix(12)))" } ?? "")
+            record(MachineEvent(mac: mac, at: now, kind: "applied", message: message))
+            logger.info("applied \(machine.change.rawValue)", metadata: [
+                "machine": "\(machine.machine)", "commit": "\(plan.revision.map { String($0.prefix(12)) } ?? "-")",
+            ])
+        }
+    }
+
+    private func record(_ event: MachineEvent) {
+        do { try store.record(event) } catch {
+            logger.error("cannot record an event in the store: \(error)")
+        }
+    }
+
+    private func update(_ change: (inout DaemonStatus) -> Void) {
+        let status = state.withLock { state in
+            change(&state.status)
+            return state.status
+        }
+        do { try status.write(to: reconciler.daemonStatusPath) } catch {
+            logger.error("cannot write \(reconciler.daemonStatusPath): \(error)")
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

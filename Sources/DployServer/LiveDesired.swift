@@ -1,0 +1,35 @@
+import DployInventory
+import DployPlan
+import DployRender
+import Synchronization
+
+/// The desired state in force and the boot decisions made from it. The reconcile loop
+/// swaps both at once when git moves, so a boot never sees half of a commit.
+public final class LiveDesired: Sendable {
+    public struct Snapshot: Sendable {
+        public let desired: DesiredState
+        public let decisions: BootDecisions
+    }
+
+    let store: SQLiteStore
+    let server: BootServer
+    let discovery: BootDecisions.Discovery?
+    let maxAttempts: Int
+    private let current = Mutex<Snapshot?>(nil)
+
+    public init(store: SQLiteStore, server: BootServer, discovery: BootDecisions.Discovery?, maxAttempts: Int = 3) {
+        self.store = store
+        self.server = server
+        self.discovery = discovery
+        self.maxAttempts = maxAttempts
+    }
+
+    /// Nil until the first good desired state is loaded.
+    public var snapshot: Snapshot? { current.withLock { $0 } }
+
+    public func update(_ desired: DesiredState) {
+        let decisions = BootDecisions(desired: desired, store: store, server: server, discovery: discovery,
+                                      maxAttempts: maxAttempts)
+        current.withLock { $0 = Snapshot(desired: desired, decisions: decisions) }
+    }
+}

@@ -1,0 +1,96 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdBcrypt
+
+/// Who may read the web page, the JSON API and /metrics: anyone presenting the token
+/// (`Authorization: Bearer …`, or the session cookie `POST /login` sets), or a user of
+/// the htpasswd file (HTTP Basic, bcrypt entries only). Boot, agent and webhook endpoints
+/// have their own proofs and do not come here.
+public struct WebAuth: Sendable {
+    let token: String
+    /// User name → bcrypt hash.
+    let users: [String: String]
+
+    public init(token: String, users: [String: String] = [:]) {
+        self.token = token
+        self.users = users
+    }
+
+    /// Reads an htpasswd file (`htpasswd -B`). Anything but bcrypt is refused: MD5 and
+    /// crypt entries are too cheap to guess.
+    public static func users(htpasswd path: String) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw WebAuthError.unreadable(path) }
+        var users: [String: String] = [:]
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = line.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+            guard let colon = line.firstIndex(of: ":") else { throw WebAuthError.badLine(path, index + 1, "expected user:hash") }
+            let hash = String(line[line.index(after: colon)...])
+            guard ["$2a$", "$2b$", "$2y$"].contains(where: hash.hasPrefix) else {
+                throw WebAuthError.badLine(path, index + 1, "only bcrypt entries are accepted (htpasswd -B)")
+            }
+            users[String(line[..<colon])] = hash
+        }
+        return users
+    }
+
+    /// The value of the session cookie: derived from the token, so the cookie is not the
+    /// token itself and changing the token signs everyone out.
+    var sessionValue: String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("dploy web session".utf8), using: SymmetricKey(data: Array(token.utf8)))
+        return mac.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    static let cookieName = "dploy_session"
+
+    func isTokenValid(_ candidate: String) -> Bool { Self.constantTimeEqual(candidate, token) }
+
+    func authenticates(_ request: Request) -> Bool {
+        if let cookie = request.cookies[Self.cookieName], Self.constantTimeEqual(cookie.value, sessionValue) { return true }
+        guard let authorization = request.headers[.authorization] else { return false }
+        if authorization.hasPrefix("Bearer ") { return isTokenValid(String(authorization.dropFirst(7))) }
+        if authorization.hasPrefix("Basic "), let data = Data(base64Encoded: String(authorization.dropFirst(6))),
+           let pair = String(data: data, encoding: .utf8), let colon = pair.firstIndex(of: ":"),
+           let hash = users[String(pair[..<colon])] {
+            return Bcrypt.verify(String(pair[pair.index(after: colon)...]), hash: hash)
+        }
+        return false
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+/// Refuses unauthenticated requests: 401 with a Basic challenge when users exist, and for
+/// pages a small sign-in form (works without JavaScript).
+struct WebAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let auth: WebAuth
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if auth.authenticates(request) { return try await next(request, context) }
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8"]
+        if !auth.users.isEmpty { headers[.wwwAuthenticate] = "Basic realm=\"dploy\", charset=\"UTF-8\"" }
+        return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WebPages.signIn)))
+    }
+}
+
+public enum WebAuthError: Error, CustomStringConvertible {
+    case unreadable(String)
+    case badLine(String, Int, String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path): "cannot read the htpasswd file \(path)"
+        case .badLine(let path, let line, let reason): "\(path):\(line): \(reason)"
+        }
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}

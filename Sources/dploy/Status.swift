@@ -1,0 +1,76 @@
+import ArgumentParser
+import DployController
+import DployGit
+import Foundation
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what the daemon is doing: role, last run, pending plan, source commits.",
+        discussion: """
+            Reads the status `dploy serve` writes after every run beside its store, so it works \
+            without credentials and says so when no daemon is running.
+            """
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var global: GlobalOptions
+
+    struct Report: Encodable {
+        var daemonRunning: Bool
+        var status: DaemonStatus?
+        var source: SourceStatus?
+    }
+
+    func run() throws {
+        let reconciler = try config.reconciler()
+        let status: DaemonStatus?
+        let source: SourceStatus?
+        do {
+            status = try DaemonStatus.read(from: reconciler.daemonStatusPath)
+            source = try SourceStatus.read(from: reconciler.sourceStatusPath)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        // The daemon holds the leader lock for its whole life when it applies; one that
+        // only plans does not, so the status file's pid is checked too.
+        let running = status.map { kill($0.pid, 0) == 0 } ?? false
+        let report = Report(daemonRunning: running, status: status, source: status?.source ?? source)
+        if global.json { return try printJSON(report) }
+        print(Self.text(report), terminator: "")
+    }
+
+    static func text(_ report: Report) -> String {
+        var lines: [String] = []
+        guard let status = report.status else {
+            return "No daemon status yet: dploy serve writes it after its first run.\n"
+        }
+        lines.append(report.daemonRunning ? "daemon:       running (pid \(status.pid)), role \(status.role.rawValue)"
+                                          : "daemon:       not running (last seen as pid \(status.pid))")
+        if let reason = status.roleReason { lines.append("              \(reason)") }
+        if let run = status.lastRun {
+            lines.append("last run:     \(Self.time(run.finishedAt)) (\(run.trigger), \(String(format: "%.2f", run.seconds)) s) "
+                         + "\(run.result.rawValue): \(run.message)")
+        }
+        if report.daemonRunning, let next = status.nextRunAt { lines.append("next run:     \(Self.time(next))") }
+        if let source = report.source {
+            lines.append("fetched:      \(source.lastFetched.map(Self.commit) ?? "never")")
+            lines.append("good:         \(source.lastGood.map(Self.commit) ?? "none yet")")
+            lines.append("applied:      \(source.lastApplied.map(Self.commit) ?? "none yet")")
+            if let error = source.lastError {
+                lines.append("source error: " + (error.commit.map { "\($0.short): " } ?? "") + error.message)
+            }
+        }
+        if let error = status.lastError { lines.append("last error:   \(error)") }
+        if let plan = status.pendingPlan {
+            lines.append("pending:      \(plan.summary)")
+            for machine in plan.machines {
+                lines.append("  \(machine.change.rawValue) \(machine.machine): \(machine.reasons.joined(separator: "; "))")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func commit(_ commit: CommitInfo) -> String { "\(commit.id.short) \"\(commit.summary)\"" }
+    static func time(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+}
