@@ -119,8 +119,9 @@ let package = Package(
         .testTarget(
             name: "DployServerTests",
             dependencies: [
-                "DployServer", "DployInventory", "DployController", "DploySpec",
+                "DployServer", "DployInventory", "DployController", "DploySpec", "DployGit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

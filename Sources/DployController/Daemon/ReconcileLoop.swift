@@ -182,6 +182,9 @@ public final class ReconcileLoop: Service, Sendable {
             change(&state.status)
             return state.status
         }
+        // The status file is the leader's: a standby daemon serves its view at /v1/status
+        // but does not overwrite what `dploy status` shows about the one converging.
+        guard status.role != .standby else { return }
         do { try status.write(to: reconciler.daemonStatusPath) } catch {
             logger.error("cannot write \(reconciler.daemonStatusPath): \(error)")
         }

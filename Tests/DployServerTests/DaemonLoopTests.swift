@@ -1,0 +1,224 @@
+import Crypto
+@testable import DployController
+import DployGit
+import DployInventory
+import DployServer
+import DploySpec
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// The reconcile loop in-process, following a real git repository: webhooks, standby, bad commits.
+@Suite("the reconcile loop",
+       .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/git")
+                    || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "git is not installed"))
+struct DaemonLoopTests {
+    /// The lab committed to `upstream/site-a`, and a controller config (mode apply, no DHCP) beside it.
+    final class Site: @unchecked Sendable {
+        let root: URL
+        let reconciler: Reconciler
+
+        init() throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-loop-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            try Self.shell("git init -q -b main upstream && cp -r '\(BootServerTests.repositoryRoot.path)/examples/lab' upstream/site-a"
+                           + " && cd upstream && git add -A && git commit -q -m 'the lab'", in: root)
+            let config = root.appendingPathComponent("dploy.yaml")
+            try Data("""
+                source: {url: "file://\(root.path)/upstream", ref: main, path: site-a}
+                interval: 1h
+                store: {sqlite: state/dploy.db}
+                output: {http: out/http, tftp: out/tftp}
+                server: {url: "http://127.0.0.1:8080"}
+                """.utf8).write(to: config)
+            reconciler = Reconciler(config: try ControllerConfig.load(path: config.path).get(), configPath: config.path,
+                                    keepingCaches: true)
+        }
+
+        deinit { try? FileManager.default.removeItem(at: root) }
+
+        func loop(metrics: ControllerMetrics = ControllerMetrics(), live: LiveDesired? = nil) throws -> ReconcileLoop {
+            ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)), metrics: metrics,
+                          logger: Logger(label: "test")) { live?.update($0) }
+        }
+
+        func commit(_ script: String) throws {
+            try Self.shell("cd upstream && \(script) && git add -A && git commit -q -m change", in: root)
+        }
+
+        func file(_ path: String) -> String? {
+            (try? Data(contentsOf: root.appendingPathComponent(path))).map { String(decoding: $0, as: UTF8.self) }
+        }
+
+        static func shell(_ script: String, in folder: URL) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", script]
+            process.currentDirectoryURL = folder
+            var environment = ProcessInfo.processInfo.environment
+            environment["HOME"] = folder.path
+            environment["GIT_CONFIG_NOSYSTEM"] = "1"
+            for role in ["AUTHOR", "COMMITTER"] {
+                environment["GIT_\(role)_NAME"] = "Test Operator"
+                environment["GIT_\(role)_EMAIL"] = "ops@example.net"
+            }
+            process.environment = environment
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(script)")
+        }
+    }
+
+    static let web05 = """
+        apiVersion: dploy.org/v1
+        kind: Machine
+        metadata: {name: web-05, labels: {role: web}}
+        spec: {mac: "94:18:82:00:00:05", ip: 198.18.0.25}
+        """
+    static let web05File = "out/http/ipxe/94-18-82-00-00-05.ipxe"
+
+    func sign(_ body: [UInt8], secret: String = "hook-secret") -> String {
+        "sha256=" + HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8)))
+            .map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Polls until `condition` holds, for at most `seconds`.
+    func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+
+    @Test("a commit plus a signed webhook converges; an unsigned one runs nothing; boot decisions follow git")
+    func webhookConverges() async throws {
+        let site = try Site()
+        let live = LiveDesired(store: try #require(try site.reconciler.openStore(creating: true)),
+                               server: try site.reconciler.settings.server, discovery: nil)
+        let metrics = ControllerMetrics()
+        let loop = try site.loop(metrics: metrics, live: live)
+        loop.runOnce(trigger: "start")
+        #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastError ?? "")")
+        #expect(site.file("out/http/ipxe/94-18-82-3a-5c-10.ipxe")?.contains("# dploy: web-01 (") == true)
+        #expect(site.file("state/daemon-status.json")?.contains("\"result\":\"converged\"") == true)
+        let events = try #require(try site.reconciler.openStore(creating: false)).events(for: MACAddress("94:18:82:3a:5c:10"), limit: 5)
+        #expect(events.first?.kind == "applied")
+
+        let server = BootHTTPServer(live: live, auth: WebAuth(token: BootServerTests.token),
+                                    daemon: .init(loop: loop, metrics: metrics,
+                                                  webhook: Webhook(secret: "hook-secret", followedRef: "main")))
+        let running = Task { try await loop.run() }
+        defer { running.cancel() }
+        try site.commit("printf '%s\\n' '\(Self.web05)' > site-a/machines/web-05.yaml")
+        let body = Array(#"{"ref": "refs/heads/main"}"#.utf8)
+        try await Application(router: server.router()).test(.live) { client in
+            let (_, before) = try await BootServerTests().get(client, "/boot.ipxe?mac=94:18:82:00:00:05", token: nil)
+            #expect(before.contains("is not in git"))
+
+            let unsigned = try await client.execute(uri: "/v1/hooks/git", method: .post, body: ByteBuffer(bytes: body)) { $0.status }
+            #expect(unsigned == .unauthorized)
+            let forged = try await client.execute(uri: "/v1/hooks/git", method: .post,
+                                                  headers: [HTTPField.Name("X-Hub-Signature-256")!: sign(body, secret: "guess")],
+                                                  body: ByteBuffer(bytes: body)) { $0.status }
+            #expect(forged == .unauthorized)
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(loop.status.runs == 1, "an unsigned delivery runs nothing")
+            #expect(site.file(Self.web05File) == nil)
+
+            let signed = try await client.execute(uri: "/v1/hooks/git", method: .post,
+                                                  headers: [HTTPField.Name("X-Hub-Signature-256")!: sign(body)],
+                                                  body: ByteBuffer(bytes: body)) { $0.status }
+            #expect(signed == .accepted)
+            #expect(try await eventually { loop.status.runs == 2 })
+            #expect(site.file(Self.web05File)?.contains("# dploy: web-05 (94:18:82:00:00:05), generation 0") == true)
+            #expect(loop.status.lastRun?.trigger == "webhook")
+            let (_, after) = try await BootServerTests().get(client, "/boot.ipxe?mac=94:18:82:00:00:05", token: nil)
+            #expect(after.contains("echo dploy: installing web-05 with debian-12, generation 0"),
+                    "the boot decisions follow the new commit")
+
+            let (_, metricsText) = try await BootServerTests().get(client, "/metrics")
+            #expect(metricsText.contains("dploy_webhook_deliveries_total{result=\"unauthorized\"} 2"))
+            #expect(metricsText.contains("dploy_webhook_deliveries_total{result=\"accepted\"} 1"))
+            #expect(metricsText.contains("dploy_reconcile_runs_total{result=\"converged\"} 2"))
+            let (_, statusJSON) = try await BootServerTests().get(client, "/v1/status")
+            #expect(statusJSON.contains("\"role\":\"apply\""))
+        }
+    }
+
+    @Test("a second loop on the same store stands by while the first holds the lock, and takes over after")
+    func standby() throws {
+        let site = try Site()
+        let first = try site.loop()
+        first.runOnce(trigger: "start")
+        #expect(first.status.role == .apply)
+        try site.commit("printf '%s\\n' '\(Self.web05)' > site-a/machines/web-05.yaml")
+
+        let second = try site.loop()
+        second.runOnce(trigger: "start")
+        #expect(second.status.role == .standby)
+        #expect(second.status.lastRun?.result == .planned)
+        #expect(second.status.roleReason?.contains("pid \(getpid())") == true)
+        #expect(second.status.pendingPlan?.machines.map(\.machine) == ["web-05"])
+        #expect(site.file(Self.web05File) == nil, "a standby changes nothing")
+        #expect(site.file("state/daemon-status.json")?.contains("\"role\":\"apply\"") == true,
+                "the leader's status file is not overwritten by the standby")
+
+        first.lock.release()  // as when the first daemon dies
+        second.runOnce(trigger: "interval")
+        #expect(second.status.role == .apply)
+        #expect(second.status.lastRun?.result == .converged)
+        #expect(site.file(Self.web05File) != nil)
+    }
+
+    @Test("a bad commit changes nothing: the last good state stays and the error is in the status")
+    func badCommit() throws {
+        let site = try Site()
+        let loop = try site.loop()
+        loop.runOnce(trigger: "start")
+        let before = site.file("out/http/ipxe/94-18-82-3a-5c-10.ipxe")
+        try site.commit("sed -i 's/generation: 1/generation: one/' site-a/machines/rack-r1.yaml")
+        loop.runOnce(trigger: "webhook")
+        #expect(loop.status.lastRun?.result == .unchanged)
+        let error = try #require(loop.status.source?.lastError)
+        #expect(error.message.contains("site-a/machines/rack-r1.yaml:"))
+        #expect(error.message.contains("'spec.generation' must be an integer"))
+        #expect(site.file("out/http/ipxe/94-18-82-3a-5c-10.ipxe") == before)
+        #expect(loop.status.lastRun?.source?.contains("newest commit refused") == true)
+    }
+
+    @Test("plan-only and suspend plan and say why, and change nothing")
+    func planOnly() throws {
+        for setting in ["mode: plan-only", "suspend: true"] {
+            let site = try Site()
+            let path = site.reconciler.configPath
+            try Data((String(contentsOfFile: path, encoding: .utf8) + "\n\(setting)\n").utf8).write(to: URL(fileURLWithPath: path))
+            let reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
+            let loop = ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)),
+                                     metrics: ControllerMetrics(), logger: Logger(label: "test")) { _ in }
+            loop.runOnce(trigger: "start")
+            #expect(loop.status.lastRun?.result == .planned)
+            #expect(loop.status.roleReason == "\(setting) in \(path)")
+            #expect(loop.status.pendingPlan?.toAdd == 8)
+            #expect(site.file("out/http/ipxe/94-18-82-3a-5c-10.ipxe") == nil)
+        }
+    }
+
+    @Test("signals during a run collapse into one more run")
+    func wakeSignalCoalesces() async {
+        let signal = WakeSignal()
+        signal.signal()
+        signal.signal()
+        signal.signal()
+        #expect(await signal.wait(timeout: .seconds(5)) == true, "a pending signal returns at once")
+        #expect(await signal.wait(timeout: .milliseconds(100)) == false, "three signals made one run, not three")
+        let waiting = Task { await signal.wait(timeout: .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        signal.signal()
+        #expect(await waiting.value == true, "a signal wakes a waiting loop")
+    }
+}

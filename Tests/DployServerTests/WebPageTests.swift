@@ -1,0 +1,131 @@
+import DployController
+import DployInventory
+import DployServer
+import DploySpec
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The web page and the API over real HTTP: who gets in, and what an operator sees.
+@Suite("web page and API access")
+struct WebPageTests {
+    typealias Lab = BootServerTests.Lab
+    let http = BootServerTests()
+
+    /// `htpasswd -B -C 4` of user "ops", password "correct horse".
+    static let htpasswd = "# operators\nops:$2b$04$s5/wu0P2GTQadW.psFkxi.l6S9nDlJzJJ05UitsH1gVUeBpD4fcty\n"
+
+    func server(_ lab: Lab, users: [String: String] = [:]) throws -> BootHTTPServer {
+        let live = LiveDesired(store: try lab.store(), server: try lab.reconciler.settings.server, discovery: nil)
+        live.update(try lab.reconciler.loadDesired())
+        return BootHTTPServer(live: live, auth: WebAuth(token: BootServerTests.token, users: users),
+                              extraLinks: ["ACU": "https://{host}:2381/hpe/acu"])
+    }
+
+    func request(_ client: some TestClientProtocol, _ uri: String, method: HTTPRequest.Method = .get,
+                 headers: HTTPFields = [:], body: String = "") async throws -> (HTTPResponse.Status, HTTPFields, String) {
+        try await client.execute(uri: uri, method: method, headers: headers, body: ByteBuffer(string: body)) {
+            ($0.status, $0.headers, String(buffer: $0.body))
+        }
+    }
+
+    @Test("pages and the API need the token, a password user or the session cookie; boot endpoints do not")
+    func access() async throws {
+        let lab = try Lab()
+        let file = lab.root.appendingPathComponent("htpasswd")
+        try Data(Self.htpasswd.utf8).write(to: file)
+        let app = Application(router: try server(lab, users: try WebAuth.users(htpasswd: file.path)).router())
+        try await app.test(.live) { client in
+            for path in ["/", "/machines/web-01", "/groups", "/plan", "/source", "/v1/machines", "/v1/machines/web-01/events"] {
+                let (status, headers, body) = try await request(client, path)
+                #expect(status == .unauthorized, "\(path)")
+                #expect(headers[.wwwAuthenticate] == "Basic realm=\"dploy\", charset=\"UTF-8\"")
+                #expect(body.contains("<form method=\"post\" action=\"/login\">"))
+                #expect(!body.contains("web-01"), "nothing about the fleet before signing in")
+                let (wrong, _, _) = try await request(client, path, headers: [.authorization: "Bearer not-the-token"])
+                #expect(wrong == .unauthorized)
+            }
+            let basic = { (user: String, password: String) in "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
+            let (user, _, page) = try await request(client, "/", headers: [.authorization: basic("ops", "correct horse")])
+            #expect(user == .ok)
+            #expect(page.contains("web-01"))
+            let (badPassword, _, _) = try await request(client, "/", headers: [.authorization: basic("ops", "wrong")])
+            #expect(badPassword == .unauthorized)
+            let (noUser, _, _) = try await request(client, "/", headers: [.authorization: basic("root", "correct horse")])
+            #expect(noUser == .unauthorized)
+
+            let (refused, _, _) = try await request(client, "/login", method: .post,
+                                                    headers: [.contentType: "application/x-www-form-urlencoded"], body: "token=guess")
+            #expect(refused == .unauthorized)
+            let (signedIn, headers, _) = try await request(client, "/login", method: .post,
+                                                           headers: [.contentType: "application/x-www-form-urlencoded"],
+                                                           body: "token=\(BootServerTests.token)")
+            #expect(signedIn == .seeOther)
+            let cookie = try #require(headers[.setCookie])
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            #expect(!cookie.contains(BootServerTests.token), "the cookie is not the token itself")
+            let session = String(cookie.prefix { $0 != ";" })
+            let (withCookie, _, _) = try await request(client, "/plan", headers: [.cookie: session])
+            #expect(withCookie == .ok)
+
+            let (boot, _, script) = try await request(client, "/boot.ipxe?mac=94:18:82:3a:5c:10")
+            #expect(boot == .ok && script.hasPrefix("#!ipxe"))
+            let (agent, _, _) = try await request(client, "/agent.sh")
+            #expect(agent == .ok)
+        }
+    }
+
+    @Test("an htpasswd file with anything but bcrypt entries is refused with its line")
+    func htpasswdRefusesWeakHashes() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("htpasswd-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data("ops:$2b$04$s5/wu0P2GTQadW.psFkxi.l6S9nDlJzJJ05UitsH1gVUeBpD4fcty\nold:$apr1$abc$def\n".utf8).write(to: file)
+        #expect(throws: WebAuthError.self) { try WebAuth.users(htpasswd: file.path) }
+        do {
+            _ = try WebAuth.users(htpasswd: file.path)
+        } catch {
+            #expect(String(describing: error) == "\(file.path):2: only bcrypt entries are accepted (htpasswd -B)")
+        }
+    }
+
+    @Test("the server list and a machine page show state, hardware and links; agent text is escaped")
+    func pages() async throws {
+        let lab = try Lab()
+        let app = Application(router: try server(lab).router())
+        // An agent can send anything: markup in its report must stay text on the page.
+        let report = """
+            {"id": "web-01", "class": "system", "vendor": "HPE <script>alert(1)</script>", "product": "ProLiant DL360 Gen10",
+             "serial": "CZJ0000001", "children": []}
+            """
+        let bearer: HTTPFields = [.authorization: "Bearer \(BootServerTests.token)"]
+        try await app.test(.live) { client in
+            let (stored, _, storeBody) = try await request(client, "/v1/inventory?mac=94:18:82:3a:5c:10", method: .post,
+                                                          headers: [.contentType: "application/json"], body: report)
+            #expect(stored == .noContent, "\(storeBody)")
+            let (status, _, list) = try await request(client, "/", headers: bearer)
+            #expect(status == .ok)
+            #expect(list.contains("<tr data-machine=\"web-01\">"))
+            #expect(list.contains("<td class=\"state state-known\">known</td>"))
+            #expect(list.contains("<td class=\"state state-never-seen\">never seen</td>"))
+            #expect(list.contains("HPE &lt;script&gt;alert(1)&lt;/script&gt; ProLiant DL360 Gen10"))
+            #expect(!list.contains("<script>"))
+            #expect(list.contains("CZJ0000001"))
+            #expect(list.contains("href=\"https://198.18.0.121\" class=\"link-ilo\""))
+            #expect(list.contains("href=\"https://198.18.0.21:2381/\" class=\"link-smh\""))
+            #expect(list.contains("href=\"https://198.18.0.21:10000/\" class=\"link-webmin\""))
+            #expect(list.contains("href=\"https://198.18.0.21:2381/hpe/acu\" class=\"link-extra\""))
+
+            let (one, _, machine) = try await request(client, "/machines/web-04", headers: bearer)
+            #expect(one == .ok)
+            #expect(machine.contains("<td><code>profile</code></td><td>debian-12</td><td class=\"muted\">from group web ("))
+            let (byMAC, _, _) = try await request(client, "/machines/94-18-82-3a-5c-10", headers: bearer)
+            #expect(byMAC == .ok)
+            let (missing, _, notFound) = try await request(client, "/machines/web-99", headers: bearer)
+            #expect(missing == .notFound)
+            #expect(notFound.contains("No machine is named &#39;web-99&#39;") || notFound.contains("No machine is named 'web-99'"))
+            let (_, _, groups) = try await request(client, "/groups", headers: bearer)
+            #expect(groups.contains("<tr data-group=\"web\">"))
+        }
+    }
+}
