@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "dployTests",
             // Runs the built `dploy` binary, as an operator would; seeds stores with DployInventory.
-            dependencies: ["dploy", "DployInventory", "DploySpec"]
+            dependencies: ["dploy", "DployInventory", "DploySpec", .product(name: "Crypto", package: "swift-crypto")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,256 @@
+import Crypto
+import Foundation
+import Testing
+
+private let serveTools = ["/usr/bin/git", "/usr/bin/curl"]
+private let chromiumPath = "/usr/bin/chromium"
+
+/// `dploy serve` as an operator runs it: a real process on loopback following a file://
+/// repository, driven by signed webhooks and signals, seen through curl and Chromium.
+@Suite("dploy serve, the daemon",
+       .serialized,
+       .enabled(if: serveTools.allSatisfy(FileManager.default.isExecutableFile(atPath:))
+                    || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "git or curl is not installed"))
+struct ServeCommandTests {
+    let source = SourceCommandTests()
+
+    /// `htpasswd -B -C 4` of user "ops", password "correct horse".
+    static let htpasswd = "ops:$2b$04$s5/wu0P2GTQadW.psFkxi.l6S9nDlJzJJ05UitsH1gVUeBpD4fcty\n"
+    static let secret = "hook-secret-for-tests"
+
+    /// The lab in `upstream/site-a`, a controller config that applies, its secrets (mode 0600).
+    struct Site {
+        let root: URL
+        var config: String { root.appendingPathComponent("dploy.yaml").path }
+
+        func file(_ path: String) -> String? {
+            (try? Data(contentsOf: root.appendingPathComponent(path))).map { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
+    func makeSite() throws -> Site {
+        let root = try source.makeLabRepository()
+        try Data("""
+            source: {url: "file://\(root.path)/upstream", ref: main, path: site-a}
+            interval: 1h
+            store: {sqlite: state/dploy.db}
+            output: {http: out/http, tftp: out/tftp}
+            server: {url: "http://127.0.0.1:8080"}
+            webhook: {secretFile: secrets/webhook}
+            web: {htpasswd: secrets/htpasswd}
+
+            """.utf8).write(to: root.appendingPathComponent("dploy.yaml"))
+        let secrets = root.appendingPathComponent("secrets")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
+        for (name, text) in ["webhook": Self.secret + "\n", "htpasswd": Self.htpasswd] {
+            let path = secrets.appendingPathComponent(name).path
+            FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        }
+        return Site(root: root)
+    }
+
+    func commitMachine(_ name: String, mac: String, in site: Site) throws {
+        try source.shell("""
+            cd upstream && printf 'apiVersion: dploy.org/v1\\nkind: Machine\\nmetadata: {name: \(name)}\\nspec: {mac: "\(mac)"}\\n' \
+            > site-a/machines/\(name).yaml && git add -A && git commit -q -m 'add \(name)'
+            """, in: site.root)
+    }
+
+    static func ipxeFile(_ mac: String) -> String { "out/http/ipxe/\(mac.replacingOccurrences(of: ":", with: "-")).ipxe" }
+
+    /// A running `dploy serve`; SIGKILLed if a test forgets it.
+    final class Daemon {
+        let process = Process()
+        let port: Int
+        let stderr: URL
+
+        init(site: Site, port: Int) throws {
+            self.port = port
+            stderr = site.root.appendingPathComponent("serve-\(port).log")
+            FileManager.default.createFile(atPath: stderr.path, contents: nil)
+            process.executableURL = CommandLineTests.binary
+            process.arguments = ["serve", "--config", site.config, "--listen", "127.0.0.1:\(port)", "--log-format", "json"]
+            process.currentDirectoryURL = site.root
+            process.standardOutput = FileHandle(forWritingAtPath: stderr.path)
+            process.standardError = FileHandle(forWritingAtPath: stderr.path)
+            try process.run()
+        }
+
+        deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+        var log: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }
+
+        /// Sends SIGTERM and waits (at most 20 s) for the exit; returns the exit status.
+        func terminate() async throws -> Int32? {
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(20)
+            while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            return process.isRunning ? nil : process.terminationStatus
+        }
+    }
+
+    /// A port the kernel says is free now.
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// curl's status code and body.
+    func curl(_ arguments: [String]) throws -> (status: Int, body: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "-w", "\n%{http_code}"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    func webhook(_ port: Int, signed: Bool) throws -> Int {
+        let body = #"{"ref": "refs/heads/main"}"#
+        var arguments = ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body]
+        if signed {
+            let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: Array(Self.secret.utf8)))
+            arguments += ["-H", "X-Gitea-Signature: " + mac.map { String(format: "%02x", $0) }.joined()]
+        }
+        return try curl(arguments + ["http://127.0.0.1:\(port)/v1/hooks/git"]).status
+    }
+
+    func status(_ port: Int) throws -> [String: Any]? {
+        let answer = try curl(["-u", "ops:correct horse", "http://127.0.0.1:\(port)/v1/status"])
+        return try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+    }
+
+    /// Polls until `condition` holds, for at most `seconds`; returns whether it did.
+    func eventually(_ seconds: Double = 20, _ condition: () throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try condition()
+    }
+
+    func started(_ daemon: Daemon) async throws -> Bool {
+        try await eventually { try curl(["http://127.0.0.1:\(daemon.port)/boot.ipxe"]).status == 200 }
+    }
+
+    @Test("commit + signed webhook converges; unsigned changes nothing; a standby takes over; SIGTERM exits cleanly")
+    func followsGit() async throws {
+        let site = try makeSite()
+        defer { try? FileManager.default.removeItem(at: site.root) }
+        let first = try Daemon(site: site, port: Self.freePort())
+        #expect(try await started(first), "\(first.log)")
+        #expect(site.file(Self.ipxeFile("94:18:82:3a:5c:10"))?.contains("# dploy: web-01 (") == true, "converged at start")
+
+        try commitMachine("web-05", mac: "94:18:82:00:00:05", in: site)
+        #expect(try webhook(first.port, signed: false) == 401)
+        try await Task.sleep(for: .seconds(1))
+        #expect(site.file(Self.ipxeFile("94:18:82:00:00:05")) == nil, "an unsigned delivery runs nothing")
+        let sent = Date()
+        #expect(try webhook(first.port, signed: true) == 202)
+        #expect(try await eventually { site.file(Self.ipxeFile("94:18:82:00:00:05")) != nil })
+        print("commit → converged through the webhook: \(Int(Date().timeIntervalSince(sent) * 1000)) ms")
+        #expect(site.file(Self.ipxeFile("94:18:82:00:00:05"))?.contains("# dploy: web-05 (94:18:82:00:00:05)") == true)
+        #expect(first.log.contains(#""level":"info""#) && first.log.contains(#""machine":"web-05""#), "JSON log lines name the machine")
+
+        // A second daemon on the same store plans but does not apply while the first lives.
+        let second = try Daemon(site: site, port: Self.freePort())
+        #expect(try await started(second), "\(second.log)")
+        try commitMachine("web-06", mac: "94:18:82:00:00:06", in: site)
+        #expect(try webhook(second.port, signed: true) == 202)
+        #expect(try await eventually { (try status(second.port)?["runs"] as? Int) == 2 })
+        let standby = try #require(try status(second.port))
+        #expect(standby["role"] as? String == "standby")
+        #expect((standby["roleReason"] as? String)?.contains("pid \(first.process.processIdentifier)") == true)
+        #expect(site.file(Self.ipxeFile("94:18:82:00:00:06")) == nil, "the standby applied nothing")
+
+        #expect(try await first.terminate() == 0, "SIGTERM exits cleanly: \(first.log)")
+        #expect(try webhook(second.port, signed: true) == 202)
+        #expect(try await eventually { site.file(Self.ipxeFile("94:18:82:00:00:06")) != nil }, "the standby takes over")
+        #expect(try status(second.port)?["role"] as? String == "apply")
+
+        // SIGTERM right after a webhook: the run in progress finishes or never starts, the
+        // process exits 0, and the next start converges.
+        try commitMachine("web-07", mac: "94:18:82:00:00:07", in: site)
+        #expect(try webhook(second.port, signed: true) == 202)
+        #expect(try await second.terminate() == 0, "\(second.log)")
+        let restarted = try Daemon(site: site, port: Self.freePort())
+        #expect(try await started(restarted), "\(restarted.log)")
+        #expect(site.file(Self.ipxeFile("94:18:82:00:00:07")) != nil)
+        let statusRun = try CommandLineTests().dploy("status", "--config", site.config)
+        #expect(statusRun.status == 0, "\(statusRun.stderr)")
+        #expect(statusRun.stdout.contains("daemon:       running (pid \(restarted.process.processIdentifier)), role apply"))
+        #expect(try await restarted.terminate() == 0)
+        let stopped = try CommandLineTests().dploy("status", "--config", site.config)
+        #expect(stopped.stdout.contains("daemon:       not running"))
+    }
+
+    static let chromium = chromiumPath
+
+    @Test("the web page in headless Chromium: machines, states and links; refused without credentials",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: chromiumPath)
+                       || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "chromium is not installed"))
+    func browser() async throws {
+        let site = try makeSite()
+        defer { try? FileManager.default.removeItem(at: site.root) }
+        let daemon = try Daemon(site: site, port: Self.freePort())
+        #expect(try await started(daemon), "\(daemon.log)")
+        defer { kill(daemon.process.processIdentifier, SIGTERM) }
+
+        let page = "http://127.0.0.1:\(daemon.port)/"
+        let dom = try chromium(["--dump-dom", "http://ops:correct%20horse@127.0.0.1:\(daemon.port)/"], in: site.root)
+        for name in ["web-01", "web-02", "web-03", "web-04", "db-01", "db-02", "db-03", "spare-01"] {
+            #expect(dom.contains("<tr data-machine=\"\(name)\">"), "\(name)")
+        }
+        #expect(dom.contains("<td class=\"state state-never-seen\">never seen</td>"))
+        #expect(dom.contains("href=\"https://198.18.0.121\""), "web-01's iLO")
+        #expect(dom.contains("href=\"https://198.18.0.21:2381/\""), "web-01's System Management Homepage")
+        #expect(dom.contains("href=\"https://198.18.0.21:10000/\""), "web-01's Webmin")
+
+        // Without credentials the browser gets the Basic challenge (headless Chromium shows an
+        // empty page for it) and nothing about the fleet.
+        let refused = try chromium(["--dump-dom", page], in: site.root)
+        #expect(!refused.contains("web-01") && !refused.contains("<tr data-machine"))
+        let plain = try curl([page])
+        #expect(plain.status == 401)
+        #expect(plain.body.contains("Sign in") && !plain.body.contains("web-01"))
+
+        let artifacts = CommandLineTests.repositoryRoot.appendingPathComponent("test-artifacts")
+        try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+        let screenshot = artifacts.appendingPathComponent("web-page-servers.png")
+        try? FileManager.default.removeItem(at: screenshot)
+        _ = try chromium(["--window-size=1400,600", "--screenshot=\(screenshot.path)",
+                          "http://ops:correct%20horse@127.0.0.1:\(daemon.port)/"], in: site.root)
+        #expect(FileManager.default.fileExists(atPath: screenshot.path))
+    }
+
+    /// Runs headless Chromium with its own throwaway profile; returns stdout.
+    func chromium(_ arguments: [String], in folder: URL) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.chromium)
+        let profile = folder.appendingPathComponent("chromium-profile-\(UUID().uuidString)")
+        // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--user-data-dir=\(profile.path)"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
