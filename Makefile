@@ -18,14 +18,18 @@ deps:
 	@pkg-config --exists libgit2 sqlite3 2>/dev/null || bash .ci/setup build
 
 # dploy's main job on the example lab: validate (from the folder, then from this
-# repository's own git HEAD, as the controller reads it), then plan. Plan exits 2 when
-# changes are pending, which on a fresh lab they are; serve joins when it lands.
+# repository's own git HEAD, as the controller reads it), plan (exit 2: changes pending,
+# which on a fresh lab they are), then run the controller: `dploy serve` with the embedded
+# SQLite store on 127.0.0.1:8080 (DEMO_LISTEN), printing the web page's URL, until Ctrl-C.
+# The lab is plan-only: the daemon shows its plan and changes nothing.
+DEMO_LISTEN ?= 127.0.0.1:8080
 demo: build
 	$(SWIFT) run $(BUILD_FLAGS) dploy validate $(LAB)
 	$(SWIFT) run $(BUILD_FLAGS) dploy validate $(LAB) --show web-04
 	@if git rev-parse -q --verify HEAD >/dev/null 2>&1; then \
 	  $(SWIFT) run $(BUILD_FLAGS) dploy validate --source . --ref HEAD --path $(LAB); fi
 	$(SWIFT) run $(BUILD_FLAGS) dploy plan --config $(LAB)/dploy.yaml || [ $$? -eq 2 ]
+	$(SWIFT) run $(BUILD_FLAGS) dploy serve --config $(LAB)/dploy.yaml --listen $(DEMO_LISTEN)
 
 # The whole suite: unit, integration (check-jsonschema) and the mutation corpus.
 test: deps test-tools

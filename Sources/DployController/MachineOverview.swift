@@ -31,7 +31,7 @@ public struct MachineOverview: Encodable, Sendable {
                 name: machine.name, mac: machine.mac.value.description, inGit: true,
                 address: machine.ip?.value.description ?? seen?.address,
                 desiredGeneration: resolver.resolve(machine).generation, installedGeneration: seen?.installedGeneration,
-                state: seen.map { $0.state == .discovered ? MachineState.known.rawValue : $0.state.rawValue } ?? "never seen",
+                state: Self.state(inGit: true, seen: seen),
                 lastSeen: seen?.lastSeen, lastInventory: seen?.hardwareReportedAt,
                 lastEvent: latestEvents[machine.mac.value]?.message, lastEventAt: latestEvents[machine.mac.value]?.at,
                 hardware: seen?.hardware)
@@ -40,11 +40,32 @@ public struct MachineOverview: Encodable, Sendable {
         for machine in observed.sorted(by: { $0.mac < $1.mac }) where !inGit.contains(machine.mac) {
             rows.append(MachineOverview(name: nil, mac: machine.mac.description, inGit: false, address: machine.address,
                                         desiredGeneration: nil, installedGeneration: machine.installedGeneration,
-                                        state: machine.state.rawValue, lastSeen: machine.lastSeen,
+                                        state: Self.state(inGit: false, seen: machine), lastSeen: machine.lastSeen,
                                         lastInventory: machine.hardwareReportedAt,
                                         lastEvent: latestEvents[machine.mac]?.message, lastEventAt: latestEvents[machine.mac]?.at,
                                         hardware: machine.hardware))
         }
         return rows
+    }
+
+    /// How many machines are in each state, as `rows` would show them; for the metrics,
+    /// every run, so without resolving every machine's settings.
+    public static func stateCounts(fleet: Fleet, observed: [ObservedMachine]) -> [String: Int] {
+        let byMAC = Dictionary(observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
+        var counts: [String: Int] = [:]
+        var inGit: Set<MACAddress> = []
+        for machine in fleet.machines {
+            inGit.insert(machine.mac.value)
+            counts[state(inGit: true, seen: byMAC[machine.mac.value]), default: 0] += 1
+        }
+        for machine in observed where !inGit.contains(machine.mac) {
+            counts[state(inGit: false, seen: machine), default: 0] += 1
+        }
+        return counts
+    }
+
+    static func state(inGit: Bool, seen: ObservedMachine?) -> String {
+        guard let seen else { return "never seen" }
+        return inGit && seen.state == .discovered ? MachineState.known.rawValue : seen.state.rawValue
     }
 }

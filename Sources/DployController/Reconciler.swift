@@ -15,12 +15,24 @@ public struct Reconciler: Sendable {
     /// contents by stat data, and renders by machine. One-shot commands keep nothing.
     public let observationCache: ObservationCache?
     public let renderCache: RenderCache?
+    /// The git source with its parse caches, kept by a loop so that a commit changing one
+    /// file re-parses one file; one-shot commands make a new one per load.
+    private let keptGitSource: GitSource?
 
     public init(config: ControllerConfig, configPath: String, keepingCaches: Bool = false) {
         self.config = config
         self.configPath = configPath
         observationCache = keepingCaches ? ObservationCache() : nil
         renderCache = keepingCaches ? RenderCache() : nil
+        keptGitSource = keepingCaches ? Self.gitSource(config) : nil
+    }
+
+    private static func gitSource(_ config: ControllerConfig) -> GitSource? {
+        guard case .git(let repository, let ref, let path, let allowRewrite, let signers) = config.source else { return nil }
+        return GitSource(
+            config: GitSourceConfig(repository: repository, ref: ref, path: path, allowHistoryRewrite: allowRewrite,
+                                    allowedSigners: signers),
+            cacheDirectory: config.stateDirectory + "/git-cache")
     }
 
     /// Where source status is kept.
@@ -48,11 +60,8 @@ public struct Reconciler: Sendable {
                 return FileManager.default.contents(atPath: real).map(Array.init)
             }
             return DesiredState(fleet: result.fleet, templates: templates, source: folder)
-        case .git(let repository, let ref, let path, let allowRewrite, let signers):
-            let source = GitSource(
-                config: GitSourceConfig(repository: repository, ref: ref, path: path, allowHistoryRewrite: allowRewrite,
-                                        allowedSigners: signers),
-                cacheDirectory: config.stateDirectory + "/git-cache")
+        case .git:
+            guard let source = keptGitSource ?? Self.gitSource(config) else { preconditionFailure("a git source") }
             let update = SourceTracker(source: source).update(try SourceStatus.read(from: sourceStatusPath))
             try update.status.write(to: sourceStatusPath)
             guard let desired = update.desired else {

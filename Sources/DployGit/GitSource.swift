@@ -5,9 +5,11 @@ import Foundation
 ///
 /// Loading is incremental: a subtree whose id has not changed since the last load is not
 /// walked again, and a blob that has been parsed before is not parsed again, so a commit
-/// that changes one file re-parses one file. Not Sendable: it owns libgit2 handles; the
-/// controller keeps it inside one task.
-public final class GitSource {
+/// that changes one file re-parses one file. Caches keep what the last two loads used (the
+/// newest commit and the last good one may differ), so a long-lived daemon does not grow
+/// with history. Sendable only in the sense that one task at a time owns it: it holds
+/// libgit2 handles, and the reconcile loop is its only user.
+public final class GitSource: @unchecked Sendable {
     public let config: GitSourceConfig
     /// Where remote repositories are fetched to; unused for a local repository.
     public let cacheDirectory: String
@@ -17,6 +19,8 @@ public final class GitSource {
     private var treeListings: [GitObjectID: [TreeFile]] = [:]
     /// Parsed spec files by blob id. Paths are repository paths, the same in every commit.
     private var parsedBlobs: [BlobKey: ParsedFile] = [:]
+    /// The blobs the previous load used: kept, with the current load's, when evicting.
+    private var previousLoadBlobs: Set<BlobKey> = []
     /// Blobs parsed by the last `load`, for benchmarks and tests of incrementality.
     public private(set) var lastParseCount = 0
 
@@ -132,6 +136,7 @@ public final class GitSource {
         let parser = SpecFileParser(limits: YAMLLimits(maxFileBytes: config.maxBlobBytes, maxDepth: limits.maxDepth,
                                                        maxExpandedNodes: limits.maxExpandedNodes))
         var parseCount = 0
+        var usedBlobs: Set<BlobKey> = []
         for file in listing {
             let repositoryPath = prefix + file.path
             let role = rules.classify(file.path, isDirectory: false)
@@ -154,6 +159,7 @@ public final class GitSource {
             }
             guard role == .spec else { continue }
             let key = BlobKey(id: blobID, path: repositoryPath)
+            usedBlobs.insert(key)
             if let cached = parsedBlobs[key] {
                 parsed.append(cached)
                 continue

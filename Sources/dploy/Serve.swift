@@ -67,6 +67,8 @@ struct Serve: AsyncParsableCommand {
             loop.runOnce(trigger: "start")
             print("dploy serve: web page at http://\(address)/ (sign in with the token in \(tokenFile))")
             print("dploy serve: desired state from \(reconciler.config.source), \(loop.status.lastRun?.message ?? "")")
+            // stdout is a pipe under systemd and in scripts: show these lines now, not at exit.
+            fflush(nil)  // all output streams; `stdout` itself is not concurrency-safe to name
             group = ServiceGroup(configuration: .init(
                 services: [.init(service: application), .init(service: loop)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -35,6 +35,9 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         public var source: String?
         /// One line: what was applied, or why nothing was.
         public var message: String
+        /// Seconds spent in each step (load, publish, plan, apply, count), to see where a
+        /// slow run spends its time.
+        public var steps: [String: Double] = [:]
         public var seconds: Double { finishedAt.timeIntervalSince(startedAt) }
     }
 

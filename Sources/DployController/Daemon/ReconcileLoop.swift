@@ -85,18 +85,19 @@ public final class ReconcileLoop: Service, Sendable {
         var role = DaemonStatus.Role.apply, roleReason: String?
         var pending: Plan?, lastError: String?
         var desired: DesiredState?
+        var clock = Date()
+        func step(_ name: String) {
+            let now = Date()
+            run.steps[name] = now.timeIntervalSince(clock)
+            clock = now
+        }
         do {
             let loaded = try reconciler.loadDesired()
+            step("load")
             desired = loaded
             run.source = loaded.source
-            let previous = state.withLock { state in
-                defer { state.desired = loaded }
-                return state.desired
-            }
-            if previous.map({ $0.fleet != loaded.fleet || $0.templates != loaded.templates || $0.revision != loaded.revision }) ?? true {
-                desiredChanged(loaded)
-            }
             let result = try reconciler.plan(desired: loaded, fingerprint: false)
+            step("plan")
             (role, roleReason) = try currentRole()
             if !result.plan.hasChanges {
                 run.result = .unchanged
@@ -107,22 +108,28 @@ public final class ReconcileLoop: Service, Sendable {
                 run.message = "\(result.plan.summary) \(report.written.count) written, \(report.removed.count) removed"
                     + (report.reloaded ? ", DHCP reloaded" : "")
                 recordApplied(result.plan, fleet: loaded.fleet)
+                step("apply")
             } else {
                 run.result = .planned
                 run.message = "\(result.plan.summary) Not applied: \(roleReason ?? role.rawValue)"
                 pending = result.plan
             }
+            publish(loaded)
+            step("publish")
         } catch {
+            // A commit that loaded is the desired state in force even when planning or
+            // applying it failed: boots follow git, and the error says what is not converged.
+            if let desired { publish(desired) }
             lastError = String(describing: error)
             run.message = lastError!.split(separator: "\n").first.map(String.init) ?? "failed"
             record(MachineEvent(mac: nil, at: Date(), kind: "reconcile-failed", message: lastError!))
         }
+        if let fleet = desired?.fleet ?? self.desired?.fleet, let observed = try? store.machines() {
+            metrics.recordMachines(MachineOverview.stateCounts(fleet: fleet, observed: observed))
+        }
+        step("count")
         run.finishedAt = Date()
         metrics.recordRun(run, pendingActions: pending?.actions.count ?? 0)
-        if let fleet = desired?.fleet ?? self.desired?.fleet, let observed = try? store.machines() {
-            let states = MachineOverview.rows(fleet: fleet, observed: observed).map(\.state)
-            metrics.recordMachines(Dictionary(states.map { ($0, 1) }, uniquingKeysWith: +))
-        }
         let source: SourceStatus?
         if case .git = reconciler.config.source { source = try? SourceStatus.read(from: reconciler.sourceStatusPath) } else { source = nil }
         update { status in
@@ -137,12 +144,25 @@ public final class ReconcileLoop: Service, Sendable {
         var metadata: Logger.Metadata = [
             "trigger": "\(trigger)", "result": "\(run.result.rawValue)",
             "seconds": "\(String(format: "%.3f", run.seconds))",
+            "steps": "\(run.steps.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3f", $0.value))" }.joined(separator: " "))",
         ]
         if let revision = desired?.revision { metadata["commit"] = "\(revision.prefix(12))" }
         if run.result == .failed {
             logger.error("reconcile failed: \(lastError ?? "")", metadata: metadata)
         } else {
             logger.info("reconcile \(run.result.rawValue): \(run.message)", metadata: metadata)
+        }
+    }
+
+    /// Hands a changed desired state to the boot decisions and pages. After the apply, so a
+    /// commit's files land first; a boot in between sees the previous commit whole.
+    private func publish(_ loaded: DesiredState) {
+        let previous = state.withLock { state in
+            defer { state.desired = loaded }
+            return state.desired
+        }
+        if previous.map({ $0.revision != loaded.revision || $0.fleet != loaded.fleet || $0.templates != loaded.templates }) ?? true {
+            desiredChanged(loaded)
         }
     }
 

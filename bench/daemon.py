@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""`make bench`, the daemon: `dploy serve` following a git repository of the generated fleet.
+
+Reports the resident memory of the daemon after its first reconcile and after the rounds,
+the time from a commit plus a signed webhook to the converged file on disk (the commit adds
+one machine; the clock starts when the webhook is sent), and how long the server list page
+and GET /v1/machines take for the whole fleet. Figures, not verdicts.
+"""
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+import generate  # noqa: E402
+
+SECRET = "bench-webhook-secret"
+
+
+def git(repo, *args):
+    env = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.net",
+               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.net", GIT_CONFIG_NOSYSTEM="1")
+    subprocess.run(["git", "-C", repo, *args], check=True, env=env, capture_output=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mib(pid):
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def request(url, data=None, headers=None):
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+    with urllib.request.urlopen(req, timeout=60) as response:
+        return response.read()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dploy", required=True)
+    parser.add_argument("--machines", type=int, default=10000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    fleet = os.path.join(os.path.dirname(__file__), "out", f"fleet-{args.machines}")
+    if not os.path.isdir(fleet):
+        generate.generate(args.machines, fleet)
+    work = tempfile.mkdtemp(prefix="dploy-bench-daemon-")
+    daemon = None
+    try:
+        repo = os.path.join(work, "upstream")
+        shutil.copytree(fleet, os.path.join(repo, "fleet"))
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "the fleet")
+        os.makedirs(os.path.join(work, "secrets"), mode=0o700)
+        secret_path = os.path.join(work, "secrets", "webhook")
+        with open(os.open(secret_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(SECRET + "\n")
+        port = free_port()
+        config = os.path.join(work, "dploy.yaml")
+        with open(config, "w") as f:
+            f.write(f"source: {{url: \"file://{repo}\", ref: main, path: fleet}}\ninterval: 1h\n"
+                    "store: {sqlite: state/dploy.db}\noutput: {http: out/http, tftp: out/tftp}\n"
+                    "server: {url: \"http://127.0.0.1:8080\"}\nwebhook: {secretFile: secrets/webhook}\n")
+
+        started = time.perf_counter()
+        daemon = subprocess.Popen([args.dploy, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
+                                  stdout=subprocess.PIPE, stderr=open(os.path.join(work, "serve.log"), "w"), text=True)
+        daemon.stdout.readline()  # "web page at …": printed after the first reconcile
+        first = time.perf_counter() - started
+        status_path = os.path.join(work, "state", "daemon-status.json")
+        with open(status_path) as f:
+            result = json.load(f)["lastRun"]
+        rss, peak = rss_mib(daemon.pid)
+        print(f"dploy serve, {args.machines} machines from git: first reconcile ({result['result']}) and port open "
+              f"after {first * 1000:.0f} ms; RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
+
+        latencies = []
+        for round_ in range(args.rounds):
+            mac = f"02:00:00:00:ff:{round_:02x}"
+            with open(os.path.join(repo, "fleet", f"bench-{round_}.yaml"), "w") as f:
+                f.write(f"apiVersion: dploy.org/v1\nkind: Machine\nmetadata: {{name: bench-{round_}}}\n"
+                        f"spec: {{mac: \"{mac}\"}}\n")
+            git(repo, "add", "-A")
+            git(repo, "commit", "-q", "-m", f"add bench-{round_}")
+            target = os.path.join(work, "out", "http", "ipxe", mac.replace(":", "-") + ".ipxe")
+            body = b'{"ref": "refs/heads/main"}'
+            signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            sent = time.perf_counter()
+            request(f"http://127.0.0.1:{port}/v1/hooks/git", body,
+                    {"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + signature})
+            while not os.path.exists(target):
+                if time.perf_counter() - sent > 60:
+                    sys.exit(f"no converged file after 60 s: {target}")
+                time.sleep(0.002)
+            latencies.append(time.perf_counter() - sent)
+        rss, peak = rss_mib(daemon.pid)
+        print(f"commit + signed webhook → converged file: median {statistics.median(latencies) * 1000:.0f} ms over "
+              f"{args.rounds} commits (min {min(latencies) * 1000:.0f}, max {max(latencies) * 1000:.0f}); "
+              f"RSS after them {rss:.0f} MiB (peak {peak:.0f} MiB)")
+
+        with open(os.path.join(work, "state", "web.token")) as f:
+            token = f.read().strip()
+        auth = {"Authorization": "Bearer " + token}
+        for path in ["/", "/v1/machines"]:
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                size = len(request(f"http://127.0.0.1:{port}{path}", headers=auth))
+                times.append(time.perf_counter() - start)
+            print(f"GET {path}: median {statistics.median(times) * 1000:.0f} ms, {size / 1e6:.1f} MB")
+        rss, peak = rss_mib(daemon.pid)
+        print(f"RSS after the pages: {rss:.0f} MiB (peak {peak:.0f} MiB)")
+        with open(os.path.join(work, "serve.log")) as f:
+            steps = [line.split("steps=", 1)[1].split(" trigger=")[0] for line in f if "trigger=webhook" in line]
+        for line in steps[-2:]:
+            print(f"  a webhook run's steps (seconds): {line.strip()}")
+    finally:
+        if daemon is not None:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
