@@ -68,7 +68,9 @@ check "dpkg says dploy $version is installed" test "$(dpkg-query -W -f='${Status
 got_version=$(dploy --version 2>&1 || true)
 if [ "$got_version" = "$version" ]; then pass "dploy --version prints $version"; else fail "dploy --version prints '$got_version', not $version"; fi
 check "dploy is /usr/bin/dploy" test "$(command -v dploy)" = /usr/bin/dploy
-check "dploy needs no Swift toolchain (ldd finds every library)" sh -c '! ldd /usr/bin/dploy | grep -q "not found"'
+check "every library dploy links is found" sh -c '! ldd /usr/bin/dploy | grep -q "not found"'
+check "dploy links no Swift runtime or Foundation library (static)" \
+    sh -c '! readelf -d /usr/bin/dploy | grep NEEDED | grep -qiE "swift|Foundation|dispatch|BlocksRuntime|icu"'
 
 IFS=: read -r _ _ uid _ _ home shell < <(getent passwd dploy) || true
 check "user dploy exists" getent passwd dploy
