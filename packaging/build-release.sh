@@ -3,8 +3,8 @@
 # without touching the working tree:
 #   1. copy the tracked files (as they are in the working tree) to .build-deb/src,
 #      keeping their modification times, so the next run recompiles only what changed;
-#   2. write Sources/dploy/DployVersion.swift there with the version from version.sh
-#      (only when it differs, so an unchanged version recompiles nothing);
+#   2. stamp the version from version.sh into Sources/dploy/DployVersion.swift there
+#      (written only when it differs, so an unchanged version recompiles nothing);
 #   3. swift build -c release --static-swift-stdlib there, scratch path .build-deb/release-build
 #      (kept between runs, so the next `make deb` rebuilds only what changed).
 # The working tree keeps the committed DployVersion.swift ("0.1.0-dev"), so a fresh clone's
@@ -36,11 +36,13 @@ if [ -f Package.resolved ] && ! cmp -s Package.resolved "$stage/Package.resolved
     cp -p Package.resolved "$stage/Package.resolved"
 fi
 
-swift_version=${version//\\/\\\\}; swift_version=${swift_version//\"/\\\"}
-generated="enum DployVersion {
-    /// Written by packaging/build-release.sh (make deb) from packaging/version.sh.
-    static let current = \"$swift_version\"
-}"
+# The committed file with only the value of `static let current` replaced, so whatever
+# else it holds stays as written.
+generated=$(sed -E "s/^([[:space:]]*static let current = )\".*\"/\1\"$version\"/" "$version_file")
+if ! grep -qF "static let current = \"$version\"" <<<"$generated"; then
+    echo "$version_file has no 'static let current = \"...\"' line to stamp the version into" >&2
+    exit 1
+fi
 if [ "$(cat "$stage/$version_file" 2>/dev/null)" != "$generated" ]; then
     printf '%s\n' "$generated" > "$stage/$version_file"
 fi

@@ -10,7 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 base=0.1.0  # the version before the first tag; keep in step with Sources/dploy/DployVersion.swift
-if [ -n "${DPLOY_VERSION:-}" ]; then echo "$DPLOY_VERSION"; exit 0; fi
+if [ -n "${DPLOY_VERSION:-}" ]; then
+    # A Debian version (no epoch, no revision): it also goes into a Swift string literal.
+    if ! [[ $DPLOY_VERSION =~ ^[0-9][A-Za-z0-9.+~]*$ ]]; then
+        echo "DPLOY_VERSION='$DPLOY_VERSION' is not a version: digits first, then letters, digits, . + ~" >&2
+        exit 1
+    fi
+    echo "$DPLOY_VERSION"; exit 0
+fi
 if ! git rev-parse -q --verify HEAD >/dev/null 2>&1; then echo "$base~unknown"; exit 0; fi
 
 hash=$(git rev-parse --short=7 HEAD)
