@@ -44,7 +44,10 @@ expect_stat() { # expect_stat PATH OWNER:GROUP MODE
 expect_gone() {
     if [ -e "$1" ] || [ -L "$1" ]; then fail "$1 is left behind"; else pass "$1 is gone"; fi
 }
+serve_pid="" serve_config=""
 cleanup() {
+    if [ -n "$serve_pid" ]; then kill -KILL "$serve_pid" 2>/dev/null || true; fi
+    rm -f /tmp/dploy-package-test-serve.log ${serve_config:+"$serve_config"}
     if dpkg-query -W -f='${db:Status-Status}' dploy 2>/dev/null | grep -qv '^not-installed$'; then
         dpkg -P dploy >/dev/null 2>&1 || true
     fi
@@ -120,10 +123,15 @@ if [ "$plan_status" = 0 ] || [ "$plan_status" = 2 ]; then
 else
     fail "dploy plan --config /etc/dploy/dploy.yaml as dploy exits $plan_status"
 fi
-# The service's command, as its user, on a free loopback port (8080 may be taken here).
-# setpriv execs dploy itself (runuser would stay as its parent and take the SIGTERM).
+# The service's command, as its user, on the shipped config moved to a free loopback port
+# (8080 may be taken here). setpriv execs dploy itself (runuser would stay as its parent
+# and take the SIGTERM).
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-HOME=/var/lib/dploy setpriv --reuid dploy --regid dploy --init-groups dploy serve --config /etc/dploy/dploy.yaml --listen "127.0.0.1:$port" >/tmp/dploy-package-test-serve.log 2>&1 &
+serve_config=$(mktemp /tmp/dploy-package-test.XXXXXX.yaml)
+sed "s/^  listen: \"127.0.0.1:8080\"$/  listen: \"127.0.0.1:$port\"/" /etc/dploy/dploy.yaml > "$serve_config"
+chmod 0644 "$serve_config"
+check "the shipped config listens on 127.0.0.1:8080 (moved to $port here)" grep -q "127.0.0.1:$port" "$serve_config"
+HOME=/var/lib/dploy setpriv --reuid dploy --regid dploy --init-groups dploy serve --config "$serve_config" >/tmp/dploy-package-test-serve.log 2>&1 &
 serve_pid=$!
 script=""
 for _ in $(seq 100); do
@@ -140,8 +148,9 @@ if kill -0 "$serve_pid" 2>/dev/null; then
     kill -KILL "$serve_pid" 2>/dev/null || true
 fi
 wait "$serve_pid" || serve_status=$?
+serve_pid=""
 if [ "$serve_status" = 0 ]; then pass "dploy serve exits 0 on SIGTERM"; else fail "dploy serve exits $serve_status on SIGTERM"; fi
-rm -f /tmp/dploy-package-test-serve.log
+rm -f /tmp/dploy-package-test-serve.log "$serve_config"
 check "the store was made by dploy, in /var/lib/dploy/state" test "$(stat -c %U /var/lib/dploy/state/dploy.db)" = dploy
 
 echo "== the first-install configure again (idempotent)"
