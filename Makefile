@@ -6,7 +6,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 LAB ?= examples/lab
 
-.PHONY: all build deps demo test test-tools bench clean setup
+.PHONY: all build deps demo test test-tools package-test deb bench clean setup
 
 all: build
 
@@ -31,9 +31,21 @@ demo: build
 	$(SWIFT) run $(BUILD_FLAGS) dploy plan --config $(LAB)/dploy.yaml || [ $$? -eq 2 ]
 	$(SWIFT) run $(BUILD_FLAGS) dploy serve --config $(LAB)/dploy.yaml --listen $(DEMO_LISTEN)
 
-# The whole suite: unit, integration (check-jsonschema) and the mutation corpus.
+# The whole suite: unit, integration (check-jsonschema) and the mutation corpus, then the
+# Debian package installed, checked and purged (skipped when not root, see package-test).
 test: deps test-tools
 	$(SWIFT) test $(BUILD_FLAGS)
+	$(MAKE) package-test
+
+# dploy_VERSION_ARCH.deb in .build-deb/: a release build with the Swift runtime linked in,
+# the systemd unit, the dploy user, completions, man page, schemas, example (packaging/).
+deb: deps
+	bash packaging/build-deb.sh
+
+# Builds the .deb, lintian, dpkg -i on this machine, checks, upgrade, remove, purge, and
+# checks nothing is left. Needs root: otherwise skips, or fails with DPLOY_REQUIRE_INTEGRATION=1.
+package-test: deps
+	bash packaging/test-package.sh
 
 # The schema agreement test runs the real check-jsonschema; fetch it from PyPI if missing.
 test-tools:
@@ -57,4 +69,4 @@ setup:
 	bash .ci/setup
 
 clean:
-	rm -rf .build bench/out
+	rm -rf .build .build-deb bench/out
