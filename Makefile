@@ -61,6 +61,7 @@ bench: deps
 	$(SWIFT) build -c release --product dploy
 	$(SWIFT) build -c release --product dploy-bench
 	python3 bench/run.py --dploy .build/release/dploy --dploy-bench .build/release/dploy-bench --machines 10000
+	python3 bench/daemon.py --dploy .build/release/dploy --machines 10000
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || bash .ci/setup bench
 	python3 bench/boot_http.py --dploy .build/release/dploy
 

@@ -48,7 +48,7 @@ let package = Package(
         ),
         .target(
             name: "DployPlan",
-            dependencies: ["DploySpec", "DployRender"]
+            dependencies: ["DploySpec", "DployRender", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "DployApply",

@@ -5,6 +5,7 @@ Reports the resident memory of the daemon after its first reconcile and after th
 the time from a commit plus a signed webhook to the converged file on disk (the commit adds
 one machine; the clock starts when the webhook is sent), and how long the server list page
 and GET /v1/machines take for the whole fleet. Figures, not verdicts.
+BENCH_SOURCE=folder follows a plain folder instead of a file:// repository, for comparison.
 """
 import argparse
 import hashlib
@@ -45,7 +46,8 @@ def rss_mib(pid):
         for line in f:
             key, _, value = line.partition(":")
             fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    kib = lambda key: int(fields[key].split()[0])
+    return kib("VmRSS") / 1024, kib("VmHWM") / 1024, kib("RssAnon") / 1024, kib("RssFile") / 1024
 
 
 def request(url, data=None, headers=None):
@@ -79,7 +81,9 @@ def main():
         port = free_port()
         config = os.path.join(work, "dploy.yaml")
         with open(config, "w") as f:
-            f.write(f"source: {{url: \"file://{repo}\", ref: main, path: fleet}}\ninterval: 1h\n"
+            source = (f"{{path: {repo}/fleet}}" if os.environ.get("BENCH_SOURCE") == "folder"
+                      else f"{{url: \"file://{repo}\", ref: main, path: fleet}}")
+            f.write(f"source: {source}\ninterval: 1h\n"
                     "store: {sqlite: state/dploy.db}\noutput: {http: out/http, tftp: out/tftp}\n"
                     "server: {url: \"http://127.0.0.1:8080\"}\nwebhook: {secretFile: secrets/webhook}\n")
 
@@ -91,9 +95,10 @@ def main():
         status_path = os.path.join(work, "state", "daemon-status.json")
         with open(status_path) as f:
             result = json.load(f)["lastRun"]
-        rss, peak = rss_mib(daemon.pid)
+        rss, peak, anon, mapped = rss_mib(daemon.pid)
         print(f"dploy serve, {args.machines} machines from git: first reconcile ({result['result']}) and port open "
-              f"after {first * 1000:.0f} ms; RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
+              f"after {first * 1000:.0f} ms; RSS {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed; "
+              f"peak {peak:.0f} MiB)")
 
         latencies = []
         for round_ in range(args.rounds):
@@ -114,10 +119,22 @@ def main():
                     sys.exit(f"no converged file after 60 s: {target}")
                 time.sleep(0.002)
             latencies.append(time.perf_counter() - sent)
-        rss, peak = rss_mib(daemon.pid)
+        rss, peak, anon, mapped = rss_mib(daemon.pid)
         print(f"commit + signed webhook → converged file: median {statistics.median(latencies) * 1000:.0f} ms over "
               f"{args.rounds} commits (min {min(latencies) * 1000:.0f}, max {max(latencies) * 1000:.0f}); "
-              f"RSS after them {rss:.0f} MiB (peak {peak:.0f} MiB)")
+              f"RSS after them {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed; peak {peak:.0f} MiB)")
+
+        # Quiet runs: webhooks with nothing new, as a daemon mostly lives.
+        for _ in range(args.rounds):
+            runs = json.load(open(status_path))["runs"]
+            body = b'{"ref": "refs/heads/main"}'
+            signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            request(f"http://127.0.0.1:{port}/v1/hooks/git", body,
+                    {"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + signature})
+            while json.load(open(status_path))["runs"] == runs:
+                time.sleep(0.01)
+        rss, peak, anon, mapped = rss_mib(daemon.pid)
+        print(f"after {args.rounds} more runs with nothing new: RSS {rss:.0f} MiB ({anon:.0f} anonymous; peak {peak:.0f} MiB)")
 
         with open(os.path.join(work, "state", "web.token")) as f:
             token = f.read().strip()
@@ -129,8 +146,8 @@ def main():
                 size = len(request(f"http://127.0.0.1:{port}{path}", headers=auth))
                 times.append(time.perf_counter() - start)
             print(f"GET {path}: median {statistics.median(times) * 1000:.0f} ms, {size / 1e6:.1f} MB")
-        rss, peak = rss_mib(daemon.pid)
-        print(f"RSS after the pages: {rss:.0f} MiB (peak {peak:.0f} MiB)")
+        rss, peak, anon, mapped = rss_mib(daemon.pid)
+        print(f"RSS after the pages: {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed; peak {peak:.0f} MiB)")
         with open(os.path.join(work, "serve.log")) as f:
             steps = [line.split("steps=", 1)[1].split(" trigger=")[0] for line in f if "trigger=webhook" in line]
         for line in steps[-2:]:

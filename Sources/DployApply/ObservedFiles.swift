@@ -16,16 +16,16 @@ public enum ObservedFiles {
     /// - Parameter dhcpFileNames: the DHCP files of the configured backend; the rest of the
     ///   DHCP folder belongs to the operator and is never read.
     public static func read(_ folders: OutputFolders, dhcpFileNames: [String],
-                            cache: ObservationCache? = nil) throws -> [OutputPath: [UInt8]] {
+                            cache: ObservationCache? = nil) throws -> [OutputPath: ObservedFile] {
         let cache = cache ?? ObservationCache()
-        var files: [OutputPath: [UInt8]] = [:]
+        var files: [OutputPath: ObservedFile] = [:]
         for (root, folder) in ObservedState.managedFolders {
-            try cache.walk(folders.folder(root) + "/" + folder, as: OutputPath(root, folder)) { path, contents in
-                files[path] = contents
+            try cache.walk(folders.folder(root) + "/" + folder, as: OutputPath(root, folder)) { path, observed in
+                files[path] = observed
             }
         }
         for single in [BootPaths.ipxeEntry] + dhcpFileNames.map({ OutputPath(.dhcp, $0) }) {
-            if let contents = try cache.file(folders.diskPath(single)) { files[single] = contents }
+            if let observed = try cache.file(folders.diskPath(single)) { files[single] = observed }
         }
         return files
     }
@@ -57,12 +57,12 @@ public final class ObservationCache: @unchecked Sendable {
     }
 
     private var folders: [String: (stamp: Stamp, children: [Child])] = [:]
-    private var files: [String: (stamp: Stamp, contents: [UInt8])] = [:]
+    private var files: [String: (stamp: Stamp, file: ObservedFile)] = [:]
 
     public init() {}
 
     /// Calls `visit` for every regular file below `diskPath`, skipping hidden names (staged temporaries).
-    func walk(_ diskPath: String, as path: OutputPath, _ visit: (OutputPath, [UInt8]) -> Void) throws {
+    func walk(_ diskPath: String, as path: OutputPath, _ visit: (OutputPath, ObservedFile) -> Void) throws {
         var status = stat()
         guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return }
         let stamp = Stamp(status)
@@ -76,8 +76,8 @@ public final class ObservationCache: @unchecked Sendable {
         for child in children {
             if child.isFolder {
                 try walk(child.diskPath, as: child.path, visit)
-            } else if let contents = try file(child.diskPath) {
-                visit(child.path, contents)
+            } else if let observed = try file(child.diskPath) {
+                visit(child.path, observed)
             }
         }
     }
@@ -101,15 +101,16 @@ public final class ObservationCache: @unchecked Sendable {
         return children
     }
 
-    /// A regular file's bytes, from the cache when its stamp is unchanged; nil when there
-    /// is no regular file at `diskPath`.
-    func file(_ diskPath: String) throws -> [UInt8]? {
+    /// A regular file as observed, from the cache when its stamp is unchanged; nil when
+    /// there is no regular file at `diskPath`. Only the digest and head are kept.
+    func file(_ diskPath: String) throws -> ObservedFile? {
         var status = stat()
         guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
-        if let cached = files[diskPath], cached.stamp == Stamp(status) { return cached.contents }
+        if let cached = files[diskPath], cached.stamp == Stamp(status) { return cached.file }
         guard let (contents, readStatus) = try Self.read(diskPath) else { return nil }
-        files[diskPath] = (Stamp(readStatus), contents)
-        return contents
+        let file = ObservedFile(contents: contents)
+        files[diskPath] = (Stamp(readStatus), file)
+        return file
     }
 
     /// A regular file's bytes and the stat data they belong to.

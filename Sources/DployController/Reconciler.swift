@@ -114,7 +114,9 @@ public struct Reconciler: Sendable {
         }
     }
 
-    public func observe() throws -> ObservedState {
+    /// - Parameter store: the store a long-lived caller keeps open; without it, the store is
+    ///   opened read-only for this observation.
+    public func observe(store openStore: SQLiteStore? = nil) throws -> ObservedState {
         let settings = try settings
         var dhcpFiles: [String] = []
         if let dhcp = settings.dhcp {
@@ -123,7 +125,7 @@ public struct Reconciler: Sendable {
         }
         var observed = ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles, cache: observationCache))
         // The store exists once a machine has booted through dploy; until then nothing was observed.
-        if let store = try openStore(creating: false) {
+        if let store = try openStore ?? self.openStore(creating: false) {
             observed.installedGenerations = try store.installedGenerations()
             for (mac, attempt) in try store.latestAttempts() {
                 if attempt.failedAt != nil {
@@ -154,8 +156,8 @@ public struct Reconciler: Sendable {
 
     /// Plans against desired state already loaded, as a loop does between source changes.
     /// A saved plan needs the fingerprint; a loop that applies at once does not.
-    public func plan(desired: DesiredState, fingerprint: Bool = true) throws -> PlanResult {
-        try Planner.plan(desired: desired, observed: observe(), settings: settings, cache: renderCache,
+    public func plan(desired: DesiredState, fingerprint: Bool = true, store: SQLiteStore? = nil) throws -> PlanResult {
+        try Planner.plan(desired: desired, observed: observe(store: store), settings: settings, cache: renderCache,
                          fingerprint: fingerprint)
     }
 

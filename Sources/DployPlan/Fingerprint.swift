@@ -18,7 +18,7 @@ enum Fingerprint {
             b = b &+ y.state
         }
         for (path, contents) in desired { add(1, Array(path.description.utf8), contents) }
-        for (path, contents) in observed.files { add(2, Array(path.description.utf8), contents) }
+        for (path, file) in observed.files { add(2, Array(path.description.utf8), file.digest.bytes) }
         for (mac, generation) in observed.installedGenerations { add(3, Array("\(mac)=\(generation)".utf8)) }
         for (mac, power) in observed.power { add(4, Array("\(mac):\(power.rawValue)".utf8)) }
         return hex(a) + hex(b)

@@ -1,3 +1,4 @@
+import Crypto
 import DployRender
 import DploySpec
 
@@ -5,8 +6,8 @@ import DploySpec
 /// files it manages, and (once the store and the BMC client land) installed generations
 /// and power states. The planner compares desired state with this and nothing else.
 public struct ObservedState: Hashable, Sendable {
-    /// Current contents of every file dploy manages, by output path.
-    public var files: [OutputPath: [UInt8]]
+    /// Every file dploy manages as it is now, by output path.
+    public var files: [OutputPath: ObservedFile]
     /// The generation each machine last finished installing, by MAC.
     public var installedGenerations: [MACAddress: Int]
     /// Power as the BMC reports it, by MAC.
@@ -19,7 +20,7 @@ public struct ObservedState: Hashable, Sendable {
     /// they are ("HPE ProLiant DL360 Gen10"); the planner names those not in git.
     public var discovered: [MACAddress: String]
 
-    public init(files: [OutputPath: [UInt8]] = [:], installedGenerations: [MACAddress: Int] = [:],
+    public init(files: [OutputPath: ObservedFile] = [:], installedGenerations: [MACAddress: Int] = [:],
                 power: [MACAddress: ObservedPower] = [:], discovered: [MACAddress: String] = [:]) {
         self.files = files
         self.installedGenerations = installedGenerations
@@ -31,6 +32,45 @@ public struct ObservedState: Hashable, Sendable {
     public static let managedFolders: [(OutputPath.Root, String)] = [
         (.http, "ipxe"), (.http, "installers"), (.tftp, "pxelinux.cfg"), (.tftp, "grub"),
     ]
+}
+
+/// A file dploy manages, as observed: its contents by SHA-256, and its first lines, where
+/// dploy's own files name their machine. Digests, not bytes: a fleet's files are tens of
+/// megabytes, and a daemon that kept them beside their renders would hold them twice.
+public struct ObservedFile: Hashable, Sendable {
+    public var digest: ContentDigest
+    /// At most the first 200 bytes, up to the end of the third line.
+    public var head: String
+
+    public init(contents: [UInt8]) {
+        digest = ContentDigest(contents)
+        head = String(decoding: contents.prefix(200), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .prefix(3).joined(separator: "\n")
+    }
+}
+
+/// SHA-256 of a file's contents, in four words: no allocation per file.
+public struct ContentDigest: Hashable, Sendable {
+    let words: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(_ contents: [UInt8]) {
+        words = SHA256.hash(data: contents).withUnsafeBytes { bytes in
+            (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+             bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+        }
+    }
+
+    public static func == (a: ContentDigest, b: ContentDigest) -> Bool { a.words == b.words }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+    }
+
+    /// The digest's bytes, for fingerprints.
+    var bytes: [UInt8] {
+        [words.0, words.1, words.2, words.3].flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) } }
+    }
 }
 
 public enum ObservedPower: String, Hashable, Sendable, Codable {

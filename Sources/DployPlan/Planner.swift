@@ -118,7 +118,7 @@ public enum Planner {
             claimed += owned.count
             if let plan = planMachine(rendered.effective, profile: rendered.profile, installed: installed,
                                       installing: observed.installing[mac], failed: failedGeneration,
-                                      needsInstall: rendered.needsInstall, files: rendered.files, owned: owned,
+                                      needsInstall: rendered.needsInstall, files: rendered.digests, owned: owned,
                                       observed: observed) {
                 // Only files that will be written need their contents in the result.
                 for action in plan.actions where action.kind == .writeFile {
@@ -132,7 +132,7 @@ public enum Planner {
         var shared: [Action] = []
         files[BootPaths.ipxeEntry] = Array(IPXEScript.entry(server: settings.server).utf8)
         if observed.files[BootPaths.ipxeEntry] != nil { claimed += 1 }
-        if observed.files[BootPaths.ipxeEntry] != files[BootPaths.ipxeEntry] {
+        if observed.files[BootPaths.ipxeEntry]?.digest != files[BootPaths.ipxeEntry].map(ContentDigest.init) {
             shared.append(Action(.writeFile, path: BootPaths.ipxeEntry, reason: "iPXE entry script"))
         }
         if let dhcp = settings.dhcp {
@@ -141,7 +141,7 @@ public enum Planner {
             for (path, text) in dhcpFiles.sorted(by: { $0.key < $1.key }) {
                 files[path] = Array(text.utf8)
                 if observed.files[path] != nil { claimed += 1 }
-                if observed.files[path] != files[path] {
+                if observed.files[path]?.digest != files[path].map(ContentDigest.init) {
                     let checked = path.path == dhcp.fileName ? ", checked by \(dhcp.backend.rawValue)'s own checker first" : ""
                     shared.append(Action(.writeDHCPConfig, path: path, detail: dhcp.backend.rawValue,
                                          reason: "\(hosts.count) reservation\(hosts.count == 1 ? "" : "s") for \(dhcp.backend.rawValue)\(checked)"))
@@ -202,20 +202,21 @@ public enum Planner {
                 files[OutputPath(.http, "\(folder)/meta-data")] = "instance-id: \(machine.name)-\(effective.generation)\n"
             }
         }
+        let bytes = files.mapValues { Array($0.utf8) }
         return RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall,
-                               files: files.mapValues { Array($0.utf8) }, host: DHCPHost(effective),
+                               files: bytes, digests: bytes.mapValues(ContentDigest.init), host: DHCPHost(effective),
                                bootPaths: [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)])
     }
 
     /// The steps for one desired machine, or nil when it is as it should be.
     private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, installing: Int?,
                                     failed: Int?, needsInstall: Bool,
-                                    files: [OutputPath: [UInt8]], owned: [OutputPath], observed: ObservedState) -> MachinePlan? {
+                                    files: [OutputPath: ContentDigest], owned: [OutputPath], observed: ObservedState) -> MachinePlan? {
         let mac = machine.machine.mac.value
         let isNew = owned.isEmpty
         var reasons: [String] = []
         var actions: [Action] = []
-        let differing = files.filter { observed.files[$0.key] != $0.value }.keys
+        let differing = files.filter { observed.files[$0.key]?.digest != $0.value }.keys
         for path in differing.sorted() {
             actions.append(Action(.writeFile, machine: machine.name, path: path,
                                   reason: observed.files[path] == nil ? "new file" : "content changed"))
@@ -269,8 +270,8 @@ public enum Planner {
     private static func removedMachines(observed: ObservedState, desiredKeys: Set<String>, wanted: [OutputPath: [UInt8]],
                                         settings: PlanSettings) -> ([MachinePlan], [String]) {
         var orphans: [String: [OutputPath]] = [:]
-        for (path, contents) in observed.files where wanted[path] == nil {
-            guard let owner = owner(of: path, contents: contents) else { continue }
+        for (path, file) in observed.files where wanted[path] == nil {
+            guard let owner = owner(of: path, head: file.head) else { continue }
             if !desiredKeys.contains(owner) {
                 orphans[owner, default: []].append(path)
             } else if !isInstallerAnswer(path) {
@@ -307,11 +308,10 @@ public enum Planner {
     /// The name of the machine a managed file was written for: from the installer folder's
     /// name, or from the `# dploy: NAME (MAC)` line every boot file starts with. Files that
     /// are not dploy's (no such line) have no owner and are never removed.
-    static func owner(of path: OutputPath, contents: [UInt8]) -> String? {
+    static func owner(of path: OutputPath, head: String) -> String? {
         if path.root == .http && path.path.hasPrefix("installers/") {
             return isInstallerAnswer(path) ? String(path.path.split(separator: "/")[1]) : nil
         }
-        let head = String(decoding: contents.prefix(200), as: UTF8.self)
         for line in head.split(separator: "\n").prefix(3) where line.hasPrefix("# dploy: ") {
             let rest = line.dropFirst("# dploy: ".count)
             guard let space = rest.firstIndex(of: " "), rest[space...].hasPrefix(" (") else { return nil }

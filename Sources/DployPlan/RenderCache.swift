@@ -7,6 +7,8 @@ struct RenderedMachine {
     var profile: Profile?
     var needsInstall: Bool
     var files: [OutputPath: [UInt8]]
+    /// The files' digests, computed once per render, compared with observed files every plan.
+    var digests: [OutputPath: ContentDigest]
     var host: DHCPHost
     /// Where this machine's boot files may be, whichever loader it used before.
     var bootPaths: [OutputPath]

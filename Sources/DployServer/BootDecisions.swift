@@ -27,9 +27,11 @@ public struct BootDecisions: Sendable {
         }
     }
 
-    let machines: [MACAddress: (machine: EffectiveMachine, profile: Profile?)]
-    /// Local-boot scripts, made once: most boots of a settled fleet are these.
-    let localScripts: [MACAddress: String]
+    /// Machines by MAC, resolved per boot: a boot is rare next to the fleet's size, and a
+    /// daemon that kept every machine resolved would hold the fleet twice more.
+    let machines: [MACAddress: Machine]
+    let resolver: DefaultsResolver
+    let profiles: [String: Profile]
     let store: SQLiteStore
     let server: BootServer
     let discovery: Discovery?
@@ -54,14 +56,9 @@ public struct BootDecisions: Sendable {
     }
 
     public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: Discovery?, maxAttempts: Int = 3) {
-        let resolver = DefaultsResolver(groups: desired.fleet.groups)
-        var machines: [MACAddress: (EffectiveMachine, Profile?)] = [:]
-        for machine in desired.fleet.machines {
-            let effective = resolver.resolve(machine)
-            machines[machine.mac.value] = (effective, effective.settings.profile.flatMap(desired.fleet.profile(named:)))
-        }
-        self.machines = machines
-        localScripts = machines.mapValues { IPXEScript.machine($0.0, intent: .localDisk, server: server) }
+        resolver = DefaultsResolver(groups: desired.fleet.groups)
+        machines = Dictionary(desired.fleet.machines.map { ($0.mac.value, $0) }, uniquingKeysWith: { first, _ in first })
+        profiles = Dictionary(desired.fleet.profiles.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.store = store
         self.server = server
         self.discovery = discovery
@@ -78,14 +75,16 @@ public struct BootDecisions: Sendable {
         }
         // Only machines in git are written down here: any client can ask for any MAC, and
         // a stranger is recorded when its agent reports its hardware.
-        guard let (machine, profile) = machines[mac] else { return discoveryScript(mac) }
+        guard let spec = machines[mac] else { return discoveryScript(mac) }
+        let machine = resolver.resolve(spec)
+        let profile = machine.settings.profile.flatMap { profiles[$0] }
         if lastRecorded.shouldRecord(mac, at: now) {
             do { try store.recordSeen(mac, address: address, at: now) } catch {
                 lastRecorded.forget(mac)
                 throw error
             }
         }
-        let local = localScripts[mac]!
+        let local = IPXEScript.machine(machine, intent: .localDisk, server: server)
         guard let profile else { return local }
 
         let generation = machine.generation
@@ -107,7 +106,7 @@ public struct BootDecisions: Sendable {
     }
 
     /// The generation git asks for a machine, or nil when the MAC is not in git.
-    public func desiredGeneration(of mac: MACAddress) -> Int? { machines[mac]?.machine.generation }
+    public func desiredGeneration(of mac: MACAddress) -> Int? { machines[mac].map { resolver.resolve($0).generation } }
 
     private func discoveryScript(_ mac: MACAddress) -> String {
         guard let discovery else {

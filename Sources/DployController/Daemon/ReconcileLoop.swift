@@ -4,6 +4,9 @@ import DployInventory
 import DployPlan
 import DploySpec
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -96,7 +99,7 @@ public final class ReconcileLoop: Service, Sendable {
             step("load")
             desired = loaded
             run.source = loaded.source
-            let result = try reconciler.plan(desired: loaded, fingerprint: false)
+            let result = try reconciler.plan(desired: loaded, fingerprint: false, store: store)
             step("plan")
             (role, roleReason) = try currentRole()
             if !result.plan.hasChanges {
@@ -141,6 +144,7 @@ public final class ReconcileLoop: Service, Sendable {
             status.lastError = lastError
             status.source = source
         }
+        Self.returnFreedMemory()
         var metadata: Logger.Metadata = [
             "trigger": "\(trigger)", "result": "\(run.result.rawValue)",
             "seconds": "\(String(format: "%.3f", run.seconds))",
@@ -164,6 +168,16 @@ public final class ReconcileLoop: Service, Sendable {
         if previous.map({ $0.revision != loaded.revision || $0.fleet != loaded.fleet || $0.templates != loaded.templates }) ?? true {
             desiredChanged(loaded)
         }
+    }
+
+    /// A run allocates and frees tens of megabytes (a fleet's load, observations, the plan)
+    /// around the caches it keeps; glibc keeps freed pages for reuse, so without this a
+    /// daemon's resident memory only grows. glibc's `malloc_trim` (not in Swift's Glibc
+    /// module, hence the lookup) gives them back; elsewhere this does nothing.
+    static func returnFreedMemory() {
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: Trim.self)(0)
     }
 
     /// Whether this run may apply, and why not when it may not.
