@@ -16,6 +16,7 @@ import Hummingbird
 /// - `POST /v1/machines/{mac}/installed?generation=N&token=T`: an installer calling back.
 /// - `POST /v1/hooks/git`: a signed push notification (`Webhook`).
 /// - `POST /login`: exchanges the web token for a session cookie.
+/// - any file below `output.http`: rendered boot files, installer answers, kernels.
 ///
 /// Behind `WebAuth` (token or htpasswd user): the web page (`/`, `/machines/{id}`,
 /// `/groups`, `/plan`, `/source`), `GET /v1/machines[/{id}[/events]]`, `GET /v1/status`,
@@ -41,11 +42,17 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
-    public init(live: LiveDesired, auth: WebAuth, daemon: Daemon? = nil, extraLinks: [String: String] = [:]) {
+    /// `output.http`: the files dploy renders (iPXE scripts, installer answers) and what the
+    /// operator puts beside them (kernels, initrds), served to machines as they are.
+    public let httpFolder: String?
+
+    public init(live: LiveDesired, auth: WebAuth, daemon: Daemon? = nil, extraLinks: [String: String] = [:],
+                httpFolder: String? = nil) {
         self.live = live
         store = live.store
         self.auth = auth
         self.daemon = daemon
+        self.httpFolder = httpFolder
         pages = WebPages(extraLinks: extraLinks)
     }
 
@@ -61,6 +68,11 @@ public struct BootHTTPServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        if let httpFolder {
+            // Boot files are for the boot network, like /boot.ipxe: no credentials. A path
+            // with ".." is refused by the middleware; a missing file falls through to the routes.
+            router.add(middleware: FileMiddleware(httpFolder, searchForIndexHtml: false))
+        }
         addBootRoutes(router)
         addDaemonRoutes(router)
         let protected = router.group().add(middleware: WebAuthMiddleware(auth: auth))

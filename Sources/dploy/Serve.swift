@@ -60,7 +60,7 @@ struct Serve: AsyncParsableCommand {
                 Webhook(secret: try SecretFile.read(file), followedRef: reconciler.config.followedRef)
             }
             let server = BootHTTPServer(live: live, auth: auth, daemon: .init(loop: loop, metrics: metrics, webhook: webhook),
-                                        extraLinks: reconciler.config.web.links)
+                                        extraLinks: reconciler.config.web.links, httpFolder: reconciler.config.httpOutput)
             let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"
             let application = try server.application(listen: address)
             // The first run happens before the port opens, so the first boot already sees git.

@@ -111,7 +111,8 @@ struct DaemonLoopTests {
 
         let server = BootHTTPServer(live: live, auth: WebAuth(token: BootServerTests.token),
                                     daemon: .init(loop: loop, metrics: metrics,
-                                                  webhook: Webhook(secret: "hook-secret", followedRef: "main")))
+                                                  webhook: Webhook(secret: "hook-secret", followedRef: "main")),
+                                    httpFolder: site.root.appendingPathComponent("out/http").path)
         let running = Task { try await loop.run() }
         defer { running.cancel() }
         try site.commit("printf '%s\\n' '\(Self.web05)' > site-a/machines/web-05.yaml")
@@ -141,6 +142,11 @@ struct DaemonLoopTests {
             #expect(after.contains("echo dploy: installing web-05 with debian-12, generation 0"),
                     "the boot decisions follow the new commit")
 
+            // The rendered files are served to machines as written, without credentials.
+            let (served, script) = try await BootServerTests().get(client, "/ipxe/94-18-82-00-00-05.ipxe", token: nil)
+            #expect(served == .ok && script == site.file(Self.web05File))
+            let (escape, _) = try await BootServerTests().get(client, "/ipxe/../../dploy.yaml", token: nil)
+            #expect(escape != .ok)
             let (_, metricsText) = try await BootServerTests().get(client, "/metrics")
             #expect(metricsText.contains("dploy_webhook_deliveries_total{result=\"unauthorized\"} 2"))
             #expect(metricsText.contains("dploy_webhook_deliveries_total{result=\"accepted\"} 1"))
