@@ -90,7 +90,11 @@ def main():
         started = time.perf_counter()
         daemon = subprocess.Popen([args.dploy, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
                                   stdout=subprocess.PIPE, stderr=open(os.path.join(work, "serve.log"), "w"), text=True)
-        daemon.stdout.readline()  # "web page at …": printed after the first reconcile
+        # "dploy serve: web page at …" is printed after the first reconcile (a wrapper such
+        # as heaptrack may print first).
+        while not daemon.stdout.readline().startswith("dploy serve: web page"):
+            if daemon.poll() is not None:
+                sys.exit("dploy serve exited before it served")
         first = time.perf_counter() - started
         status_path = os.path.join(work, "state", "daemon-status.json")
         with open(status_path) as f:

@@ -180,6 +180,19 @@ public final class ReconcileLoop: Service, Sendable {
         _ = unsafeBitCast(symbol, to: Trim.self)(0)
     }
 
+    /// Sets glibc's allocator up for a long-lived daemon whose runs allocate large, short-
+    /// lived tables: two arenas instead of one per thread, and large blocks always from
+    /// mmap (glibc otherwise raises that threshold after the first large free, and the
+    /// next run's tables then fragment the heap). Call once, before threads start.
+    public static func tuneAllocatorForDaemon() {
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        let arenaMax: Int32 = -8, mmapThreshold: Int32 = -3
+        _ = mallopt(arenaMax, 2)
+        _ = mallopt(mmapThreshold, 128 * 1024)
+    }
+
     /// Whether this run may apply, and why not when it may not.
     private func currentRole() throws -> (DaemonStatus.Role, String?) {
         let config = reconciler.config
