@@ -2,11 +2,11 @@ import DployRender
 import DploySpec
 
 /// A digest of everything a plan depends on, so a saved plan can tell whether desired or
-/// observed state moved since. Each file hashes on its own (path and contents, two
-/// independent 64-bit FNV-1a) and the results are summed, so no sort of thirty thousand
+/// observed state moved since. Each file hashes on its own (path and the SHA-256 of its
+/// contents, through two independent 64-bit FNV-1a) and the results are summed, so no sort of thirty thousand
 /// paths is needed. Change detection, not security.
 enum Fingerprint {
-    static func of(desired: [OutputPath: [UInt8]], observed: ObservedState) -> String {
+    static func of(desired: [OutputPath: ContentDigest], observed: ObservedState) -> String {
         var a: UInt64 = 0, b: UInt64 = 0
         func add(_ tag: UInt8, _ parts: [UInt8]...) {
             var x = Hash(seed: 0xcbf2_9ce4_8422_2325 ^ UInt64(tag)), y = Hash(seed: 0x8422_2325_cbf2_9ce4 ^ UInt64(tag))
@@ -17,7 +17,7 @@ enum Fingerprint {
             a = a &+ x.state
             b = b &+ y.state
         }
-        for (path, contents) in desired { add(1, Array(path.description.utf8), contents) }
+        for (path, digest) in desired { add(1, Array(path.description.utf8), digest.bytes) }
         for (path, file) in observed.files { add(2, Array(path.description.utf8), file.digest.bytes) }
         for (mac, generation) in observed.installedGenerations { add(3, Array("\(mac)=\(generation)".utf8)) }
         for (mac, power) in observed.power { add(4, Array("\(mac):\(power.rawValue)".utf8)) }

@@ -97,7 +97,7 @@ public enum Planner {
             // A generation whose install failed is not tried again: the machine boots from
             // its disk until the generation changes. No endless reinstall loop.
             let failedGeneration = observed.failedInstalls[mac]
-            let rendered: RenderedMachine
+            var rendered: RenderedMachine
             if let cached = cache.lookup(machine, installed: installed, failed: failedGeneration) {
                 rendered = cached
             } else {
@@ -120,10 +120,19 @@ public enum Planner {
                                       installing: observed.installing[mac], failed: failedGeneration,
                                       needsInstall: rendered.needsInstall, files: rendered.digests, owned: owned,
                                       observed: observed) {
-                // Only files that will be written need their contents in the result.
-                for action in plan.actions where action.kind == .writeFile {
-                    if let path = action.path { files[path] = rendered.files[path] }
+                // Only files that will be written need their contents in the result. The cache
+                // keeps digests, not bytes: a machine with a file to write is rendered again.
+                let writes = plan.actions.filter { $0.kind == .writeFile }.compactMap(\.path)
+                if !writes.isEmpty && rendered.files.isEmpty {
+                    do throws(TemplateError) {
+                        rendered = try render(machine, installed: installed, failed: failedGeneration, resolver: resolver,
+                                              desired: desired, settings: settings, templates: &templates)
+                    } catch {
+                        if !problems.contains(error) { problems.append(error) }
+                        continue
+                    }
                 }
+                for path in writes { files[path] = rendered.files[path] }
                 machinePlans.append(plan)
             }
         }
@@ -153,8 +162,10 @@ public enum Planner {
             }
         }
 
-        var allFiles: [OutputPath: [UInt8]] {
-            renderedMachines.reduce(into: files) { all, machine in all.merge(machine.files) { $1 } }
+        var allFiles: [OutputPath: ContentDigest] {
+            renderedMachines.reduce(into: files.mapValues(ContentDigest.init)) { all, machine in
+                all.merge(machine.digests) { $1 }
+            }
         }
         let (removals, notes) = claimed == observed.files.count ? ([], [])
             : removedMachines(observed: observed, desiredKeys: desiredMachineKeys, wanted: allFiles, settings: settings)
@@ -267,7 +278,7 @@ public enum Planner {
     /// Machines whose files are still there but who are gone from git. Removing files is all
     /// dploy ever does for them (never a power-off or a wipe), and only with prune on, at
     /// most `maxRemovals` machines per apply.
-    private static func removedMachines(observed: ObservedState, desiredKeys: Set<String>, wanted: [OutputPath: [UInt8]],
+    private static func removedMachines(observed: ObservedState, desiredKeys: Set<String>, wanted: [OutputPath: ContentDigest],
                                         settings: PlanSettings) -> ([MachinePlan], [String]) {
         var orphans: [String: [OutputPath]] = [:]
         for (path, file) in observed.files where wanted[path] == nil {

@@ -21,11 +21,20 @@ struct RenderedMachine {
 /// and everything it can inherit or use (groups, profiles, templates, settings) is too;
 /// any change to those clears the whole cache. Not Sendable in spirit: one loop owns it.
 public final class RenderCache: @unchecked Sendable {
-    private struct Entry {
-        var machine: Machine
-        var installed: Int?
-        var failed: Int?
-        var rendered: RenderedMachine
+    /// A class, so the table holds pointers: ten thousand inline entries would make its
+    /// storage (power-of-two capacity) megabytes of mostly empty slots.
+    private final class Entry {
+        let machine: Machine
+        let installed: Int?
+        let failed: Int?
+        let rendered: RenderedMachine
+
+        init(machine: Machine, installed: Int?, failed: Int?, rendered: RenderedMachine) {
+            self.machine = machine
+            self.installed = installed
+            self.failed = failed
+            self.rendered = rendered
+        }
     }
 
     private var entries: [MACAddress: Entry] = [:]
@@ -49,7 +58,14 @@ public final class RenderCache: @unchecked Sendable {
         return entry.rendered
     }
 
+    /// Keeps the render without its files' bytes: their digests tell whether anything must
+    /// be written, and the planner renders again the few machines that have something to
+    /// write. A fleet's renders are tens of megabytes a daemon would otherwise hold.
     func store(_ rendered: RenderedMachine, for machine: Machine, installed: Int?, failed: Int?) {
-        entries[machine.mac.value] = Entry(machine: machine, installed: installed, failed: failed, rendered: rendered)
+        var kept = rendered
+        kept.files = [:]
+        // Where each value came from is for people (`validate --show`, the web page), not plans.
+        kept.effective.origins = [:]
+        entries[machine.mac.value] = Entry(machine: machine, installed: installed, failed: failed, rendered: kept)
     }
 }
