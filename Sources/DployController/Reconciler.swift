@@ -46,7 +46,9 @@ public struct Reconciler: Sendable {
 
     /// Reads desired state: a folder as it is, or the git source's last good commit (after
     /// fetching and checking the newest one, which is recorded in source status).
-    public func loadDesired() throws -> DesiredState {
+    /// - Parameter recordingStatus: whether to write source status; a standby daemon reads
+    ///   the source without writing what the leader keeps.
+    public func loadDesired(recordingStatus: Bool = true) throws -> DesiredState {
         switch config.source {
         case .folder(let folder):
             let (files, knownPaths) = try SpecDirectory(root: folder).read()
@@ -63,7 +65,7 @@ public struct Reconciler: Sendable {
         case .git:
             guard let source = keptGitSource ?? Self.gitSource(config) else { preconditionFailure("a git source") }
             let update = SourceTracker(source: source).update(try SourceStatus.read(from: sourceStatusPath))
-            try update.status.write(to: sourceStatusPath)
+            if recordingStatus { try update.status.write(to: sourceStatusPath) }
             guard let desired = update.desired else {
                 throw ReconcileError.noGoodCommit(update.status.lastError?.message ?? "no commit has passed validation yet")
             }
@@ -167,15 +169,18 @@ public struct Reconciler: Sendable {
         let check = config.dhcp.map { DHCPCheck(backend: $0.backend, command: $0.check) }
         let dhcpConfig = try settings.dhcp.map { OutputPath(.dhcp, $0.fileName) }
         let report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig).apply(result)
-        // The commit is now what the fleet runs: history checks compare new commits with it.
-        if case .git = config.source, let revision = result.plan.revision {
-            var status = try SourceStatus.read(from: sourceStatusPath)
-            if let good = status.lastGood, good.id.hex == revision, status.lastApplied != good {
-                status.lastApplied = good
-                try status.write(to: sourceStatusPath)
-            }
-        }
+        try recordApplied(revision: result.plan.revision)
         return report
+    }
+
+    /// Records the commit as the one the fleet runs: history checks compare new commits with it.
+    public func recordApplied(revision: String?) throws {
+        guard case .git = config.source, let revision else { return }
+        var status = try SourceStatus.read(from: sourceStatusPath)
+        if let good = status.lastGood, good.id.hex == revision, status.lastApplied != good {
+            status.lastApplied = good
+            try status.write(to: sourceStatusPath)
+        }
     }
 
     static func absolute(_ path: String) -> String {

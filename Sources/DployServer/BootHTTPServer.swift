@@ -71,6 +71,7 @@ public struct BootHTTPServer: Sendable {
         if let httpFolder {
             // Boot files are for the boot network, like /boot.ipxe: no credentials. A path
             // with ".." is refused by the middleware; a missing file falls through to the routes.
+            router.add(middleware: HiddenFilesMiddleware())
             router.add(middleware: FileMiddleware(httpFolder, searchForIndexHtml: false))
         }
         addBootRoutes(router)
@@ -167,14 +168,14 @@ public struct BootHTTPServer: Sendable {
         }
         router.post("login") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 4096)
-            let form = URLComponents(string: "?" + String(buffer: body))?.queryItems ?? []
-            let token = form.first { $0.name == "token" }?.value?.replacingOccurrences(of: "+", with: " ") ?? ""
+            let token = Self.formValue("token", in: String(buffer: body)) ?? ""
             guard auth.isTokenValid(token) else {
                 return Response(status: .unauthorized, headers: [.contentType: "text/html; charset=utf-8"],
                                 body: .init(byteBuffer: ByteBuffer(string: WebPages.signIn)))
             }
             var response = Response(status: .seeOther, headers: [.location: "/"])
-            response.setCookie(Cookie(name: WebAuth.cookieName, value: auth.sessionValue, path: "/", httpOnly: true, sameSite: .strict))
+            response.setCookie(Cookie(name: WebAuth.cookieName, value: auth.sessionValue, maxAge: 12 * 3600, path: "/",
+                                      httpOnly: true, sameSite: .strict))
             return response
         }
     }
@@ -229,6 +230,17 @@ public struct BootHTTPServer: Sendable {
         return row
     }
 
+    /// A field of an `application/x-www-form-urlencoded` body: `+` is a space, and is
+    /// turned into one before percent-decoding, so an encoded `%2B` stays a plus.
+    static func formValue(_ name: String, in body: String) -> String? {
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == name else { continue }
+            return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        }
+        return nil
+    }
+
     struct EventJSON: Encodable {
         var at: Date
         var kind: String
@@ -258,5 +270,17 @@ extension BootHTTPServer {
         }
         let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         return Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "dploy"))
+    }
+}
+
+/// Hidden names below `output.http` (staged temporaries, an operator's dot-files) are not
+/// served: a request for one is answered as if it did not exist.
+struct HiddenFilesMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path.removingPercentEncoding ?? request.uri.path
+        if path.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+            throw HTTPError(.notFound)
+        }
+        return try await next(request, context)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdBcrypt
+import Synchronization
 
 /// Who may read the web page, the JSON API and /metrics: anyone presenting the token
 /// (`Authorization: Bearer …`, or the session cookie `POST /login` sets), or a user of
@@ -13,9 +14,43 @@ public struct WebAuth: Sendable {
     /// User name → bcrypt hash.
     let users: [String: String]
 
+    /// Passwords recently verified, by user, as SHA-256: a browser sends Basic credentials
+    /// with every request, and bcrypt is slow on purpose.
+    let verified = VerifiedPasswords()
+
     public init(token: String, users: [String: String] = [:]) {
         self.token = token
         self.users = users
+    }
+
+    final class VerifiedPasswords: Sendable {
+        private let entries = Mutex<[String: (digest: [UInt8], until: Date)]>([:])
+
+        func contains(_ user: String, _ digest: [UInt8], now: Date) -> Bool {
+            entries.withLock { entries in
+                guard let entry = entries[user], entry.until > now else { return false }
+                return entry.digest == digest
+            }
+        }
+
+        func insert(_ user: String, _ digest: [UInt8], now: Date) {
+            entries.withLock { $0[user] = (digest, now.addingTimeInterval(300)) }
+        }
+    }
+
+    /// Checked for users that do not exist, so an unknown name takes as long as a wrong password.
+    static let noSuchUserHash = "$2b$10$do7sFJV7yKTR/3ZPempDz.GhncWKmeWfiA5j1RDdlBZyIciJuneHW"
+
+    func verifyPassword(_ password: String, of user: String, now: Date = Date()) -> Bool {
+        guard let hash = users[user] else {
+            _ = Bcrypt.verify(password, hash: Self.noSuchUserHash)
+            return false
+        }
+        let digest = Array(SHA256.hash(data: Array(password.utf8)))
+        if verified.contains(user, digest, now: now) { return true }
+        guard Bcrypt.verify(password, hash: hash) else { return false }
+        verified.insert(user, digest, now: now)
+        return true
     }
 
     /// Reads an htpasswd file (`htpasswd -B`). Anything but bcrypt is refused: MD5 and
@@ -51,10 +86,9 @@ public struct WebAuth: Sendable {
         if let cookie = request.cookies[Self.cookieName], Self.constantTimeEqual(cookie.value, sessionValue) { return true }
         guard let authorization = request.headers[.authorization] else { return false }
         if authorization.hasPrefix("Bearer ") { return isTokenValid(String(authorization.dropFirst(7))) }
-        if authorization.hasPrefix("Basic "), let data = Data(base64Encoded: String(authorization.dropFirst(6))),
-           let pair = String(data: data, encoding: .utf8), let colon = pair.firstIndex(of: ":"),
-           let hash = users[String(pair[..<colon])] {
-            return Bcrypt.verify(String(pair[pair.index(after: colon)...]), hash: hash)
+        if !users.isEmpty, authorization.hasPrefix("Basic "), let data = Data(base64Encoded: String(authorization.dropFirst(6))),
+           let pair = String(data: data, encoding: .utf8), let colon = pair.firstIndex(of: ":") {
+            return verifyPassword(String(pair[pair.index(after: colon)...]), of: String(pair[..<colon]))
         }
         return false
     }

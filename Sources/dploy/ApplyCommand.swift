@@ -27,6 +27,16 @@ struct ApplyCommand: ParsableCommand {
     var planFile: String?
 
     func run() throws {
+        // One writer per store, decided before anything is planned or asked: a running
+        // daemon converges it, and this apply would race it.
+        let lock = LeaderLock(path: try config.reconciler().leaderLockPath)
+        do {
+            guard try lock.tryAcquire() else { throw LeaderLockError.heldElsewhere(lock.path, holder: lock.holder) }
+        } catch let error as LeaderLockError {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        defer { lock.release() }
         let saved = try planFile.map(SavedPlan.read)
         let result = try makePlan(config)
         // The state must be the same, and so must every step: settings such as prune are
@@ -49,12 +59,7 @@ struct ApplyCommand: ParsableCommand {
             }
         }
         do {
-            let reconciler = try config.reconciler()
-            // One writer per store: a running daemon converges it, and this apply would race it.
-            let lock = LeaderLock(path: reconciler.leaderLockPath)
-            guard try lock.tryAcquire() else { throw LeaderLockError.heldElsewhere(lock.path, holder: lock.holder) }
-            defer { lock.release() }
-            let report = try reconciler.apply(result)
+            let report = try config.reconciler().apply(result)
             print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
                   + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
         } catch let error as CustomStringConvertible & Error {

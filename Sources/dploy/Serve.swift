@@ -62,12 +62,14 @@ struct Serve: AsyncParsableCommand {
             }
             let server = BootHTTPServer(live: live, auth: auth, daemon: .init(loop: loop, metrics: metrics, webhook: webhook),
                                         extraLinks: reconciler.config.web.links, httpFolder: reconciler.config.httpOutput)
+            try Self.refuseServedSecrets(reconciler.config, tokenFile: tokenFile)
             let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"
             let application = try server.application(listen: address)
-            // The first run happens before the port opens, so the first boot already sees git.
-            loop.runOnce(trigger: "start")
+            // The first reconcile runs inside the service group, so SIGTERM during it is
+            // graceful too; until it has applied, boots get their local disks.
             print("dploy serve: web page at http://\(address)/ (sign in with the token in \(tokenFile))")
-            print("dploy serve: desired state from \(reconciler.config.source), \(loop.status.lastRun?.message ?? "")")
+            print("dploy serve: desired state from \(reconciler.config.sourceDescription), mode \(reconciler.config.mode.rawValue)"
+                  + (reconciler.config.suspend ? ", suspended" : ""))
             // stdout is a pipe under systemd and in scripts: show these lines now, not at exit.
             fflush(nil)  // all output streams; `stdout` itself is not concurrency-safe to name
             group = ServiceGroup(configuration: .init(
@@ -81,9 +83,48 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
+extension Serve {
+    /// Everything below `output.http` is served to the boot network without credentials:
+    /// the store, the keys and the secrets must not be there.
+    static func refuseServedSecrets(_ config: ControllerConfig, tokenFile: String) throws {
+        guard let http = config.httpOutput else { return }
+        let served = URL(fileURLWithPath: http).standardizedFileURL.path + "/"
+        let private_: [(String, String?)] = [
+            ("the state folder (store.sqlite's folder)", config.stateDirectory), ("web.tokenFile", tokenFile),
+            ("webhook.secretFile", config.webhookSecretFile), ("web.htpasswd", config.web.htpasswd), ("secrets", config.secrets),
+        ]
+        for case let (what, path?) in private_ {
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+            if (absolute + "/").hasPrefix(served) {
+                throw ServeError.servedSecret(what: what, path: absolute, served: http)
+            }
+        }
+    }
+}
+
+enum ServeError: Error, CustomStringConvertible {
+    case servedSecret(what: String, path: String, served: String)
+
+    var description: String {
+        switch self {
+        case .servedSecret(let what, let path, let served):
+            "\(what) \(path) is inside output.http (\(served)), which is served to the boot network without credentials; move it out"
+        }
+    }
+}
+
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 extension ControllerConfig {
+    /// Where desired state comes from, for people: credentials in a URL are never shown.
+    var sourceDescription: String {
+        switch source {
+        case .folder(let folder): "folder \(folder)"
+        case .git(let repository, let ref, let path, _, _):
+            "git \(GitSourceConfig.redacted(repository))" + (ref.map { " \($0)" } ?? "") + (path.map { ", path \($0)" } ?? "")
+        }
+    }
+
     /// The branch the git source follows, for matching webhook deliveries.
     var followedRef: String? {
         if case .git(_, let ref, _, _, _) = source { return ref }

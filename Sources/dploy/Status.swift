@@ -25,16 +25,21 @@ struct Status: ParsableCommand {
         let reconciler = try config.reconciler()
         let status: DaemonStatus?
         let source: SourceStatus?
+        for path in [reconciler.daemonStatusPath, reconciler.sourceStatusPath]
+        where FileManager.default.fileExists(atPath: path) && !FileManager.default.isReadableFile(atPath: path) {
+            printError("error: cannot read \(path): permission denied; run as the user dploy serve runs as, or a member of its group")
+            throw ExitCode.failure
+        }
         do {
             status = try DaemonStatus.read(from: reconciler.daemonStatusPath)
             source = try SourceStatus.read(from: reconciler.sourceStatusPath)
         } catch {
-            printError("error: \(error)")
+            printError("error: cannot read the daemon's status in \(reconciler.daemonStatusPath) (written by another "
+                       + "version of dploy?): \(error)")
             throw ExitCode.failure
         }
-        // The daemon holds the leader lock for its whole life when it applies; one that
-        // only plans does not, so the status file's pid is checked too.
-        let running = status.map { kill($0.pid, 0) == 0 } ?? false
+        // Is the process that wrote the status still there? EPERM means it is, as another user.
+        let running = status.map { kill($0.pid, 0) == 0 || errno == EPERM } ?? false
         let report = Report(daemonRunning: running, status: status, source: status?.source ?? source)
         if global.json { return try printJSON(report) }
         print(Self.text(report), terminator: "")

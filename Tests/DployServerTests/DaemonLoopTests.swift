@@ -145,8 +145,13 @@ struct DaemonLoopTests {
             // The rendered files are served to machines as written, without credentials.
             let (served, script) = try await BootServerTests().get(client, "/ipxe/94-18-82-00-00-05.ipxe", token: nil)
             #expect(served == .ok && script == site.file(Self.web05File))
-            let (escape, _) = try await BootServerTests().get(client, "/ipxe/../../dploy.yaml", token: nil)
-            #expect(escape != .ok)
+            for escape in ["/ipxe/../../dploy.yaml", "/ipxe/%2e%2e/%2e%2e/dploy.yaml"] {
+                let (status, _) = try await BootServerTests().get(client, escape, token: nil)
+                #expect(status != .ok, "\(escape)")
+            }
+            try Data("staged".utf8).write(to: site.root.appendingPathComponent("out/http/ipxe/.tmp-staged"))
+            let (hidden, _) = try await BootServerTests().get(client, "/ipxe/.tmp-staged", token: nil)
+            #expect(hidden == .notFound, "hidden files are not served")
             let (_, metricsText) = try await BootServerTests().get(client, "/metrics")
             #expect(metricsText.contains("dploy_webhook_deliveries_total{result=\"unauthorized\"} 2"))
             #expect(metricsText.contains("dploy_webhook_deliveries_total{result=\"accepted\"} 1"))
@@ -164,6 +169,8 @@ struct DaemonLoopTests {
         #expect(first.status.role == .apply)
         try site.commit("printf '%s\\n' '\(Self.web05)' > site-a/machines/web-05.yaml")
 
+        let leaderStatus = site.file("state/daemon-status.json")
+        let leaderSource = site.file("state/source-status.json")
         let second = try site.loop()
         second.runOnce(trigger: "start")
         #expect(second.status.role == .standby)
@@ -171,8 +178,8 @@ struct DaemonLoopTests {
         #expect(second.status.roleReason?.contains("pid \(getpid())") == true)
         #expect(second.status.pendingPlan?.machines.map(\.machine) == ["web-05"])
         #expect(site.file(Self.web05File) == nil, "a standby changes nothing")
-        #expect(site.file("state/daemon-status.json")?.contains("\"role\":\"apply\"") == true,
-                "the leader's status file is not overwritten by the standby")
+        #expect(site.file("state/daemon-status.json") == leaderStatus, "the leader's status file is not overwritten by the standby")
+        #expect(site.file("state/source-status.json") == leaderSource, "nor is the source status")
 
         first.lock.release()  // as when the first daemon dies
         second.runOnce(trigger: "interval")
@@ -195,6 +202,41 @@ struct DaemonLoopTests {
         #expect(error.message.contains("'spec.generation' must be an integer"))
         #expect(site.file("out/http/ipxe/94-18-82-3a-5c-10.ipxe") == before)
         #expect(loop.status.lastRun?.source?.contains("newest commit refused") == true)
+    }
+
+    @Test("what machines boot follows only applied state: not a plan-only plan, not a failed apply")
+    func bootsFollowAppliedState() throws {
+        for (setting, result) in [("mode: plan-only", DaemonStatus.Run.Result.planned),
+                                  ("dhcp: {backend: dnsmasq, config: out/dhcp/dploy.conf, check: \"false {file}\"}", .failed)] {
+            let site = try Site()
+            let path = site.reconciler.configPath
+            try Data((String(contentsOfFile: path, encoding: .utf8) + "\n\(setting)\n").utf8).write(to: URL(fileURLWithPath: path))
+            let reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
+            let store = try #require(try reconciler.openStore(creating: true))
+            let live = LiveDesired(store: store, server: try reconciler.settings.server, discovery: nil)
+            let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(),
+                                     logger: Logger(label: "test")) { live.update($0) }
+            loop.runOnce(trigger: "start")
+            #expect(loop.status.lastRun?.result == result, "\(setting): \(loop.status.lastError ?? "")")
+            #expect(loop.status.role == (result == .planned ? .planOnly : .apply))
+            #expect(live.snapshot == nil, "\(setting): boots keep their disks until a commit is applied")
+            #expect(site.file("out/http/ipxe/94-18-82-3a-5c-10.ipxe") == nil)
+        }
+    }
+
+    @Test("a failed run reports the daemon's real role")
+    func failedRunRole() throws {
+        let site = try Site()
+        let path = site.reconciler.configPath
+        try Data((String(contentsOfFile: path, encoding: .utf8) + "\nmode: plan-only\n").utf8).write(to: URL(fileURLWithPath: path))
+        try site.commit("sed -i 's/generation: 1/generation: one/' site-a/machines/rack-r1.yaml")
+        let reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
+        let loop = ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)),
+                                 metrics: ControllerMetrics(), logger: Logger(label: "test")) { _ in }
+        loop.runOnce(trigger: "start")
+        #expect(loop.status.lastRun?.result == .failed)
+        #expect(loop.status.lastError?.contains("no desired state in force") == true)
+        #expect(loop.status.role == .planOnly)
     }
 
     @Test("plan-only and suspend plan and say why, and change nothing")

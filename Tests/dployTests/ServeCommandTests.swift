@@ -143,8 +143,9 @@ struct ServeCommandTests {
         return try condition()
     }
 
+    /// Serving, with its first reconcile done.
     func started(_ daemon: Daemon) async throws -> Bool {
-        try await eventually { try curl(["http://127.0.0.1:\(daemon.port)/boot.ipxe"]).status == 200 }
+        try await eventually { (try status(daemon.port)?["runs"] as? Int ?? 0) >= 1 }
     }
 
     @Test("commit + signed webhook converges; unsigned changes nothing; a standby takes over; SIGTERM exits cleanly")
@@ -196,6 +197,19 @@ struct ServeCommandTests {
         #expect(try await restarted.terminate() == 0)
         let stopped = try CommandLineTests().dploy("status", "--config", site.config)
         #expect(stopped.stdout.contains("daemon:       not running"))
+    }
+
+    @Test("dploy serve refuses to start when its state would be served to the boot network")
+    func refusesServedState() throws {
+        let site = try makeSite()
+        defer { try? FileManager.default.removeItem(at: site.root) }
+        let config = try String(contentsOfFile: site.config, encoding: .utf8)
+            .replacingOccurrences(of: "output: {http: out/http, tftp: out/tftp}", with: "output: {http: ., tftp: out/tftp}")
+        try Data(config.utf8).write(to: URL(fileURLWithPath: site.config))
+        let run = try CommandLineTests().dploy("serve", "--config", site.config, "--listen", "127.0.0.1:\(Self.freePort())")
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("is inside output.http"), "\(run.stderr)")
+        #expect(run.stderr.contains("served to the boot network without credentials"))
     }
 
     static let chromium = chromiumPath

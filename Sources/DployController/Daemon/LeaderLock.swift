@@ -66,7 +66,9 @@ public enum LeaderLockError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .cannotOpen(let path, let reason): "cannot open the leader lock \(path): \(reason)"
+        case .cannotOpen(let path, let reason):
+            "cannot open the leader lock \(path): \(reason); it must be writable by the user dploy runs as "
+                + "(a `sudo dploy apply` may have made it root's: chown it to that user)"
         case .heldElsewhere(let path, let holder):
             "another dploy (\(holder)) holds \(path) and converges this store; nothing was applied"
         }

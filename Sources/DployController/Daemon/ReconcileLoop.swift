@@ -95,16 +95,20 @@ public final class ReconcileLoop: Service, Sendable {
             clock = now
         }
         do {
-            let loaded = try reconciler.loadDesired()
+            // The role first: it decides what this run may write, the source status included.
+            (role, roleReason) = try currentRole()
+            let loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
             step("load")
             desired = loaded
             run.source = loaded.source
             let result = try reconciler.plan(desired: loaded, fingerprint: false, store: store)
             step("plan")
-            (role, roleReason) = try currentRole()
             if !result.plan.hasChanges {
                 run.result = .unchanged
                 run.message = "nothing to change"
+                // The fleet runs this commit, even when it changed no file.
+                if role == .apply { try reconciler.recordApplied(revision: result.plan.revision) }
+                publish(loaded)
             } else if role == .apply {
                 let report = try reconciler.apply(result)
                 run.result = .converged
@@ -112,17 +116,17 @@ public final class ReconcileLoop: Service, Sendable {
                     + (report.reloaded ? ", DHCP reloaded" : "")
                 recordApplied(result.plan, fleet: loaded.fleet)
                 step("apply")
+                publish(loaded)
             } else {
+                // Not applied, so not in force: boots keep following what was last applied,
+                // or boot their disks when nothing was.
                 run.result = .planned
                 run.message = "\(result.plan.summary) Not applied: \(roleReason ?? role.rawValue)"
                 pending = result.plan
             }
-            publish(loaded)
             step("publish")
         } catch {
-            // A commit that loaded is the desired state in force even when planning or
-            // applying it failed: boots follow git, and the error says what is not converged.
-            if let desired { publish(desired) }
+            // Nothing of this run is in force: boots keep the last applied desired state.
             lastError = String(describing: error)
             run.message = lastError!.split(separator: "\n").first.map(String.init) ?? "failed"
             record(MachineEvent(mac: nil, at: Date(), kind: "reconcile-failed", message: lastError!))
@@ -158,8 +162,9 @@ public final class ReconcileLoop: Service, Sendable {
         }
     }
 
-    /// Hands a changed desired state to the boot decisions and pages. After the apply, so a
-    /// commit's files land first; a boot in between sees the previous commit whole.
+    /// Hands a desired state now in force (applied, or already converged) to the boot
+    /// decisions and pages. After the apply, so a commit's files land first; a boot in
+    /// between sees the previous commit whole.
     private func publish(_ loaded: DesiredState) {
         let previous = state.withLock { state in
             defer { state.desired = loaded }

@@ -16,7 +16,7 @@ public enum SecretFile {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SecretFileError.unreadable(path, "not UTF-8 text, or permission denied")
         }
-        let secret = text.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let secret = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         guard !secret.isEmpty else { throw SecretFileError.empty(path) }
         return secret
     }
@@ -52,7 +52,8 @@ public enum SecretFileError: Error, CustomStringConvertible {
         switch self {
         case .unreadable(let path, let reason): "cannot read the secret file \(path): \(reason)"
         case .tooOpen(let path, let mode):
-            "the secret file \(path) has mode \(mode): others can read it; run chmod 600 \(path)"
+            "the secret file \(path) has mode \(mode): others can read it; make it the dploy user's own, mode 0600 "
+                + "(chown USER \(path); chmod 600 \(path))"
         case .empty(let path): "the secret file \(path) is empty"
         }
     }
