@@ -30,6 +30,11 @@ let package = Package(
             name: "DployGit",
             dependencies: ["CGit2", "DploySpec"]
         ),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "DployBMC",
+            dependencies: ["CCurl", "DploySpec"]
+        ),
         .target(
             name: "DployInventory",
             dependencies: ["DploySpec", .product(name: "GRDB", package: "GRDB.swift")]
@@ -71,6 +76,7 @@ let package = Package(
                 "DployInventory",
                 "DployController",
                 "DployServer",
+                "DployBMC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -108,6 +114,11 @@ let package = Package(
                 "DployServer", "DployInventory", "DployController", "DploySpec",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
+        ),
+        .testTarget(
+            name: "DployBMCTests",
+            dependencies: ["DployBMC", "DploySpec"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "dployTests",
