@@ -117,7 +117,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DployBMCTests",
-            dependencies: ["DployBMC", "DploySpec"],
+            // Also runs the built `dploy bmc` against the emulator, as an operator would.
+            dependencies: ["DployBMC", "DploySpec", "dploy"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

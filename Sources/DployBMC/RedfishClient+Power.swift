@@ -1,9 +1,7 @@
+import DploySpec
 import Foundation
 
-/// What an operator (or the planner) asks of a machine's power.
-public enum PowerAction: String, CaseIterable, Sendable, Codable {
-    case on, off, cycle
-
+extension PowerAction {
     /// Redfish reset types that do it, best first. Forced, because the callers (an install
     /// about to start, an operator in a hurry) do not wait on an OS to shut down.
     var resetTypes: [String] {
