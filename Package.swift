@@ -65,7 +65,7 @@ let package = Package(
         ),
         .target(
             name: "DployController",
-            dependencies: ["DploySpec", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployApply"]
+            dependencies: ["DploySpec", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployApply", "DployBMC"]
         ),
         .executableTarget(
             name: "dploy",
@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(
             name: "DployBMCTests",
             // Also runs the built `dploy bmc` against the emulator, as an operator would.
-            dependencies: ["DployBMC", "DploySpec", "dploy"],
+            dependencies: ["DployBMC", "DploySpec", "DployController", "DployApply", "DployPlan", "dploy"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -18,24 +18,7 @@ extension RedfishClient {
     /// BMC gave one, so a change made meanwhile (by an operator in the iLO page) is not
     /// overwritten silently; a 412 re-reads and tries once more.
     public func bootOnce(from target: BootTarget = .pxe) async throws {
-        try await run { connection in
-            for attempt in 1...2 {
-                let system = try connection.system()
-                if let allowed = system.bootTargets, !allowed.isEmpty, !allowed.contains(target.rawValue) {
-                    throw connection.error(.unsupported, "cannot boot once from \(target.rawValue): the BMC allows \(allowed.joined(separator: ", "))")
-                }
-                let body = JSONValue.object(["Boot": .object([
-                    "BootSourceOverrideTarget": .string(target.rawValue),
-                    "BootSourceOverrideEnabled": .string("Once"),
-                ])])
-                do {
-                    _ = try connection.send(.patch, system.path, body: body, ifMatch: system.etag, doing: "set a one-time boot from \(target.rawValue)")
-                    return
-                } catch let error as BMCError where error.status == 412 && attempt == 1 {
-                    continue  // the system changed since it was read: read it again
-                }
-            }
-        }
+        try await run { try $0.bootOnce(from: target) }
     }
 
     /// The virtual CD/DVD drive: under the system (newer Redfish, sushy-tools) or under the
@@ -101,5 +84,26 @@ extension RedfishClient {
             }
         }
         throw connection.error(.unsupported, "\(collection) has no CD or DVD drive")
+    }
+}
+
+extension RedfishConnection {
+    func bootOnce(from target: BootTarget) throws {
+        for attempt in 1...2 {
+            let system = try system()
+            if let allowed = system.bootTargets, !allowed.isEmpty, !allowed.contains(target.rawValue) {
+                throw error(.unsupported, "cannot boot once from \(target.rawValue): the BMC allows \(allowed.joined(separator: ", "))")
+            }
+            let body = JSONValue.object(["Boot": .object([
+                "BootSourceOverrideTarget": .string(target.rawValue),
+                "BootSourceOverrideEnabled": .string("Once"),
+            ])])
+            do {
+                _ = try send(.patch, system.path, body: body, ifMatch: system.etag, doing: "set a one-time boot from \(target.rawValue)")
+                return
+            } catch let error as BMCError where error.status == 412 && attempt == 1 {
+                continue  // the system changed since it was read: read it again
+            }
+        }
     }
 }

@@ -30,23 +30,7 @@ extension RedfishClient {
     /// cycle of a machine that is off turns it on (what an install wants).
     @discardableResult
     public func setPower(_ action: PowerAction) async throws -> PowerResult {
-        try await run { connection in
-            let system = try connection.system()
-            var action = action
-            switch (action, system.power) {
-            case (.on, .on), (.off, .off): return PowerResult(resetType: nil, before: system.power)
-            case (.cycle, .off): action = .on
-            default: break
-            }
-            guard let type = Self.resetType(for: action, allowed: system.resetTypes) else {
-                throw connection.error(.unsupported, "cannot power \(action.rawValue): the BMC allows only \((system.resetTypes ?? []).joined(separator: ", "))")
-            }
-            guard let target = system.resetTarget else {
-                throw connection.error(.unsupported, "the system offers no #ComputerSystem.Reset action")
-            }
-            _ = try connection.send(.post, target, body: .object(["ResetType": .string(type)]), doing: "\(action.rawValue) (\(type))")
-            return PowerResult(resetType: type, before: system.power)
-        }
+        try await run { try $0.setPower(action) }
     }
 
     /// The reset type for `action` among those the BMC allows (the preferred one when it
@@ -70,5 +54,25 @@ extension RedfishClient {
             }
             try await Task.sleep(for: interval)
         }
+    }
+}
+
+extension RedfishConnection {
+    func setPower(_ requested: PowerAction) throws -> PowerResult {
+        let system = try system()
+        var action = requested
+        switch (action, system.power) {
+        case (.on, .on), (.off, .off): return PowerResult(resetType: nil, before: system.power)
+        case (.cycle, .off): action = .on
+        default: break
+        }
+        guard let type = RedfishClient.resetType(for: action, allowed: system.resetTypes) else {
+            throw error(.unsupported, "cannot power \(action.rawValue): the BMC allows only \((system.resetTypes ?? []).joined(separator: ", "))")
+        }
+        guard let target = system.resetTarget else {
+            throw error(.unsupported, "the system offers no #ComputerSystem.Reset action")
+        }
+        _ = try send(.post, target, body: .object(["ResetType": .string(type)]), doing: "\(action.rawValue) (\(type))")
+        return PowerResult(resetType: type, before: system.power)
     }
 }

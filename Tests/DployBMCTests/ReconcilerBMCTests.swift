@@ -1,0 +1,76 @@
+import DployBMC
+import DployController
+import DployPlan
+import DploySpec
+import Foundation
+import Testing
+
+/// The controller's side: a lab config with specs and a secret, observed into
+/// `ObservedState.power` and driven through `FleetBMC`, the applier's BMC access.
+@Suite("Reconciler and BMCs, against sushy-tools", .enabled(if: sushyAvailable || integrationRequired,
+                                                            "sushy-emulator, openssl or python bcrypt is not installed"))
+struct ReconcilerBMCTests {
+    @Test("observeBMCs reports power by MAC, leaving out an unreachable BMC; FleetBMC boots once from PXE and cycles")
+    func observeAndDrive() async throws {
+        let bmc = try SushyEmulator(systems: 2)
+        let lab = try TemporaryFolder()
+        let down = try freePort()
+        try FileManager.default.createDirectory(atPath: lab.file("specs"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: lab.file("secrets"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: lab.file("bmc-ca.pem"))
+        try lab.write("dploy.yaml", "source: {path: specs}\nstore: {sqlite: state/dploy.db}\nsecrets: secrets\n", mode: 0o644)
+        try lab.write("secrets/lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
+        // Credentials and the CA (relative to the config's folder) come from a group.
+        try lab.write("specs/fleet.yaml", """
+            apiVersion: dploy.org/v1
+            kind: Group
+            metadata: {name: lab}
+            spec:
+              selector: {rack: r1}
+              defaults: {bmc: {credentials: lab-bmc, caFile: bmc-ca.pem}}
+            ---
+            apiVersion: dploy.org/v1
+            kind: Machine
+            metadata: {name: node-0, labels: {rack: r1}}
+            spec:
+              mac: "52:54:00:00:00:10"
+              bmc: {address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])"}
+            ---
+            apiVersion: dploy.org/v1
+            kind: Machine
+            metadata: {name: node-1, labels: {rack: r1}}
+            spec:
+              mac: "52:54:00:00:00:11"
+              bmc: {address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[1])"}
+            ---
+            apiVersion: dploy.org/v1
+            kind: Machine
+            metadata: {name: node-gone, labels: {rack: r1}}
+            spec:
+              mac: "52:54:00:00:00:12"
+              bmc: {address: "https://127.0.0.1:\(down)"}
+
+            """, mode: 0o644)
+        try await bmc.ready()
+        let config: ControllerConfig
+        switch ControllerConfig.load(path: lab.file("dploy.yaml")) {
+        case .success(let loaded): config = loaded
+        case .failure(let error): Issue.record("\(error.diagnostics)"); return
+        }
+        let reconciler = Reconciler(config: config, configPath: lab.file("dploy.yaml"))
+        let fleet = try reconciler.loadDesired().fleet
+
+        let (power, observations) = await reconciler.observeBMCs(fleet, concurrency: 4)
+        #expect(observations.count == 3)
+        #expect(power == [try #require(MACAddress("52:54:00:00:00:10")): .off, try #require(MACAddress("52:54:00:00:00:11")): .off])
+        #expect(observations.first { $0.machine == "node-gone" }?.error?.kind == .unreachable)
+
+        let actions = reconciler.bmcActions(for: fleet)
+        try actions.bootOnceFromNetwork(machine: "node-0")
+        try actions.power(machine: "node-0", .cycle)  // off, so a cycle turns it on
+        let client = RedfishClient(endpoint: try bmc.endpoint(system: 0), options: quickOptions())
+        #expect(try await client.system().bootOverrideTarget == "Pxe")
+        try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
+        #expect(throws: BMCError.self) { try actions.power(machine: "node-gone", .on) }
+    }
+}
