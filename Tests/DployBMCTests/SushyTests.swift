@@ -130,6 +130,9 @@ struct SushyTests {
             ("node-\(index)", BMCSettings(address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[index])",
                                           credentials: "lab-bmc", caFile: bmc.certificate.certificate))
         }
+        // node-2 trusts its BMC by pinned key (spec.bmc.pinnedKey) instead of a CA.
+        targets[2].bmc.caFile = nil
+        targets[2].bmc.pinnedKey = bmc.certificate.pin
         targets.insert(("gone", BMCSettings(address: "https://127.0.0.1:\(downPort)", credentials: "lab-bmc")), at: 1)
         targets.append(("nosecret", BMCSettings(address: bmc.baseURL, credentials: "missing")))
         let observer = BMCObserver(secrets: SecretStore(folder: secrets.path), baseDirectory: secrets.path, concurrency: 2,
