@@ -3,7 +3,7 @@ import Foundation
 
 /// Everything needed to talk to one BMC: where, as whom, and how to check its certificate.
 /// Built from a machine's `BMCSettings` and its secret; its description shows no password.
-public struct BMCEndpoint: Sendable, CustomStringConvertible {
+public struct BMCEndpoint: Sendable, CustomStringConvertible, CustomReflectable {
     /// The address as the spec wrote it (what errors name).
     public let address: String
     /// `scheme://host[:port]`: every Redfish path is joined to this.
@@ -59,6 +59,10 @@ public struct BMCEndpoint: Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(address) as \(username)" }
+    /// `dump()` and debuggers show this, without the password.
+    public var customMirror: Mirror {
+        Mirror(self, children: ["address": address, "username": username, "tls": tls], displayStyle: .struct)
+    }
 }
 
 /// Timeouts, retries and authentication choices for a Redfish connection.

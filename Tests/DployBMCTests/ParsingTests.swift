@@ -103,3 +103,11 @@ struct ParsingTests {
         #expect(redact("login failed for hunter2 at x") == "login failed for <redacted> at x")
     }
 }
+
+@Test("dump() of an endpoint shows no password")
+func endpointDumpHidesPassword() throws {
+    var text = ""
+    dump(try BMCEndpoint(address: "https://198.18.0.121", username: "admin", password: "hunter2"), to: &text)
+    #expect(!text.contains("hunter2"))
+    #expect(text.contains("198.18.0.121"))
+}

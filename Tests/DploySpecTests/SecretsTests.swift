@@ -56,3 +56,10 @@ struct SecretsTests {
         #expect(throws: SecretError.self) { try store.read("../etc/passwd") }
     }
 }
+
+@Test("dump() of a secret shows no password")
+func dumpHidesPassword() {
+    var text = ""
+    dump(Secret(name: "web-ilo", username: "admin", password: "hunter2"), to: &text)
+    #expect(!text.contains("hunter2"))
+}

@@ -7,7 +7,7 @@ import Yams
 /// It lives in DploySpec, next to `ControllerConfig` (which names the folder), because both
 /// DployBMC and the SSH tasks in DployApply need it, and both already import DploySpec.
 /// Its description never shows the values, so printing one by mistake leaks nothing.
-public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let name: String
     public let username: String
     public let password: String?
@@ -27,6 +27,8 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
 
     public var description: String { "secret '\(name)' (values redacted)" }
     public var debugDescription: String { description }
+    /// `dump()` and debuggers show this, without the values.
+    public var customMirror: Mirror { Mirror(self, children: ["name": name, "username": username], displayStyle: .struct) }
 }
 
 /// Why a secret could not be read. Names the file and the fix; never contains a value.

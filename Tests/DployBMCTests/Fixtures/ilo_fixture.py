@@ -29,6 +29,10 @@ def norm(path):
     return path.lower()
 
 
+# MessageIds this server answers with. Success, NoValidSession, ResourceMissingAtURI,
+# PreconditionFailed and ActionParameterValueNotInList are standard Base registry ids that
+# iLO uses; the failure ids (ServiceUnavailable, UpdateFailedFlashError,
+# UpdateFailedInvalidFile) are made up for the fixture's failure paths, not recorded.
 def ilo_error(message_id):
     return {"error": {"code": "iLO.0.10.ExtendedInfo",
                       "message": "See @Message.ExtendedInfo for more information.",
