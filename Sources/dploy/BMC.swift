@@ -14,12 +14,10 @@ struct BMC: AsyncParsableCommand {
     )
 
     /// The machines of the desired state, with group defaults applied, as BMC targets.
-    static func targets(_ config: ConfigOptions, names: [String]) throws -> [(machine: String, bmc: BMCSettings)] {
+    static func targets(_ reconciler: Reconciler, names: [String]) throws -> [(machine: String, bmc: BMCSettings)] {
         let fleet: Fleet
         do {
-            fleet = try config.reconciler().loadDesired().fleet
-        } catch let error as ExitCode {
-            throw error
+            fleet = try reconciler.loadDesired().fleet
         } catch let error as CustomStringConvertible & Error {
             printError("error: \(error)")
             throw ExitCode.failure
@@ -39,17 +37,10 @@ struct BMC: AsyncParsableCommand {
         }
     }
 
-    static func observer(_ config: ConfigOptions, concurrency: Int = 16) throws -> BMCObserver {
-        let controller: ControllerConfig
-        switch ControllerConfig.load(path: config.config) {
-        case .success(let loaded): controller = loaded
-        case .failure(let error):
-            error.diagnostics.forEach { printError($0.description) }
-            throw ExitCode.failure
-        }
-        let folder = URL(fileURLWithPath: config.config).deletingLastPathComponent().path
-        return BMCObserver(secrets: controller.secrets.map(SecretStore.init(folder:)), baseDirectory: folder,
-                           concurrency: concurrency, warnings: BMCWarnings { printError("warning: \($0)") })
+    /// Secrets and relative paths as the controller config says; warnings to stderr.
+    static func observer(_ reconciler: Reconciler, concurrency: Int = 16) -> BMCObserver {
+        BMCObserver(secrets: reconciler.secretStore, baseDirectory: reconciler.bmcBaseDirectory,
+                    concurrency: concurrency, warnings: BMCWarnings { printError("warning: \($0)") })
     }
 
     struct Status: AsyncParsableCommand {
@@ -81,8 +72,9 @@ struct BMC: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let targets = try BMC.targets(config, names: machines)
-            let observations = try await BMC.observer(config, concurrency: concurrency).observe(targets)
+            let reconciler = try config.reconciler()
+            let targets = try BMC.targets(reconciler, names: machines)
+            let observations = await BMC.observer(reconciler, concurrency: concurrency).observe(targets)
             let rows = observations.map {
                 Row(machine: $0.machine, address: $0.address, readAt: $0.readAt, reading: $0.reading,
                     error: $0.error.map { ErrorRow(kind: $0.kind, message: $0.description) })
@@ -124,8 +116,9 @@ struct BMC: AsyncParsableCommand {
         var machine: String
 
         func run() async throws {
-            guard let target = try BMC.targets(config, names: [machine]).first else { throw ExitCode.failure }
-            let observer = try BMC.observer(config)
+            let reconciler = try config.reconciler()
+            guard let target = try BMC.targets(reconciler, names: [machine]).first else { throw ExitCode.failure }
+            let observer = BMC.observer(reconciler)
             let client: RedfishClient
             do {
                 let endpoint = try BMCEndpoint.from(target.bmc, secrets: observer.secrets, baseDirectory: observer.baseDirectory)

@@ -33,37 +33,14 @@ struct BMCCommandTests {
     @Test("status reads every machine, reports the unreachable one on its own, exits 1; power on sends On")
     func statusAndPower() async throws {
         let bmc = try SushyEmulator(systems: 2)
-        let lab = try TemporaryFolder()
         let down = try freePort()
-        try FileManager.default.createDirectory(atPath: lab.file("specs"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: lab.file("secrets"), withIntermediateDirectories: true)
-        try lab.write("dploy.yaml", "source: {path: specs}\nstore: {sqlite: state/dploy.db}\nsecrets: secrets\n", mode: 0o644)
-        try lab.write("secrets/lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
-        try lab.write("specs/machines.yaml", """
-            apiVersion: dploy.org/v1
-            kind: Machine
-            metadata: {name: node-0}
-            spec:
-              mac: "52:54:00:00:00:10"
-              bmc: {address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", credentials: lab-bmc, caFile: \(bmc.certificate.certificate)}
-            ---
-            apiVersion: dploy.org/v1
-            kind: Machine
-            metadata: {name: node-1}
-            spec:
-              mac: "52:54:00:00:00:11"
-              bmc: {address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[1])", credentials: lab-bmc, caFile: \(bmc.certificate.certificate)}
-            ---
-            apiVersion: dploy.org/v1
-            kind: Machine
-            metadata: {name: node-gone}
-            spec:
-              mac: "52:54:00:00:00:12"
-              bmc: {address: "https://127.0.0.1:\(down)", credentials: lab-bmc}
-
-            """, mode: 0o644)
+        let trust = ", credentials: lab-bmc, caFile: \(bmc.certificate.certificate)"
+        let lab = try BMCLab(bmc, specs:
+            BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", bmc: trust)
+            + BMCLab.machine("node-1", mac: "52:54:00:00:00:11", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[1])", bmc: trust)
+            + BMCLab.machine("node-gone", mac: "52:54:00:00:00:12", address: "https://127.0.0.1:\(down)", bmc: ", credentials: lab-bmc"))
         try await bmc.ready()
-        let config = lab.file("dploy.yaml")
+        let config = lab.config
 
         let status = try dploy(["bmc", "status", "--config", config, "--json"])
         #expect(status.status == 1, "one BMC is down")

@@ -13,15 +13,9 @@ struct ReconcilerBMCTests {
     @Test("observeBMCs reports power by MAC, leaving out an unreachable BMC; FleetBMC boots once from PXE and cycles")
     func observeAndDrive() async throws {
         let bmc = try SushyEmulator(systems: 2)
-        let lab = try TemporaryFolder()
         let down = try freePort()
-        try FileManager.default.createDirectory(atPath: lab.file("specs"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: lab.file("secrets"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: lab.file("bmc-ca.pem"))
-        try lab.write("dploy.yaml", "source: {path: specs}\nstore: {sqlite: state/dploy.db}\nsecrets: secrets\n", mode: 0o644)
-        try lab.write("secrets/lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
         // Credentials and the CA (relative to the config's folder) come from a group.
-        try lab.write("specs/fleet.yaml", """
+        let lab = try BMCLab(bmc, specs: """
             apiVersion: dploy.org/v1
             kind: Group
             metadata: {name: lab}
@@ -29,35 +23,19 @@ struct ReconcilerBMCTests {
               selector: {rack: r1}
               defaults: {bmc: {credentials: lab-bmc, caFile: bmc-ca.pem}}
             ---
-            apiVersion: dploy.org/v1
-            kind: Machine
-            metadata: {name: node-0, labels: {rack: r1}}
-            spec:
-              mac: "52:54:00:00:00:10"
-              bmc: {address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])"}
-            ---
-            apiVersion: dploy.org/v1
-            kind: Machine
-            metadata: {name: node-1, labels: {rack: r1}}
-            spec:
-              mac: "52:54:00:00:00:11"
-              bmc: {address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[1])"}
-            ---
-            apiVersion: dploy.org/v1
-            kind: Machine
-            metadata: {name: node-gone, labels: {rack: r1}}
-            spec:
-              mac: "52:54:00:00:00:12"
-              bmc: {address: "https://127.0.0.1:\(down)"}
 
-            """, mode: 0o644)
+            """
+            + BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", rack: true)
+            + BMCLab.machine("node-1", mac: "52:54:00:00:00:11", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[1])", rack: true)
+            + BMCLab.machine("node-gone", mac: "52:54:00:00:00:12", address: "https://127.0.0.1:\(down)", rack: true))
+        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: lab.folder.file("bmc-ca.pem"))
         try await bmc.ready()
         let config: ControllerConfig
-        switch ControllerConfig.load(path: lab.file("dploy.yaml")) {
+        switch ControllerConfig.load(path: lab.config) {
         case .success(let loaded): config = loaded
         case .failure(let error): Issue.record("\(error.diagnostics)"); return
         }
-        let reconciler = Reconciler(config: config, configPath: lab.file("dploy.yaml"))
+        let reconciler = Reconciler(config: config, configPath: lab.config)
         let fleet = try reconciler.loadDesired().fleet
 
         let (power, observations) = await reconciler.observeBMCs(fleet, concurrency: 4)

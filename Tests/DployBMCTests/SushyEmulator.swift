@@ -123,3 +123,35 @@ final class ILOFixture: @unchecked Sendable {
         return try basic.get(path).json ?? .null
     }
 }
+
+/// A controller config for the emulator as an operator writes one: `dploy.yaml` with a
+/// specs folder, and the secret `lab-bmc` (mode 0600) holding the emulator's credentials.
+final class BMCLab: @unchecked Sendable {
+    let folder: TemporaryFolder
+    var config: String { folder.file("dploy.yaml") }
+
+    init(_ bmc: SushyEmulator, specs: String) throws {
+        folder = try TemporaryFolder()
+        for sub in ["specs", "secrets"] {
+            try FileManager.default.createDirectory(atPath: folder.file(sub), withIntermediateDirectories: true)
+        }
+        try folder.write("dploy.yaml", "source: {path: specs}\nstore: {sqlite: state/dploy.db}\nsecrets: secrets\n", mode: 0o644)
+        try folder.write("secrets/lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
+        try folder.write("specs/machines.yaml", specs, mode: 0o644)
+    }
+
+    /// A Machine document; `bmc` adds fields after the address (`, credentials: lab-bmc`),
+    /// `rack` labels it for a group selecting `rack: r1`.
+    static func machine(_ name: String, mac: String, address: String, bmc: String = "", rack: Bool = false) -> String {
+        """
+        apiVersion: dploy.org/v1
+        kind: Machine
+        metadata: {name: \(name)\(rack ? ", labels: {rack: r1}" : "")}
+        spec:
+          mac: "\(mac)"
+          bmc: {address: "\(address)"\(bmc)}
+        ---
+
+        """
+    }
+}
