@@ -62,10 +62,11 @@ extension Reconciler {
         FleetBMC(fleet: fleet, secrets: secretStore, baseDirectory: bmcBaseDirectory, warnings: warnings)
     }
 
-    /// Reads the BMC of every machine that has one, `concurrency` at a time, and returns
+    /// Reads the BMC of every machine that has one, `concurrency` at a time (default: the
+    /// config's `bmc.concurrency`), and returns
     /// the power states by MAC for `ObservedState.power` (machines whose BMC could not be
     /// read are left out, so no power action is planned on a guess) with every observation.
-    public func observeBMCs(_ fleet: Fleet, concurrency: Int = 16, warnings: BMCWarnings? = nil) async
+    public func observeBMCs(_ fleet: Fleet, concurrency: Int? = nil, warnings: BMCWarnings? = nil) async
         -> (power: [MACAddress: ObservedPower], observations: [BMCObservation]) {
         let resolver = DefaultsResolver(groups: fleet.groups)
         var targets: [(machine: String, bmc: BMCSettings)] = []
@@ -75,7 +76,8 @@ extension Reconciler {
             targets.append((machine.name, bmc))
             macs[machine.name] = machine.mac.value
         }
-        let observer = BMCObserver(secrets: secretStore, baseDirectory: bmcBaseDirectory, concurrency: concurrency,
+        let observer = BMCObserver(secrets: secretStore, baseDirectory: bmcBaseDirectory,
+                                   concurrency: concurrency ?? config.bmcConcurrency,
                                    warnings: warnings)
         let observations = await observer.observe(targets)
         var power: [MACAddress: ObservedPower] = [:]

@@ -52,8 +52,8 @@ struct BMC: AsyncParsableCommand {
         @OptionGroup var config: ConfigOptions
         @OptionGroup var options: GlobalOptions
 
-        @Option(name: .long, help: "How many BMCs to read at once.")
-        var concurrency = 16
+        @Option(name: .long, help: "How many BMCs to read at once (default: 'bmc.concurrency' in the config, else 16).")
+        var concurrency: Int?
 
         @Argument(help: ArgumentHelp("Machines to read (default: every machine with a BMC).", valueName: "machine"))
         var machines: [String] = []
@@ -74,7 +74,8 @@ struct BMC: AsyncParsableCommand {
         func run() async throws {
             let reconciler = try config.reconciler()
             let targets = try BMC.targets(reconciler, names: machines)
-            let observations = await BMC.observer(reconciler, concurrency: concurrency).observe(targets)
+            let observations = await BMC.observer(reconciler, concurrency: concurrency ?? reconciler.config.bmcConcurrency)
+                .observe(targets)
             let rows = observations.map {
                 Row(machine: $0.machine, address: $0.address, readAt: $0.readAt, reading: $0.reading,
                     error: $0.error.map { ErrorRow(kind: $0.kind, message: $0.description) })

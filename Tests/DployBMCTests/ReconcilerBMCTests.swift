@@ -36,6 +36,7 @@ struct ReconcilerBMCTests {
         case .failure(let error): Issue.record("\(error.diagnostics)"); return
         }
         let reconciler = Reconciler(config: config, configPath: lab.config)
+        #expect(config.bmcConcurrency == 2, "bmc: {concurrency: 2} in dploy.yaml")
         let fleet = try reconciler.loadDesired().fleet
 
         let (power, observations) = await reconciler.observeBMCs(fleet, concurrency: 4)

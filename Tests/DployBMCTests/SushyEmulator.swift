@@ -135,7 +135,8 @@ final class BMCLab: @unchecked Sendable {
         for sub in ["specs", "secrets"] {
             try FileManager.default.createDirectory(atPath: folder.file(sub), withIntermediateDirectories: true)
         }
-        try folder.write("dploy.yaml", "source: {path: specs}\nstore: {sqlite: state/dploy.db}\nsecrets: secrets\n", mode: 0o644)
+        try folder.write("dploy.yaml", "source: {path: specs}\nstore: {sqlite: state/dploy.db}\nsecrets: secrets\nbmc: {concurrency: 2}\n",
+                         mode: 0o644)
         try folder.write("secrets/lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
         try folder.write("specs/machines.yaml", specs, mode: 0o644)
     }

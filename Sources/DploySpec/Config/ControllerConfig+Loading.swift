@@ -104,6 +104,11 @@ extension ControllerConfig {
             if let kernel, let initrd { discovery = (kernel.value, initrd.value, args) }
         }
         let secrets = reader.string("secrets").map { resolved($0.value) }
+        var bmcConcurrency = 16
+        if let bmc = reader.mapping("bmc") {
+            bmcConcurrency = bmc.int("concurrency", minimum: 1)?.value ?? 16
+            bmc.finish()
+        }
         var pruneEnabled = false, maxRemovals = 5
         if let prune = reader.mapping("prune") {
             pruneEnabled = prune.bool("enabled")?.value ?? false
@@ -119,6 +124,7 @@ extension ControllerConfig {
                                       listen: listen, serverURL: url, secrets: secrets, pruneEnabled: pruneEnabled,
                                       maxRemovals: maxRemovals)
         config.installAttempts = attempts
+        config.bmcConcurrency = bmcConcurrency
         config.discovery = discovery
         return .success(config)
     }
