@@ -1,7 +1,7 @@
 extension RedfishClient {
     /// `UpdateService/FirmwareInventory`, every member (read inline when the collection is
     /// expanded, else one GET each).
-    public func firmwareInventory() async throws -> [FirmwareComponent] {
+    public func firmwareInventory() async throws -> [InstalledFirmware] {
         try await run { connection in
             let service = try connection.get(try connection.updateServicePath()).json ?? .null
             guard let inventory = service["FirmwareInventory"]?.link else {
@@ -9,9 +9,9 @@ extension RedfishClient {
             }
             let members = try connection.get(inventory).json?["Members"]?.array ?? []
             return try members.map { member in
-                if member["Version"] != nil { return FirmwareComponent(json: member) }
+                if member["Version"] != nil { return InstalledFirmware(json: member) }
                 guard let link = member.link else { throw connection.error(.badResponse, "\(inventory) has a member without @odata.id") }
-                return FirmwareComponent(json: try connection.get(link).json ?? .null)
+                return InstalledFirmware(json: try connection.get(link).json ?? .null)
             }
         }
     }

@@ -38,7 +38,7 @@ struct ParsingTests {
     @Test("Firmware inventory members; a member without Status still parses")
     func firmware() throws {
         let members = try recorded("firmware_inventory.json")["Members"]?.array ?? []
-        let components = members.map(FirmwareComponent.init(json:))
+        let components = members.map(InstalledFirmware.init(json:))
         #expect(components.count == 5)
         #expect(components[0].name == "iLO 5")
         #expect(components[0].version == "2.96 Aug 17 2023")

@@ -1,5 +1,6 @@
-/// One entry of `UpdateService/FirmwareInventory`.
-public struct FirmwareComponent: Hashable, Sendable, Codable {
+/// One entry of `UpdateService/FirmwareInventory`: what is installed (DploySpec's
+/// `FirmwareComponent` is what a baseline wants).
+public struct InstalledFirmware: Hashable, Sendable, Codable {
     public var id: String
     public var name: String
     public var version: String
