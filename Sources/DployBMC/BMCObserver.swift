@@ -22,14 +22,18 @@ public struct BMCObserver: Sendable {
     public var concurrency: Int
     public var options: RedfishOptions
     public var warnings: BMCWarnings?
+    /// Also read each BMC's firmware inventory (for firmware baselines); a BMC without one
+    /// still gives its reading, with `firmware` nil.
+    public var readsFirmware: Bool
 
     public init(secrets: SecretStore?, baseDirectory: String, concurrency: Int = 16,
-                options: RedfishOptions = RedfishOptions(), warnings: BMCWarnings? = nil) {
+                options: RedfishOptions = RedfishOptions(), warnings: BMCWarnings? = nil, readsFirmware: Bool = false) {
         self.secrets = secrets
         self.baseDirectory = baseDirectory
         self.concurrency = max(1, concurrency)
         self.options = options
         self.warnings = warnings
+        self.readsFirmware = readsFirmware
     }
 
     /// Reads each machine's BMC; the answer is in the order of `targets`.
@@ -59,7 +63,9 @@ public struct BMCObserver: Sendable {
             let endpoint = try BMCEndpoint.from(settings, secrets: secrets, baseDirectory: baseDirectory)
             let client = RedfishClient(endpoint: endpoint, options: options, warnings: warnings)
             do {
-                result = .success(try await client.reading())
+                var reading = try await client.reading()
+                if readsFirmware { reading.firmware = try? await client.firmwareInventory() }
+                result = .success(reading)
             } catch let error as BMCError {
                 result = .failure(error)
             } catch {

@@ -13,6 +13,8 @@ public struct BMCReading: Hashable, Sendable, Codable {
     public var managerFirmware: String?
     /// The BMC's own web page, for the machine list (iLO has one at its address).
     public var webPage: String?
+    /// The firmware inventory, when the observer was asked for it and the BMC offers one.
+    public var firmware: [InstalledFirmware]?
 
     public init(system: ComputerSystem, manager: Manager?, baseURL: String) {
         power = system.power

@@ -63,32 +63,40 @@ extension Reconciler {
     }
 
     /// Reads the BMC of every machine that has one, `concurrency` at a time (default: the
-    /// config's `bmc.concurrency`), and returns
-    /// the power states by MAC for `ObservedState.power` (machines whose BMC could not be
-    /// read are left out, so no power action is planned on a guess) with every observation.
+    /// config's `bmc.concurrency`), and the firmware inventory of those with a firmware
+    /// baseline. Returns what `ObservedState.power` and `.firmware` take, by MAC (machines
+    /// whose BMC could not be read are left out, so nothing is planned on a guess), with
+    /// every observation.
     public func observeBMCs(_ fleet: Fleet, concurrency: Int? = nil, warnings: BMCWarnings? = nil) async
-        -> (power: [MACAddress: ObservedPower], observations: [BMCObservation]) {
+        -> (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware], observations: [BMCObservation]) {
         let resolver = DefaultsResolver(groups: fleet.groups)
-        var targets: [(machine: String, bmc: BMCSettings)] = []
+        var plain: [(machine: String, bmc: BMCSettings)] = [], withBaseline: [(machine: String, bmc: BMCSettings)] = []
         var macs: [String: MACAddress] = [:]
         for machine in fleet.machines {
-            guard let bmc = resolver.resolve(machine).settings.bmc, bmc.address != nil else { continue }
-            targets.append((machine.name, bmc))
+            let settings = resolver.resolve(machine).settings
+            guard let bmc = settings.bmc, bmc.address != nil else { continue }
+            if settings.firmware != nil { withBaseline.append((machine.name, bmc)) } else { plain.append((machine.name, bmc)) }
             macs[machine.name] = machine.mac.value
         }
-        let observer = BMCObserver(secrets: secretStore, baseDirectory: bmcBaseDirectory,
-                                   concurrency: concurrency ?? config.bmcConcurrency,
-                                   warnings: warnings)
-        let observations = await observer.observe(targets)
+        var observer = BMCObserver(secrets: secretStore, baseDirectory: bmcBaseDirectory,
+                                   concurrency: concurrency ?? config.bmcConcurrency, warnings: warnings)
+        var observations = await observer.observe(plain)
+        observer.readsFirmware = true
+        observations += await observer.observe(withBaseline)
         var power: [MACAddress: ObservedPower] = [:]
+        var firmware: [MACAddress: ObservedFirmware] = [:]
         for observation in observations {
-            guard let mac = macs[observation.machine], let state = observation.reading?.power else { continue }
-            switch state {
+            guard let mac = macs[observation.machine], let reading = observation.reading else { continue }
+            switch reading.power {
             case .on: power[mac] = .on
             case .off: power[mac] = .off
             default: break  // powering on or off: neither, so no drift is planned mid-change
             }
+            if let installed = reading.firmware {
+                firmware[mac] = ObservedFirmware(model: reading.model,
+                                                 versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
+            }
         }
-        return (power, observations)
+        return (power, firmware, observations)
     }
 }

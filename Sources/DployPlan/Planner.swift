@@ -119,7 +119,8 @@ public enum Planner {
             if let plan = planMachine(rendered.effective, profile: rendered.profile, installed: installed,
                                       installing: observed.installing[mac], failed: failedGeneration,
                                       needsInstall: rendered.needsInstall, files: rendered.files, owned: owned,
-                                      observed: observed) {
+                                      observed: observed,
+                                      baseline: rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:))) {
                 // Only files that will be written need their contents in the result.
                 for action in plan.actions where action.kind == .writeFile {
                     if let path = action.path { files[path] = rendered.files[path] }
@@ -210,7 +211,8 @@ public enum Planner {
     /// The steps for one desired machine, or nil when it is as it should be.
     private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, installing: Int?,
                                     failed: Int?, needsInstall: Bool,
-                                    files: [OutputPath: [UInt8]], owned: [OutputPath], observed: ObservedState) -> MachinePlan? {
+                                    files: [OutputPath: [UInt8]], owned: [OutputPath], observed: ObservedState,
+                                    baseline: FirmwareBaseline? = nil) -> MachinePlan? {
         let mac = machine.machine.mac.value
         let isNew = owned.isEmpty
         var reasons: [String] = []
@@ -258,6 +260,11 @@ public enum Planner {
            machine.power != .unmanaged, observedPower.rawValue != machine.power.rawValue {
             reasons.append("power drift: observed \(observedPower.rawValue), desired \(machine.power.rawValue)")
             actions.append(Action(.bmcPower, machine: machine.name, detail: machine.power.rawValue, reason: "power drift"))
+        }
+        if let baseline, let firmware = observed.firmware[mac], machine.settings.bmc?.address != nil {
+            let drift = FirmwareDrift.plan(machine: machine.name, baseline: baseline, observed: firmware)
+            reasons += drift.reasons
+            actions += drift.actions
         }
         guard !actions.isEmpty else { return nil }
         return MachinePlan(machine: machine.name, change: isNew ? .add : .change, reasons: reasons, actions: actions)

@@ -1,4 +1,5 @@
 @testable import DployBMC
+import DploySpec
 import Foundation
 import Testing
 
@@ -70,6 +71,21 @@ struct ILOFixtureTests {
         #expect(six.count == 5)
         #expect(six.first?.name == "iLO 6")
         #expect(six.allSatisfy { $0.updateable == nil })
+    }
+
+    @Test("The observer reads the firmware inventory with the status when asked, for firmware baselines")
+    func observerReadsFirmware() async throws {
+        let ilo = try ILOFixture(generation: 5)
+        let secrets = try TemporaryFolder()
+        try secrets.write("ilo.yaml", "username: \(ilo.username)\npassword: '\(ilo.password)'\n")
+        let observer = BMCObserver(secrets: SecretStore(folder: secrets.path), baseDirectory: secrets.path,
+                                   options: quickOptions(), readsFirmware: true)
+        let observation = await observer.read("db-01", BMCSettings(address: ilo.baseURL, credentials: "ilo",
+                                                                   caFile: ilo.certificate.certificate))
+        let reading = try #require(observation.reading)
+        #expect(reading.model == "ProLiant DL180 Gen10")
+        #expect(reading.firmware?.first { $0.name == "System ROM" }?.version == "U30 v2.90 (07/20/2023)")
+        #expect(try await ilo.openSessions() == 0, "logged out after reading")
     }
 
     @Test("iLO 5 SimpleUpdate without a task: followed through Oem.Hpe.State to Complete, with progress")

@@ -57,3 +57,47 @@ struct ApplyBMCTests {
         #expect(error?.description.contains("web-02") == true)
     }
 }
+
+@Suite("Firmware drift", .enabled(if: tool("/usr/sbin/dnsmasq") || integrationRequired, "dnsmasq is not installed"))
+struct FirmwareDriftTests {
+    func plan(web01 firmware: ObservedFirmware) throws -> MachinePlan? {
+        let lab = try LabCopy(config: LabCopy.config())
+        let reconciler = try lab.reconciler()
+        _ = try reconciler.apply(try reconciler.plan())
+        var observed = try reconciler.observe()
+        observed.firmware[try #require(MACAddress("94:18:82:3a:5c:10"))] = firmware
+        let result = try Planner.plan(desired: reconciler.loadDesired(), observed: observed, settings: reconciler.settings)
+        return result.plan.machines.first { $0.machine == "web-01" }
+    }
+
+    @Test("A component below the baseline plans one firmware step; iLO's dated versions match the baseline's")
+    func drift() throws {
+        let web = try #require(try plan(web01: ObservedFirmware(model: "ProLiant DL360 Gen10", versions: [
+            "System ROM": "U32 v2.80 (01/11/2024)", "iLO 5": "3.08 Oct 01 2026", "Power Management Controller Firmware": "1.1.0",
+        ])))
+        #expect(web.actions.filter { $0.kind == .firmwareUpdate }.map(\.detail) == ["System ROM U32 v2.80 (01/11/2024) → U32 v2.90"])
+        #expect(web.reasons == ["firmware: System ROM U32 v2.80 (01/11/2024) → U32 v2.90 (baseline gen10-2026-10)"])
+    }
+
+    @Test("Versions as the baseline wants plan nothing; a model the baseline does not list is left alone")
+    func noDrift() throws {
+        #expect(try plan(web01: ObservedFirmware(model: "ProLiant DL360 Gen10",
+                                                 versions: ["System ROM": "U32 v2.90 (01/11/2024)", "iLO 5": "3.08 Oct 01 2026"])) == nil)
+        #expect(try plan(web01: ObservedFirmware(model: "ProLiant DL20 Gen10",
+                                                 versions: ["System ROM": "U32 v2.80 (01/11/2024)"])) == nil)
+    }
+
+    @Test("Apply refuses firmware steps even with BMC access: updates are not applied yet")
+    func applyRefusesFirmware() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let reconciler = try lab.reconciler()
+        _ = try reconciler.apply(try reconciler.plan())
+        var observed = try reconciler.observe()
+        observed.firmware[try #require(MACAddress("94:18:82:3a:5c:10"))] = ObservedFirmware(
+            model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.96 Aug 17 2023"])
+        let result = try Planner.plan(desired: reconciler.loadDesired(), observed: observed, settings: reconciler.settings)
+        #expect(throws: ApplyError.needsBMC(["web-01"])) {
+            try Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil).apply(result, bmc: RecordingBMC())
+        }
+    }
+}
