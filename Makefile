@@ -13,9 +13,9 @@ all: build
 build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
-# dploy links Debian's libgit2 and SQLite; install them (with sudo when not root) if missing.
+# dploy links Debian's libgit2, SQLite and libcurl; install them (with sudo when not root) if missing.
 deps:
-	@pkg-config --exists libgit2 sqlite3 2>/dev/null || bash .ci/setup build
+	@pkg-config --exists libgit2 sqlite3 libcurl 2>/dev/null || bash .ci/setup build
 
 # dploy's main job on the example lab: validate (from the folder, then from this
 # repository's own git HEAD, as the controller reads it), plan (exit 2: changes pending,
@@ -56,7 +56,8 @@ test-tools:
 	  || echo "warning: could not install check-jsonschema; the schema agreement test will skip"
 
 # Figures for 10,000 generated machines (load vs PyYAML's C loader, git, plan, apply), then
-# GET /boot.ipxe from dploy serve against nginx serving the same bytes (wrk, loopback).
+# GET /boot.ipxe from dploy serve against nginx serving the same bytes (wrk, loopback), then
+# 1,000 emulated BMCs observed by `dploy bmc status` against Python's sushy client.
 bench: deps
 	$(SWIFT) build -c release --product dploy
 	$(SWIFT) build -c release --product dploy-bench
@@ -64,6 +65,10 @@ bench: deps
 	python3 bench/daemon.py --dploy .build/release/dploy --machines 10000
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || bash .ci/setup bench
 	python3 bench/boot_http.py --dploy .build/release/dploy
+	@command -v sushy-emulator >/dev/null && python3 -c 'import sushy, bcrypt' 2>/dev/null \
+	  || python3 -m pip install --quiet 'sushy-tools>=2.2' 'bcrypt>=4' sushy \
+	  || python3 -m pip install --quiet --break-system-packages 'sushy-tools>=2.2' 'bcrypt>=4' sushy
+	python3 bench/bmc.py --dploy .build/release/dploy --bmcs 1000 --concurrency 16,64
 
 # Installs the system packages and Python tools the tests need (Debian; run as root).
 setup:

@@ -34,6 +34,11 @@ let package = Package(
             name: "DployGit",
             dependencies: ["CGit2", "DploySpec"]
         ),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "DployBMC",
+            dependencies: ["CCurl", "DploySpec"]
+        ),
         .target(
             name: "DployInventory",
             dependencies: ["DploySpec", .product(name: "GRDB", package: "GRDB.swift")]
@@ -68,7 +73,7 @@ let package = Package(
         .target(
             name: "DployController",
             dependencies: [
-                "DploySpec", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployApply",
+                "DploySpec", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployApply", "DployBMC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -83,6 +88,7 @@ let package = Package(
                 "DployInventory",
                 "DployController",
                 "DployServer",
+                "DployBMC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,6 +129,13 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        .testTarget(
+            name: "DployBMCTests",
+            // Also runs the built `dploy bmc` against the emulator, as an operator would.
+            dependencies: ["DployBMC", "DploySpec", "DployController", "DployApply", "DployPlan", "dploy",
+                           .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "dployTests",

@@ -27,11 +27,17 @@ public struct Applier: Sendable {
         public var written: [OutputPath] = []
         public var removed: [OutputPath] = []
         public var reloaded = false
+        /// BMC steps done, `machine: kind detail`, in order.
+        public var bmcSteps: [String] = []
     }
 
-    public func apply(_ result: PlanResult) throws -> Report {
+    /// Applies the plan. BMC steps (boot once, power) run last, once the boot files and the
+    /// DHCP configuration they rely on are in place, and only when `bmc` is given; without it
+    /// a plan with BMC steps changes nothing and says so. Firmware updates are not applied yet.
+    public func apply(_ result: PlanResult, bmc: (any BMCActions)? = nil) throws -> Report {
         let actions = result.plan.actions
-        let bmcMachines = Set(actions.filter(\.needsBMC).compactMap(\.machine))
+        let unsupported: Set<Action.Kind> = bmc == nil ? [.bmcBootOnceFromNetwork, .bmcPower, .firmwareUpdate] : [.firmwareUpdate]
+        let bmcMachines = Set(actions.filter { unsupported.contains($0.kind) }.compactMap(\.machine))
         guard bmcMachines.isEmpty else { throw ApplyError.needsBMC(bmcMachines.sorted()) }
 
         var report = Report()
@@ -86,7 +92,34 @@ public struct Applier: Sendable {
             report.removed.append(path)
             removeEmptyFolders(above: diskPath, stoppingAt: folders.folder(path.root))
         }
+        if let bmc { try runBMCActions(actions, bmc, report: &report) }
         return report
+    }
+
+    /// Each machine's BMC steps in plan order. One machine's failure stops its later steps
+    /// (no power cycle into the old disk after a failed boot-once) but not other machines';
+    /// all failures are reported together. Re-running is harmless: boot-once is a setting,
+    /// and power on/off does nothing when already so.
+    private func runBMCActions(_ actions: [Action], _ bmc: any BMCActions, report: inout Report) throws {
+        var failures: [String: String] = [:]
+        for action in actions where action.needsBMC {
+            guard let machine = action.machine, failures[machine] == nil else { continue }
+            do {
+                switch action.kind {
+                case .bmcBootOnceFromNetwork:
+                    try bmc.bootOnceFromNetwork(machine: machine)
+                case .bmcPower:
+                    guard let power = action.detail.flatMap(PowerAction.init(rawValue:)) else { continue }
+                    try bmc.power(machine: machine, power)
+                default:
+                    continue
+                }
+                report.bmcSteps.append("\(machine): \(action.kind.rawValue)\(action.detail.map { " \($0)" } ?? "")")
+            } catch {
+                failures[machine] = "\(error)"
+            }
+        }
+        guard failures.isEmpty else { throw ApplyError.bmcFailed(failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }) }
     }
 
     /// An installer folder of a removed machine goes with its last file.

@@ -5,6 +5,7 @@ public enum ApplyError: Error, CustomStringConvertible, Equatable {
     case checkFailed(file: String, command: String, output: String)
     case reloadFailed(command: String, output: String)
     case needsBMC([String])
+    case bmcFailed([String])
 
     public var description: String {
         switch self {
@@ -15,7 +16,9 @@ public enum ApplyError: Error, CustomStringConvertible, Equatable {
         case .reloadFailed(let command, let output):
             "the files are written, but reloading the DHCP server failed (\(command)):\n\(output)"
         case .needsBMC(let machines):
-            "this plan needs BMC actions for \(machines.joined(separator: ", ")), which dploy cannot run yet (the BMC client is not built); nothing was changed"
+            "this plan needs BMC actions for \(machines.joined(separator: ", ")), which this apply cannot run (no BMC access given, or a firmware update); nothing was changed"
+        case .bmcFailed(let failures):
+            "the files are written, but BMC steps failed (the next apply tries again):\n" + failures.joined(separator: "\n")
         }
     }
 }

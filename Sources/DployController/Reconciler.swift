@@ -158,17 +158,27 @@ public struct Reconciler: Sendable {
 
     /// Plans against desired state already loaded, as a loop does between source changes.
     /// A saved plan needs the fingerprint; a loop that applies at once does not.
-    public func plan(desired: DesiredState, fingerprint: Bool = true, store: SQLiteStore? = nil) throws -> PlanResult {
-        try Planner.plan(desired: desired, observed: observe(store: store), settings: settings, cache: renderCache,
-                         fingerprint: fingerprint)
+    /// - Parameter bmc: power and firmware read from the BMCs, when the caller read them.
+    public func plan(desired: DesiredState, fingerprint: Bool = true, store: SQLiteStore? = nil,
+                     bmc: (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware])? = nil) throws -> PlanResult {
+        var observed = try observe(store: store)
+        if let bmc {
+            observed.power = bmc.power
+            observed.firmware = bmc.firmware
+        }
+        return try Planner.plan(desired: desired, observed: observed, settings: settings, cache: renderCache,
+                                fingerprint: fingerprint)
     }
 
-    public func apply(_ result: PlanResult) throws -> Applier.Report {
+    /// Applies a plan. With `fleet` (the desired state the plan was made from), BMC steps
+    /// run through each machine's BMC; without it, a plan with BMC steps is refused.
+    public func apply(_ result: PlanResult, fleet: Fleet? = nil) throws -> Applier.Report {
         if config.mode == .planOnly { throw ReconcileError.planOnly(configPath, "mode: plan-only") }
         if config.suspend { throw ReconcileError.planOnly(configPath, "suspend: true") }
         let check = config.dhcp.map { DHCPCheck(backend: $0.backend, command: $0.check) }
         let dhcpConfig = try settings.dhcp.map { OutputPath(.dhcp, $0.fileName) }
-        let report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig).apply(result)
+        let report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig)
+            .apply(result, bmc: fleet.map { bmcActions(for: $0) })
         try recordApplied(revision: result.plan.revision)
         return report
     }

@@ -119,7 +119,8 @@ public enum Planner {
             if let plan = planMachine(rendered.effective, profile: rendered.profile, installed: installed,
                                       installing: observed.installing[mac], failed: failedGeneration,
                                       needsInstall: rendered.needsInstall, files: rendered.digests, owned: owned,
-                                      observed: observed) {
+                                      observed: observed,
+                                      baseline: rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:))) {
                 // Only files that will be written need their contents in the result. The cache
                 // keeps digests, not bytes: a machine with a file to write is rendered again.
                 let writes = plan.actions.filter { $0.kind == .writeFile }.compactMap(\.path)
@@ -222,7 +223,8 @@ public enum Planner {
     /// The steps for one desired machine, or nil when it is as it should be.
     private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, installing: Int?,
                                     failed: Int?, needsInstall: Bool,
-                                    files: [OutputPath: ContentDigest], owned: [OutputPath], observed: ObservedState) -> MachinePlan? {
+                                    files: [OutputPath: ContentDigest], owned: [OutputPath], observed: ObservedState,
+                                    baseline: FirmwareBaseline? = nil) -> MachinePlan? {
         let mac = machine.machine.mac.value
         let isNew = owned.isEmpty
         var reasons: [String] = []
@@ -270,6 +272,11 @@ public enum Planner {
            machine.power != .unmanaged, observedPower.rawValue != machine.power.rawValue {
             reasons.append("power drift: observed \(observedPower.rawValue), desired \(machine.power.rawValue)")
             actions.append(Action(.bmcPower, machine: machine.name, detail: machine.power.rawValue, reason: "power drift"))
+        }
+        if let baseline, let firmware = observed.firmware[mac], machine.settings.bmc?.address != nil {
+            let drift = FirmwareDrift.plan(machine: machine.name, baseline: baseline, observed: firmware)
+            reasons += drift.reasons
+            actions += drift.actions
         }
         guard !actions.isEmpty else { return nil }
         return MachinePlan(machine: machine.name, change: isNew ? .add : .change, reasons: reasons, actions: actions)

@@ -38,7 +38,7 @@ struct ApplyCommand: ParsableCommand {
         }
         defer { lock.release() }
         let saved = try planFile.map(SavedPlan.read)
-        let result = try makePlan(config)
+        let (result, desired) = try makePlan(config)
         // The state must be the same, and so must every step: settings such as prune are
         // not files, and a saved plan runs without asking.
         if let saved, saved.fingerprint != result.plan.fingerprint || saved.actions != result.plan.actions {
@@ -59,7 +59,7 @@ struct ApplyCommand: ParsableCommand {
             }
         }
         do {
-            let report = try config.reconciler().apply(result)
+            let report = try config.reconciler().apply(result, fleet: desired.fleet)
             print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
                   + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
         } catch let error as CustomStringConvertible & Error {

@@ -20,7 +20,7 @@ struct PlanCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        let result = try makePlan(config)
+        let result = try makePlan(config).result
         if let out { try SavedPlan.write(result.plan, to: out) }
         if options.json {
             try printJSON(result.plan)
@@ -33,10 +33,12 @@ struct PlanCommand: ParsableCommand {
 }
 
 /// Plans with the reconciler, turning every failure into a printed error and exit 1.
-func makePlan(_ config: ConfigOptions) throws -> PlanResult {
+/// The plan, and the desired state it was made from (apply hands its fleet to the BMC steps).
+func makePlan(_ config: ConfigOptions) throws -> (result: PlanResult, desired: DesiredState) {
     let reconciler = try config.reconciler()
     do {
-        return try reconciler.plan()
+        let desired = try reconciler.loadDesired()
+        return (try reconciler.plan(desired: desired), desired)
     } catch let error as PlanError {
         printError(error.description)
         printError("no plan: fix the template\(error.problems.count == 1 ? "" : "s") above; nothing was changed")

@@ -102,7 +102,7 @@ struct DaemonLoopTests {
                                server: try site.reconciler.settings.server, discovery: nil)
         let metrics = ControllerMetrics()
         let loop = try site.loop(metrics: metrics, live: live)
-        loop.runOnce(trigger: "start")
+        await loop.runOnce(trigger: "start")
         #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastError ?? "")")
         #expect(site.file("out/http/ipxe/94-18-82-3a-5c-10.ipxe")?.contains("# dploy: web-01 (") == true)
         #expect(site.file("state/daemon-status.json")?.contains("\"result\":\"converged\"") == true)
@@ -162,17 +162,17 @@ struct DaemonLoopTests {
     }
 
     @Test("a second loop on the same store stands by while the first holds the lock, and takes over after")
-    func standby() throws {
+    func standby() async throws {
         let site = try Site()
         let first = try site.loop()
-        first.runOnce(trigger: "start")
+        await first.runOnce(trigger: "start")
         #expect(first.status.role == .apply)
         try site.commit("printf '%s\\n' '\(Self.web05)' > site-a/machines/web-05.yaml")
 
         let leaderStatus = site.file("state/daemon-status.json")
         let leaderSource = site.file("state/source-status.json")
         let second = try site.loop()
-        second.runOnce(trigger: "start")
+        await second.runOnce(trigger: "start")
         #expect(second.status.role == .standby)
         #expect(second.status.lastRun?.result == .planned)
         #expect(second.status.roleReason?.contains("pid \(getpid())") == true)
@@ -182,20 +182,20 @@ struct DaemonLoopTests {
         #expect(site.file("state/source-status.json") == leaderSource, "nor is the source status")
 
         first.lock.release()  // as when the first daemon dies
-        second.runOnce(trigger: "interval")
+        await second.runOnce(trigger: "interval")
         #expect(second.status.role == .apply)
         #expect(second.status.lastRun?.result == .converged)
         #expect(site.file(Self.web05File) != nil)
     }
 
     @Test("a bad commit changes nothing: the last good state stays and the error is in the status")
-    func badCommit() throws {
+    func badCommit() async throws {
         let site = try Site()
         let loop = try site.loop()
-        loop.runOnce(trigger: "start")
+        await loop.runOnce(trigger: "start")
         let before = site.file("out/http/ipxe/94-18-82-3a-5c-10.ipxe")
         try site.commit("sed -i 's/generation: 1/generation: one/' site-a/machines/rack-r1.yaml")
-        loop.runOnce(trigger: "webhook")
+        await loop.runOnce(trigger: "webhook")
         #expect(loop.status.lastRun?.result == .unchanged)
         let error = try #require(loop.status.source?.lastError)
         #expect(error.message.contains("site-a/machines/rack-r1.yaml:"))
@@ -205,7 +205,7 @@ struct DaemonLoopTests {
     }
 
     @Test("what machines boot follows only applied state: not a plan-only plan, not a failed apply")
-    func bootsFollowAppliedState() throws {
+    func bootsFollowAppliedState() async throws {
         for (setting, result) in [("mode: plan-only", DaemonStatus.Run.Result.planned),
                                   ("dhcp: {backend: dnsmasq, config: out/dhcp/dploy.conf, check: \"false {file}\"}", .failed)] {
             let site = try Site()
@@ -216,7 +216,7 @@ struct DaemonLoopTests {
             let live = LiveDesired(store: store, server: try reconciler.settings.server, discovery: nil)
             let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(),
                                      logger: Logger(label: "test")) { live.update($0) }
-            loop.runOnce(trigger: "start")
+            await loop.runOnce(trigger: "start")
             #expect(loop.status.lastRun?.result == result, "\(setting): \(loop.status.lastError ?? "")")
             #expect(loop.status.role == (result == .planned ? .planOnly : .apply))
             #expect(live.snapshot == nil, "\(setting): boots keep their disks until a commit is applied")
@@ -225,7 +225,7 @@ struct DaemonLoopTests {
     }
 
     @Test("a failed run reports the daemon's real role")
-    func failedRunRole() throws {
+    func failedRunRole() async throws {
         let site = try Site()
         let path = site.reconciler.configPath
         try Data((String(contentsOfFile: path, encoding: .utf8) + "\nmode: plan-only\n").utf8).write(to: URL(fileURLWithPath: path))
@@ -233,14 +233,14 @@ struct DaemonLoopTests {
         let reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
         let loop = ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)),
                                  metrics: ControllerMetrics(), logger: Logger(label: "test")) { _ in }
-        loop.runOnce(trigger: "start")
+        await loop.runOnce(trigger: "start")
         #expect(loop.status.lastRun?.result == .failed)
         #expect(loop.status.lastError?.contains("no desired state in force") == true)
         #expect(loop.status.role == .planOnly)
     }
 
     @Test("plan-only and suspend plan and say why, and change nothing")
-    func planOnly() throws {
+    func planOnly() async throws {
         for setting in ["mode: plan-only", "suspend: true"] {
             let site = try Site()
             let path = site.reconciler.configPath
@@ -248,7 +248,7 @@ struct DaemonLoopTests {
             let reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
             let loop = ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)),
                                      metrics: ControllerMetrics(), logger: Logger(label: "test")) { _ in }
-            loop.runOnce(trigger: "start")
+            await loop.runOnce(trigger: "start")
             #expect(loop.status.lastRun?.result == .planned)
             #expect(loop.status.roleReason == "\(setting) in \(path)")
             #expect(loop.status.pendingPlan?.toAdd == 8)

@@ -64,7 +64,7 @@ public final class ReconcileLoop: Service, Sendable {
             // `dploy serve` runs the first reconcile before it opens its port.
             var trigger: String? = self.status.runs == 0 ? "start" : nil
             while !Task.isCancelled {
-                if let trigger { self.runOnce(trigger: trigger) }
+                if let trigger { await self.runOnce(trigger: trigger) }
                 let delay = self.nextDelay()
                 self.update { $0.nextRunAt = Date().addingTimeInterval(delay.seconds) }
                 trigger = await self.wake.wait(timeout: delay) ? "webhook" : "interval"
@@ -81,7 +81,7 @@ public final class ReconcileLoop: Service, Sendable {
 
     /// One reconcile. Never throws: a failure is recorded (status, event, metrics, log) and
     /// leaves everything as the last good run left it.
-    public func runOnce(trigger: String) {
+    public func runOnce(trigger: String) async {
         let startedAt = Date()
         var run = DaemonStatus.Run(trigger: trigger, startedAt: startedAt, finishedAt: startedAt, result: .failed,
                                    source: nil, message: "")
@@ -101,7 +101,15 @@ public final class ReconcileLoop: Service, Sendable {
             step("load")
             desired = loaded
             run.source = loaded.source
-            let result = try reconciler.plan(desired: loaded, fingerprint: false, store: store)
+            var bmc: (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware])?
+            if reconciler.config.bmcObserve {
+                let read = await reconciler.observeBMCs(loaded.fleet)
+                bmc = (read.power, read.firmware)
+                metrics.bmcRequests.increment(by: Int64(read.observations.count))
+                metrics.bmcErrors.increment(by: Int64(read.observations.count { $0.error != nil }))
+                step("bmc")
+            }
+            let result = try reconciler.plan(desired: loaded, fingerprint: false, store: store, bmc: bmc)
             step("plan")
             if !result.plan.hasChanges {
                 run.result = .unchanged
@@ -110,7 +118,7 @@ public final class ReconcileLoop: Service, Sendable {
                 if role == .apply { try reconciler.recordApplied(revision: result.plan.revision) }
                 publish(loaded)
             } else if role == .apply {
-                let report = try reconciler.apply(result)
+                let report = try reconciler.apply(result, fleet: loaded.fleet)
                 run.result = .converged
                 run.message = "\(result.plan.summary) \(report.written.count) written, \(report.removed.count) removed"
                     + (report.reloaded ? ", DHCP reloaded" : "")

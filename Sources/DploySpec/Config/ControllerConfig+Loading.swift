@@ -122,6 +122,12 @@ extension ControllerConfig {
             webhookSecretFile = reader.string("secretFile", required: true).map { resolved($0.value) }
             reader.finish()
         }
+        var bmcConcurrency = 16, bmcObserve = false
+        if let bmc = reader.mapping("bmc") {
+            bmcConcurrency = bmc.int("concurrency", minimum: 1)?.value ?? 16
+            bmcObserve = bmc.bool("observe")?.value ?? false
+            bmc.finish()
+        }
         var pruneEnabled = false, maxRemovals = 5
         if let prune = reader.mapping("prune") {
             pruneEnabled = prune.bool("enabled")?.value ?? false
@@ -139,6 +145,8 @@ extension ControllerConfig {
         config.installAttempts = attempts
         config.web = web
         config.webhookSecretFile = webhookSecretFile
+        config.bmcConcurrency = bmcConcurrency
+        config.bmcObserve = bmcObserve
         config.discovery = discovery
         return .success(config)
     }

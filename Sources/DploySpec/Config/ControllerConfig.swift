@@ -39,6 +39,12 @@ public struct ControllerConfig: Hashable, Sendable {
     /// How many times a machine boots its installer for one generation without calling back
     /// before the generation is marked failed and the machine boots its disk.
     public var installAttempts: Int = 3
+    /// How many BMCs the controller reads at once (`bmc: {concurrency: N}`): enough to read a
+    /// large fleet quickly, few enough not to open a thousand TLS sessions in one breath.
+    public var bmcConcurrency: Int = 16
+    /// Whether the daemon reads every BMC on each run (power and firmware drift). Off by
+    /// default: each run then contacts every BMC in the fleet.
+    public var bmcObserve = false
     /// The discovery environment unknown machines boot: kernel, initrd, arguments.
     public var discovery: (kernel: String, initrd: String, args: String)? {
         get { discoveryKernel.map { ($0, discoveryInitrd, discoveryArgs) } }

@@ -32,12 +32,13 @@ extension DocumentDecoder {
         if let bmc = reader.mapping("bmc") {
             var settingsBMC = BMCSettings()
             if isGroupDefault {
-                if bmc.has("address") {
-                    log.append(Diagnostic("'\(bmc.fieldPath("address"))' cannot be a group default: it identifies one machine",
-                                          at: bmc.location(of: "address")))
+                for field in ["address", "pinnedKey"] where bmc.has(field) {
+                    log.append(Diagnostic("'\(bmc.fieldPath(field))' cannot be a group default: it identifies one machine's BMC",
+                                          at: bmc.location(of: field)))
                 }
             } else {
                 settingsBMC.address = note("bmc.address", bmc.parsed("address", required: true, Names.httpURL))
+                settingsBMC.pinnedKey = note("bmc.pinnedKey", bmc.parsed("pinnedKey", Names.pinnedKey))
             }
             settingsBMC.credentials = note("bmc.credentials", bmc.parsed("credentials", Names.dnsLabel))
             settingsBMC.insecure = note("bmc.insecure", bmc.bool("insecure"))

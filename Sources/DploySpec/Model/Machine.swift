@@ -61,11 +61,16 @@ public struct BMCSettings: Hashable, Sendable {
     public var credentials: String?
     public var insecure: Bool?
     public var caFile: String?
+    /// `sha256//BASE64` of the BMC certificate's public key; when set, it is checked instead
+    /// of a CA. Per machine, like the address: never a group default.
+    public var pinnedKey: String?
 
-    public init(address: String? = nil, credentials: String? = nil, insecure: Bool? = nil, caFile: String? = nil) {
+    public init(address: String? = nil, credentials: String? = nil, insecure: Bool? = nil, caFile: String? = nil,
+                pinnedKey: String? = nil) {
         self.address = address
         self.credentials = credentials
         self.insecure = insecure
         self.caFile = caFile
+        self.pinnedKey = pinnedKey
     }
 }

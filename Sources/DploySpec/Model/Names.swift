@@ -34,6 +34,16 @@ public enum Names {
         return .success(text)
     }
 
+    /// A pinned BMC public key: `sha256//` and the base64 of the SHA-256 of the certificate's
+    /// SubjectPublicKeyInfo (44 characters, ending in '='), the form curl's --pinnedpubkey takes.
+    public static func pinnedKey(_ text: String) -> Result<String, ValueError> {
+        let body = text.hasPrefix("sha256//") ? Array(text.utf8.dropFirst(8)) : []
+        let base64 = body.count == 44 && body.last == UInt8(ascii: "=")
+            && body.dropLast().allSatisfy { isAlphanumericAnyCase($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "/") }
+        return base64 ? .success(text) : .failure(ValueError(
+            "is not a pinned key: '\(text)' (use sha256// and the base64 SHA-256 of the BMC certificate's public key, 44 characters)"))
+    }
+
     /// A SHA-256 digest as 64 hex digits, returned lower-case.
     public static func sha256(_ text: String) -> Result<String, ValueError> {
         guard text.utf8.count == 64, text.utf8.allSatisfy(isHexDigit) else {

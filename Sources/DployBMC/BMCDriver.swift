@@ -1,0 +1,26 @@
+import DploySpec
+
+/// The blocking face of a BMC, for the applier: it runs on its own thread and does its other
+/// I/O (files, DHCP reloads) the same way, so it calls the BMC there too instead of bridging
+/// to async and parking a thread of Swift's cooperative pool on a semaphore.
+/// Not Sendable: one applier, one thread.
+public final class BMCDriver {
+    private let connection: RedfishConnection
+
+    public init(endpoint: BMCEndpoint, options: RedfishOptions = RedfishOptions(), warnings: BMCWarnings? = nil) {
+        connection = RedfishConnection(endpoint: endpoint, options: options)
+        if endpoint.tls.insecure {
+            warnings?.once(key: "insecure \(endpoint.address)",
+                           "\(endpoint.address): 'bmc.insecure: true': the certificate is not checked, anyone on the path can read the BMC password")
+        }
+    }
+
+    deinit { connection.close() }
+
+    public func power() throws -> PowerState { try connection.system().power }
+
+    @discardableResult
+    public func setPower(_ action: PowerAction) throws -> PowerResult { try connection.setPower(action) }
+
+    public func bootOnce(from target: BootTarget = .pxe) throws { try connection.bootOnce(from: target) }
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// What `dploy bmc status` shows for one machine, and what the controller stores.
+public struct BMCReading: Hashable, Sendable, Codable {
+    public var power: PowerState
+    public var health: String?
+    public var manufacturer: String?
+    public var model: String?
+    public var serialNumber: String?
+    public var biosVersion: String?
+    /// The BMC's model (`iLO 5`) and firmware (`iLO 5 v2.96`).
+    public var managerModel: String?
+    public var managerFirmware: String?
+    /// The BMC's own web page, for the machine list (iLO has one at its address).
+    public var webPage: String?
+    /// The firmware inventory, when the observer was asked for it and the BMC offers one.
+    public var firmware: [InstalledFirmware]?
+
+    public init(system: ComputerSystem, manager: Manager?, baseURL: String) {
+        power = system.power
+        health = system.health
+        manufacturer = system.manufacturer
+        model = system.model
+        serialNumber = system.serialNumber
+        biosVersion = system.biosVersion
+        managerModel = manager?.model
+        managerFirmware = manager?.firmwareVersion
+        webPage = manager?.isHPE == true ? baseURL + "/" : nil
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import DploySpec
+
+/// Firmware as a machine's BMC reports it: the model and each component's version, by the
+/// name the firmware inventory gives it (`System ROM`, `iLO 5`).
+public struct ObservedFirmware: Hashable, Sendable {
+    public var model: String?
+    public var versions: [String: String]
+
+    public init(model: String?, versions: [String: String]) {
+        self.model = model
+        self.versions = versions
+    }
+}
+
+/// Baseline × inventory → firmware steps. Pure, like the rest of the planner.
+enum FirmwareDrift {
+    static func plan(machine: String, baseline: FirmwareBaseline, observed: ObservedFirmware) -> (reasons: [String], actions: [Action]) {
+        if !baseline.models.isEmpty, let model = observed.model, !baseline.models.contains(model) {
+            return (["firmware: baseline \(baseline.name) is for \(baseline.models.joined(separator: ", ")), not \(model); left as it is"], [])
+        }
+        var reasons: [String] = [], actions: [Action] = []
+        for component in baseline.components {
+            guard let installed = observed.versions[component.name] else { continue }
+            guard !matches(installed: installed, wanted: component.version) else { continue }
+            let change = "\(component.name) \(installed) → \(component.version)"
+            reasons.append("firmware: \(change) (baseline \(baseline.name))")
+            actions.append(Action(.firmwareUpdate, machine: machine, detail: change, reason: "firmware drift"))
+        }
+        return (reasons, actions)
+    }
+
+    /// iLO reports versions with a date (`U30 v2.90 (07/20/2023)`, `2.96 Aug 17 2023`);
+    /// baselines name the version alone (`U30 v2.90`, `2.96`). Equal, or the wanted version
+    /// followed by a space, is a match.
+    static func matches(installed: String, wanted: String) -> Bool {
+        let installed = installed.trimmingCharacters(in: .whitespaces), wanted = wanted.trimmingCharacters(in: .whitespaces)
+        return installed == wanted || installed.hasPrefix(wanted + " ")
+    }
+}

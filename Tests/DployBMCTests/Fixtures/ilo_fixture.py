@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""A small stand-in for an HPE iLO 5 / iLO 6 Redfish service, for DployBMCTests.
+
+It serves the recorded documents in ilo5/ (see SOURCES.md) and adds the behaviour
+sushy-tools lacks: sessions (X-Auth-Token, Location, logout, expiry), firmware
+inventory, SimpleUpdate followed through iLO 5's Oem.Hpe.State or an iLO 6 task that
+vanishes once finished, PATCH with If-Match, and 503 + Retry-After on demand.
+
+Listens on 127.0.0.1 only, on the port given (0: any free one, printed as "PORT n").
+Control endpoints under /_fixture/ let a test read what happened and arrange faults.
+"""
+import argparse
+import copy
+import json
+import os
+import secrets
+import ssl
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def norm(path):
+    path = path.split("?", 1)[0]
+    while len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    return path.lower()
+
+
+# MessageIds this server answers with. Success, NoValidSession, ResourceMissingAtURI,
+# PreconditionFailed and ActionParameterValueNotInList are standard Base registry ids that
+# iLO uses; the failure ids (ServiceUnavailable, UpdateFailedFlashError,
+# UpdateFailedInvalidFile) are made up for the fixture's failure paths, not recorded.
+def ilo_error(message_id):
+    return {"error": {"code": "iLO.0.10.ExtendedInfo",
+                      "message": "See @Message.ExtendedInfo for more information.",
+                      "@Message.ExtendedInfo": [{"MessageId": message_id}]}}
+
+
+def lower_links(value):
+    """iLO 6 spells its links in lower case (its v1.68 resource map: /redfish/v1/systems/1)."""
+    if isinstance(value, dict):
+        return {k: (v.lower() if k in ("@odata.id", "target") and isinstance(v, str) else lower_links(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [lower_links(v) for v in value]
+    return value
+
+
+class State:
+    def __init__(self, args):
+        self.lock = threading.Lock()
+        self.user = args.user
+        with open(args.password_file) as f:
+            self.password = f.read().strip()
+        self.generation = args.generation
+        self.docs = {}
+        for name in sorted(os.listdir(os.path.join(HERE, "ilo5"))):
+            with open(os.path.join(HERE, "ilo5", name)) as f:
+                doc = json.load(f)
+            if self.generation == 6:
+                doc = self.as_ilo6(name, doc)
+            self.docs[norm(doc["@odata.id"])] = doc
+        self.tokens = {}
+        self.log = []
+        self.fail_next = []
+        self.update = None  # iLO 5: states still to show; iLO 6: the task
+        self.etag_counter = 0
+
+    def as_ilo6(self, name, doc):
+        doc = lower_links(doc)
+        if name == "manager.json":
+            doc["FirmwareVersion"] = "iLO 6 v1.76"
+            doc["Model"] = "iLO 6"
+            doc["Oem"]["Hpe"]["Firmware"]["Current"]["VersionString"] = "iLO 6 v1.76"
+        if name == "system.json":
+            doc["Model"] = "ProLiant DL380 Gen11"
+            doc["SerialNumber"] = "CZ2D1F0BK1"
+        if name == "firmware_inventory.json":
+            # Not expanded: links only, one member document each.
+            for member in doc["Members"]:
+                self_docs = copy.deepcopy(member)
+                if self_docs["Name"] == "iLO 5":
+                    self_docs["Name"] = "iLO 6"
+                    self_docs["Version"] = "1.76 Jul 03 2026"
+                self_docs.pop("Updateable", None)  # like some firmware: no Updateable at all
+                self.__dict__.setdefault("extra", []).append(self_docs)
+            doc["Members"] = [{"@odata.id": m["@odata.id"]} for m in doc["Members"]]
+        return doc
+
+    def all_docs(self):
+        for doc in getattr(self, "extra", []):
+            self.docs.setdefault(norm(doc["@odata.id"]), doc)
+        return self.docs
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    # -- plumbing --------------------------------------------------------------
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        return json.loads(raw) if raw else None
+
+    def send(self, status, doc=None, headers=None):
+        data = json.dumps(doc).encode() if doc is not None else b""
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if doc is not None:
+            self.send_header("Content-Type", "application/json")
+            etag = doc.get("@odata.etag") if isinstance(doc, dict) else None
+            if etag:
+                self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def authorized(self):
+        st = self.server.state
+        token = self.headers.get("X-Auth-Token")
+        if token:
+            return token in st.tokens
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            import base64
+            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            return user == st.user and password == st.password
+        return False
+
+    def handle_any(self, method):
+        st = self.server.state
+        path = norm(self.path)
+        body = self.body() if method in ("POST", "PATCH") else None
+        with st.lock:
+            if not path.startswith("/_fixture"):
+                st.log.append({"method": method, "path": self.path,
+                               "token": bool(self.headers.get("X-Auth-Token")),
+                               "basic": self.headers.get("Authorization", "").startswith("Basic "),
+                               "ifMatch": self.headers.get("If-Match")})
+                if st.fail_next:
+                    status, retry_after = st.fail_next.pop(0)
+                    return self.send(status, ilo_error("iLO.2.8.ServiceUnavailable"),
+                                     {"Retry-After": str(retry_after)} if retry_after is not None else {})
+            return self.route(method, path, body)
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_PATCH(self):
+        self.handle_any("PATCH")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    # -- the service -----------------------------------------------------------
+    def route(self, method, path, body):
+        st = self.server.state
+        docs = st.all_docs()
+        if path == "/_fixture/log":
+            return self.send(200, {"log": st.log, "sessions": len(st.tokens)})
+        if path == "/_fixture/expire-sessions":
+            st.tokens.clear()
+            return self.send(204)
+        if path == "/_fixture/fail-next":
+            for _ in range(body.get("count", 1)):
+                st.fail_next.append((body["status"], body.get("retryAfter")))
+            return self.send(204)
+
+        if path == "/redfish/v1" and method == "GET":
+            return self.send(200, docs[path])
+        if path == "/redfish/v1/sessionservice/sessions" and method == "POST":
+            if (body or {}).get("UserName") == st.user and (body or {}).get("Password") == st.password:
+                token = secrets.token_hex(16)
+                location = "/redfish/v1/SessionService/Sessions/%s%d/" % (st.user, len(st.log))
+                st.tokens[token] = norm(location)
+                host = "https://127.0.0.1:%d" % self.server.server_address[1]
+                return self.send(201, {"@odata.id": location, "UserName": st.user},
+                                 {"X-Auth-Token": token, "Location": host + location})
+            return self.send(401, ilo_error("Base.1.4.NoValidSession"))
+        if not self.authorized():
+            return self.send(401, ilo_error("Base.1.4.NoValidSession"))
+
+        if method == "DELETE" and path.startswith("/redfish/v1/sessionservice/sessions/"):
+            for token, location in list(st.tokens.items()):
+                if location == path:
+                    del st.tokens[token]
+                    return self.send(200, ilo_error("Base.1.4.Success"))
+            return self.send(404, ilo_error("Base.1.4.ResourceMissingAtURI"))
+
+        system = docs["/redfish/v1/systems/1"]
+        if method == "POST" and path == "/redfish/v1/systems/1/actions/computersystem.reset":
+            kind = (body or {}).get("ResetType")
+            allowed = system["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"]
+            if kind not in allowed:
+                return self.send(400, ilo_error("Base.1.4.ActionParameterValueNotInList"))
+            system["PowerState"] = {"On": "On", "ForceOff": "Off", "ForceRestart": "On",
+                                    "PushPowerButton": "Off" if system["PowerState"] == "On" else "On"}.get(kind, system["PowerState"])
+            return self.send(200, ilo_error("Base.1.4.Success"))
+        if method == "PATCH" and path == "/redfish/v1/systems/1":
+            match = self.headers.get("If-Match")
+            if match and match != system["@odata.etag"]:
+                return self.send(412, ilo_error("Base.1.4.PreconditionFailed"))
+            for key, value in (body or {}).get("Boot", {}).items():
+                system["Boot"][key] = value
+            st.etag_counter += 1
+            system["@odata.etag"] = 'W/"%08X"' % (0x0E79655D + st.etag_counter)
+            return self.send(200, ilo_error("Base.1.4.Success"))
+        if method == "PATCH" and path == "/redfish/v1/managers/1/virtualmedia/2":
+            media = docs[path]
+            if "Image" in (body or {}):
+                media["Image"] = body["Image"] or ""
+                media["Inserted"] = bool(body["Image"])
+                media["ConnectedVia"] = "URI" if body["Image"] else "NotConnected"
+            boot = (body or {}).get("Oem", {}).get("Hpe", {}).get("BootOnNextServerReset")
+            if boot is not None:
+                media["Oem"]["Hpe"]["BootOnNextServerReset"] = boot
+            return self.send(200, ilo_error("Base.1.4.Success"))
+
+        if method == "POST" and path == "/redfish/v1/updateservice/actions/updateservice.simpleupdate":
+            uri = (body or {}).get("ImageURI", "")
+            failing = "bad" in uri
+            if st.generation == 5:
+                # iLO 5: no task; the state moves on each time a client looks.
+                states = [("Uploading", 0), ("Verifying", 0), ("Writing", 40), ("Writing", 80)]
+                states.append(("Error", 80) if failing else ("Complete", 100))
+                st.update = states
+                return self.send(200, ilo_error("iLO.2.8.Success"))
+            task = {"@odata.id": "/redfish/v1/TaskService/Tasks/22/", "@odata.type": "#Task.v1_4_3.Task",
+                    "Id": "22", "Name": "Task 22", "TaskState": "New", "PercentComplete": 0, "Messages": []}
+            steps = [("Running", 10), ("Running", 60)]
+            steps.append(("Exception", 60) if failing else ("Completed", 100))
+            st.update = {"task": task, "steps": steps, "shown_done": 0}
+            return self.send(202, task, {"Location": "/redfish/v1/TaskService/Tasks/22/"})
+        if method == "GET" and path == "/redfish/v1/updateservice" and st.generation == 5 and st.update:
+            doc = docs[path]
+            state, percent = st.update.pop(0)
+            doc["Oem"]["Hpe"]["State"] = state
+            doc["Oem"]["Hpe"]["FlashProgressPercent"] = percent
+            doc["Oem"]["Hpe"]["Result"] = {"MessageId": "iLO.2.8.UpdateFailedFlashError" if state == "Error" else "Base.1.0.Success"}
+            return self.send(200, doc)
+        if method == "GET" and path == "/redfish/v1/taskservice/tasks/22" and st.generation == 6 and st.update:
+            up = st.update
+            if up["steps"]:
+                state, percent = up["steps"].pop(0)
+                up["task"]["TaskState"], up["task"]["PercentComplete"] = state, percent
+                if state == "Exception":
+                    up["task"]["TaskStatus"] = "Critical"
+                    up["task"]["Messages"] = [{"MessageId": "iLO.2.17.UpdateFailedInvalidFile", "Message": "The component could not be verified."}]
+                return self.send(202 if state == "Running" else 200, up["task"])
+            # Finished and gone, as iLO does.
+            return self.send(404, ilo_error("Base.1.4.ResourceMissingAtURI"))
+
+        if method == "GET" and path in docs:
+            return self.send(200, docs[path])
+        return self.send(404, ilo_error("Base.1.4.ResourceMissingAtURI"))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--user", default="Administrator")
+    parser.add_argument("--password-file", required=True)
+    parser.add_argument("--generation", type=int, choices=(5, 6), default=5)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    server.state = State(args)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.cert, args.key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    print("PORT %d" % server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

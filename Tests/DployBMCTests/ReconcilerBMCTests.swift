@@ -1,0 +1,103 @@
+import DployBMC
+import Logging
+import DployController
+import DployPlan
+import DploySpec
+import Foundation
+import Testing
+
+/// The controller's side: a lab config with specs and a secret, observed into
+/// `ObservedState.power` and driven through `FleetBMC`, the applier's BMC access.
+@Suite("Reconciler and BMCs, against sushy-tools", .enabled(if: sushyAvailable || integrationRequired,
+                                                            "sushy-emulator, openssl or python bcrypt is not installed"))
+struct ReconcilerBMCTests {
+    @Test("observeBMCs reports power by MAC, leaving out an unreachable BMC; FleetBMC boots once from PXE and cycles")
+    func observeAndDrive() async throws {
+        let bmc = try SushyEmulator(systems: 2)
+        let down = try freePort()
+        // Credentials and the CA (relative to the config's folder) come from a group.
+        let lab = try BMCLab(bmc, specs: """
+            apiVersion: dploy.org/v1
+            kind: Group
+            metadata: {name: lab}
+            spec:
+              selector: {rack: r1}
+              defaults: {bmc: {credentials: lab-bmc, caFile: bmc-ca.pem}}
+            ---
+
+            """
+            + BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", rack: true)
+            + BMCLab.machine("node-1", mac: "52:54:00:00:00:11", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[1])", rack: true)
+            + BMCLab.machine("node-gone", mac: "52:54:00:00:00:12", address: "https://127.0.0.1:\(down)", rack: true))
+        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: lab.folder.file("bmc-ca.pem"))
+        try await bmc.ready()
+        let config: ControllerConfig
+        switch ControllerConfig.load(path: lab.config) {
+        case .success(let loaded): config = loaded
+        case .failure(let error): Issue.record("\(error.diagnostics)"); return
+        }
+        let reconciler = Reconciler(config: config, configPath: lab.config)
+        #expect(config.bmcConcurrency == 2, "bmc: {concurrency: 2} in dploy.yaml")
+        let fleet = try reconciler.loadDesired().fleet
+
+        let (power, firmware, observations) = await reconciler.observeBMCs(fleet, concurrency: 4)
+        #expect(firmware.isEmpty, "no firmware baselines here")
+        #expect(observations.count == 3)
+        #expect(power == [try #require(MACAddress("52:54:00:00:00:10")): .off, try #require(MACAddress("52:54:00:00:00:11")): .off])
+        #expect(observations.first { $0.machine == "node-gone" }?.error?.kind == .unreachable)
+
+        let actions = reconciler.bmcActions(for: fleet)
+        try actions.bootOnceFromNetwork(machine: "node-0")
+        try actions.power(machine: "node-0", .cycle)  // off, so a cycle turns it on
+        let client = RedfishClient(endpoint: try bmc.endpoint(system: 0), options: quickOptions())
+        #expect(try await client.system().bootOverrideTarget == "Pxe")
+        try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
+        #expect(throws: BMCError.self) { try actions.power(machine: "node-gone", .on) }
+    }
+}
+
+/// The daemon's loop with `bmc: {observe: true}`: it reads power, plans the drift, and
+/// applies it through the BMC, as an operator's `power: "on"` asks.
+@Suite("The reconcile loop and BMCs, against sushy-tools", .enabled(if: sushyAvailable || integrationRequired,
+                                                                    "sushy-emulator, openssl or python bcrypt is not installed"))
+struct ReconcileLoopBMCTests {
+    @Test("power drift is observed, planned and corrected; the BMC metrics count the reads")
+    func powerDrift() async throws {
+        let bmc = try SushyEmulator(systems: 1)
+        let lab = try BMCLab(bmc, specs: """
+            apiVersion: dploy.org/v1
+            kind: Group
+            metadata: {name: lab}
+            spec:
+              selector: {rack: r1}
+              defaults: {power: "on", bmc: {credentials: lab-bmc, caFile: bmc-ca.pem}}
+            ---
+
+            """
+            + BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", rack: true))
+        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: lab.folder.file("bmc-ca.pem"))
+        try lab.folder.write("dploy.yaml", """
+            source: {path: specs}
+            store: {sqlite: state/dploy.db}
+            secrets: secrets
+            output: {http: out/http, tftp: out/tftp}
+            server: {url: "http://127.0.0.1:8080"}
+            bmc: {concurrency: 2, observe: true}
+
+            """, mode: 0o644)
+        try await bmc.ready()
+        let config = try ControllerConfig.load(path: lab.config).get()
+        let reconciler = Reconciler(config: config, configPath: lab.config, keepingCaches: true)
+        let metrics = ControllerMetrics()
+        let loop = ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)),
+                                 metrics: metrics, logger: Logger(label: "test")) { _ in }
+        await loop.runOnce(trigger: "start")
+        #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastError ?? "")")
+        let client = RedfishClient(endpoint: try bmc.endpoint(system: 0), options: quickOptions())
+        try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
+        #expect(metrics.exposition().contains("dploy_bmc_requests_total 1"))
+        #expect(metrics.exposition().contains("dploy_bmc_errors_total 0"))
+        let events = try #require(try reconciler.openStore(creating: false)).events(for: MACAddress("52:54:00:00:00:10"), limit: 5)
+        #expect(events.first?.message.contains("power drift: observed off, desired on") == true)
+    }
+}
