@@ -47,9 +47,9 @@ disk_marker_is() { [ "$(dd if="$E2E_DISK" bs=1 skip=256 count=128 status=none | 
 contains() { case "$1" in *"$2"*) return 0 ;; *) return 1 ;; esac; }
 answers_file() { echo "$E2E_WORK/out/http/installers/$E2E_NAME/preseed.cfg"; }
 
-# The machine as the JSON API shows it (bearer token from the state folder).
-api_machine() {
-    in_netns python3 - "$E2E_SERVER/v1/machines/$E2E_MAC" "$E2E_WORK/state/web.token" <<'PY'
+# GET /v1/PATH from the JSON API, with the bearer token from the state folder.
+api_get() {
+    in_netns python3 - "$E2E_SERVER/v1/$1" "$E2E_WORK/state/web.token" <<'PY'
 import sys, urllib.request
 token = open(sys.argv[2]).read().strip()
 request = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + token})
@@ -72,7 +72,7 @@ step_discovery() {
     assert "console: the agent sent the inventory" console_has "dploy agent: inventory of $E2E_MAC sent"
     assert "dploy machines: discovered, not in git" \
         test "$(machine_field state) $(machine_field inGit)" = "discovered False"
-    api_machine | jq_get '["hardware"]' > "$E2E_WORK/hardware.json"
+    api_get "machines/$E2E_MAC" | jq_get '["hardware"]' > "$E2E_WORK/hardware.json"
     assert "API: the hardware from /sys: 1 CPU, ~512 MiB, the 16 MiB vda, the NIC with its MAC and link" \
         python3 - "$E2E_WORK/hardware.json" "$E2E_MAC" <<'PY'
 import json, sys
@@ -110,6 +110,8 @@ step_commit_machine() {
         grep -q "$E2E_NAME .*new machine: DHCP reservation $E2E_IP; installs e2e generation 1" "$E2E_WORK/plan.txt"
     webhook
     assert "the run converged on the new commit" test "$(dploy_last_run '["result"]')" = converged
+    assert "the run wrote files and ran dploy's DHCP reload command" \
+        contains "$(dploy_last_run '["message"]')" "DHCP reloaded"
     dploy_source_status > "$E2E_WORK/source-status.txt"
     assert "dploy source status: the commit is applied" \
         grep -q "last applied  $(fleet_head | cut -c1-7)" "$E2E_WORK/source-status.txt"
@@ -137,6 +139,8 @@ expect_install() {
     assert "console: the installer wrote the disk and called back" console_has "install done, called back"
     assert "disk: a boot sector with the generation $generation marker" \
         disk_marker_is "DPLOY-LOCAL-BOOT $E2E_NAME generation $generation"
+    assert "API: the machine's events record the callback" \
+        contains "$(api_get "machines/$E2E_MAC/events")" "generation $generation is installed"
     assert "dploy machines: generation $generation installed" \
         test "$(machine_field installedGeneration)/$(machine_field desiredGeneration)" = "$generation/$generation"
 }
