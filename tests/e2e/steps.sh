@@ -12,6 +12,8 @@ step_setup() {
     E2E_DISK="$E2E_WORK/disk.img"
     truncate -s 16M "$E2E_DISK"
     netns_create
+    assert "the namespace has loopback and 198.18.0.1/24, nothing else" \
+        test "$(netns_addresses | sort | tr '\n' ' ')" = "br0 198.18.0.1/24 lo 127.0.0.1/8 "
     fleet_init
     dhcp_write_base_config
     dploy_write_config
@@ -224,6 +226,8 @@ step_reinstall() {
     assert "HTTP, whole run: the installer initrd was fetched exactly twice" test "$(http_count '^GET /files/e2e/installer.img 200')" = 2
     assert "HTTP, whole run: exactly two callbacks" test "$(http_count "^POST /v1/machines/${E2E_MAC//:/-}/installed 204")" = 2
     assert "HTTP, whole run: discovery booted once" test "$(http_count '^GET /files/e2e/discovery.img 200')" = 1
+    assert "the namespace still has loopback and 198.18.0.1/24 only" \
+        test "$(netns_addresses | sort | tr '\n' ' ')" = "br0 198.18.0.1/24 lo 127.0.0.1/8 "
 }
 
 run_steps() {

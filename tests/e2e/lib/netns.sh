@@ -25,3 +25,6 @@ netns_delete() {
 }
 
 in_netns() { ip netns exec "$E2E_NETNS" "$@"; }
+
+# Every address configured in the namespace, one per line ("lo 127.0.0.1/8").
+netns_addresses() { ip -n "$E2E_NETNS" -o addr show | awk '{print $2, $4}'; }
