@@ -25,7 +25,7 @@ step_setup() {
     assert "dnsmasq read dploy's hosts file" grep -q "read $E2E_WORK/out/dhcp/dploy.hosts" "$E2E_WORK/dnsmasq.log"
 }
 
-# boot SECONDS: powers the machine on and waits until it turns itself off. The HTTP and
+# boot: powers the machine on and waits (E2E_BOOT_TIMEOUT) until it turns itself off. The HTTP and
 # DHCP log lines of this boot are then in boot_http and boot_dhcp.
 boot() {
     E2E_HTTP_MARK="$(http_log | wc -l)"
