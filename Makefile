@@ -6,7 +6,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 LAB ?= examples/lab
 
-.PHONY: all build deps demo test test-tools package-test deb bench clean setup
+.PHONY: all build deps demo test test-tools package-test e2e deb bench clean setup
 
 all: build
 
@@ -36,6 +36,13 @@ demo: build
 test: deps test-tools
 	$(SWIFT) test $(BUILD_FLAGS)
 	$(MAKE) package-test
+
+# End to end (tests/e2e, needs root): a QEMU machine PXE-boots through the dnsmasq config
+# dploy wrote, is discovered, committed to git, installs once, boots its disk, reinstalls
+# once on a generation bump. All inside a network namespace it makes and removes; ~2.5 min.
+e2e: build
+	bash tests/e2e/setup.sh
+	DPLOY="$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/dploy" bash tests/e2e/run.sh
 
 # dploy_VERSION_ARCH.deb in .build-deb/: a release build with the Swift runtime linked in,
 # the systemd unit, the dploy user, completions, man page, schemas, example (packaging/).

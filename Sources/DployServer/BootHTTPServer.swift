@@ -18,6 +18,8 @@ import Hummingbird
 /// - `POST /login`: exchanges the web token for a session cookie.
 /// - any file below `output.http`: rendered boot files, installer answers, kernels.
 ///
+/// Every request is logged at debug level (`AccessLogMiddleware`).
+///
 /// Behind `WebAuth` (token or htpasswd user): the web page (`/`, `/machines/{id}`,
 /// `/groups`, `/plan`, `/source`), `GET /v1/machines[/{id}[/events]]`, `GET /v1/status`,
 /// and `GET /metrics`.
@@ -68,6 +70,7 @@ public struct BootHTTPServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: AccessLogMiddleware())
         if let httpFolder {
             // Boot files are for the boot network, like /boot.ipxe: no credentials. A path
             // with ".." is refused by the middleware; a missing file falls through to the routes.

@@ -1,0 +1,114 @@
+# dploy serve inside the namespace, the git repository it follows, and reading its state:
+# `dploy machines --json`, `dploy status --json`, `dploy source status`, its JSON log.
+
+E2E_DPLOY_PID=""
+E2E_SERVER="http://198.18.0.1:8080"
+
+# The repository the controller follows: file://, branch main, specs in site/.
+fleet_init() {
+    mkdir -p "$E2E_WORK/fleet/site"
+    cp -R "$E2E_DIR/fleet/." "$E2E_WORK/fleet/site/"
+    git -C "$E2E_WORK/fleet" init -q -b main
+    fleet_commit "the e2e fleet: the installer profile, no machines yet"
+}
+
+# fleet_commit MESSAGE: commits everything in the work tree; prints nothing.
+fleet_commit() {
+    git -C "$E2E_WORK/fleet" add -A
+    git -C "$E2E_WORK/fleet" -c user.name=dploy-e2e -c user.email=e2e@dploy.invalid \
+        commit -q -m "$1"
+}
+fleet_head() { git -C "$E2E_WORK/fleet" rev-parse HEAD; }
+
+dploy_write_config() {
+    mkdir -p "$E2E_WORK/secrets"
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$E2E_WORK/secrets/webhook")
+    cat > "$E2E_WORK/dploy.yaml" <<YAML
+# The e2e controller: follows the test's repository, applies, drives the test's dnsmasq.
+source: {url: "file://$E2E_WORK/fleet", ref: main, path: site}
+# Runs come from the webhook (and the one at start): no timer in the way of the steps.
+interval: 1h
+mode: apply
+store: {sqlite: state/dploy.db}
+output: {http: out/http, tftp: out/tftp}
+dhcp: {backend: dnsmasq, config: out/dhcp/dploy.conf, reload: "$(dhcp_reload_command)"}
+server: {listen: "198.18.0.1:8080", url: "$E2E_SERVER"}
+webhook: {secretFile: secrets/webhook}
+discovery:
+  kernel: $E2E_SERVER/files/e2e/vmlinuz
+  initrd: $E2E_SERVER/files/e2e/discovery.img
+  args: "console=ttyS0 quiet"
+YAML
+}
+
+dploy() { "$E2E_DPLOY" "$@"; }
+
+dploy_start() {
+    ip netns exec "$E2E_NETNS" "$E2E_DPLOY" serve --config "$E2E_WORK/dploy.yaml" --listen 198.18.0.1:8080 \
+        --log-format json --log-level debug </dev/null >"$E2E_WORK/serve.log" 2>&1 &
+    E2E_DPLOY_PID=$!
+    wait_for 60 "dploy serve to listen on 198.18.0.1:8080" dploy_listening
+    log "dploy serve started (pid $E2E_DPLOY_PID)"
+}
+
+dploy_listening() {
+    kill -0 "$E2E_DPLOY_PID" 2>/dev/null || { cat "$E2E_WORK/serve.log" >&2; die "dploy serve exited"; }
+    grep -q '"Server started and listening on 198.18.0.1:8080"' "$E2E_WORK/serve.log"
+}
+
+dploy_stop() {
+    [ -n "$E2E_DPLOY_PID" ] || return 0
+    kill -TERM "$E2E_DPLOY_PID" 2>/dev/null || true
+    local waited=0
+    while kill -0 "$E2E_DPLOY_PID" 2>/dev/null && [ "$waited" -lt 40 ]; do sleep 0.5; waited=$((waited + 1)); done
+    kill -KILL "$E2E_DPLOY_PID" 2>/dev/null || true
+    wait "$E2E_DPLOY_PID" 2>/dev/null || true
+    E2E_DPLOY_PID=""
+}
+
+# The daemon's run counter (dploy status --json), to wait for the run a webhook starts.
+dploy_runs() { dploy status --config "$E2E_WORK/dploy.yaml" --json | jq_get '["status"]["runs"]'; }
+
+# jq_get PATH: reads a Python subscript path from JSON on stdin ("" when absent).
+jq_get() {
+    python3 -c 'import json, sys
+try:
+    value = eval("json.load(sys.stdin)" + sys.argv[1])
+except (KeyError, IndexError, TypeError):
+    value = ""
+print(value if not isinstance(value, (dict, list)) else json.dumps(value))' "$1"
+}
+
+# webhook: a signed push to main; waits for the run it starts to finish.
+webhook() {
+    local before status
+    before="$(dploy_runs)"
+    status="$(in_netns python3 "$E2E_DIR/lib/webhook.py" "$E2E_SERVER/v1/hooks/git" "$E2E_WORK/secrets/webhook" refs/heads/main)"
+    [ "$status" = 202 ] || die "the signed webhook got HTTP $status, expected 202"
+    wait_for 60 "the run the webhook started" runs_above "$before"
+}
+runs_above() { [ "$(dploy_runs)" -gt "$1" ] 2>/dev/null; }
+
+dploy_last_run() { dploy status --config "$E2E_WORK/dploy.yaml" --json | jq_get "[\"status\"][\"lastRun\"]$1"; }
+
+# machine_field FIELD: a field of the test machine's row in `dploy machines --json`.
+machine_field() {
+    dploy machines --config "$E2E_WORK/dploy.yaml" --json \
+        | python3 -c 'import json, sys
+rows = [r for r in json.load(sys.stdin) if r.get("mac", "").lower() == sys.argv[1].lower()]
+value = rows[0].get(sys.argv[2], "") if rows else "<no row>"
+print("" if value is None else value)' "$E2E_MAC" "$1"
+}
+
+# The daemon's HTTP access log (debug lines): "METHOD PATH STATUS", one per request.
+http_log() {
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        continue
+    if entry.get("message") == "http":
+        print(entry.get("method"), entry.get("path"), entry.get("status"), entry.get("mac", ""))' \
+        < "$E2E_WORK/serve.log"
+}

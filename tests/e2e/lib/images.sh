@@ -1,0 +1,68 @@
+# The images the VM boots, built from this machine's packages: Debian's kernel, busybox-static
+# and the kernel's virtio modules; and the boot sector the installer writes to the disk.
+# build_images FOLDER: FOLDER/vmlinuz, FOLDER/discovery.img, FOLDER/installer.img.
+
+E2E_KERNEL_VERSION=""
+
+# The newest installed Debian kernel with its modules.
+find_kernel() {
+    local kernel
+    for kernel in $(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V -r); do
+        local version="${kernel#/boot/vmlinuz-}"
+        if [ -d "/lib/modules/$version" ]; then E2E_KERNEL_VERSION="$version"; return 0; fi
+    done
+    die "no /boot/vmlinuz-* with /lib/modules (apt-get install linux-image-amd64)"
+}
+
+# 16-bit real-mode code, loaded by the BIOS at 0:7c00. Hand-assembled:
+#   cli; xor ax,ax; mov ds,ax; mov si,0x7d00; mov dx,0x3f8
+#   l: lodsb; test al,al; jz d; out dx,al; jmp l
+#   d: mov dx,0xf4; mov al,0x10; out dx,al; hlt; jmp $-1
+# It prints the NUL-terminated string the installer writes at offset 256 (0x7d00) on COM1,
+# then writes 0x10 to isa-debug-exit: QEMU exits with status (0x10 << 1) | 1 = 33.
+write_bootsector() {
+    local out="$1"
+    head -c 512 /dev/zero > "$out"
+    printf '\372\061\300\216\330\276\000\175\272\370\003\254\204\300\164\003\356\353\370\272\364\000\260\020\356\364\353\375' \
+        | dd of="$out" conv=notrunc status=none
+    printf '\125\252' | dd of="$out" bs=1 seek=510 conv=notrunc status=none
+}
+
+# build_initramfs INIT OUT: busybox, the virtio modules, the shared scripts, INIT as /init.
+build_initramfs() {
+    local init="$1" out="$2" root
+    root="$(mktemp -d "$E2E_WORK/initramfs.XXXXXX")"
+    mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,modules,usr/bin,usr/sbin}
+    cp /bin/busybox "$root/bin/busybox"
+    local applet
+    for applet in $(/bin/busybox --list); do
+        [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+    done
+    local module path
+    for module in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci \
+                  failover net_failover virtio_net virtio_blk; do
+        path="$(modinfo -k "$E2E_KERNEL_VERSION" -n "$module" 2>/dev/null)" \
+            || path="$(find "/lib/modules/$E2E_KERNEL_VERSION" -name "$module.ko*" | head -n 1)"
+        [ -n "$path" ] || die "kernel module $module not found for $E2E_KERNEL_VERSION"
+        case "$path" in
+            *.ko.xz) xz -dc "$path" > "$root/modules/$module.ko" ;;
+            *.ko.zst) zstd -qdc "$path" > "$root/modules/$module.ko" ;;
+            *) cp "$path" "$root/modules/$module.ko" ;;
+        esac
+    done
+    cp "$E2E_DIR/initramfs/common.sh" "$E2E_DIR/initramfs/udhcpc.script" "$root/"
+    cp "$init" "$root/init"
+    chmod +x "$root/init" "$root/udhcpc.script"
+    write_bootsector "$root/bootsector.bin"
+    (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out"
+    rm -rf "$root"
+}
+
+build_images() {
+    local folder="$1"
+    mkdir -p "$folder"
+    find_kernel
+    cp "/boot/vmlinuz-$E2E_KERNEL_VERSION" "$folder/vmlinuz"
+    build_initramfs "$E2E_DIR/initramfs/discovery-init" "$folder/discovery.img"
+    build_initramfs "$E2E_DIR/initramfs/installer-init" "$folder/installer.img"
+}

@@ -1,0 +1,241 @@
+# The steps of the run. Each boot is asserted from dploy's state (`dploy machines --json`,
+# the JSON API), its logs (`dploy status`, `dploy source status`, the HTTP access log),
+# dnsmasq's DHCP log, the machine's serial console and its disk.
+
+E2E_NAME=""        # the machine's name, from `dploy discover export`
+E2E_HTTP_MARK=0    # HTTP log lines before the current boot
+E2E_DHCP_MARK=0    # DHCP log lines before the current boot
+
+step_setup() {
+    step "setup: images, namespace, dploy serve, dnsmasq"
+    build_images "$E2E_WORK/out/http/files/e2e"
+    E2E_DISK="$E2E_WORK/disk.img"
+    truncate -s 16M "$E2E_DISK"
+    netns_create
+    assert "the namespace has loopback and 198.18.0.1/24, nothing else" \
+        test "$(netns_addresses | sort | tr '\n' ' ')" = "br0 198.18.0.1/24 lo 127.0.0.1/8 "
+    fleet_init
+    dhcp_write_base_config
+    dploy_write_config
+    dploy_start
+    assert "the first run converged" test "$(dploy_last_run '["result"]')" = converged
+    assert "dploy wrote the dnsmasq config, pointing iPXE at /boot.ipxe" \
+        grep -qx "dhcp-boot=tag:ipxe,$E2E_SERVER/boot.ipxe" "$E2E_WORK/out/dhcp/dploy.conf"
+    dhcp_start
+    assert "dnsmasq read dploy's hosts file" grep -q "read $E2E_WORK/out/dhcp/dploy.hosts" "$E2E_WORK/dnsmasq.log"
+}
+
+# boot: powers the machine on and waits (E2E_BOOT_TIMEOUT) until it turns itself off. The HTTP and
+# DHCP log lines of this boot are then in boot_http and boot_dhcp.
+boot() {
+    E2E_HTTP_MARK="$(http_log | wc -l)"
+    E2E_DHCP_MARK="$(line_count "$E2E_WORK/dnsmasq.log")"
+    power_on
+    wait_power_off "$E2E_BOOT_TIMEOUT"
+}
+boot_http() { http_log | tail -n +"$((E2E_HTTP_MARK + 1))"; }
+boot_dhcp() { lines_after "$E2E_WORK/dnsmasq.log" "$E2E_DHCP_MARK"; }
+# (grep reads a here-string, not a pipe: grep -q stops at the first match, and under
+# pipefail the writer's SIGPIPE would fail the check.)
+http_has() { grep -q "$1" <<<"$(boot_http)"; }
+http_has_all() { local pattern; for pattern; do http_has "$pattern" || return 1; done; }
+dhcp_has() { grep -q "$1" <<<"$(boot_dhcp)"; }
+http_lacks() { ! grep -q "$1" <<<"$(boot_http)"; }
+http_count() { http_log | grep -c "$1" || true; }
+console_has() { grep -q "$1" "$E2E_CONSOLE"; }
+dhcp_acked() { grep -qE "DHCPACK\(br0\) $1 $E2E_MAC" <<<"$(boot_dhcp)"; }
+# The string the boot sector prints: at offset 256 of the disk, up to its NUL.
+disk_marker_is() { [ "$(dd if="$E2E_DISK" bs=1 skip=256 count=128 status=none | tr -d '\r\n' | cut -d '' -f 1)" = "$1" ]; }
+contains() { case "$1" in *"$2"*) return 0 ;; *) return 1 ;; esac; }
+answers_file() { echo "$E2E_WORK/out/http/installers/$E2E_NAME/preseed.cfg"; }
+
+# GET /v1/PATH from the JSON API, with the bearer token from the state folder.
+api_get() {
+    in_netns python3 - "$E2E_SERVER/v1/$1" "$E2E_WORK/state/web.token" <<'PY'
+import sys, urllib.request
+token = open(sys.argv[2]).read().strip()
+request = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + token})
+print(urllib.request.urlopen(request, timeout=10).read().decode())
+PY
+}
+
+step_discovery() {
+    step "1. unknown MAC boots discovery, reports its hardware, powers off"
+    boot
+    assert "the machine powered itself off (QEMU status 0)" test "$E2E_QEMU_STATUS" = 0
+    assert "DHCP: dnsmasq leased a pool address" dhcp_acked '198\.18\.0\.1[0-9][0-9]'
+    assert "DHCP: iPXE was pointed at dploy's /boot.ipxe" \
+        dhcp_has "option: 67 bootfile-name  $E2E_SERVER/boot.ipxe"
+    assert "HTTP: the boot decision for the MAC" http_has "^GET /boot.ipxe 200 $E2E_MAC"
+    assert "HTTP: the discovery kernel and initrd" \
+        http_has_all "^GET /files/e2e/vmlinuz 200" "^GET /files/e2e/discovery.img 200"
+    assert "HTTP: dploy's /agent.sh, then the inventory stored (204)" \
+        http_has_all "^GET /agent.sh 200" "^POST /v1/inventory 204 $E2E_MAC"
+    assert "console: the agent sent the inventory" console_has "dploy agent: inventory of $E2E_MAC sent"
+    assert "dploy machines: discovered, not in git" \
+        test "$(machine_field state) $(machine_field inGit)" = "discovered False"
+    api_get "machines/$E2E_MAC" | jq_get '["hardware"]' > "$E2E_WORK/hardware.json"
+    assert "API: the hardware from /sys: 1 CPU, ~512 MiB, the 16 MiB vda, the NIC with its MAC and link" \
+        python3 - "$E2E_WORK/hardware.json" "$E2E_MAC" <<'PY'
+import json, sys
+hardware = json.load(open(sys.argv[1]))
+checks = {
+    "cpus": hardware.get("cpus") == 1,
+    "memory": 256 << 20 <= (hardware.get("memoryBytes") or 0) <= 512 << 20,
+    "disk": any(d.get("name", "").endswith("vda") and d.get("sizeBytes") == 16 << 20 for d in hardware.get("disks", [])),
+    "nic": any(n.get("mac", "").lower() == sys.argv[2] and n.get("linkUp") for n in hardware.get("nics", [])),
+}
+if not all(checks.values()):
+    print("failed:", [k for k, ok in checks.items() if not ok], "hardware:", json.dumps(hardware), file=sys.stderr)
+sys.exit(0 if all(checks.values()) else 1)
+PY
+}
+
+step_commit_machine() {
+    step "2. commit the exported machine with a profile; webhook; plan and apply"
+    local export file
+    export="$(dploy discover export "$E2E_MAC" --config "$E2E_WORK/dploy.yaml")"
+    E2E_NAME="$(sed -n 's/^  name: //p' <<<"$export")"
+    assert "dploy discover export names the machine" test -n "$E2E_NAME"
+    file="$E2E_WORK/fleet/site/machines/$E2E_NAME.yaml"
+    mkdir -p "$(dirname "$file")"
+    {
+        printf '%s\n' "$export"
+        printf '  ip: %s\n  profile: e2e\n  generation: 1\n' "$E2E_IP"
+    } > "$file"
+    fleet_commit "add $E2E_NAME, discovered by dploy, with the e2e profile"
+    local plan plan_status=0
+    plan="$(dploy plan --config "$E2E_WORK/dploy.yaml" 2>&1)" || plan_status=$?
+    echo "$plan" > "$E2E_WORK/plan.txt"
+    assert "dploy plan: changes pending (exit 2)" test "$plan_status" = 2
+    assert "dploy plan: the new machine, its reservation and its install" \
+        grep -q "$E2E_NAME .*new machine: DHCP reservation $E2E_IP; installs e2e generation 1" "$E2E_WORK/plan.txt"
+    webhook
+    assert "the run converged on the new commit" test "$(dploy_last_run '["result"]')" = converged
+    assert "the run wrote files and ran dploy's DHCP reload command" \
+        contains "$(dploy_last_run '["message"]')" "DHCP reloaded"
+    dploy_source_status > "$E2E_WORK/source-status.txt"
+    assert "dploy source status: the commit is applied" \
+        grep -q "last applied  $(fleet_head | cut -c1-7)" "$E2E_WORK/source-status.txt"
+    assert "dploy's log names the machine" grep -q "\"machine\":\"$E2E_NAME\"" "$E2E_WORK/serve.log"
+    assert "apply wrote its reservation" grep -qx "$E2E_MAC,$E2E_IP,$E2E_NAME" "$E2E_WORK/out/dhcp/dploy.hosts"
+    assert "apply wrote its installer answers, with the callback for generation 1" \
+        grep -q "generation=1&token=" "$(answers_file)"
+    assert "apply wrote its iPXE script" test -f "$E2E_WORK/out/http/ipxe/${E2E_MAC//:/-}.ipxe"
+    assert "dnsmasq re-read the hosts file on dploy's reload (SIGHUP)" \
+        test "$(grep -c "read $E2E_WORK/out/dhcp/dploy.hosts" "$E2E_WORK/dnsmasq.log")" -ge 2
+    assert "dploy machines: in git, desired generation 1, nothing installed" \
+        test "$(machine_field inGit) $(machine_field desiredGeneration) $(machine_field installedGeneration)" = "True 1 "
+}
+
+# expect_install GENERATION: the boot that just ended installed GENERATION and called back.
+expect_install() {
+    local generation="$1"
+    assert "the installer powered off (QEMU status 0)" test "$E2E_QEMU_STATUS" = 0
+    assert "DHCP: the reserved address $E2E_IP" dhcp_acked "${E2E_IP//./\\.}"
+    assert "HTTP: the install decision, the installer's kernel and initrd" \
+        http_has_all "^GET /boot.ipxe 200 $E2E_MAC" "^GET /files/e2e/vmlinuz 200" "^GET /files/e2e/installer.img 200"
+    assert "HTTP: the installer answers" http_has "^GET /installers/$E2E_NAME/preseed.cfg 200"
+    assert "HTTP: the callback was accepted (204)" http_has "^POST /v1/machines/${E2E_MAC//:/-}/installed 204"
+    assert "HTTP: no discovery this time" http_lacks "discovery.img\|/agent.sh"
+    assert "console: the installer wrote the disk and called back" console_has "install done, called back"
+    assert "disk: a boot sector with the generation $generation marker" \
+        disk_marker_is "DPLOY-LOCAL-BOOT $E2E_NAME generation $generation"
+    assert "API: the machine's events record the callback" \
+        contains "$(api_get "machines/$E2E_MAC/events")" "generation $generation is installed"
+    assert "dploy machines: generation $generation installed" \
+        test "$(machine_field installedGeneration)/$(machine_field desiredGeneration)" = "$generation/$generation"
+}
+
+# expect_local_boot GENERATION: the boot that just ended ran the disk's boot sector.
+expect_local_boot() {
+    local generation="$1"
+    assert "QEMU left through the boot sector's isa-debug-exit (status 33)" test "$E2E_QEMU_STATUS" = 33
+    assert "console: the boot sector's marker for generation $generation" \
+        console_has "DPLOY-LOCAL-BOOT $E2E_NAME generation $generation"
+    assert "DHCP: the reserved address $E2E_IP" dhcp_acked "${E2E_IP//./\\.}"
+    assert "HTTP: the boot decision was asked for" http_has "^GET /boot.ipxe 200 $E2E_MAC"
+    assert "HTTP: no kernel, initrd, installer answers or callback fetched" http_lacks "/files/\|/installers/\|/installed"
+    assert "dploy machines: still generation $generation installed" \
+        test "$(machine_field installedGeneration)" = "$generation"
+}
+
+step_install() {
+    step "3. next boot: reserved address, installer, disk written, callback: generation 1"
+    boot
+    expect_install 1
+}
+
+step_local_boot() {
+    step "4. next boot: local disk, nothing fetched"
+    boot
+    expect_local_boot 1
+}
+
+# Everything dploy wrote, as one digest.
+output_digest() { (cd "$E2E_WORK/out" && find . -path ./http/files -prune -o -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum; }
+dploy_source_status() { dploy source status --config "$E2E_WORK/dploy.yaml"; }
+
+step_bad_commit() {
+    step "5. a bad commit (generation bump with an invalid ip) changes nothing"
+    local good before_files before_machines file
+    # First a run with no new commit: it converges what the install callbacks changed
+    # (the machine's boot files now say "local disk"), so what follows is the commit's doing.
+    webhook
+    assert "a run without a new commit: nothing left to do" \
+        one_of "$(dploy_last_run '["result"]')" converged unchanged
+    good="$(fleet_head)"
+    before_files="$(output_digest)"
+    before_machines="$(dploy machines --config "$E2E_WORK/dploy.yaml" --json | jq_get '[0]["desiredGeneration"]')"
+    file="$E2E_WORK/fleet/site/machines/$E2E_NAME.yaml"
+    sed -i -e "s/^  ip: .*/  ip: 198.18.0.300/" -e "s/^  generation: .*/  generation: 2/" "$file"
+    fleet_commit "bump $E2E_NAME to generation 2, with a typo in its address"
+    webhook
+    dploy_source_status > "$E2E_WORK/source-status.txt"
+    assert "the run kept the last good commit and changed nothing" \
+        test "$(dploy_last_run '["result"]')" = unchanged
+    assert "dploy status: the newest commit was refused" \
+        contains "$(dploy_last_run '["source"]')" "newest commit refused"
+    assert "dploy source status: the error names the file, line and field" \
+        grep -q "machines/$E2E_NAME.yaml:[0-9]*:[0-9]*: error: 'spec.ip'" "$E2E_WORK/source-status.txt"
+    assert "dploy source status: the last good commit is still the previous one" \
+        grep -q "last good     ${good:0:7}" "$E2E_WORK/source-status.txt"
+    assert "no file dploy writes changed" test "$(output_digest)" = "$before_files"
+    assert "dploy machines: still desired generation 1" test "$before_machines" = 1
+}
+
+step_reinstall() {
+    step "6. a good commit bumps the generation: exactly one more install"
+    local file
+    file="$E2E_WORK/fleet/site/machines/$E2E_NAME.yaml"
+    sed -i -e "s/^  ip: .*/  ip: $E2E_IP/" "$file"
+    fleet_commit "fix $E2E_NAME's address: generation 2 reinstalls it"
+    webhook
+    assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
+    dploy_source_status > "$E2E_WORK/source-status.txt"
+    assert "dploy source status: no error" grep -q "last error    none" "$E2E_WORK/source-status.txt"
+    assert "apply rewrote the installer answers for generation 2" grep -q "generation=2&token=" "$(answers_file)"
+    assert "dploy machines: desired 2, installed 1" \
+        test "$(machine_field desiredGeneration)/$(machine_field installedGeneration)" = "2/1"
+    boot
+    expect_install 2
+
+    step "7. next boot after the reinstall: local disk, generation 2"
+    boot
+    expect_local_boot 2
+    assert "HTTP, whole run: the installer initrd was fetched exactly twice" test "$(http_count '^GET /files/e2e/installer.img 200')" = 2
+    assert "HTTP, whole run: exactly two callbacks" test "$(http_count "^POST /v1/machines/${E2E_MAC//:/-}/installed 204")" = 2
+    assert "HTTP, whole run: discovery booted once" test "$(http_count '^GET /files/e2e/discovery.img 200')" = 1
+    assert "the namespace still has loopback and 198.18.0.1/24 only" \
+        test "$(netns_addresses | sort | tr '\n' ' ')" = "br0 198.18.0.1/24 lo 127.0.0.1/8 "
+}
+
+run_steps() {
+    step_setup
+    step_discovery
+    step_commit_machine
+    step_install
+    step_local_boot
+    step_bad_commit
+    step_reinstall
+}
