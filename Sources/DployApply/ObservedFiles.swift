@@ -50,9 +50,10 @@ public final class ObservationCache: @unchecked Sendable {
         }
     }
 
+    /// A folder entry: only its name is kept (paths are joined while walking), since a
+    /// fleet's output is tens of thousands of entries a daemon holds for its whole life.
     struct Child {
-        var diskPath: String
-        var path: OutputPath
+        var name: String
         var isFolder: Bool
     }
 
@@ -70,19 +71,20 @@ public final class ObservationCache: @unchecked Sendable {
         if let cached = folders[diskPath], cached.stamp == stamp {
             children = cached.children
         } else {
-            children = list(diskPath, as: path)
+            children = list(diskPath)
             folders[diskPath] = (stamp, children)
         }
         for child in children {
+            let childDiskPath = diskPath + "/" + child.name
             if child.isFolder {
-                try walk(child.diskPath, as: child.path, visit)
-            } else if let observed = try file(child.diskPath) {
-                visit(child.path, observed)
+                try walk(childDiskPath, as: OutputPath(path.root, path.path + "/" + child.name), visit)
+            } else if let observed = try file(childDiskPath) {
+                visit(OutputPath(path.root, path.path + "/" + child.name), observed)
             }
         }
     }
 
-    private func list(_ diskPath: String, as path: OutputPath) -> [Child] {
+    private func list(_ diskPath: String) -> [Child] {
         guard let directory = opendir(diskPath) else { return [] }
         defer { closedir(directory) }
         var children: [Child] = []
@@ -96,7 +98,7 @@ public final class ObservationCache: @unchecked Sendable {
                 var status = stat()
                 isFolder = lstat(childPath, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
             }
-            children.append(Child(diskPath: childPath, path: OutputPath(path.root, path.path + "/" + name), isFolder: isFolder))
+            children.append(Child(name: name, isFolder: isFolder))
         }
         return children
     }

@@ -97,17 +97,22 @@ public enum Planner {
             // A generation whose install failed is not tried again: the machine boots from
             // its disk until the generation changes. No endless reinstall loop.
             let failedGeneration = observed.failedInstalls[mac]
+            /// Renders the machine; nil (the problem noted) when its template fails.
+            func renderNow() -> RenderedMachine? {
+                do throws(TemplateError) {
+                    return try render(machine, installed: installed, failed: failedGeneration, resolver: resolver,
+                                      desired: desired, settings: settings, templates: &templates)
+                } catch {
+                    if !problems.contains(error) { problems.append(error) }
+                    return nil
+                }
+            }
             var rendered: RenderedMachine
             if let cached = cache.lookup(machine, installed: installed, failed: failedGeneration) {
                 rendered = cached
             } else {
-                do throws(TemplateError) {
-                    rendered = try render(machine, installed: installed, failed: failedGeneration, resolver: resolver,
-                                          desired: desired, settings: settings, templates: &templates)
-                } catch {
-                    if !problems.contains(error) { problems.append(error) }
-                    continue
-                }
+                guard let fresh = renderNow() else { continue }
+                rendered = fresh
                 cache.store(rendered, for: machine, installed: installed, failed: failedGeneration)
             }
             hosts.append(rendered.host)
@@ -125,13 +130,8 @@ public enum Planner {
                 // keeps digests, not bytes: a machine with a file to write is rendered again.
                 let writes = plan.actions.filter { $0.kind == .writeFile }.compactMap(\.path)
                 if !writes.isEmpty && rendered.files.isEmpty {
-                    do throws(TemplateError) {
-                        rendered = try render(machine, installed: installed, failed: failedGeneration, resolver: resolver,
-                                              desired: desired, settings: settings, templates: &templates)
-                    } catch {
-                        if !problems.contains(error) { problems.append(error) }
-                        continue
-                    }
+                    guard let fresh = renderNow() else { continue }
+                    rendered = fresh
                 }
                 for path in writes { files[path] = rendered.files[path] }
                 machinePlans.append(plan)

@@ -29,7 +29,9 @@ public struct BootDecisions: Sendable {
 
     /// Machines by MAC, resolved per boot: a boot is rare next to the fleet's size, and a
     /// daemon that kept every machine resolved would hold the fleet twice more.
-    let machines: [MACAddress: Machine]
+    let fleet: [Machine]
+    /// Index into `fleet` by MAC: the table holds small integers, not copies of machines.
+    let machines: [MACAddress: Int]
     let resolver: DefaultsResolver
     let profiles: [String: Profile]
     let store: SQLiteStore
@@ -57,7 +59,9 @@ public struct BootDecisions: Sendable {
 
     public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: Discovery?, maxAttempts: Int = 3) {
         resolver = DefaultsResolver(groups: desired.fleet.groups)
-        machines = Dictionary(desired.fleet.machines.map { ($0.mac.value, $0) }, uniquingKeysWith: { first, _ in first })
+        let fleet = desired.fleet.machines
+        self.fleet = fleet
+        machines = Dictionary(fleet.indices.map { (fleet[$0].mac.value, $0) }, uniquingKeysWith: { first, _ in first })
         profiles = Dictionary(desired.fleet.profiles.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.store = store
         self.server = server
@@ -75,8 +79,8 @@ public struct BootDecisions: Sendable {
         }
         // Only machines in git are written down here: any client can ask for any MAC, and
         // a stranger is recorded when its agent reports its hardware.
-        guard let spec = machines[mac] else { return discoveryScript(mac) }
-        let machine = resolver.resolve(spec)
+        guard let index = machines[mac] else { return discoveryScript(mac) }
+        let machine = resolver.resolve(fleet[index])
         let profile = machine.settings.profile.flatMap { profiles[$0] }
         if lastRecorded.shouldRecord(mac, at: now) {
             do { try store.recordSeen(mac, address: address, at: now) } catch {
@@ -106,7 +110,7 @@ public struct BootDecisions: Sendable {
     }
 
     /// The generation git asks for a machine, or nil when the MAC is not in git.
-    public func desiredGeneration(of mac: MACAddress) -> Int? { machines[mac].map { resolver.resolve($0).generation } }
+    public func desiredGeneration(of mac: MACAddress) -> Int? { machines[mac].map { resolver.resolve(fleet[$0]).generation } }
 
     private func discoveryScript(_ mac: MACAddress) -> String {
         guard let discovery else {
