@@ -47,6 +47,9 @@ struct Serve: AsyncParsableCommand {
         let reconciler = Reconciler(config: base.config, configPath: base.configPath, keepingCaches: true)
         let group: ServiceGroup
         do {
+            let tokenFile = reconciler.config.web.tokenFile ?? reconciler.config.stateDirectory + "/web.token"
+            // Before anything is created: the store and the token must not land where they are served.
+            try Self.refuseServedSecrets(reconciler.config, tokenFile: tokenFile)
             guard let store = try reconciler.openStore(creating: true) else { throw ExitCode.failure }
             let live = LiveDesired(
                 store: store, server: try reconciler.settings.server,
@@ -54,7 +57,6 @@ struct Serve: AsyncParsableCommand {
                 maxAttempts: reconciler.config.installAttempts)
             let metrics = ControllerMetrics()
             let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: metrics, logger: logger) { live.update($0) }
-            let tokenFile = reconciler.config.web.tokenFile ?? reconciler.config.stateDirectory + "/web.token"
             let auth = WebAuth(token: try SecretFile.readOrCreate(tokenFile),
                                users: try reconciler.config.web.htpasswd.map(WebAuth.users(htpasswd:)) ?? [:])
             let webhook = try reconciler.config.webhookSecretFile.map { file in
@@ -62,7 +64,6 @@ struct Serve: AsyncParsableCommand {
             }
             let server = BootHTTPServer(live: live, auth: auth, daemon: .init(loop: loop, metrics: metrics, webhook: webhook),
                                         extraLinks: reconciler.config.web.links, httpFolder: reconciler.config.httpOutput)
-            try Self.refuseServedSecrets(reconciler.config, tokenFile: tokenFile)
             let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"
             let application = try server.application(listen: address)
             // The first reconcile runs inside the service group, so SIGTERM during it is

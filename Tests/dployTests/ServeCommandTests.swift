@@ -210,6 +210,8 @@ struct ServeCommandTests {
         #expect(run.status == 1)
         #expect(run.stderr.contains("is inside output.http"), "\(run.stderr)")
         #expect(run.stderr.contains("served to the boot network without credentials"))
+        #expect(!FileManager.default.fileExists(atPath: site.root.appendingPathComponent("state").path),
+                "nothing was created before the refusal")
     }
 
     static let chromium = chromiumPath

@@ -61,7 +61,7 @@ public final class ReconcileLoop: Service, Sendable {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            // `dploy serve` runs the first reconcile before it opens its port.
+            // The first run starts at once, unless the caller already ran one.
             var trigger: String? = self.status.runs == 0 ? "start" : nil
             while !Task.isCancelled {
                 if let trigger { await self.runOnce(trigger: trigger) }
