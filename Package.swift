@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DployInventoryTests",
-            dependencies: ["DployInventory", "DploySpec"],
+            dependencies: ["DployInventory", "DploySpec", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "DployBMCTests",
             // Also runs the built `dploy bmc` against the emulator, as an operator would.
-            dependencies: ["DployBMC", "DploySpec", "DployController", "DployApply", "DployPlan", "dploy",
+            dependencies: ["DployBMC", "DploySpec", "DployController", "DployApply", "DployPlan", "DployInventory", "dploy",
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]
         ),

@@ -19,10 +19,13 @@ public struct MachineOverview: Encodable, Sendable {
     public var lastInventory: Date?
     public var lastEvent: String?
     public var lastEventAt: Date?
+    /// Power as the BMC last said (`On`, `Off`…), when the daemon reads BMCs.
+    public var power: String?
+    public var powerReadAt: Date?
     public var hardware: Hardware?
 
-    public static func rows(fleet: Fleet, observed: [ObservedMachine],
-                            latestEvents: [MACAddress: MachineEvent] = [:]) -> [MachineOverview] {
+    public static func rows(fleet: Fleet, observed: [ObservedMachine], latestEvents: [MACAddress: MachineEvent] = [:],
+                            bmcReadings: [MACAddress: BMCRecord] = [:]) -> [MachineOverview] {
         let byMAC = Dictionary(observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
         let resolver = DefaultsResolver(groups: fleet.groups)
         var rows = fleet.machines.map { machine in
@@ -44,6 +47,11 @@ public struct MachineOverview: Encodable, Sendable {
                                         lastInventory: machine.hardwareReportedAt,
                                         lastEvent: latestEvents[machine.mac]?.message, lastEventAt: latestEvents[machine.mac]?.at,
                                         hardware: machine.hardware))
+        }
+        for index in rows.indices {
+            guard let mac = MACAddress(rows[index].mac), let reading = bmcReadings[mac] else { continue }
+            rows[index].power = reading.power ?? "unreadable"
+            rows[index].powerReadAt = reading.readAt
         }
         return rows
     }

@@ -1,4 +1,5 @@
 import DployApply
+import DployInventory
 import DployBMC
 import DployPlan
 import DploySpec
@@ -46,6 +47,23 @@ public final class FleetBMC: BMCActions {
 
     public func power(machine: String, _ action: PowerAction) throws {
         try driver(machine).setPower(action)
+    }
+}
+
+extension BMCRecord {
+    /// What the store keeps of one BMC observation.
+    public init(_ observation: BMCObservation, mac: MACAddress) {
+        self.init(mac: mac, readAt: observation.readAt)
+        if let reading = observation.reading {
+            power = reading.power.description
+            health = reading.health
+            model = [reading.manufacturer, reading.model].compactMap { $0 }.joined(separator: " ")
+            serial = reading.serialNumber
+            biosVersion = reading.biosVersion
+            bmcFirmware = reading.managerFirmware
+        } else {
+            error = observation.error.map(String.init(describing:))
+        }
     }
 }
 

@@ -103,3 +103,31 @@ public struct MachineEvent: Hashable, Sendable {
         self.message = message
     }
 }
+
+/// A machine's BMC as last read: power and identity, or why it could not be read.
+public struct BMCRecord: Hashable, Sendable {
+    public var mac: MACAddress
+    public var readAt: Date
+    /// `On`, `Off`, `PoweringOn`…, as the BMC says; nil when the read failed.
+    public var power: String?
+    public var health: String?
+    public var model: String?
+    public var serial: String?
+    public var biosVersion: String?
+    public var bmcFirmware: String?
+    /// Why the BMC could not be read; nil when it was.
+    public var error: String?
+
+    public init(mac: MACAddress, readAt: Date, power: String? = nil, health: String? = nil, model: String? = nil,
+                serial: String? = nil, biosVersion: String? = nil, bmcFirmware: String? = nil, error: String? = nil) {
+        self.mac = mac
+        self.readAt = readAt
+        self.power = power
+        self.health = health
+        self.model = model
+        self.serial = serial
+        self.biosVersion = biosVersion
+        self.bmcFirmware = bmcFirmware
+        self.error = error
+    }
+}

@@ -163,6 +163,20 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func recordBMCReadings(_ readings: [BMCRecord]) throws {
+        try pool.write { db in
+            for reading in readings { try BMCReadingRow(reading).save(db) }
+        }
+    }
+
+    public func bmcReadings() throws -> [MACAddress: BMCRecord] {
+        try pool.read { db in
+            try BMCReadingRow.fetchAll(db).reduce(into: [:]) { readings, row in
+                if let record = row.record { readings[record.mac] = record }
+            }
+        }
+    }
+
     public func backup(to path: String) throws {
         guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.backupExists(path) }
         do {

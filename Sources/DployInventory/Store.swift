@@ -28,6 +28,10 @@ public protocol Store: Sendable {
     /// Each machine's newest event, for lists of many machines.
     func latestEvents() throws -> [MACAddress: MachineEvent]
 
+    /// Each machine's newest BMC reading replaces its previous one.
+    func recordBMCReadings(_ readings: [BMCRecord]) throws
+    func bmcReadings() throws -> [MACAddress: BMCRecord]
+
     /// A consistent copy of the whole store, taken while it is in use.
     func backup(to path: String) throws
 }

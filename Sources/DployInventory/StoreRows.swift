@@ -71,3 +71,35 @@ struct EventRow: Codable, FetchableRecord, PersistableRecord {
         self.message = message
     }
 }
+
+struct BMCReadingRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "bmcReading"
+    var mac: String
+    var readAt: Date
+    var power: String?
+    var health: String?
+    var model: String?
+    var serial: String?
+    var biosVersion: String?
+    var bmcFirmware: String?
+    var error: String?
+
+    init(_ record: BMCRecord) {
+        mac = record.mac.description
+        readAt = record.readAt
+        power = record.power
+        health = record.health
+        model = record.model
+        serial = record.serial
+        biosVersion = record.biosVersion
+        bmcFirmware = record.bmcFirmware
+        error = record.error
+    }
+
+    var record: BMCRecord? {
+        MACAddress(mac).map {
+            BMCRecord(mac: $0, readAt: readAt, power: power, health: health, model: model, serial: serial,
+                      biosVersion: biosVersion, bmcFirmware: bmcFirmware, error: error)
+        }
+    }
+}

@@ -38,6 +38,21 @@ enum StoreSchema {
                 t.column("message", .text).notNull()
             }
         }
+        migrator.registerMigration("v2: bmc readings") { db in
+            // Keyed by MAC like the rest, without a reference to `machine`: a BMC is read
+            // before its machine ever boots through dploy.
+            try db.create(table: "bmcReading") { t in
+                t.primaryKey("mac", .text)
+                t.column("readAt", .datetime).notNull()
+                t.column("power", .text)
+                t.column("health", .text)
+                t.column("model", .text)
+                t.column("serial", .text)
+                t.column("biosVersion", .text)
+                t.column("bmcFirmware", .text)
+                t.column("error", .text)
+            }
+        }
         return migrator
     }()
 

@@ -186,7 +186,7 @@ public struct BootHTTPServer: Sendable {
     private func addAPIRoutes(_ router: RouterGroup<BasicRequestContext>) {
         router.get("v1/machines") { _, _ -> Response in
             try Self.json(MachineOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), observed: try store.machines(),
-                                               latestEvents: try store.latestEvents()))
+                                               latestEvents: try store.latestEvents(), bmcReadings: try store.bmcReadings()))
         }
         router.get("v1/machines/:id") { _, context -> Response in
             try Self.json(try overview(context.parameters.get("id") ?? ""))

@@ -1,4 +1,5 @@
 import DployBMC
+import DployInventory
 import Logging
 import DployController
 import DployPlan
@@ -97,7 +98,16 @@ struct ReconcileLoopBMCTests {
         try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
         #expect(metrics.exposition().contains("dploy_bmc_requests_total 1"))
         #expect(metrics.exposition().contains("dploy_bmc_errors_total 0"))
-        let events = try #require(try reconciler.openStore(creating: false)).events(for: MACAddress("52:54:00:00:00:10"), limit: 5)
+        let store = try #require(try reconciler.openStore(creating: false))
+        let mac = try #require(MACAddress("52:54:00:00:00:10"))
+        let events = try store.events(for: mac, limit: 5)
         #expect(events.first?.message.contains("power drift: observed off, desired on") == true)
+        // The reading is kept, with its time: the web page and /v1/machines show it.
+        let reading = try #require(try store.bmcReadings()[mac])
+        #expect(reading.power == "Off", "as read before the drift was corrected")
+        #expect(reading.error == nil && abs(reading.readAt.timeIntervalSinceNow) < 120)
+        let row = MachineOverview.rows(fleet: try reconciler.loadDesired().fleet, observed: try store.machines(),
+                                       bmcReadings: try store.bmcReadings()).first { $0.name == "node-0" }
+        #expect(row?.power == "Off")
     }
 }

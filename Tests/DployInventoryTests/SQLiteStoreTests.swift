@@ -1,4 +1,5 @@
-import DployInventory
+import GRDB
+@testable import DployInventory
 import DploySpec
 import Foundation
 import Testing
@@ -15,6 +16,31 @@ struct SQLiteStoreTests {
     }
 
     var path: String { folder.appendingPathComponent("state/dploy.db").path }
+
+    @Test("a store from the first version migrates, keeping its machines; a BMC reading replaces the one before")
+    func migratesFromV1() throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let v1 = try DatabaseQueue(path: path)
+        try StoreSchema.migrator.migrate(v1, upTo: "v1: machines, hardware, installs, events")
+        try v1.write { db in
+            try db.execute(sql: "INSERT INTO machine (mac, firstSeen, lastSeen, state) VALUES (?, ?, ?, 'known')",
+                           arguments: [web01.description, t0, t0])
+        }
+        try v1.close()
+        #expect(throws: StoreError.self, "a reader refuses the old version and changes nothing") {
+            try SQLiteStore(path: path, readOnly: true)
+        }
+
+        let store = try SQLiteStore(path: path)
+        #expect(try store.machine(web01)?.state == .known)
+        #expect(try store.bmcReadings().isEmpty)
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On", model: "HPE ProLiant DL360 Gen10")])
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 60, error: "198.18.0.121: unreachable")])
+        let reading = try #require(try store.bmcReadings()[web01])
+        #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.error == "198.18.0.121: unreachable")
+        #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings"])
+    }
 
     @Test("an empty file migrates; a machine is seen, installs once, and the store says so after a restart")
     func installLifecycle() throws {

@@ -11,7 +11,9 @@ struct PlanApplyCommandTests {
     func labCopy() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-cli-lab-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: CommandLineTests.repositoryRoot.appendingPathComponent("examples/lab"), to: folder)
+        // What a `make demo` left in the lab is not part of it.
         try? FileManager.default.removeItem(at: folder.appendingPathComponent("out"))
+        try? FileManager.default.removeItem(at: folder.appendingPathComponent("state"))
         // The lab ships plan-only; these tests apply.
         let config = folder.appendingPathComponent("dploy.yaml")
         let text = try String(contentsOf: config, encoding: .utf8)

@@ -107,6 +107,14 @@ public final class ReconcileLoop: Service, Sendable {
                 bmc = (read.power, read.firmware)
                 metrics.bmcRequests.increment(by: Int64(read.observations.count))
                 metrics.bmcErrors.increment(by: Int64(read.observations.count { $0.error != nil }))
+                let macs = Dictionary(loaded.fleet.machines.map { ($0.name, $0.mac.value) }, uniquingKeysWith: { first, _ in first })
+                do {
+                    try store.recordBMCReadings(read.observations.compactMap { observation in
+                        macs[observation.machine].map { BMCRecord(observation, mac: $0) }
+                    })
+                } catch {
+                    logger.error("cannot store BMC readings: \(error)")
+                }
                 step("bmc")
             }
             let result = try reconciler.plan(desired: loaded, fingerprint: false, store: store, bmc: bmc)

@@ -45,7 +45,8 @@ struct WebPages: Sendable {
         let resolver = DefaultsResolver(groups: fleet.groups)
         let bmcs = Dictionary(fleet.machines.map { ($0.mac.value.description, resolver.resolve($0).settings.bmc?.address) },
                               uniquingKeysWith: { first, _ in first })
-        let rows = MachineOverview.rows(fleet: fleet, observed: try store.machines(), latestEvents: try store.latestEvents())
+        let rows = MachineOverview.rows(fleet: fleet, observed: try store.machines(), latestEvents: try store.latestEvents(),
+                                        bmcReadings: try store.bmcReadings())
         var context = base("Servers", inputs)
         context["count"] = rows.count
         context["lastError"] = inputs.status?.lastError
@@ -56,7 +57,7 @@ struct WebPages: Sendable {
                 "model": [row.hardware?.vendor, row.hardware?.model].compactMap { $0 }.joined(separator: " "),
                 "serial": row.hardware?.serial ?? "", "address": row.address ?? "",
                 "generation": Self.generation(installed: row.installedGeneration, desired: row.desiredGeneration),
-                "power": "unknown", "lastInventory": row.lastInventory.map(Self.time) ?? "never",
+                "power": row.power ?? "unknown", "lastInventory": row.lastInventory.map(Self.time) ?? "never",
                 "lastEvent": row.lastEvent.map { "\(Self.time(row.lastEventAt!)): \($0)" } ?? "",
                 "links": MachineLinks.context(MachineLinks.links(bmc: bmcs[row.mac] ?? nil, host: row.address, extra: extraLinks)),
             ]
@@ -87,7 +88,8 @@ struct WebPages: Sendable {
         context["generation"] = effective.map { String($0.generation) } ?? "—"
         context["lastSeen"] = observed.map { Self.time($0.lastSeen) } ?? "never"
         context["address"] = row?.address ?? ""
-        context["power"] = "unknown"
+        let reading = try store.bmcReadings()[mac]
+        context["power"] = reading.map { ($0.power ?? "unreadable: \($0.error ?? "")") + ", read \(Self.time($0.readAt))" } ?? "unknown"
         context["lastInventory"] = observed?.hardwareReportedAt.map(Self.time)
         if let hardware = observed?.hardware {
             context["hardware"] = [
