@@ -72,6 +72,11 @@ public struct Applier: Sendable {
             report.written.append(path)
         }
         for folder in renamedFolders { AtomicFile.syncFolderOf(folder + "/.") }
+        // Until the reload below succeeds, a marker says one is owed: a reload that fails, or
+        // a process that dies before it, is retried by the next plan.
+        if !staged.isEmpty, actions.contains(where: { $0.kind == .reloadDHCP }) {
+            try AtomicFile.write([], to: reloadPendingPath)
+        }
         for (temporary, path) in staged {
             try AtomicFile.commit(temporary, to: folders.diskPath(path))
             report.written.append(path)
@@ -82,6 +87,7 @@ public struct Applier: Sendable {
             let (status, output) = try Shell.run(command)
             guard status == 0 else { throw ApplyError.reloadFailed(command: command, output: output) }
             report.reloaded = true
+            unlink(reloadPendingPath)
         }
         for action in actions where action.kind == .removeFile {
             guard let path = action.path else { continue }
@@ -95,6 +101,10 @@ public struct Applier: Sendable {
         if let bmc { try runBMCActions(actions, bmc, report: &report) }
         return report
     }
+
+    /// Present while a DHCP reload is owed (hidden: the DHCP server does not read it).
+    public static let reloadPendingName = ".dploy-reload-pending"
+    var reloadPendingPath: String { folders.folder(.dhcp) + "/" + Self.reloadPendingName }
 
     /// Each machine's BMC steps in plan order. One machine's failure stops its later steps
     /// (no power cycle into the old disk after a failed boot-once) but not other machines';

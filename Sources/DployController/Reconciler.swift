@@ -126,6 +126,7 @@ public struct Reconciler: Sendable {
             if dhcp.backend == .dnsmasq { dhcpFiles.append(DnsmasqFiles.hostsFileName(for: dhcp.fileName)) }
         }
         var observed = ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles, cache: observationCache))
+        observed.dhcpReloadPending = FileManager.default.fileExists(atPath: try folders.folder(.dhcp) + "/" + Applier.reloadPendingName)
         // The store exists once a machine has booted through dploy; until then nothing was observed.
         if let store = try openStore ?? self.openStore(creating: false) {
             observed.installedGenerations = try store.installedGenerations()

@@ -21,6 +21,10 @@ public struct ObservedState: Hashable, Sendable {
     /// Machines that booted from the network and reported themselves, with a word on what
     /// they are ("HPE ProLiant DL360 Gen10"); the planner names those not in git.
     public var discovered: [MACAddress: String]
+    /// The DHCP files were last changed by an apply whose reload did not finish (it failed,
+    /// or the process died between the rename and the reload): the server may still run the
+    /// old configuration although the files match git.
+    public var dhcpReloadPending = false
 
     public init(files: [OutputPath: ObservedFile] = [:], installedGenerations: [MACAddress: Int] = [:],
                 power: [MACAddress: ObservedPower] = [:], discovered: [MACAddress: String] = [:]) {

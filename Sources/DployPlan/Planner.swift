@@ -158,8 +158,9 @@ public enum Planner {
                     changed = true
                 }
             }
-            if changed, let reload = settings.reloadCommand {
-                shared.append(Action(.reloadDHCP, detail: reload, reason: "the DHCP configuration changed"))
+            if changed || observed.dhcpReloadPending, let reload = settings.reloadCommand {
+                shared.append(Action(.reloadDHCP, detail: reload, reason: changed ? "the DHCP configuration changed"
+                                     : "the last reload did not finish; the server may run the old configuration"))
             }
         }
 

@@ -30,6 +30,22 @@ struct ApplyTests {
         #expect(try lab.outputStamps() == stamps, "same bytes, same mtimes")
     }
 
+    @Test("a DHCP reload that fails is owed: the next plan reloads although the files match")
+    func failedReloadIsRetried() throws {
+        let lab = try LabCopy(config: LabCopy.config(extraDHCP: ", reload: \"test -e reload-works\""))
+        let reconciler = try lab.reconciler()
+        #expect(throws: ApplyError.self) { try reconciler.apply(try reconciler.plan()) }
+        let owed = try reconciler.plan()
+        let reload = try #require(owed.plan.shared.first { $0.kind == .reloadDHCP })
+        #expect(reload.reason == "the last reload did not finish; the server may run the old configuration")
+        #expect(!owed.plan.shared.contains { $0.kind == .writeDHCPConfig }, "the files themselves are in place")
+
+        FileManager.default.createFile(atPath: FileManager.default.currentDirectoryPath + "/reload-works", contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: FileManager.default.currentDirectoryPath + "/reload-works") }
+        #expect(try reconciler.apply(owed).reloaded)
+        #expect(try !reconciler.plan().plan.shared.contains { $0.kind == .reloadDHCP }, "paid: nothing owed")
+    }
+
     @Test("files an operator puts beside dploy's are never removed, prune or not")
     func foreignFilesStay() throws {
         let lab = try LabCopy(config: LabCopy.config(prune: "{enabled: true, maxRemovals: 50}"))
