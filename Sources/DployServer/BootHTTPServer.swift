@@ -210,7 +210,11 @@ public struct BootHTTPServer: Sendable {
     }
 
     private func addPageRoutes(_ router: RouterGroup<BasicRequestContext>) {
-        router.get("/") { _, _ -> Response in Self.html(try pages.servers(inputs, store: store)) }
+        router.get("/") { request, _ -> Response in
+            let query = request.uri.queryParameters["q"].map(String.init) ?? ""
+            let page = request.uri.queryParameters["page"].flatMap { Int(String($0)) } ?? 1
+            return Self.html(try pages.servers(inputs, store: store, query: query, page: page))
+        }
         router.get("machines/:id") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
             guard let page = try pages.machine(id, inputs, store: store) else {

@@ -1,6 +1,6 @@
 import DployController
 import DployInventory
-import DployServer
+@testable import DployServer
 import DploySpec
 import Foundation
 import Hummingbird
@@ -90,6 +90,17 @@ struct WebPageTests {
         }
     }
 
+    @Test("the server list pages a large fleet: every machine once, out-of-range pages clamped")
+    func paging() {
+        let machines = Array(1...1_234)
+        let pages = (1...3).map { WebPages.page(machines, number: $0, size: 500) }
+        #expect(pages.map(\.pages) == [3, 3, 3])
+        #expect(pages.flatMap(\.items) == machines)
+        #expect(WebPages.page(machines, number: 99, size: 500).page == 3)
+        #expect(WebPages.page(machines, number: -1, size: 500).items.first == 1)
+        #expect(WebPages.page([Int](), number: 1, size: 500).pages == 1)
+    }
+
     @Test("an htpasswd file with anything but bcrypt entries is refused with its line")
     func htpasswdRefusesWeakHashes() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("htpasswd-\(UUID().uuidString)")
@@ -138,6 +149,11 @@ struct WebPageTests {
             let (missing, _, notFound) = try await request(client, "/machines/web-99", headers: bearer)
             #expect(missing == .notFound)
             #expect(notFound.contains("No machine is named &#39;web-99&#39;"))
+            let (_, _, filtered) = try await request(client, "/?q=DB-", headers: bearer)
+            #expect(filtered.contains("<tr data-machine=\"db-01\">") && !filtered.contains("<tr data-machine=\"web-01\">"))
+            #expect(filtered.contains("<h1>Servers <small>3</small></h1>"))
+            let (_, _, escapedQuery) = try await request(client, "/?q=%22%3E%3Cscript%3E", headers: bearer)
+            #expect(escapedQuery.contains("value=\"&quot;&gt;&lt;script&gt;\"") && !escapedQuery.contains("\"><script>"))
             let (_, _, groups) = try await request(client, "/groups", headers: bearer)
             #expect(groups.contains("<tr data-group=\"web\">"))
         }

@@ -40,17 +40,40 @@ struct WebPages: Sendable {
         ["title": title, "sourceLabel": inputs.snapshot?.desired.source ?? "no desired state loaded yet"]
     }
 
-    func servers(_ inputs: Inputs, store: SQLiteStore) throws -> String {
+    /// Rows per page of the server list: a fleet of thousands is read a page at a time.
+    static let pageSize = 500
+
+    /// - Parameters:
+    ///   - query: keeps the machines whose name, MAC, address, state or model contains it.
+    ///   - page: 1-based; out-of-range pages show the nearest one.
+    func servers(_ inputs: Inputs, store: SQLiteStore, query: String = "", page: Int = 1) throws -> String {
         let fleet = inputs.snapshot?.desired.fleet ?? Fleet()
         let resolver = DefaultsResolver(groups: fleet.groups)
-        let bmcs = Dictionary(fleet.machines.map { ($0.mac.value.description, resolver.resolve($0).settings.bmc?.address) },
-                              uniquingKeysWith: { first, _ in first })
-        let rows = MachineOverview.rows(fleet: fleet, observed: try store.machines(), latestEvents: try store.latestEvents(),
+        var rows = MachineOverview.rows(fleet: fleet, observed: try store.machines(), latestEvents: try store.latestEvents(),
                                         bmcReadings: try store.bmcReadings())
+        let needle = query.trimmingCharacters(in: .whitespaces).lowercased()
+        if !needle.isEmpty {
+            rows = rows.filter { row in
+                [row.name, row.mac, row.address, row.state, row.hardware?.model].contains { $0?.lowercased().contains(needle) == true }
+            }
+        }
+        let (shown, current, pages) = Self.page(rows, number: page, size: Self.pageSize)
+        let names = Set(shown.compactMap(\.name))
+        let bmcs = Dictionary(fleet.machines.filter { names.contains($0.name) }.map {
+            ($0.mac.value.description, resolver.resolve($0).settings.bmc?.address)
+        }, uniquingKeysWith: { first, _ in first })
         var context = base("Servers", inputs)
         context["count"] = rows.count
+        context["query"] = query
         context["lastError"] = inputs.status?.lastError
-        context["machines"] = rows.map { row -> [String: Any] in
+        if pages > 1 {
+            let q = query.isEmpty ? "" : "&q=" + (query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            context["paging"] = [
+                "current": current, "pages": pages,
+                "previous": current > 1 ? "/?page=\(current - 1)\(q)" : "", "next": current < pages ? "/?page=\(current + 1)\(q)" : "",
+            ] as [String: Any]
+        }
+        context["machines"] = shown.map { row -> [String: Any] in
             [
                 "id": row.name ?? row.mac, "name": row.name ?? row.mac, "state": row.state,
                 "stateClass": row.state.replacingOccurrences(of: " ", with: "-"),
@@ -177,6 +200,14 @@ struct WebPages: Sendable {
         var context = base("Not found", inputs)
         context["message"] = message
         return render("notFound", context)
+    }
+
+    /// One page of `items`: the page shown (clamped to what exists) and how many there are.
+    static func page<Item>(_ items: [Item], number: Int, size: Int) -> (items: ArraySlice<Item>, page: Int, pages: Int) {
+        let pages = max(1, (items.count + size - 1) / size)
+        let page = min(max(number, 1), pages)
+        let start = (page - 1) * size
+        return (items[start..<min(start + size, items.count)], page, pages)
     }
 
     static func step(_ action: Action) -> String {

@@ -37,6 +37,9 @@ enum WebTemplates {
     static let servers = """
         {{> head}}<h1>Servers <small>{{count}}</small></h1>
         {{#lastError}}<p class="error" id="last-error">{{.}}</p>{{/lastError}}
+        <form method="get" action="/"><p><input type="search" name="q" value="{{query}}" placeholder="name, MAC, address, state, model">
+        <button type="submit">Filter</button></p></form>
+        {{#paging}}<p id="paging">Page {{current}} of {{pages}}{{#previous}} · <a href="{{.}}" rel="prev">previous</a>{{/previous}}{{#next}} · <a href="{{.}}" rel="next">next</a>{{/next}}</p>{{/paging}}
         <table id="servers"><thead><tr><th>Name</th><th>State</th><th>Model</th><th>Serial</th><th>Address</th>
         <th>Generation</th><th>Power</th><th>Last inventory</th><th>Last event</th><th>Links</th></tr></thead><tbody>
         {{#machines}}<tr data-machine="{{name}}"><td><a href="/machines/{{id}}">{{name}}</a></td>
