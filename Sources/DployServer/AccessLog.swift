@@ -1,3 +1,4 @@
+import DploySpec
 import Hummingbird
 import Logging
 
@@ -29,7 +30,11 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
             "path": .string(request.uri.path),
             "status": .stringConvertible(status),
         ]
-        if let mac = request.uri.queryParameters["mac"] { metadata["mac"] = .string(String(mac)) }
+        // Only a well-formed MAC: the parameter is the client's text, and a newline in it
+        // would forge log lines.
+        if let mac = request.uri.queryParameters["mac"] {
+            metadata["mac"] = .string(MACAddress(String(mac))?.description ?? "(not a MAC)")
+        }
         context.logger.debug("http", metadata: metadata)
     }
 }

@@ -43,9 +43,11 @@ struct AccessLogTests {
             _ = try await client.execute(uri: "/v1/machines/\(BootServerTests.stranger)/installed?generation=0&token=secret-token-value",
                                          method: .post) { $0.status }
             _ = try await client.execute(uri: "/no/such/file", method: .get) { $0.status }
+            _ = try await client.execute(uri: "/boot.ipxe?mac=x%0Aforged%20line", method: .get) { $0.status }
         }
         let http = lines.lines.withLock { $0 }.filter { $0.message == "http" }.map(\.metadata)
-        #expect(http.count == 3)
+        #expect(http.count == 4)
+        #expect(http.last?["mac"] == "(not a MAC)", "a client's text never reaches the log as it was sent")
         let boot = http.first { $0["path"] == "/boot.ipxe" }?.filter { $0.key != "hb.request.id" }
         #expect(boot == ["method": "GET", "path": "/boot.ipxe", "status": "200", "mac": BootServerTests.stranger])
         let callback = try #require(http.first { $0["method"] == "POST" })
