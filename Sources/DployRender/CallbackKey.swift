@@ -20,14 +20,12 @@ public struct CallbackKey: Hashable, @unchecked Sendable {
     public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 
     public func token(mac: MACAddress, generation: Int) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: Array("\(mac)|\(generation)".utf8), using: symmetricKey)
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: code.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Array("\(mac)|\(generation)".utf8), using: symmetricKey))
     }
 
     /// Constant-time check of a token from a callback.
     public func verify(_ token: String, mac: MACAddress, generation: Int) -> Bool {
-        guard token.count == 64, let given = Self.bytes(hex: token) else { return false }
+        guard token.count == 64, let given = Hex.decode(token) else { return false }
         return HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: Array("\(mac)|\(generation)".utf8),
                                                       using: symmetricKey)
     }
@@ -41,7 +39,7 @@ public struct CallbackKey: Hashable, @unchecked Sendable {
                 throw CallbackKeyError.exposed(path, mode)
             }
             guard let data = FileManager.default.contents(atPath: path),
-                  let bytes = Self.bytes(hex: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+                  let bytes = Hex.decode(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
                   bytes.count == 32 else { throw CallbackKeyError.invalid(path) }
             return CallbackKey(bytes: bytes)
         }
@@ -52,7 +50,7 @@ public struct CallbackKey: Hashable, @unchecked Sendable {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw CallbackKeyError.invalid(path) }
         defer { close(descriptor) }
-        let hex = Array((key.map { String(format: "%02x", $0) }.joined() + "\n").utf8)
+        let hex = Array((Hex.encode(key) + "\n").utf8)
         guard write(descriptor, hex, hex.count) == hex.count, fsync(descriptor) == 0 else { throw CallbackKeyError.invalid(path) }
         return CallbackKey(bytes: key)
     }
@@ -69,16 +67,5 @@ public struct CallbackKey: Hashable, @unchecked Sendable {
                 "\(path) is not a dploy callback key (64 hex digits); move it away to have a new one made (outstanding install tokens stop working)"
             }
         }
-    }
-
-    static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        return bytes
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import DploySpec
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -75,7 +76,7 @@ public struct WebAuth: Sendable {
     /// token itself and changing the token signs everyone out.
     var sessionValue: String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("dploy web session".utf8), using: SymmetricKey(data: Array(token.utf8)))
-        return mac.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return Hex.encode(mac)
     }
 
     static let cookieName = "dploy_session"
@@ -123,8 +124,4 @@ public enum WebAuthError: Error, CustomStringConvertible {
         case .badLine(let path, let line, let reason): "\(path):\(line): \(reason)"
         }
     }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import DploySpec
 import Foundation
 import HTTPTypes
 
@@ -32,11 +33,12 @@ public struct Webhook: Sendable {
     }
 
     public func verdict(body: [UInt8], headers: HTTPFields) -> Verdict {
-        let expected = Data(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: secret)))
+        let key = SymmetricKey(data: secret)
         let signed = Self.signatureHeaders.contains { header in
             guard let name = HTTPField.Name(header.name), let value = headers[name], value.hasPrefix(header.prefix),
-                  let given = Data(hexString: String(value.dropFirst(header.prefix.count))) else { return false }
-            return given.count == expected.count && zip(given, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+                  let given = Hex.decode(value.dropFirst(header.prefix.count)), !given.isEmpty else { return false }
+            // swift-crypto compares in constant time.
+            return HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: body, using: key)
         }
         guard signed else { return .unauthorized }
         if let pushed = Self.pushedRef(body), let followedRef, Self.branch(pushed) != Self.branch(followedRef) {
@@ -53,21 +55,5 @@ public struct Webhook: Sendable {
 
     static func branch(_ ref: String) -> String {
         ref.hasPrefix("refs/heads/") ? String(ref.dropFirst("refs/heads/".count)) : ref
-    }
-}
-
-extension Data {
-    init?(hexString: String) {
-        guard hexString.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(hexString.count / 2)
-        var index = hexString.startIndex
-        while index < hexString.endIndex {
-            let next = hexString.index(index, offsetBy: 2)
-            guard let byte = UInt8(hexString[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        self.init(bytes)
     }
 }

@@ -44,6 +44,29 @@ struct SecretsTests {
         #expect(error?.description.contains("hunter2") == false)
     }
 
+    @Test("A one-line secret file: CRLF or not, refused when others can read it or it is empty")
+    func readsSecretFile() throws {
+        try write("webhook", "s3cret\r\n")
+        #expect(try SecretFile.read(folder.appendingPathComponent("webhook").path) == "s3cret")
+        try write("open", "s3cret\n", mode: 0o640)
+        let open = #expect(throws: SecretError.self) { try SecretFile.read(folder.appendingPathComponent("open").path) }
+        #expect(open?.description.contains("is readable by group or others (mode 640)") == true)
+        #expect(open?.description.contains("s3cret") == false)
+        try write("empty", "\n\n")
+        let empty = #expect(throws: SecretError.self) { try SecretFile.read(folder.appendingPathComponent("empty").path) }
+        #expect(empty?.description == folder.appendingPathComponent("empty").path + ": is empty")
+    }
+
+    @Test("A missing token file is made: 64 hex digits, mode 0600, the same on the next read")
+    func createsTokenFile() throws {
+        let path = folder.appendingPathComponent("web.token").path
+        let token = try SecretFile.readOrCreate(path)
+        #expect(token.count == 64 && Hex.decode(token)?.count == 32)
+        let mode = try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        #expect(mode == 0o600)
+        #expect(try SecretFile.readOrCreate(path) == token)
+    }
+
     @Test("Missing file, missing password, bad YAML and path tricks are clear errors without values")
     func refusesBadSecrets() throws {
         let store = SecretStore(folder: folder.path)

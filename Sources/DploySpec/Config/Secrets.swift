@@ -58,18 +58,7 @@ public struct SecretStore: Sendable {
         guard case .success = Names.dnsLabel(name) else {
             throw SecretError(file: file, problem: "'\(name)' is not a valid secret name (a DNS label: a-z, 0-9, '-')")
         }
-        var info = stat()
-        guard stat(file, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
-            throw SecretError(file: file, problem: "cannot read the secret (\(reason)); create it with 'username' and 'password', mode 0600")
-        }
-        let mode = info.st_mode & 0o777
-        if mode & 0o077 != 0 {
-            throw SecretError(file: file, problem: "is readable by group or others (mode \(String(mode, radix: 8))); run 'chmod 600 \(file)'")
-        }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw SecretError(file: file, problem: "cannot read the secret (permission denied?)")
-        }
+        let data = try PrivateFile.read(file, missing: "create it with 'username' and 'password', mode 0600")
         // Parse errors can quote the offending text, which may be the password: say only where.
         let node: Node?
         do {
