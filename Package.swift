@@ -53,7 +53,7 @@ let package = Package(
         ),
         .target(
             name: "DployPlan",
-            dependencies: ["DploySpec", "DployRender", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["DploySpec", "DployRender", "DployInventory", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "DployApply",

@@ -130,6 +130,7 @@ public struct Reconciler: Sendable {
         // The store exists once a machine has booted through dploy; until then nothing was observed.
         if let store = try openStore ?? self.openStore(creating: false) {
             observed.installedGenerations = try store.installedGenerations()
+            observed.taskRuns = try store.taskRunStates()
             for (mac, attempt) in try store.latestAttempts() {
                 if attempt.failedAt != nil {
                     observed.failedInstalls[mac] = attempt.generation

@@ -28,6 +28,9 @@ public enum MachineState: String, Codable, Hashable, Sendable, CaseIterable {
     case installed
     /// An install never called back within its retries; it boots from disk until a new generation.
     case failed
+    /// A rediscover task forgot its hardware and installs: its next network boot is a
+    /// discovery, also when it is in git. Its hardware report makes it `discovered` again.
+    case rediscovering
 }
 
 /// What the discovery agent reported about a machine's hardware.

@@ -65,7 +65,11 @@ public final class SQLiteStore: Store {
 
     public func recordHardware(_ mac: MACAddress, _ hardware: Hardware, at: Date) throws {
         try pool.write { db in
-            _ = try Self.touch(db, mac, address: nil, at: at)
+            var machine = try Self.touch(db, mac, address: nil, at: at)
+            if machine.state == MachineState.rediscovering.rawValue {
+                machine.state = MachineState.discovered.rawValue
+                try machine.update(db)
+            }
             try HardwareRow(mac: mac.description, reportedAt: at, json: String(decoding: try JSONEncoder().encode(hardware), as: UTF8.self))
                 .save(db)
             try EventRow(mac: mac.description, at: at, kind: "inventory",
@@ -188,7 +192,7 @@ public final class SQLiteStore: Store {
     }
 
     /// The machine's row, created on first sight, with its last-seen time moved on.
-    private static func touch(_ db: Database, _ mac: MACAddress, address: String?, at: Date) throws -> MachineRow {
+    static func touch(_ db: Database, _ mac: MACAddress, address: String?, at: Date) throws -> MachineRow {
         if var row = try MachineRow.fetchOne(db, key: mac.description) {
             row.lastSeen = max(row.lastSeen, at)
             if let address { row.address = address }

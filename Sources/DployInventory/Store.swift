@@ -32,6 +32,30 @@ public protocol Store: Sendable {
     func recordBMCReadings(_ readings: [BMCRecord]) throws
     func bmcReadings() throws -> [MACAddress: BMCRecord]
 
+    /// Records a task run as started (`running`) or `skipped`, with an event for its machine.
+    /// Returns false, recording nothing, when the run already has a row: it ran, runs, or
+    /// was skipped, and a task never runs twice.
+    func startTaskRun(_ run: TaskRun) throws -> Bool
+    /// Ends a running run. Returns false when it was not running (already over).
+    func finishTaskRun(_ key: TaskRunKey, _ outcome: TaskRunOutcome, at: Date) throws -> Bool
+    /// Replaces a running run's output: the imaging environment's progress.
+    func updateTaskRunOutput(_ key: TaskRunKey, _ output: String) throws
+    /// Every recorded run's state, for planning which are still pending.
+    func taskRunStates() throws -> [TaskRunKey: TaskRunState]
+    /// Recorded runs, of one task or all, by task then start.
+    func taskRuns(task: String?) throws -> [TaskRun]
+    /// The machine's running run of one of these actions, if any (what its next boot is for).
+    func runningTaskRun(mac: MACAddress, actions: Set<String>) throws -> TaskRun?
+    /// Fails every running run whose deadline has passed, and returns them.
+    func failOverdueTaskRuns(at: Date) throws -> [TaskRun]
+    /// Fails running runs of these actions: they ran in a process that is gone (dploy was
+    /// stopped or died mid-run), and a task never runs twice, so they are not run again.
+    func failInterruptedTaskRuns(actions: Set<String>, at: Date) throws -> [TaskRun]
+
+    /// Forgets a machine's hardware report and install history: its next network boot is a
+    /// discovery (`MachineState.rediscovering`). Events and BMC readings stay.
+    func forgetMachine(_ mac: MACAddress, reason: String, at: Date) throws
+
     /// A consistent copy of the whole store, taken while it is in use.
     func backup(to path: String) throws
 }

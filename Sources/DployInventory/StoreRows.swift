@@ -103,3 +103,41 @@ struct BMCReadingRow: Codable, FetchableRecord, PersistableRecord {
         }
     }
 }
+
+struct TaskRunRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "taskRun"
+    var id: Int64?
+    var task: String
+    var revision: String
+    var machine: String
+    var mac: String?
+    var action: String
+    var state: String
+    var startedAt: Date?
+    var finishedAt: Date?
+    var deadline: Date?
+    var exitCode: Int?
+    var output: String?
+    var error: String?
+
+    init(_ run: TaskRun) {
+        task = run.key.task
+        revision = run.key.revision
+        machine = run.key.machine
+        mac = run.mac?.description
+        action = run.action
+        state = run.state.rawValue
+        startedAt = run.startedAt
+        finishedAt = run.finishedAt
+        deadline = run.deadline
+        exitCode = run.exitCode
+        output = run.output
+        error = run.error
+    }
+
+    var run: TaskRun {
+        TaskRun(key: TaskRunKey(task: task, revision: revision, machine: machine), mac: mac.flatMap(MACAddress.init),
+                action: action, state: TaskRunState(rawValue: state) ?? .failed, startedAt: startedAt, finishedAt: finishedAt,
+                deadline: deadline, exitCode: exitCode, output: output, error: error)
+    }
+}

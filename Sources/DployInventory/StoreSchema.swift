@@ -53,6 +53,26 @@ enum StoreSchema {
                 t.column("error", .text)
             }
         }
+        migrator.registerMigration("v3: task runs") { db in
+            // One row per task, revision and machine, and never a second: the unique key is
+            // what makes a task run at most once, also when two runners race for it.
+            try db.create(table: "taskRun") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("task", .text).notNull()
+                t.column("revision", .text).notNull()
+                t.column("machine", .text).notNull()
+                t.column("mac", .text).indexed()
+                t.column("action", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("startedAt", .datetime)
+                t.column("finishedAt", .datetime)
+                t.column("deadline", .datetime)
+                t.column("exitCode", .integer)
+                t.column("output", .text)
+                t.column("error", .text)
+                t.uniqueKey(["task", "revision", "machine"])
+            }
+        }
         return migrator
     }()
 

@@ -21,6 +21,7 @@ enum Fingerprint {
         for (path, file) in observed.files { add(2, Array(path.description.utf8), file.digest.bytes) }
         for (mac, generation) in observed.installedGenerations { add(3, Array("\(mac)=\(generation)".utf8)) }
         for (mac, power) in observed.power { add(4, Array("\(mac):\(power.rawValue)".utf8)) }
+        for (run, state) in observed.taskRuns { add(5, Array(run.task.utf8), Array(run.revision.utf8), Array(run.machine.utf8), Array(state.rawValue.utf8)) }
         return hex(a) + hex(b)
     }
 

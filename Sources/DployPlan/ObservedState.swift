@@ -1,4 +1,5 @@
 import Crypto
+import DployInventory
 import DployRender
 import DploySpec
 
@@ -25,6 +26,8 @@ public struct ObservedState: Hashable, Sendable {
     /// or the process died between the rename and the reload): the server may still run the
     /// old configuration although the files match git.
     public var dhcpReloadPending = false
+    /// Every recorded task run's state: a run with none is pending.
+    public var taskRuns: [TaskRunKey: TaskRunState] = [:]
 
     public init(files: [OutputPath: ObservedFile] = [:], installedGenerations: [MACAddress: Int] = [:],
                 power: [MACAddress: ObservedPower] = [:], discovered: [MACAddress: String] = [:]) {

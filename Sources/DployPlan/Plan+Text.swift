@@ -23,10 +23,25 @@ extension Plan {
             lines += shared.dropFirst().map { indent + $0.line }
         }
         if !machines.isEmpty || !shared.isEmpty { lines.append("") }
+        if !tasks.isEmpty {
+            lines.append("  Tasks:")
+            for task in tasks {
+                lines.append("  \(paint("*", "36")) \(paint(task.task, "1")) @\(task.revision)  \(task.reason)")
+                lines.append("      \(task.summary)")
+                lines.append("      on \(task.targets.count): \(Self.list(task.targets, limit: 10))")
+            }
+            lines.append("")
+        }
         lines += notes.map { "  note: \($0)" }
         if !notes.isEmpty { lines.append("") }
-        lines.append(hasChanges ? summary : "No changes. The fleet's boot and DHCP files match the desired state.")
+        lines.append(hasChanges ? summary : "No changes. The fleet's boot and DHCP files match the desired state, and no task run is pending.")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `a, b, c and 7 more`: a task on a thousand machines stays one line.
+    static func list(_ names: [String], limit: Int) -> String {
+        let shown = names.prefix(limit).joined(separator: ", ")
+        return names.count > limit ? shown + " and \(names.count - limit) more" : shown
     }
 }
 

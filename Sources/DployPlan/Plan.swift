@@ -14,19 +14,51 @@ public struct Plan: Hashable, Sendable, Codable {
     public var machines: [MachinePlan]
     /// Steps that belong to no single machine: the iPXE entry script, the DHCP configuration.
     public var shared: [Action]
+    /// Task runs owed: tasks in git not yet run on some of their targets at their revision.
+    public var tasks: [TaskPlan] = []
     /// Notes that change nothing: removals prune holds back, machines left as they are.
     public var notes: [String]
 
     public var toAdd: Int { machines.count { $0.change == .add } }
     public var toChange: Int { machines.count { $0.change == .change } }
     public var toRemove: Int { machines.count { $0.change == .remove } }
-    public var hasChanges: Bool { !machines.isEmpty || !shared.isEmpty }
+    public var hasChanges: Bool { !machines.isEmpty || !shared.isEmpty || !tasks.isEmpty }
+    /// Task runs pending, over all tasks.
+    public var taskRuns: Int { tasks.reduce(0) { $0 + $1.targets.count } }
 
-    /// "Plan: 1 to add, 2 to change, 0 to remove."
-    public var summary: String { "Plan: \(toAdd) to add, \(toChange) to change, \(toRemove) to remove." }
+    /// "Plan: 1 to add, 2 to change, 0 to remove." and, with tasks, "3 task runs pending."
+    public var summary: String {
+        let files = "Plan: \(toAdd) to add, \(toChange) to change, \(toRemove) to remove."
+        return tasks.isEmpty ? files : files + " \(taskRuns) task run\(taskRuns == 1 ? "" : "s") pending."
+    }
 
     /// Every action in the order Apply runs them: machines by name, then shared steps.
     public var actions: [Action] { machines.flatMap(\.actions) + shared }
+
+    public init(source: String, revision: String?, fingerprint: String, machines: [MachinePlan], shared: [Action],
+                tasks: [TaskPlan] = [], notes: [String]) {
+        self.source = source
+        self.revision = revision
+        self.fingerprint = fingerprint
+        self.machines = machines
+        self.shared = shared
+        self.tasks = tasks
+        self.notes = notes
+    }
+
+    private enum CodingKeys: String, CodingKey { case source, revision, fingerprint, machines, shared, tasks, notes }
+
+    /// A plan saved before tasks were planned has no `tasks`: it had none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        source = try container.decode(String.self, forKey: .source)
+        revision = try container.decodeIfPresent(String.self, forKey: .revision)
+        fingerprint = try container.decode(String.self, forKey: .fingerprint)
+        machines = try container.decode([MachinePlan].self, forKey: .machines)
+        shared = try container.decode([Action].self, forKey: .shared)
+        tasks = try container.decodeIfPresent([TaskPlan].self, forKey: .tasks) ?? []
+        notes = try container.decode([String].self, forKey: .notes)
+    }
 }
 
 public struct MachinePlan: Hashable, Sendable, Codable {

@@ -178,8 +178,9 @@ public enum Planner {
         let discoveredNotes = strangers.map { mac, what in
             "discovered, not in git: \(mac) (\(what)); dploy leaves it alone until a Machine document names it"
         }
+        let tasks = TaskPlanner.plan(fleet: desired.fleet, resolver: resolver, recorded: observed.taskRuns)
         let plan = Plan(source: desired.source, revision: desired.revision, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
-                        machines: machinePlans, shared: shared, notes: notes + discoveredNotes)
+                        machines: machinePlans, shared: shared, tasks: tasks.tasks, notes: notes + tasks.notes + discoveredNotes)
         return PlanResult(plan: plan, desiredFiles: files)
     }
 

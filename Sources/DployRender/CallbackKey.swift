@@ -30,6 +30,19 @@ public struct CallbackKey: Hashable, @unchecked Sendable {
                                                       using: symmetricKey)
     }
 
+    /// The token of one imaging run (`run` names the task, its revision and the machine):
+    /// it authenticates the imaging environment's callbacks for that run and no other.
+    public func token(imaging run: String, mac: MACAddress) -> String {
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Array("image|\(run)|\(mac)".utf8), using: symmetricKey))
+    }
+
+    /// Constant-time check of an imaging environment's token.
+    public func verify(_ token: String, imaging run: String, mac: MACAddress) -> Bool {
+        guard token.count == 64, let given = Hex.decode(token) else { return false }
+        return HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: Array("image|\(run)|\(mac)".utf8),
+                                                      using: symmetricKey)
+    }
+
     /// Reads the key at `path`, creating it (32 random bytes, mode 0600) the first time.
     /// A key file that is readable by others, or not a key, is refused rather than
     /// replaced: replacing it would void every token already handed out.

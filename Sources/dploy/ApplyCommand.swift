@@ -41,7 +41,8 @@ struct ApplyCommand: ParsableCommand {
         let (result, desired) = try makePlan(config)
         // The state must be the same, and so must every step: settings such as prune are
         // not files, and a saved plan runs without asking.
-        if let saved, saved.fingerprint != result.plan.fingerprint || saved.actions != result.plan.actions {
+        if let saved, saved.fingerprint != result.plan.fingerprint || saved.actions != result.plan.actions
+            || saved.tasks != result.plan.tasks {
             printError("error: the saved plan is stale: the desired or observed state changed since it was made; run dploy plan again")
             throw ExitCode.failure
         }
@@ -58,12 +59,22 @@ struct ApplyCommand: ParsableCommand {
                 throw ExitCode.failure
             }
         }
+        var failedRuns = 0
         do {
-            let report = try config.reconciler().apply(result, fleet: desired.fleet)
+            let reconciler = try config.reconciler()
+            let report = try reconciler.apply(result, fleet: desired.fleet)
             print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
                   + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
+            guard !result.plan.tasks.isEmpty else { return }
+            let runs = try reconciler.runTasks(result.plan, fleet: desired.fleet)
+            runs.forEach { print($0.line) }
+            failedRuns = runs.count { $0.state == .failed }
         } catch let error as CustomStringConvertible & Error {
             printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        if failedRuns > 0 {
+            printError("error: \(failedRuns) task run\(failedRuns == 1 ? "" : "s") failed; a task runs again only when it is edited")
             throw ExitCode.failure
         }
     }

@@ -55,7 +55,7 @@ struct PlanApplyCommandTests {
 
         let after = try cli.dploy("plan", "--no-color", in: lab)
         #expect(after.status == 0)
-        #expect(after.stdout.hasSuffix("No changes. The fleet's boot and DHCP files match the desired state.\n"))
+        #expect(after.stdout.hasSuffix("No changes. The fleet's boot and DHCP files match the desired state, and no task run is pending.\n"))
     }
 
     @Test("a saved plan applies while nothing changed, and is refused once the specs change")

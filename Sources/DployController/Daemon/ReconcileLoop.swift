@@ -123,7 +123,11 @@ public final class ReconcileLoop: Service, Sendable {
                 run.result = .unchanged
                 run.message = "nothing to change"
                 // The fleet runs this commit, even when it changed no file.
-                if role == .apply { try reconciler.recordApplied(revision: result.plan.revision) }
+                if role == .apply {
+                    try reconciler.recordApplied(revision: result.plan.revision)
+                    // Imaging runs past their deadline end here.
+                    await runTasks(result.plan, fleet: loaded.fleet)
+                }
                 publish(loaded)
             } else if role == .apply {
                 let report = try reconciler.apply(result, fleet: loaded.fleet)
@@ -132,7 +136,13 @@ public final class ReconcileLoop: Service, Sendable {
                     + (report.reloaded ? ", DHCP reloaded" : "")
                 recordApplied(result.plan, fleet: loaded.fleet)
                 step("apply")
+                // Boot decisions follow the applied state before tasks boot anything.
                 publish(loaded)
+                let runs = await runTasks(result.plan, fleet: loaded.fleet)
+                if !runs.isEmpty {
+                    run.message += ", \(runs.count { $0.state == .succeeded }) of \(runs.count) task runs succeeded"
+                    step("tasks")
+                }
             } else {
                 // Not applied, so not in force: boots keep following what was last applied,
                 // or boot their disks when nothing was.
@@ -175,6 +185,28 @@ public final class ReconcileLoop: Service, Sendable {
             logger.error("reconcile failed: \(lastError ?? "")", metadata: metadata)
         } else {
             logger.info("reconcile \(run.result.rawValue): \(run.message)", metadata: metadata)
+        }
+    }
+
+    /// Runs the plan's task runs on a thread of their own (SSH sessions and BMC calls
+    /// block, and may take the task's whole timeout) and logs each. Never throws: a run that
+    /// cannot even start is logged, and the next run plans it again.
+    @discardableResult
+    private func runTasks(_ plan: Plan, fleet: Fleet) async -> [TaskRunReport] {
+        let reconciler = self.reconciler, store = self.store
+        let outcome: Result<[TaskRunReport], any Error> = await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: Result { try reconciler.runTasks(plan, fleet: fleet, store: store) }) }.start()
+        }
+        switch outcome {
+        case .success(let runs):
+            for report in runs {
+                let metadata: Logger.Metadata = ["machine": "\(report.key.machine)", "task": "\(report.key.task)"]
+                if report.state == .failed { logger.error("\(report.line)", metadata: metadata) } else { logger.info("\(report.line)", metadata: metadata) }
+            }
+            return runs
+        case .failure(let error):
+            logger.error("cannot run tasks: \(error)")
+            return []
         }
     }
 

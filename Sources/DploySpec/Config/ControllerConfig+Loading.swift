@@ -95,13 +95,23 @@ extension ControllerConfig {
             attempts = server.int("installAttempts", minimum: 1)?.value ?? 3
             server.finish()
         }
-        var discovery: (String, String, String)?
-        if let reader = reader.mapping("discovery") {
+        /// A kernel, an initrd and arguments: what `discovery` and `imaging` boot.
+        func bootEnvironment(_ key: String) -> BootEnvironment? {
+            guard let reader = reader.mapping(key) else { return nil }
             let kernel = reader.parsed("kernel", required: true, Names.httpURL)
             let initrd = reader.parsed("initrd", required: true, Names.httpURL)
             let args = reader.string("args")?.value ?? ""
             reader.finish()
-            if let kernel, let initrd { discovery = (kernel.value, initrd.value, args) }
+            guard let kernel, let initrd else { return nil }
+            return BootEnvironment(kernel: kernel.value, initrd: initrd.value, args: args)
+        }
+        let discovery = bootEnvironment("discovery").map { ($0.kernel, $0.initrd, $0.args) }
+        let imaging = bootEnvironment("imaging")
+        var knownHosts: String?, sshConnectTimeout = Duration.seconds(10)
+        if let ssh = reader.mapping("ssh") {
+            knownHosts = ssh.string("knownHosts").map { resolved($0.value) }
+            sshConnectTimeout = ssh.parsed("connectTimeout", Duration.parseSpec)?.value ?? sshConnectTimeout
+            ssh.finish()
         }
         let secrets = reader.string("secrets").map { resolved($0.value) }
         var web = Web()
@@ -148,6 +158,9 @@ extension ControllerConfig {
         config.bmcConcurrency = bmcConcurrency
         config.bmcObserve = bmcObserve
         config.discovery = discovery
+        config.imaging = imaging
+        config.sshKnownHostsFile = knownHosts
+        config.sshConnectTimeout = sshConnectTimeout
         return .success(config)
     }
 }

@@ -57,7 +57,15 @@ public struct ControllerConfig: Hashable, Sendable {
     var discoveryKernel: String?
     var discoveryInitrd = ""
     var discoveryArgs = ""
+    /// The secrets folder: `NAME.yaml` files, mode 0600.
     public var secrets: String?
+    /// What a machine boots for an image-capture or image-restore task (`imaging:` in the
+    /// config); nil when imaging tasks are not set up.
+    public var imaging: BootEnvironment?
+    /// The OpenSSH known_hosts file SSH tasks check host keys against (`ssh.knownHosts`).
+    public var sshKnownHostsFile: String?
+    /// How long an SSH task waits for the TCP connection and handshake (`ssh.connectTimeout`).
+    public var sshConnectTimeout: Duration = .seconds(10)
     /// The web page and JSON API: who may read them, and extra per-machine links.
     public var web = Web()
     /// A file holding the shared secret that signs `POST /v1/hooks/git` (HMAC-SHA256).
@@ -77,6 +85,21 @@ public struct ControllerConfig: Hashable, Sendable {
         public var links: [String: String] = [:]
         public init() {}
     }
+
+    /// A kernel, an initrd and their arguments: an environment machines boot over the network.
+    public struct BootEnvironment: Hashable, Sendable {
+        public var kernel: String
+        public var initrd: String
+        public var args: String
+        public init(kernel: String, initrd: String, args: String = "") {
+            self.kernel = kernel
+            self.initrd = initrd
+            self.args = args
+        }
+    }
+
+    /// The known_hosts file SSH tasks use: `ssh.knownHosts`, or `STATE/known_hosts`.
+    public var knownHostsPath: String { sshKnownHostsFile ?? stateDirectory + "/known_hosts" }
 
     /// The folder of the store, where source status and the git cache live.
     public var stateDirectory: String {

@@ -13,9 +13,14 @@ extension DocumentDecoder {
             let user = ssh.string("user")?.value ?? "root"
             let credentials = ssh.parsed("credentials", required: true, Names.dnsLabel)
             let hostKey = ssh.choice("hostKey", as: HostKeyPolicy.self)?.value ?? .strict
+            let port = ssh.int("port", minimum: 1)?.value ?? 22
+            if port > 65535 {
+                log.append(Diagnostic("'\(ssh.path).port' must be a TCP port, 1 to 65535; found \(port)", at: ssh.location(of: "port")))
+            }
             ssh.finish()
             if let command, let credentials {
-                actions.append(.ssh(command: command.value, user: user, credentials: credentials.value, hostKey: hostKey))
+                actions.append(.ssh(command: command.value, user: user, credentials: credentials.value, hostKey: hostKey,
+                                    port: port))
             }
         }
         for (field, capture) in [("imageCapture", true), ("imageRestore", false)] {

@@ -35,13 +35,39 @@ public struct TaskTargets: Hashable, Sendable {
 }
 
 public enum TaskAction: Hashable, Sendable {
-    case ssh(command: String, user: String, credentials: String, hostKey: HostKeyPolicy)
+    case ssh(command: String, user: String, credentials: String, hostKey: HostKeyPolicy, port: Int = 22)
     case imageCapture(url: String, disk: String)
     case imageRestore(url: String, disk: String, sha256: String?)
     case rediscover
     case power(PowerAction)
 
     public static let fieldNames = ["ssh", "imageCapture", "imageRestore", "rediscover", "power"]
+
+    /// The action's kind as runs, events and `dploy tasks` name it.
+    public var kind: String {
+        switch self {
+        case .ssh: "ssh"
+        case .imageCapture: "image-capture"
+        case .imageRestore: "image-restore"
+        case .rediscover: "rediscover"
+        case .power: "power"
+        }
+    }
+
+    /// Whether the action boots the machine into the imaging environment.
+    public var isImaging: Bool { self.kind.hasPrefix("image-") }
+
+    /// One line for plans and pages: `ssh root@ (port 22): systemctl restart nginx`.
+    public var summary: String {
+        switch self {
+        case .ssh(let command, let user, _, _, let port):
+            "ssh \(user)@\(port == 22 ? "" : " port \(port)"): \(command.split(separator: "\n").first.map(String.init) ?? "")"
+        case .imageCapture(let url, let disk): "capture \(disk) to \(url)"
+        case .imageRestore(let url, let disk, _): "restore \(url) to \(disk)"
+        case .rediscover: "rediscover: forget hardware and installs"
+        case .power(let action): "power \(action.rawValue)"
+        }
+    }
 }
 
 public enum HostKeyPolicy: String, CaseIterable, Hashable, Sendable {

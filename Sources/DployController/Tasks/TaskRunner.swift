@@ -1,0 +1,181 @@
+import DployBMC
+import DployInventory
+import DployPlan
+import DploySpec
+import Foundation
+import Synchronization
+
+/// How one target's run ended this time, for logs and `dploy apply`'s report.
+public struct TaskRunReport: Hashable, Sendable {
+    public var key: TaskRunKey
+    public var state: TaskRunState
+    /// The error, the exit code, or what the run waits for.
+    public var message: String
+}
+
+/// Runs the task runs a plan owes, each at most once: a run's row is written before it
+/// starts, and the store refuses a second row for the same task, revision and machine.
+///
+/// Blocking, like the applier: every target runs on a thread of its own, at most the task's
+/// `concurrency` at a time, because SSH sessions and BMC calls block. Imaging runs only
+/// start here (boot once from the network, power cycle) and end when the imaging
+/// environment calls back, or at their deadline.
+public struct TaskRunner: Sendable {
+    public struct Settings: Sendable {
+        public var secrets: SecretStore?
+        /// Where relative BMC paths (`caFile`) start.
+        public var bmcBaseDirectory: String
+        public var knownHostsFile: String
+        public var sshConnectTimeout: Duration
+        /// Whether `imaging:` is configured: without it an imaging task cannot boot anything.
+        public var imagingConfigured: Bool
+        /// A run keeps at most this much of a command's output.
+        public var outputLimit: Int
+
+        public init(secrets: SecretStore?, bmcBaseDirectory: String, knownHostsFile: String,
+                    sshConnectTimeout: Duration = .seconds(10), imagingConfigured: Bool, outputLimit: Int = 64 * 1024) {
+            self.secrets = secrets
+            self.bmcBaseDirectory = bmcBaseDirectory
+            self.knownHostsFile = knownHostsFile
+            self.sshConnectTimeout = sshConnectTimeout
+            self.imagingConfigured = imagingConfigured
+            self.outputLimit = outputLimit
+        }
+    }
+
+    /// Actions whose whole run happens inside `run`: one still running when a runner starts
+    /// was cut short by a process that is gone.
+    static let inProcessActions: Set<String> = ["ssh", "power", "rediscover"]
+
+    let store: SQLiteStore
+    let fleet: Fleet
+    let settings: Settings
+    let resolver: DefaultsResolver
+
+    public init(store: SQLiteStore, fleet: Fleet, settings: Settings) {
+        self.store = store
+        self.fleet = fleet
+        self.settings = settings
+        resolver = DefaultsResolver(groups: fleet.groups)
+    }
+
+    /// Ends runs a dead process left running and imaging runs past their deadline, then
+    /// runs `tasks`, one task after another. The caller holds the leader lock.
+    public func run(_ tasks: [TaskPlan]) throws -> [TaskRunReport] {
+        var reports = try store.failInterruptedTaskRuns(actions: Self.inProcessActions, at: Date()).map(Self.report)
+        reports += try store.failOverdueTaskRuns(at: Date()).map(Self.report)
+        let machines = Dictionary(fleet.machines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for plan in tasks {
+            // The plan was made from this fleet; a task edited since has another revision
+            // and is planned again next time.
+            guard let task = fleet.tasks.first(where: { $0.name == plan.task }), TaskRevision.of(task) == plan.revision else { continue }
+            let targets = plan.targets.compactMap { machines[$0] }
+            let stopped = Mutex(false)
+            let results = Mutex<[TaskRunReport]>([])
+            Self.forEach(targets.count, concurrently: task.concurrency) { index in
+                let report = runTarget(task, revision: plan.revision, on: targets[index],
+                                       skip: task.stopOnFailure && stopped.withLock { $0 })
+                guard let report else { return }
+                if report.state == .failed { stopped.withLock { $0 = true } }
+                results.withLock { $0.append(report) }
+            }
+            reports += results.withLock { $0 }.sorted { $0.key < $1.key }
+        }
+        return reports
+    }
+
+    /// Runs one target, or records it skipped. nil when its run was already recorded.
+    func runTarget(_ task: TaskDefinition, revision: String, on machine: Machine, skip: Bool) -> TaskRunReport? {
+        let key = TaskRunKey(task: task.name, revision: revision, machine: machine.name)
+        let mac = machine.mac.value
+        let now = Date()
+        do {
+            if skip {
+                let reason = "an earlier target failed and the task says stopOnFailure"
+                let run = TaskRun(key: key, mac: mac, action: task.action.kind, state: .skipped, startedAt: now, finishedAt: now,
+                                  error: reason)
+                return try store.startTaskRun(run) ? TaskRunReport(key: key, state: .skipped, message: reason) : nil
+            }
+            let deadline = task.action.isImaging ? now.addingTimeInterval(task.timeout.seconds) : nil
+            let run = TaskRun(key: key, mac: mac, action: task.action.kind, state: .running, startedAt: now, deadline: deadline)
+            guard try store.startTaskRun(run) else { return nil }
+        } catch {
+            return TaskRunReport(key: key, state: .failed, message: "the store cannot record the run: \(error)")
+        }
+        let outcome: TaskRunOutcome?
+        do {
+            outcome = try execute(task, on: machine, key: key)
+        } catch {
+            outcome = .failed(String(describing: error))
+        }
+        guard let outcome else {
+            return TaskRunReport(key: key, state: .running, message: "booting the imaging environment; waiting for its callbacks")
+        }
+        do {
+            _ = try store.finishTaskRun(key, outcome, at: Date())
+        } catch {
+            return TaskRunReport(key: key, state: .failed, message: "the store cannot record the result: \(error)")
+        }
+        return Self.report(TaskRun(key: key, mac: mac, action: task.action.kind, state: outcome.state,
+                                   exitCode: outcome.exitCode, error: outcome.error))
+    }
+
+    /// Does the action. nil for a run that goes on after this returns (imaging).
+    func execute(_ task: TaskDefinition, on machine: Machine, key: TaskRunKey) throws -> TaskRunOutcome? {
+        switch task.action {
+        case .ssh(let command, let user, let credentials, let hostKey, let port):
+            return try runSSH(command, user: user, credentials: credentials, hostKey: hostKey, port: port, on: machine,
+                              timeout: task.timeout)
+        case .power(let action):
+            let result = try bmc(machine).setPower(action)
+            return TaskRunOutcome(state: .succeeded, output: "power \(action.rawValue): \(result)")
+        case .rediscover:
+            try store.forgetMachine(machine.mac.value, reason: "task '\(task.name)'", at: Date())
+            return .succeeded
+        case .imageCapture, .imageRestore:
+            guard settings.imagingConfigured else {
+                return .failed("the controller config has no 'imaging' (the kernel and initrd of the imaging environment)")
+            }
+            let driver = try bmc(machine)
+            try driver.bootOnce(from: .pxe)
+            try driver.setPower(.cycle)
+            return nil
+        }
+    }
+
+    /// The machine's BMC, with its effective settings (group defaults applied).
+    func bmc(_ machine: Machine) throws -> BMCDriver {
+        guard let bmc = resolver.resolve(machine).settings.bmc else {
+            throw BMCError(.configuration, address: "(none)", "machine '\(machine.name)' has no 'spec.bmc'")
+        }
+        return BMCDriver(endpoint: try BMCEndpoint.from(bmc, secrets: settings.secrets, baseDirectory: settings.bmcBaseDirectory))
+    }
+
+    static func report(_ run: TaskRun) -> TaskRunReport {
+        var message = run.error ?? run.state.rawValue
+        if let code = run.exitCode, run.error == nil { message = "exit code \(code)" }
+        return TaskRunReport(key: run.key, state: run.state, message: message)
+    }
+
+    /// Calls `body` for 0..<count on at most `width` threads of its own, and waits for all.
+    static func forEach(_ count: Int, concurrently width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        guard count > 0 else { return }
+        let next = Mutex(0)
+        let group = DispatchGroup()
+        for _ in 0..<min(max(1, width), count) {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                while true {
+                    let index = next.withLock { value in
+                        defer { value += 1 }
+                        return value
+                    }
+                    guard index < count else { return }
+                    body(index)
+                }
+            }.start()
+        }
+        group.wait()
+    }
+}

@@ -1,0 +1,118 @@
+import DploySpec
+import Foundation
+import GRDB
+
+/// Task runs and rediscovery in the embedded store.
+extension SQLiteStore {
+    public func startTaskRun(_ run: TaskRun) throws -> Bool {
+        try pool.write { db in
+            let key = run.key
+            let exists = try TaskRunRow.filter(Column("task") == key.task && Column("revision") == key.revision
+                                                && Column("machine") == key.machine).fetchCount(db) > 0
+            if exists { return false }
+            try TaskRunRow(run).insert(db)
+            if let mac = run.mac {
+                let message = run.state == .skipped
+                    ? "task '\(key.task)' skipped: \(run.error ?? "")"
+                    : "task '\(key.task)' (\(run.action)) started"
+                try EventRow(mac: mac.description, at: run.startedAt ?? Date(), kind: "task-\(run.state.rawValue)", message: message)
+                    .insert(db)
+            }
+            return true
+        }
+    }
+
+    public func finishTaskRun(_ key: TaskRunKey, _ outcome: TaskRunOutcome, at: Date) throws -> Bool {
+        try pool.write { db in
+            guard var row = try Self.runningRow(db, key) else { return false }
+            row.state = outcome.state.rawValue
+            row.finishedAt = at
+            row.exitCode = outcome.exitCode
+            if let output = outcome.output { row.output = output }
+            row.error = outcome.error
+            try row.update(db)
+            if let mac = row.mac {
+                var message = "task '\(key.task)' \(outcome.state.rawValue)"
+                if let code = outcome.exitCode { message += ", exit code \(code)" }
+                if let error = outcome.error { message += ": \(error)" }
+                try EventRow(mac: mac, at: at, kind: "task-\(outcome.state.rawValue)", message: message).insert(db)
+            }
+            return true
+        }
+    }
+
+    public func updateTaskRunOutput(_ key: TaskRunKey, _ output: String) throws {
+        try pool.write { db in
+            guard var row = try Self.runningRow(db, key) else { return }
+            row.output = output
+            try row.update(db)
+        }
+    }
+
+    public func taskRunStates() throws -> [TaskRunKey: TaskRunState] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT task, revision, machine, state FROM taskRun")
+            return rows.reduce(into: [:]) { states, row in
+                states[TaskRunKey(task: row["task"], revision: row["revision"], machine: row["machine"])] =
+                    TaskRunState(rawValue: row["state"]) ?? .failed
+            }
+        }
+    }
+
+    public func taskRuns(task: String?) throws -> [TaskRun] {
+        try pool.read { db in
+            var request = TaskRunRow.order(Column("task"), Column("id"))
+            if let task { request = request.filter(Column("task") == task) }
+            return try request.fetchAll(db).map(\.run)
+        }
+    }
+
+    public func runningTaskRun(mac: MACAddress, actions: Set<String>) throws -> TaskRun? {
+        try pool.read { db in
+            try TaskRunRow.filter(Column("mac") == mac.description && Column("state") == TaskRunState.running.rawValue
+                                  && actions.contains(Column("action")))
+                .order(Column("id").desc).fetchOne(db)?.run
+        }
+    }
+
+    public func failOverdueTaskRuns(at now: Date) throws -> [TaskRun] {
+        let overdue = try pool.read { db in
+            try TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && Column("deadline") != nil
+                                  && Column("deadline") < now).fetchAll(db).map(\.run)
+        }
+        return try overdue.filter { run in
+            let limit = run.deadline.flatMap { deadline in run.startedAt.map { Int(deadline.timeIntervalSince($0)) } }
+            let error = "timed out: no result within \(limit.map { "\($0) s" } ?? "its timeout")"
+            return try finishTaskRun(run.key, .failed(error), at: now)
+        }
+    }
+
+    public func failInterruptedTaskRuns(actions: Set<String>, at now: Date) throws -> [TaskRun] {
+        let interrupted = try pool.read { db in
+            try TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && actions.contains(Column("action")))
+                .fetchAll(db).map(\.run)
+        }
+        return try interrupted.filter { run in
+            try finishTaskRun(run.key, .failed("interrupted: dploy stopped while it ran; a task is not run twice"), at: now)
+        }
+    }
+
+    public func forgetMachine(_ mac: MACAddress, reason: String, at: Date) throws {
+        try pool.write { db in
+            var machine = try Self.touch(db, mac, address: nil, at: at)
+            machine.state = MachineState.rediscovering.rawValue
+            machine.installedGeneration = nil
+            try machine.update(db)
+            try HardwareRow.deleteOne(db, key: mac.description)
+            try InstallRow.filter(Column("mac") == mac.description).deleteAll(db)
+            try EventRow(mac: mac.description, at: at, kind: "rediscover",
+                         message: "hardware and installs forgotten (\(reason)); the next network boot is a discovery")
+                .insert(db)
+        }
+    }
+
+    private static func runningRow(_ db: Database, _ key: TaskRunKey) throws -> TaskRunRow? {
+        try TaskRunRow.filter(Column("task") == key.task && Column("revision") == key.revision && Column("machine") == key.machine
+                              && Column("state") == TaskRunState.running.rawValue).fetchOne(db)
+    }
+}
