@@ -8,7 +8,9 @@ import Foundation
 /// What a network-booting machine gets from `GET /boot.ipxe?mac=…`, decided from desired
 /// state and the store, and recorded in the store:
 ///
-/// - a MAC not in git: the discovery environment (it reports its hardware), or local boot;
+/// - a machine in git with an imaging task run going: the imaging environment, told its run;
+/// - a MAC not in git, or one a rediscover task forgot: the discovery environment (it
+///   reports its hardware), or local boot;
 /// - a machine whose desired generation is not installed: its installer, at most
 ///   `maxAttempts` times per generation; then the generation is marked failed and the
 ///   machine boots its disk, so an install that never calls back cannot loop;
@@ -37,6 +39,8 @@ public struct BootDecisions: Sendable {
     let store: SQLiteStore
     let server: BootServer
     let discovery: Discovery?
+    /// What machines boot for an image-capture or image-restore task (`imaging:` in the config).
+    let imaging: Discovery?
     let maxAttempts: Int
     /// When each machine's sighting was last written: a machine that boots (or is probed)
     /// again within a minute costs no write, so boot traffic stays read-only.
@@ -57,7 +61,8 @@ public struct BootDecisions: Sendable {
         func forget(_ mac: MACAddress) { _ = times.withLock { $0.removeValue(forKey: mac) } }
     }
 
-    public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: Discovery?, maxAttempts: Int = 3) {
+    public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: Discovery?, imaging: Discovery? = nil,
+                maxAttempts: Int = 3) {
         resolver = DefaultsResolver(groups: desired.fleet.groups)
         let fleet = desired.fleet.machines
         self.fleet = fleet
@@ -66,6 +71,7 @@ public struct BootDecisions: Sendable {
         self.store = store
         self.server = server
         self.discovery = discovery
+        self.imaging = imaging
         self.maxAttempts = maxAttempts
     }
 
@@ -88,11 +94,16 @@ public struct BootDecisions: Sendable {
                 throw error
             }
         }
+        if let run = try store.runningTaskRun(mac: mac, actions: ImagingJob.actions) {
+            return imagingScript(machine.name, mac, run)
+        }
+        let observed = try store.machine(mac)
+        if observed?.state == .rediscovering { return discoveryScript(mac, reason: "\(machine.name) is being rediscovered") }
         let local = IPXEScript.machine(machine, intent: .localDisk, server: server)
         guard let profile else { return local }
 
         let generation = machine.generation
-        let installed = try store.machine(mac)?.installedGeneration
+        let installed = observed?.installedGeneration
         guard installed.map({ $0 < generation }) ?? true else { return local }
         let attempts = try store.installAttempts(mac).filter { $0.generation == generation }
         if attempts.contains(where: { $0.failedAt != nil }) { return local }
@@ -112,16 +123,34 @@ public struct BootDecisions: Sendable {
     /// The generation git asks for a machine, or nil when the MAC is not in git.
     public func desiredGeneration(of mac: MACAddress) -> Int? { machines[mac].map { resolver.resolve(fleet[$0]).generation } }
 
-    private func discoveryScript(_ mac: MACAddress) -> String {
+    private func discoveryScript(_ mac: MACAddress, reason: String? = nil) -> String {
+        let reason = reason ?? "\(mac) is not in git"
         guard let discovery else {
-            return "#!ipxe\necho dploy: \(mac) is not in git and discovery is not configured, booting the local disk\nexit\n"
+            return "#!ipxe\necho dploy: \(reason) and discovery is not configured, booting the local disk\nexit\n"
         }
         return """
             #!ipxe
             # dploy: discovery for \(mac). Generated; do not edit.
-            echo dploy: \(mac) is not in git: booting the discovery environment
+            echo dploy: \(reason): booting the discovery environment
             kernel \(discovery.kernel) initrd=\(IPXEScript.fileName(discovery.initrd)) \(discovery.args) dploy.server=\(server.url) dploy.mac=\(mac)
             initrd \(discovery.initrd)
+            boot
+
+            """
+    }
+
+    /// The imaging environment, told where to find its job: its MAC and the run's token.
+    private func imagingScript(_ name: String, _ mac: MACAddress, _ run: TaskRun) -> String {
+        guard let imaging, let key = server.callbackKey else {
+            return "#!ipxe\necho dploy: \(name) has an imaging task but imaging is not configured, booting the local disk\nexit\n"
+        }
+        let token = key.token(imaging: ImagingJob.runName(run.key), mac: mac)
+        return """
+            #!ipxe
+            # dploy: \(run.action) for \(name), task \(run.key.task). Generated; do not edit.
+            echo dploy: \(name): \(run.action) (task \(run.key.task)): booting the imaging environment
+            kernel \(imaging.kernel) initrd=\(IPXEScript.fileName(imaging.initrd)) \(imaging.args) dploy.server=\(server.url) dploy.mac=\(mac) dploy.token=\(token)
+            initrd \(imaging.initrd)
             boot
 
             """

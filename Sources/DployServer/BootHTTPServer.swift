@@ -14,6 +14,8 @@ import Hummingbird
 /// - `GET /agent.sh`: the discovery agent.
 /// - `POST /v1/inventory?mac=…`: an `lshw -json` report (application/json, at most 4 MiB).
 /// - `POST /v1/machines/{mac}/installed?generation=N&token=T`: an installer calling back.
+/// - `GET /imaging.sh`, `GET|POST /v1/imaging/{mac}[/progress|/done|/failed]?token=T`: the
+///   imaging environment of an image-capture or -restore task (`addImagingRoutes`).
 /// - `POST /v1/hooks/git`: a signed push notification (`Webhook`).
 /// - `POST /login`: exchanges the web token for a session cookie.
 /// - any file below `output.http`: rendered boot files, installer answers, kernels.
@@ -78,6 +80,7 @@ public struct BootHTTPServer: Sendable {
             router.add(middleware: FileMiddleware(httpFolder, searchForIndexHtml: false))
         }
         addBootRoutes(router)
+        addImagingRoutes(router)
         addDaemonRoutes(router)
         let protected = router.group().add(middleware: WebAuthMiddleware(auth: auth))
         addAPIRoutes(protected)

@@ -14,13 +14,16 @@ public final class LiveDesired: Sendable {
     let store: SQLiteStore
     let server: BootServer
     let discovery: BootDecisions.Discovery?
+    let imaging: BootDecisions.Discovery?
     let maxAttempts: Int
     private let current = Mutex<Snapshot?>(nil)
 
-    public init(store: SQLiteStore, server: BootServer, discovery: BootDecisions.Discovery?, maxAttempts: Int = 3) {
+    public init(store: SQLiteStore, server: BootServer, discovery: BootDecisions.Discovery?,
+                imaging: BootDecisions.Discovery? = nil, maxAttempts: Int = 3) {
         self.store = store
         self.server = server
         self.discovery = discovery
+        self.imaging = imaging
         self.maxAttempts = maxAttempts
     }
 
@@ -29,7 +32,7 @@ public final class LiveDesired: Sendable {
 
     public func update(_ desired: DesiredState) {
         let decisions = BootDecisions(desired: desired, store: store, server: server, discovery: discovery,
-                                      maxAttempts: maxAttempts)
+                                      imaging: imaging, maxAttempts: maxAttempts)
         current.withLock { $0 = Snapshot(desired: desired, decisions: decisions) }
     }
 }

@@ -54,6 +54,7 @@ struct Serve: AsyncParsableCommand {
             let live = LiveDesired(
                 store: store, server: try reconciler.settings.server,
                 discovery: reconciler.config.discovery.map { .init(kernel: $0.kernel, initrd: $0.initrd, args: $0.args) },
+                imaging: reconciler.config.imaging.map { .init(kernel: $0.kernel, initrd: $0.initrd, args: $0.args) },
                 maxAttempts: reconciler.config.installAttempts)
             let metrics = ControllerMetrics()
             let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: metrics, logger: logger) { live.update($0) }
