@@ -23,7 +23,8 @@ import Hummingbird
 /// Every request is logged at debug level (`AccessLogMiddleware`).
 ///
 /// Behind `WebAuth` (token or htpasswd user): the web page (`/`, `/machines/{id}`,
-/// `/groups`, `/plan`, `/source`), `GET /v1/machines[/{id}[/events]]`, `GET /v1/status`,
+/// `/groups`, `/plan`, `/tasks`, `/source`), `GET /v1/machines[/{id}[/events]]`,
+/// `GET /v1/tasks[/{name}]`, `GET /v1/status`,
 /// and `GET /metrics`.
 public struct BootHTTPServer: Sendable {
     public let live: LiveDesired
@@ -202,6 +203,17 @@ public struct BootHTTPServer: Sendable {
             }
             return try Self.json(events)
         }
+        router.get("v1/tasks") { _, _ -> Response in
+            try Self.json(TaskOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), runs: try store.taskRuns(task: nil)))
+        }
+        router.get("v1/tasks/:name") { _, context -> Response in
+            let name = context.parameters.get("name") ?? ""
+            let rows = TaskOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), runs: try store.taskRuns(task: name))
+            guard let row = rows.first(where: { $0.task == name }) else {
+                throw HTTPError(.notFound, message: "no task '\(name)' in git or in the store")
+            }
+            return try Self.json(row)
+        }
         router.get("v1/status") { _, _ -> Response in
             guard let daemon else { throw HTTPError(.notFound, message: "this server runs no reconcile loop") }
             return try Self.json(daemon.loop.status)
@@ -228,6 +240,7 @@ public struct BootHTTPServer: Sendable {
         router.get("groups") { _, _ -> Response in Self.html(pages.groups(inputs)) }
         router.get("plan") { _, _ -> Response in Self.html(pages.plan(inputs)) }
         router.get("source") { _, _ -> Response in Self.html(pages.source(inputs)) }
+        router.get("tasks") { _, _ -> Response in Self.html(try pages.tasks(inputs, store: store)) }
     }
 
     private var inputs: WebPages.Inputs { WebPages.Inputs(snapshot: live.snapshot, status: daemon?.loop.status) }

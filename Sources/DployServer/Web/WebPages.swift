@@ -132,6 +132,11 @@ struct WebPages: Sendable {
         let events = try store.events(for: mac, limit: 100).map { ["at": Self.time($0.at), "kind": $0.kind, "message": $0.message] }
         context["events"] = events
         context["hasEvents"] = !events.isEmpty
+        let runs = try store.taskRuns(task: nil).filter { $0.mac == mac }.reversed().map { run -> [String: Any] in
+            Self.taskRun(TaskOverview.Run(run)).merging(["task": run.key.task]) { $1 }
+        }
+        context["taskRuns"] = runs
+        context["hasTaskRuns"] = !runs.isEmpty
         context["links"] = MachineLinks.context(MachineLinks.links(
             bmc: effective?.settings.bmc?.address, host: row?.address, extra: extraLinks))
         return render("machine", context)
@@ -172,7 +177,32 @@ struct WebPages: Sendable {
                 "shared": plan.shared.map(Self.step),
             ] as [String: Any]
         }
+        if let plan = inputs.status?.pendingPlan, !plan.tasks.isEmpty {
+            context["pendingTasks"] = ["tasks": plan.tasks.map { task -> [String: Any] in
+                ["task": task.task, "revision": task.revision, "summary": task.summary, "reason": task.reason,
+                 "targets": "\(task.targets.count): " + task.targets.prefix(20).joined(separator: ", ")
+                    + (task.targets.count > 20 ? " …" : "")]
+            }]
+        }
         return render("plan", context)
+    }
+
+    func tasks(_ inputs: Inputs, store: SQLiteStore) throws -> String {
+        let rows = TaskOverview.rows(fleet: inputs.snapshot?.desired.fleet ?? Fleet(), runs: try store.taskRuns(task: nil))
+        var context = base("Tasks", inputs)
+        context["count"] = rows.count
+        context["tasks"] = rows.map { row -> [String: Any] in
+            let runs = (row.runs + row.history).map(Self.taskRun)
+            return ["task": row.task, "revision": row.revision as Any, "inGit": row.inGit,
+                    "summary": row.summary ?? row.action ?? "", "counts": row.counts, "runs": runs, "hasRuns": !runs.isEmpty]
+        }
+        return render("tasks", context)
+    }
+
+    static func taskRun(_ run: TaskOverview.Run) -> [String: Any] {
+        ["machine": run.machine, "revision": run.revision, "state": run.state.rawValue,
+         "started": run.startedAt.map(time) ?? "", "finished": run.finishedAt.map(time) ?? "",
+         "exitCode": run.exitCode.map(String.init) ?? "", "error": run.error ?? "", "output": run.output ?? ""]
     }
 
     func source(_ inputs: Inputs) -> String {

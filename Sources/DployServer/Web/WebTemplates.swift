@@ -4,7 +4,7 @@
 enum WebTemplates {
     static let all: [String: String] = [
         "head": head, "foot": foot, "servers": servers, "machine": machine, "groups": groups, "plan": plan,
-        "source": source, "signIn": signIn, "notFound": notFound,
+        "source": source, "signIn": signIn, "notFound": notFound, "tasks": tasks,
     ]
 
     static let head = """
@@ -19,12 +19,14 @@ enum WebTemplates {
         table{border-collapse:collapse;background:#fff;width:100%}th,td{padding:.35em .6em;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
         th{background:#eef1f4;font-weight:600}td.num{text-align:right}small,.muted{color:#6b7785}
         .state{font-weight:600}.state-installed{color:#1a7f37}.state-installing{color:#9a6700}.state-failed{color:#cf222e}
-        .state-discovered,.state-known,.state-never-seen{color:#57606a}.links a{margin-right:.6em}
+        .state-discovered,.state-known,.state-never-seen,.state-pending,.state-skipped{color:#57606a}
+        .state-succeeded{color:#1a7f37}.state-running,.state-rediscovering{color:#9a6700}
+        pre{margin:.2em 0;white-space:pre-wrap;font-size:.9em}.links a{margin-right:.6em}
         .error{background:#ffebe9;border:1px solid #ff8182;padding:.6em;white-space:pre-wrap}
         dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{color:#57606a}dd{margin:0}
         code{font-family:ui-monospace,monospace}
         </style></head>
-        <body><header><strong>dploy</strong><nav><a href="/">Servers</a> · <a href="/groups">Groups</a> · <a href="/plan">Plan</a> · <a href="/source">Source</a></nav>
+        <body><header><strong>dploy</strong><nav><a href="/">Servers</a> · <a href="/groups">Groups</a> · <a href="/plan">Plan</a> · <a href="/tasks">Tasks</a> · <a href="/source">Source</a></nav>
         <span class="source">{{sourceLabel}}</span></header><main>
 
         """
@@ -70,6 +72,11 @@ enum WebTemplates {
         {{#hasInstalls}}<table id="installs"><thead><tr><th>Generation</th><th>Started</th><th>Finished</th><th>Failed</th></tr></thead><tbody>
         {{#installs}}<tr><td class="num">{{generation}}</td><td>{{started}}</td><td>{{finished}}</td><td>{{failed}}</td></tr>{{/installs}}
         </tbody></table>{{/hasInstalls}}{{^installs}}<p class="muted">No installs yet.</p>{{/installs}}
+        <h2>Tasks</h2>
+        {{#hasTaskRuns}}<table id="task-runs"><thead><tr><th>Task</th><th>Revision</th><th>State</th><th>Started</th><th>Finished</th><th>Exit</th><th>Error</th></tr></thead><tbody>
+        {{#taskRuns}}<tr><td><a href="/tasks#task-{{task}}">{{task}}</a></td><td><code>{{revision}}</code></td><td class="state state-{{state}}">{{state}}</td>
+        <td>{{started}}</td><td>{{finished}}</td><td class="num">{{exitCode}}</td><td>{{error}}</td></tr>{{/taskRuns}}
+        </tbody></table>{{/hasTaskRuns}}{{^taskRuns}}<p class="muted">No task has run on this machine.</p>{{/taskRuns}}
         <h2>Events</h2>
         {{#hasEvents}}<table id="events"><thead><tr><th>When</th><th>What</th><th>Message</th></tr></thead><tbody>
         {{#events}}<tr><td>{{at}}</td><td>{{kind}}</td><td>{{message}}</td></tr>{{/events}}
@@ -95,6 +102,9 @@ enum WebTemplates {
         {{#machines}}<tr><td>{{machine}}</td><td>{{change}}</td><td>{{#reasons}}{{.}}<br>{{/reasons}}</td><td>{{#actions}}{{.}}<br>{{/actions}}</td></tr>{{/machines}}
         {{#shared}}<tr><td class="muted">shared</td><td></td><td></td><td>{{.}}</td></tr>{{/shared}}
         </tbody></table>{{/pending}}
+        {{#pendingTasks}}<h2>Task runs pending</h2><table id="pending-tasks"><thead><tr><th>Task</th><th>Action</th><th>Why</th><th>Targets</th></tr></thead><tbody>
+        {{#tasks}}<tr><td>{{task}} <code>@{{revision}}</code></td><td>{{summary}}</td><td>{{reason}}</td><td>{{targets}}</td></tr>{{/tasks}}
+        </tbody></table>{{/pendingTasks}}
         {{^pending}}<p id="plan-summary">Nothing pending: the fleet's files match git.</p>{{/pending}}
         {{> foot}}
         """
@@ -107,6 +117,20 @@ enum WebTemplates {
         <dt>Next run</dt><dd>{{nextRun}}</dd></dl>
         {{#sourceError}}<h2>Newest commit refused</h2><p class="error" id="source-error">{{.}}</p>{{/sourceError}}
         {{#lastError}}<h2>Last run failed</h2><p class="error">{{.}}</p>{{/lastError}}
+        {{> foot}}
+        """
+
+    static let tasks = """
+        {{> head}}<h1>Tasks <small>{{count}}</small></h1>
+        <p class="muted">A task runs once per target for each revision of its spec: editing it in git runs it again; removing it undoes nothing.</p>
+        {{#tasks}}<section id="task-{{task}}" data-task="{{task}}"><h2>{{task}} {{#revision}}<code>@{{.}}</code>{{/revision}}{{^inGit}} <small>removed from git</small>{{/inGit}}</h2>
+        <p>{{summary}} <span class="muted">{{counts}}</span></p>
+        {{#hasRuns}}<table class="task-runs"><thead><tr><th>Machine</th><th>Revision</th><th>State</th><th>Started</th><th>Finished</th><th>Exit</th><th>Error and output</th></tr></thead><tbody>
+        {{#runs}}<tr data-machine="{{machine}}"><td><a href="/machines/{{machine}}">{{machine}}</a></td><td><code>{{revision}}</code></td>
+        <td class="state state-{{state}}">{{state}}</td><td>{{started}}</td><td>{{finished}}</td><td class="num">{{exitCode}}</td>
+        <td>{{error}}{{#output}}<pre>{{.}}</pre>{{/output}}</td></tr>{{/runs}}
+        </tbody></table>{{/hasRuns}}</section>{{/tasks}}
+        {{^tasks}}<p>No tasks in git, and none has run.</p>{{/tasks}}
         {{> foot}}
         """
 
