@@ -2,6 +2,7 @@ import ArgumentParser
 import DployController
 import DployPlan
 import Foundation
+import Logging
 
 struct ApplyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,7 +60,8 @@ struct ApplyCommand: ParsableCommand {
             }
         }
         do {
-            let report = try config.reconciler().apply(result, fleet: desired.fleet)
+            // Firmware updates take minutes: their progress is printed as it comes.
+            let report = try config.reconciler().apply(result, fleet: desired.fleet, logger: Logger(label: "dploy.apply"))
             print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
                   + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
         } catch let error as CustomStringConvertible & Error {

@@ -38,6 +38,9 @@ final class CurlHandle {
     /// lives as long as the handle, because the handle's cached connections keep pointing at it.
     private let certificatePin: UnsafeMutablePointer<dploy_certificate_pin>
 
+    /// Touch before making any curl handle (ImageDigest makes its own).
+    static var globalInit: CURLcode { curlGlobalInit }
+
     init() {
         _ = curlGlobalInit
         guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
@@ -186,7 +189,7 @@ final class CurlHandle {
         certificatePin.pointee.matched = 0
     }
 
-    private static func milliseconds(_ duration: Duration) -> Int {
+    static func milliseconds(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components
         return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
