@@ -34,7 +34,7 @@ let package = Package(
             name: "DployGit",
             dependencies: ["CGit2", "DploySpec"]
         ),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev", "libssl-dev"])]),
         .target(
             name: "DployBMC",
             dependencies: ["CCurl", "DploySpec"]

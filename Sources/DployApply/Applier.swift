@@ -31,13 +31,12 @@ public struct Applier: Sendable {
         public var bmcSteps: [String] = []
     }
 
-    /// Applies the plan. BMC steps (boot once, power) run last, once the boot files and the
-    /// DHCP configuration they rely on are in place, and only when `bmc` is given; without it
-    /// a plan with BMC steps changes nothing and says so. Firmware updates are not applied yet.
+    /// Applies the plan. BMC steps (boot once, power, firmware) run last, once the boot files
+    /// and the DHCP configuration they rely on are in place, and only when `bmc` is given;
+    /// without it a plan with BMC steps changes nothing and says so.
     public func apply(_ result: PlanResult, bmc: (any BMCActions)? = nil) throws -> Report {
         let actions = result.plan.actions
-        let unsupported: Set<Action.Kind> = bmc == nil ? [.bmcBootOnceFromNetwork, .bmcPower, .firmwareUpdate] : [.firmwareUpdate]
-        let bmcMachines = Set(actions.filter { unsupported.contains($0.kind) }.compactMap(\.machine))
+        let bmcMachines = bmc != nil ? [] : Set(actions.filter(\.needsBMC).compactMap(\.machine))
         guard bmcMachines.isEmpty else { throw ApplyError.needsBMC(bmcMachines.sorted()) }
 
         var report = Report()
@@ -109,7 +108,8 @@ public struct Applier: Sendable {
     /// Each machine's BMC steps in plan order. One machine's failure stops its later steps
     /// (no power cycle into the old disk after a failed boot-once) but not other machines';
     /// all failures are reported together. Re-running is harmless: boot-once is a setting,
-    /// and power on/off does nothing when already so.
+    /// power on/off does nothing when already so, and a firmware step is planned only while
+    /// the inventory is below the baseline.
     private func runBMCActions(_ actions: [Action], _ bmc: any BMCActions, report: inout Report) throws {
         var failures: [String: String] = [:]
         for action in actions where action.needsBMC {
@@ -121,6 +121,11 @@ public struct Applier: Sendable {
                 case .bmcPower:
                     guard let power = action.detail.flatMap(PowerAction.init(rawValue:)) else { continue }
                     try bmc.power(machine: machine, power)
+                case .firmwareUpdate:
+                    guard let target = action.firmware else {
+                        throw BMCStepRefused("the firmware step '\(action.detail ?? "")' names no image (a plan from an older dploy?): plan again")
+                    }
+                    try bmc.updateFirmware(machine: machine, target)
                 default:
                     continue
                 }

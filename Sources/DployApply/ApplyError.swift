@@ -16,7 +16,7 @@ public enum ApplyError: Error, CustomStringConvertible, Equatable {
         case .reloadFailed(let command, let output):
             "the files are written, but reloading the DHCP server failed (\(command)):\n\(output)"
         case .needsBMC(let machines):
-            "this plan needs BMC actions for \(machines.joined(separator: ", ")), which this apply cannot run (no BMC access given, or a firmware update); nothing was changed"
+            "this plan needs BMC actions for \(machines.joined(separator: ", ")), which this apply cannot run (no BMC access given); nothing was changed"
         case .bmcFailed(let failures):
             "the files are written, but BMC steps failed (the next apply tries again):\n" + failures.joined(separator: "\n")
         }

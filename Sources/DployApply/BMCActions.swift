@@ -1,3 +1,4 @@
+import DployPlan
 import DploySpec
 
 /// What the applier asks of machines' BMCs. DployApply does not talk Redfish itself: the
@@ -8,4 +9,21 @@ public protocol BMCActions {
     func bootOnceFromNetwork(machine: String) throws
     /// Power on, off or cycle, with a reset type the BMC allows.
     func power(machine: String, _ action: PowerAction) throws
+    /// Install one firmware component's image and wait until the BMC says it is done or
+    /// failed (throws), within a bounded time.
+    func updateFirmware(machine: String, _ target: FirmwareTarget) throws
+}
+
+extension BMCActions {
+    /// BMC access that cannot flash firmware refuses the step by name rather than skipping it.
+    public func updateFirmware(machine: String, _ target: FirmwareTarget) throws {
+        throw BMCStepRefused("this BMC access cannot update firmware (\(target.component))")
+    }
+}
+
+/// A BMC step the applier or the BMC access cannot run as planned; it fails that machine's
+/// step like any BMC error.
+public struct BMCStepRefused: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -23,4 +23,13 @@ public final class BMCDriver {
     public func setPower(_ action: PowerAction) throws -> PowerResult { try connection.setPower(action) }
 
     public func bootOnce(from target: BootTarget = .pxe) throws { try connection.bootOnce(from: target) }
+
+    /// Starts `UpdateService.SimpleUpdate` with `imageURI` and follows it (task, task monitor or
+    /// iLO 5's update state) every `interval` until done, failed (`.taskFailed`) or `timeout`
+    /// (`.timeout`), calling `progress` at each change.
+    @discardableResult
+    public func updateFirmware(imageURI: String, timeout: Duration, interval: Duration = .seconds(5),
+                               progress: (UpdateProgress) -> Void = { _ in }) throws -> UpdateProgress {
+        try connection.updateFirmware(imageURI: imageURI, timeout: timeout, interval: interval, progress: progress)
+    }
 }

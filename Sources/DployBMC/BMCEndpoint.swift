@@ -54,7 +54,8 @@ public struct BMCEndpoint: Sendable, CustomStringConvertible, CustomReflectable 
             throw BMCError(.configuration, address: address, "\(secrets.path(of: name)): a BMC secret needs 'password'")
         }
         let caFile = settings.caFile.map { $0.hasPrefix("/") ? $0 : baseDirectory + "/" + $0 }
-        let tls = TLSPolicy(caFile: caFile, pinnedPublicKey: pinnedPublicKey ?? settings.pinnedKey, insecure: settings.insecure ?? false)
+        let tls = TLSPolicy(caFile: caFile, pinnedPublicKey: pinnedPublicKey ?? settings.pinnedKey,
+                            certificateFingerprint: settings.fingerprint, insecure: settings.insecure ?? false)
         return try BMCEndpoint(address: address, username: secret.username, password: password, tls: tls)
     }
 

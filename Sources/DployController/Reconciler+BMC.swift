@@ -4,6 +4,7 @@ import DployBMC
 import DployPlan
 import DploySpec
 import Foundation
+import Logging
 
 /// The fleet's BMCs as the applier sees them: each machine's effective `bmc` settings (group
 /// defaults applied), its secret, and one driver per machine, opened on first use and kept
@@ -14,7 +15,18 @@ public final class FleetBMC: BMCActions {
     private let baseDirectory: String
     private let options: RedfishOptions
     private let warnings: BMCWarnings?
+    private let macs: [String: MACAddress]
     private var drivers: [String: BMCDriver] = [:]
+    /// Image URL → the SHA-256 it served, read once per apply however many machines flash it.
+    private var imageDigests: [String: String] = [:]
+    /// The longest one firmware update may take (`bmc.firmwareTimeout` in dploy.yaml).
+    public var firmwareTimeout: Duration = ControllerConfig.defaultFirmwareTimeout
+    /// How often a running update is polled.
+    public var firmwarePollInterval: Duration = .seconds(5)
+    /// Where firmware progress is logged (each change of state or percentage).
+    public var logger: Logger?
+    /// Receives one event per firmware component: updated, or failed and why.
+    public var recordEvent: (@Sendable (MachineEvent) -> Void)?
 
     public init(fleet: Fleet, secrets: SecretStore?, baseDirectory: String, options: RedfishOptions = RedfishOptions(),
                 warnings: BMCWarnings? = nil) {
@@ -24,6 +36,7 @@ public final class FleetBMC: BMCActions {
             if let bmc = resolver.resolve(machine).settings.bmc { settings[machine.name] = bmc }
         }
         self.settings = settings
+        macs = Dictionary(fleet.machines.map { ($0.name, $0.mac.value) }, uniquingKeysWith: { first, _ in first })
         self.secrets = secrets
         self.baseDirectory = baseDirectory
         self.options = options
@@ -47,6 +60,56 @@ public final class FleetBMC: BMCActions {
 
     public func power(machine: String, _ action: PowerAction) throws {
         try driver(machine).setPower(action)
+    }
+
+    /// Checks the image, then asks the BMC to flash it (SimpleUpdate) and follows the update
+    /// until the BMC says it is done or failed, or `firmwareTimeout` passes.
+    ///
+    /// The BMC downloads the image itself, so dploy cannot check the bytes the BMC gets. It
+    /// checks the next best thing first: that the image URL serves, right now, bytes with the
+    /// baseline's SHA-256. A wrong baseline entry or a replaced file on the image server then
+    /// fails the step before the BMC is asked anything. (iLO also checks HPE's signature in a
+    /// .fwpkg before flashing.)
+    public func updateFirmware(machine: String, _ target: FirmwareTarget) throws {
+        let what = "\(target.component) \(target.installed) → \(target.version)"
+        let metadata: Logger.Metadata = ["machine": "\(machine)", "component": "\(target.component)", "image": "\(target.image)"]
+        do {
+            try checkImage(target)
+            logger?.info("firmware update started: \(what)", metadata: metadata)
+            let result = try driver(machine).updateFirmware(imageURI: target.image, timeout: firmwareTimeout,
+                                                            interval: firmwarePollInterval) { progress in
+                logger?.info("firmware update \(target.component): \(progress.state)\(progress.percent.map { " \($0)%" } ?? "")",
+                             metadata: metadata)
+            }
+            // A task that vanished finished without saying how; the next inventory read tells.
+            let outcome = result.phase == .vanished ? "the BMC dropped the finished task, result unknown until the next read"
+                : result.state
+            logger?.info("firmware update done: \(what) (\(outcome))", metadata: metadata)
+            record(machine, "firmware-updated", "\(what) from \(target.image): \(outcome)")
+        } catch {
+            logger?.error("firmware update failed: \(what): \(error)", metadata: metadata)
+            record(machine, "firmware-failed", "\(what) from \(target.image): \(error)")
+            throw error
+        }
+    }
+
+    /// Refuses the step unless the image URL serves the baseline's SHA-256.
+    private func checkImage(_ target: FirmwareTarget) throws {
+        let served: String
+        if let known = imageDigests[target.image] {
+            served = known
+        } else {
+            served = try ImageDigest.sha256(of: target.image, timeout: firmwareTimeout).sha256
+            imageDigests[target.image] = served
+        }
+        guard served == target.sha256.lowercased() else {
+            throw BMCStepRefused("firmware '\(target.component)' \(target.version): \(target.image) serves sha256 \(served), "
+                + "but the baseline says \(target.sha256.lowercased()); the BMC was not asked to flash it")
+        }
+    }
+
+    private func record(_ machine: String, _ kind: String, _ message: String) {
+        recordEvent?(MachineEvent(mac: macs[machine], at: Date(), kind: kind, message: message))
     }
 }
 
@@ -75,9 +138,15 @@ extension Reconciler {
 
     public var secretStore: SecretStore? { config.secrets.map(SecretStore.init(folder:)) }
 
-    /// BMC access for applying a plan made from `fleet`.
-    public func bmcActions(for fleet: Fleet, warnings: BMCWarnings? = nil) -> FleetBMC {
-        FleetBMC(fleet: fleet, secrets: secretStore, baseDirectory: bmcBaseDirectory, warnings: warnings)
+    /// BMC access for applying a plan made from `fleet`; firmware progress goes to `logger`
+    /// and one event per component to `recordEvent`.
+    public func bmcActions(for fleet: Fleet, warnings: BMCWarnings? = nil, logger: Logger? = nil,
+                           recordEvent: (@Sendable (MachineEvent) -> Void)? = nil) -> FleetBMC {
+        let actions = FleetBMC(fleet: fleet, secrets: secretStore, baseDirectory: bmcBaseDirectory, warnings: warnings)
+        actions.firmwareTimeout = config.bmcFirmwareTimeout
+        actions.logger = logger
+        actions.recordEvent = recordEvent
+        return actions
     }
 
     /// Reads the BMC of every machine that has one, `concurrency` at a time (default: the

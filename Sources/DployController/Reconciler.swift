@@ -5,6 +5,7 @@ import DployPlan
 import DployRender
 import DploySpec
 import Foundation
+import Logging
 
 /// One reconcile, step by step: load desired state from the source, observe, plan, apply.
 /// `dploy plan` and `dploy apply` call these steps; the daemon will call them on a timer.
@@ -173,14 +174,16 @@ public struct Reconciler: Sendable {
     }
 
     /// Applies a plan. With `fleet` (the desired state the plan was made from), BMC steps
-    /// run through each machine's BMC; without it, a plan with BMC steps is refused.
-    public func apply(_ result: PlanResult, fleet: Fleet? = nil) throws -> Applier.Report {
+    /// run through each machine's BMC; without it, a plan with BMC steps is refused. Firmware
+    /// progress goes to `logger`, one event per firmware component to `recordEvent`.
+    public func apply(_ result: PlanResult, fleet: Fleet? = nil, logger: Logger? = nil,
+                      recordEvent: (@Sendable (MachineEvent) -> Void)? = nil) throws -> Applier.Report {
         if config.mode == .planOnly { throw ReconcileError.planOnly(configPath, "mode: plan-only") }
         if config.suspend { throw ReconcileError.planOnly(configPath, "suspend: true") }
         let check = config.dhcp.map { DHCPCheck(backend: $0.backend, command: $0.check) }
         let dhcpConfig = try settings.dhcp.map { OutputPath(.dhcp, $0.fileName) }
         let report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig)
-            .apply(result, bmc: fleet.map { bmcActions(for: $0) })
+            .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent) })
         try recordApplied(revision: result.plan.revision)
         return report
     }

@@ -25,7 +25,8 @@ enum FirmwareDrift {
             guard !matches(installed: installed, wanted: component.version) else { continue }
             let change = "\(component.name) \(installed) → \(component.version)"
             reasons.append("firmware: \(change) (baseline \(baseline.name))")
-            actions.append(Action(.firmwareUpdate, machine: machine, detail: change, reason: "firmware drift"))
+            actions.append(Action(.firmwareUpdate, machine: machine, detail: change,
+                                  firmware: FirmwareTarget(component, installed: installed), reason: "firmware drift"))
         }
         return (reasons, actions)
     }

@@ -90,13 +90,17 @@ public struct Action: Hashable, Sendable, Codable {
     public var path: OutputPath?
     /// The power action, the firmware component, the reload command: what `kind` needs.
     public var detail: String?
+    /// A firmware step's component and image.
+    public var firmware: FirmwareTarget?
     public var reason: String
 
-    public init(_ kind: Kind, machine: String? = nil, path: OutputPath? = nil, detail: String? = nil, reason: String) {
+    public init(_ kind: Kind, machine: String? = nil, path: OutputPath? = nil, detail: String? = nil,
+                firmware: FirmwareTarget? = nil, reason: String) {
         self.kind = kind
         self.machine = machine
         self.path = path
         self.detail = detail
+        self.firmware = firmware
         self.reason = reason
     }
 

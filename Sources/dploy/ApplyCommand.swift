@@ -2,6 +2,7 @@ import ArgumentParser
 import DployController
 import DployPlan
 import Foundation
+import Logging
 
 struct ApplyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,7 +63,8 @@ struct ApplyCommand: ParsableCommand {
         var failedRuns = 0
         do {
             let reconciler = try config.reconciler()
-            let report = try reconciler.apply(result, fleet: desired.fleet)
+            // Firmware updates take minutes: their progress is printed as it comes.
+            let report = try reconciler.apply(result, fleet: desired.fleet, logger: Logger(label: "dploy.apply"))
             print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
                   + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
             guard !result.plan.tasks.isEmpty else { return }

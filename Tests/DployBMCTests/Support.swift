@@ -77,12 +77,15 @@ final class TemporaryFolder: @unchecked Sendable {
     }
 }
 
-/// A self-signed certificate for 127.0.0.1 made with the openssl CLI, and the pin of its key.
+/// A self-signed certificate for 127.0.0.1 made with the openssl CLI, the pin of its key and
+/// its fingerprint.
 struct TestCertificate {
     let certificate: String
     let key: String
     /// `sha256//BASE64` of the public key, as curl's CURLOPT_PINNEDPUBLICKEY takes it.
     let pin: String
+    /// The certificate's SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it.
+    let fingerprint: String
 
     init(in folder: TemporaryFolder, name: String = "bmc") throws {
         let openssl = onPath("openssl") ?? "/usr/bin/openssl"
@@ -97,6 +100,9 @@ struct TestCertificate {
         // The digest is binary: let openssl base64 it before it passes through a String.
         let base64 = try run("/bin/sh", ["-c", "\(openssl) dgst -sha256 -binary '\(der)' | \(openssl) base64 -A"])
         pin = "sha256//" + base64.trimmingCharacters(in: .whitespacesAndNewlines)
+        // "sha256 Fingerprint=AB:CD:…", exactly what an operator copies.
+        let printed = try run(openssl, ["x509", "-in", certificate, "-noout", "-fingerprint", "-sha256"])
+        fingerprint = String(printed.split(separator: "=").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -61,6 +61,25 @@ final class SushyEmulator: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: folder.file("sushy.log"), encoding: .utf8)) ?? "" }
 
+    /// The requests the emulator logged (werkzeug's access lines), in order.
+    var requestLines: [String] { log.split(separator: "\n").map(String.init).filter { $0.contains("\" ") && $0.contains(" HTTP/1.") } }
+
+    /// Sends a request with a unique path (curl CLI, no credentials) and waits, bounded, until
+    /// the emulator has logged it; returns how many requests it had logged up to and with it.
+    /// Two marks around an action prove how many requests the action made.
+    func mark() async throws -> Int {
+        let path = "/dploy-mark-\(UUID().uuidString)"
+        _ = try run(onPath("curl") ?? "/usr/bin/curl", ["-sk", "-o", "/dev/null", baseURL + path])
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while true {
+            let lines = requestLines
+            if let index = lines.firstIndex(where: { $0.contains(path) }) { return index + 1 }
+            if clock.now > deadline { throw ToolFailure(message: "sushy-emulator never logged \(path):\n\(log)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     func endpoint(system: Int? = nil, password: String? = nil, tls: TLSPolicy? = nil) throws -> BMCEndpoint {
         let address = system.map { "\(baseURL)/redfish/v1/Systems/\(systems[$0])" } ?? baseURL
         return try BMCEndpoint(address: address, username: username, password: password ?? self.password,

@@ -105,6 +105,43 @@ struct SushyTests {
         #expect(mismatch?.kind == .tls)
     }
 
+    @Test("A pinned certificate fingerprint is trusted without a CA; a wrong one is refused before any request is sent")
+    func certificateFingerprint() async throws {
+        let bmc = try SushyEmulator()
+        try await bmc.ready()
+        let other = try TemporaryFolder()
+        let stranger = try TestCertificate(in: other, name: "stranger")
+
+        // openssl's colon form and plain lower-case hex name the same pin; no CA file is given.
+        let plain = bmc.certificate.fingerprint.replacingOccurrences(of: ":", with: "").lowercased()
+        for text in [bmc.certificate.fingerprint, plain] {
+            let pin = try #require(CertificateFingerprint(text))
+            let pinned = RedfishClient(endpoint: try bmc.endpoint(tls: TLSPolicy(certificateFingerprint: pin)), options: quickOptions())
+            #expect(try await pinned.power() == .off)
+            await pinned.close()
+        }
+
+        let before = try await bmc.mark()
+        let wrongPin = try #require(CertificateFingerprint(stranger.fingerprint))
+        let wrong = RedfishClient(endpoint: try bmc.endpoint(tls: TLSPolicy(certificateFingerprint: wrongPin)), options: quickOptions())
+        let mismatch = await #expect(throws: BMCError.self) { try await wrong.power() }
+        await wrong.close()
+        let after = try await bmc.mark()
+        #expect(after == before + 1, "the refused client's requests never reached the emulator")
+        #expect(mismatch?.kind == .tls)
+        let message = mismatch?.description ?? ""
+        #expect(message.contains(bmc.certificate.fingerprint.uppercased()), "names the fingerprint the BMC showed: \(message)")
+        #expect(message.contains(stranger.fingerprint.uppercased()), "names the pinned fingerprint: \(message)")
+        #expect(message.contains("bmc.fingerprint"))
+        #expect(!message.contains(bmc.password))
+
+        // Both pins given: both must match.
+        let both = RedfishClient(endpoint: try bmc.endpoint(tls: TLSPolicy(pinnedPublicKey: stranger.pin,
+                                                                           certificateFingerprint: try #require(CertificateFingerprint(plain)))),
+                                 options: quickOptions())
+        #expect(await (try? both.power()) == nil, "a right fingerprint does not excuse a wrong key pin")
+    }
+
     @Test("insecure: true works without a CA and is warned about once per BMC")
     func insecureWarnedOnce() async throws {
         let bmc = try SushyEmulator()

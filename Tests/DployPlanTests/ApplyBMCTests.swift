@@ -19,6 +19,17 @@ final class RecordingBMC: BMCActions {
         if failing.contains(machine) { throw ApplyError.io(machine, "BMC unreachable") }
         calls.append("\(machine) \(action.rawValue)")
     }
+
+    func updateFirmware(machine: String, _ target: FirmwareTarget) throws {
+        if failing.contains(machine) { throw ApplyError.io(machine, "BMC unreachable") }
+        calls.append("\(machine) firmware \(target.component) \(target.version) \(target.image)")
+    }
+}
+
+/// BMC access written before firmware steps existed: it relies on the protocol's default.
+struct PowerOnlyBMC: BMCActions {
+    func bootOnceFromNetwork(machine: String) throws {}
+    func power(machine: String, _ action: PowerAction) throws {}
 }
 
 @Suite("Apply with BMC access", .enabled(if: tool("/usr/sbin/dnsmasq") || integrationRequired, "dnsmasq is not installed"))
@@ -87,8 +98,8 @@ struct FirmwareDriftTests {
                                                  versions: ["System ROM": "U32 v2.80 (01/11/2024)"])) == nil)
     }
 
-    @Test("Apply refuses firmware steps even with BMC access: updates are not applied yet")
-    func applyRefusesFirmware() throws {
+    @Test("Apply runs firmware steps through the BMC access with the plan's image; access without firmware support fails the step by name")
+    func applyRunsFirmware() throws {
         let lab = try LabCopy(config: LabCopy.config())
         let reconciler = try lab.reconciler()
         _ = try reconciler.apply(try reconciler.plan())
@@ -96,8 +107,18 @@ struct FirmwareDriftTests {
         observed.firmware[try #require(MACAddress("94:18:82:3a:5c:10"))] = ObservedFirmware(
             model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.96 Aug 17 2023"])
         let result = try Planner.plan(desired: reconciler.loadDesired(), observed: observed, settings: reconciler.settings)
-        #expect(throws: ApplyError.needsBMC(["web-01"])) {
-            try Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil).apply(result, bmc: RecordingBMC())
-        }
+        let step = try #require(result.plan.actions.first { $0.kind == .firmwareUpdate })
+        #expect(step.firmware?.component == "iLO 5" && step.firmware?.installed == "2.96 Aug 17 2023")
+        #expect(step.firmware?.image.hasSuffix(".fwpkg") == true && step.firmware?.sha256.count == 64)
+
+        let applier = Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil)
+        #expect(throws: ApplyError.needsBMC(["web-01"])) { try applier.apply(result) }
+        let bmc = RecordingBMC()
+        let report = try applier.apply(result, bmc: bmc)
+        #expect(bmc.calls == ["web-01 firmware iLO 5 \(step.firmware!.version) \(step.firmware!.image)"])
+        #expect(report.bmcSteps == ["web-01: firmware \(step.detail!)"])
+
+        let refused = #expect(throws: ApplyError.self) { try applier.apply(result, bmc: PowerOnlyBMC()) }
+        #expect(refused?.description.contains("web-01: this BMC access cannot update firmware (iLO 5)") == true, "\(String(describing: refused))")
     }
 }

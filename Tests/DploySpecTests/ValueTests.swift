@@ -19,6 +19,23 @@ struct ValueTests {
         #expect(MACAddress(text) == nil)
     }
 
+    @Test("certificate fingerprints are read in openssl's colon form or as plain hex, any case")
+    func certificateFingerprints() throws {
+        let colons = "3A:7F:0C:91:D2:45:6B:88:E1:0F:AA:59:23:C4:7D:E8:90:12:B6:5F:4E:D3:21:9C:08:F7:6A:B5:C3:1E:94:D0"
+        let forms = [colons, colons.lowercased(), colons.replacingOccurrences(of: ":", with: ""),
+                     colons.replacingOccurrences(of: ":", with: "").lowercased()]
+        for form in forms {
+            let fingerprint = try CertificateFingerprint.parse(form).get()
+            #expect(fingerprint.description == colons, "printed as openssl prints it")
+            #expect(fingerprint.bytes.count == 32)
+        }
+        let sha1 = String(colons.prefix(59))
+        for bad in [sha1, String(colons.dropLast(3)), colons.replacingOccurrences(of: ":", with: "-"), colons + ":00",
+                    "3A7F:" + colons.dropFirst(6), String(repeating: "g", count: 64), ""] {
+            #expect(throws: ValueError.self, "\(bad)") { try CertificateFingerprint.parse(bad).get() }
+        }
+    }
+
     @Test("IPv4 and IPv6 are accepted and printed canonically")
     func ipAddresses() throws {
         #expect(try IPAddress.parse("198.18.0.21").get().description == "198.18.0.21")

@@ -1,4 +1,5 @@
 import CCurl
+import DploySpec
 import Foundation
 
 /// curl_global_init is not thread-safe; a global `let` runs it exactly once, before the first
@@ -33,6 +34,12 @@ private final class ResponseSink {
 final class CurlHandle {
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
+    /// What OpenSSL's verify callback reads (the pin) and writes (the fingerprint it saw). It
+    /// lives as long as the handle, because the handle's cached connections keep pointing at it.
+    private let certificatePin: UnsafeMutablePointer<dploy_certificate_pin>
+
+    /// Touch before making any curl handle (ImageDigest makes its own).
+    static var globalInit: CURLcode { curlGlobalInit }
 
     init() {
         _ = curlGlobalInit
@@ -40,11 +47,14 @@ final class CurlHandle {
         self.handle = handle
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        certificatePin = .allocate(capacity: 1)
+        certificatePin.initialize(to: dploy_certificate_pin())
     }
 
     deinit {
-        curl_easy_cleanup(handle)
+        curl_easy_cleanup(handle)  // first: its connections hold the pin pointer
         errorBuffer.deallocate()
+        certificatePin.deallocate()
     }
 
     /// Sends one request and waits for the whole answer (this thread blocks; callers run it
@@ -78,11 +88,21 @@ final class CurlHandle {
         if tls.insecure {
             dploy_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
             dploy_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
-        } else if let pin = tls.pinnedPublicKey {
-            // The pin is checked on every handshake regardless of VERIFYPEER.
+        } else if tls.pinnedPublicKey != nil || tls.certificateFingerprint != nil {
+            // A pin replaces the CA and host name checks: BMC certificates are self-signed and
+            // name whatever the factory chose. Both pins are checked on every new connection.
             dploy_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
             dploy_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
-            dploy_curl_setopt_string(handle, CURLOPT_PINNEDPUBLICKEY, pin)
+            if let pin = tls.pinnedPublicKey { dploy_curl_setopt_string(handle, CURLOPT_PINNEDPUBLICKEY, pin) }
+            if let fingerprint = tls.certificateFingerprint {
+                setExpected(fingerprint)
+                let code = dploy_curl_pin_certificate(handle, certificatePin)
+                // Not OpenSSL underneath: refuse rather than send a password unchecked.
+                guard code == CURLE_OK else {
+                    throw CurlFailure(code: CURLE_SSL_ENGINE_INITFAILED.rawValue,
+                                      message: "this libcurl cannot check a certificate fingerprint (\(String(cString: curl_easy_strerror(code))))")
+                }
+            }
         } else {
             dploy_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
             dploy_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
@@ -148,6 +168,11 @@ final class CurlHandle {
 
         let code = curl_easy_perform(handle)
         guard code == CURLE_OK else {
+            if let expected = tls.certificateFingerprint, certificatePin.pointee.checked == 1, certificatePin.pointee.matched == 0 {
+                let seen = withUnsafeBytes(of: certificatePin.pointee.seen) { CertificateFingerprint(bytes: Array($0)) }
+                throw CurlFailure(code: CURLE_PEER_FAILED_VERIFICATION.rawValue,
+                                  message: "the certificate's SHA-256 fingerprint is \(seen.map(String.init(describing:)) ?? "unreadable"), not the pinned \(expected) ('bmc.fingerprint'); nothing was sent")
+            }
             if sink.tooLarge { throw CurlFailure(code: code.rawValue, message: "the answer is larger than \(ResponseSink.maxBody >> 20) MiB") }
             let detail = String(cString: errorBuffer)
             throw CurlFailure(code: code.rawValue, message: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
@@ -157,7 +182,14 @@ final class CurlHandle {
         return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
     }
 
-    private static func milliseconds(_ duration: Duration) -> Int {
+    /// Arms the verify callback for this transfer with `fingerprint`, forgetting the last result.
+    private func setExpected(_ fingerprint: CertificateFingerprint) {
+        withUnsafeMutableBytes(of: &certificatePin.pointee.expected) { $0.copyBytes(from: fingerprint.bytes) }
+        certificatePin.pointee.checked = 0
+        certificatePin.pointee.matched = 0
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components
         return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }

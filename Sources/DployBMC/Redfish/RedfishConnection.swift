@@ -159,7 +159,10 @@ final class RedfishConnection {
                 answer = try curl.perform(request, tls: endpoint.tls, connectTimeout: options.connectTimeout, timeout: options.timeout)
             } catch {
                 if error.isTLS {
-                    throw self.error(.tls, "refused the BMC's certificate: \(error.message). Give the CA that signed it in 'bmc.caFile', or pin its key; 'bmc.insecure: true' turns checking off")
+                    let hint = endpoint.tls.certificateFingerprint != nil
+                        ? "If the BMC's certificate was replaced on purpose, pin the new one's fingerprint in 'bmc.fingerprint'"
+                        : "Give the CA that signed it in 'bmc.caFile', or pin it with 'bmc.fingerprint'; 'bmc.insecure: true' turns checking off"
+                    throw self.error(.tls, "refused the BMC's certificate: \(error.message). \(hint)")
                 }
                 // A request the BMC may have seen is sent again only if sending it twice is harmless.
                 let retryable = method.isIdempotent ? (error.transient || error.nothingSent) : error.nothingSent

@@ -130,7 +130,7 @@ public final class ReconcileLoop: Service, Sendable {
                 }
                 publish(loaded)
             } else if role == .apply {
-                let report = try reconciler.apply(result, fleet: loaded.fleet)
+                let report = try reconciler.apply(result, fleet: loaded.fleet, logger: logger) { [self] in record($0) }
                 run.result = .converged
                 run.message = "\(result.plan.summary) \(report.written.count) written, \(report.removed.count) removed"
                     + (report.reloaded ? ", DHCP reloaded" : "")

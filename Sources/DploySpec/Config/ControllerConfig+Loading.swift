@@ -132,10 +132,11 @@ extension ControllerConfig {
             webhookSecretFile = reader.string("secretFile", required: true).map { resolved($0.value) }
             reader.finish()
         }
-        var bmcConcurrency = 16, bmcObserve = false
+        var bmcConcurrency = 16, bmcObserve = false, bmcFirmwareTimeout = ControllerConfig.defaultFirmwareTimeout
         if let bmc = reader.mapping("bmc") {
             bmcConcurrency = bmc.int("concurrency", minimum: 1)?.value ?? 16
             bmcObserve = bmc.bool("observe")?.value ?? false
+            bmcFirmwareTimeout = bmc.parsed("firmwareTimeout", Duration.parseSpec)?.value ?? bmcFirmwareTimeout
             bmc.finish()
         }
         var pruneEnabled = false, maxRemovals = 5
@@ -157,6 +158,7 @@ extension ControllerConfig {
         config.webhookSecretFile = webhookSecretFile
         config.bmcConcurrency = bmcConcurrency
         config.bmcObserve = bmcObserve
+        config.bmcFirmwareTimeout = bmcFirmwareTimeout
         config.discovery = discovery
         config.imaging = imaging
         config.sshKnownHostsFile = knownHosts

@@ -45,6 +45,10 @@ public struct ControllerConfig: Hashable, Sendable {
     /// Whether the daemon reads every BMC on each run (power and firmware drift). Off by
     /// default: each run then contacts every BMC in the fleet.
     public var bmcObserve = false
+    /// How long one firmware update may take, from SimpleUpdate to the BMC saying done
+    /// (`bmc: {firmwareTimeout: 45m}`). iLO flashes a System ROM in 5 to 15 minutes.
+    public var bmcFirmwareTimeout: Duration = ControllerConfig.defaultFirmwareTimeout
+    public static let defaultFirmwareTimeout: Duration = .seconds(30 * 60)
     /// The discovery environment unknown machines boot: kernel, initrd, arguments.
     public var discovery: (kernel: String, initrd: String, args: String)? {
         get { discoveryKernel.map { ($0, discoveryInitrd, discoveryArgs) } }

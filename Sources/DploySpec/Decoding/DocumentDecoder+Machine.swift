@@ -32,13 +32,14 @@ extension DocumentDecoder {
         if let bmc = reader.mapping("bmc") {
             var settingsBMC = BMCSettings()
             if isGroupDefault {
-                for field in ["address", "pinnedKey"] where bmc.has(field) {
+                for field in ["address", "pinnedKey", "fingerprint"] where bmc.has(field) {
                     log.append(Diagnostic("'\(bmc.fieldPath(field))' cannot be a group default: it identifies one machine's BMC",
                                           at: bmc.location(of: field)))
                 }
             } else {
                 settingsBMC.address = note("bmc.address", bmc.parsed("address", required: true, Names.httpURL))
                 settingsBMC.pinnedKey = note("bmc.pinnedKey", bmc.parsed("pinnedKey", Names.pinnedKey))
+                settingsBMC.fingerprint = note("bmc.fingerprint", bmc.parsed("fingerprint", CertificateFingerprint.parse))
             }
             settingsBMC.credentials = note("bmc.credentials", bmc.parsed("credentials", Names.dnsLabel))
             settingsBMC.insecure = note("bmc.insecure", bmc.bool("insecure"))

@@ -64,13 +64,18 @@ public struct BMCSettings: Hashable, Sendable {
     /// `sha256//BASE64` of the BMC certificate's public key; when set, it is checked instead
     /// of a CA. Per machine, like the address: never a group default.
     public var pinnedKey: String?
+    /// The SHA-256 fingerprint of the BMC's certificate; when set, a certificate with exactly
+    /// this fingerprint is accepted (self-signed or not) and any other refused, instead of a CA
+    /// check. Per machine, like the address: never a group default.
+    public var fingerprint: CertificateFingerprint?
 
     public init(address: String? = nil, credentials: String? = nil, insecure: Bool? = nil, caFile: String? = nil,
-                pinnedKey: String? = nil) {
+                pinnedKey: String? = nil, fingerprint: CertificateFingerprint? = nil) {
         self.address = address
         self.credentials = credentials
         self.insecure = insecure
         self.caFile = caFile
         self.pinnedKey = pinnedKey
+        self.fingerprint = fingerprint
     }
 }

@@ -41,7 +41,8 @@ public enum Names {
         let base64 = body.count == 44 && body.last == UInt8(ascii: "=")
             && body.dropLast().allSatisfy { isAlphanumericAnyCase($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "/") }
         return base64 ? .success(text) : .failure(ValueError(
-            "is not a pinned key: '\(text)' (use sha256// and the base64 SHA-256 of the BMC certificate's public key, 44 characters)"))
+            "is not a pinned key: '\(text)' (use sha256// and the base64 SHA-256 of the BMC certificate's public key, 44 characters; "
+            + "a certificate fingerprint such as AB:CD:… goes in 'bmc.fingerprint')"))
     }
 
     /// A SHA-256 digest as 64 hex digits, returned lower-case.
