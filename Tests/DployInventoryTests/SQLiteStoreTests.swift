@@ -39,7 +39,71 @@ struct SQLiteStoreTests {
         try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 60, error: "198.18.0.121: unreachable")])
         let reading = try #require(try store.bmcReadings()[web01])
         #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.error == "198.18.0.121: unreachable")
-        #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings"])
+        #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings", "v3: task runs"])
+    }
+
+    @Test("a v2 store migrates to task runs, keeping its machines; a run is recorded once, ends once, and says how")
+    func taskRunsOnce() throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let v2 = try DatabaseQueue(path: path)
+        try StoreSchema.migrator.migrate(v2, upTo: "v2: bmc readings")
+        try v2.write { db in
+            try db.execute(sql: "INSERT INTO machine (mac, firstSeen, lastSeen, state) VALUES (?, ?, ?, 'installed')",
+                           arguments: [web01.description, t0, t0])
+        }
+        try v2.close()
+        let store = try SQLiteStore(path: path)
+        #expect(try store.machine(web01)?.state == .installed)
+
+        let key = TaskRunKey(task: "rotate-motd", revision: "0123456789abcdef", machine: "web-01")
+        let run = TaskRun(key: key, mac: web01, action: "ssh", state: .running, startedAt: t0)
+        #expect(try store.startTaskRun(run))
+        #expect(try !store.startTaskRun(run), "a second start of the same run records nothing")
+        #expect(try store.finishTaskRun(key, TaskRunOutcome(state: .succeeded, exitCode: 0, output: "ok\n"), at: t0 + 2))
+        #expect(try !store.finishTaskRun(key, .failed("late"), at: t0 + 3), "a finished run never changes")
+        let stored = try #require(try store.taskRuns(task: "rotate-motd").first)
+        #expect(stored.state == .succeeded && stored.exitCode == 0 && stored.output == "ok\n" && stored.finishedAt == t0 + 2)
+        #expect(try store.taskRunStates() == [key: .succeeded])
+        #expect(try store.events(for: web01, limit: 2).map(\.message) == ["task 'rotate-motd' succeeded, exit code 0",
+                                                                          "task 'rotate-motd' (ssh) started"])
+        // Another revision is another run.
+        #expect(try store.startTaskRun(TaskRun(key: TaskRunKey(task: "rotate-motd", revision: "fedcba9876543210", machine: "web-01"),
+                                               mac: web01, action: "ssh", state: .running, startedAt: t0 + 10)))
+    }
+
+    @Test("runs cut short by a dead process fail as interrupted; imaging runs fail at their deadline, not before")
+    func interruptedAndOverdue() throws {
+        let store = try SQLiteStore(path: path)
+        let ssh = TaskRunKey(task: "t", revision: "r1", machine: "web-01")
+        let image = TaskRunKey(task: "img", revision: "r2", machine: "web-01")
+        _ = try store.startTaskRun(TaskRun(key: ssh, mac: web01, action: "ssh", state: .running, startedAt: t0))
+        _ = try store.startTaskRun(TaskRun(key: image, mac: web01, action: "image-restore", state: .running, startedAt: t0,
+                                           deadline: t0 + 600))
+        #expect(try store.failInterruptedTaskRuns(actions: ["ssh", "power", "rediscover"], at: t0 + 5).map(\.key) == [ssh])
+        #expect(try store.taskRuns(task: "t").first?.error == "interrupted: dploy stopped while it ran; a task is not run twice")
+        #expect(try store.failOverdueTaskRuns(at: t0 + 599).isEmpty)
+        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"])?.key == image)
+        #expect(try store.failOverdueTaskRuns(at: t0 + 601).map(\.key) == [image])
+        #expect(try store.taskRuns(task: "img").first?.error == "timed out: no result within 600 s")
+        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"]) == nil)
+    }
+
+    @Test("rediscover forgets hardware and installs; the next hardware report makes the machine discovered again")
+    func rediscover() throws {
+        let store = try SQLiteStore(path: path)
+        try store.recordHardware(web01, Hardware(vendor: "HPE", model: "ProLiant DL360 Gen10", cpus: 16), at: t0)
+        try store.installStarted(web01, generation: 2, at: t0 + 1)
+        try store.installFinished(web01, generation: 2, at: t0 + 2)
+        try store.forgetMachine(web01, reason: "task 'forget-web-01'", at: t0 + 3)
+        let forgotten = try #require(try store.machine(web01))
+        #expect(forgotten.state == .rediscovering && forgotten.installedGeneration == nil && forgotten.hardware == nil)
+        #expect(try store.installAttempts(web01).isEmpty && store.installedGenerations().isEmpty)
+        #expect(try store.events(for: web01, limit: 1).first?.message
+                == "hardware and installs forgotten (task 'forget-web-01'); the next network boot is a discovery")
+        try store.recordHardware(web01, Hardware(vendor: "HPE", model: "ProLiant DL360 Gen10", cpus: 32), at: t0 + 4)
+        #expect(try store.machine(web01)?.state == .discovered)
+        #expect(try store.machine(web01)?.hardware?.cpus == 32)
     }
 
     @Test("an empty file migrates; a machine is seen, installs once, and the store says so after a restart")

@@ -57,11 +57,11 @@ public enum TaskAction: Hashable, Sendable {
     /// Whether the action boots the machine into the imaging environment.
     public var isImaging: Bool { self.kind.hasPrefix("image-") }
 
-    /// One line for plans and pages: `ssh root@ (port 22): systemctl restart nginx`.
+    /// One line for plans and pages: `ssh as root: systemctl restart nginx`.
     public var summary: String {
         switch self {
         case .ssh(let command, let user, _, _, let port):
-            "ssh \(user)@\(port == 22 ? "" : " port \(port)"): \(command.split(separator: "\n").first.map(String.init) ?? "")"
+            "ssh as \(user)\(port == 22 ? "" : " on port \(port)"): \(command.split(separator: "\n").first.map(String.init) ?? "")"
         case .imageCapture(let url, let disk): "capture \(disk) to \(url)"
         case .imageRestore(let url, let disk, _): "restore \(url) to \(disk)"
         case .rediscover: "rediscover: forget hardware and installs"

@@ -1,0 +1,92 @@
+import DployController
+import DployInventory
+import DployPlan
+import DploySpec
+import Foundation
+import Testing
+
+/// Which task runs a plan owes, from the example lab's tasks: once per target and revision.
+@Suite("Task plans")
+struct TaskPlanTests {
+    static let motd = "rotate-motd-2026-11"
+
+    func plan(_ lab: LabCopy, recorded: [TaskRunKey: TaskRunState] = [:]) throws -> Plan {
+        let reconciler = try lab.reconciler()
+        let desired = try reconciler.loadDesired()
+        var observed = try reconciler.observe()
+        observed.taskRuns = recorded
+        return try Planner.plan(desired: desired, observed: observed, settings: try reconciler.settings).plan
+    }
+
+    @Test("a new task is pending on every target, by group or by name; dploy plan lists it with its action")
+    func newTasks() throws {
+        let lab = try LabCopy()
+        let plan = try plan(lab)
+        #expect(plan.tasks.map(\.task) == ["capture-db-01-2026-11", Self.motd])
+        let motd = try #require(plan.tasks.last)
+        #expect(motd.targets == ["web-01", "web-02", "web-03", "web-04"])
+        #expect(motd.action == "ssh" && motd.reason == "new task: runs once on each target")
+        #expect(plan.tasks.first?.targets == ["db-01"])
+        #expect(plan.taskRuns == 5)
+        let text = plan.text(color: false)
+        #expect(text.contains("  * \(Self.motd) @\(motd.revision)  new task: runs once on each target\n"
+                              + "      ssh as root: printf 'lab.example.net - managed by dploy - maintenance window Tue 06:00 UTC\\n' > /etc/motd\n"
+                              + "      on 4: web-01, web-02, web-03, web-04\n"))
+        #expect(text.hasSuffix("5 task runs pending.\n"))
+    }
+
+    @Test("recorded runs are not pending, whatever their state; a new target of the same revision is")
+    func recordedRuns() throws {
+        let lab = try LabCopy()
+        let revision = try #require(try plan(lab).tasks.last?.revision)
+        var recorded: [TaskRunKey: TaskRunState] = [:]
+        for (machine, state) in [("web-01", TaskRunState.succeeded), ("web-02", .failed), ("web-03", .running), ("web-04", .skipped)] {
+            recorded[TaskRunKey(task: Self.motd, revision: revision, machine: machine)] = state
+        }
+        #expect(try plan(lab, recorded: recorded).tasks.map(\.task) == ["capture-db-01-2026-11"])
+
+        // web-05 joins the web group: only it is owed the run.
+        try lab.write("machines/web-05.yaml", """
+            apiVersion: dploy.org/v1
+            kind: Machine
+            metadata: {name: web-05, labels: {role: web, rack: r2}}
+            spec: {mac: "94:18:82:3a:5c:99", ip: 198.18.0.29}
+            """)
+        let motd = try #require(try plan(lab, recorded: recorded).tasks.last)
+        #expect(motd.task == Self.motd && motd.targets == ["web-05"] && motd.reason == "new targets since it ran")
+    }
+
+    @Test("an edit to the spec is a new revision that runs everywhere again; comments and moving the file are not")
+    func revisions() throws {
+        let lab = try LabCopy()
+        let before = try #require(try plan(lab).tasks.last)
+        let recorded = Dictionary(uniqueKeysWithValues: before.targets.map {
+            (TaskRunKey(task: Self.motd, revision: before.revision, machine: $0), TaskRunState.succeeded)
+        })
+        let original = try lab.read("tasks/rotate-motd-2026-11.yaml")
+        try FileManager.default.removeItem(atPath: lab.path("tasks/rotate-motd-2026-11.yaml"))
+        try lab.write("elsewhere/motd.yaml", "# moved, with a new comment\n" + original)
+        #expect(try plan(lab, recorded: recorded).tasks.map(\.task) == ["capture-db-01-2026-11"])
+
+        try lab.write("elsewhere/motd.yaml", original.replacingOccurrences(of: "Tue 06:00 UTC", with: "Wed 06:00 UTC"))
+        let after = try #require(try plan(lab, recorded: recorded).tasks.last)
+        #expect(after.revision != before.revision)
+        #expect(after.targets == before.targets && after.reason == "edited since it last ran: runs once more on each target")
+    }
+
+    @Test("a task whose groups match no machine is a note, not a run")
+    func noTargets() throws {
+        let lab = try LabCopy()
+        try lab.write("tasks/empty.yaml", """
+            apiVersion: dploy.org/v1
+            kind: Task
+            metadata: {name: nobody}
+            spec:
+              targets: {selector: {role: mainframe}}
+              power: cycle
+            """)
+        let plan = try plan(lab)
+        #expect(!plan.tasks.contains { $0.task == "nobody" })
+        #expect(plan.notes.contains("task 'nobody' targets no machine: its groups and selector match none"))
+    }
+}
