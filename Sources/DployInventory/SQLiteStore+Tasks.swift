@@ -80,10 +80,9 @@ extension SQLiteStore {
             try TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && Column("deadline") != nil
                                   && Column("deadline") < now).fetchAll(db).map(\.run)
         }
-        return try overdue.filter { run in
+        return try overdue.compactMap { run in
             let limit = run.deadline.flatMap { deadline in run.startedAt.map { Int(deadline.timeIntervalSince($0)) } }
-            let error = "timed out: no result within \(limit.map { "\($0) s" } ?? "its timeout")"
-            return try finishTaskRun(run.key, .failed(error), at: now)
+            return try finish(run, .failed("timed out: no result within \(limit.map { "\($0) s" } ?? "its timeout")"), at: now)
         }
     }
 
@@ -92,8 +91,8 @@ extension SQLiteStore {
             try TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && actions.contains(Column("action")))
                 .fetchAll(db).map(\.run)
         }
-        return try interrupted.filter { run in
-            try finishTaskRun(run.key, .failed("interrupted: dploy stopped while it ran; a task is not run twice"), at: now)
+        return try interrupted.compactMap { run in
+            try finish(run, .failed("interrupted: dploy stopped while it ran; a task is not run twice"), at: now)
         }
     }
 
@@ -109,6 +108,16 @@ extension SQLiteStore {
                          message: "hardware and installs forgotten (\(reason)); the next network boot is a discovery")
                 .insert(db)
         }
+    }
+
+    /// Ends `run` with `outcome`; the run as it is now, or nil when it had already ended.
+    private func finish(_ run: TaskRun, _ outcome: TaskRunOutcome, at now: Date) throws -> TaskRun? {
+        guard try finishTaskRun(run.key, outcome, at: now) else { return nil }
+        var finished = run
+        finished.state = outcome.state
+        finished.finishedAt = now
+        finished.error = outcome.error
+        return finished
     }
 
     private static func runningRow(_ db: Database, _ key: TaskRunKey) throws -> TaskRunRow? {

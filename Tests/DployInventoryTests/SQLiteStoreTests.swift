@@ -84,7 +84,8 @@ struct SQLiteStoreTests {
         #expect(try store.taskRuns(task: "t").first?.error == "interrupted: dploy stopped while it ran; a task is not run twice")
         #expect(try store.failOverdueTaskRuns(at: t0 + 599).isEmpty)
         #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"])?.key == image)
-        #expect(try store.failOverdueTaskRuns(at: t0 + 601).map(\.key) == [image])
+        let overdue = try store.failOverdueTaskRuns(at: t0 + 601)
+        #expect(overdue.map(\.key) == [image] && overdue.map(\.state) == [.failed])
         #expect(try store.taskRuns(task: "img").first?.error == "timed out: no result within 600 s")
         #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"]) == nil)
     }

@@ -1,0 +1,164 @@
+import DployBMC
+import DployController
+import DployInventory
+import DployPlan
+import DploySpec
+import Foundation
+import Logging
+import Testing
+
+/// Power, rediscover and imaging tasks run by the controller against sushy-tools' BMCs.
+@Suite("Tasks through BMCs, against sushy-tools", .enabled(if: sushyAvailable || integrationRequired,
+                                                          "sushy-emulator, openssl or python bcrypt is not installed"))
+struct TaskBMCTests {
+    static let group = """
+        apiVersion: dploy.org/v1
+        kind: Group
+        metadata: {name: lab}
+        spec:
+          selector: {rack: r1}
+          defaults: {bmc: {credentials: lab-bmc, caFile: bmc-ca.pem}}
+        ---
+
+        """
+
+    static func lab(_ bmc: SushyEmulator, machines: Int, tasks: String, extraConfig: String = "") throws -> BMCLab {
+        let specs = group + (0..<machines).map {
+            BMCLab.machine("node-\($0)", mac: "52:54:00:00:00:1\($0)", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[$0])",
+                           rack: true)
+        }.joined()
+        let lab = try BMCLab(bmc, specs: specs)
+        try lab.folder.write("specs/tasks.yaml", tasks, mode: 0o644)
+        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: lab.folder.file("bmc-ca.pem"))
+        try lab.folder.write("dploy.yaml", """
+            source: {path: specs}
+            store: {sqlite: state/dploy.db}
+            secrets: secrets
+            output: {http: out/http, tftp: out/tftp}
+            server: {url: "http://127.0.0.1:8080"}
+            \(extraConfig)
+
+            """, mode: 0o644)
+        return lab
+    }
+
+    static func mac(_ index: Int) -> MACAddress { MACAddress("52:54:00:00:00:1\(index)")! }
+
+    @Test("the loop powers a rack on and forgets a machine, once; an edit runs the power task again")
+    func powerAndRediscover() async throws {
+        let bmc = try SushyEmulator(systems: 2)
+        let tasks = """
+            apiVersion: dploy.org/v1
+            kind: Task
+            metadata: {name: power-on-r1}
+            spec:
+              targets: {selector: {rack: r1}}
+              power: "on"
+              concurrency: 2
+            ---
+            apiVersion: dploy.org/v1
+            kind: Task
+            metadata: {name: forget-node-1}
+            spec:
+              targets: {machines: [node-1]}
+              rediscover: true
+            """
+        let lab = try Self.lab(bmc, machines: 2, tasks: tasks)
+        try await bmc.ready()
+        let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config, keepingCaches: true)
+        let store = try #require(try reconciler.openStore(creating: true))
+        try store.recordHardware(Self.mac(1), Hardware(vendor: "QEMU", cpus: 2), at: Date())
+        try store.installStarted(Self.mac(1), generation: 1, at: Date())
+        try store.installFinished(Self.mac(1), generation: 1, at: Date())
+        let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(), logger: Logger(label: "test")) { _ in }
+
+        await loop.runOnce(trigger: "start")
+        #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastError ?? "")")
+        #expect(loop.status.lastRun?.message.hasSuffix("3 of 3 task runs succeeded") == true, "\(loop.status.lastRun?.message ?? "")")
+        for system in 0..<2 {
+            let client = RedfishClient(endpoint: try bmc.endpoint(system: system), options: quickOptions())
+            try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
+        }
+        let power = try store.taskRuns(task: "power-on-r1")
+        #expect(power.map(\.key.machine) == ["node-0", "node-1"] && power.allSatisfy { $0.state == .succeeded })
+        #expect(try store.taskRuns(task: "forget-node-1").map(\.state) == [.succeeded])
+        let forgotten = try #require(try store.machine(Self.mac(1)))
+        #expect(forgotten.state == .rediscovering && forgotten.hardware == nil && forgotten.installedGeneration == nil)
+
+        // Run once: the next run has nothing to do, even with node-0 switched off meanwhile.
+        let node0 = RedfishClient(endpoint: try bmc.endpoint(system: 0), options: quickOptions())
+        _ = try await node0.setPower(.off)
+        try await node0.waitForPower(.off, timeout: .seconds(40), interval: .milliseconds(250))
+        await loop.runOnce(trigger: "interval")
+        #expect(loop.status.lastRun?.result == .unchanged, "\(loop.status.lastRun?.message ?? "")")
+        #expect(try store.taskRuns(task: nil).count == 3)
+        #expect(try await node0.system().power == .off)
+
+        // An edit is a new revision: it runs on both targets again.
+        try lab.folder.write("specs/tasks.yaml", tasks.replacingOccurrences(of: "concurrency: 2", with: "concurrency: 1"), mode: 0o644)
+        await loop.runOnce(trigger: "webhook")
+        try await node0.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
+        let again = try store.taskRuns(task: "power-on-r1")
+        #expect(again.count == 4 && Set(again.map(\.key.revision)).count == 2 && again.allSatisfy { $0.state == .succeeded })
+    }
+
+    @Test("a target without a BMC fails with a clear error; stopOnFailure skips the rest; dploy tasks shows both")
+    func failureStops() async throws {
+        let bmc = try SushyEmulator(systems: 1)
+        let lab = try Self.lab(bmc, machines: 1, tasks: """
+            apiVersion: dploy.org/v1
+            kind: Machine
+            metadata: {name: a-no-bmc}
+            spec: {mac: "52:54:00:00:00:99"}
+            ---
+            apiVersion: dploy.org/v1
+            kind: Task
+            metadata: {name: cycle}
+            spec:
+              targets: {machines: [a-no-bmc, node-0]}
+              power: cycle
+              stopOnFailure: true
+            """)
+        let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config)
+        let desired = try reconciler.loadDesired()
+        let plan = try reconciler.plan(desired: desired).plan
+        #expect(plan.tasks.map(\.targets) == [["a-no-bmc", "node-0"]])
+        let reports = try reconciler.runTasks(plan, fleet: desired.fleet)
+        #expect(reports.map(\.line) == [
+            "task cycle @\(plan.tasks[0].revision.prefix(8)) on a-no-bmc: failed ((none): machine 'a-no-bmc' has no 'spec.bmc')",
+            "task cycle @\(plan.tasks[0].revision.prefix(8)) on node-0: skipped (an earlier target failed and the task says stopOnFailure)",
+        ])
+        let store = try #require(try reconciler.openStore(creating: false))
+        let rows = TaskOverview.rows(fleet: desired.fleet, runs: try store.taskRuns(task: nil))
+        #expect(rows.first?.counts == "failed 1, skipped 1")
+        #expect(try reconciler.plan(desired: desired).plan.tasks.isEmpty, "failed and skipped runs are not run again")
+    }
+
+    @Test("an imaging task boots the machine once from PXE and cycles it; without a callback it fails at its deadline")
+    func imagingStartAndDeadline() async throws {
+        let bmc = try SushyEmulator(systems: 1)
+        let lab = try Self.lab(bmc, machines: 1, tasks: """
+            apiVersion: dploy.org/v1
+            kind: Task
+            metadata: {name: restore-node-0}
+            spec:
+              targets: {machines: [node-0]}
+              imageRestore: {url: "http://127.0.0.1:9/node.img", disk: /dev/sda}
+              timeout: 2s
+            """, extraConfig: "imaging: {kernel: \"http://127.0.0.1:8080/imaging/vmlinuz\", initrd: \"http://127.0.0.1:8080/imaging/initrd.img\"}")
+        try await bmc.ready()
+        let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config)
+        let desired = try reconciler.loadDesired()
+        let reports = try reconciler.runTasks(try reconciler.plan(desired: desired).plan, fleet: desired.fleet)
+        #expect(reports.map(\.state) == [.running])
+        let client = RedfishClient(endpoint: try bmc.endpoint(system: 0), options: quickOptions())
+        #expect(try await client.system().bootOverrideTarget == "Pxe")
+        try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
+        let store = try #require(try reconciler.openStore(creating: false))
+        #expect(try store.runningTaskRun(mac: Self.mac(0), actions: ["image-restore"])?.key.task == "restore-node-0")
+
+        try await Task.sleep(for: .milliseconds(2100))
+        let later = try reconciler.runTasks(try reconciler.plan(desired: desired).plan, fleet: desired.fleet)
+        #expect(later.map(\.line) == ["task restore-node-0 @\(try store.taskRuns(task: nil)[0].key.revision.prefix(8)) on node-0: failed (timed out: no result within 2 s)"])
+    }
+}
