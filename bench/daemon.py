@@ -65,7 +65,9 @@ def main():
 
     fleet = os.path.join(os.path.dirname(__file__), "out", f"fleet-{args.machines}")
     if not os.path.isdir(fleet):
-        generate.generate(args.machines, fleet)
+        # No tasks: the daemon applies, and a task would SSH to or power-cycle the
+        # generated machines' addresses, which exist nowhere.
+        generate.generate(args.machines, fleet, tasks=False)
     work = tempfile.mkdtemp(prefix="dploy-bench-daemon-")
     daemon = None
     try:

@@ -44,7 +44,7 @@ def digest(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def shared_documents():
+def shared_documents(tasks=True):
     docs = []
     for role in ROLES:
         profile = "rocky-9" if role == "db" else "debian-12"
@@ -74,6 +74,8 @@ def shared_documents():
             f"    - {{name: iLO, version: \"3.08\", image: \"http://198.18.0.1:8080/fw/{name}-ilo.fwpkg\","
             f" sha256: {digest(name + 'ilo')}}}\n"
         )
+    if not tasks:
+        return docs
     docs.append(
         "apiVersion: dploy.org/v1\nkind: Task\nmetadata: {name: motd}\n"
         "spec:\n  targets: {groups: [web]}\n"
@@ -87,7 +89,7 @@ def shared_documents():
     return docs
 
 
-def generate(machines, out):
+def generate(machines, out, tasks=True):
     os.makedirs(os.path.join(out, "machines"), exist_ok=True)
     os.makedirs(os.path.join(out, "templates"), exist_ok=True)
     for rack_start in range(0, machines, PER_RACK):
@@ -96,7 +98,7 @@ def generate(machines, out):
         with open(os.path.join(out, "machines", f"rack-r{rack:03d}.yaml"), "w") as f:
             f.write("---\n".join(docs))
     with open(os.path.join(out, "shared.yaml"), "w") as f:
-        f.write("---\n".join(shared_documents()))
+        f.write("---\n".join(shared_documents(tasks)))
     for name in ("debian-12", "rocky-9"):
         with open(os.path.join(out, "templates", f"{name}.mustache"), "w") as f:
             f.write("# {{hostname}}\n")

@@ -42,13 +42,13 @@ struct Tasks: ParsableCommand {
             print("\(row.task) \(where_)  \(row.summary ?? row.action ?? "")")
             if !row.runs.isEmpty { print("  \(row.counts)") }
             for run in row.runs + (task == nil ? [] : row.history) {
-                var line = "  \(run.machine.padding(toLength: max(12, run.machine.count), withPad: " ", startingAt: 0))  "
-                    + run.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
-                if run.revision != row.revision { line += "  @\(run.revision)" }
-                if let finished = run.finishedAt ?? run.startedAt { line += "  \(formatter.string(from: finished))" }
-                if let code = run.exitCode { line += "  exit \(code)" }
-                if let error = run.error { line += "  \(error)" }
-                print(line)
+                var parts = [run.machine.padding(toLength: max(12, run.machine.count), withPad: " ", startingAt: 0),
+                             run.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)]
+                if run.revision != row.revision { parts.append("@\(run.revision)") }
+                if let time = run.finishedAt ?? run.startedAt { parts.append(formatter.string(from: time)) }
+                if let code = run.exitCode { parts.append("exit \(code)") }
+                if let error = run.error { parts.append(error) }
+                print(("  " + parts.joined(separator: "  ")).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
                 if task != nil, let output = run.output, !output.isEmpty {
                     print(output.split(separator: "\n", omittingEmptySubsequences: false).map { "      | \($0)" }.joined(separator: "\n"))
                 }

@@ -16,7 +16,8 @@ import Testing
        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/git")
                     || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "git is not installed"))
 struct DaemonLoopTests {
-    /// The lab committed to `upstream/site-a`, and a controller config (mode apply, no DHCP) beside it.
+    /// The lab committed to `upstream/site-a`, and a controller config (mode apply, no DHCP)
+    /// beside it. Without the lab's tasks: they would SSH to and boot machines that exist nowhere.
     final class Site: @unchecked Sendable {
         let root: URL
         let reconciler: Reconciler
@@ -25,7 +26,7 @@ struct DaemonLoopTests {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-loop-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             try Self.shell("git init -q -b main upstream && cp -r '\(BootServerTests.repositoryRoot.path)/examples/lab' upstream/site-a"
-                           + " && cd upstream && git add -A && git commit -q -m 'the lab'", in: root)
+                           + " && rm -r upstream/site-a/tasks && cd upstream && git add -A && git commit -q -m 'the lab'", in: root)
             let config = root.appendingPathComponent("dploy.yaml")
             try Data("""
                 source: {url: "file://\(root.path)/upstream", ref: main, path: site-a}

@@ -14,6 +14,8 @@ struct PlanApplyCommandTests {
         // What a `make demo` left in the lab is not part of it.
         try? FileManager.default.removeItem(at: folder.appendingPathComponent("out"))
         try? FileManager.default.removeItem(at: folder.appendingPathComponent("state"))
+        // These tests apply: the lab's tasks would SSH to and boot machines that exist nowhere.
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("tasks"))
         // The lab ships plan-only; these tests apply.
         let config = folder.appendingPathComponent("dploy.yaml")
         let text = try String(contentsOf: config, encoding: .utf8)
@@ -56,6 +58,39 @@ struct PlanApplyCommandTests {
         let after = try cli.dploy("plan", "--no-color", in: lab)
         #expect(after.status == 0)
         #expect(after.stdout.hasSuffix("No changes. The fleet's boot and DHCP files match the desired state, and no task run is pending.\n"))
+    }
+
+    @Test("apply runs a pending task once; dploy tasks shows its run; the next plan owes nothing")
+    func taskRunsOnce() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        try Data("""
+            apiVersion: dploy.org/v1
+            kind: Task
+            metadata: {name: forget-spare-01}
+            spec:
+              targets: {machines: [spare-01]}
+              rediscover: true
+            """.utf8).write(to: lab.appendingPathComponent("forget.yaml"))
+        let pending = try cli.dploy("tasks", in: lab)
+        #expect(pending.status == 0, "\(pending.stderr)")
+        #expect(pending.stdout.contains("forget-spare-01 @"))
+        #expect(pending.stdout.contains("  pending 1\n  spare-01      pending\n"))
+
+        let apply = try cli.dploy("apply", "--auto-approve", "--no-color", in: lab)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        #expect(apply.stdout.contains("Plan: 8 to add, 0 to change, 0 to remove. 1 task run pending.\n"))
+        #expect(apply.stdout.contains(": succeeded\n") && apply.stdout.contains("task forget-spare-01 @"))
+
+        let json = try cli.dploy("tasks", "forget-spare-01", "--json", in: lab)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let runs = try #require(rows.first?["runs"] as? [[String: Any]])
+        #expect(runs.count == 1 && runs[0]["machine"] as? String == "spare-01" && runs[0]["state"] as? String == "succeeded")
+
+        let after = try cli.dploy("plan", "--no-color", in: lab)
+        #expect(after.status == 0, "\(after.stdout)")
+        let unknown = try cli.dploy("tasks", "no-such-task", in: lab)
+        #expect(unknown.status == 1 && unknown.stderr == "error: no task 'no-such-task' in git or in the store\n")
     }
 
     @Test("a saved plan applies while nothing changed, and is refused once the specs change")
