@@ -37,7 +37,8 @@ struct WebPageTests {
         try Data(Self.htpasswd.utf8).write(to: file)
         let app = Application(router: try server(lab, users: try WebAuth.users(htpasswd: file.path)).router())
         try await app.test(.live) { client in
-            for path in ["/", "/machines/web-01", "/groups", "/plan", "/source", "/v1/machines", "/v1/machines/web-01/events"] {
+            for path in ["/", "/machines/web-01", "/groups", "/plan", "/tasks", "/source", "/v1/machines", "/v1/machines/web-01/events",
+                         "/v1/tasks", "/v1/tasks/rotate-motd-2026-11"] {
                 let (status, headers, body) = try await request(client, path)
                 #expect(status == .unauthorized, "\(path)")
                 #expect(headers[.wwwAuthenticate] == "Basic realm=\"dploy\", charset=\"UTF-8\"")
@@ -73,6 +74,36 @@ struct WebPageTests {
             #expect(boot == .ok && script.hasPrefix("#!ipxe"))
             let (agent, _, _) = try await request(client, "/agent.sh")
             #expect(agent == .ok)
+        }
+    }
+
+    @Test("the Tasks page, /v1/tasks and a machine's page show each target's run: pending, then as recorded")
+    func tasks() async throws {
+        let lab = try Lab()
+        let store = try lab.store()
+        let app = Application(router: try server(lab).router())
+        let auth: HTTPFields = [.authorization: "Bearer \(BootServerTests.token)"]
+        try await app.test(.live) { client in
+            let (status, _, page) = try await request(client, "/tasks", headers: auth)
+            #expect(status == .ok)
+            #expect(page.contains("<section id=\"task-rotate-motd-2026-11\" data-task=\"rotate-motd-2026-11\">"))
+            #expect(page.contains("<p>ssh as root: printf &#39;lab.example.net - managed by dploy - maintenance window Tue 06:00 UTC\\n&#39; &gt; /etc/motd <span class=\"muted\">pending 4</span></p>"))
+
+            let (_, _, json) = try await request(client, "/v1/tasks/rotate-motd-2026-11", headers: auth)
+            let row = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            let revision = try #require(row["revision"] as? String)
+            let key = TaskRunKey(task: "rotate-motd-2026-11", revision: revision, machine: "web-01")
+            _ = try store.startTaskRun(TaskRun(key: key, mac: BootServerTests.web01, action: "ssh", state: .running, startedAt: Date()))
+            _ = try store.finishTaskRun(key, .failed("exit code 1", exitCode: 1, output: "<b>no</b> motd"), at: Date())
+
+            let (_, _, after) = try await request(client, "/tasks", headers: auth)
+            #expect(after.contains("pending 3, failed 1"))
+            #expect(after.contains("<td>exit code 1<pre>&lt;b&gt;no&lt;/b&gt; motd</pre></td>"), "output is text, never markup")
+            let (_, _, machine) = try await request(client, "/machines/web-01", headers: auth)
+            #expect(machine.contains("<table id=\"task-runs\">"))
+            #expect(machine.contains("<td><a href=\"/tasks#task-rotate-motd-2026-11\">rotate-motd-2026-11</a></td><td><code>\(revision)</code></td><td class=\"state state-failed\">failed</td>"))
+            let (missing, _, _) = try await request(client, "/v1/tasks/none", headers: auth)
+            #expect(missing == .notFound)
         }
     }
 
