@@ -70,7 +70,8 @@ struct TaskBMCTests {
         try store.recordHardware(Self.mac(1), Hardware(vendor: "QEMU", cpus: 2), at: Date())
         try store.installStarted(Self.mac(1), generation: 1, at: Date())
         try store.installFinished(Self.mac(1), generation: 1, at: Date())
-        let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(), logger: Logger(label: "test")) { _ in }
+        let metrics = ControllerMetrics()
+        let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: metrics, logger: Logger(label: "test")) { _ in }
 
         await loop.runOnce(trigger: "start")
         #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastError ?? "")")
@@ -82,6 +83,7 @@ struct TaskBMCTests {
         let power = try store.taskRuns(task: "power-on-r1")
         #expect(power.map(\.key.machine) == ["node-0", "node-1"] && power.allSatisfy { $0.state == .succeeded })
         #expect(try store.taskRuns(task: "forget-node-1").map(\.state) == [.succeeded])
+        #expect(metrics.exposition().contains("dploy_task_runs_total{state=\"succeeded\"} 3"))
         let forgotten = try #require(try store.machine(Self.mac(1)))
         #expect(forgotten.state == .rediscovering && forgotten.hardware == nil && forgotten.installedGeneration == nil)
 

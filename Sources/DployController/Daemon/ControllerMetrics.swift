@@ -25,6 +25,7 @@ public final class ControllerMetrics: Sendable {
         // "none yet" from "not reported".
         for result in DaemonStatus.Run.Result.allCases { _ = reconcileRuns(result) }
         for result in WebhookResult.allCases { _ = webhookDeliveries(result) }
+        for state in TaskRunState.allCases where state != .pending { _ = taskRuns(state) }
         recordMachines([:])
     }
 
@@ -45,6 +46,15 @@ public final class ControllerMetrics: Sendable {
     private func webhookDeliveries(_ result: WebhookResult) -> Counter {
         registry.makeCounter(name: "dploy_webhook_deliveries_total", labels: [("result", result.rawValue)],
                              help: "Git webhook deliveries by result.")
+    }
+
+    private func taskRuns(_ state: TaskRunState) -> Counter {
+        registry.makeCounter(name: "dploy_task_runs_total", labels: [("state", state.rawValue)],
+                             help: "Task runs by how this daemon left them: running (imaging), succeeded, failed, skipped.")
+    }
+
+    func recordTaskRuns(_ reports: [TaskRunReport]) {
+        for report in reports { taskRuns(report.state).increment() }
     }
 
     private func machines(_ state: String) -> Gauge {

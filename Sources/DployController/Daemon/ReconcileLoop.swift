@@ -199,6 +199,7 @@ public final class ReconcileLoop: Service, Sendable {
         }
         switch outcome {
         case .success(let runs):
+            metrics.recordTaskRuns(runs)
             for report in runs {
                 let metadata: Logger.Metadata = ["machine": "\(report.key.machine)", "task": "\(report.key.task)"]
                 if report.state == .failed { logger.error("\(report.line)", metadata: metadata) } else { logger.info("\(report.line)", metadata: metadata) }
