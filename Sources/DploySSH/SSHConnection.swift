@@ -137,15 +137,22 @@ final class SSHConnection {
                 libssh2_userauth_publickey_frommemory(session, user, Int(userLength), nil, 0, pem, pem.utf8.count, passphrase ?? "")
             }
             switch status {
-            case 0: return
-            case LIBSSH2_ERROR_FILE:
-                let hint = passphrase == nil ? "is it encrypted? give its passphrase" : "is the passphrase right?"
-                throw .privateKeyUnreadable(target, reason: "libssh2 could not parse it (\(hint)); it reads OpenSSH-format keys "
-                                                + "(ed25519, ECDSA, RSA) and PEM RSA or ECDSA keys")
+            case 0:
+                return
             case LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED, LIBSSH2_ERROR_AUTHENTICATION_FAILED:
-                throw .authenticationFailed(target, reason: "the server refused the key (is its public key in the user's authorized_keys?)")
+                var reason = "the server refused the key (is its public key in \(user)'s authorized_keys?)"
+                if PrivateKeyText.algorithm(of: pem) == "ssh-rsa" {
+                    reason += "; libssh2 1.10 signs with RSA/SHA-1 (ssh-rsa), which OpenSSH 8.8 and later refuse: use an ed25519 or ECDSA key"
+                }
+                throw .authenticationFailed(target, reason: reason)
+            case LIBSSH2_ERROR_SOCKET_NONE, LIBSSH2_ERROR_SOCKET_SEND, LIBSSH2_ERROR_SOCKET_RECV, LIBSSH2_ERROR_SOCKET_DISCONNECT,
+                 LIBSSH2_ERROR_SOCKET_TIMEOUT, LIBSSH2_ERROR_TIMEOUT, LIBSSH2_ERROR_BAD_SOCKET:
+                throw .protocolError(target, reason: "the connection failed during authentication: \(lastError(status))")
             default:
-                throw .authenticationFailed(target, reason: lastError())
+                // Anything else comes from reading the key, before the server sees it.
+                let hint = passphrase == nil ? "if it is encrypted, give its passphrase" : "is the passphrase right?"
+                throw .privateKeyUnreadable(target, reason: "\(lastError(status)) (\(hint)); libssh2 1.10 reads OpenSSH-format "
+                                                + "keys (ed25519, ECDSA) and PEM ECDSA keys")
             }
         }
     }
@@ -262,13 +269,13 @@ final class SSHConnection {
         }
     }
 
-    /// libssh2's last error message (never holds credentials).
-    private func lastError() -> String {
+    /// libssh2's last error message (never holds credentials), or the code a call returned.
+    private func lastError(_ status: Int32 = 0) -> String {
         guard let session else { return "no session" }
         var message: UnsafeMutablePointer<CChar>?
         var length: Int32 = 0
         let code = libssh2_session_last_error(session, &message, &length, 0)
-        guard let message, length > 0 else { return "libssh2 error \(code)" }
+        guard let message, length > 0, code != 0 else { return "libssh2 error \(status == 0 ? code : status)" }
         return String(decoding: UnsafeRawBufferPointer(start: message, count: Int(length)), as: UTF8.self)
     }
 }

@@ -21,9 +21,10 @@ public enum SSHAuthentication: Sendable {
     /// The "password" method, or keyboard-interactive answered with the password when the
     /// server does not offer "password".
     case password(String)
-    /// A private key held in memory. libssh2 1.10 (Debian 12) reads OpenSSH-format keys
-    /// (`ssh-keygen`'s default: ed25519, ECDSA, RSA, encrypted ones with their passphrase)
-    /// and PEM keys (RSA, ECDSA; PKCS#1, SEC1 or PKCS#8).
+    /// A private key held in memory. With libssh2 1.10 (Debian 12) use ed25519 or ECDSA:
+    /// OpenSSH-format keys (`ssh-keygen`'s default, also encrypted, with their passphrase) or
+    /// PEM ECDSA keys. RSA keys are read, but libssh2 1.10 signs with RSA/SHA-1 (`ssh-rsa`),
+    /// which OpenSSH 8.8 and later refuse by default.
     case privateKey(pem: String, passphrase: String?)
 }
 
