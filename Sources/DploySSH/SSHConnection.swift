@@ -177,22 +177,23 @@ final class SSHConnection {
         var truncated = false
         var buffer = [CChar](repeating: 0, count: 32 * 1024)
         while true {
-            var waiting = 0
+            // Drain both streams; wait on the socket only when neither gave anything.
+            var progressed = false
             for stream: Int32 in [0, SSH_EXTENDED_DATA_STDERR] {
                 while true {
                     let count = buffer.withUnsafeMutableBufferPointer {
                         libssh2_channel_read_ex(channel, stream, $0.baseAddress, $0.count)
                     }
-                    if count == Int(LIBSSH2_ERROR_EAGAIN) { waiting += 1; break }
+                    if count == Int(LIBSSH2_ERROR_EAGAIN) || count == 0 { break }
                     if count < 0 { throw .protocolError(target, reason: "reading the command's output failed: \(lastError())") }
-                    if count == 0 { break }
+                    progressed = true
                     let room = max(0, outputLimit - output.count)
                     if count > room { truncated = true }
                     buffer.withUnsafeBytes { output.append(contentsOf: $0.prefix(min(count, room))) }
                 }
             }
             if libssh2_channel_eof(channel) != 0 { break }
-            if waiting == 2 { try wait(.command, deadline, timeout) }
+            if !progressed { try wait(.command, deadline, timeout) }
         }
         _ = try retry(.command, deadline, timeout) { libssh2_channel_close(channel) }
         _ = try retry(.command, deadline, timeout) { libssh2_channel_wait_closed(channel) }
