@@ -97,6 +97,24 @@ struct SSHClientTests {
         #expect(try run("echo hashed", on: server).output == "hashed\n")
     }
 
+    @Test func linesLibssh2CannotReadAreSkippedAndRevokedKeysRefused() throws {
+        let server = try SSHServer()
+        let fields = server.hostKey.publicKey.split(separator: " ")
+        try server.write("known_hosts", """
+            # written by hand
+            @cert-authority *.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9rDtlGzMsr1N4Ge9rHuc2z9MqU3b8l2f8xg2yBx0E4
+            198.18.0.9 sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t
+            garbage
+            \(server.knownHostsLine)
+            """)
+        #expect(try run("echo fine", on: server).output == "fine\n")
+
+        try server.write("known_hosts", "@revoked * \(fields[0]) \(fields[1])\n")
+        let error = #expect(throws: SSHError.self) { try run("true", on: server, policy: .acceptNew) }
+        #expect(error == .hostKeyRevoked(SSHTarget(host: "127.0.0.1", port: server.port, user: server.user),
+                                         fingerprint: server.hostKey.fingerprint, knownHostsFile: server.path("known_hosts")))
+    }
+
     @Test(.enabled(if: isRoot || integrationRequired, "password authentication needs a throwaway local account (useradd): run as root"))
     func passwordAuthenticationWorksAndAWrongPasswordIsNamedWithoutThePassword() throws {
         let account = try TemporaryAccount()
