@@ -39,6 +39,11 @@ let package = Package(
             name: "DployBMC",
             dependencies: ["CCurl", "DploySpec"]
         ),
+        .systemLibrary(name: "CSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
+        .target(
+            name: "DploySSH",
+            dependencies: ["CSSH2", "DploySpec"]
+        ),
         .target(
             name: "DployInventory",
             dependencies: ["DploySpec", .product(name: "GRDB", package: "GRDB.swift")]
@@ -73,7 +78,7 @@ let package = Package(
         .target(
             name: "DployController",
             dependencies: [
-                "DploySpec", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployApply", "DployBMC",
+                "DploySpec", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployApply", "DployBMC", "DploySSH",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -136,6 +141,11 @@ let package = Package(
             dependencies: ["DployBMC", "DploySpec", "DployController", "DployApply", "DployPlan", "DployInventory", "dploy",
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "DploySSHTests",
+            // Runs Debian's sshd on 127.0.0.1 with keys made by ssh-keygen for each test.
+            dependencies: ["DploySSH", "DploySpec"]
         ),
         .testTarget(
             name: "dployTests",
