@@ -144,8 +144,9 @@ let package = Package(
         ),
         .testTarget(
             name: "DploySSHTests",
-            // Runs Debian's sshd on 127.0.0.1 with keys made by ssh-keygen for each test.
-            dependencies: ["DploySSH", "DploySpec"]
+            // Runs Debian's sshd on 127.0.0.1 with keys made by ssh-keygen for each test; SSH
+            // tasks run through the controller against it.
+            dependencies: ["DploySSH", "DploySpec", "DployController", "DployInventory", "DployPlan"]
         ),
         .testTarget(
             name: "dployTests",
