@@ -13,11 +13,14 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
 final class LabCopy {
     let root: URL
 
-    init(config: String? = nil) throws {
+    /// - Parameter tasks: keep the lab's tasks. Without them (the default), a plan is only
+    ///   files, DHCP and BMC steps: what these tests apply.
+    init(config: String? = nil, tasks: Bool = false) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-lab-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("examples/lab"), to: root)
         try? FileManager.default.removeItem(at: root.appendingPathComponent("out"))
         try? FileManager.default.removeItem(at: root.appendingPathComponent("state"))
+        if !tasks { try FileManager.default.removeItem(at: root.appendingPathComponent("tasks")) }
         if let config { try write("dploy.yaml", config) }
     }
 

@@ -20,7 +20,7 @@ struct TaskPlanTests {
 
     @Test("a new task is pending on every target, by group or by name; dploy plan lists it with its action")
     func newTasks() throws {
-        let lab = try LabCopy()
+        let lab = try LabCopy(tasks: true)
         let plan = try plan(lab)
         #expect(plan.tasks.map(\.task) == ["capture-db-01-2026-11", Self.motd])
         let motd = try #require(plan.tasks.last)
@@ -37,7 +37,7 @@ struct TaskPlanTests {
 
     @Test("recorded runs are not pending, whatever their state; a new target of the same revision is")
     func recordedRuns() throws {
-        let lab = try LabCopy()
+        let lab = try LabCopy(tasks: true)
         let revision = try #require(try plan(lab).tasks.last?.revision)
         var recorded: [TaskRunKey: TaskRunState] = [:]
         for (machine, state) in [("web-01", TaskRunState.succeeded), ("web-02", .failed), ("web-03", .running), ("web-04", .skipped)] {
@@ -58,7 +58,7 @@ struct TaskPlanTests {
 
     @Test("an edit to the spec is a new revision that runs everywhere again; comments and moving the file are not")
     func revisions() throws {
-        let lab = try LabCopy()
+        let lab = try LabCopy(tasks: true)
         let before = try #require(try plan(lab).tasks.last)
         let recorded = Dictionary(uniqueKeysWithValues: before.targets.map {
             (TaskRunKey(task: Self.motd, revision: before.revision, machine: $0), TaskRunState.succeeded)
@@ -76,7 +76,7 @@ struct TaskPlanTests {
 
     @Test("a task whose groups match no machine is a note, not a run")
     func noTargets() throws {
-        let lab = try LabCopy()
+        let lab = try LabCopy(tasks: true)
         try lab.write("tasks/empty.yaml", """
             apiVersion: dploy.org/v1
             kind: Task
