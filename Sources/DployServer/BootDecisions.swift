@@ -18,16 +18,8 @@ import Foundation
 ///
 /// Every answer is a valid iPXE script, also for bad input.
 public struct BootDecisions: Sendable {
-    public struct Discovery: Hashable, Sendable {
-        public var kernel: String
-        public var initrd: String
-        public var args: String
-        public init(kernel: String, initrd: String, args: String = "") {
-            self.kernel = kernel
-            self.initrd = initrd
-            self.args = args
-        }
-    }
+    /// A kernel, an initrd and their arguments, as dploy.yaml's `discovery` and `imaging` give them.
+    public typealias Discovery = ControllerConfig.BootEnvironment
 
     /// Machines by MAC, resolved per boot: a boot is rare next to the fleet's size, and a
     /// daemon that kept every machine resolved would hold the fleet twice more.

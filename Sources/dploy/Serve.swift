@@ -53,8 +53,7 @@ struct Serve: AsyncParsableCommand {
             guard let store = try reconciler.openStore(creating: true) else { throw ExitCode.failure }
             let live = LiveDesired(
                 store: store, server: try reconciler.settings.server,
-                discovery: reconciler.config.discovery.map { .init(kernel: $0.kernel, initrd: $0.initrd, args: $0.args) },
-                imaging: reconciler.config.imaging.map { .init(kernel: $0.kernel, initrd: $0.initrd, args: $0.args) },
+                discovery: reconciler.config.discovery, imaging: reconciler.config.imaging,
                 maxAttempts: reconciler.config.installAttempts)
             let metrics = ControllerMetrics()
             let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: metrics, logger: logger) { live.update($0) }

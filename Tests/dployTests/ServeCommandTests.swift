@@ -165,7 +165,9 @@ struct ServeCommandTests {
         #expect(try await eventually { site.file(Self.ipxeFile("94:18:82:00:00:05")) != nil })
         print("commit → converged through the webhook: \(Int(Date().timeIntervalSince(sent) * 1000)) ms")
         #expect(site.file(Self.ipxeFile("94:18:82:00:00:05"))?.contains("# dploy: web-05 (94:18:82:00:00:05)") == true)
-        #expect(first.log.contains(#""level":"info""#) && first.log.contains(#""machine":"web-05""#), "JSON log lines name the machine")
+        // The run logs the machine it applied after writing its files: wait for the line too.
+        #expect(try await eventually { first.log.contains(#""level":"info""#) && first.log.contains(#""machine":"web-05""#) },
+                "JSON log lines name the machine")
 
         // A second daemon on the same store plans but does not apply while the first lives.
         let second = try Daemon(site: site, port: Self.freePort())

@@ -105,7 +105,7 @@ extension ControllerConfig {
             guard let kernel, let initrd else { return nil }
             return BootEnvironment(kernel: kernel.value, initrd: initrd.value, args: args)
         }
-        let discovery = bootEnvironment("discovery").map { ($0.kernel, $0.initrd, $0.args) }
+        let discovery = bootEnvironment("discovery")
         let imaging = bootEnvironment("imaging")
         var knownHosts: String?, sshConnectTimeout = Duration.seconds(10)
         if let ssh = reader.mapping("ssh") {

@@ -50,17 +50,7 @@ public struct ControllerConfig: Hashable, Sendable {
     public var bmcFirmwareTimeout: Duration = ControllerConfig.defaultFirmwareTimeout
     public static let defaultFirmwareTimeout: Duration = .seconds(30 * 60)
     /// The discovery environment unknown machines boot: kernel, initrd, arguments.
-    public var discovery: (kernel: String, initrd: String, args: String)? {
-        get { discoveryKernel.map { ($0, discoveryInitrd, discoveryArgs) } }
-        set {
-            discoveryKernel = newValue?.kernel
-            discoveryInitrd = newValue?.initrd ?? ""
-            discoveryArgs = newValue?.args ?? ""
-        }
-    }
-    var discoveryKernel: String?
-    var discoveryInitrd = ""
-    var discoveryArgs = ""
+    public var discovery: BootEnvironment?
     /// The secrets folder: `NAME.yaml` files, mode 0600.
     public var secrets: String?
     /// What a machine boots for an image-capture or image-restore task (`imaging:` in the
