@@ -67,11 +67,17 @@ extension SQLiteStore {
         }
     }
 
-    public func runningTaskRun(mac: MACAddress, actions: Set<String>) throws -> TaskRun? {
+    public func runningTaskRun(mac: MACAddress, actions: Set<String>, at now: Date) throws -> TaskRun? {
         try pool.read { db in
             try TaskRunRow.filter(Column("mac") == mac.description && Column("state") == TaskRunState.running.rawValue
-                                  && actions.contains(Column("action")))
+                                  && actions.contains(Column("action")) && (Column("deadline") == nil || Column("deadline") > now))
                 .order(Column("id").desc).fetchOne(db)?.run
+        }
+    }
+
+    public func taskRuns(mac: MACAddress) throws -> [TaskRun] {
+        try pool.read { db in
+            try TaskRunRow.filter(Column("mac") == mac.description).order(Column("id").desc).fetchAll(db).map(\.run)
         }
     }
 

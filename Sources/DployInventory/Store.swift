@@ -45,7 +45,11 @@ public protocol Store: Sendable {
     /// Recorded runs, of one task or all, by task then start.
     func taskRuns(task: String?) throws -> [TaskRun]
     /// The machine's running run of one of these actions, if any (what its next boot is for).
-    func runningTaskRun(mac: MACAddress, actions: Set<String>) throws -> TaskRun?
+    /// A run past its deadline at `now` is not running any more, whether or not the loop
+    /// has marked it failed yet: it neither boots the machine nor takes callbacks.
+    func runningTaskRun(mac: MACAddress, actions: Set<String>, at now: Date) throws -> TaskRun?
+    /// Runs on one machine, newest first.
+    func taskRuns(mac: MACAddress) throws -> [TaskRun]
     /// Fails every running run whose deadline has passed, and returns them.
     func failOverdueTaskRuns(at: Date) throws -> [TaskRun]
     /// Fails running runs of these actions: they ran in a process that is gone (dploy was

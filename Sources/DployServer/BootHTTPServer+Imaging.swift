@@ -53,13 +53,18 @@ extension BootHTTPServer {
               let token = request.uri.queryParameters["token"].map(String.init) else {
             throw HTTPError(.badRequest, message: "an imaging request needs /v1/imaging/MAC…?token=T")
         }
-        guard let run = try store.runningTaskRun(mac: mac, actions: ImagingJob.actions) else {
-            throw HTTPError(.notFound, message: "no imaging run is going for \(mac)")
+        guard let run = try store.runningTaskRun(mac: mac, actions: ImagingJob.actions, at: Date()) else {
+            throw HTTPError(.notFound, message: "no imaging run is going for \(mac) (none started, or it is over or past its deadline)")
         }
         guard let key = server.callbackKey, key.verify(token, imaging: ImagingJob.runName(run.key), mac: mac) else {
             throw HTTPError(.forbidden, message: "the token does not match this machine's imaging run")
         }
-        guard let fleet = live.snapshot?.desired.fleet, let job = ImagingJob(run, fleet: fleet) else {
+        // Right after a restart no desired state is loaded yet: that says nothing about the
+        // task, so the environment is asked to try again rather than its run failed.
+        guard let fleet = live.snapshot?.desired.fleet else {
+            throw HTTPError(.serviceUnavailable, message: "dploy is starting and has no desired state loaded yet; try again")
+        }
+        guard let job = ImagingJob(run, fleet: fleet) else {
             _ = try store.finishTaskRun(run.key, .failed("the task was edited or removed from git while the run waited"), at: Date())
             throw HTTPError(.gone, message: "task '\(run.key.task)' changed in git since this run started; the run is failed")
         }

@@ -16,7 +16,7 @@ struct ImagingJob: Hashable, Sendable {
     var sha256: String?
 
     /// The task actions that boot the imaging environment.
-    static let actions: Set<String> = ["image-capture", "image-restore"]
+    static let actions = TaskAction.imagingKinds
 
     /// What an imaging run's token signs: the task, its revision and the machine.
     static func runName(_ key: TaskRunKey) -> String { "\(key.task)|\(key.revision)|\(key.machine)" }
@@ -43,11 +43,11 @@ struct ImagingJob: Hashable, Sendable {
     }
 
     /// The job as the imaging script reads it. Values are single lines: URLs, device
-    /// paths and hex, as the spec's validation guarantees for URLs and hashes; a disk with
-    /// a newline is cut at it.
+    /// paths and hex, as the spec's validation guarantees; anything after a line break
+    /// would be cut.
     var text: String {
         let lines = [("task", task), ("direction", direction.rawValue), ("url", url), ("disk", disk), ("sha256", sha256 ?? "")]
-        return lines.map { "\($0.0)=\($0.1.split(separator: "\n").first.map(String.init) ?? "")\n" }.joined()
+        return lines.map { "\($0.0)=\($0.1.split(whereSeparator: \.isNewline).first.map(String.init) ?? "")\n" }.joined()
     }
 
     /// The environment's result (`sha256=HEX` and `bytes=N` lines), checked against the job:
@@ -61,8 +61,12 @@ struct ImagingJob: Hashable, Sendable {
         guard let digest = fields["sha256"]?.lowercased(), digest.count == 64, digest.allSatisfy(\.isHexDigit) else {
             return .failed("the imaging environment reported no sha256 of the image")
         }
-        let bytes = fields["bytes"].flatMap(Int64.init)
-        let size = bytes.map { "\($0) bytes" } ?? "an unknown size"
+        // An empty stream hashes fine too: a restore of nothing or a capture of nothing is
+        // a failure, whatever its digest.
+        guard let bytes = fields["bytes"].flatMap(Int64.init), bytes > 0 else {
+            return .failed("the imaging environment reported no bytes \(direction == .restore ? "written" : "read") (bytes=\(fields["bytes"] ?? ""))")
+        }
+        let size = "\(bytes) bytes"
         if direction == .restore, let expected = sha256?.lowercased(), expected != digest {
             return .failed("the restored image's sha256 is \(digest), the task expects \(expected)",
                            output: "restored \(size) from \(url) to \(disk)")

@@ -19,13 +19,18 @@ enum ImagingScript {
         WORK="$(mktemp -d)"
         trap 'rm -rf "$WORK"' EXIT
 
-        report() { curl -fsS -X POST --data-binary "$2" "$BASE/$1?token=$TOKEN" >/dev/null; }
+        # Reports retry: dploy may be restarting (503) while a long job ends.
+        report() {
+            curl -fsS --retry 10 --retry-connrefused --retry-delay 5 -X POST --data-binary "$2" \
+                "$BASE/$1?token=$TOKEN" >/dev/null
+        }
         fail() {
             echo "dploy imaging: $1" >&2
             report failed "$1" || true
             exit 1
         }
-        curl -fsS "$BASE?token=$TOKEN" > "$WORK/job" || { echo "dploy imaging: cannot fetch the job from $BASE" >&2; exit 1; }
+        curl -fsS --retry 10 --retry-connrefused --retry-delay 5 "$BASE?token=$TOKEN" > "$WORK/job" \
+            || { echo "dploy imaging: cannot fetch the job from $BASE" >&2; exit 1; }
         field() { sed -n "s/^$1=//p" "$WORK/job"; }
         DIRECTION="$(field direction)"
         URL="$(field url)"
@@ -40,20 +45,23 @@ enum ImagingScript {
         case "$DIRECTION" in
         restore)
             report progress "restoring $URL to $DISK"
-            # No pipefail in POSIX sh: each side leaves a mark when it fails.
-            { curl -fsS "$URL" || echo "$?" > "$WORK/source-failed"; } | tee "$WORK/tap" \
-                | { dd of="$DISK" bs=1M conv=fsync 2> "$WORK/dd" || echo "$?" > "$WORK/sink-failed"; }
+            # No pipefail in POSIX sh: each side leaves a mark when it fails. -L follows
+            # redirects (a 3xx body is never written to the disk), -g takes [ and { literally.
+            { curl -fsSL -g --proto =http,https "$URL" 2> "$WORK/curl" || echo "$?" > "$WORK/source-failed"; } \
+                | tee "$WORK/tap" | { dd of="$DISK" bs=1M conv=fsync 2> "$WORK/dd" || echo "$?" > "$WORK/sink-failed"; }
+            SOURCE_LOG="$WORK/curl" SINK_LOG="$WORK/dd"
             ;;
         capture)
             report progress "capturing $DISK to $URL"
             { dd if="$DISK" bs=1M 2> "$WORK/dd" || echo "$?" > "$WORK/source-failed"; } | tee "$WORK/tap" \
-                | { curl -fsS -T - "$URL" > /dev/null || echo "$?" > "$WORK/sink-failed"; }
+                | { curl -fsS -g --proto =http,https -T - "$URL" > /dev/null 2> "$WORK/curl" || echo "$?" > "$WORK/sink-failed"; }
+            SOURCE_LOG="$WORK/dd" SINK_LOG="$WORK/curl"
             ;;
         *) fail "unknown direction '$DIRECTION'" ;;
         esac
         wait "$HASHER" || true
-        [ ! -e "$WORK/source-failed" ] || fail "$DIRECTION: reading the source failed (exit $(cat "$WORK/source-failed")): $(tail -n 1 "$WORK/dd" 2>/dev/null)"
-        [ ! -e "$WORK/sink-failed" ] || fail "$DIRECTION: writing failed (exit $(cat "$WORK/sink-failed")): $(tail -n 1 "$WORK/dd" 2>/dev/null)"
+        [ ! -e "$WORK/source-failed" ] || fail "$DIRECTION: reading failed (exit $(cat "$WORK/source-failed")): $(head -n 1 "$SOURCE_LOG")"
+        [ ! -e "$WORK/sink-failed" ] || fail "$DIRECTION: writing failed (exit $(cat "$WORK/sink-failed")): $(head -n 1 "$SINK_LOG")"
         SUM="$(cut -d ' ' -f 1 "$WORK/sum")"
         BYTES="$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' "$WORK/dd" | tail -n 1)"
         if [ -n "$EXPECTED" ] && [ "$SUM" != "$EXPECTED" ]; then

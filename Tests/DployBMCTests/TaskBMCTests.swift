@@ -44,6 +44,9 @@ struct TaskBMCTests {
 
     static func mac(_ index: Int) -> MACAddress { MACAddress("52:54:00:00:00:1\(index)")! }
 
+    /// Rediscovery needs a discovery environment to boot the forgotten machine into.
+    static let discovery = "discovery: {kernel: \"http://127.0.0.1:8080/discovery/vmlinuz\", initrd: \"http://127.0.0.1:8080/discovery/initrd.img\"}"
+
     @Test("the loop powers a rack on and forgets a machine, once; an edit runs the power task again")
     func powerAndRediscover() async throws {
         let bmc = try SushyEmulator(systems: 2)
@@ -63,7 +66,7 @@ struct TaskBMCTests {
               targets: {machines: [node-1]}
               rediscover: true
             """
-        let lab = try Self.lab(bmc, machines: 2, tasks: tasks)
+        let lab = try Self.lab(bmc, machines: 2, tasks: tasks, extraConfig: Self.discovery)
         try await bmc.ready()
         let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config, keepingCaches: true)
         let store = try #require(try reconciler.openStore(creating: true))
@@ -75,7 +78,7 @@ struct TaskBMCTests {
 
         await loop.runOnce(trigger: "start")
         #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastError ?? "")")
-        #expect(loop.status.lastRun?.message.hasSuffix("3 of 3 task runs succeeded") == true, "\(loop.status.lastRun?.message ?? "")")
+        #expect(loop.status.lastRun?.message.hasSuffix("task runs: 3 succeeded") == true, "\(loop.status.lastRun?.message ?? "")")
         for system in 0..<2 {
             let client = RedfishClient(endpoint: try bmc.endpoint(system: system), options: quickOptions())
             try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
@@ -153,14 +156,59 @@ struct TaskBMCTests {
         let desired = try reconciler.loadDesired()
         let reports = try reconciler.runTasks(try reconciler.plan(desired: desired).plan, fleet: desired.fleet)
         #expect(reports.map(\.state) == [.running])
+        let store = try #require(try reconciler.openStore(creating: false))
+        let running = try #require(try store.taskRuns(task: "restore-node-0").first)
+        #expect(running.state == .running)
+        #expect(try store.runningTaskRun(mac: Self.mac(0), actions: ["image-restore"], at: running.startedAt!)?.key.task == "restore-node-0")
         let client = RedfishClient(endpoint: try bmc.endpoint(system: 0), options: quickOptions())
         #expect(try await client.system().bootOverrideTarget == "Pxe")
         try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
-        let store = try #require(try reconciler.openStore(creating: false))
-        #expect(try store.runningTaskRun(mac: Self.mac(0), actions: ["image-restore"])?.key.task == "restore-node-0")
 
         try await Task.sleep(for: .milliseconds(2100))
         let later = try reconciler.runTasks(try reconciler.plan(desired: desired).plan, fleet: desired.fleet)
         #expect(later.map(\.line) == ["task restore-node-0 @\(try store.taskRuns(task: nil)[0].key.revision.prefix(8)) on node-0: failed (timed out: no result within 2 s)"])
+    }
+
+    @Test("imaging runs count against concurrency while they go; a machine that is imaging runs nothing else until it is done")
+    func imagingConcurrencyAndBusyMachines() async throws {
+        let bmc = try SushyEmulator(systems: 2)
+        let lab = try Self.lab(bmc, machines: 2, tasks: """
+            apiVersion: dploy.org/v1
+            kind: Task
+            metadata: {name: restore-rack}
+            spec:
+              targets: {selector: {rack: r1}}
+              imageRestore: {url: "http://127.0.0.1:9/node.img", disk: /dev/sda}
+              concurrency: 1
+            ---
+            apiVersion: dploy.org/v1
+            kind: Task
+            metadata: {name: wake-node-0}
+            spec:
+              targets: {machines: [node-0]}
+              power: "on"
+            """, extraConfig: "imaging: {kernel: \"http://127.0.0.1:8080/imaging/vmlinuz\", initrd: \"http://127.0.0.1:8080/imaging/initrd.img\"}")
+        try await bmc.ready()
+        let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config)
+        let desired = try reconciler.loadDesired()
+        func runPending() throws -> [TaskRunReport] {
+            try reconciler.runTasks(try reconciler.plan(desired: desired).plan, fleet: desired.fleet)
+        }
+        let first = try runPending()
+        #expect(first.map(\.key.task) == ["restore-rack", "wake-node-0"] && first.map(\.key.machine) == ["node-0", "node-0"])
+        #expect(first.map(\.state) == [.running, .pending], "wake-node-0 waits while node-0 images; node-1 waits for a slot")
+        #expect(first.last?.message == "waits: node-0 is imaging for task 'restore-rack'")
+        let store = try #require(try reconciler.openStore(creating: false))
+        #expect(try store.taskRuns(task: "restore-rack").map(\.key.machine) == ["node-0"])
+        #expect(try store.taskRuns(task: "wake-node-0").isEmpty, "a waiting run has no row: it is still pending")
+
+        #expect(try runPending().map(\.state) == [.pending], "still one imaging run going: no second start, no power task")
+
+        // node-0's imaging environment reports done, as /v1/imaging/MAC/done would record it.
+        let key = try #require(try store.taskRuns(task: "restore-rack").first?.key)
+        let writable = try #require(try reconciler.openStore(creating: true))
+        #expect(try writable.finishTaskRun(key, TaskRunOutcome(state: .succeeded, output: "restored"), at: Date()))
+        let third = try runPending()
+        #expect(third.map(\.key.machine) == ["node-1", "node-0"] && third.map(\.state) == [.running, .succeeded])
     }
 }

@@ -83,11 +83,12 @@ struct SQLiteStoreTests {
         #expect(try store.failInterruptedTaskRuns(actions: ["ssh", "power", "rediscover"], at: t0 + 5).map(\.key) == [ssh])
         #expect(try store.taskRuns(task: "t").first?.error == "interrupted: dploy stopped while it ran; a task is not run twice")
         #expect(try store.failOverdueTaskRuns(at: t0 + 599).isEmpty)
-        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"])?.key == image)
+        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"], at: t0 + 599)?.key == image)
+        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"], at: t0 + 601) == nil, "past its deadline: over")
         let overdue = try store.failOverdueTaskRuns(at: t0 + 601)
         #expect(overdue.map(\.key) == [image] && overdue.map(\.state) == [.failed])
         #expect(try store.taskRuns(task: "img").first?.error == "timed out: no result within 600 s")
-        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"]) == nil)
+        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"], at: t0) == nil)
     }
 
     @Test("rediscover forgets hardware and installs; the next hardware report makes the machine discovered again")

@@ -140,7 +140,7 @@ public final class ReconcileLoop: Service, Sendable {
                 publish(loaded)
                 let runs = await runTasks(result.plan, fleet: loaded.fleet)
                 if !runs.isEmpty {
-                    run.message += ", \(runs.count { $0.state == .succeeded }) of \(runs.count) task runs succeeded"
+                    run.message += ", " + TaskRunner.summary(runs)
                     step("tasks")
                 }
             } else {
@@ -194,8 +194,15 @@ public final class ReconcileLoop: Service, Sendable {
     @discardableResult
     private func runTasks(_ plan: Plan, fleet: Fleet) async -> [TaskRunReport] {
         let reconciler = self.reconciler, store = self.store
-        let outcome: Result<[TaskRunReport], any Error> = await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: Result { try reconciler.runTasks(plan, fleet: fleet, store: store) }) }.start()
+        // On shutdown no further target starts; those running finish (their timeouts bound them).
+        let stop = StopSignal()
+        let outcome: Result<[TaskRunReport], any Error> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                Thread { continuation.resume(returning: Result { try reconciler.runTasks(plan, fleet: fleet, store: store, stop: stop) }) }
+                    .start()
+            }
+        } onCancel: {
+            stop.set()
         }
         switch outcome {
         case .success(let runs):

@@ -46,11 +46,12 @@ public struct TaskOverview: Hashable, Sendable, Codable {
             let runs = byTask[task.name] ?? []
             let current = Dictionary(runs.filter { $0.key.revision == revision }.map { ($0.key.machine, $0) }) { first, _ in first }
             let targets = TaskPlanner.targets(of: task, in: fleet, resolver: resolver).map(\.name)
+            let targetSet = Set(targets)
             var rows = targets.map { machine in
                 current[machine].map(Run.init) ?? Run(machine: machine, revision: revision, state: .pending)
             }
             // A machine that left the targets keeps the run it had.
-            rows += current.values.filter { !targets.contains($0.key.machine) }.map(Run.init).sorted { $0.machine < $1.machine }
+            rows += current.values.filter { !targetSet.contains($0.key.machine) }.map(Run.init).sorted { $0.machine < $1.machine }
             return TaskOverview(task: task.name, inGit: true, revision: revision, action: task.action.kind,
                                 summary: task.action.summary, runs: rows,
                                 history: runs.filter { $0.key.revision != revision }.map(Run.init))

@@ -3,14 +3,14 @@ import DploySSH
 import DploySpec
 
 extension TaskRunner {
-    /// Runs an SSH task's command on one machine: at its `spec.ip`, or where it last spoke to
-    /// dploy from; as the task's `user`, with the secret's `privateKey` (its `password`, if
+    /// Runs an SSH task's command on one machine: at its `spec.ip` (an address seen on the
+    /// boot network is not trusted to be the machine's), as the task's `user`, with the secret's `privateKey` (its `password`, if
     /// any, is the key's passphrase) or else its `password`; host key checked against the
     /// known_hosts file under the task's policy.
     func runSSH(_ command: String, user: String, credentials: String, hostKey: HostKeyPolicy, port: Int, on machine: Machine,
                 timeout: Duration) throws -> TaskRunOutcome {
-        guard let host = try machine.ip.map({ $0.value.description }) ?? store.machine(machine.mac.value)?.address else {
-            return .failed("machine '\(machine.name)' has no address: set spec.ip, or let it boot through dploy once")
+        guard let host = machine.ip.map({ $0.value.description }) else {
+            return .failed("machine '\(machine.name)' has no 'spec.ip' to connect to")
         }
         guard let secrets = settings.secrets else {
             return .failed("the controller config has no 'secrets' folder to read credentials '\(credentials)' from")

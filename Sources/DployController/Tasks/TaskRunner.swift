@@ -5,6 +5,14 @@ import DploySpec
 import Foundation
 import Synchronization
 
+/// Tells a task runner to start no more targets (the daemon is shutting down).
+public final class StopSignal: Sendable {
+    private let flag = Mutex(false)
+    public init() {}
+    public var isSet: Bool { flag.withLock { $0 } }
+    public func set() { flag.withLock { $0 = true } }
+}
+
 /// How one target's run ended this time, for logs and `dploy apply`'s report.
 public struct TaskRunReport: Hashable, Sendable {
     public var key: TaskRunKey
@@ -29,16 +37,21 @@ public struct TaskRunner: Sendable {
         public var sshConnectTimeout: Duration
         /// Whether `imaging:` is configured: without it an imaging task cannot boot anything.
         public var imagingConfigured: Bool
+        /// Whether `discovery:` is configured: without it a rediscovered machine has nothing
+        /// to boot, and would stay undiscovered.
+        public var discoveryConfigured: Bool
         /// A run keeps at most this much of a command's output.
         public var outputLimit: Int
 
         public init(secrets: SecretStore?, bmcBaseDirectory: String, knownHostsFile: String,
-                    sshConnectTimeout: Duration = .seconds(10), imagingConfigured: Bool, outputLimit: Int = 64 * 1024) {
+                    sshConnectTimeout: Duration = .seconds(10), imagingConfigured: Bool, discoveryConfigured: Bool,
+                    outputLimit: Int = 64 * 1024) {
             self.secrets = secrets
             self.bmcBaseDirectory = bmcBaseDirectory
             self.knownHostsFile = knownHostsFile
             self.sshConnectTimeout = sshConnectTimeout
             self.imagingConfigured = imagingConfigured
+            self.discoveryConfigured = discoveryConfigured
             self.outputLimit = outputLimit
         }
     }
@@ -60,19 +73,28 @@ public struct TaskRunner: Sendable {
     }
 
     /// Ends runs a dead process left running and imaging runs past their deadline, then
-    /// runs `tasks`, one task after another. The caller holds the leader lock.
-    public func run(_ tasks: [TaskPlan]) throws -> [TaskRunReport] {
+    /// runs `tasks`, one task after another. The caller holds the leader lock. Once `stop`
+    /// is set no target starts: the ones not started stay pending for the next run.
+    public func run(_ tasks: [TaskPlan], stop: StopSignal = StopSignal()) throws -> [TaskRunReport] {
         var reports = try store.failInterruptedTaskRuns(actions: Self.inProcessActions, at: Date()).map(Self.report)
         reports += try store.failOverdueTaskRuns(at: Date()).map(Self.report)
         let machines = Dictionary(fleet.machines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for plan in tasks {
+        for plan in tasks where !stop.isSet {
             // The plan was made from this fleet; a task edited since has another revision
             // and is planned again next time.
             guard let task = fleet.tasks.first(where: { $0.name == plan.task }), TaskRevision.of(task) == plan.revision else { continue }
-            let targets = plan.targets.compactMap { machines[$0] }
-            let stopped = Mutex(false)
+            let recorded = try store.taskRuns(task: task.name).filter { $0.key.revision == plan.revision }
+            let owed = plan.targets.compactMap { machines[$0] }
+            // An imaging run goes on after this returns, so `concurrency` counts the runs
+            // still going; the other targets wait, pending, for a later run.
+            let targets = task.action.isImaging
+                ? Array(owed.prefix(max(0, task.concurrency - recorded.count { $0.state == .running }))) : owed
+            // A failure recorded before (by another run of dploy, or an imaging callback)
+            // stops the task as much as one seen now.
+            let stopped = Mutex(task.stopOnFailure && recorded.contains { $0.state == .failed })
             let results = Mutex<[TaskRunReport]>([])
             Self.forEach(targets.count, concurrently: task.concurrency) { index in
+                guard !stop.isSet else { return }
                 let report = runTarget(task, revision: plan.revision, on: targets[index],
                                        skip: task.stopOnFailure && stopped.withLock { $0 })
                 guard let report else { return }
@@ -96,11 +118,16 @@ public struct TaskRunner: Sendable {
                                   error: reason)
                 return try store.startTaskRun(run) ? TaskRunReport(key: key, state: .skipped, message: reason) : nil
             }
+            // A machine in its imaging environment does nothing else: another task's power
+            // cycle would cut the image short, and an SSH command would find no system.
+            if let imaging = try store.runningTaskRun(mac: mac, actions: TaskAction.imagingKinds, at: now) {
+                return TaskRunReport(key: key, state: .pending, message: "waits: \(machine.name) is imaging for task '\(imaging.key.task)'")
+            }
             let deadline = task.action.isImaging ? now.addingTimeInterval(task.timeout.seconds) : nil
             let run = TaskRun(key: key, mac: mac, action: task.action.kind, state: .running, startedAt: now, deadline: deadline)
             guard try store.startTaskRun(run) else { return nil }
         } catch {
-            return TaskRunReport(key: key, state: .failed, message: "the store cannot record the run: \(error)")
+            return TaskRunReport(key: key, state: .pending, message: "not started: the store cannot record the run: \(error)")
         }
         let outcome: TaskRunOutcome?
         do {
@@ -130,6 +157,9 @@ public struct TaskRunner: Sendable {
             let result = try bmc(machine).setPower(action)
             return TaskRunOutcome(state: .succeeded, output: "power \(action.rawValue): \(result)")
         case .rediscover:
+            guard settings.discoveryConfigured else {
+                return .failed("the controller config has no 'discovery': a forgotten machine would have nothing to boot")
+            }
             try store.forgetMachine(machine.mac.value, reason: "task '\(task.name)'", at: Date())
             return .succeeded
         case .imageCapture, .imageRestore:
@@ -149,6 +179,14 @@ public struct TaskRunner: Sendable {
             throw BMCError(.configuration, address: "(none)", "machine '\(machine.name)' has no 'spec.bmc'")
         }
         return BMCDriver(endpoint: try BMCEndpoint.from(bmc, secrets: settings.secrets, baseDirectory: settings.bmcBaseDirectory))
+    }
+
+    /// `task runs: 3 succeeded, 1 running`: what a reconcile's task runs came to.
+    public static func summary(_ reports: [TaskRunReport]) -> String {
+        "task runs: " + TaskRunState.allCases.compactMap { state in
+            let count = reports.count { $0.state == state }
+            return count == 0 ? nil : "\(count) \(state.rawValue)"
+        }.joined(separator: ", ")
     }
 
     static func report(_ run: TaskRun) -> TaskRunReport {

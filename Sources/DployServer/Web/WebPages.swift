@@ -132,7 +132,7 @@ struct WebPages: Sendable {
         let events = try store.events(for: mac, limit: 100).map { ["at": Self.time($0.at), "kind": $0.kind, "message": $0.message] }
         context["events"] = events
         context["hasEvents"] = !events.isEmpty
-        let runs = try store.taskRuns(task: nil).filter { $0.mac == mac }.reversed().map { run -> [String: Any] in
+        let runs = try store.taskRuns(mac: mac).map { run -> [String: Any] in
             Self.taskRun(TaskOverview.Run(run)).merging(["task": run.key.task]) { $1 }
         }
         context["taskRuns"] = runs

@@ -2,7 +2,7 @@ extension DocumentDecoder {
     func decodeTask(_ spec: MappingReader, metadata: ObjectMeta) -> TaskDefinition? {
         let targets = spec.mapping("targets", required: true).map(decodeTargets)
         let concurrency = spec.int("concurrency", minimum: 1)?.value ?? 1
-        let timeout = spec.parsed("timeout", Duration.parseSpec)?.value ?? .seconds(600)
+        let timeout = spec.parsed("timeout", Duration.parseSpec)?.value
         let stopOnFailure = spec.bool("stopOnFailure")?.value ?? false
 
         var actions: [TaskAction] = []
@@ -27,6 +27,10 @@ extension DocumentDecoder {
             guard let image = spec.mapping(field) else { continue }
             let url = image.parsed("url", required: true, Names.httpURL)
             let disk = image.string("disk", required: true)
+            if let disk, !disk.value.hasPrefix("/") || disk.value.contains(where: { $0.isWhitespace }) {
+                log.append(Diagnostic("'\(image.path).disk' must be a device path such as /dev/sda, found '\(disk.value)'",
+                                      at: disk.location))
+            }
             let sha256 = capture ? nil : image.parsed("sha256", Names.sha256)
             image.finish()
             if let url, let disk {
@@ -52,8 +56,10 @@ extension DocumentDecoder {
                                   at: log.location(spec.mark)))
         }
         guard let targets, let action = actions.first, present.count == 1 else { return nil }
+        // A whole disk over the network takes hours, not the minutes a command may.
+        let defaultTimeout: Duration = action.isImaging ? .seconds(4 * 3600) : .seconds(600)
         return TaskDefinition(metadata: metadata, targets: targets, action: action, concurrency: concurrency,
-                              timeout: timeout, stopOnFailure: stopOnFailure)
+                              timeout: timeout ?? defaultTimeout, stopOnFailure: stopOnFailure)
     }
 
     private func decodeTargets(_ reader: MappingReader) -> TaskTargets {

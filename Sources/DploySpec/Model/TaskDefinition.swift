@@ -54,8 +54,11 @@ public enum TaskAction: Hashable, Sendable {
         }
     }
 
+    /// The kinds of the actions that boot the machine into the imaging environment.
+    public static let imagingKinds: Set<String> = ["image-capture", "image-restore"]
+
     /// Whether the action boots the machine into the imaging environment.
-    public var isImaging: Bool { self.kind.hasPrefix("image-") }
+    public var isImaging: Bool { Self.imagingKinds.contains(kind) }
 
     /// One line for plans and pages: `ssh as root: systemctl restart nginx`.
     public var summary: String {
