@@ -7,7 +7,7 @@ E2E_HTTP_MARK=0    # HTTP log lines before the current boot
 E2E_DHCP_MARK=0    # DHCP log lines before the current boot
 
 step_setup() {
-    step "setup: images, namespace, dploy serve, dnsmasq"
+    step "setup: images, namespace, BMC, dploy serve, dnsmasq"
     build_images "$E2E_WORK/out/http/files/e2e"
     E2E_DISK="$E2E_WORK/disk.img"
     truncate -s 16M "$E2E_DISK"
@@ -17,6 +17,9 @@ step_setup() {
     fleet_init
     dhcp_write_base_config
     dploy_write_config
+    bmc_start
+    assert "the BMC answers over HTTPS (its certificate checked against the test's CA): machine Off" \
+        test "$(power_state)" = Off
     dploy_start
     assert "the first run converged" test "$(dploy_last_run '["result"]')" = converged
     assert "dploy wrote the dnsmasq config, pointing iPXE at /boot.ipxe" \
