@@ -27,7 +27,7 @@ E2E_BOOT_TIMEOUT="${E2E_BOOT_TIMEOUT:-300}"
 
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, tap devices)"
 [ -x "$E2E_DPLOY" ] || die "no dploy binary at $E2E_DPLOY (swift build, or DPLOY=...)"
-for tool in ip qemu-system-x86_64 dnsmasq busybox cpio git python3; do
+for tool in ip qemu-system-x86_64 dnsmasq busybox cpio git python3 curl openssl; do
     command -v "$tool" >/dev/null || die "$tool is missing: run bash tests/e2e/setup.sh"
 done
 
@@ -37,14 +37,14 @@ E2E_RESULT=1
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
-    power_off
+    bmc_stop
     dploy_stop
     dhcp_stop
     netns_delete
     if [ "$E2E_RESULT" != 0 ]; then
         log "failed; the last lines of each log:"
         local file
-        for file in "$E2E_WORK"/serve.log "$E2E_WORK"/dnsmasq.log "$E2E_WORK"/console-*.log; do
+        for file in "$E2E_WORK"/serve.log "$E2E_WORK"/dnsmasq.log "$E2E_WORK"/bmc.log "$E2E_WORK"/console-*.log; do
             [ -f "$file" ] || continue
             printf -- '--- %s\n' "$file" >&2
             tail -n 25 "$file" | cut -c1-400 >&2

@@ -3,11 +3,11 @@
 # installs nothing when every tool is there. About 75 s on a new machine.
 set -euo pipefail
 
-packages=(qemu-system-x86 ipxe-qemu dnsmasq-base busybox-static linux-image-amd64 cpio iproute2 git python3)
+packages=(qemu-system-x86 ipxe-qemu dnsmasq-base busybox-static linux-image-amd64 cpio iproute2 git python3 curl openssl)
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=0
-for tool in qemu-system-x86_64 dnsmasq busybox cpio ip git python3; do command -v "$tool" >/dev/null || missing=1; done
+for tool in qemu-system-x86_64 dnsmasq busybox cpio ip git python3 curl openssl; do command -v "$tool" >/dev/null || missing=1; done
 [ -e /usr/lib/ipxe/qemu/pxe-virtio.rom ] || missing=1
 ls /boot/vmlinuz-* >/dev/null 2>&1 || missing=1
 [ "$missing" = 1 ] || exit 0

@@ -7,7 +7,7 @@ E2E_HTTP_MARK=0    # HTTP log lines before the current boot
 E2E_DHCP_MARK=0    # DHCP log lines before the current boot
 
 step_setup() {
-    step "setup: images, namespace, dploy serve, dnsmasq"
+    step "setup: images, namespace, BMC, dploy serve, dnsmasq"
     build_images "$E2E_WORK/out/http/files/e2e"
     E2E_DISK="$E2E_WORK/disk.img"
     truncate -s 16M "$E2E_DISK"
@@ -17,6 +17,9 @@ step_setup() {
     fleet_init
     dhcp_write_base_config
     dploy_write_config
+    bmc_start
+    assert "the BMC answers over HTTPS (its certificate checked against the test's CA): machine Off" \
+        test "$(power_state)" = Off
     dploy_start
     assert "the first run converged" test "$(dploy_last_run '["result"]')" = converged
     assert "dploy wrote the dnsmasq config, pointing iPXE at /boot.ipxe" \
@@ -230,6 +233,85 @@ step_reinstall() {
         test "$(netns_addresses | sort | tr '\n' ' ')" = "br0 198.18.0.1/24 lo 127.0.0.1/8 "
 }
 
+# The imaging run of restore-e2e-image, from `dploy tasks --json`: FIELD of its one run.
+task_run_field() {
+    dploy tasks restore-e2e-image --config "$E2E_WORK/dploy.yaml" --json | jq_get "[0][\"runs\"][0][\"$1\"]"
+}
+task_run_count() {
+    dploy tasks restore-e2e-image --config "$E2E_WORK/dploy.yaml" --json \
+        | python3 -c 'import json, sys; rows = json.load(sys.stdin); print(sum(len(r["runs"]) + len(r["history"]) for r in rows))'
+}
+bmc_log_has() { grep -q "$1" <<<"$(lines_after "$E2E_WORK/bmc.log" "$E2E_BMC_MARK")"; }
+E2E_BMC_MARK=0
+
+step_image_restore() {
+    step "8. an imageRestore task: the BMC boots the imaging environment once, the disk gets the image, it boots it"
+    local image="$E2E_WORK/out/http/files/images/e2e-restore.img" marker sha file boots_before
+    marker="DPLOY-IMAGE-RESTORED $E2E_NAME by task restore-e2e-image"
+    mkdir -p "$(dirname "$image")"
+    write_image "$image" "$marker"
+    sha="$(sha256sum < "$image" | cut -d ' ' -f 1)"
+    file="$E2E_WORK/fleet/site/machines/$E2E_NAME.yaml"
+    printf '  bmc: {address: "%s", credentials: e2e-bmc, caFile: bmc/ca.pem}\n' "$E2E_BMC_URL" >> "$file"
+    mkdir -p "$E2E_WORK/fleet/site/tasks"
+    cat > "$E2E_WORK/fleet/site/tasks/restore-e2e-image.yaml" <<YAML
+apiVersion: dploy.org/v1
+kind: Task
+metadata:
+  name: restore-e2e-image
+spec:
+  targets: {machines: [$E2E_NAME]}
+  imageRestore: {url: "$E2E_SERVER/files/images/e2e-restore.img", disk: /dev/vda, sha256: "$sha"}
+  timeout: 10m
+YAML
+    fleet_commit "give $E2E_NAME its BMC, and restore the e2e image onto its disk once"
+    E2E_HTTP_MARK="$(http_log | wc -l)"
+    E2E_DHCP_MARK="$(line_count "$E2E_WORK/dnsmasq.log")"
+    E2E_BMC_MARK="$(line_count "$E2E_WORK/bmc.log")"
+    boots_before="$(bmc_field '["Oem"]["DployE2E"]["Boot"]')"
+    assert "the machine is off before the run" test "$(power_state)" = Off
+    webhook
+    assert "the run converged on the new commit" test "$(dploy_last_run '["result"]')" = converged
+    assert "dploy tasks: the run is running, waiting for the imaging environment" test "$(task_run_field state)" = running
+    assert "BMC: dploy set a one-time network boot (PATCH Boot), then reset the machine On (it was off)" \
+        bmc_log_has_all "PATCH $E2E_BMC_SYSTEM 204" "boot override: Pxe (Once)" "reset: On" \
+            "power on: boot $((boots_before + 1)), .*first boot device network (boot override Pxe)"
+    assert "BMC: the override was used up by that power-on, the machine is On" \
+        test "$(bmc_field '["Boot"]["BootSourceOverrideEnabled"]') $(power_state)" = "Disabled On"
+    wait_power_off "$E2E_BOOT_TIMEOUT"
+    assert "QEMU left through the restored boot sector's isa-debug-exit (status 33)" test "$E2E_QEMU_STATUS" = 33
+    assert "HTTP: the imaging decision, the imaging kernel and initrd" \
+        http_has_all "^GET /boot.ipxe 200 $E2E_MAC" "^GET /files/e2e/vmlinuz 200" "^GET /files/e2e/imaging.img 200"
+    assert "HTTP: /imaging.sh, the job, the image, progress and done (204)" \
+        http_has_all "^GET /imaging.sh 200" "^GET /v1/imaging/$E2E_MAC 200" "^GET /files/images/e2e-restore.img 200" \
+            "^POST /v1/imaging/$E2E_MAC/progress 204" "^POST /v1/imaging/$E2E_MAC/done 204"
+    assert "HTTP: then the local boot's decision (two decisions in this power-on), no installer" \
+        test "$(boot_http | grep -c "^GET /boot.ipxe 200 $E2E_MAC")/$(boot_http | grep -c '/installers/\|installer.img')" = 2/0
+    assert "console: dploy's script reported the restore done, with the byte count and the image's sha256" \
+        grep -q "dploy imaging: restore done: 1048576 bytes, sha256 $sha" "$E2E_CONSOLE"
+    assert "console: the script rebooted the machine, which booted the restored boot sector's marker" console_has "$marker"
+    assert "disk: the restored boot sector's marker" disk_marker_is "$marker"
+    assert "dploy tasks: the run succeeded" test "$(task_run_field state)" = succeeded
+    assert "dploy tasks: its output has the restored byte count and the sha256" \
+        test "$(task_run_field output)" = "restored 1048576 bytes from $E2E_SERVER/files/images/e2e-restore.img to /dev/vda, sha256 $sha"
+    assert "dploy machines: still generation 2 installed (a restore is not an install)" \
+        test "$(machine_field installedGeneration)" = 2
+
+    step "9. next webhook: the task ran once, nothing starts"
+    E2E_BMC_MARK="$(line_count "$E2E_WORK/bmc.log")"
+    webhook
+    assert "the run finished with nothing left to do" one_of "$(dploy_last_run '["result"]')" converged unchanged
+    assert "dploy tasks: one run, succeeded" test "$(task_run_count) $(task_run_field state)" = "1 succeeded"
+    assert "BMC: no boot override, no reset, the machine stays off" \
+        test "$(bmc_log_reset_count)/$(power_state)/$(bmc_field '["Oem"]["DployE2E"]["Boot"]')" = "0/Off/$((boots_before + 1))"
+    assert "HTTP, whole run: /imaging.sh and the image were fetched exactly once" \
+        test "$(http_count '^GET /imaging.sh 200')/$(http_count '^GET /files/images/e2e-restore.img 200')" = 1/1
+    assert "the namespace still has loopback and 198.18.0.1/24 only" \
+        test "$(netns_addresses | sort | tr '\n' ' ')" = "br0 198.18.0.1/24 lo 127.0.0.1/8 "
+}
+bmc_log_has_all() { local pattern; for pattern; do bmc_log_has "$pattern" || return 1; done; }
+bmc_log_reset_count() { lines_after "$E2E_WORK/bmc.log" "$E2E_BMC_MARK" | grep -c "reset: \|PATCH " || true; }
+
 run_steps() {
     step_setup
     step_discovery
@@ -238,4 +320,5 @@ run_steps() {
     step_local_boot
     step_bad_commit
     step_reinstall
+    step_image_restore
 }

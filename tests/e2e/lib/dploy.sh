@@ -34,9 +34,16 @@ output: {http: out/http, tftp: out/tftp}
 dhcp: {backend: dnsmasq, config: out/dhcp/dploy.conf, reload: "$(dhcp_reload_command)"}
 server: {listen: "198.18.0.1:8080", url: "$E2E_SERVER"}
 webhook: {secretFile: secrets/webhook}
+# NAME.yaml per secret, mode 0600: the BMC's user and password (lib/power.sh writes it).
+secrets: secrets
 discovery:
   kernel: $E2E_SERVER/files/e2e/vmlinuz
   initrd: $E2E_SERVER/files/e2e/discovery.img
+  args: "console=ttyS0 quiet"
+# What an imageRestore task boots: initramfs/imaging-init, which runs dploy's /imaging.sh.
+imaging:
+  kernel: $E2E_SERVER/files/e2e/vmlinuz
+  initrd: $E2E_SERVER/files/e2e/imaging.img
   args: "console=ttyS0 quiet"
 YAML
 }

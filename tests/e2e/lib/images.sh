@@ -1,6 +1,6 @@
 # The images the VM boots, built from this machine's packages: Debian's kernel, busybox-static
 # and the kernel's virtio modules; and the boot sector the installer writes to the disk.
-# build_images FOLDER: FOLDER/vmlinuz, FOLDER/discovery.img, FOLDER/installer.img.
+# build_images FOLDER: FOLDER/vmlinuz, FOLDER/discovery.img, FOLDER/installer.img, FOLDER/imaging.img.
 
 E2E_KERNEL_VERSION=""
 
@@ -28,9 +28,26 @@ write_bootsector() {
     printf '\125\252' | dd of="$out" bs=1 seek=510 conv=notrunc status=none
 }
 
-# build_initramfs INIT OUT: busybox, the virtio modules, the shared scripts, INIT as /init.
+# add_program ROOT PATH: Debian's PATH in ROOT's /bin (over busybox's applet of that name)
+# with the shared libraries ldd lists, at their paths, and the dynamic loader.
+add_program() {
+    local root="$1" program="$2" library
+    rm -f "$root/bin/$(basename "$program")"
+    cp -L "$program" "$root/bin/"
+    for library in $(ldd "$program" | grep -o '/[^ ]*'); do
+        mkdir -p "$root$(dirname "$library")"
+        cp -L "$library" "$root$library"
+    done
+    # Debian's busybox-static sh runs its own applets before anything in PATH: with dash
+    # the image has, sh is dash, and dd is the dd in /bin.
+    if [ "$(basename "$program")" = dash ]; then ln -sf dash "$root/bin/sh"; fi
+}
+
+# build_initramfs INIT OUT [PROGRAM...]: busybox, the virtio modules, the shared scripts,
+# INIT as /init, and each PROGRAM (Debian's, with its libraries) in /bin.
 build_initramfs() {
     local init="$1" out="$2" root
+    shift 2
     root="$(mktemp -d "$E2E_WORK/initramfs.XXXXXX")"
     mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,modules,usr/bin,usr/sbin}
     cp /bin/busybox "$root/bin/busybox"
@@ -54,6 +71,8 @@ build_initramfs() {
     cp "$init" "$root/init"
     chmod +x "$root/init" "$root/udhcpc.script"
     write_bootsector "$root/bootsector.bin"
+    local program
+    for program in "$@"; do add_program "$root" "$program"; done
     (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out"
     rm -rf "$root"
 }
@@ -65,4 +84,17 @@ build_images() {
     cp "/boot/vmlinuz-$E2E_KERNEL_VERSION" "$folder/vmlinuz"
     build_initramfs "$E2E_DIR/initramfs/discovery-init" "$folder/discovery.img"
     build_initramfs "$E2E_DIR/initramfs/installer-init" "$folder/installer.img"
+    # dploy's imaging.sh needs curl (busybox has none) and a dd that reports the bytes it
+    # copied (Debian's busybox dd prints only its record counts): Debian's curl and dd,
+    # and dash as sh, since busybox's sh would run its own dd whatever PATH says.
+    build_initramfs "$E2E_DIR/initramfs/imaging-init" "$folder/imaging.img" /usr/bin/curl /usr/bin/dd /bin/dash
+}
+
+# write_image OUT MARKER: a 1 MiB disk image whose boot sector prints MARKER, as the
+# installer's does (the marker at offset 256), then zeros.
+write_image() {
+    local out="$1" marker="$2"
+    write_bootsector "$out"
+    printf '%s\r\n\000' "$marker" | dd of="$out" bs=1 seek=256 conv=notrunc status=none
+    truncate -s 1M "$out"
 }
