@@ -47,7 +47,9 @@ final class SushyEmulator: @unchecked Sendable {
     func ready() async throws {
         let client = RedfishClient(endpoint: try endpoint(), options: quickOptions(attempts: 1))
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(30)
+        // Generous: a full parallel test run starts a dozen emulators (Python, Flask) at once on
+        // two cores, and each takes seconds of CPU to import before it listens.
+        let deadline = clock.now + .seconds(120)
         while true {
             do {
                 _ = try await client.serviceRoot()

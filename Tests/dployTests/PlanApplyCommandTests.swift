@@ -72,6 +72,11 @@ struct PlanApplyCommandTests {
               targets: {machines: [spare-01]}
               rediscover: true
             """.utf8).write(to: lab.appendingPathComponent("forget.yaml"))
+        // Rediscovery boots the forgotten machine into discovery: the config must have one.
+        let config = lab.appendingPathComponent("dploy.yaml")
+        try Data((try String(contentsOf: config, encoding: .utf8)
+                  + "discovery: {kernel: \"http://198.18.0.1:8080/d/vmlinuz\", initrd: \"http://198.18.0.1:8080/d/initrd.img\"}\n").utf8)
+            .write(to: config)
         let pending = try cli.dploy("tasks", in: lab)
         #expect(pending.status == 0, "\(pending.stderr)")
         #expect(pending.stdout.contains("forget-spare-01 @"))
