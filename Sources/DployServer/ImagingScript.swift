@@ -1,5 +1,5 @@
 /// The imaging environment's script, `GET /imaging.sh`: POSIX sh (dash or busybox ash) with
-/// curl, dd, tee, mkfifo and sha256sum. The environment's init fetches and runs it; it
+/// curl, dd, tee, mkfifo, wc and sha256sum. The environment's init fetches and runs it; it
 /// reads its job from dploy, streams the disk to or from the image URL while hashing it,
 /// reports the result, and reboots so the machine boots its disk (docs/imaging.md).
 enum ImagingScript {
@@ -38,32 +38,35 @@ enum ImagingScript {
         EXPECTED="$(field sha256)"
         [ -e "$DISK" ] || fail "the disk $DISK does not exist"
 
-        # The stream is hashed on its way through: one pass over the disk.
-        mkfifo "$WORK/tap"
+        # The stream is hashed and counted on its way through: one pass over the disk, and
+        # no reliance on what a dd prints (busybox's prints no byte count).
+        mkfifo "$WORK/tap" "$WORK/count"
         sha256sum < "$WORK/tap" > "$WORK/sum" &
         HASHER=$!
+        wc -c < "$WORK/count" > "$WORK/bytes" &
+        COUNTER=$!
         case "$DIRECTION" in
         restore)
             report progress "restoring $URL to $DISK"
             # No pipefail in POSIX sh: each side leaves a mark when it fails. -L follows
             # redirects (a 3xx body is never written to the disk), -g takes [ and { literally.
             { curl -fsSL -g --proto =http,https "$URL" 2> "$WORK/curl" || echo "$?" > "$WORK/source-failed"; } \
-                | tee "$WORK/tap" | { dd of="$DISK" bs=1M conv=fsync 2> "$WORK/dd" || echo "$?" > "$WORK/sink-failed"; }
+                | tee "$WORK/tap" "$WORK/count" | { dd of="$DISK" bs=1M conv=fsync 2> "$WORK/dd" || echo "$?" > "$WORK/sink-failed"; }
             SOURCE_LOG="$WORK/curl" SINK_LOG="$WORK/dd"
             ;;
         capture)
             report progress "capturing $DISK to $URL"
-            { dd if="$DISK" bs=1M 2> "$WORK/dd" || echo "$?" > "$WORK/source-failed"; } | tee "$WORK/tap" \
+            { dd if="$DISK" bs=1M 2> "$WORK/dd" || echo "$?" > "$WORK/source-failed"; } | tee "$WORK/tap" "$WORK/count" \
                 | { curl -fsS -g --proto =http,https -T - "$URL" > /dev/null 2> "$WORK/curl" || echo "$?" > "$WORK/sink-failed"; }
             SOURCE_LOG="$WORK/dd" SINK_LOG="$WORK/curl"
             ;;
         *) fail "unknown direction '$DIRECTION'" ;;
         esac
-        wait "$HASHER" || true
+        wait "$HASHER" "$COUNTER" || true
         [ ! -e "$WORK/source-failed" ] || fail "$DIRECTION: reading failed (exit $(cat "$WORK/source-failed")): $(head -n 1 "$SOURCE_LOG")"
         [ ! -e "$WORK/sink-failed" ] || fail "$DIRECTION: writing failed (exit $(cat "$WORK/sink-failed")): $(head -n 1 "$SINK_LOG")"
         SUM="$(cut -d ' ' -f 1 "$WORK/sum")"
-        BYTES="$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' "$WORK/dd" | tail -n 1)"
+        BYTES="$(tr -d ' ' < "$WORK/bytes")"
         if [ -n "$EXPECTED" ] && [ "$SUM" != "$EXPECTED" ]; then
             fail "the image's sha256 is $SUM, the task expects $EXPECTED"
         fi

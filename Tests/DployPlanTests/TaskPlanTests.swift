@@ -89,4 +89,40 @@ struct TaskPlanTests {
         #expect(!plan.tasks.contains { $0.task == "nobody" })
         #expect(plan.notes.contains("task 'nobody' targets no machine: its groups and selector match none"))
     }
+
+    @Test("stopOnFailure holds across runs: a target that joins after a failure is skipped, not run")
+    func stopOnFailureAcrossRuns() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        // Machines without a BMC: their power task fails at once, and nothing leaves this host.
+        func machine(_ name: String, _ octet: Int) -> String {
+            """
+            apiVersion: dploy.org/v1
+            kind: Machine
+            metadata: {name: \(name), labels: {role: scratch}}
+            spec: {mac: "02:00:00:00:00:\(String(format: "%02x", octet))", ip: 198.18.0.\(200 + octet)}
+
+            """
+        }
+        try lab.write("scratch/x-1.yaml", machine("x-1", 1))
+        try lab.write("scratch/task.yaml", """
+            apiVersion: dploy.org/v1
+            kind: Task
+            metadata: {name: cycle-scratch}
+            spec:
+              targets: {selector: {role: scratch}}
+              power: cycle
+              stopOnFailure: true
+            """)
+        let reconciler = try lab.reconciler()
+        func runPending() throws -> [TaskRunReport] {
+            let desired = try reconciler.loadDesired()
+            return try reconciler.runTasks(try reconciler.plan(desired: desired).plan, fleet: desired.fleet)
+        }
+        #expect(try runPending().map(\.state) == [.failed])
+
+        try lab.write("scratch/x-2.yaml", machine("x-2", 2))
+        let later = try runPending()
+        #expect(later.map(\.key.machine) == ["x-2"] && later.map(\.state) == [.skipped])
+        #expect(later.first?.message == "an earlier target failed and the task says stopOnFailure")
+    }
 }
