@@ -218,8 +218,7 @@ public enum Planner {
         }
         let bytes = files.mapValues { Array($0.utf8) }
         return RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall,
-                               files: bytes, digests: bytes.mapValues(ContentDigest.init), host: DHCPHost(effective),
-                               bootPaths: [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)])
+                               files: bytes, digests: bytes.mapValues(ContentDigest.init), host: DHCPHost(effective))
     }
 
     /// The steps for one desired machine, or nil when it is as it should be.

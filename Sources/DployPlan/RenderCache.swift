@@ -10,8 +10,13 @@ struct RenderedMachine {
     /// The files' digests, computed once per render, compared with observed files every plan.
     var digests: [OutputPath: ContentDigest]
     var host: DHCPHost
-    /// Where this machine's boot files may be, whichever loader it used before.
-    var bootPaths: [OutputPath]
+
+    /// Where this machine's boot files may be, whichever loader it used before. Worked out
+    /// when asked, not stored: three paths per machine were megabytes in the render cache.
+    var bootPaths: [OutputPath] {
+        let mac = effective.machine.mac.value
+        return [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)]
+    }
 }
 
 /// Renders kept between plans, like the git source's parse cache: in a fleet where one
@@ -22,15 +27,15 @@ struct RenderedMachine {
 /// any change to those clears the whole cache. Not Sendable in spirit: one loop owns it.
 public final class RenderCache: @unchecked Sendable {
     /// A class, so the table holds pointers: ten thousand inline entries would make its
-    /// storage (power-of-two capacity) megabytes of mostly empty slots.
+    /// storage (power-of-two capacity) megabytes of mostly empty slots. The machine it was
+    /// rendered from is `rendered.effective.machine`; a copy of its own would be another
+    /// ~700 bytes per machine.
     private final class Entry {
-        let machine: Machine
         let installed: Int?
         let failed: Int?
         let rendered: RenderedMachine
 
-        init(machine: Machine, installed: Int?, failed: Int?, rendered: RenderedMachine) {
-            self.machine = machine
+        init(installed: Int?, failed: Int?, rendered: RenderedMachine) {
             self.installed = installed
             self.failed = failed
             self.rendered = rendered
@@ -39,6 +44,8 @@ public final class RenderCache: @unchecked Sendable {
 
     private var entries: [MACAddress: Entry] = [:]
     private var shared: (groups: [Group], profiles: [Profile], templates: [String: String], settings: PlanSettings)?
+    /// The profiles of `shared`, by name: entries keep their profile's name, not a copy of it.
+    private var profiles: [String: Profile] = [:]
 
     public init() {}
 
@@ -50,12 +57,15 @@ public final class RenderCache: @unchecked Sendable {
         }
         entries = [:]
         shared = current
+        profiles = Dictionary(current.1.map { ($0.name, $0) }) { first, _ in first }
     }
 
     func lookup(_ machine: Machine, installed: Int?, failed: Int?) -> RenderedMachine? {
         guard let entry = entries[machine.mac.value], entry.installed == installed, entry.failed == failed,
-              entry.machine == machine else { return nil }
-        return entry.rendered
+              entry.rendered.effective.machine == machine else { return nil }
+        var rendered = entry.rendered
+        rendered.profile = rendered.effective.settings.profile.flatMap { profiles[$0] }
+        return rendered
     }
 
     /// Keeps the render without its files' bytes: their digests tell whether anything must
@@ -66,6 +76,8 @@ public final class RenderCache: @unchecked Sendable {
         kept.files = [:]
         // Where each value came from is for people (`validate --show`, the web page), not plans.
         kept.effective.origins = [:]
-        entries[machine.mac.value] = Entry(machine: machine, installed: installed, failed: failed, rendered: kept)
+        // The profile is found again by name: the cache is cleared whenever profiles change.
+        kept.profile = nil
+        entries[machine.mac.value] = Entry(installed: installed, failed: failed, rendered: kept)
     }
 }
