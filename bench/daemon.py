@@ -50,6 +50,29 @@ def rss_mib(pid):
     return kib("VmRSS") / 1024, kib("VmHWM") / 1024, kib("RssAnon") / 1024, kib("RssFile") / 1024
 
 
+def print_smaps(pid, top=12):
+    """Resident memory by mapping (a library, the heap, anonymous memory), largest first:
+    private pages are this daemon's own; file-backed clean pages are code and data that
+    the kernel can drop and other processes may share."""
+    totals = {}
+    name = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if not parts[0].endswith(":"):  # a mapping's header: address perms offset dev inode [path]
+                name = os.path.basename(parts[5]) if len(parts) > 5 and parts[5].startswith("/") else \
+                    (parts[5] if len(parts) > 5 else "[anonymous]")
+                totals.setdefault(name, {"Rss": 0, "Private_Dirty": 0, "Anonymous": 0})
+            elif parts[0][:-1] in totals[name]:
+                totals[name][parts[0][:-1]] += int(parts[1])
+    rows = sorted(totals.items(), key=lambda item: -item[1]["Rss"])
+    print("    RSS MiB  private dirty  mapping")
+    for name, kib in rows[:top]:
+        print(f"    {kib['Rss'] / 1024:7.1f}  {kib['Private_Dirty'] / 1024:13.1f}  {name}")
+    rest = sum(kib["Rss"] for _, kib in rows[top:])
+    print(f"    {rest / 1024:7.1f}  {'':13}  {len(rows) - top} other mappings")
+
+
 def request(url, data=None, headers=None):
     req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
     with urllib.request.urlopen(req, timeout=60) as response:
@@ -61,6 +84,7 @@ def main():
     parser.add_argument("--dploy", required=True)
     parser.add_argument("--machines", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--smaps", action="store_true", help="also print resident memory by mapping")
     args = parser.parse_args()
 
     fleet = os.path.join(os.path.dirname(__file__), "out", f"fleet-{args.machines}")
@@ -105,6 +129,8 @@ def main():
         print(f"dploy serve, {args.machines} machines from git: first reconcile ({result['result']}) done "
               f"after {first * 1000:.0f} ms; RSS {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed; "
               f"peak {peak:.0f} MiB)")
+        if args.smaps:
+            print_smaps(daemon.pid)
 
         latencies = []
         for round_ in range(args.rounds):
@@ -129,6 +155,8 @@ def main():
         print(f"commit + signed webhook → converged file: median {statistics.median(latencies) * 1000:.0f} ms over "
               f"{args.rounds} commits (min {min(latencies) * 1000:.0f}, max {max(latencies) * 1000:.0f}); "
               f"RSS after them {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed; peak {peak:.0f} MiB)")
+        if args.smaps:
+            print_smaps(daemon.pid)
 
         # Quiet runs: webhooks with nothing new, as a daemon mostly lives.
         for _ in range(args.rounds):
@@ -140,7 +168,10 @@ def main():
             while json.load(open(status_path))["runs"] == runs:
                 time.sleep(0.01)
         rss, peak, anon, mapped = rss_mib(daemon.pid)
-        print(f"after {args.rounds} more runs with nothing new: RSS {rss:.0f} MiB ({anon:.0f} anonymous; peak {peak:.0f} MiB)")
+        print(f"after {args.rounds} more runs with nothing new: RSS {rss:.0f} MiB ({anon:.0f} anonymous, "
+              f"{mapped:.0f} file-backed; peak {peak:.0f} MiB)")
+        if args.smaps:
+            print_smaps(daemon.pid)
 
         with open(os.path.join(work, "state", "web.token")) as f:
             token = f.read().strip()

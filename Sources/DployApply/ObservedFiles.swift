@@ -52,13 +52,24 @@ public final class ObservationCache: @unchecked Sendable {
 
     /// A folder entry: only its name is kept (paths are joined while walking), since a
     /// fleet's output is tens of thousands of entries a daemon holds for its whole life.
+    /// A file's last observation lives in its entry too, rather than in a table by full
+    /// path: thirty thousand paths of some eighty bytes, and the table over them, were a
+    /// fifth of a 10,000-machine daemon's heap.
     struct Child {
         var name: String
         var isFolder: Bool
+        var seen: Seen?
+    }
+
+    /// A file as last read, with the stat data it was read under.
+    struct Seen {
+        var stamp: Stamp
+        var file: ObservedFile
     }
 
     private var folders: [String: (stamp: Stamp, children: [Child])] = [:]
-    private var files: [String: (stamp: Stamp, file: ObservedFile)] = [:]
+    /// Files read outside a walk (the iPXE entry script, the DHCP files), by path: a handful.
+    private var singles: [String: Seen] = [:]
 
     public init() {}
 
@@ -67,27 +78,33 @@ public final class ObservationCache: @unchecked Sendable {
         var status = stat()
         guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return }
         let stamp = Stamp(status)
-        let children: [Child]
-        if let cached = folders[diskPath], cached.stamp == stamp {
-            children = cached.children
-        } else {
-            children = list(diskPath)
-            folders[diskPath] = (stamp, children)
+        // Taken out of the table while walking, so that updating an entry does not copy the array.
+        var children = folders[diskPath]?.children ?? []
+        folders[diskPath]?.children = []
+        if folders[diskPath]?.stamp != stamp {
+            // Listed again; files seen before keep what was read of them (their stamps decide).
+            let seen = Dictionary(children.compactMap { child in child.seen.map { (child.name, $0) } }) { first, _ in first }
+            children = list(diskPath).map { Child(name: $0.name, isFolder: $0.isFolder, seen: seen[$0.name]) }
         }
-        for child in children {
-            let childDiskPath = diskPath + "/" + child.name
-            if child.isFolder {
-                try walk(childDiskPath, as: OutputPath(path.root, path.path + "/" + child.name), visit)
-            } else if let observed = try file(childDiskPath) {
-                visit(OutputPath(path.root, path.path + "/" + child.name), observed)
+        defer { folders[diskPath] = (stamp, children) }
+        for index in children.indices {
+            let name = children[index].name
+            let childDiskPath = diskPath + "/" + name
+            if children[index].isFolder {
+                try walk(childDiskPath, as: OutputPath(path.root, path.path + "/" + name), visit)
+            } else {
+                children[index].seen = try Self.observe(childDiskPath, seen: children[index].seen)
+                if let observed = children[index].seen?.file {
+                    visit(OutputPath(path.root, path.path + "/" + name), observed)
+                }
             }
         }
     }
 
-    private func list(_ diskPath: String) -> [Child] {
+    private func list(_ diskPath: String) -> [(name: String, isFolder: Bool)] {
         guard let directory = opendir(diskPath) else { return [] }
         defer { closedir(directory) }
-        var children: [Child] = []
+        var children: [(name: String, isFolder: Bool)] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if name.hasPrefix(".") { continue }
@@ -98,21 +115,26 @@ public final class ObservationCache: @unchecked Sendable {
                 var status = stat()
                 isFolder = lstat(childPath, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
             }
-            children.append(Child(name: name, isFolder: isFolder))
+            children.append((name, isFolder))
         }
         return children
     }
 
     /// A regular file as observed, from the cache when its stamp is unchanged; nil when
-    /// there is no regular file at `diskPath`. Only the digest and head are kept.
+    /// there is no regular file at `diskPath`. Only the digest and owner are kept.
     func file(_ diskPath: String) throws -> ObservedFile? {
+        singles[diskPath] = try Self.observe(diskPath, seen: singles[diskPath])
+        return singles[diskPath]?.file
+    }
+
+    /// The file at `diskPath` now: `seen` again when its stamp is unchanged, else read anew;
+    /// nil when there is no regular file there.
+    private static func observe(_ diskPath: String, seen: Seen?) throws -> Seen? {
         var status = stat()
         guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
-        if let cached = files[diskPath], cached.stamp == Stamp(status) { return cached.file }
-        guard let (contents, readStatus) = try Self.read(diskPath) else { return nil }
-        let file = ObservedFile(contents: contents)
-        files[diskPath] = (Stamp(readStatus), file)
-        return file
+        if let seen, seen.stamp == Stamp(status) { return seen }
+        guard let (contents, readStatus) = try read(diskPath) else { return nil }
+        return Seen(stamp: Stamp(readStatus), file: ObservedFile(contents: contents))
     }
 
     /// A regular file's bytes and the stat data they belong to.

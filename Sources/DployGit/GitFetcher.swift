@@ -5,11 +5,20 @@ import Foundation
 ///
 /// Branches land under `refs/remotes/origin/`, tags under `refs/tags/`, and the remote's
 /// default branch is recorded as `refs/remotes/origin/HEAD`. Nothing is checked out.
-enum GitFetcher {
+///
+/// One fetcher serves every fetch of a long-lived source: it opens the cache and looks its
+/// remote up once. Debian's libgit2 1.5 leaks a PCRE2 match block (~18 KB) for every config
+/// entry a regular expression does not match, and looking a remote up runs one over the
+/// whole config (`url.*.insteadOf`): about 0.4 MB per lookup, which a daemon fetching every
+/// minute would never give back.
+final class GitFetcher {
     static let remoteName = "origin"
 
-    static func fetch(url: String, into cachePath: String) throws -> GitRepository {
-        let repository: GitRepository
+    let url: String
+    let repository: GitRepository
+    private let remote: OpaquePointer
+
+    init(url: String, cachePath: String) throws {
         if FileManager.default.fileExists(atPath: cachePath) {
             repository = try GitRepository(openingAt: cachePath)
         } else {
@@ -17,9 +26,14 @@ enum GitFetcher {
                                                     withIntermediateDirectories: true)
             repository = try GitRepository(creatingBareAt: cachePath)
         }
-        let remote = try Self.remote(named: remoteName, url: url, in: repository)
-        defer { git_remote_free(remote) }
+        self.url = url
+        remote = try Self.remote(named: Self.remoteName, url: url, in: repository)
+    }
 
+    deinit { git_remote_free(remote) }
+
+    /// Brings the cache up to date with the remote; returns the cache.
+    func fetch() throws -> GitRepository {
         var callbacks = git_remote_callbacks()
         git_remote_init_callbacks(&callbacks, UInt32(GIT_REMOTE_CALLBACKS_VERSION))
         var proxy = git_proxy_options()
@@ -35,14 +49,14 @@ enum GitFetcher {
         git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION))
         options.prune = GIT_FETCH_PRUNE
         options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL
-        try withStringArray(["+refs/heads/*:refs/remotes/\(remoteName)/*", "+refs/tags/*:refs/tags/*"]) { refspecs in
+        try Self.withStringArray(["+refs/heads/*:refs/remotes/\(Self.remoteName)/*", "+refs/tags/*:refs/tags/*"]) { refspecs in
             try GitError.check(git_remote_fetch(remote, &refspecs, &options, "dploy: fetch"), "fetch \(url)")
         }
         if let headTarget, headTarget.hasPrefix("refs/heads/") {
-            let tracking = "refs/remotes/\(remoteName)/" + headTarget.dropFirst("refs/heads/".count)
+            let tracking = "refs/remotes/\(Self.remoteName)/" + headTarget.dropFirst("refs/heads/".count)
             var reference: OpaquePointer?
             try GitError.check(git_reference_symbolic_create(&reference, repository.handle,
-                                                             "refs/remotes/\(remoteName)/HEAD", tracking, 1,
+                                                             "refs/remotes/\(Self.remoteName)/HEAD", tracking, 1,
                                                              "dploy: remote HEAD"), "record the remote's HEAD")
             git_reference_free(reference)
         }

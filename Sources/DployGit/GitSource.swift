@@ -15,6 +15,8 @@ public final class GitSource: @unchecked Sendable {
     public let cacheDirectory: String
 
     private(set) var repository: GitRepository?
+    /// The remote's cache and its remote, kept between fetches (see `GitFetcher`).
+    private var fetcher: GitFetcher?
     /// Flattened file lists of trees already walked, by tree id.
     private var treeListings: [GitObjectID: [TreeFile]] = [:]
     /// Parsed spec files by blob id. Paths are repository paths, the same in every commit.
@@ -54,8 +56,11 @@ public final class GitSource: @unchecked Sendable {
                     "it has no transport security; anyone on the path could change desired state: use https:// or file://")
             }
             do {
-                repository = try GitFetcher.fetch(url: config.repository, into: cachePath)
+                let fetcher = try self.fetcher ?? GitFetcher(url: config.repository, cachePath: cachePath)
+                self.fetcher = fetcher
+                repository = try fetcher.fetch()
             } catch let error as GitError {
+                self.fetcher = nil  // the next fetch starts afresh
                 // The cache still holds the commits fetched before: the last good one stays readable.
                 if self.repository == nil, FileManager.default.fileExists(atPath: cachePath) {
                     self.repository = try? GitRepository(openingAt: cachePath)

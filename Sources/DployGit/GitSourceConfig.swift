@@ -28,7 +28,8 @@ public struct GitSourceConfig: Sendable, Hashable {
     /// The URL without a `user:password@` part, for messages and status: credentials in a
     /// URL must never reach a log.
     public static func redacted(_ text: String) -> String {
-        text.replacingOccurrences(of: #"://[^/@\s]+@"#, with: "://***@", options: .regularExpression)
+        // Swift's Regex, not Foundation's `.regularExpression`: that one is ICU's, and this runs every fetch.
+        text.replacing(#/:\/\/[^\/@\s]+@/#, with: "://***@")
     }
 
     /// Whether the repository is fetched (a URL) or read in place (a local path).

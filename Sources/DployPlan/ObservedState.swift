@@ -43,18 +43,29 @@ public struct ObservedState: Hashable, Sendable {
     ]
 }
 
-/// A file dploy manages, as observed: its contents by SHA-256, and its first lines, where
-/// dploy's own files name their machine. Digests, not bytes: a fleet's files are tens of
-/// megabytes, and a daemon that kept them beside their renders would hold them twice.
+/// A file dploy manages, as observed: its contents by SHA-256, and the machine its first
+/// lines name. Digests, not bytes: a fleet's files are tens of megabytes, and a daemon that
+/// kept them beside their renders would hold them twice.
 public struct ObservedFile: Hashable, Sendable {
     public var digest: ContentDigest
-    /// At most the first 200 bytes, up to the end of the third line.
-    public var head: String
+    /// NAME from a `# dploy: NAME (MAC)` line among the first three (within 200 bytes), the
+    /// line every boot file dploy writes starts with; nil in a file dploy did not write.
+    /// Only the name is kept, not the lines: a daemon holds one per file of the fleet, and a
+    /// machine name is short enough to be stored inline.
+    public var owner: String?
 
     public init(contents: [UInt8]) {
         digest = ContentDigest(contents)
-        head = String(decoding: contents.prefix(200), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            .prefix(3).joined(separator: "\n")
+        owner = Self.owner(inHead: String(decoding: contents.prefix(200), as: UTF8.self))
+    }
+
+    static func owner(inHead head: String) -> String? {
+        for line in head.split(separator: "\n", omittingEmptySubsequences: false).prefix(3) where line.hasPrefix("# dploy: ") {
+            let rest = line.dropFirst("# dploy: ".count)
+            guard let space = rest.firstIndex(of: " "), rest[space...].hasPrefix(" (") else { return nil }
+            return String(rest[..<space])
+        }
+        return nil
     }
 }
 

@@ -218,8 +218,7 @@ public enum Planner {
         }
         let bytes = files.mapValues { Array($0.utf8) }
         return RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall,
-                               files: bytes, digests: bytes.mapValues(ContentDigest.init), host: DHCPHost(effective),
-                               bootPaths: [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)])
+                               files: bytes, digests: bytes.mapValues(ContentDigest.init), host: DHCPHost(effective))
     }
 
     /// The steps for one desired machine, or nil when it is as it should be.
@@ -291,7 +290,7 @@ public enum Planner {
                                         settings: PlanSettings) -> ([MachinePlan], [String]) {
         var orphans: [String: [OutputPath]] = [:]
         for (path, file) in observed.files where wanted[path] == nil {
-            guard let owner = owner(of: path, head: file.head) else { continue }
+            guard let owner = owner(of: path, file: file) else { continue }
             if !desiredKeys.contains(owner) {
                 orphans[owner, default: []].append(path)
             } else if !isInstallerAnswer(path) {
@@ -328,15 +327,10 @@ public enum Planner {
     /// The name of the machine a managed file was written for: from the installer folder's
     /// name, or from the `# dploy: NAME (MAC)` line every boot file starts with. Files that
     /// are not dploy's (no such line) have no owner and are never removed.
-    static func owner(of path: OutputPath, head: String) -> String? {
+    static func owner(of path: OutputPath, file: ObservedFile) -> String? {
         if path.root == .http && path.path.hasPrefix("installers/") {
             return isInstallerAnswer(path) ? String(path.path.split(separator: "/")[1]) : nil
         }
-        for line in head.split(separator: "\n").prefix(3) where line.hasPrefix("# dploy: ") {
-            let rest = line.dropFirst("# dploy: ".count)
-            guard let space = rest.firstIndex(of: " "), rest[space...].hasPrefix(" (") else { return nil }
-            return String(rest[..<space])
-        }
-        return nil
+        return file.owner
     }
 }

@@ -10,8 +10,13 @@ struct RenderedMachine {
     /// The files' digests, computed once per render, compared with observed files every plan.
     var digests: [OutputPath: ContentDigest]
     var host: DHCPHost
-    /// Where this machine's boot files may be, whichever loader it used before.
-    var bootPaths: [OutputPath]
+
+    /// Where this machine's boot files may be, whichever loader it used before. Worked out
+    /// when asked, not stored: three paths per machine were megabytes in the render cache.
+    var bootPaths: [OutputPath] {
+        let mac = effective.machine.mac.value
+        return [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)]
+    }
 }
 
 /// Renders kept between plans, like the git source's parse cache: in a fleet where one
@@ -22,23 +27,32 @@ struct RenderedMachine {
 /// any change to those clears the whole cache. Not Sendable in spirit: one loop owns it.
 public final class RenderCache: @unchecked Sendable {
     /// A class, so the table holds pointers: ten thousand inline entries would make its
-    /// storage (power-of-two capacity) megabytes of mostly empty slots.
+    /// storage (power-of-two capacity) megabytes of mostly empty slots. Only what cannot be
+    /// worked out again cheaply is kept, not a whole `RenderedMachine`: the machine it was
+    /// rendered from is `effective.machine`, the profile is found by name and the DHCP host
+    /// is made from `effective`, and the render's empty slots (files, profile) would still
+    /// take their full width (~250 bytes an entry).
     private final class Entry {
-        let machine: Machine
         let installed: Int?
         let failed: Int?
-        let rendered: RenderedMachine
+        let effective: EffectiveMachine
+        let needsInstall: Bool
+        let digests: [OutputPath: ContentDigest]
 
-        init(machine: Machine, installed: Int?, failed: Int?, rendered: RenderedMachine) {
-            self.machine = machine
+        init(installed: Int?, failed: Int?, rendered: RenderedMachine) {
             self.installed = installed
             self.failed = failed
-            self.rendered = rendered
+            effective = rendered.effective
+            needsInstall = rendered.needsInstall
+            digests = rendered.digests
         }
     }
 
     private var entries: [MACAddress: Entry] = [:]
     private var shared: (groups: [Group], profiles: [Profile], templates: [String: String], settings: PlanSettings)?
+    /// The profiles of `shared`, by name: entries keep their profile's name, not a copy of it
+    /// (the cache is cleared whenever profiles change).
+    private var profiles: [String: Profile] = [:]
 
     public init() {}
 
@@ -50,12 +64,15 @@ public final class RenderCache: @unchecked Sendable {
         }
         entries = [:]
         shared = current
+        profiles = Dictionary(current.1.map { ($0.name, $0) }) { first, _ in first }
     }
 
     func lookup(_ machine: Machine, installed: Int?, failed: Int?) -> RenderedMachine? {
         guard let entry = entries[machine.mac.value], entry.installed == installed, entry.failed == failed,
-              entry.machine == machine else { return nil }
-        return entry.rendered
+              entry.effective.machine == machine else { return nil }
+        return RenderedMachine(effective: entry.effective, profile: entry.effective.settings.profile.flatMap { profiles[$0] },
+                               needsInstall: entry.needsInstall, files: [:], digests: entry.digests,
+                               host: DHCPHost(entry.effective))
     }
 
     /// Keeps the render without its files' bytes: their digests tell whether anything must
@@ -63,9 +80,8 @@ public final class RenderCache: @unchecked Sendable {
     /// write. A fleet's renders are tens of megabytes a daemon would otherwise hold.
     func store(_ rendered: RenderedMachine, for machine: Machine, installed: Int?, failed: Int?) {
         var kept = rendered
-        kept.files = [:]
         // Where each value came from is for people (`validate --show`, the web page), not plans.
         kept.effective.origins = [:]
-        entries[machine.mac.value] = Entry(machine: machine, installed: installed, failed: failed, rendered: kept)
+        entries[machine.mac.value] = Entry(installed: installed, failed: failed, rendered: kept)
     }
 }

@@ -1,10 +1,14 @@
 /// One decoded document of any kind.
+///
+/// The kinds other than Machine are boxed (`indirect`): an enum is as wide as its widest
+/// case, and the git source keeps every parsed file's documents, ten thousand of them
+/// mostly machines (one reference wide), each otherwise as wide as a Task (~4 MB).
 public enum SpecDocument: Hashable, Sendable {
     case machine(Machine)
-    case group(Group)
-    case profile(Profile)
-    case firmwareBaseline(FirmwareBaseline)
-    case task(TaskDefinition)
+    indirect case group(Group)
+    indirect case profile(Profile)
+    indirect case firmwareBaseline(FirmwareBaseline)
+    indirect case task(TaskDefinition)
 
     public var kind: Kind {
         switch self {

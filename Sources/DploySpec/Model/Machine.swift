@@ -1,19 +1,72 @@
 /// One physical server: its identity (MAC, IP, BMC) and how it should be set up.
+///
+/// A value like any other, stored behind one reference: a daemon holds each machine in
+/// several places at once (the parsed file it came from, the fleet, the render cache, the
+/// state the server reads), and its ~400 bytes inline in each were some 15 MB of a
+/// 10,000-machine daemon's heap. Copies share the box; changing a shared copy copies it
+/// first (copy on write, as Array does).
 public struct Machine: Hashable, Sendable {
-    public var metadata: ObjectMeta
-    public var mac: Located<MACAddress>
-    public var ip: Located<IPAddress>?
+    public var metadata: ObjectMeta {
+        _read { yield storage.metadata }
+        set { unique().metadata = newValue }
+    }
+    public var mac: Located<MACAddress> {
+        _read { yield storage.mac }
+        set { unique().mac = newValue }
+    }
+    public var ip: Located<IPAddress>? {
+        _read { yield storage.ip }
+        set { unique().ip = newValue }
+    }
     /// Everything else; a Group's defaults fill what the machine leaves unset.
-    public var settings: MachineSettings
+    public var settings: MachineSettings {
+        _read { yield storage.settings }
+        set { unique().settings = newValue }
+    }
 
     public var name: String { metadata.name }
 
+    // Reads borrow the field (`_read`) rather than copy it out of the box.
+    private var storage: Storage
+
     public init(metadata: ObjectMeta, mac: Located<MACAddress>, ip: Located<IPAddress>? = nil,
                 settings: MachineSettings = MachineSettings()) {
-        self.metadata = metadata
-        self.mac = mac
-        self.ip = ip
-        self.settings = settings
+        storage = Storage(metadata: metadata, mac: mac, ip: ip, settings: settings)
+    }
+
+    /// Changed only through `unique()`, that is while one Machine alone refers to it: hence Sendable.
+    private final class Storage: @unchecked Sendable {
+        var metadata: ObjectMeta
+        var mac: Located<MACAddress>
+        var ip: Located<IPAddress>?
+        var settings: MachineSettings
+
+        init(metadata: ObjectMeta, mac: Located<MACAddress>, ip: Located<IPAddress>?, settings: MachineSettings) {
+            self.metadata = metadata
+            self.mac = mac
+            self.ip = ip
+            self.settings = settings
+        }
+    }
+
+    /// The storage, copied first if another Machine shares it.
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) {
+            storage = Storage(metadata: storage.metadata, mac: storage.mac, ip: storage.ip, settings: storage.settings)
+        }
+        return storage
+    }
+
+    public static func == (lhs: Machine, rhs: Machine) -> Bool {
+        lhs.storage === rhs.storage
+            || (lhs.metadata == rhs.metadata && lhs.mac == rhs.mac && lhs.ip == rhs.ip && lhs.settings == rhs.settings)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(metadata)
+        hasher.combine(mac)
+        hasher.combine(ip)
+        hasher.combine(settings)
     }
 }
 
