@@ -132,6 +132,9 @@ public struct Reconciler: Sendable {
         if let store = try openStore ?? self.openStore(creating: false) {
             observed.installedGenerations = try store.installedGenerations()
             observed.taskRuns = try store.taskRunStates()
+            for run in try store.runningTaskRuns(actions: TaskAction.imagingKinds, at: Date()) {
+                if let mac = run.mac { observed.imaging[mac] = run.key.task }
+            }
             for (mac, attempt) in try store.latestAttempts() {
                 if attempt.failedAt != nil {
                     observed.failedInstalls[mac] = attempt.generation

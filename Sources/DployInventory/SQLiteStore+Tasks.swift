@@ -69,10 +69,17 @@ extension SQLiteStore {
 
     public func runningTaskRun(mac: MACAddress, actions: Set<String>, at now: Date) throws -> TaskRun? {
         try pool.read { db in
-            try TaskRunRow.filter(Column("mac") == mac.description && Column("state") == TaskRunState.running.rawValue
-                                  && actions.contains(Column("action")) && (Column("deadline") == nil || Column("deadline") > now))
-                .order(Column("id").desc).fetchOne(db)?.run
+            try Self.running(actions, at: now).filter(Column("mac") == mac.description).order(Column("id").desc).fetchOne(db)?.run
         }
+    }
+
+    public func runningTaskRuns(actions: Set<String>, at now: Date) throws -> [TaskRun] {
+        try pool.read { db in try Self.running(actions, at: now).fetchAll(db).map(\.run) }
+    }
+
+    private static func running(_ actions: Set<String>, at now: Date) -> QueryInterfaceRequest<TaskRunRow> {
+        TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && actions.contains(Column("action"))
+                          && (Column("deadline") == nil || Column("deadline") > now))
     }
 
     public func taskRuns(mac: MACAddress) throws -> [TaskRun] {

@@ -48,6 +48,8 @@ public protocol Store: Sendable {
     /// A run past its deadline at `now` is not running any more, whether or not the loop
     /// has marked it failed yet: it neither boots the machine nor takes callbacks.
     func runningTaskRun(mac: MACAddress, actions: Set<String>, at now: Date) throws -> TaskRun?
+    /// Every running run of these actions not past its deadline at `now`.
+    func runningTaskRuns(actions: Set<String>, at now: Date) throws -> [TaskRun]
     /// Runs on one machine, newest first.
     func taskRuns(mac: MACAddress) throws -> [TaskRun]
     /// Fails every running run whose deadline has passed, and returns them.

@@ -28,6 +28,8 @@ public struct ObservedState: Hashable, Sendable {
     public var dhcpReloadPending = false
     /// Every recorded task run's state: a run with none is pending.
     public var taskRuns: [TaskRunKey: TaskRunState] = [:]
+    /// Machines in their imaging environment, by MAC, with the task: their BMC steps wait.
+    public var imaging: [MACAddress: String] = [:]
 
     public init(files: [OutputPath: ObservedFile] = [:], installedGenerations: [MACAddress: Int] = [:],
                 power: [MACAddress: ObservedPower] = [:], discovered: [MACAddress: String] = [:]) {

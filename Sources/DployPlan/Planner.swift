@@ -279,6 +279,11 @@ public enum Planner {
             reasons += drift.reasons
             actions += drift.actions
         }
+        if let task = observed.imaging[mac], actions.contains(where: \.needsBMC) {
+            // Like an install, an image being written or read is never power-cycled under it.
+            actions.removeAll(where: \.needsBMC)
+            reasons.append("imaging for task '\(task)': its BMC steps wait until the run ends")
+        }
         guard !actions.isEmpty else { return nil }
         return MachinePlan(machine: machine.name, change: isNew ? .add : .change, reasons: reasons, actions: actions)
     }

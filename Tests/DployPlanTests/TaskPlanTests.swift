@@ -125,4 +125,23 @@ struct TaskPlanTests {
         #expect(later.map(\.key.machine) == ["x-2"] && later.map(\.state) == [.skipped])
         #expect(later.first?.message == "an earlier target failed and the task says stopOnFailure")
     }
+
+    @Test("a machine in its imaging environment gets no BMC step: power drift waits until the run ends")
+    func imagingHoldsBMCSteps() throws {
+        let lab = try LabCopy()
+        let reconciler = try lab.reconciler()
+        let desired = try reconciler.loadDesired()
+        var observed = try reconciler.observe()
+        let web01 = try #require(MACAddress("94:18:82:3a:5c:10"))
+        observed.power[web01] = .off
+        let settings = try reconciler.settings
+        let drift = try Planner.plan(desired: desired, observed: observed, settings: settings).plan
+        #expect(drift.machines.first { $0.machine == "web-01" }?.actions.contains { $0.kind == .bmcPower } == true)
+
+        observed.imaging[web01] = "restore-web-01"
+        let plan = try Planner.plan(desired: desired, observed: observed, settings: settings).plan
+        let held = try #require(plan.machines.first { $0.machine == "web-01" })
+        #expect(!held.actions.contains { $0.needsBMC })
+        #expect(held.reasons.contains("imaging for task 'restore-web-01': its BMC steps wait until the run ends"))
+    }
 }
