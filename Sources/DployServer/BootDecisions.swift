@@ -120,15 +120,8 @@ public struct BootDecisions: Sendable {
         guard let discovery else {
             return "#!ipxe\necho dploy: \(reason) and discovery is not configured, booting the local disk\nexit\n"
         }
-        return """
-            #!ipxe
-            # dploy: discovery for \(mac). Generated; do not edit.
-            echo dploy: \(reason): booting the discovery environment
-            kernel \(discovery.kernel) initrd=\(IPXEScript.fileName(discovery.initrd)) \(discovery.args) dploy.server=\(server.url) dploy.mac=\(mac)
-            initrd \(discovery.initrd)
-            boot
-
-            """
+        return environmentScript(discovery, mac: mac, header: "discovery for \(mac)",
+                                 message: "\(reason): booting the discovery environment")
     }
 
     /// The imaging environment, told where to find its job: its MAC and the run's token.
@@ -137,15 +130,24 @@ public struct BootDecisions: Sendable {
             return "#!ipxe\necho dploy: \(name) has an imaging task but imaging is not configured, booting the local disk\nexit\n"
         }
         let token = key.token(imaging: ImagingJob.runName(run.key), mac: mac)
-        return """
-            #!ipxe
-            # dploy: \(run.action) for \(name), task \(run.key.task). Generated; do not edit.
-            echo dploy: \(name): \(run.action) (task \(run.key.task)): booting the imaging environment
-            kernel \(imaging.kernel) initrd=\(IPXEScript.fileName(imaging.initrd)) \(imaging.args) dploy.server=\(server.url) dploy.mac=\(mac) dploy.token=\(token)
-            initrd \(imaging.initrd)
-            boot
+        return environmentScript(imaging, mac: mac, header: "\(run.action) for \(name), task \(run.key.task)",
+                                 message: "\(name): \(run.action) (task \(run.key.task)): booting the imaging environment",
+                                 arguments: " dploy.token=\(token)")
+    }
 
-            """
+    /// Boots a network environment (discovery, imaging) that finds dploy and its own MAC on
+    /// its kernel command line; `arguments` follow those two.
+    private func environmentScript(_ environment: Discovery, mac: MACAddress, header: String, message: String,
+                                   arguments: String = "") -> String {
+        """
+        #!ipxe
+        # dploy: \(header). Generated; do not edit.
+        echo dploy: \(message)
+        kernel \(environment.kernel) initrd=\(IPXEScript.fileName(environment.initrd)) \(environment.args) dploy.server=\(server.url) dploy.mac=\(mac)\(arguments)
+        initrd \(environment.initrd)
+        boot
+
+        """
     }
 
     /// Input echoed into a script: hex digits, ':' and '-' only. iPXE has no quoting and
