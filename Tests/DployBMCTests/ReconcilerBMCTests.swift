@@ -17,20 +17,11 @@ struct ReconcilerBMCTests {
         let bmc = try SushyEmulator(systems: 2)
         let down = try freePort()
         // Credentials and the CA (relative to the config's folder) come from a group.
-        let lab = try BMCLab(bmc, specs: """
-            apiVersion: dploy.org/v1
-            kind: Group
-            metadata: {name: lab}
-            spec:
-              selector: {rack: r1}
-              defaults: {bmc: {credentials: lab-bmc, caFile: bmc-ca.pem}}
-            ---
-
-            """
+        let lab = try BMCLab(bmc, specs: BMCLab.rackGroup()
             + BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", rack: true)
             + BMCLab.machine("node-1", mac: "52:54:00:00:00:11", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[1])", rack: true)
             + BMCLab.machine("node-gone", mac: "52:54:00:00:00:12", address: "https://127.0.0.1:\(down)", rack: true))
-        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: lab.folder.file("bmc-ca.pem"))
+        try lab.trustCA(of: bmc)
         try await bmc.ready()
         let config: ControllerConfig
         switch ControllerConfig.load(path: lab.config) {
@@ -65,18 +56,9 @@ struct ReconcileLoopBMCTests {
     @Test("power drift is observed, planned and corrected; the BMC metrics count the reads")
     func powerDrift() async throws {
         let bmc = try SushyEmulator(systems: 1)
-        let lab = try BMCLab(bmc, specs: """
-            apiVersion: dploy.org/v1
-            kind: Group
-            metadata: {name: lab}
-            spec:
-              selector: {rack: r1}
-              defaults: {power: "on", bmc: {credentials: lab-bmc, caFile: bmc-ca.pem}}
-            ---
-
-            """
+        let lab = try BMCLab(bmc, specs: BMCLab.rackGroup(defaults: "power: \"on\", ")
             + BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", rack: true))
-        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: lab.folder.file("bmc-ca.pem"))
+        try lab.trustCA(of: bmc)
         try lab.folder.write("dploy.yaml", """
             source: {path: specs}
             store: {sqlite: state/dploy.db}

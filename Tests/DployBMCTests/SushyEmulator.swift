@@ -162,6 +162,26 @@ final class BMCLab: @unchecked Sendable {
         try folder.write("specs/machines.yaml", specs, mode: 0o644)
     }
 
+    /// A Group giving every machine labelled `rack: r1` the emulator's credentials and its CA
+    /// (`bmc-ca.pem`, see `trustCA`), with `defaults` (`power: "on", `) before them.
+    static func rackGroup(defaults: String = "") -> String {
+        """
+        apiVersion: dploy.org/v1
+        kind: Group
+        metadata: {name: lab}
+        spec:
+          selector: {rack: r1}
+          defaults: {\(defaults)bmc: {credentials: lab-bmc, caFile: bmc-ca.pem}}
+        ---
+
+        """
+    }
+
+    /// Puts the emulator's certificate beside the config as `bmc-ca.pem`, the CA `rackGroup` names.
+    func trustCA(of bmc: SushyEmulator) throws {
+        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: folder.file("bmc-ca.pem"))
+    }
+
     /// A Machine document; `bmc` adds fields after the address (`, credentials: lab-bmc`),
     /// `rack` labels it for a group selecting `rack: r1`.
     static func machine(_ name: String, mac: String, address: String, bmc: String = "", rack: Bool = false) -> String {

@@ -11,25 +11,14 @@ import Testing
 @Suite("Tasks through BMCs, against sushy-tools", .enabled(if: sushyAvailable || integrationRequired,
                                                           "sushy-emulator, openssl or python bcrypt is not installed"))
 struct TaskBMCTests {
-    static let group = """
-        apiVersion: dploy.org/v1
-        kind: Group
-        metadata: {name: lab}
-        spec:
-          selector: {rack: r1}
-          defaults: {bmc: {credentials: lab-bmc, caFile: bmc-ca.pem}}
-        ---
-
-        """
-
     static func lab(_ bmc: SushyEmulator, machines: Int, tasks: String, extraConfig: String = "") throws -> BMCLab {
-        let specs = group + (0..<machines).map {
+        let specs = BMCLab.rackGroup() + (0..<machines).map {
             BMCLab.machine("node-\($0)", mac: "52:54:00:00:00:1\($0)", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[$0])",
                            rack: true)
         }.joined()
         let lab = try BMCLab(bmc, specs: specs)
         try lab.folder.write("specs/tasks.yaml", tasks, mode: 0o644)
-        try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: lab.folder.file("bmc-ca.pem"))
+        try lab.trustCA(of: bmc)
         try lab.folder.write("dploy.yaml", """
             source: {path: specs}
             store: {sqlite: state/dploy.db}
@@ -43,6 +32,9 @@ struct TaskBMCTests {
     }
 
     static func mac(_ index: Int) -> MACAddress { MACAddress("52:54:00:00:00:1\(index)")! }
+
+    /// What imaging tasks boot: they never get that far here, but need it configured.
+    static let imaging = "imaging: {kernel: \"http://127.0.0.1:8080/imaging/vmlinuz\", initrd: \"http://127.0.0.1:8080/imaging/initrd.img\"}"
 
     /// Rediscovery needs a discovery environment to boot the forgotten machine into.
     static let discovery = "discovery: {kernel: \"http://127.0.0.1:8080/discovery/vmlinuz\", initrd: \"http://127.0.0.1:8080/discovery/initrd.img\"}"
@@ -151,7 +143,7 @@ struct TaskBMCTests {
               targets: {machines: [node-0]}
               imageRestore: {url: "http://127.0.0.1:9/node.img", disk: /dev/sda}
               timeout: 2s
-            """, extraConfig: "imaging: {kernel: \"http://127.0.0.1:8080/imaging/vmlinuz\", initrd: \"http://127.0.0.1:8080/imaging/initrd.img\"}")
+            """, extraConfig: Self.imaging)
         try await bmc.ready()
         let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config)
         let desired = try reconciler.loadDesired()
@@ -188,7 +180,7 @@ struct TaskBMCTests {
             spec:
               targets: {machines: [node-0]}
               power: "on"
-            """, extraConfig: "imaging: {kernel: \"http://127.0.0.1:8080/imaging/vmlinuz\", initrd: \"http://127.0.0.1:8080/imaging/initrd.img\"}")
+            """, extraConfig: Self.imaging)
         try await bmc.ready()
         let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config)
         let desired = try reconciler.loadDesired()

@@ -52,6 +52,36 @@ struct BootServerTests {
         return try await client.execute(uri: uri, method: .get, headers: headers) { ($0.status, String(buffer: $0.body)) }
     }
 
+    /// Fetches the script `uri` serves and runs it with /bin/sh as a machine would, against
+    /// this server (`DPLOY_SERVER`): its exit status and its output, stdout and stderr.
+    static func runServedScript(_ client: some TestClientProtocol, _ uri: String, savedIn folder: URL, arguments: [String],
+                                environment extra: [String: String] = [:]) async throws -> (Int32, String) {
+        let script = try await client.execute(uri: uri, method: .get) { String(buffer: $0.body) }
+        let file = folder.appendingPathComponent((uri as NSString).lastPathComponent)
+        try Data(script.utf8).write(to: file)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [file.path] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["DPLOY_SERVER"] = "http://127.0.0.1:\(try #require(client.port))"
+        environment.merge(extra) { $1 }
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        // Waited for on a thread of its own: the script talks to the server under test, whose
+        // handlers need Swift's cooperative threads, and parallel tests could block them all.
+        let text = await withCheckedContinuation { continuation in
+            Thread {
+                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                continuation.resume(returning: text)
+            }.start()
+        }
+        return (process.terminationStatus, text)
+    }
+
     func post(_ client: some TestClientProtocol, _ uri: String, body: [UInt8] = [],
               contentType: String = "application/json") async throws -> (HTTPResponse.Status, String) {
         try await client.execute(uri: uri, method: .post, headers: [.contentType: contentType],
@@ -209,25 +239,11 @@ struct BootServerTests {
         let lab = try Lab()
         let app = Application(router: try lab.server().router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
-            let (status, script) = try await get(client, "/agent.sh")
+            let (status, _) = try await get(client, "/agent.sh")
             #expect(status == .ok)
-            let port = try #require(client.port)
-            let file = lab.root.appendingPathComponent("agent.sh")
-            try Data(script.utf8).write(to: file)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = [file.path, Self.stranger]
-            var environment = ProcessInfo.processInfo.environment
-            environment["DPLOY_SERVER"] = "http://127.0.0.1:\(port)"
-            environment["DPLOY_AGENT_NO_LSHW"] = "1"
-            process.environment = environment
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(text)")
+            let (exit, text) = try await Self.runServedScript(client, "/agent.sh", savedIn: lab.root, arguments: [Self.stranger],
+                                                              environment: ["DPLOY_AGENT_NO_LSHW": "1"])
+            #expect(exit == 0, "\(text)")
         }
         let hardware = try #require(try lab.store().machine(Self.strangerMAC)?.hardware)
         #expect(hardware.cpus == ProcessInfo.processInfo.processorCount)

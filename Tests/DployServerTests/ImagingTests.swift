@@ -61,30 +61,8 @@ struct ImagingTests {
 
     /// Runs the served imaging.sh as the imaging environment: `sh imaging.sh MAC TOKEN`.
     static func runImagingScript(_ client: some TestClientProtocol, _ setup: Setup, token: String) async throws -> (Int32, String) {
-        let script = try await client.execute(uri: "/imaging.sh", method: .get) { String(buffer: $0.body) }
-        let file = setup.lab.root.appendingPathComponent("imaging.sh")
-        try Data(script.utf8).write(to: file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [file.path, web01.description, token]
-        var environment = ProcessInfo.processInfo.environment
-        environment["DPLOY_SERVER"] = "http://127.0.0.1:\(try #require(client.port))"
-        environment["DPLOY_IMAGING_REBOOT"] = "0"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        // Waited for on a thread of its own: the script talks to the server under test, whose
-        // handlers need Swift's cooperative threads, and parallel tests could block them all.
-        let text = await withCheckedContinuation { continuation in
-            Thread {
-                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                process.waitUntilExit()
-                continuation.resume(returning: text)
-            }.start()
-        }
-        return (process.terminationStatus, text)
+        try await BootServerTests.runServedScript(client, "/imaging.sh", savedIn: setup.lab.root, arguments: [web01.description, token],
+                                                  environment: ["DPLOY_IMAGING_REBOOT": "0"])
     }
 
     /// The boot script web-01 gets now, and the token in it (nil when it is not imaging).
