@@ -53,7 +53,7 @@ extension BootHTTPServer {
               let token = request.uri.queryParameters["token"].map(String.init) else {
             throw HTTPError(.badRequest, message: "an imaging request needs /v1/imaging/MAC…?token=T")
         }
-        guard let run = try store.runningTaskRun(mac: mac, actions: ImagingJob.actions, at: Date()) else {
+        guard let run = try store.runningTaskRun(mac: mac, actions: TaskAction.imagingKinds, at: Date()) else {
             throw HTTPError(.notFound, message: "no imaging run is going for \(mac) (none started, or it is over or past its deadline)")
         }
         guard let key = server.callbackKey, key.verify(token, imaging: ImagingJob.runName(run.key), mac: mac) else {

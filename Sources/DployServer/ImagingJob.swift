@@ -15,9 +15,6 @@ struct ImagingJob: Hashable, Sendable {
     /// The image's expected SHA-256 (restore only, when the task gives one).
     var sha256: String?
 
-    /// The task actions that boot the imaging environment.
-    static let actions = TaskAction.imagingKinds
-
     /// What an imaging run's token signs: the task, its revision and the machine.
     static func runName(_ key: TaskRunKey) -> String { "\(key.task)|\(key.revision)|\(key.machine)" }
 
