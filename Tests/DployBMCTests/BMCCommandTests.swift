@@ -33,12 +33,12 @@ struct BMCCommandTests {
     @Test("status reads every machine, reports the unreachable one on its own, exits 1; power on sends On")
     func statusAndPower() async throws {
         let bmc = try SushyEmulator(systems: 2)
-        let down = try freePort()
+        let down = try RefusingPort()
         let trust = ", credentials: lab-bmc, caFile: \(bmc.certificate.certificate)"
         let lab = try BMCLab(bmc, specs:
             BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", bmc: trust)
             + BMCLab.machine("node-1", mac: "52:54:00:00:00:11", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[1])", bmc: trust)
-            + BMCLab.machine("node-gone", mac: "52:54:00:00:00:12", address: "https://127.0.0.1:\(down)", bmc: ", credentials: lab-bmc"))
+            + BMCLab.machine("node-gone", mac: "52:54:00:00:00:12", address: "https://127.0.0.1:\(down.port)", bmc: ", credentials: lab-bmc"))
         try await bmc.ready()
         let config = lab.config
 

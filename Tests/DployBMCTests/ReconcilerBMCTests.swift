@@ -15,12 +15,12 @@ struct ReconcilerBMCTests {
     @Test("observeBMCs reports power by MAC, leaving out an unreachable BMC; FleetBMC boots once from PXE and cycles")
     func observeAndDrive() async throws {
         let bmc = try SushyEmulator(systems: 2)
-        let down = try freePort()
+        let down = try RefusingPort()
         // Credentials and the CA (relative to the config's folder) come from a group.
         let lab = try BMCLab(bmc, specs: BMCLab.rackGroup()
             + BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", rack: true)
             + BMCLab.machine("node-1", mac: "52:54:00:00:00:11", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[1])", rack: true)
-            + BMCLab.machine("node-gone", mac: "52:54:00:00:00:12", address: "https://127.0.0.1:\(down)", rack: true))
+            + BMCLab.machine("node-gone", mac: "52:54:00:00:00:12", address: "https://127.0.0.1:\(down.port)", rack: true))
         try lab.trustCA(of: bmc)
         try await bmc.ready()
         let config: ControllerConfig

@@ -114,6 +114,33 @@ func freePort() throws -> Int {
     return port
 }
 
+/// A loopback TCP port held bound but never listened on, for a BMC that is down: a
+/// connection to it is refused, and no other test's server can take the port while this
+/// lives (a port found free and let go can be handed to a parallel test's emulator).
+final class RefusingPort: @unchecked Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard fd >= 0, bound else {
+            if fd >= 0 { close(fd) }
+            throw ToolFailure(message: "no port to hold: \(String(cString: strerror(errno)))")
+        }
+        descriptor = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+}
+
 /// A child process the test started; stopped (by its own pid) when the test is done.
 final class ChildProcess: @unchecked Sendable {
     let process = Process()

@@ -162,7 +162,7 @@ struct SushyTests {
         try await bmc.ready()
         let secrets = try TemporaryFolder()
         try secrets.write("lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
-        let downPort = try freePort()
+        let down = try RefusingPort()
         var targets: [(machine: String, bmc: BMCSettings)] = (0..<3).map { index in
             ("node-\(index)", BMCSettings(address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[index])",
                                           credentials: "lab-bmc", caFile: bmc.certificate.certificate))
@@ -170,7 +170,7 @@ struct SushyTests {
         // node-2 trusts its BMC by pinned key (spec.bmc.pinnedKey) instead of a CA.
         targets[2].bmc.caFile = nil
         targets[2].bmc.pinnedKey = bmc.certificate.pin
-        targets.insert(("gone", BMCSettings(address: "https://127.0.0.1:\(downPort)", credentials: "lab-bmc")), at: 1)
+        targets.insert(("gone", BMCSettings(address: "https://127.0.0.1:\(down.port)", credentials: "lab-bmc")), at: 1)
         targets.append(("nosecret", BMCSettings(address: bmc.baseURL, credentials: "missing")))
         let observer = BMCObserver(secrets: SecretStore(folder: secrets.path), baseDirectory: secrets.path, concurrency: 2,
                                    options: quickOptions())
@@ -188,8 +188,8 @@ struct SushyTests {
 struct UnreachableTests {
     @Test("Connection refused: tried `attempts` times with backoff, then unreachable")
     func down() async throws {
-        let port = try freePort()
-        let endpoint = try BMCEndpoint(address: "https://127.0.0.1:\(port)", username: "u", password: "secret-pw")
+        let down = try RefusingPort()
+        let endpoint = try BMCEndpoint(address: "https://127.0.0.1:\(down.port)", username: "u", password: "secret-pw")
         let client = RedfishClient(endpoint: endpoint, options: quickOptions(attempts: 3))
         let error = await #expect(throws: BMCError.self) { try await client.power() }
         #expect(error?.kind == .unreachable)
