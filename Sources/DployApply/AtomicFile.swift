@@ -9,7 +9,7 @@ public enum AtomicFile {
     /// Writes `contents` to a temporary file beside `path` and returns its path, without
     /// putting it in place: for contents that must be checked first, or for many files made
     /// durable together (`sync: false`, then `flush(_:)` once, then `commit`).
-    public static func stage(_ contents: [UInt8], for path: String, sync: Bool = true) throws -> String {
+    public static func stage(_ contents: some ContiguousBytes, for path: String, sync: Bool = true) throws -> String {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let name = (path as NSString).lastPathComponent

@@ -55,7 +55,7 @@ public struct PlanSettings: Hashable, Sendable {
 public struct PlanResult: Sendable {
     public var plan: Plan
     /// The contents of every file the plan writes, by path.
-    public var desiredFiles: [OutputPath: [UInt8]]
+    public var desiredFiles: FileContents
 }
 
 /// Why no plan could be made: templates that do not parse or render.
@@ -77,13 +77,15 @@ public enum Planner {
         let resolver = DefaultsResolver(groups: desired.fleet.groups)
         let cache = cache ?? RenderCache()
         cache.begin(desired: desired, settings: settings)
-        var files: [OutputPath: [UInt8]] = [:]
+        var files = FileContents()
         var machinePlans: [MachinePlan] = []
         var problems: [TemplateError] = []
         var templates: [String: Result<InstallerTemplate, TemplateError>] = [:]
         var hosts: [DHCPHost] = []
         var desiredMachineKeys: Set<String> = []
-        var renderedMachines: [RenderedMachine] = []
+        // Only the digests of each machine's files outlive its turn: the bytes of those to
+        // write go into `files`, the rest are not kept.
+        var renderedDigests: [[OutputPath: ContentDigest]] = []
         // Observed files accounted for by desired machines and shared files: when that is
         // all of them, nothing was removed from git and no file needs an owner looked up.
         var claimed = 0
@@ -117,7 +119,7 @@ public enum Planner {
             }
             hosts.append(rendered.host)
             desiredMachineKeys.insert(machine.name)
-            renderedMachines.append(rendered)
+            renderedDigests.append(rendered.digests)
             // Files of this machine on disk: boot files by MAC, installer answers by name.
             let owned = rendered.bootPaths.filter { observed.files[$0] != nil } + (installerFiles[machine.name] ?? [])
             claimed += owned.count
@@ -133,25 +135,32 @@ public enum Planner {
                     guard let fresh = renderNow() else { continue }
                     rendered = fresh
                 }
-                for path in writes { files[path] = rendered.files[path] }
+                for path in writes { if let contents = rendered.files[path] { files.set(contents, for: path) } }
                 machinePlans.append(plan)
             }
         }
         guard problems.isEmpty else { throw PlanError(problems: problems) }
 
         var shared: [Action] = []
-        files[BootPaths.ipxeEntry] = Array(IPXEScript.entry(server: settings.server).utf8)
-        if observed.files[BootPaths.ipxeEntry] != nil { claimed += 1 }
-        if observed.files[BootPaths.ipxeEntry]?.digest != files[BootPaths.ipxeEntry].map(ContentDigest.init) {
+        // Shared files: their digests count among the desired files whether or not they are written.
+        var sharedDigests: [OutputPath: ContentDigest] = [:]
+        /// Keeps a shared file's contents and digest; true when the file on disk differs.
+        func differs(_ path: OutputPath, _ text: String) -> Bool {
+            let contents = Array(text.utf8)
+            let digest = ContentDigest(contents)
+            sharedDigests[path] = digest
+            files.set(contents, for: path)
+            if observed.files[path] != nil { claimed += 1 }
+            return observed.files[path]?.digest != digest
+        }
+        if differs(BootPaths.ipxeEntry, IPXEScript.entry(server: settings.server)) {
             shared.append(Action(.writeFile, path: BootPaths.ipxeEntry, reason: "iPXE entry script"))
         }
         if let dhcp = settings.dhcp {
             let dhcpFiles = DHCPFiles.render(dhcp, hosts: hosts, boot: DHCPBootOptions(server: settings.server))
             var changed = false
             for (path, text) in dhcpFiles.sorted(by: { $0.key < $1.key }) {
-                files[path] = Array(text.utf8)
-                if observed.files[path] != nil { claimed += 1 }
-                if observed.files[path]?.digest != files[path].map(ContentDigest.init) {
+                if differs(path, text) {
                     let checked = path.path == dhcp.fileName ? ", checked by \(dhcp.backend.rawValue)'s own checker first" : ""
                     shared.append(Action(.writeDHCPConfig, path: path, detail: dhcp.backend.rawValue,
                                          reason: "\(hosts.count) reservation\(hosts.count == 1 ? "" : "s") for \(dhcp.backend.rawValue)\(checked)"))
@@ -165,8 +174,8 @@ public enum Planner {
         }
 
         var allFiles: [OutputPath: ContentDigest] {
-            renderedMachines.reduce(into: files.mapValues(ContentDigest.init)) { all, machine in
-                all.merge(machine.digests) { $1 }
+            renderedDigests.reduce(into: sharedDigests) { all, digests in
+                all.merge(digests) { $1 }
             }
         }
         let (removals, notes) = claimed == observed.files.count ? ([], [])
