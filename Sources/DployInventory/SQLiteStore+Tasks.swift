@@ -79,7 +79,7 @@ extension SQLiteStore {
 
     private static func running(_ actions: Set<String>, at now: Date) -> QueryInterfaceRequest<TaskRunRow> {
         TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && actions.contains(Column("action"))
-                          && (Column("deadline") == nil || Column("deadline") > now))
+                          && (Column("deadline") == nil || Column("deadline") > StoreDate.text(now)))
     }
 
     public func taskRuns(mac: MACAddress) throws -> [TaskRun] {
@@ -91,7 +91,7 @@ extension SQLiteStore {
     public func failOverdueTaskRuns(at now: Date) throws -> [TaskRun] {
         let overdue = try pool.read { db in
             try TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && Column("deadline") != nil
-                                  && Column("deadline") < now).fetchAll(db).map(\.run)
+                                  && Column("deadline") < StoreDate.text(now)).fetchAll(db).map(\.run)
         }
         return try overdue.compactMap { run in
             let limit = run.deadline.flatMap { deadline in run.startedAt.map { Int(deadline.timeIntervalSince($0)) } }

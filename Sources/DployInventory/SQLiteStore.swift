@@ -102,7 +102,7 @@ public final class SQLiteStore: Store {
             try machine.update(db)
             try db.execute(sql: """
                 UPDATE install SET finishedAt = ? WHERE mac = ? AND generation = ? AND finishedAt IS NULL AND failedAt IS NULL
-                """, arguments: [at, mac.description, generation])
+                """, arguments: [StoreDate.text(at), mac.description, generation])
             try EventRow(mac: mac.description, at: at, kind: "install-finished", message: "generation \(generation) installed")
                 .insert(db)
         }
@@ -115,7 +115,7 @@ public final class SQLiteStore: Store {
             try machine.update(db)
             try db.execute(sql: """
                 UPDATE install SET failedAt = ?, failure = ? WHERE mac = ? AND generation = ? AND finishedAt IS NULL AND failedAt IS NULL
-                """, arguments: [at, reason, mac.description, generation])
+                """, arguments: [StoreDate.text(at), reason, mac.description, generation])
             try EventRow(mac: mac.description, at: at, kind: "install-failed", message: "generation \(generation): \(reason)")
                 .insert(db)
         }

@@ -5,7 +5,7 @@ import GRDB
 // Rows as stored. Public types (`ObservedMachine`, `Hardware`, …) are built from them, so
 // the schema can change without the API.
 
-struct MachineRow: Codable, FetchableRecord, PersistableRecord {
+struct MachineRow: StoreRow {
     static let databaseTableName = "machine"
     var mac: String
     var firstSeen: Date
@@ -22,7 +22,7 @@ struct MachineRow: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
-struct HardwareRow: Codable, FetchableRecord, PersistableRecord {
+struct HardwareRow: StoreRow {
     static let databaseTableName = "hardware"
     var mac: String
     var reportedAt: Date
@@ -32,7 +32,7 @@ struct HardwareRow: Codable, FetchableRecord, PersistableRecord {
     var hardware: Hardware? { try? JSONDecoder().decode(Hardware.self, from: Data(json.utf8)) }
 }
 
-struct InstallRow: Codable, FetchableRecord, PersistableRecord {
+struct InstallRow: StoreRow {
     static let databaseTableName = "install"
     var id: Int64?
     var mac: String
@@ -56,7 +56,7 @@ struct InstallRow: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
-struct EventRow: Codable, FetchableRecord, PersistableRecord {
+struct EventRow: StoreRow {
     static let databaseTableName = "event"
     var id: Int64?
     var mac: String?
@@ -72,7 +72,7 @@ struct EventRow: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
-struct BMCReadingRow: Codable, FetchableRecord, PersistableRecord {
+struct BMCReadingRow: StoreRow {
     static let databaseTableName = "bmcReading"
     var mac: String
     var readAt: Date
@@ -104,7 +104,7 @@ struct BMCReadingRow: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
-struct TaskRunRow: Codable, FetchableRecord, PersistableRecord {
+struct TaskRunRow: StoreRow {
     static let databaseTableName = "taskRun"
     var id: Int64?
     var task: String

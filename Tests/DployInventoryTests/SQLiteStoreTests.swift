@@ -178,3 +178,35 @@ struct SQLiteStoreTests {
         #expect(throws: StoreError.backupExists(copyPath)) { try store.backup(to: copyPath) }
     }
 }
+
+@Suite("Dates in the store")
+struct StoreDateTests {
+    /// Dates around the edges: the epoch, before it, leap days, a fraction that rounds up
+    /// in floating point, and a century that is not a leap year.
+    let dates = [0, -0.001, -86_400.5, 951_825_600.5, 1_795_000_000.9995, 4_107_542_399.999, 1_709_164_800.042]
+        .map(Date.init(timeIntervalSince1970:))
+
+    @Test("are written as GRDB writes them, without its ICU formatter, so older stores read the same")
+    func sameTextAsGRDB() throws {
+        for date in dates {
+            #expect(StoreDate.text(date) == String.fromDatabaseValue(date.databaseValue), "\(date.timeIntervalSince1970)")
+        }
+    }
+
+    @Test("read back to the millisecond, as GRDB reads them; other forms fall back to GRDB")
+    func readBack() throws {
+        for date in dates {
+            let text = StoreDate.text(date)
+            let ours = try #require(StoreDate.date(text), "\(text)")
+            let grdb = try #require(Date.fromDatabaseValue(text.databaseValue))
+            #expect((ours.timeIntervalSince1970 * 1000).rounded() == (grdb.timeIntervalSince1970 * 1000).rounded(), "\(text)")
+        }
+        #expect(StoreDate.date("2026-11-27T20:13:37") == Date(timeIntervalSince1970: 1_795_810_417))
+        #expect(StoreDate.date("2026-11-27 20:13:37.5") == Date(timeIntervalSince1970: 1_795_810_417.5))
+        for text in ["2026-11-27", "2026-13-01 00:00:00", "2026-11-27 20:13:37Z", "yesterday"] {
+            #expect(StoreDate.date(text) == nil, "\(text)")
+        }
+        #expect(StoreDate.decode(1_795_810_417.databaseValue) == Date(timeIntervalSince1970: 1_795_810_417))
+        #expect(StoreDate.decode("2026-11-27".databaseValue) == Date.fromDatabaseValue("2026-11-27".databaseValue))
+    }
+}
