@@ -151,6 +151,10 @@ def main():
                     sys.exit(f"no converged file after 60 s: {target}")
                 time.sleep(0.002)
             latencies.append(time.perf_counter() - sent)
+            # The file lands mid-run: memory is read once the run has finished, as the daemon
+            # then lives until the next one.
+            while json.load(open(status_path))["runs"] < round_ + 2:
+                time.sleep(0.01)
         rss, peak, anon, mapped = rss_mib(daemon.pid)
         print(f"commit + signed webhook → converged file: median {statistics.median(latencies) * 1000:.0f} ms over "
               f"{args.rounds} commits (min {min(latencies) * 1000:.0f}, max {max(latencies) * 1000:.0f}); "
@@ -184,7 +188,11 @@ def main():
                 times.append(time.perf_counter() - start)
             print(f"GET {path}: median {statistics.median(times) * 1000:.0f} ms, {size / 1e6:.1f} MB")
         rss, peak, anon, mapped = rss_mib(daemon.pid)
-        print(f"RSS after the pages: {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed; peak {peak:.0f} MiB)")
+        print(f"RSS right after the pages: {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed; peak {peak:.0f} MiB)")
+        # The daemon gives a page's memory back a second after it (ReturnFreedMemoryMiddleware).
+        time.sleep(2)
+        rss, peak, anon, mapped = rss_mib(daemon.pid)
+        print(f"RSS 2 s after the pages: {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed)")
         with open(os.path.join(work, "serve.log")) as f:
             steps = [line.split("steps=", 1)[1].split(" trigger=")[0] for line in f if "trigger=webhook" in line]
         for line in steps[-2:]:

@@ -35,7 +35,7 @@ struct Serve: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        ReconcileLoop.tuneAllocatorForDaemon()
+        Allocator.tuneForDaemon()
         let format = logFormat, level = logLevel
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)

@@ -174,7 +174,7 @@ public final class ReconcileLoop: Service, Sendable {
             status.lastError = lastError
             status.source = source
         }
-        Self.returnFreedMemory()
+        Allocator.returnFreedMemory()
         var metadata: Logger.Metadata = [
             "trigger": "\(trigger)", "result": "\(run.result.rawValue)",
             "seconds": "\(String(format: "%.3f", run.seconds))",
@@ -229,29 +229,6 @@ public final class ReconcileLoop: Service, Sendable {
         if previous.map({ $0.revision != loaded.revision || $0.fleet != loaded.fleet || $0.templates != loaded.templates }) ?? true {
             desiredChanged(loaded)
         }
-    }
-
-    /// A run allocates and frees tens of megabytes (a fleet's load, observations, the plan)
-    /// around the caches it keeps; glibc keeps freed pages for reuse, so without this a
-    /// daemon's resident memory only grows. glibc's `malloc_trim` (not in Swift's Glibc
-    /// module, hence the lookup) gives them back; elsewhere this does nothing.
-    static func returnFreedMemory() {
-        typealias Trim = @convention(c) (Int) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
-        _ = unsafeBitCast(symbol, to: Trim.self)(0)
-    }
-
-    /// Sets glibc's allocator up for a long-lived daemon whose runs allocate large, short-
-    /// lived tables: two arenas instead of one per thread, and large blocks always from
-    /// mmap (glibc otherwise raises that threshold after the first large free, and the
-    /// next run's tables then fragment the heap). Call once, before threads start.
-    public static func tuneAllocatorForDaemon() {
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-        let arenaMax: Int32 = -8, mmapThreshold: Int32 = -3
-        _ = mallopt(arenaMax, 2)
-        _ = mallopt(mmapThreshold, 128 * 1024)
     }
 
     /// Whether this run may apply, and why not when it may not.
