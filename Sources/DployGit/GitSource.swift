@@ -17,12 +17,17 @@ public final class GitSource: @unchecked Sendable {
     private(set) var repository: GitRepository?
     /// The remote's cache and its remote, kept between fetches (see `GitFetcher`).
     private var fetcher: GitFetcher?
-    /// Flattened file lists of trees already walked, by tree id.
-    private var treeListings: [GitObjectID: [TreeFile]] = [:]
+    /// Flattened file lists of trees already walked, by tree id, with the trees below each.
+    private(set) var treeListings: [GitObjectID: (files: [TreeFile], subtrees: [GitObjectID])] = [:]
     /// Parsed spec files by blob id. Paths are repository paths, the same in every commit.
-    private var parsedBlobs: [BlobKey: ParsedFile] = [:]
-    /// The blobs the previous load used: kept, with the current load's, when evicting.
-    private var previousLoadBlobs: Set<BlobKey> = []
+    private(set) var parsedBlobs: [BlobKey: ParsedFile] = [:]
+    /// The trees and blobs the previous load used. After each load only those and the
+    /// load's own stay cached: a daemon following a busy branch would otherwise keep every
+    /// commit's listing of the fleet (a megabyte each at 10,000 machines), and going back
+    /// one commit costs no parse.
+    private var previousLoad: (trees: Set<GitObjectID>, blobs: Set<BlobKey>) = ([], [])
+    /// The trees the load under way has walked.
+    private var walkedTrees: Set<GitObjectID> = []
     /// Blobs parsed by the last `load`, for benchmarks and tests of incrementality.
     public private(set) var lastParseCount = 0
 
@@ -130,6 +135,7 @@ public final class GitSource: @unchecked Sendable {
             specTree = try repository.tree(entry.id)
         }
         let prefix = config.path.map { $0 + "/" } ?? ""
+        walkedTrees = []
         let listing = try files(of: specTree, in: repository)
         let ignoreFile = try listing.first { $0.path == SpecTreeRules.ignoreFileName }
             .flatMap { try repository.blob($0.id, limit: config.maxBlobBytes) }
@@ -180,6 +186,9 @@ public final class GitSource: @unchecked Sendable {
             parsed.append(result)
         }
         lastParseCount = parseCount
+        treeListings = treeListings.filter { walkedTrees.contains($0.key) || previousLoad.trees.contains($0.key) }
+        parsedBlobs = parsedBlobs.filter { usedBlobs.contains($0.key) || previousLoad.blobs.contains($0.key) }
+        previousLoad = (walkedTrees, usedBlobs)
         var result = SpecLoader(knownPaths: knownPaths).assemble(parsed)
         result.diagnostics = (result.diagnostics + problems).sorted()
         let commitObject = try repository.commit(commit)
@@ -189,19 +198,26 @@ public final class GitSource: @unchecked Sendable {
 
     /// Every file below `tree`, reusing the listing of any subtree walked before.
     private func files(of tree: GitTree, in repository: GitRepository) throws -> [TreeFile] {
-        if let cached = treeListings[tree.id] { return cached }
+        walkedTrees.insert(tree.id)
+        if let cached = treeListings[tree.id] {
+            // Its subtrees are in use too: kept for the next commit that changes one of them.
+            walkedTrees.formUnion(cached.subtrees)
+            return cached.files
+        }
         var files: [TreeFile] = []
+        var subtrees: [GitObjectID] = []
         for entry in tree.entries {
             if entry.kind == .tree {
                 let subtree = try repository.tree(entry.id)
                 files += try self.files(of: subtree, in: repository).map {
                     TreeFile(path: entry.name + "/" + $0.path, id: $0.id, kind: $0.kind)
                 }
+                subtrees += [entry.id] + (treeListings[entry.id]?.subtrees ?? [])
             } else {
                 files.append(TreeFile(path: entry.name, id: entry.id, kind: entry.kind))
             }
         }
-        treeListings[tree.id] = files
+        treeListings[tree.id] = (files, subtrees)
         return files
     }
 

@@ -1,4 +1,4 @@
-import DployGit
+@testable import DployGit
 import DploySpec
 import Foundation
 import Testing
@@ -92,6 +92,33 @@ struct GitSourceTests {
         let snapshot = try source.load(source.fetch().id)
         #expect(source.lastParseCount == 1)
         #expect(snapshot.result.fleet.machine(named: "web-01")?.settings.generation == 1)
+    }
+
+    @Test("the caches hold two commits' files however many commits go by, and going back one parses nothing")
+    func cachesStayBounded() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository("repo", files: Specs.fleet)
+        let source = GitSource(config: GitSourceConfig(repository: fixture.path("repo"), path: "site-a"),
+                               cacheDirectory: fixture.path("cache"))
+        _ = try source.load(source.fetch().id)
+        let (listings, blobs) = (source.treeListings.count, source.parsedBlobs.count)
+        var commits: [GitObjectID] = []
+        for generation in 1...6 {
+            try fixture.commit(["site-a/machines/web-01.yaml": Specs.machine("web-01", mac: "94:18:82:00:00:01", generation: generation)],
+                               in: "repo", message: "reinstall web-01")
+            commits.append(try source.fetch().id)
+            _ = try source.load(commits.last!)
+            #expect(source.lastParseCount == 1)
+        }
+        // This commit's files and the one web-01 of the commit before; the listings of both.
+        #expect(source.parsedBlobs.count == blobs + 1)
+        #expect(source.treeListings.count <= 2 * listings, "\(source.treeListings.count) listings, \(listings) trees")
+        let back = try source.load(commits[commits.count - 2])
+        #expect(source.lastParseCount == 0)
+        #expect(back.result.fleet.machine(named: "web-01")?.settings.generation == 5)
+        // Back again: the subtrees the cached listing stood for were kept too.
+        _ = try source.load(commits.last!)
+        #expect(source.lastParseCount == 0)
     }
 
     @Test("submodules, escaping symlinks, oversized blobs and a missing --path are refused")
