@@ -34,19 +34,17 @@ public enum ObservedFiles {
 /// Folder listings and file contents seen before, with the stat data they were seen under.
 /// Not Sendable in spirit: one reconcile loop owns it.
 public final class ObservationCache: @unchecked Sendable {
-    /// What identifies a version of a file or folder without reading it.
+    /// What identifies a version of a file or folder without reading it: inode, size, and
+    /// modification and change times to the nanosecond (the change time moves on any
+    /// write, rename or chmod). In 32 bytes, since the daemon keeps one per file of the fleet.
     struct Stamp: Equatable {
-        var device: UInt64, inode: UInt64, size: Int64
-        var modifiedSeconds: Int, modifiedNanoseconds: Int, changedSeconds: Int, changedNanoseconds: Int
+        var inode: UInt64, size: Int64, modified: Int64, changed: Int64
 
         init(_ status: stat) {
-            device = UInt64(status.st_dev)
             inode = UInt64(status.st_ino)
             size = Int64(status.st_size)
-            modifiedSeconds = status.st_mtim.tv_sec
-            modifiedNanoseconds = status.st_mtim.tv_nsec
-            changedSeconds = status.st_ctim.tv_sec
-            changedNanoseconds = status.st_ctim.tv_nsec
+            modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
+            changed = Int64(status.st_ctim.tv_sec) * 1_000_000_000 + Int64(status.st_ctim.tv_nsec)
         }
     }
 
