@@ -42,15 +42,7 @@ struct FirmwareApplyTests {
         }
         try FileManager.default.copyItem(atPath: failing.certificate.certificate, toPath: lab.file("failing-ca.pem"))
         try FileManager.default.copyItem(atPath: wrongSum.certificate.certificate, toPath: lab.file("wrongsum-ca.pem"))
-        try lab.write("dploy.yaml", """
-            source: {path: specs}
-            store: {sqlite: state/dploy.db}
-            secrets: secrets
-            output: {http: out/http, tftp: out/tftp}
-            server: {url: "http://127.0.0.1:8080"}
-            bmc: {concurrency: 3, firmwareTimeout: 1m}
-
-            """, mode: 0o644)
+        try lab.write("dploy.yaml", BMCLab.applyingConfig("bmc: {concurrency: 3, firmwareTimeout: 1m}"), mode: 0o644)
         func baseline(_ name: String, model: String, component: String, version: String, image: String, sha256: String) -> String {
             """
             apiVersion: dploy.org/v1

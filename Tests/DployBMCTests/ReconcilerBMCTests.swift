@@ -59,15 +59,7 @@ struct ReconcileLoopBMCTests {
         let lab = try BMCLab(bmc, specs: BMCLab.rackGroup(defaults: "power: \"on\", ")
             + BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", rack: true))
         try lab.trustCA(of: bmc)
-        try lab.folder.write("dploy.yaml", """
-            source: {path: specs}
-            store: {sqlite: state/dploy.db}
-            secrets: secrets
-            output: {http: out/http, tftp: out/tftp}
-            server: {url: "http://127.0.0.1:8080"}
-            bmc: {concurrency: 2, observe: true}
-
-            """, mode: 0o644)
+        try lab.folder.write("dploy.yaml", BMCLab.applyingConfig("bmc: {concurrency: 2, observe: true}"), mode: 0o644)
         try await bmc.ready()
         let config = try ControllerConfig.load(path: lab.config).get()
         let reconciler = Reconciler(config: config, configPath: lab.config, keepingCaches: true)

@@ -177,6 +177,13 @@ final class BMCLab: @unchecked Sendable {
         """
     }
 
+    /// A `dploy.yaml` that applies: the specs folder, the store, the secrets, output folders
+    /// and a boot server URL, then `extra` (one line: `bmc:`, `imaging:`, …).
+    static func applyingConfig(_ extra: String) -> String {
+        "source: {path: specs}\nstore: {sqlite: state/dploy.db}\nsecrets: secrets\noutput: {http: out/http, tftp: out/tftp}\n"
+            + "server: {url: \"http://127.0.0.1:8080\"}\n\(extra)\n"
+    }
+
     /// Puts the emulator's certificate beside the config as `bmc-ca.pem`, the CA `rackGroup` names.
     func trustCA(of bmc: SushyEmulator) throws {
         try FileManager.default.copyItem(atPath: bmc.certificate.certificate, toPath: folder.file("bmc-ca.pem"))

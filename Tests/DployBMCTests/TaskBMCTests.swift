@@ -19,15 +19,7 @@ struct TaskBMCTests {
         let lab = try BMCLab(bmc, specs: specs)
         try lab.folder.write("specs/tasks.yaml", tasks, mode: 0o644)
         try lab.trustCA(of: bmc)
-        try lab.folder.write("dploy.yaml", """
-            source: {path: specs}
-            store: {sqlite: state/dploy.db}
-            secrets: secrets
-            output: {http: out/http, tftp: out/tftp}
-            server: {url: "http://127.0.0.1:8080"}
-            \(extraConfig)
-
-            """, mode: 0o644)
+        try lab.folder.write("dploy.yaml", BMCLab.applyingConfig(extraConfig), mode: 0o644)
         return lab
     }
 
