@@ -26,8 +26,6 @@ public final class GitSource: @unchecked Sendable {
     /// commit's listing of the fleet (a megabyte each at 10,000 machines), and going back
     /// one commit costs no parse.
     private var previousLoad: (trees: Set<GitObjectID>, blobs: Set<BlobKey>) = ([], [])
-    /// The trees the load under way has walked.
-    private var walkedTrees: Set<GitObjectID> = []
     /// Blobs parsed by the last `load`, for benchmarks and tests of incrementality.
     public private(set) var lastParseCount = 0
 
@@ -135,8 +133,8 @@ public final class GitSource: @unchecked Sendable {
             specTree = try repository.tree(entry.id)
         }
         let prefix = config.path.map { $0 + "/" } ?? ""
-        walkedTrees = []
-        let listing = try files(of: specTree, in: repository)
+        var walkedTrees: Set<GitObjectID> = []
+        let listing = try files(of: specTree, in: repository, walked: &walkedTrees)
         let ignoreFile = try listing.first { $0.path == SpecTreeRules.ignoreFileName }
             .flatMap { try repository.blob($0.id, limit: config.maxBlobBytes) }
         let rules = SpecTreeRules(ignoreFile: ignoreFile.map { String(decoding: $0, as: UTF8.self) })
@@ -196,12 +194,13 @@ public final class GitSource: @unchecked Sendable {
                               result: result)
     }
 
-    /// Every file below `tree`, reusing the listing of any subtree walked before.
-    private func files(of tree: GitTree, in repository: GitRepository) throws -> [TreeFile] {
-        walkedTrees.insert(tree.id)
+    /// Every file below `tree`, reusing the listing of any subtree walked before; `walked`
+    /// gains the ids of the trees in use.
+    private func files(of tree: GitTree, in repository: GitRepository, walked: inout Set<GitObjectID>) throws -> [TreeFile] {
+        walked.insert(tree.id)
         if let cached = treeListings[tree.id] {
             // Its subtrees are in use too: kept for the next commit that changes one of them.
-            walkedTrees.formUnion(cached.subtrees)
+            walked.formUnion(cached.subtrees)
             return cached.files
         }
         var files: [TreeFile] = []
@@ -209,7 +208,7 @@ public final class GitSource: @unchecked Sendable {
         for entry in tree.entries {
             if entry.kind == .tree {
                 let subtree = try repository.tree(entry.id)
-                files += try self.files(of: subtree, in: repository).map {
+                files += try self.files(of: subtree, in: repository, walked: &walked).map {
                     TreeFile(path: entry.name + "/" + $0.path, id: $0.id, kind: $0.kind)
                 }
                 subtrees += [entry.id] + (treeListings[entry.id]?.subtrees ?? [])
