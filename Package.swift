@@ -29,6 +29,12 @@ let package = Package(
             name: "DploySpec",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        .target(
+            // The controller's own config (dploy.yaml) and secrets: not the spec language, but
+            // read with its diagnostics; it names the render types it configures (DHCP, boot).
+            name: "DployConfig",
+            dependencies: ["DploySpec", "DployRender", .product(name: "Yams", package: "Yams")]
+        ),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .target(
             name: "DployGit",
@@ -78,7 +84,7 @@ let package = Package(
         .target(
             name: "DployController",
             dependencies: [
-                "DploySpec", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployApply", "DployBMC", "DploySSH",
+                "DploySpec", "DployConfig", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployApply", "DployBMC", "DploySSH",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -88,6 +94,7 @@ let package = Package(
             name: "dploy",
             dependencies: [
                 "DploySpec",
+                "DployConfig",
                 "DployGit",
                 "DployPlan",
                 "DployInventory",
@@ -101,13 +108,17 @@ let package = Package(
         ),
         .executableTarget(
             name: "dploy-bench",
-            dependencies: ["DployGit", "DploySpec", "DployController", "DployPlan"],
+            dependencies: ["DployGit", "DploySpec", "DployConfig", "DployController", "DployPlan"],
             path: "bench/Sources"
         ),
         .testTarget(
             name: "DploySpecTests",
             dependencies: ["DploySpec", .product(name: "Yams", package: "Yams")],
             exclude: ["../Fixtures"]
+        ),
+        .testTarget(
+            name: "DployConfigTests",
+            dependencies: ["DployConfig", "DploySpec"]
         ),
         .testTarget(
             name: "DployGitTests",
@@ -125,12 +136,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DployPlanTests",
-            dependencies: ["DployPlan", "DployApply", "DployController", "DployInventory", "DployRender", "DploySpec"]
+            dependencies: ["DployPlan", "DployApply", "DployConfig", "DployController", "DployInventory", "DployRender", "DploySpec"]
         ),
         .testTarget(
             name: "DployServerTests",
             dependencies: [
-                "DployServer", "DployInventory", "DployController", "DploySpec", "DployGit",
+                "DployServer", "DployInventory", "DployConfig", "DployController", "DploySpec", "DployGit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -138,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "DployBMCTests",
             // Also runs the built `dploy bmc` against the emulator, as an operator would.
-            dependencies: ["DployBMC", "DploySpec", "DployController", "DployApply", "DployPlan", "DployInventory", "dploy",
+            dependencies: ["DployBMC", "DploySpec", "DployConfig", "DployController", "DployApply", "DployPlan", "DployInventory", "dploy",
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]
         ),
@@ -146,7 +157,7 @@ let package = Package(
             name: "DploySSHTests",
             // Runs Debian's sshd on 127.0.0.1 with keys made by ssh-keygen for each test; SSH
             // tasks run through the controller against it.
-            dependencies: ["DploySSH", "DploySpec", "DployController", "DployInventory", "DployPlan"]
+            dependencies: ["DploySSH", "DploySpec", "DployConfig", "DployController", "DployInventory", "DployPlan"]
         ),
         .testTarget(
             name: "dployTests",

@@ -1,14 +1,14 @@
-import DploySpec
+import DployRender
 import Foundation
 
 /// Runs the DHCP server's own configuration checker on a candidate file before it replaces
 /// the live one: `dnsmasq --test`, `dhcpd -t`, `kea-dhcp4 -t`, or the config's `check`.
 public struct DHCPCheck: Sendable {
-    public var backend: ControllerConfig.DHCPBackend
+    public var backend: DHCPBackend
     /// A custom command from the config; `{file}` is replaced by the candidate's path.
     public var command: String?
 
-    public init(backend: ControllerConfig.DHCPBackend, command: String?) {
+    public init(backend: DHCPBackend, command: String?) {
         self.backend = backend
         self.command = command
     }

@@ -30,10 +30,10 @@ public struct BMCEndpoint: Sendable, CustomStringConvertible, CustomReflectable 
         self.tls = tls
     }
 
-    /// The endpoint of a machine's BMC as its spec says: the address, the credentials read from
-    /// the secrets folder, the CA file (relative paths from `baseDirectory`, the config's folder)
-    /// and `insecure` only when the spec sets it.
-    public static func from(_ settings: BMCSettings, secrets: SecretStore?, baseDirectory: String,
+    /// The endpoint of a machine's BMC as its spec says: the address, the credentials it names
+    /// (looked up in `secrets`), the CA file (relative paths from `baseDirectory`, the config's
+    /// folder) and `insecure` only when the spec sets it.
+    public static func from(_ settings: BMCSettings, secrets: (any BMCCredentials)?, baseDirectory: String,
                             pinnedPublicKey: String? = nil) throws(BMCError) -> BMCEndpoint {
         guard let address = settings.address else {
             throw BMCError(.configuration, address: "(no address)", "the machine has no 'spec.bmc.address'")
@@ -44,19 +44,16 @@ public struct BMCEndpoint: Sendable, CustomStringConvertible, CustomReflectable 
         guard let secrets else {
             throw BMCError(.configuration, address: address, "the controller config has no 'secrets' folder to read credentials '\(name)' from")
         }
-        let secret: Secret
+        let login: (username: String, password: String)
         do {
-            secret = try secrets.read(name)
+            login = try secrets.login(name)
         } catch {
-            throw BMCError(.configuration, address: address, error.description)
-        }
-        guard let password = secret.password else {
-            throw BMCError(.configuration, address: address, "\(secrets.path(of: name)): a BMC secret needs 'password'")
+            throw BMCError(.configuration, address: address, "\(error)")
         }
         let caFile = settings.caFile.map { $0.hasPrefix("/") ? $0 : baseDirectory + "/" + $0 }
         let tls = TLSPolicy(caFile: caFile, pinnedPublicKey: pinnedPublicKey ?? settings.pinnedKey,
                             certificateFingerprint: settings.fingerprint, insecure: settings.insecure ?? false)
-        return try BMCEndpoint(address: address, username: secret.username, password: password, tls: tls)
+        return try BMCEndpoint(address: address, username: login.username, password: login.password, tls: tls)
     }
 
     public var description: String { "\(address) as \(username)" }

@@ -16,7 +16,7 @@ public struct BMCObservation: Sendable {
 /// thousand machines must not open a thousand TLS connections in one breath, and many BMCs
 /// serve only a few sessions). One machine's failure is its own row; the others carry on.
 public struct BMCObserver: Sendable {
-    public var secrets: SecretStore?
+    public var secrets: (any BMCCredentials)?
     /// Where relative `caFile` paths start (the controller config's folder).
     public var baseDirectory: String
     public var concurrency: Int
@@ -26,7 +26,7 @@ public struct BMCObserver: Sendable {
     /// still gives its reading, with `firmware` nil.
     public var readsFirmware: Bool
 
-    public init(secrets: SecretStore?, baseDirectory: String, concurrency: Int = 16,
+    public init(secrets: (any BMCCredentials)?, baseDirectory: String, concurrency: Int = 16,
                 options: RedfishOptions = RedfishOptions(), warnings: BMCWarnings? = nil, readsFirmware: Bool = false) {
         self.secrets = secrets
         self.baseDirectory = baseDirectory

@@ -1,4 +1,5 @@
 import DployApply
+import DployConfig
 import DployInventory
 import DployBMC
 import DployPlan

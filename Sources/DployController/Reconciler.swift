@@ -1,4 +1,5 @@
 import DployApply
+import DployConfig
 import DployGit
 import DployInventory
 import DployPlan

@@ -23,12 +23,12 @@ public struct DesiredState: Sendable {
 public struct PlanSettings: Hashable, Sendable {
     /// The DHCP server dploy writes configuration for, and the configuration's file name.
     public struct DHCP: Hashable, Sendable {
-        public var backend: ControllerConfig.DHCPBackend
+        public var backend: DHCPBackend
         public var fileName: String
         /// The folder the DHCP files live in, as the DHCP server opens them (dnsmasq's
         /// `dhcp-hostsfile` is read from this absolute path).
         public var folder: String
-        public init(backend: ControllerConfig.DHCPBackend, fileName: String, folder: String) {
+        public init(backend: DHCPBackend, fileName: String, folder: String) {
             self.backend = backend
             self.fileName = fileName
             self.folder = folder

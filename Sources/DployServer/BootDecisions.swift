@@ -19,7 +19,7 @@ import Foundation
 /// Every answer is a valid iPXE script, also for bad input.
 public struct BootDecisions: Sendable {
     /// A kernel, an initrd and their arguments, as dploy.yaml's `discovery` and `imaging` give them.
-    public typealias Discovery = ControllerConfig.BootEnvironment
+    public typealias Discovery = BootEnvironment
 
     /// Machines by MAC, resolved per boot: a boot is rare next to the fleet's size, and a
     /// daemon that kept every machine resolved would hold the fleet twice more.

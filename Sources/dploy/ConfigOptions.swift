@@ -1,4 +1,5 @@
 import ArgumentParser
+import DployConfig
 import DployController
 import DploySpec
 

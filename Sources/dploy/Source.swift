@@ -1,4 +1,5 @@
 import ArgumentParser
+import DployConfig
 import DployGit
 import DploySpec
 import Foundation

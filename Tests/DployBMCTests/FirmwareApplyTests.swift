@@ -1,5 +1,6 @@
 import DployApply
 import DployBMC
+import DployConfig
 import DployController
 import DployInventory
 import DployPlan

@@ -1,4 +1,5 @@
 @testable import DployBMC
+import DployConfig
 import DploySpec
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import DployBMC
+import DployConfig
 import DployController
 import DployInventory
 import DployPlan

@@ -1,4 +1,5 @@
 import DployApply
+import DployConfig
 import DployController
 import DployInventory
 import DployPlan

@@ -31,7 +31,7 @@ struct DHCPCheckerTests {
         #expect(text.contains("94:18:82:3a:5c:10,198.18.0.21") || text.contains("hardware ethernet 94:18:82:3a:5c:10")
                 || text.contains("\"hw-address\" : \"94:18:82:3a:5c:10\""), "web-01's reservation")
         // And the file on disk, as the server would read it, passes the checker again.
-        try DHCPCheck(backend: try #require(ControllerConfig.DHCPBackend(rawValue: backend)), command: nil)
+        try DHCPCheck(backend: try #require(DHCPBackend(rawValue: backend)), command: nil)
             .run(candidate: lab.path("out/dhcp/\(file)"), shownAs: file)
     }
 

@@ -1,3 +1,4 @@
+import DployConfig
 import DployController
 import DploySpec
 import Foundation

@@ -1,4 +1,5 @@
 import Crypto
+import DployConfig
 @testable import DployController
 import DployGit
 import DployInventory

@@ -7,6 +7,7 @@
 // GitSource, as the daemon keeps it), and `git archive | tar -x` plus a load from disk,
 // the obvious alternative. Then plan + render for the whole fleet, a first apply, and a
 // no-change apply. Prints figures; asserts nothing.
+import DployConfig
 import DployController
 import DployGit
 import DployPlan

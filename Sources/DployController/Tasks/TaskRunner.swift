@@ -1,4 +1,5 @@
 import DployBMC
+import DployConfig
 import DployInventory
 import DployPlan
 import DploySpec

@@ -1,21 +1,21 @@
 import Yams
 
 /// Collects the diagnostics of one file while its documents are decoded.
-final class DiagnosticLog {
+package final class DiagnosticLog {
     let file: String
-    private(set) var diagnostics: [Diagnostic] = []
+    package private(set) var diagnostics: [Diagnostic] = []
 
-    init(file: String) { self.file = file }
+    package init(file: String) { self.file = file }
 
     func location(_ mark: Mark?) -> SourceLocation {
         SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
-    func error(_ message: String, at mark: Mark?) {
+    package func error(_ message: String, at mark: Mark?) {
         diagnostics.append(Diagnostic(message, at: location(mark)))
     }
 
-    func append(_ diagnostic: Diagnostic) { diagnostics.append(diagnostic) }
+    package func append(_ diagnostic: Diagnostic) { diagnostics.append(diagnostic) }
 }
 
 /// A value and where it was written, so later checks (duplicates, references) can point at it.

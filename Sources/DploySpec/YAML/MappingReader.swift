@@ -3,10 +3,10 @@ import Yams
 /// Reads the fields of one YAML mapping into typed values, logging every problem instead
 /// of stopping at the first: a wrong type, a missing field, a value out of range. Fields
 /// that were never asked for are reported by `finish()` as unknown, with a suggestion.
-final class MappingReader {
+package final class MappingReader {
     let mapping: Node.Mapping
     let path: String
-    let mark: Mark?
+    package let mark: Mark?
     let log: DiagnosticLog
     private var consumed: Set<String> = []
     /// Key text by pair index, read once: looking fields up by string then copies no nodes.
@@ -57,7 +57,7 @@ final class MappingReader {
         return (YAMLScalar(scalar), node.mark)
     }
 
-    func string(_ key: String, required: Bool = false) -> Located<String>? {
+    package func string(_ key: String, required: Bool = false) -> Located<String>? {
         guard let (scalar, mark) = scalar(key, required: required) else { return nil }
         guard case .string(let text) = scalar else {
             let hint = if case .double = scalar { "; quote it if it is a version or a name" } else { "" }
@@ -67,7 +67,7 @@ final class MappingReader {
         return Located(text, at: log.location(mark))
     }
 
-    func int(_ key: String, required: Bool = false, minimum: Int? = nil) -> Located<Int>? {
+    package func int(_ key: String, required: Bool = false, minimum: Int? = nil) -> Located<Int>? {
         guard let (scalar, mark) = scalar(key, required: required) else { return nil }
         guard case .int(let number) = scalar else {
             if case .double(let value) = scalar, value.magnitude >= Double(Int.max) {
@@ -84,7 +84,7 @@ final class MappingReader {
         return Located(number, at: log.location(mark))
     }
 
-    func bool(_ key: String, required: Bool = false) -> Located<Bool>? {
+    package func bool(_ key: String, required: Bool = false) -> Located<Bool>? {
         guard let (scalar, mark) = scalar(key, required: required) else { return nil }
         guard case .bool(let flag) = scalar else {
             log.error("'\(fieldPath(key))' must be true or false, found \(scalar.typeName)", at: mark)
@@ -93,7 +93,7 @@ final class MappingReader {
         return Located(flag, at: log.location(mark))
     }
 
-    func choice<Choice>(_ key: String, required: Bool = false, as type: Choice.Type = Choice.self) -> Located<Choice>?
+    package func choice<Choice>(_ key: String, required: Bool = false, as type: Choice.Type = Choice.self) -> Located<Choice>?
     where Choice: RawRepresentable<String> & CaseIterable & Hashable & Sendable {
         guard let (scalar, mark) = scalar(key, required: required) else { return nil }
         let allowed = Choice.allCases.map(\.rawValue)
@@ -111,7 +111,7 @@ final class MappingReader {
     }
 
     /// A string checked by `parse`, which returns nil and an explanation when the text is not valid.
-    func parsed<Value>(_ key: String, required: Bool = false,
+    package func parsed<Value>(_ key: String, required: Bool = false,
                        _ parse: (String) -> Result<Value, ValueError>) -> Located<Value>? {
         guard let text = string(key, required: required) else { return nil }
         switch parse(text.value) {
@@ -125,7 +125,7 @@ final class MappingReader {
 
     // MARK: Collections
 
-    func mapping(_ key: String, required: Bool = false) -> MappingReader? {
+    package func mapping(_ key: String, required: Bool = false) -> MappingReader? {
         guard let node = required ? requireField(key) : value(key) else { return nil }
         return MappingReader(node, path: fieldPath(key), log: log)
     }
@@ -155,7 +155,7 @@ final class MappingReader {
     }
 
     /// A mapping of strings to strings, such as labels or a selector.
-    func stringMap(_ key: String, required: Bool = false) -> [String: Located<String>]? {
+    package func stringMap(_ key: String, required: Bool = false) -> [String: Located<String>]? {
         guard let node = required ? requireField(key) : value(key) else { return nil }
         guard case .mapping(let mapping) = node else {
             log.error("'\(fieldPath(key))' must be a mapping of strings, found \(MappingReader.kindName(of: node))",
@@ -180,7 +180,7 @@ final class MappingReader {
     // MARK: Unknown fields
 
     /// Reports every field that no accessor asked for. Call once, after reading.
-    func finish() {
+    package func finish() {
         for (key, _) in mapping {
             guard case .scalar(let scalar) = key else {
                 log.error("keys of \(MappingReader.describe(path)) must be strings, found \(MappingReader.kindName(of: key))",

@@ -1,3 +1,4 @@
+import DployConfig
 import DploySpec
 import Foundation
 import Testing

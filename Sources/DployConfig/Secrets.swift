@@ -1,11 +1,12 @@
+import DploySpec
 import Foundation
 import Yams
 
 /// A credential the controller reads from its secrets folder: `SECRETS/NAME.yaml` with
 /// `username` and `password` (BMCs), or `privateKey` instead of the password (SSH tasks).
 ///
-/// It lives in DploySpec, next to `ControllerConfig` (which names the folder), because both
-/// DployBMC and the SSH tasks in DployApply need it, and both already import DploySpec.
+/// It lives next to `ControllerConfig`, which names the folder; the controller hands BMC
+/// logins to DployBMC through `BMCCredentials` and SSH keys to DploySSH as values.
 /// Its description never shows the values, so printing one by mistake leaks nothing.
 public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let name: String
@@ -35,6 +36,11 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
 public struct SecretError: Error, CustomStringConvertible, Sendable, Equatable {
     public let file: String
     public let problem: String
+
+    public init(file: String, problem: String) {
+        self.file = file
+        self.problem = problem
+    }
 
     public var description: String { "\(file): \(problem)" }
 }

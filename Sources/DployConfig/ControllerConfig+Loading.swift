@@ -1,5 +1,6 @@
+import DployRender
+import DploySpec
 import Foundation
-import Yams
 
 extension ControllerConfig {
     /// Reads `dploy.yaml`. Every problem is reported with its line and column; relative
@@ -16,25 +17,7 @@ extension ControllerConfig {
 
     public static func parse(_ file: SpecFile, relativeTo folder: String) -> Result<ControllerConfig, ControllerConfigError> {
         let log = DiagnosticLog(file: file.path)
-        let text: String
-        switch YAMLPreflight.text(of: file.contents, file: file.path, limits: .default) {
-        case .success(let decoded): text = decoded
-        case .failure(let diagnostic): return .failure(ControllerConfigError(diagnostics: [diagnostic]))
-        }
-        let root: Node
-        do {
-            guard let node = try Parser(yaml: text, resolver: .basic, encoding: .utf8).singleRoot() else {
-                log.error("the controller config is empty", at: nil)
-                return .failure(ControllerConfigError(diagnostics: log.diagnostics))
-            }
-            root = node
-        } catch let error as YamlError {
-            return .failure(ControllerConfigError(diagnostics: [YAMLDocuments.diagnostic(for: error, file: file.path)]))
-        } catch {
-            log.error("cannot read YAML: \(error)", at: nil)
-            return .failure(ControllerConfigError(diagnostics: log.diagnostics))
-        }
-        guard let reader = MappingReader(root, path: "", log: log) else {
+        guard let reader = MappingReader.document(file, log: log, describedAs: "the controller config") else {
             return .failure(ControllerConfigError(diagnostics: log.diagnostics))
         }
         func resolved(_ relative: String) -> String {

@@ -1,3 +1,5 @@
+import DployRender
+
 /// The controller's own configuration, `dploy.yaml`: where desired state comes from, where
 /// state and output go, how DHCP is managed. Not desired state, and never in the specs.
 /// Relative paths are relative to the file.
@@ -12,10 +14,6 @@ public struct ControllerConfig: Hashable, Sendable {
     public enum Mode: String, CaseIterable, Hashable, Sendable {
         case apply
         case planOnly = "plan-only"
-    }
-
-    public enum DHCPBackend: String, CaseIterable, Hashable, Sendable {
-        case dnsmasq, isc, kea
     }
 
     public struct DHCP: Hashable, Sendable {
@@ -78,18 +76,6 @@ public struct ControllerConfig: Hashable, Sendable {
         /// address, e.g. `{ACU: "https://{host}:2381/hpe/acu"}`.
         public var links: [String: String] = [:]
         public init() {}
-    }
-
-    /// A kernel, an initrd and their arguments: an environment machines boot over the network.
-    public struct BootEnvironment: Hashable, Sendable {
-        public var kernel: String
-        public var initrd: String
-        public var args: String
-        public init(kernel: String, initrd: String, args: String = "") {
-            self.kernel = kernel
-            self.initrd = initrd
-            self.args = args
-        }
     }
 
     /// The known_hosts file SSH tasks use: `ssh.knownHosts`, or `STATE/known_hosts`.

@@ -1,3 +1,4 @@
+import DploySpec
 import Foundation
 #if canImport(Glibc)
 import Glibc
