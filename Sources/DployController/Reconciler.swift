@@ -9,7 +9,9 @@ import Foundation
 import Logging
 
 /// One reconcile, step by step: load desired state from the source, observe, plan, apply.
-/// `dploy plan` and `dploy apply` call these steps; the daemon will call them on a timer.
+/// `dploy plan` and `dploy apply` call these steps; the daemon calls them on a timer.
+/// Observing and planning only read; loading a git source fetches into its cache and records
+/// source status; `apply` and `makeCallbackKey` write.
 public struct Reconciler: Sendable {
     public let config: ControllerConfig
     public let configPath: String
@@ -103,10 +105,20 @@ public struct Reconciler: Sendable {
         }
     }
 
-    /// The key that signs install callbacks, `STATE/callback.key` (mode 0600), made on first
-    /// use so that installer answers and the server agree on tokens.
-    public var callbackKey: CallbackKey {
-        get throws { try CallbackKey.loadOrCreate(at: config.stateDirectory + "/callback.key") }
+    /// The key that signs install callbacks, `STATE/callback.key` (mode 0600).
+    public var callbackKeyFile: CallbackKeyFile { CallbackKeyFile(path: config.stateDirectory + "/callback.key") }
+
+    /// The callback key, nil until a command that writes has made it. Planning only reads
+    /// it: a plan made before the key exists renders callback URLs without a token, and says
+    /// "write" for every installer, as an apply with a new key would; `dploy apply` and `serve`
+    /// make the key before they plan, so what they apply carries tokens.
+    public var callbackKey: CallbackKey? {
+        get throws { try callbackKeyFile.read() }
+    }
+
+    /// Makes the callback key when there is none: call before planning anything to apply.
+    public func makeCallbackKey() throws {
+        try callbackKeyFile.readOrCreate()
     }
 
     public var folders: OutputFolders {
@@ -184,6 +196,9 @@ public struct Reconciler: Sendable {
                       recordEvent: (@Sendable (MachineEvent) -> Void)? = nil) throws -> Applier.Report {
         if config.mode == .planOnly { throw ReconcileError.planOnly(configPath, "mode: plan-only") }
         if config.suspend { throw ReconcileError.planOnly(configPath, "suspend: true") }
+        // Installers rendered without the key would call back with no token, be refused, and
+        // reinstall until their attempts run out: refuse the plan instead.
+        guard try callbackKey != nil else { throw ReconcileError.noCallbackKey(callbackKeyFile.path) }
         let check = config.dhcp.map { DHCPCheck(backend: $0.backend, command: $0.check) }
         let dhcpConfig = try settings.dhcp.map { OutputPath(.dhcp, $0.fileName) }
         let report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig)
@@ -213,6 +228,7 @@ public enum ReconcileError: Error, CustomStringConvertible {
     case missingTemplate(String, profile: String)
     case missingSetting(String)
     case planOnly(String, String)
+    case noCallbackKey(String)
 
     public var description: String {
         switch self {
@@ -221,6 +237,8 @@ public enum ReconcileError: Error, CustomStringConvertible {
         case .missingTemplate(let path, let profile): "profile '\(profile)': template '\(path)' cannot be read"
         case .missingSetting(let key): "the controller config needs '\(key)' to plan"
         case .planOnly(let path, let setting): "\(path) says \(setting): dploy plans but changes nothing; nothing was applied"
+        case .noCallbackKey(let path):
+            "\(path) does not exist, so the plan's installers carry no callback token; make the key (Reconciler.makeCallbackKey) and plan again; nothing was applied"
         }
     }
 }

@@ -39,7 +39,7 @@ struct ApplyCommand: ParsableCommand {
         }
         defer { lock.release() }
         let saved = try planFile.map(SavedPlan.read)
-        let (result, desired) = try makePlan(config)
+        let (result, desired) = try makePlan(config, makingCallbackKey: true)
         // The state must be the same, and so must every step: settings such as prune are
         // not files, and a saved plan runs without asking.
         if let saved, saved.fingerprint != result.plan.fingerprint || saved.actions != result.plan.actions

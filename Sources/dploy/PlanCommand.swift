@@ -20,7 +20,9 @@ struct PlanCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        let result = try makePlan(config).result
+        // A saved plan is applied later: its installers must carry the tokens apply will
+        // keep, so saving one makes the key; a plan that is only shown writes nothing.
+        let result = try makePlan(config, makingCallbackKey: out != nil).result
         if let out { try SavedPlan.write(result.plan, to: out) }
         if options.json {
             try printJSON(result.plan)
@@ -34,9 +36,12 @@ struct PlanCommand: ParsableCommand {
 
 /// Plans with the reconciler, turning every failure into a printed error and exit 1.
 /// The plan, and the desired state it was made from (apply hands its fleet to the BMC steps).
-func makePlan(_ config: ConfigOptions) throws -> (result: PlanResult, desired: DesiredState) {
+/// - Parameter makingCallbackKey: make the install callback key first when there is none
+///   (for a plan that will be applied).
+func makePlan(_ config: ConfigOptions, makingCallbackKey: Bool = false) throws -> (result: PlanResult, desired: DesiredState) {
     let reconciler = try config.reconciler()
     do {
+        if makingCallbackKey { try reconciler.makeCallbackKey() }
         let desired = try reconciler.loadDesired()
         return (try reconciler.plan(desired: desired), desired)
     } catch let error as PlanError {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DployConfig
+import DployConfig
 import DployController
 import DployGit
 import DployServer
@@ -52,6 +53,8 @@ struct Serve: AsyncParsableCommand {
             // Before anything is created: the store and the token must not land where they are served.
             try Self.refuseServedSecrets(reconciler.config, tokenFile: tokenFile)
             guard let store = try reconciler.openStore(creating: true) else { throw ExitCode.failure }
+            // Callbacks are checked against it from the first request, standby or not.
+            try reconciler.makeCallbackKey()
             let live = LiveDesired(
                 store: store, server: try reconciler.settings.server,
                 discovery: reconciler.config.discovery, imaging: reconciler.config.imaging,

@@ -162,6 +162,7 @@ struct CacheTests {
         let lab = try LabCopy(config: LabCopy.config())
         let config = try ControllerConfig.load(path: lab.path("dploy.yaml")).get()
         let daemon = Reconciler(config: config, configPath: lab.path("dploy.yaml"), keepingCaches: true)
+        try daemon.makeCallbackKey()
         let desired = try daemon.loadDesired()
         _ = try daemon.apply(try daemon.plan(desired: desired))
         #expect(!(try daemon.plan(desired: desired).plan.hasChanges))
@@ -184,6 +185,7 @@ struct CacheTests {
         let lab = try LabCopy(config: LabCopy.config())
         let config = try ControllerConfig.load(path: lab.path("dploy.yaml")).get()
         let daemon = Reconciler(config: config, configPath: lab.path("dploy.yaml"), keepingCaches: true)
+        try daemon.makeCallbackKey()
         _ = try daemon.apply(try daemon.plan(desired: daemon.loadDesired()))
 
         try lab.write("machines/rack-r1.yaml", try lab.read("machines/rack-r1.yaml")

@@ -40,7 +40,10 @@ final class LabCopy {
     func reconciler() throws -> Reconciler {
         let configPath = path("dploy.yaml")
         let config = try ControllerConfig.load(path: configPath).get()
-        return Reconciler(config: config, configPath: configPath)
+        let reconciler = Reconciler(config: config, configPath: configPath)
+        // As `dploy apply` does before it plans: the installers then carry callback tokens.
+        try reconciler.makeCallbackKey()
+        return reconciler
     }
 
     /// Modification times of every file under out/, to prove a no-change apply touched nothing.

@@ -1,4 +1,5 @@
 import DployConfig
+import DployConfig
 import DployController
 import DployInventory
 import DployPlan
@@ -27,6 +28,8 @@ struct BootServerTests {
             try? FileManager.default.removeItem(at: root.appendingPathComponent("state"))
             let path = root.appendingPathComponent("dploy.yaml").path
             reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
+            // As `dploy serve` does: installers and the server agree on callback tokens.
+            try reconciler.makeCallbackKey()
         }
 
         deinit { try? FileManager.default.removeItem(at: root) }
@@ -170,7 +173,7 @@ struct BootServerTests {
     @Test("install, callback, local boot; forged and replayed callbacks are refused; the state survives a restart")
     func installOnce() async throws {
         let lab = try Lab()
-        let key = try lab.reconciler.callbackKey
+        let key = try #require(try lab.reconciler.callbackKey)
         let app = Application(router: try lab.server().router())
         try await app.test(.live) { client in
             let (_, install) = try await get(client, "/boot.ipxe?mac=94-18-82-3A-5C-10")

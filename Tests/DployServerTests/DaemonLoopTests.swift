@@ -1,5 +1,6 @@
 import Crypto
 import DployConfig
+import DployConfig
 @testable import DployController
 import DployGit
 import DployInventory
@@ -38,6 +39,8 @@ struct DaemonLoopTests {
                 """.utf8).write(to: config)
             reconciler = Reconciler(config: try ControllerConfig.load(path: config.path).get(), configPath: config.path,
                                     keepingCaches: true)
+            // As `dploy serve` does before the server answers callbacks.
+            try reconciler.makeCallbackKey()
         }
 
         deinit { try? FileManager.default.removeItem(at: root) }

@@ -45,6 +45,10 @@ struct PlanApplyCommandTests {
         #expect(plan.stdout.hasPrefix("dploy plan  ·  source .\n"))
         #expect(plan.stdout.contains("  + web-02    new machine: DHCP reservation 198.18.0.22; installs debian-12 generation 1 at its next network boot"))
         #expect(plan.stdout.hasSuffix("Plan: 8 to add, 0 to change, 0 to remove.\n"))
+        // Planning reads: no callback key, store or output is made until something applies.
+        for written in ["state", "out"] {
+            #expect(!FileManager.default.fileExists(atPath: lab.appendingPathComponent(written).path), "dploy plan made \(written)/")
+        }
 
         let refused = try cli.dploy("apply", in: lab)
         #expect(refused.status == 1)
@@ -54,6 +58,8 @@ struct PlanApplyCommandTests {
         let apply = try cli.dploy("apply", "--auto-approve", "--no-color", in: lab)
         #expect(apply.status == 0, "\(apply.stderr)")
         #expect(apply.stdout.hasSuffix("Apply complete: 26 files written, 0 removed.\n"))
+        #expect(FileManager.default.fileExists(atPath: lab.appendingPathComponent("state/callback.key").path),
+                "apply makes the callback key its installers' tokens are signed with")
 
         let after = try cli.dploy("plan", "--no-color", in: lab)
         #expect(after.status == 0)

@@ -107,6 +107,7 @@ try Data("""
     server: {url: "http://198.18.0.1:8080"}
     """.utf8).write(to: URL(fileURLWithPath: configPath))
 let reconciler = Reconciler(config: try ControllerConfig.load(path: configPath).get(), configPath: configPath)
+try reconciler.makeCallbackKey()
 var actions = 0
 if !onlyDaemon {
 report("plan + render, nothing on disk yet (load, resolve, render every file, compare)", try measure(5) {

@@ -117,6 +117,8 @@ public final class ReconcileLoop: Service, Sendable {
                 }
                 step("bmc")
             }
+            // The leader makes the callback key before its first plan, as `dploy apply` does.
+            if role == .apply { try reconciler.makeCallbackKey() }
             let result = try reconciler.plan(desired: loaded, fingerprint: false, store: store, bmc: bmc)
             step("plan")
             if !result.plan.hasChanges {
