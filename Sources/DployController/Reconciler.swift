@@ -121,6 +121,15 @@ public struct Reconciler: Sendable {
         try callbackKeyFile.readOrCreate()
     }
 
+    /// Where a server's boot decisions and pages find the desired state in force, with the
+    /// config's boot environments and install attempts. Makes the callback key first: a
+    /// server checks callbacks against it from its first request.
+    public func liveDesired(store: SQLiteStore) throws -> LiveDesired {
+        try makeCallbackKey()
+        return LiveDesired(store: store, server: try settings.server, discovery: config.discovery, imaging: config.imaging,
+                    maxAttempts: config.installAttempts)
+    }
+
     public var folders: OutputFolders {
         get throws {
             guard let http = config.httpOutput else { throw ReconcileError.missingSetting("output.http") }

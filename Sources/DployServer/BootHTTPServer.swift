@@ -20,56 +20,49 @@ import Hummingbird
 /// - `POST /login`: exchanges the web token for a session cookie.
 /// - any file below `output.http`: rendered boot files, installer answers, kernels.
 ///
-/// Every request is logged at debug level (`AccessLogMiddleware`).
+/// Every request is logged at debug level (`AccessLogMiddleware`). What a request reads or
+/// changes goes through `ControllerInterface`, one call each; the server keeps no state.
 ///
 /// Behind `WebAuth` (token or htpasswd user): the web page (`/`, `/machines/{id}`,
 /// `/groups`, `/plan`, `/tasks`, `/source`), `GET /v1/machines[/{id}[/events]]`,
 /// `GET /v1/tasks[/{name}]`, `GET /v1/status`,
 /// and `GET /metrics`.
 public struct BootHTTPServer: Sendable {
-    public let live: LiveDesired
-    public let store: SQLiteStore
+    /// Everything the server reads or changes goes through this one interface.
+    public let controller: any ControllerInterface
     public let auth: WebAuth
-    /// The reconcile loop and what comes with it, when the daemon runs one.
-    public let daemon: Daemon?
+    /// Nil when no webhook secret is configured: the hook answers 404.
+    public let webhook: Webhook?
     let pages: WebPages
-
-    public struct Daemon: Sendable {
-        public var loop: ReconcileLoop
-        public var metrics: ControllerMetrics
-        /// Nil when no webhook secret is configured: the hook answers 404.
-        public var webhook: Webhook?
-
-        public init(loop: ReconcileLoop, metrics: ControllerMetrics, webhook: Webhook?) {
-            self.loop = loop
-            self.metrics = metrics
-            self.webhook = webhook
-        }
-    }
 
     /// `output.http`: the files dploy renders (iPXE scripts, installer answers) and what the
     /// operator puts beside them (kernels, initrds), served to machines as they are.
     public let httpFolder: String?
 
-    public init(live: LiveDesired, auth: WebAuth, daemon: Daemon? = nil, extraLinks: [String: String] = [:],
-                httpFolder: String? = nil) {
-        self.live = live
-        store = live.store
+    public init(controller: any ControllerInterface, auth: WebAuth, webhook: Webhook? = nil,
+                extraLinks: [String: String] = [:], httpFolder: String? = nil) {
+        self.controller = controller
         self.auth = auth
-        self.daemon = daemon
+        self.webhook = webhook
         self.httpFolder = httpFolder
         pages = WebPages(extraLinks: extraLinks)
     }
 
-    /// A server for fixed desired state, without a loop: tests, and tools that only serve.
-    public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: BootDecisions.Discovery?,
-                maxAttempts: Int = 3, auth: WebAuth) {
-        let live = LiveDesired(store: store, server: server, discovery: discovery, maxAttempts: maxAttempts)
-        live.update(desired)
-        self.init(live: live, auth: auth)
+    /// Runs a controller call, answering its refusal with the HTTP status it names.
+    static func answering<T>(_ call: () throws -> T) throws -> T {
+        do {
+            return try call()
+        } catch let refusal as ControllerRefusal {
+            let status: HTTPResponse.Status = switch refusal.kind {
+            case .forbidden: .forbidden
+            case .notFound: .notFound
+            case .conflict: .conflict
+            case .gone: .gone
+            case .unavailable: .serviceUnavailable
+            }
+            throw HTTPError(status, message: refusal.message)
+        }
     }
-
-    var server: BootServer { live.server }
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
@@ -93,20 +86,20 @@ public struct BootHTTPServer: Sendable {
     private func addBootRoutes(_ router: Router<BasicRequestContext>) {
         router.get("boot.ipxe") { request, _ -> Response in
             guard let mac = request.uri.queryParameters["mac"].map(String.init) else {
-                return Self.text("#!ipxe\nchain --autofree \(server.url)/boot.ipxe?mac=${net0/mac}\n")
-            }
-            guard let decisions = live.snapshot?.decisions else {
-                return Self.text("#!ipxe\necho dploy: no desired state is loaded yet, booting the local disk\nexit\n")
+                return Self.text("#!ipxe\nchain --autofree \(controller.serverURL)/boot.ipxe?mac=${net0/mac}\n")
             }
             do {
-                return Self.text(try decisions.script(mac: mac, address: nil))
+                guard let script = try controller.bootScript(mac: mac, address: nil) else {
+                    return Self.text("#!ipxe\necho dploy: no desired state is loaded yet, booting the local disk\nexit\n")
+                }
+                return Self.text(script)
             } catch {
                 // Still a valid script: the machine boots its disk and asks again next boot.
                 return Self.text("#!ipxe\necho dploy: the store is busy or unavailable, booting the local disk\nexit\n")
             }
         }
         router.get("agent.sh") { _, _ -> Response in
-            Self.text(AgentScript.text(server: server.url), contentType: "text/x-shellscript")
+            Self.text(AgentScript.text(server: controller.serverURL), contentType: "text/x-shellscript")
         }
         router.post("v1/inventory") { request, _ -> Response in
             guard let mac = request.uri.queryParameters["mac"].flatMap({ MACAddress(String($0)) }) else {
@@ -127,7 +120,7 @@ public struct BootHTTPServer: Sendable {
             } catch {
                 throw HTTPError(.badRequest, message: String(describing: error))
             }
-            try store.recordHardware(mac, hardware, at: Date())
+            try controller.recordHardware(hardware, of: mac)
             return Response(status: .noContent)
         }
         router.post("v1/machines/:id/installed") { request, context -> Response in
@@ -136,41 +129,26 @@ public struct BootHTTPServer: Sendable {
                   let token = request.uri.queryParameters["token"].map(String.init) else {
                 throw HTTPError(.badRequest, message: "a callback needs /v1/machines/MAC/installed?generation=N&token=T")
             }
-            guard let key = server.callbackKey, key.verify(token, mac: mac, generation: generation) else {
-                throw HTTPError(.forbidden, message: "the token does not match this machine and generation")
-            }
-            // Only the generation git asks for now can be installed; an old installer that
-            // calls back late does not mark a newer generation done.
-            guard live.snapshot?.decisions.desiredGeneration(of: mac) == generation else {
-                throw HTTPError(.conflict, message: "generation \(generation) is not the generation git asks for \(mac)")
-            }
-            let open = try store.installAttempts(mac).last { $0.generation == generation && $0.finishedAt == nil && $0.failedAt == nil }
-            guard open != nil else {
-                throw HTTPError(.conflict, message: "no install of generation \(generation) is running for \(mac)")
-            }
-            try store.installFinished(mac, generation: generation, at: Date())
-            try store.record(MachineEvent(mac: mac, at: Date(), kind: "installed",
-                                          message: "the installer called back: generation \(generation) is installed"))
+            try Self.answering { try controller.recordInstalled(mac: mac, generation: generation, token: token) }
             return Response(status: .noContent)
         }
     }
 
     private func addDaemonRoutes(_ router: Router<BasicRequestContext>) {
         router.post("v1/hooks/git") { request, _ -> Response in
-            guard let daemon, let webhook = daemon.webhook else {
+            guard let webhook else {
                 throw HTTPError(.notFound, message: "no webhook secret is configured (webhook.secretFile in dploy.yaml)")
             }
             let body = try await request.body.collect(upTo: 1 << 20)
             switch webhook.verdict(body: Array(buffer: body), headers: request.headers) {
             case .unauthorized:
-                daemon.metrics.recordWebhook(.unauthorized)
+                try Self.answering { try controller.webhookDelivered(.unauthorized) }
                 throw HTTPError(.unauthorized, message: "the delivery is not signed with the webhook secret")
             case .ignored(let reason):
-                daemon.metrics.recordWebhook(.ignored)
+                try Self.answering { try controller.webhookDelivered(.ignored) }
                 return try Self.json(["queued": "false", "reason": reason], status: .accepted)
             case .run:
-                daemon.metrics.recordWebhook(.accepted)
-                daemon.loop.trigger()
+                try Self.answering { try controller.webhookDelivered(.accepted) }
                 return try Self.json(["queued": "true"], status: .accepted)
             }
         }
@@ -190,8 +168,7 @@ public struct BootHTTPServer: Sendable {
 
     private func addAPIRoutes(_ router: RouterGroup<BasicRequestContext>) {
         router.get("v1/machines") { _, _ -> Response in
-            try Self.json(MachineOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), observed: try store.machines(),
-                                               latestEvents: try store.latestEvents(), bmcReadings: try store.bmcReadings()))
+            try Self.json(try controller.machines())
         }
         router.get("v1/machines/:id") { _, context -> Response in
             try Self.json(try overview(context.parameters.get("id") ?? ""))
@@ -199,29 +176,31 @@ public struct BootHTTPServer: Sendable {
         router.get("v1/machines/:id/events") { request, context -> Response in
             let row = try overview(context.parameters.get("id") ?? "")
             let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) }.map { min(max($0, 1), 10_000) } ?? 100
-            let events = try store.events(for: MACAddress(row.mac), limit: limit).map {
+            guard let mac = MACAddress(row.mac) else { throw HTTPError(.notFound, message: "no machine with MAC '\(row.mac)'") }
+            let events = try controller.events(of: mac, limit: limit).map {
                 EventJSON(at: $0.at, kind: $0.kind, message: $0.message)
             }
             return try Self.json(events)
         }
         router.get("v1/tasks") { _, _ -> Response in
-            try Self.json(TaskOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), runs: try store.taskRuns(task: nil)))
+            try Self.json(try controller.tasks(named: nil))
         }
         router.get("v1/tasks/:name") { _, context -> Response in
             let name = context.parameters.get("name") ?? ""
-            let rows = TaskOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), runs: try store.taskRuns(task: name))
-            guard let row = rows.first(where: { $0.task == name }) else {
+            guard let row = try controller.tasks(named: name).first(where: { $0.task == name }) else {
                 throw HTTPError(.notFound, message: "no task '\(name)' in git or in the store")
             }
             return try Self.json(row)
         }
         router.get("v1/status") { _, _ -> Response in
-            guard let daemon else { throw HTTPError(.notFound, message: "this server runs no reconcile loop") }
-            return try Self.json(daemon.loop.status)
+            guard let status = controller.status else { throw HTTPError(.notFound, message: "this server runs no reconcile loop") }
+            return try Self.json(status)
         }
         router.get("metrics") { _, _ -> Response in
-            guard let daemon else { throw HTTPError(.notFound, message: "this server runs no reconcile loop") }
-            return Self.text(daemon.metrics.exposition(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            guard let text = controller.metricsExposition() else {
+                throw HTTPError(.notFound, message: "this server runs no reconcile loop")
+            }
+            return Self.text(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
     }
 
@@ -229,26 +208,25 @@ public struct BootHTTPServer: Sendable {
         router.get("/") { request, _ -> Response in
             let query = request.uri.queryParameters["q"].map(String.init) ?? ""
             let page = request.uri.queryParameters["page"].flatMap { Int(String($0)) } ?? 1
-            return Self.html(try pages.servers(inputs, store: store, query: query, page: page))
+            return Self.html(try pages.servers(inputs, machines: try controller.machines(), query: query, page: page))
         }
         router.get("machines/:id") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
-            guard let page = try pages.machine(id, inputs, store: store) else {
+            guard let detail = try controller.machineDetail(id) else {
                 return Self.html(pages.notFound("No machine is named '\(id)' or has that MAC address.", inputs), status: .notFound)
             }
-            return Self.html(page)
+            return Self.html(pages.machine(detail, inputs))
         }
         router.get("groups") { _, _ -> Response in Self.html(pages.groups(inputs)) }
         router.get("plan") { _, _ -> Response in Self.html(pages.plan(inputs)) }
         router.get("source") { _, _ -> Response in Self.html(pages.source(inputs)) }
-        router.get("tasks") { _, _ -> Response in Self.html(try pages.tasks(inputs, store: store)) }
+        router.get("tasks") { _, _ -> Response in Self.html(pages.tasks(inputs, rows: try controller.tasks(named: nil))) }
     }
 
-    private var inputs: WebPages.Inputs { WebPages.Inputs(snapshot: live.snapshot, status: daemon?.loop.status) }
+    private var inputs: WebPages.Inputs { WebPages.Inputs(desired: controller.desired, status: controller.status) }
 
     private func overview(_ id: String) throws -> MachineOverview {
-        let rows = MachineOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), observed: try store.machines())
-        guard let row = rows.first(where: { $0.name == id || $0.mac == MACAddress(id)?.description }) else {
+        guard let row = try controller.machine(id) else {
             throw HTTPError(.notFound, message: "no machine named or with MAC '\(id)'")
         }
         return row

@@ -1,7 +1,7 @@
 /// The imaging environment's script, `GET /imaging.sh`: POSIX sh (dash or busybox ash) with
 /// curl, dd, tee, mkfifo, wc and sha256sum. The environment's init fetches and runs it; it
 /// reads its job from dploy, streams the disk to or from the image URL while hashing it,
-/// reports the result, and reboots so the machine boots its disk (docs/imaging.md).
+/// reports the result, and reboots so the machine boots its disk (docs/tasks.md, "Imaging").
 enum ImagingScript {
     static func text(server: String) -> String {
         #"""

@@ -1,6 +1,5 @@
 import ArgumentParser
 import DployConfig
-import DployConfig
 import DployController
 import DployGit
 import DployServer
@@ -53,21 +52,16 @@ struct Serve: AsyncParsableCommand {
             // Before anything is created: the store and the token must not land where they are served.
             try Self.refuseServedSecrets(reconciler.config, tokenFile: tokenFile)
             guard let store = try reconciler.openStore(creating: true) else { throw ExitCode.failure }
-            // Callbacks are checked against it from the first request, standby or not.
-            try reconciler.makeCallbackKey()
-            let live = LiveDesired(
-                store: store, server: try reconciler.settings.server,
-                discovery: reconciler.config.discovery, imaging: reconciler.config.imaging,
-                maxAttempts: reconciler.config.installAttempts)
-            let metrics = ControllerMetrics()
-            let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: metrics, logger: logger) { live.update($0) }
+            let live = try reconciler.liveDesired(store: store)
+            let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(), logger: logger, live: live)
             let auth = WebAuth(token: try SecretFile.readOrCreate(tokenFile),
                                users: try reconciler.config.web.htpasswd.map(WebAuth.users(htpasswd:)) ?? [:])
             let webhook = try reconciler.config.webhookSecretFile.map { file in
                 Webhook(secret: try SecretFile.read(file), followedRef: reconciler.config.followedRef)
             }
-            let server = BootHTTPServer(live: live, auth: auth, daemon: .init(loop: loop, metrics: metrics, webhook: webhook),
-                                        extraLinks: reconciler.config.web.links, httpFolder: reconciler.config.httpOutput)
+            let server = BootHTTPServer(controller: FleetController(live: live, loop: loop), auth: auth,
+                                        webhook: webhook, extraLinks: reconciler.config.web.links,
+                                        httpFolder: reconciler.config.httpOutput)
             let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"
             let application = try server.application(listen: address)
             // The first reconcile runs inside the service group, so SIGTERM during it is

@@ -66,7 +66,7 @@ struct ReconcileLoopBMCTests {
         let reconciler = Reconciler(config: config, configPath: lab.config, keepingCaches: true)
         let metrics = ControllerMetrics()
         let loop = ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)),
-                                 metrics: metrics, logger: Logger(label: "test")) { _ in }
+                                 metrics: metrics, logger: Logger(label: "test"))
         await loop.runOnce(trigger: "start")
         #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastError ?? "")")
         let client = RedfishClient(endpoint: try bmc.endpoint(system: 0), options: quickOptions())

@@ -59,7 +59,7 @@ struct TaskBMCTests {
         try store.installStarted(Self.mac(1), generation: 1, at: Date())
         try store.installFinished(Self.mac(1), generation: 1, at: Date())
         let metrics = ControllerMetrics()
-        let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: metrics, logger: Logger(label: "test")) { _ in }
+        let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: metrics, logger: Logger(label: "test"))
 
         await loop.runOnce(trigger: "start")
         #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastError ?? "")")

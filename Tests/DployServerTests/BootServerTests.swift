@@ -1,5 +1,4 @@
 import DployConfig
-import DployConfig
 import DployController
 import DployInventory
 import DployPlan
@@ -35,10 +34,12 @@ struct BootServerTests {
         deinit { try? FileManager.default.removeItem(at: root) }
 
         func server(maxAttempts: Int = 3) throws -> BootHTTPServer {
-            BootHTTPServer(desired: try reconciler.loadDesired(), store: try store(), server: try reconciler.settings.server,
-                           discovery: .init(kernel: "http://198.18.0.1:8080/files/discovery/vmlinuz",
-                                            initrd: "http://198.18.0.1:8080/files/discovery/initrd.img", args: "console=ttyS0"),
-                           maxAttempts: maxAttempts, auth: WebAuth(token: BootServerTests.token))
+            let live = LiveDesired(store: try store(), server: try reconciler.settings.server,
+                                   discovery: .init(kernel: "http://198.18.0.1:8080/files/discovery/vmlinuz",
+                                                    initrd: "http://198.18.0.1:8080/files/discovery/initrd.img", args: "console=ttyS0"),
+                                   maxAttempts: maxAttempts)
+            live.update(try reconciler.loadDesired())
+            return BootHTTPServer(controller: FleetController(live: live), auth: WebAuth(token: BootServerTests.token))
         }
 
         func store() throws -> SQLiteStore { try #require(try reconciler.openStore(creating: true)) }

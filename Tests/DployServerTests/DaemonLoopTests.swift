@@ -1,7 +1,6 @@
 import Crypto
-import DployConfig
-import DployConfig
 @testable import DployController
+import DployConfig
 import DployGit
 import DployInventory
 import DployServer
@@ -39,15 +38,13 @@ struct DaemonLoopTests {
                 """.utf8).write(to: config)
             reconciler = Reconciler(config: try ControllerConfig.load(path: config.path).get(), configPath: config.path,
                                     keepingCaches: true)
-            // As `dploy serve` does before the server answers callbacks.
-            try reconciler.makeCallbackKey()
         }
 
         deinit { try? FileManager.default.removeItem(at: root) }
 
         func loop(metrics: ControllerMetrics = ControllerMetrics(), live: LiveDesired? = nil) throws -> ReconcileLoop {
             ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)), metrics: metrics,
-                          logger: Logger(label: "test")) { live?.update($0) }
+                          logger: Logger(label: "test"), live: live)
         }
 
         func commit(_ script: String) throws {
@@ -103,8 +100,8 @@ struct DaemonLoopTests {
     @Test("a commit plus a signed webhook converges; an unsigned one runs nothing; boot decisions follow git")
     func webhookConverges() async throws {
         let site = try Site()
-        let live = LiveDesired(store: try #require(try site.reconciler.openStore(creating: true)),
-                               server: try site.reconciler.settings.server, discovery: nil)
+        let store = try #require(try site.reconciler.openStore(creating: true))
+        let live = try site.reconciler.liveDesired(store: store)
         let metrics = ControllerMetrics()
         let loop = try site.loop(metrics: metrics, live: live)
         await loop.runOnce(trigger: "start")
@@ -114,9 +111,9 @@ struct DaemonLoopTests {
         let events = try #require(try site.reconciler.openStore(creating: false)).events(for: MACAddress("94:18:82:3a:5c:10"), limit: 5)
         #expect(events.first?.kind == "applied")
 
-        let server = BootHTTPServer(live: live, auth: WebAuth(token: BootServerTests.token),
-                                    daemon: .init(loop: loop, metrics: metrics,
-                                                  webhook: Webhook(secret: "hook-secret", followedRef: "main")),
+        let server = BootHTTPServer(controller: FleetController(live: live, loop: loop),
+                                    auth: WebAuth(token: BootServerTests.token),
+                                    webhook: Webhook(secret: "hook-secret", followedRef: "main"),
                                     httpFolder: site.root.appendingPathComponent("out/http").path)
         let running = Task { try await loop.run() }
         defer { running.cancel() }
@@ -225,9 +222,9 @@ struct DaemonLoopTests {
             try Data((String(contentsOfFile: path, encoding: .utf8) + "\n\(setting)\n").utf8).write(to: URL(fileURLWithPath: path))
             let reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
             let store = try #require(try reconciler.openStore(creating: true))
-            let live = LiveDesired(store: store, server: try reconciler.settings.server, discovery: nil)
+            let live = try reconciler.liveDesired(store: store)
             let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(),
-                                     logger: Logger(label: "test")) { live.update($0) }
+                                     logger: Logger(label: "test"), live: live)
             await loop.runOnce(trigger: "start")
             #expect(loop.status.lastRun?.result == result, "\(setting): \(loop.status.lastError ?? "")")
             #expect(loop.status.role == (result == .planned ? .planOnly : .apply))
@@ -244,7 +241,7 @@ struct DaemonLoopTests {
         try site.commit("sed -i 's/generation: 1/generation: one/' site-a/machines/rack-r1.yaml")
         let reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
         let loop = ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)),
-                                 metrics: ControllerMetrics(), logger: Logger(label: "test")) { _ in }
+                                 metrics: ControllerMetrics(), logger: Logger(label: "test"))
         await loop.runOnce(trigger: "start")
         #expect(loop.status.lastRun?.result == .failed)
         #expect(loop.status.lastError?.contains("no desired state in force") == true)
@@ -259,7 +256,7 @@ struct DaemonLoopTests {
             try Data((String(contentsOfFile: path, encoding: .utf8) + "\n\(setting)\n").utf8).write(to: URL(fileURLWithPath: path))
             let reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
             let loop = ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)),
-                                     metrics: ControllerMetrics(), logger: Logger(label: "test")) { _ in }
+                                     metrics: ControllerMetrics(), logger: Logger(label: "test"))
             await loop.runOnce(trigger: "start")
             #expect(loop.status.lastRun?.result == .planned)
             #expect(loop.status.roleReason == "\(setting) in \(path)")

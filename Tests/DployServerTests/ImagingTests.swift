@@ -56,7 +56,9 @@ struct ImagingTests {
             return key
         }
 
-        func router() -> Router<BasicRequestContext> { BootHTTPServer(live: live, auth: WebAuth(token: "t")).router() }
+        func router() -> Router<BasicRequestContext> {
+            BootHTTPServer(controller: FleetController(live: live), auth: WebAuth(token: "t")).router()
+        }
     }
 
     /// Runs the served imaging.sh as the imaging environment: `sh imaging.sh MAC TOKEN`.

@@ -19,7 +19,8 @@ struct WebPageTests {
     func server(_ lab: Lab, users: [String: String] = [:]) throws -> BootHTTPServer {
         let live = LiveDesired(store: try lab.store(), server: try lab.reconciler.settings.server, discovery: nil)
         live.update(try lab.reconciler.loadDesired())
-        return BootHTTPServer(live: live, auth: WebAuth(token: BootServerTests.token, users: users),
+        return BootHTTPServer(controller: FleetController(live: live),
+                              auth: WebAuth(token: BootServerTests.token, users: users),
                               extraLinks: ["ACU": "https://{host}:2381/hpe/acu"])
     }
 
@@ -111,7 +112,8 @@ struct WebPageTests {
     func signInEncoding() async throws {
         let lab = try Lab()
         let live = LiveDesired(store: try lab.store(), server: try lab.reconciler.settings.server, discovery: nil)
-        let app = Application(router: BootHTTPServer(live: live, auth: WebAuth(token: "a+b/c=")).router())
+        let app = Application(router: BootHTTPServer(controller: FleetController(live: live),
+                                                     auth: WebAuth(token: "a+b/c=")).router())
         try await app.test(.live) { client in
             let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
             let (encoded, _, _) = try await request(client, "/login", method: .post, headers: form, body: "token=a%2Bb%2Fc%3D")

@@ -24,9 +24,9 @@ public final class ReconcileLoop: Service, Sendable {
     let lock: LeaderLock
     let metrics: ControllerMetrics
     let logger: Logger
-    /// Told every time the desired state in force changes (first load included), so that
-    /// boot decisions and pages follow git.
-    let desiredChanged: @Sendable (DesiredState) -> Void
+    /// Where the desired state in force is published (first load included), so that boot
+    /// decisions and pages follow git; nil for a loop that serves nothing.
+    let live: LiveDesired?
     let jitter: Double
     private let wake = WakeSignal()
     private let state: Mutex<LoopState>
@@ -37,13 +37,13 @@ public final class ReconcileLoop: Service, Sendable {
     }
 
     public init(reconciler: Reconciler, store: SQLiteStore, metrics: ControllerMetrics, logger: Logger,
-                jitter: Double = 0.1, desiredChanged: @escaping @Sendable (DesiredState) -> Void) {
+                jitter: Double = 0.1, live: LiveDesired? = nil) {
         self.reconciler = reconciler
         self.store = store
         self.metrics = metrics
         self.logger = logger
         self.jitter = jitter
-        self.desiredChanged = desiredChanged
+        self.live = live
         lock = LeaderLock(path: reconciler.leaderLockPath)
         state = Mutex(LoopState(status: DaemonStatus(
             pid: getpid(), startedAt: Date(), role: .apply, runs: 0,
@@ -229,7 +229,7 @@ public final class ReconcileLoop: Service, Sendable {
             return state.desired
         }
         if previous.map({ $0.revision != loaded.revision || $0.fleet != loaded.fleet || $0.templates != loaded.templates }) ?? true {
-            desiredChanged(loaded)
+            live?.update(loaded)
         }
     }
 

@@ -32,12 +32,12 @@ struct WebPages: Sendable {
     }
 
     struct Inputs {
-        var snapshot: LiveDesired.Snapshot?
+        var desired: DesiredState?
         var status: DaemonStatus?
     }
 
     func base(_ title: String, _ inputs: Inputs) -> [String: Any] {
-        ["title": title, "sourceLabel": inputs.snapshot?.desired.source ?? "no desired state loaded yet"]
+        ["title": title, "sourceLabel": inputs.desired?.source ?? "no desired state loaded yet"]
     }
 
     /// Rows per page of the server list: a fleet of thousands is read a page at a time.
@@ -46,11 +46,10 @@ struct WebPages: Sendable {
     /// - Parameters:
     ///   - query: keeps the machines whose name, MAC, address, state or model contains it.
     ///   - page: 1-based; out-of-range pages show the nearest one.
-    func servers(_ inputs: Inputs, store: SQLiteStore, query: String = "", page: Int = 1) throws -> String {
-        let fleet = inputs.snapshot?.desired.fleet ?? Fleet()
+    func servers(_ inputs: Inputs, machines: [MachineOverview], query: String = "", page: Int = 1) -> String {
+        let fleet = inputs.desired?.fleet ?? Fleet()
         let resolver = DefaultsResolver(groups: fleet.groups)
-        var rows = MachineOverview.rows(fleet: fleet, observed: try store.machines(), latestEvents: try store.latestEvents(),
-                                        bmcReadings: try store.bmcReadings())
+        var rows = machines
         let needle = query.trimmingCharacters(in: .whitespaces).lowercased()
         if !needle.isEmpty {
             rows = rows.filter { row in
@@ -88,22 +87,12 @@ struct WebPages: Sendable {
         return render("servers", context)
     }
 
-    /// nil when no machine has that name or MAC.
-    func machine(_ id: String, _ inputs: Inputs, store: SQLiteStore) throws -> String? {
-        let fleet = inputs.snapshot?.desired.fleet ?? Fleet()
-        let inGit = fleet.machine(named: id) ?? MACAddress(id).flatMap { mac in fleet.machines.first { $0.mac.value == mac } }
-        guard let mac = inGit?.mac.value ?? MACAddress(id) else { return nil }
-        let observed = try store.machine(mac)
-        guard inGit != nil || observed != nil else { return nil }
-        let effective = inGit.map { DefaultsResolver(groups: fleet.groups).resolve($0) }
-        var one = Fleet()
-        one.groups = fleet.groups
-        one.machines = inGit.map { [$0] } ?? []
-        let row = MachineOverview.rows(fleet: one, observed: observed.map { [$0] } ?? []).first
-        var context = base(inGit?.name ?? mac.description, inputs)
-        context["name"] = inGit?.name ?? mac.description
-        context["mac"] = mac.description
-        context["inGit"] = inGit != nil
+    func machine(_ detail: MachineDetail, _ inputs: Inputs) -> String {
+        let effective = detail.effective, observed = detail.observed, row = detail.overview
+        var context = base(detail.name, inputs)
+        context["name"] = detail.name
+        context["mac"] = detail.mac.description
+        context["inGit"] = effective != nil
         context["desired"] = effective?.reportRows.map { ["field": $0.field, "value": $0.value, "origin": $0.origin] } ?? []
         context["state"] = row?.state ?? "never seen"
         context["stateClass"] = (row?.state ?? "never seen").replacingOccurrences(of: " ", with: "-")
@@ -111,7 +100,7 @@ struct WebPages: Sendable {
         context["generation"] = effective.map { String($0.generation) } ?? "—"
         context["lastSeen"] = observed.map { Self.time($0.lastSeen) } ?? "never"
         context["address"] = row?.address ?? ""
-        let reading = try store.bmcReadings()[mac]
+        let reading = detail.bmcReading
         context["power"] = reading.map { ($0.power ?? "unreadable: \($0.error ?? "")") + ", read \(Self.time($0.readAt))" } ?? "unknown"
         context["lastInventory"] = observed?.hardwareReportedAt.map(Self.time)
         if let hardware = observed?.hardware {
@@ -123,16 +112,16 @@ struct WebPages: Sendable {
                 "nics": hardware.nics.map { "\($0.name ?? "?") \($0.mac)" + ($0.linkUp.map { $0 ? " link up" : " no link" } ?? "") },
             ] as [String: Any]
         }
-        let installs = try store.installAttempts(mac).reversed().map { attempt -> [String: Any] in
+        let installs = detail.installAttempts.reversed().map { attempt -> [String: Any] in
             ["generation": attempt.generation, "started": Self.time(attempt.startedAt),
              "finished": attempt.finishedAt.map(Self.time) ?? "", "failed": attempt.failure ?? attempt.failedAt.map(Self.time) ?? ""]
         }
         context["installs"] = installs
         context["hasInstalls"] = !installs.isEmpty
-        let events = try store.events(for: mac, limit: 100).map { ["at": Self.time($0.at), "kind": $0.kind, "message": $0.message] }
+        let events = detail.events.map { ["at": Self.time($0.at), "kind": $0.kind, "message": $0.message] }
         context["events"] = events
         context["hasEvents"] = !events.isEmpty
-        let runs = try store.taskRuns(mac: mac).map { run -> [String: Any] in
+        let runs = detail.taskRuns.map { run -> [String: Any] in
             Self.taskRun(TaskOverview.Run(run)).merging(["task": run.key.task]) { $1 }
         }
         context["taskRuns"] = runs
@@ -143,7 +132,7 @@ struct WebPages: Sendable {
     }
 
     func groups(_ inputs: Inputs) -> String {
-        let fleet = inputs.snapshot?.desired.fleet ?? Fleet()
+        let fleet = inputs.desired?.fleet ?? Fleet()
         let resolver = DefaultsResolver(groups: fleet.groups)
         let effective = fleet.machines.map(resolver.resolve)
         var context = base("Groups", inputs)
@@ -187,8 +176,7 @@ struct WebPages: Sendable {
         return render("plan", context)
     }
 
-    func tasks(_ inputs: Inputs, store: SQLiteStore) throws -> String {
-        let rows = TaskOverview.rows(fleet: inputs.snapshot?.desired.fleet ?? Fleet(), runs: try store.taskRuns(task: nil))
+    func tasks(_ inputs: Inputs, rows: [TaskOverview]) -> String {
         var context = base("Tasks", inputs)
         context["count"] = rows.count
         context["tasks"] = rows.map { row -> [String: Any] in

@@ -5,15 +5,15 @@ import DploySpec
 /// What an imaging run asks of the imaging environment, as `GET /v1/imaging/{mac}` answers
 /// it: `key=value` lines (`task`, `direction`, `url`, `disk`, `sha256`), so a shell script
 /// reads it with sed and never evaluates it.
-struct ImagingJob: Hashable, Sendable {
-    enum Direction: String, Sendable { case capture, restore }
+public struct ImagingJob: Hashable, Sendable {
+    public enum Direction: String, Sendable { case capture, restore }
 
-    var task: String
-    var direction: Direction
-    var url: String
-    var disk: String
+    public var task: String
+    public var direction: Direction
+    public var url: String
+    public var disk: String
     /// The image's expected SHA-256 (restore only, when the task gives one).
-    var sha256: String?
+    public var sha256: String?
 
     /// What an imaging run's token signs: the task, its revision and the machine.
     static func runName(_ key: TaskRunKey) -> String { "\(key.task)|\(key.revision)|\(key.machine)" }
@@ -42,7 +42,7 @@ struct ImagingJob: Hashable, Sendable {
     /// The job as the imaging script reads it. Values are single lines: URLs, device
     /// paths and hex, as the spec's validation guarantees; anything after a line break
     /// would be cut.
-    var text: String {
+    public var text: String {
         let lines = [("task", task), ("direction", direction.rawValue), ("url", url), ("disk", disk), ("sha256", sha256 ?? "")]
         return lines.map { "\($0.0)=\($0.1.split(whereSeparator: \.isNewline).first.map(String.init) ?? "")\n" }.joined()
     }

@@ -1,0 +1,147 @@
+import DployInventory
+import DployPlan
+import DployRender
+import DploySpec
+import Foundation
+
+/// The controller as the HTTP server sees it (`ControllerInterface`): the store, the desired
+/// state in force with its boot decisions (`LiveDesired`, which the loop publishes to), and in
+/// the daemon the reconcile loop with its metrics. Without a loop it serves fixed desired
+/// state: tests, and tools that only serve.
+public final class FleetController: ControllerInterface {
+    public let live: LiveDesired
+    let loop: ReconcileLoop?
+
+    /// - Parameter loop: the daemon's loop, publishing to the same `live`.
+    public init(live: LiveDesired, loop: ReconcileLoop? = nil) {
+        self.live = live
+        self.loop = loop
+    }
+
+    /// The store boot decisions record into: one for the whole server.
+    private var store: SQLiteStore { live.store }
+
+    // MARK: Reads
+
+    public var serverURL: String { live.server.url }
+
+    public var desired: DesiredState? { live.snapshot?.desired }
+
+    public var status: DaemonStatus? { loop?.status }
+
+    public func metricsExposition() -> String? { loop?.metrics.exposition() }
+
+    public func bootScript(mac: String, address: String?) throws -> String? {
+        try live.snapshot?.decisions.script(mac: mac, address: address)
+    }
+
+    private var fleet: Fleet { desired?.fleet ?? Fleet() }
+
+    public func machines() throws -> [MachineOverview] {
+        MachineOverview.rows(fleet: fleet, observed: try store.machines(), latestEvents: try store.latestEvents(),
+                             bmcReadings: try store.bmcReadings())
+    }
+
+    public func machine(_ id: String) throws -> MachineOverview? {
+        let rows = MachineOverview.rows(fleet: fleet, observed: try store.machines())
+        return rows.first { $0.name == id || $0.mac == MACAddress(id)?.description }
+    }
+
+    public func machineDetail(_ id: String) throws -> MachineDetail? {
+        let fleet = fleet
+        let inGit = fleet.machine(named: id) ?? MACAddress(id).flatMap { mac in fleet.machines.first { $0.mac.value == mac } }
+        guard let mac = inGit?.mac.value ?? MACAddress(id) else { return nil }
+        let observed = try store.machine(mac)
+        guard inGit != nil || observed != nil else { return nil }
+        var one = Fleet()
+        one.groups = fleet.groups
+        one.machines = inGit.map { [$0] } ?? []
+        return MachineDetail(
+            name: inGit?.name ?? mac.description, mac: mac,
+            effective: inGit.map { DefaultsResolver(groups: fleet.groups).resolve($0) }, observed: observed,
+            overview: MachineOverview.rows(fleet: one, observed: observed.map { [$0] } ?? []).first,
+            bmcReading: try store.bmcReadings()[mac], installAttempts: try store.installAttempts(mac),
+            events: try store.events(for: mac, limit: 100), taskRuns: try store.taskRuns(mac: mac))
+    }
+
+    public func events(of mac: MACAddress, limit: Int) throws -> [MachineEvent] {
+        try store.events(for: mac, limit: limit)
+    }
+
+    public func tasks(named name: String?) throws -> [TaskOverview] {
+        TaskOverview.rows(fleet: fleet, runs: try store.taskRuns(task: name))
+    }
+
+    public func imagingJob(mac: MACAddress, token: String) throws -> ImagingJob {
+        try imagingRun(mac: mac, token: token).job
+    }
+
+    /// The running imaging run a MAC and token speak for, and its job from git.
+    private func imagingRun(mac: MACAddress, token: String) throws -> (run: TaskRun, job: ImagingJob) {
+        guard let run = try store.runningTaskRun(mac: mac, actions: TaskAction.imagingKinds, at: Date()) else {
+            throw ControllerRefusal(.notFound, "no imaging run is going for \(mac) (none started, or it is over or past its deadline)")
+        }
+        guard let key = live.server.callbackKey, key.verify(token, imaging: ImagingJob.runName(run.key), mac: mac) else {
+            throw ControllerRefusal(.forbidden, "the token does not match this machine's imaging run")
+        }
+        // Right after a restart no desired state is loaded yet: that says nothing about the
+        // task, so the environment is asked to try again rather than its run failed.
+        guard let fleet = desired?.fleet else {
+            throw ControllerRefusal(.unavailable, "dploy is starting and has no desired state loaded yet; try again")
+        }
+        guard let job = ImagingJob(run, fleet: fleet) else {
+            _ = try store.finishTaskRun(run.key, .failed("the task was edited or removed from git while the run waited"), at: Date())
+            throw ControllerRefusal(.gone, "task '\(run.key.task)' changed in git since this run started; the run is failed")
+        }
+        return (run, job)
+    }
+
+    // MARK: State changes
+
+    public func webhookDelivered(_ result: ControllerMetrics.WebhookResult) throws {
+        guard let loop else { throw ControllerRefusal(.notFound, "this server runs no reconcile loop") }
+        loop.metrics.recordWebhook(result)
+        if result == .accepted { loop.trigger() }
+    }
+
+    public func recordHardware(_ hardware: Hardware, of mac: MACAddress) throws {
+        try store.recordHardware(mac, hardware, at: Date())
+    }
+
+    public func recordInstalled(mac: MACAddress, generation: Int, token: String) throws {
+        guard let key = live.server.callbackKey, key.verify(token, mac: mac, generation: generation) else {
+            throw ControllerRefusal(.forbidden, "the token does not match this machine and generation")
+        }
+        // Only the generation git asks for now can be installed; an old installer that
+        // calls back late does not mark a newer generation done.
+        guard live.snapshot?.decisions.desiredGeneration(of: mac) == generation else {
+            throw ControllerRefusal(.conflict, "generation \(generation) is not the generation git asks for \(mac)")
+        }
+        let open = try store.installAttempts(mac).last { $0.generation == generation && $0.finishedAt == nil && $0.failedAt == nil }
+        guard open != nil else {
+            throw ControllerRefusal(.conflict, "no install of generation \(generation) is running for \(mac)")
+        }
+        try store.installFinished(mac, generation: generation, at: Date())
+        try store.record(MachineEvent(mac: mac, at: Date(), kind: "installed",
+                                      message: "the installer called back: generation \(generation) is installed"))
+    }
+
+    public func recordImagingProgress(mac: MACAddress, token: String, text: String) throws {
+        let (run, _) = try imagingRun(mac: mac, token: token)
+        try store.updateTaskRunOutput(run.key, text)
+    }
+
+    @discardableResult
+    public func finishImaging(mac: MACAddress, token: String, report: ImagingReport) throws -> TaskRunOutcome {
+        let (run, job) = try imagingRun(mac: mac, token: token)
+        let outcome: TaskRunOutcome
+        switch report {
+        case .done(let body): outcome = job.outcome(reported: body)
+        case .failed(let reason):
+            let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            outcome = .failed("the imaging environment reported: \(reason.isEmpty ? "no reason" : reason)")
+        }
+        _ = try store.finishTaskRun(run.key, outcome, at: Date())
+        return outcome
+    }
+}
