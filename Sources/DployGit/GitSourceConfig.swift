@@ -35,7 +35,7 @@ public struct GitSourceConfig: Sendable, Hashable {
     /// Whether the repository is fetched (a URL) or read in place (a local path).
     public var isRemote: Bool {
         ["file://", "https://", "http://", "ssh://", "git://"].contains { repository.hasPrefix($0) }
-            || repository.range(of: #"^[^/]+@[^/:]+:"#, options: .regularExpression) != nil
+            || repository.contains(#/^[^\/]+@[^\/:]+:/#)
     }
 }
 

@@ -16,8 +16,9 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
+        // `.iso8601` writes what ISO8601DateFormatter did, without ICU.
         var fields: [String: String] = [
-            "time": ISO8601DateFormatter().string(from: Date()), "level": event.level.rawValue,
+            "time": Date().formatted(.iso8601), "level": event.level.rawValue,
             "message": event.message.description, "logger": label,
         ]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) where fields[key] == nil {

@@ -4,7 +4,7 @@ import DploySpec
 /// System Management Homepage (port 2381), Webmin (port 10000), and the extra links the
 /// controller config names (`web.links`, e.g. the HPE Array Configuration Utility).
 enum MachineLinks {
-    struct Link: Hashable {
+    struct Link: Hashable, Encodable, Sendable {
         var label: String
         var kind: String
         var url: String
@@ -22,9 +22,5 @@ enum MachineLinks {
             links.append(Link(label: label, kind: "extra", url: template.replacingOccurrences(of: "{host}", with: authority)))
         }
         return links
-    }
-
-    static func context(_ links: [Link]) -> [[String: String]] {
-        links.map { ["label": $0.label, "kind": $0.kind, "url": $0.url] }
     }
 }

@@ -7,8 +7,8 @@ import Foundation
 import Mustache
 
 /// The server-rendered pages: the server list, a machine, groups, the pending plan, the
-/// source. Read-only; no JavaScript. Each function gathers what the page shows into a
-/// Mustache context and renders it.
+/// tasks, the source. Read-only; no JavaScript. Each function gathers what the page shows
+/// into its view (`WebViews`) and renders it.
 struct WebPages: Sendable {
     let library: MustacheLibrary
     let extraLinks: [String: String]
@@ -25,19 +25,17 @@ struct WebPages: Sendable {
     }
 
     /// Rendered once: the 401 page needs no state.
-    static let signIn: String = WebPages(extraLinks: [:]).render("signIn", ["title": "Sign in"])
+    static let signIn: String = WebPages(extraLinks: [:]).render("signIn", WebViews.Message(title: "Sign in"))
 
-    func render(_ name: String, _ context: [String: Any]) -> String {
-        library.render(context, withTemplate: name) ?? "template \(name) is missing"
+    func render(_ name: String, _ view: some Encodable & Sendable) -> String {
+        library.render(view, withTemplate: name) ?? "template \(name) is missing"
     }
 
     struct Inputs {
         var desired: DesiredState?
         var status: DaemonStatus?
-    }
 
-    func base(_ title: String, _ inputs: Inputs) -> [String: Any] {
-        ["title": title, "sourceLabel": inputs.desired?.source ?? "no desired state loaded yet"]
+        var sourceLabel: String { desired?.source ?? "no desired state loaded yet" }
     }
 
     /// Rows per page of the server list: a fleet of thousands is read a page at a time.
@@ -61,163 +59,140 @@ struct WebPages: Sendable {
         let bmcs = Dictionary(fleet.machines.filter { names.contains($0.name) }.map {
             ($0.mac.value.description, resolver.resolve($0).settings.bmc?.address)
         }, uniquingKeysWith: { first, _ in first })
-        var context = base("Servers", inputs)
-        context["count"] = rows.count
-        context["query"] = query
-        context["lastError"] = inputs.status?.lastError
+        var paging: WebViews.Servers.Paging?
         if pages > 1 {
             let q = query.isEmpty ? "" : "&q=" + (query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-            context["paging"] = [
-                "current": current, "pages": pages,
-                "previous": current > 1 ? "/?page=\(current - 1)\(q)" : "", "next": current < pages ? "/?page=\(current + 1)\(q)" : "",
-            ] as [String: Any]
+            paging = WebViews.Servers.Paging(current: current, pages: pages, previous: current > 1 ? "/?page=\(current - 1)\(q)" : "",
+                           next: current < pages ? "/?page=\(current + 1)\(q)" : "")
         }
-        context["machines"] = shown.map { row -> [String: Any] in
-            [
-                "id": row.name ?? row.mac, "name": row.name ?? row.mac, "state": row.state,
-                "stateClass": row.state.replacingOccurrences(of: " ", with: "-"),
-                "model": [row.hardware?.vendor, row.hardware?.model].compactMap { $0 }.joined(separator: " "),
-                "serial": row.hardware?.serial ?? "", "address": row.address ?? "",
-                "generation": Self.generation(installed: row.installedGeneration, desired: row.desiredGeneration),
-                "power": row.power ?? "unknown", "lastInventory": row.lastInventory.map(Self.time) ?? "never",
-                "lastEvent": row.lastEvent.map { "\(Self.time(row.lastEventAt!)): \($0)" } ?? "",
-                "links": MachineLinks.context(MachineLinks.links(bmc: bmcs[row.mac] ?? nil, host: row.address, extra: extraLinks)),
-            ]
-        }
-        return render("servers", context)
+        let view = WebViews.Servers(
+            title: "Servers", sourceLabel: inputs.sourceLabel, count: rows.count, query: query,
+            lastError: inputs.status?.lastError, paging: paging,
+            machines: shown.map { row in
+                WebViews.Servers.Row(
+                    id: row.name ?? row.mac, name: row.name ?? row.mac, state: row.state,
+                    stateClass: row.state.replacingOccurrences(of: " ", with: "-"),
+                    model: [row.hardware?.vendor, row.hardware?.model].compactMap { $0 }.joined(separator: " "),
+                    serial: row.hardware?.serial ?? "", address: row.address ?? "",
+                    generation: Self.generation(installed: row.installedGeneration, desired: row.desiredGeneration),
+                    power: row.power ?? "unknown", lastInventory: row.lastInventory.map(Self.time) ?? "never",
+                    lastEvent: row.lastEvent.map { "\(Self.time(row.lastEventAt!)): \($0)" } ?? "",
+                    links: MachineLinks.links(bmc: bmcs[row.mac] ?? nil, host: row.address, extra: extraLinks))
+            })
+        return render("servers", view)
     }
 
     func machine(_ detail: MachineDetail, _ inputs: Inputs) -> String {
         let effective = detail.effective, observed = detail.observed, row = detail.overview
-        var context = base(detail.name, inputs)
-        context["name"] = detail.name
-        context["mac"] = detail.mac.description
-        context["inGit"] = effective != nil
-        context["desired"] = effective?.reportRows.map { ["field": $0.field, "value": $0.value, "origin": $0.origin] } ?? []
-        context["state"] = row?.state ?? "never seen"
-        context["stateClass"] = (row?.state ?? "never seen").replacingOccurrences(of: " ", with: "-")
-        context["installed"] = observed?.installedGeneration.map(String.init) ?? "none"
-        context["generation"] = effective.map { String($0.generation) } ?? "—"
-        context["lastSeen"] = observed.map { Self.time($0.lastSeen) } ?? "never"
-        context["address"] = row?.address ?? ""
-        let reading = detail.bmcReading
-        context["power"] = reading.map { ($0.power ?? "unreadable: \($0.error ?? "")") + ", read \(Self.time($0.readAt))" } ?? "unknown"
-        context["lastInventory"] = observed?.hardwareReportedAt.map(Self.time)
-        if let hardware = observed?.hardware {
-            context["hardware"] = [
-                "vendor": hardware.vendor ?? "", "model": hardware.model ?? "", "serial": hardware.serial ?? "",
-                "bios": hardware.biosVersion ?? "", "cpus": hardware.cpus, "cpuModel": hardware.cpuModel ?? "",
-                "memory": hardware.memoryBytes.map(Self.bytes) ?? "",
-                "disks": hardware.disks.map { "\($0.name) \($0.sizeBytes.map(Self.bytes) ?? "") \($0.model ?? "")" },
-                "nics": hardware.nics.map { "\($0.name ?? "?") \($0.mac)" + ($0.linkUp.map { $0 ? " link up" : " no link" } ?? "") },
-            ] as [String: Any]
+        let state = row?.state ?? "never seen"
+        let installs = detail.installAttempts.reversed().map { attempt in
+            WebViews.Machine.Install(
+                generation: attempt.generation, started: Self.time(attempt.startedAt),
+                finished: attempt.finishedAt.map(Self.time) ?? "", failed: attempt.failure ?? attempt.failedAt.map(Self.time) ?? "")
         }
-        let installs = detail.installAttempts.reversed().map { attempt -> [String: Any] in
-            ["generation": attempt.generation, "started": Self.time(attempt.startedAt),
-             "finished": attempt.finishedAt.map(Self.time) ?? "", "failed": attempt.failure ?? attempt.failedAt.map(Self.time) ?? ""]
+        let events = detail.events.map { WebViews.Machine.Event(at: Self.time($0.at), kind: $0.kind, message: $0.message) }
+        let runs = detail.taskRuns.map { Self.taskRun(TaskOverview.Run($0), task: $0.key.task) }
+        let desired = effective?.reportRows.map { WebViews.Machine.DesiredField(field: $0.field, value: $0.value, origin: $0.origin) }
+        let power = detail.bmcReading.map { ($0.power ?? "unreadable: \($0.error ?? "")") + ", read \(Self.time($0.readAt))" }
+        let hardware = observed?.hardware.map { hardware in
+            WebViews.Machine.Hardware(
+                vendor: hardware.vendor ?? "", model: hardware.model ?? "", serial: hardware.serial ?? "",
+                bios: hardware.biosVersion ?? "", cpus: hardware.cpus, cpuModel: hardware.cpuModel ?? "",
+                memory: hardware.memoryBytes.map(Self.bytes) ?? "",
+                disks: hardware.disks.map { "\($0.name) \($0.sizeBytes.map(Self.bytes) ?? "") \($0.model ?? "")" },
+                nics: hardware.nics.map { "\($0.name ?? "?") \($0.mac)" + ($0.linkUp.map { $0 ? " link up" : " no link" } ?? "") })
         }
-        context["installs"] = installs
-        context["hasInstalls"] = !installs.isEmpty
-        let events = detail.events.map { ["at": Self.time($0.at), "kind": $0.kind, "message": $0.message] }
-        context["events"] = events
-        context["hasEvents"] = !events.isEmpty
-        let runs = detail.taskRuns.map { run -> [String: Any] in
-            Self.taskRun(TaskOverview.Run(run)).merging(["task": run.key.task]) { $1 }
-        }
-        context["taskRuns"] = runs
-        context["hasTaskRuns"] = !runs.isEmpty
-        context["links"] = MachineLinks.context(MachineLinks.links(
-            bmc: effective?.settings.bmc?.address, host: row?.address, extra: extraLinks))
-        return render("machine", context)
+        let view = WebViews.Machine(
+            title: detail.name, sourceLabel: inputs.sourceLabel, name: detail.name, mac: detail.mac.description,
+            inGit: effective != nil, desired: desired ?? [],
+            state: state, stateClass: state.replacingOccurrences(of: " ", with: "-"),
+            installed: observed?.installedGeneration.map(String.init) ?? "none",
+            generation: effective.map { String($0.generation) } ?? "—",
+            lastSeen: observed.map { Self.time($0.lastSeen) } ?? "never", address: row?.address ?? "",
+            power: power ?? "unknown", lastInventory: observed?.hardwareReportedAt.map(Self.time), hardware: hardware,
+            installs: installs, hasInstalls: !installs.isEmpty, events: events, hasEvents: !events.isEmpty,
+            taskRuns: runs, hasTaskRuns: !runs.isEmpty,
+            links: MachineLinks.links(bmc: effective?.settings.bmc?.address, host: row?.address, extra: extraLinks))
+        return render("machine", view)
     }
 
     func groups(_ inputs: Inputs) -> String {
         let fleet = inputs.desired?.fleet ?? Fleet()
         let resolver = DefaultsResolver(groups: fleet.groups)
         let effective = fleet.machines.map(resolver.resolve)
-        var context = base("Groups", inputs)
-        context["count"] = fleet.groups.count
-        context["groups"] = fleet.groups.map { group -> [String: Any] in
-            [
-                "name": group.name, "priority": group.priority,
-                "selector": (group.selector ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "),
-                "members": group.members.map(\.value).joined(separator: ", "),
-                "machines": effective.filter { $0.groups.contains(group.name) }.map(\.name),
-                "defaults": SettingsSummary.text(group.defaults),
-            ]
-        }
-        return render("groups", context)
+        let view = WebViews.Groups(
+            title: "Groups", sourceLabel: inputs.sourceLabel, count: fleet.groups.count,
+            groups: fleet.groups.map { group in
+                WebViews.Groups.Group(
+                    name: group.name, priority: group.priority,
+                    selector: (group.selector ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "),
+                    members: group.members.map(\.value).joined(separator: ", "),
+                    machines: effective.filter { $0.groups.contains(group.name) }.map(\.name),
+                    defaults: SettingsSummary.text(group.defaults))
+            })
+        return render("groups", view)
     }
 
     func plan(_ inputs: Inputs) -> String {
-        var context = base("Plan", inputs)
-        if let run = inputs.status?.lastRun {
-            context["lastRun"] = ["finishedAt": Self.time(run.finishedAt), "trigger": run.trigger,
-                                  "result": run.result.rawValue, "message": run.message]
+        let status = inputs.status
+        var view = WebViews.Plan(title: "Plan", sourceLabel: inputs.sourceLabel, roleReason: status?.roleReason)
+        if let run = status?.lastRun {
+            view.lastRun = WebViews.Plan.LastRun(finishedAt: Self.time(run.finishedAt), trigger: run.trigger, result: run.result.rawValue,
+                                 message: run.message)
         }
-        context["roleReason"] = inputs.status?.roleReason
-        if let plan = inputs.status?.pendingPlan {
-            context["pending"] = [
-                "summary": plan.summary, "source": plan.source,
-                "machines": plan.machines.map { machine -> [String: Any] in
-                    ["machine": machine.machine, "change": machine.change.rawValue, "reasons": machine.reasons,
-                     "actions": machine.actions.map(Self.step)]
+        if let plan = status?.pendingPlan {
+            view.pending = WebViews.Plan.Pending(
+                summary: plan.summary, source: plan.source,
+                machines: plan.machines.map { machine in
+                    WebViews.Plan.Pending.Machine(machine: machine.machine, change: machine.change.rawValue, reasons: machine.reasons,
+                          actions: machine.actions.map(Self.step))
                 },
-                "shared": plan.shared.map(Self.step),
-            ] as [String: Any]
+                shared: plan.shared.map(Self.step))
+            if !plan.tasks.isEmpty {
+                view.pendingTasks = WebViews.Plan.PendingTasks(tasks: plan.tasks.map { task in
+                    WebViews.Plan.PendingTasks.Task(task: task.task, revision: task.revision, summary: task.summary, reason: task.reason,
+                          targets: "\(task.targets.count): " + task.targets.prefix(20).joined(separator: ", ")
+                            + (task.targets.count > 20 ? " …" : ""))
+                })
+            }
         }
-        if let plan = inputs.status?.pendingPlan, !plan.tasks.isEmpty {
-            context["pendingTasks"] = ["tasks": plan.tasks.map { task -> [String: Any] in
-                ["task": task.task, "revision": task.revision, "summary": task.summary, "reason": task.reason,
-                 "targets": "\(task.targets.count): " + task.targets.prefix(20).joined(separator: ", ")
-                    + (task.targets.count > 20 ? " …" : "")]
-            }]
-        }
-        return render("plan", context)
+        return render("plan", view)
     }
 
     func tasks(_ inputs: Inputs, rows: [TaskOverview]) -> String {
-        var context = base("Tasks", inputs)
-        context["count"] = rows.count
-        context["tasks"] = rows.map { row -> [String: Any] in
-            let runs = (row.runs + row.history).map(Self.taskRun)
-            return ["task": row.task, "revision": row.revision as Any, "inGit": row.inGit,
-                    "summary": row.summary ?? row.action ?? "", "counts": row.counts, "runs": runs, "hasRuns": !runs.isEmpty]
-        }
-        return render("tasks", context)
+        let view = WebViews.Tasks(
+            title: "Tasks", sourceLabel: inputs.sourceLabel, count: rows.count,
+            tasks: rows.map { row in
+                let runs = (row.runs + row.history).map { Self.taskRun($0, task: row.task) }
+                return WebViews.Tasks.Task(task: row.task, revision: row.revision, inGit: row.inGit, summary: row.summary ?? row.action ?? "",
+                             counts: row.counts, runs: runs, hasRuns: !runs.isEmpty)
+            })
+        return render("tasks", view)
     }
 
-    static func taskRun(_ run: TaskOverview.Run) -> [String: Any] {
-        ["machine": run.machine, "revision": run.revision, "state": run.state.rawValue,
-         "started": run.startedAt.map(time) ?? "", "finished": run.finishedAt.map(time) ?? "",
-         "exitCode": run.exitCode.map(String.init) ?? "", "error": run.error ?? "", "output": run.output ?? ""]
+    static func taskRun(_ run: TaskOverview.Run, task: String) -> WebViews.TaskRun {
+        WebViews.TaskRun(task: task, machine: run.machine, revision: run.revision, state: run.state.rawValue,
+                         started: run.startedAt.map(time) ?? "", finished: run.finishedAt.map(time) ?? "",
+                         exitCode: run.exitCode.map(String.init) ?? "", error: run.error ?? "", output: run.output ?? "")
     }
 
     func source(_ inputs: Inputs) -> String {
-        var context = base("Source", inputs)
         let status = inputs.status
-        if let source = status?.source {
-            context["git"] = [
-                "fetched": source.lastFetched.map(Self.commit) ?? "never",
-                "good": source.lastGood.map(Self.commit) ?? "none yet",
-                "applied": source.lastApplied.map(Self.commit) ?? "none yet",
-            ]
-            context["sourceError"] = source.lastError.map { error in
-                (error.commit.map { "\($0.short): " } ?? "") + error.message
-            }
-        }
-        context["role"] = status?.role.rawValue ?? "unknown"
-        context["roleReason"] = status?.roleReason
-        context["runs"] = status?.runs ?? 0
-        context["nextRun"] = status?.nextRunAt.map(Self.time) ?? "—"
-        context["lastError"] = status?.lastError
-        return render("source", context)
+        let source = status?.source
+        let view = WebViews.Source(
+            title: "Source", sourceLabel: inputs.sourceLabel,
+            git: source.map { source in
+                WebViews.Source.Git(fetched: source.lastFetched.map(Self.commit) ?? "never", good: source.lastGood.map(Self.commit) ?? "none yet",
+                      applied: source.lastApplied.map(Self.commit) ?? "none yet")
+            },
+            sourceError: source?.lastError.map { error in (error.commit.map { "\($0.short): " } ?? "") + error.message },
+            role: status?.role.rawValue ?? "unknown", roleReason: status?.roleReason, runs: status?.runs ?? 0,
+            nextRun: status?.nextRunAt.map(Self.time) ?? "—", lastError: status?.lastError)
+        return render("source", view)
     }
 
     func notFound(_ message: String, _ inputs: Inputs) -> String {
-        var context = base("Not found", inputs)
-        context["message"] = message
-        return render("notFound", context)
+        render("notFound", WebViews.Message(title: "Not found", sourceLabel: inputs.sourceLabel, message: message))
     }
 
     /// One page of `items`: the page shown (clamped to what exists) and how many there are.
@@ -245,11 +220,12 @@ struct WebPages: Sendable {
         }
     }
 
+    /// `2026-11-27 20:13:37 UTC`. Foundation's ISO 8601 style, not `Calendar` or a
+    /// `DateFormatter`: those run on ICU, which the daemon keeps out of its memory.
     static func time(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d-%02d-%02d %02d:%02d:%02d UTC", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        // `2026-11-27T20:13:37Z`, always UTC and always this long.
+        let iso = date.formatted(.iso8601)
+        return String(iso.prefix(10)) + " " + String(iso.dropFirst(11).prefix(8)) + " UTC"
     }
 
     static func bytes(_ count: Int64) -> String {
