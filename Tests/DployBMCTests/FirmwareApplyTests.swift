@@ -94,11 +94,12 @@ struct FirmwareApplyTests {
         let result = try reconciler.plan(desired: desired, bmc: (read.power, read.firmware))
 
         // The plan carries each component's image, so apply needs nothing else.
-        let steps = result.plan.actions.filter { $0.kind == .firmwareUpdate }
+        let steps = result.plan.actions.filter { $0.kind == .updateFirmware }
         #expect(steps.map(\.machine) == ["fw-fails", "fw-good", "fw-wrongsum"])
         let goodStep = try #require(steps.first { $0.machine == "fw-good" })
-        #expect(goodStep.firmware == FirmwareTarget(component: "iLO 5", installed: "2.96 Aug 17 2023", version: "3.08",
-                                                    image: "\(imageURL)/ilo5_308.fwpkg", sha256: try digest("ilo5_308.fwpkg")))
+        let wanted = FirmwareTarget(component: "iLO 5", installed: "2.96 Aug 17 2023", version: "3.08",
+                                    image: "\(imageURL)/ilo5_308.fwpkg", sha256: try digest("ilo5_308.fwpkg"))
+        #expect(goodStep == .updateFirmware(machine: "fw-good", wanted, reason: Reason(.firmwareDrift, "iLO 5 2.96 Aug 17 2023 → 3.08")))
         #expect(result.plan.text(color: false).contains("iLO 5 2.96 Aug 17 2023 → 3.08"))
 
         let events = EventLog()

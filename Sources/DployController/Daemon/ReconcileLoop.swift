@@ -247,7 +247,7 @@ public final class ReconcileLoop: Service, Sendable {
         let now = Date()
         for machine in plan.machines {
             let mac = macs[machine.machine] ?? MACAddress(machine.machine)
-            let message = "\(machine.change.rawValue): " + machine.reasons.joined(separator: "; ")
+            let message = "\(machine.change.rawValue): " + machine.reasons.map(\.message).joined(separator: "; ")
                 + (plan.revision.map { " (commit \($0.prefix(12)))" } ?? "")
             record(MachineEvent(mac: mac, at: now, kind: "applied", message: message))
             logger.info("applied \(machine.change.rawValue)", metadata: [

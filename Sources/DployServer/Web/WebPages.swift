@@ -171,7 +171,7 @@ struct WebPages: Sendable {
             context["pending"] = [
                 "summary": plan.summary, "source": plan.source,
                 "machines": plan.machines.map { machine -> [String: Any] in
-                    ["machine": machine.machine, "change": machine.change.rawValue, "reasons": machine.reasons,
+                    ["machine": machine.machine, "change": machine.change.rawValue, "reasons": machine.reasons.map(\.message),
                      "actions": machine.actions.map(Self.step)]
                 },
                 "shared": plan.shared.map(Self.step),
@@ -179,7 +179,7 @@ struct WebPages: Sendable {
         }
         if let plan = inputs.status?.pendingPlan, !plan.tasks.isEmpty {
             context["pendingTasks"] = ["tasks": plan.tasks.map { task -> [String: Any] in
-                ["task": task.task, "revision": task.revision, "summary": task.summary, "reason": task.reason,
+                ["task": task.task, "revision": task.revision, "summary": task.summary, "reason": task.reason.message,
                  "targets": "\(task.targets.count): " + task.targets.prefix(20).joined(separator: ", ")
                     + (task.targets.count > 20 ? " …" : "")]
             }]
@@ -241,8 +241,7 @@ struct WebPages: Sendable {
     }
 
     static func step(_ action: Action) -> String {
-        [action.kind.rawValue, action.path?.description, action.detail].compactMap { $0 }.joined(separator: " ")
-            + " (\(action.reason))"
+        action.line + " (\(action.reason.message))"
     }
 
     static func commit(_ commit: CommitInfo) -> String { "\(commit.id.short) \"\(commit.summary)\"" }
