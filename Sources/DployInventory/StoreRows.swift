@@ -11,13 +11,13 @@ struct MachineRow: StoreRow {
     var firstSeen: Date
     var lastSeen: Date
     var address: String?
-    var state: String
+    var state: MachineState
     var installedGeneration: Int?
 
     func observed(hardware: HardwareRow?) -> ObservedMachine? {
         guard let mac = MACAddress(mac) else { return nil }
         return ObservedMachine(mac: mac, firstSeen: firstSeen, lastSeen: lastSeen, address: address,
-                               state: MachineState(rawValue: state) ?? .discovered, installedGeneration: installedGeneration,
+                               state: state, installedGeneration: installedGeneration,
                                hardware: hardware?.hardware, hardwareReportedAt: hardware?.reportedAt)
     }
 }
@@ -112,7 +112,7 @@ struct TaskRunRow: StoreRow {
     var machine: String
     var mac: String?
     var action: String
-    var state: String
+    var state: TaskRunState
     var startedAt: Date?
     var finishedAt: Date?
     var deadline: Date?
@@ -126,7 +126,7 @@ struct TaskRunRow: StoreRow {
         machine = run.key.machine
         mac = run.mac?.description
         action = run.action
-        state = run.state.rawValue
+        state = run.state
         startedAt = run.startedAt
         finishedAt = run.finishedAt
         deadline = run.deadline
@@ -137,7 +137,12 @@ struct TaskRunRow: StoreRow {
 
     var run: TaskRun {
         TaskRun(key: TaskRunKey(task: task, revision: revision, machine: machine), mac: mac.flatMap(MACAddress.init),
-                action: action, state: TaskRunState(rawValue: state) ?? .failed, startedAt: startedAt, finishedAt: finishedAt,
+                action: action, state: state, startedAt: startedAt, finishedAt: finishedAt,
                 deadline: deadline, exitCode: exitCode, output: output, error: error)
     }
 }
+
+// Stored by their raw values. A value this dploy does not know (a newer dploy wrote it, or
+// a hand edit) is a decoding error that names the column, never read as some other state.
+extension MachineState: DatabaseValueConvertible {}
+extension TaskRunState: DatabaseValueConvertible {}

@@ -177,6 +177,24 @@ struct SQLiteStoreTests {
         #expect(try copy.installedGenerations().count == 50)
         #expect(throws: StoreError.backupExists(copyPath)) { try store.backup(to: copyPath) }
     }
+
+    @Test("a state this dploy does not know is an error that names it, never read as another state")
+    func unknownStateRefused() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteStore(path: path)
+        try store.installStarted(web01, generation: 1, at: t0)
+        _ = try store.startTaskRun(TaskRun(key: TaskRunKey(task: "motd", revision: "r1", machine: "web-01"), mac: web01,
+                                        action: "ssh", state: .running, startedAt: t0))
+        // What a newer dploy, or a hand edit, may leave behind.
+        try store.pool.write { db in
+            try db.execute(sql: "UPDATE machine SET state = 'exploded'")
+            try db.execute(sql: "UPDATE taskRun SET state = 'paused'")
+        }
+        #expect { try store.machines() } throws: { "\($0)".contains("exploded") }
+        #expect { try store.machine(web01) } throws: { "\($0)".contains("exploded") }
+        #expect { try store.taskRunStates() } throws: { "\($0)".contains("paused") }
+        #expect { try store.taskRuns(task: nil) } throws: { "\($0)".contains("paused") }
+    }
 }
 
 @Suite("Dates in the store")
