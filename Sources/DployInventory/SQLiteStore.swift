@@ -75,11 +75,17 @@ public final class SQLiteStore: Store {
                 machine.state = .discovered
                 try machine.update(db)
             }
-            try HardwareRow(mac: mac.description, reportedAt: at, json: String(decoding: try JSONEncoder().encode(hardware), as: UTF8.self))
+            let changes = try HardwareRow.fetchOne(db, key: mac.description)?.hardware.map { hardware.changes(since: $0) } ?? []
+            try HardwareRow(mac: mac.description, reportedAt: at, json: String(decoding: try JSONEncoder().encode(hardware), as: UTF8.self),
+                            changes: changes.isEmpty ? nil : changes.joined(separator: "\n"))
                 .save(db)
             try EventRow(mac: mac.description, at: at, kind: "inventory",
                          message: "hardware reported: \(hardware.vendor ?? "?") \(hardware.model ?? "?"), \(hardware.cpus) CPUs")
                 .insert(db)
+            if !changes.isEmpty {
+                try EventRow(mac: mac.description, at: at, kind: "hardware-changed", message: changes.joined(separator: "; "))
+                    .insert(db)
+            }
         }
     }
 

@@ -1,17 +1,6 @@
 import Foundation
+import DployInventory
 import DploySpec
-
-/// Firmware as a machine's BMC reports it: the model and each component's version, by the
-/// name the firmware inventory gives it (`System ROM`, `iLO 5`).
-public struct ObservedFirmware: Hashable, Sendable {
-    public var model: String?
-    public var versions: [String: String]
-
-    public init(model: String?, versions: [String: String]) {
-        self.model = model
-        self.versions = versions
-    }
-}
 
 /// Baseline × inventory → firmware steps. Pure, like the rest of the planner.
 enum FirmwareDrift {

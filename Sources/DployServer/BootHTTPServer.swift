@@ -247,7 +247,8 @@ public struct BootHTTPServer: Sendable {
     private var inputs: WebPages.Inputs { WebPages.Inputs(snapshot: live.snapshot, status: daemon?.loop.status) }
 
     private func overview(_ id: String) throws -> MachineOverview {
-        let rows = MachineOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), observed: try store.machines())
+        let rows = MachineOverview.rows(fleet: live.snapshot?.desired.fleet ?? Fleet(), observed: try store.machines(),
+                                        bmcReadings: try store.bmcReadings())
         guard let row = rows.first(where: { $0.name == id || $0.mac == MACAddress(id)?.description }) else {
             throw HTTPError(.notFound, message: "no machine named or with MAC '\(id)'")
         }

@@ -39,7 +39,8 @@ struct SQLiteStoreTests {
         try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 60, error: "198.18.0.121: unreachable")])
         let reading = try #require(try store.bmcReadings()[web01])
         #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.error == "198.18.0.121: unreachable")
-        #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings", "v3: task runs"])
+        #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings", "v3: task runs",
+                                         "v4: hardware changes, firmware readings"])
     }
 
     @Test("a v2 store migrates to task runs, keeping its machines; a run is recorded once, ends once, and says how")

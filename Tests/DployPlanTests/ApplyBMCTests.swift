@@ -1,5 +1,6 @@
 import DployApply
 import DployController
+import DployInventory
 import DployPlan
 import DploySpec
 import Foundation
