@@ -157,6 +157,14 @@ struct DaemonLoopTests {
             #expect(metricsText.contains("dploy_webhook_deliveries_total{result=\"unauthorized\"} 2"))
             #expect(metricsText.contains("dploy_webhook_deliveries_total{result=\"accepted\"} 1"))
             #expect(metricsText.contains("dploy_reconcile_runs_total{result=\"converged\"} 2"))
+            // Every machine is counted once per condition type, by status.
+            let (_, machinesJSON) = try await BootServerTests().get(client, "/v1/machines")
+            let machines = try #require(try JSONSerialization.jsonObject(with: Data(machinesJSON.utf8)) as? [[String: Any]])
+            let notInstalled = machines.count { ($0["conditions"] as? [[String: Any]])?.contains {
+                $0["type"] as? String == "Installed" && $0["status"] as? String == "False" } == true }
+            #expect(notInstalled > 0 && metricsText.contains("dploy_machine_condition{type=\"Installed\",status=\"False\"} \(notInstalled)"))
+            let ready = metricsText.split(separator: "\n").filter { $0.hasPrefix("dploy_machine_condition{type=\"Ready\"") }
+            #expect(ready.count == 3 && ready.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +) == Double(machines.count))
             let (_, statusJSON) = try await BootServerTests().get(client, "/v1/status")
             #expect(statusJSON.contains("\"role\":\"apply\""))
         }

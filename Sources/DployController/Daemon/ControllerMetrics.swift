@@ -1,4 +1,5 @@
 import DployInventory
+import DployPlan
 import Prometheus
 
 /// The daemon's Prometheus metrics, served at `/metrics`. One registry per daemon; the
@@ -27,6 +28,7 @@ public final class ControllerMetrics: Sendable {
         for result in WebhookResult.allCases { _ = webhookDeliveries(result) }
         for state in TaskRunState.allCases where state != .pending { _ = taskRuns(state) }
         recordMachines([:])
+        recordConditions([:])
     }
 
     public enum WebhookResult: String, CaseIterable, Sendable {
@@ -70,6 +72,21 @@ public final class ControllerMetrics: Sendable {
     func recordMachines(_ counts: [String: Int]) {
         for state in MachineState.allCases.map(\.rawValue) + ["never seen"] {
             machines(state).set(Double(counts[state] ?? 0))
+        }
+    }
+
+    private func conditions(_ type: MachineCondition.Kind, _ status: MachineCondition.Status) -> Gauge {
+        registry.makeGauge(name: "dploy_machine_condition", labels: [("type", type.rawValue), ("status", status.rawValue)],
+                           help: "Machines by condition and status (Ready, Installed, PowerInSync, FirmwareInSync, HardwareChanged).")
+    }
+
+    /// Counts per type and status; every pair is set, at zero when no machine has it, so
+    /// `dploy_machine_condition{type="Ready",status="False"} > 0` works from the first run.
+    func recordConditions(_ counts: [MachineCondition.Kind: [MachineCondition.Status: Int]]) {
+        for type in MachineCondition.Kind.allCases {
+            for status in [MachineCondition.Status.true, .false, .unknown] {
+                conditions(type, status).set(Double(counts[type]?[status] ?? 0))
+            }
         }
     }
 

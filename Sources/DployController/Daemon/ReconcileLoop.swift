@@ -159,6 +159,9 @@ public final class ReconcileLoop: Service, Sendable {
         }
         if let fleet = desired?.fleet ?? self.desired?.fleet, let observed = try? store.machines() {
             metrics.recordMachines(MachineOverview.stateCounts(fleet: fleet, observed: observed))
+            if let readings = try? store.bmcReadings() {
+                metrics.recordConditions(MachineOverview.conditionCounts(fleet: fleet, observed: observed, bmcReadings: readings))
+            }
         }
         step("count")
         run.finishedAt = Date()
