@@ -33,7 +33,7 @@ struct PowerOnlyBMC: BMCActions {
     func power(machine: String, _ action: PowerAction) throws {}
 }
 
-@Suite("Apply with BMC access", .enabled(if: tool("/usr/sbin/dnsmasq") || integrationRequired, "dnsmasq is not installed"))
+@Suite("Apply with BMC access")
 struct ApplyBMCTests {
     /// The lab applied once, then web-02 due for a reinstall and web-01 found off.
     func reinstallAndDrift() throws -> (LabCopy, Reconciler, PlanResult) {
@@ -70,7 +70,7 @@ struct ApplyBMCTests {
     }
 }
 
-@Suite("Firmware drift", .enabled(if: tool("/usr/sbin/dnsmasq") || integrationRequired, "dnsmasq is not installed"))
+@Suite("Firmware drift")
 struct FirmwareDriftTests {
     func plan(web01 firmware: ObservedFirmware) throws -> MachinePlan? {
         let lab = try LabCopy(config: LabCopy.config())

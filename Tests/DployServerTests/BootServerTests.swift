@@ -4,6 +4,7 @@ import DployPlan
 import DployRender
 import DployServer
 import DploySpec
+import DployTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -233,8 +234,7 @@ struct BootServerTests {
     }
 
     @Test("the agent script reports this machine's hardware from /sys and /proc when lshw is absent",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
-                       || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "curl is not installed"))
+          .requires(.curl))
     func agent() async throws {
         let lab = try Lab()
         let app = Application(router: try lab.server().router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))

@@ -28,7 +28,7 @@ public final class ReconcileLoop: Service, Sendable {
     /// boot decisions and pages follow git.
     let desiredChanged: @Sendable (DesiredState) -> Void
     let jitter: Double
-    private let wake = WakeSignal()
+    let wake = WakeSignal()
     private let state: Mutex<LoopState>
 
     private struct LoopState {
