@@ -1,6 +1,7 @@
 import DployController
 import DployInventory
 import DployPlan
+import DployTestSupport
 import DploySpec
 import Foundation
 import Testing
@@ -14,7 +15,7 @@ struct PlanSchemaTests {
 
     static func schema() throws -> [String: Any] {
         let data = try Data(contentsOf: URL(fileURLWithPath: schemaPath))
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
     @Test("the schema and docs/plan.md list exactly dploy's reason codes and action kinds")
@@ -38,10 +39,9 @@ struct PlanSchemaTests {
     }
 
     @Test("plans with every kind of step pass check-jsonschema, read back equal, and a plan with an unknown code does not pass",
-          .enabled(if: checkJSONSchema != nil || integrationRequired,
-                   "check-jsonschema is not installed (make test installs it); CI requires it"))
+          .requires(.checkJSONSchema))
     func realPlansValidate() throws {
-        let checker = try #require(checkJSONSchema, "check-jsonschema not found")
+        let checker = try Tool.checkJSONSchema.require()
         let plans = try Self.plansWithEveryStep()
         let kinds = Set(plans.flatMap(\.actions).map(\.kind))
         #expect(kinds == Set(Action.Kind.allCases), "missing: \(Set(Action.Kind.allCases).subtracting(kinds))")
@@ -126,7 +126,3 @@ struct PlanSchemaTests {
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 }
-
-/// check-jsonschema, found on PATH.
-let checkJSONSchema: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-    .map { "\($0)/check-jsonschema" }.first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -77,8 +77,9 @@ public final class ControllerMetrics: Sendable {
     }
 
     private func conditions(_ type: MachineCondition.Kind, _ status: MachineCondition.Status) -> Gauge {
-        registry.makeGauge(name: "dploy_machine_condition", labels: [("type", type.rawValue), ("status", status.rawValue)],
-                           help: "Machines by condition and status (Ready, Installed, PowerInSync, FirmwareInSync, HardwareChanged).")
+        registry.makeGauge(descriptor: Self.named("dploy_machine_condition",
+                                                  "Machines by condition and status (Ready, Installed, PowerInSync, FirmwareInSync, HardwareChanged)."),
+                           labels: [("type", type.rawValue), ("status", status.rawValue)])
     }
 
     /// Counts per type and status; every pair is set, at zero when no machine has it, so
