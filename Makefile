@@ -6,7 +6,22 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 LAB ?= examples/lab
 
-.PHONY: all build deps demo test test-tools package-test e2e deb bench clean setup
+.PHONY: all build deps demo test test-deps tools test-tools warnings package-test e2e deb bench clean setup
+
+# The Python tools (check-jsonschema, sushy-tools, …) live in one virtual environment this
+# Makefile owns; tests find them by this absolute path, never through PATH.
+DPLOY_TOOLS_DIR ?= $(CURDIR)/.build-tools
+export DPLOY_TOOLS_DIR
+export DPLOY_TOOLS_BIN := $(DPLOY_TOOLS_DIR)/venv/bin
+
+# `make test` runs every test: a missing tool is a failure that says how to install it.
+# DPLOY_ALLOW_SKIP=1 (a developer's machine without root or without a tool) lets an
+# integration test whose tool is missing skip and say why, and installs nothing with sudo.
+ifeq ($(DPLOY_ALLOW_SKIP),1)
+export DPLOY_REQUIRE_INTEGRATION := 0
+else
+export DPLOY_REQUIRE_INTEGRATION := 1
+endif
 
 all: build
 
@@ -31,11 +46,33 @@ demo: build
 	$(SWIFT) run $(BUILD_FLAGS) dploy plan --config $(LAB)/dploy.yaml || [ $$? -eq 2 ]
 	$(SWIFT) run $(BUILD_FLAGS) dploy serve --config $(LAB)/dploy.yaml --listen $(DEMO_LISTEN)
 
-# The whole suite: unit, integration (check-jsonschema) and the mutation corpus, then the
-# Debian package installed, checked and purged (skipped when not root, see package-test).
-test: deps test-tools
-	$(SWIFT) test $(BUILD_FLAGS)
+# The whole suite, nothing skipped: installs what is missing (test-deps: Debian packages
+# through .ci/setup, with sudo when not root; tools: the Python venv), builds with the
+# warning check (.ci/check-warnings: a warning located in Sources/, Tests/ or bench/ fails),
+# runs every test, then the Debian package installed, checked and purged (package-test).
+test: test-deps tools
+	bash .ci/check-warnings
+	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 	$(MAKE) package-test
+
+# Debian packages the tests run (DHCP checkers, sshd, Chromium, lintian, …): installed by
+# .ci/setup when `.ci/setup check` finds one missing. With DPLOY_ALLOW_SKIP=1, only listed.
+test-deps: deps
+	@bash .ci/setup check || { \
+	  if [ "$(DPLOY_REQUIRE_INTEGRATION)" = 1 ]; then \
+	    bash .ci/setup || { echo "error: could not install the test packages; run: sudo bash .ci/setup" >&2; exit 1; }; \
+	  else echo "DPLOY_ALLOW_SKIP=1: the tests that need them skip (install them: sudo bash .ci/setup)"; fi; }
+
+# The Python tools of .ci/python-tools.txt in $(DPLOY_TOOLS_DIR)/venv (quiet when current).
+tools:
+	@bash .ci/python-tools || [ "$(DPLOY_REQUIRE_INTEGRATION)" != 1 ] \
+	  || { echo "DPLOY_ALLOW_SKIP=1 make test skips the tests that need them" >&2; exit 1; }
+test-tools: tools
+
+# Every file of ours compiled again (touched, dependencies untouched), so that every
+# warning prints: an incremental build is silent about files it does not recompile.
+warnings:
+	bash .ci/check-warnings --all
 
 # End to end (tests/e2e, needs root): a QEMU machine PXE-boots through the dnsmasq config
 # dploy wrote, is discovered, committed to git, installs once, boots its disk, reinstalls
@@ -66,21 +103,18 @@ test-tools:
 # Figures for 10,000 generated machines (load vs PyYAML's C loader, git, plan, apply), then
 # GET /boot.ipxe from dploy serve against nginx serving the same bytes (wrk, loopback), then
 # 1,000 emulated BMCs observed by `dploy bmc status` against Python's sushy client.
-bench: deps
+bench: deps tools
 	$(SWIFT) build -c release --product dploy
 	$(SWIFT) build -c release --product dploy-bench
-	python3 bench/run.py --dploy .build/release/dploy --dploy-bench .build/release/dploy-bench --machines 10000
+	$(DPLOY_TOOLS_BIN)/python3 bench/run.py --dploy .build/release/dploy --dploy-bench .build/release/dploy-bench --machines 10000
 	python3 bench/daemon.py --dploy .build/release/dploy --machines 10000
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || bash .ci/setup bench
 	python3 bench/boot_http.py --dploy .build/release/dploy
-	@command -v sushy-emulator >/dev/null && python3 -c 'import sushy, bcrypt' 2>/dev/null \
-	  || python3 -m pip install --quiet 'sushy-tools>=2.2' 'bcrypt>=4' sushy \
-	  || python3 -m pip install --quiet --break-system-packages 'sushy-tools>=2.2' 'bcrypt>=4' sushy
-	python3 bench/bmc.py --dploy .build/release/dploy --bmcs 1000 --concurrency 16,64
+	PATH="$(DPLOY_TOOLS_BIN):$$PATH" $(DPLOY_TOOLS_BIN)/python3 bench/bmc.py --dploy .build/release/dploy --bmcs 1000 --concurrency 16,64
 
-# Installs the system packages and Python tools the tests need (Debian; run as root).
+# Installs the system packages and Python tools the tests need (Debian; root or sudo).
 setup:
 	bash .ci/setup
 
 clean:
-	rm -rf .build .build-deb bench/out
+	rm -rf .build .build-deb .build-tools bench/out

@@ -110,9 +110,12 @@ let package = Package(
             dependencies: ["DployGit", "DploySpec", "DployConfig", "DployController", "DployPlan"],
             path: "bench/Sources"
         ),
+        // What the test targets share: the integration gate, tools by absolute path, held
+        // ports, temporary folders, bounded polling. Used only by test targets.
+        .target(name: "DployTestSupport", dependencies: ["DploySpec"], path: "Tests/DployTestSupport"),
         .testTarget(
             name: "DploySpecTests",
-            dependencies: ["DploySpec", .product(name: "Yams", package: "Yams")],
+            dependencies: ["DployTestSupport", "DploySpec", .product(name: "Yams", package: "Yams")],
             exclude: ["../Fixtures"]
         ),
         .testTarget(
@@ -121,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DployGitTests",
-            dependencies: ["DployGit", "DploySpec"]
+            dependencies: ["DployTestSupport", "DployGit", "DploySpec"]
         ),
         .testTarget(
             name: "DployInventoryTests",
@@ -135,12 +138,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DployPlanTests",
-            dependencies: ["DployPlan", "DployApply", "DployConfig", "DployController", "DployInventory", "DployRender", "DploySpec"]
+            dependencies: ["DployTestSupport", "DployPlan", "DployApply", "DployConfig", "DployController", "DployInventory", "DployRender", "DploySpec"]
         ),
         .testTarget(
             name: "DployServerTests",
             dependencies: [
-                "DployServer", "DployInventory", "DployConfig", "DployController", "DploySpec", "DployGit",
+                "DployTestSupport", "DployServer", "DployInventory", "DployConfig", "DployController", "DploySpec", "DployGit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -148,7 +151,7 @@ let package = Package(
         .testTarget(
             name: "DployBMCTests",
             // Also runs the built `dploy bmc` against the emulator, as an operator would.
-            dependencies: ["DployBMC", "DploySpec", "DployConfig", "DployController", "DployApply", "DployPlan", "DployInventory", "dploy",
+            dependencies: ["DployTestSupport", "DployBMC", "DploySpec", "DployConfig", "DployController", "DployApply", "DployPlan", "DployInventory", "dploy",
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]
         ),
@@ -156,12 +159,12 @@ let package = Package(
             name: "DploySSHTests",
             // Runs Debian's sshd on 127.0.0.1 with keys made by ssh-keygen for each test; SSH
             // tasks run through the controller against it.
-            dependencies: ["DploySSH", "DploySpec", "DployConfig", "DployController", "DployInventory", "DployPlan"]
+            dependencies: ["DployTestSupport", "DploySSH", "DploySpec", "DployConfig", "DployController", "DployInventory", "DployPlan"]
         ),
         .testTarget(
             name: "dployTests",
             // Runs the built `dploy` binary, as an operator would; seeds stores with DployInventory.
-            dependencies: ["dploy", "DployInventory", "DploySpec", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["DployTestSupport", "dploy", "DployInventory", "DploySpec", .product(name: "Crypto", package: "swift-crypto")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -27,7 +27,7 @@ public struct Applier: Sendable {
         public var written: [OutputPath] = []
         public var removed: [OutputPath] = []
         public var reloaded = false
-        /// BMC steps done, `machine: kind detail`, in order.
+        /// BMC steps done, `machine: step`, in order (`web-01: power cycle`).
         public var bmcSteps: [String] = []
     }
 
@@ -42,8 +42,8 @@ public struct Applier: Sendable {
         var report = Report()
         var staged: [(temporary: String, path: OutputPath)] = []
         defer { staged.forEach { AtomicFile.discard($0.temporary) } }
-        for action in actions where action.kind == .writeDHCPConfig {
-            guard let path = action.path, let contents = result.desiredFiles[path] else { continue }
+        for case .writeDHCPConfig(let path, _) in actions {
+            guard let contents = result.desiredFiles[path] else { continue }
             staged.append((try AtomicFile.stage(contents, for: folders.diskPath(path)), path))
         }
         // Whenever any DHCP file changes, the configuration as it will be is checked: the
@@ -57,8 +57,8 @@ public struct Applier: Sendable {
         var bootFiles: [(temporary: String, path: OutputPath)] = []
         var renamed = 0
         defer { bootFiles.dropFirst(renamed).forEach { AtomicFile.discard($0.temporary) } }
-        for action in actions where action.kind == .writeFile {
-            guard let path = action.path, let contents = result.desiredFiles[path] else { continue }
+        for case .writeFile(let path, _, _) in actions {
+            guard let contents = result.desiredFiles[path] else { continue }
             bootFiles.append((try AtomicFile.stage(contents, for: folders.diskPath(path), sync: false), path))
         }
         for root in Set(bootFiles.map(\.path.root)) { try AtomicFile.flush(folders.folder(root)) }
@@ -73,7 +73,10 @@ public struct Applier: Sendable {
         for folder in renamedFolders { AtomicFile.syncFolderOf(folder + "/.") }
         // Until the reload below succeeds, a marker says one is owed: a reload that fails, or
         // a process that dies before it, is retried by the next plan.
-        if !staged.isEmpty, actions.contains(where: { $0.kind == .reloadDHCP }) {
+        let reloads = actions.compactMap { action -> String? in
+            if case .reloadDHCP(let command, _) = action { command } else { nil }
+        }
+        if !staged.isEmpty, !reloads.isEmpty {
             try AtomicFile.write([], to: reloadPendingPath)
         }
         for (temporary, path) in staged {
@@ -81,15 +84,13 @@ public struct Applier: Sendable {
             report.written.append(path)
         }
         staged = []
-        for action in actions where action.kind == .reloadDHCP {
-            guard let command = action.detail else { continue }
+        for command in reloads {
             let (status, output) = try Shell.run(command)
             guard status == 0 else { throw ApplyError.reloadFailed(command: command, output: output) }
             report.reloaded = true
             unlink(reloadPendingPath)
         }
-        for action in actions where action.kind == .removeFile {
-            guard let path = action.path else { continue }
+        for case .removeFile(let path, _, _) in actions {
             let diskPath = folders.diskPath(path)
             if unlink(diskPath) != 0 && errno != ENOENT {
                 throw ApplyError.io(diskPath, "cannot remove: \(String(cString: strerror(errno)))")
@@ -115,21 +116,21 @@ public struct Applier: Sendable {
         for action in actions where action.needsBMC {
             guard let machine = action.machine, failures[machine] == nil else { continue }
             do {
-                switch action.kind {
-                case .bmcBootOnceFromNetwork:
+                let done: String
+                switch action {
+                case .bootOnceFromNetwork:
                     try bmc.bootOnceFromNetwork(machine: machine)
-                case .bmcPower:
-                    guard let power = action.detail.flatMap(PowerAction.init(rawValue:)) else { continue }
+                    done = "boot once from network"
+                case .power(_, let power, _):
                     try bmc.power(machine: machine, power)
-                case .firmwareUpdate:
-                    guard let target = action.firmware else {
-                        throw BMCStepRefused("the firmware step '\(action.detail ?? "")' names no image (a plan from an older dploy?): plan again")
-                    }
+                    done = "power \(power.rawValue)"
+                case .updateFirmware(_, let target, _):
                     try bmc.updateFirmware(machine: machine, target)
-                default:
+                    done = "firmware \(target.component) \(target.version)"
+                case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP:
                     continue
                 }
-                report.bmcSteps.append("\(machine): \(action.kind.rawValue)\(action.detail.map { " \($0)" } ?? "")")
+                report.bmcSteps.append("\(machine): \(done)")
             } catch {
                 failures[machine] = "\(error)"
             }

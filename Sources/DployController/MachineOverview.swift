@@ -1,4 +1,5 @@
 import DployInventory
+import DployPlan
 import DploySpec
 import Foundation
 
@@ -23,6 +24,8 @@ public struct MachineOverview: Encodable, Sendable {
     public var power: String?
     public var powerReadAt: Date?
     public var hardware: Hardware?
+    /// Ready, Installed, PowerInSync, FirmwareInSync, HardwareChanged (`MachineConditions`).
+    public var conditions: [MachineCondition] = []
 
     public static func rows(fleet: Fleet, observed: [ObservedMachine], latestEvents: [MACAddress: MachineEvent] = [:],
                             bmcReadings: [MACAddress: BMCRecord] = [:]) -> [MachineOverview] {
@@ -30,14 +33,18 @@ public struct MachineOverview: Encodable, Sendable {
         let resolver = DefaultsResolver(groups: fleet.groups)
         var rows = fleet.machines.map { machine in
             let seen = byMAC[machine.mac.value]
+            let effective = resolver.resolve(machine)
             return MachineOverview(
                 name: machine.name, mac: machine.mac.value.description, inGit: true,
                 address: machine.ip?.value.description ?? seen?.address,
-                desiredGeneration: resolver.resolve(machine).generation, installedGeneration: seen?.installedGeneration,
+                desiredGeneration: effective.generation, installedGeneration: seen?.installedGeneration,
                 state: Self.state(inGit: true, seen: seen),
                 lastSeen: seen?.lastSeen, lastInventory: seen?.hardwareReportedAt,
                 lastEvent: latestEvents[machine.mac.value]?.message, lastEventAt: latestEvents[machine.mac.value]?.at,
-                hardware: seen?.hardware)
+                hardware: seen?.hardware,
+                conditions: MachineConditions.evaluate(machine: effective,
+                                                       baseline: effective.settings.firmware.flatMap(fleet.firmwareBaseline(named:)),
+                                                       observed: seen, bmc: bmcReadings[machine.mac.value]))
         }
         let inGit = Set(fleet.machines.map(\.mac.value))
         for machine in observed.sorted(by: { $0.mac < $1.mac }) where !inGit.contains(machine.mac) {
@@ -46,7 +53,9 @@ public struct MachineOverview: Encodable, Sendable {
                                         state: Self.state(inGit: false, seen: machine), lastSeen: machine.lastSeen,
                                         lastInventory: machine.hardwareReportedAt,
                                         lastEvent: latestEvents[machine.mac]?.message, lastEventAt: latestEvents[machine.mac]?.at,
-                                        hardware: machine.hardware))
+                                        hardware: machine.hardware,
+                                        conditions: MachineConditions.evaluate(machine: nil, baseline: nil, observed: machine,
+                                                                               bmc: bmcReadings[machine.mac])))
         }
         for index in rows.indices {
             guard let mac = MACAddress(rows[index].mac), let reading = bmcReadings[mac] else { continue }
@@ -68,6 +77,29 @@ public struct MachineOverview: Encodable, Sendable {
         }
         for machine in observed where !inGit.contains(machine.mac) {
             counts[state(inGit: false, seen: machine), default: 0] += 1
+        }
+        return counts
+    }
+
+    /// How many machines have each condition in each status, as `rows` would show them; for
+    /// the metrics, every run, without keeping a row per machine.
+    public static func conditionCounts(fleet: Fleet, observed: [ObservedMachine], bmcReadings: [MACAddress: BMCRecord])
+        -> [MachineCondition.Kind: [MachineCondition.Status: Int]] {
+        let byMAC = Dictionary(observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
+        let resolver = DefaultsResolver(groups: fleet.groups)
+        var counts: [MachineCondition.Kind: [MachineCondition.Status: Int]] = [:]
+        func count(_ conditions: [MachineCondition]) {
+            for condition in conditions { counts[condition.type, default: [:]][condition.status, default: 0] += 1 }
+        }
+        var inGit: Set<MACAddress> = []
+        for machine in fleet.machines {
+            inGit.insert(machine.mac.value)
+            let effective = resolver.resolve(machine)
+            count(MachineConditions.evaluate(machine: effective, baseline: effective.settings.firmware.flatMap(fleet.firmwareBaseline(named:)),
+                                             observed: byMAC[machine.mac.value], bmc: bmcReadings[machine.mac.value]))
+        }
+        for machine in observed where !inGit.contains(machine.mac) {
+            count(MachineConditions.evaluate(machine: nil, baseline: nil, observed: machine, bmc: bmcReadings[machine.mac]))
         }
         return counts
     }

@@ -125,6 +125,9 @@ extension BMCRecord {
             serial = reading.serialNumber
             biosVersion = reading.biosVersion
             bmcFirmware = reading.managerFirmware
+            firmware = reading.firmware.map { installed in
+                ObservedFirmware(model: reading.model, versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
+            }
         } else {
             error = observation.error.map(String.init(describing:))
         }

@@ -22,10 +22,13 @@ public struct Reconciler: Sendable {
     /// The git source with its parse caches, kept by a loop so that a commit changing one
     /// file re-parses one file; one-shot commands make a new one per load.
     private let keptGitSource: GitSource?
+    /// The time of day its decisions read (imaging runs still going, task deadlines).
+    public let clock: WallClock
 
-    public init(config: ControllerConfig, configPath: String, keepingCaches: Bool = false) {
+    public init(config: ControllerConfig, configPath: String, keepingCaches: Bool = false, clock: WallClock = .system) {
         self.config = config
         self.configPath = configPath
+        self.clock = clock
         observationCache = keepingCaches ? ObservationCache() : nil
         renderCache = keepingCaches ? RenderCache() : nil
         keptGitSource = keepingCaches ? Self.gitSource(config) : nil
@@ -154,7 +157,7 @@ public struct Reconciler: Sendable {
         if let store = try openStore ?? self.openStore(creating: false) {
             observed.installedGenerations = try store.installedGenerations()
             observed.taskRuns = try store.taskRunStates()
-            for run in try store.runningTaskRuns(actions: TaskAction.imagingKinds, at: Date()) {
+            for run in try store.runningTaskRuns(actions: TaskAction.imagingKinds, at: clock.now()) {
                 if let mac = run.mac { observed.imaging[mac] = run.key.task }
             }
             for (mac, attempt) in try store.latestAttempts() {

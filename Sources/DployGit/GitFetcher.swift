@@ -49,7 +49,7 @@ final class GitFetcher {
         git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION))
         options.prune = GIT_FETCH_PRUNE
         options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL
-        try Self.withStringArray(["+refs/heads/*:refs/remotes/\(Self.remoteName)/*", "+refs/tags/*:refs/tags/*"]) { refspecs in
+        _ = try Self.withStringArray(["+refs/heads/*:refs/remotes/\(Self.remoteName)/*", "+refs/tags/*:refs/tags/*"]) { refspecs in
             try GitError.check(git_remote_fetch(remote, &refspecs, &options, "dploy: fetch"), "fetch \(url)")
         }
         if let headTarget, headTarget.hasPrefix("refs/heads/") {

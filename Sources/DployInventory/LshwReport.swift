@@ -43,10 +43,18 @@ public enum LshwReport {
                 if let size = number(node["size"]) ?? (banks.isEmpty ? nil : sum(banks)) {
                     hardware.memoryBytes = sum([hardware.memoryBytes ?? 0, size])
                 }
+                // Populated banks only: an empty slot has no size.
+                for bank in children(of: node) {
+                    guard let size = number(bank["size"]), hardware.memoryModules.count < 256 else { continue }
+                    let slot = text(bank["slot"]) ?? text(bank["id"]) ?? "bank \(hardware.memoryModules.count)"
+                    hardware.memoryModules.append(Hardware.MemoryModule(slot: slot, sizeBytes: size, model: text(bank["product"]),
+                                                                        serial: text(bank["serial"])))
+                }
             case "disk":
                 guard let name = logicalName(node), name.hasPrefix("/dev/"), !id.hasPrefix("cdrom"),
                       !hardware.disks.contains(where: { $0.name == name }) else { continue }
-                hardware.disks.append(Hardware.Disk(name: name, sizeBytes: number(node["size"]), model: text(node["product"])))
+                hardware.disks.append(Hardware.Disk(name: name, sizeBytes: number(node["size"]), model: text(node["product"]),
+                                                    serial: text(node["serial"])))
             case "network":
                 // Sanitized reports say "[REMOVED]" instead of a MAC.
                 guard let mac = text(node["serial"]).flatMap(MACAddress.init)?.description else { continue }

@@ -14,6 +14,23 @@ public struct ObservedMachine: Hashable, Sendable {
     public var hardware: Hardware?
     /// When the agent last reported the hardware.
     public var hardwareReportedAt: Date?
+    /// What the last report changed against the one before it, one line per part
+    /// (`Hardware.changes(since:)`); empty when nothing did or it was the first.
+    public var hardwareChanges: [String] = []
+
+    public init(mac: MACAddress, firstSeen: Date, lastSeen: Date, address: String? = nil, state: MachineState,
+                installedGeneration: Int? = nil, hardware: Hardware? = nil, hardwareReportedAt: Date? = nil,
+                hardwareChanges: [String] = []) {
+        self.mac = mac
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.address = address
+        self.state = state
+        self.installedGeneration = installedGeneration
+        self.hardware = hardware
+        self.hardwareReportedAt = hardwareReportedAt
+        self.hardwareChanges = hardwareChanges
+    }
 }
 
 /// Where a machine is in its life, as dploy has seen it.
@@ -39,10 +56,28 @@ public struct Hardware: Codable, Hashable, Sendable {
         public var name: String
         public var sizeBytes: Int64?
         public var model: String?
-        public init(name: String, sizeBytes: Int64? = nil, model: String? = nil) {
+        /// Tells a swapped disk from its twin of the same model and size.
+        public var serial: String?
+        public init(name: String, sizeBytes: Int64? = nil, model: String? = nil, serial: String? = nil) {
             self.name = name
             self.sizeBytes = sizeBytes
             self.model = model
+            self.serial = serial
+        }
+    }
+
+    /// One populated memory slot (DIMM), as lshw lists the banks of system memory.
+    public struct MemoryModule: Codable, Hashable, Sendable {
+        /// The slot's name on the board (`A1`, `PROC 1 DIMM 3`), else lshw's bank id.
+        public var slot: String
+        public var sizeBytes: Int64?
+        public var model: String?
+        public var serial: String?
+        public init(slot: String, sizeBytes: Int64? = nil, model: String? = nil, serial: String? = nil) {
+            self.slot = slot
+            self.sizeBytes = sizeBytes
+            self.model = model
+            self.serial = serial
         }
     }
 
@@ -65,11 +100,14 @@ public struct Hardware: Codable, Hashable, Sendable {
     public var cpus: Int
     public var cpuModel: String?
     public var memoryBytes: Int64?
+    /// Populated slots; empty when the report lists no banks (VMs, `-class` filters).
+    public var memoryModules: [MemoryModule]
     public var disks: [Disk]
     public var nics: [NIC]
 
     public init(vendor: String? = nil, model: String? = nil, serial: String? = nil, biosVersion: String? = nil,
-                cpus: Int = 0, cpuModel: String? = nil, memoryBytes: Int64? = nil, disks: [Disk] = [], nics: [NIC] = []) {
+                cpus: Int = 0, cpuModel: String? = nil, memoryBytes: Int64? = nil, memoryModules: [MemoryModule] = [],
+                disks: [Disk] = [], nics: [NIC] = []) {
         self.vendor = vendor
         self.model = model
         self.serial = serial
@@ -77,8 +115,28 @@ public struct Hardware: Codable, Hashable, Sendable {
         self.cpus = cpus
         self.cpuModel = cpuModel
         self.memoryBytes = memoryBytes
+        self.memoryModules = memoryModules
         self.disks = disks
         self.nics = nics
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case vendor, model, serial, biosVersion, cpus, cpuModel, memoryBytes, memoryModules, disks, nics
+    }
+
+    /// Reports stored before memory modules were read have none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(vendor: try container.decodeIfPresent(String.self, forKey: .vendor),
+                  model: try container.decodeIfPresent(String.self, forKey: .model),
+                  serial: try container.decodeIfPresent(String.self, forKey: .serial),
+                  biosVersion: try container.decodeIfPresent(String.self, forKey: .biosVersion),
+                  cpus: try container.decode(Int.self, forKey: .cpus),
+                  cpuModel: try container.decodeIfPresent(String.self, forKey: .cpuModel),
+                  memoryBytes: try container.decodeIfPresent(Int64.self, forKey: .memoryBytes),
+                  memoryModules: try container.decodeIfPresent([MemoryModule].self, forKey: .memoryModules) ?? [],
+                  disks: try container.decode([Disk].self, forKey: .disks),
+                  nics: try container.decode([NIC].self, forKey: .nics))
     }
 }
 
@@ -120,9 +178,12 @@ public struct BMCRecord: Hashable, Sendable {
     public var bmcFirmware: String?
     /// Why the BMC could not be read; nil when it was.
     public var error: String?
+    /// The firmware inventory, when it was read (machines with a baseline).
+    public var firmware: ObservedFirmware?
 
     public init(mac: MACAddress, readAt: Date, power: String? = nil, health: String? = nil, model: String? = nil,
-                serial: String? = nil, biosVersion: String? = nil, bmcFirmware: String? = nil, error: String? = nil) {
+                serial: String? = nil, biosVersion: String? = nil, bmcFirmware: String? = nil, error: String? = nil,
+                firmware: ObservedFirmware? = nil) {
         self.mac = mac
         self.readAt = readAt
         self.power = power
@@ -132,5 +193,19 @@ public struct BMCRecord: Hashable, Sendable {
         self.biosVersion = biosVersion
         self.bmcFirmware = bmcFirmware
         self.error = error
+        self.firmware = firmware
+    }
+}
+
+/// Firmware as a machine's BMC reports it: the model and each component's version, by the
+/// name the firmware inventory gives it (`System ROM`, `iLO 5`).
+public struct ObservedFirmware: Hashable, Sendable, Codable {
+    /// The model as the system reports it (`ProLiant DL360 Gen10`), as baselines name models.
+    public var model: String?
+    public var versions: [String: String]
+
+    public init(model: String?, versions: [String: String]) {
+        self.model = model
+        self.versions = versions
     }
 }

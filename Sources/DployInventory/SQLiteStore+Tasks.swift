@@ -25,7 +25,7 @@ extension SQLiteStore {
     public func finishTaskRun(_ key: TaskRunKey, _ outcome: TaskRunOutcome, at: Date) throws -> Bool {
         try pool.write { db in
             guard var row = try Self.runningRow(db, key) else { return false }
-            row.state = outcome.state.rawValue
+            row.state = outcome.state
             row.finishedAt = at
             row.exitCode = outcome.exitCode
             if let output = outcome.output { row.output = output }
@@ -52,9 +52,9 @@ extension SQLiteStore {
     public func taskRunStates() throws -> [TaskRunKey: TaskRunState] {
         try pool.read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT task, revision, machine, state FROM taskRun")
-            return rows.reduce(into: [:]) { states, row in
+            return try rows.reduce(into: [:]) { states, row in
                 states[TaskRunKey(task: row["task"], revision: row["revision"], machine: row["machine"])] =
-                    TaskRunState(rawValue: row["state"]) ?? .failed
+                    try row.decode(TaskRunState.self, forColumn: "state")
             }
         }
     }
@@ -78,7 +78,7 @@ extension SQLiteStore {
     }
 
     private static func running(_ actions: Set<String>, at now: Date) -> QueryInterfaceRequest<TaskRunRow> {
-        TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && actions.contains(Column("action"))
+        TaskRunRow.filter(Column("state") == TaskRunState.running && actions.contains(Column("action"))
                           && (Column("deadline") == nil || Column("deadline") > StoreDate.text(now)))
     }
 
@@ -90,7 +90,7 @@ extension SQLiteStore {
 
     public func failOverdueTaskRuns(at now: Date) throws -> [TaskRun] {
         let overdue = try pool.read { db in
-            try TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && Column("deadline") != nil
+            try TaskRunRow.filter(Column("state") == TaskRunState.running && Column("deadline") != nil
                                   && Column("deadline") < StoreDate.text(now)).fetchAll(db).map(\.run)
         }
         return try overdue.compactMap { run in
@@ -101,7 +101,7 @@ extension SQLiteStore {
 
     public func failInterruptedTaskRuns(actions: Set<String>, at now: Date) throws -> [TaskRun] {
         let interrupted = try pool.read { db in
-            try TaskRunRow.filter(Column("state") == TaskRunState.running.rawValue && actions.contains(Column("action")))
+            try TaskRunRow.filter(Column("state") == TaskRunState.running && actions.contains(Column("action")))
                 .fetchAll(db).map(\.run)
         }
         return try interrupted.compactMap { run in
@@ -112,7 +112,7 @@ extension SQLiteStore {
     public func forgetMachine(_ mac: MACAddress, reason: String, at: Date) throws {
         try pool.write { db in
             var machine = try Self.touch(db, mac, address: nil, at: at)
-            machine.state = MachineState.rediscovering.rawValue
+            machine.state = .rediscovering
             machine.installedGeneration = nil
             try machine.update(db)
             try HardwareRow.deleteOne(db, key: mac.description)
@@ -135,6 +135,6 @@ extension SQLiteStore {
 
     private static func runningRow(_ db: Database, _ key: TaskRunKey) throws -> TaskRunRow? {
         try TaskRunRow.filter(Column("task") == key.task && Column("revision") == key.revision && Column("machine") == key.machine
-                              && Column("state") == TaskRunState.running.rawValue).fetchOne(db)
+                              && Column("state") == TaskRunState.running).fetchOne(db)
     }
 }

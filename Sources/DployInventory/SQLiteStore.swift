@@ -71,22 +71,28 @@ public final class SQLiteStore: Store {
     public func recordHardware(_ mac: MACAddress, _ hardware: Hardware, at: Date) throws {
         try pool.write { db in
             var machine = try Self.touch(db, mac, address: nil, at: at)
-            if machine.state == MachineState.rediscovering.rawValue {
-                machine.state = MachineState.discovered.rawValue
+            if machine.state == .rediscovering {
+                machine.state = .discovered
                 try machine.update(db)
             }
-            try HardwareRow(mac: mac.description, reportedAt: at, json: String(decoding: try JSONEncoder().encode(hardware), as: UTF8.self))
+            let changes = try HardwareRow.fetchOne(db, key: mac.description)?.hardware.map { hardware.changes(since: $0) } ?? []
+            try HardwareRow(mac: mac.description, reportedAt: at, json: String(decoding: try JSONEncoder().encode(hardware), as: UTF8.self),
+                            changes: changes.isEmpty ? nil : changes.joined(separator: "\n"))
                 .save(db)
             try EventRow(mac: mac.description, at: at, kind: "inventory",
                          message: "hardware reported: \(hardware.vendor ?? "?") \(hardware.model ?? "?"), \(hardware.cpus) CPUs")
                 .insert(db)
+            if !changes.isEmpty {
+                try EventRow(mac: mac.description, at: at, kind: "hardware-changed", message: changes.joined(separator: "; "))
+                    .insert(db)
+            }
         }
     }
 
     public func installStarted(_ mac: MACAddress, generation: Int, at: Date) throws {
         try pool.write { db in
             var machine = try Self.touch(db, mac, address: nil, at: at)
-            machine.state = MachineState.installing.rawValue
+            machine.state = .installing
             try machine.update(db)
             try InstallRow(mac: mac.description, generation: generation, startedAt: at).insert(db)
             try EventRow(mac: mac.description, at: at, kind: "install-started", message: "booted the installer for generation \(generation)")
@@ -97,7 +103,7 @@ public final class SQLiteStore: Store {
     public func installFinished(_ mac: MACAddress, generation: Int, at: Date) throws {
         try pool.write { db in
             var machine = try Self.touch(db, mac, address: nil, at: at)
-            machine.state = MachineState.installed.rawValue
+            machine.state = .installed
             machine.installedGeneration = max(machine.installedGeneration ?? generation, generation)
             try machine.update(db)
             try db.execute(sql: """
@@ -111,7 +117,7 @@ public final class SQLiteStore: Store {
     public func installFailed(_ mac: MACAddress, generation: Int, reason: String, at: Date) throws {
         try pool.write { db in
             var machine = try Self.touch(db, mac, address: nil, at: at)
-            machine.state = MachineState.failed.rawValue
+            machine.state = .failed
             try machine.update(db)
             try db.execute(sql: """
                 UPDATE install SET failedAt = ?, failure = ? WHERE mac = ? AND generation = ? AND finishedAt IS NULL AND failedAt IS NULL
@@ -205,7 +211,7 @@ public final class SQLiteStore: Store {
             return row
         }
         let row = MachineRow(mac: mac.description, firstSeen: at, lastSeen: at, address: address,
-                             state: MachineState.discovered.rawValue, installedGeneration: nil)
+                             state: .discovered, installedGeneration: nil)
         try row.insert(db)
         try EventRow(mac: mac.description, at: at, kind: "seen", message: "first seen\(address.map { " at \($0)" } ?? "")")
             .insert(db)

@@ -11,14 +11,15 @@ struct MachineRow: StoreRow {
     var firstSeen: Date
     var lastSeen: Date
     var address: String?
-    var state: String
+    var state: MachineState
     var installedGeneration: Int?
 
     func observed(hardware: HardwareRow?) -> ObservedMachine? {
         guard let mac = MACAddress(mac) else { return nil }
         return ObservedMachine(mac: mac, firstSeen: firstSeen, lastSeen: lastSeen, address: address,
-                               state: MachineState(rawValue: state) ?? .discovered, installedGeneration: installedGeneration,
-                               hardware: hardware?.hardware, hardwareReportedAt: hardware?.reportedAt)
+                               state: state, installedGeneration: installedGeneration,
+                               hardware: hardware?.hardware, hardwareReportedAt: hardware?.reportedAt,
+                               hardwareChanges: hardware?.changes.map { $0.split(separator: "\n").map(String.init) } ?? [])
     }
 }
 
@@ -28,6 +29,9 @@ struct HardwareRow: StoreRow {
     var reportedAt: Date
     /// `Hardware` as JSON: its shape follows what agents report and grows without migrations.
     var json: String
+    /// What this report changed against the one before it, one line per part; nil when
+    /// nothing did, or when it is the first.
+    var changes: String?
 
     var hardware: Hardware? { try? JSONDecoder().decode(Hardware.self, from: Data(json.utf8)) }
 }
@@ -83,6 +87,8 @@ struct BMCReadingRow: StoreRow {
     var biosVersion: String?
     var bmcFirmware: String?
     var error: String?
+    /// The firmware inventory (`ObservedFirmware`) as JSON; nil when it was not read.
+    var firmware: String?
 
     init(_ record: BMCRecord) {
         mac = record.mac.description
@@ -94,12 +100,14 @@ struct BMCReadingRow: StoreRow {
         biosVersion = record.biosVersion
         bmcFirmware = record.bmcFirmware
         error = record.error
+        firmware = record.firmware.map { String(decoding: (try? JSONEncoder().encode($0)) ?? Data("{}".utf8), as: UTF8.self) }
     }
 
     var record: BMCRecord? {
         MACAddress(mac).map {
             BMCRecord(mac: $0, readAt: readAt, power: power, health: health, model: model, serial: serial,
-                      biosVersion: biosVersion, bmcFirmware: bmcFirmware, error: error)
+                      biosVersion: biosVersion, bmcFirmware: bmcFirmware, error: error,
+                      firmware: firmware.flatMap { try? JSONDecoder().decode(ObservedFirmware.self, from: Data($0.utf8)) })
         }
     }
 }
@@ -112,7 +120,7 @@ struct TaskRunRow: StoreRow {
     var machine: String
     var mac: String?
     var action: String
-    var state: String
+    var state: TaskRunState
     var startedAt: Date?
     var finishedAt: Date?
     var deadline: Date?
@@ -126,7 +134,7 @@ struct TaskRunRow: StoreRow {
         machine = run.key.machine
         mac = run.mac?.description
         action = run.action
-        state = run.state.rawValue
+        state = run.state
         startedAt = run.startedAt
         finishedAt = run.finishedAt
         deadline = run.deadline
@@ -137,7 +145,12 @@ struct TaskRunRow: StoreRow {
 
     var run: TaskRun {
         TaskRun(key: TaskRunKey(task: task, revision: revision, machine: machine), mac: mac.flatMap(MACAddress.init),
-                action: action, state: TaskRunState(rawValue: state) ?? .failed, startedAt: startedAt, finishedAt: finishedAt,
+                action: action, state: state, startedAt: startedAt, finishedAt: finishedAt,
                 deadline: deadline, exitCode: exitCode, output: output, error: error)
     }
 }
+
+// Stored by their raw values. A value this dploy does not know (a newer dploy wrote it, or
+// a hand edit) is a decoding error that names the column, never read as some other state.
+extension MachineState: DatabaseValueConvertible {}
+extension TaskRunState: DatabaseValueConvertible {}

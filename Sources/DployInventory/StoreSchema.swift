@@ -73,6 +73,17 @@ enum StoreSchema {
                 t.uniqueKey(["task", "revision", "machine"])
             }
         }
+        migrator.registerMigration("v4: hardware changes, firmware readings") { db in
+            // What the newest hardware report changed against the one before it (one line
+            // per part; NULL when nothing did or there was none), and the BMC's firmware
+            // inventory as JSON, so conditions can be shown without reading any BMC.
+            try db.alter(table: "hardware") { t in
+                t.add(column: "changes", .text)
+            }
+            try db.alter(table: "bmcReading") { t in
+                t.add(column: "firmware", .text)
+            }
+        }
         return migrator
     }()
 

@@ -1,32 +1,22 @@
 import Foundation
+import DployInventory
 import DploySpec
-
-/// Firmware as a machine's BMC reports it: the model and each component's version, by the
-/// name the firmware inventory gives it (`System ROM`, `iLO 5`).
-public struct ObservedFirmware: Hashable, Sendable {
-    public var model: String?
-    public var versions: [String: String]
-
-    public init(model: String?, versions: [String: String]) {
-        self.model = model
-        self.versions = versions
-    }
-}
 
 /// Baseline × inventory → firmware steps. Pure, like the rest of the planner.
 enum FirmwareDrift {
-    static func plan(machine: String, baseline: FirmwareBaseline, observed: ObservedFirmware) -> (reasons: [String], actions: [Action]) {
+    static func plan(machine: String, baseline: FirmwareBaseline, observed: ObservedFirmware) -> (reasons: [Reason], actions: [Action]) {
         if !baseline.models.isEmpty, let model = observed.model, !baseline.models.contains(model) {
-            return (["firmware: baseline \(baseline.name) is for \(baseline.models.joined(separator: ", ")), not \(model); left as it is"], [])
+            return ([Reason(.firmwareModelMismatch,
+                            "firmware: baseline \(baseline.name) is for \(baseline.models.joined(separator: ", ")), not \(model); left as it is")], [])
         }
-        var reasons: [String] = [], actions: [Action] = []
+        var reasons: [Reason] = [], actions: [Action] = []
         for component in baseline.components {
             guard let installed = observed.versions[component.name] else { continue }
             guard !matches(installed: installed, wanted: component.version) else { continue }
             let change = "\(component.name) \(installed) → \(component.version)"
-            reasons.append("firmware: \(change) (baseline \(baseline.name))")
-            actions.append(Action(.firmwareUpdate, machine: machine, detail: change,
-                                  firmware: FirmwareTarget(component, installed: installed), reason: "firmware drift"))
+            reasons.append(Reason(.firmwareDrift, "firmware: \(change) (baseline \(baseline.name))"))
+            actions.append(.updateFirmware(machine: machine, FirmwareTarget(component, installed: installed),
+                                           reason: Reason(.firmwareDrift, change)))
         }
         return (reasons, actions)
     }

@@ -98,3 +98,14 @@ public struct ContentDigest: Hashable, Sendable {
 public enum ObservedPower: String, Hashable, Sendable, Codable {
     case on, off
 }
+
+extension PowerAction {
+    /// The step that brings a machine to its power policy; nil when dploy leaves power alone.
+    init?(desired: PowerPolicy) {
+        switch desired {
+        case .on: self = .on
+        case .off: self = .off
+        case .unmanaged: return nil
+        }
+    }
+}

@@ -13,7 +13,7 @@ extension Plan {
             case .change: ("~", "33")
             case .remove: ("-", "31")
             }
-            let reasons = machine.reasons.isEmpty ? [""] : machine.reasons
+            let reasons = machine.reasons.isEmpty ? [""] : machine.reasons.map(\.message)
             lines.append("  \(paint(sign, code)) \(paint(pad(machine.machine), "1"))  \(reasons[0])")
             lines += reasons.dropFirst().map { indent + $0 }
             lines += machine.actions.map { indent + $0.line }
@@ -26,13 +26,13 @@ extension Plan {
         if !tasks.isEmpty {
             lines.append("  Tasks:")
             for task in tasks {
-                lines.append("  \(paint("*", "36")) \(paint(task.task, "1")) @\(task.revision)  \(task.reason)")
+                lines.append("  \(paint("*", "36")) \(paint(task.task, "1")) @\(task.revision)  \(task.reason.message)")
                 lines.append("      \(task.summary)")
                 lines.append("      on \(task.targets.count): \(Self.list(task.targets, limit: 10))")
             }
             lines.append("")
         }
-        lines += notes.map { "  note: \($0)" }
+        lines += notes.map { "  note: \($0.message)" }
         if !notes.isEmpty { lines.append("") }
         lines.append(hasChanges ? summary : "No changes. The fleet's boot and DHCP files match the desired state, and no task run is pending.")
         return lines.joined(separator: "\n") + "\n"
@@ -46,18 +46,16 @@ extension Plan {
 }
 
 extension Action {
-    /// `write   http/ipxe/94-18-82-00-00-01.ipxe`
-    var line: String {
-        let verb = kind.rawValue.padding(toLength: 8)
-        switch kind {
-        case .writeFile, .removeFile:
-            return verb + (path?.description ?? "")
-        case .writeDHCPConfig:
-            return "write".padding(toLength: 8) + (path?.description ?? "") + "  (\(reason))"
-        case .reloadDHCP: return verb + (detail ?? "")
-        case .bmcBootOnceFromNetwork: return "bmc     boot once from network"
-        case .bmcPower: return "bmc     power \(detail ?? "")"
-        case .firmwareUpdate: return "bmc     firmware \(detail ?? "")"
+    /// `write   http/ipxe/94-18-82-00-00-01.ipxe`: the step as `dploy plan` prints it.
+    public var line: String {
+        switch self {
+        case .writeFile(let path, _, _): "write".padding(toLength: 8) + path.description
+        case .removeFile(let path, _, _): "remove".padding(toLength: 8) + path.description
+        case .writeDHCPConfig(let path, let reason): "write".padding(toLength: 8) + path.description + "  (\(reason.message))"
+        case .reloadDHCP(let command, _): "reload".padding(toLength: 8) + command
+        case .bootOnceFromNetwork: "bmc     boot once from network"
+        case .power(_, let power, _): "bmc     power \(power.rawValue)"
+        case .updateFirmware(_, let target, _): "bmc     firmware \(target.component) \(target.installed) → \(target.version)"
         }
     }
 }

@@ -123,14 +123,15 @@ public enum Planner {
             // Files of this machine on disk: boot files by MAC, installer answers by name.
             let owned = rendered.bootPaths.filter { observed.files[$0] != nil } + (installerFiles[machine.name] ?? [])
             claimed += owned.count
-            if let plan = planMachine(rendered.effective, profile: rendered.profile, installed: installed,
-                                      installing: observed.installing[mac], failed: failedGeneration,
-                                      needsInstall: rendered.needsInstall, files: rendered.digests, owned: owned,
-                                      observed: observed,
-                                      baseline: rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:))) {
+            let facts = MachineFacts(rendered: rendered, owned: owned, installed: installed,
+                                     installing: observed.installing[mac], failed: failedGeneration,
+                                     baseline: rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:)))
+            if let plan = planMachine(facts, observed: observed) {
                 // Only files that will be written need their contents in the result. The cache
                 // keeps digests, not bytes: a machine with a file to write is rendered again.
-                let writes = plan.actions.filter { $0.kind == .writeFile }.compactMap(\.path)
+                let writes = plan.actions.compactMap { action -> OutputPath? in
+                    if case .writeFile(let path, _, _) = action { path } else { nil }
+                }
                 if !writes.isEmpty && rendered.files.isEmpty {
                     guard let fresh = renderNow() else { continue }
                     rendered = fresh
@@ -154,7 +155,7 @@ public enum Planner {
             return observed.files[path]?.digest != digest
         }
         if differs(BootPaths.ipxeEntry, IPXEScript.entry(server: settings.server)) {
-            shared.append(Action(.writeFile, path: BootPaths.ipxeEntry, reason: "iPXE entry script"))
+            shared.append(.writeFile(BootPaths.ipxeEntry, machine: nil, reason: Reason(.ipxeEntry, "iPXE entry script")))
         }
         if let dhcp = settings.dhcp {
             let dhcpFiles = DHCPFiles.render(dhcp, hosts: hosts, boot: DHCPBootOptions(server: settings.server))
@@ -162,14 +163,14 @@ public enum Planner {
             for (path, text) in dhcpFiles.sorted(by: { $0.key < $1.key }) {
                 if differs(path, text) {
                     let checked = path.path == dhcp.fileName ? ", checked by \(dhcp.backend.rawValue)'s own checker first" : ""
-                    shared.append(Action(.writeDHCPConfig, path: path, detail: dhcp.backend.rawValue,
-                                         reason: "\(hosts.count) reservation\(hosts.count == 1 ? "" : "s") for \(dhcp.backend.rawValue)\(checked)"))
+                    shared.append(.writeDHCPConfig(path, reason: Reason(.dhcpReservations,
+                        "\(hosts.count) reservation\(hosts.count == 1 ? "" : "s") for \(dhcp.backend.rawValue)\(checked)")))
                     changed = true
                 }
             }
             if changed || observed.dhcpReloadPending, let reload = settings.reloadCommand {
-                shared.append(Action(.reloadDHCP, detail: reload, reason: changed ? "the DHCP configuration changed"
-                                     : "the last reload did not finish; the server may run the old configuration"))
+                shared.append(.reloadDHCP(command: reload, reason: changed ? Reason(.dhcpChanged, "the DHCP configuration changed")
+                    : Reason(.dhcpReloadOwed, "the last reload did not finish; the server may run the old configuration")))
             }
         }
 
@@ -185,7 +186,7 @@ public enum Planner {
         let desiredMACs = Set(desired.fleet.machines.map(\.mac.value))
         let strangers = observed.discovered.filter { !desiredMACs.contains($0.key) }.sorted { $0.key < $1.key }
         let discoveredNotes = strangers.map { mac, what in
-            "discovered, not in git: \(mac) (\(what)); dploy leaves it alone until a Machine document names it"
+            Reason(.discoveredNotInGit, "discovered, not in git: \(mac) (\(what)); dploy leaves it alone until a Machine document names it")
         }
         let tasks = TaskPlanner.plan(fleet: desired.fleet, resolver: resolver, recorded: observed.taskRuns)
         let plan = Plan(source: desired.source, revision: desired.revision, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
@@ -230,60 +231,76 @@ public enum Planner {
                                files: bytes, digests: bytes.mapValues(ContentDigest.init), host: DHCPHost(effective))
     }
 
+    /// What the planner knows of one desired machine in this plan: its render and how it
+    /// stands, so that deciding its steps reads one value.
+    struct MachineFacts {
+        var rendered: RenderedMachine
+        /// Its files on disk: boot files by MAC, installer answers by name.
+        var owned: [OutputPath]
+        var installed: Int?
+        var installing: Int?
+        var failed: Int?
+        var baseline: FirmwareBaseline?
+    }
+
     /// The steps for one desired machine, or nil when it is as it should be.
-    private static func planMachine(_ machine: EffectiveMachine, profile: Profile?, installed: Int?, installing: Int?,
-                                    failed: Int?, needsInstall: Bool,
-                                    files: [OutputPath: ContentDigest], owned: [OutputPath], observed: ObservedState,
-                                    baseline: FirmwareBaseline? = nil) -> MachinePlan? {
+    private static func planMachine(_ facts: MachineFacts, observed: ObservedState) -> MachinePlan? {
+        let machine = facts.rendered.effective, files = facts.rendered.digests
+        let (installed, failed, needsInstall) = (facts.installed, facts.failed, facts.rendered.needsInstall)
         let mac = machine.machine.mac.value
-        let isNew = owned.isEmpty
-        var reasons: [String] = []
+        let isNew = facts.owned.isEmpty
+        var reasons: [Reason] = []
         var actions: [Action] = []
         let differing = files.filter { observed.files[$0.key]?.digest != $0.value }.keys
         for path in differing.sorted() {
-            actions.append(Action(.writeFile, machine: machine.name, path: path,
-                                  reason: observed.files[path] == nil ? "new file" : "content changed"))
+            actions.append(.writeFile(path, machine: machine.name, reason: observed.files[path] == nil
+                                      ? Reason(.fileMissing, "new file") : Reason(.fileChanged, "content changed")))
         }
         // Files of this machine that it no longer needs (an installer answer after the install).
-        for path in owned.filter({ files[$0] == nil }).sorted() {
-            actions.append(Action(.removeFile, machine: machine.name, path: path, reason: "no longer needed"))
+        for path in facts.owned.filter({ files[$0] == nil }).sorted() {
+            actions.append(.removeFile(path, machine: machine.name, reason: Reason(.fileNotNeeded, "no longer needed")))
         }
 
         if isNew {
             let address = machine.machine.ip.map { "DHCP reservation \($0.value)" } ?? "DHCP entry without a fixed address"
-            if let profile, needsInstall {
-                reasons.append("new machine: \(address); installs \(profile.name) generation \(machine.generation) at its next network boot")
-            } else if profile == nil {
-                reasons.append("new machine: \(address); boots its local disk (no profile)")
+            let message = if let profile = facts.rendered.profile, needsInstall {
+                "new machine: \(address); installs \(profile.name) generation \(machine.generation) at its next network boot"
+            } else if facts.rendered.profile == nil {
+                "new machine: \(address); boots its local disk (no profile)"
             } else if let installed, failed != machine.generation {
-                reasons.append("new machine: \(address); boots its local disk (generation \(installed) is installed)")
+                "new machine: \(address); boots its local disk (generation \(installed) is installed)"
             } else {
-                reasons.append("new machine: \(address); boots its local disk")
+                "new machine: \(address); boots its local disk"
             }
+            reasons.append(Reason(.newMachine, message))
         }
         if failed == machine.generation {
-            reasons.append("the install of generation \(machine.generation) failed; boots its local disk until the generation changes")
-        } else if installing == machine.generation {
+            reasons.append(Reason(.installFailed,
+                                  "the install of generation \(machine.generation) failed; boots its local disk until the generation changes"))
+        } else if facts.installing == machine.generation {
             // Already booted into its installer: power-cycling it now would interrupt the install.
-            if !isNew && !actions.isEmpty { reasons.append("boot files changed while generation \(machine.generation) installs") }
-        } else if !isNew, let installed, needsInstall, let profile {
-            reasons.append("reinstall: generation \(installed) → \(machine.generation) (profile \(profile.name))")
+            if !isNew && !actions.isEmpty {
+                reasons.append(Reason(.installInProgress, "boot files changed while generation \(machine.generation) installs"))
+            }
+        } else if !isNew, let installed, needsInstall, let profile = facts.rendered.profile {
+            let behind = Reason(.generationBehind, "reinstall: generation \(installed) → \(machine.generation) (profile \(profile.name))")
+            reasons.append(behind)
             if machine.settings.bmc?.address != nil {
-                actions.append(Action(.bmcBootOnceFromNetwork, machine: machine.name, reason: "start the reinstall"))
-                actions.append(Action(.bmcPower, machine: machine.name, detail: PowerAction.cycle.rawValue,
-                                      reason: "start the reinstall"))
+                let start = Reason(.generationBehind, "start the reinstall")
+                actions.append(.bootOnceFromNetwork(machine: machine.name, reason: start))
+                actions.append(.power(machine: machine.name, .cycle, reason: start))
             } else {
-                reasons.append("no BMC: reinstalls at its next network boot")
+                reasons.append(Reason(.noBMC, "no BMC: reinstalls at its next network boot"))
             }
         } else if !isNew && !actions.isEmpty {
-            reasons.append("boot files changed")
+            reasons.append(Reason(.bootFilesChanged, "boot files changed"))
         }
         if let observedPower = observed.power[mac], machine.settings.bmc?.address != nil,
-           machine.power != .unmanaged, observedPower.rawValue != machine.power.rawValue {
-            reasons.append("power drift: observed \(observedPower.rawValue), desired \(machine.power.rawValue)")
-            actions.append(Action(.bmcPower, machine: machine.name, detail: machine.power.rawValue, reason: "power drift"))
+           let wanted = PowerAction(desired: machine.power), observedPower.rawValue != wanted.rawValue {
+            reasons.append(Reason(.powerDrift, "power drift: observed \(observedPower.rawValue), desired \(wanted.rawValue)"))
+            actions.append(.power(machine: machine.name, wanted, reason: Reason(.powerDrift, "power drift")))
         }
-        if let baseline, let firmware = observed.firmware[mac], machine.settings.bmc?.address != nil {
+        if let baseline = facts.baseline, let firmware = observed.firmware[mac], machine.settings.bmc?.address != nil {
             let drift = FirmwareDrift.plan(machine: machine.name, baseline: baseline, observed: firmware)
             reasons += drift.reasons
             actions += drift.actions
@@ -291,7 +308,7 @@ public enum Planner {
         if let task = observed.imaging[mac], actions.contains(where: \.needsBMC) {
             // Like an install, an image being written or read is never power-cycled under it.
             actions.removeAll(where: \.needsBMC)
-            reasons.append("imaging for task '\(task)': its BMC steps wait until the run ends")
+            reasons.append(Reason(.imagingInProgress, "imaging for task '\(task)': its BMC steps wait until the run ends"))
         }
         guard !actions.isEmpty else { return nil }
         return MachinePlan(machine: machine.name, change: isNew ? .add : .change, reasons: reasons, actions: actions)
@@ -301,7 +318,7 @@ public enum Planner {
     /// dploy ever does for them (never a power-off or a wipe), and only with prune on, at
     /// most `maxRemovals` machines per apply.
     private static func removedMachines(observed: ObservedState, desiredKeys: Set<String>, wanted: [OutputPath: ContentDigest],
-                                        settings: PlanSettings) -> ([MachinePlan], [String]) {
+                                        settings: PlanSettings) -> ([MachinePlan], [Reason]) {
         var orphans: [String: [OutputPath]] = [:]
         for (path, file) in observed.files where wanted[path] == nil {
             guard let owner = owner(of: path, file: file) else { continue }
@@ -316,14 +333,16 @@ public enum Planner {
         let owners = orphans.keys.sorted()
         guard settings.prune else {
             let keep = owners.count == 1 ? "1 machine removed from git keeps its boot files" : "\(owners.count) machines removed from git keep their boot files"
-            return ([], ["\(keep) (prune is off): \(owners.joined(separator: ", "))"])
+            return ([], [Reason(.pruneDisabled, "\(keep) (prune is off): \(owners.joined(separator: ", "))")])
         }
         let removed = owners.prefix(settings.maxRemovals).map { owner in
-            MachinePlan(machine: owner, change: .remove, reasons: ["removed from git: its boot files are removed (it is not powered off or wiped)"],
-                        actions: orphans[owner]!.sorted().map { Action(.removeFile, machine: owner, path: $0, reason: "removed from git") })
+            MachinePlan(machine: owner, change: .remove,
+                        reasons: [Reason(.orphaned, "removed from git: its boot files are removed (it is not powered off or wiped)")],
+                        actions: orphans[owner]!.sorted().map { .removeFile($0, machine: owner, reason: Reason(.orphaned, "removed from git")) })
         }
         let held = owners.dropFirst(settings.maxRemovals)
-        let notes = held.isEmpty ? [] : ["\(held.count) more removal\(held.count == 1 ? "" : "s") held back by prune.maxRemovals (\(settings.maxRemovals)): \(held.joined(separator: ", "))"]
+        let notes = held.isEmpty ? [] : [Reason(.removalsHeldBack,
+            "\(held.count) more removal\(held.count == 1 ? "" : "s") held back by prune.maxRemovals (\(settings.maxRemovals)): \(held.joined(separator: ", "))")]
         return (Array(removed), notes)
     }
 

@@ -12,9 +12,9 @@ public struct TaskPlan: Hashable, Sendable, Codable {
     public var summary: String
     /// Machines whose run is pending, by name.
     public var targets: [String]
-    public var reason: String
+    public var reason: Reason
 
-    public init(task: String, revision: String, action: String, summary: String, targets: [String], reason: String) {
+    public init(task: String, revision: String, action: String, summary: String, targets: [String], reason: Reason) {
         self.task = task
         self.revision = revision
         self.action = action
@@ -41,27 +41,27 @@ public enum TaskPlanner {
 
     /// The tasks with pending runs, in name order, and notes on tasks that target nothing.
     public static func plan(fleet: Fleet, resolver: DefaultsResolver,
-                            recorded: [TaskRunKey: TaskRunState]) -> (tasks: [TaskPlan], notes: [String]) {
+                            recorded: [TaskRunKey: TaskRunState]) -> (tasks: [TaskPlan], notes: [Reason]) {
         guard !fleet.tasks.isEmpty else { return ([], []) }
         let revisionsRun = Dictionary(grouping: recorded.keys, by: \.task).mapValues { Set($0.map(\.revision)) }
         var plans: [TaskPlan] = []
-        var notes: [String] = []
+        var notes: [Reason] = []
         for task in fleet.tasks.sorted(by: { $0.name < $1.name }) {
             let revision = TaskRevision.of(task)
             let targets = targets(of: task, in: fleet, resolver: resolver)
             if targets.isEmpty {
-                notes.append("task '\(task.name)' targets no machine: its groups and selector match none")
+                notes.append(Reason(.taskTargetsNothing, "task '\(task.name)' targets no machine: its groups and selector match none"))
                 continue
             }
             let pending = targets.map(\.name).filter { recorded[TaskRunKey(task: task.name, revision: revision, machine: $0)] == nil }
             guard !pending.isEmpty else { continue }
             let earlier = revisionsRun[task.name] ?? []
             let reason = if earlier.contains(revision) {
-                "new targets since it ran"
+                Reason(.newTargets, "new targets since it ran")
             } else if earlier.isEmpty {
-                "new task: runs once on each target"
+                Reason(.newTask, "new task: runs once on each target")
             } else {
-                "edited since it last ran: runs once more on each target"
+                Reason(.taskEdited, "edited since it last ran: runs once more on each target")
             }
             plans.append(TaskPlan(task: task.name, revision: revision, action: task.action.kind, summary: task.action.summary,
                                   targets: pending, reason: reason))

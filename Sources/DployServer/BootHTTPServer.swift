@@ -49,6 +49,7 @@ public struct BootHTTPServer: Sendable {
     }
 
     /// Runs a controller call, answering its refusal with the HTTP status it names.
+    @discardableResult
     static func answering<T>(_ call: () throws -> T) throws -> T {
         do {
             return try call()
@@ -208,7 +209,7 @@ public struct BootHTTPServer: Sendable {
         router.get("/") { request, _ -> Response in
             let query = request.uri.queryParameters["q"].map(String.init) ?? ""
             let page = request.uri.queryParameters["page"].flatMap { Int(String($0)) } ?? 1
-            return Self.html(try pages.servers(inputs, machines: try controller.machines(), query: query, page: page))
+            return Self.html(pages.servers(inputs, machines: try controller.machines(), query: query, page: page))
         }
         router.get("machines/:id") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DployController
 import DployInventory
+import DployPlan
 import DploySpec
 import Foundation
 
@@ -21,6 +22,7 @@ struct Machines: ParsableCommand {
         var state: String
         var lastSeen: Date?
         var model: String?
+        var conditions: [MachineCondition]
     }
 
     func run() throws {
@@ -33,28 +35,40 @@ struct Machines: ParsableCommand {
             throw ExitCode.failure
         }
         let observed: [ObservedMachine]
+        let bmcReadings: [MACAddress: BMCRecord]
         do {
-            observed = try reconciler.openStore(creating: false)?.machines() ?? []
+            let store = try reconciler.openStore(creating: false)
+            observed = try store?.machines() ?? []
+            bmcReadings = try store?.bmcReadings() ?? [:]
         } catch let error as CustomStringConvertible & Error {
             printError("error: \(error)")
             throw ExitCode.failure
         }
-        let rows = MachineOverview.rows(fleet: fleet, observed: observed).map {
+        let rows = MachineOverview.rows(fleet: fleet, observed: observed, bmcReadings: bmcReadings).map {
             Row(name: $0.name, mac: $0.mac, inGit: $0.inGit, desiredGeneration: $0.desiredGeneration,
-                installedGeneration: $0.installedGeneration, state: $0.state, lastSeen: $0.lastSeen, model: $0.hardware?.model)
+                installedGeneration: $0.installedGeneration, state: $0.state, lastSeen: $0.lastSeen, model: $0.hardware?.model,
+                conditions: $0.conditions)
         }
         if options.json { return try printJSON(rows) }
         let formatter = ISO8601DateFormatter()
-        let table = [["NAME", "MAC", "STATE", "GENERATION", "LAST SEEN", "MODEL"]] + rows.map { row in
-            [row.name ?? "(not in git)", row.mac, row.state,
+        let table = [["NAME", "MAC", "STATE", "READY", "GENERATION", "LAST SEEN", "MODEL"]] + rows.map { row in
+            [row.name ?? "(not in git)", row.mac, row.state, Self.ready(row.conditions),
              "\(row.installedGeneration.map(String.init) ?? "-")/\(row.desiredGeneration.map(String.init) ?? "-")",
              row.lastSeen.map(formatter.string(from:)) ?? "-", row.model ?? "-"]
         }
-        let widths = (0..<6).map { column in table.map { $0[column].count }.max() ?? 0 }
+        let widths = (0..<7).map { column in table.map { $0[column].count }.max() ?? 0 }
         for line in table {
             print(zip(line, widths).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
                 .trimmingCharacters(in: .whitespaces))
         }
+    }
+}
+
+extension Machines {
+    /// `True`, or `False (neverInstalled)`: the Ready condition and, when it does not hold, why.
+    static func ready(_ conditions: [MachineCondition]) -> String {
+        guard let ready = conditions.first(where: { $0.type == .ready }) else { return "-" }
+        return ready.status == .true ? ready.status.rawValue : "\(ready.status.rawValue) (\(ready.reason.rawValue))"
     }
 }
 

@@ -70,7 +70,7 @@ struct Status: ParsableCommand {
         if let plan = status.pendingPlan {
             lines.append("pending:      \(plan.summary)")
             for machine in plan.machines {
-                lines.append("  \(machine.change.rawValue) \(machine.machine): \(machine.reasons.joined(separator: "; "))")
+                lines.append("  \(machine.change.rawValue) \(machine.machine): \(machine.reasons.map(\.message).joined(separator: "; "))")
             }
         }
         return lines.joined(separator: "\n") + "\n"

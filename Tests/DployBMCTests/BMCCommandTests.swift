@@ -1,12 +1,12 @@
 import DployBMC
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// `dploy bmc status` and `dploy bmc power`, the built binary against sushy-tools, with a
 /// controller config, specs and a secret as an operator writes them.
-@Suite("dploy bmc, from the command line", .enabled(if: sushyAvailable || integrationRequired,
-                                                    "sushy-emulator, openssl or python bcrypt is not installed"))
+@Suite("dploy bmc, from the command line", .requires(.sushyEmulator, .openssl, .curl))
 struct BMCCommandTests {
     static var binary: URL {
         var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -32,8 +32,8 @@ struct BMCCommandTests {
 
     @Test("status reads every machine, reports the unreachable one on its own, exits 1; power on sends On")
     func statusAndPower() async throws {
-        let bmc = try SushyEmulator(systems: 2)
-        let down = try RefusingPort()
+        let bmc = try await SushyEmulator(systems: 2)
+        let down = try HeldPort()
         let trust = ", credentials: lab-bmc, caFile: \(bmc.certificate.certificate)"
         let lab = try BMCLab(bmc, specs:
             BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", bmc: trust)

@@ -5,6 +5,7 @@ import DployController
 import DployInventory
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
@@ -14,28 +15,24 @@ import Testing
 /// - fw-fails (iLO 6, task): the BMC's task ends in Exception: that step fails with the task's message;
 /// - fw-good (iLO 5, Oem.Hpe.State): flashed and followed to Complete, after fw-fails failed;
 /// - fw-wrongsum: the image URL does not serve the baseline's sha256: refused, SimpleUpdate never sent.
-@Suite("Firmware updates applied, against recorded iLO documents", .enabled(if: fixtureToolsAvailable || integrationRequired,
-                                                                            "python3 or openssl is not installed"))
+@Suite("Firmware updates applied, against recorded iLO documents", .requires(.python3, .openssl))
 struct FirmwareApplyTests {
     @Test("drift is planned with its image, applied by SimpleUpdate and followed; one failure stops no other machine")
     func firmwareDriftApplied() async throws {
         let good = try ILOFixture(generation: 5), failing = try ILOFixture(generation: 6), wrongSum = try ILOFixture(generation: 5)
-        let lab = try TemporaryFolder()
+        let lab = try TemporaryFolder(prefix: "dploy-bmc")
         for sub in ["specs", "secrets", "images/fw"] {
             try FileManager.default.createDirectory(atPath: lab.file(sub), withIntermediateDirectories: true)
         }
         try lab.write("images/fw/ilo5_308.fwpkg", String(repeating: "iLO 5 3.08 firmware\n", count: 5000), mode: 0o644)
         try lab.write("images/fw/bad_ilo6_180.fwpkg", "not really iLO 6 1.80\n", mode: 0o644)
-        let sha256sum = onPath("sha256sum") ?? "/usr/bin/sha256sum"
+        let sha256sum = "/usr/bin/sha256sum"
         func digest(_ name: String) throws -> String {
             String(try run(sha256sum, [lab.file("images/fw/\(name)")]).prefix(64))
         }
-        let port = try freePort()
-        let images = try ChildProcess(onPath("python3") ?? "/usr/bin/python3",
-                                      ["-m", "http.server", "--bind", "127.0.0.1", "--directory", lab.file("images"), String(port)],
-                                      log: lab.file("images.log"))
+        let images = try await FileServer(serving: lab.file("images"), log: lab.file("images.log"))
         defer { images.stop() }
-        let imageURL = "http://127.0.0.1:\(port)/fw"
+        let imageURL = "http://127.0.0.1:\(images.port)/fw"
 
         // One secret per fixture; fw-good trusts its BMC by certificate fingerprint, the others by CA file.
         for (name, fixture) in [("ilo-good", good), ("ilo-failing", failing), ("ilo-wrongsum", wrongSum)] {
@@ -95,11 +92,12 @@ struct FirmwareApplyTests {
         let result = try reconciler.plan(desired: desired, bmc: (read.power, read.firmware))
 
         // The plan carries each component's image, so apply needs nothing else.
-        let steps = result.plan.actions.filter { $0.kind == .firmwareUpdate }
+        let steps = result.plan.actions.filter { $0.kind == .updateFirmware }
         #expect(steps.map(\.machine) == ["fw-fails", "fw-good", "fw-wrongsum"])
         let goodStep = try #require(steps.first { $0.machine == "fw-good" })
-        #expect(goodStep.firmware == FirmwareTarget(component: "iLO 5", installed: "2.96 Aug 17 2023", version: "3.08",
-                                                    image: "\(imageURL)/ilo5_308.fwpkg", sha256: try digest("ilo5_308.fwpkg")))
+        let wanted = FirmwareTarget(component: "iLO 5", installed: "2.96 Aug 17 2023", version: "3.08",
+                                    image: "\(imageURL)/ilo5_308.fwpkg", sha256: try digest("ilo5_308.fwpkg"))
+        #expect(goodStep == .updateFirmware(machine: "fw-good", wanted, reason: Reason(.firmwareDrift, "iLO 5 2.96 Aug 17 2023 → 3.08")))
         #expect(result.plan.text(color: false).contains("iLO 5 2.96 Aug 17 2023 → 3.08"))
 
         let events = EventLog()

@@ -1,6 +1,7 @@
 @testable import DployBMC
 import DployConfig
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
@@ -12,8 +13,7 @@ import Testing
 /// vanishes when done (iLO 6), success and failure; boot override PATCH with If-Match;
 /// virtual media under the manager by PATCH; BIOS attributes through a lower-case link;
 /// 503 with Retry-After; power mapped onto iLO's allowed reset types.
-@Suite("Redfish against recorded iLO documents", .enabled(if: fixtureToolsAvailable || integrationRequired,
-                                                          "python3 or openssl is not installed"))
+@Suite("Redfish against recorded iLO documents", .requires(.python3, .openssl))
 struct ILOFixtureTests {
     @Test("iLO 5: session login, status reading, logout on close; no basic auth sent", arguments: [5, 6])
     func sessionAndReading(generation: Int) async throws {
@@ -77,7 +77,7 @@ struct ILOFixtureTests {
     @Test("The observer reads the firmware inventory with the status when asked, for firmware baselines")
     func observerReadsFirmware() async throws {
         let ilo = try ILOFixture(generation: 5)
-        let secrets = try TemporaryFolder()
+        let secrets = try TemporaryFolder(prefix: "dploy-bmc")
         try secrets.write("ilo.yaml", "username: \(ilo.username)\npassword: '\(ilo.password)'\n")
         let observer = BMCObserver(secrets: SecretStore(folder: secrets.path), baseDirectory: secrets.path,
                                    options: quickOptions(), readsFirmware: true)

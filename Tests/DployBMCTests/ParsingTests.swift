@@ -1,4 +1,5 @@
 @testable import DployBMC
+import DployTestSupport
 import Foundation
 import Testing
 

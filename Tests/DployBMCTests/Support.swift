@@ -1,81 +1,10 @@
 @testable import DployBMC
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
-let integrationRequired = ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1"
-
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-/// The absolute path of `name` on PATH, if it is there.
-func onPath(_ name: String) -> String? {
-    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-        let path = "\(folder)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return nil
-}
-
-let sushyAvailable = onPath("sushy-emulator") != nil && onPath("openssl") != nil && pythonHas("bcrypt")
-let fixtureToolsAvailable = onPath("python3") != nil && onPath("openssl") != nil
-
-func pythonHas(_ module: String) -> Bool {
-    guard let python = onPath("python3") else { return false }
-    return (try? run(python, ["-c", "import \(module)"])) != nil
-}
-
-/// Runs a tool to completion; throws with its stderr when it fails.
-@discardableResult
-func run(_ tool: String, _ arguments: [String], input: String? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = arguments
-    let output = Pipe(), errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    if let input {
-        let pipe = Pipe()
-        process.standardInput = pipe
-        try process.run()
-        pipe.fileHandleForWriting.write(Data(input.utf8))
-        try pipe.fileHandleForWriting.close()
-    } else {
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-    let text = output.fileHandleForReading.readDataToEndOfFile()
-    let problems = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw ToolFailure(message: "\(tool) \(arguments.joined(separator: " ")): \(String(decoding: problems, as: UTF8.self))")
-    }
-    return String(decoding: text, as: UTF8.self)
-}
-
-struct ToolFailure: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
-}
-
-/// A temporary folder, removed when the test is done.
-final class TemporaryFolder: @unchecked Sendable {
-    let url: URL
-    var path: String { url.path }
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-bmc-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    func file(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    func write(_ name: String, _ text: String, mode: Int = 0o600) throws {
-        try Data(text.utf8).write(to: url.appendingPathComponent(name))
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file(name))
-    }
-}
 
 /// A self-signed certificate for 127.0.0.1 made with the openssl CLI, the pin of its key and
 /// its fingerprint.
@@ -88,7 +17,7 @@ struct TestCertificate {
     let fingerprint: String
 
     init(in folder: TemporaryFolder, name: String = "bmc") throws {
-        let openssl = onPath("openssl") ?? "/usr/bin/openssl"
+        let openssl = try Tool.openssl.require()
         certificate = folder.file("\(name).crt")
         key = folder.file("\(name).key")
         try run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -106,39 +35,26 @@ struct TestCertificate {
     }
 }
 
-/// A free TCP port on loopback (bound, read and released; the tiny race is acceptable in tests).
-func freePort() throws -> Int {
-    let text = try run(onPath("python3") ?? "/usr/bin/python3",
-                       ["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
-    guard let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw ToolFailure(message: "no port") }
-    return port
-}
-
-/// A loopback TCP port held bound but never listened on, for a BMC that is down: a
-/// connection to it is refused, and no other test's server can take the port while this
-/// lives (a port found free and let go can be handed to a parallel test's emulator).
-final class RefusingPort: @unchecked Sendable {
+/// Python's http.server on 127.0.0.1, serving `folder`: it binds port 0 and the test reads
+/// the port it printed, so it never uses a port the server does not hold.
+final class FileServer: @unchecked Sendable {
     let port: Int
-    private let descriptor: Int32
+    private let child: ChildProcess
 
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    init(serving folder: String, log: String) async throws {
+        child = try ChildProcess(try Tool.python3.require(),
+                                 ["-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", folder, "0"], log: log)
+        let logText = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        // "Serving HTTP on 127.0.0.1 port N (http://127.0.0.1:N/) ...", printed once it listens.
+        guard try await eventually(30, { reportedPort(in: logText(), line: "Serving HTTP on") != nil }),
+              let port = reportedPort(in: logText(), line: "Serving HTTP on") else {
+            child.stop()
+            throw ToolFailure(message: "http.server did not start: \(logText())")
         }
-        guard fd >= 0, bound else {
-            if fd >= 0 { close(fd) }
-            throw ToolFailure(message: "no port to hold: \(String(cString: strerror(errno)))")
-        }
-        descriptor = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
     }
 
-    deinit { close(descriptor) }
+    func stop() { child.stop() }
 }
 
 /// A child process the test started; stopped (by its own pid) when the test is done.

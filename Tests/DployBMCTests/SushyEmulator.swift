@@ -1,7 +1,8 @@
 @testable import DployBMC
+import DployTestSupport
 import Foundation
 
-/// sushy-tools' emulator with its fake driver, on 127.0.0.1 and a free port, over HTTPS with
+/// sushy-tools' emulator with its fake driver, on 127.0.0.1 and the port it binds (0: the kernel's choice, read from its log), over HTTPS with
 /// a certificate made for the test, bcrypt basic auth (cost 4, so each request stays fast)
 /// and a fresh state folder (its state survives restarts and would win over the config).
 final class SushyEmulator: @unchecked Sendable {
@@ -15,12 +16,12 @@ final class SushyEmulator: @unchecked Sendable {
 
     var baseURL: String { "https://127.0.0.1:\(port)" }
 
-    init(systems count: Int = 1, power: String = "Off") throws {
-        folder = try TemporaryFolder()
+    /// Starts the emulator and waits (bounded) until it has printed the port it listens on.
+    init(systems count: Int = 1, power: String = "Off") async throws {
+        folder = try TemporaryFolder(prefix: "dploy-bmc")
         certificate = try TestCertificate(in: folder)
-        port = try freePort()
         password = "pw-" + UUID().uuidString.prefix(12)
-        let python = onPath("python3") ?? "/usr/bin/python3"
+        let python = try Tool.venvPython.require()
         let hash = try run(python, ["-c", "import bcrypt, sys; print(bcrypt.hashpw(sys.stdin.read().encode(), bcrypt.gensalt(4)).decode())"],
                            input: password).trimmingCharacters(in: .whitespacesAndNewlines)
         try folder.write("htpasswd", "\(username):\(hash)\n")
@@ -31,7 +32,7 @@ final class SushyEmulator: @unchecked Sendable {
         try folder.write("conf.py", """
             SUSHY_EMULATOR_FAKE_DRIVER = True
             SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'
-            SUSHY_EMULATOR_LISTEN_PORT = \(port)
+            SUSHY_EMULATOR_LISTEN_PORT = 0
             SUSHY_EMULATOR_STATE_DIR = '\(folder.file("state"))'
             SUSHY_EMULATOR_AUTH_FILE = '\(folder.file("htpasswd"))'
             SUSHY_EMULATOR_SSL_CERT = '\(certificate.certificate)'
@@ -39,8 +40,18 @@ final class SushyEmulator: @unchecked Sendable {
             SUSHY_EMULATOR_FAKE_SYSTEMS = [\(fakeSystems.joined(separator: ", "))]
 
             """)
-        child = try ChildProcess(onPath("sushy-emulator") ?? "sushy-emulator", ["--config", folder.file("conf.py")],
+        child = try ChildProcess(try Tool.sushyEmulator.require(), ["--config", folder.file("conf.py")],
                                  log: folder.file("sushy.log"))
+        // werkzeug prints " * Running on https://127.0.0.1:N" once it listens. Generous: a full
+        // parallel run starts a dozen emulators (Python, Flask) at once on two cores.
+        let log = folder.file("sushy.log")
+        let logText = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        guard try await eventually(120, every: .milliseconds(100), { reportedPort(in: logText(), line: "Running on") != nil }),
+              let port = reportedPort(in: logText(), line: "Running on") else {
+            child.stop()
+            throw ToolFailure(message: "sushy-emulator did not report its port:\n\(logText())")
+        }
+        self.port = port
     }
 
     /// Waits (bounded) until the emulator answers its service root.
@@ -71,7 +82,7 @@ final class SushyEmulator: @unchecked Sendable {
     /// Two marks around an action prove how many requests the action made.
     func mark() async throws -> Int {
         let path = "/dploy-mark-\(UUID().uuidString)"
-        _ = try run(onPath("curl") ?? "/usr/bin/curl", ["-sk", "-o", "/dev/null", baseURL + path])
+        _ = try run(try Tool.curl.require(), ["-sk", "-o", "/dev/null", baseURL + path])
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(10)
         while true {
@@ -103,11 +114,11 @@ final class ILOFixture: @unchecked Sendable {
     var baseURL: String { "https://127.0.0.1:\(port)" }
 
     init(generation: Int = 5) throws {
-        folder = try TemporaryFolder()
+        folder = try TemporaryFolder(prefix: "dploy-bmc")
         certificate = try TestCertificate(in: folder)
         password = "ilo-" + UUID().uuidString.prefix(12)
         try folder.write("password", password)
-        child = try ChildProcess(onPath("python3") ?? "/usr/bin/python3", [
+        child = try ChildProcess(try Tool.python3.require(), [
             fixtures.appendingPathComponent("ilo_fixture.py").path, "--cert", certificate.certificate, "--key", certificate.key,
             "--user", username, "--password-file", folder.file("password"), "--generation", String(generation),
         ])
@@ -152,7 +163,7 @@ final class BMCLab: @unchecked Sendable {
     var config: String { folder.file("dploy.yaml") }
 
     init(_ bmc: SushyEmulator, specs: String) throws {
-        folder = try TemporaryFolder()
+        folder = try TemporaryFolder(prefix: "dploy-bmc")
         for sub in ["specs", "secrets"] {
             try FileManager.default.createDirectory(atPath: folder.file(sub), withIntermediateDirectories: true)
         }

@@ -1,6 +1,7 @@
 @testable import DployBMC
 import DployConfig
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
@@ -8,12 +9,11 @@ import Testing
 /// fallback (it has no sessions), power on/off/cycle mapped onto its allowed reset types and
 /// polled, boot override, virtual media with an image served on loopback, and the failures an
 /// operator meets: wrong password, BMC down, wrong CA, wrong pinned key, insecure warned once.
-@Suite("Redfish against sushy-tools", .enabled(if: sushyAvailable || integrationRequired,
-                                               "sushy-emulator, openssl or python bcrypt is not installed (pip install sushy-tools bcrypt)"))
+@Suite("Redfish against sushy-tools", .requires(.sushyEmulator, .openssl, .curl))
 struct SushyTests {
     @Test("Power on, cycle and off, each observed by polling; reset types from the allowed list")
     func power() async throws {
-        let bmc = try SushyEmulator()
+        let bmc = try await SushyEmulator()
         try await bmc.ready()
         let client = RedfishClient(endpoint: try bmc.endpoint(), options: quickOptions())
         let reading = try await client.reading()
@@ -38,7 +38,7 @@ struct SushyTests {
 
     @Test("Boot once from the network")
     func bootOverride() async throws {
-        let bmc = try SushyEmulator()
+        let bmc = try await SushyEmulator()
         try await bmc.ready()
         let client = RedfishClient(endpoint: try bmc.endpoint(), options: quickOptions())
         try await client.bootOnce(from: .pxe)
@@ -50,19 +50,15 @@ struct SushyTests {
 
     @Test("Virtual media: insert an image served on loopback, then eject it")
     func virtualMedia() async throws {
-        let bmc = try SushyEmulator()
-        let images = try TemporaryFolder()
+        let bmc = try await SushyEmulator()
+        let images = try TemporaryFolder(prefix: "dploy-bmc")
         try images.write("boot.iso", String(repeating: "dploy", count: 1000), mode: 0o644)
-        let port = try freePort()
-        let server = try ChildProcess(onPath("python3") ?? "/usr/bin/python3",
-                                      ["-m", "http.server", "--bind", "127.0.0.1", "--directory", images.path, String(port)],
-                                      log: images.file("http.log"))
+        // It listens before it prints its port: the BMC's download cannot beat it.
+        let server = try await FileServer(serving: images.path, log: images.file("http.log"))
         defer { server.stop() }
         try await bmc.ready()
         let client = RedfishClient(endpoint: try bmc.endpoint(), options: quickOptions())
-        let image = "http://127.0.0.1:\(port)/boot.iso"
-        // The image server may need a moment; the BMC's own download failing would show as an error here.
-        try await Task.sleep(for: .milliseconds(300))
+        let image = "http://127.0.0.1:\(server.port)/boot.iso"
         try await client.insertVirtualMedia(image)
         let inserted = try await client.virtualMedia()
         #expect(inserted.inserted)
@@ -73,7 +69,7 @@ struct SushyTests {
 
     @Test("A wrong password is a clear unauthorized error that never shows the password")
     func wrongPassword() async throws {
-        let bmc = try SushyEmulator()
+        let bmc = try await SushyEmulator()
         try await bmc.ready()
         let wrong = "not-the-password-\(UUID().uuidString.prefix(6))"
         let client = RedfishClient(endpoint: try bmc.endpoint(password: wrong), options: quickOptions())
@@ -86,9 +82,9 @@ struct SushyTests {
 
     @Test("Wrong CA is refused; a pinned key is accepted only when it matches")
     func certificates() async throws {
-        let bmc = try SushyEmulator()
+        let bmc = try await SushyEmulator()
         try await bmc.ready()
-        let other = try TemporaryFolder()
+        let other = try TemporaryFolder(prefix: "dploy-bmc")
         let stranger = try TestCertificate(in: other, name: "stranger")
 
         let wrongCA = RedfishClient(endpoint: try bmc.endpoint(tls: TLSPolicy(caFile: stranger.certificate)), options: quickOptions())
@@ -108,9 +104,9 @@ struct SushyTests {
 
     @Test("A pinned certificate fingerprint is trusted without a CA; a wrong one is refused before any request is sent")
     func certificateFingerprint() async throws {
-        let bmc = try SushyEmulator()
+        let bmc = try await SushyEmulator()
         try await bmc.ready()
-        let other = try TemporaryFolder()
+        let other = try TemporaryFolder(prefix: "dploy-bmc")
         let stranger = try TestCertificate(in: other, name: "stranger")
 
         // openssl's colon form and plain lower-case hex name the same pin; no CA file is given.
@@ -137,15 +133,16 @@ struct SushyTests {
         #expect(!message.contains(bmc.password))
 
         // Both pins given: both must match.
+        let plainPin: CertificateFingerprint = try #require(CertificateFingerprint(plain))
         let both = RedfishClient(endpoint: try bmc.endpoint(tls: TLSPolicy(pinnedPublicKey: stranger.pin,
-                                                                           certificateFingerprint: try #require(CertificateFingerprint(plain)))),
+                                                                           certificateFingerprint: plainPin)),
                                  options: quickOptions())
         #expect(await (try? both.power()) == nil, "a right fingerprint does not excuse a wrong key pin")
     }
 
     @Test("insecure: true works without a CA and is warned about once per BMC")
     func insecureWarnedOnce() async throws {
-        let bmc = try SushyEmulator()
+        let bmc = try await SushyEmulator()
         try await bmc.ready()
         let log = WarningLog()
         let warnings = BMCWarnings { log.append($0) }
@@ -159,11 +156,11 @@ struct SushyTests {
 
     @Test("Many BMCs observed with bounded concurrency; one down BMC is its own error row")
     func observeMany() async throws {
-        let bmc = try SushyEmulator(systems: 3)
+        let bmc = try await SushyEmulator(systems: 3)
         try await bmc.ready()
-        let secrets = try TemporaryFolder()
+        let secrets = try TemporaryFolder(prefix: "dploy-bmc")
         try secrets.write("lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
-        let down = try RefusingPort()
+        let down = try HeldPort()
         var targets: [(machine: String, bmc: BMCSettings)] = (0..<3).map { index in
             ("node-\(index)", BMCSettings(address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[index])",
                                           credentials: "lab-bmc", caFile: bmc.certificate.certificate))
@@ -189,7 +186,7 @@ struct SushyTests {
 struct UnreachableTests {
     @Test("Connection refused: tried `attempts` times with backoff, then unreachable")
     func down() async throws {
-        let down = try RefusingPort()
+        let down = try HeldPort()
         let endpoint = try BMCEndpoint(address: "https://127.0.0.1:\(down.port)", username: "u", password: "secret-pw")
         let client = RedfishClient(endpoint: endpoint, options: quickOptions(attempts: 3))
         let error = await #expect(throws: BMCError.self) { try await client.power() }

@@ -4,13 +4,13 @@ import DployController
 import DployInventory
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Logging
 import Testing
 
 /// Power, rediscover and imaging tasks run by the controller against sushy-tools' BMCs.
-@Suite("Tasks through BMCs, against sushy-tools", .enabled(if: sushyAvailable || integrationRequired,
-                                                          "sushy-emulator, openssl or python bcrypt is not installed"))
+@Suite("Tasks through BMCs, against sushy-tools", .requires(.sushyEmulator, .openssl, .curl))
 struct TaskBMCTests {
     static func lab(_ bmc: SushyEmulator, machines: Int, tasks: String, extraConfig: String = "") throws -> BMCLab {
         let specs = BMCLab.rackGroup() + (0..<machines).map {
@@ -34,7 +34,7 @@ struct TaskBMCTests {
 
     @Test("the loop powers a rack on and forgets a machine, once; an edit runs the power task again")
     func powerAndRediscover() async throws {
-        let bmc = try SushyEmulator(systems: 2)
+        let bmc = try await SushyEmulator(systems: 2)
         let tasks = """
             apiVersion: dploy.org/v1
             kind: Task
@@ -95,7 +95,7 @@ struct TaskBMCTests {
 
     @Test("a target without a BMC fails with a clear error; stopOnFailure skips the rest; dploy tasks shows both")
     func failureStops() async throws {
-        let bmc = try SushyEmulator(systems: 1)
+        let bmc = try await SushyEmulator(systems: 1)
         let lab = try Self.lab(bmc, machines: 1, tasks: """
             apiVersion: dploy.org/v1
             kind: Machine
@@ -127,7 +127,7 @@ struct TaskBMCTests {
 
     @Test("an imaging task boots the machine once from PXE and cycles it; without a callback it fails at its deadline")
     func imagingStartAndDeadline() async throws {
-        let bmc = try SushyEmulator(systems: 1)
+        let bmc = try await SushyEmulator(systems: 1)
         let lab = try Self.lab(bmc, machines: 1, tasks: """
             apiVersion: dploy.org/v1
             kind: Task
@@ -138,7 +138,10 @@ struct TaskBMCTests {
               timeout: 2s
             """, extraConfig: Self.imaging)
         try await bmc.ready()
-        let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config)
+        // The deadline passes when the test moves this clock, not after a sleep.
+        let clock = ManualClock()
+        let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config,
+                                    clock: clock.wallClock)
         let desired = try reconciler.loadDesired()
         let reports = try reconciler.runTasks(try reconciler.plan(desired: desired).plan, fleet: desired.fleet)
         #expect(reports.map(\.state) == [.running])
@@ -150,14 +153,18 @@ struct TaskBMCTests {
         #expect(try await client.system().bootOverrideTarget == "Pxe")
         try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))
 
-        try await Task.sleep(for: .milliseconds(2100))
+        // Just before the deadline the run still waits; just after, it has failed.
+        clock.advance(by: 1.9)
+        #expect(try reconciler.runTasks(try reconciler.plan(desired: desired).plan, fleet: desired.fleet).isEmpty)
+        #expect(try store.taskRuns(task: "restore-node-0").first?.state == .running)
+        clock.advance(by: 0.2)
         let later = try reconciler.runTasks(try reconciler.plan(desired: desired).plan, fleet: desired.fleet)
         #expect(later.map(\.line) == ["task restore-node-0 @\(try store.taskRuns(task: nil)[0].key.revision.prefix(8)) on node-0: failed (timed out: no result within 2 s)"])
     }
 
     @Test("imaging runs count against concurrency while they go; a machine that is imaging runs nothing else until it is done")
     func imagingConcurrencyAndBusyMachines() async throws {
-        let bmc = try SushyEmulator(systems: 2)
+        let bmc = try await SushyEmulator(systems: 2)
         let lab = try Self.lab(bmc, machines: 2, tasks: """
             apiVersion: dploy.org/v1
             kind: Task

@@ -51,6 +51,7 @@ final class GitFixture {
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    @discardableResult
     func git(_ arguments: String..., in folder: String) throws -> String {
         try run(["git"] + arguments, in: folder)
     }
@@ -88,9 +89,6 @@ final class GitFixture {
     }
 }
 
-let integrationRequired = ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1"
-let gitAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/git")
-let sshKeygenAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/ssh-keygen")
 
 /// A small valid fleet: a profile and two machines.
 enum Specs {

@@ -1,9 +1,10 @@
 @testable import DployGit
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("Specs read from git objects", .enabled(if: gitAvailable || integrationRequired, "git is not installed"))
+@Suite("Specs read from git objects", .requires(.git))
 struct GitSourceTests {
     @Test("a work tree repository is read at a commit, never from the work tree")
     func workTreeUntouched() throws {

@@ -1,10 +1,11 @@
 import DployGit
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// Flux-like source semantics: a commit that fails any check never becomes desired state.
-@Suite("Following a source", .enabled(if: gitAvailable || integrationRequired, "git is not installed"))
+@Suite("Following a source", .requires(.git))
 struct SourceTrackerTests {
     func tracker(_ fixture: GitFixture, allowHistoryRewrite: Bool = false, allowedSigners: String? = nil) -> SourceTracker {
         SourceTracker(source: GitSource(
@@ -69,7 +70,7 @@ struct SourceTrackerTests {
     }
 
     @Test("with allowed signers, only commits signed by a listed key are accepted",
-          .enabled(if: sshKeygenAvailable || integrationRequired, "ssh-keygen is not installed"))
+          .requires(.sshKeygen))
     func signatures() throws {
         let fixture = try GitFixture()
         for key in ["operator", "intruder"] {
@@ -116,7 +117,7 @@ struct SourceTrackerTests {
     }
 }
 
-@Suite("Source failures keep what was good", .enabled(if: gitAvailable || integrationRequired, "git is not installed"))
+@Suite("Source failures keep what was good", .requires(.git))
 struct SourceFailureTests {
     @Test("when the remote is gone, the last good commit is still loaded from the cache")
     func remoteGone() throws {

@@ -39,7 +39,8 @@ struct SQLiteStoreTests {
         try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 60, error: "198.18.0.121: unreachable")])
         let reading = try #require(try store.bmcReadings()[web01])
         #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.error == "198.18.0.121: unreachable")
-        #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings", "v3: task runs"])
+        #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings", "v3: task runs",
+                                         "v4: hardware changes, firmware readings"])
     }
 
     @Test("a v2 store migrates to task runs, keeping its machines; a run is recorded once, ends once, and says how")
@@ -176,6 +177,24 @@ struct SQLiteStoreTests {
         let copy = try SQLiteStore(path: copyPath)
         #expect(try copy.installedGenerations().count == 50)
         #expect(throws: StoreError.backupExists(copyPath)) { try store.backup(to: copyPath) }
+    }
+
+    @Test("a state this dploy does not know is an error that names it, never read as another state")
+    func unknownStateRefused() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteStore(path: path)
+        try store.installStarted(web01, generation: 1, at: t0)
+        _ = try store.startTaskRun(TaskRun(key: TaskRunKey(task: "motd", revision: "r1", machine: "web-01"), mac: web01,
+                                        action: "ssh", state: .running, startedAt: t0))
+        // What a newer dploy, or a hand edit, may leave behind.
+        try store.pool.write { db in
+            try db.execute(sql: "UPDATE machine SET state = 'exploded'")
+            try db.execute(sql: "UPDATE taskRun SET state = 'paused'")
+        }
+        #expect { try store.machines() } throws: { "\($0)".contains("exploded") }
+        #expect { try store.machine(web01) } throws: { "\($0)".contains("exploded") }
+        #expect { try store.taskRunStates() } throws: { "\($0)".contains("paused") }
+        #expect { try store.taskRuns(task: nil) } throws: { "\($0)".contains("paused") }
     }
 }
 

@@ -1,5 +1,6 @@
 import DployApply
 import DployController
+import DployInventory
 import DployPlan
 import DploySpec
 import Foundation
@@ -32,7 +33,7 @@ struct PowerOnlyBMC: BMCActions {
     func power(machine: String, _ action: PowerAction) throws {}
 }
 
-@Suite("Apply with BMC access", .enabled(if: tool("/usr/sbin/dnsmasq") || integrationRequired, "dnsmasq is not installed"))
+@Suite("Apply with BMC access")
 struct ApplyBMCTests {
     /// The lab applied once, then web-02 due for a reinstall and web-01 found off.
     func reinstallAndDrift() throws -> (LabCopy, Reconciler, PlanResult) {
@@ -69,7 +70,7 @@ struct ApplyBMCTests {
     }
 }
 
-@Suite("Firmware drift", .enabled(if: tool("/usr/sbin/dnsmasq") || integrationRequired, "dnsmasq is not installed"))
+@Suite("Firmware drift")
 struct FirmwareDriftTests {
     func plan(web01 firmware: ObservedFirmware) throws -> MachinePlan? {
         let lab = try LabCopy(config: LabCopy.config())
@@ -86,8 +87,8 @@ struct FirmwareDriftTests {
         let web = try #require(try plan(web01: ObservedFirmware(model: "ProLiant DL360 Gen10", versions: [
             "System ROM": "U32 v2.80 (01/11/2024)", "iLO 5": "3.08 Oct 01 2026", "Power Management Controller Firmware": "1.1.0",
         ])))
-        #expect(web.actions.filter { $0.kind == .firmwareUpdate }.map(\.detail) == ["System ROM U32 v2.80 (01/11/2024) → U32 v2.90"])
-        #expect(web.reasons == ["firmware: System ROM U32 v2.80 (01/11/2024) → U32 v2.90 (baseline gen10-2026-10)"])
+        #expect(web.actions.filter { $0.kind == .updateFirmware }.map(\.line) == ["bmc     firmware System ROM U32 v2.80 (01/11/2024) → U32 v2.90"])
+        #expect(web.reasons == [Reason(.firmwareDrift, "firmware: System ROM U32 v2.80 (01/11/2024) → U32 v2.90 (baseline gen10-2026-10)")])
     }
 
     @Test("Versions as the baseline wants plan nothing; a model the baseline does not list is left alone")
@@ -107,16 +108,17 @@ struct FirmwareDriftTests {
         observed.firmware[try #require(MACAddress("94:18:82:3a:5c:10"))] = ObservedFirmware(
             model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.96 Aug 17 2023"])
         let result = try Planner.plan(desired: reconciler.loadDesired(), observed: observed, settings: reconciler.settings)
-        let step = try #require(result.plan.actions.first { $0.kind == .firmwareUpdate })
-        #expect(step.firmware?.component == "iLO 5" && step.firmware?.installed == "2.96 Aug 17 2023")
-        #expect(step.firmware?.image.hasSuffix(".fwpkg") == true && step.firmware?.sha256.count == 64)
+        let step = try #require(result.plan.actions.first { $0.kind == .updateFirmware })
+        guard case .updateFirmware(_, let firmware, let reason) = step else { Issue.record("not a firmware step: \(step)"); return }
+        #expect(firmware.component == "iLO 5" && firmware.installed == "2.96 Aug 17 2023" && reason.code == .firmwareDrift)
+        #expect(firmware.image.hasSuffix(".fwpkg") == true && firmware.sha256.count == 64)
 
         let applier = Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil)
         #expect(throws: ApplyError.needsBMC(["web-01"])) { try applier.apply(result) }
         let bmc = RecordingBMC()
         let report = try applier.apply(result, bmc: bmc)
-        #expect(bmc.calls == ["web-01 firmware iLO 5 \(step.firmware!.version) \(step.firmware!.image)"])
-        #expect(report.bmcSteps == ["web-01: firmware \(step.detail!)"])
+        #expect(bmc.calls == ["web-01 firmware iLO 5 \(firmware.version) \(firmware.image)"])
+        #expect(report.bmcSteps == ["web-01: firmware iLO 5 \(firmware.version)"])
 
         let refused = #expect(throws: ApplyError.self) { try applier.apply(result, bmc: PowerOnlyBMC()) }
         #expect(refused?.description.contains("web-01: this BMC access cannot update firmware (iLO 5)") == true, "\(String(describing: refused))")

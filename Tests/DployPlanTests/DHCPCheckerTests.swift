@@ -3,6 +3,7 @@ import DployController
 import DployPlan
 import DployRender
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
@@ -10,18 +11,19 @@ import Testing
 /// checkers, and a configuration they refuse stops the apply with every old file in place.
 @Suite("DHCP configurations against the real checkers")
 struct DHCPCheckerTests {
-    static let backends: [(backend: String, file: String, checker: String)] = [
-        ("dnsmasq", "dploy.conf", "/usr/sbin/dnsmasq"),
-        ("isc", "dhcpd-dploy.conf", "/usr/sbin/dhcpd"),
-        ("kea", "kea-dhcp4.json", "/usr/sbin/kea-dhcp4"),
-    ]
+    @Test("dnsmasq --test accepts the lab's configuration", .requires(.dnsmasq))
+    func dnsmasqAccepts() throws { try accepted(backend: "dnsmasq", file: "dploy.conf") }
 
-    @Test("dnsmasq --test, dhcpd -t and kea-dhcp4 -t accept the lab's configuration", arguments: [0, 1, 2])
-    func accepted(_ index: Int) throws {
-        let (backend, file, checker) = Self.backends[index]
-        try #require(tool(checker) || integrationRequired, "\(checker) is not installed")
-        guard tool(checker) || integrationRequired else { return }
-        let lab = try LabCopy(config: LabCopy.config(backend: backend, dhcpFile: file))
+    @Test("dhcpd -t accepts the lab's configuration", .requires(.dhcpd))
+    func dhcpdAccepts() throws { try accepted(backend: "isc", file: "dhcpd-dploy.conf") }
+
+    @Test("kea-dhcp4 -t accepts the lab's configuration", .requires(.keaDHCP4))
+    func keaAccepts() throws { try accepted(backend: "kea", file: "kea-dhcp4.json") }
+
+    /// Plans and applies the lab with `backend`, whose real checker (no `check` in the
+    /// config) must accept the file, then checks the file on disk again.
+    func accepted(backend: String, file: String) throws {
+        let lab = try LabCopy(config: LabCopy.config(backend: backend, dhcpFile: file, check: nil))
         let reconciler = try lab.reconciler()
         let result = try reconciler.plan()
         #expect(result.plan.shared.contains { $0.kind == .writeDHCPConfig })
@@ -36,9 +38,9 @@ struct DHCPCheckerTests {
     }
 
     @Test("a configuration the checker refuses leaves every old file in place",
-          .enabled(if: tool("/usr/sbin/kea-dhcp4") || integrationRequired, "kea-dhcp4 is not installed"))
+          .requires(.dnsmasq, .keaDHCP4))
     func refused() throws {
-        let lab = try LabCopy(config: LabCopy.config())
+        let lab = try LabCopy(config: LabCopy.config(check: nil))
         let reconciler = try lab.reconciler()
         _ = try reconciler.apply(try reconciler.plan())
         let before = try lab.outputStamps()
@@ -52,7 +54,7 @@ struct DHCPCheckerTests {
             metadata: {name: web-05, labels: {role: web, rack: r3}}
             spec: {mac: "94:18:82:3a:5f:01", ip: 198.18.0.25, bmc: {address: "https://198.18.0.125"}}
             """)
-        try lab.write("dploy.yaml", LabCopy.config(extraDHCP: ", check: \"kea-dhcp4 -t {file}\""))
+        try lab.write("dploy.yaml", LabCopy.config(check: "kea-dhcp4 -t {file}"))
         let strict = try lab.reconciler()
         let plan = try strict.plan()
         #expect(plan.plan.toAdd == 1)

@@ -1,14 +1,9 @@
 import DployConfig
 import DployController
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
-
-let integrationRequired = ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1"
-func tool(_ path: String) -> Bool { FileManager.default.isExecutableFile(atPath: path) }
-
-let repositoryRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// A copy of the example lab in a temporary folder, with its own controller config.
 final class LabCopy {
@@ -60,13 +55,19 @@ final class LabCopy {
         return stamps
     }
 
-    static func config(backend: String = "dnsmasq", dhcpFile: String = "dploy.conf", extraDHCP: String = "",
-                       prune: String = "{enabled: false, maxRemovals: 5}") -> String {
+    /// The DHCP check the planner and applier tests run: the staged file exists and is not
+    /// empty. They test what dploy plans and writes, with no DHCP server installed; what the
+    /// real servers' checkers say of dploy's files is DHCPCheckerTests' job.
+    static let checkWithoutServer = "test -s {file}"
+
+    /// A controller config for the lab; `check: nil` runs the backend's real checker.
+    static func config(backend: String = "dnsmasq", dhcpFile: String = "dploy.conf", check: String? = checkWithoutServer,
+                       extraDHCP: String = "", prune: String = "{enabled: false, maxRemovals: 5}") -> String {
         """
         source: {path: .}
         store: {sqlite: state/dploy.db}
         output: {http: out/http, tftp: out/tftp}
-        dhcp: {backend: \(backend), config: out/dhcp/\(dhcpFile)\(extraDHCP)}
+        dhcp: {backend: \(backend), config: out/dhcp/\(dhcpFile)\(check.map { ", check: \"\($0)\"" } ?? "")\(extraDHCP)}
         server: {listen: "127.0.0.1:8080", url: "http://198.18.0.1:8080"}
         prune: \(prune)
         """

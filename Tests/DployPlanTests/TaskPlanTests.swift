@@ -25,7 +25,7 @@ struct TaskPlanTests {
         #expect(plan.tasks.map(\.task) == ["capture-db-01-2026-11", Self.motd])
         let motd = try #require(plan.tasks.last)
         #expect(motd.targets == ["web-01", "web-02", "web-03", "web-04"])
-        #expect(motd.action == "ssh" && motd.reason == "new task: runs once on each target")
+        #expect(motd.action == "ssh" && motd.reason == Reason(.newTask, "new task: runs once on each target"))
         #expect(plan.tasks.first?.targets == ["db-01"])
         #expect(plan.taskRuns == 5)
         let text = plan.text(color: false)
@@ -53,7 +53,7 @@ struct TaskPlanTests {
             spec: {mac: "94:18:82:3a:5c:99", ip: 198.18.0.29}
             """)
         let motd = try #require(try plan(lab, recorded: recorded).tasks.last)
-        #expect(motd.task == Self.motd && motd.targets == ["web-05"] && motd.reason == "new targets since it ran")
+        #expect(motd.task == Self.motd && motd.targets == ["web-05"] && motd.reason == Reason(.newTargets, "new targets since it ran"))
     }
 
     @Test("an edit to the spec is a new revision that runs everywhere again; comments and moving the file are not")
@@ -71,7 +71,7 @@ struct TaskPlanTests {
         try lab.write("elsewhere/motd.yaml", original.replacingOccurrences(of: "Tue 06:00 UTC", with: "Wed 06:00 UTC"))
         let after = try #require(try plan(lab, recorded: recorded).tasks.last)
         #expect(after.revision != before.revision)
-        #expect(after.targets == before.targets && after.reason == "edited since it last ran: runs once more on each target")
+        #expect(after.targets == before.targets && after.reason == Reason(.taskEdited, "edited since it last ran: runs once more on each target"))
     }
 
     @Test("a task whose groups match no machine is a note, not a run")
@@ -87,7 +87,7 @@ struct TaskPlanTests {
             """)
         let plan = try plan(lab)
         #expect(!plan.tasks.contains { $0.task == "nobody" })
-        #expect(plan.notes.contains("task 'nobody' targets no machine: its groups and selector match none"))
+        #expect(plan.notes.contains(Reason(.taskTargetsNothing, "task 'nobody' targets no machine: its groups and selector match none")))
     }
 
     @Test("stopOnFailure holds across runs: a target that joins after a failure is skipped, not run")
@@ -136,12 +136,12 @@ struct TaskPlanTests {
         observed.power[web01] = .off
         let settings = try reconciler.settings
         let drift = try Planner.plan(desired: desired, observed: observed, settings: settings).plan
-        #expect(drift.machines.first { $0.machine == "web-01" }?.actions.contains { $0.kind == .bmcPower } == true)
+        #expect(drift.machines.first { $0.machine == "web-01" }?.actions.contains { $0.kind == .power } == true)
 
         observed.imaging[web01] = "restore-web-01"
         let plan = try Planner.plan(desired: desired, observed: observed, settings: settings).plan
         let held = try #require(plan.machines.first { $0.machine == "web-01" })
         #expect(!held.actions.contains { $0.needsBMC })
-        #expect(held.reasons.contains("imaging for task 'restore-web-01': its BMC steps wait until the run ends"))
+        #expect(held.reasons.contains(Reason(.imagingInProgress, "imaging for task 'restore-web-01': its BMC steps wait until the run ends")))
     }
 }

@@ -1,10 +1,11 @@
 import DploySSH
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// Against a real OpenSSH sshd on 127.0.0.1, started per test with keys from ssh-keygen.
-@Suite(.enabled(if: sshdAvailable || integrationRequired, "needs OpenSSH's sshd and ssh-keygen (apt-get install openssh-server)"))
+@Suite(.requires(.sshd, .sshKeygen))
 struct SSHClientTests {
     /// Runs `command` on `server` as its user with its user key, unless told otherwise.
     func run(_ command: String, on server: SSHServer, user: String? = nil, authentication: SSHAuthentication? = nil,
@@ -115,7 +116,7 @@ struct SSHClientTests {
                                          fingerprint: server.hostKey.fingerprint, knownHostsFile: server.path("known_hosts")))
     }
 
-    @Test(.enabled(if: isRoot || integrationRequired, "password authentication needs a throwaway local account (useradd): run as root"))
+    @Test(.requiresRoot("password authentication needs a throwaway local account (useradd): run as root"))
     func passwordAuthenticationWorksAndAWrongPasswordIsNamedWithoutThePassword() throws {
         let account = try TemporaryAccount()
         let server = try knownServer(passwordAuthentication: true)
@@ -138,13 +139,11 @@ struct SSHClientTests {
 
     @Test func aHungCommandTimesOut() throws {
         let server = try knownServer()
-        let started = ContinuousClock.now
         let error = #expect(throws: SSHError.self) { try run("sleep 30", on: server, commandTimeout: .seconds(2)) }
         #expect(error == .timedOut(SSHTarget(host: "127.0.0.1", port: server.port, user: server.user),
                                    phase: .command, after: .seconds(2)))
         #expect(error?.description.contains("timed out after 2 s") == true)
-        // Cut by the timeout, not by the command ending (30 s).
-        #expect(ContinuousClock.now - started < .seconds(20))
+        // Cut by the timeout: a command that ends by itself gives a result, never this error.
     }
 
     @Test func outputOverTheLimitIsTruncatedAndFlagged() throws {
@@ -165,7 +164,8 @@ struct SSHClientTests {
     }
 
     @Test func aClosedPortIsAClearConnectError() throws {
-        let port = try SSHServer.freePort()
+        let closed = try HeldPort()  // bound, never listening: refused, and no other test's server can take it
+        let port = closed.port
         let target = SSHTarget(host: "127.0.0.1", port: port, user: "root")
         let error = #expect(throws: SSHError.self) {
             try SSHClient.run("true", on: target, authentication: .password("secret-pw"),

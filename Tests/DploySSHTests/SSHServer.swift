@@ -1,29 +1,13 @@
+import DployTestSupport
 import Foundation
 
-let integrationRequired = ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1"
-let sshdPath = "/usr/sbin/sshd"
-let sshKeygenPath = ["/usr/bin/ssh-keygen", "/bin/ssh-keygen"].first { FileManager.default.isExecutableFile(atPath: $0) }
-let sshdAvailable = FileManager.default.isExecutableFile(atPath: sshdPath) && sshKeygenPath != nil
-let isRoot = getuid() == 0
+let sshdPath = Tool.sshd.path
+let sshKeygenPath: String? = Tool.sshKeygen.path
 
 /// Runs a tool to completion (stdin from `input`), returning stdout; throws with stderr when it fails.
 @discardableResult
 func tool(_ path: String, _ arguments: [String], input: String = "") throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-    (process.standardInput, process.standardOutput, process.standardError) = (stdin, stdout, stderr)
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input.utf8))
-    try stdin.fileHandleForWriting.close()
-    let text = stdout.fileHandleForReading.readDataToEndOfFile()
-    let problems = stderr.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw FixtureError("\(path) \(arguments.joined(separator: " ")) failed: \(String(decoding: problems, as: UTF8.self))")
-    }
-    return String(decoding: text, as: UTF8.self)
+    try run(path, arguments, input: input)
 }
 
 struct FixtureError: Error, CustomStringConvertible {
@@ -51,12 +35,13 @@ struct KeyPair {
     }
 }
 
-/// Debian's OpenSSH sshd on 127.0.0.1 and a free port, as the current user, with an ed25519
+/// Debian's OpenSSH sshd on 127.0.0.1 and a port it holds (see `start`), as the current user, with an ed25519
 /// host key and a user key made for it, authorized_keys in its temp folder, no PAM. Stopped
 /// (SIGKILL by its pid) and its folder removed when the fixture goes away.
 final class SSHServer: @unchecked Sendable {
     let folder: URL
-    let port: Int
+    /// Set once sshd listens on it.
+    private(set) var port = 0
     let hostKey: KeyPair
     let userKey: KeyPair
     /// The user the tests log in as with `userKey`: whoever runs the tests.
@@ -69,7 +54,6 @@ final class SSHServer: @unchecked Sendable {
         hostKey = try KeyPair("ed25519", in: folder, name: "host_ed25519")
         userKey = try KeyPair("ed25519", in: folder, name: "user_ed25519")
         user = String(cString: getpwuid(getuid())!.pointee.pw_name)
-        port = try SSHServer.freePort()
         try write("authorized_keys", userKey.publicKey + "\n")
         if isRoot {
             // sshd started as root insists on its privilege separation folder (systemd makes it).
@@ -90,8 +74,34 @@ final class SSHServer: @unchecked Sendable {
             LogLevel VERBOSE
 
             """)
-        pid = try SSHServer.spawn(sshdPath, ["-D", "-e", "-f", folder.path + "/sshd_config", "-p", String(port)], log: logPath)
-        try waitUntilListening()
+        var started: pid_t = 0
+        port = try Self.start(folder: folder, log: folder.path + "/sshd.log", pid: &started)
+        pid = started
+    }
+
+    /// sshd cannot bind port 0 and say which port it got, nor take a socket from its parent.
+    /// So: a port the kernel picks, then sshd started on it; the port is used only once sshd
+    /// logs that it listens there, which proves it holds it. If a parallel test's server took
+    /// the port in between, sshd exits with "Address already in use" and another port is tried.
+    private static func start(folder: URL, log: String, pid: inout pid_t) throws -> Int {
+        var lastLog = ""
+        for _ in 0..<5 {
+            let port = try HeldPort().port  // released here: sshd binds it next
+            pid = try spawn(sshdPath, ["-D", "-e", "-f", folder.path + "/sshd_config", "-p", String(port)], log: log)
+            let text = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            var exited = false
+            let listening = eventuallyBlocking(20) {
+                if text().contains("Server listening on 127.0.0.1 port \(port)") { return true }
+                if waitpid(pid, nil, WNOHANG) == pid { exited = true; return true }
+                return false
+            }
+            lastLog = text()
+            if listening && !exited { return port }
+            if !exited { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
+            pid = 0
+            guard lastLog.contains("Address already in use") else { break }
+        }
+        throw FixtureError("sshd did not listen: \(lastLog)")
     }
 
     deinit {
@@ -127,13 +137,6 @@ final class SSHServer: @unchecked Sendable {
         return pid
     }
 
-    /// Whether sshd still runs; reaps it (and forgets its pid) when it has exited.
-    private var running: Bool {
-        if pid > 0, waitpid(pid, nil, WNOHANG) == 0 { return true }
-        pid = 0
-        return false
-    }
-
     var logPath: String { folder.path + "/sshd.log" }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
@@ -152,33 +155,6 @@ final class SSHServer: @unchecked Sendable {
 
     func authorize(_ key: KeyPair) throws {
         try write("authorized_keys", userKey.publicKey + "\n" + key.publicKey + "\n")
-    }
-
-    private func waitUntilListening() throws {
-        let deadline = Date().addingTimeInterval(20)
-        while !log.contains("Server listening on 127.0.0.1 port \(port)") {
-            guard running else { throw FixtureError("sshd exited: \(log)") }
-            guard Date() < deadline else { throw FixtureError("sshd did not listen within 20 s: \(log)") }
-            usleep(20_000)
-        }
-    }
-
-    /// A TCP port on 127.0.0.1 nobody listens on right now (bound, read, released).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw FixtureError("no free port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

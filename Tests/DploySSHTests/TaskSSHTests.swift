@@ -3,12 +3,13 @@ import DployController
 import DployInventory
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// SSH tasks run by the controller (plan, then the task runner) against a real sshd on
 /// 127.0.0.1: once per revision, output kept, host keys checked, hung commands cut.
-@Suite(.enabled(if: sshdAvailable || integrationRequired, "needs OpenSSH's sshd and ssh-keygen (apt-get install openssh-server)"))
+@Suite(.requires(.sshd, .sshKeygen))
 struct TaskSSHTests {
     /// A spec folder with one machine at 127.0.0.1, the server's user key as a secret, and a
     /// controller config whose known_hosts file is the server's.
@@ -102,7 +103,7 @@ struct TaskSSHTests {
 
         try site.task("hello", "echo hello again; echo run >> \(counter)")
         let edited = try site.apply()
-        #expect(edited.plan.tasks.first?.reason == "edited since it last ran: runs once more on each target")
+        #expect(edited.plan.tasks.first?.reason.code == .taskEdited)
         #expect(edited.runs.map(\.state) == [.succeeded])
         #expect(try String(contentsOfFile: counter, encoding: .utf8) == "run\nrun\n")
         #expect(try site.runs("hello").count == 2)
@@ -137,8 +138,7 @@ struct TaskSSHTests {
         #expect(!FileManager.default.fileExists(atPath: server.path("touched")))
     }
 
-    @Test("a task may log in with a password from its secret", .enabled(if: isRoot || integrationRequired,
-                                                                          "password authentication needs a throwaway local account (useradd): run as root"))
+    @Test("a task may log in with a password from its secret", .requiresRoot("password authentication needs a throwaway local account (useradd): run as root"))
     func password() throws {
         let account = try TemporaryAccount()
         let server = try knownServer(passwordAuthentication: true)

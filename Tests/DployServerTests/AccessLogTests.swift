@@ -25,10 +25,9 @@ struct AccessLogTests {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
-                 source: String, file: String, function: String, line: UInt) {
-            let all = metadata.merging(extra ?? [:]) { $1 }.mapValues { "\($0)" }
-            store.lines.withLock { $0.append((message.description, all)) }
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
+            store.lines.withLock { $0.append((event.message.description, all)) }
         }
     }
 

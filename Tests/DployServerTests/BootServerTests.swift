@@ -5,6 +5,7 @@ import DployPlan
 import DployRender
 import DployServer
 import DploySpec
+import DployTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -238,8 +239,7 @@ struct BootServerTests {
     }
 
     @Test("the agent script reports this machine's hardware from /sys and /proc when lshw is absent",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
-                       || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "curl is not installed"))
+          .requires(.curl))
     func agent() async throws {
         let lab = try Lab()
         let app = Application(router: try lab.server().router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
@@ -273,6 +273,19 @@ struct BootServerTests {
             #expect(oneBody.contains("\"desiredGeneration\":1"))
             let (missing, _) = try await get(client, "/v1/machines/web-99")
             #expect(missing == .notFound)
+
+            // web-01 reports itself twice; the second time a DIMM was swapped.
+            let swapped = Array(String(decoding: dell, as: UTF8.self).replacingOccurrences(of: "3510CC97", with: "4410AA01").utf8)
+            _ = try await post(client, "/v1/inventory?mac=94-18-82-3a-5c-10", body: dell)
+            _ = try await post(client, "/v1/inventory?mac=94-18-82-3a-5c-10", body: swapped)
+            let (_, web01Body) = try await get(client, "/v1/machines/web-01")
+            let web01 = try #require(try JSONSerialization.jsonObject(with: Data(web01Body.utf8)) as? [String: Any])
+            let conditions = try #require(web01["conditions"] as? [[String: Any]])
+            #expect(conditions.map { $0["type"] as? String } == ["Ready", "Installed", "PowerInSync", "FirmwareInSync", "HardwareChanged"])
+            let changed = try #require(conditions.last)
+            #expect(changed["status"] as? String == "True" && changed["reason"] as? String == "hardwareChanged")
+            #expect((changed["message"] as? String)?.contains("DIMM A3 replaced") == true && changed["observedAt"] is String)
+            #expect(conditions.first?["status"] as? String == "False" && conditions.first?["reason"] as? String == "neverInstalled")
         }
     }
 }

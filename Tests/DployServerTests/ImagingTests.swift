@@ -5,6 +5,7 @@ import DployPlan
 import DployRender
 import DployServer
 import DploySpec
+import DployTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -14,14 +15,7 @@ import Testing
 /// `imaging.sh` it serves run by /bin/sh as the imaging environment would run it, and a
 /// small Python HTTP server as the image store (GET for restores, PUT for captures).
 /// curl runs inside the imaging script; python3 is the image store.
-private let imagingToolsPresent = ["curl", "python3"].allSatisfy { tool in
-    (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-        .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
-}
-
-@Suite("image capture and restore protocol",
-       .enabled(if: imagingToolsPresent || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1",
-                "curl or python3 is not installed"))
+@Suite("image capture and restore protocol", .requires(.curl, .python3))
 struct ImagingTests {
     static let web01 = MACAddress("94:18:82:3a:5c:10")!
     static let imaging = BootDecisions.Discovery(kernel: "http://198.18.0.1:8080/files/imaging/vmlinuz",
@@ -202,8 +196,8 @@ final class ImageServer: @unchecked Sendable {
     init(folder: URL) throws {
         self.folder = folder
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.program, folder.path]
+        process.executableURL = URL(fileURLWithPath: Tool.python3.path)
+        process.arguments = ["-c", Self.program, folder.path]
         let output = Pipe()
         process.standardOutput = output
         try process.run()

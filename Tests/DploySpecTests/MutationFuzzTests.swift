@@ -1,4 +1,5 @@
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 import Yams
@@ -11,13 +12,11 @@ import Yams
 /// compared, not a whole load.
 @Suite("JSON Schemas agree with the validator")
 struct SchemaAgreementTests {
-    static let checker = which("check-jsonschema")
     static let corpus = repositoryRoot.appendingPathComponent("Tests/Fixtures/schema")
 
-    @Test(.enabled(if: checker != nil || integrationRequired,
-                   "check-jsonschema is not installed (make test-tools installs it); CI requires it"))
+    @Test(.requires(.checkJSONSchema))
     func schemasAgree() throws {
-        let checker = try #require(Self.checker, "check-jsonschema not found on PATH; .ci/setup installs it")
+        let checker = try Tool.checkJSONSchema.require()
         let scratch = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: scratch) }
 

@@ -1,10 +1,7 @@
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
-
-/// The repository's top folder, found from this file's path.
-let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Loads in-memory files; paths are the ones shown in diagnostics.
 func load(_ files: [String: String], knownPaths: Set<String>? = nil) -> LoadResult {
@@ -40,19 +37,6 @@ enum Sample {
         \(ip.map { "  ip: \($0)\n" } ?? "")\(extra)
         """
     }
-}
-
-/// Whether integration tests must run: CI sets DPLOY_REQUIRE_INTEGRATION=1, and then a
-/// missing tool is a failure, not a skip.
-let integrationRequired = ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1"
-
-/// The full path of an executable on PATH, or nil.
-func which(_ tool: String) -> String? {
-    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-        let candidate = "\(folder)/\(tool)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
 }
 
 /// A fresh temporary folder, removed by the caller.

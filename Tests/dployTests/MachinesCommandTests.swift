@@ -37,6 +37,13 @@ struct MachinesCommandTests {
         let json = try cli.dploy("machines", "--json", in: lab)
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         #expect(rows.count == 9)
+        // web-02 installed its generation; the lab reads no BMC, so power is not known and it is not Ready yet.
+        let web02Row = try #require(rows.first { $0["name"] as? String == "web-02" })
+        let conditions = try #require(web02Row["conditions"] as? [[String: Any]])
+        let installed = try #require(conditions.first { $0["type"] as? String == "Installed" })
+        #expect(installed["status"] as? String == "True" && installed["reason"] as? String == "generationInstalled")
+        #expect(conditions.first?["type"] as? String == "Ready" && conditions.first?["status"] as? String == "Unknown")
+        #expect(lines.contains { $0.hasPrefix("web-02") && $0.contains("Unknown (bmcNotRead)") })
 
         let backup = try cli.dploy("store", "backup", "copy.db", in: lab)
         #expect(backup.status == 0, "\(backup.stderr)")

@@ -1,10 +1,10 @@
+import DployTestSupport
 import Foundation
 import Testing
 
 /// `dploy plan` and `dploy apply` as an operator runs them on a copy of the example lab.
 @Suite("dploy plan and apply, from the command line",
-       .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/dnsmasq")
-                    || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "dnsmasq is not installed"))
+       .requires(.dnsmasq))
 struct PlanApplyCommandTests {
     let cli = CommandLineTests()
 

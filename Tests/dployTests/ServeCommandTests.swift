@@ -1,16 +1,12 @@
 import Crypto
+import DployTestSupport
 import Foundation
 import Testing
-
-private let serveTools = ["/usr/bin/git", "/usr/bin/curl"]
-private let chromiumPath = "/usr/bin/chromium"
 
 /// `dploy serve` as an operator runs it: a real process on loopback following a file://
 /// repository, driven by signed webhooks and signals, seen through curl and Chromium.
 @Suite("dploy serve, the daemon",
-       .serialized,
-       .enabled(if: serveTools.allSatisfy(FileManager.default.isExecutableFile(atPath:))
-                    || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "git or curl is not installed"))
+       .serialized, .requires(.git, .curl))
 struct ServeCommandTests {
     let source = SourceCommandTests()
 
@@ -44,7 +40,7 @@ struct ServeCommandTests {
         try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
         for (name, text) in ["webhook": Self.secret + "\n", "htpasswd": Self.htpasswd] {
             let path = secrets.appendingPathComponent(name).path
-            FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         }
         return Site(root: root)
     }
@@ -58,22 +54,32 @@ struct ServeCommandTests {
 
     static func ipxeFile(_ mac: String) -> String { "out/http/ipxe/\(mac.replacingOccurrences(of: ":", with: "-")).ipxe" }
 
-    /// A running `dploy serve`; SIGKILLed if a test forgets it.
+    /// A running `dploy serve`; SIGKILLed if a test forgets it. It listens on port 0 (the
+    /// kernel's choice) and the test reads the port from its log, so it never talks to a
+    /// port another test's server may hold.
     final class Daemon {
         let process = Process()
         let port: Int
         let stderr: URL
 
-        init(site: Site, port: Int) throws {
-            self.port = port
-            stderr = site.root.appendingPathComponent("serve-\(port).log")
-            FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        init(site: Site) async throws {
+            stderr = site.root.appendingPathComponent("serve-\(UUID().uuidString).log")
+            _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
             process.executableURL = CommandLineTests.binary
-            process.arguments = ["serve", "--config", site.config, "--listen", "127.0.0.1:\(port)", "--log-format", "json"]
+            process.arguments = ["serve", "--config", site.config, "--listen", "127.0.0.1:0", "--log-format", "json"]
             process.currentDirectoryURL = site.root
             process.standardOutput = FileHandle(forWritingAtPath: stderr.path)
             process.standardError = FileHandle(forWritingAtPath: stderr.path)
             try process.run()
+            let log = stderr, child = process
+            let text = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+            let marker = "Server started and listening on"
+            guard try await eventually(60, { reportedPort(in: text(), line: marker) != nil || !child.isRunning }),
+                  let port = reportedPort(in: text(), line: marker) else {
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                throw ToolFailure(message: "dploy serve did not report its port: \(text())")
+            }
+            self.port = port
         }
 
         deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
@@ -83,24 +89,9 @@ struct ServeCommandTests {
         /// Sends SIGTERM and waits (at most 20 s) for the exit; returns the exit status.
         func terminate() async throws -> Int32? {
             kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(20)
-            while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            _ = try await eventually(20) { !process.isRunning }
             return process.isRunning ? nil : process.terminationStatus
         }
-    }
-
-    /// A port the kernel says is free now.
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// curl's status code and body.
@@ -133,16 +124,6 @@ struct ServeCommandTests {
         return try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
     }
 
-    /// Polls until `condition` holds, for at most `seconds`; returns whether it did.
-    func eventually(_ seconds: Double = 20, _ condition: () throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try condition()
-    }
-
     /// Serving, with its first reconcile done.
     func started(_ daemon: Daemon) async throws -> Bool {
         try await eventually { (try status(daemon.port)?["runs"] as? Int ?? 0) >= 1 }
@@ -152,25 +133,27 @@ struct ServeCommandTests {
     func followsGit() async throws {
         let site = try makeSite()
         defer { try? FileManager.default.removeItem(at: site.root) }
-        let first = try Daemon(site: site, port: Self.freePort())
+        let first = try await Daemon(site: site)
         #expect(try await started(first), "\(first.log)")
         #expect(site.file(Self.ipxeFile("94:18:82:3a:5c:10"))?.contains("# dploy: web-01 (") == true, "converged at start")
 
         try commitMachine("web-05", mac: "94:18:82:00:00:05", in: site)
         #expect(try webhook(first.port, signed: false) == 401)
-        try await Task.sleep(for: .seconds(1))
+        // The daemon answers after deciding; DaemonLoopTests proves in-process that a refused
+        // delivery leaves no run pending. Here: no run was counted, and no file written.
+        #expect(try status(first.port)?["runs"] as? Int == 1)
         #expect(site.file(Self.ipxeFile("94:18:82:00:00:05")) == nil, "an unsigned delivery runs nothing")
-        let sent = Date()
+        let sent = ContinuousClock.now
         #expect(try webhook(first.port, signed: true) == 202)
         #expect(try await eventually { site.file(Self.ipxeFile("94:18:82:00:00:05")) != nil })
-        print("commit → converged through the webhook: \(Int(Date().timeIntervalSince(sent) * 1000)) ms")
+        print("commit → converged through the webhook: \(ContinuousClock.now - sent)")
         #expect(site.file(Self.ipxeFile("94:18:82:00:00:05"))?.contains("# dploy: web-05 (94:18:82:00:00:05)") == true)
         // The run logs the machine it applied after writing its files: wait for the line too.
         #expect(try await eventually { first.log.contains(#""level":"info""#) && first.log.contains(#""machine":"web-05""#) },
                 "JSON log lines name the machine")
 
         // A second daemon on the same store plans but does not apply while the first lives.
-        let second = try Daemon(site: site, port: Self.freePort())
+        let second = try await Daemon(site: site)
         #expect(try await started(second), "\(second.log)")
         try commitMachine("web-06", mac: "94:18:82:00:00:06", in: site)
         #expect(try webhook(second.port, signed: true) == 202)
@@ -190,7 +173,7 @@ struct ServeCommandTests {
         try commitMachine("web-07", mac: "94:18:82:00:00:07", in: site)
         #expect(try webhook(second.port, signed: true) == 202)
         #expect(try await second.terminate() == 0, "\(second.log)")
-        let restarted = try Daemon(site: site, port: Self.freePort())
+        let restarted = try await Daemon(site: site)
         #expect(try await started(restarted), "\(restarted.log)")
         #expect(site.file(Self.ipxeFile("94:18:82:00:00:07")) != nil)
         let statusRun = try CommandLineTests().dploy("status", "--config", site.config)
@@ -208,7 +191,7 @@ struct ServeCommandTests {
         let config = try String(contentsOfFile: site.config, encoding: .utf8)
             .replacingOccurrences(of: "output: {http: out/http, tftp: out/tftp}", with: "output: {http: ., tftp: out/tftp}")
         try Data(config.utf8).write(to: URL(fileURLWithPath: site.config))
-        let run = try CommandLineTests().dploy("serve", "--config", site.config, "--listen", "127.0.0.1:\(Self.freePort())")
+        let run = try CommandLineTests().dploy("serve", "--config", site.config, "--listen", "127.0.0.1:0")
         #expect(run.status == 1)
         #expect(run.stderr.contains("is inside output.http"), "\(run.stderr)")
         #expect(run.stderr.contains("served to the boot network without credentials"))
@@ -216,15 +199,14 @@ struct ServeCommandTests {
                 "nothing was created before the refusal")
     }
 
-    static let chromium = chromiumPath
+    static let chromium = Tool.chromium.path
 
     @Test("the web page in headless Chromium: machines, states and links; refused without credentials",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: chromiumPath)
-                       || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "chromium is not installed"))
+          .requires(.chromium))
     func browser() async throws {
         let site = try makeSite()
         defer { try? FileManager.default.removeItem(at: site.root) }
-        let daemon = try Daemon(site: site, port: Self.freePort())
+        let daemon = try await Daemon(site: site)
         #expect(try await started(daemon), "\(daemon.log)")
         defer { kill(daemon.process.processIdentifier, SIGTERM) }
 

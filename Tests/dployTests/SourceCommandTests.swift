@@ -1,10 +1,10 @@
+import DployTestSupport
 import Foundation
 import Testing
 
 /// `dploy validate --source` and `dploy source fetch|status` against a real repository.
 @Suite("dploy and git sources, from the command line",
-       .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/git")
-                    || ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1", "git is not installed"))
+       .requires(.git))
 struct SourceCommandTests {
     let cli = CommandLineTests()
 

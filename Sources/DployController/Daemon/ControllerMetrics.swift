@@ -1,4 +1,5 @@
 import DployInventory
+import DployPlan
 import Prometheus
 
 /// The daemon's Prometheus metrics, served at `/metrics`. One registry per daemon; the
@@ -13,20 +14,20 @@ public final class ControllerMetrics: Sendable {
 
     public init() {
         reconcileDuration = registry.makeDurationHistogram(
-            name: "dploy_reconcile_duration_seconds",
+            descriptor: Self.named("dploy_reconcile_duration_seconds", "Time of one reconcile: fetch, load, observe, plan, apply."),
             buckets: [.milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
-                      .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60)],
-            help: "Time of one reconcile: fetch, load, observe, plan, apply.")
+                      .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60)])
         planActionsPending = registry.makeGauge(
-            name: "dploy_plan_actions_pending", help: "Actions in the last plan that were not applied.")
-        bmcRequests = registry.makeCounter(name: "dploy_bmc_requests_total", help: "Requests sent to BMCs.")
-        bmcErrors = registry.makeCounter(name: "dploy_bmc_errors_total", help: "BMC requests that failed.")
+            descriptor: Self.named("dploy_plan_actions_pending", "Actions in the last plan that were not applied."))
+        bmcRequests = registry.makeCounter(descriptor: Self.named("dploy_bmc_requests_total", "Requests sent to BMCs."))
+        bmcErrors = registry.makeCounter(descriptor: Self.named("dploy_bmc_errors_total", "BMC requests that failed."))
         // Every result and state appears from the start, at zero: a dashboard can tell
         // "none yet" from "not reported".
         for result in DaemonStatus.Run.Result.allCases { _ = reconcileRuns(result) }
         for result in WebhookResult.allCases { _ = webhookDeliveries(result) }
         for state in TaskRunState.allCases where state != .pending { _ = taskRuns(state) }
         recordMachines([:])
+        recordConditions([:])
     }
 
     public enum WebhookResult: String, CaseIterable, Sendable {
@@ -38,19 +39,21 @@ public final class ControllerMetrics: Sendable {
         case unauthorized
     }
 
+    /// A metric by its full name (the unit is already in it) and help text.
+    private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
     private func reconcileRuns(_ result: DaemonStatus.Run.Result) -> Counter {
-        registry.makeCounter(name: "dploy_reconcile_runs_total", labels: [("result", result.rawValue)],
-                             help: "Reconcile runs by result.")
+        registry.makeCounter(descriptor: Self.named("dploy_reconcile_runs_total", "Reconcile runs by result."), labels: [("result", result.rawValue)])
     }
 
     private func webhookDeliveries(_ result: WebhookResult) -> Counter {
-        registry.makeCounter(name: "dploy_webhook_deliveries_total", labels: [("result", result.rawValue)],
-                             help: "Git webhook deliveries by result.")
+        registry.makeCounter(descriptor: Self.named("dploy_webhook_deliveries_total", "Git webhook deliveries by result."), labels: [("result", result.rawValue)])
     }
 
     private func taskRuns(_ state: TaskRunState) -> Counter {
-        registry.makeCounter(name: "dploy_task_runs_total", labels: [("state", state.rawValue)],
-                             help: "Task runs by how this daemon left them: running (imaging), succeeded, failed, skipped.")
+        registry.makeCounter(descriptor: Self.named("dploy_task_runs_total", "Task runs by how this daemon left them: running (imaging), succeeded, failed, skipped."), labels: [("state", state.rawValue)])
     }
 
     func recordTaskRuns(_ reports: [TaskRunReport]) {
@@ -58,7 +61,7 @@ public final class ControllerMetrics: Sendable {
     }
 
     private func machines(_ state: String) -> Gauge {
-        registry.makeGauge(name: "dploy_machines", labels: [("state", state)], help: "Machines by observed state.")
+        registry.makeGauge(descriptor: Self.named("dploy_machines", "Machines by observed state."), labels: [("state", state)])
     }
 
     func recordRun(_ run: DaemonStatus.Run, pendingActions: Int) {
@@ -70,6 +73,22 @@ public final class ControllerMetrics: Sendable {
     func recordMachines(_ counts: [String: Int]) {
         for state in MachineState.allCases.map(\.rawValue) + ["never seen"] {
             machines(state).set(Double(counts[state] ?? 0))
+        }
+    }
+
+    private func conditions(_ type: MachineCondition.Kind, _ status: MachineCondition.Status) -> Gauge {
+        registry.makeGauge(descriptor: Self.named("dploy_machine_condition",
+                                                  "Machines by condition and status (Ready, Installed, PowerInSync, FirmwareInSync, HardwareChanged)."),
+                           labels: [("type", type.rawValue), ("status", status.rawValue)])
+    }
+
+    /// Counts per type and status; every pair is set, at zero when no machine has it, so
+    /// `dploy_machine_condition{type="Ready",status="False"} > 0` works from the first run.
+    func recordConditions(_ counts: [MachineCondition.Kind: [MachineCondition.Status: Int]]) {
+        for type in MachineCondition.Kind.allCases {
+            for status in [MachineCondition.Status.true, .false, .unknown] {
+                conditions(type, status).set(Double(counts[type]?[status] ?? 0))
+            }
         }
     }
 

@@ -64,6 +64,28 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     }
 }
 
+extension DaemonStatus {
+    /// A status file written by a dploy whose plans had another JSON form still reads: its
+    /// pending plan is dropped (the next run plans again), everything else is kept.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        pid = try container.decode(Int32.self, forKey: .pid)
+        startedAt = try container.decode(Date.self, forKey: .startedAt)
+        role = try container.decode(Role.self, forKey: .role)
+        roleReason = try container.decodeIfPresent(String.self, forKey: .roleReason)
+        runs = try container.decode(Int.self, forKey: .runs)
+        lastRun = try container.decodeIfPresent(Run.self, forKey: .lastRun)
+        lastError = try container.decodeIfPresent(String.self, forKey: .lastError)
+        nextRunAt = try container.decodeIfPresent(Date.self, forKey: .nextRunAt)
+        do {
+            pendingPlan = try container.decodeIfPresent(Plan.self, forKey: .pendingPlan)
+        } catch is PlanFormatError {
+            pendingPlan = nil
+        }
+        source = try container.decodeIfPresent(SourceStatus.self, forKey: .source)
+    }
+}
+
 extension JSONEncoder {
     /// ISO 8601 dates and sorted keys: files and API answers that diff well.
     public static var dploy: JSONEncoder {

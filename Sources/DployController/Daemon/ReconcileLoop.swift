@@ -28,7 +28,7 @@ public final class ReconcileLoop: Service, Sendable {
     /// decisions and pages follow git; nil for a loop that serves nothing.
     let live: LiveDesired?
     let jitter: Double
-    private let wake = WakeSignal()
+    let wake = WakeSignal()
     private let state: Mutex<LoopState>
 
     private struct LoopState {
@@ -161,6 +161,9 @@ public final class ReconcileLoop: Service, Sendable {
         }
         if let fleet = desired?.fleet ?? self.desired?.fleet, let observed = try? store.machines() {
             metrics.recordMachines(MachineOverview.stateCounts(fleet: fleet, observed: observed))
+            if let readings = try? store.bmcReadings() {
+                metrics.recordConditions(MachineOverview.conditionCounts(fleet: fleet, observed: observed, bmcReadings: readings))
+            }
         }
         step("count")
         run.finishedAt = Date()
@@ -249,7 +252,7 @@ public final class ReconcileLoop: Service, Sendable {
         let now = Date()
         for machine in plan.machines {
             let mac = macs[machine.machine] ?? MACAddress(machine.machine)
-            let message = "\(machine.change.rawValue): " + machine.reasons.joined(separator: "; ")
+            let message = "\(machine.change.rawValue): " + machine.reasons.map(\.message).joined(separator: "; ")
                 + (plan.revision.map { " (commit \($0.prefix(12)))" } ?? "")
             record(MachineEvent(mac: mac, at: now, kind: "applied", message: message))
             logger.info("applied \(machine.change.rawValue)", metadata: [

@@ -43,7 +43,7 @@ public final class FleetController: ControllerInterface {
     }
 
     public func machine(_ id: String) throws -> MachineOverview? {
-        let rows = MachineOverview.rows(fleet: fleet, observed: try store.machines())
+        let rows = MachineOverview.rows(fleet: fleet, observed: try store.machines(), bmcReadings: try store.bmcReadings())
         return rows.first { $0.name == id || $0.mac == MACAddress(id)?.description }
     }
 
@@ -55,12 +55,15 @@ public final class FleetController: ControllerInterface {
         guard inGit != nil || observed != nil else { return nil }
         var one = Fleet()
         one.groups = fleet.groups
+        one.firmwareBaselines = fleet.firmwareBaselines
         one.machines = inGit.map { [$0] } ?? []
+        let reading = try store.bmcReadings()[mac]
         return MachineDetail(
             name: inGit?.name ?? mac.description, mac: mac,
             effective: inGit.map { DefaultsResolver(groups: fleet.groups).resolve($0) }, observed: observed,
-            overview: MachineOverview.rows(fleet: one, observed: observed.map { [$0] } ?? []).first,
-            bmcReading: try store.bmcReadings()[mac], installAttempts: try store.installAttempts(mac),
+            overview: MachineOverview.rows(fleet: one, observed: observed.map { [$0] } ?? [],
+                                           bmcReadings: reading.map { [mac: $0] } ?? [:]).first,
+            bmcReading: reading, installAttempts: try store.installAttempts(mac),
             events: try store.events(for: mac, limit: 100), taskRuns: try store.taskRuns(mac: mac))
     }
 

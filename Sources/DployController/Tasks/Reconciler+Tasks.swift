@@ -13,7 +13,7 @@ extension Reconciler {
         let settings = TaskRunner.Settings(secrets: secretStore, bmcBaseDirectory: bmcBaseDirectory,
                                            knownHostsFile: config.knownHostsPath, sshConnectTimeout: config.sshConnectTimeout,
                                            imagingConfigured: config.imaging != nil, discoveryConfigured: config.discovery != nil)
-        return try TaskRunner(store: store, fleet: fleet, settings: settings).run(plan.tasks, stop: stop)
+        return try TaskRunner(store: store, fleet: fleet, settings: settings, clock: clock).run(plan.tasks, stop: stop)
     }
 }
 

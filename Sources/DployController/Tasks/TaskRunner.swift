@@ -65,11 +65,14 @@ public struct TaskRunner: Sendable {
     let fleet: Fleet
     let settings: Settings
     let resolver: DefaultsResolver
+    /// Run start times, imaging deadlines and overdue checks read this clock.
+    let clock: WallClock
 
-    public init(store: SQLiteStore, fleet: Fleet, settings: Settings) {
+    public init(store: SQLiteStore, fleet: Fleet, settings: Settings, clock: WallClock = .system) {
         self.store = store
         self.fleet = fleet
         self.settings = settings
+        self.clock = clock
         resolver = DefaultsResolver(groups: fleet.groups)
     }
 
@@ -77,8 +80,8 @@ public struct TaskRunner: Sendable {
     /// runs `tasks`, one task after another. The caller holds the leader lock. Once `stop`
     /// is set no target starts: the ones not started stay pending for the next run.
     public func run(_ tasks: [TaskPlan], stop: StopSignal = StopSignal()) throws -> [TaskRunReport] {
-        var reports = try store.failInterruptedTaskRuns(actions: Self.inProcessActions, at: Date()).map(Self.report)
-        reports += try store.failOverdueTaskRuns(at: Date()).map(Self.report)
+        var reports = try store.failInterruptedTaskRuns(actions: Self.inProcessActions, at: clock.now()).map(Self.report)
+        reports += try store.failOverdueTaskRuns(at: clock.now()).map(Self.report)
         let machines = Dictionary(fleet.machines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for plan in tasks where !stop.isSet {
             // The plan was made from this fleet; a task edited since has another revision
@@ -111,7 +114,7 @@ public struct TaskRunner: Sendable {
     func runTarget(_ task: TaskDefinition, revision: String, on machine: Machine, skip: Bool) -> TaskRunReport? {
         let key = TaskRunKey(task: task.name, revision: revision, machine: machine.name)
         let mac = machine.mac.value
-        let now = Date()
+        let now = clock.now()
         do {
             if skip {
                 let reason = "an earlier target failed and the task says stopOnFailure"
@@ -140,7 +143,7 @@ public struct TaskRunner: Sendable {
             return TaskRunReport(key: key, state: .running, message: "booting the imaging environment; waiting for its callbacks")
         }
         do {
-            _ = try store.finishTaskRun(key, outcome, at: Date())
+            _ = try store.finishTaskRun(key, outcome, at: clock.now())
         } catch {
             return TaskRunReport(key: key, state: .failed, message: "the store cannot record the result: \(error)")
         }
@@ -161,7 +164,7 @@ public struct TaskRunner: Sendable {
             guard settings.discoveryConfigured else {
                 return .failed("the controller config has no 'discovery': a forgotten machine would have nothing to boot")
             }
-            try store.forgetMachine(machine.mac.value, reason: "task '\(task.name)'", at: Date())
+            try store.forgetMachine(machine.mac.value, reason: "task '\(task.name)'", at: clock.now())
             return .succeeded
         case .imageCapture, .imageRestore:
             guard settings.imagingConfigured else {

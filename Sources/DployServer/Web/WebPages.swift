@@ -112,7 +112,12 @@ struct WebPages: Sendable {
             power: power ?? "unknown", lastInventory: observed?.hardwareReportedAt.map(Self.time), hardware: hardware,
             installs: installs, hasInstalls: !installs.isEmpty, events: events, hasEvents: !events.isEmpty,
             taskRuns: runs, hasTaskRuns: !runs.isEmpty,
-            links: MachineLinks.links(bmc: effective?.settings.bmc?.address, host: row?.address, extra: extraLinks))
+            links: MachineLinks.links(bmc: effective?.settings.bmc?.address, host: row?.address, extra: extraLinks),
+            conditions: (row?.conditions ?? []).map { condition in
+                WebViews.Machine.Condition(type: condition.type.rawValue, status: condition.status.rawValue,
+                                           reason: condition.reason.rawValue, message: condition.message,
+                                           observedAt: condition.observedAt.map(Self.time) ?? "")
+            })
         return render("machine", view)
     }
 
@@ -144,13 +149,13 @@ struct WebPages: Sendable {
             view.pending = WebViews.Plan.Pending(
                 summary: plan.summary, source: plan.source,
                 machines: plan.machines.map { machine in
-                    WebViews.Plan.Pending.Machine(machine: machine.machine, change: machine.change.rawValue, reasons: machine.reasons,
+                    WebViews.Plan.Pending.Machine(machine: machine.machine, change: machine.change.rawValue, reasons: machine.reasons.map(\.message),
                           actions: machine.actions.map(Self.step))
                 },
                 shared: plan.shared.map(Self.step))
             if !plan.tasks.isEmpty {
                 view.pendingTasks = WebViews.Plan.PendingTasks(tasks: plan.tasks.map { task in
-                    WebViews.Plan.PendingTasks.Task(task: task.task, revision: task.revision, summary: task.summary, reason: task.reason,
+                    WebViews.Plan.PendingTasks.Task(task: task.task, revision: task.revision, summary: task.summary, reason: task.reason.message,
                           targets: "\(task.targets.count): " + task.targets.prefix(20).joined(separator: ", ")
                             + (task.targets.count > 20 ? " …" : ""))
                 })
@@ -204,8 +209,7 @@ struct WebPages: Sendable {
     }
 
     static func step(_ action: Action) -> String {
-        [action.kind.rawValue, action.path?.description, action.detail].compactMap { $0 }.joined(separator: " ")
-            + " (\(action.reason))"
+        action.line + " (\(action.reason.message))"
     }
 
     static func commit(_ commit: CommitInfo) -> String { "\(commit.id.short) \"\(commit.summary)\"" }

@@ -20,6 +20,7 @@ enum WebTemplates {
         th{background:#eef1f4;font-weight:600}td.num{text-align:right}small,.muted{color:#6b7785}
         .state{font-weight:600}.state-installed{color:#1a7f37}.state-installing{color:#9a6700}.state-failed{color:#cf222e}
         .state-discovered,.state-known,.state-never-seen,.state-pending,.state-skipped{color:#57606a}
+        .condition-True{color:#1a7f37}.condition-False{color:#cf222e}.condition-Unknown{color:#57606a}
         .state-succeeded{color:#1a7f37}.state-running,.state-rediscovering{color:#9a6700}
         pre{margin:.2em 0;white-space:pre-wrap;font-size:.9em}.links a{margin-right:.6em}
         .error{background:#ffebe9;border:1px solid #ff8182;padding:.6em;white-space:pre-wrap}
@@ -63,6 +64,10 @@ enum WebTemplates {
         <dl id="observed"><dt>State</dt><dd class="state state-{{stateClass}}">{{state}}</dd>
         <dt>Installed generation</dt><dd>{{installed}}</dd><dt>Desired generation</dt><dd>{{generation}}</dd>
         <dt>Last seen</dt><dd>{{lastSeen}}</dd><dt>Address</dt><dd>{{address}}</dd><dt>Power</dt><dd>{{power}}</dd></dl>
+        <h2>Conditions</h2>
+        <table id="conditions"><thead><tr><th>Condition</th><th>Status</th><th>Reason</th><th>Message</th><th>Observed</th></tr></thead><tbody>
+        {{#conditions}}<tr data-condition="{{type}}"><td>{{type}}</td><td class="condition-{{status}}">{{status}}</td><td><code>{{reason}}</code></td><td>{{message}}</td><td>{{observedAt}}</td></tr>{{/conditions}}
+        </tbody></table>
         <h2>Hardware {{#lastInventory}}<small>reported {{.}}</small>{{/lastInventory}}</h2>
         {{#hardware}}<dl id="hardware"><dt>Vendor</dt><dd>{{vendor}}</dd><dt>Model</dt><dd>{{model}}</dd><dt>Serial</dt><dd>{{serial}}</dd>
         <dt>BIOS</dt><dd>{{bios}}</dd><dt>CPUs</dt><dd>{{cpus}} {{cpuModel}}</dd><dt>Memory</dt><dd>{{memory}}</dd>

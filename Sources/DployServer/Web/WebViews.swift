@@ -60,6 +60,16 @@ enum WebViews {
         var taskRuns: [TaskRun]
         var hasTaskRuns: Bool
         var links: [MachineLinks.Link]
+        var conditions: [Condition]
+
+        /// One of the machine's conditions (docs/conditions.md), as the page shows it.
+        struct Condition: Encodable, Sendable {
+            var type: String
+            var status: String
+            var reason: String
+            var message: String
+            var observedAt: String
+        }
 
         struct DesiredField: Encodable, Sendable {
             var field: String

@@ -1,0 +1,75 @@
+/// Why the plan does something, or why a machine is as it is: a stable code for programs
+/// and alerts, and a sentence for people. Codes never change meaning once released; a new
+/// situation gets a new code. `docs/plan.md` lists them all, and `schemas/plan.schema.json`
+/// enumerates them (a test keeps the two in step with `Code.allCases`).
+public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
+    public enum Code: String, CaseIterable, Hashable, Sendable, Codable {
+        // A machine's plan: why it is in the plan at all.
+        /// In git, and none of its boot files exist yet.
+        case newMachine
+        /// The installed generation is below the desired one: it reinstalls.
+        case generationBehind
+        /// Its boot files differ from what its spec renders now.
+        case bootFilesChanged
+        /// The install of the desired generation failed: it boots its disk until the generation changes.
+        case installFailed
+        /// It is installing the desired generation now: no power step interrupts it.
+        case installInProgress
+        /// A reinstall is owed but the machine has no BMC: it happens at its next network boot.
+        case noBMC
+        /// The BMC reports a power state other than the desired one.
+        case powerDrift
+        /// A firmware component is below its baseline.
+        case firmwareDrift
+        /// The baseline names models and the BMC reports another: left as it is.
+        case firmwareModelMismatch
+        /// It is in its imaging environment: BMC steps wait until the run ends.
+        case imagingInProgress
+        /// Gone from git while its files remain (or its files sit under a MAC it no longer has).
+        case orphaned
+
+        // One action: why this step.
+        /// A file dploy writes that does not exist yet.
+        case fileMissing
+        /// A file whose contents differ from the render.
+        case fileChanged
+        /// A file the machine no longer needs (an installer answer after the install).
+        case fileNotNeeded
+        /// The shared iPXE entry script every loader chains into.
+        case ipxeEntry
+        /// The DHCP configuration: the reservations of the fleet.
+        case dhcpReservations
+        /// The DHCP configuration changed, so the server rereads it.
+        case dhcpChanged
+        /// An earlier apply changed the DHCP files but its reload did not finish.
+        case dhcpReloadOwed
+
+        // A task's pending runs.
+        /// A task never run before: once on each target.
+        case newTask
+        /// The task was edited since it last ran: once more on each target.
+        case taskEdited
+        /// The task ran at this revision, and new machines match it since.
+        case newTargets
+
+        // Notes: things the plan leaves alone, and says so.
+        /// Machines removed from git keep their files because prune is off.
+        case pruneDisabled
+        /// More removals than `prune.maxRemovals` allows in one apply.
+        case removalsHeldBack
+        /// A machine booted and reported itself, and no Machine document names it.
+        case discoveredNotInGit
+        /// A task whose targets match no machine.
+        case taskTargetsNothing
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// Whether every integration test must run: `make test` (and so CI) exports
+/// DPLOY_REQUIRE_INTEGRATION=1, and then a missing tool is a failure, not a skip.
+/// `DPLOY_ALLOW_SKIP=1 make test`, or `swift test` run by hand, lets such a test skip and
+/// say why.
+public let integrationRequired = ProcessInfo.processInfo.environment["DPLOY_REQUIRE_INTEGRATION"] == "1"
+
+/// Whether the tests run as root (useradd for SSH password logins, the package test).
+public let isRoot = getuid() == 0
+
+/// The repository's top folder, found from this file's path.
+public let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A program a test runs, by absolute path, and how to install it.
+public struct Tool: Sendable, CustomStringConvertible {
+    public let path: String
+    /// The command that installs it, shown when it is missing.
+    public let install: String
+
+    public init(path: String, install: String) {
+        self.path = path
+        self.install = install
+    }
+
+    public var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: path) }
+    public var description: String { path }
+
+    /// Its path; throws, naming the command that installs it, when it is missing.
+    public func require() throws -> String {
+        guard isInstalled else { throw ToolFailure(message: "\(path) is not installed; install it with: \(install)") }
+        return path
+    }
+
+    /// A Debian program, by the path its package installs.
+    public static func debian(_ path: String, package: String) -> Tool {
+        Tool(path: path, install: "sudo apt-get install \(package) (or sudo bash .ci/setup)")
+    }
+
+    /// The folder of the Python tools' virtual environment: DPLOY_TOOLS_BIN, an absolute
+    /// path the Makefile exports, else the Makefile's default, .build-tools/venv/bin. Never PATH.
+    public static let pythonToolsBin: String = {
+        if let bin = ProcessInfo.processInfo.environment["DPLOY_TOOLS_BIN"], bin.hasPrefix("/") { return bin }
+        return repositoryRoot.appendingPathComponent(".build-tools/venv/bin").path
+    }()
+
+    /// A program of the Python tools' virtual environment (.ci/python-tools.txt).
+    public static func python(_ name: String) -> Tool {
+        Tool(path: pythonToolsBin + "/" + name, install: "make tools (bash .ci/python-tools)")
+    }
+
+    public static let git = debian("/usr/bin/git", package: "git")
+    public static let curl = debian("/usr/bin/curl", package: "curl")
+    public static let openssl = debian("/usr/bin/openssl", package: "openssl")
+    public static let sshKeygen = debian("/usr/bin/ssh-keygen", package: "openssh-client")
+    public static let sshd = debian("/usr/sbin/sshd", package: "openssh-server")
+    public static let dnsmasq = debian("/usr/sbin/dnsmasq", package: "dnsmasq-base")
+    public static let dhcpd = debian("/usr/sbin/dhcpd", package: "isc-dhcp-server")
+    public static let keaDHCP4 = debian("/usr/sbin/kea-dhcp4", package: "kea-dhcp4-server")
+    public static let chromium = debian("/usr/bin/chromium", package: "chromium")
+    /// Debian's python3, for the tests' own standard-library scripts (fixtures, file servers).
+    public static let python3 = debian("/usr/bin/python3", package: "python3")
+    /// The virtual environment's python3, which has bcrypt, sushy and PyYAML.
+    public static let venvPython = python("python3")
+    public static let checkJSONSchema = python("check-jsonschema")
+    public static let sushyEmulator = python("sushy-emulator")
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs when every tool is installed. Otherwise skips, naming what is missing and how
+    /// to install it, unless integration is required: then it runs, and fails.
+    public static func requires(_ tools: Tool..., also why: String? = nil) -> ConditionTrait {
+        let missing = tools.filter { !$0.isInstalled }
+        let comment = missing.map { "\($0.path) is not installed (\($0.install))" }.joined(separator: "; ")
+        return .enabled(if: missing.isEmpty || integrationRequired, Comment(rawValue: why ?? comment))
+    }
+
+    /// Runs as root; otherwise skips saying why, unless integration is required.
+    public static func requiresRoot(_ why: String) -> ConditionTrait {
+        .enabled(if: isRoot || integrationRequired, Comment(rawValue: why))
+    }
+}
+
+/// A tool that failed or is missing; the message says which and why.
+public struct ToolFailure: Error, CustomStringConvertible {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}
