@@ -157,7 +157,7 @@ public struct Reconciler: Sendable {
         if let store = try openStore ?? self.openStore(creating: false) {
             observed.installedGenerations = try store.installedGenerations()
             observed.taskRuns = try store.taskRunStates()
-            for run in try store.runningTaskRuns(actions: TaskAction.imagingKinds, at: clock.now()) {
+            for run in try store.runningTaskRuns(actions: TaskActionKind.imaging, at: clock.now()) {
                 if let mac = run.mac { observed.imaging[mac] = run.key.task }
             }
             for (mac, attempt) in try store.latestAttempts() {

@@ -67,17 +67,17 @@ extension SQLiteStore {
         }
     }
 
-    public func runningTaskRun(mac: MACAddress, actions: Set<String>, at now: Date) throws -> TaskRun? {
+    public func runningTaskRun(mac: MACAddress, actions: Set<TaskActionKind>, at now: Date) throws -> TaskRun? {
         try pool.read { db in
             try Self.running(actions, at: now).filter(Column("mac") == mac.description).order(Column("id").desc).fetchOne(db)?.run
         }
     }
 
-    public func runningTaskRuns(actions: Set<String>, at now: Date) throws -> [TaskRun] {
+    public func runningTaskRuns(actions: Set<TaskActionKind>, at now: Date) throws -> [TaskRun] {
         try pool.read { db in try Self.running(actions, at: now).fetchAll(db).map(\.run) }
     }
 
-    private static func running(_ actions: Set<String>, at now: Date) -> QueryInterfaceRequest<TaskRunRow> {
+    private static func running(_ actions: Set<TaskActionKind>, at now: Date) -> QueryInterfaceRequest<TaskRunRow> {
         TaskRunRow.filter(Column("state") == TaskRunState.running && actions.contains(Column("action"))
                           && (Column("deadline") == nil || Column("deadline") > StoreDate.text(now)))
     }
@@ -99,7 +99,7 @@ extension SQLiteStore {
         }
     }
 
-    public func failInterruptedTaskRuns(actions: Set<String>, at now: Date) throws -> [TaskRun] {
+    public func failInterruptedTaskRuns(actions: Set<TaskActionKind>, at now: Date) throws -> [TaskRun] {
         let interrupted = try pool.read { db in
             try TaskRunRow.filter(Column("state") == TaskRunState.running && actions.contains(Column("action")))
                 .fetchAll(db).map(\.run)

@@ -47,16 +47,16 @@ public protocol Store: Sendable {
     /// The machine's running run of one of these actions, if any (what its next boot is for).
     /// A run past its deadline at `now` is not running any more, whether or not the loop
     /// has marked it failed yet: it neither boots the machine nor takes callbacks.
-    func runningTaskRun(mac: MACAddress, actions: Set<String>, at now: Date) throws -> TaskRun?
+    func runningTaskRun(mac: MACAddress, actions: Set<TaskActionKind>, at now: Date) throws -> TaskRun?
     /// Every running run of these actions not past its deadline at `now`.
-    func runningTaskRuns(actions: Set<String>, at now: Date) throws -> [TaskRun]
+    func runningTaskRuns(actions: Set<TaskActionKind>, at now: Date) throws -> [TaskRun]
     /// Runs on one machine, newest first.
     func taskRuns(mac: MACAddress) throws -> [TaskRun]
     /// Fails every running run whose deadline has passed, and returns them.
     func failOverdueTaskRuns(at: Date) throws -> [TaskRun]
     /// Fails running runs of these actions: they ran in a process that is gone (dploy was
     /// stopped or died mid-run), and a task never runs twice, so they are not run again.
-    func failInterruptedTaskRuns(actions: Set<String>, at: Date) throws -> [TaskRun]
+    func failInterruptedTaskRuns(actions: Set<TaskActionKind>, at: Date) throws -> [TaskRun]
 
     /// Forgets a machine's hardware report and install history: its next network boot is a
     /// discovery (`MachineState.rediscovering`). Events and BMC readings stay.

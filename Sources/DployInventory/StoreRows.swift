@@ -119,7 +119,7 @@ struct TaskRunRow: StoreRow {
     var revision: String
     var machine: String
     var mac: String?
-    var action: String
+    var action: TaskActionKind
     var state: TaskRunState
     var startedAt: Date?
     var finishedAt: Date?
@@ -154,3 +154,4 @@ struct TaskRunRow: StoreRow {
 // a hand edit) is a decoding error that names the column, never read as some other state.
 extension MachineState: DatabaseValueConvertible {}
 extension TaskRunState: DatabaseValueConvertible {}
+extension TaskActionKind: DatabaseValueConvertible {}

@@ -34,7 +34,7 @@ public struct TaskRun: Hashable, Sendable {
     public var key: TaskRunKey
     public var mac: MACAddress?
     /// The action's kind: `ssh`, `power`, `rediscover`, `image-capture`, `image-restore`.
-    public var action: String
+    public var action: TaskActionKind
     public var state: TaskRunState
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -48,7 +48,7 @@ public struct TaskRun: Hashable, Sendable {
     /// Why the run failed or was skipped.
     public var error: String?
 
-    public init(key: TaskRunKey, mac: MACAddress?, action: String, state: TaskRunState, startedAt: Date? = nil,
+    public init(key: TaskRunKey, mac: MACAddress?, action: TaskActionKind, state: TaskRunState, startedAt: Date? = nil,
                 finishedAt: Date? = nil, deadline: Date? = nil, exitCode: Int? = nil, output: String? = nil, error: String? = nil) {
         self.key = key
         self.mac = mac

@@ -7,14 +7,14 @@ public struct TaskPlan: Hashable, Sendable, Codable {
     /// The task's content hash: a run is owed once per machine at this revision.
     public var revision: String
     /// `ssh`, `power`, `rediscover`, `image-capture`, `image-restore`.
-    public var action: String
+    public var action: TaskActionKind
     /// The action in one line, for plans and pages.
     public var summary: String
     /// Machines whose run is pending, by name.
     public var targets: [String]
     public var reason: Reason
 
-    public init(task: String, revision: String, action: String, summary: String, targets: [String], reason: Reason) {
+    public init(task: String, revision: String, action: TaskActionKind, summary: String, targets: [String], reason: Reason) {
         self.task = task
         self.revision = revision
         self.action = action

@@ -38,7 +38,7 @@ public enum TaskRevision {
     }
 
     static func fields(of action: TaskAction) -> [String: String] {
-        var fields = ["kind": action.kind]
+        var fields = ["kind": action.kind.rawValue]
         switch action {
         case .ssh(let command, let user, let credentials, let hostKey, let port):
             fields.merge(["command": command, "user": user, "credentials": credentials, "hostKey": hostKey.rawValue,

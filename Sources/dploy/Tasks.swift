@@ -39,7 +39,7 @@ struct Tasks: ParsableCommand {
         let formatter = ISO8601DateFormatter()
         for row in rows {
             let where_ = row.inGit ? "@\(row.revision ?? "")" : "(removed from git)"
-            print("\(row.task) \(where_)  \(row.summary ?? row.action ?? "")")
+            print("\(row.task) \(where_)  \(row.summary ?? row.action?.rawValue ?? "")")
             if !row.runs.isEmpty { print("  \(row.counts)") }
             for run in row.runs + (task == nil ? [] : row.history) {
                 var parts = [run.machine.padding(toLength: max(12, run.machine.count), withPad: " ", startingAt: 0),

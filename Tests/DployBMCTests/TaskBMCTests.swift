@@ -148,7 +148,7 @@ struct TaskBMCTests {
         let store = try #require(try reconciler.openStore(creating: false))
         let running = try #require(try store.taskRuns(task: "restore-node-0").first)
         #expect(running.state == .running)
-        #expect(try store.runningTaskRun(mac: Self.mac(0), actions: ["image-restore"], at: running.startedAt!)?.key.task == "restore-node-0")
+        #expect(try store.runningTaskRun(mac: Self.mac(0), actions: [.imageRestore], at: running.startedAt!)?.key.task == "restore-node-0")
         let client = RedfishClient(endpoint: try bmc.endpoint(system: 0), options: quickOptions())
         #expect(try await client.system().bootOverrideTarget == "Pxe")
         try await client.waitForPower(.on, timeout: .seconds(40), interval: .milliseconds(250))

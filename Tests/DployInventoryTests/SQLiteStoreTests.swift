@@ -58,7 +58,7 @@ struct SQLiteStoreTests {
         #expect(try store.machine(web01)?.state == .installed)
 
         let key = TaskRunKey(task: "rotate-motd", revision: "0123456789abcdef", machine: "web-01")
-        let run = TaskRun(key: key, mac: web01, action: "ssh", state: .running, startedAt: t0)
+        let run = TaskRun(key: key, mac: web01, action: .ssh, state: .running, startedAt: t0)
         #expect(try store.startTaskRun(run))
         #expect(try !store.startTaskRun(run), "a second start of the same run records nothing")
         #expect(try store.finishTaskRun(key, TaskRunOutcome(state: .succeeded, exitCode: 0, output: "ok\n"), at: t0 + 2))
@@ -70,7 +70,7 @@ struct SQLiteStoreTests {
                                                                           "task 'rotate-motd' (ssh) started"])
         // Another revision is another run.
         #expect(try store.startTaskRun(TaskRun(key: TaskRunKey(task: "rotate-motd", revision: "fedcba9876543210", machine: "web-01"),
-                                               mac: web01, action: "ssh", state: .running, startedAt: t0 + 10)))
+                                               mac: web01, action: .ssh, state: .running, startedAt: t0 + 10)))
     }
 
     @Test("runs cut short by a dead process fail as interrupted; imaging runs fail at their deadline, not before")
@@ -78,18 +78,18 @@ struct SQLiteStoreTests {
         let store = try SQLiteStore(path: path)
         let ssh = TaskRunKey(task: "t", revision: "r1", machine: "web-01")
         let image = TaskRunKey(task: "img", revision: "r2", machine: "web-01")
-        _ = try store.startTaskRun(TaskRun(key: ssh, mac: web01, action: "ssh", state: .running, startedAt: t0))
-        _ = try store.startTaskRun(TaskRun(key: image, mac: web01, action: "image-restore", state: .running, startedAt: t0,
+        _ = try store.startTaskRun(TaskRun(key: ssh, mac: web01, action: .ssh, state: .running, startedAt: t0))
+        _ = try store.startTaskRun(TaskRun(key: image, mac: web01, action: .imageRestore, state: .running, startedAt: t0,
                                            deadline: t0 + 600))
-        #expect(try store.failInterruptedTaskRuns(actions: ["ssh", "power", "rediscover"], at: t0 + 5).map(\.key) == [ssh])
+        #expect(try store.failInterruptedTaskRuns(actions: [.ssh, .power, .rediscover], at: t0 + 5).map(\.key) == [ssh])
         #expect(try store.taskRuns(task: "t").first?.error == "interrupted: dploy stopped while it ran; a task is not run twice")
         #expect(try store.failOverdueTaskRuns(at: t0 + 599).isEmpty)
-        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"], at: t0 + 599)?.key == image)
-        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"], at: t0 + 601) == nil, "past its deadline: over")
+        #expect(try store.runningTaskRun(mac: web01, actions: [.imageRestore], at: t0 + 599)?.key == image)
+        #expect(try store.runningTaskRun(mac: web01, actions: [.imageRestore], at: t0 + 601) == nil, "past its deadline: over")
         let overdue = try store.failOverdueTaskRuns(at: t0 + 601)
         #expect(overdue.map(\.key) == [image] && overdue.map(\.state) == [.failed])
         #expect(try store.taskRuns(task: "img").first?.error == "timed out: no result within 600 s")
-        #expect(try store.runningTaskRun(mac: web01, actions: ["image-restore"], at: t0) == nil)
+        #expect(try store.runningTaskRun(mac: web01, actions: [.imageRestore], at: t0) == nil)
     }
 
     @Test("rediscover forgets hardware and installs; the next hardware report makes the machine discovered again")
@@ -185,7 +185,7 @@ struct SQLiteStoreTests {
         let store = try SQLiteStore(path: path)
         try store.installStarted(web01, generation: 1, at: t0)
         _ = try store.startTaskRun(TaskRun(key: TaskRunKey(task: "motd", revision: "r1", machine: "web-01"), mac: web01,
-                                        action: "ssh", state: .running, startedAt: t0))
+                                        action: .ssh, state: .running, startedAt: t0))
         // What a newer dploy, or a hand edit, may leave behind.
         try store.pool.write { db in
             try db.execute(sql: "UPDATE machine SET state = 'exploded'")
@@ -195,6 +195,8 @@ struct SQLiteStoreTests {
         #expect { try store.machine(web01) } throws: { "\($0)".contains("exploded") }
         #expect { try store.taskRunStates() } throws: { "\($0)".contains("paused") }
         #expect { try store.taskRuns(task: nil) } throws: { "\($0)".contains("paused") }
+        try store.pool.write { db in try db.execute(sql: "UPDATE taskRun SET state = 'running', action = 'teleport'") }
+        #expect { try store.taskRuns(task: nil) } throws: { "\($0)".contains("teleport") }
     }
 }
 

@@ -28,6 +28,8 @@ struct PlanSchemaTests {
         let branches = try #require((definitions["action"] as? [String: Any])?["oneOf"] as? [[String: Any]])
         let kinds = branches.compactMap { (($0["properties"] as? [String: Any])?["kind"] as? [String: Any])?["const"] as? String }
         #expect(kinds == Action.Kind.allCases.map(\.rawValue))
+        let taskActions = ((definitions["taskPlan"] as? [String: Any])?["properties"] as? [String: Any])?["action"] as? [String: Any]
+        #expect(taskActions?["enum"] as? [String] == TaskActionKind.allCases.map(\.rawValue))
 
         // The first column of docs/plan.md's tables: `| `code` | …`.
         let docs = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/plan.md"), encoding: .utf8)

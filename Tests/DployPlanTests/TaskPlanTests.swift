@@ -25,7 +25,7 @@ struct TaskPlanTests {
         #expect(plan.tasks.map(\.task) == ["capture-db-01-2026-11", Self.motd])
         let motd = try #require(plan.tasks.last)
         #expect(motd.targets == ["web-01", "web-02", "web-03", "web-04"])
-        #expect(motd.action == "ssh" && motd.reason == Reason(.newTask, "new task: runs once on each target"))
+        #expect(motd.action == .ssh && motd.reason == Reason(.newTask, "new task: runs once on each target"))
         #expect(plan.tasks.first?.targets == ["db-01"])
         #expect(plan.taskRuns == 5)
         let text = plan.text(color: false)

@@ -94,7 +94,7 @@ struct WebPageTests {
             let row = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
             let revision = try #require(row["revision"] as? String)
             let key = TaskRunKey(task: "rotate-motd-2026-11", revision: revision, machine: "web-01")
-            _ = try store.startTaskRun(TaskRun(key: key, mac: BootServerTests.web01, action: "ssh", state: .running, startedAt: Date()))
+            _ = try store.startTaskRun(TaskRun(key: key, mac: BootServerTests.web01, action: .ssh, state: .running, startedAt: Date()))
             _ = try store.finishTaskRun(key, .failed("exit code 1", exitCode: 1, output: "<b>no</b> motd"), at: Date())
 
             let (_, _, after) = try await request(client, "/tasks", headers: auth)

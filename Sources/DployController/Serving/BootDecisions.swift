@@ -86,7 +86,7 @@ public struct BootDecisions: Sendable {
                 throw error
             }
         }
-        if let run = try store.runningTaskRun(mac: mac, actions: TaskAction.imagingKinds, at: now) {
+        if let run = try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: now) {
             return imagingScript(machine.name, mac, run)
         }
         let observed = try store.machine(mac)

@@ -81,7 +81,7 @@ public final class FleetController: ControllerInterface {
 
     /// The running imaging run a MAC and token speak for, and its job from git.
     private func imagingRun(mac: MACAddress, token: String) throws -> (run: TaskRun, job: ImagingJob) {
-        guard let run = try store.runningTaskRun(mac: mac, actions: TaskAction.imagingKinds, at: Date()) else {
+        guard let run = try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: Date()) else {
             throw ControllerRefusal(.notFound, "no imaging run is going for \(mac) (none started, or it is over or past its deadline)")
         }
         guard let key = live.server.callbackKey, key.verify(token, imaging: ImagingJob.runName(run.key), mac: mac) else {

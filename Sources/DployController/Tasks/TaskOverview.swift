@@ -22,7 +22,7 @@ public struct TaskOverview: Hashable, Sendable, Codable {
     public var inGit: Bool
     /// The revision in git; nil for a task removed from git.
     public var revision: String?
-    public var action: String?
+    public var action: TaskActionKind?
     public var summary: String?
     /// Runs at the revision in git, one per target, pending ones included.
     public var runs: [Run]

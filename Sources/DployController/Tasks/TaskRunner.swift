@@ -59,7 +59,7 @@ public struct TaskRunner: Sendable {
 
     /// Actions whose whole run happens inside `run`: one still running when a runner starts
     /// was cut short by a process that is gone.
-    static let inProcessActions: Set<String> = ["ssh", "power", "rediscover"]
+    static let inProcessActions: Set<TaskActionKind> = [.ssh, .power, .rediscover]
 
     let store: SQLiteStore
     let fleet: Fleet
@@ -124,7 +124,7 @@ public struct TaskRunner: Sendable {
             }
             // A machine in its imaging environment does nothing else: another task's power
             // cycle would cut the image short, and an SSH command would find no system.
-            if let imaging = try store.runningTaskRun(mac: mac, actions: TaskAction.imagingKinds, at: now) {
+            if let imaging = try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: now) {
                 return TaskRunReport(key: key, state: .pending, message: "waits: \(machine.name) is imaging for task '\(imaging.key.task)'")
             }
             let deadline = task.action.isImaging ? now.addingTimeInterval(task.timeout.seconds) : nil

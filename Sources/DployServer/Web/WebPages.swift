@@ -169,7 +169,7 @@ struct WebPages: Sendable {
             title: "Tasks", sourceLabel: inputs.sourceLabel, count: rows.count,
             tasks: rows.map { row in
                 let runs = (row.runs + row.history).map { Self.taskRun($0, task: row.task) }
-                return WebViews.Tasks.Task(task: row.task, revision: row.revision, inGit: row.inGit, summary: row.summary ?? row.action ?? "",
+                return WebViews.Tasks.Task(task: row.task, revision: row.revision, inGit: row.inGit, summary: row.summary ?? row.action?.rawValue ?? "",
                              counts: row.counts, runs: runs, hasRuns: !runs.isEmpty)
             })
         return render("tasks", view)

@@ -34,6 +34,24 @@ public struct TaskTargets: Hashable, Sendable {
     }
 }
 
+/// What a task does, by one name everywhere: task runs in the store, events, plans,
+/// `dploy tasks` and the API. Its raw values are stored: never rename one.
+public enum TaskActionKind: String, CaseIterable, Hashable, Sendable, Codable, CustomStringConvertible {
+    case ssh
+    case imageCapture = "image-capture"
+    case imageRestore = "image-restore"
+    case rediscover
+    case power
+
+    /// The actions that boot the machine into the imaging environment.
+    public static let imaging: Set<TaskActionKind> = [.imageCapture, .imageRestore]
+
+    public var isImaging: Bool { Self.imaging.contains(self) }
+
+    /// Its raw value, so that messages say `image-capture`, never `imageCapture`.
+    public var description: String { rawValue }
+}
+
 public enum TaskAction: Hashable, Sendable {
     case ssh(command: String, user: String, credentials: String, hostKey: HostKeyPolicy, port: Int = 22)
     case imageCapture(url: String, disk: String)
@@ -44,21 +62,18 @@ public enum TaskAction: Hashable, Sendable {
     public static let fieldNames = ["ssh", "imageCapture", "imageRestore", "rediscover", "power"]
 
     /// The action's kind as runs, events and `dploy tasks` name it.
-    public var kind: String {
+    public var kind: TaskActionKind {
         switch self {
-        case .ssh: "ssh"
-        case .imageCapture: "image-capture"
-        case .imageRestore: "image-restore"
-        case .rediscover: "rediscover"
-        case .power: "power"
+        case .ssh: .ssh
+        case .imageCapture: .imageCapture
+        case .imageRestore: .imageRestore
+        case .rediscover: .rediscover
+        case .power: .power
         }
     }
 
-    /// The kinds of the actions that boot the machine into the imaging environment.
-    public static let imagingKinds: Set<String> = ["image-capture", "image-restore"]
-
     /// Whether the action boots the machine into the imaging environment.
-    public var isImaging: Bool { Self.imagingKinds.contains(kind) }
+    public var isImaging: Bool { kind.isImaging }
 
     /// One line for plans and pages: `ssh as root: systemctl restart nginx`.
     public var summary: String {
