@@ -142,8 +142,9 @@ public final class GitSource: @unchecked Sendable {
         var parsed: [ParsedFile] = []
         var knownPaths: Set<String> = []
         var problems: [Diagnostic] = []
-        let parser = SpecFileParser(limits: YAMLLimits(maxFileBytes: config.maxBlobBytes, maxDepth: limits.maxDepth,
-                                                       maxExpandedNodes: limits.maxExpandedNodes))
+        var fileLimits = limits
+        fileLimits.maxFileBytes = config.maxBlobBytes
+        let parser = SpecFileParser(limits: fileLimits)
         var parseCount = 0
         var usedBlobs: Set<BlobKey> = []
         for file in listing {

@@ -101,9 +101,9 @@ struct DiagnosticTests {
         Case(name: "nesting too deep", files: ["deep.yaml": "a: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200)],
              expected: [("deep.yaml:1:", "nesting is deeper than 64 levels")]),
         Case(name: "alias expansion (billion laughs)", files: ["lol.yaml": Self.billionLaughs],
-             expected: [("lol.yaml:1:1", "holds more than 100000 nodes once its aliases are expanded")]),
+             expected: [("lol.yaml:5:45", "holds more than 100000 nodes once its aliases are expanded")]),
         Case(name: "block nesting too deep", files: ["block.yaml": (0..<200).map { String(repeating: " ", count: $0) + "k\($0):\n" }.joined()],
-             expected: [("block.yaml:33:33", "nesting is deeper than 64 levels")]),
+             expected: [("block.yaml:65:65", "nesting is deeper than 64 levels")]),
         Case(name: "compact sequences nested too deep", files: ["dashes.yaml": String(repeating: "- ", count: 5000) + "x\n"],
              expected: [("dashes.yaml:1:1", "nesting is deeper than 64 levels")]),
         Case(name: "alias used as a key", files: ["k.yaml": "a: &a [1, 2]\n*a : 3\n"],
@@ -113,6 +113,24 @@ struct DiagnosticTests {
         Case(name: "nesting hidden behind a tag or an anchor",
              files: ["t.yaml": "a: !t " + String(repeating: "[", count: 100) + "\nb: &x " + String(repeating: "{", count: 100) + "\n"],
              expected: [("t.yaml:1:", "nesting is deeper than 64 levels")]),
+        // An alias anywhere inside a key: Yams hashes keys in full, so a key naming an
+        // exponentially aliased value would hash for ever.
+        Case(name: "alias inside a flow sequence used as a key", files: ["k.yaml": "a: &a [1, 2]\n[*a]: 3\n"],
+             expected: [("k.yaml:2:2", "an alias cannot be used as a mapping key")]),
+        Case(name: "alias inside a flow mapping used as a key", files: ["k.yaml": "a: &a [1, 2]\n{*a: 1}: 3\n"],
+             expected: [("k.yaml:2:2", "an alias cannot be used as a mapping key")]),
+        Case(name: "alias inside a complex key", files: ["k.yaml": "a: &a [1, 2]\n? - *a\n: 3\n"],
+             expected: [("k.yaml:2:5", "an alias cannot be used as a mapping key")]),
+        Case(name: "alias key after a comment that a lone CR ends", files: ["k.yaml": "a: &a [1, 2]\n# note\r*a : 3\n"],
+             expected: [("k.yaml:3:1", "an alias cannot be used as a mapping key")]),
+        Case(name: "too many aliases", files: ["k.yaml": "a: &a x\nb: [" + String(repeating: "*a, ", count: 1001) + "]\n"],
+             expected: [("k.yaml:2:", "document uses more than 1000 aliases")]),
+    ] + ["\r", "\u{85}", "\u{2028}", "\u{2029}"].map { lineBreak in
+        // libyaml ends a line (and so a comment) at each of these, in YAML 1.1 as Yams reads it.
+        Case(name: "nesting after a comment that U+\(String(lineBreak.unicodeScalars.first!.value, radix: 16, uppercase: true)) ends",
+             files: ["t.yaml": "# note" + lineBreak + "a: " + String(repeating: "[", count: 100) + String(repeating: "]", count: 100)],
+             expected: [("t.yaml:2:67", "nesting is deeper than 64 levels")])
+    } + [
         Case(name: "a timeout that overflows", files: ["t.yaml": """
                 apiVersion: dploy.org/v1
                 kind: Task
