@@ -134,7 +134,7 @@ public final class GitSource: @unchecked Sendable {
         }
         let prefix = config.path.map { $0 + "/" } ?? ""
         var walkedTrees: Set<GitObjectID> = []
-        let listing = try files(of: specTree, in: repository, walked: &walkedTrees)
+        let listing = try files(of: specTree, in: repository, walked: &walkedTrees, prefix: prefix, commit: commit)
         let ignoreFile = try listing.first { $0.path == SpecTreeRules.ignoreFileName }
             .flatMap { try repository.blob($0.id, limit: config.maxBlobBytes) }
         let rules = SpecTreeRules(ignoreFile: ignoreFile.map { String(decoding: $0, as: UTF8.self) })
@@ -142,8 +142,9 @@ public final class GitSource: @unchecked Sendable {
         var parsed: [ParsedFile] = []
         var knownPaths: Set<String> = []
         var problems: [Diagnostic] = []
-        let parser = SpecFileParser(limits: YAMLLimits(maxFileBytes: config.maxBlobBytes, maxDepth: limits.maxDepth,
-                                                       maxExpandedNodes: limits.maxExpandedNodes))
+        var fileLimits = limits
+        fileLimits.maxFileBytes = config.maxBlobBytes
+        let parser = SpecFileParser(limits: fileLimits)
         var parseCount = 0
         var usedBlobs: Set<BlobKey> = []
         for file in listing {
@@ -194,30 +195,61 @@ public final class GitSource: @unchecked Sendable {
                               result: result)
     }
 
+    /// How many folders deep below the spec folder a commit may nest. Far beyond any spec
+    /// layout, and it keeps a commit from making the walk (and its paths) arbitrarily long.
+    public static let maxTreeDepth = 64
+
     /// Every file below `tree`, reusing the listing of any subtree walked before; `walked`
     /// gains the ids of the trees in use.
-    private func files(of tree: GitTree, in repository: GitRepository, walked: inout Set<GitObjectID>) throws -> [TreeFile] {
+    ///
+    /// Iterative, with an explicit stack: git allows trees nested thousands deep, and one
+    /// call per level would let a pushed commit overflow the thread's stack.
+    private func files(of tree: GitTree, in repository: GitRepository, walked: inout Set<GitObjectID>,
+                       prefix: String, commit: GitObjectID) throws -> [TreeFile] {
+        struct Folder {
+            let id: GitObjectID
+            let name: String  // the entry's name in its parent; empty for `tree`
+            let entries: [GitTree.Entry]
+            var next = 0
+            var files: [TreeFile] = []
+            var subtrees: [GitObjectID] = []
+        }
         walked.insert(tree.id)
         if let cached = treeListings[tree.id] {
             // Its subtrees are in use too: kept for the next commit that changes one of them.
             walked.formUnion(cached.subtrees)
             return cached.files
         }
-        var files: [TreeFile] = []
-        var subtrees: [GitObjectID] = []
-        for entry in tree.entries {
-            if entry.kind == .tree {
-                let subtree = try repository.tree(entry.id)
-                files += try self.files(of: subtree, in: repository, walked: &walked).map {
-                    TreeFile(path: entry.name + "/" + $0.path, id: $0.id, kind: $0.kind)
+        var stack = [Folder(id: tree.id, name: "", entries: tree.entries)]
+        while let top = stack.indices.last {
+            if stack[top].next < stack[top].entries.count {
+                let entry = stack[top].entries[stack[top].next]
+                stack[top].next += 1
+                guard entry.kind == .tree else {
+                    stack[top].files.append(TreeFile(path: entry.name, id: entry.id, kind: entry.kind))
+                    continue
                 }
-                subtrees += [entry.id] + (treeListings[entry.id]?.subtrees ?? [])
+                walked.insert(entry.id)
+                if let cached = treeListings[entry.id] {
+                    walked.formUnion(cached.subtrees)
+                    stack[top].files += cached.files.map { TreeFile(path: entry.name + "/" + $0.path, id: $0.id, kind: $0.kind) }
+                    stack[top].subtrees += [entry.id] + cached.subtrees
+                    continue
+                }
+                guard stack.count <= Self.maxTreeDepth else {
+                    let path = prefix + (stack.dropFirst().map(\.name) + [entry.name]).joined(separator: "/")
+                    throw SourceError.treeTooDeep(path, limit: Self.maxTreeDepth, commit: commit.short)
+                }
+                stack.append(Folder(id: entry.id, name: entry.name, entries: try repository.tree(entry.id).entries))
             } else {
-                files.append(TreeFile(path: entry.name, id: entry.id, kind: entry.kind))
+                let done = stack.removeLast()
+                treeListings[done.id] = (done.files, done.subtrees)
+                guard let parent = stack.indices.last else { return done.files }
+                stack[parent].files += done.files.map { TreeFile(path: done.name + "/" + $0.path, id: $0.id, kind: $0.kind) }
+                stack[parent].subtrees += [done.id] + done.subtrees
             }
         }
-        treeListings[tree.id] = (files, subtrees)
-        return files
+        return []  // not reached: the loop returns when it closes `tree`
     }
 
     /// Follows a symlink inside the commit. One that leaves the repository, dangles or loops is refused.

@@ -8,6 +8,7 @@ public enum SourceError: Error, CustomStringConvertible, Sendable, Equatable {
     case unsigned(commit: String)
     case badSignature(commit: String, reason: String)
     case verifierMissing(String)
+    case treeTooDeep(String, limit: Int, commit: String)
 
     public var description: String {
         switch self {
@@ -20,6 +21,8 @@ public enum SourceError: Error, CustomStringConvertible, Sendable, Equatable {
         case .unsigned(let commit): "commit \(commit) is not signed, and the source requires signatures from allowed signers"
         case .badSignature(let commit, let reason): "commit \(commit) has no valid signature from an allowed signer: \(reason)"
         case .verifierMissing(let tool): "cannot verify signatures: \(tool) not found (install openssh-client)"
+        case .treeTooDeep(let path, let limit, let commit):
+            "commit \(commit) nests folders more than \(limit) deep, at '\(path)': keep specs at most \(limit) folders down"
         }
     }
 }

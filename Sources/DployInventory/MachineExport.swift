@@ -9,13 +9,14 @@ public enum MachineExport {
         let suffix = machine.mac.hyphenated.split(separator: "-").suffix(2).joined()
         let suggested = name ?? dnsLabel([model ?? "machine", suffix].joined(separator: "-"))
         var labels: [String] = []
-        // Values come from a machine's own report: quoted, and stripped of anything that
-        // could end a line, so a report cannot add YAML of its own.
-        if let vendor, !vendor.isEmpty { labels.append("vendor: \"\(vendor)\"") }
-        if let model, !model.isEmpty { labels.append("model: \"\(model)\"") }
+        // Everything below that comes from the machine's own report is escaped: libyaml ends a
+        // line at CR, NEL, U+2028 and U+2029 as well as LF, and a report that could end one
+        // would add YAML (a Task, say) of its own to a file the operator commits.
+        if let vendor, !vendor.isEmpty { labels.append("vendor: \"\(escaped(vendor))\"") }
+        if let model, !model.isEmpty { labels.append("model: \"\(escaped(model))\"") }
         let reported = [machine.hardware?.vendor, machine.hardware?.model].compactMap { $0 }.joined(separator: " ")
         var lines = [
-            "# Discovered by dploy: \(String(reported.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(120)))",
+            "# Discovered by dploy: \(escaped(String(String.UnicodeScalarView(reported.unicodeScalars.prefix(120)))))",
             "# Review the name and labels, add a profile (or a group), then commit it.",
             "apiVersion: dploy.org/v1",
             "kind: Machine",
@@ -26,6 +27,32 @@ public enum MachineExport {
         lines += ["spec:", "  mac: \"\(machine.mac)\""]
         if let address = machine.address, case .success = IPAddress.parse(address) { lines.append("  ip: \(address)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `text` as the inside of a YAML double-quoted scalar, on one line: every control
+    /// character, line or paragraph separator, byte-order mark and non-character is written
+    /// as an escape (`\r`, `\x85`, `\u2028`), and so are `\` and `"`.
+    static func escaped(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x5C: result += "\\\\"
+            case 0x22: result += "\\\""
+            case 0x09: result += "\\t"
+            case 0x0A: result += "\\n"
+            case 0x0D: result += "\\r"
+            case 0x20...0x7E, 0xA0...0x2027, 0x202A...0xFEFE, 0xFF00...0xFFFD, 0x10000...:
+                result.unicodeScalars.append(scalar)
+            case ..<0x100: result += "\\x" + hex(scalar.value, digits: 2)
+            default: result += "\\u" + hex(scalar.value, digits: 4)
+            }
+        }
+        return result
+    }
+
+    private static func hex(_ value: UInt32, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
     }
 
     /// A label value: letters, digits, '-', '_' and '.', at most 63, alphanumeric at both ends.

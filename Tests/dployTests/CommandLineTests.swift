@@ -31,6 +31,11 @@ struct CommandLineTests {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        // A guard against a hang, not a speed test: a run that spins (a hostile file) fails
+        // with what it printed instead of stalling the suite.
+        let guardTimer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: guardTimer)
+        defer { guardTimer.cancel() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -101,7 +106,7 @@ struct CommandLineTests {
         #expect(run.stderr == "error: no/such/folder: no such file or folder\n")
     }
 
-    private func makeFolder(_ files: [String: String]) throws -> URL {
+    func makeFolder(_ files: [String: String]) throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-cli-\(UUID().uuidString)")
         for (path, text) in files {
             let url = folder.appendingPathComponent(path)

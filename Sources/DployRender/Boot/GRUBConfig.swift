@@ -6,13 +6,12 @@ public enum GRUBConfig {
     public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer) -> String {
         var lines = ["# dploy: \(machine.name) (\(machine.machine.mac.value)). Generated; do not edit.", "set timeout=0"]
         if case .install(let profile) = intent, case .boot(let kernel, let initrd, let args) = profile.source {
-            // `;` separates commands in GRUB's script: quote the words that carry one.
             let command = KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server)
-                .split(separator: " ").map { $0.contains(";") ? "'\($0)'" : String($0) }.joined(separator: " ")
+                .split(separator: " ").map { quoted(String($0)) }.joined(separator: " ")
             lines += [
                 "menuentry 'dploy: install \(profile.name) on \(machine.name)' {",
-                "  linux \(grubPath(kernel)) \(command)",
-                "  initrd \(grubPath(initrd))",
+                "  linux \(quoted(grubPath(kernel))) \(command)",
+                "  initrd \(quoted(grubPath(initrd)))",
                 "}",
             ]
         } else {
@@ -21,8 +20,19 @@ public enum GRUBConfig {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// One word of GRUB's script as written: GRUB reads quotes, `$` variables, `;`, `|`, `&`,
+    /// redirections, braces and comments the way a shell does, so a word holding any of
+    /// them goes in single quotes (a quote inside written as `'\''`), and no value can
+    /// become a command of its own.
+    static func quoted(_ word: String) -> String {
+        let special: Set<Character> = [";", "|", "&", "$", "<", ">", "'", "\"", "\\", "{", "}", "#", " ", "\t"]
+        guard word.contains(where: special.contains) else { return String(word) }
+        return "'" + word.replacing("'", with: #"'\''"#) + "'"
+    }
+
     /// `http://host:port/path` in GRUB's device syntax: `(http,host:port)/path`.
     static func grubPath(_ url: String) -> String {
+        let url = KernelCommandLine.oneLine(url)
         guard let schemeEnd = url.range(of: "://") else { return url }
         let rest = url[schemeEnd.upperBound...]
         let host = rest.prefix { $0 != "/" }

@@ -31,8 +31,8 @@ public enum IPXEScript {
                 let command = KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server)
                 return header + """
                     echo dploy: installing \(machine.name) with \(profile.name), generation \(machine.generation)
-                    kernel \(kernel) initrd=\(fileName(initrd)) \(command)
-                    initrd \(initrd)
+                    kernel \(KernelCommandLine.oneLine(kernel)) initrd=\(KernelCommandLine.oneLine(fileName(initrd))) \(command)
+                    initrd \(KernelCommandLine.oneLine(initrd))
                     boot
 
                     """

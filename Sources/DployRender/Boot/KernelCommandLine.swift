@@ -14,6 +14,14 @@ enum KernelCommandLine {
         case .none?, nil: break
         }
         if let extra = machine.settings.kernelArgs, !extra.isEmpty { parts.append(extra) }
-        return parts.joined(separator: " ")
+        return oneLine(parts.joined(separator: " "))
+    }
+
+    /// The kernel's line is one line in every boot format. Validation refuses control
+    /// characters and line breaks in what reaches it; one that slips past anyway (a model
+    /// built in code, a field added later) becomes a space, never the end of a line that
+    /// the next one, an iPXE `chain` or a GRUB command, could follow.
+    static func oneLine(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { Names.isControlOrLineBreak($0) ? " " : $0 }))
     }
 }

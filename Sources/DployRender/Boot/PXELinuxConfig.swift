@@ -9,7 +9,7 @@ public enum PXELinuxConfig {
         case .install(let profile):
             switch (profile.loader, profile.source) {
             case (.pxelinux, .boot(let kernel, let initrd, let args)):
-                lines += ["  KERNEL \(kernel)", "  INITRD \(initrd)",
+                lines += ["  KERNEL \(KernelCommandLine.oneLine(kernel))", "  INITRD \(KernelCommandLine.oneLine(initrd))",
                           "  APPEND \(KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server))"]
             case (.ipxe, _):
                 lines += ["  KERNEL ipxe.lkrn", "  APPEND dhcp && chain \(server.url)/ipxe/\(machine.machine.mac.value.hyphenated).ipxe"]

@@ -63,6 +63,16 @@ public struct InstallerTemplate: Sendable {
             throw TemplateError(path: path, line: line, column: column, message:
                 "template uses '{{\(unknown)}}', which dploy does not provide; it provides \(Self.variables.joined(separator: ", "))")
         }
+        // Answers files are read line by line (debconf, kickstart, the shell commands inside
+        // them). Validation keeps line breaks out of spec values; a value that slipped past
+        // is refused here rather than written as lines of its own.
+        if let broken = context.usedNames.sorted().first(where: {
+            values[$0]?.unicodeScalars.contains(where: Names.isControlOrLineBreak) ?? false
+        }) {
+            let (line, column) = location(of: broken)
+            throw TemplateError(path: path, line: line, column: column, message:
+                "'{{\(broken)}}' of \(machine.name) holds a line break or control character, which would add lines to the answers; dploy refuses to write it")
+        }
         return text
     }
 }
@@ -91,6 +101,8 @@ final class TemplateVariables: MustacheParent, @unchecked Sendable {
     let values: [String: String]
     let nested: [String: TemplateVariables]
     private(set) var unknownNames: Set<String> = []
+    /// Names of `values` the template asked for.
+    private(set) var usedNames: Set<String> = []
 
     init(values: [String: String], nested: [String: TemplateVariables] = [:]) {
         self.values = values
@@ -98,7 +110,10 @@ final class TemplateVariables: MustacheParent, @unchecked Sendable {
     }
 
     func child(named name: String) -> Any? {
-        if let value = values[name] { return value }
+        if let value = values[name] {
+            usedNames.insert(name)
+            return value
+        }
         if let child = nested[name] { return child }
         unknownNames.insert(name)
         return nil

@@ -26,8 +26,8 @@ extension DocumentDecoder {
         settings.generation = note("generation", reader.int("generation", minimum: 0))
         settings.power = note("power", reader.choice("power", as: PowerPolicy.self))
         settings.firmware = note("firmware", reader.parsed("firmware", Names.dnsLabel))
-        settings.disk = note("disk", reader.string("disk"))
-        settings.kernelArgs = note("kernelArgs", reader.string("kernelArgs"))
+        settings.disk = note("disk", reader.parsed("disk", Names.devicePath))
+        settings.kernelArgs = note("kernelArgs", reader.parsed("kernelArgs", Names.oneLine))
 
         if let bmc = reader.mapping("bmc") {
             var settingsBMC = BMCSettings()

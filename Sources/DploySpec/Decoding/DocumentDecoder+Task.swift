@@ -26,11 +26,7 @@ extension DocumentDecoder {
         for (field, capture) in [("imageCapture", true), ("imageRestore", false)] {
             guard let image = spec.mapping(field) else { continue }
             let url = image.parsed("url", required: true, Names.httpURL)
-            let disk = image.string("disk", required: true)
-            if let disk, !disk.value.hasPrefix("/") || disk.value.contains(where: { $0.isWhitespace }) {
-                log.append(Diagnostic("'\(image.path).disk' must be a device path such as /dev/sda, found '\(disk.value)'",
-                                      at: disk.location))
-            }
+            let disk = image.parsed("disk", required: true, Names.devicePath)
             let sha256 = capture ? nil : image.parsed("sha256", Names.sha256)
             image.finish()
             if let url, let disk {

@@ -23,11 +23,6 @@ public struct SpecFileParser: Sendable {
             while let root = try parser.nextRoot() {
                 if YAMLDocuments.isEmpty(root) { continue }
                 parsed.documentCount += 1
-                if let expanded = YAMLDocuments.expandedSize(of: root, limit: limits.maxExpandedNodes),
-                   expanded > limits.maxExpandedNodes {
-                    log.error("document holds more than \(limits.maxExpandedNodes) nodes once its aliases are expanded", at: root.mark)
-                    continue
-                }
                 if let document = decoder.decode(root) { parsed.documents.append(document) }
             }
         } catch let error as YamlError {
@@ -45,24 +40,6 @@ enum YAMLDocuments {
     static func isEmpty(_ root: Node) -> Bool {
         if case .scalar(let scalar) = root, scalar.style == .plain, YAMLScalar(scalar) == .null { return true }
         return false
-    }
-
-    /// Counts nodes as if aliases were copied out, stopping as soon as the count passes
-    /// `limit`; returns nil when the document is within the limit.
-    static func expandedSize(of root: Node, limit: Int) -> Int? {
-        var count = 0
-        var stack = [root]
-        while let node = stack.popLast() {
-            count += 1
-            if count > limit { return count }
-            switch node {
-            case .scalar, .alias: break
-            case .sequence(let sequence): stack.append(contentsOf: sequence)
-            case .mapping(let mapping):
-                for (key, value) in mapping { stack.append(key); stack.append(value) }
-            }
-        }
-        return nil
     }
 
     static func diagnostic(for error: YamlError, file: String) -> Diagnostic {

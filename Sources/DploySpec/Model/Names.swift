@@ -22,6 +22,50 @@ public enum Names {
         return .success(text)
     }
 
+    /// Control characters (C0, DEL, and C1, which holds NEL) and the Unicode line and
+    /// paragraph separators: boot scripts, kernel command lines, installer answers and YAML
+    /// end a line (or do worse) at one of them.
+    public static func isControlOrLineBreak(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
+
+    /// Text that reaches a boot script, a kernel command line or an installer answer: one
+    /// line without control characters, or a spec author could add a command of their own.
+    public static func oneLine(_ text: String) -> Result<String, ValueError> {
+        guard text.unicodeScalars.contains(where: isControlOrLineBreak) else { return .success(text) }
+        return .failure(ValueError(
+            "must be one line without control characters, found \(quoted(text)) (it goes into boot scripts and installer answers)"))
+    }
+
+    /// A block device: `/dev/`, then names of letters, digits and `. _ - : +` (none starting
+    /// with a dot), so the path stays in /dev and means nothing to a shell or an installer.
+    public static func devicePath(_ text: String) -> Result<String, ValueError> {
+        let names = text.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2)
+        let valid = text.hasPrefix("/dev/") && text.utf8.count <= 255 && names.allSatisfy { name in
+            guard let first = name.utf8.first, first != UInt8(ascii: ".") else { return false }
+            return name.utf8.allSatisfy { isAlphanumericAnyCase($0) || "._-:+".utf8.contains($0) }
+        }
+        return valid ? .success(text) : .failure(ValueError(
+            "must be a device path such as /dev/sda or /dev/disk/by-id/NAME, found \(quoted(text))"))
+    }
+
+    /// `text` in double quotes with control characters and line breaks escaped, so a message
+    /// that quotes a hostile value stays on its own line.
+    static func quoted(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case "\"", "\\": result += "\\" + String(scalar)
+            case _ where isControlOrLineBreak(scalar): result += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+
     /// An `http://` or `https://` URL with a host.
     public static func httpURL(_ text: String) -> Result<String, ValueError> {
         let failure = ValueError("is not an http:// or https:// URL: '\(text)'")
@@ -30,7 +74,9 @@ public enum Names {
             rest = text.dropFirst(7)
         } else { return .failure(failure) }
         let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard !host.isEmpty, !text.contains(where: \.isWhitespace) else { return .failure(failure) }
+        // Boot scripts carry these URLs: no whitespace, no control characters.
+        guard !host.isEmpty, !text.contains(where: \.isWhitespace),
+              !text.unicodeScalars.contains(where: isControlOrLineBreak) else { return .failure(failure) }
         return .success(text)
     }
 

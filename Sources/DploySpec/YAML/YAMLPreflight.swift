@@ -1,9 +1,15 @@
-/// Checks run on a file's bytes before libyaml sees them.
+// Yams's own copy of libyaml: the gate must read the file exactly as the composer will.
+internal import CYaml
+
+/// The gate every spec and config file passes before Yams composes it.
 ///
-/// The YAML composer recurses once per nesting level and hashes mapping keys in full, so a
-/// few kilobytes of `[[[[…` or an alias used as a key to an exponentially aliased value
-/// could exhaust the stack or the CPU. A light lexical pass bounds both, conservatively:
-/// it may over-count depth, never under-count it.
+/// Yams's composer recurses once per nesting level and hashes mapping keys in full, so a
+/// few kilobytes of `[[[[…` or an alias inside a key naming an exponentially aliased value
+/// could exhaust the stack or the CPU. The gate checks size and UTF-8 on the bytes, then
+/// streams libyaml's parser events (linear, no recursion) to bound depth, aliases and
+/// expanded nodes before any node is built. A lexical estimate is not enough: libyaml ends
+/// a line at `\r`, NEL, U+2028 and U+2029 too, and a check that reads lines differently
+/// can be shown one document while the composer builds another.
 enum YAMLPreflight {
     /// Decodes `bytes` as UTF-8 text (a leading byte-order mark is dropped) or explains,
     /// with a location, why the file cannot be read.
@@ -19,7 +25,7 @@ enum YAMLPreflight {
                 "file is not valid UTF-8 (byte \(firstInvalidByte(body).map { String($0, radix: 16) } ?? "?") here); save it as UTF-8",
                 at: invalidUTF8Location(body, file: file)))
         }
-        if let problem = structureProblem(in: text.utf8, limits: limits) {
+        if let problem = structureProblem(in: text, limits: limits) {
             return .failure(Diagnostic(problem.message,
                                        at: SourceLocation(file: file, line: problem.line, column: problem.column)))
         }
@@ -45,9 +51,24 @@ enum YAMLPreflight {
 
     private static func invalidUTF8Location(_ bytes: ArraySlice<UInt8>, file: String) -> SourceLocation {
         let offset = invalidUTF8Offset(bytes)
-        let before = bytes[bytes.startIndex..<offset]
-        let line = before.count(where: { $0 == 0x0A }) + 1
-        let lineStart = before.lastIndex(of: 0x0A).map { $0 + 1 } ?? bytes.startIndex
+        // Lines end where libyaml ends them (`\r\n`, `\r`, `\n`, NEL, U+2028, U+2029), so the
+        // line is the one its own messages would name.
+        var line = 1, lineStart = bytes.startIndex, index = bytes.startIndex
+        while index < offset {
+            let rest = bytes[index..<offset]
+            let breakLength = if rest.starts(with: [0x0D, 0x0A]) { 2 }
+                else if rest.first == 0x0D || rest.first == 0x0A { 1 }
+                else if rest.starts(with: [0xC2, 0x85]) { 2 }
+                else if rest.starts(with: [0xE2, 0x80, 0xA8]) || rest.starts(with: [0xE2, 0x80, 0xA9]) { 3 }
+                else { 0 }
+            if breakLength > 0 {
+                line += 1
+                index += breakLength
+                lineStart = index
+            } else {
+                index += 1
+            }
+        }
         // Columns count characters, as libyaml's do: continuation bytes are not counted.
         let column = bytes[lineStart..<offset].count(where: { $0 & 0xC0 != 0x80 }) + 1
         return SourceLocation(file: file, line: line, column: column)
@@ -59,164 +80,120 @@ enum YAMLPreflight {
         var column: Int
     }
 
-    // ASCII bytes the scan cares about.
-    private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), newline = UInt8(ascii: "\n")
-    private static let carriageReturn = UInt8(ascii: "\r"), hash = UInt8(ascii: "#"), dash = UInt8(ascii: "-")
-    private static let question = UInt8(ascii: "?"), colon = UInt8(ascii: ":"), comma = UInt8(ascii: ",")
-    private static let star = UInt8(ascii: "*"), pipe = UInt8(ascii: "|"), greater = UInt8(ascii: ">")
-    private static let singleQuote = UInt8(ascii: "'"), doubleQuote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
-    private static let ampersand = UInt8(ascii: "&"), bang = UInt8(ascii: "!")
-
-    private static func isAnchorCharacter(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
-            || byte >= 0x80
-    }
-    private static let openers: Set<UInt8> = [UInt8(ascii: "["), UInt8(ascii: "{")]
-    private static let closers: Set<UInt8> = [UInt8(ascii: "]"), UInt8(ascii: "}")]
-
-    /// Estimates nesting depth line by line (indentation levels, `- ` and `? ` indicators,
-    /// open flow brackets) and finds aliases used as mapping keys.
-    static func structureProblem(in utf8: String.UTF8View, limits: YAMLLimits) -> Problem? {
-        let bytes = Array(utf8)
-        var indentStack: [Int] = []
-        var flowDepth = 0
-        var quote: UInt8? = nil           // open quoted scalar, possibly spanning lines
-        var blockScalarIndent: Int? = nil // inside `|` or `>` content deeper than this
-        var lineNumber = 0
-        var lineStart = 0
-
-        while lineStart < bytes.count {
-            lineNumber += 1
-            var lineEnd = lineStart
-            while lineEnd < bytes.count, bytes[lineEnd] != newline { lineEnd += 1 }
-            defer { lineStart = lineEnd + 1 }
-            var contentEnd = lineEnd
-            if contentEnd > lineStart, bytes[contentEnd - 1] == carriageReturn { contentEnd -= 1 }
-
-            var position = lineStart
-            while position < contentEnd, bytes[position] == space { position += 1 }
-            let indent = position - lineStart
-            let blank = position == contentEnd || bytes[position] == hash
-
-            if let scalarIndent = blockScalarIndent {
-                if blank || indent > scalarIndent { continue }
-                blockScalarIndent = nil
+    /// Reads the text with libyaml's own event parser (the same scanner Yams uses, so line
+    /// breaks, comments, quotes, flow and block forms are read exactly as the composer will
+    /// read them) and bounds what the composer would build: nesting depth, aliases, and nodes
+    /// once aliases are expanded. An alias anywhere inside a mapping key is refused, whatever
+    /// its form (`*a: x`, `[*a]: x`, `{*a: x}: y`, `? - *a`): Yams hashes keys in full, so
+    /// one key naming an exponentially aliased value would take forever.
+    ///
+    /// libyaml's parser keeps its own stacks (no recursion) and streams events, so this
+    /// pass is linear in the file whatever it holds. A syntax error ends the pass without a
+    /// problem: Yams then reports that error with its own words and location.
+    static func structureProblem(in text: String, limits: YAMLLimits) -> Problem? {
+        var text = text
+        return text.withUTF8 { bytes -> Problem? in
+            guard let start = bytes.baseAddress, !bytes.isEmpty else { return nil }
+            var parser = yaml_parser_t()
+            guard yaml_parser_initialize(&parser) == 1 else { return nil }
+            defer { yaml_parser_delete(&parser) }
+            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+            yaml_parser_set_input_string(&parser, start, bytes.count)
+            var walk = StructureWalk(limits: limits)
+            var event = yaml_event_t()
+            while yaml_parser_parse(&parser, &event) == 1 {
+                defer { yaml_event_delete(&event) }
+                if event.type == YAML_STREAM_END_EVENT { return nil }
+                if let problem = walk.visit(event) { return problem }
             }
-            if quote == nil, flowDepth == 0 {
-                if blank { continue }
-                while let last = indentStack.last, last >= indent { indentStack.removeLast() }
-                indentStack.append(indent)
-            }
-
-            var indicators = 0
-            var valueStart = true
-            // A document marker may carry the document's value on its line: `--- |`, `--- [`.
-            if quote == nil, flowDepth == 0, indent == 0, position + 2 < contentEnd,
-               bytes[position] == dash, bytes[position + 1] == dash, bytes[position + 2] == dash,
-               position + 3 == contentEnd || bytes[position + 3] == space || bytes[position + 3] == tab {
-                position += 3
-                indentStack = []
-            }
-            var lastToken: UInt8 = space    // last non-blank byte, `?` only as an indicator
-            var previousByte: UInt8 = space
-            while position < contentEnd {
-                defer { if position > lineStart, position - 1 < contentEnd { previousByte = bytes[position - 1] } }
-                let byte = bytes[position]
-                if let open = quote {
-                    if open == doubleQuote, byte == backslash { position += 2; continue }
-                    if byte == open {
-                        if open == singleQuote, position + 1 < contentEnd, bytes[position + 1] == singleQuote {
-                            position += 2; continue
-                        }
-                        quote = nil
-                        valueStart = false
-                    }
-                    position += 1
-                    continue
-                }
-                let next: UInt8 = position + 1 < contentEnd ? bytes[position + 1] : space
-                let nextIsBlank = next == space || next == tab
-                switch byte {
-                case space, tab:
-                    break
-                case hash where previousByte == space || previousByte == tab:
-                    position = contentEnd
-                    continue
-                case dash where valueStart && nextIsBlank, question where valueStart && nextIsBlank:
-                    indicators += 1
-                case singleQuote where valueStart, doubleQuote where valueStart:
-                    quote = byte
-                case _ where openers.contains(byte) && (valueStart || flowDepth > 0):
-                    flowDepth += 1
-                    valueStart = true
-                    let depth = indentStack.count * 2 + indicators + flowDepth
-                    if depth > limits.maxDepth {
-                        return Problem(message: "nesting is deeper than \(limits.maxDepth) levels", line: lineNumber,
-                                       column: position - lineStart + 1)
-                    }
-                    lastToken = byte
-                    position += 1
-                    continue
-                case _ where closers.contains(byte) && flowDepth > 0:
-                    flowDepth -= 1
-                case comma where flowDepth > 0:
-                    valueStart = true
-                    lastToken = byte
-                    position += 1
-                    continue
-                case colon where nextIsBlank || (flowDepth > 0 && (openers.contains(next) || closers.contains(next) || next == comma)):
-                    valueStart = true
-                    lastToken = byte
-                    position += 1
-                    continue
-                case star where valueStart:
-                    // libyaml's anchor names are letters, digits, '-' and '_': the name ends
-                    // at anything else, a ':' included (`*a: 1` uses the alias as a key).
-                    let aliasColumn = position - lineStart + 1
-                    var end = position + 1
-                    while end < contentEnd, isAnchorCharacter(bytes[end]) { end += 1 }
-                    var after = end
-                    while after < contentEnd, bytes[after] == space || bytes[after] == tab { after += 1 }
-                    let usedAsKey = after < contentEnd && bytes[after] == colon
-                        || (lastToken == question)
-                    if usedAsKey {
-                        return Problem(message: "an alias cannot be used as a mapping key", line: lineNumber,
-                                       column: aliasColumn)
-                    }
-                    position = end
-                    valueStart = false
-                    lastToken = star
-                    continue
-                case ampersand where valueStart, bang where valueStart:
-                    // An anchor or a tag comes before the value it names: skip it, and the
-                    // value (perhaps a flow collection) still starts after it. Inside brackets
-                    // the name also ends at a flow indicator.
-                    while position < contentEnd, bytes[position] != space, bytes[position] != tab,
-                          flowDepth == 0 || !(openers.contains(bytes[position]) || closers.contains(bytes[position])
-                                              || bytes[position] == comma) {
-                        position += 1
-                    }
-                    continue
-                case pipe where valueStart && flowDepth == 0, greater where valueStart && flowDepth == 0:
-                    // After `--- |` the content may start at column 1: every line belongs to it.
-                    blockScalarIndent = indentStack.isEmpty ? -1 : indent
-                    position = contentEnd
-                    continue
-                default:
-                    valueStart = false
-                }
-                if byte != space && byte != tab {
-                    lastToken = byte == question && nextIsBlank ? question : byte
-                }
-                position += 1
-            }
-            let depth = indentStack.count * 2 + indicators + flowDepth
-            if depth > limits.maxDepth {
-                return Problem(message: "nesting is deeper than \(limits.maxDepth) levels", line: lineNumber,
-                               column: indent + 1)
-            }
+            return nil
         }
-        return nil
+    }
+
+    /// The bookkeeping of `structureProblem`, one event at a time.
+    private struct StructureWalk {
+        let limits: YAMLLimits
+
+        struct Collection {
+            var isMapping: Bool
+            /// This collection is (part of) a mapping key.
+            var insideKey: Bool
+            var anchor: String?
+            /// Nodes in this collection, itself included, with aliases expanded.
+            var expandedSize = 1
+            var children = 0
+        }
+        var open: [Collection] = []
+        /// Expanded size by anchor. Yams resolves an alias to an anchor of an earlier
+        /// document too, so anchors are kept for the whole stream, as it keeps them.
+        var anchorSizes: [String: Int] = [:]
+        var documentNodes = 0
+        var documentAliases = 0
+
+        init(limits: YAMLLimits) { self.limits = limits }
+
+        mutating func visit(_ event: yaml_event_t) -> Problem? {
+            let mark = event.start_mark
+            func problem(_ message: String) -> Problem {
+                Problem(message: message, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+            }
+            switch event.type {
+            case YAML_DOCUMENT_START_EVENT:
+                documentNodes = 0
+                documentAliases = 0
+            case YAML_SCALAR_EVENT:
+                _ = enterChild()
+                if let problem = add(1, anchor: name(event.data.scalar.anchor)).map(problem) { return problem }
+            case YAML_ALIAS_EVENT:
+                if enterChild() { return problem("an alias cannot be used as a mapping key") }
+                documentAliases += 1
+                if documentAliases > limits.maxAliases {
+                    return problem("document uses more than \(limits.maxAliases) aliases")
+                }
+                let size = name(event.data.alias.anchor).flatMap { anchorSizes[$0] } ?? 1
+                if let problem = add(size, anchor: nil).map(problem) { return problem }
+            case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                let isMapping = event.type == YAML_MAPPING_START_EVENT
+                let insideKey = enterChild()
+                let anchor = name(isMapping ? event.data.mapping_start.anchor : event.data.sequence_start.anchor)
+                open.append(Collection(isMapping: isMapping, insideKey: insideKey, anchor: anchor))
+                if open.count > limits.maxDepth { return problem("nesting is deeper than \(limits.maxDepth) levels") }
+                documentNodes += 1
+                if documentNodes > limits.maxExpandedNodes { return problem(tooManyNodes) }
+            case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                guard let closed = open.popLast() else { break }
+                if let anchor = closed.anchor { anchorSizes[anchor] = closed.expandedSize }
+                if let last = open.indices.last { open[last].expandedSize += closed.expandedSize }
+            default:
+                break
+            }
+            return nil
+        }
+
+        var tooManyNodes: String {
+            "document holds more than \(limits.maxExpandedNodes) nodes once its aliases are expanded"
+        }
+
+        /// Counts the next child of the innermost collection; true when that child is a
+        /// mapping key or sits inside one.
+        private mutating func enterChild() -> Bool {
+            guard let last = open.indices.last else { return false }
+            defer { open[last].children += 1 }
+            return open[last].insideKey || (open[last].isMapping && open[last].children % 2 == 0)
+        }
+
+        /// Adds a leaf (a scalar, or an alias standing for `size` nodes) to the document.
+        private mutating func add(_ size: Int, anchor: String?) -> String? {
+            if let anchor { anchorSizes[anchor] = size }
+            if let last = open.indices.last { open[last].expandedSize += size }
+            // Every count stays at most the limit before this addition, and an anchor's size
+            // was within it too, so the sum cannot overflow.
+            documentNodes += size
+            return documentNodes > limits.maxExpandedNodes ? tooManyNodes : nil
+        }
+
+        private func name(_ anchor: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+            anchor.map { String(cString: $0) }
+        }
     }
 }
