@@ -9,6 +9,9 @@ import Foundation
 /// of these are read; what cannot be read is an error that says why.
 public enum LshwReport {
     public static let maximumBytes = 4 << 20
+    /// DIMMs, disks and NICs kept from one report, each: more than any server has, few
+    /// enough that a hostile report cannot make every page and message huge.
+    public static let maximumParts = 256
 
     public static func parse(_ bytes: [UInt8]) throws(InventoryError) -> Hardware {
         guard bytes.count <= maximumBytes else {
@@ -45,19 +48,20 @@ public enum LshwReport {
                 }
                 // Populated banks only: an empty slot has no size.
                 for bank in children(of: node) {
-                    guard let size = number(bank["size"]), hardware.memoryModules.count < 256 else { continue }
+                    guard let size = number(bank["size"]), hardware.memoryModules.count < maximumParts else { continue }
                     let slot = text(bank["slot"]) ?? text(bank["id"]) ?? "bank \(hardware.memoryModules.count)"
                     hardware.memoryModules.append(Hardware.MemoryModule(slot: slot, sizeBytes: size, model: text(bank["product"]),
                                                                         serial: text(bank["serial"])))
                 }
             case "disk":
-                guard let name = logicalName(node), name.hasPrefix("/dev/"), !id.hasPrefix("cdrom"),
-                      !hardware.disks.contains(where: { $0.name == name }) else { continue }
+                guard hardware.disks.count < maximumParts, let name = logicalName(node), name.hasPrefix("/dev/"),
+                      !id.hasPrefix("cdrom"), !hardware.disks.contains(where: { $0.name == name }) else { continue }
                 hardware.disks.append(Hardware.Disk(name: name, sizeBytes: number(node["size"]), model: text(node["product"]),
                                                     serial: text(node["serial"])))
             case "network":
                 // Sanitized reports say "[REMOVED]" instead of a MAC.
-                guard let mac = text(node["serial"]).flatMap(MACAddress.init)?.description else { continue }
+                guard hardware.nics.count < maximumParts,
+                      let mac = text(node["serial"]).flatMap(MACAddress.init)?.description else { continue }
                 let configuration = node["configuration"] as? [String: Any]
                 let link = (configuration?["link"] as? String).map { $0 == "yes" }
                 hardware.nics.append(Hardware.NIC(name: logicalName(node), mac: mac, linkUp: link))
@@ -167,9 +171,18 @@ public enum LshwReport {
         return id == "memory" || (id.hasPrefix("memory") && text(node["description"])?.lowercased() == "system memory")
     }
 
+    /// A field as text fit to show: the report comes from whatever booted on the network,
+    /// and its strings end up in terminals, logs, events and pages. Control characters and
+    /// line separators become spaces (no forged lines, no escape sequences), and a field
+    /// is cut at 200 characters.
     private static func text(_ value: Any?) -> String? {
         guard let string = value as? String else { return nil }
-        let trimmed = string.trimmingCharacters(in: .whitespaces)
+        let clean = String(String.UnicodeScalarView(string.unicodeScalars.prefix(200).map { scalar in
+            let value = scalar.value
+            let control = value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
+            return control ? " " : scalar
+        }))
+        let trimmed = clean.trimmingCharacters(in: .whitespaces)
         return trimmed.isEmpty ? nil : trimmed
     }
 
@@ -188,8 +201,7 @@ public enum LshwReport {
     }
 
     private static func logicalName(_ node: [String: Any]) -> String? {
-        if let name = node["logicalname"] as? String { return name }
-        return (node["logicalname"] as? [String])?.first
+        text(node["logicalname"]) ?? text((node["logicalname"] as? [Any])?.first)
     }
 }
 

@@ -75,7 +75,7 @@ public final class SQLiteStore: Store {
                 machine.state = .discovered
                 try machine.update(db)
             }
-            let changes = try HardwareRow.fetchOne(db, key: mac.description)?.hardware.map { hardware.changes(since: $0) } ?? []
+            let changes = Hardware.summary(try HardwareRow.fetchOne(db, key: mac.description)?.hardware.map { hardware.changes(since: $0) } ?? [])
             try HardwareRow(mac: mac.description, reportedAt: at, json: String(decoding: try JSONEncoder().encode(hardware), as: UTF8.self),
                             changes: changes.isEmpty ? nil : changes.joined(separator: "\n"))
                 .save(db)

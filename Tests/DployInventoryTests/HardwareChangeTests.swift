@@ -71,8 +71,60 @@ struct HardwareChangeTests {
         #expect(after.changes(since: before) == [
             "memory 64 GiB → 32 GiB",
             "DIMM A2 removed (32 GiB)",
-            "disk /dev/sdb added (447.1 GiB, MTFDDAV480TDU, serial 2)",
+            "disk serial 2 added (/dev/sdb, 447.1 GiB, MTFDDAV480TDU)",
         ], "a NIC's link and the BIOS version are not hardware")
+    }
+
+    @Test("a report stored before DIMMs and serials were read, then the same machine again, is no change")
+    func olderReportIsNoChange() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteStore(path: folder.appendingPathComponent("dploy.db").path)
+        var old = try LshwReport.parse(try LshwReportTests.fixture(Self.dell))
+        old.memoryModules = []
+        old.disks = old.disks.map { Hardware.Disk(name: $0.name, sizeBytes: $0.sizeBytes, model: $0.model) }
+        try store.recordHardware(mac, old, at: t0)
+        try store.recordHardware(mac, try LshwReport.parse(try LshwReportTests.fixture(Self.dell)), at: t0 + 60)
+        #expect(try store.machine(mac)?.hardwareChanges == [])
+    }
+
+    @Test("disks that swap device names between boots are matched by serial: a rename is no replacement")
+    func disksBySerial() throws {
+        let before = Hardware(disks: [.init(name: "/dev/sda", sizeBytes: 1 << 40, model: "A", serial: "S1"),
+                                      .init(name: "/dev/sdb", sizeBytes: 1 << 40, model: "B", serial: "S2")])
+        var after = before
+        after.disks = [.init(name: "/dev/sda", sizeBytes: 1 << 40, model: "B", serial: "S2"),
+                       .init(name: "/dev/sdb", sizeBytes: 1 << 40, model: "A", serial: "S1")]
+        #expect(after.changes(since: before) == [
+            "disk serial S1 replaced: /dev/sda, 1 TiB, A → /dev/sdb, 1 TiB, A",
+            "disk serial S2 replaced: /dev/sdb, 1 TiB, B → /dev/sda, 1 TiB, B",
+        ], "named by what moved, not reported as two new disks")
+        after.disks[0] = .init(name: "/dev/sda", sizeBytes: 1 << 40, model: "B", serial: "S9")
+        #expect(after.changes(since: before).contains("disk serial S2 removed (/dev/sdb, 1 TiB, B)"))
+        #expect(after.changes(since: before).contains("disk serial S9 added (/dev/sda, 1 TiB, B)"))
+    }
+
+    @Test("a hostile report cannot forge lines or escape sequences, nor make messages huge")
+    func hostileReport() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let evil = "EVIL\nDIMM A9 removed (32 GiB, serial FAKE)\u{1B}[31mRED\u{1B}[0m\u{07}\u{2028}x"
+        let banks: [[String: Any]] = (0..<3000).map { ["id": "bank:\($0)", "class": "memory", "size": 1024, "serial": $0 == 0 ? evil : "S\($0)"] }
+        let disks: [[String: Any]] = (0..<4000).map { ["id": "disk:\($0)", "class": "disk", "logicalname": "/dev/sd\($0)", "size": 1024] }
+        let memory: [String: Any] = ["id": "memory", "class": "memory", "description": "System Memory", "children": banks]
+        let system: [String: Any] = ["id": "x", "class": "system", "product": "ProLiant\u{1B}[2J", "children": [memory] + disks]
+        let report = try JSONSerialization.data(withJSONObject: system)
+        let hardware = try LshwReport.parse(Array(report))
+        #expect(hardware.memoryModules.count == LshwReport.maximumParts && hardware.disks.count == LshwReport.maximumParts)
+        #expect(hardware.model == "ProLiant [2J")
+        let serial = try #require(hardware.memoryModules.first?.serial)
+        #expect(!serial.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x2028 }, "\(serial)")
+
+        let store = try SQLiteStore(path: folder.appendingPathComponent("dploy.db").path)
+        try store.recordHardware(mac, Hardware(cpus: 1, memoryModules: [.init(slot: "bank:0", sizeBytes: 1024, serial: "S0")]), at: t0)
+        try store.recordHardware(mac, hardware, at: t0 + 60)
+        let changes = try #require(try store.machine(mac)?.hardwareChanges)
+        // model, CPUs, memory, DIMM bank:0 replaced and 255 added, 256 disks added: 515 lines, 20 shown.
+        #expect(changes.count == 21 && changes.last == "and 495 more changes")
+        #expect(changes.allSatisfy { !$0.contains("\n") && !$0.contains("\u{1B}") })
     }
 
     @Test("a store from v3 migrates: hardware stored without DIMMs still reads, with no change recorded")
