@@ -26,6 +26,8 @@ public final class FleetBMC: BMCActions {
     public var firmwarePollInterval: Duration = .seconds(5)
     /// Where firmware progress is logged (each change of state or percentage).
     public var logger: Logger?
+    /// The time events are recorded at.
+    public var clock: WallClock = .system
     /// Receives one event per firmware component: updated, or failed and why.
     public var recordEvent: (@Sendable (MachineEvent) -> Void)?
 
@@ -110,7 +112,7 @@ public final class FleetBMC: BMCActions {
     }
 
     private func record(_ machine: String, _ kind: String, _ message: String) {
-        recordEvent?(MachineEvent(mac: macs[machine], at: Date(), kind: kind, message: message))
+        recordEvent?(MachineEvent(mac: macs[machine], at: clock.now(), kind: kind, message: message))
     }
 }
 
@@ -150,6 +152,7 @@ extension Reconciler {
         actions.firmwareTimeout = config.bmcFirmwareTimeout
         actions.logger = logger
         actions.recordEvent = recordEvent
+        actions.clock = clock
         return actions
     }
 

@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
             let webhook = try reconciler.config.webhookSecretFile.map { file in
                 Webhook(secret: try SecretFile.read(file), followedRef: reconciler.config.followedRef)
             }
-            let server = BootHTTPServer(controller: FleetController(live: live, loop: loop), auth: auth,
+            let server = BootHTTPServer(controller: FleetController(live: live, loop: loop, clock: reconciler.clock), auth: auth,
                                         webhook: webhook, extraLinks: reconciler.config.web.links,
                                         httpFolder: reconciler.config.httpOutput)
             let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"

@@ -34,13 +34,13 @@ struct BootServerTests {
 
         deinit { try? FileManager.default.removeItem(at: root) }
 
-        func server(maxAttempts: Int = 3) throws -> BootHTTPServer {
+        func server(maxAttempts: Int = 3, clock: WallClock = .system) throws -> BootHTTPServer {
             let live = LiveDesired(store: try store(), server: try reconciler.settings.server,
                                    discovery: .init(kernel: "http://198.18.0.1:8080/files/discovery/vmlinuz",
                                                     initrd: "http://198.18.0.1:8080/files/discovery/initrd.img", args: "console=ttyS0"),
                                    maxAttempts: maxAttempts)
             live.update(try reconciler.loadDesired())
-            return BootHTTPServer(controller: FleetController(live: live), auth: WebAuth(token: BootServerTests.token))
+            return BootHTTPServer(controller: FleetController(live: live, clock: clock), auth: WebAuth(token: BootServerTests.token))
         }
 
         func store() throws -> SQLiteStore { try #require(try reconciler.openStore(creating: true)) }
@@ -210,6 +210,24 @@ struct BootServerTests {
             #expect(local.contains("boots its local disk"))
         }
         #expect(try lab.store().installedGenerations()[Self.web01] == 0)
+    }
+
+    @Test("boot requests over HTTP are decided at the controller's clock: attempts count by its time, not the wall's")
+    func bootDecisionsReadTheControllerClock() async throws {
+        let lab = try Lab()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let app = Application(router: try lab.server(maxAttempts: 2, clock: clock.wallClock).router())
+        try await app.test(.live) { client in
+            let (_, first) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10", token: nil)
+            #expect(first.contains("installing web-01"))
+            clock.advance(by: BootDecisions.attemptWindow + 1)
+            #expect(try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10", token: nil).1.contains("installing web-01"))
+            clock.advance(by: BootDecisions.attemptWindow + 1)
+            #expect(try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10", token: nil).1.contains("boots its local disk"))
+        }
+        let attempts = try lab.store().installAttempts(Self.web01)
+        #expect(attempts.map(\.startedAt) == [clock.now.addingTimeInterval(-2 * (BootDecisions.attemptWindow + 1)),
+                                               clock.now.addingTimeInterval(-(BootDecisions.attemptWindow + 1))])
     }
 
     @Test("an install that never calls back is tried N times, then marked failed, and the machine boots local")

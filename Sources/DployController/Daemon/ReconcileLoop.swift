@@ -46,7 +46,7 @@ public final class ReconcileLoop: Service, Sendable {
         self.live = live
         lock = LeaderLock(path: reconciler.leaderLockPath)
         state = Mutex(LoopState(status: DaemonStatus(
-            pid: getpid(), startedAt: Date(), role: .apply, runs: 0,
+            pid: getpid(), startedAt: reconciler.clock.now(), role: .apply, runs: 0,
             source: try? SourceStatus.read(from: reconciler.sourceStatusPath))))
     }
 
@@ -66,7 +66,7 @@ public final class ReconcileLoop: Service, Sendable {
             while !Task.isCancelled {
                 if let trigger { await self.runOnce(trigger: trigger) }
                 let delay = self.nextDelay()
-                self.update { $0.nextRunAt = Date().addingTimeInterval(delay.seconds) }
+                self.update { $0.nextRunAt = self.reconciler.clock.now().addingTimeInterval(delay.seconds) }
                 trigger = await self.wake.wait(timeout: delay) ? "webhook" : "interval"
             }
         }
@@ -82,17 +82,18 @@ public final class ReconcileLoop: Service, Sendable {
     /// One reconcile. Never throws: a failure is recorded (status, event, metrics, log) and
     /// leaves everything as the last good run left it.
     public func runOnce(trigger: String) async {
-        let startedAt = Date()
+        let startedAt = reconciler.clock.now()
         var run = DaemonStatus.Run(trigger: trigger, startedAt: startedAt, finishedAt: startedAt, result: .failed,
                                    source: nil, message: "")
         var role = DaemonStatus.Role.apply, roleReason: String?
         var pending: Plan?, lastError: String?
         var desired: DesiredState?
-        var clock = Date()
+        // Step times are durations, measured on the monotonic clock.
+        var stepStart = ContinuousClock.now
         func step(_ name: String) {
-            let now = Date()
-            run.steps[name] = now.timeIntervalSince(clock)
-            clock = now
+            let now = ContinuousClock.now
+            run.steps[name] = (now - stepStart).seconds
+            stepStart = now
         }
         do {
             // The role first: it decides what this run may write, the source status included.
@@ -157,7 +158,7 @@ public final class ReconcileLoop: Service, Sendable {
             // Nothing of this run is in force: boots keep the last applied desired state.
             lastError = String(describing: error)
             run.message = lastError!.split(separator: "\n").first.map(String.init) ?? "failed"
-            record(MachineEvent(mac: nil, at: Date(), kind: "reconcile-failed", message: lastError!))
+            record(MachineEvent(mac: nil, at: reconciler.clock.now(), kind: "reconcile-failed", message: lastError!))
         }
         if let fleet = desired?.fleet ?? self.desired?.fleet, let observed = try? store.machines() {
             metrics.recordMachines(MachineOverview.stateCounts(fleet: fleet, observed: observed))
@@ -166,7 +167,7 @@ public final class ReconcileLoop: Service, Sendable {
             }
         }
         step("count")
-        run.finishedAt = Date()
+        run.finishedAt = reconciler.clock.now()
         metrics.recordRun(run, pendingActions: pending?.actions.count ?? 0)
         let source: SourceStatus?
         if case .git = reconciler.config.source { source = try? SourceStatus.read(from: reconciler.sourceStatusPath) } else { source = nil }
@@ -249,7 +250,7 @@ public final class ReconcileLoop: Service, Sendable {
     /// operator reads on the machine's page.
     private func recordApplied(_ plan: Plan, fleet: Fleet) {
         let macs = Dictionary(fleet.machines.map { ($0.name, $0.mac.value) }, uniquingKeysWith: { first, _ in first })
-        let now = Date()
+        let now = reconciler.clock.now()
         for machine in plan.machines {
             let mac = macs[machine.machine] ?? MACAddress(machine.machine)
             let message = "\(machine.change.rawValue): " + machine.reasons.map(\.message).joined(separator: "; ")

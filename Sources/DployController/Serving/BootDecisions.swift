@@ -71,7 +71,7 @@ public struct BootDecisions: Sendable {
     /// anyone requesting the script, do not use up a machine's attempts.
     public static let attemptWindow: TimeInterval = 600
 
-    public func script(mac text: String?, address: String?, now: Date = Date()) throws -> String {
+    public func script(mac text: String?, address: String?, now: Date) throws -> String {
         guard let text, let mac = MACAddress(text) else {
             return "#!ipxe\necho dploy: /boot.ipxe needs ?mac=${net0/mac}, got '\(Self.printable(text ?? ""))'\nexit\n"
         }

@@ -11,11 +11,16 @@ import Foundation
 public final class FleetController: ControllerInterface {
     public let live: LiveDesired
     let loop: ReconcileLoop?
+    /// The time every decision and record here is made at: boot windows, whether an imaging
+    /// run is still running, the times callbacks are recorded with. The daemon passes its
+    /// reconciler's, so the task runner and the server agree on what time it is.
+    let clock: WallClock
 
     /// - Parameter loop: the daemon's loop, publishing to the same `live`.
-    public init(live: LiveDesired, loop: ReconcileLoop? = nil) {
+    public init(live: LiveDesired, loop: ReconcileLoop? = nil, clock: WallClock = .system) {
         self.live = live
         self.loop = loop
+        self.clock = clock
     }
 
     /// The store boot decisions record into: one for the whole server.
@@ -32,7 +37,7 @@ public final class FleetController: ControllerInterface {
     public func metricsExposition() -> String? { loop?.metrics.exposition() }
 
     public func bootScript(mac: String, address: String?) throws -> String? {
-        try live.snapshot?.decisions.script(mac: mac, address: address)
+        try live.snapshot?.decisions.script(mac: mac, address: address, now: clock.now())
     }
 
     private var fleet: Fleet { desired?.fleet ?? Fleet() }
@@ -81,7 +86,7 @@ public final class FleetController: ControllerInterface {
 
     /// The running imaging run a MAC and token speak for, and its job from git.
     private func imagingRun(mac: MACAddress, token: String) throws -> (run: TaskRun, job: ImagingJob) {
-        guard let run = try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: Date()) else {
+        guard let run = try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: clock.now()) else {
             throw ControllerRefusal(.notFound, "no imaging run is going for \(mac) (none started, or it is over or past its deadline)")
         }
         guard let key = live.server.callbackKey, key.verify(token, imaging: ImagingJob.runName(run.key), mac: mac) else {
@@ -93,7 +98,7 @@ public final class FleetController: ControllerInterface {
             throw ControllerRefusal(.unavailable, "dploy is starting and has no desired state loaded yet; try again")
         }
         guard let job = ImagingJob(run, fleet: fleet) else {
-            _ = try store.finishTaskRun(run.key, .failed("the task was edited or removed from git while the run waited"), at: Date())
+            _ = try store.finishTaskRun(run.key, .failed("the task was edited or removed from git while the run waited"), at: clock.now())
             throw ControllerRefusal(.gone, "task '\(run.key.task)' changed in git since this run started; the run is failed")
         }
         return (run, job)
@@ -108,7 +113,7 @@ public final class FleetController: ControllerInterface {
     }
 
     public func recordHardware(_ hardware: Hardware, of mac: MACAddress) throws {
-        try store.recordHardware(mac, hardware, at: Date())
+        try store.recordHardware(mac, hardware, at: clock.now())
     }
 
     public func recordInstalled(mac: MACAddress, generation: Int, token: String) throws {
@@ -124,8 +129,8 @@ public final class FleetController: ControllerInterface {
         guard open != nil else {
             throw ControllerRefusal(.conflict, "no install of generation \(generation) is running for \(mac)")
         }
-        try store.installFinished(mac, generation: generation, at: Date())
-        try store.record(MachineEvent(mac: mac, at: Date(), kind: "installed",
+        try store.installFinished(mac, generation: generation, at: clock.now())
+        try store.record(MachineEvent(mac: mac, at: clock.now(), kind: "installed",
                                       message: "the installer called back: generation \(generation) is installed"))
     }
 
@@ -144,7 +149,7 @@ public final class FleetController: ControllerInterface {
             let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
             outcome = .failed("the imaging environment reported: \(reason.isEmpty ? "no reason" : reason)")
         }
-        _ = try store.finishTaskRun(run.key, outcome, at: Date())
+        _ = try store.finishTaskRun(run.key, outcome, at: clock.now())
         return outcome
     }
 }
