@@ -92,14 +92,6 @@ deb: deps
 package-test: deps
 	bash packaging/test-package.sh
 
-# The schema agreement test runs the real check-jsonschema; fetch it from PyPI if missing.
-test-tools:
-	@command -v git >/dev/null || bash .ci/setup
-	@command -v check-jsonschema >/dev/null \
-	  || python3 -m pip install --quiet --user 'check-jsonschema>=0.29' \
-	  || python3 -m pip install --quiet --user --break-system-packages 'check-jsonschema>=0.29' \
-	  || echo "warning: could not install check-jsonschema; the schema agreement test will skip"
-
 # Figures for 10,000 generated machines (load vs PyYAML's C loader, git, plan, apply), then
 # GET /boot.ipxe from dploy serve against nginx serving the same bytes (wrk, loopback), then
 # 1,000 emulated BMCs observed by `dploy bmc status` against Python's sushy client.

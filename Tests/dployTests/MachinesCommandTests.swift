@@ -43,6 +43,7 @@ struct MachinesCommandTests {
         let installed = try #require(conditions.first { $0["type"] as? String == "Installed" })
         #expect(installed["status"] as? String == "True" && installed["reason"] as? String == "generationInstalled")
         #expect(conditions.first?["type"] as? String == "Ready" && conditions.first?["status"] as? String == "Unknown")
+        #expect(web02Row["lastSeen"] as? String == "2026-11-18T11:06:40Z", "dates as in /v1/machines: ISO 8601")
         #expect(lines.contains { $0.hasPrefix("web-02") && $0.contains("Unknown (bmcNotRead)") })
 
         let backup = try cli.dploy("store", "backup", "copy.db", in: lab)
