@@ -36,7 +36,7 @@ public final class SQLiteStore: Store {
                         throw StoreError.notAStore(path, "it was written by a newer dploy")
                     }
                     if try !StoreSchema.migrator.hasCompletedMigrations(db) {
-                        throw StoreError.notAStore(path, "it is from an older dploy; the daemon migrates it when it starts")
+                        throw StoreError.notAStore(path, "it is from an older dploy; dploy apply, or the daemon when it starts, migrates it")
                     }
                 }
             } else {

@@ -38,6 +38,18 @@ struct ApplyCommand: ParsableCommand {
             throw ExitCode.failure
         }
         defer { lock.release() }
+        // Holding the lock, apply is the store's one writer: a store an older dploy wrote is
+        // migrated here, as the daemon would at its start, so sites that never run the
+        // daemon can upgrade. Only when it exists: a plan that changes nothing creates none.
+        do {
+            let reconciler = try config.reconciler()
+            if FileManager.default.fileExists(atPath: reconciler.config.storePath) {
+                _ = try reconciler.openStore(creating: true)
+            }
+        } catch let error as CustomStringConvertible & Error {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
         let saved = try planFile.map(SavedPlan.read)
         let (result, desired) = try makePlan(config, makingCallbackKey: true)
         // The state must be the same, and so must every step: settings such as prune are

@@ -1,3 +1,5 @@
+import DployInventory
+import DploySpec
 import DployTestSupport
 import Foundation
 import Testing
@@ -137,6 +139,30 @@ struct PlanApplyCommandTests {
         #expect(applied.status == 0, "\(applied.stderr)")
         let script = try String(contentsOf: lab.appendingPathComponent("out/http/ipxe/94-18-82-3a-5d-0b.ipxe"), encoding: .utf8)
         #expect(script.contains("generation 4"))
+    }
+
+    @Test("a store an older dploy wrote: plan says what migrates it, and apply does")
+    func applyMigratesAnOlderStore() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        let store = lab.appendingPathComponent("state/dploy.db").path
+        try SQLiteStore(path: store).recordSeen(try #require(MACAddress("94:18:82:3a:5c:10")), address: "198.18.0.21", at: Date())
+        // Back to the schema of the dploy before v4, as an upgrade finds it.
+        _ = try run(Tool.python3.require(), ["-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("ALTER TABLE hardware DROP COLUMN changes")
+            db.execute("ALTER TABLE bmcReading DROP COLUMN firmware")
+            db.execute("DELETE FROM grdb_migrations WHERE identifier LIKE 'v4:%'")
+            db.commit()
+            """, store])
+        let refused = try cli.dploy("plan", in: lab)
+        #expect(refused.status == 1 && refused.stderr.contains("it is from an older dploy; dploy apply, or the daemon when it starts, migrates it"),
+                "\(refused.stderr)")
+        let migrated = try cli.dploy("apply", "--auto-approve", in: lab)
+        #expect(migrated.status == 0, "\(migrated.stderr)")
+        #expect(try cli.dploy("plan", in: lab).status == 0, "migrated, and nothing to change")
+        #expect(try cli.dploy("machines", in: lab).status == 0)
     }
 
     @Test("invalid specs: plan exits 1 and names the problem")
