@@ -53,14 +53,14 @@ public final class SQLiteStore: Store {
         try pool.read { db in
             let rows = try MachineRow.order(Column("mac")).fetchAll(db)
             let hardware = try HardwareRow.fetchAll(db).reduce(into: [String: HardwareRow]()) { $0[$1.mac] = $1 }
-            return rows.compactMap { $0.observed(hardware: hardware[$0.mac]) }
+            return try rows.map { try $0.observed(hardware: hardware[$0.mac]) }
         }
     }
 
     public func machine(_ mac: MACAddress) throws -> ObservedMachine? {
         try pool.read { db in
             guard let row = try MachineRow.fetchOne(db, key: mac.description) else { return nil }
-            return row.observed(hardware: try HardwareRow.fetchOne(db, key: mac.description))
+            return try row.observed(hardware: try HardwareRow.fetchOne(db, key: mac.description))
         }
     }
 
@@ -75,7 +75,10 @@ public final class SQLiteStore: Store {
                 machine.state = .discovered
                 try machine.update(db)
             }
-            let changes = Hardware.summary(try HardwareRow.fetchOne(db, key: mac.description)?.hardware.map { hardware.changes(since: $0) } ?? [])
+            // A report this one replaces that cannot be read is replaced all the same: there is
+            // nothing to compare with, and refusing would keep the machine from ever reporting.
+            let earlier = try HardwareRow.fetchOne(db, key: mac.description).flatMap { try? $0.hardware() }
+            let changes = Hardware.summary(earlier.map { hardware.changes(since: $0) } ?? [])
             try HardwareRow(mac: mac.description, reportedAt: at, json: String(decoding: try JSONEncoder().encode(hardware), as: UTF8.self),
                             changes: changes.isEmpty ? nil : changes.joined(separator: "\n"))
                 .save(db)
@@ -187,7 +190,8 @@ public final class SQLiteStore: Store {
     public func bmcReadings() throws -> [MACAddress: BMCRecord] {
         try pool.read { db in
             try BMCReadingRow.fetchAll(db).reduce(into: [:]) { readings, row in
-                if let record = row.record { readings[record.mac] = record }
+                let record = try row.record()
+                readings[record.mac] = record
             }
         }
     }
@@ -223,12 +227,16 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case backupExists(String)
     case notAStore(String, String)
     case unusable(String, String)
+    /// A row dploy cannot read: named, never skipped or read as something else.
+    case corruptRow(_ table: String, _ key: String, _ reason: String)
 
     public var description: String {
         switch self {
         case .backupExists(let path): "\(path) already exists; a backup never overwrites a file"
         case .notAStore(let path, let reason): "the store \(path) (store.sqlite in the config) is not usable: \(reason)"
         case .unusable(let path, let reason): "the store \(path) (store.sqlite in the config) cannot be used: \(reason)"
+        case .corruptRow(let table, let key, let reason):
+            "the store's \(table) row '\(key)' cannot be read: \(reason); restore the store from a backup (dploy store backup) or delete the row"
         }
     }
 }

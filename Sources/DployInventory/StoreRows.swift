@@ -14,11 +14,11 @@ struct MachineRow: StoreRow {
     var state: MachineState
     var installedGeneration: Int?
 
-    func observed(hardware: HardwareRow?) -> ObservedMachine? {
-        guard let mac = MACAddress(mac) else { return nil }
+    func observed(hardware: HardwareRow?) throws -> ObservedMachine {
+        guard let mac = MACAddress(mac) else { throw StoreError.corruptRow("machine", mac, "not a MAC address") }
         return ObservedMachine(mac: mac, firstSeen: firstSeen, lastSeen: lastSeen, address: address,
                                state: state, installedGeneration: installedGeneration,
-                               hardware: hardware?.hardware, hardwareReportedAt: hardware?.reportedAt,
+                               hardware: try hardware?.hardware(), hardwareReportedAt: hardware?.reportedAt,
                                hardwareChanges: hardware?.changes.map { $0.split(separator: "\n").map(String.init) } ?? [])
     }
 }
@@ -33,7 +33,13 @@ struct HardwareRow: StoreRow {
     /// nothing did, or when it is the first.
     var changes: String?
 
-    var hardware: Hardware? { try? JSONDecoder().decode(Hardware.self, from: Data(json.utf8)) }
+    func hardware() throws -> Hardware {
+        do {
+            return try JSONDecoder().decode(Hardware.self, from: Data(json.utf8))
+        } catch {
+            throw StoreError.corruptRow("hardware", mac, "its report is not the JSON dploy writes (\(error))")
+        }
+    }
 }
 
 struct InstallRow: StoreRow {
@@ -100,15 +106,20 @@ struct BMCReadingRow: StoreRow {
         biosVersion = record.biosVersion
         bmcFirmware = record.bmcFirmware
         error = record.error
-        firmware = record.firmware.map { String(decoding: (try? JSONEncoder().encode($0)) ?? Data("{}".utf8), as: UTF8.self) }
+        // Encoding a struct of strings cannot fail.
+        firmware = record.firmware.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
-    var record: BMCRecord? {
-        MACAddress(mac).map {
-            BMCRecord(mac: $0, readAt: readAt, power: power, health: health, model: model, serial: serial,
-                      biosVersion: biosVersion, bmcFirmware: bmcFirmware, error: error,
-                      firmware: firmware.flatMap { try? JSONDecoder().decode(ObservedFirmware.self, from: Data($0.utf8)) })
+    func record() throws -> BMCRecord {
+        guard let address = MACAddress(mac) else { throw StoreError.corruptRow("bmcReading", mac, "not a MAC address") }
+        let inventory: ObservedFirmware?
+        do {
+            inventory = try firmware.map { try JSONDecoder().decode(ObservedFirmware.self, from: Data($0.utf8)) }
+        } catch {
+            throw StoreError.corruptRow("bmcReading", mac, "its firmware inventory is not the JSON dploy writes (\(error))")
         }
+        return BMCRecord(mac: address, readAt: readAt, power: power, health: health, model: model, serial: serial,
+                         biosVersion: biosVersion, bmcFirmware: bmcFirmware, error: error, firmware: inventory)
     }
 }
 

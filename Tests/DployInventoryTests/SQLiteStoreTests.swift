@@ -198,6 +198,27 @@ struct SQLiteStoreTests {
         try store.pool.write { db in try db.execute(sql: "UPDATE taskRun SET state = 'running', action = 'teleport'") }
         #expect { try store.taskRuns(task: nil) } throws: { "\($0)".contains("teleport") }
     }
+
+    @Test("a row that cannot be read is an error naming it, not a machine quietly missing or without hardware")
+    func corruptRowsNamed() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteStore(path: path)
+        try store.recordHardware(web01, Hardware(cpus: 2), at: t0)
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On")])
+        try store.pool.write { db in try db.execute(sql: "UPDATE hardware SET json = '{\"cpus\": \"two\"'") }
+        #expect { try store.machines() } throws: { "\($0)".contains("the store's hardware row '94:18:82:3a:5c:10' cannot be read") }
+        // The machine's next report replaces the unreadable one.
+        try store.recordHardware(web01, Hardware(cpus: 4), at: t0 + 60)
+        #expect(try store.machine(web01)?.hardware?.cpus == 4)
+
+        try store.pool.write { db in
+            try db.execute(sql: "INSERT INTO machine (mac, firstSeen, lastSeen, state) VALUES ('not-a-mac', ?, ?, 'known')",
+                           arguments: [t0, t0])
+            try db.execute(sql: "UPDATE bmcReading SET firmware = 'garbage'")
+        }
+        #expect { try store.machines() } throws: { "\($0)".contains("the store's machine row 'not-a-mac' cannot be read: not a MAC address") }
+        #expect { try store.bmcReadings() } throws: { "\($0)".contains("bmcReading row '94:18:82:3a:5c:10'") }
+    }
 }
 
 @Suite("Dates in the store")

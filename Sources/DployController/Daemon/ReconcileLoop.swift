@@ -160,10 +160,14 @@ public final class ReconcileLoop: Service, Sendable {
             run.message = lastError!.split(separator: "\n").first.map(String.init) ?? "failed"
             record(MachineEvent(mac: nil, at: reconciler.clock.now(), kind: "reconcile-failed", message: lastError!))
         }
-        if let fleet = desired?.fleet ?? self.desired?.fleet, let observed = try? store.machines() {
-            metrics.recordMachines(MachineOverview.stateCounts(fleet: fleet, observed: observed))
-            if let readings = try? store.bmcReadings() {
-                metrics.recordConditions(MachineOverview.conditionCounts(fleet: fleet, observed: observed, bmcReadings: readings))
+        if let fleet = desired?.fleet ?? self.desired?.fleet {
+            do {
+                let observed = try store.machines()
+                metrics.recordMachines(MachineOverview.stateCounts(fleet: fleet, observed: observed))
+                metrics.recordConditions(MachineOverview.conditionCounts(fleet: fleet, observed: observed,
+                                                                         bmcReadings: try store.bmcReadings()))
+            } catch {
+                logger.error("cannot count machines for the metrics: \(error)")
             }
         }
         step("count")
