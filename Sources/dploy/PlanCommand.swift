@@ -68,6 +68,9 @@ enum SavedPlan {
         }
         do {
             return try JSONDecoder().decode(Plan.self, from: data)
+        } catch let error as PlanFormatError {
+            printError("error: \(path): \(error)")
+            throw ExitCode.failure
         } catch {
             printError("error: \(path): not a plan saved by dploy plan --out (\(error))")
             throw ExitCode.failure
