@@ -34,6 +34,7 @@ struct BMCCommandTests {
     func statusAndPower() async throws {
         let bmc = try await SushyEmulator(systems: 2)
         let down = try HeldPort()
+        defer { withExtendedLifetime(down) {} }  // held until the test ends, not its last use
         let trust = ", credentials: lab-bmc, caFile: \(bmc.certificate.certificate)"
         let lab = try BMCLab(bmc, specs:
             BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", bmc: trust)

@@ -17,6 +17,7 @@ struct ReconcilerBMCTests {
     func observeAndDrive() async throws {
         let bmc = try await SushyEmulator(systems: 2)
         let down = try HeldPort()
+        defer { withExtendedLifetime(down) {} }  // held until the test ends, not its last use
         // Credentials and the CA (relative to the config's folder) come from a group.
         let lab = try BMCLab(bmc, specs: BMCLab.rackGroup()
             + BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", rack: true)

@@ -161,6 +161,7 @@ struct SushyTests {
         let secrets = try TemporaryFolder(prefix: "dploy-bmc")
         try secrets.write("lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
         let down = try HeldPort()
+        defer { withExtendedLifetime(down) {} }  // held until the test ends, not its last use
         var targets: [(machine: String, bmc: BMCSettings)] = (0..<3).map { index in
             ("node-\(index)", BMCSettings(address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[index])",
                                           credentials: "lab-bmc", caFile: bmc.certificate.certificate))
@@ -187,6 +188,7 @@ struct UnreachableTests {
     @Test("Connection refused: tried `attempts` times with backoff, then unreachable")
     func down() async throws {
         let down = try HeldPort()
+        defer { withExtendedLifetime(down) {} }  // held until the test ends, not its last use
         let endpoint = try BMCEndpoint(address: "https://127.0.0.1:\(down.port)", username: "u", password: "secret-pw")
         let client = RedfishClient(endpoint: endpoint, options: quickOptions(attempts: 3))
         let error = await #expect(throws: BMCError.self) { try await client.power() }

@@ -165,6 +165,7 @@ struct SSHClientTests {
 
     @Test func aClosedPortIsAClearConnectError() throws {
         let closed = try HeldPort()  // bound, never listening: refused, and no other test's server can take it
+        defer { withExtendedLifetime(closed) {} }  // held until the test ends, not its last use
         let port = closed.port
         let target = SSHTarget(host: "127.0.0.1", port: port, user: "root")
         let error = #expect(throws: SSHError.self) {

@@ -265,7 +265,7 @@ struct DaemonLoopTests {
     }
 
     @Test("signals during a run collapse into one more run")
-    func wakeSignalCoalesces() async {
+    func wakeSignalCoalesces() async throws {
         let signal = WakeSignal()
         signal.signal()
         signal.signal()
@@ -273,7 +273,8 @@ struct DaemonLoopTests {
         #expect(await signal.wait(timeout: .seconds(5)) == true, "a pending signal returns at once")
         #expect(await signal.wait(timeout: .zero) == false, "three signals made one run, not three: none is left pending")
         let waiting = Task { await signal.wait(timeout: .seconds(30)) }
-        try? await Task.sleep(for: .milliseconds(50))
+        // Parked first, so the signal takes the path that wakes a waiting loop.
+        #expect(try await eventually { signal.hasWaiter })
         signal.signal()
         #expect(await waiting.value == true, "a signal wakes a waiting loop")
     }

@@ -11,6 +11,9 @@ final class WakeSignal: Sendable {
 
     private let state = Mutex(State())
 
+    /// Whether a `wait` is parked waiting for a signal (tests wait for this, not for time).
+    var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
+
     func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
