@@ -316,7 +316,11 @@ extension GitSource {
     /// symlink is followed as `load` follows it, inside the repository only.
     public func file(atPath relativePath: String, commit: GitObjectID) throws -> [UInt8]? {
         guard let repository else { throw SourceError.unresolvedRef(commit.short, reason: "fetch() first") }
-        let normalized = relativePath.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+        // Validation refuses these already; a path that climbs out of the spec folder is never
+        // looked up, so nothing outside it (another folder of the repository) is rendered.
+        let parts = relativePath.split(separator: "/")
+        if relativePath.hasPrefix("/") || parts.contains("..") { return nil }
+        let normalized = parts.filter { $0 != "." }.joined(separator: "/")
         let fullPath = (config.path.map { $0 + "/" } ?? "") + normalized
         let root = try repository.commit(commit).tree()
         guard let entry = try root.entry(atPath: fullPath) else { return nil }

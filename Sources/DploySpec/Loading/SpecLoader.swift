@@ -5,9 +5,11 @@ public struct SpecLoader: Sendable {
     public var parser: SpecFileParser
     public var validator: FleetValidator
 
-    public init(limits: YAMLLimits = .default, knownPaths: Set<String>? = nil) {
+    /// - Parameter refusedPaths: paths of the tree (folders or files, relative to its top) that
+    ///   templates may not come from, with what they are (`SpecTree.refusedPaths`).
+    public init(limits: YAMLLimits = .default, knownPaths: Set<String>? = nil, refusedPaths: [String: String] = [:]) {
         parser = SpecFileParser(limits: limits)
-        validator = FleetValidator(knownPaths: knownPaths)
+        validator = FleetValidator(knownPaths: knownPaths, refusedPaths: refusedPaths)
     }
 
     public func load(_ files: [SpecFile]) -> LoadResult {
