@@ -36,10 +36,18 @@ public struct Reconciler: Sendable {
 
     private static func gitSource(_ config: ControllerConfig) -> GitSource? {
         guard case .git(let repository, let ref, let path, let allowRewrite, let signers) = config.source else { return nil }
-        return GitSource(
+        let source = GitSource(
             config: GitSourceConfig(repository: repository, ref: ref, path: path, allowHistoryRewrite: allowRewrite,
                                     allowedSigners: signers),
             cacheDirectory: config.stateDirectory + "/git-cache")
+        source.rules = credentialRules(config)
+        return source
+    }
+
+    /// The controller's rules on specs: passwords go only where their secrets allow.
+    private static func credentialRules(_ config: ControllerConfig) -> @Sendable (Fleet) -> [Diagnostic] {
+        let rules = CredentialRules(secrets: config.secrets.map(SecretStore.init(folder:)))
+        return { rules.check($0) }
     }
 
     /// Where source status is kept.
@@ -59,7 +67,8 @@ public struct Reconciler: Sendable {
         switch config.source {
         case .folder(let folder):
             let tree = try SpecDirectory(root: folder, protecting: protectedPaths).readTree()
-            let result = SpecLoader(knownPaths: tree.knownPaths, refusedPaths: tree.refusedPaths).load(tree.files)
+            let result = SpecLoader(knownPaths: tree.knownPaths, refusedPaths: tree.refusedPaths,
+                                    rules: Self.credentialRules(config)).load(tree.files)
             guard result.isValid else { throw ReconcileError.invalidSpecs(result.diagnostics.map(\.description)) }
             let realRoot = SpecDirectory.realPath(folder) ?? folder
             let protected = SpecDirectory.resolve(protectedPaths)

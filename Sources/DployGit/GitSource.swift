@@ -11,6 +11,9 @@ import Foundation
 /// libgit2 handles, and the reconcile loop is its only user.
 public final class GitSource: @unchecked Sendable {
     public let config: GitSourceConfig
+    /// The loader's own rules, run on every commit with the spec language's
+    /// (`FleetValidator.rules`): a commit that breaks them is refused like an invalid one.
+    public var rules: (@Sendable (Fleet) -> [Diagnostic])?
     /// Where remote repositories are fetched to; unused for a local repository.
     public let cacheDirectory: String
 
@@ -188,7 +191,7 @@ public final class GitSource: @unchecked Sendable {
         treeListings = treeListings.filter { walkedTrees.contains($0.key) || previousLoad.trees.contains($0.key) }
         parsedBlobs = parsedBlobs.filter { usedBlobs.contains($0.key) || previousLoad.blobs.contains($0.key) }
         previousLoad = (walkedTrees, usedBlobs)
-        var result = SpecLoader(knownPaths: knownPaths).assemble(parsed)
+        var result = SpecLoader(knownPaths: knownPaths, rules: self.rules).assemble(parsed)
         result.diagnostics = (result.diagnostics + problems).sorted()
         let commitObject = try repository.commit(commit)
         return SourceSnapshot(commit: CommitInfo(id: commit, summary: commitObject.summary, time: commitObject.time),

@@ -9,9 +9,15 @@ public struct FleetValidator: Sendable {
     /// would render a token or key into a served file, so naming one is an error.
     public var refusedPaths: [String: String]
 
-    public init(knownPaths: Set<String>? = nil, refusedPaths: [String: String] = [:]) {
+    /// Rules of whoever loads the specs, run after the spec language's own: the controller
+    /// checks there that every password a spec would send may go where the spec sends it.
+    public var rules: (@Sendable (Fleet) -> [Diagnostic])?
+
+    public init(knownPaths: Set<String>? = nil, refusedPaths: [String: String] = [:],
+                rules: (@Sendable (Fleet) -> [Diagnostic])? = nil) {
         self.knownPaths = knownPaths
         self.refusedPaths = refusedPaths
+        self.rules = rules
     }
 
     public func validate(_ fleet: Fleet) -> [Diagnostic] {
@@ -19,6 +25,8 @@ public struct FleetValidator: Sendable {
         diagnostics += uniqueIdentities(fleet.machines)
         diagnostics += references(fleet)
         diagnostics += DefaultsResolver(groups: fleet.groups).problems(in: fleet.machines)
+        // Only on a fleet the spec language accepts: the rules may read group defaults.
+        if diagnostics.isEmpty, let rules { diagnostics += rules(fleet) }
         return diagnostics
     }
 
