@@ -8,19 +8,23 @@ import Testing
 extension PlanApplyCommandTests {
     @Test("a template inside the controller's state folder, directly or through a symlink, is refused at its line; nothing is rendered",
           arguments: [
-            ("state/web.token", nil as String?),
-            ("templates/innocent.mustache", "../state/callback.key"),
+            ("state/web.token", nil as String?, "drafts/\n", "the controller's state folder"),
+            ("templates/innocent.mustache", "../state/callback.key", "drafts/\n", "the controller's state folder"),
+            // Ignored or not, a controller folder is refused by name, not as a missing file.
+            ("state/callback.key", nil, "drafts/\nstate/\nsecrets/\n", "the controller's state folder"),
+            ("secrets/lab-bmc.yaml", nil, "drafts/\n", "the controller's secrets folder"),
           ])
-    func templateFromStateFolder(_ template: String, link: String?) throws {
+    func templateFromStateFolder(_ template: String, link: String?, ignore: String, label: String) throws {
         let lab = try labCopy()
         defer { try? FileManager.default.removeItem(at: lab) }
         let fileManager = FileManager.default
-        try Data("drafts/\n".utf8).write(to: lab.appendingPathComponent(".dployignore"))
+        try Data(ignore.utf8).write(to: lab.appendingPathComponent(".dployignore"))
         try fileManager.createDirectory(at: lab.appendingPathComponent("state"), withIntermediateDirectories: true)
+        try fileManager.createDirectory(at: lab.appendingPathComponent("secrets"), withIntermediateDirectories: true)
         // 64 hex digits: a well-formed callback key, and a web token like any other.
         let secret = (UUID().uuidString + UUID().uuidString).replacingOccurrences(of: "-", with: "").lowercased()
-        for name in ["web.token", "callback.key"] {
-            let url = lab.appendingPathComponent("state/\(name)")
+        for name in ["state/web.token", "state/callback.key", "secrets/lab-bmc.yaml"] {
+            let url = lab.appendingPathComponent(name)
             try Data("\(secret)\n".utf8).write(to: url)
             try fileManager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
         }
@@ -36,7 +40,7 @@ extension PlanApplyCommandTests {
             let run = try cli.dploy(command[0], command[1], in: lab)
             #expect(run.status == 1, "\(command): \(run.stdout)\(run.stderr)")
             #expect(run.stderr.contains(
-                "profiles/debian-12.yaml:21:15: error: profile 'debian-12': installer.template '\(template)' resolves into the controller's state folder"),
+                "profiles/debian-12.yaml:21:15: error: profile 'debian-12': installer.template '\(template)' resolves into \(label)"),
                 "\(command): \(run.stderr)")
             #expect(run.stderr.contains("templates come only from the spec source"), "\(run.stderr)")
             #expect(!run.stdout.contains(secret) && !run.stderr.contains(secret))
