@@ -44,9 +44,14 @@ public struct BMCEndpoint: Sendable, CustomStringConvertible, CustomReflectable 
         guard let secrets else {
             throw BMCError(.configuration, address: address, "the controller config has no 'secrets' folder to read credentials '\(name)' from")
         }
+        // Before the secret is even read: a password never leaves in clear text.
+        guard URLComponents(string: address)?.scheme?.lowercased() == "https" else {
+            throw BMCError(.configuration, address: address,
+                           "BMC credentials go only over https:// with a checked certificate or a pin; nothing was sent")
+        }
         let login: (username: String, password: String)
         do {
-            login = try secrets.login(name)
+            login = try secrets.login(name, for: address, unverifiedTLS: settings.insecure ?? false)
         } catch {
             throw BMCError(.configuration, address: address, "\(error)")
         }

@@ -13,12 +13,32 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
     public let username: String
     public let password: String?
     public let privateKey: String?
+    /// Where its password may be sent (`allowedAddresses`): BMC addresses and SSH hosts. A
+    /// git author chooses `bmc.address` and `spec.ip`; the operator who holds the secret
+    /// chooses where it goes. Empty: the password goes nowhere.
+    public let allowedAddresses: [AddressPattern]
+    /// `allowInsecureTLS: true`: the password may go to a BMC whose spec says `insecure: true`
+    /// (no certificate check). Off by default: only the secret's holder may turn checks off.
+    public let allowInsecureTLS: Bool
 
-    public init(name: String, username: String, password: String? = nil, privateKey: String? = nil) {
+    public init(name: String, username: String, password: String? = nil, privateKey: String? = nil,
+                allowedAddresses: [AddressPattern] = [], allowInsecureTLS: Bool = false) {
         self.name = name
         self.username = username
         self.password = password
         self.privateKey = privateKey
+        self.allowedAddresses = allowedAddresses
+        self.allowInsecureTLS = allowInsecureTLS
+    }
+
+    /// Whether its password may go to the BMC at the URL `address`.
+    public func permits(url address: String) -> Bool {
+        allowedAddresses.contains { $0.matches(url: address) }
+    }
+
+    /// Whether its password may go to `host` on `port` over `scheme` (`ssh`).
+    public func permits(scheme: String, host: String, port: Int) -> Bool {
+        allowedAddresses.contains { $0.matches(scheme: scheme, host: host, port: port) }
     }
 
     /// Every value an error message or log line must never contain.
@@ -78,10 +98,25 @@ public struct SecretStore: Sendable {
             throw SecretError(file: file, problem: "must be a mapping with 'username' and 'password' (or 'privateKey')")
         }
         var fields: [String: String] = [:]
+        var allowed: [AddressPattern] = []
         for (key, value) in mapping {
             guard let key = key.string else { continue }
-            guard ["username", "password", "privateKey"].contains(key) else {
-                throw SecretError(file: file, problem: "unknown field '\(key)'; a secret holds 'username', 'password' and 'privateKey'")
+            if key == "allowedAddresses" {
+                guard let items = value.sequence else {
+                    throw SecretError(file: file, problem: "'allowedAddresses' must be a list such as [\"https://198.18.0.1*\", \"ssh://198.18.0.*\"]")
+                }
+                for item in items {
+                    guard let text = item.scalar?.string, let pattern = AddressPattern(text) else {
+                        throw SecretError(file: file, problem: "'allowedAddresses': '\(item.scalar?.string ?? "?")' is not https://HOST[:PORT] "
+                                          + "or ssh://HOST[:PORT] ('*' in HOST matches within one label, ':*' any port)")
+                    }
+                    allowed.append(pattern)
+                }
+                continue
+            }
+            guard ["username", "password", "privateKey", "allowInsecureTLS"].contains(key) else {
+                throw SecretError(file: file, problem: "unknown field '\(key)'; a secret holds 'username', 'password', 'privateKey', "
+                                  + "'allowedAddresses' and 'allowInsecureTLS'")
             }
             guard let text = value.scalar?.string else {
                 throw SecretError(file: file, problem: "'\(key)' must be a string")
@@ -94,7 +129,51 @@ public struct SecretStore: Sendable {
         guard fields["password"] != nil || fields["privateKey"] != nil else {
             throw SecretError(file: file, problem: "needs 'password' (or 'privateKey' for SSH)")
         }
-        return Secret(name: name, username: username, password: fields["password"], privateKey: fields["privateKey"])
+        let insecure = fields["allowInsecureTLS"]
+        guard insecure == nil || insecure == "true" || insecure == "false" else {
+            throw SecretError(file: file, problem: "'allowInsecureTLS' must be true or false")
+        }
+        return Secret(name: name, username: username, password: fields["password"], privateKey: fields["privateKey"],
+                      allowedAddresses: allowed, allowInsecureTLS: insecure == "true")
+    }
+
+    /// Why `secret`'s password may not be sent to the BMC at `address` (`insecure`: the spec
+    /// turns the certificate check off), or nil when it may. Names the file to change.
+    public func bmcRefusal(_ secret: Secret, address: String, insecure: Bool) -> String? {
+        let scheme = URLComponents(string: address)?.scheme?.lowercased()
+        if scheme != "https" {
+            return "BMC credentials go only over https:// with a checked certificate or a pin; '\(address)' would send "
+                + "the password of secret '\(secret.name)' in clear text"
+        }
+        if secret.allowedAddresses.isEmpty {
+            return "secret '\(secret.name)' lists no 'allowedAddresses', so its password is sent nowhere: add the BMC "
+                + "addresses it is for to \(path(of: secret.name)) (for example allowedAddresses: [\"https://198.18.0.1*\"])"
+        }
+        if !secret.permits(url: address) {
+            return "'\(address)' is not among the allowedAddresses of secret '\(secret.name)' (\(path(of: secret.name))): "
+                + "its password is not sent there"
+        }
+        if insecure && !secret.allowInsecureTLS {
+            return "'bmc.insecure: true' would send the password of secret '\(secret.name)' without checking the BMC's "
+                + "certificate; give 'caFile', 'pinnedKey' or 'fingerprint' instead, or let \(path(of: secret.name)) say 'allowInsecureTLS: true'"
+        }
+        return nil
+    }
+
+    /// Why `secret`'s password may not be used to log in to `host` over SSH, or nil when it
+    /// may: the host must be among its allowedAddresses (`ssh://…`), and its key already
+    /// known (`hostKey: accept-new` would hand the password to whoever answers first).
+    public func sshPasswordRefusal(_ secret: Secret, host: String, port: Int, acceptsNewHostKey: Bool) -> String? {
+        let shown = port == 22 ? "ssh://\(host)" : "ssh://\(host):\(port)"
+        if !secret.permits(scheme: "ssh", host: host, port: port) {
+            return "\(shown) is not among the allowedAddresses of secret '\(secret.name)' (\(path(of: secret.name))): "
+                + "its password is not sent there"
+        }
+        if acceptsNewHostKey {
+            return "'hostKey: accept-new' with the password of secret '\(secret.name)': a password goes only to a host whose "
+                + "key is already in known_hosts (add it, or log in with a privateKey)"
+        }
+        return nil
     }
 
     private static func location(of error: YamlError) -> String {

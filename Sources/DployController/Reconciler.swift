@@ -36,10 +36,18 @@ public struct Reconciler: Sendable {
 
     private static func gitSource(_ config: ControllerConfig) -> GitSource? {
         guard case .git(let repository, let ref, let path, let allowRewrite, let signers) = config.source else { return nil }
-        return GitSource(
+        let source = GitSource(
             config: GitSourceConfig(repository: repository, ref: ref, path: path, allowHistoryRewrite: allowRewrite,
                                     allowedSigners: signers),
             cacheDirectory: config.stateDirectory + "/git-cache")
+        source.rules = credentialRules(config)
+        return source
+    }
+
+    /// The controller's rules on specs: passwords go only where their secrets allow.
+    private static func credentialRules(_ config: ControllerConfig) -> @Sendable (Fleet) -> [Diagnostic] {
+        let rules = CredentialRules(secrets: config.secrets.map(SecretStore.init(folder:)))
+        return { rules.check($0) }
     }
 
     /// Where source status is kept.
@@ -58,14 +66,18 @@ public struct Reconciler: Sendable {
     public func loadDesired(recordingStatus: Bool = true) throws -> DesiredState {
         switch config.source {
         case .folder(let folder):
-            let (files, knownPaths) = try SpecDirectory(root: folder).read()
-            let result = SpecLoader(knownPaths: knownPaths).load(files)
+            let tree = try SpecDirectory(root: folder, protecting: protectedPaths).readTree()
+            let result = SpecLoader(knownPaths: tree.knownPaths, refusedPaths: tree.refusedPaths,
+                                    rules: Self.credentialRules(config)).load(tree.files)
             guard result.isValid else { throw ReconcileError.invalidSpecs(result.diagnostics.map(\.description)) }
             let realRoot = SpecDirectory.realPath(folder) ?? folder
+            let protected = SpecDirectory.resolve(protectedPaths)
             let templates = try templateTexts(result.fleet) { path in
-                // Read only what resolves inside the spec folder: a template linked to a
-                // secret elsewhere must never be rendered into a served file.
-                guard let real = SpecDirectory.realPath(folder + "/" + path), real.hasPrefix(realRoot + "/") else { return nil }
+                // Read only what resolves inside the spec folder and outside the controller's
+                // own files, checked again as it is read: a template linked to a secret, a
+                // token or a key must never be rendered into a served file.
+                guard let real = SpecDirectory.realPath(folder + "/" + path), real.hasPrefix(realRoot + "/"),
+                      SpecDirectory.protectedLabel(of: real, in: protected) == nil else { return nil }
                 return FileManager.default.contents(atPath: real).map(Array.init)
             }
             return DesiredState(fleet: result.fleet, templates: templates, source: folder)
@@ -83,6 +95,23 @@ public struct Reconciler: Sendable {
             }
             return DesiredState(fleet: desired.result.fleet, templates: templates, source: label, revision: desired.commit.id.hex)
         }
+    }
+
+    /// The controller's own files and folders. A folder source never reads a spec or a
+    /// template from them, whatever its `.dployignore` says: an author who could name
+    /// `state/web.token` as a template would have it served without login.
+    public var protectedPaths: [ProtectedPath] {
+        var paths = [ProtectedPath(config.stateDirectory, label: "the controller's state folder"),
+                     ProtectedPath(config.storePath, label: "the controller's store"),
+                     ProtectedPath(config.knownHostsPath, label: "the controller's SSH known_hosts file")]
+        if let secrets = config.secrets { paths.append(ProtectedPath(secrets, label: "the controller's secrets folder")) }
+        if let http = config.httpOutput { paths.append(ProtectedPath(http, label: "the controller's output folder (output.http)")) }
+        if let tftp = config.tftpOutput { paths.append(ProtectedPath(tftp, label: "the controller's output folder (output.tftp)")) }
+        if let dhcp = config.dhcp { paths.append(ProtectedPath(dhcp.config, label: "the controller's DHCP config")) }
+        if let token = config.web.tokenFile { paths.append(ProtectedPath(token, label: "the controller's web token file")) }
+        if let htpasswd = config.web.htpasswd { paths.append(ProtectedPath(htpasswd, label: "the controller's htpasswd file")) }
+        if let webhook = config.webhookSecretFile { paths.append(ProtectedPath(webhook, label: "the controller's webhook secret")) }
+        return paths
     }
 
     private func templateTexts(_ fleet: Fleet, read: (String) throws -> [UInt8]?) throws -> [String: String] {

@@ -11,6 +11,9 @@ import Foundation
 /// libgit2 handles, and the reconcile loop is its only user.
 public final class GitSource: @unchecked Sendable {
     public let config: GitSourceConfig
+    /// The loader's own rules, run on every commit with the spec language's
+    /// (`FleetValidator.rules`): a commit that breaks them is refused like an invalid one.
+    public var rules: (@Sendable (Fleet) -> [Diagnostic])?
     /// Where remote repositories are fetched to; unused for a local repository.
     public let cacheDirectory: String
 
@@ -188,7 +191,7 @@ public final class GitSource: @unchecked Sendable {
         treeListings = treeListings.filter { walkedTrees.contains($0.key) || previousLoad.trees.contains($0.key) }
         parsedBlobs = parsedBlobs.filter { usedBlobs.contains($0.key) || previousLoad.blobs.contains($0.key) }
         previousLoad = (walkedTrees, usedBlobs)
-        var result = SpecLoader(knownPaths: knownPaths).assemble(parsed)
+        var result = SpecLoader(knownPaths: knownPaths, rules: self.rules).assemble(parsed)
         result.diagnostics = (result.diagnostics + problems).sorted()
         let commitObject = try repository.commit(commit)
         return SourceSnapshot(commit: CommitInfo(id: commit, summary: commitObject.summary, time: commitObject.time),
@@ -316,7 +319,11 @@ extension GitSource {
     /// symlink is followed as `load` follows it, inside the repository only.
     public func file(atPath relativePath: String, commit: GitObjectID) throws -> [UInt8]? {
         guard let repository else { throw SourceError.unresolvedRef(commit.short, reason: "fetch() first") }
-        let normalized = relativePath.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+        // Validation refuses these already; a path that climbs out of the spec folder is never
+        // looked up, so nothing outside it (another folder of the repository) is rendered.
+        let parts = relativePath.split(separator: "/")
+        if relativePath.hasPrefix("/") || parts.contains("..") { return nil }
+        let normalized = parts.filter { $0 != "." }.joined(separator: "/")
         let fullPath = (config.path.map { $0 + "/" } ?? "") + normalized
         let root = try repository.commit(commit).tree()
         guard let entry = try root.entry(atPath: fullPath) else { return nil }

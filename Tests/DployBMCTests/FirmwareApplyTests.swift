@@ -36,7 +36,7 @@ struct FirmwareApplyTests {
 
         // One secret per fixture; fw-good trusts its BMC by certificate fingerprint, the others by CA file.
         for (name, fixture) in [("ilo-good", good), ("ilo-failing", failing), ("ilo-wrongsum", wrongSum)] {
-            try lab.write("secrets/\(name).yaml", "username: \(fixture.username)\npassword: '\(fixture.password)'\n")
+            try lab.write("secrets/\(name).yaml", "username: \(fixture.username)\npassword: '\(fixture.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
         }
         try FileManager.default.copyItem(atPath: failing.certificate.certificate, toPath: lab.file("failing-ca.pem"))
         try FileManager.default.copyItem(atPath: wrongSum.certificate.certificate, toPath: lab.file("wrongsum-ca.pem"))

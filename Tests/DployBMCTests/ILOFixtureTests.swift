@@ -78,7 +78,7 @@ struct ILOFixtureTests {
     func observerReadsFirmware() async throws {
         let ilo = try ILOFixture(generation: 5)
         let secrets = try TemporaryFolder(prefix: "dploy-bmc")
-        try secrets.write("ilo.yaml", "username: \(ilo.username)\npassword: '\(ilo.password)'\n")
+        try secrets.write("ilo.yaml", "username: \(ilo.username)\npassword: '\(ilo.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
         let observer = BMCObserver(secrets: SecretStore(folder: secrets.path), baseDirectory: secrets.path,
                                    options: quickOptions(), readsFirmware: true)
         let observation = await observer.read("db-01", BMCSettings(address: ilo.baseURL, credentials: "ilo",

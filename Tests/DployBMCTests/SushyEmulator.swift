@@ -169,7 +169,7 @@ final class BMCLab: @unchecked Sendable {
         }
         try folder.write("dploy.yaml", "source: {path: specs}\nstore: {sqlite: state/dploy.db}\nsecrets: secrets\nbmc: {concurrency: 2}\n",
                          mode: 0o644)
-        try folder.write("secrets/lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
+        try folder.write("secrets/lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
         try folder.write("specs/machines.yaml", specs, mode: 0o644)
     }
 

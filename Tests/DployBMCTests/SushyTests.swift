@@ -159,7 +159,7 @@ struct SushyTests {
         let bmc = try await SushyEmulator(systems: 3)
         try await bmc.ready()
         let secrets = try TemporaryFolder(prefix: "dploy-bmc")
-        try secrets.write("lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\n")
+        try secrets.write("lab-bmc.yaml", "username: \(bmc.username)\npassword: '\(bmc.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
         let down = try HeldPort()
         defer { withExtendedLifetime(down) {} }  // held until the test ends, not its last use
         var targets: [(machine: String, bmc: BMCSettings)] = (0..<3).map { index in

@@ -184,3 +184,37 @@ struct GitSourceTests {
         #expect(throws: SourceError.self) { try source.fetch() }
     }
 }
+
+extension GitSourceTests {
+    /// Issue 19, finding 2, for a git source: templates are git objects under the spec folder
+    /// (`path:`), so a path that climbs out of it reads nothing, even if validation were
+    /// skipped, and validation says so at the profile's line.
+    @Test("a template path that leaves the spec folder reads nothing and is an error at its line")
+    func templateCannotEscape() throws {
+        let fixture = try GitFixture()
+        var files = Specs.fleet
+        files["secret.txt"] = "not a template\n"
+        files["site-a/templates/ok.mustache"] = "ok\n"
+        files["site-a/profiles/escape.yaml"] = """
+            apiVersion: dploy.org/v1
+            kind: Profile
+            metadata: {name: escape}
+            spec:
+              boot: {kernel: "http://198.18.0.1/k", initrd: "http://198.18.0.1/i"}
+              installer: {kind: preseed, template: ../secret.txt}
+
+            """
+        try fixture.makeRepository("repo", files: files)
+        let source = GitSource(config: GitSourceConfig(repository: fixture.path("repo"), path: "site-a"),
+                               cacheDirectory: fixture.path("cache"))
+        let commit = try source.fetch()
+        let snapshot = try source.load(commit.id)
+        #expect(snapshot.result.diagnostics.map(\.description).contains {
+            $0.hasPrefix("site-a/profiles/escape.yaml:6:40: error: profile 'escape': template '../secret.txt' must be a path inside the spec tree")
+        }, "\(snapshot.renderedDiagnostics)")
+        #expect(try source.file(atPath: "../secret.txt", commit: commit.id) == nil)
+        #expect(try source.file(atPath: "templates/../../secret.txt", commit: commit.id) == nil)
+        #expect(try source.file(atPath: "/secret.txt", commit: commit.id) == nil)
+        #expect(try source.file(atPath: "./templates/ok.mustache", commit: commit.id) == Array("ok\n".utf8))
+    }
+}

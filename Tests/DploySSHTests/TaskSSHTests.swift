@@ -142,7 +142,7 @@ struct TaskSSHTests {
     func password() throws {
         let account = try TemporaryAccount()
         let server = try knownServer(passwordAuthentication: true)
-        let site = try Site(server: server, secret: "username: \(account.name)\npassword: '\(account.password)'\n")
+        let site = try Site(server: server, secret: "username: \(account.name)\npassword: '\(account.password)'\nallowedAddresses: [\"ssh://127.0.0.1:*\"]\n")
         try site.task("whoami", "id -un", user: account.name)
         #expect(try site.apply().runs.map(\.state) == [.succeeded])
         #expect(try site.runs("whoami").first?.output == account.name + "\n")

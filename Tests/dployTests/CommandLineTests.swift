@@ -23,6 +23,10 @@ struct CommandLineTests {
     }
 
     func dploy(_ arguments: String..., in folder: URL = repositoryRoot) throws -> Run {
+        try dploy(arguments: arguments, in: folder)
+    }
+
+    func dploy(arguments: [String], in folder: URL = repositoryRoot) throws -> Run {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments

@@ -20,6 +20,10 @@ extension TaskRunner {
         if let key = secret.privateKey {
             authentication = .privateKey(pem: key, passphrase: secret.password)
         } else if let password = secret.password {
+            // The host and port come from the spec; where the password may go, from the secret.
+            if let refusal = secrets.sshPasswordRefusal(secret, host: host, port: port, acceptsNewHostKey: hostKey == .acceptNew) {
+                return .failed("machine '\(machine.name)' (spec.ip \(host)): \(refusal); nothing was sent")
+            }
             authentication = .password(password)
         } else {
             return .failed("secret '\(credentials)' has neither 'privateKey' nor 'password'")

@@ -5,9 +5,13 @@ public struct SpecLoader: Sendable {
     public var parser: SpecFileParser
     public var validator: FleetValidator
 
-    public init(limits: YAMLLimits = .default, knownPaths: Set<String>? = nil) {
+    /// - Parameter refusedPaths: paths of the tree (folders or files, relative to its top) that
+    ///   templates may not come from, with what they are (`SpecTree.refusedPaths`).
+    /// - Parameter rules: the loader's own rules (`FleetValidator.rules`).
+    public init(limits: YAMLLimits = .default, knownPaths: Set<String>? = nil, refusedPaths: [String: String] = [:],
+                rules: (@Sendable (Fleet) -> [Diagnostic])? = nil) {
         parser = SpecFileParser(limits: limits)
-        validator = FleetValidator(knownPaths: knownPaths)
+        validator = FleetValidator(knownPaths: knownPaths, refusedPaths: refusedPaths, rules: rules)
     }
 
     public func load(_ files: [SpecFile]) -> LoadResult {

@@ -4,14 +4,29 @@ public struct FleetValidator: Sendable {
     /// Paths (relative to the top of the spec tree) of every file there, to check that
     /// installer templates exist; nil skips that check (a single file was given).
     public var knownPaths: Set<String>?
+    /// Paths of the tree (folders or files, relative to its top) that hold, or link to, the
+    /// controller's own files (state, secrets, output), with what they are: a template there
+    /// would render a token or key into a served file, so naming one is an error.
+    public var refusedPaths: [String: String]
 
-    public init(knownPaths: Set<String>? = nil) { self.knownPaths = knownPaths }
+    /// Rules of whoever loads the specs, run after the spec language's own: the controller
+    /// checks there that every password a spec would send may go where the spec sends it.
+    public var rules: (@Sendable (Fleet) -> [Diagnostic])?
+
+    public init(knownPaths: Set<String>? = nil, refusedPaths: [String: String] = [:],
+                rules: (@Sendable (Fleet) -> [Diagnostic])? = nil) {
+        self.knownPaths = knownPaths
+        self.refusedPaths = refusedPaths
+        self.rules = rules
+    }
 
     public func validate(_ fleet: Fleet) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         diagnostics += uniqueIdentities(fleet.machines)
         diagnostics += references(fleet)
         diagnostics += DefaultsResolver(groups: fleet.groups).problems(in: fleet.machines)
+        // Only on a fleet the spec language accepts: the rules may read group defaults.
+        if diagnostics.isEmpty, let rules { diagnostics += rules(fleet) }
         return diagnostics
     }
 
@@ -96,6 +111,13 @@ public struct FleetValidator: Sendable {
                                at: template.location)]
         }
         let normalized = parts.filter { $0 != "." }.joined(separator: "/")
+        if let (_, what) = refusedPaths.sorted(by: { $0.key < $1.key }).first(where: { path, _ in
+            path.isEmpty || normalized == path || normalized.hasPrefix(path + "/")
+        }) {
+            return [Diagnostic("profile '\(profile)': installer.template '\(template.value)' resolves into \(what): templates come only "
+                               + "from the spec source, never from the controller's state, secrets or output folders",
+                               at: template.location)]
+        }
         if let knownPaths, !knownPaths.contains(normalized) {
             return [Diagnostic("profile '\(profile)': template '\(template.value)' does not exist"
                                + Suggestion.phrase(for: normalized, in: knownPaths.sorted()),

@@ -46,7 +46,7 @@ bmc_start() {
         -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') -out "$dir/bmc.pem" 2>/dev/null
     password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
     (umask 077 && printf '%s\n' "$password" > "$dir/password" \
-        && printf 'username: %s\npassword: "%s"\n' "$E2E_BMC_USER" "$password" > "$E2E_WORK/secrets/e2e-bmc.yaml")
+        && printf 'username: %s\npassword: "%s"\nallowedAddresses: ["https://127.0.0.1:8443"]\n' "$E2E_BMC_USER" "$password" > "$E2E_WORK/secrets/e2e-bmc.yaml")
     local command=()
     mapfile -t command < <(qemu_command)
     ip netns exec "$E2E_NETNS" python3 "$E2E_DIR/lib/bmc.py" --listen 127.0.0.1:8443 \
