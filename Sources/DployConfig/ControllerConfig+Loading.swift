@@ -71,11 +71,14 @@ extension ControllerConfig {
                 dhcp = DHCP(backend: backend.value, config: resolved(config.value), check: check, reload: reload)
             }
         }
-        var listen: String?, url: String?, attempts = 3
+        var listen: String?, url: String?, attempts = 3, limits = HTTPLimits()
         if let server = reader.mapping("server") {
             listen = server.string("listen")?.value
             url = server.parsed("url", Names.httpURL)?.value
             attempts = server.int("installAttempts", minimum: 1)?.value ?? 3
+            limits.idleTimeout = server.parsed("idleTimeout", Duration.parseSpec)?.value ?? limits.idleTimeout
+            limits.bodyTimeout = server.parsed("bodyTimeout", Duration.parseSpec)?.value ?? limits.bodyTimeout
+            limits.maxConnections = server.int("maxConnections", minimum: 1)?.value ?? limits.maxConnections
             server.finish()
         }
         /// A kernel, an initrd and arguments: what `discovery` and `imaging` boot.
@@ -137,6 +140,7 @@ extension ControllerConfig {
                                       listen: listen, serverURL: url, secrets: secrets, pruneEnabled: pruneEnabled,
                                       maxRemovals: maxRemovals)
         config.installAttempts = attempts
+        config.http = limits
         config.web = web
         config.webhookSecretFile = webhookSecretFile
         config.bmcConcurrency = bmcConcurrency

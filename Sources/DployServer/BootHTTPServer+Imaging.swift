@@ -25,20 +25,20 @@ extension BootHTTPServer {
         }
         router.post("v1/imaging/:mac/progress") { request, context -> Response in
             let (mac, token) = try Self.imagingRequest(request, context)
-            let body = try await request.body.collect(upTo: 4096)
+            let body = try await self.body(of: request, upTo: 4096)
             try Self.answering { try controller.recordImagingProgress(mac: mac, token: token, text: String(buffer: body)) }
             return Response(status: .noContent)
         }
         router.post("v1/imaging/:mac/done") { request, context -> Response in
             let (mac, token) = try Self.imagingRequest(request, context)
-            let body = try await request.body.collect(upTo: 4096)
+            let body = try await self.body(of: request, upTo: 4096)
             let outcome = try Self.answering { try controller.finishImaging(mac: mac, token: token, report: .done(String(buffer: body))) }
             guard outcome.state == .succeeded else { throw HTTPError(.conflict, message: outcome.error ?? "failed") }
             return Response(status: .noContent)
         }
         router.post("v1/imaging/:mac/failed") { request, context -> Response in
             let (mac, token) = try Self.imagingRequest(request, context)
-            let body = try await request.body.collect(upTo: 4096)
+            let body = try await self.body(of: request, upTo: 4096)
             try Self.answering { try controller.finishImaging(mac: mac, token: token, report: .failed(String(buffer: body))) }
             return Response(status: .noContent)
         }

@@ -61,7 +61,10 @@ struct Serve: AsyncParsableCommand {
             }
             let server = BootHTTPServer(controller: FleetController(live: live, loop: loop, clock: reconciler.clock), auth: auth,
                                         webhook: webhook, extraLinks: reconciler.config.web.links,
-                                        httpFolder: reconciler.config.httpOutput)
+                                        httpFolder: reconciler.config.httpOutput,
+                                        limits: .init(idleTimeout: reconciler.config.http.idleTimeout,
+                                                      bodyTimeout: reconciler.config.http.bodyTimeout,
+                                                      maxConnections: reconciler.config.http.maxConnections))
             let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"
             let application = try server.application(listen: address)
             // The first reconcile runs inside the service group, so SIGTERM during it is
