@@ -15,7 +15,7 @@ import Hummingbird
 /// The token comes from the machine's boot script and speaks for one run: once the run is
 /// over, its token opens nothing.
 extension BootHTTPServer {
-    func addImagingRoutes(_ router: Router<BasicRequestContext>) {
+    func addImagingRoutes(_ router: Router<DployRequestContext>) {
         router.get("imaging.sh") { _, _ -> Response in
             Self.text(ImagingScript.text(server: controller.serverURL), contentType: "text/x-shellscript")
         }
@@ -45,7 +45,7 @@ extension BootHTTPServer {
     }
 
     /// The MAC and token of an imaging request; which run they speak for is the controller's to say.
-    private static func imagingRequest(_ request: Request, _ context: BasicRequestContext) throws -> (MACAddress, String) {
+    private static func imagingRequest(_ request: Request, _ context: DployRequestContext) throws -> (MACAddress, String) {
         guard let mac = context.parameters.get("mac").flatMap(MACAddress.init),
               let token = request.uri.queryParameters["token"].map(String.init) else {
             throw HTTPError(.badRequest, message: "an imaging request needs /v1/imaging/MAC…?token=T")

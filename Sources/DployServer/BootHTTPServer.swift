@@ -106,8 +106,8 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<DployRequestContext> {
+        let router = Router(context: DployRequestContext.self)
         router.add(middleware: AccessLogMiddleware())
         if let httpFolder {
             // Boot files are for the boot network, like /boot.ipxe: no credentials. A path
@@ -125,13 +125,13 @@ public struct BootHTTPServer: Sendable {
         return router
     }
 
-    private func addBootRoutes(_ router: Router<BasicRequestContext>) {
-        router.get("boot.ipxe") { request, _ -> Response in
+    private func addBootRoutes(_ router: Router<DployRequestContext>) {
+        router.get("boot.ipxe") { request, context -> Response in
             guard let mac = request.uri.queryParameters["mac"].map(String.init) else {
                 return Self.text("#!ipxe\nchain --autofree \(controller.serverURL)/boot.ipxe?mac=${net0/mac}\n")
             }
             do {
-                guard let script = try controller.bootScript(mac: mac, address: nil) else {
+                guard let script = try controller.bootScript(mac: mac, address: context.clientAddress) else {
                     return Self.text("#!ipxe\necho dploy: no desired state is loaded yet, booting the local disk\nexit\n")
                 }
                 return Self.text(script)
@@ -178,7 +178,7 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
-    private func addDaemonRoutes(_ router: Router<BasicRequestContext>) {
+    private func addDaemonRoutes(_ router: Router<DployRequestContext>) {
         router.post("v1/hooks/git") { request, _ -> Response in
             guard let webhook else {
                 throw HTTPError(.notFound, message: "no webhook secret is configured (webhook.secretFile in dploy.yaml)")
@@ -210,7 +210,7 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
-    private func addAPIRoutes(_ router: RouterGroup<BasicRequestContext>) {
+    private func addAPIRoutes(_ router: RouterGroup<DployRequestContext>) {
         router.get("v1/machines") { _, _ -> Response in
             try Self.json(try controller.machines())
         }
@@ -248,7 +248,7 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
-    private func addPageRoutes(_ router: RouterGroup<BasicRequestContext>) {
+    private func addPageRoutes(_ router: RouterGroup<DployRequestContext>) {
         router.get("/") { request, _ -> Response in
             let query = request.uri.queryParameters["q"].map(String.init) ?? ""
             let page = request.uri.queryParameters["page"].flatMap { Int(String($0)) } ?? 1
