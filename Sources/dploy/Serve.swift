@@ -55,7 +55,8 @@ struct Serve: AsyncParsableCommand {
             let live = try reconciler.liveDesired(store: store)
             let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(), logger: logger, live: live)
             let auth = WebAuth(token: try SecretFile.readOrCreate(tokenFile),
-                               users: try reconciler.config.web.htpasswd.map(WebAuth.users(htpasswd:)) ?? [:])
+                               users: try reconciler.config.web.htpasswd.map(WebAuth.users(htpasswd:)) ?? [:],
+                               clock: reconciler.clock)
             let webhook = try reconciler.config.webhookSecretFile.map { file in
                 Webhook(secret: try SecretFile.read(file), followedRef: reconciler.config.followedRef)
             }
