@@ -50,8 +50,12 @@ extension ControllerConfig {
         let mode = reader.choice("mode", as: Mode.self)?.value ?? .apply
         let suspend = reader.bool("suspend")?.value ?? false
         var storePath = resolved("state/dploy.db")
+        var retention = Retention()
         if let store = reader.mapping("store") {
             if let sqlite = store.string("sqlite", required: true) { storePath = resolved(sqlite.value) }
+            retention.eventMaxAge = store.parsed("eventMaxAge", Duration.parseSpec)?.value ?? retention.eventMaxAge
+            retention.maxEvents = store.int("maxEvents", minimum: 1)?.value ?? retention.maxEvents
+            retention.bmcReadingMaxAge = store.parsed("bmcReadingMaxAge", Duration.parseSpec)?.value ?? retention.bmcReadingMaxAge
             store.finish()
         }
         var http: String?, tftp: String?
@@ -141,6 +145,7 @@ extension ControllerConfig {
                                       maxRemovals: maxRemovals)
         config.installAttempts = attempts
         config.http = limits
+        config.retention = retention
         config.web = web
         config.webhookSecretFile = webhookSecretFile
         config.bmcConcurrency = bmcConcurrency

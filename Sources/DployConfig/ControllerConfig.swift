@@ -37,6 +37,20 @@ public struct ControllerConfig: Hashable, Sendable {
     /// How many times a machine boots its installer for one generation without calling back
     /// before the generation is marked failed and the machine boots its disk.
     public var installAttempts: Int = 3
+    /// How long the store keeps events and BMC readings (`store:` in dploy.yaml); the
+    /// daemon prunes after each run.
+    public var retention = Retention()
+
+    public struct Retention: Hashable, Sendable {
+        /// `store.eventMaxAge`: events older than this go (default 2160h, 90 days).
+        public var eventMaxAge: Duration = .seconds(90 * 24 * 3600)
+        /// `store.maxEvents`: only the newest this many events are kept (default 100000).
+        public var maxEvents: Int = 100_000
+        /// `store.bmcReadingMaxAge`: BMC readings not renewed for this long go (default 720h, 30 days).
+        public var bmcReadingMaxAge: Duration = .seconds(30 * 24 * 3600)
+        public init() {}
+    }
+
     /// Limits on the HTTP server's connections (`server:` in dploy.yaml): the boot network
     /// is not trusted to close what it opens.
     public var http = HTTPLimits()

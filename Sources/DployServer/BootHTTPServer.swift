@@ -143,7 +143,7 @@ public struct BootHTTPServer: Sendable {
         router.get("agent.sh") { _, _ -> Response in
             Self.text(AgentScript.text(server: controller.serverURL), contentType: "text/x-shellscript")
         }
-        router.post("v1/inventory") { request, _ -> Response in
+        router.post("v1/inventory") { request, context -> Response in
             guard let mac = request.uri.queryParameters["mac"].flatMap({ MACAddress(String($0)) }) else {
                 throw HTTPError(.badRequest, message: "inventory needs ?mac= with the machine's MAC address")
             }
@@ -164,7 +164,7 @@ public struct BootHTTPServer: Sendable {
             } catch {
                 throw HTTPError(.badRequest, message: String(describing: error))
             }
-            try controller.recordHardware(hardware, of: mac)
+            try Self.answering { try controller.recordHardware(hardware, of: mac, address: context.clientAddress) }
             return Response(status: .noContent)
         }
         router.post("v1/machines/:id/installed") { request, context -> Response in

@@ -88,7 +88,7 @@ public struct BootDecisions: Sendable {
         // (`spec.ip`) is only written down, and its install attempts only counted, when the
         // request comes from that address; others get the same answer and change nothing.
         // A nil address (no peer known: an in-process caller) counts.
-        let counts = fleet[index].ip.map { reserved in address.map { (try? IPAddress.parse($0).get()) == reserved.value } ?? true } ?? true
+        let counts = Self.comesFrom(fleet[index].ip?.value, address)
         if counts, lastRecorded.shouldRecord(mac, at: now) {
             do { try store.recordSeen(mac, address: address, at: now) } catch {
                 lastRecorded.forget(mac)
@@ -120,6 +120,16 @@ public struct BootDecisions: Sendable {
         }
         try store.installStarted(mac, generation: generation, at: now)
         return IPXEScript.machine(machine, intent: .install(profile), server: server)
+    }
+
+    /// The machine's reserved address (`spec.ip`), nil when it has none or is not in git.
+    public func reservedAddress(of mac: MACAddress) -> IPAddress? { machines[mac].flatMap { fleet[$0].ip?.value } }
+
+    /// Whether a request from `address` speaks for a machine reserved `reserved`: always
+    /// without a reservation or a known peer (an in-process caller), else only from it.
+    public static func comesFrom(_ reserved: IPAddress?, _ address: String?) -> Bool {
+        guard let reserved, let address else { return true }
+        return (try? IPAddress.parse(address).get()) == reserved
     }
 
     /// The generation git asks for a machine, or nil when the MAC is not in git.
