@@ -30,6 +30,13 @@ struct ServeLimitsTests {
             _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         }
 
+        /// What the server has sent so far, without waiting.
+        func received() -> String {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let read = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            return read > 0 ? String(decoding: buffer.prefix(read), as: UTF8.self) : ""
+        }
+
         /// Whether the server has closed its end: a read that does not wait sees end of file
         /// (or a reset), not "nothing yet".
         var closedByServer: Bool {
@@ -62,6 +69,27 @@ struct ServeLimitsTests {
         let allClosed = try await eventually(30) { held.allSatisfy(\.closedByServer) }
         #expect(allClosed, "still open: \(held.filter { !$0.closedByServer }.count) of 40")
         #expect(try serve.curl(["http://127.0.0.1:\(daemon.port)/boot.ipxe"]).status == 200)
+        #expect(try await daemon.terminate() == 0, "\(daemon.log)")
+    }
+
+    @Test("a request body that does not arrive within server.bodyTimeout is answered 408")
+    func slowBodyAnswered408() async throws {
+        let site = try serve.makeSite()
+        let config = try String(contentsOfFile: site.config, encoding: .utf8)
+            .replacingOccurrences(of: #"server: {url: "http://127.0.0.1:8080"}"#,
+                                  with: #"server: {url: "http://127.0.0.1:8080", idleTimeout: 1h, bodyTimeout: 1s}"#)
+        try Data(config.utf8).write(to: URL(fileURLWithPath: site.config))
+        let daemon = try await ServeCommandTests.Daemon(site: site)
+        #expect(try await serve.started(daemon), "\(daemon.log)")
+        let trickle = try RawConnection(port: daemon.port)
+        trickle.send("POST /v1/inventory?mac=94:18:82:99:00:01 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     + "Content-Length: 100000\r\n\r\n{\"id\": ")
+        var answer = ""
+        let answered = try await eventually(30) {
+            answer += trickle.received()
+            return answer.hasPrefix("HTTP/1.1 408")
+        }
+        #expect(answered, "answer: '\(answer)', closed: \(trickle.closedByServer)")
         #expect(try await daemon.terminate() == 0, "\(daemon.log)")
     }
 }
