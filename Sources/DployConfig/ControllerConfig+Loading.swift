@@ -50,8 +50,12 @@ extension ControllerConfig {
         let mode = reader.choice("mode", as: Mode.self)?.value ?? .apply
         let suspend = reader.bool("suspend")?.value ?? false
         var storePath = resolved("state/dploy.db")
+        var retention = Retention()
         if let store = reader.mapping("store") {
             if let sqlite = store.string("sqlite", required: true) { storePath = resolved(sqlite.value) }
+            retention.eventMaxAge = store.parsed("eventMaxAge", Duration.parseSpec)?.value ?? retention.eventMaxAge
+            retention.maxEvents = store.int("maxEvents", minimum: 1)?.value ?? retention.maxEvents
+            retention.bmcReadingMaxAge = store.parsed("bmcReadingMaxAge", Duration.parseSpec)?.value ?? retention.bmcReadingMaxAge
             store.finish()
         }
         var http: String?, tftp: String?
@@ -71,11 +75,14 @@ extension ControllerConfig {
                 dhcp = DHCP(backend: backend.value, config: resolved(config.value), check: check, reload: reload)
             }
         }
-        var listen: String?, url: String?, attempts = 3
+        var listen: String?, url: String?, attempts = 3, limits = HTTPLimits()
         if let server = reader.mapping("server") {
             listen = server.string("listen")?.value
             url = server.parsed("url", Names.httpURL)?.value
             attempts = server.int("installAttempts", minimum: 1)?.value ?? 3
+            limits.idleTimeout = server.parsed("idleTimeout", Duration.parseSpec)?.value ?? limits.idleTimeout
+            limits.bodyTimeout = server.parsed("bodyTimeout", Duration.parseSpec)?.value ?? limits.bodyTimeout
+            limits.maxConnections = server.int("maxConnections", minimum: 1)?.value ?? limits.maxConnections
             server.finish()
         }
         /// A kernel, an initrd and arguments: what `discovery` and `imaging` boot.
@@ -137,6 +144,8 @@ extension ControllerConfig {
                                       listen: listen, serverURL: url, secrets: secrets, pruneEnabled: pruneEnabled,
                                       maxRemovals: maxRemovals)
         config.installAttempts = attempts
+        config.http = limits
+        config.retention = retention
         config.web = web
         config.webhookSecretFile = webhookSecretFile
         config.bmcConcurrency = bmcConcurrency

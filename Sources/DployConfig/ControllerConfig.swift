@@ -37,6 +37,36 @@ public struct ControllerConfig: Hashable, Sendable {
     /// How many times a machine boots its installer for one generation without calling back
     /// before the generation is marked failed and the machine boots its disk.
     public var installAttempts: Int = 3
+    /// How long the store keeps events and BMC readings (`store:` in dploy.yaml); the
+    /// daemon prunes after each run.
+    public var retention = Retention()
+
+    public struct Retention: Hashable, Sendable {
+        /// `store.eventMaxAge`: events older than this go (default 2160h, 90 days).
+        public var eventMaxAge: Duration = .seconds(90 * 24 * 3600)
+        /// `store.maxEvents`: only the newest this many events are kept (default 100000).
+        public var maxEvents: Int = 100_000
+        /// `store.bmcReadingMaxAge`: BMC readings not renewed for this long go (default 720h, 30 days).
+        public var bmcReadingMaxAge: Duration = .seconds(30 * 24 * 3600)
+        public init() {}
+    }
+
+    /// Limits on the HTTP server's connections (`server:` in dploy.yaml): the boot network
+    /// is not trusted to close what it opens.
+    public var http = HTTPLimits()
+
+    public struct HTTPLimits: Hashable, Sendable {
+        /// How long a connection may stay open without a request arriving, counted from when
+        /// it opened or its last answer (`server.idleTimeout`). It is also the header timeout:
+        /// a request head that has not fully arrived by then closes the connection.
+        public var idleTimeout: Duration = .seconds(30)
+        /// How long a request body may take to arrive, from its head (`server.bodyTimeout`).
+        public var bodyTimeout: Duration = .seconds(60)
+        /// How many connections are open at once (`server.maxConnections`); more wait in the
+        /// kernel's backlog until one closes.
+        public var maxConnections: Int = 512
+        public init() {}
+    }
     /// How many BMCs the controller reads at once (`bmc: {concurrency: N}`): enough to read a
     /// large fleet quickly, few enough not to open a thousand TLS sessions in one breath.
     public var bmcConcurrency: Int = 16

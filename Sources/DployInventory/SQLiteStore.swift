@@ -83,7 +83,7 @@ public final class SQLiteStore: Store {
                             changes: changes.isEmpty ? nil : changes.joined(separator: "\n"))
                 .save(db)
             try EventRow(mac: mac.description, at: at, kind: "inventory",
-                         message: "hardware reported: \(hardware.vendor ?? "?") \(hardware.model ?? "?"), \(hardware.cpus) CPUs")
+                         message: "hardware reported: \(Self.short(hardware.vendor)) \(Self.short(hardware.model)), \(hardware.cpus) CPUs")
                 .insert(db)
             if !changes.isEmpty {
                 try EventRow(mac: mac.description, at: at, kind: "hardware-changed", message: changes.joined(separator: "; "))
@@ -178,6 +178,41 @@ public final class SQLiteStore: Store {
                 guard let mac = row.mac.flatMap(MACAddress.init) else { return }
                 latest[mac] = MachineEvent(mac: mac, at: row.at, kind: row.kind, message: row.message)
             }
+        }
+    }
+
+    /// A reported name quoted in an event: at most 64 characters.
+    static func short(_ text: String?) -> String {
+        guard let text else { return "?" }
+        return text.count <= 64 ? text : String(text.prefix(63)) + "…"
+    }
+
+    /// How long events and BMC readings are kept, and how many events at most.
+    public struct Retention: Hashable, Sendable {
+        /// Events older than this are deleted (default 90 days).
+        public var eventMaxAge: Duration = .seconds(90 * 24 * 3600)
+        /// Only the newest this many events are kept (default 100,000).
+        public var maxEvents: Int = 100_000
+        /// BMC readings not renewed for this long are deleted (default 30 days): the
+        /// machine is gone or its BMC is no longer read.
+        public var bmcReadingMaxAge: Duration = .seconds(30 * 24 * 3600)
+        public init() {}
+    }
+
+    /// Deletes events and BMC readings past `retention` at `now`; returns how many rows went.
+    @discardableResult
+    public func prune(_ retention: Retention, now: Date) throws -> Int {
+        try pool.write { db in
+            let eventCutoff = StoreDate.text(now.addingTimeInterval(-Double(retention.eventMaxAge.components.seconds)))
+            let readingCutoff = StoreDate.text(now.addingTimeInterval(-Double(retention.bmcReadingMaxAge.components.seconds)))
+            try db.execute(sql: "DELETE FROM event WHERE at < ?", arguments: [eventCutoff])
+            var deleted = db.changesCount
+            try db.execute(sql: "DELETE FROM event WHERE id <= (SELECT id FROM event ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                           arguments: [max(retention.maxEvents, 0)])
+            deleted += db.changesCount
+            try db.execute(sql: "DELETE FROM bmcReading WHERE readAt < ?", arguments: [readingCutoff])
+            deleted += db.changesCount
+            return deleted
         }
     }
 

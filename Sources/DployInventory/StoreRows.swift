@@ -78,7 +78,14 @@ struct EventRow: StoreRow {
         self.mac = mac
         self.at = at
         self.kind = kind
-        self.message = message
+        self.message = Self.capped(message)
+    }
+
+    /// Event text is capped: much of it quotes what machines report about themselves.
+    static let maximumMessageCharacters = 2000
+
+    static func capped(_ message: String) -> String {
+        message.count <= maximumMessageCharacters ? message : String(message.prefix(maximumMessageCharacters - 1)) + "…"
     }
 }
 

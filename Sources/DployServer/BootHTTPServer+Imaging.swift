@@ -15,7 +15,7 @@ import Hummingbird
 /// The token comes from the machine's boot script and speaks for one run: once the run is
 /// over, its token opens nothing.
 extension BootHTTPServer {
-    func addImagingRoutes(_ router: Router<BasicRequestContext>) {
+    func addImagingRoutes(_ router: Router<DployRequestContext>) {
         router.get("imaging.sh") { _, _ -> Response in
             Self.text(ImagingScript.text(server: controller.serverURL), contentType: "text/x-shellscript")
         }
@@ -25,27 +25,27 @@ extension BootHTTPServer {
         }
         router.post("v1/imaging/:mac/progress") { request, context -> Response in
             let (mac, token) = try Self.imagingRequest(request, context)
-            let body = try await request.body.collect(upTo: 4096)
+            let body = try await self.body(of: request, upTo: 4096)
             try Self.answering { try controller.recordImagingProgress(mac: mac, token: token, text: String(buffer: body)) }
             return Response(status: .noContent)
         }
         router.post("v1/imaging/:mac/done") { request, context -> Response in
             let (mac, token) = try Self.imagingRequest(request, context)
-            let body = try await request.body.collect(upTo: 4096)
+            let body = try await self.body(of: request, upTo: 4096)
             let outcome = try Self.answering { try controller.finishImaging(mac: mac, token: token, report: .done(String(buffer: body))) }
             guard outcome.state == .succeeded else { throw HTTPError(.conflict, message: outcome.error ?? "failed") }
             return Response(status: .noContent)
         }
         router.post("v1/imaging/:mac/failed") { request, context -> Response in
             let (mac, token) = try Self.imagingRequest(request, context)
-            let body = try await request.body.collect(upTo: 4096)
+            let body = try await self.body(of: request, upTo: 4096)
             try Self.answering { try controller.finishImaging(mac: mac, token: token, report: .failed(String(buffer: body))) }
             return Response(status: .noContent)
         }
     }
 
     /// The MAC and token of an imaging request; which run they speak for is the controller's to say.
-    private static func imagingRequest(_ request: Request, _ context: BasicRequestContext) throws -> (MACAddress, String) {
+    private static func imagingRequest(_ request: Request, _ context: DployRequestContext) throws -> (MACAddress, String) {
         guard let mac = context.parameters.get("mac").flatMap(MACAddress.init),
               let token = request.uri.queryParameters["token"].map(String.init) else {
             throw HTTPError(.badRequest, message: "an imaging request needs /v1/imaging/MAC…?token=T")

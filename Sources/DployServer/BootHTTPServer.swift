@@ -5,6 +5,7 @@ import DployRender
 import DploySpec
 import Foundation
 import Hummingbird
+import Logging
 
 /// Everything `dploy serve` answers over HTTP.
 ///
@@ -38,14 +39,54 @@ public struct BootHTTPServer: Sendable {
     /// `output.http`: the files dploy renders (iPXE scripts, installer answers) and what the
     /// operator puts beside them (kernels, initrds), served to machines as they are.
     public let httpFolder: String?
+    /// Timeouts and the connection cap (`server:` in dploy.yaml).
+    public let limits: Limits
+
+    /// What a client may hold of the server: the boot network is not trusted to close
+    /// what it opens or to finish what it starts.
+    public struct Limits: Sendable {
+        /// A connection with no request under way for this long is closed: from when it opens
+        /// (so a request head that has not fully arrived by then, slowloris or a half-open
+        /// socket, is closed too: the header timeout) and from its last answer.
+        public var idleTimeout: Duration
+        /// A request body not received in full this long after its head is answered 408.
+        public var bodyTimeout: Duration
+        /// At most this many connections at once; further ones wait in the kernel's backlog.
+        public var maxConnections: Int
+
+        public init(idleTimeout: Duration = .seconds(30), bodyTimeout: Duration = .seconds(60), maxConnections: Int = 512) {
+            self.idleTimeout = idleTimeout
+            self.bodyTimeout = bodyTimeout
+            self.maxConnections = maxConnections
+        }
+    }
 
     public init(controller: any ControllerInterface, auth: WebAuth, webhook: Webhook? = nil,
-                extraLinks: [String: String] = [:], httpFolder: String? = nil) {
+                extraLinks: [String: String] = [:], httpFolder: String? = nil, limits: Limits = Limits()) {
         self.controller = controller
         self.auth = auth
         self.webhook = webhook
         self.httpFolder = httpFolder
+        self.limits = limits
         pages = WebPages(extraLinks: extraLinks)
+    }
+
+    /// A request's body, at most `maximum` bytes and within `limits.bodyTimeout`: a client that
+    /// trickles its body is answered 408 rather than holding a request open.
+    func body(of request: Request, upTo maximum: Int) async throws -> ByteBuffer {
+        let timeout = limits.bodyTimeout
+        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await request.body.collect(upTo: maximum) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let body = first else {
+                throw HTTPError(.requestTimeout, message: "the request body did not arrive within \(timeout)")
+            }
+            return body
+        }
     }
 
     /// Runs a controller call, answering its refusal with the HTTP status it names.
@@ -65,8 +106,8 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<DployRequestContext> {
+        let router = Router(context: DployRequestContext.self)
         router.add(middleware: AccessLogMiddleware())
         if let httpFolder {
             // Boot files are for the boot network, like /boot.ipxe: no credentials. A path
@@ -84,13 +125,13 @@ public struct BootHTTPServer: Sendable {
         return router
     }
 
-    private func addBootRoutes(_ router: Router<BasicRequestContext>) {
-        router.get("boot.ipxe") { request, _ -> Response in
+    private func addBootRoutes(_ router: Router<DployRequestContext>) {
+        router.get("boot.ipxe") { request, context -> Response in
             guard let mac = request.uri.queryParameters["mac"].map(String.init) else {
                 return Self.text("#!ipxe\nchain --autofree \(controller.serverURL)/boot.ipxe?mac=${net0/mac}\n")
             }
             do {
-                guard let script = try controller.bootScript(mac: mac, address: nil) else {
+                guard let script = try controller.bootScript(mac: mac, address: context.clientAddress) else {
                     return Self.text("#!ipxe\necho dploy: no desired state is loaded yet, booting the local disk\nexit\n")
                 }
                 return Self.text(script)
@@ -102,7 +143,7 @@ public struct BootHTTPServer: Sendable {
         router.get("agent.sh") { _, _ -> Response in
             Self.text(AgentScript.text(server: controller.serverURL), contentType: "text/x-shellscript")
         }
-        router.post("v1/inventory") { request, _ -> Response in
+        router.post("v1/inventory") { request, context -> Response in
             guard let mac = request.uri.queryParameters["mac"].flatMap({ MACAddress(String($0)) }) else {
                 throw HTTPError(.badRequest, message: "inventory needs ?mac= with the machine's MAC address")
             }
@@ -111,7 +152,9 @@ public struct BootHTTPServer: Sendable {
             }
             let body: ByteBuffer
             do {
-                body = try await request.body.collect(upTo: LshwReport.maximumBytes)
+                body = try await self.body(of: request, upTo: LshwReport.maximumBytes)
+            } catch let error as HTTPError where error.status == .requestTimeout {
+                throw error
             } catch {
                 throw HTTPError(.contentTooLarge, message: "the report is larger than \(LshwReport.maximumBytes) bytes")
             }
@@ -121,7 +164,7 @@ public struct BootHTTPServer: Sendable {
             } catch {
                 throw HTTPError(.badRequest, message: String(describing: error))
             }
-            try controller.recordHardware(hardware, of: mac)
+            try Self.answering { try controller.recordHardware(hardware, of: mac, address: context.clientAddress) }
             return Response(status: .noContent)
         }
         router.post("v1/machines/:id/installed") { request, context -> Response in
@@ -135,12 +178,12 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
-    private func addDaemonRoutes(_ router: Router<BasicRequestContext>) {
+    private func addDaemonRoutes(_ router: Router<DployRequestContext>) {
         router.post("v1/hooks/git") { request, _ -> Response in
             guard let webhook else {
                 throw HTTPError(.notFound, message: "no webhook secret is configured (webhook.secretFile in dploy.yaml)")
             }
-            let body = try await request.body.collect(upTo: 1 << 20)
+            let body = try await self.body(of: request, upTo: 1 << 20)
             switch webhook.verdict(body: Array(buffer: body), headers: request.headers) {
             case .unauthorized:
                 try Self.answering { try controller.webhookDelivered(.unauthorized) }
@@ -154,7 +197,7 @@ public struct BootHTTPServer: Sendable {
             }
         }
         router.post("login") { request, _ -> Response in
-            let body = try await request.body.collect(upTo: 4096)
+            let body = try await self.body(of: request, upTo: 4096)
             let token = Self.formValue("token", in: String(buffer: body)) ?? ""
             guard auth.isTokenValid(token) else {
                 return Response(status: .unauthorized, headers: [.contentType: "text/html; charset=utf-8"],
@@ -167,7 +210,7 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
-    private func addAPIRoutes(_ router: RouterGroup<BasicRequestContext>) {
+    private func addAPIRoutes(_ router: RouterGroup<DployRequestContext>) {
         router.get("v1/machines") { _, _ -> Response in
             try Self.json(try controller.machines())
         }
@@ -205,7 +248,7 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
-    private func addPageRoutes(_ router: RouterGroup<BasicRequestContext>) {
+    private func addPageRoutes(_ router: RouterGroup<DployRequestContext>) {
         router.get("/") { request, _ -> Response in
             let query = request.uri.queryParameters["q"].map(String.init) ?? ""
             let page = request.uri.queryParameters["page"].flatMap { Int(String($0)) } ?? 1
@@ -272,7 +315,12 @@ extension BootHTTPServer {
             throw HTTPError(.badRequest, message: "listen must be HOST:PORT, found '\(listen)'")
         }
         let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "dploy"))
+        let seconds = limits.idleTimeout.components
+        return Application(router: router(),
+                           server: .http1(configuration: .init(idleTimeout: .nanoseconds(seconds.seconds * 1_000_000_000
+                                                                                          + seconds.attoseconds / 1_000_000_000))),
+                           configuration: .init(address: .hostname(host, port: port), serverName: "dploy",
+                                                availableConnectionsDelegate: .maximum(limits.maxConnections, logger: Logger(label: "dploy.http"))))
     }
 }
 

@@ -18,10 +18,83 @@ public struct WebAuth: Sendable {
     /// Passwords recently verified, by user, as SHA-256: a browser sends Basic credentials
     /// with every request, and bcrypt is slow on purpose.
     let verified = VerifiedPasswords()
+    /// Where bcrypt runs, and which clients must wait before their next guess.
+    let checks = PasswordChecks()
+    /// The time the back-off is measured by: the controller's clock.
+    let clock: WallClock
 
-    public init(token: String, users: [String: String] = [:]) {
+    public init(token: String, users: [String: String] = [:], clock: WallClock = .system) {
         self.token = token
         self.users = users
+        self.clock = clock
+    }
+
+    /// What a request's credentials earned it.
+    enum Verdict: Equatable {
+        case allowed
+        case denied
+        /// A client that guessed wrong recently, or a moment when too many checks wait:
+        /// answered 429 with `Retry-After`, and no bcrypt is spent on it.
+        case retryLater(seconds: Int)
+    }
+
+    /// bcrypt off Swift's cooperative threads, which serve every request: one thread of its
+    /// own checks passwords one at a time, at most `maxWaiting` wait for it, and a client
+    /// whose password was wrong waits 1, 2, 4 … up to `maxBackOff` seconds before it may
+    /// try again. A correct password resets its client; a password already verified (the
+    /// browser's next request) costs no bcrypt and is never held back.
+    final class PasswordChecks: Sendable {
+        static let maxWaiting = 8
+        static let maxBackOff = 30
+        /// A client's failures are forgotten this long after its last one.
+        static let forgetAfter: TimeInterval = 900
+
+        private let queue = DispatchQueue(label: "dploy.password-checks")
+        private let state = Mutex<State>(State())
+
+        struct State {
+            var waiting = 0
+            var failures: [String: (count: Int, last: Date)] = [:]
+        }
+
+        /// Seconds `client` must still wait before a check, or nil when it may try now.
+        func backOff(_ client: String, now: Date) -> Int? {
+            state.withLock { state in
+                guard let failure = state.failures[client] else { return nil }
+                if now.timeIntervalSince(failure.last) > Self.forgetAfter {
+                    state.failures[client] = nil
+                    return nil
+                }
+                let wait = Double(min(1 << min(failure.count - 1, 16), Self.maxBackOff))
+                let left = failure.last.addingTimeInterval(wait).timeIntervalSince(now)
+                return left > 0 ? Int(left.rounded(.up)) : nil
+            }
+        }
+
+        /// Runs `verify` on the checking thread; nil when too many checks already wait.
+        func run(client: String, now: Date, _ verify: @escaping @Sendable () -> Bool) async -> Bool? {
+            let admitted = state.withLock { state in
+                guard state.waiting < Self.maxWaiting else { return false }
+                state.waiting += 1
+                return true
+            }
+            guard admitted else { return nil }
+            let ok = await withCheckedContinuation { continuation in
+                queue.async { continuation.resume(returning: verify()) }
+            }
+            state.withLock { state in
+                state.waiting -= 1
+                if ok {
+                    state.failures[client] = nil
+                } else {
+                    // The back-off counts from the answer, measured by the caller's clock.
+                    let count = (state.failures[client].map { now.timeIntervalSince($0.last) > Self.forgetAfter ? 0 : $0.count } ?? 0) + 1
+                    state.failures[client] = (count, now)
+                    if state.failures.count > 10_000 { state.failures.removeAll() }
+                }
+            }
+            return ok
+        }
     }
 
     final class VerifiedPasswords: Sendable {
@@ -83,15 +156,24 @@ public struct WebAuth: Sendable {
 
     func isTokenValid(_ candidate: String) -> Bool { Self.constantTimeEqual(candidate, token) }
 
-    func authenticates(_ request: Request) -> Bool {
-        if let cookie = request.cookies[Self.cookieName], Self.constantTimeEqual(cookie.value, sessionValue) { return true }
-        guard let authorization = request.headers[.authorization] else { return false }
-        if authorization.hasPrefix("Bearer ") { return isTokenValid(String(authorization.dropFirst(7))) }
-        if !users.isEmpty, authorization.hasPrefix("Basic "), let data = Data(base64Encoded: String(authorization.dropFirst(6))),
-           let pair = String(data: data, encoding: .utf8), let colon = pair.firstIndex(of: ":") {
-            return verifyPassword(String(pair[pair.index(after: colon)...]), of: String(pair[..<colon]))
+    /// Whether `request` may pass; `client` is its source address (nil: one shared key).
+    func authenticates(_ request: Request, client: String?) async -> Verdict {
+        if let cookie = request.cookies[Self.cookieName], Self.constantTimeEqual(cookie.value, sessionValue) { return .allowed }
+        guard let authorization = request.headers[.authorization] else { return .denied }
+        if authorization.hasPrefix("Bearer ") { return isTokenValid(String(authorization.dropFirst(7))) ? .allowed : .denied }
+        guard !users.isEmpty, authorization.hasPrefix("Basic "), let data = Data(base64Encoded: String(authorization.dropFirst(6))),
+              let pair = String(data: data, encoding: .utf8), let colon = pair.firstIndex(of: ":") else { return .denied }
+        let user = String(pair[..<colon]), password = String(pair[pair.index(after: colon)...])
+        let now = clock.now()
+        let digest = Array(SHA256.hash(data: Array(password.utf8)))
+        if users[user] != nil, verified.contains(user, digest, now: now) { return .allowed }
+        let client = client ?? "-"
+        if let wait = checks.backOff(client, now: now) { return .retryLater(seconds: wait) }
+        let auth = self
+        guard let ok = await checks.run(client: client, now: now, { auth.verifyPassword(password, of: user, now: now) }) else {
+            return .retryLater(seconds: 1)
         }
-        return false
+        return ok ? .allowed : .denied
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
@@ -103,11 +185,17 @@ public struct WebAuth: Sendable {
 
 /// Refuses unauthenticated requests: 401 with a Basic challenge when users exist, and for
 /// pages a small sign-in form (works without JavaScript).
-struct WebAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+struct WebAuthMiddleware: RouterMiddleware {
+    typealias Context = DployRequestContext
     let auth: WebAuth
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if auth.authenticates(request) { return try await next(request, context) }
+        let verdict = await auth.authenticates(request, client: context.clientAddress)
+        if verdict == .allowed { return try await next(request, context) }
+        if case .retryLater(let seconds) = verdict {
+            return Response(status: .tooManyRequests, headers: [.contentType: "text/plain; charset=utf-8", .retryAfter: String(seconds)],
+                            body: .init(byteBuffer: ByteBuffer(string: "too many wrong passwords from this address: try again in \(seconds) s\n")))
+        }
         var headers: HTTPFields = [.contentType: "text/html; charset=utf-8"]
         if !auth.users.isEmpty { headers[.wwwAuthenticate] = "Basic realm=\"dploy\", charset=\"UTF-8\"" }
         return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: WebPages.signIn)))

@@ -55,13 +55,17 @@ struct Serve: AsyncParsableCommand {
             let live = try reconciler.liveDesired(store: store)
             let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(), logger: logger, live: live)
             let auth = WebAuth(token: try SecretFile.readOrCreate(tokenFile),
-                               users: try reconciler.config.web.htpasswd.map(WebAuth.users(htpasswd:)) ?? [:])
+                               users: try reconciler.config.web.htpasswd.map(WebAuth.users(htpasswd:)) ?? [:],
+                               clock: reconciler.clock)
             let webhook = try reconciler.config.webhookSecretFile.map { file in
                 Webhook(secret: try SecretFile.read(file), followedRef: reconciler.config.followedRef)
             }
             let server = BootHTTPServer(controller: FleetController(live: live, loop: loop, clock: reconciler.clock), auth: auth,
                                         webhook: webhook, extraLinks: reconciler.config.web.links,
-                                        httpFolder: reconciler.config.httpOutput)
+                                        httpFolder: reconciler.config.httpOutput,
+                                        limits: .init(idleTimeout: reconciler.config.http.idleTimeout,
+                                                      bodyTimeout: reconciler.config.http.bodyTimeout,
+                                                      maxConnections: reconciler.config.http.maxConnections))
             let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"
             let application = try server.application(listen: address)
             // The first reconcile runs inside the service group, so SIGTERM during it is

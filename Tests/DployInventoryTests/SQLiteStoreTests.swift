@@ -92,6 +92,33 @@ struct SQLiteStoreTests {
         #expect(try store.runningTaskRun(mac: web01, actions: [.imageRestore], at: t0) == nil)
     }
 
+    @Test("events are capped in length and pruned by age and count; BMC readings not renewed are pruned")
+    func retention() throws {
+        let store = try SQLiteStore(path: path)
+        let long = String(repeating: "V", count: 3_000_000)
+        try store.recordHardware(web01, Hardware(vendor: long, model: long, cpus: 16), at: t0)
+        let quoted = try #require(try store.events(for: web01, limit: 1).first)
+        #expect(quoted.message.count < 200, "the event quotes at most 64 characters of each name")
+        try store.record(MachineEvent(mac: web01, at: t0, kind: "note", message: long))
+        #expect(try store.events(for: web01, limit: 1).first?.message.count == 2000)
+
+        for day in 1...40 {
+            try store.record(MachineEvent(mac: web01, at: t0 + Double(day) * 86_400, kind: "note", message: "day \(day)"))
+        }
+        let other = MACAddress("94:18:82:3a:5c:2e")!
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On"),
+                                     BMCRecord(mac: other, readAt: t0 + 40 * 86_400, power: "On")])
+        var retention = SQLiteStore.Retention()
+        retention.eventMaxAge = .seconds(30 * 86_400)
+        retention.maxEvents = 20
+        retention.bmcReadingMaxAge = .seconds(10 * 86_400)
+        try store.prune(retention, now: t0 + 40 * 86_400)
+        let kept = try store.events(for: nil, limit: 1000)
+        #expect(kept.count == 20)
+        #expect(kept.first?.message == "day 40" && kept.last?.message == "day 21")
+        #expect(try store.bmcReadings().keys.sorted { $0.description < $1.description } == [other])
+    }
+
     @Test("rediscover forgets hardware and installs; the next hardware report makes the machine discovered again")
     func rediscover() throws {
         let store = try SQLiteStore(path: path)

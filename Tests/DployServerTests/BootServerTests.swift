@@ -22,9 +22,16 @@ struct BootServerTests {
         let root: URL
         let reconciler: Reconciler
 
-        init() throws {
+        /// `web01IP` replaces web-01's reserved address (198.18.0.21), so that a test's
+        /// requests over loopback can come from it.
+        init(web01IP: String? = nil) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-serve-\(UUID().uuidString)")
             try FileManager.default.copyItem(at: BootServerTests.repositoryRoot.appendingPathComponent("examples/lab"), to: root)
+            if let web01IP {
+                let rack = root.appendingPathComponent("machines/rack-r1.yaml")
+                let text = try String(contentsOf: rack, encoding: .utf8).replacingOccurrences(of: "ip: 198.18.0.21\n", with: "ip: \(web01IP)\n")
+                try Data(text.utf8).write(to: rack)
+            }
             try? FileManager.default.removeItem(at: root.appendingPathComponent("state"))
             let path = root.appendingPathComponent("dploy.yaml").path
             reconciler = Reconciler(config: try ControllerConfig.load(path: path).get(), configPath: path)
@@ -174,7 +181,7 @@ struct BootServerTests {
 
     @Test("install, callback, local boot; forged and replayed callbacks are refused; the state survives a restart")
     func installOnce() async throws {
-        let lab = try Lab()
+        let lab = try Lab(web01IP: "127.0.0.1")  // the test client boots as web-01, from its reserved address
         let key = try #require(try lab.reconciler.callbackKey)
         let app = Application(router: try lab.server().router())
         try await app.test(.live) { client in
@@ -214,7 +221,7 @@ struct BootServerTests {
 
     @Test("boot requests over HTTP are decided at the controller's clock: attempts count by its time, not the wall's")
     func bootDecisionsReadTheControllerClock() async throws {
-        let lab = try Lab()
+        let lab = try Lab(web01IP: "127.0.0.1")
         let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
         let app = Application(router: try lab.server(maxAttempts: 2, clock: clock.wallClock).router())
         try await app.test(.live) { client in
@@ -228,6 +235,73 @@ struct BootServerTests {
         let attempts = try lab.store().installAttempts(Self.web01)
         #expect(attempts.map(\.startedAt) == [clock.now.addingTimeInterval(-2 * (BootDecisions.attemptWindow + 1)),
                                                clock.now.addingTimeInterval(-(BootDecisions.attemptWindow + 1))])
+    }
+
+    @Test("boot requests for a machine from another address than its reserved one get its script but use up no install attempt",
+          .requires(.curl))
+    func attemptsCountOnlyFromTheReservedAddress() async throws {
+        let lab = try Lab(web01IP: "127.0.0.2")
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let app = Application(router: try lab.server(maxAttempts: 2, clock: clock.wallClock).router(),
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            // An attacker on the boot network (127.0.0.1) asks for web-01's script, boot window after boot window.
+            for _ in 0..<5 {
+                let (status, script) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10", token: nil)
+                #expect(status == .ok && script.contains("installing web-01"), "\(script)")
+                clock.advance(by: BootDecisions.attemptWindow + 1)
+            }
+            #expect(try lab.store().installAttempts(Self.web01).isEmpty)
+            #expect(try lab.store().machine(Self.web01)?.state != .failed)
+            // web-01 itself, from its reserved address, still gets its installer, and that boot counts.
+            let port = try #require(client.port)
+            let machine = try await ServerCurl.get(["--interface", "127.0.0.2", "http://127.0.0.1:\(port)/boot.ipxe?mac=94:18:82:3a:5c:10"])
+            #expect(machine.contains("installing web-01"), "\(machine)")
+        }
+        #expect(try lab.store().installAttempts(Self.web01).map(\.startedAt) == [clock.now])
+    }
+
+    @Test("hardware reports: once per boot window per MAC, and for a machine in git only after it booted from its reserved address",
+          .requires(.curl))
+    func inventoryReportsAreBounded() async throws {
+        let lab = try Lab(web01IP: "127.0.0.2")
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let app = Application(router: try lab.server(clock: clock.wallClock).router(),
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let fixture = Self.repositoryRoot.appendingPathComponent(
+            "Tests/DployInventoryTests/Fixtures/lshw/dell-poweredge-r6515-lshw-B.02.18.85-reformatted.json")
+        let dell = Array(try Data(contentsOf: fixture))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // A stranger being discovered reports once; the same MAC again within the window is refused.
+            #expect(try await post(client, "/v1/inventory?mac=\(Self.stranger)", body: dell).0 == .noContent)
+            for _ in 0..<5 {
+                #expect(try await post(client, "/v1/inventory?mac=\(Self.stranger)", body: dell).0 == .conflict)
+            }
+            #expect(try lab.store().events(for: Self.strangerMAC, limit: 100).count { $0.kind == "inventory" } == 1)
+            clock.advance(by: BootDecisions.attemptWindow + 1)
+            #expect(try await post(client, "/v1/inventory?mac=\(Self.stranger)", body: dell).0 == .noContent)
+
+            // web-01 is in git: another host cannot overwrite its hardware, before or after it boots.
+            #expect(try await post(client, "/v1/inventory?mac=94:18:82:3a:5c:10", body: dell).0 == .forbidden)
+            let boot = try await ServerCurl.get(["--interface", "127.0.0.2", "http://127.0.0.1:\(port)/boot.ipxe?mac=94:18:82:3a:5c:10"])
+            #expect(boot.contains("installing web-01"), "\(boot)")
+            #expect(try await post(client, "/v1/inventory?mac=94:18:82:3a:5c:10", body: dell).0 == .forbidden)
+            #expect(try lab.store().machine(Self.web01)?.hardware == nil)
+            // From its reserved address, right after booting, its report is taken, once.
+            let upload = ["--interface", "127.0.0.2", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json",
+                          "--data-binary", "@\(fixture.path)", "http://127.0.0.1:\(port)/v1/inventory?mac=94:18:82:3a:5c:10"]
+            #expect(try await ServerCurl.get(upload) == "204")
+            #expect(try await ServerCurl.get(upload) == "409")
+            #expect(try lab.store().machine(Self.web01)?.hardware?.serial != nil)
+
+            // A machine being rediscovered reports from its reserved address, not from anywhere.
+            try lab.store().forgetMachine(Self.web01, reason: "test", at: clock.now)
+            #expect(try await post(client, "/v1/inventory?mac=94:18:82:3a:5c:10", body: dell).0 == .forbidden)
+            #expect(try lab.store().machine(Self.web01)?.state == .rediscovering)
+            #expect(try await ServerCurl.get(upload) == "204")
+            #expect(try lab.store().machine(Self.web01)?.state == .discovered)
+        }
     }
 
     @Test("an install that never calls back is tried N times, then marked failed, and the machine boots local")
@@ -275,8 +349,9 @@ struct BootServerTests {
 
     @Test("/v1/machines shows desired and observed side by side")
     func machines() async throws {
-        let lab = try Lab()
-        let app = Application(router: try lab.server().router())
+        let lab = try Lab(web01IP: "127.0.0.1")  // the test client reports as web-01, from its reserved address
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let app = Application(router: try lab.server(clock: clock.wallClock).router())
         let dell = Array(try Data(contentsOf: Self.repositoryRoot.appendingPathComponent(
             "Tests/DployInventoryTests/Fixtures/lshw/dell-poweredge-r6515-lshw-B.02.18.85-reformatted.json")))
         try await app.test(.live) { client in
@@ -294,8 +369,12 @@ struct BootServerTests {
 
             // web-01 reports itself twice; the second time a DIMM was swapped.
             let swapped = Array(String(decoding: dell, as: UTF8.self).replacingOccurrences(of: "3510CC97", with: "4410AA01").utf8)
-            _ = try await post(client, "/v1/inventory?mac=94-18-82-3a-5c-10", body: dell)
-            _ = try await post(client, "/v1/inventory?mac=94-18-82-3a-5c-10", body: swapped)
+            // Each report follows a boot (recorded as /boot.ipxe would, without starting an install).
+            try lab.store().recordSeen(Self.web01, address: "127.0.0.1", at: clock.now)
+            #expect(try await post(client, "/v1/inventory?mac=94-18-82-3a-5c-10", body: dell).0 == .noContent)
+            clock.advance(by: BootDecisions.attemptWindow + 1)
+            try lab.store().recordSeen(Self.web01, address: "127.0.0.1", at: clock.now)
+            #expect(try await post(client, "/v1/inventory?mac=94-18-82-3a-5c-10", body: swapped).0 == .noContent)
             let (_, web01Body) = try await get(client, "/v1/machines/web-01")
             let web01 = try #require(try JSONSerialization.jsonObject(with: Data(web01Body.utf8)) as? [String: Any])
             let conditions = try #require(web01["conditions"] as? [[String: Any]])
@@ -304,6 +383,27 @@ struct BootServerTests {
             #expect(changed["status"] as? String == "True" && changed["reason"] as? String == "hardwareChanged")
             #expect((changed["message"] as? String)?.contains("DIMM A3 replaced") == true && changed["observedAt"] is String)
             #expect(conditions.first?["status"] as? String == "False" && conditions.first?["reason"] as? String == "neverInstalled")
+        }
+    }
+}
+
+/// curl from a chosen source address on loopback: what a machine with that address sees.
+enum ServerCurl {
+    /// Waited for on a thread of its own, as `runServedScript` does: the server under test
+    /// needs Swift's cooperative threads.
+    static func get(_ arguments: [String]) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "--max-time", "30"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        return await withCheckedContinuation { continuation in
+            Thread {
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }.start()
         }
     }
 }

@@ -50,7 +50,7 @@ struct ImagingTests {
             return key
         }
 
-        func router() -> Router<BasicRequestContext> {
+        func router() -> Router<DployRequestContext> {
             BootHTTPServer(controller: FleetController(live: live), auth: WebAuth(token: "t")).router()
         }
     }

@@ -2,6 +2,7 @@ import DployController
 import DployInventory
 @testable import DployServer
 import DploySpec
+import DployTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -16,11 +17,11 @@ struct WebPageTests {
     /// `htpasswd -B -C 4` of user "ops", password "correct horse".
     static let htpasswd = "# operators\nops:$2b$04$s5/wu0P2GTQadW.psFkxi.l6S9nDlJzJJ05UitsH1gVUeBpD4fcty\n"
 
-    func server(_ lab: Lab, users: [String: String] = [:]) throws -> BootHTTPServer {
+    func server(_ lab: Lab, users: [String: String] = [:], clock: WallClock = .system) throws -> BootHTTPServer {
         let live = LiveDesired(store: try lab.store(), server: try lab.reconciler.settings.server, discovery: nil)
         live.update(try lab.reconciler.loadDesired())
-        return BootHTTPServer(controller: FleetController(live: live),
-                              auth: WebAuth(token: BootServerTests.token, users: users),
+        return BootHTTPServer(controller: FleetController(live: live, clock: clock),
+                              auth: WebAuth(token: BootServerTests.token, users: users, clock: clock),
                               extraLinks: ["ACU": "https://{host}:2381/hpe/acu"])
     }
 
@@ -31,12 +32,69 @@ struct WebPageTests {
         }
     }
 
+    @Test("a client that sent a wrong password waits before its next guess (429), and costs other clients nothing",
+          .requires(.curl))
+    func wrongPasswordsBackOff() async throws {
+        let lab = try Lab()
+        let file = lab.root.appendingPathComponent("htpasswd")
+        try Data(Self.htpasswd.utf8).write(to: file)
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let app = Application(router: try server(lab, users: try WebAuth.users(htpasswd: file.path), clock: clock.wallClock).router(),
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let basic: @Sendable (String) -> String = { "Basic " + Data("ops:\($0)".utf8).base64EncodedString() }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // The guesser (127.0.0.1): a wrong password, then at once another guess.
+            #expect(try await request(client, "/v1/machines", headers: [.authorization: basic("guess-1")]).0 == .unauthorized)
+            let (held, heldHeaders, _) = try await request(client, "/v1/machines", headers: [.authorization: basic("guess-2")])
+            #expect(held == .tooManyRequests)
+            #expect(heldHeaders[.retryAfter] == "1")
+            // The wait doubles with each wrong guess.
+            clock.advance(by: 1)
+            #expect(try await request(client, "/v1/machines", headers: [.authorization: basic("guess-3")]).0 == .unauthorized)
+            let (again, againHeaders, _) = try await request(client, "/v1/machines", headers: [.authorization: basic("guess-4")])
+            #expect(again == .tooManyRequests && againHeaders[.retryAfter] == "2")
+
+            // Meanwhile the operator, from another address, signs in with the password, and boots are answered.
+            let operatorAnswer = try await Self.curl(["--interface", "127.0.0.2", "-u", "ops:correct horse",
+                                                      "http://127.0.0.1:\(port)/v1/machines"])
+            #expect(operatorAnswer.status == 200 && operatorAnswer.body.contains("web-01"))
+
+            // 24 guessers at once, each from its own address: every one is answered (401, or 429 when
+            // too many checks wait), and boot traffic still is.
+            let answers = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 3..<27 {
+                    group.addTask {
+                        try await Self.curl(["--interface", "127.0.0.\(index)", "-u", "ops:wrong-\(index)",
+                                             "http://127.0.0.1:\(port)/v1/machines"]).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(answers.count == 24 && answers.allSatisfy { $0 == 401 || $0 == 429 }, "\(answers)")
+            let (boot, _, script) = try await request(client, "/boot.ipxe?mac=94:18:82:3a:5c:10")
+            #expect(boot == .ok && script.hasPrefix("#!ipxe"))
+
+            // Past its back-off, the guesser with the right password gets in.
+            clock.advance(by: 2)
+            #expect(try await request(client, "/v1/machines", headers: [.authorization: basic("correct horse")]).0 == .ok)
+        }
+    }
+
+    /// curl's status and body, waited for on a thread of its own (the server needs the cooperative threads).
+    static func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
+        let text = try await ServerCurl.get(["-w", "\n%{http_code}"] + arguments)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
     @Test("pages and the API need the token, a password user or the session cookie; boot endpoints do not")
     func access() async throws {
         let lab = try Lab()
         let file = lab.root.appendingPathComponent("htpasswd")
         try Data(Self.htpasswd.utf8).write(to: file)
-        let app = Application(router: try server(lab, users: try WebAuth.users(htpasswd: file.path)).router())
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let app = Application(router: try server(lab, users: try WebAuth.users(htpasswd: file.path), clock: clock.wallClock).router())
         try await app.test(.live) { client in
             for path in ["/", "/machines/web-01", "/groups", "/plan", "/tasks", "/source", "/v1/machines", "/v1/machines/web-01/events",
                          "/v1/tasks", "/v1/tasks/rotate-motd-2026-11"] {
@@ -54,6 +112,7 @@ struct WebPageTests {
             #expect(page.contains("web-01"))
             let (badPassword, _, _) = try await request(client, "/", headers: [.authorization: basic("ops", "wrong")])
             #expect(badPassword == .unauthorized)
+            clock.advance(by: 60)  // past this client's back-off (see wrongPasswordsBackOff)
             let (noUser, _, _) = try await request(client, "/", headers: [.authorization: basic("root", "correct horse")])
             #expect(noUser == .unauthorized)
 
@@ -158,9 +217,8 @@ struct WebPageTests {
             """
         let bearer: HTTPFields = [.authorization: "Bearer \(BootServerTests.token)"]
         try await app.test(.live) { client in
-            let (stored, _, storeBody) = try await request(client, "/v1/inventory?mac=94:18:82:3a:5c:10", method: .post,
-                                                          headers: [.contentType: "application/json"], body: report)
-            #expect(stored == .noContent, "\(storeBody)")
+            // Stored as the controller takes a report from web-01 (the test client is not at its address).
+            try lab.store().recordHardware(BootServerTests.web01, try LshwReport.parse(Array(report.utf8)), at: Date())
             let (status, _, list) = try await request(client, "/", headers: bearer)
             #expect(status == .ok)
             #expect(list.contains("<tr data-machine=\"web-01\">"))

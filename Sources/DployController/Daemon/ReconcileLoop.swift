@@ -171,6 +171,16 @@ public final class ReconcileLoop: Service, Sendable {
             }
         }
         step("count")
+        // Events and BMC readings are pruned by age and count, by the leader only.
+        if role == .apply {
+            var retention = SQLiteStore.Retention()
+            retention.eventMaxAge = reconciler.config.retention.eventMaxAge
+            retention.maxEvents = reconciler.config.retention.maxEvents
+            retention.bmcReadingMaxAge = reconciler.config.retention.bmcReadingMaxAge
+            do { try store.prune(retention, now: reconciler.clock.now()) } catch {
+                logger.error("cannot prune the store: \(error)")
+            }
+        }
         run.finishedAt = reconciler.clock.now()
         metrics.recordRun(run, pendingActions: pending?.actions.count ?? 0)
         let source: SourceStatus?

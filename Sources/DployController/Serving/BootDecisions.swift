@@ -16,6 +16,10 @@ import Foundation
 ///   machine boots its disk, so an install that never calls back cannot loop;
 /// - everything else: its local disk.
 ///
+/// A machine with `spec.ip` has its sightings and install attempts recorded only for
+/// requests from that address (`address`); a request from elsewhere is answered as the
+/// machine would be but records nothing, so it cannot use up the machine's attempts.
+///
 /// Every answer is a valid iPXE script, also for bad input.
 public struct BootDecisions: Sendable {
     /// A kernel, an initrd and their arguments, as dploy.yaml's `discovery` and `imaging` give them.
@@ -80,7 +84,12 @@ public struct BootDecisions: Sendable {
         guard let index = machines[mac] else { return discoveryScript(mac) }
         let machine = resolver.resolve(fleet[index])
         let profile = machine.settings.profile.flatMap { profiles[$0] }
-        if lastRecorded.shouldRecord(mac, at: now) {
+        // Anyone on the boot network can ask for any MAC. A machine with a reserved address
+        // (`spec.ip`) is only written down, and its install attempts only counted, when the
+        // request comes from that address; others get the same answer and change nothing.
+        // A nil address (no peer known: an in-process caller) counts.
+        let counts = Self.comesFrom(fleet[index].ip?.value, address)
+        if counts, lastRecorded.shouldRecord(mac, at: now) {
             do { try store.recordSeen(mac, address: address, at: now) } catch {
                 lastRecorded.forget(mac)
                 throw error
@@ -103,6 +112,7 @@ public struct BootDecisions: Sendable {
            now.timeIntervalSince(latest.startedAt) < Self.attemptWindow {
             return IPXEScript.machine(machine, intent: .install(profile), server: server)
         }
+        if !counts { return attempts.count >= maxAttempts ? local : IPXEScript.machine(machine, intent: .install(profile), server: server) }
         if attempts.count >= maxAttempts {
             try store.installFailed(mac, generation: generation,
                                     reason: "no callback after \(attempts.count) install boots; booting the local disk", at: now)
@@ -110,6 +120,16 @@ public struct BootDecisions: Sendable {
         }
         try store.installStarted(mac, generation: generation, at: now)
         return IPXEScript.machine(machine, intent: .install(profile), server: server)
+    }
+
+    /// The machine's reserved address (`spec.ip`), nil when it has none or is not in git.
+    public func reservedAddress(of mac: MACAddress) -> IPAddress? { machines[mac].flatMap { fleet[$0].ip?.value } }
+
+    /// Whether a request from `address` speaks for a machine reserved `reserved`: always
+    /// without a reservation or a known peer (an in-process caller), else only from it.
+    public static func comesFrom(_ reserved: IPAddress?, _ address: String?) -> Bool {
+        guard let reserved, let address else { return true }
+        return (try? IPAddress.parse(address).get()) == reserved
     }
 
     /// The generation git asks for a machine, or nil when the MAC is not in git.

@@ -55,8 +55,11 @@ public protocol ControllerInterface: Sendable {
     /// as soon as possible. Without a loop, deliveries are refused (`.notFound`).
     func webhookDelivered(_ result: ControllerMetrics.WebhookResult) throws
 
-    /// A discovery agent's hardware report.
-    func recordHardware(_ hardware: Hardware, of mac: MACAddress) throws
+    /// A discovery agent's hardware report, sent from `address` (nil: unknown). Accepted at
+    /// most once per boot window (10 minutes) for a MAC, and for a machine in git only while
+    /// it is being rediscovered or has booted in that window, from its reserved address when
+    /// it has one; otherwise refused (`.conflict`, `.forbidden`) and nothing is stored.
+    func recordHardware(_ hardware: Hardware, of mac: MACAddress, address: String?) throws
 
     /// An installer calling back: generation `generation` of the machine is installed, if
     /// the token is the one its installer was given and that install is running.

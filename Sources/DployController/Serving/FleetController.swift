@@ -112,8 +112,28 @@ public final class FleetController: ControllerInterface {
         if result == .accepted { loop.trigger() }
     }
 
-    public func recordHardware(_ hardware: Hardware, of mac: MACAddress) throws {
-        try store.recordHardware(mac, hardware, at: clock.now())
+    public func recordHardware(_ hardware: Hardware, of mac: MACAddress, address: String?) throws {
+        // Reports are unauthenticated: what bounds them is who may speak for a MAC, and when.
+        let now = clock.now(), window = BootDecisions.attemptWindow
+        let observed = try store.machine(mac)
+        let decisions = live.snapshot?.decisions
+        let fromMachine = BootDecisions.comesFrom(decisions?.reservedAddress(of: mac), address)
+        if observed?.state == .rediscovering {
+            guard fromMachine else {
+                throw ControllerRefusal(.forbidden, "\(mac) is being rediscovered: its report must come from its reserved address")
+            }
+        } else {
+            if let reported = observed?.hardwareReportedAt, now.timeIntervalSince(reported) < window {
+                throw ControllerRefusal(.conflict, "\(mac) reported its hardware less than \(Int(window / 60)) minutes ago: one report per boot")
+            }
+            if decisions?.desiredGeneration(of: mac) != nil {
+                guard fromMachine, let seen = observed?.lastSeen, now.timeIntervalSince(seen) < window else {
+                    throw ControllerRefusal(.forbidden, "\(mac) is in git and is not being rediscovered, nor has it booted in the last "
+                                            + "\(Int(window / 60)) minutes from its reserved address: its hardware report is not taken")
+                }
+            }
+        }
+        try store.recordHardware(mac, hardware, at: now)
     }
 
     public func recordInstalled(mac: MACAddress, generation: Int, token: String) throws {
