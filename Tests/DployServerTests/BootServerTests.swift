@@ -205,7 +205,7 @@ struct BootServerTests {
             #expect(done == .noContent)
             let (replayed, replayText) = try await post(client, callback + "&token=" + key.token(mac: Self.web01, generation: 0))
             #expect(replayed == .conflict)
-            #expect(replayText.contains("no install of generation 0 is running"))
+            #expect(replayText.contains("generation 0 is already installed"))
 
             let (_, local) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10")
             #expect(local.contains("echo dploy: web-01 boots its local disk"))
@@ -259,6 +259,25 @@ struct BootServerTests {
             #expect(machine.contains("installing web-01"), "\(machine)")
         }
         #expect(try lab.store().installAttempts(Self.web01).map(\.startedAt) == [clock.now])
+    }
+
+    @Test("behind a proxy (boots from another address than the reserved one), the installer's callback still completes the install")
+    func installThroughAProxy() async throws {
+        let lab = try Lab(web01IP: "127.0.0.2")
+        let key = try #require(try lab.reconciler.callbackKey)
+        let app = Application(router: try lab.server().router())
+        try await app.test(.live) { client in
+            let (_, script) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10", token: nil)
+            #expect(script.contains("installing web-01"))
+            #expect(try lab.store().installAttempts(Self.web01).isEmpty, "not counted: it came from 127.0.0.1")
+            let callback = "/v1/machines/94-18-82-3a-5c-10/installed?generation=0&token=" + key.token(mac: Self.web01, generation: 0)
+            #expect(try await post(client, callback).0 == .noContent)
+            #expect(try lab.store().machine(Self.web01)?.installedGeneration == 0)
+            let (_, local) = try await get(client, "/boot.ipxe?mac=94:18:82:3a:5c:10", token: nil)
+            #expect(local.contains("boots its local disk"), "no reinstall loop")
+            #expect(try await post(client, callback).0 == .conflict, "a replay changes nothing")
+        }
+        #expect(try lab.store().events(for: Self.web01, limit: 10).contains { $0.message.contains("no counted boot") })
     }
 
     @Test("hardware reports: once per boot window per MAC, and for a machine in git only after it booted from its reserved address",

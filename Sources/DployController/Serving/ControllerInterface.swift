@@ -62,7 +62,8 @@ public protocol ControllerInterface: Sendable {
     func recordHardware(_ hardware: Hardware, of mac: MACAddress, address: String?) throws
 
     /// An installer calling back: generation `generation` of the machine is installed, if
-    /// the token is the one its installer was given and that install is running.
+    /// the token is the one its installer was given, the generation is the one git asks for
+    /// and not installed yet (a boot that was not counted still completes).
     func recordInstalled(mac: MACAddress, generation: Int, token: String) throws
 
     /// A line of progress from an imaging environment, kept as its run's output.

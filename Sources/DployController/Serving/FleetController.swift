@@ -145,13 +145,21 @@ public final class FleetController: ControllerInterface {
         guard live.snapshot?.decisions.desiredGeneration(of: mac) == generation else {
             throw ControllerRefusal(.conflict, "generation \(generation) is not the generation git asks for \(mac)")
         }
-        let open = try store.installAttempts(mac).last { $0.generation == generation && $0.finishedAt == nil && $0.failedAt == nil }
-        guard open != nil else {
-            throw ControllerRefusal(.conflict, "no install of generation \(generation) is running for \(mac)")
+        // Once is enough: a replayed callback changes nothing.
+        if let installed = try store.machine(mac)?.installedGeneration, installed >= generation {
+            throw ControllerRefusal(.conflict, "generation \(generation) is already installed on \(mac)")
         }
-        try store.installFinished(mac, generation: generation, at: clock.now())
-        try store.record(MachineEvent(mac: mac, at: clock.now(), kind: "installed",
-                                      message: "the installer called back: generation \(generation) is installed"))
+        // The token proves the installer was rendered for this machine and generation. A
+        // boot dploy did not count (it came through a proxy, or from another address than
+        // the machine's reserved one) still ends in a valid callback: record the attempt
+        // now rather than refuse it, or the machine would reinstall at every boot.
+        let now = clock.now()
+        let open = try store.installAttempts(mac).last { $0.generation == generation && $0.finishedAt == nil && $0.failedAt == nil }
+        if open == nil { try store.installStarted(mac, generation: generation, at: now) }
+        try store.installFinished(mac, generation: generation, at: now)
+        try store.record(MachineEvent(mac: mac, at: now, kind: "installed",
+                                      message: "the installer called back: generation \(generation) is installed"
+                                        + (open == nil ? " (no counted boot: the boot request came from another address than the machine's)" : "")))
     }
 
     public func recordImagingProgress(mac: MACAddress, token: String, text: String) throws {
