@@ -37,6 +37,9 @@ public struct AddressPattern: Sendable, Hashable, CustomStringConvertible {
             }
         } else if let colon = rest.lastIndex(of: ":") {
             host = String(rest[..<colon])
+            // An IPv6 address without brackets cannot be told from a port: `fd00::1` would
+            // read as host `fd00:`, port 1, and match nothing. It must be written [fd00::1].
+            guard !host.contains(":") else { return nil }
             let text = rest[rest.index(after: colon)...]
             if text == "*" { port = -1 } else { guard let number = Int(text), (1...65535).contains(number) else { return nil }; port = number }
         }

@@ -24,9 +24,12 @@ struct AllowedAddressesTests {
         #expect(ssh.matches(scheme: "ssh", host: "198.18.0.21", port: 22))
         #expect(!ssh.matches(scheme: "ssh", host: "198.18.0.21", port: 2222))
         #expect(!ssh.matches(scheme: "https", host: "198.18.0.21", port: nil))
-        for bad in ["http://198.18.0.1", "198.18.0.1", "https://", "https://host/path", "https://host:99999", "ftp://host"] {
+        for bad in ["http://198.18.0.1", "198.18.0.1", "https://", "https://host/path", "https://host:99999", "ftp://host",
+                    "https://fd00::1"] {
             #expect(AddressPattern(bad) == nil, "\(bad)")
         }
+        let v6 = try #require(AddressPattern("https://[fd00::1]"))
+        #expect(v6.matches(scheme: "https", host: "fd00::1", port: 443))
     }
 
     @Test("A secret lists them; a bad pattern names the file and the form, and refusals name the file to change")
