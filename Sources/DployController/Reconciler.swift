@@ -101,9 +101,20 @@ public struct Reconciler: Sendable {
     /// template from them, whatever its `.dployignore` says: an author who could name
     /// `state/web.token` as a template would have it served without login.
     public var protectedPaths: [ProtectedPath] {
-        var paths = [ProtectedPath(config.stateDirectory, label: "the controller's state folder"),
-                     ProtectedPath(config.storePath, label: "the controller's store"),
+        var paths = [ProtectedPath(config.storePath, label: "the controller's store"),
                      ProtectedPath(config.knownHostsPath, label: "the controller's SSH known_hosts file")]
+        if case .folder(let folder) = config.source, let root = SpecDirectory.realPath(folder),
+           let state = SpecDirectory.realPath(config.stateDirectory), root == state || root.hasPrefix(state + "/") {
+            // The store sits in the spec folder or above it (`store: {sqlite: dploy.db}` beside
+            // the specs): protecting its whole folder would refuse every spec, so the files the
+            // controller keeps there are protected one by one instead.
+            let state = config.stateDirectory
+            paths += [("-wal", "store"), ("-shm", "store")].map { ProtectedPath(config.storePath + $0.0, label: "the controller's \($0.1)") }
+            paths += ["callback.key", "web.token", "daemon-status.json", "source-status.json", "dploy.lock", "git-cache"]
+                .map { ProtectedPath(state + "/" + $0, label: "the controller's state file \($0)") }
+        } else {
+            paths.append(ProtectedPath(config.stateDirectory, label: "the controller's state folder"))
+        }
         if let secrets = config.secrets { paths.append(ProtectedPath(secrets, label: "the controller's secrets folder")) }
         if let http = config.httpOutput { paths.append(ProtectedPath(http, label: "the controller's output folder (output.http)")) }
         if let tftp = config.tftpOutput { paths.append(ProtectedPath(tftp, label: "the controller's output folder (output.tftp)")) }

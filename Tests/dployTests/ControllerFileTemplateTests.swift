@@ -48,4 +48,25 @@ extension PlanApplyCommandTests {
         // Nothing was rendered: no output at all, so no served file holds the secret.
         #expect(!fileManager.fileExists(atPath: lab.appendingPathComponent("out").path))
     }
+
+    @Test("a store beside the specs (its folder is the spec folder) refuses only the controller's own files there, not every spec")
+    func storeBesideTheSpecs() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        let config = lab.appendingPathComponent("dploy.yaml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "sqlite: state/dploy.db", with: "sqlite: dploy.db").utf8).write(to: config)
+        let plan = try cli.dploy("plan", "--no-color", in: lab)
+        #expect(plan.status == 2, "specs beside the store still load: \(plan.stderr)")
+
+        let secret = (UUID().uuidString + UUID().uuidString).replacingOccurrences(of: "-", with: "").lowercased()
+        try Data("\(secret)\n".utf8).write(to: lab.appendingPathComponent("callback.key"))
+        let profile = lab.appendingPathComponent("profiles/debian-12.yaml")
+        let profileText = try String(contentsOf: profile, encoding: .utf8)
+        try Data(profileText.replacingOccurrences(of: "template: templates/debian-12.preseed.mustache",
+                                                  with: "template: callback.key").utf8).write(to: profile)
+        let refused = try cli.dploy("plan", "--no-color", in: lab)
+        #expect(refused.status == 1 && refused.stderr.contains("resolves into the controller's state file callback.key"), "\(refused.stderr)")
+        #expect(!refused.stdout.contains(secret) && !refused.stderr.contains(secret))
+    }
 }
