@@ -100,10 +100,13 @@ public struct WebAuth: Sendable {
     final class VerifiedPasswords: Sendable {
         private let entries = Mutex<[String: (digest: [UInt8], until: Date)]>([:])
 
+        /// Whether the password was verified recently; each use keeps it 5 more minutes, so
+        /// an operator's browser in use is never held back by someone else's guessing.
         func contains(_ user: String, _ digest: [UInt8], now: Date) -> Bool {
             entries.withLock { entries in
-                guard let entry = entries[user], entry.until > now else { return false }
-                return entry.digest == digest
+                guard let entry = entries[user], entry.until > now, entry.digest == digest else { return false }
+                entries[user] = (digest, now.addingTimeInterval(300))
+                return true
             }
         }
 
@@ -194,7 +197,7 @@ struct WebAuthMiddleware: RouterMiddleware {
         if verdict == .allowed { return try await next(request, context) }
         if case .retryLater(let seconds) = verdict {
             return Response(status: .tooManyRequests, headers: [.contentType: "text/plain; charset=utf-8", .retryAfter: String(seconds)],
-                            body: .init(byteBuffer: ByteBuffer(string: "too many wrong passwords from this address: try again in \(seconds) s\n")))
+                            body: .init(byteBuffer: ByteBuffer(string: "wrong passwords from this address, or too many password checks at once: try again in \(seconds) s\n")))
         }
         var headers: HTTPFields = [.contentType: "text/html; charset=utf-8"]
         if !auth.users.isEmpty { headers[.wwwAuthenticate] = "Basic realm=\"dploy\", charset=\"UTF-8\"" }
