@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import DployTestSupport
 
 /// Real repositories made with the git CLI in a temporary folder, isolated from the
 /// user's git config.
@@ -15,13 +16,9 @@ final class GitFixture {
 
     func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
-    /// Runs a command in `folder` (relative to the fixture) and returns its stdout.
+    /// Runs a command in `folder` (relative to the fixture) and returns its stdout, trimmed.
     @discardableResult
     func run(_ arguments: [String], in folder: String = "", input: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.currentDirectoryURL = folder.isEmpty ? root : root.appendingPathComponent(folder)
         var environment = ProcessInfo.processInfo.environment
         environment["HOME"] = root.path
         environment["GIT_CONFIG_NOSYSTEM"] = "1"
@@ -29,25 +26,9 @@ final class GitFixture {
         environment["GIT_AUTHOR_EMAIL"] = "ops@example.net"
         environment["GIT_COMMITTER_NAME"] = "Test Operator"
         environment["GIT_COMMITTER_EMAIL"] = "ops@example.net"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        if let input {
-            let stdin = Pipe()
-            process.standardInput = stdin
-            try process.run()
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try stdin.fileHandleForWriting.close()
-        } else {
-            try process.run()
-        }
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw FixtureError.failed(arguments.joined(separator: " "), errors)
-        }
+        let output = try DployTestSupport.run("/usr/bin/env", arguments, input: input,
+                                              in: folder.isEmpty ? root : root.appendingPathComponent(folder),
+                                              environment: environment)
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -79,14 +60,6 @@ final class GitFixture {
         return try git("rev-parse", "HEAD", in: repository)
     }
 
-    enum FixtureError: Error, CustomStringConvertible {
-        case failed(String, String)
-        var description: String {
-            switch self {
-            case .failed(let command, let errors): "\(command) failed: \(errors)"
-            }
-        }
-    }
 }
 
 

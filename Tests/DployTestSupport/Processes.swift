@@ -1,12 +1,16 @@
 import Foundation
 
 /// Runs a program to completion (stdin from `input`, else /dev/null) and returns its
-/// stdout; throws with its stderr when it exits non-zero.
+/// stdout; throws with its stderr when it exits non-zero. `folder` and `environment`
+/// default to the test process's own.
 @discardableResult
-public func run(_ tool: String, _ arguments: [String], input: String? = nil) throws -> String {
+public func run(_ tool: String, _ arguments: [String], input: String? = nil, in folder: URL? = nil,
+                environment: [String: String]? = nil) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: tool)
     process.arguments = arguments
+    if let folder { process.currentDirectoryURL = folder }
+    if let environment { process.environment = environment }
     let output = Pipe(), errors = Pipe()
     process.standardOutput = output
     process.standardError = errors
