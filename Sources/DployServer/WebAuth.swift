@@ -72,7 +72,8 @@ public struct WebAuth: Sendable {
         }
 
         /// Runs `verify` on the checking thread; nil when too many checks already wait.
-        func run(client: String, now: Date, _ verify: @escaping @Sendable () -> Bool) async -> Bool? {
+        /// `clock` is read when the answer is known, so a wait in the queue does not use up the back-off.
+        func run(client: String, clock: WallClock, _ verify: @escaping @Sendable () -> Bool) async -> Bool? {
             let admitted = state.withLock { state in
                 guard state.waiting < Self.maxWaiting else { return false }
                 state.waiting += 1
@@ -82,6 +83,7 @@ public struct WebAuth: Sendable {
             let ok = await withCheckedContinuation { continuation in
                 queue.async { continuation.resume(returning: verify()) }
             }
+            let now = clock.now()
             state.withLock { state in
                 state.waiting -= 1
                 if ok {
@@ -90,7 +92,11 @@ public struct WebAuth: Sendable {
                     // The back-off counts from the answer, measured by the caller's clock.
                     let count = (state.failures[client].map { now.timeIntervalSince($0.last) > Self.forgetAfter ? 0 : $0.count } ?? 0) + 1
                     state.failures[client] = (count, now)
-                    if state.failures.count > 10_000 { state.failures.removeAll() }
+                    // Bounded: past 10,000 addresses, the ones whose last failure is oldest go first.
+                    if state.failures.count > 10_000 {
+                        let oldest = state.failures.sorted { $0.value.last < $1.value.last }.prefix(1_000).map(\.key)
+                        for key in oldest { state.failures[key] = nil }
+                    }
                 }
             }
             return ok
@@ -173,7 +179,7 @@ public struct WebAuth: Sendable {
         let client = client ?? "-"
         if let wait = checks.backOff(client, now: now) { return .retryLater(seconds: wait) }
         let auth = self
-        guard let ok = await checks.run(client: client, now: now, { auth.verifyPassword(password, of: user, now: now) }) else {
+        guard let ok = await checks.run(client: client, clock: clock, { auth.verifyPassword(password, of: user, now: now) }) else {
             return .retryLater(seconds: 1)
         }
         return ok ? .allowed : .denied
