@@ -2,8 +2,8 @@ import Foundation
 
 extension Hardware {
     /// What differs between an earlier report of the same machine and this one: one line
-    /// per part, in a fixed order (system, CPUs, memory, DIMMs by slot, disks by name, NICs
-    /// by MAC); empty when the hardware is the same. Readings that change without anyone
+    /// per part, in a fixed order (system, CPUs, memory, DIMMs by slot, disks by serial or
+    /// name, NICs by MAC); empty when the hardware is the same. Readings that change without anyone
     /// touching the machine (a NIC's link, the BIOS version after a firmware update) are
     /// not hardware changes.
     public func changes(since earlier: Hardware) -> [String] {
