@@ -7,9 +7,11 @@ import Foundation
 /// may be handed the same one.
 public final class HeldPort: @unchecked Sendable {
     public let port: Int
-    private let descriptor: Int32
+    /// The bound socket, for a test that accepts on it; closed when the value goes away.
+    public let descriptor: Int32
 
-    public init(listen: Bool = false) throws {
+    /// - Parameter backlog: connections queued before accept, when listening.
+    public init(listen: Bool = false, backlog: Int32 = 1) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ToolFailure(message: "no socket: \(String(cString: strerror(errno)))") }
         var address = sockaddr_in()
@@ -19,7 +21,7 @@ public final class HeldPort: @unchecked Sendable {
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard bound, !listen || Glibc.listen(fd, 1) == 0 else {
+        guard bound, !listen || Glibc.listen(fd, backlog) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
             throw ToolFailure(message: "no port to hold: \(reason)")

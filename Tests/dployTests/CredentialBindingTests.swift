@@ -1,4 +1,5 @@
 import Foundation
+import DployTestSupport
 import Testing
 
 /// Issue 19, finding 1: a git author chooses `bmc.address`, `spec.ip` and which secret a
@@ -11,25 +12,15 @@ struct CredentialBindingTests {
 
     /// A TCP listener on 127.0.0.1 that accepts, counts and closes every connection.
     final class RecordingListener: @unchecked Sendable {
-        let port: Int
-        private let descriptor: Int32
+        private let held: HeldPort
         private let lock = NSLock()
         private var count = 0
 
+        var port: Int { held.port }
+
         init() throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            guard fd >= 0, bound, listen(fd, 16) == 0 else {
-                throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "no listener: \(String(cString: strerror(errno)))"])
-            }
-            descriptor = fd
-            port = Int(UInt16(bigEndian: address.sin_port))
+            held = try HeldPort(listen: true, backlog: 16)
+            let fd = held.descriptor
             Thread.detachNewThread { [self] in
                 while true {
                     let client = accept(fd, nil, nil)
@@ -42,10 +33,8 @@ struct CredentialBindingTests {
 
         var connections: Int { lock.withLock { count } }
 
-        deinit {
-            shutdown(descriptor, Int32(SHUT_RDWR))
-            close(descriptor)
-        }
+        // Wakes the accepting thread; HeldPort closes the socket.
+        deinit { shutdown(held.descriptor, Int32(SHUT_RDWR)) }
     }
 
     func site(secret: String, specs: String) throws -> URL {
