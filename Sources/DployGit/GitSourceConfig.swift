@@ -29,7 +29,7 @@ public struct GitSourceConfig: Sendable, Hashable {
     /// URL must never reach a log.
     public static func redacted(_ text: String) -> String {
         // Swift's Regex, not Foundation's `.regularExpression`: that one is ICU's, and this runs every fetch.
-        text.replacing(#/:\/\/[^\/@\s]+@/#, with: "://***@")
+        text.replacing(#/:\/\/[^\/?#\s]*@/#, with: "://***@")
     }
 
     /// Whether the repository is fetched (a URL) or read in place (a local path).

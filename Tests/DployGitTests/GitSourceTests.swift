@@ -218,3 +218,16 @@ extension GitSourceTests {
         #expect(try source.file(atPath: "./templates/ok.mustache", commit: commit.id) == Array("ok\n".utf8))
     }
 }
+
+@Suite("Repository URLs in messages")
+struct RedactionTests {
+    @Test("credentials are hidden whole, even a password with '@' in it")
+    func passwordWithAt() {
+        #expect(GitSourceConfig.redacted("fetch https://deploy:p@ss@w0rd@git.example/fleet.git failed")
+                == "fetch https://***@git.example/fleet.git failed")
+        #expect(GitSourceConfig.redacted("https://token@git.example/a@b.git") == "https://***@git.example/a@b.git")
+        #expect(GitSourceConfig.redacted("ssh://git@host:22/x and https://u:pw@h/y")
+                == "ssh://***@host:22/x and https://***@h/y")
+        #expect(GitSourceConfig.redacted("/srv/git/fleet.git") == "/srv/git/fleet.git")
+    }
+}
