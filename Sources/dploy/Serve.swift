@@ -88,19 +88,18 @@ struct Serve: AsyncParsableCommand {
 
 extension Serve {
     /// Everything below `output.http` is served to the boot network without credentials:
-    /// the store, the keys and the secrets must not be there.
+    /// the store, the keys and the secrets must not be there. Compared with symlinks resolved
+    /// (as far as the paths exist yet): a state folder that output.http reaches through a
+    /// link is served just the same.
     static func refuseServedSecrets(_ config: ControllerConfig, tokenFile: String) throws {
         guard let http = config.httpOutput else { return }
-        let served = URL(fileURLWithPath: http).standardizedFileURL.path + "/"
-        let private_: [(String, String?)] = [
+        let served = SpecDirectory.resolve([ProtectedPath(http, label: "output.http")])
+        let privatePaths: [ProtectedPath] = [
             ("the state folder (store.sqlite's folder)", config.stateDirectory), ("web.tokenFile", tokenFile),
             ("webhook.secretFile", config.webhookSecretFile), ("web.htpasswd", config.web.htpasswd), ("secrets", config.secrets),
-        ]
-        for case let (what, path?) in private_ {
-            let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-            if (absolute + "/").hasPrefix(served) {
-                throw ServeError.servedSecret(what: what, path: absolute, served: http)
-            }
+        ].compactMap { what, path in path.map { ProtectedPath($0, label: what) } }
+        for entry in SpecDirectory.resolve(privatePaths) where SpecDirectory.protectedLabel(of: entry.path, in: served) != nil {
+            throw ServeError.servedSecret(what: entry.label, path: entry.path, served: http)
         }
     }
 }

@@ -200,6 +200,22 @@ struct ServeCommandTests {
                 "nothing was created before the refusal")
     }
 
+    @Test("dploy serve refuses an output.http that reaches its state through a symlink")
+    func refusesServedStateThroughSymlink() throws {
+        let site = try makeSite()
+        defer { try? FileManager.default.removeItem(at: site.root) }
+        // out/http -> the site folder, which holds state/: the paths differ, the files do not.
+        let out = site.root.appendingPathComponent("out")
+        try? FileManager.default.removeItem(at: out.appendingPathComponent("http"))
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: out.appendingPathComponent("http").path,
+                                                   withDestinationPath: site.root.path)
+        let run = try CommandLineTests().dploy("serve", "--config", site.config, "--listen", "127.0.0.1:0")
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("the state folder (store.sqlite's folder)"), "\(run.stderr)")
+        #expect(run.stderr.contains("/out/http), which is served to the boot network"), "\(run.stderr)")
+    }
+
     static let chromium = Tool.chromium.path
 
     @Test("the web page in headless Chromium: machines, states and links; refused without credentials",
