@@ -1,3 +1,4 @@
+import DploySpec
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -8,15 +9,21 @@ import Glibc
 public enum AtomicFile {
     /// Writes `contents` to a temporary file beside `path` and returns its path, without
     /// putting it in place: for contents that must be checked first, or for many files made
-    /// durable together (`sync: false`, then `flush(_:)` once, then `commit`).
-    public static func stage(_ contents: some ContiguousBytes, for path: String, sync: Bool = true) throws -> String {
+    /// durable together (`sync: false`, then `flush(_:)` once, then `commit`). The file gets
+    /// exactly `mode`, and missing folders `folderMode`, whatever the umask (`FileModes`).
+    public static func stage(_ contents: some ContiguousBytes, for path: String, sync: Bool = true,
+                             mode: mode_t = FileModes.published, folderMode: mode_t = FileModes.publishedFolder) throws -> String {
         let folder = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        do { try FileModes.createFolders(folder, mode: folderMode) } catch { throw ApplyError.io(path, error.description) }
         let name = (path as NSString).lastPathComponent
         let temporary = "\(folder)/.\(name).dploy-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard descriptor >= 0 else { throw ApplyError.io(path, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
+        guard fchmod(descriptor, mode) == 0 else {
+            unlink(temporary)
+            throw ApplyError.io(path, "cannot set the mode of \(temporary): \(String(cString: strerror(errno)))")
+        }
         var written = 0
         try contents.withUnsafeBytes { buffer in
             while written < buffer.count {
@@ -65,8 +72,9 @@ public enum AtomicFile {
         }
     }
 
-    public static func write(_ contents: [UInt8], to path: String) throws {
-        try commit(try stage(contents, for: path), to: path)
+    public static func write(_ contents: [UInt8], to path: String, mode: mode_t = FileModes.published,
+                             folderMode: mode_t = FileModes.publishedFolder) throws {
+        try commit(try stage(contents, for: path, mode: mode, folderMode: folderMode), to: path)
     }
 
     public static func discard(_ temporary: String) { unlink(temporary) }

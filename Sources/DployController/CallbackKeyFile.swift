@@ -33,7 +33,7 @@ public struct CallbackKeyFile: Sendable {
         if let key = try read() { return key }
         let key = CallbackKey.random()
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        if !folder.isEmpty { try FileModes.createFolders(folder, mode: FileModes.stateFolder) }
         // Created 0600 from the first byte: never readable by others, even for a moment.
         // O_EXCL: a key made meanwhile by another dploy is read, not replaced.
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)

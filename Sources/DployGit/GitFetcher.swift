@@ -1,4 +1,5 @@
 import CGit2
+import DploySpec
 import Foundation
 
 /// Fetches a remote repository into a bare cache repository that dploy owns.
@@ -22,8 +23,7 @@ final class GitFetcher {
         if FileManager.default.fileExists(atPath: cachePath) {
             repository = try GitRepository(openingAt: cachePath)
         } else {
-            try FileManager.default.createDirectory(atPath: (cachePath as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+            try FileModes.createFolders((cachePath as NSString).deletingLastPathComponent, mode: FileModes.stateFolder)
             repository = try GitRepository(creatingBareAt: cachePath)
         }
         self.url = url

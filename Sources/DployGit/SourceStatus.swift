@@ -1,3 +1,4 @@
+import DploySpec
 import Foundation
 
 /// What the controller knows about its source, Flux style: the newest commit fetched, the
@@ -30,8 +31,9 @@ public struct SourceStatus: Codable, Hashable, Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        if !folder.isEmpty { try FileModes.createFolders(folder, mode: FileModes.stateFolder) }
         try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        chmod(path, FileModes.state)
     }
 }
 

@@ -24,8 +24,11 @@ public final class SQLiteStore: Store {
             // reads from memory, not from disk.
             configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -512") }
             if !readOnly {
+                // Made here with their modes, not by SQLite through the umask; SQLite gives
+                // the -wal and -shm files the database file's mode.
                 let folder = (path as NSString).deletingLastPathComponent
-                if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+                if !folder.isEmpty { try FileModes.createFolders(folder, mode: FileModes.stateFolder) }
+                try FileModes.createFile(path, mode: FileModes.state)
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             if readOnly {

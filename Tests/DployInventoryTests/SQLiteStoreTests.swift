@@ -17,6 +17,20 @@ struct SQLiteStoreTests {
 
     var path: String { folder.appendingPathComponent("state/dploy.db").path }
 
+    @Test("a new store and its folder are the dploy user's and group's only, not the umask's")
+    func newStoreModes() throws {
+        let store = try SQLiteStore(path: path)
+        try store.recordSeen(web01, address: "198.18.0.11", at: t0)
+        func mode(_ path: String) throws -> Int {
+            (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int ?? -1) & 0o7777
+        }
+        #expect(try mode((path as NSString).deletingLastPathComponent) == 0o750)
+        // SQLite gives the write-ahead log and its index the database file's mode.
+        for file in [path, path + "-wal", path + "-shm"] {
+            #expect(try mode(file) == 0o640, "\(file)")
+        }
+    }
+
     @Test("a store from the first version migrates, keeping its machines; a BMC reading replaces the one before")
     func migratesFromV1() throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,

@@ -25,6 +25,43 @@ struct PlanApplyCommandTests {
         return folder
     }
 
+    @Test("what apply creates gets its own mode, whatever the operator's umask", arguments: ["000", "077"])
+    func modesIgnoreTheUmask(umask: String) throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "umask \(umask) && exec \"$0\" apply --auto-approve --no-color", CommandLineTests.binary.path]
+        process.currentDirectoryURL = lab
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+
+        func mode(_ relative: String) throws -> Int {
+            let attributes = try FileManager.default.attributesOfItem(atPath: lab.appendingPathComponent(relative).path)
+            return (attributes[.posixPermissions] as? Int ?? -1) & 0o7777
+        }
+        // Boot files: readable by the TFTP server (umask 077 made them 0600), writable by no
+        // one else (umask 000 made their folders 0777).
+        let out = try #require(FileManager.default.enumerator(atPath: lab.appendingPathComponent("out").path))
+        var checked = 0
+        for case let relative as String in out {
+            let path = "out/" + relative
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: lab.appendingPathComponent(path).path, isDirectory: &isDirectory)
+            #expect(try mode(path) == (isDirectory.boolValue ? 0o755 : 0o644), "\(path) under umask \(umask)")
+            checked += 1
+        }
+        #expect(checked > 10)
+        #expect(try mode("out") == 0o755)
+        // The state folder: the dploy user and its group, never others (the store's own
+        // modes are tested where it is made, DployInventoryTests).
+        #expect(try mode("state") == 0o750)
+        #expect(try mode("state/callback.key") == 0o600)
+    }
+
     @Test("a plan-only config refuses to apply and changes nothing")
     func planOnly() throws {
         let lab = try labCopy()

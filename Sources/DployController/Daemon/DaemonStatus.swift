@@ -1,6 +1,7 @@
 import DployApply
 import DployGit
 import DployPlan
+import DploySpec
 import Foundation
 
 /// What the daemon is doing and did last: served at `GET /v1/status`, written to
@@ -60,7 +61,7 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     }
 
     public func write(to path: String) throws {
-        try AtomicFile.write(Array(JSONEncoder.dploy.encode(self)), to: path)
+        try AtomicFile.write(Array(JSONEncoder.dploy.encode(self)), to: path, mode: FileModes.state, folderMode: FileModes.stateFolder)
     }
 }
 
