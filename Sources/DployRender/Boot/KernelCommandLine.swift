@@ -17,6 +17,14 @@ enum KernelCommandLine {
         return oneLine(parts.joined(separator: " "))
     }
 
+    /// The arguments as an iPXE `kernel` line carries them. Validation refuses what iPXE
+    /// would read itself (`Names.kernelArguments`); one that slips past anyway loses that
+    /// word, and `${` loses its brace, so it reaches the kernel as text, not as a command.
+    static func forIPXE(_ arguments: String) -> String {
+        arguments.split(separator: " ").filter { !Names.isBootLoaderSyntax($0) }.joined(separator: " ")
+            .replacing("${", with: "$")
+    }
+
     /// The kernel's line is one line in every boot format. Validation refuses control
     /// characters and line breaks in what reaches it; one that slips past anyway (a model
     /// built in code, a field added later) becomes a space, never the end of a line that

@@ -37,6 +37,27 @@ public enum Names {
             "must be one line without control characters, found \(quoted(text)) (it goes into boot scripts and installer answers)"))
     }
 
+    /// Kernel arguments: one line, and no word that a boot loader reads as its own syntax
+    /// instead of passing it to the kernel. iPXE ends a command at a `||`, `&&` or `;` word,
+    /// starts a comment at a word beginning with `#`, and expands `${…}` from its settings,
+    /// with no way to escape any of them; a kernel has no use for them.
+    public static func kernelArguments(_ text: String) -> Result<String, ValueError> {
+        if case .failure(let error) = oneLine(text) { return .failure(error) }
+        if let word = text.split(separator: " ").first(where: isBootLoaderSyntax) {
+            return .failure(ValueError("must not contain the word '\(word)': iPXE would read it as a command of its own, "
+                + "not a kernel argument"))
+        }
+        if text.contains("${") {
+            return .failure(ValueError("must not contain '${': iPXE would replace it with one of its settings"))
+        }
+        return .success(text)
+    }
+
+    /// A word iPXE's command line reads itself: a command separator or the start of a comment.
+    public static func isBootLoaderSyntax(_ word: Substring) -> Bool {
+        word == "||" || word == "&&" || word == ";" || word.hasPrefix("#")
+    }
+
     /// A block device: `/dev/`, then names of letters, digits and `. _ - : +` (none starting
     /// with a dot), so the path stays in /dev and means nothing to a shell or an installer.
     public static func devicePath(_ text: String) -> Result<String, ValueError> {
@@ -74,7 +95,9 @@ public enum Names {
             rest = text.dropFirst(7)
         } else { return .failure(failure) }
         let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        // Boot scripts carry these URLs: no whitespace, no control characters.
+        // Boot scripts carry these URLs: no whitespace, no control characters, and no `${`,
+        // which iPXE would replace with one of its settings.
+        if text.contains("${") { return .failure(ValueError("must not contain '${': iPXE would replace it with one of its settings")) }
         guard !host.isEmpty, !text.contains(where: \.isWhitespace),
               !text.unicodeScalars.contains(where: isControlOrLineBreak) else { return .failure(failure) }
         return .success(text)
