@@ -56,6 +56,7 @@ extension ControllerConfig {
             retention.eventMaxAge = store.parsed("eventMaxAge", Duration.parseSpec)?.value ?? retention.eventMaxAge
             retention.maxEvents = store.int("maxEvents", minimum: 1)?.value ?? retention.maxEvents
             retention.bmcReadingMaxAge = store.parsed("bmcReadingMaxAge", Duration.parseSpec)?.value ?? retention.bmcReadingMaxAge
+            retention.maxDiscovered = store.int("maxDiscovered", minimum: 0)?.value ?? retention.maxDiscovered
             store.finish()
         }
         var http: String?, tftp: String?

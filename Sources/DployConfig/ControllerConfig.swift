@@ -48,6 +48,9 @@ public struct ControllerConfig: Hashable, Sendable {
         public var maxEvents: Int = 100_000
         /// `store.bmcReadingMaxAge`: BMC readings not renewed for this long go (default 720h, 30 days).
         public var bmcReadingMaxAge: Duration = .seconds(30 * 24 * 3600)
+        /// `store.maxDiscovered`: machines that reported themselves but are not in git, at
+        /// most (default 10000); a report from a new MAC beyond it is refused (503).
+        public var maxDiscovered: Int = 10_000
         public init() {}
     }
 

@@ -170,7 +170,7 @@ public struct Reconciler: Sendable {
     public func liveDesired(store: SQLiteStore) throws -> LiveDesired {
         try makeCallbackKey()
         return LiveDesired(store: store, server: try settings.server, discovery: config.discovery, imaging: config.imaging,
-                    maxAttempts: config.installAttempts)
+                    maxAttempts: config.installAttempts, maxDiscovered: config.retention.maxDiscovered)
     }
 
     public var folders: OutputFolders {

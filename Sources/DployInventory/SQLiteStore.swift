@@ -67,6 +67,11 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// How many machines the store holds in `state`.
+    public func machineCount(in state: MachineState) throws -> Int {
+        try pool.read { db in try MachineRow.filter(Column("state") == state.rawValue).fetchCount(db) }
+    }
+
     public func recordSeen(_ mac: MACAddress, address: String?, at: Date) throws {
         try pool.write { db in _ = try Self.touch(db, mac, address: address, at: at) }
     }

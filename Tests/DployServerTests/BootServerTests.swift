@@ -41,11 +41,11 @@ struct BootServerTests {
 
         deinit { try? FileManager.default.removeItem(at: root) }
 
-        func server(maxAttempts: Int = 3, clock: WallClock = .system) throws -> BootHTTPServer {
+        func server(maxAttempts: Int = 3, maxDiscovered: Int = 10_000, clock: WallClock = .system) throws -> BootHTTPServer {
             let live = LiveDesired(store: try store(), server: try reconciler.settings.server,
                                    discovery: .init(kernel: "http://198.18.0.1:8080/files/discovery/vmlinuz",
                                                     initrd: "http://198.18.0.1:8080/files/discovery/initrd.img", args: "console=ttyS0"),
-                                   maxAttempts: maxAttempts)
+                                   maxAttempts: maxAttempts, maxDiscovered: maxDiscovered)
             live.update(try reconciler.loadDesired())
             return BootHTTPServer(controller: FleetController(live: live, clock: clock), auth: WebAuth(token: BootServerTests.token))
         }
@@ -320,6 +320,28 @@ struct BootServerTests {
             #expect(try lab.store().machine(Self.web01)?.state == .rediscovering)
             #expect(try await ServerCurl.get(upload) == "204")
             #expect(try lab.store().machine(Self.web01)?.state == .discovered)
+        }
+    }
+
+    @Test("invented MACs stop at store.maxDiscovered; machines already held still report")
+    func discoveredMachinesAreBounded() async throws {
+        let lab = try Lab()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let app = Application(router: try lab.server(maxDiscovered: 3, clock: clock.wallClock).router(),
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let report = Array(#"{"id": "x", "class": "system", "vendor": "QEMU", "product": "Standard PC"}"#.utf8)
+        try await app.test(.live) { client in
+            for index in 1...3 {
+                #expect(try await post(client, "/v1/inventory?mac=02:00:00:00:00:0\(index)", body: report).0 == .noContent)
+            }
+            let refused = try await post(client, "/v1/inventory?mac=02:00:00:00:00:04", body: report)
+            #expect(refused.0 == .serviceUnavailable)
+            #expect(refused.1.contains("dploy holds 3 discovered machines that are not in git (store.maxDiscovered)"), "\(refused.1)")
+            #expect(try lab.store().machine(MACAddress("02:00:00:00:00:04")!) == nil)
+            #expect(try lab.store().machineCount(in: .discovered) == 3)
+            // One already held reports again after its window.
+            clock.advance(by: BootDecisions.attemptWindow + 1)
+            #expect(try await post(client, "/v1/inventory?mac=02:00:00:00:00:01", body: report).0 == .noContent)
         }
     }
 

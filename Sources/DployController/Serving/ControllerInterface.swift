@@ -96,7 +96,7 @@ public struct ControllerRefusal: Error, Sendable, CustomStringConvertible {
         case conflict
         /// What the request refers to changed in git meanwhile (410).
         case gone
-        /// Not yet: dploy is starting (503).
+        /// Not now: dploy is starting, or holds as much as it may (503).
         case unavailable
     }
 

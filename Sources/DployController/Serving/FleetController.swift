@@ -126,6 +126,11 @@ public final class FleetController: ControllerInterface {
             if let reported = observed?.hardwareReportedAt, now.timeIntervalSince(reported) < window {
                 throw ControllerRefusal(.conflict, "\(mac) reported its hardware less than \(Int(window / 60)) minutes ago: one report per boot")
             }
+            if observed == nil, decisions?.desiredGeneration(of: mac) == nil,
+               try store.machineCount(in: .discovered) >= live.maxDiscovered {
+                throw ControllerRefusal(.unavailable, "dploy holds \(live.maxDiscovered) discovered machines that are not in git "
+                                        + "(store.maxDiscovered): commit them, or raise the limit, before it takes a new MAC")
+            }
             if decisions?.desiredGeneration(of: mac) != nil {
                 guard fromMachine, let seen = observed?.lastSeen, now.timeIntervalSince(seen) < window else {
                     throw ControllerRefusal(.forbidden, "\(mac) is in git and is not being rediscovered, nor has it booted in the last "

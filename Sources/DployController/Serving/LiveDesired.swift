@@ -16,15 +16,19 @@ public final class LiveDesired: Sendable {
     let discovery: BootDecisions.Discovery?
     let imaging: BootDecisions.Discovery?
     let maxAttempts: Int
+    /// Machines that reported themselves and are not in git, at most (`store.maxDiscovered`):
+    /// any host can invent MACs, and each would be a row, a hardware report and events.
+    let maxDiscovered: Int
     private let current = Mutex<Snapshot?>(nil)
 
     public init(store: SQLiteStore, server: BootServer, discovery: BootDecisions.Discovery?,
-                imaging: BootDecisions.Discovery? = nil, maxAttempts: Int = 3) {
+                imaging: BootDecisions.Discovery? = nil, maxAttempts: Int = 3, maxDiscovered: Int = 10_000) {
         self.store = store
         self.server = server
         self.discovery = discovery
         self.imaging = imaging
         self.maxAttempts = maxAttempts
+        self.maxDiscovered = maxDiscovered
     }
 
     /// Nil until the first good desired state is loaded.
