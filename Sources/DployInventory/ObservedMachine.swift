@@ -148,6 +148,16 @@ public struct InstallAttempt: Hashable, Sendable {
     public var finishedAt: Date?
     public var failedAt: Date?
     public var failure: String?
+
+    public init(mac: MACAddress, generation: Int, startedAt: Date, finishedAt: Date? = nil, failedAt: Date? = nil,
+                failure: String? = nil) {
+        self.mac = mac
+        self.generation = generation
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.failedAt = failedAt
+        self.failure = failure
+    }
 }
 
 /// Something that happened to a machine, and why: the history operators read.

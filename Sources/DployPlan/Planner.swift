@@ -1,5 +1,6 @@
 import DployRender
 import DploySpec
+import Foundation
 
 /// The desired state at one source revision, with the template files its profiles name.
 public struct DesiredState: Sendable {
@@ -201,9 +202,19 @@ public enum Planner {
         let effective = resolver.resolve(machine)
         let mac = machine.mac.value
         let profile = effective.settings.profile.flatMap(desired.fleet.profile(named:))
-        let needsInstall = profile != nil && (installed.map { $0 < effective.generation } ?? true)
-            && failed != effective.generation
-        let intent: BootIntent = needsInstall ? .install(profile!) : .localDisk
+        // The same decider as the server's, on what the plan knows: these files are a
+        // snapshot for sites that serve them from elsewhere; dploy's own server decides anew
+        // at each request. The planner records nothing, so it never speaks for the machine.
+        let decision = BootDecider.decide(BootDecider.Facts(
+            machine: effective, profile: profile, installedGeneration: installed, failedGeneration: failed,
+            now: .distantPast, maxAttempts: .max))  // no attempts are given: the time is never read
+        let needsInstall: Bool
+        let intent: BootIntent
+        if case .install(let profile, _, _) = decision {
+            (needsInstall, intent) = (true, .install(profile))
+        } else {
+            (needsInstall, intent) = (false, .localDisk)
+        }
 
         var files: [OutputPath: String] = [
             BootPaths.ipxeScript(mac): IPXEScript.machine(effective, intent: intent, server: settings.server),

@@ -5,22 +5,17 @@ import DployRender
 import DploySpec
 import Foundation
 
-/// What a network-booting machine gets from `GET /boot.ipxe?mac=…`, decided from desired
-/// state and the store, and recorded in the store:
-///
-/// - a machine in git with an imaging task run going: the imaging environment, told its run;
-/// - a MAC not in git, or one a rediscover task forgot: the discovery environment (it
-///   reports its hardware), or local boot;
-/// - a machine whose desired generation is not installed: its installer, at most
-///   `maxAttempts` times per generation; then the generation is marked failed and the
-///   machine boots its disk, so an install that never calls back cannot loop;
-/// - everything else: its local disk.
+/// What a network-booting machine gets, whichever loader asks (`GET /boot.ipxe?mac=…`,
+/// `/ipxe/<mac>.ipxe`, `/pxelinux.cfg/01-<mac>`, `/grub/grub.cfg-01-<mac>`): the facts
+/// gathered from desired state and the store, decided by `BootDecider` (the one rule,
+/// shared with the planner's snapshot files), recorded in the store, and rendered in the
+/// loader's language (`BootAnswer`).
 ///
 /// A machine with `spec.ip` has its sightings and install attempts recorded only for
 /// requests from that address (`address`); a request from elsewhere is answered as the
 /// machine would be but records nothing, so it cannot use up the machine's attempts.
 ///
-/// Every answer is a valid iPXE script, also for bad input.
+/// Every answer is valid for its loader, also for bad input.
 public struct BootDecisions: Sendable {
     /// A kernel, an initrd and their arguments, as dploy.yaml's `discovery` and `imaging` give them.
     public typealias Discovery = BootEnvironment
@@ -71,55 +66,62 @@ public struct BootDecisions: Sendable {
         self.maxAttempts = maxAttempts
     }
 
-    /// A repeat boot within this window is the same attempt: retries by the firmware, or
-    /// anyone requesting the script, do not use up a machine's attempts.
-    public static let attemptWindow: TimeInterval = 600
+    /// A repeat boot within this window is the same attempt (`BootDecider.attemptWindow`).
+    public static let attemptWindow = BootDecider.attemptWindow
 
+    /// The iPXE script for `GET /boot.ipxe?mac=…`.
     public func script(mac text: String?, address: String?, now: Date) throws -> String {
+        try answer(mac: text, loader: .ipxe, address: address, now: now)
+    }
+
+    /// What `loader` is told to boot for the MAC `text`, after recording what the boot means.
+    public func answer(mac text: String?, loader: BootLoader, address: String?, now: Date) throws -> String {
         guard let text, let mac = MACAddress(text) else {
-            return "#!ipxe\necho dploy: /boot.ipxe needs ?mac=${net0/mac}, got '\(Self.printable(text ?? ""))'\nexit\n"
+            let usage = loader == .ipxe ? "/boot.ipxe needs ?mac=${net0/mac}" : "the \(loader) config is named by the machine's MAC"
+            let message = "\(usage), got '\(Self.printable(text ?? ""))'"
+            return BootAnswer.localDisk(message: message).rendered(for: loader, server: server)
         }
+        return try answer(mac: mac, address: address, now: now).rendered(for: loader, server: server)
+    }
+
+    private func answer(mac: MACAddress, address: String?, now: Date) throws -> BootAnswer {
         // Only machines in git are written down here: any client can ask for any MAC, and
         // a stranger is recorded when its agent reports its hardware.
-        guard let index = machines[mac] else { return discoveryScript(mac) }
+        guard let index = machines[mac] else { return discovery(mac, reason: "\(mac) is not in git") }
         let machine = resolver.resolve(fleet[index])
-        let profile = machine.settings.profile.flatMap { profiles[$0] }
-        // Anyone on the boot network can ask for any MAC. A machine with a reserved address
-        // (`spec.ip`) is only written down, and its install attempts only counted, when the
-        // request comes from that address; others get the same answer and change nothing.
-        // A nil address (no peer known: an in-process caller) counts.
-        let counts = Self.comesFrom(fleet[index].ip?.value, address)
-        if counts, lastRecorded.shouldRecord(mac, at: now) {
+        let speaks = Self.comesFrom(fleet[index].ip?.value, address)
+        if speaks, lastRecorded.shouldRecord(mac, at: now) {
             do { try store.recordSeen(mac, address: address, at: now) } catch {
                 lastRecorded.forget(mac)
                 throw error
             }
         }
-        if let run = try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: now) {
-            return imagingScript(machine.name, mac, run)
-        }
         let observed = try store.machine(mac)
-        if observed?.state == .rediscovering { return discoveryScript(mac, reason: "\(machine.name) is being rediscovered") }
-        let local = IPXEScript.machine(machine, intent: .localDisk, server: server)
-        guard let profile else { return local }
+        let facts = BootDecider.Facts(
+            machine: machine, profile: machine.settings.profile.flatMap { profiles[$0] }, state: observed?.state,
+            installedGeneration: observed?.installedGeneration, attempts: try store.installAttempts(mac),
+            imagingRun: try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: now),
+            speaksForMachine: speaks, now: now, maxAttempts: maxAttempts)
+        switch BootDecider.decide(facts) {
+        case .discover(let reason):
+            return discovery(mac, reason: reason)
+        case .image(let run):
+            return imaging(machine.name, mac, run)
+        case .install(let profile, _, let record):
+            try self.record(record, mac: mac, now: now)
+            return .machine(machine, .install(profile))
+        case .localDisk(let record):
+            try self.record(record, mac: mac, now: now)
+            return .machine(machine, .localDisk)
+        }
+    }
 
-        let generation = machine.generation
-        let installed = observed?.installedGeneration
-        guard installed.map({ $0 < generation }) ?? true else { return local }
-        let attempts = try store.installAttempts(mac).filter { $0.generation == generation }
-        if attempts.contains(where: { $0.failedAt != nil }) { return local }
-        if let latest = attempts.last, latest.finishedAt == nil, latest.failedAt == nil,
-           now.timeIntervalSince(latest.startedAt) < Self.attemptWindow {
-            return IPXEScript.machine(machine, intent: .install(profile), server: server)
+    private func record(_ record: BootDecider.Record, mac: MACAddress, now: Date) throws {
+        switch record {
+        case .nothing: break
+        case .attemptStarted(let generation): try store.installStarted(mac, generation: generation, at: now)
+        case .generationFailed(let generation, let reason): try store.installFailed(mac, generation: generation, reason: reason, at: now)
         }
-        if !counts { return attempts.count >= maxAttempts ? local : IPXEScript.machine(machine, intent: .install(profile), server: server) }
-        if attempts.count >= maxAttempts {
-            try store.installFailed(mac, generation: generation,
-                                    reason: "no callback after \(attempts.count) install boots; booting the local disk", at: now)
-            return local
-        }
-        try store.installStarted(mac, generation: generation, at: now)
-        return IPXEScript.machine(machine, intent: .install(profile), server: server)
     }
 
     /// The machine's reserved address (`spec.ip`), nil when it has none or is not in git.
@@ -135,39 +137,21 @@ public struct BootDecisions: Sendable {
     /// The generation git asks for a machine, or nil when the MAC is not in git.
     public func desiredGeneration(of mac: MACAddress) -> Int? { machines[mac].map { resolver.resolve(fleet[$0]).generation } }
 
-    private func discoveryScript(_ mac: MACAddress, reason: String? = nil) -> String {
-        let reason = reason ?? "\(mac) is not in git"
-        guard let discovery else {
-            return "#!ipxe\necho dploy: \(reason) and discovery is not configured, booting the local disk\nexit\n"
-        }
-        return environmentScript(discovery, mac: mac, header: "discovery for \(mac)",
-                                 message: "\(reason): booting the discovery environment")
+    private func discovery(_ mac: MACAddress, reason: String) -> BootAnswer {
+        guard let discovery else { return .localDisk(message: "\(reason) and discovery is not configured, booting the local disk") }
+        return .environment(discovery, mac: mac, purpose: "discovery for \(mac)",
+                            message: "\(reason): booting the discovery environment", arguments: "")
     }
 
     /// The imaging environment, told where to find its job: its MAC and the run's token.
-    private func imagingScript(_ name: String, _ mac: MACAddress, _ run: TaskRun) -> String {
+    private func imaging(_ name: String, _ mac: MACAddress, _ run: TaskRun) -> BootAnswer {
         guard let imaging, let key = server.callbackKey else {
-            return "#!ipxe\necho dploy: \(name) has an imaging task but imaging is not configured, booting the local disk\nexit\n"
+            return .localDisk(message: "\(name) has an imaging task but imaging is not configured, booting the local disk")
         }
         let token = key.token(imaging: ImagingJob.runName(run.key), mac: mac)
-        return environmentScript(imaging, mac: mac, header: "\(run.action) for \(name), task \(run.key.task)",
-                                 message: "\(name): \(run.action) (task \(run.key.task)): booting the imaging environment",
-                                 arguments: " dploy.token=\(token)")
-    }
-
-    /// Boots a network environment (discovery, imaging) that finds dploy and its own MAC on
-    /// its kernel command line; `arguments` follow those two.
-    private func environmentScript(_ environment: Discovery, mac: MACAddress, header: String, message: String,
-                                   arguments: String = "") -> String {
-        """
-        #!ipxe
-        # dploy: \(header). Generated; do not edit.
-        echo dploy: \(message)
-        kernel \(environment.kernel) initrd=\(IPXEScript.fileName(environment.initrd)) \(environment.args) dploy.server=\(server.url) dploy.mac=\(mac)\(arguments)
-        initrd \(environment.initrd)
-        boot
-
-        """
+        return .environment(imaging, mac: mac, purpose: "\(run.action) for \(name), task \(run.key.task)",
+                            message: "\(name): \(run.action) (task \(run.key.task)): booting the imaging environment",
+                            arguments: " dploy.token=\(token)")
     }
 
     /// Input echoed into a script: hex digits, ':' and '-' only. iPXE has no quoting and
