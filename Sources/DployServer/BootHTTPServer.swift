@@ -17,12 +17,13 @@ import Logging
 /// - `POST /v1/machines/{mac}/installed?generation=N&token=T`: an installer calling back.
 /// - `GET /imaging.sh`, `GET|POST /v1/imaging/{mac}[/progress|/done|/failed]?token=T`: the
 ///   imaging environment of an image-capture or -restore task (`addImagingRoutes`).
-/// - `POST /v1/hooks/git`: a signed push notification (`Webhook`).
+/// - `POST /v1/hooks/git`: a signed push notification (`Webhook`), counted once.
 /// - `POST /login`: exchanges the web token for a session cookie.
 /// - any file below `output.http`: rendered boot files, installer answers, kernels.
 ///
 /// Every request is logged at debug level (`AccessLogMiddleware`). What a request reads or
-/// changes goes through `ControllerInterface`, one call each; the server keeps no state.
+/// changes goes through `ControllerInterface`, one call each; the server keeps no state but
+/// what its HTTP checks hold in memory (`WebAuth`'s back-off, `Webhook`'s recent deliveries).
 ///
 /// Behind `WebAuth` (token or htpasswd user): the web page (`/`, `/machines/{id}`,
 /// `/groups`, `/plan`, `/tasks`, `/source`), `GET /v1/machines[/{id}[/events]]`,
@@ -184,11 +185,11 @@ public struct BootHTTPServer: Sendable {
                 throw HTTPError(.notFound, message: "no webhook secret is configured (webhook.secretFile in dploy.yaml)")
             }
             let body = try await self.body(of: request, upTo: 1 << 20)
-            switch webhook.verdict(body: Array(buffer: body), headers: request.headers) {
+            switch webhook.receive(body: Array(buffer: body), headers: request.headers) {
             case .unauthorized:
                 try Self.answering { try controller.webhookDelivered(.unauthorized) }
                 throw HTTPError(.unauthorized, message: "the delivery is not signed with the webhook secret")
-            case .ignored(let reason):
+            case .ignored(let reason):  // another branch, or a duplicate delivery: nothing runs
                 try Self.answering { try controller.webhookDelivered(.ignored) }
                 return try Self.json(["queued": "false", "reason": reason], status: .accepted)
             case .run:
