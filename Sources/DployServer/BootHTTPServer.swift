@@ -20,7 +20,8 @@ import Logging
 /// - `POST /v1/hooks/git`: a signed push notification (`Webhook`), counted once.
 /// - `POST /login`: exchanges the web token for a session cookie (`WebAuth.Sessions`, 12 hours);
 ///   `POST /logout` ends the session.
-/// - any file below `output.http`: rendered boot files, installer answers, kernels.
+/// - any file below `output.http`: rendered boot files, installer answers, kernels; never one
+///   whose real path is outside it (`ServedFolder`).
 ///
 /// Every request is logged at debug level (`AccessLogMiddleware`). What a request reads or
 /// changes goes through `ControllerInterface`, one call each; the server keeps no state but
@@ -114,9 +115,10 @@ public struct BootHTTPServer: Sendable {
         router.add(middleware: AccessLogMiddleware())
         if let httpFolder {
             // Boot files are for the boot network, like /boot.ipxe: no credentials. A path
-            // with ".." is refused by the middleware; a missing file falls through to the routes.
+            // with ".." is refused by the middleware; a missing file, or one whose real path
+            // is outside the folder (`ServedFolder`), falls through to the routes (404).
             router.add(middleware: HiddenFilesMiddleware())
-            router.add(middleware: FileMiddleware(httpFolder, searchForIndexHtml: false))
+            router.add(middleware: FileMiddleware(fileProvider: ServedFolder(httpFolder), searchForIndexHtml: false))
         }
         addBootRoutes(router)
         addImagingRoutes(router)
