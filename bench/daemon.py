@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 import generate  # noqa: E402
@@ -141,7 +142,8 @@ def main():
             git(repo, "add", "-A")
             git(repo, "commit", "-q", "-m", f"add bench-{round_}")
             target = os.path.join(work, "out", "http", "ipxe", mac.replace(":", "-") + ".ipxe")
-            body = b'{"ref": "refs/heads/main"}'
+            # Unique per delivery: dploy refuses the same signed body twice within 10 minutes.
+            body = json.dumps({"ref": "refs/heads/main", "delivery": str(uuid.uuid4())}).encode()
             signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             sent = time.perf_counter()
             request(f"http://127.0.0.1:{port}/v1/hooks/git", body,
@@ -165,7 +167,8 @@ def main():
         # Quiet runs: webhooks with nothing new, as a daemon mostly lives.
         for _ in range(args.rounds):
             runs = json.load(open(status_path))["runs"]
-            body = b'{"ref": "refs/heads/main"}'
+            # Unique per delivery: dploy refuses the same signed body twice within 10 minutes.
+            body = json.dumps({"ref": "refs/heads/main", "delivery": str(uuid.uuid4())}).encode()
             signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             request(f"http://127.0.0.1:{port}/v1/hooks/git", body,
                     {"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + signature})

@@ -17,12 +17,16 @@ import Logging
 /// - `POST /v1/machines/{mac}/installed?generation=N&token=T`: an installer calling back.
 /// - `GET /imaging.sh`, `GET|POST /v1/imaging/{mac}[/progress|/done|/failed]?token=T`: the
 ///   imaging environment of an image-capture or -restore task (`addImagingRoutes`).
-/// - `POST /v1/hooks/git`: a signed push notification (`Webhook`).
-/// - `POST /login`: exchanges the web token for a session cookie.
-/// - any file below `output.http`: rendered boot files, installer answers, kernels.
+/// - `POST /v1/hooks/git`: a signed push notification (`Webhook`), counted once.
+/// - `POST /login`: exchanges the web token for a session cookie (`WebAuth.Sessions`, 12 hours);
+///   `POST /logout` ends the session.
+/// - any file below `output.http`: rendered boot files, installer answers, kernels; never one
+///   whose real path is outside it (`ServedFolder`).
 ///
 /// Every request is logged at debug level (`AccessLogMiddleware`). What a request reads or
-/// changes goes through `ControllerInterface`, one call each; the server keeps no state.
+/// changes goes through `ControllerInterface`, one call each; the server keeps no state but
+/// what its HTTP checks hold in memory (`WebAuth`'s back-off and sessions, `Webhook`'s recent
+/// deliveries).
 ///
 /// Behind `WebAuth` (token or htpasswd user): the web page (`/`, `/machines/{id}`,
 /// `/groups`, `/plan`, `/tasks`, `/source`), `GET /v1/machines[/{id}[/events]]`,
@@ -111,9 +115,10 @@ public struct BootHTTPServer: Sendable {
         router.add(middleware: AccessLogMiddleware())
         if let httpFolder {
             // Boot files are for the boot network, like /boot.ipxe: no credentials. A path
-            // with ".." is refused by the middleware; a missing file falls through to the routes.
+            // with ".." is refused by the middleware; a missing file, or one whose real path
+            // is outside the folder (`ServedFolder`), falls through to the routes (404).
             router.add(middleware: HiddenFilesMiddleware())
-            router.add(middleware: FileMiddleware(httpFolder, searchForIndexHtml: false))
+            router.add(middleware: FileMiddleware(fileProvider: ServedFolder(httpFolder), searchForIndexHtml: false))
         }
         addBootRoutes(router)
         addImagingRoutes(router)
@@ -184,11 +189,11 @@ public struct BootHTTPServer: Sendable {
                 throw HTTPError(.notFound, message: "no webhook secret is configured (webhook.secretFile in dploy.yaml)")
             }
             let body = try await self.body(of: request, upTo: 1 << 20)
-            switch webhook.verdict(body: Array(buffer: body), headers: request.headers) {
+            switch webhook.receive(body: Array(buffer: body), headers: request.headers) {
             case .unauthorized:
                 try Self.answering { try controller.webhookDelivered(.unauthorized) }
                 throw HTTPError(.unauthorized, message: "the delivery is not signed with the webhook secret")
-            case .ignored(let reason):
+            case .ignored(let reason):  // another branch, or a duplicate delivery: nothing runs
                 try Self.answering { try controller.webhookDelivered(.ignored) }
                 return try Self.json(["queued": "false", "reason": reason], status: .accepted)
             case .run:
@@ -204,10 +209,27 @@ public struct BootHTTPServer: Sendable {
                                 body: .init(byteBuffer: ByteBuffer(string: WebPages.signIn)))
             }
             var response = Response(status: .seeOther, headers: [.location: "/"])
-            response.setCookie(Cookie(name: WebAuth.cookieName, value: auth.sessionValue, maxAge: 12 * 3600, path: "/",
-                                      httpOnly: true, sameSite: .strict))
+            response.setCookie(sessionCookie(auth.sessions.start(now: auth.clock.now()), maxAge: Int(WebAuth.Sessions.lifetime)))
             return response
         }
+        // Ends the session server-side, then clears the cookie. No credentials needed: it can
+        // only end the session whose id it is sent, and the cookie is SameSite=Strict, so
+        // another site cannot make a browser sign out.
+        router.post("logout") { request, _ -> Response in
+            if let cookie = request.cookies[WebAuth.cookieName] { auth.sessions.end(cookie.value) }
+            var response = Response(status: .seeOther, headers: [.location: "/"])
+            response.setCookie(sessionCookie("", maxAge: 0))
+            return response
+        }
+    }
+
+    /// The session cookie: HttpOnly, SameSite=Strict, and Secure when operators reach dploy
+    /// over TLS. dploy itself speaks plain HTTP, so that is read from `server.url`: an
+    /// `https://` URL means a TLS proxy in front, and the browser must never send the
+    /// cookie over plain HTTP.
+    func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
+        Cookie(name: WebAuth.cookieName, value: value, maxAge: maxAge, path: "/",
+               secure: controller.serverURL.lowercased().hasPrefix("https://"), httpOnly: true, sameSite: .strict)
     }
 
     private func addAPIRoutes(_ router: RouterGroup<DployRequestContext>) {

@@ -10,6 +10,11 @@ import Synchronization
 /// (`Authorization: Bearer …`, or the session cookie `POST /login` sets), or a user of
 /// the htpasswd file (HTTP Basic, bcrypt entries only). Boot, agent and webhook endpoints
 /// have their own proofs and do not come here.
+///
+/// A session is a random id the server remembers (`Sessions`), not something derived from
+/// the token: it ends 12 hours after sign-in whatever the browser keeps, at `POST /logout`,
+/// and when dploy restarts, which is also the only way a changed token takes effect, so
+/// changing the token signs everyone out.
 public struct WebAuth: Sendable {
     let token: String
     /// User name → bcrypt hash.
@@ -20,8 +25,10 @@ public struct WebAuth: Sendable {
     let verified = VerifiedPasswords()
     /// Where bcrypt runs, and which clients must wait before their next guess.
     let checks = PasswordChecks()
-    /// The time the back-off is measured by: the controller's clock.
+    /// The time the back-off and sessions are measured by: the controller's clock.
     let clock: WallClock
+    /// The sessions signed in with the token, in memory.
+    let sessions = Sessions()
 
     public init(token: String, users: [String: String] = [:], clock: WallClock = .system) {
         self.token = token
@@ -154,11 +161,53 @@ public struct WebAuth: Sendable {
         return users
     }
 
-    /// The value of the session cookie: derived from the token, so the cookie is not the
-    /// token itself and changing the token signs everyone out.
-    var sessionValue: String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array("dploy web session".utf8), using: SymmetricKey(data: Array(token.utf8)))
-        return Hex.encode(mac)
+    /// The sessions `POST /login` opens: a random 256-bit id each (from the system's CSPRNG,
+    /// through swift-crypto), which is the cookie's value, remembered by its SHA-256 with its
+    /// expiry. Looked up by digest, so how long a lookup takes says nothing usable about a
+    /// valid id (no comparison of the id itself is made). In memory only: a restart signs
+    /// everyone out. Bounded: past `capacity`, the session that ends soonest goes first.
+    final class Sessions: Sendable {
+        static let lifetime: TimeInterval = 12 * 3600
+        static let capacity = 1_000
+
+        /// SHA-256 of the id (hex) → when the session ends.
+        private let open = Mutex<[String: Date]>([:])
+
+        /// A new session's id, valid until `now + lifetime`.
+        func start(now: Date) -> String {
+            let id = SymmetricKey(size: .bits256).withUnsafeBytes { Hex.encode($0) }
+            let key = Self.key(id)
+            open.withLock { sessions in
+                sessions = sessions.filter { $0.value > now }
+                if sessions.count >= Self.capacity, let soonest = sessions.min(by: { $0.value < $1.value })?.key {
+                    sessions[soonest] = nil
+                }
+                sessions[key] = now.addingTimeInterval(Self.lifetime)
+            }
+            return id
+        }
+
+        func isValid(_ id: String, now: Date) -> Bool {
+            let key = Self.key(id)
+            return open.withLock { sessions in
+                guard let end = sessions[key] else { return false }
+                guard end > now else {
+                    sessions[key] = nil
+                    return false
+                }
+                return true
+            }
+        }
+
+        /// Ends the session (sign-out); an unknown or ended id changes nothing.
+        func end(_ id: String) {
+            let key = Self.key(id)
+            open.withLock { _ = $0.removeValue(forKey: key) }
+        }
+
+        var count: Int { open.withLock { $0.count } }
+
+        private static func key(_ id: String) -> String { Hex.encode(SHA256.hash(data: Array(id.utf8))) }
     }
 
     static let cookieName = "dploy_session"
@@ -167,7 +216,7 @@ public struct WebAuth: Sendable {
 
     /// Whether `request` may pass; `client` is its source address (nil: one shared key).
     func authenticates(_ request: Request, client: String?) async -> Verdict {
-        if let cookie = request.cookies[Self.cookieName], Self.constantTimeEqual(cookie.value, sessionValue) { return .allowed }
+        if let cookie = request.cookies[Self.cookieName], sessions.isValid(cookie.value, now: clock.now()) { return .allowed }
         guard let authorization = request.headers[.authorization] else { return .denied }
         if authorization.hasPrefix("Bearer ") { return isTokenValid(String(authorization.dropFirst(7))) ? .allowed : .denied }
         guard !users.isEmpty, authorization.hasPrefix("Basic "), let data = Data(base64Encoded: String(authorization.dropFirst(6))),

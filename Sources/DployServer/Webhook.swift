@@ -2,6 +2,7 @@ import Crypto
 import DploySpec
 import Foundation
 import HTTPTypes
+import Synchronization
 
 /// The git webhook, `POST /v1/hooks/git`: a push anywhere asks the loop to run now.
 ///
@@ -9,17 +10,41 @@ import HTTPTypes
 /// in any of the headers forges send: GitHub's `X-Hub-Signature-256: sha256=HEX`,
 /// Gitea's and Forgejo's `X-Gitea-Signature: HEX` / `X-Forgejo-Signature: HEX`, or the
 /// generic `X-Dploy-Signature: sha256=HEX` (for `curl` or a CI job).
+///
+/// A signed delivery counts once (`receive`): for `RecentDeliveries.window` (10 minutes)
+/// a delivery with an id already seen, or with a body already seen, is a duplicate and runs
+/// nothing. The id (`X-GitHub-Delivery`, `X-Gitea-Delivery`, `X-Forgejo-Delivery`,
+/// `X-Dploy-Delivery`) catches a forge's redelivery; the body's SHA-256 catches a replay,
+/// since the id is not covered by the signature and whoever replays can change it.
+///
+/// What remains possible, and why it is harmless: a captured body replayed after the window
+/// counts again, and asks for one more run. A run fetches the branch the source follows and
+/// takes whatever commit is at its tip, through the same checks as any run (history,
+/// signature, validation); nothing of the payload but `ref` is read (`pushedRef`), and
+/// `ReconcileLoop.trigger()` carries no payload at all, so a replay can never make dploy
+/// apply an older or another commit. Runs coalesce (a trigger during a run queues one more
+/// run, not many), so the cost is at most one extra fetch per captured body per window.
+/// A script that triggers runs must make each body unique (a commit id, a time, a nonce):
+/// the same body twice within the window is refused as a replay.
 public struct Webhook: Sendable {
     /// The secret's bytes; a `SymmetricKey` is made per delivery (it is not Sendable).
     let secret: [UInt8]
     /// The branch the source follows (`main`, `refs/heads/main`), or nil for the default
     /// branch: a push to another branch is acknowledged and ignored.
     let followedRef: String?
+    /// Signed deliveries of the last `RecentDeliveries.window`, to refuse a second one.
+    let recent = RecentDeliveries()
+    /// The time the window is measured by: the controller's clock.
+    let clock: WallClock
 
-    public init(secret: String, followedRef: String?) {
+    public init(secret: String, followedRef: String?, clock: WallClock = .system) {
         self.secret = Array(secret.utf8)
         self.followedRef = followedRef
+        self.clock = clock
     }
+
+    /// The headers forges name a delivery by; none is covered by the signature.
+    static let deliveryHeaders = ["X-GitHub-Delivery", "X-Gitea-Delivery", "X-Forgejo-Delivery", "X-Dploy-Delivery"]
 
     static let signatureHeaders: [(name: String, prefix: String)] = [
         ("X-Hub-Signature-256", "sha256="), ("X-Gitea-Signature", ""), ("X-Forgejo-Signature", ""),
@@ -32,6 +57,23 @@ public struct Webhook: Sendable {
         case unauthorized
     }
 
+    /// A delivery as it arrives: `verdict`, and a signed delivery that would run is a
+    /// duplicate (`.ignored`) when its id or its body was seen within the window. Only signed
+    /// deliveries are remembered, so an unsigned request cannot use up an id in advance.
+    public func receive(body: [UInt8], headers: HTTPFields) -> Verdict {
+        let verdict = verdict(body: body, headers: headers)
+        guard verdict == .run else { return verdict }
+        let ids = Self.deliveryHeaders.compactMap { name -> String? in
+            guard let field = HTTPField.Name(name), let value = headers[field], !value.isEmpty else { return nil }
+            return "\(name.lowercased()): \(value)"
+        }
+        if let duplicate = recent.admit(ids: ids, body: body, now: clock.now()) {
+            return .ignored("duplicate delivery: \(duplicate) was received less than \(Int(RecentDeliveries.window / 60)) minutes ago")
+        }
+        return .run
+    }
+
+    /// The signature and the branch alone, remembering nothing.
     public func verdict(body: [UInt8], headers: HTTPFields) -> Verdict {
         let key = SymmetricKey(data: secret)
         let signed = Self.signatureHeaders.contains { header in
@@ -55,5 +97,34 @@ public struct Webhook: Sendable {
 
     static func branch(_ ref: String) -> String {
         ref.hasPrefix("refs/heads/") ? String(ref.dropFirst("refs/heads/".count)) : ref
+    }
+}
+
+/// The signed deliveries of the last `window`, by id and by the SHA-256 of their body.
+/// Bounded: entries older than the window go at each delivery, and past `capacity` the
+/// oldest go first. Only signed deliveries come here, so only the secret's holders fill it.
+final class RecentDeliveries: Sendable {
+    static let window: TimeInterval = 600
+    static let capacity = 4_096
+
+    /// Key (a digest of an id or of a body) → when it was first received.
+    private let seen = Mutex<[String: Date]>([:])
+
+    /// Nil, after recording the delivery, when neither an id nor the body was seen within
+    /// the window; otherwise what was seen before ("delivery id …", "the same body"), and
+    /// nothing is recorded (a replay does not extend the window).
+    func admit(ids: [String], body: [UInt8], now: Date) -> String? {
+        let bodyKey = "body " + Hex.encode(SHA256.hash(data: body))
+        let idKeys = ids.map { (id: $0, key: "id " + Hex.encode(SHA256.hash(data: Array($0.utf8)))) }
+        return seen.withLock { seen in
+            seen = seen.filter { now.timeIntervalSince($0.value) < Self.window }
+            if let repeated = idKeys.first(where: { seen[$0.key] != nil }) { return "delivery id '\(repeated.id.prefix(200))'" }
+            if seen[bodyKey] != nil { return "the same signed body" }
+            for key in [bodyKey] + idKeys.map(\.key) { seen[key] = now }
+            if seen.count > Self.capacity {
+                for (key, _) in seen.sorted(by: { $0.value < $1.value }).prefix(seen.count - Self.capacity) { seen[key] = nil }
+            }
+            return nil
+        }
     }
 }

@@ -58,7 +58,7 @@ struct Serve: AsyncParsableCommand {
                                users: try reconciler.config.web.htpasswd.map(WebAuth.users(htpasswd:)) ?? [:],
                                clock: reconciler.clock)
             let webhook = try reconciler.config.webhookSecretFile.map { file in
-                Webhook(secret: try SecretFile.read(file), followedRef: reconciler.config.followedRef)
+                Webhook(secret: try SecretFile.read(file), followedRef: reconciler.config.followedRef, clock: reconciler.clock)
             }
             let server = BootHTTPServer(controller: FleetController(live: live, loop: loop, clock: reconciler.clock), auth: auth,
                                         webhook: webhook, extraLinks: reconciler.config.web.links,

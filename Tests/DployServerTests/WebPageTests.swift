@@ -1,5 +1,6 @@
 import DployController
 import DployInventory
+import DployRender
 @testable import DployServer
 import DploySpec
 import DployTestSupport
@@ -124,7 +125,8 @@ struct WebPageTests {
                                                            body: "token=\(BootServerTests.token)")
             #expect(signedIn == .seeOther)
             let cookie = try #require(headers[.setCookie])
-            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Max-Age=43200"))
+            #expect(!cookie.contains("Secure"), "server.url is http://: no TLS in front of dploy")
             #expect(!cookie.contains(BootServerTests.token), "the cookie is not the token itself")
             let session = String(cookie.prefix { $0 != ";" })
             let (withCookie, _, _) = try await request(client, "/plan", headers: [.cookie: session])
@@ -135,6 +137,77 @@ struct WebPageTests {
             let (agent, _, _) = try await request(client, "/agent.sh")
             #expect(agent == .ok)
         }
+    }
+
+    /// Issue 19: the cookie was HMAC(token), the same for every sign-in, valid until the token
+    /// changed, and there was no way to sign out. Now each sign-in is a session of its own that
+    /// the server ends after 12 hours or at `POST /logout`, whatever the browser still holds.
+    @Test("a session ends at sign-out and after 12 hours, server-side; each sign-in is its own; a restart ends them all")
+    func sessions() async throws {
+        let lab = try Lab()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let app = Application(router: try server(lab, clock: clock.wallClock).router())
+        let stolen = try await app.test(.live) { client in
+            let first = try await signIn(client)
+            let second = try await signIn(client)
+            #expect(first != second, "each sign-in is a session of its own")
+            let (page, _, html) = try await request(client, "/plan", headers: [.cookie: first])
+            #expect(page == .ok)
+            #expect(html.contains("<form method=\"post\" action=\"/logout\" class=\"sign-out\"><button type=\"submit\">Sign out</button></form>"))
+            #expect(!WebPages.signIn.contains("action=\"/logout\""), "the sign-in page has no sign-out button")
+            let (made, _, _) = try await request(client, "/plan", headers: [.cookie: "dploy_session=" + String(repeating: "ab", count: 32)])
+            #expect(made == .unauthorized, "an id the server did not hand out")
+
+            // Sign-out ends the session on the server and clears the cookie; a copy of it is refused.
+            let (out, outHeaders, _) = try await request(client, "/logout", method: .post, headers: [.cookie: first])
+            #expect(out == .seeOther && outHeaders[.location] == "/")
+            let cleared = outHeaders[.setCookie] ?? "no Set-Cookie"
+            #expect(cleared.hasPrefix("dploy_session=;") && cleared.contains("Max-Age=0"), "\(cleared)")
+            #expect(try await request(client, "/plan", headers: [.cookie: first]).0 == .unauthorized, "signed out")
+            #expect(try await request(client, "/plan", headers: [.cookie: second]).0 == .ok, "other sessions go on")
+
+            // 12 hours after sign-in the server refuses the session, even from a browser that kept it.
+            clock.advance(by: 12 * 3600 - 1)
+            #expect(try await request(client, "/plan", headers: [.cookie: second]).0 == .ok)
+            clock.advance(by: 2)
+            #expect(try await request(client, "/plan", headers: [.cookie: second]).0 == .unauthorized, "expired")
+            return try await signIn(client)
+        }
+        // A restart (which a new token needs) signs everyone out.
+        let restarted = Application(router: try server(lab, clock: clock.wallClock).router())
+        try await restarted.test(.live) { client in
+            let (status, _, _) = try await request(client, "/plan", headers: [.cookie: stolen])
+            #expect(status == .unauthorized)
+        }
+    }
+
+    /// Signs in with the token; the session cookie as a browser sends it back (`dploy_session=ID`).
+    func signIn(_ client: some TestClientProtocol) async throws -> String {
+        let (status, headers, _) = try await request(client, "/login", method: .post,
+                                                     headers: [.contentType: "application/x-www-form-urlencoded"],
+                                                     body: "token=\(BootServerTests.token)")
+        #expect(status == .seeOther)
+        return String(try #require(headers[.setCookie]).prefix { $0 != ";" })
+    }
+
+    @Test("the session cookie is Secure when server.url is https://, and sessions are bounded")
+    func secureCookie() async throws {
+        let lab = try Lab()
+        let live = LiveDesired(store: try lab.store(), server: BootServer(url: "https://dploy.example.net"), discovery: nil)
+        let app = Application(router: BootHTTPServer(controller: FleetController(live: live), auth: WebAuth(token: "t")).router())
+        try await app.test(.live) { client in
+            let (_, headers, _) = try await request(client, "/login", method: .post,
+                                                    headers: [.contentType: "application/x-www-form-urlencoded"], body: "token=t")
+            #expect(try #require(headers[.setCookie]).contains("; Secure"))
+            let (_, outHeaders, _) = try await request(client, "/logout", method: .post)
+            #expect(try #require(outHeaders[.setCookie]).contains("; Secure"))
+        }
+        let sessions = WebAuth.Sessions()
+        let now = Date(timeIntervalSince1970: 1_795_000_000)
+        let ids = (0..<(WebAuth.Sessions.capacity + 1)).map { sessions.start(now: now.addingTimeInterval(Double($0))) }
+        #expect(sessions.count == WebAuth.Sessions.capacity)
+        #expect(!sessions.isValid(ids[0], now: now.addingTimeInterval(2_000)), "the session that ends soonest went")
+        #expect(sessions.isValid(ids[1], now: now.addingTimeInterval(2_000)) && sessions.isValid(ids.last!, now: now.addingTimeInterval(2_000)))
     }
 
     @Test("the Tasks page, /v1/tasks and a machine's page show each target's run: pending, then as recorded")

@@ -1,7 +1,13 @@
 import Crypto
-import DployServer
+@testable import DployController
+@testable import DployServer
+import DploySpec
+import DployTestSupport
 import Foundation
 import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
 import Testing
 
 /// Webhook signatures as GitHub, Gitea/Forgejo and a plain `curl` send them.
@@ -51,5 +57,81 @@ struct WebhookTests {
                 == .ignored("push to refs/heads/feature; this controller follows main"))
         let anyBranch = Webhook(secret: "s3cret", followedRef: nil)
         #expect(anyBranch.verdict(body: body, headers: headers(["X-Gitea-Signature": hexSignature(body)])) == .run)
+    }
+
+    /// Issue 19: a captured signed delivery could be sent again any number of times, and each
+    /// asked for a run. Now the same delivery id, or the same signed body under any id, is
+    /// acknowledged within the window and runs nothing; past the window it counts again.
+    @Test("a signed delivery counts once: a repeated id or body within 10 minutes is a duplicate and runs nothing")
+    func replayRefused() async throws {
+        let lab = try BootServerTests.Lab()
+        let store = try lab.store()
+        let live = LiveDesired(store: store, server: try lab.reconciler.settings.server, discovery: nil)
+        let loop = ReconcileLoop(reconciler: lab.reconciler, store: store, metrics: ControllerMetrics(),
+                                 logger: Logger(label: "test"), live: live)
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let server = BootHTTPServer(controller: FleetController(live: live, loop: loop, clock: clock.wallClock),
+                                    auth: WebAuth(token: BootServerTests.token),
+                                    webhook: Webhook(secret: "s3cret", followedRef: "main", clock: clock.wallClock))
+        let other = Array(#"{"ref": "refs/heads/main", "after": "4567cdef"}"#.utf8)
+        try await Application(router: server.router()).test(.live) { client in
+            func deliver(_ body: [UInt8], id: String?, signed: Bool = true) async throws -> (HTTPResponse.Status, String) {
+                var fields = headers(signed ? ["X-Hub-Signature-256": "sha256=" + hexSignature(body)] : [:])
+                if let id { fields[HTTPField.Name("X-GitHub-Delivery")!] = id }
+                return try await client.execute(uri: "/v1/hooks/git", method: .post, headers: fields, body: ByteBuffer(bytes: body)) {
+                    ($0.status, String(buffer: $0.body))
+                }
+            }
+            /// Whether the delivery asked for a run (a pending trigger, taken here).
+            func triggered() async -> Bool { await loop.wake.wait(timeout: .zero) }
+
+            #expect(try await deliver(push, id: "id-1") == (.accepted, #"{"queued":"true"}"#))
+            #expect(await triggered())
+
+            // GitHub's redelivery: the same id and body.
+            let (status, answer) = try await deliver(push, id: "id-1")
+            #expect(status == .accepted)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: String])
+            #expect(json["queued"] == "false")
+            #expect(json["reason"]?.hasPrefix("duplicate delivery: delivery id 'x-github-delivery: id-1'") == true, "\(answer)")
+            #expect(await triggered() == false, "a duplicate runs nothing")
+            // A replay: the id is not signed, so the attacker changes it or leaves it out.
+            for id in ["id-2", nil] {
+                let (replayed, text) = try await deliver(push, id: id)
+                #expect(replayed == .accepted && text.contains("duplicate delivery: the same signed body"), "\(id ?? "no id"): \(text)")
+                #expect(await triggered() == false)
+            }
+            // Another signed body under an id already seen is a duplicate too.
+            #expect(try await deliver(other, id: "id-1").1.contains("duplicate delivery"))
+            #expect(await triggered() == false)
+            // An unsigned request does not use up an id: the signed delivery with it still runs.
+            #expect(try await deliver(other, id: "id-3", signed: false).0 == .unauthorized)
+            #expect(try await deliver(other, id: "id-3").1 == #"{"queued":"true"}"#)
+            #expect(await triggered())
+
+            // Past the window the captured body counts again: one more fetch of the followed branch.
+            clock.advance(by: 601)
+            #expect(try await deliver(push, id: "id-4").1 == #"{"queued":"true"}"#)
+            #expect(await triggered())
+        }
+        let metrics = loop.metrics.exposition()
+        #expect(metrics.contains("dploy_webhook_deliveries_total{result=\"accepted\"} 3"), "\(metrics)")
+        #expect(metrics.contains("dploy_webhook_deliveries_total{result=\"ignored\"} 4"))
+        #expect(metrics.contains("dploy_webhook_deliveries_total{result=\"unauthorized\"} 1"))
+    }
+
+    @Test("the delivery memory is bounded: past its capacity the oldest deliveries are forgotten first")
+    func recentDeliveriesBounded() {
+        let recent = RecentDeliveries()
+        let start = Date(timeIntervalSince1970: 1_795_000_000)
+        // Each delivery is two keys (its id and its body).
+        let deliveries = RecentDeliveries.capacity / 2 + 10
+        for index in 0..<deliveries {
+            #expect(recent.admit(ids: ["x-dploy-delivery: \(index)"], body: Array("\(index)".utf8),
+                                 now: start.addingTimeInterval(Double(index) / 1000)) == nil)
+        }
+        let now = start.addingTimeInterval(Double(deliveries) / 1000)
+        #expect(recent.admit(ids: [], body: Array("0".utf8), now: now) == nil, "the oldest was shed")
+        #expect(recent.admit(ids: [], body: Array("\(deliveries - 1)".utf8), now: now) == "the same signed body")
     }
 }

@@ -109,9 +109,13 @@ struct ServeCommandTests {
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }
 
+    /// A push delivery; its body names a delivery id of its own, as a forge's payload differs
+    /// per push: dploy refuses the same signed body twice within 10 minutes as a replay.
     func webhook(_ port: Int, signed: Bool) throws -> Int {
-        let body = #"{"ref": "refs/heads/main"}"#
-        var arguments = ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body]
+        let delivery = UUID().uuidString
+        let body = #"{"ref": "refs/heads/main", "delivery": "\#(delivery)"}"#
+        var arguments = ["-X", "POST", "-H", "Content-Type: application/json", "-H", "X-Dploy-Delivery: \(delivery)",
+                         "--data-binary", body]
         if signed {
             let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: Array(Self.secret.utf8)))
             arguments += ["-H", "X-Gitea-Signature: " + mac.map { String(format: "%02x", $0) }.joined()]

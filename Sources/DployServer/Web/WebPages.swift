@@ -25,7 +25,7 @@ struct WebPages: Sendable {
     }
 
     /// Rendered once: the 401 page needs no state.
-    static let signIn: String = WebPages(extraLinks: [:]).render("signIn", WebViews.Message(title: "Sign in"))
+    static let signIn: String = WebPages(extraLinks: [:]).render("signIn", WebViews.Message(title: "Sign in", signingIn: true))
 
     func render(_ name: String, _ view: some Encodable & Sendable) -> String {
         library.render(view, withTemplate: name) ?? "template \(name) is missing"

@@ -14,7 +14,7 @@ enum WebTemplates {
         <style>
         body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
         header{background:#1d232a;color:#fff;padding:.6em 1.2em;display:flex;gap:1.5em;align-items:baseline}
-        header a{color:#cfe3ff;text-decoration:none}header .source{margin-left:auto;color:#9aa7b4;font-size:.9em}
+        header a{color:#cfe3ff;text-decoration:none}header .source{margin-left:auto;color:#9aa7b4;font-size:.9em}header form{margin:0}
         main{padding:1em 1.2em}h1{font-size:1.3em;margin:.3em 0 .8em}h2{font-size:1.1em;margin:1.4em 0 .5em}
         table{border-collapse:collapse;background:#fff;width:100%}th,td{padding:.35em .6em;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
         th{background:#eef1f4;font-weight:600}td.num{text-align:right}small,.muted{color:#6b7785}
@@ -28,7 +28,7 @@ enum WebTemplates {
         code{font-family:ui-monospace,monospace}
         </style></head>
         <body><header><strong>dploy</strong><nav><a href="/">Servers</a> · <a href="/groups">Groups</a> · <a href="/plan">Plan</a> · <a href="/tasks">Tasks</a> · <a href="/source">Source</a></nav>
-        <span class="source">{{sourceLabel}}</span></header><main>
+        <span class="source">{{sourceLabel}}</span>{{^signingIn}}<form method="post" action="/logout" class="sign-out"><button type="submit">Sign out</button></form>{{/signingIn}}</header><main>
 
         """
 

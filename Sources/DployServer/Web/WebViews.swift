@@ -215,5 +215,7 @@ enum WebViews {
         var title: String
         var sourceLabel: String?
         var message: String?
+        /// The sign-in page: no sign-out button in its header.
+        var signingIn = false
     }
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Sends a signed git push webhook to dploy serve: webhook.py URL SECRET_FILE REF.
 
-The body is a push payload naming REF; the signature is HMAC-SHA256 of the body with the
-secret (one line, without its newline), in X-Dploy-Signature: sha256=HEX. Prints the status.
+The body is a push payload naming REF and a delivery id of its own (dploy refuses the same
+signed body twice within 10 minutes as a replay), also sent as X-Dploy-Delivery; the
+signature is HMAC-SHA256 of the body with the secret (one line, without its newline), in
+X-Dploy-Signature: sha256=HEX. Prints the status.
 """
 import hashlib
 import hmac
@@ -10,14 +12,17 @@ import json
 import sys
 import urllib.error
 import urllib.request
+import uuid
 
 url, secret_file, ref = sys.argv[1:4]
 with open(secret_file, "rb") as f:
     secret = f.read().strip()
-body = json.dumps({"ref": ref}).encode()
+delivery = str(uuid.uuid4())
+body = json.dumps({"ref": ref, "delivery": delivery}).encode()
 signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
 request = urllib.request.Request(url, data=body, method="POST", headers={
-    "Content-Type": "application/json", "X-Dploy-Signature": "sha256=" + signature})
+    "Content-Type": "application/json", "X-Dploy-Signature": "sha256=" + signature,
+    "X-Dploy-Delivery": delivery})
 try:
     with urllib.request.urlopen(request, timeout=10) as response:
         print(response.status)
