@@ -36,4 +36,17 @@ public enum BootPaths {
     public static func pxelinux(_ mac: MACAddress) -> OutputPath { OutputPath(.tftp, "pxelinux.cfg/01-\(mac.hyphenated)") }
     public static func grub(_ mac: MACAddress) -> OutputPath { OutputPath(.tftp, "grub/grub.cfg-01-\(mac.hyphenated)") }
     public static func installerFolder(_ machine: String) -> String { "installers/\(machine)" }
+
+    /// The MAC a loader's config request names, as the loader wrote it: `<mac>.ipxe` (iPXE,
+    /// under `ipxe/`), `01-<mac>` (pxelinux, under `pxelinux.cfg/`; 01 is Ethernet's ARP
+    /// type), `grub.cfg-01-<mac>` (GRUB, under `grub/`). Nil for any other name: pxelinux's
+    /// UUID and IP probes and `default` are not found, and the loader tries its next name.
+    public static func configMAC(_ name: String, loader: BootLoader) -> String? {
+        let mac: Substring? = switch loader {
+        case .ipxe: name.hasSuffix(".ipxe") ? name.dropLast(5) : nil
+        case .pxelinux: name.hasPrefix("01-") ? name.dropFirst(3) : nil
+        case .grub: name.hasPrefix("grub.cfg-01-") ? name.dropFirst(12) : nil
+        }
+        return mac.map(String.init)
+    }
 }

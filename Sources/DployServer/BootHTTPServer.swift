@@ -135,15 +135,20 @@ public struct BootHTTPServer: Sendable {
             guard let mac = request.uri.queryParameters["mac"].map(String.init) else {
                 return Self.text("#!ipxe\nchain --autofree \(controller.serverURL)/boot.ipxe?mac=${net0/mac}\n")
             }
-            do {
-                guard let script = try controller.bootScript(mac: mac, address: context.clientAddress) else {
-                    return Self.text("#!ipxe\necho dploy: no desired state is loaded yet, booting the local disk\nexit\n")
-                }
-                return Self.text(script)
-            } catch {
-                // Still a valid script: the machine boots its disk and asks again next boot.
-                return Self.text("#!ipxe\necho dploy: the store is busy or unavailable, booting the local disk\nexit\n")
-            }
+            return Self.text(controller.bootAnswer(mac: mac, loader: .ipxe, address: context.clientAddress))
+        }
+        // Each loader's own config, decided when it is asked for (the files of the same
+        // names in the output folders are the planner's snapshot, for sites that serve them
+        // elsewhere): iPXE chained from pxelinux, lpxelinux with an http:// path prefix,
+        // GRUB loading its config over HTTP.
+        router.get("ipxe/:name") { _, context -> Response in
+            try self.bootConfig(.ipxe, named: context.parameters.get("name"), address: context.clientAddress)
+        }
+        router.get("pxelinux.cfg/:name") { _, context -> Response in
+            try self.bootConfig(.pxelinux, named: context.parameters.get("name"), address: context.clientAddress)
+        }
+        router.get("grub/:name") { _, context -> Response in
+            try self.bootConfig(.grub, named: context.parameters.get("name"), address: context.clientAddress)
         }
         router.get("agent.sh") { _, _ -> Response in
             Self.text(AgentScript.text(server: controller.serverURL), contentType: "text/x-shellscript")
@@ -313,6 +318,14 @@ public struct BootHTTPServer: Sendable {
         var at: Date
         var kind: String
         var message: String
+    }
+
+    /// A loader's config named `name`, decided now; 404 for a name that names no MAC.
+    private func bootConfig(_ loader: BootLoader, named name: String?, address: String?) throws -> Response {
+        guard let name, let mac = BootPaths.configMAC(name, loader: loader) else {
+            throw HTTPError(.notFound, message: "no \(loader) config of that name")
+        }
+        return Self.text(controller.bootAnswer(mac: mac, loader: loader, address: address))
     }
 
     static func text(_ text: String, contentType: String = "text/plain; charset=utf-8") -> Response {

@@ -26,9 +26,11 @@ public protocol ControllerInterface: Sendable {
     /// The Prometheus exposition; nil when no loop runs.
     func metricsExposition() -> String?
 
-    /// What the machine with this MAC boots now (an iPXE script), recording the sighting
-    /// and any install attempt it starts (`BootDecisions`). Nil before desired state is loaded.
-    func bootScript(mac: String, address: String?) throws -> String?
+    /// What the machine with this MAC boots now, in `loader`'s language (an iPXE script, a
+    /// pxelinux or GRUB config), recording the sighting and any install attempt it starts
+    /// (`BootDecisions`). Always an answer the loader can read: before desired state is
+    /// loaded, or when the store fails, it boots the local disk and says why.
+    func bootAnswer(mac: String?, loader: BootLoader, address: String?) -> String
 
     /// Every machine in git, then every machine seen that is not, with its last event and
     /// BMC reading: `/v1/machines` and the server list.

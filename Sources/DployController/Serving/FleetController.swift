@@ -36,8 +36,18 @@ public final class FleetController: ControllerInterface {
 
     public func metricsExposition() -> String? { loop?.metrics.exposition() }
 
-    public func bootScript(mac: String, address: String?) throws -> String? {
-        try live.snapshot?.decisions.script(mac: mac, address: address, now: clock.now())
+    public func bootAnswer(mac: String?, loader: BootLoader, address: String?) -> String {
+        guard let decisions = live.snapshot?.decisions else {
+            return BootAnswer.localDisk(message: "no desired state is loaded yet, booting the local disk")
+                .rendered(for: loader, server: live.server)
+        }
+        do {
+            return try decisions.answer(mac: mac, loader: loader, address: address, now: clock.now())
+        } catch {
+            // Still an answer: the machine boots its disk and asks again at its next boot.
+            return BootAnswer.localDisk(message: "the store is busy or unavailable, booting the local disk")
+                .rendered(for: loader, server: live.server)
+        }
     }
 
     private var fleet: Fleet { desired?.fleet ?? Fleet() }
