@@ -23,10 +23,16 @@ struct BootServerTests {
         let reconciler: Reconciler
 
         /// `web01IP` replaces web-01's reserved address (198.18.0.21), so that a test's
-        /// requests over loopback can come from it.
-        init(web01IP: String? = nil) throws {
+        /// requests over loopback can come from it; `loader` replaces the debian-12
+        /// profile's (web-01's) loader.
+        init(web01IP: String? = nil, loader: BootLoader? = nil) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-serve-\(UUID().uuidString)")
             try FileManager.default.copyItem(at: BootServerTests.repositoryRoot.appendingPathComponent("examples/lab"), to: root)
+            if let loader {
+                let profile = root.appendingPathComponent("profiles/debian-12.yaml")
+                let text = try String(contentsOf: profile, encoding: .utf8).replacingOccurrences(of: "loader: ipxe", with: "loader: \(loader)")
+                try Data(text.utf8).write(to: profile)
+            }
             if let web01IP {
                 let rack = root.appendingPathComponent("machines/rack-r1.yaml")
                 let text = try String(contentsOf: rack, encoding: .utf8).replacingOccurrences(of: "ip: 198.18.0.21\n", with: "ip: \(web01IP)\n")
@@ -342,6 +348,55 @@ struct BootServerTests {
             // One already held reports again after its window.
             clock.advance(by: BootDecisions.attemptWindow + 1)
             #expect(try await post(client, "/v1/inventory?mac=02:00:00:00:00:01", body: report).0 == .noContent)
+        }
+    }
+
+    @Test("pxelinux and GRUB configs over HTTP are decided like iPXE's: attempts counted, retries bounded, then the disk")
+    func everyLoaderCounts() async throws {
+        // Requests come from 127.0.0.1, made web-01's reserved address: they speak for it.
+        let lab = try Lab(web01IP: "127.0.0.1", loader: .pxelinux)
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
+        let app = Application(router: try lab.server(clock: clock.wallClock).router())
+        try await app.test(.live) { client in
+            let pxelinux = "/pxelinux.cfg/01-94-18-82-3a-5c-10", grub = "/grub/grub.cfg-01-94-18-82-3a-5c-10"
+            let (status, config) = try await get(client, pxelinux, token: nil)
+            #expect(status == .ok)
+            #expect(config.contains("  KERNEL http://198.18.0.1:8080/files/debian-12/linux\n"), "\(config)")
+            #expect(config.contains("url=http://198.18.0.1:8080/installers/web-01/preseed.cfg"))
+            // The same boot asking again, or chaining another loader, is the same attempt.
+            #expect(try await get(client, pxelinux, token: nil).1 == config)
+            #expect(try await get(client, "/ipxe/94-18-82-3a-5c-10.ipxe", token: nil).1.contains("installing web-01"))
+            #expect(try await get(client, grub, token: nil).1.contains("linux (http,198.18.0.1:8080)/files/debian-12/linux"))
+            #expect(try lab.store().installAttempts(Self.web01).count == 1)
+            // Two more boots after the window use up the lab's three attempts; the next boots the disk.
+            for attempt in 2...3 {
+                clock.advance(by: BootDecisions.attemptWindow + 1)
+                #expect(try await get(client, attempt == 2 ? grub : pxelinux, token: nil).1.contains("debian-12/linux"))
+                #expect(try lab.store().installAttempts(Self.web01).count == attempt)
+            }
+            clock.advance(by: BootDecisions.attemptWindow + 1)
+            let local = try await get(client, pxelinux, token: nil).1
+            #expect(local.contains("  LOCALBOOT 0\n") && !local.contains("KERNEL"), "\(local)")
+            #expect(try lab.store().machine(Self.web01)?.state == .failed)
+            #expect(try await get(client, grub, token: nil).1.contains("menuentry 'dploy: local disk'"))
+            // Names that name no MAC are not found, so pxelinux tries its next one.
+            #expect(try await get(client, "/pxelinux.cfg/default", token: nil).0 == .notFound)
+            #expect(try await get(client, "/pxelinux.cfg/C612", token: nil).0 == .notFound)
+        }
+    }
+
+    @Test("a pxelinux install's callback ends it: the next pxelinux boot is the disk")
+    func pxelinuxCallback() async throws {
+        let lab = try Lab(loader: .pxelinux)
+        let app = Application(router: try lab.server().router())
+        try await app.test(.live) { client in
+            let pxelinux = "/pxelinux.cfg/01-94-18-82-3a-5c-10"
+            #expect(try await get(client, pxelinux, token: nil).1.contains("KERNEL"))
+            let token = try #require(try lab.reconciler.settings.server.callbackKey).token(mac: Self.web01, generation: 0)
+            #expect(try await post(client, "/v1/machines/94-18-82-3a-5c-10/installed?generation=0&token=\(token)").0 == .noContent)
+            let after = try await get(client, pxelinux, token: nil).1
+            #expect(after.contains("LOCALBOOT 0") && !after.contains("KERNEL"), "\(after)")
+            #expect(try lab.store().machine(Self.web01)?.installedGeneration == 0)
         }
     }
 
