@@ -158,6 +158,9 @@ public enum Planner {
         if differs(BootPaths.ipxeEntry, IPXEScript.entry(server: settings.server)) {
             shared.append(.writeFile(BootPaths.ipxeEntry, machine: nil, reason: Reason(.ipxeEntry, "iPXE entry script")))
         }
+        if hosts.contains(where: { $0.loader == .grub }), differs(BootPaths.grubEntry, GRUBConfig.entry(server: settings.server)) {
+            shared.append(.writeFile(BootPaths.grubEntry, machine: nil, reason: Reason(.grubEntry, "GRUB's first config")))
+        }
         if let dhcp = settings.dhcp {
             let dhcpFiles = DHCPFiles.render(dhcp, hosts: hosts, boot: DHCPBootOptions(server: settings.server))
             var changed = false
@@ -239,7 +242,8 @@ public enum Planner {
         }
         let bytes = files.mapValues { Array($0.utf8) }
         return RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall,
-                               files: bytes, digests: bytes.mapValues(ContentDigest.init), host: DHCPHost(effective))
+                               files: bytes, digests: bytes.mapValues(ContentDigest.init),
+                               host: DHCPHost(effective, loader: profile?.loader ?? .ipxe))
     }
 
     /// What the planner knows of one desired machine in this plan: its render and how it

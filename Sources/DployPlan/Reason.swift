@@ -37,6 +37,8 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case fileNotNeeded
         /// The shared iPXE entry script every loader chains into.
         case ipxeEntry
+        /// GRUB's first config, which loads each machine's own from dploy.
+        case grubEntry
         /// The DHCP configuration: the reservations of the fleet.
         case dhcpReservations
         /// The DHCP configuration changed, so the server rereads it.

@@ -70,9 +70,9 @@ public final class RenderCache: @unchecked Sendable {
     func lookup(_ machine: Machine, installed: Int?, failed: Int?) -> RenderedMachine? {
         guard let entry = entries[machine.mac.value], entry.installed == installed, entry.failed == failed,
               entry.effective.machine == machine else { return nil }
-        return RenderedMachine(effective: entry.effective, profile: entry.effective.settings.profile.flatMap { profiles[$0] },
-                               needsInstall: entry.needsInstall, files: [:], digests: entry.digests,
-                               host: DHCPHost(entry.effective))
+        let profile = entry.effective.settings.profile.flatMap { profiles[$0] }
+        return RenderedMachine(effective: entry.effective, profile: profile, needsInstall: entry.needsInstall, files: [:],
+                               digests: entry.digests, host: DHCPHost(entry.effective, loader: profile?.loader ?? .ipxe))
     }
 
     /// Keeps the render without its files' bytes: their digests tell whether anything must

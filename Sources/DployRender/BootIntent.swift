@@ -35,6 +35,8 @@ public enum BootPaths {
     public static let ipxeEntry = OutputPath(.http, "boot.ipxe")
     public static func pxelinux(_ mac: MACAddress) -> OutputPath { OutputPath(.tftp, "pxelinux.cfg/01-\(mac.hyphenated)") }
     public static func grub(_ mac: MACAddress) -> OutputPath { OutputPath(.tftp, "grub/grub.cfg-01-\(mac.hyphenated)") }
+    /// The one config Debian's `grubnetx64.efi` reads over TFTP (its prefix is `/grub`).
+    public static let grubEntry = OutputPath(.tftp, "grub/grub.cfg")
     public static func installerFolder(_ machine: String) -> String { "installers/\(machine)" }
 
     /// The MAC a loader's config request names, as the loader wrote it: `<mac>.ipxe` (iPXE,

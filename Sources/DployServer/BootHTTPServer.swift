@@ -150,6 +150,20 @@ public struct BootHTTPServer: Sendable {
         router.get("grub/:name") { _, context -> Response in
             try self.bootConfig(.grub, named: context.parameters.get("name"), address: context.clientAddress)
         }
+        // The loaders themselves, from where Debian's packages put them: UEFI HTTP boot
+        // downloads one, lpxelinux fetches ldlinux.c32 beside its config.
+        let fileIO = FileIO()
+        for (name, loader) in LoaderFiles.known {
+            let answer: @Sendable (Request, DployRequestContext) async throws -> Response = { _, context in
+                guard let path = loader.paths.first(where: { FileManager.default.isReadableFile(atPath: $0) }) else {
+                    throw HTTPError(.notFound, message: "\(name) is not installed on the boot server (Debian package \(loader.package))")
+                }
+                return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
+                                body: try await fileIO.loadFile(path: path, context: context))
+            }
+            router.get(RouterPath(LoaderFiles.urlPath(name)), use: answer)
+            router.head(RouterPath(LoaderFiles.urlPath(name)), use: answer)
+        }
         router.get("agent.sh") { _, _ -> Response in
             Self.text(AgentScript.text(server: controller.serverURL), contentType: "text/x-shellscript")
         }

@@ -30,6 +30,22 @@ struct ApplyTests {
         #expect(try lab.outputStamps() == stamps, "same bytes, same mtimes")
     }
 
+    @Test("a machine whose profile boots GRUB gets GRUB's first config, its own config and its DHCP tag; once")
+    func grubLoader() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let profile = try lab.read("profiles/debian-12.yaml")
+        try lab.write("profiles/debian-12.yaml", profile.replacingOccurrences(of: "loader: ipxe", with: "loader: grub"))
+        let reconciler = try lab.reconciler()
+        let plan = try reconciler.plan().plan
+        let entry = try #require(plan.shared.first { $0.path == BootPaths.grubEntry })
+        #expect(entry.reason.code == .grubEntry)
+        #expect(plan.actions.contains { $0.path == BootPaths.grub(MACAddress("94:18:82:3a:5c:10")!) }, "web-01's own config")
+        _ = try reconciler.apply(try reconciler.plan())
+        #expect(try lab.read("out/tftp/grub/grub.cfg").contains("configfile (http,198.18.0.1:8080)/grub/grub.cfg-01-$net_default_mac"))
+        #expect(try lab.read("out/dhcp/dploy.hosts").contains("94:18:82:3a:5c:10,set:grub,198.18.0.21,web-01"))
+        #expect(!(try reconciler.plan().plan.hasChanges), "written once, then converged")
+    }
+
     @Test("a DHCP reload that fails is owed: the next plan reloads although the files match")
     func failedReloadIsRetried() throws {
         let lab = try LabCopy(config: LabCopy.config(extraDHCP: ", reload: \"test -e reload-works\""))

@@ -21,17 +21,25 @@ struct DHCPCheckerTests {
     func keaAccepts() throws { try accepted(backend: "kea", file: "kea-dhcp4.json") }
 
     /// Plans and applies the lab with `backend`, whose real checker (no `check` in the
-    /// config) must accept the file, then checks the file on disk again.
+    /// config) must accept the file, then checks the file on disk again. The lab's web
+    /// machines boot GRUB and its db machines pxelinux here, so every loader's rules are
+    /// in the file the checker reads.
     func accepted(backend: String, file: String) throws {
         let lab = try LabCopy(config: LabCopy.config(backend: backend, dhcpFile: file, check: nil))
+        for (profile, loader) in [("debian-12", "grub"), ("rocky-9", "pxelinux")] {
+            let text = try lab.read("profiles/\(profile).yaml")
+            try lab.write("profiles/\(profile).yaml", text.replacingOccurrences(of: "spec:\n", with: "spec:\n  loader: \(loader)\n")
+                .replacingOccurrences(of: "  loader: ipxe\n", with: ""))
+        }
         let reconciler = try lab.reconciler()
         let result = try reconciler.plan()
         #expect(result.plan.shared.contains { $0.kind == .writeDHCPConfig })
         let report = try reconciler.apply(result)
         #expect(report.written.contains(OutputPath(.dhcp, file)))
         let text = try lab.read("out/dhcp/\(backend == "dnsmasq" ? "dploy.hosts" : file)")
-        #expect(text.contains("94:18:82:3a:5c:10,198.18.0.21") || text.contains("hardware ethernet 94:18:82:3a:5c:10")
+        #expect(text.contains("94:18:82:3a:5c:10,set:grub,198.18.0.21") || text.contains("hardware ethernet 94:18:82:3a:5c:10")
                 || text.contains("\"hw-address\" : \"94:18:82:3a:5c:10\""), "web-01's reservation")
+        #expect(text.contains("pxelinux") && text.contains("grub"), "both loaders' rules are checked")
         // And the file on disk, as the server would read it, passes the checker again.
         try DHCPCheck(backend: try #require(DHCPBackend(rawValue: backend)), command: nil)
             .run(candidate: lab.path("out/dhcp/\(file)"), shownAs: file)

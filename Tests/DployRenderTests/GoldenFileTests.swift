@@ -121,18 +121,26 @@ struct GoldenFileTests {
         try expectGolden("pxelinux-local", PXELinuxConfig.machine(lab.machine("db-01"), intent: .localDisk, server: Self.server))
     }
 
-    @Test("GRUB: install over HTTP, local disk")
+    @Test("GRUB: install over HTTP, local disk, the first config that loads the machine's own")
     func grub() throws {
         let lab = try Self.lab()
         try expectGolden("grub-install.cfg",
                          GRUBConfig.machine(lab.machine("web-01"), intent: .install(lab.profile("ubuntu-24")), server: Self.server))
         try expectGolden("grub-local.cfg", GRUBConfig.machine(lab.machine("web-01"), intent: .localDisk, server: Self.server))
+        try expectGolden("grub-entry.cfg", GRUBConfig.entry(server: Self.server))
     }
 
-    @Test("DHCP: dnsmasq, ISC dhcpd and Kea, with an IPv6-only machine left without a fixed address")
+    @Test("DHCP: dnsmasq, ISC dhcpd and Kea: each machine's loader by architecture, an IPv6-only machine without a fixed address")
     func dhcp() throws {
         let lab = try Self.lab()
-        let hosts = lab.fleet.machines.map { DHCPHost(lab.resolver.resolve($0)) }
+        // db-01's profile boots pxelinux; app-01 stands for a machine whose profile boots GRUB.
+        var hosts = lab.fleet.machines.map { machine in
+            let effective = lab.resolver.resolve(machine)
+            return DHCPHost(effective, loader: effective.settings.profile.map { lab.profile($0).loader } ?? .ipxe)
+        }
+        var grub = DHCPHost(lab.machine("web-01"), loader: .grub)
+        (grub.name, grub.mac, grub.ip, grub.hostname) = ("app-01", MACAddress("94:18:82:00:00:77")!, try IPAddress.parse("198.18.0.77").get(), nil)
+        hosts.append(grub)
         let boot = DHCPBootOptions(server: Self.server)
         try expectGolden("dnsmasq.conf", DnsmasqConfig.config(boot: boot, hostsFilePath: "/var/lib/dploy/out/dhcp/dploy.hosts"))
         try expectGolden("dnsmasq.hosts", DnsmasqConfig.hostsFile(hosts))

@@ -367,6 +367,8 @@ struct BootServerTests {
             #expect(try await get(client, pxelinux, token: nil).1 == config)
             #expect(try await get(client, "/ipxe/94-18-82-3a-5c-10.ipxe", token: nil).1.contains("installing web-01"))
             #expect(try await get(client, grub, token: nil).1.contains("linux (http,198.18.0.1:8080)/files/debian-12/linux"))
+            // GRUB's first config asks with $net_default_mac, which has colons.
+            #expect(try await get(client, "/grub/grub.cfg-01-94:18:82:3a:5c:10", token: nil).1.contains("debian-12/linux"))
             #expect(try lab.store().installAttempts(Self.web01).count == 1)
             // Two more boots after the window use up the lab's three attempts; the next boots the disk.
             for attempt in 2...3 {
@@ -382,6 +384,22 @@ struct BootServerTests {
             // Names that name no MAC are not found, so pxelinux tries its next one.
             #expect(try await get(client, "/pxelinux.cfg/default", token: nil).0 == .notFound)
             #expect(try await get(client, "/pxelinux.cfg/C612", token: nil).0 == .notFound)
+        }
+    }
+
+    @Test("the loaders are served from where Debian's packages put them, unchanged",
+          .enabled(if: ["/usr/lib/ipxe/undionly.kpxe", "/usr/lib/syslinux/modules/bios/ldlinux.c32"]
+                    .allSatisfy(FileManager.default.fileExists(atPath:)) || integrationRequired,
+                   "the ipxe and syslinux-common packages are not installed (sudo bash .ci/setup)"))
+    func loadersServed() async throws {
+        let lab = try Lab()
+        let app = Application(router: try lab.server().router())
+        try await app.test(.live) { client in
+            for (name, path) in [("undionly.kpxe", "/usr/lib/ipxe/undionly.kpxe"), ("ldlinux.c32", "/usr/lib/syslinux/modules/bios/ldlinux.c32")] {
+                let served = try await client.execute(uri: "/\(name)", method: .get) { ($0.status, Data(buffer: $0.body)) }
+                #expect(served.0 == .ok)
+                #expect(served.1 == (try Data(contentsOf: URL(fileURLWithPath: path))), "\(name)")
+            }
         }
     }
 

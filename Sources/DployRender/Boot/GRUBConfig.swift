@@ -3,6 +3,19 @@ import DploySpec
 /// `grub/grub.cfg-01-<mac>` for UEFI network boot with GRUB: fetches the kernel and
 /// initrd over HTTP, or leaves GRUB to boot the disk.
 public enum GRUBConfig {
+    /// `grub/grub.cfg`, the only config Debian's `grubnetx64.efi` reads (over TFTP, no MAC
+    /// lookup of its own): it loads the machine's config from dploy over HTTP, decided when
+    /// asked. `$net_default_mac` is the booting interface's MAC, with colons.
+    public static func entry(server: BootServer) -> String {
+        """
+        # dploy: GRUB's first config, read over TFTP. Generated; do not edit.
+        # Each machine's own config is decided by dploy when GRUB asks for it.
+        insmod http
+        configfile \(quoted(grubPath(server.url + "/grub/grub.cfg-01-")))$net_default_mac
+
+        """
+    }
+
     public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer) -> String {
         var lines = ["# dploy: \(machine.name) (\(machine.machine.mac.value)). Generated; do not edit.", "set timeout=0"]
         if case .install(let profile) = intent, case .boot(let kernel, let initrd, let args) = profile.source {

@@ -5,8 +5,12 @@ public enum ISCDHCPConfig {
         var text = """
             # dploy: reservations and network boot options for ISC dhcpd. Generated; do not edit.
             option dploy-client-arch code 93 = unsigned integer 16;
+            option dploy-pxelinux-path-prefix code 210 = text;
             if exists user-class and option user-class = "iPXE" {
               filename "\(boot.entryScriptURL)";
+            } elsif substring(option vendor-class-identifier, 0, 10) = "HTTPClient" {
+              option vendor-class-identifier "HTTPClient";
+              filename "\(boot.httpBootURL)";
             } elsif option dploy-client-arch = 00:07 or option dploy-client-arch = 00:09 {
               filename "\(boot.uefiFile)";
             } else {
@@ -14,11 +18,42 @@ public enum ISCDHCPConfig {
             }
 
             """
-        for host in hosts.sorted(by: { $0.name < $1.name }) {
-            text += "host \(host.name) {\n  hardware ethernet \(host.mac);\n"
-            if let ip = host.ipv4 { text += "  fixed-address \(ip);\n" }
-            text += "  option host-name \"\(host.dhcpName)\";\n}\n"
+        let sorted = hosts.sorted(by: { $0.name < $1.name })
+        for host in sorted where !host.bootsOtherLoader { text += Self.host(host, indent: "") }
+        // A group's statements override the global ones for its hosts, when they apply.
+        let pxelinux = sorted.filter { $0.loader == .pxelinux }, grub = sorted.filter { $0.loader == .grub }
+        if !pxelinux.isEmpty {
+            text += """
+                group {
+                  # Profiles that boot pxelinux, on BIOS clients (also behind an iPXE PXE ROM).
+                  if not (option dploy-client-arch = 00:07 or option dploy-client-arch = 00:09
+                          or substring(option vendor-class-identifier, 0, 10) = "HTTPClient") {
+                    filename "\(boot.pxelinuxFile)";
+                    option dploy-pxelinux-path-prefix "\(boot.pxelinuxPathPrefix)";
+                  }
+
+                """
+            for host in pxelinux { text += Self.host(host, indent: "  ") }
+            text += "}\n"
+        }
+        if !grub.isEmpty {
+            text += """
+                group {
+                  # Profiles that boot GRUB, on UEFI clients.
+                  if option dploy-client-arch = 00:07 or option dploy-client-arch = 00:09 {
+                    filename "\(boot.grubFile)";
+                  }
+
+                """
+            for host in grub { text += Self.host(host, indent: "  ") }
+            text += "}\n"
         }
         return text
+    }
+
+    private static func host(_ host: DHCPHost, indent: String) -> String {
+        var text = "\(indent)host \(host.name) {\n\(indent)  hardware ethernet \(host.mac);\n"
+        if let ip = host.ipv4 { text += "\(indent)  fixed-address \(ip);\n" }
+        return text + "\(indent)  option host-name \"\(host.dhcpName)\";\n\(indent)}\n"
     }
 }
