@@ -22,7 +22,7 @@ public struct DHCPCheck: Sendable {
             script = command.replacingOccurrences(of: "{file}", with: Self.quoted(candidate))
         } else {
             switch backend {
-            case .dnsmasq: script = "dnsmasq --test --conf-file=\(Self.quoted(candidate))"
+            case .dnsmasq, .dnsmasqProxy: script = "dnsmasq --test --conf-file=\(Self.quoted(candidate))"
             case .kea: script = "kea-dhcp4 -t \(Self.quoted(candidate))"
             case .isc:
                 // dploy's file is an include; dhcpd checks it inside a minimal main file.

@@ -71,9 +71,14 @@ extension ControllerConfig {
             let config = reader.string("config", required: true)
             let check = reader.string("check")?.value
             let reload = reader.string("reload")?.value
+            let network = reader.parsed("network", required: backend?.value == .dnsmasqProxy, ProxyNetwork.parse)
+            if let network, let backend, backend.value != .dnsmasqProxy {
+                log.append(Diagnostic("'dhcp.network' is for backend dnsmasq-proxy only: \(backend.value.rawValue) "
+                    + "hands out the addresses itself", at: network.location))
+            }
             reader.finish()
             if let backend, let config {
-                dhcp = DHCP(backend: backend.value, config: resolved(config.value), check: check, reload: reload)
+                dhcp = DHCP(backend: backend.value, config: resolved(config.value), check: check, reload: reload, network: network?.value)
             }
         }
         var listen: String?, url: String?, attempts = 3, limits = HTTPLimits()

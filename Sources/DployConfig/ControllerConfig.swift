@@ -21,6 +21,8 @@ public struct ControllerConfig: Hashable, Sendable {
         public var config: String
         public var check: String?
         public var reload: String?
+        /// `dhcp.network`, for `dnsmasq-proxy` only: where it answers.
+        public var network: ProxyNetwork?
     }
 
     public var source: Source

@@ -142,7 +142,7 @@ public struct Reconciler: Sendable {
                 server: BootServer(url: url, callbackKey: try callbackKey),
                 dhcp: config.dhcp.map {
                     PlanSettings.DHCP(backend: $0.backend, fileName: ($0.config as NSString).lastPathComponent,
-                                      folder: Self.absolute(($0.config as NSString).deletingLastPathComponent))
+                                      folder: Self.absolute(($0.config as NSString).deletingLastPathComponent), proxyNetwork: $0.network)
                 },
                 reloadCommand: config.dhcp?.reload, prune: config.pruneEnabled, maxRemovals: config.maxRemovals)
         }
@@ -189,7 +189,7 @@ public struct Reconciler: Sendable {
         var dhcpFiles: [String] = []
         if let dhcp = settings.dhcp {
             dhcpFiles.append(dhcp.fileName)
-            if dhcp.backend == .dnsmasq { dhcpFiles.append(DnsmasqFiles.hostsFileName(for: dhcp.fileName)) }
+            if dhcp.backend.isDnsmasq { dhcpFiles.append(DnsmasqFiles.hostsFileName(for: dhcp.fileName)) }
         }
         var observed = ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles, cache: observationCache))
         observed.dhcpReloadPending = FileManager.default.fileExists(atPath: try folders.folder(.dhcp) + "/" + Applier.reloadPendingName)

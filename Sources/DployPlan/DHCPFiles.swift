@@ -12,6 +12,13 @@ enum DHCPFiles {
                 OutputPath(.dhcp, fileName): DnsmasqConfig.config(boot: boot, hostsFilePath: dhcp.folder + "/" + hostsName),
                 OutputPath(.dhcp, hostsName): DnsmasqConfig.hostsFile(hosts),
             ]
+        case .dnsmasqProxy:
+            let hostsName = hostsFileName(for: fileName)
+            guard let network = dhcp.proxyNetwork else { preconditionFailure("dhcp.network is required for dnsmasq-proxy (checked when the config loads)") }
+            return [
+                OutputPath(.dhcp, fileName): DnsmasqConfig.proxyConfig(boot: boot, hostsFilePath: dhcp.folder + "/" + hostsName, network: network),
+                OutputPath(.dhcp, hostsName): DnsmasqConfig.proxyHostsFile(hosts),
+            ]
         case .isc:
             return [OutputPath(.dhcp, fileName): ISCDHCPConfig.include(hosts, boot: boot)]
         case .kea:

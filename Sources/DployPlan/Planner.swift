@@ -29,10 +29,13 @@ public struct PlanSettings: Hashable, Sendable {
         /// The folder the DHCP files live in, as the DHCP server opens them (dnsmasq's
         /// `dhcp-hostsfile` is read from this absolute path).
         public var folder: String
-        public init(backend: DHCPBackend, fileName: String, folder: String) {
+        /// The network a `dnsmasq-proxy` answers on.
+        public var proxyNetwork: ProxyNetwork?
+        public init(backend: DHCPBackend, fileName: String, folder: String, proxyNetwork: ProxyNetwork? = nil) {
             self.backend = backend
             self.fileName = fileName
             self.folder = folder
+            self.proxyNetwork = proxyNetwork
         }
     }
 
@@ -220,12 +223,12 @@ public enum Planner {
         }
 
         var files: [OutputPath: String] = [
-            BootPaths.ipxeScript(mac): IPXEScript.machine(effective, intent: intent, server: settings.server),
+            BootPaths.ipxeScript(mac): IPXEScript.machine(effective, intent: intent, server: settings.server, snapshot: true),
         ]
         if let profile, profile.loader == .grub {
-            files[BootPaths.grub(mac)] = GRUBConfig.machine(effective, intent: intent, server: settings.server)
+            files[BootPaths.grub(mac)] = GRUBConfig.machine(effective, intent: intent, server: settings.server, snapshot: true)
         } else {
-            files[BootPaths.pxelinux(mac)] = PXELinuxConfig.machine(effective, intent: intent, server: settings.server)
+            files[BootPaths.pxelinux(mac)] = PXELinuxConfig.machine(effective, intent: intent, server: settings.server, snapshot: true)
         }
         if needsInstall, let profile, let installer = profile.installer, let template = installer.template,
            let name = InstallerTemplate.fileName(for: installer.kind) {

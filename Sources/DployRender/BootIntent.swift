@@ -8,6 +8,10 @@ public enum BootIntent: Hashable, Sendable {
     case localDisk
 }
 
+/// The line the planner's copy of a boot file adds under its header: dploy's own server
+/// decides when the machine asks, and never reads the file.
+public let snapshotNote = "# A snapshot made at plan time, for a server other than dploy's; dploy serve decides when asked."
+
 /// The HTTP base machines reach dploy at, e.g. `http://198.18.0.1:8080`.
 public struct BootServer: Hashable, Sendable {
     public var url: String

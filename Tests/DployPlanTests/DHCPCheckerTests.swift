@@ -20,12 +20,17 @@ struct DHCPCheckerTests {
     @Test("kea-dhcp4 -t accepts the lab's configuration", .requires(.keaDHCP4))
     func keaAccepts() throws { try accepted(backend: "kea", file: "kea-dhcp4.json") }
 
+    @Test("dnsmasq --test accepts the lab's proxyDHCP configuration", .requires(.dnsmasq))
+    func proxyAccepts() throws {
+        try accepted(backend: "dnsmasq-proxy", file: "dploy.conf", extraDHCP: ", network: 198.18.0.0/24")
+    }
+
     /// Plans and applies the lab with `backend`, whose real checker (no `check` in the
     /// config) must accept the file, then checks the file on disk again. The lab's web
     /// machines boot GRUB and its db machines pxelinux here, so every loader's rules are
     /// in the file the checker reads.
-    func accepted(backend: String, file: String) throws {
-        let lab = try LabCopy(config: LabCopy.config(backend: backend, dhcpFile: file, check: nil))
+    func accepted(backend: String, file: String, extraDHCP: String = "") throws {
+        let lab = try LabCopy(config: LabCopy.config(backend: backend, dhcpFile: file, check: nil, extraDHCP: extraDHCP))
         for (profile, loader) in [("debian-12", "grub"), ("rocky-9", "pxelinux")] {
             let text = try lab.read("profiles/\(profile).yaml")
             try lab.write("profiles/\(profile).yaml", text.replacingOccurrences(of: "spec:\n", with: "spec:\n  loader: \(loader)\n")
@@ -36,8 +41,9 @@ struct DHCPCheckerTests {
         #expect(result.plan.shared.contains { $0.kind == .writeDHCPConfig })
         let report = try reconciler.apply(result)
         #expect(report.written.contains(OutputPath(.dhcp, file)))
-        let text = try lab.read("out/dhcp/\(backend == "dnsmasq" ? "dploy.hosts" : file)")
+        let text = try lab.read("out/dhcp/\(backend.hasPrefix("dnsmasq") ? "dploy.hosts" : file)")
         #expect(text.contains("94:18:82:3a:5c:10,set:grub,198.18.0.21") || text.contains("hardware ethernet 94:18:82:3a:5c:10")
+                || text.contains("94:18:82:3a:5c:10,set:grub\n")
                 || text.contains("\"hw-address\" : \"94:18:82:3a:5c:10\""), "web-01's reservation")
         #expect(text.contains("pxelinux") && text.contains("grub"), "both loaders' rules are checked")
         // And the file on disk, as the server would read it, passes the checker again.

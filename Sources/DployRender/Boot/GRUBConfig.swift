@@ -16,8 +16,10 @@ public enum GRUBConfig {
         """
     }
 
-    public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer) -> String {
-        var lines = ["# dploy: \(machine.name) (\(machine.machine.mac.value)). Generated; do not edit.", "set timeout=0"]
+    public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer, snapshot: Bool = false) -> String {
+        var lines = ["# dploy: \(machine.name) (\(machine.machine.mac.value)). Generated; do not edit."]
+        if snapshot { lines.append(snapshotNote) }
+        lines.append("set timeout=0")
         if case .install(let profile) = intent, case .boot(let kernel, let initrd, let args) = profile.source {
             let command = KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server)
                 .split(separator: " ").map { quoted(String($0)) }.joined(separator: " ")

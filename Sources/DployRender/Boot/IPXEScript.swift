@@ -16,12 +16,12 @@ public enum IPXEScript {
         """
     }
 
-    public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer) -> String {
+    public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer, snapshot: Bool = false) -> String {
         let header = """
             #!ipxe
             # dploy: \(machine.name) (\(machine.machine.mac.value)), generation \(machine.generation). Generated; do not edit.
 
-            """
+            """ + (snapshot ? snapshotNote + "\n" : "")
         switch intent {
         case .localDisk:
             return header + "echo dploy: \(machine.name) boots its local disk\nexit\n"

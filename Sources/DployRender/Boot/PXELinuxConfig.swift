@@ -3,8 +3,10 @@ import DploySpec
 /// `pxelinux.cfg/01-<mac>` for legacy BIOS PXE: boots the kernel directly for a pxelinux
 /// profile, chains iPXE (`ipxe.lkrn`) for an iPXE one, and boots the disk otherwise.
 public enum PXELinuxConfig {
-    public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer) -> String {
-        var lines = ["# dploy: \(machine.name) (\(machine.machine.mac.value)). Generated; do not edit.", "DEFAULT dploy", "LABEL dploy"]
+    public static func machine(_ machine: EffectiveMachine, intent: BootIntent, server: BootServer, snapshot: Bool = false) -> String {
+        var lines = ["# dploy: \(machine.name) (\(machine.machine.mac.value)). Generated; do not edit."]
+        if snapshot { lines.append(snapshotNote) }
+        lines += ["DEFAULT dploy", "LABEL dploy"]
         switch intent {
         case .install(let profile):
             switch (profile.loader, profile.source) {

@@ -37,4 +37,37 @@ public enum DnsmasqConfig {
 
         """
     }
+
+    /// proxyDHCP: another server hands out the addresses; this dnsmasq adds only which
+    /// loader to boot, by PXE service per architecture (the client fetches it over TFTP from
+    /// this host: dploy's TFTP server, or dnsmasq's own). iPXE, once loaded, gets the entry
+    /// script. Each machine's own loader comes from a tags-only hosts file.
+    public static func proxyConfig(boot: DHCPBootOptions, hostsFilePath: String, network: ProxyNetwork) -> String {
+        """
+        # dploy: proxyDHCP boot options for dnsmasq, beside the DHCP server that hands out
+        # the addresses on \(network.address)/\(network.prefixLength). Generated; do not edit.
+        dhcp-range=\(network.address),proxy,\(network.netmask)
+        dhcp-hostsfile=\(hostsFilePath)
+        # iPXE announces itself with user class "iPXE" and option 175.
+        dhcp-userclass=set:ipxe,iPXE
+        dhcp-match=set:ipxe,175
+        dhcp-boot=tag:ipxe,\(boot.entryScriptURL)
+        pxe-prompt="dploy",0
+        pxe-service=tag:pxelinux,x86PC,"dploy: pxelinux",\(boot.pxelinuxFile)
+        pxe-service=tag:!pxelinux,x86PC,"dploy: iPXE",\(boot.biosFile)
+        pxe-service=tag:grub,x86-64_EFI,"dploy: GRUB",\(boot.grubFile)
+        pxe-service=tag:!grub,tag:!ipxe,x86-64_EFI,"dploy: iPXE",\(boot.uefiFile)
+
+        """
+    }
+
+    /// The proxy's hosts file: only the machines whose profile boots another loader than
+    /// iPXE, tagged with it. No addresses: the proxy hands out none.
+    public static func proxyHostsFile(_ hosts: [DHCPHost]) -> String {
+        var lines = ["# dploy: proxyDHCP loader tags. Generated; do not edit."]
+        for host in hosts.sorted(by: { $0.name < $1.name }) where host.bootsOtherLoader {
+            lines.append("\(host.mac),set:\(host.loader)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
 }

@@ -1,0 +1,47 @@
+import DployConfig
+import DploySpec
+import Testing
+
+@Suite("dploy.yaml: store limits and DHCP settings")
+struct ControllerConfigTests {
+    func parse(_ text: String) -> Result<ControllerConfig, ControllerConfigError> {
+        ControllerConfig.parse(SpecFile(path: "dploy.yaml", contents: Array(text.utf8)), relativeTo: "/srv/dploy")
+    }
+
+    @Test("the defaults hold, each limit can be set, and a negative one is refused at its line")
+    func limits() throws {
+        let defaults = try parse("source: {path: specs}\n").get()
+        #expect(defaults.retention.maxDiscovered == 10_000)
+        #expect(defaults.retention.maxEvents == 100_000)
+
+        let set = try parse("source: {path: specs}\nstore:\n  sqlite: state/dploy.db\n  maxDiscovered: 50\n  maxEvents: 500\n").get()
+        #expect(set.retention.maxDiscovered == 50)
+        #expect(set.retention.maxEvents == 500)
+        #expect(set.storePath == "/srv/dploy/state/dploy.db")
+
+        guard case .failure(let error) = parse("source: {path: specs}\nstore:\n  sqlite: state/dploy.db\n  maxDiscovered: -1\n") else {
+            Issue.record("a negative limit was accepted")
+            return
+        }
+        #expect(String(describing: error).contains("dploy.yaml:4:18"), "\(error)")
+    }
+
+    @Test("dhcp.network: required for dnsmasq-proxy, refused for a server that hands out addresses, checked as a network")
+    func proxyNetwork() throws {
+        let base = "source: {path: specs}\nstore: {sqlite: state/dploy.db}\n"
+        let proxy = try parse(base + "dhcp: {backend: dnsmasq-proxy, config: out/dhcp/dploy.conf, network: 198.18.0.0/24}\n").get()
+        #expect(proxy.dhcp?.network?.netmask == "255.255.255.0")
+        for (dhcp, message) in [
+            ("{backend: dnsmasq-proxy, config: d.conf}", "dploy.yaml:3:7: error: missing required field 'dhcp.network'"),
+            ("{backend: dnsmasq, config: d.conf, network: 198.18.0.0/24}",
+             "dploy.yaml:3:51: error: 'dhcp.network' is for backend dnsmasq-proxy only: dnsmasq hands out the addresses itself"),
+            ("{backend: dnsmasq-proxy, config: d.conf, network: 198.18.0.0}", "is not an IPv4 network: '198.18.0.0' (write it as 198.18.0.0/24)"),
+        ] {
+            guard case .failure(let error) = parse(base + "dhcp: \(dhcp)\n") else {
+                Issue.record("accepted: \(dhcp)")
+                continue
+            }
+            #expect(String(describing: error).contains(message), "\(error)")
+        }
+    }
+}
