@@ -115,19 +115,22 @@ extension Serve {
         }
     }
 
-    /// Everything below `output.http` is served to the boot network without credentials:
+    /// Everything below `output.http` (and `output.tftp` when dploy serves TFTP) is served to the boot network without credentials:
     /// the store, the keys and the secrets must not be there. Compared with symlinks resolved
     /// (as far as the paths exist yet): a state folder that output.http reaches through a
     /// link is served just the same.
     static func refuseServedSecrets(_ config: ControllerConfig, tokenFile: String) throws {
-        guard let http = config.httpOutput else { return }
-        let served = SpecDirectory.resolve([ProtectedPath(http, label: "output.http")])
-        let privatePaths: [ProtectedPath] = [
-            ("the state folder (store.sqlite's folder)", config.stateDirectory), ("web.tokenFile", tokenFile),
-            ("webhook.secretFile", config.webhookSecretFile), ("web.htpasswd", config.web.htpasswd), ("secrets", config.secrets),
-        ].compactMap { what, path in path.map { ProtectedPath($0, label: what) } }
-        for entry in SpecDirectory.resolve(privatePaths) where SpecDirectory.protectedLabel(of: entry.path, in: served) != nil {
-            throw ServeError.servedSecret(what: entry.label, path: entry.path, served: http)
+        // output.tftp too when dploy serves it: TFTP has no credentials either.
+        let folders = [(config.httpOutput, "output.http"), (config.tftp == nil ? nil : config.tftpOutput, "output.tftp")]
+        for case (let folder?, let label) in folders {
+            let served = SpecDirectory.resolve([ProtectedPath(folder, label: label)])
+            let privatePaths: [ProtectedPath] = [
+                ("the state folder (store.sqlite's folder)", config.stateDirectory), ("web.tokenFile", tokenFile),
+                ("webhook.secretFile", config.webhookSecretFile), ("web.htpasswd", config.web.htpasswd), ("secrets", config.secrets),
+            ].compactMap { what, path in path.map { ProtectedPath($0, label: what) } }
+            for entry in SpecDirectory.resolve(privatePaths) where SpecDirectory.protectedLabel(of: entry.path, in: served) != nil {
+                throw ServeError.servedSecret(what: entry.label, path: entry.path, served: "\(label) (\(folder))")
+            }
         }
     }
 }
@@ -140,7 +143,7 @@ enum ServeError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .servedSecret(let what, let path, let served):
-            "\(what) \(path) is inside output.http (\(served)), which is served to the boot network without credentials; move it out"
+            "\(what) \(path) is inside \(served), which is served to the boot network without credentials; move it out"
         case .badListen(let listen):
             "tftp.listen must be HOST:PORT, found '\(listen)'"
         case .tftpBind(let listen, let error):
