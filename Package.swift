@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // Already pulled in by Hummingbird; named for the TFTP server's UDP sockets.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
     ],
     targets: [
         .target(
@@ -71,6 +73,16 @@ let package = Package(
             dependencies: ["DploySpec", "DployRender", "DployPlan"]
         ),
         .target(
+            // TFTP for pxelinux and GRUB: configs from a closure (the boot decider), files from output.tftp.
+            name: "DployTFTP",
+            dependencies: [
+                "DploySpec", "DployRender",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "DployServer",
             dependencies: [
                 "DploySpec", "DployGit", "DployInventory", "DployRender", "DployPlan", "DployController",
@@ -99,6 +111,7 @@ let package = Package(
                 "DployInventory",
                 "DployController",
                 "DployServer",
+                "DployTFTP",
                 "DployBMC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -143,10 +156,17 @@ let package = Package(
         .testTarget(
             name: "DployServerTests",
             dependencies: [
-                "DployTestSupport", "DployServer", "DployInventory", "DployConfig", "DployController", "DploySpec", "DployGit",
+                "DployTestSupport", "DployServer", "DployTFTP", "DployInventory", "DployConfig", "DployController", "DploySpec", "DployGit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        .testTarget(
+            // A real client (atftp, tftp-hpa) and raw UDP sockets against the server on 127.0.0.1.
+            name: "DployTFTPTests",
+            dependencies: ["DployTestSupport", "DployTFTP", "DploySpec",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "DployBMCTests",

@@ -91,6 +91,16 @@ extension ControllerConfig {
             limits.maxConnections = server.int("maxConnections", minimum: 1)?.value ?? limits.maxConnections
             server.finish()
         }
+        var tftpServer: TFTP?
+        if let tftp = reader.mapping("tftp") {
+            if let listen = tftp.parsed("listen", required: true, Self.listenAddress) {
+                var server = TFTP(listen: listen.value)
+                server.maxTransfers = tftp.int("maxTransfers", minimum: 1)?.value ?? server.maxTransfers
+                server.transferTimeout = tftp.parsed("transferTimeout", Duration.parseSpec)?.value ?? server.transferTimeout
+                tftpServer = server
+            }
+            tftp.finish()
+        }
         /// A kernel, an initrd and arguments: what `discovery` and `imaging` boot.
         func bootEnvironment(_ key: String) -> BootEnvironment? {
             guard let reader = reader.mapping(key) else { return nil }
@@ -161,7 +171,17 @@ extension ControllerConfig {
         config.imaging = imaging
         config.sshKnownHostsFile = knownHosts
         config.sshConnectTimeout = sshConnectTimeout
+        config.tftp = tftpServer
         return .success(config)
+    }
+
+    /// HOST:PORT, an IPv6 host in brackets: `0.0.0.0:69`, `[::]:69`.
+    static func listenAddress(_ text: String) -> Result<String, ValueError> {
+        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+              let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return .failure(ValueError("must be HOST:PORT with a port from 0 to 65535 (e.g. 0.0.0.0:69), found '\(text)'"))
+        }
+        return .success(text)
     }
 }
 

@@ -72,6 +72,22 @@ public struct ControllerConfig: Hashable, Sendable {
         public var maxConnections: Int = 512
         public init() {}
     }
+    /// dploy's own TFTP server (`tftp:` in dploy.yaml); nil, the default, serves no TFTP.
+    public var tftp: TFTP?
+
+    public struct TFTP: Hashable, Sendable {
+        /// `tftp.listen`, HOST:PORT: where read requests arrive (`0.0.0.0:69` on a boot network).
+        public var listen: String
+        /// `tftp.maxTransfers`: transfers at once (default 256); a request beyond it gets an error ("server busy").
+        public var maxTransfers = 256
+        /// `tftp.transferTimeout`: how long one transfer may take, start to end (default 10m).
+        public var transferTimeout: Duration = .seconds(600)
+
+        public init(listen: String) {
+            self.listen = listen
+        }
+    }
+
     /// How many BMCs the controller reads at once (`bmc: {concurrency: N}`): enough to read a
     /// large fleet quickly, few enough not to open a thousand TLS sessions in one breath.
     public var bmcConcurrency: Int = 16

@@ -3,6 +3,7 @@ import DployConfig
 import DployController
 import DployGit
 import DployServer
+import DployTFTP
 import DploySpec
 import Foundation
 import Logging
@@ -60,7 +61,8 @@ struct Serve: AsyncParsableCommand {
             let webhook = try reconciler.config.webhookSecretFile.map { file in
                 Webhook(secret: try SecretFile.read(file), followedRef: reconciler.config.followedRef, clock: reconciler.clock)
             }
-            let server = BootHTTPServer(controller: FleetController(live: live, loop: loop, clock: reconciler.clock), auth: auth,
+            let controller = FleetController(live: live, loop: loop, clock: reconciler.clock)
+            let server = BootHTTPServer(controller: controller, auth: auth,
                                         webhook: webhook, extraLinks: reconciler.config.web.links,
                                         httpFolder: reconciler.config.httpOutput,
                                         limits: .init(idleTimeout: reconciler.config.http.idleTimeout,
@@ -68,6 +70,14 @@ struct Serve: AsyncParsableCommand {
                                                       maxConnections: reconciler.config.http.maxConnections))
             let address = listen ?? reconciler.config.listen ?? "127.0.0.1:8080"
             let application = try server.application(listen: address)
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: application), .init(service: loop)]
+            if let tftp = reconciler.config.tftp {
+                // Bound now, so that a port it may not take (69 without CAP_NET_BIND_SERVICE) stops the start.
+                let (server, port) = try await Self.tftpServer(tftp, folder: reconciler.config.tftpOutput, controller: controller)
+                services.append(.init(service: TFTPService(server: server)))
+                print("dploy serve: TFTP on \(tftp.listen) (port \(port)), configs from the boot decider, files from "
+                      + (reconciler.config.tftpOutput ?? "nowhere (no output.tftp)"))
+            }
             // The first reconcile runs inside the service group, so SIGTERM during it is
             // graceful too; until it has applied, boots get their local disks.
             print("dploy serve: web page at http://\(address)/ (sign in with the token in \(tokenFile))")
@@ -76,7 +86,7 @@ struct Serve: AsyncParsableCommand {
             // stdout is a pipe under systemd and in scripts: show these lines now, not at exit.
             fflush(nil)  // all output streams; `stdout` itself is not concurrency-safe to name
             group = ServiceGroup(configuration: .init(
-                services: [.init(service: application), .init(service: loop)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         } catch let error as CustomStringConvertible & Error {
             printError("error: \(error)")
@@ -87,30 +97,57 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
-    /// Everything below `output.http` is served to the boot network without credentials:
+    /// dploy's TFTP server, bound: pxelinux and GRUB configs from the boot decider (so those
+    /// boots are counted like iPXE's), other files from output.tftp.
+    static func tftpServer(_ config: ControllerConfig.TFTP, folder: String?, controller: FleetController) async throws -> (TFTPServer, Int) {
+        guard var configuration = TFTPServer.Configuration(listen: config.listen) else {
+            throw ServeError.badListen(config.listen)
+        }
+        configuration.maxTransfers = config.maxTransfers
+        configuration.transferDeadline = config.transferTimeout
+        let server = TFTPServer(configuration: configuration, folder: folder,
+                                bootConfig: { loader, mac, address in controller.bootAnswer(mac: mac, loader: loader, address: address) },
+                                logger: Logger(label: "dploy.tftp"))
+        do {
+            return (server, try await server.start().port ?? configuration.port)
+        } catch {
+            throw ServeError.tftpBind(config.listen, "\(error)")
+        }
+    }
+
+    /// Everything below `output.http` (and `output.tftp` when dploy serves TFTP) is served to the boot network without credentials:
     /// the store, the keys and the secrets must not be there. Compared with symlinks resolved
     /// (as far as the paths exist yet): a state folder that output.http reaches through a
     /// link is served just the same.
     static func refuseServedSecrets(_ config: ControllerConfig, tokenFile: String) throws {
-        guard let http = config.httpOutput else { return }
-        let served = SpecDirectory.resolve([ProtectedPath(http, label: "output.http")])
-        let privatePaths: [ProtectedPath] = [
-            ("the state folder (store.sqlite's folder)", config.stateDirectory), ("web.tokenFile", tokenFile),
-            ("webhook.secretFile", config.webhookSecretFile), ("web.htpasswd", config.web.htpasswd), ("secrets", config.secrets),
-        ].compactMap { what, path in path.map { ProtectedPath($0, label: what) } }
-        for entry in SpecDirectory.resolve(privatePaths) where SpecDirectory.protectedLabel(of: entry.path, in: served) != nil {
-            throw ServeError.servedSecret(what: entry.label, path: entry.path, served: http)
+        // output.tftp too when dploy serves it: TFTP has no credentials either.
+        let folders = [(config.httpOutput, "output.http"), (config.tftp == nil ? nil : config.tftpOutput, "output.tftp")]
+        for case (let folder?, let label) in folders {
+            let served = SpecDirectory.resolve([ProtectedPath(folder, label: label)])
+            let privatePaths: [ProtectedPath] = [
+                ("the state folder (store.sqlite's folder)", config.stateDirectory), ("web.tokenFile", tokenFile),
+                ("webhook.secretFile", config.webhookSecretFile), ("web.htpasswd", config.web.htpasswd), ("secrets", config.secrets),
+            ].compactMap { what, path in path.map { ProtectedPath($0, label: what) } }
+            for entry in SpecDirectory.resolve(privatePaths) where SpecDirectory.protectedLabel(of: entry.path, in: served) != nil {
+                throw ServeError.servedSecret(what: entry.label, path: entry.path, served: "\(label) (\(folder))")
+            }
         }
     }
 }
 
 enum ServeError: Error, CustomStringConvertible {
     case servedSecret(what: String, path: String, served: String)
+    case badListen(String)
+    case tftpBind(String, String)
 
     var description: String {
         switch self {
         case .servedSecret(let what, let path, let served):
-            "\(what) \(path) is inside output.http (\(served)), which is served to the boot network without credentials; move it out"
+            "\(what) \(path) is inside \(served), which is served to the boot network without credentials; move it out"
+        case .badListen(let listen):
+            "tftp.listen must be HOST:PORT, found '\(listen)'"
+        case .tftpBind(let listen, let error):
+            "cannot serve TFTP on \(listen): \(error) (a port below 1024 needs CAP_NET_BIND_SERVICE; see packaging/dploy.service)"
         }
     }
 }
@@ -131,5 +168,15 @@ extension ControllerConfig {
     var followedRef: String? {
         if case .git(_, let ref, _, _, _) = source { return ref }
         return nil
+    }
+}
+
+/// The TFTP server as a service of `dploy serve`: already bound; closed on shutdown.
+struct TFTPService: Service {
+    let server: TFTPServer
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await server.stop()
     }
 }

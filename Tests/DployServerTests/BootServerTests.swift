@@ -48,12 +48,18 @@ struct BootServerTests {
         deinit { try? FileManager.default.removeItem(at: root) }
 
         func server(maxAttempts: Int = 3, maxDiscovered: Int = 10_000, clock: WallClock = .system) throws -> BootHTTPServer {
+            BootHTTPServer(controller: try controller(maxAttempts: maxAttempts, maxDiscovered: maxDiscovered, clock: clock),
+                           auth: WebAuth(token: BootServerTests.token))
+        }
+
+        /// The controller over the lab's desired state and store, as `dploy serve` makes it.
+        func controller(maxAttempts: Int = 3, maxDiscovered: Int = 10_000, clock: WallClock = .system) throws -> FleetController {
             let live = LiveDesired(store: try store(), server: try reconciler.settings.server,
                                    discovery: .init(kernel: "http://198.18.0.1:8080/files/discovery/vmlinuz",
                                                     initrd: "http://198.18.0.1:8080/files/discovery/initrd.img", args: "console=ttyS0"),
                                    maxAttempts: maxAttempts, maxDiscovered: maxDiscovered)
             live.update(try reconciler.loadDesired())
-            return BootHTTPServer(controller: FleetController(live: live, clock: clock), auth: WebAuth(token: BootServerTests.token))
+            return FleetController(live: live, clock: clock)
         }
 
         func store() throws -> SQLiteStore { try #require(try reconciler.openStore(creating: true)) }

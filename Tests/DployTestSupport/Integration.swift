@@ -60,6 +60,10 @@ public struct Tool: Sendable, CustomStringConvertible {
     public static let dhcpd = debian("/usr/sbin/dhcpd", package: "isc-dhcp-server")
     public static let keaDHCP4 = debian("/usr/sbin/kea-dhcp4", package: "kea-dhcp4-server")
     public static let chromium = debian("/usr/bin/chromium", package: "chromium")
+    /// A TFTP client that sends options: `--option "blksize 1468"`, tsize, windowsize.
+    public static let atftp = debian("/usr/bin/atftp", package: "atftp")
+    /// tftp-hpa's client: plain RFC 1350, no options (512-byte blocks).
+    public static let tftp = debian("/usr/bin/tftp", package: "tftp-hpa")
     /// Debian's python3, for the tests' own standard-library scripts (fixtures, file servers).
     public static let python3 = debian("/usr/bin/python3", package: "python3")
     /// The virtual environment's python3, which has bcrypt, sushy and PyYAML.

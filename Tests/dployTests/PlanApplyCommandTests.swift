@@ -50,7 +50,7 @@ struct PlanApplyCommandTests {
         for case let relative as String in out {
             let path = "out/" + relative
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: lab.appendingPathComponent(path).path, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: lab.appendingPathComponent(path).path, isDirectory: &isDirectory)
             #expect(try mode(path) == (isDirectory.boolValue ? 0o755 : 0o644), "\(path) under umask \(umask)")
             checked += 1
         }
