@@ -155,7 +155,7 @@ public struct BootHTTPServer: Sendable {
         let fileIO = FileIO()
         for (name, loader) in LoaderFiles.known {
             let answer: @Sendable (Request, DployRequestContext) async throws -> Response = { _, context in
-                guard let path = loader.paths.first(where: { FileManager.default.isReadableFile(atPath: $0) }) else {
+                guard let path = LoaderFiles.debianFile(for: name, exists: { FileManager.default.isReadableFile(atPath: $0) }) else {
                     throw HTTPError(.notFound, message: "\(name) is not installed on the boot server (Debian package \(loader.package))")
                 }
                 return Response(status: .ok, headers: [.contentType: "application/octet-stream"],

@@ -1,4 +1,6 @@
+import DployRender
 import DploySpec
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -156,11 +158,17 @@ public final class TFTPServer: Sendable {
         }
     }
 
+    /// A file of `output.tftp`, else a loader (or GRUB module) from where Debian's packages
+    /// put it (`LoaderFiles`), so the TFTP root needs no copies.
     private func file(_ path: String) -> Result<TFTPSource, TFTPRefusal> {
-        guard let real = folder?.realPath(of: path), let file = TFTPFile(realPath: real) else {
-            return .failure(TFTPRefusal(.fileNotFound, "file not found"))
+        if let real = folder?.realPath(of: path), let file = TFTPFile(realPath: real) {
+            return .success(.file(file))
         }
-        return .success(.file(file))
+        if let debian = LoaderFiles.debianFile(for: path, exists: { FileManager.default.isReadableFile(atPath: $0) }),
+           let file = TFTPFile(realPath: debian) {
+            return .success(.file(file))
+        }
+        return .failure(TFTPRefusal(.fileNotFound, "file not found"))
     }
 }
 

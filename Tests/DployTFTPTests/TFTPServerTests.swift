@@ -89,6 +89,27 @@ struct TFTPClientTests {
         try await tftp.stop()
     }
 
+    @Test("loaders and GRUB's modules missing from the folder come from Debian's paths, unchanged; other names do not",
+          .requires(.atftp),
+          .enabled(if: ["/usr/lib/PXELINUX/lpxelinux.0", "/usr/lib/grub/x86_64-efi/http.mod"]
+                    .allSatisfy(FileManager.default.fileExists(atPath:)) || integrationRequired,
+                   "the pxelinux and grub-efi-amd64-bin packages are not installed (sudo bash .ci/setup)"))
+    func debianLoaders() async throws {
+        let folder = try Self.folder()
+        let tftp = try await RunningTFTP(folder: folder)
+        for (remote, path) in [("lpxelinux.0", "/usr/lib/PXELINUX/lpxelinux.0"), ("grub/x86_64-efi/http.mod", "/usr/lib/grub/x86_64-efi/http.mod")] {
+            let local = folder.file("got-\(UUID().uuidString)")
+            let run = try await atftpGet(port: tftp.port, remote, to: local, options: ["blksize 1468"])
+            #expect(run.succeeded, "\(remote): \(run.output.suffix(500))")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: local)) == Data(contentsOf: URL(fileURLWithPath: path)), "\(remote)")
+        }
+        for remote in ["grub/x86_64-efi/../../../etc/passwd", "grub/x86_64-efi/moddep", "ldlinux.c32/../passwd", "pxelinux.0.bak"] {
+            let run = try await atftpGet(port: tftp.port, remote, to: folder.file("got-\(UUID().uuidString)"))
+            #expect(!run.succeeded, "\(remote) was served: \(run.output)")
+        }
+        try await tftp.stop()
+    }
+
     @Test("pxelinux.cfg/01-<mac> and grub.cfg-01-<mac> are asked of the boot decider with the client's address; other names are files",
           .requires(.atftp))
     func bootConfigs() async throws {

@@ -19,4 +19,25 @@ public enum LoaderFiles {
 
     /// Where a loader is served over HTTP, relative to the server's URL.
     public static func urlPath(_ name: String) -> String { name }
+
+    /// GRUB's modules, which Debian's `grubnetx64.efi` loads from its prefix (`/grub`) over
+    /// TFTP (`insmod http` among them): `grub/x86_64-efi/NAME.mod` and `.lst`.
+    static let grubModules = (prefix: "grub/x86_64-efi/", folder: "/usr/lib/grub/x86_64-efi/")
+
+    /// The Debian file a request for `name` (relative, as a loader asks) is answered with:
+    /// a loader by its name, or a GRUB module; nil for anything else, or when its package
+    /// is not installed. A fixed set of names and a plain file name under one folder, so
+    /// no request can reach another file.
+    public static func debianFile(for name: String, exists: (String) -> Bool) -> String? {
+        if let loader = known[name] { return loader.paths.first(where: exists) }
+        guard name.hasPrefix(grubModules.prefix) else { return nil }
+        let file = name.dropFirst(grubModules.prefix.count)
+        let plain = !file.isEmpty && !file.hasPrefix(".") && file.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+        }
+        guard plain, file.hasSuffix(".mod") || file.hasSuffix(".lst") else { return nil }
+        let path = grubModules.folder + file
+        return exists(path) ? path : nil
+    }
 }
