@@ -143,6 +143,21 @@ public final class TFTPServer: Sendable {
     /// What `name` is, for `client`: run on the thread pool (it opens files and asks the
     /// boot decider, which writes to the store).
     func resolve(_ filename: String, client: SocketAddress) -> Result<TFTPSource, TFTPRefusal> {
+        let result = decide(filename, client: client)
+        // One line per read request at debug level, like the HTTP access log: which machine
+        // fetched which loader or config. The name is the client's text: no control
+        // character of it reaches the log, where it could forge a line.
+        let shown = String(String.UnicodeScalarView(filename.prefix(200).unicodeScalars.map { Names.isControlOrLineBreak($0) ? "?" : $0 }))
+        let outcome: String = switch result {
+        case .success(.memory): "decided"
+        case .success(.file(let file)): "\(file.size) bytes"
+        case .failure(let refusal): refusal.message
+        }
+        logger.debug("tftp", metadata: ["file": .string(shown), "client": .string(client.ipAddress ?? "?"), "result": .string(outcome)])
+        return result
+    }
+
+    private func decide(_ filename: String, client: SocketAddress) -> Result<TFTPSource, TFTPRefusal> {
         switch TFTPName(filename) {
         case .refused:
             return .failure(TFTPRefusal(.accessViolation, "access violation"))

@@ -23,7 +23,7 @@ step_setup() {
     dploy_start
     assert "the first run converged" test "$(dploy_last_run '["result"]')" = converged
     assert "dploy wrote the dnsmasq config, pointing iPXE at /boot.ipxe" \
-        grep -qx "dhcp-boot=tag:ipxe,$E2E_SERVER/boot.ipxe" "$E2E_WORK/out/dhcp/dploy.conf"
+        grep -qx "dhcp-boot=tag:!via-pxelinux,tag:!via-grub,tag:ipxe,$E2E_SERVER/boot.ipxe" "$E2E_WORK/out/dhcp/dploy.conf"
     dhcp_start
     assert "dnsmasq read dploy's hosts file" grep -q "read $E2E_WORK/out/dhcp/dploy.hosts" "$E2E_WORK/dnsmasq.log"
 }
@@ -312,6 +312,53 @@ YAML
 bmc_log_has_all() { local pattern; for pattern; do bmc_log_has "$pattern" || return 1; done; }
 bmc_log_reset_count() { lines_after "$E2E_WORK/bmc.log" "$E2E_BMC_MARK" | grep -c "reset: \|PATCH " || true; }
 
+# TFTP log lines of the current boot (the count before it is E2E_TFTP_MARK).
+E2E_TFTP_MARK=0
+boot_tftp() { tftp_log | tail -n +"$((E2E_TFTP_MARK + 1))"; }
+tftp_has() { grep -q "$1" <<<"$(boot_tftp)"; }
+
+step_pxelinux() {
+    step "10. the profile boots pxelinux, generation 3: lpxelinux over dploy's TFTP, its config decided by dploy, one install"
+    local mac_path="01-${E2E_MAC//:/-}"
+    sed -i "s/^  loader: ipxe\$/  loader: pxelinux/" "$E2E_WORK/fleet/site/profiles/e2e.yaml"
+    sed -i "s/^  generation: .*/  generation: 3/" "$E2E_WORK/fleet/site/machines/$E2E_NAME.yaml"
+    fleet_commit "install $E2E_NAME's generation 3 through pxelinux"
+    # The machine has its BMC now (step 8): the run itself boots it once from the network.
+    E2E_HTTP_MARK="$(http_log | wc -l)"
+    E2E_DHCP_MARK="$(line_count "$E2E_WORK/dnsmasq.log")"
+    E2E_BMC_MARK="$(line_count "$E2E_WORK/bmc.log")"
+    E2E_TFTP_MARK="$(tftp_log | wc -l)"
+    assert "the machine is off before the run" test "$(power_state)" = Off
+    webhook
+    assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
+    assert "dnsmasq hosts: the machine is tagged for pxelinux" grep -q "^$E2E_MAC,set:pxelinux,$E2E_IP," "$E2E_WORK/out/dhcp/dploy.hosts"
+    assert "BMC: dploy set a one-time network boot and powered the machine on for the reinstall" \
+        bmc_log_has_all "boot override: Pxe (Once)" "reset: On"
+    wait_power_off "$E2E_BOOT_TIMEOUT"
+    assert "the installer powered off (QEMU status 0)" test "$E2E_QEMU_STATUS" = 0
+    assert "DHCP: the reserved address $E2E_IP" dhcp_acked "${E2E_IP//./\\.}"
+    assert "TFTP: lpxelinux.0 from Debian's package, through dploy's TFTP server" tftp_has "^lpxelinux.0 [0-9]* bytes"
+    assert "HTTP (option 210's prefix): ldlinux.c32 from Debian's package, and pxelinux's config for this MAC decided by dploy" \
+        http_has_all "^GET /ldlinux.c32 200" "^GET /pxelinux.cfg/$mac_path 200"
+    assert "HTTP: the installer's kernel, initrd and answers, no iPXE script" \
+        http_has_all "^GET /files/e2e/vmlinuz 200" "^GET /files/e2e/installer.img 200" "^GET /installers/$E2E_NAME/preseed.cfg 200"
+    assert "HTTP: no iPXE decision this time" http_lacks "^GET /boot.ipxe"
+    assert "HTTP: the callback was accepted (204)" http_has "^POST /v1/machines/${E2E_MAC//:/-}/installed 204"
+    assert "disk: a boot sector with the generation 3 marker" disk_marker_is "DPLOY-LOCAL-BOOT $E2E_NAME generation 3"
+    assert "dploy machines: generation 3 installed" \
+        test "$(machine_field installedGeneration)/$(machine_field desiredGeneration)" = "3/3"
+
+    step "11. next boot through pxelinux: its config says LOCALBOOT, the disk boots, nothing fetched"
+    E2E_TFTP_MARK="$(tftp_log | wc -l)"
+    boot
+    assert "QEMU left through the boot sector's isa-debug-exit (status 33)" test "$E2E_QEMU_STATUS" = 33
+    assert "console: the boot sector's marker for generation 3" console_has "DPLOY-LOCAL-BOOT $E2E_NAME generation 3"
+    assert "TFTP: lpxelinux.0 again" tftp_has "^lpxelinux.0 [0-9]* bytes"
+    assert "HTTP: no kernel, initrd, installer answers or callback fetched" http_lacks "/files/\\|/installers/\\|/installed"
+    assert "HTTP, whole run: three callbacks, one per generation" \
+        test "$(http_count "^POST /v1/machines/${E2E_MAC//:/-}/installed 204")" = 3
+}
+
 run_steps() {
     step_setup
     step_discovery
@@ -321,4 +368,5 @@ run_steps() {
     step_bad_commit
     step_reinstall
     step_image_restore
+    step_pxelinux
 }

@@ -27,7 +27,8 @@ public enum DnsmasqConfig {
         tag-if=set:via-pxelinux,tag:pxelinux,tag:!efi-x86_64,tag:!efi-http
         tag-if=set:via-grub,tag:grub,tag:efi-x86_64
         dhcp-boot=tag:via-pxelinux,\(boot.pxelinuxFile)
-        dhcp-option=tag:via-pxelinux,210,"\(boot.pxelinuxPathPrefix)"
+        # Forced: the PXE ROM's request does not ask for option 210, and pxelinux reads that answer.
+        dhcp-option-force=tag:via-pxelinux,210,"\(boot.pxelinuxPathPrefix)"
         dhcp-boot=tag:via-grub,\(boot.grubFile)
         dhcp-boot=tag:!via-pxelinux,tag:!via-grub,tag:ipxe,\(boot.entryScriptURL)
         dhcp-boot=tag:!via-pxelinux,tag:!via-grub,tag:!ipxe,tag:efi-http,\(boot.httpBootURL)

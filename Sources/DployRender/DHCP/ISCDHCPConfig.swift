@@ -30,6 +30,8 @@ public enum ISCDHCPConfig {
                           or substring(option vendor-class-identifier, 0, 10) = "HTTPClient") {
                     filename "\(boot.pxelinuxFile)";
                     option dploy-pxelinux-path-prefix "\(boot.pxelinuxPathPrefix)";
+                    # Sent although the PXE ROM does not ask for it: pxelinux reads that answer.
+                    option dhcp-parameter-request-list = concat(option dhcp-parameter-request-list, d2);
                   }
 
                 """

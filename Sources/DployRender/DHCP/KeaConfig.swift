@@ -18,7 +18,9 @@ public enum KeaConfig {
             case .ipxe: break
             case .pxelinux:
                 reservation["boot-file-name"] = boot.pxelinuxFile
-                reservation["option-data"] = [["name": "dploy-pxelinux-path-prefix", "data": boot.pxelinuxPathPrefix]]
+                // Sent although the PXE ROM does not ask for it: pxelinux reads that answer.
+                reservation["option-data"] = [["name": "dploy-pxelinux-path-prefix", "data": boot.pxelinuxPathPrefix,
+                                               "always-send": true]]
             case .grub:
                 reservation["boot-file-name"] = boot.grubFile
             }

@@ -33,6 +33,8 @@ store: {sqlite: state/dploy.db}
 output: {http: out/http, tftp: out/tftp}
 dhcp: {backend: dnsmasq, config: out/dhcp/dploy.conf, reload: "$(dhcp_reload_command)"}
 server: {listen: "198.18.0.1:8080", url: "$E2E_SERVER"}
+# dploy's own TFTP server: loaders from Debian's paths, pxelinux and GRUB configs decided.
+tftp: {listen: "198.18.0.1:69"}
 webhook: {secretFile: secrets/webhook}
 # NAME.yaml per secret, mode 0600: the BMC's user and password (lib/power.sh writes it).
 secrets: secrets
@@ -105,6 +107,18 @@ machine_field() {
 rows = [r for r in json.load(sys.stdin) if r.get("mac", "").lower() == sys.argv[1].lower()]
 value = rows[0].get(sys.argv[2], "") if rows else "<no row>"
 print("" if value is None else value)' "$E2E_MAC" "$1"
+}
+
+# The daemon's TFTP log (debug lines): "FILE RESULT", one per read request.
+tftp_log() {
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        continue
+    if entry.get("message") == "tftp":
+        print(entry.get("file"), entry.get("result"))' < "$E2E_WORK/serve.log"
 }
 
 # The daemon's HTTP access log (debug lines): "METHOD PATH STATUS", one per request.
