@@ -25,7 +25,7 @@ public enum MachineExport {
         ]
         if !labels.isEmpty { lines.append("  labels: {\(labels.joined(separator: ", "))}") }
         lines += ["spec:", "  mac: \"\(machine.mac)\""]
-        if let address = machine.address, case .success = IPAddress.parse(address) { lines.append("  ip: \(address)") }
+        if let address = machine.address, case .success(let ip) = IPAddress.parse(address) { lines.append("  ip: \(ip.unmapped)") }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -424,6 +424,17 @@ struct BootServerTests {
         }
     }
 
+    @Test("a boot from the reserved address counts when a dual-stack listener reports it as ::ffff:a.b.c.d")
+    func mappedReservedAddress() throws {
+        let lab = try Lab()
+        let decisions = BootDecisions(desired: try lab.reconciler.loadDesired(), store: try lab.store(),
+                                      server: try lab.reconciler.settings.server, discovery: nil, maxAttempts: 2)
+        _ = try decisions.script(mac: "94:18:82:3a:5c:10", address: "::ffff:198.18.0.21", now: Date())
+        #expect(try lab.store().installAttempts(Self.web01).count == 1, "web-01's reserved address is 198.18.0.21")
+        _ = try decisions.script(mac: "94:18:82:3a:5c:10", address: "::ffff:198.18.0.99", now: Date().addingTimeInterval(700))
+        #expect(try lab.store().installAttempts(Self.web01).count == 1, "another address counts nothing")
+    }
+
     @Test("an install that never calls back is tried N times, then marked failed, and the machine boots local")
     func retryLimit() throws {
         let lab = try Lab()

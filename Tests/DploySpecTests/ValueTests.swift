@@ -45,6 +45,18 @@ struct ValueTests {
         }
     }
 
+    @Test("an IPv4 address a dual-stack socket reports as ::ffff:a.b.c.d is that IPv4 address")
+    func mappedAddresses() throws {
+        let mapped = try IPAddress.parse("::ffff:198.18.0.21").get()
+        #expect(mapped != (try IPAddress.parse("198.18.0.21").get()), "parsed as written")
+        #expect(mapped.unmapped == (try IPAddress.parse("198.18.0.21").get()))
+        #expect(mapped.unmapped.description == "198.18.0.21")
+        for other in ["2001:db8::1", "::1", "::198.18.0.21", "::fffe:198.18.0.21", "198.18.0.21"] {
+            let address = try IPAddress.parse(other).get()
+            #expect(address.unmapped == address, "\(other)")
+        }
+    }
+
     @Test("YAML 1.2 scalars: on/off/yes stay strings, MACs never become numbers")
     func yaml12() {
         #expect(YAMLScalar(plain: "on") == .string("on"))

@@ -131,7 +131,8 @@ public struct BootDecisions: Sendable {
     /// without a reservation or a known peer (an in-process caller), else only from it.
     public static func comesFrom(_ reserved: IPAddress?, _ address: String?) -> Bool {
         guard let reserved, let address else { return true }
-        return (try? IPAddress.parse(address).get()) == reserved
+        // A dual-stack listener reports an IPv4 peer as ::ffff:a.b.c.d.
+        return (try? IPAddress.parse(address).get())?.unmapped == reserved.unmapped
     }
 
     /// The generation git asks for a machine, or nil when the MAC is not in git.

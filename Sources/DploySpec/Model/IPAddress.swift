@@ -22,6 +22,15 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         return .failure(ValueError("is not an IPv4 or IPv6 address: '\(text)'"))
     }
 
+    /// An IPv4 address written as IPv6 (`::ffff:198.18.0.21`, what a dual-stack socket reports
+    /// for an IPv4 peer) as the IPv4 address it is; any other address as it is.
+    public var unmapped: IPAddress {
+        guard case .v6(let high, let low) = self else { return self }
+        let bytes = withUnsafeBytes(of: (high, low)) { Array($0) }
+        guard bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF else { return self }
+        return .v4(bytes[12..<16].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+    }
+
     public var description: String {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         switch self {
