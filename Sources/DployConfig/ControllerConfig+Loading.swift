@@ -81,11 +81,12 @@ extension ControllerConfig {
                 dhcp = DHCP(backend: backend.value, config: resolved(config.value), check: check, reload: reload, network: network?.value)
             }
         }
-        var listen: String?, url: String?, attempts = 3, limits = HTTPLimits()
+        var listen: String?, url: String?, attempts = 3, attemptWindow = Duration.seconds(600), limits = HTTPLimits()
         if let server = reader.mapping("server") {
             listen = server.string("listen")?.value
             url = server.parsed("url", Names.httpURL)?.value
             attempts = server.int("installAttempts", minimum: 1)?.value ?? 3
+            attemptWindow = server.parsed("attemptWindow", Duration.parseSpec)?.value ?? attemptWindow
             limits.idleTimeout = server.parsed("idleTimeout", Duration.parseSpec)?.value ?? limits.idleTimeout
             limits.bodyTimeout = server.parsed("bodyTimeout", Duration.parseSpec)?.value ?? limits.bodyTimeout
             limits.maxConnections = server.int("maxConnections", minimum: 1)?.value ?? limits.maxConnections
@@ -160,6 +161,7 @@ extension ControllerConfig {
                                       listen: listen, serverURL: url, secrets: secrets, pruneEnabled: pruneEnabled,
                                       maxRemovals: maxRemovals)
         config.installAttempts = attempts
+        config.attemptWindow = attemptWindow
         config.http = limits
         config.retention = retention
         config.web = web

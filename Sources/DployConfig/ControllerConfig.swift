@@ -39,6 +39,9 @@ public struct ControllerConfig: Hashable, Sendable {
     /// How many times a machine boots its installer for one generation without calling back
     /// before the generation is marked failed and the machine boots its disk.
     public var installAttempts: Int = 3
+    /// How long after an install boot began another boot is the same attempt (a firmware
+    /// retry, a loader chaining another): `server.attemptWindow`, default 10 minutes.
+    public var attemptWindow: Duration = .seconds(600)
     /// How long the store keeps events and BMC readings (`store:` in dploy.yaml); the
     /// daemon prunes after each run.
     public var retention = Retention()

@@ -144,7 +144,8 @@ public struct Reconciler: Sendable {
                     PlanSettings.DHCP(backend: $0.backend, fileName: ($0.config as NSString).lastPathComponent,
                                       folder: Self.absolute(($0.config as NSString).deletingLastPathComponent), proxyNetwork: $0.network)
                 },
-                reloadCommand: config.dhcp?.reload, prune: config.pruneEnabled, maxRemovals: config.maxRemovals)
+                reloadCommand: config.dhcp?.reload, prune: config.pruneEnabled, maxRemovals: config.maxRemovals,
+                servesLoaders: config.tftp != nil)
         }
     }
 
@@ -170,7 +171,8 @@ public struct Reconciler: Sendable {
     public func liveDesired(store: SQLiteStore) throws -> LiveDesired {
         try makeCallbackKey()
         return LiveDesired(store: store, server: try settings.server, discovery: config.discovery, imaging: config.imaging,
-                    maxAttempts: config.installAttempts, maxDiscovered: config.retention.maxDiscovered)
+                    maxAttempts: config.installAttempts, attemptWindow: TimeInterval(config.attemptWindow.components.seconds),
+                    maxDiscovered: config.retention.maxDiscovered)
     }
 
     public var folders: OutputFolders {

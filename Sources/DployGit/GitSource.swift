@@ -80,11 +80,13 @@ public final class GitSource: @unchecked Sendable {
         return try resolve(in: repository)
     }
 
-    /// The bare cache repository for this source's URL.
+    /// The bare cache repository for this source's URL, named after the URL without its
+    /// credentials: a folder name shows in paths and messages, and a password must not.
     public var cachePath: String {
+        let shown = GitSourceConfig.redacted(config.repository)
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs, unlike Hasher
-        for byte in config.repository.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let readable = config.repository.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).suffix(3)
+        for byte in shown.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let readable = shown.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).suffix(3)
             .joined(separator: "-")
         return (cacheDirectory as NSString).appendingPathComponent("\(readable)-\(String(hash, radix: 16)).git")
     }

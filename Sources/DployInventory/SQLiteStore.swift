@@ -72,6 +72,13 @@ public final class SQLiteStore: Store {
         try pool.read { db in try MachineRow.filter(Column("state") == state.rawValue).fetchCount(db) }
     }
 
+    /// The MACs of the machines the store holds in `state`.
+    public func macs(in state: MachineState) throws -> [MACAddress] {
+        try pool.read { db in
+            try String.fetchAll(db, MachineRow.select(Column("mac")).filter(Column("state") == state.rawValue)).compactMap(MACAddress.init)
+        }
+    }
+
     public func recordSeen(_ mac: MACAddress, address: String?, at: Date) throws {
         try pool.write { db in _ = try Self.touch(db, mac, address: address, at: at) }
     }

@@ -39,10 +39,13 @@ public enum BootDecider {
         public var speaksForMachine: Bool
         public var now: Date
         public var maxAttempts: Int
+        /// How long after an attempt began a boot is still that attempt (`server.attemptWindow`).
+        public var attemptWindow: TimeInterval
 
         public init(machine: EffectiveMachine?, profile: Profile? = nil, state: MachineState? = nil,
                     installedGeneration: Int? = nil, failedGeneration: Int? = nil, attempts: [InstallAttempt] = [],
-                    imagingRun: TaskRun? = nil, speaksForMachine: Bool = false, now: Date, maxAttempts: Int) {
+                    imagingRun: TaskRun? = nil, speaksForMachine: Bool = false, now: Date, maxAttempts: Int,
+                    attemptWindow: TimeInterval = BootDecider.attemptWindow) {
             self.machine = machine
             self.profile = profile
             self.state = state
@@ -53,6 +56,7 @@ public enum BootDecider {
             self.speaksForMachine = speaksForMachine
             self.now = now
             self.maxAttempts = maxAttempts
+            self.attemptWindow = attemptWindow
         }
     }
 
@@ -78,7 +82,7 @@ public enum BootDecider {
 
     /// A repeat boot within this window is the same attempt: retries by the firmware, a
     /// loader chaining another (pxelinux → iPXE), or anyone requesting the script, do not use
-    /// up a machine's attempts.
+    /// up a machine's attempts. The default of `server.attemptWindow`.
     public static let attemptWindow: TimeInterval = 600
 
     public static func decide(_ facts: Facts) -> Decision {
@@ -92,7 +96,7 @@ public enum BootDecider {
         if facts.failedGeneration == generation || attempts.contains(where: { $0.failedAt != nil }) {
             return .localDisk(record: .nothing)
         }
-        if let latest = attempts.last, latest.finishedAt == nil, facts.now.timeIntervalSince(latest.startedAt) < attemptWindow {
+        if let latest = attempts.last, latest.finishedAt == nil, facts.now.timeIntervalSince(latest.startedAt) < facts.attemptWindow {
             return .install(profile, generation: generation, record: .nothing)
         }
         if attempts.count >= facts.maxAttempts {

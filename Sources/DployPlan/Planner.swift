@@ -45,14 +45,24 @@ public struct PlanSettings: Hashable, Sendable {
     public var reloadCommand: String?
     public var prune: Bool
     public var maxRemovals: Int
+    /// Whether dploy serves TFTP (`tftp.listen`), and with it the pxelinux and GRUB loaders:
+    /// only then does DHCP hand a machine its profile's loader. Without it every machine gets
+    /// iPXE, which renders the same decision, as before dploy served TFTP: a site whose TFTP
+    /// server has no `lpxelinux.0` must not lose its boots on an upgrade.
+    public var servesLoaders: Bool
 
-    public init(server: BootServer, dhcp: DHCP?, reloadCommand: String? = nil, prune: Bool = false, maxRemovals: Int = 5) {
+    public init(server: BootServer, dhcp: DHCP?, reloadCommand: String? = nil, prune: Bool = false, maxRemovals: Int = 5,
+                servesLoaders: Bool = false) {
         self.server = server
         self.dhcp = dhcp
         self.reloadCommand = reloadCommand
         self.prune = prune
         self.maxRemovals = maxRemovals
+        self.servesLoaders = servesLoaders
     }
+
+    /// The loader DHCP hands a machine whose profile is `profile`.
+    func dhcpLoader(_ profile: Profile?) -> BootLoader { servesLoaders ? profile?.loader ?? .ipxe : .ipxe }
 }
 
 /// A plan and the file contents its write actions need.
@@ -246,7 +256,7 @@ public enum Planner {
         let bytes = files.mapValues { Array($0.utf8) }
         return RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall,
                                files: bytes, digests: bytes.mapValues(ContentDigest.init),
-                               host: DHCPHost(effective, loader: profile?.loader ?? .ipxe))
+                               host: DHCPHost(effective, loader: settings.dhcpLoader(profile)))
     }
 
     /// What the planner knows of one desired machine in this plan: its render and how it

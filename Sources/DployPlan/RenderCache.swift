@@ -72,7 +72,7 @@ public final class RenderCache: @unchecked Sendable {
               entry.effective.machine == machine else { return nil }
         let profile = entry.effective.settings.profile.flatMap { profiles[$0] }
         return RenderedMachine(effective: entry.effective, profile: profile, needsInstall: entry.needsInstall, files: [:],
-                               digests: entry.digests, host: DHCPHost(entry.effective, loader: profile?.loader ?? .ipxe))
+                               digests: entry.digests, host: DHCPHost(entry.effective, loader: shared?.settings.dhcpLoader(profile) ?? .ipxe))
     }
 
     /// Keeps the render without its files' bytes: their digests tell whether anything must

@@ -135,7 +135,7 @@ public struct BootHTTPServer: Sendable {
             guard let mac = request.uri.queryParameters["mac"].map(String.init) else {
                 return Self.text("#!ipxe\nchain --autofree \(controller.serverURL)/boot.ipxe?mac=${net0/mac}\n")
             }
-            return Self.text(controller.bootAnswer(mac: mac, loader: .ipxe, address: context.clientAddress))
+            return Self.text(controller.bootAnswer(mac: mac, loader: .ipxe, address: context.clientAddress, recording: true))
         }
         // Each loader's own config, decided when it is asked for (the files of the same
         // names in the output folders are the planner's snapshot, for sites that serve them
@@ -339,7 +339,7 @@ public struct BootHTTPServer: Sendable {
         guard let name, let mac = BootPaths.configMAC(name, loader: loader) else {
             throw HTTPError(.notFound, message: "no \(loader) config of that name")
         }
-        return Self.text(controller.bootAnswer(mac: mac, loader: loader, address: address))
+        return Self.text(controller.bootAnswer(mac: mac, loader: loader, address: address, recording: true))
     }
 
     static func text(_ text: String, contentType: String = "text/plain; charset=utf-8") -> Response {

@@ -58,8 +58,11 @@ public struct Webhook: Sendable {
     }
 
     /// A delivery as it arrives: `verdict`, and a signed delivery that would run is a
-    /// duplicate (`.ignored`) when its id or its body was seen within the window. Only signed
-    /// deliveries are remembered, so an unsigned request cannot use up an id in advance.
+    /// duplicate (`.ignored`) when its signed body was seen within the window. The delivery
+    /// id headers are not covered by the signature, so they decide nothing: an id that came
+    /// with another body would let anyone holding an old signed body pre-empt a real push
+    /// under a predictable id. They only name the duplicate in the answer. Only signed
+    /// deliveries are remembered.
     public func receive(body: [UInt8], headers: HTTPFields) -> Verdict {
         let verdict = verdict(body: body, headers: headers)
         guard verdict == .run else { return verdict }
@@ -100,27 +103,27 @@ public struct Webhook: Sendable {
     }
 }
 
-/// The signed deliveries of the last `window`, by id and by the SHA-256 of their body.
+/// The signed deliveries of the last `window`, by the SHA-256 of their body.
 /// Bounded: entries older than the window go at each delivery, and past `capacity` the
 /// oldest go first. Only signed deliveries come here, so only the secret's holders fill it.
 final class RecentDeliveries: Sendable {
     static let window: TimeInterval = 600
     static let capacity = 4_096
 
-    /// Key (a digest of an id or of a body) → when it was first received.
+    /// A body's digest → when it was first received.
     private let seen = Mutex<[String: Date]>([:])
 
-    /// Nil, after recording the delivery, when neither an id nor the body was seen within
-    /// the window; otherwise what was seen before ("delivery id …", "the same body"), and
-    /// nothing is recorded (a replay does not extend the window).
+    /// Nil, after recording the delivery, when its body was not seen within the window;
+    /// otherwise what was seen before, named by its ids when it has any, and nothing is
+    /// recorded (a replay does not extend the window).
     func admit(ids: [String], body: [UInt8], now: Date) -> String? {
-        let bodyKey = "body " + Hex.encode(SHA256.hash(data: body))
-        let idKeys = ids.map { (id: $0, key: "id " + Hex.encode(SHA256.hash(data: Array($0.utf8)))) }
+        let bodyKey = Hex.encode(SHA256.hash(data: body))
         return seen.withLock { seen in
             seen = seen.filter { now.timeIntervalSince($0.value) < Self.window }
-            if let repeated = idKeys.first(where: { seen[$0.key] != nil }) { return "delivery id '\(repeated.id.prefix(200))'" }
-            if seen[bodyKey] != nil { return "the same signed body" }
-            for key in [bodyKey] + idKeys.map(\.key) { seen[key] = now }
+            if seen[bodyKey] != nil {
+                return "the same signed body" + (ids.first.map { " (\(String($0.prefix(200))))" } ?? "")
+            }
+            seen[bodyKey] = now
             if seen.count > Self.capacity {
                 for (key, _) in seen.sorted(by: { $0.value < $1.value }).prefix(seen.count - Self.capacity) { seen[key] = nil }
             }

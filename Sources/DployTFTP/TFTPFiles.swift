@@ -48,12 +48,14 @@ enum TFTPName: Equatable {
 /// What a transfer sends: a config decided for this request, or a file read a window at a
 /// time.
 enum TFTPSource: Sendable {
-    case memory(ByteBuffer)
+    /// Bytes decided for this request; `delivered` runs (on the pool) at the client's first
+    /// acknowledgement.
+    case memory(ByteBuffer, delivered: @Sendable () -> Void)
     case file(TFTPFile)
 
     var size: Int {
         switch self {
-        case .memory(let buffer): buffer.readableBytes
+        case .memory(let buffer, _): buffer.readableBytes
         case .file(let file): file.size
         }
     }

@@ -175,7 +175,9 @@ struct TFTPOptions: Equatable, Sendable {
                 options.blockSize = min(number, maxWindowBytes)
             case "windowsize" where (1...65535).contains(number):
                 options.windowSize = min(number, maxWindowSize)
-            case "timeout" where (1...255).contains(number):
+            // RFC 2349 allows 255 s; more than 10 would let one unanswered request, from a
+            // forged address, hold a transfer slot for minutes (6 sends x the timeout).
+            case "timeout" where (1...10).contains(number):
                 options.timeout = number
             case "tsize":
                 options.wantsSize = true

@@ -21,7 +21,13 @@ public final class TFTPServer: Sendable {
     /// The config of the loader `loader` for the machine `mac` (as the loader wrote it),
     /// asked from `address`; nil: the name is looked for in the folder instead. Called on
     /// the server's thread pool: it may block.
-    public typealias BootConfig = @Sendable (_ loader: BootLoader, _ mac: String, _ address: String?) -> String?
+    ///
+    /// Called twice per request: with `recording` false when the request arrives, for the
+    /// answer, and with `recording` true once the client has acknowledged it from that
+    /// address, so that what the boot means is recorded (result ignored). A UDP source
+    /// address is trivially forged; an acknowledgement shows the sender receives at it, so
+    /// a forged request cannot use up a machine's install attempts.
+    public typealias BootConfig = @Sendable (_ loader: BootLoader, _ mac: String, _ address: String?, _ recording: Bool) -> String?
 
     public struct Configuration: Sendable {
         /// The address to listen on, as `tftp.listen` writes it: HOST:PORT.
@@ -164,8 +170,9 @@ public final class TFTPServer: Sendable {
         case .notFound:
             return .failure(TFTPRefusal(.fileNotFound, "file not found"))
         case .bootConfig(let loader, let mac):
-            if let answer = bootConfig?(loader, mac, client.ipAddress) {
-                return .success(.memory(ByteBuffer(string: answer)))
+            if let bootConfig, let answer = bootConfig(loader, mac, client.ipAddress, false) {
+                let address = client.ipAddress
+                return .success(.memory(ByteBuffer(string: answer), delivered: { _ = bootConfig(loader, mac, address, true) }))
             }
             return file(filename)
         case .file(let path):
@@ -179,8 +186,10 @@ public final class TFTPServer: Sendable {
         if let real = folder?.realPath(of: path), let file = TFTPFile(realPath: real) {
             return .success(.file(file))
         }
+        // Resolved first: Debian links some (/usr/lib/ipxe/ipxe.efi -> /boot/ipxe.efi), and
+        // TFTPFile opens without following links. The names are a fixed list of root's files.
         if let debian = LoaderFiles.debianFile(for: path, exists: { FileManager.default.isReadableFile(atPath: $0) }),
-           let file = TFTPFile(realPath: debian) {
+           let real = SpecDirectory.realPath(debian), let file = TFTPFile(realPath: real) {
             return .success(.file(file))
         }
         return .failure(TFTPRefusal(.fileNotFound, "file not found"))

@@ -106,7 +106,9 @@ extension Serve {
         configuration.maxTransfers = config.maxTransfers
         configuration.transferDeadline = config.transferTimeout
         let server = TFTPServer(configuration: configuration, folder: folder,
-                                bootConfig: { loader, mac, address in controller.bootAnswer(mac: mac, loader: loader, address: address) },
+                                bootConfig: { loader, mac, address, recording in
+                                    controller.bootAnswer(mac: mac, loader: loader, address: address, recording: recording)
+                                },
                                 logger: Logger(label: "dploy.tftp"))
         do {
             return (server, try await server.start().port ?? configuration.port)

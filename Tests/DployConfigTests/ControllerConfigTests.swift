@@ -13,6 +13,8 @@ struct ControllerConfigTests {
         let defaults = try parse("source: {path: specs}\n").get()
         #expect(defaults.retention.maxDiscovered == 10_000)
         #expect(defaults.retention.maxEvents == 100_000)
+        #expect(defaults.attemptWindow == .seconds(600))
+        #expect(try parse("source: {path: specs}\nserver: {attemptWindow: 5s}\n").get().attemptWindow == .seconds(5))
 
         let set = try parse("source: {path: specs}\nstore:\n  sqlite: state/dploy.db\n  maxDiscovered: 50\n  maxEvents: 500\n").get()
         #expect(set.retention.maxDiscovered == 50)

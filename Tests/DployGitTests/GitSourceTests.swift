@@ -230,4 +230,12 @@ struct RedactionTests {
                 == "ssh://***@host:22/x and https://***@h/y")
         #expect(GitSourceConfig.redacted("/srv/git/fleet.git") == "/srv/git/fleet.git")
     }
+
+    @Test("the git cache folder is not named after a password in the URL")
+    func cacheFolderName() {
+        let source = GitSource(config: GitSourceConfig(repository: "https://deploy:s3cretpass@git.example/fleet.git"),
+                               cacheDirectory: "/var/lib/dploy/git-cache")
+        #expect(!source.cachePath.contains("s3cretpass"), "\(source.cachePath)")
+        #expect(source.cachePath.hasPrefix("/var/lib/dploy/git-cache/example-fleet-git-"), "\(source.cachePath)")
+    }
 }

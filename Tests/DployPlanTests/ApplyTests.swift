@@ -32,7 +32,7 @@ struct ApplyTests {
 
     @Test("a machine whose profile boots GRUB gets GRUB's first config, its own config and its DHCP tag; once")
     func grubLoader() throws {
-        let lab = try LabCopy(config: LabCopy.config())
+        let lab = try LabCopy(config: LabCopy.config(extra: "tftp: {listen: \"127.0.0.1:0\"}"))
         let profile = try lab.read("profiles/debian-12.yaml")
         try lab.write("profiles/debian-12.yaml", profile.replacingOccurrences(of: "loader: ipxe", with: "loader: grub"))
         let reconciler = try lab.reconciler()
@@ -44,6 +44,18 @@ struct ApplyTests {
         #expect(try lab.read("out/tftp/grub/grub.cfg").contains("configfile (http,198.18.0.1:8080)/grub/grub.cfg-01-$net_default_mac"))
         #expect(try lab.read("out/dhcp/dploy.hosts").contains("94:18:82:3a:5c:10,set:grub,198.18.0.21,web-01"))
         #expect(!(try reconciler.plan().plan.hasChanges), "written once, then converged")
+    }
+
+    @Test("without dploy's TFTP server, DHCP hands every machine iPXE, as before: an upgrade breaks no pxelinux or GRUB site")
+    func loadersNeedTFTP() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        let profile = try lab.read("profiles/debian-12.yaml")
+        try lab.write("profiles/debian-12.yaml", profile.replacingOccurrences(of: "loader: ipxe", with: "loader: grub"))
+        let reconciler = try lab.reconciler()
+        let plan = try reconciler.plan().plan
+        #expect(!plan.shared.contains { $0.path == BootPaths.grubEntry })
+        _ = try reconciler.apply(try reconciler.plan())
+        #expect(try lab.read("out/dhcp/dploy.hosts").contains("94:18:82:3a:5c:10,198.18.0.21,web-01"), "no loader tag")
     }
 
     @Test("a DHCP reload that fails is owed: the next plan reloads although the files match")

@@ -61,6 +61,11 @@ struct BootDeciderTests {
         Row(name: "a boot within the window of an open attempt is that attempt",
             facts: facts(attempts: [attempt(2, startedAt: 3300)]),
             expected: .install(profile, generation: 2, record: .nothing)),
+        Row(name: "a shorter server.attemptWindow: a boot past it is a second attempt", facts: {
+                var shorter = facts(attempts: [attempt(2, startedAt: 3590)])
+                shorter.attemptWindow = 5
+                return shorter
+            }(), expected: .install(profile, generation: 2, record: .attemptStarted(generation: 2))),
         Row(name: "an open attempt past its window: a second attempt",
             facts: facts(attempts: [attempt(2, startedAt: 0)]),
             expected: .install(profile, generation: 2, record: .attemptStarted(generation: 2))),

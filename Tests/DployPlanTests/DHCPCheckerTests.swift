@@ -30,7 +30,9 @@ struct DHCPCheckerTests {
     /// machines boot GRUB and its db machines pxelinux here, so every loader's rules are
     /// in the file the checker reads.
     func accepted(backend: String, file: String, extraDHCP: String = "") throws {
-        let lab = try LabCopy(config: LabCopy.config(backend: backend, dhcpFile: file, check: nil, extraDHCP: extraDHCP))
+        // With dploy's TFTP server, which serves the loaders: DHCP hands each machine its own.
+        let lab = try LabCopy(config: LabCopy.config(backend: backend, dhcpFile: file, check: nil, extraDHCP: extraDHCP,
+                                                     extra: "tftp: {listen: \"127.0.0.1:0\"}"))
         for (profile, loader) in [("debian-12", "grub"), ("rocky-9", "pxelinux")] {
             let text = try lab.read("profiles/\(profile).yaml")
             try lab.write("profiles/\(profile).yaml", text.replacingOccurrences(of: "spec:\n", with: "spec:\n  loader: \(loader)\n")

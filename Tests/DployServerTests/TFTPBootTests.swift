@@ -17,7 +17,9 @@ struct TFTPBootTests {
         let clock = ManualClock(Date(timeIntervalSince1970: 1_795_000_000))
         let controller = try lab.controller(maxAttempts: 2, clock: clock.wallClock)
         let server = TFTPServer(configuration: .init(host: "127.0.0.1", port: 0), folder: lab.root.appendingPathComponent("out/tftp").path,
-                                bootConfig: { loader, mac, address in controller.bootAnswer(mac: mac, loader: loader, address: address) })
+                                bootConfig: { loader, mac, address, recording in
+                                    controller.bootAnswer(mac: mac, loader: loader, address: address, recording: recording)
+                                })
         let port = try #require(try await server.start().port)
         let folder = try TemporaryFolder(prefix: "dploy-tftp-boot")
         func boot() throws -> String {
@@ -30,14 +32,15 @@ struct TFTPBootTests {
         // web-01's profile boots iPXE: pxelinux chains to it, and that is the install.
         let first = try boot()
         #expect(first.contains("KERNEL ipxe.lkrn") && !first.contains("LOCALBOOT"), "\(first)")
-        #expect(try lab.store().installAttempts(BootServerTests.web01).count == 1)
+        // Recorded once the client acknowledged (on the server's pool, right after the transfer).
+        #expect(try await eventually { try lab.store().installAttempts(BootServerTests.web01).count == 1 })
         clock.advance(by: BootDecisions.attemptWindow + 1)
         #expect(try boot().contains("KERNEL ipxe.lkrn"))
-        #expect(try lab.store().installAttempts(BootServerTests.web01).count == 2)
+        #expect(try await eventually { try lab.store().installAttempts(BootServerTests.web01).count == 2 })
         clock.advance(by: BootDecisions.attemptWindow + 1)
         let last = try boot()
         #expect(last.contains("LOCALBOOT 0"), "\(last)")
-        #expect(try lab.store().machine(BootServerTests.web01)?.state == .failed)
+        #expect(try await eventually { try lab.store().machine(BootServerTests.web01)?.state == .failed })
         try await server.stop()
     }
 }

@@ -131,8 +131,11 @@ struct TFTPClientTests {
         // pxelinux's other probes (UUID, address in hex) are files, here missing.
         #expect(!(try await atftpGet(port: tftp.port, "pxelinux.cfg/C612", to: folder.file("probe"))).succeeded)
         try await tftp.stop()
-        #expect(asked.asked.withLock { $0 } == ["pxelinux 94-18-82-3a-5c-10 127.0.0.1", "grub 94-18-82-3a-5c-10 127.0.0.1",
-                                                 "grub 94-18-82-3a-5c-11 127.0.0.1"])
+        // Each asked once for the answer, and once more to record it after the client's ACK.
+        #expect(asked.asked.withLock { $0 }.sorted() == ["grub 94-18-82-3a-5c-10 127.0.0.1", "grub 94-18-82-3a-5c-10 127.0.0.1 recorded",
+                                                          "grub 94-18-82-3a-5c-11 127.0.0.1", "grub 94-18-82-3a-5c-11 127.0.0.1 recorded",
+                                                          "pxelinux 94-18-82-3a-5c-10 127.0.0.1",
+                                                          "pxelinux 94-18-82-3a-5c-10 127.0.0.1 recorded"])
     }
 }
 
@@ -164,6 +167,34 @@ struct TFTPProtocolTests {
         let first = client.receive()
         #expect(first?.port == oack.port)
         #expect(Self.payload(first?.packet) == Array(0..<8))
+        try await tftp.stop()
+    }
+
+    @Test("a config request is recorded only once its sender acknowledges from that address: a forged source records nothing")
+    func recordedOnAcknowledgement() async throws {
+        let asked = AskedConfigs()
+        let tftp = try await RunningTFTP(folder: try Self.folder(bytes: 20), bootConfig: asked.bootConfig)
+        let client = try RawTFTPClient()
+        client.send(.readRequest(TFTPRequest(filename: "pxelinux.cfg/01-94-18-82-3a-5c-10", options: [])), to: tftp.port)
+        let data = try #require(client.receive())
+        #expect(Self.payload(data.packet) == Array("# pxelinux config for 94-18-82-3a-5c-10\n".utf8))
+        // A sender that never acknowledges (its source address forged) leaves nothing recorded.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(asked.asked.withLock { $0 } == ["pxelinux 94-18-82-3a-5c-10 127.0.0.1"])
+        client.send(.ack(block: 1), to: data.port)
+        #expect(try await eventually { asked.asked.withLock { $0 }.last == "pxelinux 94-18-82-3a-5c-10 127.0.0.1 recorded" })
+        try await tftp.stop()
+    }
+
+    @Test("a client's timeout option above 10 s is not taken: an unanswered transfer cannot hold a slot for minutes")
+    func timeoutCapped() async throws {
+        let tftp = try await RunningTFTP(folder: try Self.folder(bytes: 20))
+        let client = try RawTFTPClient()
+        client.send(.readRequest(TFTPRequest(filename: "file", options: [("timeout", "255"), ("blksize", "8")])), to: tftp.port)
+        #expect(client.receive()?.packet == .optionAck([("blksize", "8")]))
+        let other = try RawTFTPClient()
+        other.send(.readRequest(TFTPRequest(filename: "file", options: [("timeout", "10")])), to: tftp.port)
+        #expect(other.receive()?.packet == .optionAck([("timeout", "10")]))
         try await tftp.stop()
     }
 

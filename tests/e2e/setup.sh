@@ -3,12 +3,15 @@
 # installs nothing when every tool is there. About 75 s on a new machine.
 set -euo pipefail
 
-packages=(qemu-system-x86 ipxe-qemu dnsmasq-base busybox-static linux-image-amd64 cpio iproute2 git python3 curl openssl)
+# pxelinux and syslinux-common: lpxelinux.0 and ldlinux.c32, which dploy serves (step 10).
+packages=(qemu-system-x86 ipxe-qemu dnsmasq-base busybox-static linux-image-amd64 cpio iproute2 git python3 curl openssl
+    pxelinux syslinux-common)
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=0
 for tool in qemu-system-x86_64 dnsmasq busybox cpio ip git python3 curl openssl; do command -v "$tool" >/dev/null || missing=1; done
 [ -e /usr/lib/ipxe/qemu/pxe-virtio.rom ] || missing=1
+[ -e /usr/lib/PXELINUX/lpxelinux.0 ] && [ -e /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || missing=1
 ls /boot/vmlinuz-* >/dev/null 2>&1 || missing=1
 [ "$missing" = 1 ] || exit 0
 

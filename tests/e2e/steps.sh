@@ -353,9 +353,55 @@ step_pxelinux() {
     boot
     assert "QEMU left through the boot sector's isa-debug-exit (status 33)" test "$E2E_QEMU_STATUS" = 33
     assert "console: the boot sector's marker for generation 3" console_has "DPLOY-LOCAL-BOOT $E2E_NAME generation 3"
-    assert "TFTP: lpxelinux.0 again" tftp_has "^lpxelinux.0 [0-9]* bytes"
+    assert "TFTP: lpxelinux.0 again; HTTP: its config for this MAC, decided by dploy" \
+        test "$(boot_tftp | grep -c '^lpxelinux.0 [0-9]* bytes')/$(boot_http | grep -c "^GET /pxelinux.cfg/01-${E2E_MAC//:/-} 200")" = 1/1
     assert "HTTP: no kernel, initrd, installer answers or callback fetched" http_lacks "/files/\\|/installers/\\|/installed"
     assert "HTTP, whole run: three callbacks, one per generation" \
+        test "$(http_count "^POST /v1/machines/${E2E_MAC//:/-}/installed 204")" = 3
+}
+
+step_attempts_used_up() {
+    step "12. an installer that never calls back, through pxelinux: two install boots, then the generation fails and the disk boots"
+    local mac_path="01-${E2E_MAC//:/-}"
+    # The "installer" is the discovery image without dploy.server on its command line: it
+    # fetches nothing, calls nothing back and powers off, as a hung installer would be reset.
+    cat > "$E2E_WORK/fleet/site/profiles/e2e-silent.yaml" <<YAML
+apiVersion: dploy.org/v1
+kind: Profile
+metadata: {name: e2e-silent}
+spec:
+  loader: pxelinux
+  boot:
+    kernel: $E2E_SERVER/files/e2e/vmlinuz
+    initrd: $E2E_SERVER/files/e2e/discovery.img
+    args: console=ttyS0 quiet
+YAML
+    sed -i -e "s/^  profile: .*/  profile: e2e-silent/" -e "s/^  generation: .*/  generation: 4/" \
+        "$E2E_WORK/fleet/site/machines/$E2E_NAME.yaml"
+    fleet_commit "install $E2E_NAME's generation 4 with an installer that never calls back"
+    E2E_HTTP_MARK="$(http_log | wc -l)"
+    E2E_DHCP_MARK="$(line_count "$E2E_WORK/dnsmasq.log")"
+    webhook
+    assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
+    wait_power_off "$E2E_BOOT_TIMEOUT"
+    assert "attempt 1 (the run's own boot through the BMC): pxelinux config, the silent installer, no callback" \
+        http_has_all "^GET /pxelinux.cfg/$mac_path 200" "^GET /files/e2e/discovery.img 200"
+    assert "dploy machines: installing generation 4" test "$(machine_field state)/$(machine_field desiredGeneration)" = "installing/4"
+    sleep 6  # past server.attemptWindow: the next boot is a new attempt
+    boot
+    assert "attempt 2: the silent installer again" http_has "^GET /files/e2e/discovery.img 200"
+    sleep 6
+    boot
+    assert "then: QEMU left through the disk's boot sector (status 33), still generation 3's" \
+        test "$E2E_QEMU_STATUS" = 33
+    assert "console: the boot sector's marker for generation 3" console_has "DPLOY-LOCAL-BOOT $E2E_NAME generation 3"
+    assert "HTTP: that boot asked for its pxelinux config and fetched no kernel" \
+        test "$(boot_http | grep -c "^GET /pxelinux.cfg/$mac_path 200")/$(boot_http | grep -c '/files/')" = 1/0
+    assert "dploy machines: generation 4 failed, 3 still installed" \
+        test "$(machine_field state)/$(machine_field installedGeneration)" = "failed/3"
+    assert "API: the machine's events say why" \
+        contains "$(api_get "machines/$E2E_MAC/events")" "generation 4: no callback after 2 install boots; booting the local disk"
+    assert "HTTP, whole run: still three callbacks" \
         test "$(http_count "^POST /v1/machines/${E2E_MAC//:/-}/installed 204")" = 3
 }
 
@@ -369,4 +415,5 @@ run_steps() {
     step_reinstall
     step_image_restore
     step_pxelinux
+    step_attempts_used_up
 }

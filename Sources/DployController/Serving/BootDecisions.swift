@@ -33,6 +33,7 @@ public struct BootDecisions: Sendable {
     /// What machines boot for an image-capture or image-restore task (`imaging:` in the config).
     let imaging: Discovery?
     let maxAttempts: Int
+    let attemptWindow: TimeInterval
     /// When each machine's sighting was last written: a machine that boots (or is probed)
     /// again within a minute costs no write, so boot traffic stays read-only.
     let lastRecorded = LastSeen()
@@ -53,7 +54,7 @@ public struct BootDecisions: Sendable {
     }
 
     public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: Discovery?, imaging: Discovery? = nil,
-                maxAttempts: Int = 3) {
+                maxAttempts: Int = 3, attemptWindow: TimeInterval = BootDecider.attemptWindow) {
         resolver = DefaultsResolver(groups: desired.fleet.groups)
         let fleet = desired.fleet.machines
         self.fleet = fleet
@@ -64,9 +65,10 @@ public struct BootDecisions: Sendable {
         self.discovery = discovery
         self.imaging = imaging
         self.maxAttempts = maxAttempts
+        self.attemptWindow = attemptWindow
     }
 
-    /// A repeat boot within this window is the same attempt (`BootDecider.attemptWindow`).
+    /// A repeat boot within this window is the same attempt, by default (`BootDecider.attemptWindow`).
     public static let attemptWindow = BootDecider.attemptWindow
 
     /// The iPXE script for `GET /boot.ipxe?mac=…`.
@@ -75,21 +77,22 @@ public struct BootDecisions: Sendable {
     }
 
     /// What `loader` is told to boot for the MAC `text`, after recording what the boot means.
-    public func answer(mac text: String?, loader: BootLoader, address: String?, now: Date) throws -> String {
+    /// With `recording` false, nothing is written: the answer only.
+    public func answer(mac text: String?, loader: BootLoader, address: String?, now: Date, recording: Bool = true) throws -> String {
         guard let text, let mac = MACAddress(text) else {
             let usage = loader == .ipxe ? "/boot.ipxe needs ?mac=${net0/mac}" : "the \(loader) config is named by the machine's MAC"
             let message = "\(usage), got '\(Self.printable(text ?? ""))'"
             return BootAnswer.localDisk(message: message).rendered(for: loader, server: server)
         }
-        return try answer(mac: mac, address: address, now: now).rendered(for: loader, server: server)
+        return try answer(mac: mac, address: address, now: now, recording: recording).rendered(for: loader, server: server)
     }
 
-    private func answer(mac: MACAddress, address: String?, now: Date) throws -> BootAnswer {
+    private func answer(mac: MACAddress, address: String?, now: Date, recording: Bool) throws -> BootAnswer {
         // Only machines in git are written down here: any client can ask for any MAC, and
         // a stranger is recorded when its agent reports its hardware.
         guard let index = machines[mac] else { return discovery(mac, reason: "\(mac) is not in git") }
         let machine = resolver.resolve(fleet[index])
-        let speaks = Self.comesFrom(fleet[index].ip?.value, address)
+        let speaks = recording && Self.comesFrom(fleet[index].ip?.value, address)
         if speaks, lastRecorded.shouldRecord(mac, at: now) {
             do { try store.recordSeen(mac, address: address, at: now) } catch {
                 lastRecorded.forget(mac)
@@ -101,7 +104,7 @@ public struct BootDecisions: Sendable {
             machine: machine, profile: machine.settings.profile.flatMap { profiles[$0] }, state: observed?.state,
             installedGeneration: observed?.installedGeneration, attempts: try store.installAttempts(mac),
             imagingRun: try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: now),
-            speaksForMachine: speaks, now: now, maxAttempts: maxAttempts)
+            speaksForMachine: speaks, now: now, maxAttempts: maxAttempts, attemptWindow: attemptWindow)
         switch BootDecider.decide(facts) {
         case .discover(let reason):
             return discovery(mac, reason: reason)

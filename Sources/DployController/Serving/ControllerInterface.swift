@@ -29,8 +29,9 @@ public protocol ControllerInterface: Sendable {
     /// What the machine with this MAC boots now, in `loader`'s language (an iPXE script, a
     /// pxelinux or GRUB config), recording the sighting and any install attempt it starts
     /// (`BootDecisions`). Always an answer the loader can read: before desired state is
-    /// loaded, or when the store fails, it boots the local disk and says why.
-    func bootAnswer(mac: String?, loader: BootLoader, address: String?) -> String
+    /// loaded, or when the store fails, it boots the local disk and says why. With
+    /// `recording` false nothing is recorded (a TFTP request before its sender acknowledged).
+    func bootAnswer(mac: String?, loader: BootLoader, address: String?, recording: Bool) -> String
 
     /// Every machine in git, then every machine seen that is not, with its last event and
     /// BMC reading: `/v1/machines` and the server list.

@@ -36,13 +36,13 @@ public final class FleetController: ControllerInterface {
 
     public func metricsExposition() -> String? { loop?.metrics.exposition() }
 
-    public func bootAnswer(mac: String?, loader: BootLoader, address: String?) -> String {
+    public func bootAnswer(mac: String?, loader: BootLoader, address: String?, recording: Bool = true) -> String {
         guard let decisions = live.snapshot?.decisions else {
             return BootAnswer.localDisk(message: "no desired state is loaded yet, booting the local disk")
                 .rendered(for: loader, server: live.server)
         }
         do {
-            return try decisions.answer(mac: mac, loader: loader, address: address, now: clock.now())
+            return try decisions.answer(mac: mac, loader: loader, address: address, now: clock.now(), recording: recording)
         } catch {
             // Still an answer: the machine boots its disk and asks again at its next boot.
             return BootAnswer.localDisk(message: "the store is busy or unavailable, booting the local disk")
@@ -136,8 +136,10 @@ public final class FleetController: ControllerInterface {
             if let reported = observed?.hardwareReportedAt, now.timeIntervalSince(reported) < window {
                 throw ControllerRefusal(.conflict, "\(mac) reported its hardware less than \(Int(window / 60)) minutes ago: one report per boot")
             }
+            // Machines in git count for nothing here (a machine in git that has only booted is
+            // `discovered` too). Concurrent reports can pass the limit by their number, no more.
             if observed == nil, decisions?.desiredGeneration(of: mac) == nil,
-               try store.machineCount(in: .discovered) >= live.maxDiscovered {
+               try store.macs(in: .discovered).count(where: { decisions?.desiredGeneration(of: $0) == nil }) >= live.maxDiscovered {
                 throw ControllerRefusal(.unavailable, "dploy holds \(live.maxDiscovered) discovered machines that are not in git "
                                         + "(store.maxDiscovered): commit them, or raise the limit, before it takes a new MAC")
             }

@@ -18,11 +18,11 @@ enum KernelCommandLine {
     }
 
     /// The arguments as an iPXE `kernel` line carries them. Validation refuses what iPXE
-    /// would read itself (`Names.kernelArguments`); one that slips past anyway loses that
-    /// word, and `${` loses its brace, so it reaches the kernel as text, not as a command.
+    /// would read itself (`Names.kernelArguments`); a word that slips past anyway (a model
+    /// built in code) is dropped, as is any word holding `${`, so nothing reaches iPXE as a
+    /// command or a setting.
     static func forIPXE(_ arguments: String) -> String {
-        arguments.split(separator: " ").filter { !Names.isBootLoaderSyntax($0) }.joined(separator: " ")
-            .replacing("${", with: "$")
+        arguments.split(separator: " ").filter { !Names.isBootLoaderSyntax($0) && !$0.contains("${") }.joined(separator: " ")
     }
 
     /// The kernel's line is one line in every boot format. Validation refuses control

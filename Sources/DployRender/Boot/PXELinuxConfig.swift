@@ -10,7 +10,8 @@ public enum PXELinuxConfig {
         switch intent {
         case .install(let profile):
             switch (profile.loader, profile.source) {
-            case (.pxelinux, .boot(let kernel, let initrd, let args)):
+            // A GRUB profile asked by pxelinux (a BIOS machine) boots the same kernel directly.
+            case (.pxelinux, .boot(let kernel, let initrd, let args)), (.grub, .boot(let kernel, let initrd, let args)):
                 lines += ["  KERNEL \(KernelCommandLine.oneLine(kernel))", "  INITRD \(KernelCommandLine.oneLine(initrd))",
                           "  APPEND \(KernelCommandLine.arguments(profile: profile, args: args, machine: machine, server: server))"]
             case (.ipxe, _):

@@ -54,10 +54,13 @@ public enum DnsmasqConfig {
         dhcp-match=set:ipxe,175
         dhcp-boot=tag:ipxe,\(boot.entryScriptURL)
         pxe-prompt="dploy",0
+        # A loaded iPXE (tag ipxe) asks again: it gets the script above, not iPXE once more.
         pxe-service=tag:pxelinux,x86PC,"dploy: pxelinux",\(boot.pxelinuxFile)
-        pxe-service=tag:!pxelinux,x86PC,"dploy: iPXE",\(boot.biosFile)
+        pxe-service=tag:!pxelinux,tag:!ipxe,x86PC,"dploy: iPXE",\(boot.biosFile)
         pxe-service=tag:grub,x86-64_EFI,"dploy: GRUB",\(boot.grubFile)
         pxe-service=tag:!grub,tag:!ipxe,x86-64_EFI,"dploy: iPXE",\(boot.uefiFile)
+        pxe-service=tag:grub,BC_EFI,"dploy: GRUB",\(boot.grubFile)
+        pxe-service=tag:!grub,tag:!ipxe,BC_EFI,"dploy: iPXE",\(boot.uefiFile)
 
         """
     }

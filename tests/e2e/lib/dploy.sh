@@ -32,7 +32,9 @@ mode: apply
 store: {sqlite: state/dploy.db}
 output: {http: out/http, tftp: out/tftp}
 dhcp: {backend: dnsmasq, config: out/dhcp/dploy.conf, reload: "$(dhcp_reload_command)"}
-server: {listen: "198.18.0.1:8080", url: "$E2E_SERVER"}
+# Two install boots per generation, and a boot 5 s after the last is a new attempt (the
+# default is 10 minutes), so step 12 uses up a generation's attempts in three boots.
+server: {listen: "198.18.0.1:8080", url: "$E2E_SERVER", installAttempts: 2, attemptWindow: 5s}
 # dploy's own TFTP server: loaders from Debian's paths, pxelinux and GRUB configs decided.
 tftp: {listen: "198.18.0.1:69"}
 webhook: {secretFile: secrets/webhook}

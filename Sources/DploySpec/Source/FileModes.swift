@@ -7,8 +7,8 @@ import Glibc
 /// only ever take bits away from the mode they are given, so without a `chmod` an operator's
 /// umask decides: 000 left boot folders world-writable (anyone on the controller could plant
 /// a boot script), 077 left boot files the TFTP server could not read, and 022 left the store
-/// readable by every local user. Here, in the module every other imports, because the
-/// renderer's output, the store and the state files all use it.
+/// readable by every local user. Here, in the module every other imports (beside the other
+/// file-system helpers), because the renderer's output, the store and the state files all use it.
 public enum FileModes {
     /// Rendered boot files, installer answers and DHCP configuration: served or read by
     /// other daemons (TFTP, DHCP), and nothing in them is secret from the boot network.
