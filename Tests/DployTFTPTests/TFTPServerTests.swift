@@ -91,13 +91,16 @@ struct TFTPClientTests {
 
     @Test("loaders and GRUB's modules missing from the folder come from Debian's paths, unchanged; other names do not",
           .requires(.atftp),
-          .enabled(if: ["/usr/lib/PXELINUX/lpxelinux.0", "/usr/lib/grub/x86_64-efi/http.mod"]
+          .enabled(if: ["/usr/lib/PXELINUX/lpxelinux.0", "/usr/lib/grub/x86_64-efi/http.mod", "/usr/lib/ipxe/ipxe.efi"]
                     .allSatisfy(FileManager.default.fileExists(atPath:)) || integrationRequired,
                    "the pxelinux and grub-efi-amd64-bin packages are not installed (sudo bash .ci/setup)"))
     func debianLoaders() async throws {
         let folder = try Self.folder()
         let tftp = try await RunningTFTP(folder: folder)
-        for (remote, path) in [("lpxelinux.0", "/usr/lib/PXELINUX/lpxelinux.0"), ("grub/x86_64-efi/http.mod", "/usr/lib/grub/x86_64-efi/http.mod")] {
+        // ipxe.efi is a link in Debian's package (to /boot/ipxe.efi), which a file open
+        // without following links refused.
+        for (remote, path) in [("lpxelinux.0", "/usr/lib/PXELINUX/lpxelinux.0"), ("grub/x86_64-efi/http.mod", "/usr/lib/grub/x86_64-efi/http.mod"),
+                               ("ipxe.efi", "/usr/lib/ipxe/ipxe.efi")] {
             let local = folder.file("got-\(UUID().uuidString)")
             let run = try await atftpGet(port: tftp.port, remote, to: local, options: ["blksize 1468"])
             #expect(run.succeeded, "\(remote): \(run.output.suffix(500))")
