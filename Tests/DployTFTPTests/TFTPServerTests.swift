@@ -176,7 +176,9 @@ struct TFTPProtocolTests {
     @Test("a config request is recorded only once its sender acknowledges from that address: a forged source records nothing")
     func recordedOnAcknowledgement() async throws {
         let asked = AskedConfigs()
-        let tftp = try await RunningTFTP(folder: try Self.folder(bytes: 20), bootConfig: asked.bootConfig)
+        // Retransmission far away: under a loaded test run the transfer must outlive the pause.
+        let tftp = try await RunningTFTP(folder: try Self.folder(bytes: 20), configure: { $0.retransmitInterval = .seconds(60) },
+                                         bootConfig: asked.bootConfig)
         let client = try RawTFTPClient()
         client.send(.readRequest(TFTPRequest(filename: "pxelinux.cfg/01-94-18-82-3a-5c-10", options: [])), to: tftp.port)
         let data = try #require(client.receive())
