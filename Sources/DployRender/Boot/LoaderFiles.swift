@@ -12,7 +12,8 @@ public enum LoaderFiles {
         "ipxe.lkrn": (["/usr/lib/ipxe/ipxe.lkrn"], "ipxe"),
         "lpxelinux.0": (["/usr/lib/PXELINUX/lpxelinux.0"], "pxelinux"),
         "ldlinux.c32": (["/usr/lib/syslinux/modules/bios/ldlinux.c32"], "syslinux-common"),
-        // Signed by Debian (and Microsoft's shim chain) first, for machines with Secure Boot.
+        // Debian's signed build first: with Secure Boot on, firmware takes it only behind
+        // shim (shim-signed), which is the operator's to chain; without, either build runs.
         "grubnetx64.efi": (["/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
                             "/usr/lib/grub/x86_64-efi/monolithic/grubnetx64.efi"], "grub-efi-amd64-signed or grub-efi-amd64-bin"),
     ]
