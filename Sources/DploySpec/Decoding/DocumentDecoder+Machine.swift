@@ -27,7 +27,7 @@ extension DocumentDecoder {
         settings.power = note("power", reader.choice("power", as: PowerPolicy.self))
         settings.firmware = note("firmware", reader.parsed("firmware", Names.dnsLabel))
         settings.disk = note("disk", reader.parsed("disk", Names.devicePath))
-        settings.kernelArgs = note("kernelArgs", reader.parsed("kernelArgs", Names.oneLine))
+        settings.kernelArgs = note("kernelArgs", reader.parsed("kernelArgs", Names.kernelArguments))
 
         if let bmc = reader.mapping("bmc") {
             var settingsBMC = BMCSettings()

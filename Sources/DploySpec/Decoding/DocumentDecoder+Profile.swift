@@ -5,7 +5,7 @@ extension DocumentDecoder {
         if let boot = spec.mapping("boot") {
             let kernel = boot.parsed("kernel", required: true, Names.httpURL)
             let initrd = boot.parsed("initrd", required: true, Names.httpURL)
-            let args = boot.parsed("args", Names.oneLine)
+            let args = boot.parsed("args", Names.kernelArguments)
             boot.finish()
             if let kernel, let initrd {
                 sources.append(.boot(kernel: kernel.value, initrd: initrd.value, args: args?.value))

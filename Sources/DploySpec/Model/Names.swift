@@ -37,6 +37,20 @@ public enum Names {
             "must be one line without control characters, found \(quoted(text)) (it goes into boot scripts and installer answers)"))
     }
 
+    /// Kernel arguments: one line (`oneLine`), and no word `&&` or `||`. iPXE reads those
+    /// two anywhere on a line as operators that run what follows as a command of its own,
+    /// and the kernel line of an iPXE script is written as given (`make fuzz` found it).
+    /// Words split at space scalars, as iPXE splits bytes: a space and a combining mark
+    /// after it are one character.
+    public static func kernelArguments(_ text: String) -> Result<String, ValueError> {
+        oneLine(text).flatMap { text in
+            let words = text.unicodeScalars.split(separator: " ").map { String(String.UnicodeScalarView($0)) }
+            guard let word = words.first(where: { $0 == "&&" || $0 == "||" }) else { return .success(text) }
+            return .failure(ValueError(
+                "must not hold the word '\(word)', which iPXE reads as a command operator, found \(quoted(text))"))
+        }
+    }
+
     /// A block device: `/dev/`, then names of letters, digits and `. _ - : +` (none starting
     /// with a dot), so the path stays in /dev and means nothing to a shell or an installer.
     public static func devicePath(_ text: String) -> Result<String, ValueError> {
