@@ -23,7 +23,9 @@ swift=${SWIFT:-swift}
 echo "== building dploy-fuzz (libFuzzer + AddressSanitizer) in $scratch"
 build_start=$(date +%s)
 # gold warns once per ASan helper symbol (about 140 lines, harmless): those are left out.
-DPLOY_FUZZ=1 "$swift" build -c debug -j 2 --scratch-path "$scratch" --product dploy-fuzz \
+# SwiftPM keeps the sanitizers in a Set, so without deterministic hashing their order on
+# every command line changes from run to run, and each run rebuilt everything.
+SWIFT_DETERMINISTIC_HASHING=1 DPLOY_FUZZ=1 "$swift" build -c debug -j 2 --scratch-path "$scratch" --product dploy-fuzz \
     --sanitize fuzzer --sanitize address \
     -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
     2>&1 | grep -v "ld.gold: warning: Cannot export local symbol '__asan"
