@@ -6,7 +6,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 LAB ?= examples/lab
 
-.PHONY: all build deps demo test test-deps tools test-tools warnings package-test e2e deb bench clean setup
+.PHONY: all build deps demo test test-deps tools test-tools warnings package-test e2e deb bench fuzz clean setup
 
 # The Python tools (check-jsonschema, sushy-tools, …) live in one virtual environment this
 # Makefile owns; tests find them by this absolute path, never through PATH.
@@ -104,9 +104,18 @@ bench: deps tools
 	python3 bench/boot_http.py --dploy .build/release/dploy
 	PATH="$(DPLOY_TOOLS_BIN):$$PATH" $(DPLOY_TOOLS_BIN)/python3 bench/bmc.py --dploy .build/release/dploy --bmcs 1000 --concurrency 16,64
 
+# Coverage-guided fuzzing (Fuzz/, CONTRIBUTING.md "Fuzzing"): builds dploy-fuzz with libFuzzer
+# and AddressSanitizer in .build-fuzz (never part of `swift build`), then runs the YAML gate and
+# spec loader, the lshw parser, the Redfish document parsers and the boot-script renderers for
+# FUZZ_SECONDS each. Fails on a crash, a broken invariant, a hang or an OOM, and prints the
+# reproducer (.build-fuzz/artifacts/TARGET/) and the command that replays it.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) bash Fuzz/run.sh
+
 # Installs the system packages and Python tools the tests need (Debian; root or sudo).
 setup:
 	bash .ci/setup
 
 clean:
-	rm -rf .build .build-deb .build-tools bench/out
+	rm -rf .build .build-deb .build-tools .build-fuzz bench/out

@@ -189,3 +189,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// `make fuzz` (CONTRIBUTING.md, "Fuzzing"): the libFuzzer harness, declared only when
+// DPLOY_FUZZ=1, so `swift build` and `swift test` never compile it and libFuzzer is never
+// linked into a normal product. libFuzzer supplies `main`, hence -parse-as-library.
+if Context.environment["DPLOY_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "dploy-fuzz",
+        dependencies: ["DploySpec", "DployInventory", "DployBMC", "DployRender"],
+        path: "Fuzz/Sources",
+        swiftSettings: [.unsafeFlags(["-parse-as-library", "-warnings-as-errors"])]
+    ))
+}

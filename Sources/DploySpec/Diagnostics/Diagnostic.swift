@@ -4,8 +4,11 @@ public struct Diagnostic: Hashable, Sendable, Comparable, CustomStringConvertibl
     public var location: SourceLocation
     public var message: String
 
+    /// A message quotes what the file holds (a key, a value, a YAML error's context): a control
+    /// character or line break in it is written as an escape, or it would forge a line of
+    /// `dploy validate`'s output or the daemon's log, or reach a terminal as an escape sequence.
     public init(_ message: String, at location: SourceLocation) {
-        self.message = message
+        self.message = Names.escapingControls(message)
         self.location = location
     }
 

@@ -83,15 +83,32 @@ public enum Names {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
             case "\"", "\\": result += "\\" + String(scalar)
-            case _ where isControlOrLineBreak(scalar): result += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            case _ where isControlOrLineBreak(scalar): result += escaped(scalar)
             default: result.unicodeScalars.append(scalar)
             }
         }
         return result + "\""
+    }
+
+    /// `text` with control characters and line breaks written as escapes (`\n`, `\u{1B}`), so
+    /// it prints as one line and sends no escape sequence to a terminal.
+    static func escapingControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControlOrLineBreak) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if isControlOrLineBreak(scalar) { result += escaped(scalar) } else { result.unicodeScalars.append(scalar) }
+        }
+        return result
+    }
+
+    private static func escaped(_ scalar: Unicode.Scalar) -> String {
+        switch scalar {
+        case "\n": "\\n"
+        case "\r": "\\r"
+        case "\t": "\\t"
+        default: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+        }
     }
 
     /// An `http://` or `https://` URL with a host.

@@ -1,0 +1,36 @@
+import DployBMC
+
+/// The bytes as a document a BMC answers: `JSONValue(parsing:)`, then every resource parser
+/// dploy reads a Redfish document with (systems, managers, firmware inventory and its
+/// members, tasks and task monitors, iLO's update service) and the path rules its links go
+/// through. A document that is not JSON is refused, which is fine.
+///
+/// Invariants: a parsed document serializes (as dploy sends PATCH and POST bodies) to
+/// bytes that parse back to the same document; path normalization is idempotent and a path
+/// is within itself.
+enum RedfishFuzz {
+    static func run(_ bytes: [UInt8]) {
+        guard let json = try? JSONValue(parsing: bytes) else { return }
+        let system = ComputerSystem(json: json)
+        _ = Manager(json: json)
+        _ = InstalledFirmware(json: json)
+        _ = UpdateProgress(task: json)
+        _ = UpdateProgress(hpeUpdateService: json)
+        var links = [system.path] + system.managers + [system.resetTarget, system.biosPath, system.virtualMediaPath].compactMap { $0 }
+        for member in json["Members"]?.array ?? [] {
+            _ = InstalledFirmware(json: member)
+            if let link = member.link { links.append(link) }
+        }
+        for link in links {
+            let normalized = RedfishPath.normalized(link)
+            FuzzCheck.require(RedfishPath.normalized(normalized) == normalized, "normalizing \(link.debugDescription) twice differs")
+            FuzzCheck.require(RedfishPath.isWithin(link, link), "\(link.debugDescription) is not within itself")
+        }
+
+        let serialized = json.serialized()
+        guard let again = try? JSONValue(parsing: serialized) else {
+            FuzzCheck.fail("serialized document does not parse: \(String(decoding: serialized, as: UTF8.self))")
+        }
+        FuzzCheck.require(again == json, "serialized document reads back differently: \(String(decoding: serialized, as: UTF8.self))")
+    }
+}
