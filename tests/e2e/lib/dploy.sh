@@ -111,27 +111,21 @@ value = rows[0].get(sys.argv[2], "") if rows else "<no row>"
 print("" if value is None else value)' "$E2E_MAC" "$1"
 }
 
-# The daemon's TFTP log (debug lines): "FILE RESULT", one per read request.
-tftp_log() {
+# json_log MESSAGE FIELD...: the daemon's debug lines with that message, their fields
+# space-separated ("" for one that is absent).
+json_log() {
     python3 -c 'import json, sys
 for line in sys.stdin:
     try:
         entry = json.loads(line)
     except ValueError:
         continue
-    if entry.get("message") == "tftp":
-        print(entry.get("file"), entry.get("result"))' < "$E2E_WORK/serve.log"
+    if entry.get("message") == sys.argv[1]:
+        print(*(entry.get(field, "") for field in sys.argv[2:]))' "$@" < "$E2E_WORK/serve.log"
 }
 
-# The daemon's HTTP access log (debug lines): "METHOD PATH STATUS", one per request.
-http_log() {
-    python3 -c 'import json, sys
-for line in sys.stdin:
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        continue
-    if entry.get("message") == "http":
-        print(entry.get("method"), entry.get("path"), entry.get("status"), entry.get("mac", ""))' \
-        < "$E2E_WORK/serve.log"
-}
+# The daemon's TFTP log: "FILE RESULT", one per read request.
+tftp_log() { json_log tftp file result; }
+
+# The daemon's HTTP access log: "METHOD PATH STATUS MAC", one per request.
+http_log() { json_log http method path status mac; }
