@@ -48,14 +48,12 @@ enum TFTPName: Equatable {
 /// What a transfer sends: a config decided for this request, or a file read a window at a
 /// time.
 enum TFTPSource: Sendable {
-    /// Bytes decided for this request; `delivered` runs (on the pool) at the client's first
-    /// acknowledgement.
-    case memory(ByteBuffer, delivered: @Sendable () -> Void)
+    case memory(ByteBuffer)
     case file(TFTPFile)
 
     var size: Int {
         switch self {
-        case .memory(let buffer, _): buffer.readableBytes
+        case .memory(let buffer): buffer.readableBytes
         case .file(let file): file.size
         }
     }

@@ -21,13 +21,7 @@ public final class TFTPServer: Sendable {
     /// The config of the loader `loader` for the machine `mac` (as the loader wrote it),
     /// asked from `address`; nil: the name is looked for in the folder instead. Called on
     /// the server's thread pool: it may block.
-    ///
-    /// Called twice per request: with `recording` false when the request arrives, for the
-    /// answer, and with `recording` true once the client has acknowledged it from that
-    /// address, so that what the boot means is recorded (result ignored). A UDP source
-    /// address is trivially forged; an acknowledgement shows the sender receives at it, so
-    /// a forged request cannot use up a machine's install attempts.
-    public typealias BootConfig = @Sendable (_ loader: BootLoader, _ mac: String, _ address: String?, _ recording: Bool) -> String?
+    public typealias BootConfig = @Sendable (_ loader: BootLoader, _ mac: String, _ address: String?) -> String?
 
     public struct Configuration: Sendable {
         /// The address to listen on, as `tftp.listen` writes it: HOST:PORT.
@@ -35,6 +29,8 @@ public final class TFTPServer: Sendable {
         public var port: Int
         /// Transfers at once; a request beyond it is answered with an error ("server busy").
         public var maxTransfers = 256
+        /// Transfers from one address at once (any port): one host cannot take every slot.
+        public var maxTransfersPerAddress = 16
         /// How long one transfer may take, start to end, whatever the client does.
         public var transferDeadline: Duration = .seconds(600)
         /// The retransmission interval when the client asks for none (`timeout` option).
@@ -116,18 +112,23 @@ public final class TFTPServer: Sendable {
     public var transfers: Int { active.withLock { $0.count } }
 
     /// A read or write request from `client`: a transfer on a socket of its own. False when
-    /// `maxTransfers` are in progress.
+    /// `maxTransfers` are in progress, or `maxTransfersPerAddress` from its address.
     func accept(_ packet: TFTPPacket, from client: SocketAddress) -> Bool {
-        let admitted = active.withLock { active in
-            guard active.count < configuration.maxTransfers, !active.contains(client) else { return false }
+        enum Admission { case admitted, resent, full }
+        let admission: Admission = active.withLock { active in
+            // A client whose request is already being answered resends it: the transfer answers.
+            if active.contains(client) { return .resent }
+            guard active.count < configuration.maxTransfers,
+                  active.count(where: { $0.ipAddress == client.ipAddress }) < configuration.maxTransfersPerAddress else { return .full }
             active.insert(client)
-            return true
+            return .admitted
         }
-        // A client whose request is already being answered resends it: the transfer answers.
-        guard admitted else {
-            guard transfers >= configuration.maxTransfers else { return true }
-            logger.warning("tftp: \(configuration.maxTransfers) transfers in progress, refusing \(client)")
+        switch admission {
+        case .resent: return true
+        case .full:
+            logger.warning("tftp: \(transfers) transfers in progress, refusing \(client)")
             return false
+        case .admitted: break
         }
         let server = self
         let bootstrap = DatagramBootstrap(group: group).channelInitializer { channel in
@@ -170,9 +171,8 @@ public final class TFTPServer: Sendable {
         case .notFound:
             return .failure(TFTPRefusal(.fileNotFound, "file not found"))
         case .bootConfig(let loader, let mac):
-            if let bootConfig, let answer = bootConfig(loader, mac, client.ipAddress, false) {
-                let address = client.ipAddress
-                return .success(.memory(ByteBuffer(string: answer), delivered: { _ = bootConfig(loader, mac, address, true) }))
+            if let answer = bootConfig?(loader, mac, client.ipAddress) {
+                return .success(.memory(ByteBuffer(string: answer)))
             }
             return file(filename)
         case .file(let path):

@@ -37,7 +37,6 @@ final class TFTPTransfer: ChannelInboundHandler {
     private var sends = 0
     private var timer: Scheduled<Void>?
     private var deadline: Scheduled<Void>?
-    private var acknowledgedOnce = false
 
     init(server: TFTPServer, client: SocketAddress, packet: TFTPPacket) {
         self.server = server
@@ -106,15 +105,6 @@ final class TFTPTransfer: ChannelInboundHandler {
     }
 
     private func acknowledge(_ block: UInt16) {
-        // The first acknowledgement from the client's address: a decided answer counts now.
-        if !acknowledgedOnce, phase == .awaitingOptionAck || phase == .sending {
-            acknowledgedOnce = true
-            if case .memory(_, let delivered)? = source, let context {
-                server.pool.runIfActive(eventLoop: context.eventLoop, delivered).whenFailure { [server] error in
-                    server.logger.error("tftp: recording a boot failed: \(error)")
-                }
-            }
-        }
         switch phase {
         case .awaitingOptionAck where block == 0:
             sendWindow()
@@ -139,7 +129,7 @@ final class TFTPTransfer: ChannelInboundHandler {
         windowBlocks = min(options.windowSize, lastBlock - acked)
         let offset = acked * options.blockSize, count = windowBlocks * options.blockSize
         switch source {
-        case .memory(let buffer, _):
+        case .memory(let buffer):
             let available = max(0, min(count, buffer.readableBytes - offset))
             window = buffer.getSlice(at: buffer.readerIndex + min(offset, buffer.readableBytes), length: available)
             phase = .sending

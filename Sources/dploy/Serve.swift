@@ -106,8 +106,12 @@ extension Serve {
         configuration.maxTransfers = config.maxTransfers
         configuration.transferDeadline = config.transferTimeout
         let server = TFTPServer(configuration: configuration, folder: folder,
-                                bootConfig: { loader, mac, address, recording in
-                                    controller.bootAnswer(mac: mac, loader: loader, address: address, recording: recording)
+                                // Answered, never recorded: a UDP source address is forged at
+                                // will (a reply port is guessed by spraying ACKs), so only a
+                                // boot over TCP (HTTP) counts. dploy's DHCP config has
+                                // lpxelinux and GRUB ask for their configs over HTTP.
+                                bootConfig: { loader, mac, address in
+                                    controller.bootAnswer(mac: mac, loader: loader, address: address, recording: false)
                                 },
                                 logger: Logger(label: "dploy.tftp"))
         do {

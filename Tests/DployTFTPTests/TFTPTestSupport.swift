@@ -116,8 +116,8 @@ final class AskedConfigs: Sendable {
     let asked = Mutex<[String]>([])
 
     var bootConfig: TFTPServer.BootConfig {
-        { [self] loader, mac, address, recording in
-            asked.withLock { $0.append("\(loader) \(mac) \(address ?? "-")\(recording ? " recorded" : "")") }
+        { [self] loader, mac, address in
+            asked.withLock { $0.append("\(loader) \(mac) \(address ?? "-")") }
             return "# \(loader) config for \(mac)\n"
         }
     }

@@ -30,7 +30,7 @@ public protocol ControllerInterface: Sendable {
     /// pxelinux or GRUB config), recording the sighting and any install attempt it starts
     /// (`BootDecisions`). Always an answer the loader can read: before desired state is
     /// loaded, or when the store fails, it boots the local disk and says why. With
-    /// `recording` false nothing is recorded (a TFTP request before its sender acknowledged).
+    /// `recording` false nothing is recorded (a TFTP request, whose source may be forged).
     func bootAnswer(mac: String?, loader: BootLoader, address: String?, recording: Bool) -> String
 
     /// Every machine in git, then every machine seen that is not, with its last event and
