@@ -55,7 +55,8 @@ enum AgentScript {
 
         URL="$SERVER/v1/inventory?mac=$MAC"
         if command -v curl >/dev/null 2>&1; then
-            curl -fsS -X POST -H 'Content-Type: application/json' --data-binary "@$REPORT" "$URL"
+            # --retry: a busy server answers 503 with Retry-After (many reports at once).
+            curl -fsS --retry 10 --retry-max-time 120 -X POST -H 'Content-Type: application/json' --data-binary "@$REPORT" "$URL"
         else
             wget -q -O - --header='Content-Type: application/json' --post-file="$REPORT" "$URL"
         fi

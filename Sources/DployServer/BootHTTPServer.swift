@@ -65,8 +65,13 @@ public struct BootHTTPServer: Sendable {
         }
     }
 
+    /// Hardware reports being received at once, in bytes (`UploadBudget`).
+    let reports: UploadBudget
+
     public init(controller: any ControllerInterface, auth: WebAuth, webhook: Webhook? = nil,
-                extraLinks: [String: String] = [:], httpFolder: String? = nil, limits: Limits = Limits()) {
+                extraLinks: [String: String] = [:], httpFolder: String? = nil, limits: Limits = Limits(),
+                reportBudget: Int = 32 << 20) {
+        reports = UploadBudget(limit: reportBudget)
         self.controller = controller
         self.auth = auth
         self.webhook = webhook
@@ -174,6 +179,13 @@ public struct BootHTTPServer: Sendable {
             guard request.headers[.contentType]?.hasPrefix("application/json") == true else {
                 throw HTTPError(.unsupportedMediaType, message: "send the lshw -json report as application/json")
             }
+            // The most this body can hold in memory, taken from the budget before it is read.
+            let size = min(request.headers[.contentLength].flatMap { Int($0) } ?? LshwReport.maximumBytes, LshwReport.maximumBytes + 1)
+            guard self.reports.reserve(size) else {
+                throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "5"],
+                                message: "too many hardware reports are arriving at once; retry in a few seconds")
+            }
+            defer { self.reports.release(size) }
             let body: ByteBuffer
             do {
                 body = try await self.body(of: request, upTo: LshwReport.maximumBytes)

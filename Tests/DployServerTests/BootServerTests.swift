@@ -47,9 +47,10 @@ struct BootServerTests {
 
         deinit { try? FileManager.default.removeItem(at: root) }
 
-        func server(maxAttempts: Int = 3, maxDiscovered: Int = 10_000, clock: WallClock = .system) throws -> BootHTTPServer {
+        func server(maxAttempts: Int = 3, maxDiscovered: Int = 10_000, clock: WallClock = .system,
+                    reportBudget: Int = 32 << 20) throws -> BootHTTPServer {
             BootHTTPServer(controller: try controller(maxAttempts: maxAttempts, maxDiscovered: maxDiscovered, clock: clock),
-                           auth: WebAuth(token: BootServerTests.token))
+                           auth: WebAuth(token: BootServerTests.token), reportBudget: reportBudget)
         }
 
         /// The controller over the lab's desired state and store, as `dploy serve` makes it.
@@ -436,6 +437,39 @@ struct BootServerTests {
         #expect(try lab.store().installAttempts(Self.web01).count == 1, "web-01's reserved address is 198.18.0.21")
         _ = try decisions.script(mac: "94:18:82:3a:5c:10", address: "::ffff:198.18.0.99", now: Date().addingTimeInterval(700))
         #expect(try lab.store().installAttempts(Self.web01).count == 1, "another address counts nothing")
+    }
+
+    @Test("hardware reports being received at once are bounded in bytes: past the budget, 503 before the body is read",
+          .requires(.curl))
+    func reportBudget() async throws {
+        let lab = try Lab()
+        let app = Application(router: try lab.server(reportBudget: 300_000).router(),
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let report = lab.root.appendingPathComponent("big.json")
+        try Data(("[" + String(repeating: " ", count: 200_000) + "]").utf8).write(to: report)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // A slow upload of 200 KB holds its part of the budget while it trickles in.
+            let slow = Process()
+            slow.executableURL = URL(fileURLWithPath: try Tool.curl.require())
+            slow.arguments = ["-s", "-o", "/dev/null", "--limit-rate", "10k", "-H", "Content-Type: application/json",
+                              "--data-binary", "@\(report.path)", "http://127.0.0.1:\(port)/v1/inventory?mac=02:00:00:00:00:01"]
+            try slow.run()
+            defer { if slow.isRunning { kill(slow.processIdentifier, SIGKILL); slow.waitUntilExit() } }
+            try await Task.sleep(for: .milliseconds(500))
+            let second = try await client.execute(uri: "/v1/inventory?mac=02:00:00:00:00:02", method: .post,
+                                                  headers: [.contentType: "application/json"],
+                                                  body: ByteBuffer(bytes: Array(try Data(contentsOf: report)))) {
+                ($0.status, $0.headers[.retryAfter], String(buffer: $0.body))
+            }
+            #expect(second.0 == .serviceUnavailable, "\(second.2)")
+            #expect(second.1 == "5")
+            #expect(second.2.contains("too many hardware reports are arriving at once"))
+            // A small one still fits beside the slow one.
+            let small = try await post(client, "/v1/inventory?mac=02:00:00:00:00:03",
+                                       body: Array(#"{"id": "x", "class": "system", "product": "Standard PC"}"#.utf8))
+            #expect(small.0 == .noContent, "\(small.1)")
+        }
     }
 
     @Test("an install that never calls back is tried N times, then marked failed, and the machine boots local")
