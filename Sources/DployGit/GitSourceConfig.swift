@@ -29,7 +29,10 @@ public struct GitSourceConfig: Sendable, Hashable {
     /// URL must never reach a log.
     public static func redacted(_ text: String) -> String {
         // Swift's Regex, not Foundation's `.regularExpression`: that one is ICU's, and this runs every fetch.
-        text.replacing(#/:\/\/[^\/?#\s]*@/#, with: "://***@")
+        // Up to the last '@' before whitespace: a password may hold '@', '/', '#' or '?'
+        // (unencoded, as operators write them). A URL with an '@' in its path loses its host
+        // from the message too: better that than a password in a log.
+        text.replacing(#/:\/\/\S*@/#, with: "://***@")
     }
 
     /// Whether the repository is fetched (a URL) or read in place (a local path).

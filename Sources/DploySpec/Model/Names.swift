@@ -47,10 +47,16 @@ public enum Names {
             return .failure(ValueError("must not contain the word '\(word)': iPXE would read it as a command of its own, "
                 + "not a kernel argument"))
         }
-        if text.contains("${") {
+        if containsSettingReference(text) {
             return .failure(ValueError("must not contain '${': iPXE would replace it with one of its settings"))
         }
         return .success(text)
+    }
+
+    /// Whether `text` holds `$` then `{`, compared by scalars as iPXE reads bytes: `{` with a
+    /// combining mark after it is one character, which a search by characters misses.
+    public static func containsSettingReference(_ text: some StringProtocol) -> Bool {
+        zip(text.unicodeScalars, text.unicodeScalars.dropFirst()).contains { $0 == "$" && $1 == "{" }
     }
 
     /// A word iPXE's command line reads itself: a command separator or the start of a comment.
@@ -121,8 +127,12 @@ public enum Names {
         let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         // Boot scripts carry these URLs: no whitespace, no control characters, and no `${`,
         // which iPXE would replace with one of its settings.
-        if text.contains("${") { return .failure(ValueError("must not contain '${': iPXE would replace it with one of its settings")) }
-        guard !host.isEmpty, !text.contains(where: \.isWhitespace),
+        if containsSettingReference(text) {
+            return .failure(ValueError("must not contain '${': iPXE would replace it with one of its settings"))
+        }
+        // By scalars: U+0600 and a space are one character that is not whitespace, and the
+        // loaders split the URL's bytes at that space.
+        guard !host.isEmpty, !text.unicodeScalars.contains(where: \.properties.isWhitespace),
               !text.unicodeScalars.contains(where: isControlOrLineBreak) else { return .failure(failure) }
         return .success(text)
     }
