@@ -39,6 +39,9 @@ public struct Applier: Sendable {
         let bmcMachines = bmc != nil ? [] : Set(actions.filter(\.needsBMC).compactMap(\.machine))
         guard bmcMachines.isEmpty else { throw ApplyError.needsBMC(bmcMachines.sorted()) }
 
+        let unsafe = folders.writableByOthers(managed: ObservedState.managedFolders)
+        guard unsafe.isEmpty else { throw ApplyError.writableByOthers(unsafe) }
+
         var report = Report()
         var staged: [(temporary: String, path: OutputPath)] = []
         defer { staged.forEach { AtomicFile.discard($0.temporary) } }

@@ -6,6 +6,7 @@ public enum ApplyError: Error, CustomStringConvertible, Equatable {
     case reloadFailed(command: String, output: String)
     case needsBMC([String])
     case bmcFailed([String])
+    case writableByOthers([String])
 
     public var description: String {
         switch self {
@@ -19,6 +20,9 @@ public enum ApplyError: Error, CustomStringConvertible, Equatable {
             "this plan needs BMC actions for \(machines.joined(separator: ", ")), which this apply cannot run (no BMC access given); nothing was changed"
         case .bmcFailed(let failures):
             "the files are written, but BMC steps failed (the next apply tries again):\n" + failures.joined(separator: "\n")
+        case .writableByOthers(let folders):
+            "other users can write to \(folders.joined(separator: ", ")), where dploy writes boot files: a link planted there "
+                + "would have dploy write wherever it points; nothing was changed (chmod o-w them)"
         }
     }
 }

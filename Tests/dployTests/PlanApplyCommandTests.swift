@@ -62,6 +62,21 @@ struct PlanApplyCommandTests {
         #expect(try mode("state/callback.key") == 0o600)
     }
 
+    @Test("an output folder other users can write to stops the apply before anything is written")
+    func worldWritableOutput() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        let installers = lab.appendingPathComponent("out/http/installers")
+        try FileManager.default.createDirectory(at: installers, withIntermediateDirectories: true)
+        chmod(installers.path, 0o777)
+        let run = try cli.dploy("apply", "--auto-approve", "--no-color", in: lab)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("other users can write to out/http/installers, where dploy writes boot files"), "\(run.stderr)")
+        #expect(run.stderr.contains("chmod o-w"))
+        #expect((try FileManager.default.contentsOfDirectory(atPath: installers.path)).isEmpty, "nothing was written")
+        #expect(!FileManager.default.fileExists(atPath: lab.appendingPathComponent("out/http/boot.ipxe").path))
+    }
+
     @Test("a plan-only config refuses to apply and changes nothing")
     func planOnly() throws {
         let lab = try labCopy()
