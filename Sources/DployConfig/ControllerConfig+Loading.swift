@@ -179,8 +179,7 @@ extension ControllerConfig {
 
     /// HOST:PORT, an IPv6 host in brackets: `0.0.0.0:69`, `[::]:69`.
     static func listenAddress(_ text: String) -> Result<String, ValueError> {
-        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-              let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        guard TFTP.hostAndPort(text) != nil else {
             return .failure(ValueError("must be HOST:PORT with a port from 0 to 65535 (e.g. 0.0.0.0:69), found '\(text)'"))
         }
         return .success(text)

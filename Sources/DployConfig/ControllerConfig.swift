@@ -1,4 +1,5 @@
 import DployRender
+import Foundation
 
 /// The controller's own configuration, `dploy.yaml`: where desired state comes from, where
 /// state and output go, how DHCP is managed. Not desired state, and never in the specs.
@@ -88,6 +89,18 @@ public struct ControllerConfig: Hashable, Sendable {
 
         public init(listen: String) {
             self.listen = listen
+        }
+
+        /// `listen` as a socket takes it: the host (an IPv6 one without its brackets) and the
+        /// port; nil when it is not HOST:PORT, which loading refuses at its line.
+        public var address: (host: String, port: Int)? { Self.hostAndPort(listen) }
+
+        /// The one reading of HOST:PORT, for the check at load and the socket at start.
+        static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                  (0...65535).contains(port) else { return nil }
+            let host = String(text[..<colon]).trimmingCharacters(in: ["[", "]"])
+            return host.isEmpty ? nil : (host, port)
         }
     }
 

@@ -24,7 +24,7 @@ public final class TFTPServer: Sendable {
     public typealias BootConfig = @Sendable (_ loader: BootLoader, _ mac: String, _ address: String?) -> String?
 
     public struct Configuration: Sendable {
-        /// The address to listen on, as `tftp.listen` writes it: HOST:PORT.
+        /// The address to listen on (`tftp.listen`, as `ControllerConfig.TFTP.address` reads it).
         public var host: String
         public var port: Int
         /// Transfers at once; a request beyond it is answered with an error ("server busy").
@@ -48,14 +48,6 @@ public final class TFTPServer: Sendable {
             self.port = port
         }
 
-        /// HOST:PORT (an IPv6 host in brackets); nil when it is not that.
-        public init?(listen: String) {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
-                  (0...65535).contains(port) else { return nil }
-            let host = String(listen[..<colon]).trimmingCharacters(in: ["[", "]"])
-            guard !host.isEmpty else { return nil }
-            self.init(host: host, port: port)
-        }
     }
 
     let configuration: Configuration

@@ -100,9 +100,8 @@ extension Serve {
     /// dploy's TFTP server, bound: pxelinux and GRUB configs from the boot decider (so those
     /// boots are counted like iPXE's), other files from output.tftp.
     static func tftpServer(_ config: ControllerConfig.TFTP, folder: String?, controller: FleetController) async throws -> (TFTPServer, Int) {
-        guard var configuration = TFTPServer.Configuration(listen: config.listen) else {
-            throw ServeError.badListen(config.listen)
-        }
+        guard let address = config.address else { throw ServeError.badListen(config.listen) }
+        var configuration = TFTPServer.Configuration(host: address.host, port: address.port)
         configuration.maxTransfers = config.maxTransfers
         configuration.transferDeadline = config.transferTimeout
         let server = TFTPServer(configuration: configuration, folder: folder,

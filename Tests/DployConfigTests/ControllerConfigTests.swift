@@ -52,6 +52,8 @@ struct ControllerConfigTests {
         #expect(try parse("source: {path: specs}\n").get().tftp == nil)
         let set = try parse("source: {path: specs}\ntftp:\n  listen: 0.0.0.0:69\n  maxTransfers: 32\n  transferTimeout: 2m\n").get()
         #expect(set.tftp?.listen == "0.0.0.0:69")
+        #expect(set.tftp?.address?.host == "0.0.0.0" && set.tftp?.address?.port == 69)
+        #expect(try parse("source: {path: specs}\ntftp: {listen: \"[::]:6969\"}\n").get().tftp?.address?.host == "::")
         #expect(set.tftp?.maxTransfers == 32)
         #expect(set.tftp?.transferTimeout == .seconds(120))
         #expect(try parse("source: {path: specs}\ntftp: {listen: \"[::]:6969\"}\n").get().tftp?.maxTransfers == 256)
