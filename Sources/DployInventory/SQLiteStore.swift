@@ -67,11 +67,6 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// How many machines the store holds in `state`.
-    public func machineCount(in state: MachineState) throws -> Int {
-        try pool.read { db in try MachineRow.filter(Column("state") == state.rawValue).fetchCount(db) }
-    }
-
     /// The MACs of the machines the store holds in `state`.
     public func macs(in state: MachineState) throws -> [MACAddress] {
         try pool.read { db in

@@ -354,7 +354,7 @@ struct BootServerTests {
             #expect(refused.0 == .serviceUnavailable)
             #expect(refused.1.contains("dploy holds 3 discovered machines that are not in git (store.maxDiscovered)"), "\(refused.1)")
             #expect(try lab.store().machine(MACAddress("02:00:00:00:00:04")!) == nil)
-            #expect(try lab.store().machineCount(in: .discovered) == 4, "three strangers and web-01")
+            #expect(try lab.store().macs(in: .discovered).count == 4, "three strangers and web-01")
             // One already held reports again after its window.
             clock.advance(by: BootDecisions.attemptWindow + 1)
             #expect(try await post(client, "/v1/inventory?mac=02:00:00:00:00:01", body: report).0 == .noContent)
