@@ -31,7 +31,7 @@ struct AccessLogTests {
         }
     }
 
-    @Test("one debug line per request: method, path, status, the boot request's MAC; never a callback's token")
+    @Test("one debug line per request: method, path, status, client address, the boot request's MAC; never a callback's token")
     func accessLog() async throws {
         let lab = try BootServerTests.Lab()
         let lines = Capture.Lines()
@@ -48,7 +48,7 @@ struct AccessLogTests {
         #expect(http.count == 4)
         #expect(http.last?["mac"] == "(not a MAC)", "a client's text never reaches the log as it was sent")
         let boot = http.first { $0["path"] == "/boot.ipxe" }?.filter { $0.key != "hb.request.id" }
-        #expect(boot == ["method": "GET", "path": "/boot.ipxe", "status": "200", "mac": BootServerTests.stranger])
+        #expect(boot == ["method": "GET", "path": "/boot.ipxe", "status": "200", "client": "127.0.0.1", "mac": BootServerTests.stranger])
         let callback = try #require(http.first { $0["method"] == "POST" })
         #expect(callback["status"] == "403")
         #expect(!callback.values.contains { $0.contains("secret-token-value") }, "the token never reaches the log")

@@ -128,7 +128,7 @@ struct BootServerTests {
                 #expect(badStatus == .ok)
                 #expect(badScript.hasPrefix("#!ipxe\necho dploy: /boot.ipxe needs ?mac="))
                 #expect(!badScript.contains(";"), "iPXE would split the echo into commands")
-                #expect(badScript.hasSuffix("\nexit\n"))
+                #expect(badScript.hasSuffix("\nexit 1\n"))
                 #expect(badScript.split(separator: "\n").count == 3, "nothing from the request becomes a command")
             }
             let (_, entry) = try await get(client, "/boot.ipxe")

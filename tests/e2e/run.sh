@@ -5,6 +5,7 @@
 #
 #   bash tests/e2e/run.sh            (as root; `make e2e` builds dploy and runs this)
 #   E2E_KEEP=1 ...                   keep the work folder (logs, disk, consoles) for a look
+#   E2E_ONLY="uefi" ...              setup, then only these steps (step_NAME), to work on one
 #
 # Everything runs in a network namespace the test makes and deletes; only the PIDs it
 # started are stopped; the work folder is removed on exit, also on INT and TERM.
@@ -23,13 +24,16 @@ E2E_BOOT_TIMEOUT="${E2E_BOOT_TIMEOUT:-300}"
 . "$E2E_DIR/lib/dhcp.sh"
 . "$E2E_DIR/lib/dploy.sh"
 . "$E2E_DIR/lib/images.sh"
+. "$E2E_DIR/lib/uefi.sh"
 . "$E2E_DIR/steps.sh"
+. "$E2E_DIR/steps-uefi.sh"
 
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, tap devices)"
 [ -x "$E2E_DPLOY" ] || die "no dploy binary at $E2E_DPLOY (swift build, or DPLOY=...)"
-for tool in ip qemu-system-x86_64 dnsmasq busybox cpio git python3 curl openssl; do
+for tool in ip qemu-system-x86_64 dnsmasq busybox cpio git python3 curl openssl grub-mkimage mformat; do
     command -v "$tool" >/dev/null || die "$tool is missing: run bash tests/e2e/setup.sh"
 done
+[ -r /usr/share/OVMF/OVMF_CODE.fd ] || die "OVMF is missing: run bash tests/e2e/setup.sh"
 
 E2E_WORK="$(mktemp -d /tmp/dploy-e2e.XXXXXX)"
 E2E_RESULT=1

@@ -407,6 +407,11 @@ YAML
 
 run_steps() {
     step_setup
+    if [ -n "${E2E_ONLY:-}" ]; then
+        local only
+        for only in $E2E_ONLY; do "step_$only"; done
+        return
+    fi
     step_discovery
     step_commit_machine
     step_install
@@ -416,4 +421,5 @@ run_steps() {
     step_image_restore
     step_pxelinux
     step_attempts_used_up
+    step_uefi
 }

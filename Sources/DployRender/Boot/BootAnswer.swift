@@ -23,11 +23,13 @@ public enum BootAnswer: Hashable, Sendable {
             Self.environment(environment, loader: loader,
                              commandLine: "\(environment.args) dploy.server=\(server.url) dploy.mac=\(mac)\(arguments)",
                              purpose: purpose, message: message)
-        case (.localDisk(let message), .ipxe): "#!ipxe\necho dploy: \(KernelCommandLine.oneLine(message))\nexit\n"
+        case (.localDisk(let message), .ipxe):
+            "#!ipxe\necho dploy: \(KernelCommandLine.oneLine(message))\n\(IPXEScript.leaveForLocalDisk)\n"
         case (.localDisk(let message), .pxelinux):
             "# dploy: \(KernelCommandLine.oneLine(message))\nDEFAULT dploy\nLABEL dploy\n  LOCALBOOT 0\n"
         case (.localDisk(let message), .grub):
-            "# dploy: \(KernelCommandLine.oneLine(message))\nset timeout=0\nmenuentry 'dploy: local disk' {\n  exit\n}\n"
+            (["# dploy: \(KernelCommandLine.oneLine(message))", "set timeout=0"] + GRUBConfig.localDiskEntry)
+                .joined(separator: "\n") + "\n"
         }
     }
 

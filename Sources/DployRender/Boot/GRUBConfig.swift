@@ -30,10 +30,34 @@ public enum GRUBConfig {
                 "}",
             ]
         } else {
-            lines += ["menuentry 'dploy: local disk' {", "  exit", "}"]
+            lines += localDiskEntry
         }
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// Boots the disk from GRUB, which only runs on UEFI here. Not by `exit`: GRUB 2.06
+    /// returns success to the firmware whatever status it is given, and UEFI firmware then
+    /// shows its boot menu instead of trying the next boot option. So GRUB chainloads the
+    /// disk's own loader: the removable-media path every UEFI disk may carry, then the
+    /// loaders Debian, Ubuntu, Red Hat and its rebuilds, SUSE and Windows install (the list
+    /// MAAS walks too). A machine with none of them is left to the firmware.
+    static let localDiskEntry = [
+        "menuentry 'dploy: local disk' {",
+        "  for loader in \(localDiskLoaders.joined(separator: " ")); do",
+        "    if search --no-floppy --set=root --file $loader; then chainloader $loader; boot; fi",
+        "  done",
+        "  exit 1",
+        "}",
+    ]
+
+    static let localDiskLoaders = [
+        "/efi/boot/bootx64.efi",
+        "/efi/debian/shimx64.efi", "/efi/debian/grubx64.efi",
+        "/efi/ubuntu/shimx64.efi", "/efi/ubuntu/grubx64.efi",
+        "/efi/redhat/shimx64.efi", "/efi/rocky/shimx64.efi", "/efi/almalinux/shimx64.efi", "/efi/centos/shimx64.efi",
+        "/efi/sles/shim.efi", "/efi/opensuse/shim.efi",
+        "/efi/microsoft/boot/bootmgfw.efi",
+    ]
 
     /// One word of GRUB's script as written: GRUB reads quotes, `$` variables, `;`, `|`, `&`,
     /// redirections, braces and comments the way a shell does, so a word holding any of

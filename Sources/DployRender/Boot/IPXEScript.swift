@@ -11,7 +11,7 @@ public enum IPXEScript {
         chain --autofree \(server.url)/ipxe/${net0/mac:hexhyp}.ipxe || goto unknown
         :unknown
         echo dploy: no script for ${net0/mac}, booting the local disk
-        exit
+        \(leaveForLocalDisk)
 
         """
     }
@@ -24,7 +24,7 @@ public enum IPXEScript {
             """ + (snapshot ? snapshotNote + "\n" : "")
         switch intent {
         case .localDisk:
-            return header + "echo dploy: \(machine.name) boots its local disk\nexit\n"
+            return header + "echo dploy: \(machine.name) boots its local disk\n\(leaveForLocalDisk)\n"
         case .install(let profile):
             switch profile.source {
             case .boot(let kernel, let initrd, let args):
@@ -40,12 +40,18 @@ public enum IPXEScript {
             case .image:
                 return header + """
                     echo dploy: \(profile.name) is a disk image, and images are written by the imaging environment, not built yet
-                    exit
+                    \(leaveForLocalDisk)
 
                     """
             }
         }
     }
+
+    /// Leaves iPXE so that the firmware boots the next device, the disk. With a non-zero
+    /// status: UEFI firmware takes a loader that returns success as a finished boot and shows
+    /// its boot menu (OVMF does, and the e2e caught it), while an error makes it try the
+    /// next boot option; a BIOS goes on to the next device either way.
+    static let leaveForLocalDisk = "exit 1"
 
     /// The last path segment, which iPXE uses as the initrd's name on the kernel command line.
     public static func fileName(_ url: String) -> String {

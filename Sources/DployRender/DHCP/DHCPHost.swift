@@ -33,9 +33,13 @@ public struct DHCPHost: Hashable, Sendable {
 /// How a network-booting client finds its boot program, by the loader its machine's profile
 /// names and the client's architecture (option 93) — the same rules for every DHCP server:
 ///
-/// - iPXE (the default): legacy BIOS clients get `undionly.kpxe` and UEFI ones `ipxe.efi`
+/// - iPXE (the default): legacy BIOS clients get `undionly.kpxe` and UEFI ones `snponly.efi`
 ///   over TFTP; iPXE itself (user class "iPXE" or option 175) gets the entry script; a UEFI
-///   HTTP boot client (vendor class "HTTPClient") gets `ipxe.efi` over HTTP from dploy.
+///   HTTP boot client (vendor class "HTTPClient") gets `snponly.efi` over HTTP from dploy.
+///   `snponly.efi`, not `ipxe.efi`: it drives the NIC through the firmware's own network
+///   driver, as `undionly.kpxe` does through the PXE ROM, so that when it leaves for the
+///   local disk the firmware goes on to its next boot option. Debian's `ipxe.efi` binds
+///   its own driver in place of the firmware's and, leaving, hung OVMF (the e2e's step 13).
 /// - pxelinux, on a BIOS client: `lpxelinux.0`, with option 210 (path prefix) pointing at
 ///   dploy over HTTP, so its config (`pxelinux.cfg/01-<mac>`) is decided when it asks. Also
 ///   when the client's PXE ROM is iPXE (QEMU's is), or the machine would never reach pxelinux.
@@ -47,7 +51,7 @@ public struct DHCPHost: Hashable, Sendable {
 public struct DHCPBootOptions: Hashable, Sendable {
     public var server: BootServer
     public var biosFile = "undionly.kpxe"
-    public var uefiFile = "ipxe.efi"
+    public var uefiFile = "snponly.efi"
     public var pxelinuxFile = "lpxelinux.0"
     public var grubFile = "grubnetx64.efi"
 

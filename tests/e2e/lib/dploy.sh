@@ -112,7 +112,7 @@ print("" if value is None else value)' "$E2E_MAC" "$1"
 }
 
 # json_log MESSAGE FIELD...: the daemon's debug lines with that message, their fields
-# space-separated ("" for one that is absent).
+# space-separated ("-" for one that is absent, so that each field keeps its column).
 json_log() {
     python3 -c 'import json, sys
 for line in sys.stdin:
@@ -121,11 +121,11 @@ for line in sys.stdin:
     except ValueError:
         continue
     if entry.get("message") == sys.argv[1]:
-        print(*(entry.get(field, "") for field in sys.argv[2:]))' "$@" < "$E2E_WORK/serve.log"
+        print(*(entry.get(field) or "-" for field in sys.argv[2:]))' "$@" < "$E2E_WORK/serve.log"
 }
 
-# The daemon's TFTP log: "FILE RESULT", one per read request.
-tftp_log() { json_log tftp file result; }
+# The daemon's TFTP log: "FILE RESULT CLIENT", one per read request.
+tftp_log() { json_log tftp file result client; }
 
-# The daemon's HTTP access log: "METHOD PATH STATUS MAC", one per request.
-http_log() { json_log http method path status mac; }
+# The daemon's HTTP access log: "METHOD PATH STATUS MAC CLIENT", one per request.
+http_log() { json_log http method path status mac client; }

@@ -1,5 +1,6 @@
 # The images the VM boots, built from this machine's packages: Debian's kernel, busybox-static
-# and the kernel's virtio modules; and the boot sector the installer writes to the disk.
+# and the kernel's virtio modules; and what the installer writes to the disk: a boot sector,
+# and on a UEFI machine also an EFI system partition whose loader is Debian's GRUB.
 # build_images FOLDER: FOLDER/vmlinuz, FOLDER/discovery.img, FOLDER/installer.img, FOLDER/imaging.img.
 
 E2E_KERNEL_VERSION=""
@@ -68,6 +69,7 @@ build_initramfs() {
     cp "$init" "$root/init"
     chmod +x "$root/init" "$root/udhcpc.script"
     write_bootsector "$root/bootsector.bin"
+    [ -z "${E2E_INITRAMFS_ESP:-}" ] || cp "$E2E_INITRAMFS_ESP" "$root/esp.img"
     local program
     for program in "$@"; do add_program "$root" "$program"; done
     (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out"
@@ -80,7 +82,8 @@ build_images() {
     find_kernel
     cp "/boot/vmlinuz-$E2E_KERNEL_VERSION" "$folder/vmlinuz"
     build_initramfs "$E2E_DIR/initramfs/discovery-init" "$folder/discovery.img"
-    build_initramfs "$E2E_DIR/initramfs/installer-init" "$folder/installer.img"
+    build_esp "$E2E_WORK/esp.img"
+    E2E_INITRAMFS_ESP="$E2E_WORK/esp.img" build_initramfs "$E2E_DIR/initramfs/installer-init" "$folder/installer.img"
     # dploy's imaging.sh needs curl, which busybox lacks: Debian's, with its libraries.
     build_initramfs "$E2E_DIR/initramfs/imaging-init" "$folder/imaging.img" /usr/bin/curl
 }
@@ -92,4 +95,23 @@ write_image() {
     write_bootsector "$out"
     printf '%s\r\n\000' "$marker" | dd of="$out" bs=1 seek=256 conv=notrunc status=none
     truncate -s 1M "$out"
+}
+
+# build_esp OUT: a 2 MiB FAT image, an EFI system partition as the UEFI firmware finds it on
+# a disk (EFI/BOOT/BOOTX64.EFI). The loader is Debian's GRUB (grub-mkimage) with a config
+# built in: print sector 1 of the disk, where the installer writes its marker, then leave
+# QEMU through isa-debug-exit (status 33), as the BIOS boot sector does. It reads no
+# network: a boot that reaches it fetched nothing after the boot decision.
+build_esp() {
+    local out="$1" dir
+    dir="$(mktemp -d "$E2E_WORK/esp.XXXXXX")"
+    printf '%s\n' 'cat (hd0)1+1' 'outb 0xf4 0x10' > "$dir/embedded.cfg"
+    grub-mkimage -O x86_64-efi -p /EFI/BOOT -c "$dir/embedded.cfg" -o "$dir/BOOTX64.EFI" \
+        part_msdos fat cat iorw
+    rm -f "$out"
+    truncate -s 2M "$out"
+    mformat -i "$out" -v DPLOY-E2E ::
+    mmd -i "$out" ::/EFI ::/EFI/BOOT
+    mcopy -i "$out" "$dir/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+    rm -rf "$dir"
 }

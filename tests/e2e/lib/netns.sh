@@ -18,6 +18,13 @@ netns_create() {
     in_netns ip link set br0 up
 }
 
+# netns_add_tap NAME: another machine's tap on br0 (the UEFI machines of lib/uefi.sh).
+netns_add_tap() {
+    in_netns ip tuntap add dev "$1" mode tap
+    in_netns ip link set "$1" master br0
+    in_netns ip link set "$1" up
+}
+
 netns_delete() {
     [ -n "$E2E_NETNS" ] || return 0
     ip netns delete "$E2E_NETNS" 2>/dev/null || true
