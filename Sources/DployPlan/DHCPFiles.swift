@@ -9,7 +9,7 @@ enum DHCPFiles {
         case .dnsmasq:
             let hostsName = hostsFileName(for: fileName)
             return [
-                OutputPath(.dhcp, fileName): DnsmasqConfig.config(boot: boot, hostsFilePath: dhcp.folder + "/" + hostsName),
+                OutputPath(.dhcp, fileName): DnsmasqConfig.config(boot: boot, hostsFilePath: dhcp.folder + "/" + hostsName, hosts: hosts),
                 OutputPath(.dhcp, hostsName): DnsmasqConfig.hostsFile(hosts),
             ]
         case .dnsmasqProxy:

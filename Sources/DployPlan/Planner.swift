@@ -103,6 +103,9 @@ public enum Planner {
         // Observed files accounted for by desired machines and shared files: when that is
         // all of them, nothing was removed from git and no file needs an owner looked up.
         var claimed = 0
+        // Machines whose profile boots another loader than iPXE, which DHCP hands out only
+        // when dploy serves the loaders over TFTP: without it they boot iPXE, and say so.
+        var unservedLoaders: [String] = []
         let installerFiles = Dictionary(grouping: observed.files.keys.filter(isInstallerAnswer)) {
             String($0.path.dropFirst("installers/".count).prefix { $0 != "/" })
         }
@@ -132,6 +135,9 @@ public enum Planner {
                 cache.store(rendered, for: machine, installed: installed, failed: failedGeneration)
             }
             hosts.append(rendered.host)
+            if let loader = rendered.profile?.loader, loader != rendered.host.loader {
+                unservedLoaders.append("\(machine.name) (\(loader.rawValue))")
+            }
             desiredMachineKeys.insert(machine.name)
             renderedDigests.append(rendered.digests)
             // Files of this machine on disk: boot files by MAC, installer answers by name.
@@ -206,8 +212,10 @@ public enum Planner {
             Reason(.discoveredNotInGit, "discovered, not in git: \(mac) (\(what)); dploy leaves it alone until a Machine document names it")
         }
         let tasks = TaskPlanner.plan(fleet: desired.fleet, resolver: resolver, recorded: observed.taskRuns)
+        let loaderNotes = unservedLoaders.isEmpty ? [] : [Self.loaderNotServed(unservedLoaders)]
         let plan = Plan(source: desired.source, revision: desired.revision, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
-                        machines: machinePlans, shared: shared, tasks: tasks.tasks, notes: notes + tasks.notes + discoveredNotes)
+                        machines: machinePlans, shared: shared, tasks: tasks.tasks,
+                        notes: notes + tasks.notes + discoveredNotes + loaderNotes)
         return PlanResult(plan: plan, desiredFiles: files)
     }
 
@@ -372,6 +380,16 @@ public enum Planner {
         let notes = held.isEmpty ? [] : [Reason(.removalsHeldBack,
             "\(held.count) more removal\(held.count == 1 ? "" : "s") held back by prune.maxRemovals (\(settings.maxRemovals)): \(held.joined(separator: ", "))")]
         return (Array(removed), notes)
+    }
+
+    /// The note for machines whose profile's loader DHCP cannot hand out: at most ten named,
+    /// so that a fleet-wide profile does not make the note a page long.
+    static func loaderNotServed(_ machines: [String]) -> Reason {
+        let named = machines.sorted().prefix(10).joined(separator: ", ")
+        let more = machines.count > 10 ? " and \(machines.count - 10) more" : ""
+        let count = machines.count == 1 ? "1 machine's profile boots" : "\(machines.count) machines' profiles boot"
+        return Reason(.loaderNotServed, "\(count) pxelinux or GRUB, but dploy serves no TFTP (tftp.listen is not set): "
+            + "DHCP gives them iPXE, which boots the same decision: \(named)\(more)")
     }
 
     /// `installers/NAME/FILE` where FILE is one dploy writes; anything else an operator put

@@ -63,6 +63,8 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case discoveredNotInGit
         /// A task whose targets match no machine.
         case taskTargetsNothing
+        /// Profiles boot pxelinux or GRUB, but dploy serves no TFTP: those machines get iPXE.
+        case loaderNotServed
     }
 
     public var code: Code

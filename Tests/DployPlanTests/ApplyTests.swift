@@ -2,7 +2,7 @@ import DployApply
 import DployConfig
 import DployController
 import DployInventory
-import DployPlan
+@testable import DployPlan
 import DployRender
 import DploySpec
 import Foundation
@@ -42,8 +42,10 @@ struct ApplyTests {
         #expect(plan.actions.contains { $0.path == BootPaths.grub(MACAddress("94:18:82:3a:5c:10")!) }, "web-01's own config")
         _ = try reconciler.apply(try reconciler.plan())
         #expect(try lab.read("out/tftp/grub/grub.cfg").contains("configfile (http,198.18.0.1:8080)/grub/grub.cfg-01-$net_default_mac"))
-        #expect(try lab.read("out/dhcp/dploy.hosts").contains("94:18:82:3a:5c:10,set:grub,198.18.0.21,web-01"))
+        #expect(try lab.read("out/dhcp/dploy.hosts").contains("94:18:82:3a:5c:10,198.18.0.21,web-01"))
+        #expect(try lab.read("out/dhcp/dploy.conf").contains("dhcp-mac=set:grub,94:18:82:3a:5c:10\n"))
         #expect(!(try reconciler.plan().plan.hasChanges), "written once, then converged")
+        #expect(!plan.notes.contains { $0.code == .loaderNotServed }, "dploy serves GRUB here")
     }
 
     @Test("without dploy's TFTP server, DHCP hands every machine iPXE, as before: an upgrade breaks no pxelinux or GRUB site")
@@ -54,8 +56,23 @@ struct ApplyTests {
         let reconciler = try lab.reconciler()
         let plan = try reconciler.plan().plan
         #expect(!plan.shared.contains { $0.path == BootPaths.grubEntry })
+        let note = try #require(plan.notes.first { $0.code == .loaderNotServed }, "the plan says why GRUB is not handed out")
+        #expect(note.message.contains("profiles boot pxelinux or GRUB, but dploy serves no TFTP (tftp.listen is not set)"))
+        #expect(note.message.contains("web-01 (grub)"))
+        #expect(plan.text(color: false).contains("note: \(note.message)"), "dploy plan prints it")
         _ = try reconciler.apply(try reconciler.plan())
         #expect(try lab.read("out/dhcp/dploy.hosts").contains("94:18:82:3a:5c:10,198.18.0.21,web-01"), "no loader tag")
+        #expect(!(try reconciler.plan().plan.hasChanges), "a note is no change: the run converges")
+    }
+
+    @Test("the loader note names at most ten machines, then counts the rest")
+    func loaderNoteIsShort() {
+        let machines = (1...12).map { String(format: "m-%02d (grub)", $0) }
+        let note = Planner.loaderNotServed(machines.reversed())
+        #expect(note.message.hasPrefix("12 machines' profiles boot pxelinux or GRUB"))
+        #expect(note.message.hasSuffix(": m-01 (grub), m-02 (grub), m-03 (grub), m-04 (grub), m-05 (grub), m-06 (grub), "
+            + "m-07 (grub), m-08 (grub), m-09 (grub), m-10 (grub) and 2 more"))
+        #expect(Planner.loaderNotServed(["a (pxelinux)"]).message.hasPrefix("1 machine's profile boots"))
     }
 
     @Test("a DHCP reload that fails is owed: the next plan reloads although the files match")

@@ -142,7 +142,7 @@ struct GoldenFileTests {
         (grub.name, grub.mac, grub.ip, grub.hostname) = ("app-01", MACAddress("94:18:82:00:00:77")!, try IPAddress.parse("198.18.0.77").get(), nil)
         hosts.append(grub)
         let boot = DHCPBootOptions(server: Self.server)
-        try expectGolden("dnsmasq.conf", DnsmasqConfig.config(boot: boot, hostsFilePath: "/var/lib/dploy/out/dhcp/dploy.hosts"))
+        try expectGolden("dnsmasq.conf", DnsmasqConfig.config(boot: boot, hostsFilePath: "/var/lib/dploy/out/dhcp/dploy.hosts", hosts: hosts))
         try expectGolden("dnsmasq.hosts", DnsmasqConfig.hostsFile(hosts))
         try expectGolden("dhcpd-dploy.conf", ISCDHCPConfig.include(hosts, boot: boot))
         try expectGolden("kea-dhcp4.json", KeaConfig.config(hosts, boot: boot))

@@ -27,6 +27,7 @@ E2E_BOOT_TIMEOUT="${E2E_BOOT_TIMEOUT:-300}"
 . "$E2E_DIR/lib/uefi.sh"
 . "$E2E_DIR/steps.sh"
 . "$E2E_DIR/steps-uefi.sh"
+. "$E2E_DIR/steps-proxy.sh"
 
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, tap devices)"
 [ -x "$E2E_DPLOY" ] || die "no dploy binary at $E2E_DPLOY (swift build, or DPLOY=...)"
@@ -42,8 +43,10 @@ cleanup() {
     local status=$?
     trap - EXIT INT TERM
     bmc_stop
+    uefi_stop_all
     dploy_stop
     dhcp_stop
+    site_dhcp_stop
     netns_delete
     if [ "$E2E_RESULT" != 0 ]; then
         log "failed; the last lines of each log:"

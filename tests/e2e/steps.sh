@@ -31,6 +31,7 @@ step_setup() {
 # boot: powers the machine on and waits (E2E_BOOT_TIMEOUT) until it turns itself off. The HTTP and
 # DHCP log lines of this boot are then in boot_http and boot_dhcp.
 boot() {
+    dhcp_alive || die "dnsmasq is not running: it died (see dnsmasq.log, and dmesg for a crash)"
     E2E_HTTP_MARK="$(http_log | wc -l)"
     E2E_DHCP_MARK="$(line_count "$E2E_WORK/dnsmasq.log")"
     power_on
@@ -125,7 +126,7 @@ step_commit_machine() {
     assert "apply wrote its installer answers, with the callback for generation 1" \
         grep -q "generation=1&token=" "$(answers_file)"
     assert "apply wrote its iPXE script" test -f "$E2E_WORK/out/http/ipxe/${E2E_MAC//:/-}.ipxe"
-    assert "dnsmasq re-read the hosts file on dploy's reload (SIGHUP)" \
+    assert "dnsmasq read the hosts file again on dploy's reload (a restart)" \
         test "$(grep -c "read $E2E_WORK/out/dhcp/dploy.hosts" "$E2E_WORK/dnsmasq.log")" -ge 2
     assert "dploy machines: in git, desired generation 1, nothing installed" \
         test "$(machine_field inGit) $(machine_field desiredGeneration) $(machine_field installedGeneration)" = "True 1 "
@@ -331,7 +332,7 @@ step_pxelinux() {
     assert "the machine is off before the run" test "$(power_state)" = Off
     webhook
     assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
-    assert "dnsmasq hosts: the machine is tagged for pxelinux" grep -q "^$E2E_MAC,set:pxelinux,$E2E_IP," "$E2E_WORK/out/dhcp/dploy.hosts"
+    assert "dnsmasq config: the machine is tagged for pxelinux" grep -qx "dhcp-mac=set:pxelinux,$E2E_MAC" "$E2E_WORK/out/dhcp/dploy.conf"
     assert "BMC: dploy set a one-time network boot and powered the machine on for the reinstall" \
         bmc_log_has_all "boot override: Pxe (Once)" "reset: On"
     wait_power_off "$E2E_BOOT_TIMEOUT"
@@ -422,4 +423,5 @@ run_steps() {
     step_pxelinux
     step_attempts_used_up
     step_uefi
+    step_proxy
 }

@@ -1,21 +1,27 @@
 /// dnsmasq: a config file with the boot options and a `dhcp-hostsfile` of reservations,
 /// which dnsmasq re-reads on SIGHUP without a restart.
+///
+/// The hosts file carries no tags. dnsmasq 2.90 (Debian 12's) dies of a general protection
+/// fault on SIGHUP when its hosts file has a `set:` tag on a host that holds a lease (the
+/// e2e's step 13 found it; four lines of hosts file and one lease reproduce it). So each
+/// machine's loader tag is a `dhcp-mac` line of the config, which dnsmasq reads when it
+/// starts: a change of loader takes a restart, as any change of the config does.
 public enum DnsmasqConfig {
     public static func hostsFile(_ hosts: [DHCPHost]) -> String {
         var lines = ["# dploy: DHCP reservations. Generated; do not edit."]
         for host in hosts.sorted(by: { $0.name < $1.name }) {
-            // `set:pxelinux` / `set:grub`: the config below hands such a machine its loader.
-            let tag = host.bootsOtherLoader ? "set:\(host.loader)" : nil
-            lines.append(([host.mac.description] + [tag, host.ipv4, host.dhcpName].compactMap { $0 }).joined(separator: ","))
+            lines.append(([host.mac.description] + [host.ipv4, host.dhcpName].compactMap { $0 }).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// - Parameter hostsFilePath: where the hosts file will live, as dnsmasq should open it.
-    public static func config(boot: DHCPBootOptions, hostsFilePath: String) -> String {
+    /// - Parameter hosts: the machines; those whose profile boots pxelinux or GRUB are tagged.
+    public static func config(boot: DHCPBootOptions, hostsFilePath: String, hosts: [DHCPHost] = []) -> String {
         """
         # dploy: network boot options for dnsmasq. Generated; do not edit.
         dhcp-hostsfile=\(hostsFilePath)
+        \(loaderTags(hosts))
         # iPXE announces itself with user class "iPXE" and option 175.
         dhcp-userclass=set:ipxe,iPXE
         dhcp-match=set:ipxe,175
@@ -37,6 +43,15 @@ public enum DnsmasqConfig {
         dhcp-boot=tag:!via-pxelinux,tag:!via-grub,tag:!ipxe,tag:!efi-http,tag:!efi-x86_64,\(boot.biosFile)
 
         """
+    }
+
+    /// `dhcp-mac=set:pxelinux,MAC` (or `grub`) per machine whose profile boots that loader:
+    /// the rules below hand it its loader. In the config, not the hosts file (see above).
+    static func loaderTags(_ hosts: [DHCPHost]) -> String {
+        let tagged = hosts.filter(\.bootsOtherLoader).sorted { $0.name < $1.name }
+        guard !tagged.isEmpty else { return "# No machine boots another loader than iPXE." }
+        return (["# The machines whose profile boots another loader than iPXE (read when dnsmasq starts)."]
+            + tagged.map { "dhcp-mac=set:\($0.loader),\($0.mac)" }).joined(separator: "\n")
     }
 
     /// proxyDHCP: another server hands out the addresses; this dnsmasq adds only which

@@ -1,18 +1,19 @@
 # dnsmasq, DHCP only, on the test's bridge. Its base config is static: reservations and
 # boot options come only from the files `dploy apply` writes (conf-file= names dploy's
-# config, which names dploy's hosts file). dploy's reload command sends SIGHUP, on which
-# dnsmasq re-reads the hosts file.
+# config, which names dploy's hosts file). dploy's reload command restarts it.
 
-E2E_DNSMASQ_PID=""
-
+# dhcp_write_base_config [proxy]: with "proxy", no addresses of its own (dploy's
+# dnsmasq-proxy config has the proxy range; the site's server hands out addresses).
 dhcp_write_base_config() {
+    local addresses="dhcp-authoritative
+dhcp-range=198.18.0.100,198.18.0.199,255.255.255.0,10m"
+    [ "${1:-}" != proxy ] || addresses="# proxyDHCP: the addresses come from the site's DHCP server."
     cat > "$E2E_WORK/dnsmasq.conf" <<CONF
 # The e2e test's dnsmasq: DHCP on br0 only, no DNS, nothing of the host's.
 port=0
 interface=br0
 bind-interfaces
-dhcp-authoritative
-dhcp-range=198.18.0.100,198.18.0.199,255.255.255.0,10m
+$addresses
 dhcp-leasefile=$E2E_WORK/dnsmasq.leases
 pid-file=$E2E_WORK/dnsmasq.pid
 log-facility=$E2E_WORK/dnsmasq.log
@@ -25,29 +26,44 @@ CONF
 
 # The command dploy runs when its DHCP files change (dhcp.reload in dploy.yaml). Before
 # dnsmasq starts there is nothing to reload: it reads the files when it starts.
+# The command dploy runs when its DHCP files change (dhcp.reload in dploy.yaml): a restart,
+# as `systemctl restart dnsmasq` would, because dnsmasq reads dploy.conf (the loader tags)
+# only when it starts. Before dnsmasq first starts there is nothing to restart. The
+# restart script stops the daemon by its PID file and starts it again; a dnsmasq that
+# died by itself is not restarted behind the test's back (dhcp_alive notices it).
 dhcp_reload_command() {
-    echo "test ! -s $E2E_WORK/dnsmasq.pid || kill -HUP \$(cat $E2E_WORK/dnsmasq.pid)"
+    cat > "$E2E_WORK/dnsmasq-restart.sh" <<SCRIPT
+#!/bin/sh
+pid="\$(cat $E2E_WORK/dnsmasq.pid 2>/dev/null)"
+[ -n "\$pid" ] || exit 0
+kill -0 "\$pid" || { echo "dnsmasq (pid \$pid) is not running" >&2; exit 1; }
+kill "\$pid"
+while kill -0 "\$pid" 2>/dev/null; do sleep 0.1; done
+exec dnsmasq --conf-file=$E2E_WORK/dnsmasq.conf
+SCRIPT
+    echo "sh $E2E_WORK/dnsmasq-restart.sh"
 }
 
+# dhcp_start: dnsmasq as a daemon in the namespace (it forks; its PID is in dnsmasq.pid).
 dhcp_start() {
     [ -f "$E2E_WORK/out/dhcp/dploy.conf" ] || die "dploy has not written its dnsmasq config"
-    ip netns exec "$E2E_NETNS" dnsmasq --keep-in-foreground --conf-file="$E2E_WORK/dnsmasq.conf" </dev/null \
-        >"$E2E_WORK/dnsmasq.out" 2>&1 &
-    E2E_DNSMASQ_PID=$!
-    wait_for 10 "dnsmasq to start" dhcp_started
-    log "dnsmasq started (pid $E2E_DNSMASQ_PID)"
+    in_netns dnsmasq --conf-file="$E2E_WORK/dnsmasq.conf" </dev/null >"$E2E_WORK/dnsmasq.out" 2>&1 \
+        || { cat "$E2E_WORK/dnsmasq.out" >&2; die "dnsmasq did not start"; }
+    wait_for 10 "dnsmasq to start" dhcp_alive
+    log "dnsmasq started (pid $(cat "$E2E_WORK/dnsmasq.pid"))"
 }
 
-dhcp_started() {
-    kill -0 "$E2E_DNSMASQ_PID" 2>/dev/null || { cat "$E2E_WORK/dnsmasq.out" >&2; die "dnsmasq exited"; }
-    [ "$(cat "$E2E_WORK/dnsmasq.pid" 2>/dev/null)" = "$E2E_DNSMASQ_PID" ]
+dhcp_alive() {
+    local pid
+    pid="$(cat "$E2E_WORK/dnsmasq.pid" 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
 dhcp_stop() {
-    [ -n "$E2E_DNSMASQ_PID" ] || return 0
-    kill "$E2E_DNSMASQ_PID" 2>/dev/null || true
-    wait "$E2E_DNSMASQ_PID" 2>/dev/null || true
-    E2E_DNSMASQ_PID=""
+    local pid
+    pid="$(cat "$E2E_WORK/dnsmasq.pid" 2>/dev/null)" || return 0
+    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+    # dploy's reload command restarts the PID in this file: none while dnsmasq is stopped.
+    rm -f "$E2E_WORK/dnsmasq.pid"
 }
 
 dhcp_log() { cat "$E2E_WORK/dnsmasq.log" 2>/dev/null || true; }

@@ -54,17 +54,34 @@ YAML
 
 dploy() { "$E2E_DPLOY" "$@"; }
 
+# dploy_start: dploy serve in the namespace, its log appended to serve.log (a restart keeps
+# the earlier lines, which the steps count).
 dploy_start() {
+    local starts
+    starts="$(dploy_starts)"
     ip netns exec "$E2E_NETNS" "$E2E_DPLOY" serve --config "$E2E_WORK/dploy.yaml" --listen 198.18.0.1:8080 \
-        --log-format json --log-level debug </dev/null >"$E2E_WORK/serve.log" 2>&1 &
+        --log-format json --log-level debug </dev/null >>"$E2E_WORK/serve.log" 2>&1 &
     E2E_DPLOY_PID=$!
-    wait_for 60 "dploy serve to listen on 198.18.0.1:8080" dploy_listening
+    wait_for 60 "dploy serve to listen on 198.18.0.1:8080" dploy_listening "$starts"
+    wait_for 60 "dploy serve's first run" dploy_first_run_done
     log "dploy serve started (pid $E2E_DPLOY_PID)"
 }
 
+# Whether this dploy serve (its PID in `dploy status`) has finished its first run.
+dploy_first_run_done() {
+    local status
+    status="$(dploy status --config "$E2E_WORK/dploy.yaml" --json 2>/dev/null)" || return 1
+    [ "$(jq_get '["status"]["pid"]' <<<"$status")" = "$E2E_DPLOY_PID" ] && [ "$(jq_get '["status"]["runs"]' <<<"$status")" -ge 1 ] 2>/dev/null
+}
+
+dploy_starts() {
+    if [ -f "$E2E_WORK/serve.log" ]; then grep -c '"Server started and listening on 198.18.0.1:8080"' "$E2E_WORK/serve.log" || true
+    else echo 0; fi
+}
+
 dploy_listening() {
-    kill -0 "$E2E_DPLOY_PID" 2>/dev/null || { cat "$E2E_WORK/serve.log" >&2; die "dploy serve exited"; }
-    grep -q '"Server started and listening on 198.18.0.1:8080"' "$E2E_WORK/serve.log"
+    kill -0 "$E2E_DPLOY_PID" 2>/dev/null || { tail -n 40 "$E2E_WORK/serve.log" >&2; die "dploy serve exited"; }
+    [ "$(dploy_starts)" -gt "$1" ]
 }
 
 dploy_stop() {

@@ -28,6 +28,7 @@ uefi_machine() {
 uefi_boot() {
     local name="$1" dir boot status=0
     dir="$(uefi_dir "$name")"
+    dhcp_alive || die "dnsmasq is not running: it died (see dnsmasq.log, and dmesg for a crash)"
     boot=$(( $(cat "$dir/boots") + 1 ))
     printf '%s\n' "$boot" > "$dir/boots"
     http_log | wc -l > "$dir/boot-$boot.http"
@@ -47,6 +48,12 @@ uefi_boot() {
         -device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null >"$dir/qemu-$boot.out" 2>&1 || status=$?
     printf '%s\n' "$status" > "$dir/boot-$boot.status"
     log "$name: boot $boot ended, QEMU status $status"
+}
+
+# uefi_stop_all: the QEMU of every UEFI machine still running (cleanup after a failure).
+uefi_stop_all() {
+    [ -d "$E2E_WORK/uefi" ] || return 0
+    pkill -f -- "-serial file:$E2E_WORK/uefi/" 2>/dev/null || true
 }
 
 # uefi_boots NAME COUNT: COUNT boots one after another (a background job's work).
