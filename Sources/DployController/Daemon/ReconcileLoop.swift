@@ -34,6 +34,8 @@ public final class ReconcileLoop: Service, Sendable {
     private struct LoopState {
         var status: DaemonStatus
         var desired: DesiredState?
+        /// Whether the log said why the output is not watched (once is enough).
+        var toldWatchProblem = false
     }
 
     public init(reconciler: Reconciler, store: SQLiteStore, metrics: ControllerMetrics, logger: Logger,
@@ -98,6 +100,10 @@ public final class ReconcileLoop: Service, Sendable {
         do {
             // The role first: it decides what this run may write, the source status included.
             (role, roleReason) = try currentRole()
+            if role != .apply, reconciler.observationCache?.trust == .ownWrites {
+                // Someone else writes the output: without inotify, only looking at every file shows what.
+                reconciler.observationCache?.lastVerified = nil
+            }
             let loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
             step("load")
             desired = loaded
@@ -120,7 +126,13 @@ public final class ReconcileLoop: Service, Sendable {
             }
             // The leader makes the callback key before its first plan, as `dploy apply` does.
             if role == .apply { try reconciler.makeCallbackKey() }
-            let result = try reconciler.plan(desired: loaded, fingerprint: false, store: store, bmc: bmc)
+            let observed = try reconciler.observe(store: store, bmc: bmc)
+            step("observe")
+            if let problem = reconciler.observationCache?.problem,
+               state.withLock({ state in defer { state.toldWatchProblem = true }; return !state.toldWatchProblem }) {
+                logger.warning("\(problem)")
+            }
+            let result = try reconciler.plan(desired: loaded, observed: observed, fingerprint: false)
             step("plan")
             if !result.plan.hasChanges {
                 run.result = .unchanged
