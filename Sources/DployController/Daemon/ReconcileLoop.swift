@@ -34,6 +34,10 @@ public final class ReconcileLoop: Service, Sendable {
     private struct LoopState {
         var status: DaemonStatus
         var desired: DesiredState?
+        /// The last plan that changed nothing, with what it was made from.
+        var quiet: QuietPlan?
+        /// The last run's condition counts, with what they were counted from.
+        var counted: CountedConditions?
         /// Whether the log said why the output is not watched (once is enough).
         var toldWatchProblem = false
     }
@@ -132,7 +136,18 @@ public final class ReconcileLoop: Service, Sendable {
                state.withLock({ state in defer { state.toldWatchProblem = true }; return !state.toldWatchProblem }) {
                 logger.warning("\(problem)")
             }
-            let result = try reconciler.plan(desired: loaded, observed: observed, fingerprint: false)
+            // The planner is pure: from the same inputs as a plan that changed nothing, it
+            // would make that plan again. A quiet fleet's run skips it.
+            let inputs = try QuietPlan.Inputs(desired: loaded, observed: observed, settings: reconciler.settings,
+                                              filesVersion: reconciler.observationCache?.version)
+            let result: PlanResult
+            if let quiet = state.withLock({ $0.quiet }), let plan = quiet.plan(for: inputs) {
+                result = PlanResult(plan: plan, desiredFiles: FileContents())
+            } else {
+                result = try reconciler.plan(desired: loaded, observed: observed, fingerprint: false)
+            }
+            let quiet = result.plan.hasChanges ? nil : QuietPlan(inputs: inputs, plan: result.plan)
+            state.withLock { $0.quiet = quiet }
             step("plan")
             if !result.plan.hasChanges {
                 run.result = .unchanged
@@ -172,12 +187,14 @@ public final class ReconcileLoop: Service, Sendable {
             run.message = lastError!.split(separator: "\n").first.map(String.init) ?? "failed"
             record(MachineEvent(mac: nil, at: reconciler.clock.now(), kind: "reconcile-failed", message: lastError!))
         }
-        if let fleet = desired?.fleet ?? self.desired?.fleet {
+        if let counting = desired ?? self.desired {
             do {
                 let observed = try store.machines()
-                metrics.recordMachines(MachineOverview.stateCounts(fleet: fleet, observed: observed))
-                metrics.recordConditions(MachineOverview.conditionCounts(fleet: fleet, observed: observed,
-                                                                         bmcReadings: try store.bmcReadings()))
+                metrics.recordMachines(MachineOverview.stateCounts(fleet: counting.fleet, observed: observed))
+                let counted = CountedConditions.counts(state.withLock { $0.counted }, desired: counting, observed: observed,
+                                                       bmcReadings: try store.bmcReadings())
+                state.withLock { $0.counted = counted }
+                metrics.recordConditions(counted.counts)
             } catch {
                 logger.error("cannot count machines for the metrics: \(error)")
             }
@@ -258,7 +275,8 @@ public final class ReconcileLoop: Service, Sendable {
             defer { state.desired = loaded }
             return state.desired
         }
-        if previous.map({ $0.revision != loaded.revision || $0.fleet != loaded.fleet || $0.templates != loaded.templates }) ?? true {
+        // The same commit is the same fleet: comparing 10,000 machines is for folder sources only.
+        if previous.map({ DesiredKey($0) != DesiredKey(loaded) }) ?? true {
             live?.update(loaded)
         }
     }
