@@ -170,9 +170,11 @@ public final class ObservationCache: @unchecked Sendable {
             for change in changes {
                 guard let folder = watched[change.watch] else { continue }
                 if change.name.isEmpty {
-                    // A folder itself moved or went: its parent's event covers it, unless it
-                    // is a managed folder, whose parent nobody watches.
+                    // A folder itself moved or went: its parent's event covers it (a folder
+                    // moved back is watched again when walked), unless it is a managed
+                    // folder, whose parent nobody watches.
                     if !folder.path.path.contains("/") { return nil }
+                    watched[change.watch] = nil
                     continue
                 }
                 entries.append((folder.diskPath, folder.path, change.name))

@@ -14,19 +14,12 @@ import Glibc
 /// `ObservationCache` that owns it is owned by one reconcile loop.
 final class OutputWatch {
     /// What the queue said since the last drain.
-    enum Changes: Equatable {
-        /// Entries (folder watched, name in it) created, written, renamed, removed or chmodded.
+    enum Changes {
+        /// Entries (folder watched, name in it) created, written, renamed, removed or chmodded;
+        /// an empty name when the watched folder itself moved or went (its watch then ends).
         case entries([(watch: Int32, name: String)])
-        /// The kernel's queue overflowed, or a watched folder went away: what changed is unknown.
+        /// The kernel's queue overflowed: what changed is unknown.
         case unknown
-
-        static func == (a: Changes, b: Changes) -> Bool {
-            switch (a, b) {
-            case (.unknown, .unknown): true
-            case (.entries(let x), .entries(let y)): x.elementsEqual(y) { $0.watch == $1.watch && $0.name == $1.name }
-            default: false
-            }
-        }
     }
 
     private let descriptor: Int32
@@ -66,8 +59,10 @@ final class OutputWatch {
                     let nameStart = offset + MemoryLayout<inotify_event>.size
                     let nameBytes = bytes[nameStart..<min(nameStart + Int(event.len), count)]
                     let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
-                    if event.mask & UInt32(IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED) != 0 {
+                    if event.mask & UInt32(IN_Q_OVERFLOW) != 0 {
                         unknown = true
+                    } else if event.mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED) != 0 {
+                        entries.append((event.wd, ""))
                     } else if !name.isEmpty {
                         entries.append((event.wd, name))
                     }
