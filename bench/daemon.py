@@ -205,8 +205,11 @@ def main():
             if part:
                 print(f"  {label} reconcile run, as the daemon timed it: median {statistics.median(part) * 1000:.0f} ms "
                       f"(min {min(part) * 1000:.0f}, max {max(part) * 1000:.0f})")
+        steps = lambda line: line.split('steps=', 1)[1].split(' trigger=')[0].strip()
+        for line in runs[args.rounds - 2:args.rounds]:
+            print(f"  a commit run's steps (seconds): {steps(line)}")
         for line in runs[-2:]:
-            print(f"  a no-change run's steps (seconds): {line.split('steps=', 1)[1].split(' trigger=')[0].strip()}")
+            print(f"  a no-change run's steps (seconds): {steps(line)}")
     finally:
         if daemon is not None:
             # BENCH_KILL=1: SIGKILL, so a heap profiler wrapping dploy sees what was alive.
