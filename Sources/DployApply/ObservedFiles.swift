@@ -71,8 +71,12 @@ public final class ObservationCache: @unchecked Sendable {
     /// Bumped whenever the observed files may differ from the last observation's: a caller
     /// that planned against version N and sees N again may take the files as unchanged.
     public private(set) var version = 0
-    /// The files as last observed, between verifications; nil until the first.
+    /// The files as last observed, between verifications; nil until the first, and while an
+    /// observation is under way.
     private var snapshot: [OutputPath: ObservedFile]?
+    /// The snapshot a verification under way compares its walk with, to tell whether the
+    /// files changed (`version`).
+    private var previous: [OutputPath: ObservedFile]?
     /// Paths an apply wrote or removed since the last observation.
     private var touched: Set<OutputPath> = []
     private var watch: OutputWatch?
@@ -150,11 +154,14 @@ public final class ObservationCache: @unchecked Sendable {
     fileprivate func beginVerification() {
         _ = watch?.drain()
         touched = []
+        previous = snapshot
+        snapshot = nil
     }
 
     /// Keeps a full observation as the snapshot later ones start from.
     fileprivate func verified(_ files: [OutputPath: ObservedFile]) {
-        if snapshot != files { version += 1 }
+        if previous != files { version += 1 }
+        previous = nil
         snapshot = trust == .nothing ? nil : files
     }
 
@@ -164,6 +171,10 @@ public final class ObservationCache: @unchecked Sendable {
     /// walks everything.
     fileprivate func refreshed(_ folders: OutputFolders, singles: [OutputPath]) throws -> [OutputPath: ObservedFile]? {
         guard trust != .nothing, var files = snapshot else { return nil }
+        // Until this refresh finishes there is none: one that throws halfway has drained the
+        // queue, so the next observation must walk everything. (It also leaves `files` the
+        // only reference to its storage, so it is updated in place, not copied.)
+        snapshot = nil
         var entries: [(folder: String, path: OutputPath, name: String)] = []
         if let watch {
             guard case .entries(let changes) = watch.drain() else { return nil }

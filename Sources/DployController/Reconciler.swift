@@ -194,15 +194,14 @@ public struct Reconciler: Sendable {
             if dhcp.backend.isDnsmasq { dhcpFiles.append(DnsmasqFiles.hostsFileName(for: dhcp.fileName)) }
         }
         // A cache that trusts what it saw looks at every file only once per verifyInterval.
-        var verify = true
-        if let cache = observationCache {
-            let now = clock.now()
-            verify = ObservationCache.verificationDue(lastVerified: cache.lastVerified, now: now,
-                                                      interval: config.outputObservation.verifyInterval.seconds)
-            if verify { cache.lastVerified = now }
-        }
+        let now = clock.now()
+        let verify = observationCache.map {
+            ObservationCache.verificationDue(lastVerified: $0.lastVerified, now: now, interval: config.outputObservation.verifyInterval.seconds)
+        } ?? true
         var observed = ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles, cache: observationCache,
                                                                    verify: verify))
+        // Only a walk that finished counts: one that failed halfway has drained the queue.
+        if verify { observationCache?.lastVerified = now }
         observed.dhcpReloadPending = FileManager.default.fileExists(atPath: try folders.folder(.dhcp) + "/" + Applier.reloadPendingName)
         // The store exists once a machine has booted through dploy; until then nothing was observed.
         if let store = try openStore ?? self.openStore(creating: false) {
