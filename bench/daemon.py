@@ -197,9 +197,19 @@ def main():
         rss, peak, anon, mapped = rss_mib(daemon.pid)
         print(f"RSS 2 s after the pages: {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed)")
         with open(os.path.join(work, "serve.log")) as f:
-            steps = [line.split("steps=", 1)[1].split(" trigger=")[0] for line in f if "trigger=webhook" in line]
-        for line in steps[-2:]:
-            print(f"  a webhook run's steps (seconds): {line.strip()}")
+            runs = [line for line in f if "trigger=webhook" in line and " seconds=" in line]
+        # Each run's own duration, as the daemon measured it (the log's seconds=): the commit
+        # runs first, then the quiet ones.
+        seconds = [float(line.split(" seconds=", 1)[1].split()[0]) for line in runs]
+        for label, part in [("commit", seconds[:args.rounds]), ("no-change", seconds[args.rounds:])]:
+            if part:
+                print(f"  {label} reconcile run, as the daemon timed it: median {statistics.median(part) * 1000:.0f} ms "
+                      f"(min {min(part) * 1000:.0f}, max {max(part) * 1000:.0f})")
+        steps = lambda line: line.split('steps=', 1)[1].split(' trigger=')[0].strip()
+        for line in runs[args.rounds - 2:args.rounds]:
+            print(f"  a commit run's steps (seconds): {steps(line)}")
+        for line in runs[-2:]:
+            print(f"  a no-change run's steps (seconds): {steps(line)}")
     finally:
         if daemon is not None:
             # BENCH_KILL=1: SIGKILL, so a heap profiler wrapping dploy sees what was alive.

@@ -13,27 +13,76 @@ import Glibc
 /// inode, size, mtime and ctime are unchanged is not read again, as git's index does for
 /// a work tree: a quiet fleet costs one `stat` per file.
 public enum ObservedFiles {
-    /// - Parameter dhcpFileNames: the DHCP files of the configured backend; the rest of the
-    ///   DHCP folder belongs to the operator and is never read.
+    /// - Parameters:
+    ///   - dhcpFileNames: the DHCP files of the configured backend; the rest of the
+    ///     DHCP folder belongs to the operator and is never read.
+    ///   - verify: whether to look at every file (stat each, read the changed). Without it, a
+    ///     cache that trusts what it saw (`ObservationCache.Trust`) looks again only at what
+    ///     inotify named and what the last apply wrote; a cache that trusts nothing, or that
+    ///     lost track (the kernel's queue overflowed), looks at everything anyway.
     public static func read(_ folders: OutputFolders, dhcpFileNames: [String],
-                            cache: ObservationCache? = nil) throws -> [OutputPath: ObservedFile] {
+                            cache: ObservationCache? = nil, verify: Bool = true) throws -> [OutputPath: ObservedFile] {
         let cache = cache ?? ObservationCache()
+        let singles = [BootPaths.ipxeEntry] + dhcpFileNames.map { OutputPath(.dhcp, $0) }
+        if !verify, let files = try cache.refreshed(folders, singles: singles) { return files }
+        cache.beginVerification()
         var files: [OutputPath: ObservedFile] = [:]
         for (root, folder) in ObservedState.managedFolders {
             try cache.walk(folders.folder(root) + "/" + folder, as: OutputPath(root, folder)) { path, observed in
                 files[path] = observed
             }
         }
-        for single in [BootPaths.ipxeEntry] + dhcpFileNames.map({ OutputPath(.dhcp, $0) }) {
+        for single in singles {
             if let observed = try cache.file(folders.diskPath(single)) { files[single] = observed }
         }
+        cache.verified(files)
         return files
+    }
+}
+
+extension OutputPath {
+    /// The folder holding this path, and its name in that folder.
+    var split: (folder: OutputPath, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (OutputPath(root, ""), path) }
+        return (OutputPath(root, String(path[..<slash])), String(path[path.index(after: slash)...]))
     }
 }
 
 /// Folder listings and file contents seen before, with the stat data they were seen under.
 /// Not Sendable in spirit: one reconcile loop owns it.
 public final class ObservationCache: @unchecked Sendable {
+    /// What a cache may take as still true between verifications.
+    public enum Trust: Sendable, Hashable {
+        /// Nothing: every observation stats every file (`dploy plan`, `dploy apply`, tests).
+        case nothing
+        /// What it saw, but for the entries inotify names and the files the last apply wrote or
+        /// removed: the daemon's default. Falls back to `nothing` when inotify cannot watch
+        /// every folder (see `problem`).
+        case watched
+        /// What it saw, but for the files the last apply wrote or removed: edits by others are
+        /// found only at the next verification (`output.watch: false`, for a filesystem whose
+        /// writers inotify does not see, such as NFS written from another host).
+        case ownWrites
+    }
+
+    public private(set) var trust: Trust
+    /// Why the cache stopped trusting what it saw (inotify refused a watch), once; the daemon logs it.
+    public private(set) var problem: String?
+    /// Bumped whenever the observed files may differ from the last observation's: a caller
+    /// that planned against version N and sees N again may take the files as unchanged.
+    public private(set) var version = 0
+    /// The files as last observed, between verifications; nil until the first, and while an
+    /// observation is under way.
+    private var snapshot: [OutputPath: ObservedFile]?
+    /// The snapshot a verification under way compares its walk with, to tell whether the
+    /// files changed (`version`).
+    private var previous: [OutputPath: ObservedFile]?
+    /// Paths an apply wrote or removed since the last observation.
+    private var touched: Set<OutputPath> = []
+    private var watch: OutputWatch?
+    /// Each watched folder, by its watch: its disk path and output path.
+    private var watched: [Int32: (diskPath: String, path: OutputPath)] = [:]
+
     /// What identifies a version of a file or folder without reading it: inode, size, and
     /// modification and change times to the nanosecond (the change time moves on any
     /// write, rename or chmod). In 32 bytes, since the daemon keeps one per file of the fleet.
@@ -69,12 +118,158 @@ public final class ObservationCache: @unchecked Sendable {
     /// Files read outside a walk (the iPXE entry script, the DHCP files), by path: a handful.
     private var singles: [String: Seen] = [:]
 
-    public init() {}
+    public init(trust: Trust = .nothing) {
+        self.trust = trust
+        if trust == .watched {
+            watch = OutputWatch()
+            if watch == nil { stopTrusting("cannot open an inotify instance: \(String(cString: strerror(errno)))") }
+        }
+    }
+
+    private func stopTrusting(_ reason: String) {
+        trust = .nothing
+        watch = nil
+        watched = [:]
+        problem = "\(reason); every run looks at every output file instead"
+    }
+
+    /// The observed files after an apply wrote or removed `paths`: they are looked at again
+    /// next time, whatever the trust (the apply is the daemon's own, its result is known to
+    /// differ, and without inotify nothing else would say so).
+    public func touched(_ paths: some Sequence<OutputPath>) {
+        touched.formUnion(paths)
+    }
+
+    /// Whether the files must all be looked at now: never verified, or last verified at least
+    /// `interval` before `now`. Pure: the caller's clock decides.
+    public static func verificationDue(lastVerified: Date?, now: Date, interval: TimeInterval) -> Bool {
+        guard let lastVerified else { return true }
+        return now.timeIntervalSince(lastVerified) >= interval || now < lastVerified
+    }
+
+    /// When every file was last looked at (set by the caller that decides the cadence).
+    public var lastVerified: Date?
+
+    /// Forgets what is queued: the walk about to start looks at everything anyway.
+    fileprivate func beginVerification() {
+        _ = watch?.drain()
+        touched = []
+        previous = snapshot
+        snapshot = nil
+    }
+
+    /// Keeps a full observation as the snapshot later ones start from.
+    fileprivate func verified(_ files: [OutputPath: ObservedFile]) {
+        if previous != files { version += 1 }
+        previous = nil
+        snapshot = trust == .nothing ? nil : files
+    }
+
+    /// The snapshot brought up to date with what inotify named and the apply touched; nil
+    /// when it cannot be trusted (no snapshot, no trust, the kernel dropped events, a managed
+    /// folder itself went away, a file written where no folder was seen): then the caller
+    /// walks everything.
+    fileprivate func refreshed(_ folders: OutputFolders, singles: [OutputPath]) throws -> [OutputPath: ObservedFile]? {
+        guard trust != .nothing, var files = snapshot else { return nil }
+        // Until this refresh finishes there is none: one that throws halfway has drained the
+        // queue, so the next observation must walk everything. (It also leaves `files` the
+        // only reference to its storage, so it is updated in place, not copied.)
+        snapshot = nil
+        var entries: [(folder: String, path: OutputPath, name: String)] = []
+        if let watch {
+            guard case .entries(let changes) = watch.drain() else { return nil }
+            for change in changes {
+                guard let folder = watched[change.watch] else { continue }
+                if change.name.isEmpty {
+                    // A folder itself moved or went: its parent's event covers it (a folder
+                    // moved back is watched again when walked), unless it is a managed
+                    // folder, whose parent nobody watches.
+                    if !folder.path.path.contains("/") { return nil }
+                    watched[change.watch] = nil
+                    continue
+                }
+                entries.append((folder.diskPath, folder.path, change.name))
+            }
+        }
+        for path in touched where !singles.contains(path) {
+            // The entry to look at again is the highest folder not seen yet (an installer
+            // folder the apply made), or the file itself.
+            var (parent, name) = path.split
+            while self.folders[folders.diskPath(parent)] == nil {
+                guard parent.path.contains("/") else { return nil }
+                (parent, name) = parent.split
+            }
+            entries.append((folders.diskPath(parent), parent, name))
+        }
+        touched = []
+        var changed = false
+        var seen: Set<String> = []
+        for entry in entries where !entry.name.hasPrefix(".") && seen.insert(entry.folder + "/" + entry.name).inserted {
+            try refresh(entry.name, in: entry.folder, as: entry.path, files: &files)
+            changed = true
+        }
+        // The few files outside the managed folders: one stat each, every run.
+        for single in singles {
+            let observed = try file(folders.diskPath(single))
+            if files[single] != observed {
+                files[single] = observed
+                changed = true
+            }
+        }
+        if changed { version += 1 }
+        snapshot = files
+        return files
+    }
+
+    /// Looks at one entry of a walked folder again: a file read anew when its stamp moved, a
+    /// folder walked anew, a name that is gone dropped with everything seen below it.
+    private func refresh(_ name: String, in folder: String, as folderPath: OutputPath,
+                         files: inout [OutputPath: ObservedFile]) throws {
+        guard var entry = folders[folder] else { return }
+        folders[folder]?.children = []
+        defer { folders[folder] = entry }
+        let diskPath = folder + "/" + name
+        let path = OutputPath(folderPath.root, folderPath.path + "/" + name)
+        var status = stat()
+        let exists = lstat(diskPath, &status) == 0
+        let kind = status.st_mode & S_IFMT
+        var before: Seen?
+        if let index = entry.children.firstIndex(where: { $0.name == name }) {
+            let old = entry.children.remove(at: index)
+            if old.isFolder { forget(diskPath, as: path, files: &files) } else { files[path] = nil }
+            before = old.seen
+        }
+        guard exists, kind == S_IFDIR || kind == S_IFREG else { return }
+        if kind == S_IFDIR {
+            entry.children.append(Child(name: name, isFolder: true, seen: nil))
+            try walk(diskPath, as: path) { files[$0] = $1 }
+        } else {
+            let seen = try Self.observe(diskPath, seen: before)
+            entry.children.append(Child(name: name, isFolder: false, seen: seen))
+            files[path] = seen?.file
+        }
+    }
+
+    /// Drops a folder seen before, and every file seen below it, from the cache and `files`.
+    private func forget(_ diskPath: String, as path: OutputPath, files: inout [OutputPath: ObservedFile]) {
+        guard let entry = folders.removeValue(forKey: diskPath) else { return }
+        for child in entry.children {
+            let childPath = OutputPath(path.root, path.path + "/" + child.name)
+            if child.isFolder { forget(diskPath + "/" + child.name, as: childPath, files: &files) } else { files[childPath] = nil }
+        }
+    }
 
     /// Calls `visit` for every regular file below `diskPath`, skipping hidden names (staged temporaries).
     func walk(_ diskPath: String, as path: OutputPath, _ visit: (OutputPath, ObservedFile) -> Void) throws {
         var status = stat()
         guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return }
+        if let watch {
+            // Watched before it is listed, so that a change after the listing is queued.
+            switch watch.add(diskPath) {
+            case .success(let descriptor): watched[descriptor] = (diskPath, path)
+            case .failure(let error): stopTrusting(error.description)
+            }
+        }
         let stamp = Stamp(status)
         // Taken out of the table while walking, so that updating an entry does not copy the array.
         var children = folders[diskPath]?.children ?? []

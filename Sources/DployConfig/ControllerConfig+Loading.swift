@@ -59,10 +59,12 @@ extension ControllerConfig {
             retention.maxDiscovered = store.int("maxDiscovered", minimum: 0)?.value ?? retention.maxDiscovered
             store.finish()
         }
-        var http: String?, tftp: String?
+        var http: String?, tftp: String?, observation = OutputObservation()
         if let output = reader.mapping("output") {
             http = output.string("http").map { resolved($0.value) }
             tftp = output.string("tftp").map { resolved($0.value) }
+            observation.watch = output.bool("watch")?.value ?? observation.watch
+            observation.verifyInterval = output.parsed("verifyInterval", Duration.parseSpec)?.value ?? observation.verifyInterval
             output.finish()
         }
         var dhcp: DHCP?
@@ -163,6 +165,7 @@ extension ControllerConfig {
         config.installAttempts = attempts
         config.attemptWindow = attemptWindow
         config.http = limits
+        config.outputObservation = observation
         config.retention = retention
         config.web = web
         config.webhookSecretFile = webhookSecretFile

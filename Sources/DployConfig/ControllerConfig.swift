@@ -34,6 +34,21 @@ public struct ControllerConfig: Hashable, Sendable {
     public var storePath: String
     public var httpOutput: String?
     public var tftpOutput: String?
+    /// How the daemon knows its output folders between runs (`output.watch`, `output.verifyInterval`).
+    public var outputObservation = OutputObservation()
+
+    /// The daemon trusts what it last saw of its output files and what it wrote since; it
+    /// looks again at what inotify names, and at every file once per `verifyInterval`. A
+    /// quiet fleet's run then costs no stat per file; an edit by someone else is found at the
+    /// next run (watched) or the next verification (not watched, or missed by inotify).
+    public struct OutputObservation: Hashable, Sendable {
+        /// `output.watch` (default true): inotify on every output folder. False for a
+        /// filesystem whose other writers inotify does not see (NFS written from another host).
+        public var watch = true
+        /// `output.verifyInterval` (default 10m): how often every output file is looked at.
+        public var verifyInterval: Duration = .seconds(600)
+        public init() {}
+    }
     public var dhcp: DHCP?
     public var listen: String?
     public var serverURL: String?

@@ -11,12 +11,18 @@ import Logging
 /// defaults applied), its secret, and one driver per machine, opened on first use and kept
 /// for the rest of the apply (one login per BMC, logged out when this is released).
 public final class FleetBMC: BMCActions {
-    private let settings: [String: BMCSettings]
+    /// Machines are resolved when a step needs their BMC: an apply drives a few, and
+    /// resolving all 10,000 machines' settings up front was a hundred milliseconds of
+    /// every apply, BMC steps or not.
+    private let fleet: Fleet
+    private let resolver: DefaultsResolver
+    /// Each machine's index in `fleet.machines` by name (the first of a name), made at the first step.
+    private lazy var indexByName = Dictionary(fleet.machines.indices.map { (fleet.machines[$0].name, $0) },
+                                              uniquingKeysWith: { first, _ in first })
     private let secrets: SecretStore?
     private let baseDirectory: String
     private let options: RedfishOptions
     private let warnings: BMCWarnings?
-    private let macs: [String: MACAddress]
     private var drivers: [String: BMCDriver] = [:]
     /// Image URL → the SHA-256 it served, read once per apply however many machines flash it.
     private var imageDigests: [String: String] = [:]
@@ -33,13 +39,8 @@ public final class FleetBMC: BMCActions {
 
     public init(fleet: Fleet, secrets: SecretStore?, baseDirectory: String, options: RedfishOptions = RedfishOptions(),
                 warnings: BMCWarnings? = nil) {
-        let resolver = DefaultsResolver(groups: fleet.groups)
-        var settings: [String: BMCSettings] = [:]
-        for machine in fleet.machines {
-            if let bmc = resolver.resolve(machine).settings.bmc { settings[machine.name] = bmc }
-        }
-        self.settings = settings
-        macs = Dictionary(fleet.machines.map { ($0.name, $0.mac.value) }, uniquingKeysWith: { first, _ in first })
+        self.fleet = fleet
+        resolver = DefaultsResolver(groups: fleet.groups)
         self.secrets = secrets
         self.baseDirectory = baseDirectory
         self.options = options
@@ -48,7 +49,7 @@ public final class FleetBMC: BMCActions {
 
     private func driver(_ machine: String) throws -> BMCDriver {
         if let driver = drivers[machine] { return driver }
-        guard let bmc = settings[machine] else {
+        guard let bmc = self.machine(named: machine).flatMap({ resolver.resolve($0).settings.bmc }) else {
             throw BMCError(.configuration, address: "(none)", "machine '\(machine)' has no 'spec.bmc'")
         }
         let driver = BMCDriver(endpoint: try BMCEndpoint.from(bmc, secrets: secrets, baseDirectory: baseDirectory),
@@ -111,8 +112,12 @@ public final class FleetBMC: BMCActions {
         }
     }
 
+    private func machine(named name: String) -> Machine? {
+        indexByName[name].map { fleet.machines[$0] }
+    }
+
     private func record(_ machine: String, _ kind: String, _ message: String) {
-        recordEvent?(MachineEvent(mac: macs[machine], at: clock.now(), kind: kind, message: message))
+        recordEvent?(MachineEvent(mac: self.machine(named: machine)?.mac.value, at: clock.now(), kind: kind, message: message))
     }
 }
 

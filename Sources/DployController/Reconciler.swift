@@ -29,7 +29,7 @@ public struct Reconciler: Sendable {
         self.config = config
         self.configPath = configPath
         self.clock = clock
-        observationCache = keepingCaches ? ObservationCache() : nil
+        observationCache = keepingCaches ? ObservationCache(trust: config.outputObservation.watch ? .watched : .ownWrites) : nil
         renderCache = keepingCaches ? RenderCache() : nil
         keptGitSource = keepingCaches ? Self.gitSource(config) : nil
     }
@@ -193,7 +193,15 @@ public struct Reconciler: Sendable {
             dhcpFiles.append(dhcp.fileName)
             if dhcp.backend.isDnsmasq { dhcpFiles.append(DnsmasqFiles.hostsFileName(for: dhcp.fileName)) }
         }
-        var observed = ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles, cache: observationCache))
+        // A cache that trusts what it saw looks at every file only once per verifyInterval.
+        let now = clock.now()
+        let verify = observationCache.map {
+            ObservationCache.verificationDue(lastVerified: $0.lastVerified, now: now, interval: config.outputObservation.verifyInterval.seconds)
+        } ?? true
+        var observed = ObservedState(files: try ObservedFiles.read(try folders, dhcpFileNames: dhcpFiles, cache: observationCache,
+                                                                   verify: verify))
+        // Only a walk that finished counts: one that failed halfway has drained the queue.
+        if verify { observationCache?.lastVerified = now }
         observed.dhcpReloadPending = FileManager.default.fileExists(atPath: try folders.folder(.dhcp) + "/" + Applier.reloadPendingName)
         // The store exists once a machine has booted through dploy; until then nothing was observed.
         if let store = try openStore ?? self.openStore(creating: false) {
@@ -234,13 +242,24 @@ public struct Reconciler: Sendable {
     /// - Parameter bmc: power and firmware read from the BMCs, when the caller read them.
     public func plan(desired: DesiredState, fingerprint: Bool = true, store: SQLiteStore? = nil,
                      bmc: (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware])? = nil) throws -> PlanResult {
+        try plan(desired: desired, observed: observe(store: store, bmc: bmc), fingerprint: fingerprint)
+    }
+
+    /// Plans against state already observed, as a loop does when it first checks whether
+    /// anything it plans from changed at all.
+    public func plan(desired: DesiredState, observed: ObservedState, fingerprint: Bool = true) throws -> PlanResult {
+        try Planner.plan(desired: desired, observed: observed, settings: settings, cache: renderCache, fingerprint: fingerprint)
+    }
+
+    /// The observed state, with power and firmware read from the BMCs when the caller read them.
+    public func observe(store: SQLiteStore?,
+                        bmc: (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware])?) throws -> ObservedState {
         var observed = try observe(store: store)
         if let bmc {
             observed.power = bmc.power
             observed.firmware = bmc.firmware
         }
-        return try Planner.plan(desired: desired, observed: observed, settings: settings, cache: renderCache,
-                                fingerprint: fingerprint)
+        return observed
     }
 
     /// Applies a plan. With `fleet` (the desired state the plan was made from), BMC steps
@@ -255,8 +274,16 @@ public struct Reconciler: Sendable {
         guard try callbackKey != nil else { throw ReconcileError.noCallbackKey(callbackKeyFile.path) }
         let check = config.dhcp.map { DHCPCheck(backend: $0.backend, command: $0.check) }
         let dhcpConfig = try settings.dhcp.map { OutputPath(.dhcp, $0.fileName) }
-        let report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig)
-            .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent) })
+        let report: Applier.Report
+        do {
+            report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig)
+                .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent) })
+        } catch {
+            // Which files it changed before failing is not known: look at all of them next time.
+            observationCache?.lastVerified = nil
+            throw error
+        }
+        observationCache?.touched(report.written + report.removed)
         try recordApplied(revision: result.plan.revision)
         return report
     }

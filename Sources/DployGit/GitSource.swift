@@ -31,6 +31,10 @@ public final class GitSource: @unchecked Sendable {
     private var previousLoad: (trees: Set<GitObjectID>, blobs: Set<BlobKey>) = ([], [])
     /// Blobs parsed by the last `load`, for benchmarks and tests of incrementality.
     public private(set) var lastParseCount = 0
+    /// The last load's snapshot: a daemon whose branch did not move loads the same commit
+    /// every run, and listing, assembling and validating 10,000 machines again was most of
+    /// a quiet run. A commit's specs never change, and the rules are fixed at start.
+    private var lastLoad: (commit: GitObjectID, limits: YAMLLimits, snapshot: SourceSnapshot)?
 
     struct TreeFile: Hashable {
         var path: String  // relative to the tree it was listed from
@@ -129,6 +133,10 @@ public final class GitSource: @unchecked Sendable {
     /// (submodules, escaping symlinks, oversized blobs) are diagnostics like any other.
     public func load(_ commit: GitObjectID, limits: YAMLLimits = .default) throws -> SourceSnapshot {
         guard let repository else { throw SourceError.unresolvedRef(commit.short, reason: "fetch() first") }
+        if let lastLoad, lastLoad.commit == commit, lastLoad.limits == limits {
+            lastParseCount = 0
+            return lastLoad.snapshot
+        }
         let root = try repository.commit(commit).tree()
         var specTree = root
         if let path = config.path {
@@ -196,8 +204,10 @@ public final class GitSource: @unchecked Sendable {
         var result = SpecLoader(knownPaths: knownPaths, rules: self.rules).assemble(parsed)
         result.diagnostics = (result.diagnostics + problems).sorted()
         let commitObject = try repository.commit(commit)
-        return SourceSnapshot(commit: CommitInfo(id: commit, summary: commitObject.summary, time: commitObject.time),
-                              result: result)
+        let snapshot = SourceSnapshot(commit: CommitInfo(id: commit, summary: commitObject.summary, time: commitObject.time),
+                                      result: result)
+        lastLoad = (commit, limits, snapshot)
+        return snapshot
     }
 
     /// How many folders deep below the spec folder a commit may nest. Far beyond any spec

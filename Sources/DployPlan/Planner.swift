@@ -70,6 +70,11 @@ public struct PlanResult: Sendable {
     public var plan: Plan
     /// The contents of every file the plan writes, by path.
     public var desiredFiles: FileContents
+
+    public init(plan: Plan, desiredFiles: FileContents) {
+        self.plan = plan
+        self.desiredFiles = desiredFiles
+    }
 }
 
 /// Why no plan could be made: templates that do not parse or render.

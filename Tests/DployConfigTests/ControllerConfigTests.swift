@@ -28,6 +28,25 @@ struct ControllerConfigTests {
         #expect(String(describing: error).contains("dploy.yaml:4:18"), "\(error)")
     }
 
+    @Test("output.watch and output.verifyInterval: on and 10 minutes by default, set, and a bad value refused at its line")
+    func outputObservation() throws {
+        let defaults = try parse("source: {path: specs}\n").get().outputObservation
+        #expect(defaults.watch && defaults.verifyInterval == .seconds(600))
+        let set = try parse("source: {path: specs}\noutput: {http: out/http, watch: false, verifyInterval: 30s}\n").get()
+        #expect(!set.outputObservation.watch && set.outputObservation.verifyInterval == .seconds(30))
+        #expect(set.httpOutput == "/srv/dploy/out/http")
+        for (output, message) in [
+            ("output:\n  verifyInterval: 0s\n", "dploy.yaml:3:19: error:"),
+            ("output:\n  watch: sometimes\n", "dploy.yaml:3:10: error:"),
+        ] {
+            guard case .failure(let error) = parse("source: {path: specs}\n" + output) else {
+                Issue.record("accepted: \(output)")
+                continue
+            }
+            #expect(String(describing: error).contains(message), "\(error)")
+        }
+    }
+
     @Test("dhcp.network: required for dnsmasq-proxy, refused for a server that hands out addresses, checked as a network")
     func proxyNetwork() throws {
         let base = "source: {path: specs}\nstore: {sqlite: state/dploy.db}\n"

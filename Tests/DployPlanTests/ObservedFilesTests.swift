@@ -18,18 +18,66 @@ struct ObservedFilesTests {
         try Data(text.utf8).write(to: URL(fileURLWithPath: full))
     }
 
-    func read(_ cache: ObservationCache) throws -> [String: ObservedFile] {
-        Dictionary(uniqueKeysWithValues: try ObservedFiles.read(folders, dhcpFileNames: ["dploy.hosts"], cache: cache)
+    /// One machine's boot script, installer answer and pxelinux config, and a DHCP hosts file.
+    func writeWeb01() throws {
+        try write("http/ipxe/94-18-82-00-00-01.ipxe", "#!ipxe\n# dploy: web-01 (94:18:82:00:00:01)\nexit\n")
+        try write("http/installers/web-01/preseed.cfg", "d-i one\n")
+        try write("tftp/pxelinux.cfg/01-94-18-82-00-00-01", "# dploy: web-01 (94:18:82:00:00:01)\n")
+        try write("dhcp/dploy.hosts", "hosts\n")
+    }
+
+    func read(_ cache: ObservationCache, verify: Bool = true) throws -> [String: ObservedFile] {
+        Dictionary(uniqueKeysWithValues: try ObservedFiles.read(folders, dhcpFileNames: ["dploy.hosts"], cache: cache, verify: verify)
             .map { ($0.key.description, $0.value) })
+    }
+
+    @Test("watched, it looks again only where inotify says, and agrees with a fresh read after every kind of change")
+    func watched() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try writeWeb01()
+        let cache = ObservationCache(trust: .watched)
+        try #require(cache.trust == .watched, "\(cache.problem ?? "")")
+        let first = try read(cache)
+        let version = cache.version
+        #expect(try read(cache, verify: false) == first)
+        #expect(cache.version == version, "nothing changed, so the plan made from it still holds")
+
+        // Edited in place, a folder with a file added, a folder removed, a file removed.
+        let handle = try #require(FileHandle(forWritingAtPath: root + "/http/ipxe/94-18-82-00-00-01.ipxe"))
+        handle.write(Data("#!ipxe\n# dploy: web-09".utf8))
+        try handle.close()
+        try write("http/installers/web-02/user-data", "#cloud-config\n")
+        try FileManager.default.removeItem(atPath: root + "/http/installers/web-01")
+        try FileManager.default.removeItem(atPath: root + "/tftp/pxelinux.cfg/01-94-18-82-00-00-01")
+        let trusted = try read(cache, verify: false)
+        #expect(cache.version != version)
+        #expect(trusted == (try read(ObservationCache())), "the same as a fresh read")
+        #expect(trusted["http/ipxe/94-18-82-00-00-01.ipxe"]?.owner == "web-09")
+        #expect(trusted.keys.sorted() == ["dhcp/dploy.hosts", "http/installers/web-02/user-data", "http/ipxe/94-18-82-00-00-01.ipxe"])
+    }
+
+    @Test("trusting only its own writes, it sees what it is told it wrote, and an edit by others only when verifying")
+    func ownWrites() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try write("http/ipxe/94-18-82-00-00-01.ipxe", "#!ipxe\nexit\n")
+        try write("http/installers/web-01/user-data", "#cloud-config\n")
+        let cache = ObservationCache(trust: .ownWrites)
+        _ = try read(cache)
+
+        try write("http/installers/web-02/user-data", "#cloud-config\n")
+        try write("http/ipxe/94-18-82-00-00-01.ipxe", "#!ipxe\nexit 1\n")
+        cache.touched([OutputPath(.http, "installers/web-02/user-data")])
+        let trusted = try read(cache, verify: false)
+        #expect(trusted["http/installers/web-02/user-data"] != nil, "a new folder the apply made is walked")
+        #expect(trusted["http/ipxe/94-18-82-00-00-01.ipxe"] == ObservedFile(contents: Array("#!ipxe\nexit\n".utf8)),
+                "another's edit is not seen between verifications")
+        #expect(try read(cache) == (try read(ObservationCache())))
     }
 
     @Test("sees every edit, even one that keeps the size and puts the old mtime back, and files added, replaced or removed")
     func seesEdits() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try write("http/ipxe/94-18-82-00-00-01.ipxe", "#!ipxe\n# dploy: web-01 (94:18:82:00:00:01)\nexit\n")
-        try write("http/installers/web-01/preseed.cfg", "d-i one\n")
-        try write("tftp/pxelinux.cfg/01-94-18-82-00-00-01", "# dploy: web-01 (94:18:82:00:00:01)\n")
-        try write("dhcp/dploy.hosts", "hosts\n")
+        try writeWeb01()
         let cache = ObservationCache()
         let first = try read(cache)
         #expect(first.keys.sorted() == ["dhcp/dploy.hosts", "http/installers/web-01/preseed.cfg",

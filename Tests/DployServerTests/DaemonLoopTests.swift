@@ -23,7 +23,7 @@ struct DaemonLoopTests {
         let root: URL
         let reconciler: Reconciler
 
-        init() throws {
+        init(output: String = "{http: out/http, tftp: out/tftp}", clock: WallClock = .system) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-loop-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             try Self.shell("git init -q -b main upstream && cp -r '\(BootServerTests.repositoryRoot.path)/examples/lab' upstream/site-a"
@@ -33,11 +33,11 @@ struct DaemonLoopTests {
                 source: {url: "file://\(root.path)/upstream", ref: main, path: site-a}
                 interval: 1h
                 store: {sqlite: state/dploy.db}
-                output: {http: out/http, tftp: out/tftp}
+                output: \(output)
                 server: {url: "http://127.0.0.1:8080"}
                 """.utf8).write(to: config)
             reconciler = Reconciler(config: try ControllerConfig.load(path: config.path).get(), configPath: config.path,
-                                    keepingCaches: true)
+                                    keepingCaches: true, clock: clock)
         }
 
         deinit { try? FileManager.default.removeItem(at: root) }
@@ -164,6 +164,50 @@ struct DaemonLoopTests {
             let (_, statusJSON) = try await BootServerTests().get(client, "/v1/status")
             #expect(statusJSON.contains("\"role\":\"apply\""))
         }
+    }
+
+    /// Another process (a shell) writes over a boot file dploy wrote, keeping nothing of it.
+    static let foreignScript = "#!ipxe\necho not from dploy\n"
+    static let web01File = "out/http/ipxe/94-18-82-3a-5c-10.ipxe"
+
+    @Test("a boot file another process edits is put back by the next run: inotify names it")
+    func foreignEditWatched() async throws {
+        let site = try Site()
+        let loop = try site.loop()
+        await loop.runOnce(trigger: "start")
+        let written = try #require(site.file(Self.web01File))
+        await loop.runOnce(trigger: "interval")
+        #expect(loop.status.lastRun?.result == .unchanged)
+        #expect(site.reconciler.observationCache?.trust == .watched, "\(site.reconciler.observationCache?.problem ?? "")")
+
+        try Site.shell("printf '\(Self.foreignScript)' > \(Self.web01File)", in: site.root)
+        #expect(site.file(Self.web01File) == Self.foreignScript)
+        await loop.runOnce(trigger: "interval")
+        #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastRun?.message ?? "")")
+        #expect(site.file(Self.web01File) == written)
+    }
+
+    @Test("unwatched, a boot file another process edits is trusted until the verification interval, then put back")
+    func foreignEditAtVerification() async throws {
+        let clock = ManualClock()
+        let site = try Site(output: "{http: out/http, tftp: out/tftp, watch: false, verifyInterval: 5m}", clock: clock.wallClock)
+        let loop = try site.loop()
+        await loop.runOnce(trigger: "start")
+        let written = try #require(site.file(Self.web01File))
+        #expect(site.reconciler.observationCache?.trust == .ownWrites)
+        await loop.runOnce(trigger: "interval")
+        #expect(loop.status.lastRun?.result == .unchanged, "the apply's own writes looked at once more")
+
+        try Site.shell("printf '\(Self.foreignScript)' > \(Self.web01File)", in: site.root)
+        clock.advance(by: 299)
+        await loop.runOnce(trigger: "interval")
+        #expect(loop.status.lastRun?.result == .unchanged, "trusted: dploy's own write is what it last saw")
+        #expect(site.file(Self.web01File) != written)
+
+        clock.advance(by: 1)
+        await loop.runOnce(trigger: "interval")
+        #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastRun?.message ?? "")")
+        #expect(site.file(Self.web01File) == written)
     }
 
     @Test("a second loop on the same store stands by while the first holds the lock, and takes over after")

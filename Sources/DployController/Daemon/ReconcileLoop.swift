@@ -34,6 +34,12 @@ public final class ReconcileLoop: Service, Sendable {
     private struct LoopState {
         var status: DaemonStatus
         var desired: DesiredState?
+        /// The last plan that changed nothing, with what it was made from.
+        var quiet: QuietPlan?
+        /// The last run's condition counts, with what they were counted from.
+        var counted: CountedConditions?
+        /// Whether the log said why the output is not watched (once is enough).
+        var toldWatchProblem = false
     }
 
     public init(reconciler: Reconciler, store: SQLiteStore, metrics: ControllerMetrics, logger: Logger,
@@ -98,6 +104,10 @@ public final class ReconcileLoop: Service, Sendable {
         do {
             // The role first: it decides what this run may write, the source status included.
             (role, roleReason) = try currentRole()
+            if role != .apply, reconciler.observationCache?.trust == .ownWrites {
+                // Someone else writes the output: without inotify, only looking at every file shows what.
+                reconciler.observationCache?.lastVerified = nil
+            }
             let loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
             step("load")
             desired = loaded
@@ -120,7 +130,24 @@ public final class ReconcileLoop: Service, Sendable {
             }
             // The leader makes the callback key before its first plan, as `dploy apply` does.
             if role == .apply { try reconciler.makeCallbackKey() }
-            let result = try reconciler.plan(desired: loaded, fingerprint: false, store: store, bmc: bmc)
+            let observed = try reconciler.observe(store: store, bmc: bmc)
+            step("observe")
+            if let problem = reconciler.observationCache?.problem,
+               state.withLock({ state in defer { state.toldWatchProblem = true }; return !state.toldWatchProblem }) {
+                logger.warning("\(problem)")
+            }
+            // The planner is pure: from the same inputs as a plan that changed nothing, it
+            // would make that plan again. A quiet fleet's run skips it.
+            let inputs = try QuietPlan.Inputs(desired: loaded, observed: observed, settings: reconciler.settings,
+                                              filesVersion: reconciler.observationCache?.version)
+            let result: PlanResult
+            if let quiet = state.withLock({ $0.quiet }), let plan = quiet.plan(for: inputs) {
+                result = PlanResult(plan: plan, desiredFiles: FileContents())
+            } else {
+                result = try reconciler.plan(desired: loaded, observed: observed, fingerprint: false)
+            }
+            let quiet = result.plan.hasChanges ? nil : QuietPlan(inputs: inputs, plan: result.plan)
+            state.withLock { $0.quiet = quiet }
             step("plan")
             if !result.plan.hasChanges {
                 run.result = .unchanged
@@ -160,12 +187,14 @@ public final class ReconcileLoop: Service, Sendable {
             run.message = lastError!.split(separator: "\n").first.map(String.init) ?? "failed"
             record(MachineEvent(mac: nil, at: reconciler.clock.now(), kind: "reconcile-failed", message: lastError!))
         }
-        if let fleet = desired?.fleet ?? self.desired?.fleet {
+        if let counting = desired ?? self.desired {
             do {
                 let observed = try store.machines()
-                metrics.recordMachines(MachineOverview.stateCounts(fleet: fleet, observed: observed))
-                metrics.recordConditions(MachineOverview.conditionCounts(fleet: fleet, observed: observed,
-                                                                         bmcReadings: try store.bmcReadings()))
+                metrics.recordMachines(MachineOverview.stateCounts(fleet: counting.fleet, observed: observed))
+                let counted = CountedConditions.counts(state.withLock { $0.counted }, desired: counting, observed: observed,
+                                                       bmcReadings: try store.bmcReadings())
+                state.withLock { $0.counted = counted }
+                metrics.recordConditions(counted.counts)
             } catch {
                 logger.error("cannot count machines for the metrics: \(error)")
             }
@@ -246,7 +275,8 @@ public final class ReconcileLoop: Service, Sendable {
             defer { state.desired = loaded }
             return state.desired
         }
-        if previous.map({ $0.revision != loaded.revision || $0.fleet != loaded.fleet || $0.templates != loaded.templates }) ?? true {
+        // The same commit is the same fleet: comparing 10,000 machines is for folder sources only.
+        if previous.map({ DesiredKey($0) != DesiredKey(loaded) }) ?? true {
             live?.update(loaded)
         }
     }

@@ -1,0 +1,56 @@
+@testable import DployController
+import DployInventory
+import DployPlan
+import DploySpec
+import Foundation
+import Testing
+
+/// What a quiet run reuses: the last plan that changed nothing, and the condition counts,
+/// each only while every input it was made from is the same.
+@Suite("a quiet run reuses only what its inputs still give", .requires(.git))
+struct QuietRunTests {
+    @Test("the kept plan comes back for the same inputs, and for none that differ")
+    func quietPlan() throws {
+        let site = try DaemonLoopTests.Site()
+        let desired = try site.reconciler.loadDesired()
+        let observed = try site.reconciler.observe(store: nil, bmc: nil)
+        let settings = try site.reconciler.settings
+        let plan = try site.reconciler.plan(desired: desired, observed: observed, fingerprint: false).plan
+        let kept = QuietPlan(inputs: .init(desired: desired, observed: observed, settings: settings, filesVersion: 1), plan: plan)
+        #expect(kept.plan(for: .init(desired: desired, observed: observed, settings: settings, filesVersion: 1)) == plan)
+
+        var installed = observed
+        installed.installedGenerations[MACAddress("94:18:82:3a:5c:10")!] = 0
+        var otherCommit = desired
+        otherCommit.revision = String(repeating: "0", count: 40)
+        var otherSettings = settings
+        otherSettings.maxRemovals += 1
+        let changed: [(String, QuietPlan.Inputs)] = [
+            ("observed", .init(desired: desired, observed: installed, settings: settings, filesVersion: 1)),
+            ("files", .init(desired: desired, observed: observed, settings: settings, filesVersion: 2)),
+            ("no observation cache", .init(desired: desired, observed: observed, settings: settings, filesVersion: nil)),
+            ("commit", .init(desired: otherCommit, observed: observed, settings: settings, filesVersion: 1)),
+            ("settings", .init(desired: desired, observed: observed, settings: otherSettings, filesVersion: 1)),
+        ]
+        for (label, inputs) in changed {
+            #expect(kept.plan(for: inputs) == nil, "\(label)")
+        }
+    }
+
+    @Test("condition counts are counted again when a machine the store knows changes")
+    func conditionCounts() throws {
+        let site = try DaemonLoopTests.Site()
+        let desired = try site.reconciler.loadDesired()
+        let mac = try #require(desired.fleet.machines.first?.mac.value)
+        let seen = ObservedMachine(mac: mac, firstSeen: Date(timeIntervalSince1970: 0), lastSeen: Date(timeIntervalSince1970: 0),
+                                   state: .known)
+        let before = CountedConditions.counts(nil, desired: desired, observed: [seen], bmcReadings: [:])
+        var installed = seen
+        installed.state = .installed
+        installed.installedGeneration = 1000  // at or above any generation the lab asks for
+        let after = CountedConditions.counts(before, desired: desired, observed: [installed], bmcReadings: [:])
+        #expect(after.counts == MachineOverview.conditionCounts(fleet: desired.fleet, observed: [installed], bmcReadings: [:]))
+        #expect(after.counts[.installed] != before.counts[.installed])
+        #expect(CountedConditions.counts(after, desired: desired, observed: [installed], bmcReadings: [:]).counts == after.counts)
+    }
+}
