@@ -1,0 +1,75 @@
+/// BIOS settings a machine should have: attribute name → value, as the BIOS's Redfish
+/// `Attributes` spells them (`ProcHyperthreading: Disabled`, `NetworkBootRetryCount: 20`).
+/// dploy does not know what each attribute means; the machine's BIOS does, so names are
+/// checked against what it lists when the plan is made.
+public struct BIOSSettings: Hashable, Sendable, CustomStringConvertible {
+    public var attributes: [String: BIOSValue]
+
+    public init(attributes: [String: BIOSValue]) {
+        self.attributes = attributes
+    }
+
+    /// `{A: x, B: 2}` in name order: how `dploy machine` shows the field and how group
+    /// defaults are compared (two groups that set the same attributes agree).
+    public var description: String {
+        "{" + attributes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
+    }
+
+    /// A BIOS attribute name: Redfish attribute names are identifiers (`^[A-Za-z][A-Za-z0-9_]*$`
+    /// in the Attribute Registry schema); 64 characters is more than any HPE registry uses.
+    public static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.unicodeScalars.count <= 64 else { return false }
+        func ascii(_ scalar: Unicode.Scalar) -> Bool { scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)) }
+        return first.isASCII && first.properties.isAlphabetic
+            && name.unicodeScalars.allSatisfy { ascii($0) || $0 == "_" }
+    }
+}
+
+/// One BIOS attribute's value. Redfish BIOS attributes are strings (enumerations included),
+/// integers or booleans; the three are kept apart so that `20` and `"20"` do not compare equal
+/// by accident and a PATCH sends the type the BIOS expects.
+public enum BIOSValue: Hashable, Sendable, CustomStringConvertible, Codable {
+    case string(String)
+    case integer(Int)
+    case boolean(Bool)
+
+    public var description: String {
+        switch self {
+        case .string(let text): text
+        case .integer(let number): String(number)
+        case .boolean(let flag): flag ? "true" : "false"
+        }
+    }
+
+    /// "a string", for messages that say which type was found and which was wanted.
+    public var typeName: String {
+        switch self {
+        case .string: "a string"
+        case .integer: "an integer"
+        case .boolean: "a boolean"
+        }
+    }
+
+    public func isSameType(as other: BIOSValue) -> Bool { typeName == other.typeName }
+
+    /// A JSON scalar, as in a plan's JSON form and a Redfish PATCH body.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let flag = try? container.decode(Bool.self) {
+            self = .boolean(flag)
+        } else if let number = try? container.decode(Int.self) {
+            self = .integer(number)
+        } else {
+            self = .string(try container.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let text): try container.encode(text)
+        case .integer(let number): try container.encode(number)
+        case .boolean(let flag): try container.encode(flag)
+        }
+    }
+}
