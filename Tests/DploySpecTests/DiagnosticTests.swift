@@ -182,6 +182,32 @@ struct DiagnosticTests {
         Case(name: "an integer out of range", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
                                                                               extra: "  generation: 99999999999999999999\n")],
              expected: [("m.yaml:8:15", "'spec.generation' is out of range")]),
+        Case(name: "BIOS attributes: a list, a null, a fraction, a name with a dash, all at once",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                 "  bios:", "    attributes:", "      ProcHyperthreading: [Enabled]", "      WorkloadProfile:",
+                 "      NetworkBootRetryCount: 2.5", "      Proc-Turbo: Disabled", "      Sriov: Enabled", "",
+             ].joined(separator: "\n"))],
+             expected: [("m.yaml:10:27", "'spec.bios.attributes.ProcHyperthreading' must be a single value, found a list"),
+                        ("m.yaml:11:23", "'spec.bios.attributes.WorkloadProfile' must be a string, an integer or a boolean, found null"),
+                        ("m.yaml:12:30", "'spec.bios.attributes.NetworkBootRetryCount' must be a string, an integer or a boolean, found a number"),
+                        ("m.yaml:13:19", "'spec.bios.attributes.Proc-Turbo' is not a BIOS attribute name")]),
+        Case(name: "BIOS: an unknown field beside attributes, with a suggestion",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  bios: {atributes: {Sriov: Enabled}}\n")],
+             expected: [("m.yaml:8:10", "unknown field 'spec.bios.atributes'; did you mean 'attributes'?")]),
+        Case(name: "two groups of equal priority with different BIOS attributes",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
+                     "g.yaml": """
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: web}
+                        spec: {selector: {role: web}, defaults: {bios: {attributes: {Sriov: Enabled}}}}
+                        ---
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: gpu}
+                        spec: {members: [web-01], defaults: {bios: {attributes: {Sriov: Disabled}}}}
+                        """],
+             expected: [("g.yaml:4:", "groups 'gpu' and 'web' both set 'bios.attributes' with priority 0 but disagree ('{Sriov: Disabled}' vs '{Sriov: Enabled}')")]),
         Case(name: "non-UTF-8 bytes", files: ["latin1.yaml": "apiVersion: dploy.org/v1\nkind: Machine\n# caf\u{FFFD}\n"],
              expected: [("latin1.yaml:3:6", "not valid UTF-8")]),
     ]
@@ -285,6 +311,33 @@ struct DiagnosticTests {
         ])
         let machine = try #require(result.fleet.machine(named: "web-01"))
         #expect(DefaultsResolver(groups: result.fleet.groups).resolve(machine).settings.disk == "/dev/sdb")
+    }
+
+    @Test("bios.attributes: strings, integers and booleans kept apart; a group's map is inherited whole, a machine's replaces it")
+    func biosAttributes() throws {
+        let result = load([
+            "m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                "  bios:",
+                "    attributes: {ProcHyperthreading: Disabled, NetworkBootRetryCount: 20, Quoted: \"20\", SecureBootEnable: true}", "",
+            ].joined(separator: "\n"))
+                + "---\n" + Sample.machine("web-02", mac: "94:18:82:00:00:02"),
+            "g.yaml": """
+                apiVersion: dploy.org/v1
+                kind: Group
+                metadata: {name: web}
+                spec: {selector: {role: web}, defaults: {bios: {attributes: {Sriov: Enabled}}}}
+                """,
+        ])
+        #expect(result.diagnostics.isEmpty, "\(rendered(result))")
+        let resolver = DefaultsResolver(groups: result.fleet.groups)
+        let own = resolver.resolve(try #require(result.fleet.machine(named: "web-01")))
+        #expect(own.settings.bios?.attributes == ["ProcHyperthreading": .string("Disabled"), "NetworkBootRetryCount": .integer(20),
+                                                  "Quoted": .string("20"), "SecureBootEnable": .boolean(true)])
+        #expect(own.origins["bios.attributes"] == .machine(SourceLocation(file: "m.yaml", line: 9, column: 17)))
+        let inherited = resolver.resolve(try #require(result.fleet.machine(named: "web-02")))
+        #expect(inherited.settings.bios?.attributes == ["Sriov": .string("Enabled")])
+        #expect(inherited.origins["bios.attributes"] == .group("web", SourceLocation(file: "g.yaml", line: 4, column: 61)))
+        #expect(inherited.inheritedFieldValues["bios.attributes"] == "{Sriov: Enabled}")
     }
 
     @Test("a BMC without credentials, from the machine or a group, is an error")

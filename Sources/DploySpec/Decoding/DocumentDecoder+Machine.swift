@@ -29,6 +29,10 @@ extension DocumentDecoder {
         settings.disk = note("disk", reader.parsed("disk", Names.devicePath))
         settings.kernelArgs = note("kernelArgs", reader.parsed("kernelArgs", Names.kernelArguments))
 
+        if let bios = reader.mapping("bios") {
+            settings.bios = note("bios.attributes", decodeBIOSAttributes(bios))
+            bios.finish()
+        }
         if let bmc = reader.mapping("bmc") {
             var settingsBMC = BMCSettings()
             if isGroupDefault {
@@ -48,5 +52,29 @@ extension DocumentDecoder {
             settings.bmc = settingsBMC
         }
         return settings
+    }
+
+    /// `bios.attributes`: names as the BIOS spells them, values strings, integers or booleans.
+    /// Located at the mapping, so a group conflict or an unknown attribute points at it.
+    private func decodeBIOSAttributes(_ bios: MappingReader) -> Located<BIOSSettings>? {
+        guard let entries = bios.scalarMap("attributes") else { return nil }
+        var attributes: [String: BIOSValue] = [:]
+        let path = bios.fieldPath("attributes")
+        for entry in entries {
+            guard BIOSSettings.isValidName(entry.name) else {
+                log.append(Diagnostic("'\(path).\(entry.name)' is not a BIOS attribute name: letters, digits and '_', starting with a letter, at most 64 characters",
+                                      at: entry.location))
+                continue
+            }
+            switch entry.value {
+            case .string(let text): attributes[entry.name] = .string(text)
+            case .int(let number): attributes[entry.name] = .integer(number)
+            case .bool(let flag): attributes[entry.name] = .boolean(flag)
+            case .null, .double:
+                log.append(Diagnostic("'\(path).\(entry.name)' must be a string, an integer or a boolean, found \(entry.value.typeName)",
+                                      at: entry.location))
+            }
+        }
+        return Located(BIOSSettings(attributes: attributes), at: bios.location(of: "attributes"))
     }
 }

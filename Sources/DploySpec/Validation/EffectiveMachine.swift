@@ -49,6 +49,7 @@ struct SettingField: Sendable {
         SettingField("firmware", \.firmware),
         SettingField("disk", \.disk),
         SettingField("kernelArgs", \.kernelArgs),
+        SettingField("bios.attributes", \.bios),
         SettingField(bmc: "credentials", \.credentials),
         SettingField(bmc: "insecure", \.insecure),
         SettingField(bmc: "caFile", \.caFile),
