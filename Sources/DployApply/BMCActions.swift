@@ -12,12 +12,20 @@ public protocol BMCActions {
     /// Install one firmware component's image and wait until the BMC says it is done or
     /// failed (throws), within a bounded time.
     func updateFirmware(machine: String, _ target: FirmwareTarget) throws
+    /// Write BIOS attributes to the pending settings (for the next reboot), as one request
+    /// that fails when the settings changed since they were read.
+    func setBIOSAttributes(machine: String, _ changes: [BIOSChange]) throws
 }
 
 extension BMCActions {
     /// BMC access that cannot flash firmware refuses the step by name rather than skipping it.
     public func updateFirmware(machine: String, _ target: FirmwareTarget) throws {
         throw BMCStepRefused("this BMC access cannot update firmware (\(target.component))")
+    }
+
+    /// BMC access that cannot write BIOS settings refuses the step by name rather than skipping it.
+    public func setBIOSAttributes(machine: String, _ changes: [BIOSChange]) throws {
+        throw BMCStepRefused("this BMC access cannot set BIOS attributes (\(changes.map(\.name).joined(separator: ", ")))")
     }
 }
 

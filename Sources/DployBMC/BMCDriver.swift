@@ -32,4 +32,8 @@ public final class BMCDriver {
                                progress: (UpdateProgress) -> Void = { _ in }) throws -> UpdateProgress {
         try connection.updateFirmware(imageURI: imageURI, timeout: timeout, interval: interval, progress: progress)
     }
+
+    /// Writes BIOS attributes to the pending settings, for the next reboot; a 412 (the
+    /// settings changed since they were read) is an error.
+    public func setBIOSAttributes(_ attributes: [String: BIOSValue]) throws { try connection.setBIOSAttributes(attributes) }
 }

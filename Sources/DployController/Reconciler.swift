@@ -231,13 +231,14 @@ public struct Reconciler: Sendable {
 
     /// Plans against desired state already loaded, as a loop does between source changes.
     /// A saved plan needs the fingerprint; a loop that applies at once does not.
-    /// - Parameter bmc: power and firmware read from the BMCs, when the caller read them.
+    /// - Parameter bmc: power, firmware and BIOS read from the BMCs, when the caller read them.
     public func plan(desired: DesiredState, fingerprint: Bool = true, store: SQLiteStore? = nil,
-                     bmc: (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware])? = nil) throws -> PlanResult {
+                     bmc: ObservedBMCs? = nil) throws -> PlanResult {
         var observed = try observe(store: store)
         if let bmc {
             observed.power = bmc.power
             observed.firmware = bmc.firmware
+            observed.bios = bmc.bios
         }
         return try Planner.plan(desired: desired, observed: observed, settings: settings, cache: renderCache,
                                 fingerprint: fingerprint)

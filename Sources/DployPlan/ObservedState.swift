@@ -15,6 +15,8 @@ public struct ObservedState: Hashable, Sendable {
     public var power: [MACAddress: ObservedPower]
     /// Model and firmware versions as the BMC reports them, by MAC (machines with a baseline).
     public var firmware: [MACAddress: ObservedFirmware] = [:]
+    /// BIOS attributes, current and pending, as the BMC reports them, by MAC (machines with `bios`).
+    public var bios: [MACAddress: ObservedBIOS] = [:]
     /// The generation each machine is installing now (its installer has not called back).
     public var installing: [MACAddress: Int] = [:]
     /// The generation whose install failed last, for machines whose newest attempt failed.

@@ -72,7 +72,9 @@ public struct PlanResult: Sendable {
     public var desiredFiles: FileContents
 }
 
-/// Why no plan could be made: templates that do not parse or render.
+/// Why no plan could be made: templates that do not parse or render, and spec values the
+/// hardware refuses (a BIOS attribute the machine's BIOS does not list), each at its file,
+/// line and column.
 public struct PlanError: Error, Sendable, CustomStringConvertible {
     public var problems: [TemplateError]
     public var description: String { problems.map(\.description).joined(separator: "\n") }
@@ -94,6 +96,8 @@ public enum Planner {
         var files = FileContents()
         var machinePlans: [MachinePlan] = []
         var problems: [TemplateError] = []
+        /// Notes about desired machines (BIOS settings waiting for a reboot), in machine order.
+        var machineNotes: [Reason] = []
         var templates: [String: Result<InstallerTemplate, TemplateError>] = [:]
         var hosts: [DHCPHost] = []
         var desiredMachineKeys: Set<String> = []
@@ -140,7 +144,7 @@ public enum Planner {
             let facts = MachineFacts(rendered: rendered, owned: owned, installed: installed,
                                      installing: observed.installing[mac], failed: failedGeneration,
                                      baseline: rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:)))
-            if let plan = planMachine(facts, observed: observed) {
+            if let plan = planMachine(facts, observed: observed, notes: &machineNotes, problems: &problems) {
                 // Only files that will be written need their contents in the result. The cache
                 // keeps digests, not bytes: a machine with a file to write is rendered again.
                 let writes = plan.actions.compactMap { action -> OutputPath? in
@@ -207,7 +211,7 @@ public enum Planner {
         }
         let tasks = TaskPlanner.plan(fleet: desired.fleet, resolver: resolver, recorded: observed.taskRuns)
         let plan = Plan(source: desired.source, revision: desired.revision, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
-                        machines: machinePlans, shared: shared, tasks: tasks.tasks, notes: notes + tasks.notes + discoveredNotes)
+                        machines: machinePlans, shared: shared, tasks: tasks.tasks, notes: machineNotes + notes + tasks.notes + discoveredNotes)
         return PlanResult(plan: plan, desiredFiles: files)
     }
 
@@ -271,8 +275,10 @@ public enum Planner {
         var baseline: FirmwareBaseline?
     }
 
-    /// The steps for one desired machine, or nil when it is as it should be.
-    private static func planMachine(_ facts: MachineFacts, observed: ObservedState) -> MachinePlan? {
+    /// The steps for one desired machine, or nil when it is as it should be. BIOS attributes
+    /// already pending add to `notes`; BIOS attributes the BIOS does not take, to `problems`.
+    private static func planMachine(_ facts: MachineFacts, observed: ObservedState, notes: inout [Reason],
+                                    problems: inout [TemplateError]) -> MachinePlan? {
         let machine = facts.rendered.effective, files = facts.rendered.digests
         let (installed, failed, needsInstall) = (facts.installed, facts.failed, facts.rendered.needsInstall)
         let mac = machine.machine.mac.value
@@ -332,6 +338,17 @@ public enum Planner {
             let drift = FirmwareDrift.plan(machine: machine.name, baseline: baseline, observed: firmware)
             reasons += drift.reasons
             actions += drift.actions
+        }
+        if let bios = machine.settings.bios, let observedBIOS = observed.bios[mac], machine.settings.bmc?.address != nil {
+            let location = switch machine.origins["bios.attributes"] {
+            case .machine(let location), .group(_, let location): location
+            case nil: machine.machine.metadata.location
+            }
+            let drift = BIOSDrift.plan(machine: machine.name, desired: bios, observed: observedBIOS, location: location)
+            reasons += drift.reasons
+            actions += drift.actions
+            notes += drift.notes
+            problems += drift.problems
         }
         if let task = observed.imaging[mac], actions.contains(where: \.needsBMC) {
             // Like an install, an image being written or read is never power-cycled under it.

@@ -23,6 +23,8 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case firmwareDrift
         /// The baseline names models and the BMC reports another: left as it is.
         case firmwareModelMismatch
+        /// BIOS attributes differ from the machine's `bios.attributes`, and the pending settings do not hold them yet.
+        case biosDrift
         /// It is in its imaging environment: BMC steps wait until the run ends.
         case imagingInProgress
         /// Gone from git while its files remain (or its files sit under a MAC it no longer has).
@@ -63,6 +65,8 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case discoveredNotInGit
         /// A task whose targets match no machine.
         case taskTargetsNothing
+        /// BIOS attributes dploy wrote to the pending settings: the BIOS takes them at the machine's next reboot.
+        case biosPendingReboot
     }
 
     public var code: Code

@@ -1,0 +1,55 @@
+import DploySpec
+
+extension RedfishClient {
+    /// The BIOS's current attributes and, when it has a settings resource, the pending ones.
+    public func bios() async throws -> BIOSReading {
+        try await run { try $0.bios() }
+    }
+
+    /// Writes `attributes` to the BIOS's pending settings (see `RedfishConnection.setBIOSAttributes`).
+    public func setBIOSAttributes(_ attributes: [String: BIOSValue]) async throws {
+        try await run { try $0.setBIOSAttributes(attributes) }
+    }
+}
+
+/// The blocking work behind the client's BIOS calls and `BMCDriver.setBIOSAttributes`.
+extension RedfishConnection {
+    func biosResource() throws -> BiosResource {
+        guard let path = try system().biosPath else {
+            throw error(.unsupported, "the system lists no Bios resource")
+        }
+        let response = try get(path)
+        return BiosResource(json: response.json ?? .null, etag: response.etag)
+    }
+
+    func bios() throws -> BIOSReading {
+        let current = try biosResource()
+        guard let settings = current.settingsPath else { return BIOSReading(current: current, pending: nil) }
+        let response = try get(settings)
+        return BIOSReading(current: current, pending: BiosResource(json: response.json ?? .null, etag: response.etag))
+    }
+
+    /// PATCHes `{"Attributes": attributes}` to the settings resource the Bios resource names
+    /// (`@Redfish.Settings.SettingsObject`), with `If-Match` carrying the ETag just read from
+    /// that resource: the BIOS takes the values at its next reboot. Only the given attributes
+    /// are sent, so pending changes someone else made to other attributes stay as they are.
+    ///
+    /// A 412 means the pending settings changed between the read and the write (an operator
+    /// in the iLO page, another controller): it is an error that says so, not retried here.
+    /// The next plan reads the new pending values and decides again.
+    func setBIOSAttributes(_ attributes: [String: BIOSValue]) throws {
+        let current = try biosResource()
+        guard let settings = current.settingsPath else {
+            throw error(.unsupported, "\(current.path) names no settings resource (@Redfish.Settings.SettingsObject): this BIOS takes no changes over Redfish")
+        }
+        let etag = try get(settings).etag
+        let body = JSONValue.object(["Attributes": .object(attributes.mapValues(\.json))])
+        let names = attributes.keys.sorted().joined(separator: ", ")
+        do {
+            _ = try send(.patch, settings, body: body, ifMatch: etag, doing: "set the BIOS attributes \(names) at \(settings)")
+        } catch let failure as BMCError where failure.status == 412 {
+            throw error(.http, "the BIOS pending settings at \(settings) changed after dploy read them (HTTP 412, If-Match \(etag ?? "none")): "
+                        + "nothing was written; the next plan reads them again", status: 412)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import DployRender
+import DploySpec
+
+/// The BIOS as the BMC reports it, for the planner: current values, every name the BIOS
+/// lists, and the values pending for the next reboot (nil: the BIOS has no settings resource).
+public struct ObservedBIOS: Hashable, Sendable {
+    public var current: [String: BIOSValue]
+    public var names: Set<String>
+    public var pending: [String: BIOSValue]?
+
+    public init(current: [String: BIOSValue], names: Set<String>? = nil, pending: [String: BIOSValue]?) {
+        self.current = current
+        self.names = names ?? Set(current.keys)
+        self.pending = pending
+    }
+}
+
+/// One BIOS attribute a plan sets: its current value and the one the spec wants.
+public struct BIOSChange: Hashable, Sendable, Codable {
+    public var name: String
+    /// The value the machine runs with now; nil when the BIOS lists the name with no value
+    /// dploy reads (null).
+    public var current: BIOSValue?
+    public var desired: BIOSValue
+
+    public init(name: String, current: BIOSValue?, desired: BIOSValue) {
+        self.name = name
+        self.current = current
+        self.desired = desired
+    }
+
+    /// `ProcHyperthreading: Enabled → Disabled`
+    public var text: String { "\(name): \(current?.description ?? "(none)") → \(desired)" }
+}
+
+/// Desired `bios.attributes` × observed BIOS → one PATCH of the drifted attributes, a note
+/// for those already pending, or errors. Pure, like the rest of the planner.
+enum BIOSDrift {
+    struct Outcome {
+        var reasons: [Reason] = []
+        var actions: [Action] = []
+        /// Attributes already written to the pending settings: nothing to do but reboot.
+        var notes: [Reason] = []
+        var problems: [TemplateError] = []
+    }
+
+    /// - Parameter location: where `bios.attributes` was written (the machine or the group
+    ///   whose default it is), for errors.
+    static func plan(machine: String, desired: BIOSSettings, observed: ObservedBIOS, location: SourceLocation) -> Outcome {
+        var outcome = Outcome()
+        var changes: [BIOSChange] = [], pending: [BIOSChange] = []
+        func problem(_ message: String) {
+            outcome.problems.append(TemplateError(path: location.file, line: location.line, column: location.column,
+                                                  message: "machine '\(machine)': \(message)"))
+        }
+        for (name, wanted) in desired.attributes.sorted(by: { $0.key < $1.key }) {
+            // Never PATCH a name the BIOS does not list: iLO would accept the request and
+            // drop the attribute at boot (PropertyUnknown in @Redfish.Settings.Messages), so
+            // the plan would ask for it again on every run.
+            guard observed.names.contains(name) else {
+                problem("'bios.attributes.\(name)': the BIOS does not list an attribute '\(name)'; check its name (BIOS attribute names are case-sensitive)")
+                continue
+            }
+            let current = observed.current[name]
+            if let current, !current.isSameType(as: wanted) {
+                problem("'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS holds \(current.typeName) (\(current)); write it as the BIOS does")
+                continue
+            }
+            // What the machine will run with after its next reboot.
+            let next = observed.pending?[name] ?? current
+            let change = BIOSChange(name: name, current: current, desired: wanted)
+            if next != wanted {
+                changes.append(change)
+            } else if current != wanted {
+                pending.append(change)
+            }
+        }
+        guard outcome.problems.isEmpty else { return outcome }
+        if !changes.isEmpty {
+            let list = changes.map(\.text).joined(separator: ", ")
+            outcome.reasons.append(Reason(.biosDrift, "BIOS: \(list) (applies at next reboot)"))
+            outcome.actions.append(.setBIOSAttributes(machine: machine, changes,
+                                                      reason: Reason(.biosDrift, "\(changes.count) BIOS attribute\(changes.count == 1 ? "" : "s") differ")))
+        }
+        if !pending.isEmpty {
+            outcome.notes.append(Reason(.biosPendingReboot,
+                                        "\(machine): BIOS \(pending.map(\.text).joined(separator: ", ")) pending: applies at next reboot"))
+        }
+        return outcome
+    }
+}
