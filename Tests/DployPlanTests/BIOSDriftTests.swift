@@ -20,16 +20,22 @@ struct BIOSDriftTests {
         try lab.write(file, text.replacingOccurrences(of: marker, with: marker + "  bios:\n" + lines + "\n"))
     }
 
-    /// The lab applied once, web-01 given `lines` as its BIOS block and `bios` as its reading.
-    func plan(_ lines: String, _ bios: ObservedBIOS) throws -> Result<Plan, PlanError> {
+    /// The lab applied once, then web-01 given `lines` as its BIOS block; the observed state
+    /// as the apply left it, with `bios` as web-01's reading when given.
+    func lab(_ lines: String, _ bios: ObservedBIOS?) throws -> (lab: LabCopy, reconciler: Reconciler, desired: DesiredState, observed: ObservedState) {
         let lab = try LabCopy(config: LabCopy.config())
         let reconciler = try lab.reconciler()
         _ = try reconciler.apply(try reconciler.plan())
         try Self.addBIOS(to: lab, lines)
         var observed = try reconciler.observe()
         observed.bios[Self.web01] = bios
-        let desired = try lab.reconciler().loadDesired()
-        let settings = try reconciler.settings
+        return (lab, reconciler, try lab.reconciler().loadDesired(), observed)
+    }
+
+    func plan(_ lines: String, _ bios: ObservedBIOS?) throws -> Result<Plan, PlanError> {
+        let (lab, reconciler, desired, observed) = try lab(lines, bios)
+        // The lab's folder (and the callback key in it) goes when `lab` does: keep it.
+        let settings = try withExtendedLifetime(lab) { try reconciler.settings }
         return Result { () throws(PlanError) in try Planner.plan(desired: desired, observed: observed, settings: settings).plan }
     }
 
@@ -91,23 +97,14 @@ struct BIOSDriftTests {
 
     @Test("A BIOS not read (unreachable BMC) plans nothing, and no error")
     func notRead() throws {
-        let lab = try LabCopy(config: LabCopy.config())
-        let reconciler = try lab.reconciler()
-        _ = try reconciler.apply(try reconciler.plan())
-        try Self.addBIOS(to: lab, "    attributes: {NoSuchThing: 1}")
-        let plan = try Planner.plan(desired: lab.reconciler().loadDesired(), observed: reconciler.observe(), settings: reconciler.settings).plan
-        #expect(!plan.hasChanges)
+        #expect(try !plan("    attributes: {NoSuchThing: 1}", nil).get().hasChanges)
     }
 
     @Test("Apply sends the plan's attributes through the BMC access; access without BIOS support fails the step by name")
     func apply() throws {
-        let lab = try LabCopy(config: LabCopy.config())
-        let reconciler = try lab.reconciler()
-        _ = try reconciler.apply(try reconciler.plan())
-        try Self.addBIOS(to: lab, "    attributes: {ProcHyperthreading: Disabled}")
-        var observed = try reconciler.observe()
-        observed.bios[Self.web01] = Self.recorded
-        let result = try Planner.plan(desired: lab.reconciler().loadDesired(), observed: observed, settings: reconciler.settings)
+        let (lab, reconciler, desired, observed) = try lab("    attributes: {ProcHyperthreading: Disabled}", Self.recorded)
+        defer { withExtendedLifetime(lab) {} }
+        let result = try Planner.plan(desired: desired, observed: observed, settings: reconciler.settings)
         let applier = Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil)
         #expect(throws: ApplyError.needsBMC(["web-01"])) { try applier.apply(result) }
         let bmc = RecordingBMC()
