@@ -19,14 +19,26 @@ extension RedfishConnection {
             throw error(.unsupported, "the system lists no Bios resource")
         }
         let response = try get(path)
-        return BiosResource(json: response.json ?? .null, etag: response.etag)
+        var resource = BiosResource(json: response.json ?? .null, etag: response.etag)
+        if resource.path.isEmpty { resource.path = path }
+        return resource
     }
 
+    /// A Bios (or pending settings) document without an `Attributes` object is a BIOS dploy
+    /// could not read, not one that lists nothing: taken as empty, every desired attribute
+    /// would look unknown to it.
     func bios() throws -> BIOSReading {
         let current = try biosResource()
+        guard current.listsAttributes else {
+            throw error(.badResponse, "\(current.path) has no Attributes object: the BIOS settings could not be read")
+        }
         guard let settings = current.settingsPath else { return BIOSReading(current: current, pending: nil) }
         let response = try get(settings)
-        return BIOSReading(current: current, pending: BiosResource(json: response.json ?? .null, etag: response.etag))
+        let pending = BiosResource(json: response.json ?? .null, etag: response.etag)
+        guard pending.listsAttributes else {
+            throw error(.badResponse, "\(settings) (the pending BIOS settings) has no Attributes object: the BIOS settings could not be read")
+        }
+        return BIOSReading(current: current, pending: pending)
     }
 
     /// PATCHes `{"Attributes": attributes}` to the settings resource the Bios resource names

@@ -34,36 +34,38 @@ public struct BIOSChange: Hashable, Sendable, Codable {
 }
 
 /// Desired `bios.attributes` × observed BIOS → one PATCH of the drifted attributes, a note
-/// for those already pending, or errors. Pure, like the rest of the planner.
+/// for those already pending, or, when the BIOS does not take the spec as written, no BIOS
+/// step for that machine and a `biosInvalid` reason and note. A BIOS answers for one machine
+/// only: what it refuses never stops the plan of another. Pure, like the rest of the planner.
 enum BIOSDrift {
     struct Outcome {
+        /// For the machine's plan (when it has one).
         var reasons: [Reason] = []
         var actions: [Action] = []
-        /// Attributes already written to the pending settings: nothing to do but reboot.
+        /// For the plan's notes, named by machine: attributes already pending (nothing to do
+        /// but reboot), and why a machine's BIOS step is withheld.
         var notes: [Reason] = []
-        var problems: [TemplateError] = []
     }
 
+    /// How many of one machine's BIOS problems a reason lists; the rest are counted.
+    static let problemsShown = 5
+
     /// - Parameter location: where `bios.attributes` was written (the machine or the group
-    ///   whose default it is), for errors.
+    ///   whose default it is), named in a `biosInvalid` reason.
     static func plan(machine: String, desired: BIOSSettings, observed: ObservedBIOS, location: SourceLocation) -> Outcome {
         var outcome = Outcome()
-        var changes: [BIOSChange] = [], pending: [BIOSChange] = []
-        func problem(_ message: String) {
-            outcome.problems.append(TemplateError(path: location.file, line: location.line, column: location.column,
-                                                  message: "machine '\(machine)': \(message)"))
-        }
+        var changes: [BIOSChange] = [], pending: [BIOSChange] = [], problems: [String] = []
         for (name, wanted) in desired.attributes.sorted(by: { $0.key < $1.key }) {
             // Never PATCH a name the BIOS does not list: iLO would accept the request and
             // drop the attribute at boot (PropertyUnknown in @Redfish.Settings.Messages), so
             // the plan would ask for it again on every run.
             guard observed.names.contains(name) else {
-                problem("'bios.attributes.\(name)': the BIOS does not list an attribute '\(name)'; check its name (BIOS attribute names are case-sensitive)")
+                problems.append("'bios.attributes.\(name)': the BIOS does not list an attribute '\(name)'; check its name (BIOS attribute names are case-sensitive)")
                 continue
             }
             let current = observed.current[name]
             if let current, !current.isSameType(as: wanted) {
-                problem("'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS holds \(current.typeName) (\(current)); write it as the BIOS does")
+                problems.append("'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS holds \(current.typeName) (\(current)); write it as the BIOS does")
                 continue
             }
             // What the machine will run with after its next reboot.
@@ -75,7 +77,14 @@ enum BIOSDrift {
                 pending.append(change)
             }
         }
-        guard outcome.problems.isEmpty else { return outcome }
+        guard problems.isEmpty else {
+            let shown = problems.prefix(problemsShown).joined(separator: "; ")
+            let more = problems.count > problemsShown ? "; … and \(problems.count - problemsShown) more" : ""
+            let message = "BIOS settings withheld: \(location.file):\(location.line):\(location.column): \(shown)\(more)"
+            outcome.reasons.append(Reason(.biosInvalid, message))
+            outcome.notes.append(Reason(.biosInvalid, "\(machine): \(message)"))
+            return outcome
+        }
         if !changes.isEmpty {
             let list = changes.map(\.text).joined(separator: ", ")
             outcome.reasons.append(Reason(.biosDrift, "BIOS: \(list) (applies at next reboot)"))

@@ -72,9 +72,9 @@ public struct PlanResult: Sendable {
     public var desiredFiles: FileContents
 }
 
-/// Why no plan could be made: templates that do not parse or render, and spec values the
-/// hardware refuses (a BIOS attribute the machine's BIOS does not list), each at its file,
-/// line and column.
+/// Why no plan could be made: templates that do not parse or render, each at its file, line
+/// and column. (What one machine's hardware refuses, such as a BIOS attribute its BIOS does
+/// not list, is that machine's reason, never a PlanError: it must not stop the fleet.)
 public struct PlanError: Error, Sendable, CustomStringConvertible {
     public var problems: [TemplateError]
     public var description: String { problems.map(\.description).joined(separator: "\n") }
@@ -96,7 +96,7 @@ public enum Planner {
         var files = FileContents()
         var machinePlans: [MachinePlan] = []
         var problems: [TemplateError] = []
-        /// Notes about desired machines (BIOS settings waiting for a reboot), in machine order.
+        /// Notes about desired machines (BIOS settings waiting for a reboot or withheld), in machine order.
         var machineNotes: [Reason] = []
         var templates: [String: Result<InstallerTemplate, TemplateError>] = [:]
         var hosts: [DHCPHost] = []
@@ -144,7 +144,7 @@ public enum Planner {
             let facts = MachineFacts(rendered: rendered, owned: owned, installed: installed,
                                      installing: observed.installing[mac], failed: failedGeneration,
                                      baseline: rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:)))
-            if let plan = planMachine(facts, observed: observed, notes: &machineNotes, problems: &problems) {
+            if let plan = planMachine(facts, observed: observed, notes: &machineNotes) {
                 // Only files that will be written need their contents in the result. The cache
                 // keeps digests, not bytes: a machine with a file to write is rendered again.
                 let writes = plan.actions.compactMap { action -> OutputPath? in
@@ -276,9 +276,8 @@ public enum Planner {
     }
 
     /// The steps for one desired machine, or nil when it is as it should be. BIOS attributes
-    /// already pending add to `notes`; BIOS attributes the BIOS does not take, to `problems`.
-    private static func planMachine(_ facts: MachineFacts, observed: ObservedState, notes: inout [Reason],
-                                    problems: inout [TemplateError]) -> MachinePlan? {
+    /// already pending, and BIOS settings withheld because its BIOS refuses them, add to `notes`.
+    private static func planMachine(_ facts: MachineFacts, observed: ObservedState, notes: inout [Reason]) -> MachinePlan? {
         let machine = facts.rendered.effective, files = facts.rendered.digests
         let (installed, failed, needsInstall) = (facts.installed, facts.failed, facts.rendered.needsInstall)
         let mac = machine.machine.mac.value
@@ -348,7 +347,6 @@ public enum Planner {
             reasons += drift.reasons
             actions += drift.actions
             notes += drift.notes
-            problems += drift.problems
         }
         if let task = observed.imaging[mac], actions.contains(where: \.needsBMC) {
             // Like an install, an image being written or read is never power-cycled under it.

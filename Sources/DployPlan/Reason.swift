@@ -67,6 +67,8 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case taskTargetsNothing
         /// BIOS attributes dploy wrote to the pending settings: the BIOS takes them at the machine's next reboot.
         case biosPendingReboot
+        /// Its BIOS refuses `bios.attributes` (a name it does not list, a value of another type): its BIOS step is withheld, the rest of the fleet is planned.
+        case biosInvalid
     }
 
     public var code: Code

@@ -112,15 +112,32 @@ struct BIOSApplyTests {
         #expect(try await lab.patches().count == 1)
     }
 
-    @Test("an attribute the recorded BIOS does not list fails the plan naming machine, attribute and file; nothing is PATCHed")
+    @Test("an attribute the recorded BIOS does not list withholds the machine's BIOS step with a reason naming attribute and file; nothing is PATCHed")
     func unknownAttribute() async throws {
         let lab = try Lab(attributes: "{ProcHyperthreading: Disabled, HyperThreading: Disabled}")
-        let error = await #expect(throws: PlanError.self) { try await lab.plan() }
-        let text = error?.description ?? ""
-        #expect(text.contains("specs/gpu-01.yaml:8:17: error: machine 'gpu-01': 'bios.attributes.HyperThreading': the BIOS does not list an attribute 'HyperThreading'"),
+        let result = try await lab.plan()
+        #expect(Self.biosSteps(result).isEmpty)
+        let notes = result.plan.notes.filter { $0.code == .biosInvalid }.map(\.message)
+        #expect(notes.count == 1)
+        let text = notes.first ?? ""
+        #expect(text.hasPrefix("gpu-01: BIOS settings withheld: "), "\(text)")
+        #expect(text.contains("specs/gpu-01.yaml:8:17: 'bios.attributes.HyperThreading': the BIOS does not list an attribute 'HyperThreading'"),
                 "\(text)")
         #expect(!text.contains("ProcHyperthreading"))
+        _ = try lab.apply(result)
         #expect(try await lab.patches().isEmpty)
+    }
+
+    @Test("a Bios or pending settings without an Attributes object is a read error, not a BIOS that lists nothing", arguments: [false, true])
+    func noAttributes(settings: Bool) async throws {
+        let ilo = try ILOFixture(generation: 6, tree: HPEMockups.dl380aGen11)
+        let client = RedfishClient(endpoint: try ilo.endpoint(), options: quickOptions())
+        #expect(try await client.bios().names.contains("ProcHyperthreading"))
+        try await ilo.control("/_fixture/bios-drop", .object(["field": .string("Attributes"), "settings": .bool(settings)]))
+        let error = await #expect(throws: BMCError.self) { try await client.bios() }
+        #expect(error?.kind == .badResponse)
+        #expect(error?.description.contains("has no Attributes object: the BIOS settings could not be read") == true, "\(String(describing: error))")
+        await client.close()
     }
 
     @Test("a 412 (the pending settings changed between read and write) fails the step and names it; no second PATCH")

@@ -9,6 +9,9 @@ public struct BiosResource: Hashable, Sendable {
     public var attributes: [String: BIOSValue]
     /// Every attribute name listed, whatever its value (JSON null included): what the BIOS knows.
     public var names: Set<String>
+    /// Whether the document has an `Attributes` object at all. Without one the resource says
+    /// nothing about the BIOS (it is not a BIOS that lists no attributes): see `RedfishConnection.bios()`.
+    public var listsAttributes: Bool
     /// `AttributeRegistry` (`BiosAttributeRegistryU58.v1_2_44`), which names the BIOS family.
     public var attributeRegistry: String?
     /// Where changes go: `@Redfish.Settings.SettingsObject`; nil on the pending resource
@@ -24,6 +27,7 @@ public struct BiosResource: Hashable, Sendable {
     public init(json: JSONValue, etag: String? = nil) {
         path = json.link ?? ""
         let raw = json["Attributes"]?.object ?? [:]
+        listsAttributes = json["Attributes"]?.object != nil
         names = Set(raw.keys)
         attributes = raw.compactMapValues(BIOSValue.init(json:))
         attributeRegistry = json["AttributeRegistry"]?.string

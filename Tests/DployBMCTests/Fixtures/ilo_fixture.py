@@ -8,7 +8,8 @@ sushy-tools lacks: sessions (X-Auth-Token, Location, logout, expiry), firmware
 inventory, SimpleUpdate followed through iLO 5's Oem.Hpe.State or an iLO 6 task that
 vanishes once finished, PATCH with If-Match, 503 + Retry-After on demand, and BIOS
 settings: the pending resource (Bios/Settings) takes a PATCH only with If-Match equal to
-its ETag (else 412), and a reboot (/_fixture/reboot) makes the pending values current.
+its ETag (else 412), a reboot (/_fixture/reboot) makes the pending values current, and
+/_fixture/bios-drop removes a field of either (a BMC without Attributes or a settings object).
 
 Listens on 127.0.0.1 only, on the port given (0: any free one, printed as "PORT n").
 Control endpoints under /_fixture/ let a test read what happened and arrange faults.
@@ -218,6 +219,12 @@ class Handler(BaseHTTPRequestHandler):
             bios["Attributes"] = copy.deepcopy(settings["Attributes"])
             bios["@Redfish.Settings"]["Messages"] = [{"MessageId": "Base.1.0.Success"}]
             bios["@odata.etag"] = st.new_etag()
+            return self.send(204)
+        if path == "/_fixture/bios-drop":
+            # A BMC that answers a Bios (or its pending settings, with "settings": true)
+            # without one of its fields: {"field": "Attributes"} or "@Redfish.Settings".
+            bios, settings = st.bios_pair()
+            (settings if body.get("settings") else bios).pop(body["field"], None)
             return self.send(204)
         if path == "/_fixture/bios-race":
             st.bios_race = True
