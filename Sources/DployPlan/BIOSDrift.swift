@@ -85,7 +85,14 @@ enum BIOSDrift {
             outcome.notes.append(Reason(.biosInvalid, "\(machine): \(message)"))
             return outcome
         }
-        if !changes.isEmpty {
+        if !changes.isEmpty, observed.pending == nil {
+            // No settings object: a PATCH has nowhere to go, and the current resource is
+            // read-only (iLO answers 405). Planning it would fail on every run.
+            let message = "BIOS \(changes.map(\.text).joined(separator: ", ")) differ, but the BIOS names no settings object "
+                + "(@Redfish.Settings.SettingsObject): it takes no changes over Redfish, so none is planned"
+            outcome.reasons.append(Reason(.biosNoSettings, message))
+            outcome.notes.append(Reason(.biosNoSettings, "\(machine): \(message)"))
+        } else if !changes.isEmpty {
             let list = changes.map(\.text).joined(separator: ", ")
             outcome.reasons.append(Reason(.biosDrift, "BIOS: \(list) (applies at next reboot)"))
             outcome.actions.append(.setBIOSAttributes(machine: machine, changes,

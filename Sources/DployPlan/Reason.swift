@@ -69,6 +69,8 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case biosPendingReboot
         /// Its BIOS refuses `bios.attributes` (a name it does not list, a value of another type): its BIOS step is withheld, the rest of the fleet is planned.
         case biosInvalid
+        /// Its BIOS attributes differ, but the BIOS names no settings object to write them to: no BIOS step is planned.
+        case biosNoSettings
     }
 
     public var code: Code

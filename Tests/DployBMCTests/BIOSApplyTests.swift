@@ -128,6 +128,17 @@ struct BIOSApplyTests {
         #expect(try await lab.patches().isEmpty)
     }
 
+    @Test("a Bios that names no settings object: no PATCH planned, a biosNoSettings note; apply sends nothing")
+    func noSettingsObject() async throws {
+        let lab = try Lab(attributes: "{ProcHyperthreading: Disabled}")
+        try await lab.ilo.control("/_fixture/bios-drop", .object(["field": .string("@Redfish.Settings")]))
+        let result = try await lab.plan()
+        #expect(Self.biosSteps(result).isEmpty)
+        #expect(result.plan.notes.map(\.code) == [.biosNoSettings], "\(result.plan.notes)")
+        _ = try lab.apply(result)
+        #expect(try await lab.patches().isEmpty)
+    }
+
     @Test("a Bios or pending settings without an Attributes object is a read error, not a BIOS that lists nothing", arguments: [false, true])
     func noAttributes(settings: Bool) async throws {
         let ilo = try ILOFixture(generation: 6, tree: HPEMockups.dl380aGen11)

@@ -122,6 +122,20 @@ struct BIOSDriftTests {
         #expect(report.bmcSteps == ["web-02: bios ProcHyperthreading: Disabled → Enabled (applies at next reboot)"])
     }
 
+    @Test("A BIOS with no settings object: no PATCH is planned (it could not succeed), a reason and a note say why")
+    func noSettingsObject() throws {
+        var bios = Self.recorded
+        bios.pending = nil
+        let withheld = try plan("    attributes: {ProcHyperthreading: Disabled, Sriov: Enabled}", bios).get()
+        #expect(withheld.actions.filter { $0.kind == .setBIOSAttributes }.isEmpty)
+        #expect(withheld.notes.filter { $0.code == .biosNoSettings }.map(\.message) == [
+            "web-01: BIOS ProcHyperthreading: Enabled → Disabled differ, but the BIOS names no settings object "
+                + "(@Redfish.Settings.SettingsObject): it takes no changes over Redfish, so none is planned"])
+        // Nothing differs: nothing to say.
+        let settled = try plan("    attributes: {Sriov: Enabled}", bios).get()
+        #expect(!settled.notes.contains { $0.code == .biosNoSettings })
+    }
+
     @Test("A machine's BIOS problems are listed up to 5, the rest counted")
     func problemsCapped() throws {
         let names = (1...8).map { "Missing\($0)" }
