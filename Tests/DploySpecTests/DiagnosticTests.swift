@@ -191,6 +191,18 @@ struct DiagnosticTests {
                         ("m.yaml:11:23", "'spec.bios.attributes.WorkloadProfile' must be a string, an integer or a boolean, found null"),
                         ("m.yaml:12:30", "'spec.bios.attributes.NetworkBootRetryCount' must be a string, an integer or a boolean, found a number"),
                         ("m.yaml:13:19", "'spec.bios.attributes.Proc-Turbo' is not a BIOS attribute name")]),
+        Case(name: "BIOS attributes: a string over 256 characters, integers past ±(2^53 − 1)",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                 "  bios:", "    attributes:", "      AdminName: " + String(repeating: "é", count: 257),
+                 "      PowerOnDelay: 9007199254740992", "      Offset: -9007199254740992", "      Sriov: Enabled", "",
+             ].joined(separator: "\n"))],
+             expected: [("m.yaml:10:18", "'spec.bios.attributes.AdminName' is 257 characters long; at most 256"),
+                        ("m.yaml:11:21", "'spec.bios.attributes.PowerOnDelay' is out of range: 9007199254740992 (at most ±9007199254740991"),
+                        ("m.yaml:12:15", "'spec.bios.attributes.Offset' is out of range: -9007199254740992")]),
+        Case(name: "BIOS attributes: more than 1024",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  bios:\n    attributes:\n"
+                 + (0...1024).map { "      A\($0): 1\n" }.joined())],
+             expected: [("m.yaml:10:7", "'spec.bios.attributes' sets 1025 attributes; at most 1024")]),
         Case(name: "BIOS: an unknown field beside attributes, with a suggestion",
              files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  bios: {atributes: {Sriov: Enabled}}\n")],
              expected: [("m.yaml:8:10", "unknown field 'spec.bios.atributes'; did you mean 'attributes'?")]),

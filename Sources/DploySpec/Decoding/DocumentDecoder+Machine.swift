@@ -60,6 +60,11 @@ extension DocumentDecoder {
         guard let entries = bios.scalarMap("attributes") else { return nil }
         var attributes: [String: BIOSValue] = [:]
         let path = bios.fieldPath("attributes")
+        guard entries.count <= BIOSSettings.maxAttributes else {
+            log.append(Diagnostic("'\(path)' sets \(entries.count) attributes; at most \(BIOSSettings.maxAttributes)",
+                                  at: bios.location(of: "attributes")))
+            return nil
+        }
         for entry in entries {
             guard BIOSSettings.isValidName(entry.name) else {
                 log.append(Diagnostic("'\(path).\(entry.name)' is not a BIOS attribute name: letters, digits and '_', starting with a letter, at most 64 characters",
@@ -67,8 +72,20 @@ extension DocumentDecoder {
                 continue
             }
             switch entry.value {
-            case .string(let text): attributes[entry.name] = .string(text)
-            case .int(let number): attributes[entry.name] = .integer(number)
+            case .string(let text):
+                guard text.unicodeScalars.count <= BIOSSettings.maxStringLength else {
+                    log.append(Diagnostic("'\(path).\(entry.name)' is \(text.unicodeScalars.count) characters long; at most \(BIOSSettings.maxStringLength)",
+                                          at: entry.location))
+                    continue
+                }
+                attributes[entry.name] = .string(text)
+            case .int(let number):
+                guard BIOSSettings.integerRange.contains(number) else {
+                    log.append(Diagnostic("'\(path).\(entry.name)' is out of range: \(number) (at most ±\(BIOSSettings.integerRange.upperBound), "
+                                          + "what a Redfish number holds exactly)", at: entry.location))
+                    continue
+                }
+                attributes[entry.name] = .integer(number)
             case .bool(let flag): attributes[entry.name] = .boolean(flag)
             case .null, .double:
                 log.append(Diagnostic("'\(path).\(entry.name)' must be a string, an integer or a boolean, found \(entry.value.typeName)",

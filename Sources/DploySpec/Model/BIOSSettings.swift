@@ -15,6 +15,15 @@ public struct BIOSSettings: Hashable, Sendable, CustomStringConvertible {
         "{" + attributes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
     }
 
+    /// At most this many attributes in one map: HPE's largest registries list about 1,000.
+    public static let maxAttributes = 1024
+    /// A string value's length at most, in Unicode scalars (JSON Schema's `maxLength` counts
+    /// them too): BIOS strings (admin names, URLs) are far shorter.
+    public static let maxStringLength = 256
+    /// Integers a Redfish number holds exactly: JSON numbers go through `Double`, whose
+    /// integers are exact up to 2^53 − 1.
+    public static let integerRange = -9_007_199_254_740_991...9_007_199_254_740_991
+
     /// A BIOS attribute name: Redfish attribute names are identifiers (`^[A-Za-z][A-Za-z0-9_]*$`
     /// in the Attribute Registry schema); 64 characters is more than any HPE registry uses.
     public static func isValidName(_ name: String) -> Bool {
