@@ -81,11 +81,11 @@ struct BIOSApplyTests {
             BIOSChange(name: "ProcHyperthreading", current: .string("Enabled"), desired: .string("Disabled")),
         ], reason: Reason(.biosDrift, "2 BIOS attributes differ"))])
         let text = first.plan.text(color: false)
-        #expect(text.contains("bmc     bios ProcHyperthreading: Enabled → Disabled"), "\(text)")
+        #expect(text.contains("bmc     bios ProcHyperthreading: \"Enabled\" → \"Disabled\""), "\(text)")
         #expect(text.contains("bmc     bios NetworkBootRetryCount: 20 → 5"), "\(text)")
 
         let report = try lab.apply(first)
-        #expect(report.bmcSteps == ["gpu-01: bios NetworkBootRetryCount: 20 → 5, ProcHyperthreading: Enabled → Disabled (applies at next reboot)"])
+        #expect(report.bmcSteps == ["gpu-01: bios NetworkBootRetryCount: 20 → 5, ProcHyperthreading: \"Enabled\" → \"Disabled\" (applies at next reboot)"])
         let patches = try await lab.patches()
         #expect(patches.count == 1)
         let patch = try #require(patches.first)
@@ -100,7 +100,7 @@ struct BIOSApplyTests {
         #expect(Self.biosSteps(pending).isEmpty)
         #expect(pending.plan.notes.map(\.code) == [.biosPendingReboot])
         #expect(pending.plan.text(color: false).contains(
-            "note: gpu-01: BIOS NetworkBootRetryCount: 20 → 5, ProcHyperthreading: Enabled → Disabled pending: applies at next reboot"))
+            "note: gpu-01: BIOS NetworkBootRetryCount: 20 → 5, ProcHyperthreading: \"Enabled\" → \"Disabled\" pending: applies at next reboot"))
         let current = try await RedfishClient(endpoint: try lab.ilo.endpoint(), options: quickOptions()).bios()
         #expect(current.current["ProcHyperthreading"] == .string("Enabled"), "the current settings change only at the reboot")
 

@@ -64,7 +64,7 @@ struct BIOSDriftTests {
         #expect(web.reasons.map(\.code) == [.biosDrift])
         let text = plan.text(color: false)
         #expect(text.contains("bmc     bios NetworkBootRetryCount: 20 → 3\n"), "\(text)")
-        #expect(text.contains("bmc     bios ProcHyperthreading: Enabled → Disabled\n"), "\(text)")
+        #expect(text.contains("bmc     bios ProcHyperthreading: \"Enabled\" → \"Disabled\"\n"), "\(text)")
         #expect(!text.contains("Sriov"))
     }
 
@@ -75,8 +75,8 @@ struct BIOSDriftTests {
         let plan = try plan("    attributes: {ProcHyperthreading: Disabled}", bios).get()
         #expect(plan.machines.first { $0.machine == "web-01" } == nil)
         #expect(plan.notes.contains(Reason(.biosPendingReboot,
-                                           "web-01: BIOS ProcHyperthreading: Enabled → Disabled pending: applies at next reboot")), "\(plan.notes)")
-        #expect(plan.text(color: false).contains("note: web-01: BIOS ProcHyperthreading: Enabled → Disabled pending: applies at next reboot"))
+                                           "web-01: BIOS ProcHyperthreading: \"Enabled\" → \"Disabled\" pending: applies at next reboot")), "\(plan.notes)")
+        #expect(plan.text(color: false).contains("note: web-01: BIOS ProcHyperthreading: \"Enabled\" → \"Disabled\" pending: applies at next reboot"))
     }
 
     @Test("A pending value that would undo a desired current one is planned back; after the reboot nothing is left")
@@ -100,7 +100,7 @@ struct BIOSDriftTests {
         #expect(note.message.contains("machines/rack-r1.yaml:23:17: "), "\(note.message)")
         #expect(note.message.contains("'bios.attributes.ProcHyperThreading': the BIOS does not list an attribute 'ProcHyperThreading'; "
                                       + "check its name (BIOS attribute names are case-sensitive)"), "\(note.message)")
-        #expect(note.message.contains("'bios.attributes.NetworkBootRetryCount' is a string (3), but the BIOS holds an integer (20); "
+        #expect(note.message.contains("'bios.attributes.NetworkBootRetryCount' is a string (\"3\"), but the BIOS holds an integer (20); "
                                       + "write it as the BIOS does"), "\(note.message)")
         #expect(!note.message.contains("\n"))
     }
@@ -118,8 +118,8 @@ struct BIOSDriftTests {
         #expect(result.plan.notes.filter { $0.code == .biosInvalid }.map { $0.message.prefix(8) } == ["web-01: "])
         let bmc = RecordingBMC()
         let report = try Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil).apply(result, bmc: bmc)
-        #expect(bmc.calls == ["web-02 bios ProcHyperthreading=Enabled"])
-        #expect(report.bmcSteps == ["web-02: bios ProcHyperthreading: Disabled → Enabled (applies at next reboot)"])
+        #expect(bmc.calls == ["web-02 bios ProcHyperthreading=\"Enabled\""])
+        #expect(report.bmcSteps == ["web-02: bios ProcHyperthreading: \"Disabled\" → \"Enabled\" (applies at next reboot)"])
     }
 
     @Test("A BIOS with no settings object: no PATCH is planned (it could not succeed), a reason and a note say why")
@@ -129,11 +129,27 @@ struct BIOSDriftTests {
         let withheld = try plan("    attributes: {ProcHyperthreading: Disabled, Sriov: Enabled}", bios).get()
         #expect(withheld.actions.filter { $0.kind == .setBIOSAttributes }.isEmpty)
         #expect(withheld.notes.filter { $0.code == .biosNoSettings }.map(\.message) == [
-            "web-01: BIOS ProcHyperthreading: Enabled → Disabled differ, but the BIOS names no settings object "
+            "web-01: BIOS ProcHyperthreading: \"Enabled\" → \"Disabled\" differ, but the BIOS names no settings object "
                 + "(@Redfish.Settings.SettingsObject): it takes no changes over Redfish, so none is planned"])
         // Nothing differs: nothing to say.
         let settled = try plan("    attributes: {Sriov: Enabled}", bios).get()
         #expect(!settled.notes.contains { $0.code == .biosNoSettings })
+    }
+
+    @Test("Values a BMC reports are quoted and escaped in plan lines, notes and reasons: one line each, no terminal escapes")
+    func hostileValues() throws {
+        var bios = Self.recorded
+        bios.current["ProcHyperthreading"] = .string("Enabled\n\u{1B}[2Jbmc     power off")
+        bios.current["NetworkBootRetryCount"] = .string("20\u{2028}")
+        let plan = try plan("    attributes: {ProcHyperthreading: Disabled, NetworkBootRetryCount: 3}", bios).get()
+        let note = try #require(plan.notes.first { $0.code == .biosInvalid })
+        #expect(note.message.contains(#"is an integer (3), but the BIOS holds a string ("20\u{2028}")"#), "\(note.message)")
+        bios.current["NetworkBootRetryCount"] = .integer(20)
+        let drift = try self.plan("    attributes: {ProcHyperthreading: Disabled}", bios).get()
+        let text = drift.text(color: false)
+        #expect(text.contains(#"bmc     bios ProcHyperthreading: "Enabled\n\u{1B}[2Jbmc     power off" → "Disabled""#), "\(text)")
+        #expect(!text.contains("\u{1B}") && !text.contains("\u{2028}"))
+        #expect(!text.contains("\nbmc     power off"))
     }
 
     @Test("A machine's BIOS problems are listed up to 5, the rest counted")
@@ -159,8 +175,8 @@ struct BIOSDriftTests {
         #expect(throws: ApplyError.needsBMC(["web-01"])) { try applier.apply(result) }
         let bmc = RecordingBMC()
         let report = try applier.apply(result, bmc: bmc)
-        #expect(bmc.calls == ["web-01 bios ProcHyperthreading=Disabled"])
-        #expect(report.bmcSteps == ["web-01: bios ProcHyperthreading: Enabled → Disabled (applies at next reboot)"])
+        #expect(bmc.calls == ["web-01 bios ProcHyperthreading=\"Disabled\""])
+        #expect(report.bmcSteps == ["web-01: bios ProcHyperthreading: \"Enabled\" → \"Disabled\" (applies at next reboot)"])
         let refused = #expect(throws: ApplyError.self) { try applier.apply(result, bmc: PowerOnlyBMC()) }
         #expect(refused?.description.contains("web-01: this BMC access cannot set BIOS attributes (ProcHyperthreading)") == true)
     }

@@ -199,6 +199,12 @@ struct DiagnosticTests {
              expected: [("m.yaml:10:18", "'spec.bios.attributes.AdminName' is 257 characters long; at most 256"),
                         ("m.yaml:11:21", "'spec.bios.attributes.PowerOnDelay' is out of range: 9007199254740992 (at most ±9007199254740991"),
                         ("m.yaml:12:15", "'spec.bios.attributes.Offset' is out of range: -9007199254740992")]),
+        Case(name: "BIOS attributes: a line break and an escape character in strings",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                 "  bios:", "    attributes:", #"      AdminName: "ops\nProcHyperthreading: Disabled""#, #"      AdminEmail: "a\e[2J""#, "",
+             ].joined(separator: "\n"))],
+             expected: [("m.yaml:10:18", #"'spec.bios.attributes.AdminName' must be one line without control characters, found "ops\nProcHyperthreading: Disabled""#),
+                        ("m.yaml:11:19", #"'spec.bios.attributes.AdminEmail' must be one line without control characters, found "a\u{1B}[2J""#)]),
         Case(name: "BIOS attributes: more than 1024",
              files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  bios:\n    attributes:\n"
                  + (0...1024).map { "      A\($0): 1\n" }.joined())],
@@ -219,7 +225,7 @@ struct DiagnosticTests {
                         metadata: {name: gpu}
                         spec: {members: [web-01], defaults: {bios: {attributes: {Sriov: Disabled}}}}
                         """],
-             expected: [("g.yaml:4:", "groups 'gpu' and 'web' both set 'bios.attributes' with priority 0 but disagree ('{Sriov: Disabled}' vs '{Sriov: Enabled}')")]),
+             expected: [("g.yaml:4:", "groups 'gpu' and 'web' both set 'bios.attributes' with priority 0 but disagree ('{Sriov: \"Disabled\"}' vs '{Sriov: \"Enabled\"}')")]),
         Case(name: "non-UTF-8 bytes", files: ["latin1.yaml": "apiVersion: dploy.org/v1\nkind: Machine\n# caf\u{FFFD}\n"],
              expected: [("latin1.yaml:3:6", "not valid UTF-8")]),
     ]
@@ -349,7 +355,7 @@ struct DiagnosticTests {
         let inherited = resolver.resolve(try #require(result.fleet.machine(named: "web-02")))
         #expect(inherited.settings.bios?.attributes == ["Sriov": .string("Enabled")])
         #expect(inherited.origins["bios.attributes"] == .group("web", SourceLocation(file: "g.yaml", line: 4, column: 61)))
-        #expect(inherited.inheritedFieldValues["bios.attributes"] == "{Sriov: Enabled}")
+        #expect(inherited.inheritedFieldValues["bios.attributes"] == #"{Sriov: "Enabled"}"#)
     }
 
     @Test("a BMC without credentials, from the machine or a group, is an error")

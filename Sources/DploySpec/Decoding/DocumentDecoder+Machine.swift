@@ -78,6 +78,11 @@ extension DocumentDecoder {
                                           at: entry.location))
                     continue
                 }
+                guard case .success = Names.oneLine(text) else {
+                    log.append(Diagnostic("'\(path).\(entry.name)' must be one line without control characters, found \(Names.quoted(text))",
+                                          at: entry.location))
+                    continue
+                }
                 attributes[entry.name] = .string(text)
             case .int(let number):
                 guard BIOSSettings.integerRange.contains(number) else {

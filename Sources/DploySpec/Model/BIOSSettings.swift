@@ -42,9 +42,12 @@ public enum BIOSValue: Hashable, Sendable, CustomStringConvertible, Codable {
     case integer(Int)
     case boolean(Bool)
 
+    /// As plans, reasons and errors show it: a string in double quotes with control
+    /// characters escaped (a BMC reports what it likes, and a plan line must stay one line
+    /// that sends nothing to a terminal), so `"20"` and `20` look as different as they are.
     public var description: String {
         switch self {
-        case .string(let text): text
+        case .string(let text): Names.quoted(text)
         case .integer(let number): String(number)
         case .boolean(let flag): flag ? "true" : "false"
         }
