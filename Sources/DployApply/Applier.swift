@@ -131,8 +131,8 @@ public struct Applier: Sendable {
                 case .updateFirmware(_, let target, _):
                     try bmc.updateFirmware(machine: machine, target)
                     done = "firmware \(target.component) \(target.version)"
-                case .setBIOSAttributes(_, let changes, _):
-                    try bmc.setBIOSAttributes(machine: machine, changes)
+                case .setBIOSAttributes(_, let changes, let ifMatch, _):
+                    try bmc.setBIOSAttributes(machine: machine, changes, ifMatch: ifMatch)
                     done = "bios \(changes.map(\.text).joined(separator: ", ")) (applies at next reboot)"
                 case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP:
                     continue

@@ -7,8 +7,8 @@ extension RedfishClient {
     }
 
     /// Writes `attributes` to the BIOS's pending settings (see `RedfishConnection.setBIOSAttributes`).
-    public func setBIOSAttributes(_ attributes: [String: BIOSValue]) async throws {
-        try await run { try $0.setBIOSAttributes(attributes) }
+    public func setBIOSAttributes(_ attributes: [String: BIOSValue], ifMatch: String?) async throws {
+        try await run { try $0.setBIOSAttributes(attributes, ifMatch: ifMatch) }
     }
 }
 
@@ -42,25 +42,26 @@ extension RedfishConnection {
     }
 
     /// PATCHes `{"Attributes": attributes}` to the settings resource the Bios resource names
-    /// (`@Redfish.Settings.SettingsObject`), with `If-Match` carrying the ETag just read from
-    /// that resource: the BIOS takes the values at its next reboot. Only the given attributes
-    /// are sent, so pending changes someone else made to other attributes stay as they are.
+    /// (`@Redfish.Settings.SettingsObject`), with `If-Match: ifMatch`, the ETag of that
+    /// resource when the plan read it (nil: the ETag read here, just before the PATCH, which
+    /// guards only that moment): the BIOS takes the values at its next reboot. Only the given
+    /// attributes are sent, so pending changes someone else made to other attributes stay.
     ///
-    /// A 412 means the pending settings changed between the read and the write (an operator
-    /// in the iLO page, another controller): it is an error that says so, not retried here.
-    /// The next plan reads the new pending values and decides again.
-    func setBIOSAttributes(_ attributes: [String: BIOSValue]) throws {
+    /// A 412 means the pending settings changed since that ETag was read (an operator in the
+    /// iLO page, another controller): the plan was made from values no longer there. It is an
+    /// error that says so, not retried here; the next plan reads them again and decides anew.
+    func setBIOSAttributes(_ attributes: [String: BIOSValue], ifMatch: String?) throws {
         let current = try biosResource()
         guard let settings = current.settingsPath else {
             throw error(.unsupported, "\(current.path) names no settings resource (@Redfish.Settings.SettingsObject): this BIOS takes no changes over Redfish")
         }
-        let etag = try get(settings).etag
+        let etag = try ifMatch ?? get(settings).etag
         let body = JSONValue.object(["Attributes": .object(attributes.mapValues(\.json))])
         let names = attributes.keys.sorted().joined(separator: ", ")
         do {
             _ = try send(.patch, settings, body: body, ifMatch: etag, doing: "set the BIOS attributes \(names) at \(settings)")
         } catch let failure as BMCError where failure.status == 412 {
-            throw error(.http, "the BIOS pending settings at \(settings) changed after dploy read them (HTTP 412, If-Match \(etag ?? "none")): "
+            throw error(.http, "the BIOS pending settings at \(settings) changed since dploy read them (HTTP 412, If-Match \(etag ?? "none")): "
                         + "nothing was written; the next plan reads them again", status: 412)
         }
     }

@@ -96,12 +96,13 @@ public final class FleetBMC: BMCActions {
         }
     }
 
-    /// Writes the drifted BIOS attributes to the pending settings, with the ETag just read
-    /// from them; the machine takes them at its next reboot, which dploy does not force.
-    public func setBIOSAttributes(machine: String, _ changes: [BIOSChange]) throws {
+    /// Writes the drifted BIOS attributes to the pending settings with `If-Match` the ETag the
+    /// plan read them with (see `BMCActions`); the machine takes them at its next reboot,
+    /// which dploy does not force.
+    public func setBIOSAttributes(machine: String, _ changes: [BIOSChange], ifMatch: String?) throws {
         let list = changes.map(\.text).joined(separator: ", ")
         do {
-            try driver(machine).setBIOSAttributes(Dictionary(changes.map { ($0.name, $0.desired) }) { _, last in last })
+            try driver(machine).setBIOSAttributes(Dictionary(changes.map { ($0.name, $0.desired) }) { _, last in last }, ifMatch: ifMatch)
             logger?.info("BIOS settings written, applied at next reboot: \(list)", metadata: ["machine": "\(machine)"])
             record(machine, "bios-pending", "\(list): written to the pending settings, applied at next reboot")
         } catch {
@@ -207,7 +208,7 @@ extension Reconciler {
                                                         versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
             }
             if let bios = reading.bios {
-                result.bios[mac] = ObservedBIOS(current: bios.current, names: bios.names, pending: bios.pending)
+                result.bios[mac] = ObservedBIOS(current: bios.current, names: bios.names, pending: bios.pending, settingsETag: bios.pendingETag)
             }
         }
         return result

@@ -7,11 +7,14 @@ public struct ObservedBIOS: Hashable, Sendable {
     public var current: [String: BIOSValue]
     public var names: Set<String>
     public var pending: [String: BIOSValue]?
+    /// The pending settings' ETag when they were read: a BIOS step sends it as `If-Match`.
+    public var settingsETag: String?
 
-    public init(current: [String: BIOSValue], names: Set<String>? = nil, pending: [String: BIOSValue]?) {
+    public init(current: [String: BIOSValue], names: Set<String>? = nil, pending: [String: BIOSValue]?, settingsETag: String? = nil) {
         self.current = current
         self.names = names ?? Set(current.keys)
         self.pending = pending
+        self.settingsETag = settingsETag
     }
 }
 
@@ -95,7 +98,7 @@ enum BIOSDrift {
         } else if !changes.isEmpty {
             let list = changes.map(\.text).joined(separator: ", ")
             outcome.reasons.append(Reason(.biosDrift, "BIOS: \(list) (applies at next reboot)"))
-            outcome.actions.append(.setBIOSAttributes(machine: machine, changes,
+            outcome.actions.append(.setBIOSAttributes(machine: machine, changes, ifMatch: observed.settingsETag,
                                                       reason: Reason(.biosDrift, "\(changes.count) BIOS attribute\(changes.count == 1 ? "" : "s") differ")))
         }
         if !pending.isEmpty {

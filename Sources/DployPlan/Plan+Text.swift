@@ -56,14 +56,14 @@ extension Action {
         case .bootOnceFromNetwork: "bmc     boot once from network"
         case .power(_, let power, _): "bmc     power \(power.rawValue)"
         case .updateFirmware(_, let target, _): "bmc     firmware \(target.component) \(target.installed) → \(target.version)"
-        case .setBIOSAttributes(_, let changes, _): "bmc     bios " + changes.map(\.text).joined(separator: ", ")
+        case .setBIOSAttributes(_, let changes, _, _): "bmc     bios " + changes.map(\.text).joined(separator: ", ")
         }
     }
 
     /// The step as `dploy plan` prints it, one line per BIOS attribute (a PATCH of ten
     /// attributes is ten lines an operator can read), one line for anything else.
     public var lines: [String] {
-        if case .setBIOSAttributes(_, let changes, _) = self {
+        if case .setBIOSAttributes(_, let changes, _, _) = self {
             return changes.map { "bmc     bios \($0.text)" }
         }
         return [line]

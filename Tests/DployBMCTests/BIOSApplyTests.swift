@@ -67,6 +67,9 @@ struct BIOSApplyTests {
         }
     }
 
+    /// The ETag recorded on Bios/Settings (and Oem.Hpe.SettingsObject.UnmodifiedETag).
+    static let recordedETag = "W/\"6474FC83F845B7B7B78E8A16E177DCE3\""
+
     static func biosSteps(_ result: PlanResult) -> [Action] {
         result.plan.actions.filter { $0.kind == .setBIOSAttributes }
     }
@@ -79,7 +82,7 @@ struct BIOSApplyTests {
         #expect(Self.biosSteps(first) == [.setBIOSAttributes(machine: "gpu-01", [
             BIOSChange(name: "NetworkBootRetryCount", current: .integer(20), desired: .integer(5)),
             BIOSChange(name: "ProcHyperthreading", current: .string("Enabled"), desired: .string("Disabled")),
-        ], reason: Reason(.biosDrift, "2 BIOS attributes differ"))])
+        ], ifMatch: Self.recordedETag, reason: Reason(.biosDrift, "2 BIOS attributes differ"))])
         let text = first.plan.text(color: false)
         #expect(text.contains("bmc     bios ProcHyperthreading: \"Enabled\" → \"Disabled\""), "\(text)")
         #expect(text.contains("bmc     bios NetworkBootRetryCount: 20 → 5"), "\(text)")
@@ -90,8 +93,8 @@ struct BIOSApplyTests {
         #expect(patches.count == 1)
         let patch = try #require(patches.first)
         #expect(RedfishPath.same(patch["path"]?.string ?? "", "/redfish/v1/systems/1/bios/settings/"))
-        // The ETag recorded on Bios/Settings (and Oem.Hpe.SettingsObject.UnmodifiedETag).
-        #expect(patch["ifMatch"]?.string == "W/\"6474FC83F845B7B7B78E8A16E177DCE3\"")
+        // The ETag the plan read (the one recorded on Bios/Settings).
+        #expect(patch["ifMatch"]?.string == Self.recordedETag)
         #expect(patch["body"] == .object(["Attributes": .object(["ProcHyperthreading": .string("Disabled"), "NetworkBootRetryCount": .number(5)])]),
                 "only the drifted attributes; Sriov is as desired and is not sent")
 
@@ -151,25 +154,28 @@ struct BIOSApplyTests {
         await client.close()
     }
 
-    @Test("a 412 (the pending settings changed between read and write) fails the step and names it; no second PATCH")
+    @Test("a 412: the pending settings changed after the plan read them; the step fails naming it, no second PATCH; the next plan PATCHes with the new ETag")
     func preconditionFailed() async throws {
         let lab = try Lab(attributes: "{ProcHyperthreading: Disabled}")
         let result = try await lab.plan()
-        try await lab.ilo.control("/_fixture/bios-race", .object([:]))
+        // Another writer (the iLO page, another controller) between the plan's read and the apply.
+        try await lab.ilo.control("/_fixture/bios-other-writer", .object([:]))
         let error = #expect(throws: ApplyError.self) { try lab.apply(result) }
         guard case .bmcFailed(let failures) = error else { Issue.record("expected bmcFailed, got \(String(describing: error))"); return }
         let failure = failures.joined()
         #expect(failure.hasPrefix("gpu-01: "))
-        #expect(failure.contains("HTTP 412") && failure.contains("/redfish/v1/systems/1/bios/settings/ changed after dploy read them"), "\(failure)")
+        #expect(failure.contains("HTTP 412") && failure.contains("/redfish/v1/systems/1/bios/settings/ changed since dploy read them"), "\(failure)")
         #expect(!failure.contains(lab.ilo.password))
-        #expect(try await lab.patches().count == 1, "no retry loop")
+        let refused = try await lab.patches()
+        #expect(refused.count == 1, "no retry loop")
+        #expect(refused.first?["ifMatch"]?.string == Self.recordedETag, "the ETag the plan read, not one read at apply")
         // The next plan reads the settings anew and plans the PATCH again, with the new ETag.
         let again = try await lab.plan()
         #expect(Self.biosSteps(again).count == 1)
         _ = try lab.apply(again)
         let patches = try await lab.patches()
         #expect(patches.count == 2)
-        #expect(patches.last?["ifMatch"]?.string != patches.first?["ifMatch"]?.string)
+        #expect(patches.last?["ifMatch"]?.string != Self.recordedETag)
     }
 
     @Test("the fixture's Bios/Settings: an ETag on GET; PATCH without If-Match or with a stale one is 412, with it the pending values change")

@@ -26,7 +26,7 @@ final class RecordingBMC: BMCActions {
         calls.append("\(machine) firmware \(target.component) \(target.version) \(target.image)")
     }
 
-    func setBIOSAttributes(machine: String, _ changes: [BIOSChange]) throws {
+    func setBIOSAttributes(machine: String, _ changes: [BIOSChange], ifMatch: String?) throws {
         if failing.contains(machine) { throw ApplyError.io(machine, "BMC unreachable") }
         calls.append("\(machine) bios " + changes.map { "\($0.name)=\($0.desired)" }.joined(separator: ","))
     }

@@ -60,7 +60,7 @@ struct BIOSDriftTests {
         #expect(steps == [.setBIOSAttributes(machine: "web-01", [
             BIOSChange(name: "NetworkBootRetryCount", current: .integer(20), desired: .integer(3)),
             BIOSChange(name: "ProcHyperthreading", current: .string("Enabled"), desired: .string("Disabled")),
-        ], reason: Reason(.biosDrift, "2 BIOS attributes differ"))])
+        ], ifMatch: nil, reason: Reason(.biosDrift, "2 BIOS attributes differ"))])
         #expect(web.reasons.map(\.code) == [.biosDrift])
         let text = plan.text(color: false)
         #expect(text.contains("bmc     bios NetworkBootRetryCount: 20 → 3\n"), "\(text)")

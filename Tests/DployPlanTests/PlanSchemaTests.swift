@@ -105,7 +105,7 @@ struct PlanSchemaTests {
         observed.power[web01] = .off
         observed.firmware[web01] = ObservedFirmware(model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.96 Aug 17 2023"])
         try BIOSDriftTests.addBIOS(to: lab, "    attributes: {ProcHyperthreading: Disabled}")
-        observed.bios[web01] = ObservedBIOS(current: ["ProcHyperthreading": .string("Enabled")], pending: [:])
+        observed.bios[web01] = ObservedBIOS(current: ["ProcHyperthreading": .string("Enabled")], pending: [:], settingsETag: "W/\"5E771001\"")
         let drift = try Planner.plan(desired: reconciler.loadDesired(), observed: observed, settings: reconciler.settings).plan
 
         try FileManager.default.removeItem(atPath: lab.path("machines/rack-r2.yaml"))

@@ -47,11 +47,14 @@ public struct BIOSReading: Hashable, Sendable, Codable {
     public var names: Set<String>
     /// Values the BIOS takes at the next reboot; nil when it has no settings resource.
     public var pending: [String: BIOSValue]?
+    /// The pending settings' ETag as read: what a write of them sends as `If-Match`.
+    public var pendingETag: String?
 
     public init(current: BiosResource, pending: BiosResource?) {
         self.current = current.attributes
         names = current.names
         self.pending = pending?.attributes
+        pendingETag = pending?.etag
     }
 }
 

@@ -75,9 +75,6 @@ class State:
         self.fail_next = []
         self.update = None  # iLO 5: states still to show; iLO 6: the task
         self.etag_counter = 0
-        # After the next GET of the BIOS pending settings, change them (another writer): the
-        # PATCH that follows, with the ETag just read, meets a 412.
-        self.bios_race = False
 
     def load_tree(self, tree):
         """Every <path>/index.json, by its URI and its @odata.id (the captures spell some links
@@ -226,8 +223,12 @@ class Handler(BaseHTTPRequestHandler):
             bios, settings = st.bios_pair()
             (settings if body.get("settings") else bios).pop(body["field"], None)
             return self.send(204)
-        if path == "/_fixture/bios-race":
-            st.bios_race = True
+        if path == "/_fixture/bios-other-writer":
+            # Another writer changes the pending settings now: a PATCH with the ETag read
+            # before meets a 412.
+            _, settings = st.bios_pair()
+            settings["Attributes"]["AdminName"] = "changed in the iLO page"
+            settings["@odata.etag"] = st.new_etag()
             return self.send(204)
 
         if path == "/redfish/v1" and method == "GET":
@@ -285,12 +286,7 @@ class Handler(BaseHTTPRequestHandler):
             bios, settings = pair
             if path == norm(settings["@odata.id"]):
                 if method == "GET":
-                    answer = copy.deepcopy(settings)
-                    if st.bios_race:
-                        st.bios_race = False
-                        settings["Attributes"]["AdminName"] = "changed in the iLO page"
-                        settings["@odata.etag"] = st.new_etag()
-                    return self.send(200, answer)
+                    return self.send(200, copy.deepcopy(settings))
                 if method == "PATCH":
                     # iLO 6 and recent iLO 5 want the ETag of the resource they change.
                     if self.headers.get("If-Match") != settings["@odata.etag"]:
