@@ -26,7 +26,8 @@ public struct BMCObserver: Sendable {
     /// still gives its reading, with `firmware` nil.
     public var readsFirmware: Bool
     /// Also read the BIOS attributes, current and pending (for machines with `bios`). A BIOS
-    /// that cannot be read leaves `bios` nil, so nothing is planned on a guess.
+    /// that cannot be read leaves `bios` nil, so nothing is planned on a guess, and says why
+    /// in `biosError`.
     public var readsBIOS: Bool
 
     public init(secrets: (any BMCCredentials)?, baseDirectory: String, concurrency: Int = 16,
@@ -70,7 +71,9 @@ public struct BMCObserver: Sendable {
             do {
                 var reading = try await client.reading()
                 if readsFirmware { reading.firmware = try? await client.firmwareInventory() }
-                if readsBIOS { reading.bios = try? await client.bios() }
+                if readsBIOS {
+                    do { reading.bios = try await client.bios() } catch { reading.biosError = "\(error)" }
+                }
                 result = .success(reading)
             } catch let error as BMCError {
                 result = .failure(error)

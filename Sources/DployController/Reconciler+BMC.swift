@@ -207,6 +207,7 @@ extension Reconciler {
                 result.firmware[mac] = ObservedFirmware(model: reading.model,
                                                         versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
             }
+            if let error = reading.biosError { result.biosUnread[mac] = error }
             if let bios = reading.bios {
                 result.bios[mac] = ObservedBIOS(current: bios.current, names: bios.names, pending: bios.pending, settingsETag: bios.pendingETag)
             }
@@ -221,6 +222,8 @@ public struct ObservedBMCs: Sendable {
     public var power: [MACAddress: ObservedPower] = [:]
     public var firmware: [MACAddress: ObservedFirmware] = [:]
     public var bios: [MACAddress: ObservedBIOS] = [:]
+    /// Why a BIOS could not be read, for machines whose BMC was read but whose BIOS was not.
+    public var biosUnread: [MACAddress: String] = [:]
     public var observations: [BMCObservation] = []
 
     public init() {}

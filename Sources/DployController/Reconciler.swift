@@ -239,6 +239,7 @@ public struct Reconciler: Sendable {
             observed.power = bmc.power
             observed.firmware = bmc.firmware
             observed.bios = bmc.bios
+            observed.biosUnread = bmc.biosUnread
         }
         return try Planner.plan(desired: desired, observed: observed, settings: settings, cache: renderCache,
                                 fingerprint: fingerprint)

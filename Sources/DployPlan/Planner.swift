@@ -347,6 +347,10 @@ public enum Planner {
             reasons += drift.reasons
             actions += drift.actions
             notes += drift.notes
+        } else if machine.settings.bios != nil, machine.settings.bmc?.address != nil, let error = observed.biosUnread[mac] {
+            let message = "BIOS settings not read, so none is planned: \(Names.escapingControls(error))"
+            reasons.append(Reason(.biosUnread, message))
+            notes.append(Reason(.biosUnread, "\(machine.name): \(message)"))
         }
         if let task = observed.imaging[mac], actions.contains(where: \.needsBMC) {
             // Like an install, an image being written or read is never power-cycled under it.

@@ -71,6 +71,8 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case biosInvalid
         /// Its BIOS attributes differ, but the BIOS names no settings object to write them to: no BIOS step is planned.
         case biosNoSettings
+        /// It has `bios` and its BMC was read, but its BIOS settings could not be: nothing is planned for them, and the error says why.
+        case biosUnread
     }
 
     public var code: Code

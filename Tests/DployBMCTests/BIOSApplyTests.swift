@@ -49,11 +49,11 @@ struct BIOSApplyTests {
         }
 
         /// Reads the BMC and plans, as the daemon's loop does.
-        func plan() async throws -> PlanResult {
+        func plan(biosRead: Bool = true) async throws -> PlanResult {
             let desired = try reconciler.loadDesired()
             let read = await reconciler.observeBMCs(desired.fleet)
             #expect(read.observations.allSatisfy { $0.error == nil }, "\(read.observations.compactMap(\.error))")
-            #expect(read.bios.count == 1, "the BIOS was read")
+            #expect(read.bios.count == (biosRead ? 1 : 0), "the BIOS was read, or not")
             return try reconciler.plan(desired: desired, bmc: read)
         }
 
@@ -140,6 +140,17 @@ struct BIOSApplyTests {
         #expect(result.plan.notes.map(\.code) == [.biosNoSettings], "\(result.plan.notes)")
         _ = try lab.apply(result)
         #expect(try await lab.patches().isEmpty)
+    }
+
+    @Test("a Bios without Attributes: the daemon's plan has a biosUnread note with the error, no BIOS step")
+    func unreadIsNotSilent() async throws {
+        let lab = try Lab(attributes: "{ProcHyperthreading: Disabled}")
+        try await lab.ilo.control("/_fixture/bios-drop", .object(["field": .string("Attributes")]))
+        let result = try await lab.plan(biosRead: false)
+        #expect(Self.biosSteps(result).isEmpty)
+        let notes = result.plan.notes.filter { $0.code == .biosUnread }.map(\.message)
+        #expect(notes.count == 1 && notes[0].hasPrefix("gpu-01: BIOS settings not read, so none is planned: ")
+                && notes[0].contains("has no Attributes object"), "\(notes)")
     }
 
     @Test("a Bios or pending settings without an Attributes object is a read error, not a BIOS that lists nothing", arguments: [false, true])

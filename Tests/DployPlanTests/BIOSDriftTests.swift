@@ -161,9 +161,18 @@ struct BIOSDriftTests {
         #expect(note.message.hasSuffix("; … and 3 more"), "\(note.message)")
     }
 
-    @Test("A BIOS not read (unreachable BMC) plans nothing, and no error")
+    @Test("A BIOS not read: nothing planned; when the BMC read says why, a biosUnread reason and note hold the error, escaped")
     func notRead() throws {
+        // No BMC read at all (dploy plan reads none): nothing to say.
         #expect(try !plan("    attributes: {NoSuchThing: 1}", nil).get().hasChanges)
+        let (lab, reconciler, desired, base) = try lab("    attributes: {ProcHyperthreading: Disabled}", nil)
+        defer { withExtendedLifetime(lab) {} }
+        var observed = base
+        observed.biosUnread[Self.web01] = "https://198.18.0.101: /redfish/v1/Systems/1/Bios/ has no Attributes object\n\u{1B}[2J"
+        let plan = try Planner.plan(desired: desired, observed: observed, settings: reconciler.settings).plan
+        #expect(plan.actions.filter { $0.kind == .setBIOSAttributes }.isEmpty)
+        #expect(plan.notes.filter { $0.code == .biosUnread }.map(\.message) == [
+            #"web-01: BIOS settings not read, so none is planned: https://198.18.0.101: /redfish/v1/Systems/1/Bios/ has no Attributes object\n\u{1B}[2J"#])
     }
 
     @Test("Apply sends the plan's attributes through the BMC access; access without BIOS support fails the step by name")
