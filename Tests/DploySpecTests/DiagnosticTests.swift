@@ -226,6 +226,20 @@ struct DiagnosticTests {
                         spec: {members: [web-01], defaults: {bios: {attributes: {Sriov: Disabled}}}}
                         """],
              expected: [("g.yaml:4:", "groups 'gpu' and 'web' both set 'bios.attributes' with priority 0 but disagree ('{Sriov: \"Disabled\"}' vs '{Sriov: \"Enabled\"}')")]),
+        Case(name: "two groups of equal priority with the same BIOS attribute as an integer and as a string",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
+                     "g.yaml": """
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: web}
+                        spec: {selector: {role: web}, defaults: {bios: {attributes: {NetworkBootRetryCount: 20}}}}
+                        ---
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: gpu}
+                        spec: {members: [web-01], defaults: {bios: {attributes: {NetworkBootRetryCount: "20"}}}}
+                        """],
+             expected: [("g.yaml:4:", #"groups 'gpu' and 'web' both set 'bios.attributes' with priority 0 but disagree ('{NetworkBootRetryCount: "20"}' vs '{NetworkBootRetryCount: 20}')"#)]),
         Case(name: "non-UTF-8 bytes", files: ["latin1.yaml": "apiVersion: dploy.org/v1\nkind: Machine\n# caf\u{FFFD}\n"],
              expected: [("latin1.yaml:3:6", "not valid UTF-8")]),
     ]
