@@ -71,6 +71,12 @@ enum BIOSDrift {
                 problems.append("'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS holds \(current.typeName) (\(current)); write it as the BIOS does")
                 continue
             }
+            // A pending value is checked as the current one is: compared across types it would
+            // never equal the desired value, and the same PATCH would be planned on every run.
+            if let next = observed.pending?[name], !next.isSameType(as: wanted) {
+                problems.append("'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS's pending settings hold \(next.typeName) (\(next)); write it as the BIOS does")
+                continue
+            }
             // What the machine will run with after its next reboot.
             let next = observed.pending?[name] ?? current
             let change = BIOSChange(name: name, current: current, desired: wanted)

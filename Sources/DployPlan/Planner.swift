@@ -345,7 +345,10 @@ public enum Planner {
             }
             let drift = BIOSDrift.plan(machine: machine.name, desired: bios, observed: observedBIOS, location: location)
             reasons += drift.reasons
-            actions += drift.actions
+            // Before a reinstall's boot-once and power cycle (and any power step), so the
+            // settings are pending when the machine reboots and it installs with them.
+            let firstPowerStep = actions.firstIndex { $0.kind == .bootOnceFromNetwork || $0.kind == .power } ?? actions.endIndex
+            actions.insert(contentsOf: drift.actions, at: firstPowerStep)
             notes += drift.notes
         } else if machine.settings.bios != nil, machine.settings.bmc?.address != nil, let error = observed.biosUnread[mac] {
             let message = "BIOS settings not read, so none is planned: \(Names.escapingControls(error))"

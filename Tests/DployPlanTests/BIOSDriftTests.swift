@@ -152,6 +152,29 @@ struct BIOSDriftTests {
         #expect(!text.contains("\nbmc     power off"))
     }
 
+    @Test("A pending value of another type than the desired one is a biosInvalid reason, not a PATCH on every run")
+    func pendingTypeChecked() throws {
+        var bios = Self.recorded
+        bios.pending?["NetworkBootRetryCount"] = .string("5")
+        let plan = try plan("    attributes: {NetworkBootRetryCount: 5}", bios).get()
+        #expect(plan.actions.filter { $0.kind == .setBIOSAttributes }.isEmpty)
+        let note = try #require(plan.notes.first { $0.code == .biosInvalid })
+        #expect(note.message.contains(#"'bios.attributes.NetworkBootRetryCount' is an integer (5), but the BIOS's pending settings hold a string ("5")"#),
+                "\(note.message)")
+    }
+
+    @Test("In a reinstall the BIOS step comes before boot-once and the power cycle, so the install's reboot takes the settings")
+    func beforeReinstall() throws {
+        // web-02 (a profile, a BMC) with generation 0 installed: a reinstall is owed.
+        var (lab, reconciler, desired, observed) = try lab("    attributes: {}", nil,
+                                                           web02: ("    attributes: {ProcHyperthreading: Disabled}", Self.recorded))
+        defer { withExtendedLifetime(lab) {} }
+        observed.installedGenerations[Self.web02] = 0
+        let plan = try Planner.plan(desired: desired, observed: observed, settings: reconciler.settings).plan
+        let web = try #require(plan.machines.first { $0.machine == "web-02" })
+        #expect(web.actions.filter(\.needsBMC).map(\.kind) == [.setBIOSAttributes, .bootOnceFromNetwork, .power], "\(web.actions)")
+    }
+
     @Test("A machine's BIOS problems are listed up to 5, the rest counted")
     func problemsCapped() throws {
         let names = (1...8).map { "Missing\($0)" }
