@@ -1,4 +1,5 @@
 import DployBMC
+import DploySpec
 
 /// The bytes as a document a BMC answers: `JSONValue(parsing:)`, then every resource parser
 /// dploy reads a Redfish document with (systems, managers, firmware inventory and its
@@ -7,7 +8,8 @@ import DployBMC
 ///
 /// Invariants: a parsed document serializes (as dploy sends PATCH and POST bodies) to
 /// bytes that parse back to the same document; path normalization is idempotent and a path
-/// is within itself; every BIOS value read is an attribute the document lists.
+/// is within itself; every BIOS value read goes back to JSON as a PATCH sends it and reads
+/// back as the same value (type and all).
 enum RedfishFuzz {
     static func run(_ bytes: [UInt8]) {
         guard let json = try? JSONValue(parsing: bytes) else { return }
@@ -17,7 +19,9 @@ enum RedfishFuzz {
         _ = UpdateProgress(task: json)
         _ = UpdateProgress(hpeUpdateService: json)
         let bios = BiosResource(json: json)
-        FuzzCheck.require(Set(bios.attributes.keys).isSubset(of: bios.names), "a BIOS value read for an attribute not listed")
+        for (name, value) in bios.attributes {
+            FuzzCheck.require(BIOSValue(json: value.json) == value, "BIOS attribute \(name.debugDescription): \(value) does not read back from \(value.json)")
+        }
         var links = [system.path] + system.managers + [system.resetTarget, system.biosPath, system.virtualMediaPath, bios.settingsPath].compactMap { $0 }
         for member in json["Members"]?.array ?? [] {
             _ = InstalledFirmware(json: member)

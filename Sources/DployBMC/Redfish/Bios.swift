@@ -61,7 +61,7 @@ public struct BIOSReading: Hashable, Sendable, Codable {
 extension BIOSValue {
     /// A JSON scalar as a BIOS value; nil for null, a fraction, an array or an object, which
     /// no spec can ask for. A number must be whole: 2.5 is not read as 2 or 3.
-    init?(json: JSONValue) {
+    package init?(json: JSONValue) {
         switch json {
         case .string(let text): self = .string(text)
         case .bool(let flag): self = .boolean(flag)
@@ -73,7 +73,7 @@ extension BIOSValue {
     }
 
     /// The value as a PATCH body carries it.
-    var json: JSONValue {
+    package var json: JSONValue {
         switch self {
         case .string(let text): .string(text)
         case .integer(let number): .number(Double(number))
