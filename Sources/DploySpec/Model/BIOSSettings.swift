@@ -9,8 +9,8 @@ public struct BIOSSettings: Hashable, Sendable, CustomStringConvertible {
         self.attributes = attributes
     }
 
-    /// `{A: x, B: 2}` in name order: how `dploy machine` shows the field and how group
-    /// defaults are compared (two groups that set the same attributes agree).
+    /// `{A: "x", B: 2}` in name order, strings quoted: how `dploy machine` and a group
+    /// conflict show the field. (Group defaults are compared as values, not as this text.)
     public var description: String {
         "{" + attributes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}"
     }
