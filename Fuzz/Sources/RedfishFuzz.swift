@@ -1,13 +1,15 @@
 import DployBMC
+import DploySpec
 
 /// The bytes as a document a BMC answers: `JSONValue(parsing:)`, then every resource parser
 /// dploy reads a Redfish document with (systems, managers, firmware inventory and its
-/// members, tasks and task monitors, iLO's update service) and the path rules its links go
-/// through. A document that is not JSON is refused, which is fine.
+/// members, tasks and task monitors, iLO's update service, Bios and its pending settings)
+/// and the path rules its links go through. A document that is not JSON is refused, which is fine.
 ///
 /// Invariants: a parsed document serializes (as dploy sends PATCH and POST bodies) to
 /// bytes that parse back to the same document; path normalization is idempotent and a path
-/// is within itself.
+/// is within itself; every BIOS value read goes back to JSON as a PATCH sends it and reads
+/// back as the same value (type and all).
 enum RedfishFuzz {
     static func run(_ bytes: [UInt8]) {
         guard let json = try? JSONValue(parsing: bytes) else { return }
@@ -16,7 +18,11 @@ enum RedfishFuzz {
         _ = InstalledFirmware(json: json)
         _ = UpdateProgress(task: json)
         _ = UpdateProgress(hpeUpdateService: json)
-        var links = [system.path] + system.managers + [system.resetTarget, system.biosPath, system.virtualMediaPath].compactMap { $0 }
+        let bios = BiosResource(json: json)
+        for (name, value) in bios.attributes {
+            FuzzCheck.require(BIOSValue(json: value.json) == value, "BIOS attribute \(name.debugDescription): \(value) does not read back from \(value.json)")
+        }
+        var links = [system.path] + system.managers + [system.resetTarget, system.biosPath, system.virtualMediaPath, bios.settingsPath].compactMap { $0 }
         for member in json["Members"]?.array ?? [] {
             _ = InstalledFirmware(json: member)
             if let link = member.link { links.append(link) }

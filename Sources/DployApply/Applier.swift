@@ -124,8 +124,9 @@ public struct Applier: Sendable {
     /// Each machine's BMC steps in plan order. One machine's failure stops its later steps
     /// (no power cycle into the old disk after a failed boot-once) but not other machines';
     /// all failures are reported together. Re-running is harmless: boot-once is a setting,
-    /// power on/off does nothing when already so, and a firmware step is planned only while
-    /// the inventory is below the baseline.
+    /// power on/off does nothing when already so, a firmware step is planned only while
+    /// the inventory is below the baseline, and a BIOS step only while the pending settings
+    /// do not hold the desired values.
     private func runBMCActions(_ actions: [Action], _ bmc: any BMCActions, report: inout Report) throws {
         var failures: [String: String] = [:]
         for action in actions where action.needsBMC {
@@ -142,6 +143,9 @@ public struct Applier: Sendable {
                 case .updateFirmware(_, let target, _):
                     try bmc.updateFirmware(machine: machine, target)
                     done = "firmware \(target.component) \(target.version)"
+                case .setBIOSAttributes(_, let changes, let ifMatch, _):
+                    try bmc.setBIOSAttributes(machine: machine, changes, ifMatch: ifMatch)
+                    done = "bios \(changes.map(\.text).joined(separator: ", ")) (applies at next reboot)"
                 case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP:
                     continue
                 }

@@ -12,12 +12,22 @@ public protocol BMCActions {
     /// Install one firmware component's image and wait until the BMC says it is done or
     /// failed (throws), within a bounded time.
     func updateFirmware(machine: String, _ target: FirmwareTarget) throws
+    /// Write BIOS attributes to the pending settings (for the next reboot), as one request
+    /// with `If-Match: ifMatch`, the pending settings' ETag the plan was made from: it fails
+    /// (412) when they changed since the plan read them. nil (the BMC gave no ETag): the
+    /// access reads the ETag just before writing, which guards only that short window.
+    func setBIOSAttributes(machine: String, _ changes: [BIOSChange], ifMatch: String?) throws
 }
 
 extension BMCActions {
     /// BMC access that cannot flash firmware refuses the step by name rather than skipping it.
     public func updateFirmware(machine: String, _ target: FirmwareTarget) throws {
         throw BMCStepRefused("this BMC access cannot update firmware (\(target.component))")
+    }
+
+    /// BMC access that cannot write BIOS settings refuses the step by name rather than skipping it.
+    public func setBIOSAttributes(machine: String, _ changes: [BIOSChange], ifMatch: String?) throws {
+        throw BMCStepRefused("this BMC access cannot set BIOS attributes (\(changes.map(\.name).joined(separator: ", ")))")
     }
 }
 

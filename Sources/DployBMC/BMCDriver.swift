@@ -32,4 +32,11 @@ public final class BMCDriver {
                                progress: (UpdateProgress) -> Void = { _ in }) throws -> UpdateProgress {
         try connection.updateFirmware(imageURI: imageURI, timeout: timeout, interval: interval, progress: progress)
     }
+
+    /// Writes BIOS attributes to the pending settings, for the next reboot, with `If-Match:
+    /// ifMatch` (nil: the ETag read just before); a 412 (the settings changed since that
+    /// ETag was read) is an error.
+    public func setBIOSAttributes(_ attributes: [String: BIOSValue], ifMatch: String?) throws {
+        try connection.setBIOSAttributes(attributes, ifMatch: ifMatch)
+    }
 }

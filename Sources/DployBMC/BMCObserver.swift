@@ -25,15 +25,21 @@ public struct BMCObserver: Sendable {
     /// Also read each BMC's firmware inventory (for firmware baselines); a BMC without one
     /// still gives its reading, with `firmware` nil.
     public var readsFirmware: Bool
+    /// Also read the BIOS attributes, current and pending (for machines with `bios`). A BIOS
+    /// that cannot be read leaves `bios` nil, so nothing is planned on a guess, and says why
+    /// in `biosError`.
+    public var readsBIOS: Bool
 
     public init(secrets: (any BMCCredentials)?, baseDirectory: String, concurrency: Int = 16,
-                options: RedfishOptions = RedfishOptions(), warnings: BMCWarnings? = nil, readsFirmware: Bool = false) {
+                options: RedfishOptions = RedfishOptions(), warnings: BMCWarnings? = nil, readsFirmware: Bool = false,
+                readsBIOS: Bool = false) {
         self.secrets = secrets
         self.baseDirectory = baseDirectory
         self.concurrency = max(1, concurrency)
         self.options = options
         self.warnings = warnings
         self.readsFirmware = readsFirmware
+        self.readsBIOS = readsBIOS
     }
 
     /// Reads each machine's BMC; the answer is in the order of `targets`.
@@ -65,6 +71,9 @@ public struct BMCObserver: Sendable {
             do {
                 var reading = try await client.reading()
                 if readsFirmware { reading.firmware = try? await client.firmwareInventory() }
+                if readsBIOS {
+                    do { reading.bios = try await client.bios() } catch { reading.biosError = "\(error)" }
+                }
                 result = .success(reading)
             } catch let error as BMCError {
                 result = .failure(error)

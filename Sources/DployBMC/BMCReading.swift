@@ -15,6 +15,10 @@ public struct BMCReading: Hashable, Sendable, Codable {
     public var webPage: String?
     /// The firmware inventory, when the observer was asked for it and the BMC offers one.
     public var firmware: [InstalledFirmware]?
+    /// The BIOS attributes, current and pending, when the observer was asked for them.
+    public var bios: BIOSReading?
+    /// Why the BIOS attributes could not be read, when they were asked for and were not.
+    public var biosError: String?
 
     public init(system: ComputerSystem, manager: Manager?, baseURL: String) {
         power = system.power

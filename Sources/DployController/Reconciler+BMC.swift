@@ -97,6 +97,22 @@ public final class FleetBMC: BMCActions {
         }
     }
 
+    /// Writes the drifted BIOS attributes to the pending settings with `If-Match` the ETag the
+    /// plan read them with (see `BMCActions`); the machine takes them at its next reboot,
+    /// which dploy does not force.
+    public func setBIOSAttributes(machine: String, _ changes: [BIOSChange], ifMatch: String?) throws {
+        let list = changes.map(\.text).joined(separator: ", ")
+        do {
+            try driver(machine).setBIOSAttributes(Dictionary(changes.map { ($0.name, $0.desired) }) { _, last in last }, ifMatch: ifMatch)
+            logger?.info("BIOS settings written, applied at next reboot: \(list)", metadata: ["machine": "\(machine)"])
+            record(machine, "bios-pending", "\(list): written to the pending settings, applied at next reboot")
+        } catch {
+            logger?.error("BIOS settings not written: \(list): \(error)", metadata: ["machine": "\(machine)"])
+            record(machine, "bios-failed", "\(list): \(error)")
+            throw error
+        }
+    }
+
     /// Refuses the step unless the image URL serves the baseline's SHA-256.
     private func checkImage(_ target: FirmwareTarget) throws {
         let served: String
@@ -162,40 +178,58 @@ extension Reconciler {
     }
 
     /// Reads the BMC of every machine that has one, `concurrency` at a time (default: the
-    /// config's `bmc.concurrency`), and the firmware inventory of those with a firmware
-    /// baseline. Returns what `ObservedState.power` and `.firmware` take, by MAC (machines
-    /// whose BMC could not be read are left out, so nothing is planned on a guess), with
-    /// every observation.
-    public func observeBMCs(_ fleet: Fleet, concurrency: Int? = nil, warnings: BMCWarnings? = nil) async
-        -> (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware], observations: [BMCObservation]) {
+    /// config's `bmc.concurrency`), the firmware inventory of those with a firmware baseline
+    /// and the BIOS attributes of those with `bios`. Machines whose BMC (or inventory, or
+    /// BIOS) could not be read are left out, so nothing is planned on a guess.
+    public func observeBMCs(_ fleet: Fleet, concurrency: Int? = nil, warnings: BMCWarnings? = nil) async -> ObservedBMCs {
         let resolver = DefaultsResolver(groups: fleet.groups)
-        var plain: [(machine: String, bmc: BMCSettings)] = [], withBaseline: [(machine: String, bmc: BMCSettings)] = []
+        // One observer per combination of what is read: a machine pays for its own reads only.
+        var targets: [Int: [(machine: String, bmc: BMCSettings)]] = [:]
         var macs: [String: MACAddress] = [:]
         for machine in fleet.machines {
             let settings = resolver.resolve(machine).settings
             guard let bmc = settings.bmc, bmc.address != nil else { continue }
-            if settings.firmware != nil { withBaseline.append((machine.name, bmc)) } else { plain.append((machine.name, bmc)) }
+            let reads = (settings.firmware != nil ? 1 : 0) | (settings.bios != nil ? 2 : 0)
+            targets[reads, default: []].append((machine.name, bmc))
             macs[machine.name] = machine.mac.value
         }
         var observer = BMCObserver(secrets: secretStore, baseDirectory: bmcBaseDirectory,
                                    concurrency: concurrency ?? config.bmcConcurrency, warnings: warnings)
-        var observations = await observer.observe(plain)
-        observer.readsFirmware = true
-        observations += await observer.observe(withBaseline)
-        var power: [MACAddress: ObservedPower] = [:]
-        var firmware: [MACAddress: ObservedFirmware] = [:]
-        for observation in observations {
+        var result = ObservedBMCs()
+        for reads in targets.keys.sorted() {
+            observer.readsFirmware = reads & 1 != 0
+            observer.readsBIOS = reads & 2 != 0
+            result.observations += await observer.observe(targets[reads]!)
+        }
+        for observation in result.observations {
             guard let mac = macs[observation.machine], let reading = observation.reading else { continue }
             switch reading.power {
-            case .on: power[mac] = .on
-            case .off: power[mac] = .off
+            case .on: result.power[mac] = .on
+            case .off: result.power[mac] = .off
             default: break  // powering on or off: neither, so no drift is planned mid-change
             }
             if let installed = reading.firmware {
-                firmware[mac] = ObservedFirmware(model: reading.model,
-                                                 versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
+                result.firmware[mac] = ObservedFirmware(model: reading.model,
+                                                        versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
+            }
+            if let error = reading.biosError { result.biosUnread[mac] = error }
+            if let bios = reading.bios {
+                result.bios[mac] = ObservedBIOS(current: bios.current, names: bios.names, pending: bios.pending, settingsETag: bios.pendingETag)
             }
         }
-        return (power, firmware, observations)
+        return result
     }
+}
+
+/// What one round of BMC reads gives the planner (`ObservedState.power`, `.firmware`,
+/// `.bios`, by MAC), with every observation for the store and the metrics.
+public struct ObservedBMCs: Sendable {
+    public var power: [MACAddress: ObservedPower] = [:]
+    public var firmware: [MACAddress: ObservedFirmware] = [:]
+    public var bios: [MACAddress: ObservedBIOS] = [:]
+    /// Why a BIOS could not be read, for machines whose BMC was read but whose BIOS was not.
+    public var biosUnread: [MACAddress: String] = [:]
+    public var observations: [BMCObservation] = []
+
+    public init() {}
 }

@@ -239,9 +239,9 @@ public struct Reconciler: Sendable {
 
     /// Plans against desired state already loaded, as a loop does between source changes.
     /// A saved plan needs the fingerprint; a loop that applies at once does not.
-    /// - Parameter bmc: power and firmware read from the BMCs, when the caller read them.
+    /// - Parameter bmc: power, firmware and BIOS read from the BMCs, when the caller read them.
     public func plan(desired: DesiredState, fingerprint: Bool = true, store: SQLiteStore? = nil,
-                     bmc: (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware])? = nil) throws -> PlanResult {
+                     bmc: ObservedBMCs? = nil) throws -> PlanResult {
         try plan(desired: desired, observed: observe(store: store, bmc: bmc), fingerprint: fingerprint)
     }
 
@@ -251,13 +251,15 @@ public struct Reconciler: Sendable {
         try Planner.plan(desired: desired, observed: observed, settings: settings, cache: renderCache, fingerprint: fingerprint)
     }
 
-    /// The observed state, with power and firmware read from the BMCs when the caller read them.
+    /// The observed state, with power, firmware and BIOS read from the BMCs when the caller read them.
     public func observe(store: SQLiteStore?,
-                        bmc: (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware])?) throws -> ObservedState {
+                        bmc: ObservedBMCs?) throws -> ObservedState {
         var observed = try observe(store: store)
         if let bmc {
             observed.power = bmc.power
             observed.firmware = bmc.firmware
+            observed.bios = bmc.bios
+            observed.biosUnread = bmc.biosUnread
         }
         return observed
     }

@@ -22,6 +22,14 @@ enum Fingerprint {
         for (mac, generation) in observed.installedGenerations { add(3, Array("\(mac)=\(generation)".utf8)) }
         for (mac, power) in observed.power { add(4, Array("\(mac):\(power.rawValue)".utf8)) }
         for (run, state) in observed.taskRuns { add(5, Array(run.task.utf8), Array(run.revision.utf8), Array(run.machine.utf8), Array(state.rawValue.utf8)) }
+        // Firmware and BIOS readings: a saved plan must not PATCH or flash on a reading that moved.
+        for (mac, firmware) in observed.firmware {
+            for (name, version) in firmware.versions { add(6, Array("\(mac)".utf8), Array(name.utf8), Array(version.utf8)) }
+        }
+        for (mac, bios) in observed.bios {
+            for (name, value) in bios.current { add(7, Array("\(mac)".utf8), Array(name.utf8), Array(value.description.utf8)) }
+            for (name, value) in bios.pending ?? [:] { add(8, Array("\(mac)".utf8), Array(name.utf8), Array(value.description.utf8)) }
+        }
         return hex(a) + hex(b)
     }
 

@@ -15,6 +15,11 @@ public struct ObservedState: Hashable, Sendable {
     public var power: [MACAddress: ObservedPower]
     /// Model and firmware versions as the BMC reports them, by MAC (machines with a baseline).
     public var firmware: [MACAddress: ObservedFirmware] = [:]
+    /// BIOS attributes, current and pending, as the BMC reports them, by MAC (machines with `bios`).
+    public var bios: [MACAddress: ObservedBIOS] = [:]
+    /// Why the BIOS could not be read, by MAC, for machines with `bios` whose BMC was read:
+    /// the plan says so instead of planning nothing in silence.
+    public var biosUnread: [MACAddress: String] = [:]
     /// The generation each machine is installing now (its installer has not called back).
     public var installing: [MACAddress: Int] = [:]
     /// The generation whose install failed last, for machines whose newest attempt failed.

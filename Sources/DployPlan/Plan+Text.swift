@@ -16,7 +16,7 @@ extension Plan {
             let reasons = machine.reasons.isEmpty ? [""] : machine.reasons.map(\.message)
             lines.append("  \(paint(sign, code)) \(paint(pad(machine.machine), "1"))  \(reasons[0])")
             lines += reasons.dropFirst().map { indent + $0 }
-            lines += machine.actions.map { indent + $0.line }
+            lines += machine.actions.flatMap(\.lines).map { indent + $0 }
         }
         if !shared.isEmpty {
             lines.append("    \(pad("shared"))  " + (shared.first.map(\.line) ?? ""))
@@ -56,7 +56,17 @@ extension Action {
         case .bootOnceFromNetwork: "bmc     boot once from network"
         case .power(_, let power, _): "bmc     power \(power.rawValue)"
         case .updateFirmware(_, let target, _): "bmc     firmware \(target.component) \(target.installed) → \(target.version)"
+        case .setBIOSAttributes(_, let changes, _, _): "bmc     bios " + changes.map(\.text).joined(separator: ", ")
         }
+    }
+
+    /// The step as `dploy plan` prints it, one line per BIOS attribute (a PATCH of ten
+    /// attributes is ten lines an operator can read), one line for anything else.
+    public var lines: [String] {
+        if case .setBIOSAttributes(_, let changes, _, _) = self {
+            return changes.map { "bmc     bios \($0.text)" }
+        }
+        return [line]
     }
 }
 

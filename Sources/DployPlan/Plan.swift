@@ -115,12 +115,17 @@ public enum Action: Hashable, Sendable {
     case power(machine: String, PowerAction, reason: Reason)
     /// Flash one firmware component through the machine's BMC.
     case updateFirmware(machine: String, FirmwareTarget, reason: Reason)
+    /// Write BIOS attributes to the pending settings through the machine's BMC, for its next
+    /// reboot: only those that differ, in one PATCH. `ifMatch` is the pending settings' ETag
+    /// as read when the plan was made, sent as `If-Match`: if they changed since, the BMC
+    /// answers 412 and nothing is written (nil: the BMC gave none; apply reads one then).
+    case setBIOSAttributes(machine: String, [BIOSChange], ifMatch: String?, reason: Reason)
 
     public var reason: Reason {
         switch self {
         case .writeFile(_, _, let reason), .removeFile(_, _, let reason), .writeDHCPConfig(_, let reason),
              .reloadDHCP(_, let reason), .bootOnceFromNetwork(_, let reason), .power(_, _, let reason),
-             .updateFirmware(_, _, let reason):
+             .updateFirmware(_, _, let reason), .setBIOSAttributes(_, _, _, let reason):
             reason
         }
     }
@@ -130,7 +135,7 @@ public enum Action: Hashable, Sendable {
         switch self {
         case .writeFile(_, let machine, _): machine
         case .removeFile(_, let machine, _), .bootOnceFromNetwork(let machine, _), .power(let machine, _, _),
-             .updateFirmware(let machine, _, _):
+             .updateFirmware(let machine, _, _), .setBIOSAttributes(let machine, _, _, _):
             machine
         case .writeDHCPConfig, .reloadDHCP: nil
         }
@@ -140,21 +145,21 @@ public enum Action: Hashable, Sendable {
     public var path: OutputPath? {
         switch self {
         case .writeFile(let path, _, _), .removeFile(let path, _, _), .writeDHCPConfig(let path, _): path
-        case .reloadDHCP, .bootOnceFromNetwork, .power, .updateFirmware: nil
+        case .reloadDHCP, .bootOnceFromNetwork, .power, .updateFirmware, .setBIOSAttributes: nil
         }
     }
 
     /// Whether Apply needs a BMC for this step.
     public var needsBMC: Bool {
         switch self {
-        case .bootOnceFromNetwork, .power, .updateFirmware: true
+        case .bootOnceFromNetwork, .power, .updateFirmware, .setBIOSAttributes: true
         case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP: false
         }
     }
 
     /// The step's name, as `plan --json` gives it in `kind`.
     public enum Kind: String, CaseIterable, Hashable, Sendable {
-        case writeFile, removeFile, writeDHCPConfig, reloadDHCP, bootOnceFromNetwork, power, updateFirmware
+        case writeFile, removeFile, writeDHCPConfig, reloadDHCP, bootOnceFromNetwork, power, updateFirmware, setBIOSAttributes
     }
 
     public var kind: Kind {
@@ -166,6 +171,7 @@ public enum Action: Hashable, Sendable {
         case .bootOnceFromNetwork: .bootOnceFromNetwork
         case .power: .power
         case .updateFirmware: .updateFirmware
+        case .setBIOSAttributes: .setBIOSAttributes
         }
     }
 }
@@ -173,7 +179,7 @@ public enum Action: Hashable, Sendable {
 /// `plan --json` and saved plans: one flat object per action, `kind` first among equals,
 /// the payload's fields beside it (`schemas/plan.schema.json`).
 extension Action: Codable {
-    private enum CodingKeys: String, CodingKey { case kind, machine, path, command, power, firmware, reason }
+    private enum CodingKeys: String, CodingKey { case kind, machine, path, command, power, firmware, bios, ifMatch, reason }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -184,6 +190,9 @@ extension Action: Codable {
         case .reloadDHCP(let command, _): try container.encode(command, forKey: .command)
         case .power(_, let power, _): try container.encode(power.rawValue, forKey: .power)
         case .updateFirmware(_, let target, _): try container.encode(target, forKey: .firmware)
+        case .setBIOSAttributes(_, let changes, let ifMatch, _):
+            try container.encode(changes, forKey: .bios)
+            try container.encodeIfPresent(ifMatch, forKey: .ifMatch)
         case .writeFile, .removeFile, .writeDHCPConfig, .bootOnceFromNetwork: break
         }
         try container.encode(reason, forKey: .reason)
@@ -212,6 +221,9 @@ extension Action: Codable {
             self = .power(machine: try machine(), power, reason: reason)
         case .updateFirmware:
             self = .updateFirmware(machine: try machine(), try container.decode(FirmwareTarget.self, forKey: .firmware), reason: reason)
+        case .setBIOSAttributes:
+            self = .setBIOSAttributes(machine: try machine(), try container.decode([BIOSChange].self, forKey: .bios),
+                                      ifMatch: try container.decodeIfPresent(String.self, forKey: .ifMatch), reason: reason)
         }
     }
 }

@@ -77,7 +77,9 @@ public struct PlanResult: Sendable {
     }
 }
 
-/// Why no plan could be made: templates that do not parse or render.
+/// Why no plan could be made: templates that do not parse or render, each at its file, line
+/// and column. (What one machine's hardware refuses, such as a BIOS attribute its BIOS does
+/// not list, is that machine's reason, never a PlanError: it must not stop the fleet.)
 public struct PlanError: Error, Sendable, CustomStringConvertible {
     public var problems: [TemplateError]
     public var description: String { problems.map(\.description).joined(separator: "\n") }
@@ -99,6 +101,8 @@ public enum Planner {
         var files = FileContents()
         var machinePlans: [MachinePlan] = []
         var problems: [TemplateError] = []
+        /// Notes about desired machines (BIOS settings waiting for a reboot or withheld), in machine order.
+        var machineNotes: [Reason] = []
         var templates: [String: Result<InstallerTemplate, TemplateError>] = [:]
         var hosts: [DHCPHost] = []
         var desiredMachineKeys: Set<String> = []
@@ -151,7 +155,7 @@ public enum Planner {
             let facts = MachineFacts(rendered: rendered, owned: owned, installed: installed,
                                      installing: observed.installing[mac], failed: failedGeneration,
                                      baseline: rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:)))
-            if let plan = planMachine(facts, observed: observed) {
+            if let plan = planMachine(facts, observed: observed, notes: &machineNotes) {
                 // Only files that will be written need their contents in the result. The cache
                 // keeps digests, not bytes: a machine with a file to write is rendered again.
                 let writes = plan.actions.compactMap { action -> OutputPath? in
@@ -220,7 +224,7 @@ public enum Planner {
         let loaderNotes = unservedLoaders.isEmpty ? [] : [Self.loaderNotServed(unservedLoaders)]
         let plan = Plan(source: desired.source, revision: desired.revision, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
                         machines: machinePlans, shared: shared, tasks: tasks.tasks,
-                        notes: notes + tasks.notes + discoveredNotes + loaderNotes)
+                        notes: machineNotes + notes + tasks.notes + discoveredNotes + loaderNotes)
         return PlanResult(plan: plan, desiredFiles: files)
     }
 
@@ -284,8 +288,9 @@ public enum Planner {
         var baseline: FirmwareBaseline?
     }
 
-    /// The steps for one desired machine, or nil when it is as it should be.
-    private static func planMachine(_ facts: MachineFacts, observed: ObservedState) -> MachinePlan? {
+    /// The steps for one desired machine, or nil when it is as it should be. BIOS attributes
+    /// already pending, and BIOS settings withheld because its BIOS refuses them, add to `notes`.
+    private static func planMachine(_ facts: MachineFacts, observed: ObservedState, notes: inout [Reason]) -> MachinePlan? {
         let machine = facts.rendered.effective, files = facts.rendered.digests
         let (installed, failed, needsInstall) = (facts.installed, facts.failed, facts.rendered.needsInstall)
         let mac = machine.machine.mac.value
@@ -345,6 +350,23 @@ public enum Planner {
             let drift = FirmwareDrift.plan(machine: machine.name, baseline: baseline, observed: firmware)
             reasons += drift.reasons
             actions += drift.actions
+        }
+        if let bios = machine.settings.bios, let observedBIOS = observed.bios[mac], machine.settings.bmc?.address != nil {
+            let location = switch machine.origins["bios.attributes"] {
+            case .machine(let location), .group(_, let location): location
+            case nil: machine.machine.metadata.location
+            }
+            let drift = BIOSDrift.plan(machine: machine.name, desired: bios, observed: observedBIOS, location: location)
+            reasons += drift.reasons
+            // Before a reinstall's boot-once and power cycle (and any power step), so the
+            // settings are pending when the machine reboots and it installs with them.
+            let firstPowerStep = actions.firstIndex { $0.kind == .bootOnceFromNetwork || $0.kind == .power } ?? actions.endIndex
+            actions.insert(contentsOf: drift.actions, at: firstPowerStep)
+            notes += drift.notes
+        } else if machine.settings.bios != nil, machine.settings.bmc?.address != nil, let error = observed.biosUnread[mac] {
+            let message = "BIOS settings not read, so none is planned: \(Names.escapingControls(error))"
+            reasons.append(Reason(.biosUnread, message))
+            notes.append(Reason(.biosUnread, "\(machine.name): \(message)"))
         }
         if let task = observed.imaging[mac], actions.contains(where: \.needsBMC) {
             // Like an install, an image being written or read is never power-cycled under it.

@@ -23,6 +23,8 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case firmwareDrift
         /// The baseline names models and the BMC reports another: left as it is.
         case firmwareModelMismatch
+        /// BIOS attributes differ from the machine's `bios.attributes`, and the pending settings do not hold them yet.
+        case biosDrift
         /// It is in its imaging environment: BMC steps wait until the run ends.
         case imagingInProgress
         /// Gone from git while its files remain (or its files sit under a MAC it no longer has).
@@ -65,6 +67,14 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case taskTargetsNothing
         /// Profiles boot pxelinux or GRUB, but dploy serves no TFTP: those machines get iPXE.
         case loaderNotServed
+        /// BIOS attributes dploy wrote to the pending settings: the BIOS takes them at the machine's next reboot.
+        case biosPendingReboot
+        /// Its BIOS refuses `bios.attributes` (a name it does not list, a value of another type): its BIOS step is withheld, the rest of the fleet is planned.
+        case biosInvalid
+        /// Its BIOS attributes differ, but the BIOS names no settings object to write them to: no BIOS step is planned.
+        case biosNoSettings
+        /// It has `bios` and its BMC was read, but its BIOS settings could not be: nothing is planned for them, and the error says why.
+        case biosUnread
     }
 
     public var code: Code

@@ -89,7 +89,7 @@ struct FirmwareApplyTests {
         let desired = try reconciler.loadDesired()
         let read = await reconciler.observeBMCs(desired.fleet)
         #expect(read.observations.allSatisfy { $0.error == nil }, "\(read.observations.compactMap(\.error))")
-        let result = try reconciler.plan(desired: desired, bmc: (read.power, read.firmware))
+        let result = try reconciler.plan(desired: desired, bmc: read)
 
         // The plan carries each component's image, so apply needs nothing else.
         let steps = result.plan.actions.filter { $0.kind == .updateFirmware }

@@ -34,7 +34,8 @@ struct ReconcilerBMCTests {
         #expect(config.bmcConcurrency == 2, "bmc: {concurrency: 2} in dploy.yaml")
         let fleet = try reconciler.loadDesired().fleet
 
-        let (power, firmware, observations) = await reconciler.observeBMCs(fleet, concurrency: 4)
+        let read = await reconciler.observeBMCs(fleet, concurrency: 4)
+        let (power, firmware, observations) = (read.power, read.firmware, read.observations)
         #expect(firmware.isEmpty, "no firmware baselines here")
         #expect(observations.count == 3)
         #expect(power == [try #require(MACAddress("52:54:00:00:00:10")): .off, try #require(MACAddress("52:54:00:00:00:11")): .off])

@@ -113,7 +113,9 @@ final class ILOFixture: @unchecked Sendable {
 
     var baseURL: String { "https://127.0.0.1:\(port)" }
 
-    init(generation: Int = 5) throws {
+    /// - Parameter tree: a recorded tree to serve instead of Fixtures/ilo5 (one of
+    ///   `HPEMockups`' models); `generation` then changes nothing but the update protocol.
+    init(generation: Int = 5, tree: URL? = nil) throws {
         folder = try TemporaryFolder(prefix: "dploy-bmc")
         certificate = try TestCertificate(in: folder)
         password = "ilo-" + UUID().uuidString.prefix(12)
@@ -121,7 +123,7 @@ final class ILOFixture: @unchecked Sendable {
         child = try ChildProcess(try Tool.python3.require(), [
             fixtures.appendingPathComponent("ilo_fixture.py").path, "--cert", certificate.certificate, "--key", certificate.key,
             "--user", username, "--password-file", folder.file("password"), "--generation", String(generation),
-        ])
+        ] + (tree.map { ["--tree", $0.path] } ?? []))
         let line = child.firstLine()
         guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5)) else {
             throw ToolFailure(message: "the iLO fixture did not start: '\(line)'")

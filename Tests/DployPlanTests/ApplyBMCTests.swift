@@ -25,6 +25,11 @@ final class RecordingBMC: BMCActions {
         if failing.contains(machine) { throw ApplyError.io(machine, "BMC unreachable") }
         calls.append("\(machine) firmware \(target.component) \(target.version) \(target.image)")
     }
+
+    func setBIOSAttributes(machine: String, _ changes: [BIOSChange], ifMatch: String?) throws {
+        if failing.contains(machine) { throw ApplyError.io(machine, "BMC unreachable") }
+        calls.append("\(machine) bios " + changes.map { "\($0.name)=\($0.desired)" }.joined(separator: ","))
+    }
 }
 
 /// BMC access written before firmware steps existed: it relies on the protocol's default.

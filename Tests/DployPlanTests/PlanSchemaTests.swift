@@ -90,7 +90,7 @@ struct PlanSchemaTests {
     }
 
     /// Plans of the lab that together hold every kind of step: the first plan (new
-    /// machines, shared files, a reload); a reinstall, power drift and firmware drift once
+    /// machines, shared files, a reload); a reinstall, power, firmware and BIOS drift once
     /// applied; and a removal with prune on.
     static func plansWithEveryStep() throws -> [Plan] {
         let lab = try LabCopy(config: LabCopy.config(extraDHCP: ", reload: \"true\"", prune: "{enabled: true, maxRemovals: 5}"),
@@ -104,6 +104,8 @@ struct PlanSchemaTests {
         let web01 = try #require(MACAddress("94:18:82:3a:5c:10"))
         observed.power[web01] = .off
         observed.firmware[web01] = ObservedFirmware(model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.96 Aug 17 2023"])
+        try BIOSDriftTests.addBIOS(to: lab, "    attributes: {ProcHyperthreading: Disabled}")
+        observed.bios[web01] = ObservedBIOS(current: ["ProcHyperthreading": .string("Enabled")], pending: [:], settingsETag: "W/\"5E771001\"")
         let drift = try Planner.plan(desired: reconciler.loadDesired(), observed: observed, settings: reconciler.settings).plan
 
         try FileManager.default.removeItem(atPath: lab.path("machines/rack-r2.yaml"))

@@ -182,6 +182,64 @@ struct DiagnosticTests {
         Case(name: "an integer out of range", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
                                                                               extra: "  generation: 99999999999999999999\n")],
              expected: [("m.yaml:8:15", "'spec.generation' is out of range")]),
+        Case(name: "BIOS attributes: a list, a null, a fraction, a name with a dash, all at once",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                 "  bios:", "    attributes:", "      ProcHyperthreading: [Enabled]", "      WorkloadProfile:",
+                 "      NetworkBootRetryCount: 2.5", "      Proc-Turbo: Disabled", "      Sriov: Enabled", "",
+             ].joined(separator: "\n"))],
+             expected: [("m.yaml:10:27", "'spec.bios.attributes.ProcHyperthreading' must be a single value, found a list"),
+                        ("m.yaml:11:23", "'spec.bios.attributes.WorkloadProfile' must be a string, an integer or a boolean, found null"),
+                        ("m.yaml:12:30", "'spec.bios.attributes.NetworkBootRetryCount' must be a string, an integer or a boolean, found a number"),
+                        ("m.yaml:13:19", "'spec.bios.attributes.Proc-Turbo' is not a BIOS attribute name")]),
+        Case(name: "BIOS attributes: a string over 256 characters, integers past ±(2^53 − 1)",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                 "  bios:", "    attributes:", "      AdminName: " + String(repeating: "é", count: 257),
+                 "      PowerOnDelay: 9007199254740992", "      Offset: -9007199254740992", "      Sriov: Enabled", "",
+             ].joined(separator: "\n"))],
+             expected: [("m.yaml:10:18", "'spec.bios.attributes.AdminName' is 257 characters long; at most 256"),
+                        ("m.yaml:11:21", "'spec.bios.attributes.PowerOnDelay' is out of range: 9007199254740992 (at most ±9007199254740991"),
+                        ("m.yaml:12:15", "'spec.bios.attributes.Offset' is out of range: -9007199254740992")]),
+        Case(name: "BIOS attributes: a line break and an escape character in strings",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                 "  bios:", "    attributes:", #"      AdminName: "ops\nProcHyperthreading: Disabled""#, #"      AdminEmail: "a\e[2J""#, "",
+             ].joined(separator: "\n"))],
+             expected: [("m.yaml:10:18", #"'spec.bios.attributes.AdminName' must be one line without control characters, found "ops\nProcHyperthreading: Disabled""#),
+                        ("m.yaml:11:19", #"'spec.bios.attributes.AdminEmail' must be one line without control characters, found "a\u{1B}[2J""#)]),
+        Case(name: "BIOS attributes: more than 1024",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  bios:\n    attributes:\n"
+                 + (0...1024).map { "      A\($0): 1\n" }.joined())],
+             expected: [("m.yaml:10:7", "'spec.bios.attributes' sets 1025 attributes; at most 1024")]),
+        Case(name: "BIOS: an unknown field beside attributes, with a suggestion",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  bios: {atributes: {Sriov: Enabled}}\n")],
+             expected: [("m.yaml:8:10", "unknown field 'spec.bios.atributes'; did you mean 'attributes'?")]),
+        Case(name: "two groups of equal priority with different BIOS attributes",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
+                     "g.yaml": """
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: web}
+                        spec: {selector: {role: web}, defaults: {bios: {attributes: {Sriov: Enabled}}}}
+                        ---
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: gpu}
+                        spec: {members: [web-01], defaults: {bios: {attributes: {Sriov: Disabled}}}}
+                        """],
+             expected: [("g.yaml:4:", "groups 'gpu' and 'web' both set 'bios.attributes' with priority 0 but disagree ('{Sriov: \"Disabled\"}' vs '{Sriov: \"Enabled\"}')")]),
+        Case(name: "two groups of equal priority with the same BIOS attribute as an integer and as a string",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
+                     "g.yaml": """
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: web}
+                        spec: {selector: {role: web}, defaults: {bios: {attributes: {NetworkBootRetryCount: 20}}}}
+                        ---
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: gpu}
+                        spec: {members: [web-01], defaults: {bios: {attributes: {NetworkBootRetryCount: "20"}}}}
+                        """],
+             expected: [("g.yaml:4:", #"groups 'gpu' and 'web' both set 'bios.attributes' with priority 0 but disagree ('{NetworkBootRetryCount: "20"}' vs '{NetworkBootRetryCount: 20}')"#)]),
         Case(name: "non-UTF-8 bytes", files: ["latin1.yaml": "apiVersion: dploy.org/v1\nkind: Machine\n# caf\u{FFFD}\n"],
              expected: [("latin1.yaml:3:6", "not valid UTF-8")]),
     ]
@@ -285,6 +343,33 @@ struct DiagnosticTests {
         ])
         let machine = try #require(result.fleet.machine(named: "web-01"))
         #expect(DefaultsResolver(groups: result.fleet.groups).resolve(machine).settings.disk == "/dev/sdb")
+    }
+
+    @Test("bios.attributes: strings, integers and booleans kept apart; a group's map is inherited whole, a machine's replaces it")
+    func biosAttributes() throws {
+        let result = load([
+            "m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                "  bios:",
+                "    attributes: {ProcHyperthreading: Disabled, NetworkBootRetryCount: 20, Quoted: \"20\", SecureBootEnable: true}", "",
+            ].joined(separator: "\n"))
+                + "---\n" + Sample.machine("web-02", mac: "94:18:82:00:00:02"),
+            "g.yaml": """
+                apiVersion: dploy.org/v1
+                kind: Group
+                metadata: {name: web}
+                spec: {selector: {role: web}, defaults: {bios: {attributes: {Sriov: Enabled}}}}
+                """,
+        ])
+        #expect(result.diagnostics.isEmpty, "\(rendered(result))")
+        let resolver = DefaultsResolver(groups: result.fleet.groups)
+        let own = resolver.resolve(try #require(result.fleet.machine(named: "web-01")))
+        #expect(own.settings.bios?.attributes == ["ProcHyperthreading": .string("Disabled"), "NetworkBootRetryCount": .integer(20),
+                                                  "Quoted": .string("20"), "SecureBootEnable": .boolean(true)])
+        #expect(own.origins["bios.attributes"] == .machine(SourceLocation(file: "m.yaml", line: 9, column: 17)))
+        let inherited = resolver.resolve(try #require(result.fleet.machine(named: "web-02")))
+        #expect(inherited.settings.bios?.attributes == ["Sriov": .string("Enabled")])
+        #expect(inherited.origins["bios.attributes"] == .group("web", SourceLocation(file: "g.yaml", line: 4, column: 61)))
+        #expect(inherited.inheritedFieldValues["bios.attributes"] == #"{Sriov: "Enabled"}"#)
     }
 
     @Test("a BMC without credentials, from the machine or a group, is an error")

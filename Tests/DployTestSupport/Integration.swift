@@ -93,3 +93,36 @@ public struct ToolFailure: Error, CustomStringConvertible {
     public init(message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// HPE's recorded iLO trees in `../shared/fixtures/hpe-ilo-mockups` (beside the repository;
+/// SOURCE.md there says what they are). Tests read them in place: their licence lets us use
+/// them, and the project keeps them out of its own history. CI has `../shared`.
+public enum HPEMockups {
+    public static let folder = repositoryRoot.deletingLastPathComponent()
+        .appendingPathComponent("shared/fixtures/hpe-ilo-mockups")
+
+    /// ProLiant DL380a Gen11, iLO 6 v1.66.
+    public static let dl380aGen11 = folder.appendingPathComponent("DL380a")
+    /// ProLiant DL360 Gen10 Plus, iLO 5 v3.11.
+    public static let dl360Gen10Plus = folder.appendingPathComponent("DL360")
+    /// ProLiant DL365 Gen10 Plus, iLO 5 v3.14.
+    public static let dl365Gen10Plus = folder.appendingPathComponent("DL365_Gen10Plus")
+
+    public static var isPresent: Bool {
+        FileManager.default.fileExists(atPath: dl380aGen11.appendingPathComponent("index.json").path)
+    }
+
+    /// One recorded document: `path` is its URI below `/redfish/v1` (`Systems/1/bios/settings`).
+    public static func document(_ tree: URL, _ path: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: tree.appendingPathComponent(path).appendingPathComponent("index.json")))
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs when `../shared/fixtures/hpe-ilo-mockups` is there; otherwise skips saying so,
+    /// unless integration is required (CI has the folder): then it runs, and fails.
+    public static var requiresHPEMockups: ConditionTrait {
+        .enabled(if: HPEMockups.isPresent || integrationRequired,
+                 Comment(rawValue: "\(HPEMockups.folder.path) is missing: HPE's recorded iLO trees live beside the repository, in ../shared"))
+    }
+}

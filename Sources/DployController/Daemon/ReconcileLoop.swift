@@ -112,10 +112,10 @@ public final class ReconcileLoop: Service, Sendable {
             step("load")
             desired = loaded
             run.source = loaded.source
-            var bmc: (power: [MACAddress: ObservedPower], firmware: [MACAddress: ObservedFirmware])?
+            var bmc: ObservedBMCs?
             if reconciler.config.bmcObserve {
                 let read = await reconciler.observeBMCs(loaded.fleet)
-                bmc = (read.power, read.firmware)
+                bmc = read
                 metrics.bmcRequests.increment(by: Int64(read.observations.count))
                 metrics.bmcErrors.increment(by: Int64(read.observations.count { $0.error != nil }))
                 let macs = Dictionary(loaded.fleet.machines.map { ($0.name, $0.mac.value) }, uniquingKeysWith: { first, _ in first })

@@ -130,4 +130,12 @@ public struct TemplateError: Error, Hashable, Sendable, CustomStringConvertible 
     public var message: String
 
     public var description: String { "\(path):\(line):\(column): error: \(message)" }
+
+    /// A problem located in a spec file rather than a template (the planner's BIOS checks).
+    public init(path: String, line: Int, column: Int, message: String) {
+        self.path = path
+        self.line = line
+        self.column = column
+        self.message = message
+    }
 }

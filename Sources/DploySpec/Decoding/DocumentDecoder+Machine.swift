@@ -29,6 +29,10 @@ extension DocumentDecoder {
         settings.disk = note("disk", reader.parsed("disk", Names.devicePath))
         settings.kernelArgs = note("kernelArgs", reader.parsed("kernelArgs", Names.kernelArguments))
 
+        if let bios = reader.mapping("bios") {
+            settings.bios = note("bios.attributes", decodeBIOSAttributes(bios))
+            bios.finish()
+        }
         if let bmc = reader.mapping("bmc") {
             var settingsBMC = BMCSettings()
             if isGroupDefault {
@@ -48,5 +52,51 @@ extension DocumentDecoder {
             settings.bmc = settingsBMC
         }
         return settings
+    }
+
+    /// `bios.attributes`: names as the BIOS spells them, values strings, integers or booleans.
+    /// Located at the mapping, so a group conflict or an unknown attribute points at it.
+    private func decodeBIOSAttributes(_ bios: MappingReader) -> Located<BIOSSettings>? {
+        guard let entries = bios.scalarMap("attributes") else { return nil }
+        var attributes: [String: BIOSValue] = [:]
+        let path = bios.fieldPath("attributes")
+        guard entries.count <= BIOSSettings.maxAttributes else {
+            log.append(Diagnostic("'\(path)' sets \(entries.count) attributes; at most \(BIOSSettings.maxAttributes)",
+                                  at: bios.location(of: "attributes")))
+            return nil
+        }
+        for entry in entries {
+            guard BIOSSettings.isValidName(entry.name) else {
+                log.append(Diagnostic("'\(path).\(entry.name)' is not a BIOS attribute name: letters, digits and '_', starting with a letter, at most 64 characters",
+                                      at: entry.location))
+                continue
+            }
+            switch entry.value {
+            case .string(let text):
+                guard text.unicodeScalars.count <= BIOSSettings.maxStringLength else {
+                    log.append(Diagnostic("'\(path).\(entry.name)' is \(text.unicodeScalars.count) characters long; at most \(BIOSSettings.maxStringLength)",
+                                          at: entry.location))
+                    continue
+                }
+                guard case .success = Names.oneLine(text) else {
+                    log.append(Diagnostic("'\(path).\(entry.name)' must be one line without control characters, found \(Names.quoted(text))",
+                                          at: entry.location))
+                    continue
+                }
+                attributes[entry.name] = .string(text)
+            case .int(let number):
+                guard BIOSSettings.integerRange.contains(number) else {
+                    log.append(Diagnostic("'\(path).\(entry.name)' is out of range: \(number) (at most ±\(BIOSSettings.integerRange.upperBound), "
+                                          + "what a Redfish number holds exactly)", at: entry.location))
+                    continue
+                }
+                attributes[entry.name] = .integer(number)
+            case .bool(let flag): attributes[entry.name] = .boolean(flag)
+            case .null, .double:
+                log.append(Diagnostic("'\(path).\(entry.name)' must be a string, an integer or a boolean, found \(entry.value.typeName)",
+                                      at: entry.location))
+            }
+        }
+        return Located(BIOSSettings(attributes: attributes), at: bios.location(of: "attributes"))
     }
 }

@@ -88,12 +88,15 @@ public struct MachineSettings: Hashable, Sendable {
     public var firmware: String?
     public var disk: String?
     public var kernelArgs: String?
+    /// BIOS attributes to hold (`bios.attributes`); inherited whole: a machine's own map
+    /// replaces a group's, it is not merged with it.
+    public var bios: BIOSSettings?
     /// Where each field set here was written, keyed by field path (`profile`, `bmc.credentials`).
     public var locations: [String: SourceLocation]
 
     public init(hostname: String? = nil, bmc: BMCSettings? = nil, profile: String? = nil, generation: Int? = nil,
                 power: PowerPolicy? = nil, firmware: String? = nil, disk: String? = nil, kernelArgs: String? = nil,
-                locations: [String: SourceLocation] = [:]) {
+                bios: BIOSSettings? = nil, locations: [String: SourceLocation] = [:]) {
         self.hostname = hostname
         self.bmc = bmc
         self.profile = profile
@@ -102,6 +105,7 @@ public struct MachineSettings: Hashable, Sendable {
         self.firmware = firmware
         self.disk = disk
         self.kernelArgs = kernelArgs
+        self.bios = bios
         self.locations = locations
     }
 }

@@ -85,7 +85,7 @@ public enum Names {
 
     /// `text` in double quotes with control characters and line breaks escaped, so a message
     /// that quotes a hostile value stays on its own line.
-    static func quoted(_ text: String) -> String {
+    package static func quoted(_ text: String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -99,7 +99,7 @@ public enum Names {
 
     /// `text` with control characters and line breaks written as escapes (`\n`, `\u{1B}`), so
     /// it prints as one line and sends no escape sequence to a terminal.
-    static func escapingControls(_ text: String) -> String {
+    package static func escapingControls(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControlOrLineBreak) else { return text }
         var result = ""
         for scalar in text.unicodeScalars {

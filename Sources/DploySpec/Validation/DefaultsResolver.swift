@@ -32,8 +32,8 @@ public struct DefaultsResolver: Sendable {
         let offering = members.filter { field.read(groups[$0].defaults) != nil }
         guard let priority = offering.map({ groups[$0].priority }).max() else { return nil }
         let top = offering.filter { groups[$0].priority == priority }
-        let chosenValue = field.read(groups[top[0]].defaults)
-        return (top[0], top.dropFirst().filter { field.read(groups[$0].defaults) != chosenValue })
+        let chosen = groups[top[0]].defaults
+        return (top[0], top.dropFirst().filter { !field.same(groups[$0].defaults, chosen) })
     }
 
     public func resolve(_ machine: Machine) -> EffectiveMachine {

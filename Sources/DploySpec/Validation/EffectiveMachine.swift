@@ -22,18 +22,24 @@ public enum ValueOrigin: Hashable, Sendable {
 /// One inheritable field of `MachineSettings`, for merging and for showing where a value came from.
 struct SettingField: Sendable {
     let path: String
+    /// The value as text, for messages and `dploy machine`.
     let read: @Sendable (MachineSettings) -> String?
+    /// Whether two settings hold the same value, compared as values (not as text: a BIOS
+    /// attribute's `20` and `"20"` differ).
+    let same: @Sendable (MachineSettings, MachineSettings) -> Bool
     let copy: @Sendable (inout MachineSettings, MachineSettings) -> Void
 
-    init<Value: CustomStringConvertible & Sendable>(_ path: String, _ keyPath: WritableKeyPath<MachineSettings, Value?> & Sendable) {
+    init<Value: CustomStringConvertible & Equatable & Sendable>(_ path: String, _ keyPath: WritableKeyPath<MachineSettings, Value?> & Sendable) {
         self.path = path
         read = { $0[keyPath: keyPath].map(String.init(describing:)) }
+        same = { $0[keyPath: keyPath] == $1[keyPath: keyPath] }
         copy = { $0[keyPath: keyPath] = $1[keyPath: keyPath] }
     }
 
-    init<Value: CustomStringConvertible & Sendable>(bmc path: String, _ keyPath: WritableKeyPath<BMCSettings, Value?> & Sendable) {
+    init<Value: CustomStringConvertible & Equatable & Sendable>(bmc path: String, _ keyPath: WritableKeyPath<BMCSettings, Value?> & Sendable) {
         self.path = "bmc." + path
         read = { $0.bmc?[keyPath: keyPath].map(String.init(describing:)) }
+        same = { $0.bmc?[keyPath: keyPath] == $1.bmc?[keyPath: keyPath] }
         copy = { target, source in
             var bmc = target.bmc ?? BMCSettings()
             bmc[keyPath: keyPath] = source.bmc?[keyPath: keyPath]
@@ -49,6 +55,7 @@ struct SettingField: Sendable {
         SettingField("firmware", \.firmware),
         SettingField("disk", \.disk),
         SettingField("kernelArgs", \.kernelArgs),
+        SettingField("bios.attributes", \.bios),
         SettingField(bmc: "credentials", \.credentials),
         SettingField(bmc: "insecure", \.insecure),
         SettingField(bmc: "caFile", \.caFile),

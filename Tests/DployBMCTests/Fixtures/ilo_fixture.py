@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """A small stand-in for an HPE iLO 5 / iLO 6 Redfish service, for DployBMCTests.
 
-It serves the recorded documents in ilo5/ (see SOURCES.md) and adds the behaviour
+It serves the recorded documents in ilo5/ (see SOURCES.md), or with --tree DIR a whole tree
+recorded by DMTF's Mockup Creator (HPE's captures in ../shared/fixtures/hpe-ilo-mockups: each
+resource is <URI below /redfish/v1>/index.json), read in place, and adds the behaviour
 sushy-tools lacks: sessions (X-Auth-Token, Location, logout, expiry), firmware
 inventory, SimpleUpdate followed through iLO 5's Oem.Hpe.State or an iLO 6 task that
-vanishes once finished, PATCH with If-Match, and 503 + Retry-After on demand.
+vanishes once finished, PATCH with If-Match, 503 + Retry-After on demand, and BIOS
+settings: the pending resource (Bios/Settings) takes a PATCH only with If-Match equal to
+its ETag (else 412), a reboot (/_fixture/reboot) makes the pending values current, and
+/_fixture/bios-drop removes a field of either (a BMC without Attributes or a settings object).
 
 Listens on 127.0.0.1 only, on the port given (0: any free one, printed as "PORT n").
 Control endpoints under /_fixture/ let a test read what happened and arrange faults.
@@ -57,7 +62,9 @@ class State:
             self.password = f.read().strip()
         self.generation = args.generation
         self.docs = {}
-        for name in sorted(os.listdir(os.path.join(HERE, "ilo5"))):
+        if args.tree:
+            self.load_tree(args.tree)
+        for name in ([] if args.tree else sorted(os.listdir(os.path.join(HERE, "ilo5")))):
             with open(os.path.join(HERE, "ilo5", name)) as f:
                 doc = json.load(f)
             if self.generation == 6:
@@ -68,6 +75,33 @@ class State:
         self.fail_next = []
         self.update = None  # iLO 5: states still to show; iLO 6: the task
         self.etag_counter = 0
+
+    def load_tree(self, tree):
+        """Every <path>/index.json, by its URI and its @odata.id (the captures spell some links
+        in lower case and some with a trailing slash; norm() makes them one key)."""
+        for folder, _, files in os.walk(tree):
+            if "index.json" not in files:
+                continue
+            with open(os.path.join(folder, "index.json")) as f:
+                doc = json.load(f)
+            relative = os.path.relpath(folder, tree)
+            uri = "/redfish/v1" + ("" if relative == "." else "/" + relative)
+            self.docs[norm(uri)] = doc
+            if isinstance(doc, dict) and isinstance(doc.get("@odata.id"), str):
+                self.docs.setdefault(norm(doc["@odata.id"]), doc)
+
+    def new_etag(self):
+        self.etag_counter += 1
+        return 'W/"%08X"' % (0x5E771000 + self.etag_counter)
+
+    def bios_pair(self):
+        """The current Bios resource and its pending settings resource, found by links; None
+        when the documents have no settings object (the trimmed ilo5/bios.json has none)."""
+        system = self.docs.get("/redfish/v1/systems/1", {})
+        bios = self.docs.get(norm(system.get("Bios", {}).get("@odata.id", "")))
+        link = (bios or {}).get("@Redfish.Settings", {}).get("SettingsObject", {}).get("@odata.id")
+        settings = self.docs.get(norm(link)) if link else None
+        return (bios, settings) if settings else None
 
     def as_ilo6(self, name, doc):
         doc = lower_links(doc)
@@ -143,7 +177,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.log.append({"method": method, "path": self.path,
                                "token": bool(self.headers.get("X-Auth-Token")),
                                "basic": self.headers.get("Authorization", "").startswith("Basic "),
-                               "ifMatch": self.headers.get("If-Match")})
+                               "ifMatch": self.headers.get("If-Match"),
+                               "body": body if method == "PATCH" else None})
                 if st.fail_next:
                     status, retry_after = st.fail_next.pop(0)
                     return self.send(status, ilo_error("iLO.2.8.ServiceUnavailable"),
@@ -174,6 +209,26 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_fixture/fail-next":
             for _ in range(body.get("count", 1)):
                 st.fail_next.append((body["status"], body.get("retryAfter")))
+            return self.send(204)
+        if path == "/_fixture/reboot":
+            # POST validates the pending settings and makes them current, as iLO's BIOS does.
+            bios, settings = st.bios_pair()
+            bios["Attributes"] = copy.deepcopy(settings["Attributes"])
+            bios["@Redfish.Settings"]["Messages"] = [{"MessageId": "Base.1.0.Success"}]
+            bios["@odata.etag"] = st.new_etag()
+            return self.send(204)
+        if path == "/_fixture/bios-drop":
+            # A BMC that answers a Bios (or its pending settings, with "settings": true)
+            # without one of its fields: {"field": "Attributes"} or "@Redfish.Settings".
+            bios, settings = st.bios_pair()
+            (settings if body.get("settings") else bios).pop(body["field"], None)
+            return self.send(204)
+        if path == "/_fixture/bios-other-writer":
+            # Another writer changes the pending settings now: a PATCH with the ETag read
+            # before meets a 412.
+            _, settings = st.bios_pair()
+            settings["Attributes"]["AdminName"] = "changed in the iLO page"
+            settings["@odata.etag"] = st.new_etag()
             return self.send(204)
 
         if path == "/redfish/v1" and method == "GET":
@@ -226,6 +281,23 @@ class Handler(BaseHTTPRequestHandler):
                 media["Oem"]["Hpe"]["BootOnNextServerReset"] = boot
             return self.send(200, ilo_error("Base.1.4.Success"))
 
+        pair = st.bios_pair()
+        if pair:
+            bios, settings = pair
+            if path == norm(settings["@odata.id"]):
+                if method == "GET":
+                    return self.send(200, copy.deepcopy(settings))
+                if method == "PATCH":
+                    # iLO 6 and recent iLO 5 want the ETag of the resource they change.
+                    if self.headers.get("If-Match") != settings["@odata.etag"]:
+                        return self.send(412, ilo_error("Base.1.4.PreconditionFailed"))
+                    settings["Attributes"].update((body or {}).get("Attributes", {}))
+                    settings["@odata.etag"] = st.new_etag()
+                    # HPE's answer to a pending-settings write: applied at the next reset.
+                    return self.send(200, ilo_error("iLO.2.17.SystemResetRequired"))
+            if path == norm(bios["@odata.id"]) and method == "PATCH":
+                return self.send(405, ilo_error("iLO.2.17.PropertyNotWritableOrUnknown"))
+
         if method == "POST" and path == "/redfish/v1/updateservice/actions/updateservice.simpleupdate":
             uri = (body or {}).get("ImageURI", "")
             failing = "bad" in uri
@@ -273,6 +345,7 @@ def main():
     parser.add_argument("--user", default="Administrator")
     parser.add_argument("--password-file", required=True)
     parser.add_argument("--generation", type=int, choices=(5, 6), default=5)
+    parser.add_argument("--tree", help="a recorded Mockup Creator tree to serve instead of ilo5/")
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
