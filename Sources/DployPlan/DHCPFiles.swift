@@ -13,12 +13,8 @@ enum DHCPFiles {
                 OutputPath(.dhcp, hostsName): DnsmasqConfig.hostsFile(hosts),
             ]
         case .dnsmasqProxy:
-            let hostsName = hostsFileName(for: fileName)
             guard let network = dhcp.proxyNetwork else { preconditionFailure("dhcp.network is required for dnsmasq-proxy (checked when the config loads)") }
-            return [
-                OutputPath(.dhcp, fileName): DnsmasqConfig.proxyConfig(boot: boot, hostsFilePath: dhcp.folder + "/" + hostsName, network: network),
-                OutputPath(.dhcp, hostsName): DnsmasqConfig.proxyHostsFile(hosts),
-            ]
+            return [OutputPath(.dhcp, fileName): DnsmasqConfig.proxyConfig(boot: boot, network: network, hosts: hosts)]
         case .isc:
             return [OutputPath(.dhcp, fileName): ISCDHCPConfig.include(hosts, boot: boot)]
         case .kea:

@@ -61,8 +61,30 @@ public struct PlanSettings: Hashable, Sendable {
         self.servesLoaders = servesLoaders
     }
 
-    /// The loader DHCP hands a machine whose profile is `profile`.
-    func dhcpLoader(_ profile: Profile?) -> BootLoader { servesLoaders ? profile?.loader ?? .ipxe : .ipxe }
+    /// The loader DHCP hands a machine whose profile is `profile`. GRUB not behind a
+    /// proxyDHCP: Debian's grubnetx64.efi takes its TFTP server from the address offer, which
+    /// there comes from the site's DHCP server on another host, and finds no files (measured,
+    /// shared/notes/netboot-qemu.md). iPXE boots the same decision.
+    func dhcpLoader(_ profile: Profile?) -> BootLoader {
+        guard servesLoaders, let loader = profile?.loader else { return .ipxe }
+        return loader == .grub && dhcp?.backend == .dnsmasqProxy ? .ipxe : loader
+    }
+
+    /// Why a profile's loader is not what DHCP hands out (nil when it is).
+    func loaderWithheld(_ profile: Profile?) -> String? {
+        guard dhcp != nil, let loader = profile?.loader, loader != dhcpLoader(profile) else { return nil }
+        return servesLoaders ? "GRUB cannot boot behind a proxyDHCP on another host (it asks the address server for its files)"
+            : "dploy serves no TFTP (tftp.listen is not set)"
+    }
+
+    /// The boot files DHCP names: on UEFI `snponly.efi` when dploy serves the loaders (it
+    /// leaves cleanly for the disk; see DHCPBootOptions), else `ipxe.efi`, which a site's
+    /// own TFTP server has had since before dploy served loaders.
+    var bootOptions: DHCPBootOptions {
+        var options = DHCPBootOptions(server: server)
+        if !servesLoaders { options.uefiFile = "ipxe.efi" }
+        return options
+    }
 }
 
 /// A plan and the file contents its write actions need.
@@ -112,9 +134,9 @@ public enum Planner {
         // Observed files accounted for by desired machines and shared files: when that is
         // all of them, nothing was removed from git and no file needs an owner looked up.
         var claimed = 0
-        // Machines whose profile boots another loader than iPXE, which DHCP hands out only
-        // when dploy serves the loaders over TFTP: without it they boot iPXE, and say so.
-        var unservedLoaders: [String] = []
+        // Machines whose profile boots another loader than DHCP hands them (no TFTP served,
+        // or GRUB behind a proxyDHCP): they boot iPXE, and the plan says why.
+        var unservedLoaders: [String: [String]] = [:]
         let installerFiles = Dictionary(grouping: observed.files.keys.filter(isInstallerAnswer)) {
             String($0.path.dropFirst("installers/".count).prefix { $0 != "/" })
         }
@@ -144,8 +166,8 @@ public enum Planner {
                 cache.store(rendered, for: machine, installed: installed, failed: failedGeneration)
             }
             hosts.append(rendered.host)
-            if let loader = rendered.profile?.loader, loader != rendered.host.loader {
-                unservedLoaders.append("\(machine.name) (\(loader.rawValue))")
+            if let why = settings.loaderWithheld(rendered.profile), let loader = rendered.profile?.loader {
+                unservedLoaders[why, default: []].append("\(machine.name) (\(loader.rawValue))")
             }
             desiredMachineKeys.insert(machine.name)
             renderedDigests.append(rendered.digests)
@@ -190,7 +212,7 @@ public enum Planner {
             shared.append(.writeFile(BootPaths.grubEntry, machine: nil, reason: Reason(.grubEntry, "GRUB's first config")))
         }
         if let dhcp = settings.dhcp {
-            let dhcpFiles = DHCPFiles.render(dhcp, hosts: hosts, boot: DHCPBootOptions(server: settings.server))
+            let dhcpFiles = DHCPFiles.render(dhcp, hosts: hosts, boot: settings.bootOptions)
             var changed = false
             for (path, text) in dhcpFiles.sorted(by: { $0.key < $1.key }) {
                 if differs(path, text) {
@@ -221,7 +243,7 @@ public enum Planner {
             Reason(.discoveredNotInGit, "discovered, not in git: \(mac) (\(what)); dploy leaves it alone until a Machine document names it")
         }
         let tasks = TaskPlanner.plan(fleet: desired.fleet, resolver: resolver, recorded: observed.taskRuns)
-        let loaderNotes = unservedLoaders.isEmpty ? [] : [Self.loaderNotServed(unservedLoaders)]
+        let loaderNotes = unservedLoaders.sorted { $0.key < $1.key }.map { Self.loaderNotServed($0.value, why: $0.key) }
         let plan = Plan(source: desired.source, revision: desired.revision, fingerprint: fingerprint ? Fingerprint.of(desired: allFiles, observed: observed) : "",
                         machines: machinePlans, shared: shared, tasks: tasks.tasks,
                         notes: machineNotes + notes + tasks.notes + discoveredNotes + loaderNotes)
@@ -411,12 +433,11 @@ public enum Planner {
 
     /// The note for machines whose profile's loader DHCP cannot hand out: at most ten named,
     /// so that a fleet-wide profile does not make the note a page long.
-    static func loaderNotServed(_ machines: [String]) -> Reason {
+    static func loaderNotServed(_ machines: [String], why: String = "dploy serves no TFTP (tftp.listen is not set)") -> Reason {
         let named = machines.sorted().prefix(10).joined(separator: ", ")
         let more = machines.count > 10 ? " and \(machines.count - 10) more" : ""
         let count = machines.count == 1 ? "1 machine's profile boots" : "\(machines.count) machines' profiles boot"
-        return Reason(.loaderNotServed, "\(count) pxelinux or GRUB, but dploy serves no TFTP (tftp.listen is not set): "
-            + "DHCP gives them iPXE, which boots the same decision: \(named)\(more)")
+        return Reason(.loaderNotServed, "\(count) pxelinux or GRUB, but \(why): DHCP gives them iPXE, which boots the same decision: \(named)\(more)")
     }
 
     /// `installers/NAME/FILE` where FILE is one dploy writes; anything else an operator put

@@ -65,7 +65,7 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case discoveredNotInGit
         /// A task whose targets match no machine.
         case taskTargetsNothing
-        /// Profiles boot pxelinux or GRUB, but dploy serves no TFTP: those machines get iPXE.
+        /// Profiles boot pxelinux or GRUB, but DHCP gives those machines iPXE: no TFTP served, or GRUB behind a proxyDHCP.
         case loaderNotServed
         /// BIOS attributes dploy wrote to the pending settings: the BIOS takes them at the machine's next reboot.
         case biosPendingReboot

@@ -43,16 +43,24 @@ struct DHCPCheckerTests {
         #expect(result.plan.shared.contains { $0.kind == .writeDHCPConfig })
         let report = try reconciler.apply(result)
         #expect(report.written.contains(OutputPath(.dhcp, file)))
-        let text = try lab.read("out/dhcp/\(backend.hasPrefix("dnsmasq") ? "dploy.hosts" : file)")
+        let text = try lab.read("out/dhcp/\(backend == "dnsmasq" ? "dploy.hosts" : file)")
         #expect(text.contains("94:18:82:3a:5c:10,198.18.0.21") || text.contains("hardware ethernet 94:18:82:3a:5c:10")
-                || text.contains("94:18:82:3a:5c:10,set:grub\n")
-                || text.contains("\"hw-address\" : \"94:18:82:3a:5c:10\""), "web-01's reservation")
+                || text.contains("dhcp-mac=set:pxelinux,")
+                || text.contains("\"hw-address\" : \"94:18:82:3a:5c:10\""), "web-01's reservation, or the proxy's loader tags")
         // dnsmasq's loader tags are in its config (dhcp-mac), never in the hosts file it rereads on SIGHUP.
-        let tags = backend == "dnsmasq" ? try lab.read("out/dhcp/\(file)") : text
-        #expect(tags.contains("pxelinux") && tags.contains("grub"), "both loaders' rules are checked")
-        if backend == "dnsmasq" {
-            #expect(tags.contains("dhcp-mac=set:grub,94:18:82:3a:5c:10\n"))
+        let config = try lab.read("out/dhcp/\(file)")
+        #expect(config.contains("pxelinux") && config.contains("grub"), "both loaders' rules are checked")
+        switch backend {
+        case "dnsmasq":
+            #expect(config.contains("dhcp-mac=set:grub,94:18:82:3a:5c:10\n"))
             #expect(!text.contains("set:"), "no tag in the hosts file: dnsmasq 2.90 crashes rereading one")
+        case "dnsmasq-proxy":
+            #expect(!config.contains("set:grub,94:18:82:3a:5c:10"), "GRUB fails behind a proxy on another host: web-01 gets iPXE")
+            #expect(!FileManager.default.fileExists(atPath: lab.path("out/dhcp/dploy.hosts")), "the proxy has no hosts file")
+            let note = try #require(result.plan.notes.first { $0.code == .loaderNotServed })
+            #expect(note.message.contains("GRUB cannot boot behind a proxyDHCP") && note.message.contains("web-01 (grub)"))
+        default:
+            break
         }
         // And the file on disk, as the server would read it, passes the checker again.
         try DHCPCheck(backend: try #require(DHCPBackend(rawValue: backend)), command: nil)

@@ -147,9 +147,7 @@ struct GoldenFileTests {
         try expectGolden("dhcpd-dploy.conf", ISCDHCPConfig.include(hosts, boot: boot))
         try expectGolden("kea-dhcp4.json", KeaConfig.config(hosts, boot: boot))
         let network = try ProxyNetwork.parse("198.18.0.0/24").get()
-        try expectGolden("dnsmasq-proxy.conf", DnsmasqConfig.proxyConfig(boot: boot, hostsFilePath: "/var/lib/dploy/out/dhcp/dploy.hosts",
-                                                                          network: network))
-        try expectGolden("dnsmasq-proxy.hosts", DnsmasqConfig.proxyHostsFile(hosts))
+        try expectGolden("dnsmasq-proxy.conf", DnsmasqConfig.proxyConfig(boot: boot, network: network, hosts: hosts))
     }
 
     @Test("installer templates: every variable, inserted without HTML escaping")

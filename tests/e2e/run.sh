@@ -42,6 +42,7 @@ E2E_RESULT=1
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
+    : > "$E2E_WORK/stopping"  # dploy's DHCP reload (lib/dhcp.sh) starts nothing from now on
     bmc_stop
     uefi_stop_all
     dploy_stop

@@ -34,6 +34,7 @@ dhcp-authoritative
 dhcp-range=198.18.0.100,198.18.0.199,255.255.255.0,10m
 dhcp-host=$E2E_PROXY_MAC,$E2E_PROXY_IP
 dhcp-leasefile=$E2E_WORK/site-dhcp.leases
+pid-file=$E2E_WORK/site-dhcp.pid
 log-facility=$E2E_WORK/site-dhcp.log
 log-dhcp
 user=root
@@ -55,13 +56,6 @@ site_dhcp_stop() {
     E2E_SITE_NETNS=""
 }
 
-# grep_all TEXT PATTERN...: every pattern matches a line of TEXT.
-grep_all() {
-    local text="$1" pattern
-    shift
-    for pattern; do grep -q "$pattern" <<<"$text" || return 1; done
-}
-
 step_proxy() {
     step "14. proxyDHCP: the site's DHCP server on another host hands out the address, dploy's dnsmasq only the boot; a UEFI machine installs once"
     dhcp_stop
@@ -71,8 +65,8 @@ step_proxy() {
     dploy_stop
     dploy_start
     assert "dploy's first run with the proxy backend converged" test "$(dploy_last_run '["result"]')" = converged
-    assert "dploy wrote a proxyDHCP config: no addresses of its own, PXE service for UEFI, the entry script for iPXE" \
-        grep -qx "dhcp-range=198.18.0.0,proxy,255.255.255.0" "$E2E_WORK/out/dhcp/dploy.conf"
+    assert "dploy wrote a proxyDHCP config (no addresses of its own) and no hosts file" \
+        test "$(grep -cx "dhcp-range=198.18.0.0,proxy,255.255.255.0" "$E2E_WORK/out/dhcp/dploy.conf")/$(grep -c "dhcp-hostsfile" "$E2E_WORK/out/dhcp/dploy.conf")" = 1/0
     dhcp_write_base_config proxy
     dhcp_start
 
@@ -85,7 +79,8 @@ step_proxy() {
 
     # One boot: the install. Its disk boot would be step 13's again, after a minute's wait
     # for an HTTP boot offer that no server here makes (the firmware's next boot option).
-    uefi_boots "$E2E_PROXY_NAME" 1
+    uefi_boots_start "$E2E_PROXY_NAME" 1
+    uefi_boots_wait
     local name="$E2E_PROXY_NAME" site
     site="$(cat "$E2E_WORK/site-dhcp.log")"
     assert "the site's DHCP server (198.18.0.2) gave the machine its reserved address, with no boot file" \

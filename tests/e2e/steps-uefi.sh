@@ -1,6 +1,6 @@
 # Step 13: two UEFI machines (lib/uefi.sh) boot at the same time, each through another
 # loader that dploy's DHCP config picks by client architecture (option 93) and profile:
-# GRUB (Debian's signed grubnetx64.efi over dploy's TFTP, its config decided by dploy over
+# GRUB (Debian's grubnetx64.efi over dploy's TFTP, its config decided by dploy over
 # HTTP) and iPXE (snponly.efi over TFTP, then /boot.ipxe). Each installs once, calls back, and
 # boots its disk's EFI system partition on its next boot with nothing fetched.
 
@@ -51,20 +51,18 @@ step_uefi() {
     fleet_commit "two UEFI machines: uefi-grub boots GRUB, uefi-ipxe boots iPXE"
     webhook
     assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
-    assert "dnsmasq config: uefi-grub tagged for GRUB, uefi-ipxe untagged (iPXE is the default)" \
-        test "$(grep -c "^dhcp-mac=set:grub,${E2E_UEFI_MAC[uefi-grub]}\$\|${E2E_UEFI_MAC[uefi-ipxe]}" "$E2E_WORK/out/dhcp/dploy.conf")" = 1
-    assert "dnsmasq hosts: both reservations" \
-        grep -qx "${E2E_UEFI_MAC[uefi-ipxe]},${E2E_UEFI_IP[uefi-ipxe]},uefi-ipxe" "$E2E_WORK/out/dhcp/dploy.hosts"
+    assert "dnsmasq config: uefi-grub tagged for GRUB" \
+        grep -qx "dhcp-mac=set:grub,${E2E_UEFI_MAC[uefi-grub]}" "$E2E_WORK/out/dhcp/dploy.conf"
+    assert "dnsmasq config: uefi-ipxe untagged (iPXE is the default)" \
+        none_of "${E2E_UEFI_MAC[uefi-ipxe]}" "$(cat "$E2E_WORK/out/dhcp/dploy.conf")"
+    assert "dnsmasq hosts: both reservations, no tags" grep_all "$(cat "$E2E_WORK/out/dhcp/dploy.hosts")" \
+        "^${E2E_UEFI_MAC[uefi-grub]},${E2E_UEFI_IP[uefi-grub]},uefi-grub\$" "^${E2E_UEFI_MAC[uefi-ipxe]},${E2E_UEFI_IP[uefi-ipxe]},uefi-ipxe\$"
     assert "apply wrote GRUB's first config, which chains to dploy over HTTP" \
         grep -qx 'configfile (http,198.18.0.1:8080)/grub/grub.cfg-01-$net_default_mac' "$E2E_WORK/out/tftp/grub/grub.cfg"
 
     # Both machines boot at once, each twice: the install, then the disk.
-    local jobs=() job
-    for name in "${E2E_UEFI_MACHINES[@]}"; do
-        uefi_boots "$name" 2 &
-        jobs+=($!)
-    done
-    for job in "${jobs[@]}"; do wait "$job" || die "a UEFI machine's boots failed"; done
+    for name in "${E2E_UEFI_MACHINES[@]}"; do uefi_boots_start "$name" 2; done
+    uefi_boots_wait
 
     expect_uefi_install uefi-grub 1
     assert "uefi-grub: DHCP gave GRUB (client arch 7, tagged grub)" \
@@ -74,8 +72,10 @@ step_uefi() {
     assert "uefi-grub: HTTP: its GRUB config decided by dploy, no iPXE script" \
         test "$(uefi_http uefi-grub 1 "${E2E_UEFI_IP[uefi-grub]}" | grep -c "^GET /grub/grub.cfg-01-${E2E_UEFI_MAC[uefi-grub]} 200")/$(uefi_http uefi-grub 1 "${E2E_UEFI_IP[uefi-grub]}" | grep -c '/boot.ipxe')" = 1/0
     expect_uefi_local_boot uefi-grub 2
-    assert "uefi-grub: HTTP: GRUB asked for its config again" \
-        grep -q "^GET /grub/grub.cfg-01-${E2E_UEFI_MAC[uefi-grub]} 200" <<<"$(uefi_http uefi-grub 2 "${E2E_UEFI_IP[uefi-grub]}")"
+    # GRUB chainloaded the disk itself: had it fallen back to the firmware, the firmware's
+    # HTTP boot option would have fetched iPXE.
+    assert "uefi-grub: HTTP: GRUB asked for its config once more, and nothing else was asked" \
+        test "$(uefi_http uefi-grub 2 "${E2E_UEFI_IP[uefi-grub]}" | grep -c "^GET /grub/grub.cfg-01-${E2E_UEFI_MAC[uefi-grub]} 200")/$(uefi_http uefi-grub 2 "${E2E_UEFI_IP[uefi-grub]}" | wc -l)" = 1/1
 
     expect_uefi_install uefi-ipxe 1
     assert "uefi-ipxe: DHCP gave snponly.efi to the firmware (client arch 7), then /boot.ipxe to iPXE" \
@@ -93,6 +93,13 @@ step_uefi() {
 
 # none_of PATTERN TEXT: no line of TEXT matches PATTERN.
 none_of() { ! grep -q "$1" <<<"$2"; }
+
+# grep_all TEXT PATTERN...: every pattern matches a line of TEXT.
+grep_all() {
+    local text="$1" pattern
+    shift
+    for pattern; do grep -q "$pattern" <<<"$text" || return 1; done
+}
 
 uefi_tftp_has_all() {
     local name="$1" boot="$2" lines pattern

@@ -126,8 +126,8 @@ step_commit_machine() {
     assert "apply wrote its installer answers, with the callback for generation 1" \
         grep -q "generation=1&token=" "$(answers_file)"
     assert "apply wrote its iPXE script" test -f "$E2E_WORK/out/http/ipxe/${E2E_MAC//:/-}.ipxe"
-    assert "dnsmasq read the hosts file again on dploy's reload (a restart)" \
-        test "$(grep -c "read $E2E_WORK/out/dhcp/dploy.hosts" "$E2E_WORK/dnsmasq.log")" -ge 2
+    assert "dploy's reload restarted dnsmasq, which read the hosts file again" \
+        test "$(grep -c "started, version" "$E2E_WORK/dnsmasq.log")" -ge 2 -a "$(grep -c "read $E2E_WORK/out/dhcp/dploy.hosts" "$E2E_WORK/dnsmasq.log")" -ge 2
     assert "dploy machines: in git, desired generation 1, nothing installed" \
         test "$(machine_field inGit) $(machine_field desiredGeneration) $(machine_field installedGeneration)" = "True 1 "
 }

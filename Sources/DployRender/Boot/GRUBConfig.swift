@@ -38,20 +38,31 @@ public enum GRUBConfig {
     /// Boots the disk from GRUB, which only runs on UEFI here. Not by `exit`: GRUB 2.06
     /// returns success to the firmware whatever status it is given, and UEFI firmware then
     /// shows its boot menu instead of trying the next boot option. So GRUB chainloads the
-    /// disk's own loader: the removable-media path every UEFI disk may carry, then the
-    /// loaders Debian, Ubuntu, Red Hat and its rebuilds, SUSE and Windows install (the list
-    /// MAAS walks too). A machine with none of them is left to the firmware.
+    /// disk's own loader: first the paths Debian, Ubuntu, Red Hat and its rebuilds, SUSE and
+    /// Windows install to (the list MAAS walks too), then the removable-media path
+    /// `/EFI/BOOT/BOOTX64.EFI`, but not when shim's fallback (`fbx64.efi`) sits beside it:
+    /// started from there, fallback moves the OS's entry to the front of the boot order,
+    /// ahead of the network. Only from a hard disk (`hd*`), never a virtual CD left attached.
+    /// GRUB's `exit 1` is `exit`: a machine with none of them gets the firmware's menu, and
+    /// the message says why.
     static let localDiskEntry = [
         "menuentry 'dploy: local disk' {",
         "  for loader in \(localDiskLoaders.joined(separator: " ")); do",
-        "    if search --no-floppy --set=root --file $loader; then chainloader $loader; boot; fi",
+        "    if search --no-floppy --set=root --file $loader; then",
+        "      if regexp '^hd' $root; then chainloader $loader; boot; fi",
+        "    fi",
         "  done",
+        "  if search --no-floppy --set=root --file /efi/boot/bootx64.efi; then",
+        "    if regexp '^hd' $root; then",
+        "      if [ -f ($root)/efi/boot/fbx64.efi ]; then echo 'dploy: not starting shim fallback, which would reorder the boot entries'; else chainloader /efi/boot/bootx64.efi; boot; fi",
+        "    fi",
+        "  fi",
+        "  echo 'dploy: no EFI loader found on a hard disk; leaving it to the firmware'",
         "  exit 1",
         "}",
     ]
 
     static let localDiskLoaders = [
-        "/efi/boot/bootx64.efi",
         "/efi/debian/shimx64.efi", "/efi/debian/grubx64.efi",
         "/efi/ubuntu/shimx64.efi", "/efi/ubuntu/grubx64.efi",
         "/efi/redhat/shimx64.efi", "/efi/rocky/shimx64.efi", "/efi/almalinux/shimx64.efi", "/efi/centos/shimx64.efi",

@@ -40,6 +40,8 @@ public struct DHCPHost: Hashable, Sendable {
 ///   driver, as `undionly.kpxe` does through the PXE ROM, so that when it leaves for the
 ///   local disk the firmware goes on to its next boot option. Debian's `ipxe.efi` binds
 ///   its own driver in place of the firmware's and, leaving, hung OVMF (the e2e's step 13).
+///   `PlanSettings.bootOptions` keeps `ipxe.efi` when dploy serves no TFTP: a site's own
+///   TFTP server has had it since before dploy served loaders.
 /// - pxelinux, on a BIOS client: `lpxelinux.0`, with option 210 (path prefix) pointing at
 ///   dploy over HTTP, so its config (`pxelinux.cfg/01-<mac>`) is decided when it asks. Also
 ///   when the client's PXE ROM is iPXE (QEMU's is), or the machine would never reach pxelinux.

@@ -1,5 +1,5 @@
-/// dnsmasq: a config file with the boot options and a `dhcp-hostsfile` of reservations,
-/// which dnsmasq re-reads on SIGHUP without a restart.
+/// dnsmasq: a config file with the boot options and a `dhcp-hostsfile` of reservations.
+/// dnsmasq rereads only the hosts file on SIGHUP; the config, when it starts.
 ///
 /// The hosts file carries no tags. dnsmasq 2.90 (Debian 12's) dies of a general protection
 /// fault on SIGHUP when its hosts file has a `set:` tag on a host that holds a lease (the
@@ -57,13 +57,15 @@ public enum DnsmasqConfig {
     /// proxyDHCP: another server hands out the addresses; this dnsmasq adds only which
     /// loader to boot, by PXE service per architecture (the client fetches it over TFTP from
     /// this host: dploy's TFTP server, or dnsmasq's own). iPXE, once loaded, gets the entry
-    /// script. Each machine's own loader comes from a tags-only hosts file.
-    public static func proxyConfig(boot: DHCPBootOptions, hostsFilePath: String, network: ProxyNetwork) -> String {
+    /// script. Each machine's own loader comes from a `dhcp-mac` tag, as in `config`: no
+    /// hosts file, so nothing that dnsmasq 2.90 could crash rereading (a proxy that once
+    /// served addresses keeps their leases in its lease file).
+    public static func proxyConfig(boot: DHCPBootOptions, network: ProxyNetwork, hosts: [DHCPHost] = []) -> String {
         """
         # dploy: proxyDHCP boot options for dnsmasq, beside the DHCP server that hands out
         # the addresses on \(network.address)/\(network.prefixLength). Generated; do not edit.
         dhcp-range=\(network.address),proxy,\(network.netmask)
-        dhcp-hostsfile=\(hostsFilePath)
+        \(loaderTags(hosts))
         # iPXE announces itself with user class "iPXE" and option 175.
         dhcp-userclass=set:ipxe,iPXE
         dhcp-match=set:ipxe,175
@@ -78,15 +80,5 @@ public enum DnsmasqConfig {
         pxe-service=tag:!grub,tag:!ipxe,BC_EFI,"dploy: iPXE",\(boot.uefiFile)
 
         """
-    }
-
-    /// The proxy's hosts file: only the machines whose profile boots another loader than
-    /// iPXE, tagged with it. No addresses: the proxy hands out none.
-    public static func proxyHostsFile(_ hosts: [DHCPHost]) -> String {
-        var lines = ["# dploy: proxyDHCP loader tags. Generated; do not edit."]
-        for host in hosts.sorted(by: { $0.name < $1.name }) where host.bootsOtherLoader {
-            lines.append("\(host.mac),set:\(host.loader)")
-        }
-        return lines.joined(separator: "\n") + "\n"
     }
 }

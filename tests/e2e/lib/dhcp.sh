@@ -24,21 +24,30 @@ conf-file=$E2E_WORK/out/dhcp/dploy.conf
 CONF
 }
 
-# The command dploy runs when its DHCP files change (dhcp.reload in dploy.yaml). Before
-# dnsmasq starts there is nothing to reload: it reads the files when it starts.
 # The command dploy runs when its DHCP files change (dhcp.reload in dploy.yaml): a restart,
 # as `systemctl restart dnsmasq` would, because dnsmasq reads dploy.conf (the loader tags)
-# only when it starts. Before dnsmasq first starts there is nothing to restart. The
-# restart script stops the daemon by its PID file and starts it again; a dnsmasq that
-# died by itself is not restarted behind the test's back (dhcp_alive notices it).
+# only when it starts. Before dnsmasq first starts, and once the test is stopping (the
+# file "stopping"), there is nothing to restart. The script stops the daemon by its PID
+# file (5 s, then KILL) and starts it again; a dnsmasq that died by itself is not
+# restarted behind the test's back (the script fails, and dhcp_alive notices).
 dhcp_reload_command() {
     cat > "$E2E_WORK/dnsmasq-restart.sh" <<SCRIPT
 #!/bin/sh
+[ ! -e $E2E_WORK/stopping ] || exit 0
 pid="\$(cat $E2E_WORK/dnsmasq.pid 2>/dev/null)"
 [ -n "\$pid" ] || exit 0
 kill -0 "\$pid" || { echo "dnsmasq (pid \$pid) is not running" >&2; exit 1; }
-kill "\$pid"
-while kill -0 "\$pid" 2>/dev/null; do sleep 0.1; done
+dhcp_stop_pid() {
+    kill "\$1"
+    tries=0
+    while kill -0 "\$1" 2>/dev/null; do
+        tries=\$((tries + 1))
+        [ "\$tries" -lt 50 ] || kill -KILL "\$1"
+        sleep 0.1
+    done
+}
+dhcp_stop_pid "\$pid"
+[ ! -e $E2E_WORK/stopping ] || exit 0
 exec dnsmasq --conf-file=$E2E_WORK/dnsmasq.conf
 SCRIPT
     echo "sh $E2E_WORK/dnsmasq-restart.sh"
@@ -58,12 +67,16 @@ dhcp_alive() {
     pid="$(cat "$E2E_WORK/dnsmasq.pid" 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
+# dhcp_stop: stops dnsmasq and waits until it is gone (its port is free for the next one).
 dhcp_stop() {
-    local pid
+    local pid waited=0
     pid="$(cat "$E2E_WORK/dnsmasq.pid" 2>/dev/null)" || return 0
-    [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
     # dploy's reload command restarts the PID in this file: none while dnsmasq is stopped.
     rm -f "$E2E_WORK/dnsmasq.pid"
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+    kill -KILL "$pid" 2>/dev/null || true
 }
 
 dhcp_log() { cat "$E2E_WORK/dnsmasq.log" 2>/dev/null || true; }
