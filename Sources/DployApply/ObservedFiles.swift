@@ -24,11 +24,12 @@ public enum ObservedFiles {
                             cache: ObservationCache? = nil, verify: Bool = true) throws -> [OutputPath: ObservedFile] {
         let cache = cache ?? ObservationCache()
         let singles = [BootPaths.ipxeEntry] + dhcpFileNames.map { OutputPath(.dhcp, $0) }
-        if !verify, let files = try cache.refreshed(folders, singles: singles) { return files }
-        cache.beginVerification()
+        let managed = ObservedState.managedFolders.map { (root, folder) in (folders.folder(root) + "/" + folder, OutputPath(root, folder)) }
+        if !verify, let files = try cache.refreshed(folders, managed: managed.map(\.0), singles: singles) { return files }
+        cache.beginVerification(managed: managed.map(\.0))
         var files: [OutputPath: ObservedFile] = [:]
-        for (root, folder) in ObservedState.managedFolders {
-            try cache.walk(folders.folder(root) + "/" + folder, as: OutputPath(root, folder)) { path, observed in
+        for (diskPath, path) in managed {
+            try cache.walk(diskPath, as: path) { path, observed in
                 files[path] = observed
             }
         }
@@ -82,14 +83,36 @@ public final class ObservationCache: @unchecked Sendable {
     private var watch: OutputWatch?
     /// Each watched folder, by its watch: its disk path and output path.
     private var watched: [Int32: (diskPath: String, path: OutputPath)] = [:]
+    /// Which folder each managed folder's path led to (symlinks followed) when last walked, by
+    /// disk path; nil for a path that led to none. A folder replaced whole (a parent renamed
+    /// and a fresh tree put back, a symlink swapped with `ln -sfn`, a mount over it) sends no
+    /// event to the watches on the old one: a refresh compares these first.
+    private var managedFolders: [String: Identity?] = [:]
+    /// Full observations made (every file looked at), for tests: a trusted read that fell
+    /// back to one does not say so otherwise.
+    private(set) var fullWalks = 0
 
-    /// What identifies a version of a file or folder without reading it: inode, size, and
-    /// modification and change times to the nanosecond (the change time moves on any
-    /// write, rename or chmod). In 32 bytes, since the daemon keeps one per file of the fleet.
+    /// Which file a path leads to: device and inode.
+    struct Identity: Equatable {
+        var device: UInt64, inode: UInt64
+
+        /// The folder at `path` now, following symlinks; nil when there is none.
+        static func folder(at path: String) -> Identity? {
+            var status = stat()
+            guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return nil }
+            return Identity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        }
+    }
+
+    /// What identifies a version of a file or folder without reading it: device, inode, size,
+    /// and modification and change times to the nanosecond (the change time moves on any
+    /// write, rename or chmod; the device, when a filesystem is mounted over a folder). In 40
+    /// bytes, since the daemon keeps one per file of the fleet.
     struct Stamp: Equatable {
-        var inode: UInt64, size: Int64, modified: Int64, changed: Int64
+        var device: UInt64, inode: UInt64, size: Int64, modified: Int64, changed: Int64
 
         init(_ status: stat) {
+            device = UInt64(status.st_dev)
             inode = UInt64(status.st_ino)
             size = Int64(status.st_size)
             modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
@@ -151,7 +174,15 @@ public final class ObservationCache: @unchecked Sendable {
     public var lastVerified: Date?
 
     /// Forgets what is queued: the walk about to start looks at everything anyway.
-    fileprivate func beginVerification() {
+    fileprivate func beginVerification(managed: [String]) {
+        fullWalks += 1
+        let now = Dictionary(managed.map { ($0, Identity.folder(at: $0)) }) { first, _ in first }
+        if now != managedFolders, let watch {
+            // A folder replaced whole: the watches on the old tree would name paths of the new.
+            for descriptor in watched.keys { watch.remove(descriptor) }
+            watched = [:]
+        }
+        managedFolders = now
         _ = watch?.drain()
         touched = []
         previous = snapshot
@@ -167,10 +198,15 @@ public final class ObservationCache: @unchecked Sendable {
 
     /// The snapshot brought up to date with what inotify named and the apply touched; nil
     /// when it cannot be trusted (no snapshot, no trust, the kernel dropped events, a managed
-    /// folder itself went away, a file written where no folder was seen): then the caller
-    /// walks everything.
-    fileprivate func refreshed(_ folders: OutputFolders, singles: [OutputPath]) throws -> [OutputPath: ObservedFile]? {
+    /// folder itself went away or was replaced, a file written where no folder was seen): then
+    /// the caller walks everything.
+    fileprivate func refreshed(_ folders: OutputFolders, managed: [String], singles: [OutputPath]) throws -> [OutputPath: ObservedFile]? {
         guard trust != .nothing, var files = snapshot else { return nil }
+        // One stat each: a managed folder's path that leads elsewhere now was replaced whole,
+        // which no watch (nor, without inotify, any apply) says.
+        for path in managed {
+            guard let before = managedFolders[path], before == Identity.folder(at: path) else { return nil }
+        }
         // Until this refresh finishes there is none: one that throws halfway has drained the
         // queue, so the next observation must walk everything. (It also leaves `files` the
         // only reference to its storage, so it is updated in place, not copied.)

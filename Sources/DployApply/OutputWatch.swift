@@ -43,6 +43,11 @@ final class OutputWatch {
         return .success(watch)
     }
 
+    /// Ends a watch (a folder that left the tree); nothing when it already ended.
+    func remove(_ watch: Int32) {
+        inotify_rm_watch(descriptor, watch)
+    }
+
     /// Everything queued since the last call, without waiting.
     func drain() -> Changes {
         var entries: [(watch: Int32, name: String)] = []

@@ -1,4 +1,4 @@
-import DployApply
+@testable import DployApply
 import DployPlan
 import DployRender
 import Foundation
@@ -39,6 +39,7 @@ struct ObservedFilesTests {
         try #require(cache.trust == .watched, "\(cache.problem ?? "")")
         let first = try read(cache)
         let version = cache.version
+        let walks = cache.fullWalks
         #expect(try read(cache, verify: false) == first)
         #expect(cache.version == version, "nothing changed, so the plan made from it still holds")
 
@@ -54,6 +55,33 @@ struct ObservedFilesTests {
         #expect(trusted == (try read(ObservationCache())), "the same as a fresh read")
         #expect(trusted["http/ipxe/94-18-82-00-00-01.ipxe"]?.owner == "web-09")
         #expect(trusted.keys.sorted() == ["dhcp/dploy.hosts", "http/installers/web-02/user-data", "http/ipxe/94-18-82-00-00-01.ipxe"])
+        #expect(cache.fullWalks == walks, "every trusted read was a refresh, not a walk in disguise")
+    }
+
+    @Test("a managed folder replaced whole (its parent renamed, a fresh tree put back) is seen by the next trusted read",
+          arguments: [ObservationCache.Trust.watched, .ownWrites])
+    func replacedFolder(trust: ObservationCache.Trust) throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try writeWeb01()
+        let cache = ObservationCache(trust: trust)
+        try #require(cache.trust == trust, "\(cache.problem ?? "")")
+        _ = try read(cache)
+        let walks = cache.fullWalks
+
+        // No event reaches the watches on the old tree, which still exists under another name.
+        #expect(rename(root + "/http", root + "/http-old") == 0)
+        try write("http/ipxe/94-18-82-00-00-02.ipxe", "#!ipxe\n# dploy: web-02 (94:18:82:00:00:02)\nexit\n")
+        let trusted = try read(cache, verify: false)
+        #expect(cache.fullWalks == walks + 1, "a replaced folder costs a walk")
+        #expect(trusted == (try read(ObservationCache())), "the same as a fresh read")
+        #expect(trusted.keys.sorted() == ["dhcp/dploy.hosts", "http/ipxe/94-18-82-00-00-02.ipxe", "tftp/pxelinux.cfg/01-94-18-82-00-00-01"])
+
+        // A symlink swapped over the output folder (ln -sfn): the same.
+        try write("tftp-new/pxelinux.cfg/01-94-18-82-00-00-03", "# dploy: web-03 (94:18:82:00:00:03)\n")
+        #expect(rename(root + "/tftp", root + "/tftp-old") == 0)
+        #expect(symlink(root + "/tftp-new", root + "/tftp") == 0)
+        #expect(try read(cache, verify: false)["tftp/pxelinux.cfg/01-94-18-82-00-00-03"] != nil)
+        #expect(try read(cache, verify: false) == (try read(ObservationCache())))
     }
 
     @Test("trusting only its own writes, it sees what it is told it wrote, and an edit by others only when verifying")
