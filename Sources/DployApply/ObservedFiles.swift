@@ -81,8 +81,10 @@ public final class ObservationCache: @unchecked Sendable {
     /// Paths an apply wrote or removed since the last observation.
     private var touched: Set<OutputPath> = []
     private var watch: OutputWatch?
-    /// Each watched folder, by its watch: its disk path and output path.
-    private var watched: [Int32: (diskPath: String, path: OutputPath)] = [:]
+    /// Each watched folder, by its watch: its disk path, output path, and the folder that was at
+    /// that path when it was watched (a self event means it moved or went only when another,
+    /// or none, is there now).
+    private var watched: [Int32: (diskPath: String, path: OutputPath, identity: Identity)] = [:]
     /// Which folder each managed folder's path led to (symlinks followed) when last walked, by
     /// disk path; nil for a path that led to none. A folder replaced whole (a parent renamed
     /// and a fresh tree put back, a symlink swapped with `ln -sfn`, a mount over it) sends no
@@ -91,16 +93,24 @@ public final class ObservationCache: @unchecked Sendable {
     /// Full observations made (every file looked at), for tests: a trusted read that fell
     /// back to one does not say so otherwise.
     private(set) var fullWalks = 0
+    /// How many folders are watched, for tests.
+    var watchedFolders: Int { watched.count }
 
     /// Which file a path leads to: device and inode.
     struct Identity: Equatable {
         var device: UInt64, inode: UInt64
 
-        /// The folder at `path` now, following symlinks; nil when there is none.
-        static func folder(at path: String) -> Identity? {
+        init(_ status: stat) {
+            device = UInt64(status.st_dev)
+            inode = UInt64(status.st_ino)
+        }
+
+        /// The folder at `path` now, following symlinks (or, `following: false`, only those
+        /// above it); nil when there is none.
+        static func folder(at path: String, following: Bool = true) -> Identity? {
             var status = stat()
-            guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return nil }
-            return Identity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+            guard (following ? stat(path, &status) : lstat(path, &status)) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return nil }
+            return Identity(status)
         }
     }
 
@@ -141,10 +151,15 @@ public final class ObservationCache: @unchecked Sendable {
     /// Files read outside a walk (the iPXE entry script, the DHCP files), by path: a handful.
     private var singles: [String: Seen] = [:]
 
-    public init(trust: Trust = .nothing) {
+    public convenience init(trust: Trust = .nothing) {
+        self.init(trust: trust, refusingWatches: nil)
+    }
+
+    /// `refusingWatches`, for tests: inotify refuses every watch with that errno.
+    init(trust: Trust, refusingWatches: Int32?) {
         self.trust = trust
         if trust == .watched {
-            watch = OutputWatch()
+            watch = OutputWatch(refusing: refusingWatches)
             if watch == nil { stopTrusting("cannot open an inotify instance: \(String(cString: strerror(errno)))") }
         }
     }
@@ -153,7 +168,7 @@ public final class ObservationCache: @unchecked Sendable {
         trust = .nothing
         watch = nil
         watched = [:]
-        problem = "\(reason); every run looks at every output file instead"
+        problem = "\(reason); every run looks at every output file instead, until dploy restarts"
     }
 
     /// The observed files after an apply wrote or removed `paths`: they are looked at again
@@ -217,11 +232,16 @@ public final class ObservationCache: @unchecked Sendable {
             for change in changes {
                 guard let folder = watched[change.watch] else { continue }
                 if change.name.isEmpty {
+                    // The folder this watch was added for is still at its path: moved away and
+                    // back, or the event is older than the walk that watched it there again.
+                    if Identity.folder(at: folder.diskPath, following: false) == folder.identity { continue }
                     // A folder itself moved or went: its parent's event covers it (a folder
-                    // moved back is watched again when walked), unless it is a managed
-                    // folder, whose parent nobody watches.
-                    if !folder.path.path.contains("/") { return nil }
+                    // moved within the tree is watched again when walked), unless it is a
+                    // managed folder, whose parent nobody watches. A folder moved out of the
+                    // tree would go on reporting what happens to it there.
                     watched[change.watch] = nil
+                    watch.remove(change.watch)
+                    if !folder.path.path.contains("/") { return nil }
                     continue
                 }
                 entries.append((folder.diskPath, folder.path, change.name))
@@ -297,15 +317,20 @@ public final class ObservationCache: @unchecked Sendable {
 
     /// Calls `visit` for every regular file below `diskPath`, skipping hidden names (staged temporaries).
     func walk(_ diskPath: String, as path: OutputPath, _ visit: (OutputPath, ObservedFile) -> Void) throws {
-        var status = stat()
-        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return }
+        // Watched before its stamp is read and it is listed, so that a change after either is
+        // queued. A folder gone by now (or never there) is not watched: its parent's watch
+        // says when one appears.
+        var descriptor: Int32?
         if let watch {
-            // Watched before it is listed, so that a change after the listing is queued.
             switch watch.add(diskPath) {
-            case .success(let descriptor): watched[descriptor] = (diskPath, path)
+            case .success(let added): descriptor = added
+            case .failure(let error) where error.isGone: break
             case .failure(let error): stopTrusting(error.description)
             }
         }
+        var status = stat()
+        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return }
+        if let descriptor, watch != nil { watched[descriptor] = (diskPath, path, Identity(status)) }
         let stamp = Stamp(status)
         // Taken out of the table while walking, so that updating an entry does not copy the array.
         var children = folders[diskPath]?.children ?? []
