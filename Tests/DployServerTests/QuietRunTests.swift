@@ -1,3 +1,4 @@
+@testable import DployApply
 @testable import DployController
 import DployInventory
 import DployPlan
@@ -52,5 +53,38 @@ struct QuietRunTests {
         #expect(after.counts == MachineOverview.conditionCounts(fleet: desired.fleet, observed: [installed], bmcReadings: [:]))
         #expect(after.counts[.installed] != before.counts[.installed])
         #expect(CountedConditions.counts(after, desired: desired, observed: [installed], bmcReadings: [:]).counts == after.counts)
+    }
+
+    @Test("the loop reuses its quiet plan; a standby that becomes the leader plans and looks at every file again")
+    func loopReusesQuietPlan() async throws {
+        let site = try DaemonLoopTests.Site()
+        let cache = try #require(site.reconciler.observationCache)
+        let first = try site.loop()
+        await first.runOnce(trigger: "start")
+        await first.runOnce(trigger: "interval")
+        #expect(first.status.lastRun?.result == .unchanged)
+        let planned = first.plansMade
+        await first.runOnce(trigger: "interval")
+        #expect(first.status.lastRun?.result == .unchanged)
+        #expect(first.plansMade == planned, "the plan that changed nothing was reused, not made again")
+
+        // A standby on the same output reuses its quiet plan too, until it leads.
+        let second = try site.loop()
+        await second.runOnce(trigger: "start")
+        await second.runOnce(trigger: "interval")
+        #expect(second.status.role == .standby)
+        let standbyPlans = second.plansMade
+        let walks = cache.fullWalks
+        first.lock.release()  // as when the first daemon dies
+        // See DaemonLoopTests.standby: a child forked while the lock was open may hold it briefly.
+        for _ in 0..<40 {
+            await second.runOnce(trigger: "interval")
+            if second.status.role == .apply { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(second.status.role == .apply)
+        #expect(second.status.lastRun?.result == .unchanged)
+        #expect(second.plansMade == standbyPlans + 1, "the new leader plans afresh")
+        #expect(cache.fullWalks == walks + 1, "and looks at every file, not at what it saw while standing by")
     }
 }
