@@ -31,6 +31,15 @@ struct ObservedFilesTests {
             .map { ($0.key.description, $0.value) })
     }
 
+    /// web-01's files, observed once by a new cache that trusts what it saw.
+    func observedWeb01(trust: ObservationCache.Trust) throws -> ObservationCache {
+        try writeWeb01()
+        let cache = ObservationCache(trust: trust)
+        try #require(cache.trust == trust, "\(cache.problem ?? "")")
+        _ = try read(cache)
+        return cache
+    }
+
     @Test("watched, it looks again only where inotify says, and agrees with a fresh read after every kind of change")
     func watched() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -62,10 +71,7 @@ struct ObservedFilesTests {
           arguments: [ObservationCache.Trust.watched, .ownWrites])
     func replacedFolder(trust: ObservationCache.Trust) throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try writeWeb01()
-        let cache = ObservationCache(trust: trust)
-        try #require(cache.trust == trust, "\(cache.problem ?? "")")
-        _ = try read(cache)
+        let cache = try observedWeb01(trust: trust)
         let walks = cache.fullWalks
 
         // No event reaches the watches on the old tree, which still exists under another name.
@@ -140,10 +146,7 @@ struct ObservedFilesTests {
     @Test("a watched folder renamed within the tree stays watched; one moved out of it is no longer watched")
     func renamedFolders() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try writeWeb01()
-        let cache = ObservationCache(trust: .watched)
-        try #require(cache.trust == .watched, "\(cache.problem ?? "")")
-        _ = try read(cache)
+        let cache = try observedWeb01(trust: .watched)
         let walks = cache.fullWalks
         let watchedBefore = cache.watchedFolders
 
@@ -188,10 +191,7 @@ struct ObservedFilesTests {
     @Test("the kernel's queue overflowing, or a managed folder removed, costs a full walk that sees it")
     func lostTrack() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try writeWeb01()
-        let cache = ObservationCache(trust: .watched)
-        try #require(cache.trust == .watched, "\(cache.problem ?? "")")
-        _ = try read(cache)
+        let cache = try observedWeb01(trust: .watched)
         var walks = cache.fullWalks
         try FileManager.default.removeItem(atPath: root + "/tftp/pxelinux.cfg")
         #expect(try read(cache, verify: false)["tftp/pxelinux.cfg/01-94-18-82-00-00-01"] == nil)

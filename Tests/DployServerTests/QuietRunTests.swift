@@ -75,14 +75,7 @@ struct QuietRunTests {
         #expect(second.status.role == .standby)
         let standbyPlans = second.plansMade
         let walks = cache.fullWalks
-        first.lock.release()  // as when the first daemon dies
-        // See DaemonLoopTests.standby: a child forked while the lock was open may hold it briefly.
-        for _ in 0..<40 {
-            await second.runOnce(trigger: "interval")
-            if second.status.role == .apply { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(second.status.role == .apply)
+        try await DaemonLoopTests.takeOver(from: first, by: second)
         #expect(second.status.lastRun?.result == .unchanged)
         #expect(second.plansMade == standbyPlans + 1, "the new leader plans afresh")
         #expect(cache.fullWalks == walks + 1, "and looks at every file, not at what it saw while standing by")
