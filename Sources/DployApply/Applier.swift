@@ -66,12 +66,19 @@ public struct Applier: Sendable {
         // A commit's few files are fsynced one by one: syncfs would also wait for everything
         // else dirty on the filesystem (a VM's disk image, a build), which took a one-machine
         // commit's apply from milliseconds to a hundred. Thousands are made durable by one syncfs.
+        // Staged first, then synced: the writes queue together rather than one waiting on the
+        // disk before the next is written. A folder made for a file is an entry in the folder
+        // above it, synced too (syncfs covers both).
         let syncEach = writes.count <= Self.fsyncEachLimit
+        var madeFolders: [String] = []
         for path in writes {
             guard let contents = result.desiredFiles[path] else { continue }
-            bootFiles.append((try AtomicFile.stage(contents, for: folders.diskPath(path), sync: syncEach), path))
+            bootFiles.append((try AtomicFile.stage(contents, for: folders.diskPath(path), sync: false, madeFolders: &madeFolders), path))
         }
-        if !syncEach {
+        if syncEach {
+            for (temporary, path) in bootFiles { try AtomicFile.sync(temporary, for: folders.diskPath(path)) }
+            madeFolders.forEach(AtomicFile.syncFolderOf)
+        } else {
             for root in Set(bootFiles.map(\.path.root)) { try AtomicFile.flush(folders.folder(root)) }
         }
         var renamedFolders: Set<String> = []

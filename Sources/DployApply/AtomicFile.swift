@@ -13,8 +13,19 @@ public enum AtomicFile {
     /// exactly `mode`, and missing folders `folderMode`, whatever the umask (`FileModes`).
     public static func stage(_ contents: some ContiguousBytes, for path: String, sync: Bool = true,
                              mode: mode_t = FileModes.published, folderMode: mode_t = FileModes.publishedFolder) throws -> String {
+        var made: [String] = []
+        let temporary = try stage(contents, for: path, sync: sync, mode: mode, folderMode: folderMode, madeFolders: &made)
+        // With the file durable, so is the path to it: each folder made is an entry in the one above.
+        if sync { made.forEach(syncFolderOf) }
+        return temporary
+    }
+
+    /// `stage`, adding the folders it made to `madeFolders` (outermost first) rather than
+    /// syncing them: for a caller that syncs many files and folders after staging them all.
+    public static func stage(_ contents: some ContiguousBytes, for path: String, sync: Bool, mode: mode_t = FileModes.published,
+                             folderMode: mode_t = FileModes.publishedFolder, madeFolders: inout [String]) throws -> String {
         let folder = (path as NSString).deletingLastPathComponent
-        do { try FileModes.createFolders(folder, mode: folderMode) } catch { throw ApplyError.io(path, error.description) }
+        do { madeFolders += try FileModes.createFolders(folder, mode: folderMode) } catch { throw ApplyError.io(path, error.description) }
         let name = (path as NSString).lastPathComponent
         let temporary = "\(folder)/.\(name).dploy-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
@@ -50,6 +61,18 @@ public enum AtomicFile {
         guard descriptor >= 0 else { throw ApplyError.io(folder, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         guard linuxSyncfs(descriptor) == 0 else { throw ApplyError.io(folder, "syncfs failed: \(String(cString: strerror(errno)))") }
+    }
+
+    /// fsyncs a file staged with `sync: false`, on its own: for a few files, where `flush`'s
+    /// syncfs would also wait for everything else dirty on the filesystem.
+    public static func sync(_ temporary: String, for path: String) throws {
+        let descriptor = open(temporary, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0, fsync(descriptor) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if descriptor >= 0 { close(descriptor) }
+            throw ApplyError.io(path, "fsync failed: \(reason)")
+        }
+        close(descriptor)
     }
 
     /// Renames a staged file into place and, unless the caller syncs folders itself, makes

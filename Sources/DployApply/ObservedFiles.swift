@@ -24,11 +24,12 @@ public enum ObservedFiles {
                             cache: ObservationCache? = nil, verify: Bool = true) throws -> [OutputPath: ObservedFile] {
         let cache = cache ?? ObservationCache()
         let singles = [BootPaths.ipxeEntry] + dhcpFileNames.map { OutputPath(.dhcp, $0) }
-        if !verify, let files = try cache.refreshed(folders, singles: singles) { return files }
-        cache.beginVerification()
+        let managed = ObservedState.managedFolders.map { (root, folder) in (folders.folder(root) + "/" + folder, OutputPath(root, folder)) }
+        if !verify, let files = try cache.refreshed(folders, managed: managed.map(\.0), singles: singles) { return files }
+        cache.beginVerification(managed: managed.map(\.0))
         var files: [OutputPath: ObservedFile] = [:]
-        for (root, folder) in ObservedState.managedFolders {
-            try cache.walk(folders.folder(root) + "/" + folder, as: OutputPath(root, folder)) { path, observed in
+        for (diskPath, path) in managed {
+            try cache.walk(diskPath, as: path) { path, observed in
                 files[path] = observed
             }
         }
@@ -80,16 +81,48 @@ public final class ObservationCache: @unchecked Sendable {
     /// Paths an apply wrote or removed since the last observation.
     private var touched: Set<OutputPath> = []
     private var watch: OutputWatch?
-    /// Each watched folder, by its watch: its disk path and output path.
-    private var watched: [Int32: (diskPath: String, path: OutputPath)] = [:]
+    /// Each watched folder, by its watch: its disk path, output path, and the folder that was at
+    /// that path when it was watched (a self event means it moved or went only when another,
+    /// or none, is there now).
+    private var watched: [Int32: (diskPath: String, path: OutputPath, identity: Identity)] = [:]
+    /// Which folder each managed folder's path led to (symlinks followed) when last walked, by
+    /// disk path; nil for a path that led to none. A folder replaced whole (a parent renamed
+    /// and a fresh tree put back, a symlink swapped with `ln -sfn`, a mount over it) sends no
+    /// event to the watches on the old one: a refresh compares these first.
+    private var managedFolders: [String: Identity?] = [:]
+    /// Full observations made (every file looked at), for tests: a trusted read that fell
+    /// back to one does not say so otherwise.
+    private(set) var fullWalks = 0
+    /// How many folders are watched, for tests.
+    var watchedFolders: Int { watched.count }
 
-    /// What identifies a version of a file or folder without reading it: inode, size, and
-    /// modification and change times to the nanosecond (the change time moves on any
-    /// write, rename or chmod). In 32 bytes, since the daemon keeps one per file of the fleet.
-    struct Stamp: Equatable {
-        var inode: UInt64, size: Int64, modified: Int64, changed: Int64
+    /// Which file a path leads to: device and inode.
+    struct Identity: Equatable {
+        var device: UInt64, inode: UInt64
 
         init(_ status: stat) {
+            device = UInt64(status.st_dev)
+            inode = UInt64(status.st_ino)
+        }
+
+        /// The folder at `path` now, following symlinks (or, `following: false`, only those
+        /// above it); nil when there is none.
+        static func folder(at path: String, following: Bool = true) -> Identity? {
+            var status = stat()
+            guard (following ? stat(path, &status) : lstat(path, &status)) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return nil }
+            return Identity(status)
+        }
+    }
+
+    /// What identifies a version of a file or folder without reading it: device, inode, size,
+    /// and modification and change times to the nanosecond (the change time moves on any
+    /// write, rename or chmod; the device, when a filesystem is mounted over a folder). In 40
+    /// bytes, since the daemon keeps one per file of the fleet.
+    struct Stamp: Equatable {
+        var device: UInt64, inode: UInt64, size: Int64, modified: Int64, changed: Int64
+
+        init(_ status: stat) {
+            device = UInt64(status.st_dev)
             inode = UInt64(status.st_ino)
             size = Int64(status.st_size)
             modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
@@ -118,10 +151,15 @@ public final class ObservationCache: @unchecked Sendable {
     /// Files read outside a walk (the iPXE entry script, the DHCP files), by path: a handful.
     private var singles: [String: Seen] = [:]
 
-    public init(trust: Trust = .nothing) {
+    public convenience init(trust: Trust = .nothing) {
+        self.init(trust: trust, refusingWatches: nil)
+    }
+
+    /// `refusingWatches`, for tests: inotify refuses every watch with that errno.
+    init(trust: Trust, refusingWatches: Int32?) {
         self.trust = trust
         if trust == .watched {
-            watch = OutputWatch()
+            watch = OutputWatch(refusing: refusingWatches)
             if watch == nil { stopTrusting("cannot open an inotify instance: \(String(cString: strerror(errno)))") }
         }
     }
@@ -130,7 +168,7 @@ public final class ObservationCache: @unchecked Sendable {
         trust = .nothing
         watch = nil
         watched = [:]
-        problem = "\(reason); every run looks at every output file instead"
+        problem = "\(reason); every run looks at every output file instead, until dploy restarts"
     }
 
     /// The observed files after an apply wrote or removed `paths`: they are looked at again
@@ -151,7 +189,15 @@ public final class ObservationCache: @unchecked Sendable {
     public var lastVerified: Date?
 
     /// Forgets what is queued: the walk about to start looks at everything anyway.
-    fileprivate func beginVerification() {
+    fileprivate func beginVerification(managed: [String]) {
+        fullWalks += 1
+        let now = Dictionary(managed.map { ($0, Identity.folder(at: $0)) }) { first, _ in first }
+        if now != managedFolders, let watch {
+            // A folder replaced whole: the watches on the old tree would name paths of the new.
+            for descriptor in watched.keys { watch.remove(descriptor) }
+            watched = [:]
+        }
+        managedFolders = now
         _ = watch?.drain()
         touched = []
         previous = snapshot
@@ -167,10 +213,15 @@ public final class ObservationCache: @unchecked Sendable {
 
     /// The snapshot brought up to date with what inotify named and the apply touched; nil
     /// when it cannot be trusted (no snapshot, no trust, the kernel dropped events, a managed
-    /// folder itself went away, a file written where no folder was seen): then the caller
-    /// walks everything.
-    fileprivate func refreshed(_ folders: OutputFolders, singles: [OutputPath]) throws -> [OutputPath: ObservedFile]? {
+    /// folder itself went away or was replaced, a file written where no folder was seen): then
+    /// the caller walks everything.
+    fileprivate func refreshed(_ folders: OutputFolders, managed: [String], singles: [OutputPath]) throws -> [OutputPath: ObservedFile]? {
         guard trust != .nothing, var files = snapshot else { return nil }
+        // One stat each: a managed folder's path that leads elsewhere now was replaced whole,
+        // which no watch (nor, without inotify, any apply) says.
+        for path in managed {
+            guard let before = managedFolders[path], before == Identity.folder(at: path) else { return nil }
+        }
         // Until this refresh finishes there is none: one that throws halfway has drained the
         // queue, so the next observation must walk everything. (It also leaves `files` the
         // only reference to its storage, so it is updated in place, not copied.)
@@ -181,11 +232,16 @@ public final class ObservationCache: @unchecked Sendable {
             for change in changes {
                 guard let folder = watched[change.watch] else { continue }
                 if change.name.isEmpty {
+                    // The folder this watch was added for is still at its path: moved away and
+                    // back, or the event is older than the walk that watched it there again.
+                    if Identity.folder(at: folder.diskPath, following: false) == folder.identity { continue }
                     // A folder itself moved or went: its parent's event covers it (a folder
-                    // moved back is watched again when walked), unless it is a managed
-                    // folder, whose parent nobody watches.
-                    if !folder.path.path.contains("/") { return nil }
+                    // moved within the tree is watched again when walked), unless it is a
+                    // managed folder, whose parent nobody watches. A folder moved out of the
+                    // tree would go on reporting what happens to it there.
                     watched[change.watch] = nil
+                    watch.remove(change.watch)
+                    if !folder.path.path.contains("/") { return nil }
                     continue
                 }
                 entries.append((folder.diskPath, folder.path, change.name))
@@ -261,15 +317,20 @@ public final class ObservationCache: @unchecked Sendable {
 
     /// Calls `visit` for every regular file below `diskPath`, skipping hidden names (staged temporaries).
     func walk(_ diskPath: String, as path: OutputPath, _ visit: (OutputPath, ObservedFile) -> Void) throws {
-        var status = stat()
-        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return }
+        // Watched before its stamp is read and it is listed, so that a change after either is
+        // queued. A folder gone by now (or never there) is not watched: its parent's watch
+        // says when one appears.
+        var descriptor: Int32?
         if let watch {
-            // Watched before it is listed, so that a change after the listing is queued.
             switch watch.add(diskPath) {
-            case .success(let descriptor): watched[descriptor] = (diskPath, path)
+            case .success(let added): descriptor = added
+            case .failure(let error) where error.isGone: break
             case .failure(let error): stopTrusting(error.description)
             }
         }
+        var status = stat()
+        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return }
+        if let descriptor, watch != nil { watched[descriptor] = (diskPath, path, Identity(status)) }
         let stamp = Stamp(status)
         // Taken out of the table while walking, so that updating an entry does not copy the array.
         var children = folders[diskPath]?.children ?? []

@@ -23,9 +23,12 @@ final class OutputWatch {
     }
 
     private let descriptor: Int32
+    /// For tests: every `add` fails with this errno, as the kernel would refuse it.
+    private let refusal: Int32?
 
     /// nil when the process may open no more inotify instances (`fs.inotify.max_user_instances`).
-    init?() {
+    init?(refusing refusal: Int32? = nil) {
+        self.refusal = refusal
         descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard descriptor >= 0 else { return nil }
     }
@@ -38,9 +41,15 @@ final class OutputWatch {
         // Not IN_ACCESS or IN_OPEN: readers (the boot server) must not fill the queue.
         let mask = UInt32(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
             | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
+        if let refusal { return .failure(WatchError(folder: folder, code: refusal)) }
         let watch = inotify_add_watch(descriptor, folder, mask)
-        guard watch >= 0 else { return .failure(WatchError(folder: folder, reason: String(cString: strerror(errno)))) }
+        guard watch >= 0 else { return .failure(WatchError(folder: folder, code: errno)) }
         return .success(watch)
+    }
+
+    /// Ends a watch (a folder that left the tree); nothing when it already ended.
+    func remove(_ watch: Int32) {
+        inotify_rm_watch(descriptor, watch)
     }
 
     /// Everything queued since the last call, without waiting.
@@ -75,7 +84,22 @@ final class OutputWatch {
 
     struct WatchError: Error, CustomStringConvertible {
         var folder: String
-        var reason: String
-        var description: String { "cannot watch \(folder) with inotify: \(reason)" }
+        var code: Int32
+
+        /// No folder there (gone, or something else now): nothing to watch, and the parent's
+        /// watch reports the change.
+        var isGone: Bool { code == ENOENT || code == ENOTDIR }
+
+        var description: String {
+            let reason = "cannot watch \(folder) with inotify: \(String(cString: strerror(code)))"
+            guard code == ENOSPC else { return reason }
+            // ENOSPC from inotify_add_watch is the per-user limit on watches, not a full disk.
+            let limit = (try? String(contentsOfFile: Self.watchLimitPath, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+            return "\(reason) (fs.inotify.max_user_watches is \(limit), \(Self.watchLimitPath); "
+                + "raise it with sysctl, it must cover a watch per output folder)"
+        }
+
+        static let watchLimitPath = "/proc/sys/fs/inotify/max_user_watches"
     }
 }

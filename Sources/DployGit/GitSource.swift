@@ -31,10 +31,23 @@ public final class GitSource: @unchecked Sendable {
     private var previousLoad: (trees: Set<GitObjectID>, blobs: Set<BlobKey>) = ([], [])
     /// Blobs parsed by the last `load`, for benchmarks and tests of incrementality.
     public private(set) var lastParseCount = 0
-    /// The last load's snapshot: a daemon whose branch did not move loads the same commit
-    /// every run, and listing, assembling and validating 10,000 machines again was most of
-    /// a quiet run. A commit's specs never change, and the rules are fixed at start.
-    private var lastLoad: (commit: GitObjectID, limits: YAMLLimits, snapshot: SourceSnapshot)?
+    /// Loads that assembled a fleet rather than taking one of `recentLoads`, for tests.
+    private(set) var assembleCount = 0
+    /// The last two loads, newest last, as the spec language saw them (before `rules`): a
+    /// daemon whose branch did not move loads the same commit every run, and listing,
+    /// assembling and validating 10,000 machines again was most of a quiet run. Two, since a
+    /// refused newest commit and the last good one are both loaded on every run. A commit's
+    /// specs never change, but `rules` may (the credential rules read the secrets folder),
+    /// so they run on every load, cached or not: a commit they refused is not refused for good.
+    private var recentLoads: [RecentLoad] = []
+
+    private struct RecentLoad {
+        var commit: GitObjectID
+        var limits: YAMLLimits
+        var snapshot: SourceSnapshot
+        /// Problems with the commit's files, outside the spec language's diagnostics.
+        var problems: [Diagnostic]
+    }
 
     struct TreeFile: Hashable {
         var path: String  // relative to the tree it was listed from
@@ -133,9 +146,10 @@ public final class GitSource: @unchecked Sendable {
     /// (submodules, escaping symlinks, oversized blobs) are diagnostics like any other.
     public func load(_ commit: GitObjectID, limits: YAMLLimits = .default) throws -> SourceSnapshot {
         guard let repository else { throw SourceError.unresolvedRef(commit.short, reason: "fetch() first") }
-        if let lastLoad, lastLoad.commit == commit, lastLoad.limits == limits {
+        if let index = recentLoads.firstIndex(where: { $0.commit == commit && $0.limits == limits }) {
             lastParseCount = 0
-            return lastLoad.snapshot
+            recentLoads.append(recentLoads.remove(at: index))
+            return checked(recentLoads[recentLoads.count - 1])
         }
         let root = try repository.commit(commit).tree()
         var specTree = root
@@ -201,12 +215,22 @@ public final class GitSource: @unchecked Sendable {
         treeListings = treeListings.filter { walkedTrees.contains($0.key) || previousLoad.trees.contains($0.key) }
         parsedBlobs = parsedBlobs.filter { usedBlobs.contains($0.key) || previousLoad.blobs.contains($0.key) }
         previousLoad = (walkedTrees, usedBlobs)
-        var result = SpecLoader(knownPaths: knownPaths, rules: self.rules).assemble(parsed)
-        result.diagnostics = (result.diagnostics + problems).sorted()
+        let result = SpecLoader(knownPaths: knownPaths).assemble(parsed)
+        assembleCount += 1
         let commitObject = try repository.commit(commit)
-        let snapshot = SourceSnapshot(commit: CommitInfo(id: commit, summary: commitObject.summary, time: commitObject.time),
-                                      result: result)
-        lastLoad = (commit, limits, snapshot)
+        let load = RecentLoad(commit: commit, limits: limits,
+                              snapshot: SourceSnapshot(commit: CommitInfo(id: commit, summary: commitObject.summary,
+                                                                          time: commitObject.time), result: result), problems: problems)
+        recentLoads = recentLoads.suffix(1) + [load]
+        return checked(load)
+    }
+
+    /// A load with the loader's own rules run on it now, as `SpecLoader` runs them (only on a
+    /// fleet the spec language accepts), and the commit's file problems.
+    private func checked(_ load: RecentLoad) -> SourceSnapshot {
+        var snapshot = load.snapshot
+        if snapshot.result.diagnostics.isEmpty, let rules { snapshot.result.diagnostics += rules(snapshot.result.fleet) }
+        snapshot.result.diagnostics = (snapshot.result.diagnostics + load.problems).sorted()
         return snapshot
     }
 

@@ -239,4 +239,34 @@ struct RedactionTests {
         #expect(!source.cachePath.contains("s3cretpass"), "\(source.cachePath)")
         #expect(source.cachePath.hasPrefix("/var/lib/dploy/git-cache/example-fleet-git-"), "\(source.cachePath)")
     }
+
+    @Test("a kept commit is checked against the rules as they are now; a refused newest commit and the last good are both kept")
+    func keptLoadsRecheckRules() throws {
+        final class Switch: @unchecked Sendable { var refusing = false }
+        let fixture = try GitFixture()
+        try fixture.makeRepository("repo", files: Specs.fleet)
+        let source = GitSource(config: GitSourceConfig(repository: fixture.path("repo"), path: "site-a"),
+                               cacheDirectory: fixture.path("cache"))
+        let rules = Switch()
+        source.rules = { _ in
+            rules.refusing ? [Diagnostic("no login may go there", at: SourceLocation(file: "site-a/x.yaml", line: 1, column: 1))] : []
+        }
+        let good = try source.fetch().id
+        #expect(try source.load(good).result.isValid)
+        let assembled = source.assembleCount
+        rules.refusing = true  // as when the secrets folder changes
+        #expect(try source.load(good).result.isValid == false, "kept, and still checked")
+        rules.refusing = false
+        #expect(try source.load(good).result.isValid, "a refusal by the rules is not kept")
+        #expect(source.assembleCount == assembled)
+
+        _ = try fixture.commit(["site-a/machines/web-02.yaml": "apiVersion: [broken"], in: "repo", message: "broken")
+        let head = try source.fetch().id
+        #expect(try source.load(head).result.isValid == false)
+        for _ in 0..<2 {
+            #expect(try source.load(good).result.isValid)
+            #expect(try source.load(head).result.isValid == false)
+        }
+        #expect(source.assembleCount == assembled + 1, "each run loads both, and neither is assembled again")
+    }
 }

@@ -1,4 +1,4 @@
-import DployApply
+@testable import DployApply
 import DployPlan
 import DployRender
 import Foundation
@@ -31,6 +31,15 @@ struct ObservedFilesTests {
             .map { ($0.key.description, $0.value) })
     }
 
+    /// web-01's files, observed once by a new cache that trusts what it saw.
+    func observedWeb01(trust: ObservationCache.Trust) throws -> ObservationCache {
+        try writeWeb01()
+        let cache = ObservationCache(trust: trust)
+        try #require(cache.trust == trust, "\(cache.problem ?? "")")
+        _ = try read(cache)
+        return cache
+    }
+
     @Test("watched, it looks again only where inotify says, and agrees with a fresh read after every kind of change")
     func watched() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -39,6 +48,7 @@ struct ObservedFilesTests {
         try #require(cache.trust == .watched, "\(cache.problem ?? "")")
         let first = try read(cache)
         let version = cache.version
+        let walks = cache.fullWalks
         #expect(try read(cache, verify: false) == first)
         #expect(cache.version == version, "nothing changed, so the plan made from it still holds")
 
@@ -54,6 +64,30 @@ struct ObservedFilesTests {
         #expect(trusted == (try read(ObservationCache())), "the same as a fresh read")
         #expect(trusted["http/ipxe/94-18-82-00-00-01.ipxe"]?.owner == "web-09")
         #expect(trusted.keys.sorted() == ["dhcp/dploy.hosts", "http/installers/web-02/user-data", "http/ipxe/94-18-82-00-00-01.ipxe"])
+        #expect(cache.fullWalks == walks, "every trusted read was a refresh, not a walk in disguise")
+    }
+
+    @Test("a managed folder replaced whole (its parent renamed, a fresh tree put back) is seen by the next trusted read",
+          arguments: [ObservationCache.Trust.watched, .ownWrites])
+    func replacedFolder(trust: ObservationCache.Trust) throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = try observedWeb01(trust: trust)
+        let walks = cache.fullWalks
+
+        // No event reaches the watches on the old tree, which still exists under another name.
+        #expect(rename(root + "/http", root + "/http-old") == 0)
+        try write("http/ipxe/94-18-82-00-00-02.ipxe", "#!ipxe\n# dploy: web-02 (94:18:82:00:00:02)\nexit\n")
+        let trusted = try read(cache, verify: false)
+        #expect(cache.fullWalks == walks + 1, "a replaced folder costs a walk")
+        #expect(trusted == (try read(ObservationCache())), "the same as a fresh read")
+        #expect(trusted.keys.sorted() == ["dhcp/dploy.hosts", "http/ipxe/94-18-82-00-00-02.ipxe", "tftp/pxelinux.cfg/01-94-18-82-00-00-01"])
+
+        // A symlink swapped over the output folder (ln -sfn): the same.
+        try write("tftp-new/pxelinux.cfg/01-94-18-82-00-00-03", "# dploy: web-03 (94:18:82:00:00:03)\n")
+        #expect(rename(root + "/tftp", root + "/tftp-old") == 0)
+        #expect(symlink(root + "/tftp-new", root + "/tftp") == 0)
+        #expect(try read(cache, verify: false)["tftp/pxelinux.cfg/01-94-18-82-00-00-03"] != nil)
+        #expect(try read(cache, verify: false) == (try read(ObservationCache())))
     }
 
     @Test("trusting only its own writes, it sees what it is told it wrote, and an edit by others only when verifying")
@@ -107,5 +141,75 @@ struct ObservedFilesTests {
                                       "http/installers/web-02/preseed.cfg", "http/ipxe/94-18-82-00-00-01.ipxe"])
         #expect(now["http/ipxe/94-18-82-00-00-01.ipxe"] == ObservedFile(contents: Array("#!ipxe\nexit 1\n".utf8)))
         #expect(now == (try read(ObservationCache())), "the cache agrees with a fresh read")
+    }
+
+    @Test("a watched folder renamed within the tree stays watched; one moved out of it is no longer watched")
+    func renamedFolders() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = try observedWeb01(trust: .watched)
+        let walks = cache.fullWalks
+        let watchedBefore = cache.watchedFolders
+
+        #expect(rename(root + "/http/installers/web-01", root + "/http/installers/web-03") == 0)
+        #expect(try read(cache, verify: false)["http/installers/web-03/preseed.cfg"] != nil)
+        // Edited in place: only the renamed folder's own watch can say so.
+        let handle = try #require(FileHandle(forWritingAtPath: root + "/http/installers/web-03/preseed.cfg"))
+        handle.write(Data("d-i six\n".utf8))
+        try handle.close()
+        let edited = try read(cache, verify: false)
+        #expect(edited["http/installers/web-03/preseed.cfg"] == ObservedFile(contents: Array("d-i six\n".utf8)))
+        #expect(edited == (try read(ObservationCache())))
+        #expect(cache.watchedFolders == watchedBefore)
+
+        // Moved out of the tree: its watch ends, and what happens to it there is not seen.
+        #expect(rename(root + "/http/installers/web-03", root + "/elsewhere") == 0)
+        let moved = try read(cache, verify: false)
+        #expect(moved == (try read(ObservationCache())))
+        #expect(cache.watchedFolders == watchedBefore - 1)
+        #expect(cache.fullWalks == walks, "renames cost no walk")
+    }
+
+    @Test("a refused watch: a folder gone is skipped; the watch limit stops trusting, and the log says which sysctl and for how long")
+    func refusedWatch() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try writeWeb01()
+        let gone = ObservationCache(trust: .watched, refusingWatches: ENOENT)
+        _ = try read(gone)
+        #expect(gone.trust == .watched && gone.problem == nil, "a folder that went while walked is its parent's event")
+
+        let full = ObservationCache(trust: .watched, refusingWatches: ENOSPC)
+        _ = try read(full)
+        #expect(full.trust == .nothing)
+        let problem = try #require(full.problem)
+        #expect(problem.contains("fs.inotify.max_user_watches is ") && problem.contains("until dploy restarts"), "\(problem)")
+        let walks = full.fullWalks
+        try write("http/ipxe/94-18-82-00-00-02.ipxe", "#!ipxe\nexit\n")
+        #expect(try read(full, verify: false) == (try read(ObservationCache())), "not watched, so every file is looked at")
+        #expect(full.fullWalks == walks + 1)
+    }
+
+    @Test("the kernel's queue overflowing, or a managed folder removed, costs a full walk that sees it")
+    func lostTrack() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = try observedWeb01(trust: .watched)
+        var walks = cache.fullWalks
+        try FileManager.default.removeItem(atPath: root + "/tftp/pxelinux.cfg")
+        #expect(try read(cache, verify: false)["tftp/pxelinux.cfg/01-94-18-82-00-00-01"] == nil)
+        #expect(cache.fullWalks == walks + 1)
+
+        // More events than /proc/sys/fs/inotify/max_queued_events (16384 by default) holds.
+        walks = cache.fullWalks
+        let limit = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 16384
+        try #require(limit <= 100_000, "a queue this long takes too many files to overflow in a test")
+        let ipxe = root + "/http/ipxe/"
+        for index in 0...(limit / 2 + 1) {
+            let descriptor = open(ipxe + "f\(index)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            close(descriptor)
+            unlink(ipxe + "f\(index)")
+        }
+        try write("http/ipxe/94-18-82-00-00-02.ipxe", "#!ipxe\nexit\n")
+        #expect(try read(cache, verify: false) == (try read(ObservationCache())))
+        #expect(cache.fullWalks == walks + 1, "an overflowed queue says nothing of what changed")
     }
 }

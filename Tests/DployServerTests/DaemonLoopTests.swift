@@ -230,18 +230,23 @@ struct DaemonLoopTests {
         #expect(site.file("state/daemon-status.json") == leaderStatus, "the leader's status file is not overwritten by the standby")
         #expect(site.file("state/source-status.json") == leaderSource, "nor is the source status")
 
-        first.lock.release()  // as when the first daemon dies
+        try await Self.takeOver(from: first, by: second)
+        #expect(second.status.lastRun?.result == .converged)
+        #expect(site.file(Self.web05File) != nil)
+    }
+
+    /// `leader` lets go of the lock, as when its daemon dies, and `standby` runs until it leads.
+    static func takeOver(from leader: ReconcileLoop, by standby: ReconcileLoop) async throws {
+        leader.lock.release()
         // Other tests in this process start child processes; one forked in the instant the
         // lock was open holds a copy of it until its exec closes it (O_CLOEXEC). A standby
         // takes over on its next run after that, so the test runs again for at most 2 s.
         for _ in 0..<40 {
-            await second.runOnce(trigger: "interval")
-            if second.status.role == .apply { break }
+            await standby.runOnce(trigger: "interval")
+            if standby.status.role == .apply { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(second.status.role == .apply)
-        #expect(second.status.lastRun?.result == .converged)
-        #expect(site.file(Self.web05File) != nil)
+        #expect(standby.status.role == .apply)
     }
 
     @Test("a bad commit changes nothing: the last good state stays and the error is in the status")

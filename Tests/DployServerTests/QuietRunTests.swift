@@ -1,3 +1,4 @@
+@testable import DployApply
 @testable import DployController
 import DployInventory
 import DployPlan
@@ -52,5 +53,31 @@ struct QuietRunTests {
         #expect(after.counts == MachineOverview.conditionCounts(fleet: desired.fleet, observed: [installed], bmcReadings: [:]))
         #expect(after.counts[.installed] != before.counts[.installed])
         #expect(CountedConditions.counts(after, desired: desired, observed: [installed], bmcReadings: [:]).counts == after.counts)
+    }
+
+    @Test("the loop reuses its quiet plan; a standby that becomes the leader plans and looks at every file again")
+    func loopReusesQuietPlan() async throws {
+        let site = try DaemonLoopTests.Site()
+        let cache = try #require(site.reconciler.observationCache)
+        let first = try site.loop()
+        await first.runOnce(trigger: "start")
+        await first.runOnce(trigger: "interval")
+        #expect(first.status.lastRun?.result == .unchanged)
+        let planned = first.plansMade
+        await first.runOnce(trigger: "interval")
+        #expect(first.status.lastRun?.result == .unchanged)
+        #expect(first.plansMade == planned, "the plan that changed nothing was reused, not made again")
+
+        // A standby on the same output reuses its quiet plan too, until it leads.
+        let second = try site.loop()
+        await second.runOnce(trigger: "start")
+        await second.runOnce(trigger: "interval")
+        #expect(second.status.role == .standby)
+        let standbyPlans = second.plansMade
+        let walks = cache.fullWalks
+        try await DaemonLoopTests.takeOver(from: first, by: second)
+        #expect(second.status.lastRun?.result == .unchanged)
+        #expect(second.plansMade == standbyPlans + 1, "the new leader plans afresh")
+        #expect(cache.fullWalks == walks + 1, "and looks at every file, not at what it saw while standing by")
     }
 }

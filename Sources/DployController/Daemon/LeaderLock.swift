@@ -24,7 +24,7 @@ public final class LeaderLock: @unchecked Sendable {
         mutex.lock()
         defer { mutex.unlock() }
         if descriptor >= 0 { return true }
-        try? FileModes.createFolders((path as NSString).deletingLastPathComponent, mode: FileModes.stateFolder)
+        _ = try? FileModes.createFolders((path as NSString).deletingLastPathComponent, mode: FileModes.stateFolder)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LeaderLockError.cannotOpen(path, String(cString: strerror(errno))) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {

@@ -40,6 +40,10 @@ public final class ReconcileLoop: Service, Sendable {
         var counted: CountedConditions?
         /// Whether the log said why the output is not watched (once is enough).
         var toldWatchProblem = false
+        /// The role of the last run that found one; nil before the first.
+        var role: DaemonStatus.Role?
+        /// Runs that asked the planner rather than reusing a quiet plan, for tests.
+        var plansMade = 0
     }
 
     public init(reconciler: Reconciler, store: SQLiteStore, metrics: ControllerMetrics, logger: Logger,
@@ -58,6 +62,9 @@ public final class ReconcileLoop: Service, Sendable {
 
     /// The status as of the last run; cheap, and never waits for a run in progress.
     public var status: DaemonStatus { state.withLock { $0.status } }
+
+    /// How many runs asked the planner (the rest reused a quiet plan or failed before it).
+    var plansMade: Int { state.withLock { $0.plansMade } }
 
     /// The desired state in force, once the first run has loaded one.
     public var desired: DesiredState? { state.withLock { $0.desired } }
@@ -104,6 +111,16 @@ public final class ReconcileLoop: Service, Sendable {
         do {
             // The role first: it decides what this run may write, the source status included.
             (role, roleReason) = try currentRole()
+            let becameLeader = state.withLock { state in
+                defer { state.role = role }
+                return role == .apply && state.role != nil && state.role != .apply
+            }
+            if becameLeader {
+                // What it saw while another daemon applied, and the plan that changed nothing
+                // then, were never checked against what the leader wrote since.
+                reconciler.observationCache?.lastVerified = nil
+                state.withLock { $0.quiet = nil }
+            }
             if role != .apply, reconciler.observationCache?.trust == .ownWrites {
                 // Someone else writes the output: without inotify, only looking at every file shows what.
                 reconciler.observationCache?.lastVerified = nil
@@ -145,6 +162,7 @@ public final class ReconcileLoop: Service, Sendable {
                 result = PlanResult(plan: plan, desiredFiles: FileContents())
             } else {
                 result = try reconciler.plan(desired: loaded, observed: observed, fingerprint: false)
+                state.withLock { $0.plansMade += 1 }
             }
             let quiet = result.plan.hasChanges ? nil : QuietPlan(inputs: inputs, plan: result.plan)
             state.withLock { $0.quiet = quiet }

@@ -27,21 +27,27 @@ public enum FileModes {
 
     /// Creates the folder `path` and every missing parent with exactly `mode`. Folders that
     /// already exist keep their modes: those are the operator's.
-    public static func createFolders(_ path: String, mode: mode_t) throws(Failure) {
+    /// Returns the folders it made, outermost first: a caller that wants them durable fsyncs
+    /// the folder above each.
+    @discardableResult
+    public static func createFolders(_ path: String, mode: mode_t) throws(Failure) -> [String] {
         var missing: [String] = []
         var folder = path
         while !folder.isEmpty, folder != "/", !FileManager.default.fileExists(atPath: folder) {
             missing.append(folder)
             folder = (folder as NSString).deletingLastPathComponent
         }
+        var made: [String] = []
         for folder in missing.reversed() {
             // EEXIST: another writer made it between the look and here; its mode is its own.
             if mkdir(folder, mode) != 0 {
                 guard errno == EEXIST else { throw Failure(path: folder, reason: String(cString: strerror(errno))) }
                 continue
             }
+            made.append(folder)
             guard chmod(folder, mode) == 0 else { throw Failure(path: folder, reason: String(cString: strerror(errno))) }
         }
+        return made
     }
 
     /// Creates the file `path` empty with exactly `mode` if it does not exist, so that a
