@@ -77,7 +77,8 @@ warnings:
 # End to end (tests/e2e, needs root): a QEMU machine PXE-boots through the dnsmasq config
 # dploy wrote, is discovered, committed to git, installs once, boots its disk, reinstalls
 # once on a generation bump, and gets a disk image restored once by an imageRestore task
-# started through its Redfish BMC. All inside a network namespace it makes and removes; ~3.5 min.
+# started through its Redfish BMC; then pxelinux, GRUB and iPXE on UEFI (OVMF) and proxyDHCP.
+# All inside network namespaces it makes and removes; about 8 min.
 e2e: build
 	bash tests/e2e/setup.sh
 	DPLOY="$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/dploy" bash tests/e2e/run.sh
