@@ -387,12 +387,14 @@ public final class ObservationCache: @unchecked Sendable {
         var status = stat()
         guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
         if let seen, seen.stamp == Stamp(status) { return seen }
-        guard let (contents, readStatus) = try read(diskPath) else { return nil }
-        return Seen(stamp: Stamp(readStatus), file: ObservedFile(contents: contents))
+        guard let (file, readStatus) = try read(diskPath) else { return nil }
+        return Seen(stamp: Stamp(readStatus), file: file)
     }
 
-    /// A regular file's bytes and the stat data they belong to.
-    private static func read(_ path: String) throws -> ([UInt8], stat)? {
+    /// A regular file as observed (its digest, hashed as it is read in blocks of 64 KiB, and
+    /// its owner from the first bytes) and the stat data it belongs to. Never the whole file
+    /// in memory: a 20 GB file someone left in an output folder once took a daemon's memory.
+    private static func read(_ path: String) throws -> (ObservedFile, stat)? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT || errno == EISDIR { return nil }
@@ -402,13 +404,19 @@ public final class ObservationCache: @unchecked Sendable {
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw ApplyError.unreadable(path) }
         guard (status.st_mode & S_IFMT) == S_IFREG else { return nil }
-        var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
-        var filled = 0
-        while filled < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
-            guard count > 0 else { break }
-            filled += count
+        var hasher = ContentHasher()
+        var head: [UInt8] = []
+        var block = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = block.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                if count < 0 { throw ApplyError.unreadable(path) }
+                break
+            }
+            hasher.update(block[..<count])
+            if head.count < 200 { head += block[..<min(count, 200 - head.count)] }
         }
-        return (filled == bytes.count ? bytes : Array(bytes.prefix(filled)), status)
+        return (ObservedFile(digest: hasher.finalize(), head: head), status)
     }
 }

@@ -62,8 +62,13 @@ public struct ObservedFile: Hashable, Sendable {
     public var owner: String?
 
     public init(contents: [UInt8]) {
-        digest = ContentDigest(contents)
-        owner = Self.owner(inHead: String(decoding: contents.prefix(200), as: UTF8.self))
+        self.init(digest: ContentDigest(contents), head: contents.prefix(200))
+    }
+
+    /// From a digest computed elsewhere (a file hashed as it is read) and the file's first bytes.
+    public init(digest: ContentDigest, head: some Collection<UInt8>) {
+        self.digest = digest
+        owner = Self.owner(inHead: String(decoding: head.prefix(200), as: UTF8.self))
     }
 
     static func owner(inHead head: String) -> String? {
@@ -76,12 +81,24 @@ public struct ObservedFile: Hashable, Sendable {
     }
 }
 
+/// A file's digest computed block by block, as it is read: no file is ever whole in memory.
+public struct ContentHasher {
+    var sha = SHA256()
+    public init() {}
+    public mutating func update(_ bytes: ArraySlice<UInt8>) { sha.update(data: bytes) }
+    public func finalize() -> ContentDigest { ContentDigest(sha.finalize()) }
+}
+
 /// SHA-256 of a file's contents, in four words: no allocation per file.
 public struct ContentDigest: Hashable, Sendable {
     let words: (UInt64, UInt64, UInt64, UInt64)
 
     public init(_ contents: [UInt8]) {
-        words = SHA256.hash(data: contents).withUnsafeBytes { bytes in
+        self.init(SHA256.hash(data: contents))
+    }
+
+    init(_ digest: SHA256.Digest) {
+        words = digest.withUnsafeBytes { bytes in
             (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
              bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
         }

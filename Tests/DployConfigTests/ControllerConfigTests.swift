@@ -56,7 +56,12 @@ struct ControllerConfigTests {
             ("{backend: dnsmasq-proxy, config: d.conf}", "dploy.yaml:3:7: error: missing required field 'dhcp.network'"),
             ("{backend: dnsmasq, config: d.conf, network: 198.18.0.0/24}",
              "dploy.yaml:3:51: error: 'dhcp.network' is for backend dnsmasq-proxy only: dnsmasq hands out the addresses itself"),
-            ("{backend: dnsmasq-proxy, config: d.conf, network: 198.18.0.0}", "is not an IPv4 network: '198.18.0.0' (write it as 198.18.0.0/24)"),
+            ("{backend: dnsmasq-proxy, config: d.conf, network: 198.18.0.0}", #"is not an IPv4 network: "198.18.0.0" (write it as 198.18.0.0/24)"#),
+            // inet_pton stops at a NUL: the rest must not reach dnsmasq's config as lines.
+            (#"{backend: dnsmasq-proxy, config: d.conf, network: "198.18.0.0\0\nenable-tftp\n#/24"}"#,
+             #"is not an IPv4 network: "198.18.0.0\u{0}\nenable-tftp\n#/24""#),
+            ("{backend: dnsmasq-proxy, config: d.conf, network: 198.18.0.0/+24}", "is not an IPv4 network"),
+            ("{backend: dnsmasq-proxy, config: d.conf, network: 198.18.0.0/024}", "is not an IPv4 network"),
         ] {
             guard case .failure(let error) = parse(base + "dhcp: \(dhcp)\n") else {
                 Issue.record("accepted: \(dhcp)")

@@ -40,6 +40,18 @@ struct ObservedFilesTests {
         return cache
     }
 
+    @Test("a file is hashed block by block: a big one gets the digest of its whole contents, and its owner from its head")
+    func bigFile() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try writeWeb01()
+        // 64 KiB blocks: the file spans several, and its last one is short.
+        let text = "#!ipxe\n# dploy: web-01 (94:18:82:00:00:01)\n" + String(repeating: "echo padding\n", count: 20_000)
+        try write("http/ipxe/94-18-82-00-00-01.ipxe", text)
+        let observed = try #require(try read(ObservationCache())["http/ipxe/94-18-82-00-00-01.ipxe"])
+        #expect(observed.digest == ContentDigest(Array(text.utf8)))
+        #expect(observed.owner == "web-01")
+    }
+
     @Test("watched, it looks again only where inotify says, and agrees with a fresh read after every kind of change")
     func watched() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -73,3 +73,24 @@ struct BootAnswerTests {
         }
     }
 }
+
+@Suite("dnsmasq's hosts file")
+struct DnsmasqHostsTests {
+    @Test("a name dnsmasq would read as a keyword (ignore, a lease time) is not handed out, and the line says why")
+    func keywordNames() throws {
+        let lab = try GoldenFileTests.lab()
+        let hosts = ["web-01", "ignore", "2m", "120", "infinite", "Ignore", "web-2m"].enumerated().map { index, name in
+            var host = DHCPHost(lab.machine("web-01"))
+            (host.name, host.hostname) = (name, nil)
+            host.mac = MACAddress(String(format: "02:00:00:00:00:%02x", index))!
+            return host
+        }
+        let text = DnsmasqConfig.hostsFile(hosts)
+        for keyword in ["ignore", "2m", "120", "infinite", "Ignore"] {
+            #expect(text.contains("# \(keyword): no name handed out: dnsmasq reads '\(keyword)' as a keyword here\n"))
+            #expect(!text.contains(",\(keyword)\n"), "\(keyword) as the last field")
+        }
+        #expect(text.contains("02:00:00:00:00:00,198.18.0.21,web-01\n"))
+        #expect(text.contains(",web-2m\n"), "a name that only ends like a lease time is a name")
+    }
+}

@@ -19,13 +19,18 @@ public struct ProxyNetwork: Hashable, Sendable {
     public var address: String
     public var prefixLength: Int
 
-    /// Parses `A.B.C.D/N`, N from 8 to 32.
+    /// Parses `A.B.C.D/N`, N from 8 to 32, written with digits, dots and one slash only:
+    /// the text goes into dnsmasq's config, and `inet_pton` stops reading at a NUL, which
+    /// would let the rest of the text through as lines of its own. The address written is
+    /// the parsed one, not the text.
     public static func parse(_ text: String) -> Result<ProxyNetwork, ValueError> {
-        let failure = ValueError("is not an IPv4 network: '\(text)' (write it as 198.18.0.0/24)")
+        let failure = ValueError("is not an IPv4 network: \(Names.quoted(text)) (write it as 198.18.0.0/24)")
+        guard text.utf8.allSatisfy({ $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        else { return .failure(failure) }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let length = Int(parts[1]), (8...32).contains(length),
-              case .success(.v4(_)) = IPAddress.parse(String(parts[0])) else { return .failure(failure) }
-        return .success(ProxyNetwork(address: String(parts[0]), prefixLength: length))
+        guard parts.count == 2, (1...2).contains(parts[1].count), let length = Int(parts[1]), (8...32).contains(length),
+              case .success(let address) = IPAddress.parse(String(parts[0])), case .v4 = address else { return .failure(failure) }
+        return .success(ProxyNetwork(address: address.description, prefixLength: length))
     }
 
     public var netmask: String {

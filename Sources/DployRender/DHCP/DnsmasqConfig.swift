@@ -10,9 +10,22 @@ public enum DnsmasqConfig {
     public static func hostsFile(_ hosts: [DHCPHost]) -> String {
         var lines = ["# dploy: DHCP reservations. Generated; do not edit."]
         for host in hosts.sorted(by: { $0.name < $1.name }) {
-            lines.append(([host.mac.description] + [host.ipv4, host.dhcpName].compactMap { $0 }).joined(separator: ","))
+            let name = readsAsKeyword(host.dhcpName) ? nil : host.dhcpName
+            if name == nil { lines.append("# \(host.name): no name handed out: dnsmasq reads '\(host.dhcpName)' as a keyword here") }
+            lines.append(([host.mac.description] + [host.ipv4, name].compactMap { $0 }).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Whether dnsmasq reads this word of a `dhcp-host` line as something else than a name:
+    /// `ignore` (no DHCP at all for the MAC), `infinite` or digits with an optional unit (a
+    /// lease time). Valid host names all; written as the last field, they would turn a
+    /// reservation into a refusal, or hand out no name.
+    static func readsAsKeyword(_ word: String) -> Bool {
+        let lowered = word.lowercased()
+        if lowered == "ignore" || lowered == "infinite" { return true }
+        let digits = lowered.last.map { "smhdw".contains($0) } == true ? lowered.dropLast() : Substring(lowered)
+        return !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
     }
 
     /// - Parameter hostsFilePath: where the hosts file will live, as dnsmasq should open it.

@@ -10,7 +10,9 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
         self.column = column
     }
 
-    public var description: String { "\(file):\(line):\(column)" }
+    /// The file's path with control and invisible formatting characters escaped: a spec
+    /// file's name is the spec author's, and would otherwise reach a terminal as it is.
+    public var description: String { "\(Names.escapingControls(file)):\(line):\(column)" }
 
     public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
         (lhs.file, lhs.line, lhs.column) < (rhs.file, rhs.line, rhs.column)

@@ -90,7 +90,7 @@ public enum Names {
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"", "\\": result += "\\" + String(scalar)
-            case _ where isControlOrLineBreak(scalar): result += escaped(scalar)
+            case _ where isControlOrLineBreak(scalar) || isInvisibleFormat(scalar): result += escaped(scalar)
             default: result.unicodeScalars.append(scalar)
             }
         }
@@ -100,12 +100,20 @@ public enum Names {
     /// `text` with control characters and line breaks written as escapes (`\n`, `\u{1B}`), so
     /// it prints as one line and sends no escape sequence to a terminal.
     package static func escapingControls(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControlOrLineBreak) else { return text }
+        let shown = { (scalar: Unicode.Scalar) in isControlOrLineBreak(scalar) || isInvisibleFormat(scalar) }
+        guard text.unicodeScalars.contains(where: shown) else { return text }
         var result = ""
         for scalar in text.unicodeScalars {
-            if isControlOrLineBreak(scalar) { result += escaped(scalar) } else { result.unicodeScalars.append(scalar) }
+            if shown(scalar) { result += escaped(scalar) } else { result.unicodeScalars.append(scalar) }
         }
         return result
+    }
+
+    /// Zero-width and bidirectional formatting characters (U+200B–200F, U+202A–202E,
+    /// U+2066–2069): invisible, and a right-to-left override reverses the rest of a line on
+    /// screen. Escaped wherever dploy shows a value or a path.
+    static func isInvisibleFormat(_ scalar: Unicode.Scalar) -> Bool {
+        (0x200B...0x200F).contains(scalar.value) || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
     }
 
     private static func escaped(_ scalar: Unicode.Scalar) -> String {
