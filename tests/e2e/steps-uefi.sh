@@ -40,7 +40,13 @@ print("%s %s/%s" % (row.get("state"), row.get("installedGeneration"), row.get("d
 }
 
 step_uefi() {
-    step "13. two UEFI machines at once (OVMF): one through GRUB, one through iPXE; each installs once, then boots its disk"
+    step_uefi_start
+    step_uefi_check
+}
+
+# step_uefi_start: the machines committed and applied; their boots started as background jobs.
+step_uefi_start() {
+    step "13a. two UEFI machines (OVMF) committed: one boots GRUB, one iPXE; both start booting, alongside step 12"
     e2e_profile e2e-grub grub
     e2e_profile e2e-uefi ipxe
     local name
@@ -62,6 +68,11 @@ step_uefi() {
 
     # Both machines boot at once, each twice: the install, then the disk.
     for name in "${E2E_UEFI_MACHINES[@]}"; do uefi_boots_start "$name" 2; done
+}
+
+# step_uefi_check: waits for the UEFI machines' boots, then asserts each.
+step_uefi_check() {
+    step "13. two UEFI machines at once (OVMF): one through GRUB, one through iPXE; each installs once, then boots its disk"
     uefi_boots_wait
 
     expect_uefi_install uefi-grub 1

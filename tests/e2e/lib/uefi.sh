@@ -28,7 +28,8 @@ uefi_machine() {
 uefi_boot() {
     local name="$1" dir boot status=0
     dir="$(uefi_dir "$name")"
-    dhcp_alive || die "dnsmasq is not running: it died (see dnsmasq.log, and dmesg for a crash)"
+    # (A reload restarts dnsmasq: a moment without it is not a death.)
+    wait_for 10 "dnsmasq to run (did it die? see dnsmasq.log, and dmesg for a crash)" dhcp_alive
     boot=$(( $(cat "$dir/boots") + 1 ))
     printf '%s\n' "$boot" > "$dir/boots"
     http_log | wc -l > "$dir/boot-$boot.http"
