@@ -46,7 +46,7 @@ step_uefi() {
 
 # step_uefi_start: the machines committed and applied; their boots started as background jobs.
 step_uefi_start() {
-    step "13a. two UEFI machines (OVMF) committed: one boots GRUB, one iPXE; both start booting, alongside step 12"
+    step "13. two UEFI machines (OVMF) committed: one boots GRUB, one iPXE; both start booting"
     e2e_profile e2e-grub grub
     e2e_profile e2e-uefi ipxe
     local name
@@ -72,7 +72,7 @@ step_uefi_start() {
 
 # step_uefi_check: waits for the UEFI machines' boots, then asserts each.
 step_uefi_check() {
-    step "13. two UEFI machines at once (OVMF): one through GRUB, one through iPXE; each installs once, then boots its disk"
+    step "13. (cont.) each installs once, then boots its disk"
     uefi_boots_wait
 
     expect_uefi_install uefi-grub 1

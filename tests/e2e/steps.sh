@@ -427,10 +427,9 @@ run_steps() {
     step_reinstall
     step_image_restore
     step_pxelinux
-    # The UEFI machines boot while step 12's machine does (its requests are told apart by
-    # address); step 13's assertions wait for them after step 12.
-    step_uefi_start
     step_attempts_used_up
-    step_uefi_check
+    # Not alongside step 12: with three QEMUs on two cores, lpxelinux's HTTP download of the
+    # kernel failed ("Boot failed") when the machine was starved (seen under a fuzz run).
+    step_uefi
     step_proxy
 }
