@@ -74,8 +74,10 @@ public struct PlanSettings: Hashable, Sendable {
     func loaderWithheld(_ profile: Profile?) -> String? {
         guard dhcp != nil, let loader = profile?.loader, loader != dhcpLoader(profile) else { return nil }
         return servesLoaders ? "GRUB cannot boot behind a proxyDHCP on another host (it asks the address server for its files)"
-            : "dploy serves no TFTP (tftp.listen is not set)"
+            : Self.noTFTP
     }
+
+    static let noTFTP = "dploy serves no TFTP (tftp.listen is not set)"
 
     /// The boot files DHCP names: on UEFI `snponly.efi` when dploy serves the loaders (it
     /// leaves cleanly for the disk; see DHCPBootOptions), else `ipxe.efi`, which a site's
@@ -433,7 +435,7 @@ public enum Planner {
 
     /// The note for machines whose profile's loader DHCP cannot hand out: at most ten named,
     /// so that a fleet-wide profile does not make the note a page long.
-    static func loaderNotServed(_ machines: [String], why: String = "dploy serves no TFTP (tftp.listen is not set)") -> Reason {
+    static func loaderNotServed(_ machines: [String], why: String = PlanSettings.noTFTP) -> Reason {
         let named = machines.sorted().prefix(10).joined(separator: ", ")
         let more = machines.count > 10 ? " and \(machines.count - 10) more" : ""
         let count = machines.count == 1 ? "1 machine's profile boots" : "\(machines.count) machines' profiles boot"

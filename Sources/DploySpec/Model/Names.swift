@@ -90,7 +90,7 @@ public enum Names {
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"", "\\": result += "\\" + String(scalar)
-            case _ where isControlOrLineBreak(scalar) || isInvisibleFormat(scalar): result += escaped(scalar)
+            case _ where isShownEscaped(scalar): result += escaped(scalar)
             default: result.unicodeScalars.append(scalar)
             }
         }
@@ -100,13 +100,17 @@ public enum Names {
     /// `text` with control characters and line breaks written as escapes (`\n`, `\u{1B}`), so
     /// it prints as one line and sends no escape sequence to a terminal.
     package static func escapingControls(_ text: String) -> String {
-        let shown = { (scalar: Unicode.Scalar) in isControlOrLineBreak(scalar) || isInvisibleFormat(scalar) }
-        guard text.unicodeScalars.contains(where: shown) else { return text }
+        guard text.unicodeScalars.contains(where: isShownEscaped) else { return text }
         var result = ""
         for scalar in text.unicodeScalars {
-            if shown(scalar) { result += escaped(scalar) } else { result.unicodeScalars.append(scalar) }
+            if isShownEscaped(scalar) { result += escaped(scalar) } else { result.unicodeScalars.append(scalar) }
         }
         return result
+    }
+
+    /// What `quoted` and `escapingControls` write as an escape rather than as itself.
+    private static func isShownEscaped(_ scalar: Unicode.Scalar) -> Bool {
+        isControlOrLineBreak(scalar) || isInvisibleFormat(scalar)
     }
 
     /// Zero-width and bidirectional formatting characters (U+200B–200F, U+202A–202E,
