@@ -102,21 +102,11 @@ step_uefi_check() {
         test "$(uefi_http uefi-ipxe 2 "${E2E_UEFI_IP[uefi-ipxe]}" | grep -c "^GET /boot.ipxe 200 ${E2E_UEFI_MAC[uefi-ipxe]}")" = 2
 }
 
-# none_of PATTERN TEXT: no line of TEXT matches PATTERN.
-none_of() { ! grep -q "$1" <<<"$2"; }
-
-# grep_all TEXT PATTERN...: every pattern matches a line of TEXT.
-grep_all() {
-    local text="$1" pattern
-    shift
-    for pattern; do grep -q "$pattern" <<<"$text" || return 1; done
-}
-
+# uefi_tftp_has_all NAME BOOT PATTERN...: TFTP lines of that boot, from NAME's address.
 uefi_tftp_has_all() {
-    local name="$1" boot="$2" lines pattern
+    local name="$1" boot="$2"
     shift 2
-    lines="$(uefi_tftp "$name" "$boot" "${E2E_UEFI_IP[$name]}")"
-    for pattern; do grep -q "$pattern" <<<"$lines" || return 1; done
+    grep_all "$(uefi_tftp "$name" "$boot" "${E2E_UEFI_IP[$name]}")" "$@"
 }
 
 # expect_uefi_install NAME BOOT [site]: boot BOOT of NAME installed generation 1 and called

@@ -47,9 +47,9 @@ boot_dhcp() { lines_after "$E2E_WORK/dnsmasq.log" "$E2E_DHCP_MARK"; }
 # (grep reads a here-string, not a pipe: grep -q stops at the first match, and under
 # pipefail the writer's SIGPIPE would fail the check.)
 http_has() { grep -q "$1" <<<"$(boot_http)"; }
-http_has_all() { local pattern; for pattern; do http_has "$pattern" || return 1; done; }
+http_has_all() { grep_all "$(boot_http)" "$@"; }
 dhcp_has() { grep -q "$1" <<<"$(boot_dhcp)"; }
-http_lacks() { ! grep -q "$1" <<<"$(boot_http)"; }
+http_lacks() { none_of "$1" "$(boot_http)"; }
 http_count() { http_log | grep -c "$1" || true; }
 console_has() { grep -q "$1" "$E2E_CONSOLE"; }
 dhcp_acked() { grep -qE "DHCPACK\(br0\) $1 $E2E_MAC" <<<"$(boot_dhcp)"; }
@@ -316,7 +316,7 @@ YAML
     assert "the namespace still has loopback and 198.18.0.1/24 only" \
         test "$(netns_addresses | sort | tr '\n' ' ')" = "br0 198.18.0.1/24 lo 127.0.0.1/8 "
 }
-bmc_log_has_all() { local pattern; for pattern; do bmc_log_has "$pattern" || return 1; done; }
+bmc_log_has_all() { grep_all "$(lines_after "$E2E_WORK/bmc.log" "$E2E_BMC_MARK")" "$@"; }
 bmc_log_reset_count() { lines_after "$E2E_WORK/bmc.log" "$E2E_BMC_MARK" | grep -c "reset: \|PATCH " || true; }
 
 # TFTP log lines of the current boot (the count before it is E2E_TFTP_MARK).

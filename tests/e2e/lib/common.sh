@@ -48,6 +48,18 @@ print_times() {
 lines_after() { tail -n +"$(( $2 + 1 ))" "$1"; }
 line_count() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 
+# grep_all TEXT PATTERN...: every pattern matches a line of TEXT (read once, not per pattern).
+# (grep reads a here-string, not a pipe: grep -q stops at the first match, and under
+# pipefail the writer's SIGPIPE would fail the check.)
+grep_all() {
+    local text="$1" pattern
+    shift
+    for pattern; do grep -q "$pattern" <<<"$text" || return 1; done
+}
+
+# none_of PATTERN TEXT: no line of TEXT matches PATTERN.
+none_of() { ! grep -q "$1" <<<"$2"; }
+
 # one_of VALUE CHOICE...: whether VALUE is one of the choices.
 one_of() {
     local value="$1"; shift
