@@ -28,9 +28,9 @@ all: build
 build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
-# dploy links Debian's libgit2, SQLite, libcurl, OpenSSL (libssl) and libssh2; install them (with sudo when not root) if missing.
+# dploy links Debian's libgit2, SQLite, libcurl, OpenSSL (libssl), libssh2 and libpq; install them (with sudo when not root) if missing.
 deps:
-	@pkg-config --exists libgit2 sqlite3 libcurl openssl libssh2 2>/dev/null || bash .ci/setup build
+	@pkg-config --exists libgit2 sqlite3 libcurl openssl libssh2 libpq 2>/dev/null || bash .ci/setup build
 
 # dploy's main job on the example lab: validate (from the folder, then from this
 # repository's own git HEAD, as the controller reads it), plan (exit 2: changes pending,

@@ -52,9 +52,11 @@ let package = Package(
             name: "DploySSH",
             dependencies: ["CSSH2", "DploySpec"]
         ),
+        // The PostgreSQL store's client: libpq, synchronous like the Store protocol, TLS checked by libpq.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(
             name: "DployInventory",
-            dependencies: ["DploySpec", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["DploySpec", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "DployRender",
@@ -141,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DployInventoryTests",
-            dependencies: ["DployInventory", "DploySpec", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["DployTestSupport", "DployInventory", "DploySpec", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -11,13 +11,7 @@ extension SQLiteStore {
                                                 && Column("machine") == key.machine).fetchCount(db) > 0
             if exists { return false }
             try TaskRunRow(run).insert(db)
-            if let mac = run.mac {
-                let message = run.state == .skipped
-                    ? "task '\(key.task)' skipped: \(run.error ?? "")"
-                    : "task '\(key.task)' (\(run.action)) started"
-                try EventRow(mac: mac.description, at: run.startedAt ?? Date(), kind: "task-\(run.state.rawValue)", message: message)
-                    .insert(db)
-            }
+            if let mac = run.mac { try EventRow.taskStarted(run, mac: mac).insert(db) }
             return true
         }
     }
@@ -31,12 +25,7 @@ extension SQLiteStore {
             if let output = outcome.output { row.output = output }
             row.error = outcome.error
             try row.update(db)
-            if let mac = row.mac {
-                var message = "task '\(key.task)' \(outcome.state.rawValue)"
-                if let code = outcome.exitCode { message += ", exit code \(code)" }
-                if let error = outcome.error { message += ": \(error)" }
-                try EventRow(mac: mac, at: at, kind: "task-\(outcome.state.rawValue)", message: message).insert(db)
-            }
+            if let mac = row.mac { try EventRow.taskFinished(key, mac: mac, outcome, at: at).insert(db) }
             return true
         }
     }
@@ -93,10 +82,7 @@ extension SQLiteStore {
             try TaskRunRow.filter(Column("state") == TaskRunState.running && Column("deadline") != nil
                                   && Column("deadline") < StoreDate.text(now)).fetchAll(db).map(\.run)
         }
-        return try overdue.compactMap { run in
-            let limit = run.deadline.flatMap { deadline in run.startedAt.map { Int(deadline.timeIntervalSince($0)) } }
-            return try finish(run, .failed("timed out: no result within \(limit.map { "\($0) s" } ?? "its timeout")"), at: now)
-        }
+        return try overdue.compactMap { run in try finish(run, .failed(StoreText.timedOut(run)), at: now) }
     }
 
     public func failInterruptedTaskRuns(actions: Set<TaskActionKind>, at now: Date) throws -> [TaskRun] {
@@ -105,7 +91,7 @@ extension SQLiteStore {
                 .fetchAll(db).map(\.run)
         }
         return try interrupted.compactMap { run in
-            try finish(run, .failed("interrupted: dploy stopped while it ran; a task is not run twice"), at: now)
+            try finish(run, .failed(StoreText.interrupted), at: now)
         }
     }
 
@@ -117,20 +103,8 @@ extension SQLiteStore {
             try machine.update(db)
             try HardwareRow.deleteOne(db, key: mac.description)
             try InstallRow.filter(Column("mac") == mac.description).deleteAll(db)
-            try EventRow(mac: mac.description, at: at, kind: "rediscover",
-                         message: "hardware and installs forgotten (\(reason)); the next network boot is a discovery")
-                .insert(db)
+            try EventRow.forgotten(mac, reason: reason, at: at).insert(db)
         }
-    }
-
-    /// Ends `run` with `outcome`; the run as it is now, or nil when it had already ended.
-    private func finish(_ run: TaskRun, _ outcome: TaskRunOutcome, at now: Date) throws -> TaskRun? {
-        guard try finishTaskRun(run.key, outcome, at: now) else { return nil }
-        var finished = run
-        finished.state = outcome.state
-        finished.finishedAt = now
-        finished.error = outcome.error
-        return finished
     }
 
     private static func runningRow(_ db: Database, _ key: TaskRunKey) throws -> TaskRunRow? {

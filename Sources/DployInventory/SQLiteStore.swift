@@ -67,7 +67,6 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// The MACs of the machines the store holds in `state`.
     public func macs(in state: MachineState) throws -> [MACAddress] {
         try pool.read { db in
             try String.fetchAll(db, MachineRow.select(Column("mac")).filter(Column("state") == state.rawValue)).compactMap(MACAddress.init)
@@ -87,18 +86,12 @@ public final class SQLiteStore: Store {
             }
             // A report this one replaces that cannot be read is replaced all the same: there is
             // nothing to compare with, and refusing would keep the machine from ever reporting.
-            let earlier = try HardwareRow.fetchOne(db, key: mac.description).flatMap { try? $0.hardware() }
-            let changes = Hardware.summary(earlier.map { hardware.changes(since: $0) } ?? [])
-            try HardwareRow(mac: mac.description, reportedAt: at, json: String(decoding: try JSONEncoder().encode(hardware), as: UTF8.self),
+            let changes = StoreText.changes(hardware, since: try HardwareRow.fetchOne(db, key: mac.description))
+            try HardwareRow(mac: mac.description, reportedAt: at, json: try StoreText.json(hardware),
                             changes: changes.isEmpty ? nil : changes.joined(separator: "\n"))
                 .save(db)
-            try EventRow(mac: mac.description, at: at, kind: "inventory",
-                         message: "hardware reported: \(Self.short(hardware.vendor)) \(Self.short(hardware.model)), \(hardware.cpus) CPUs")
-                .insert(db)
-            if !changes.isEmpty {
-                try EventRow(mac: mac.description, at: at, kind: "hardware-changed", message: changes.joined(separator: "; "))
-                    .insert(db)
-            }
+            try EventRow.hardwareReported(mac, hardware, at: at).insert(db)
+            if !changes.isEmpty { try EventRow.hardwareChanged(mac, changes, at: at).insert(db) }
         }
     }
 
@@ -108,8 +101,7 @@ public final class SQLiteStore: Store {
             machine.state = .installing
             try machine.update(db)
             try InstallRow(mac: mac.description, generation: generation, startedAt: at).insert(db)
-            try EventRow(mac: mac.description, at: at, kind: "install-started", message: "booted the installer for generation \(generation)")
-                .insert(db)
+            try EventRow.installStarted(mac, generation: generation, at: at).insert(db)
         }
     }
 
@@ -122,8 +114,7 @@ public final class SQLiteStore: Store {
             try db.execute(sql: """
                 UPDATE install SET finishedAt = ? WHERE mac = ? AND generation = ? AND finishedAt IS NULL AND failedAt IS NULL
                 """, arguments: [StoreDate.text(at), mac.description, generation])
-            try EventRow(mac: mac.description, at: at, kind: "install-finished", message: "generation \(generation) installed")
-                .insert(db)
+            try EventRow.installFinished(mac, generation: generation, at: at).insert(db)
         }
     }
 
@@ -135,8 +126,7 @@ public final class SQLiteStore: Store {
             try db.execute(sql: """
                 UPDATE install SET failedAt = ?, failure = ? WHERE mac = ? AND generation = ? AND finishedAt IS NULL AND failedAt IS NULL
                 """, arguments: [StoreDate.text(at), reason, mac.description, generation])
-            try EventRow(mac: mac.description, at: at, kind: "install-failed", message: "generation \(generation): \(reason)")
-                .insert(db)
+            try EventRow.installFailed(mac, generation: generation, reason: reason, at: at).insert(db)
         }
     }
 
@@ -191,30 +181,11 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// A reported name quoted in an event: at most 64 characters.
-    static func short(_ text: String?) -> String {
-        guard let text else { return "?" }
-        return text.count <= 64 ? text : String(text.prefix(63)) + "…"
-    }
-
-    /// How long events and BMC readings are kept, and how many events at most.
-    public struct Retention: Hashable, Sendable {
-        /// Events older than this are deleted (default 90 days).
-        public var eventMaxAge: Duration = .seconds(90 * 24 * 3600)
-        /// Only the newest this many events are kept (default 100,000).
-        public var maxEvents: Int = 100_000
-        /// BMC readings not renewed for this long are deleted (default 30 days): the
-        /// machine is gone or its BMC is no longer read.
-        public var bmcReadingMaxAge: Duration = .seconds(30 * 24 * 3600)
-        public init() {}
-    }
-
-    /// Deletes events and BMC readings past `retention` at `now`; returns how many rows went.
     @discardableResult
-    public func prune(_ retention: Retention, now: Date) throws -> Int {
+    public func prune(_ retention: StoreRetention, now: Date) throws -> Int {
         try pool.write { db in
-            let eventCutoff = StoreDate.text(now.addingTimeInterval(-Double(retention.eventMaxAge.components.seconds)))
-            let readingCutoff = StoreDate.text(now.addingTimeInterval(-Double(retention.bmcReadingMaxAge.components.seconds)))
+            let eventCutoff = StoreDate.text(retention.eventCutoff(now))
+            let readingCutoff = StoreDate.text(retention.bmcReadingCutoff(now))
             try db.execute(sql: "DELETE FROM event WHERE at < ?", arguments: [eventCutoff])
             var deleted = db.changesCount
             try db.execute(sql: "DELETE FROM event WHERE id <= (SELECT id FROM event ORDER BY id DESC LIMIT 1 OFFSET ?)",
@@ -262,8 +233,7 @@ public final class SQLiteStore: Store {
         let row = MachineRow(mac: mac.description, firstSeen: at, lastSeen: at, address: address,
                              state: .discovered, installedGeneration: nil)
         try row.insert(db)
-        try EventRow(mac: mac.description, at: at, kind: "seen", message: "first seen\(address.map { " at \($0)" } ?? "")")
-            .insert(db)
+        try EventRow.firstSeen(mac, address: address, at: at).insert(db)
         return row
     }
 }
@@ -274,6 +244,12 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case unusable(String, String)
     /// A row dploy cannot read: named, never skipped or read as something else.
     case corruptRow(_ table: String, _ key: String, _ reason: String)
+    /// A statement PostgreSQL refused: its SQLSTATE code and message.
+    case postgres(_ state: String, _ message: String)
+    /// `dploy store copy` into a store that already holds rows.
+    case notEmpty(String)
+    /// A copied store read back differs from its source: the first row that does.
+    case copyDiffers(String)
 
     public var description: String {
         switch self {
@@ -282,6 +258,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         case .unusable(let path, let reason): "the store \(path) (store.sqlite in the config) cannot be used: \(reason)"
         case .corruptRow(let table, let key, let reason):
             "the store's \(table) row '\(key)' cannot be read: \(reason); restore the store from a backup (dploy store backup) or delete the row"
+        case .postgres(let state, let message): "PostgreSQL refused a statement (SQLSTATE \(state)): \(message)"
+        case .notEmpty(let store): "\(store) already holds machines, events, BMC readings or task runs; a copy goes into an empty store only"
+        case .copyDiffers(let row): "the copy read back differs from its source at the \(row); the destination is not to be used"
         }
     }
 }

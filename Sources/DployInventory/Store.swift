@@ -6,6 +6,8 @@ import Foundation
 public protocol Store: Sendable {
     func machines() throws -> [ObservedMachine]
     func machine(_ mac: MACAddress) throws -> ObservedMachine?
+    /// The MACs of the machines the store holds in `state`.
+    func macs(in state: MachineState) throws -> [MACAddress]
 
     /// A machine spoke to dploy (booted, reported, called back).
     func recordSeen(_ mac: MACAddress, address: String?, at: Date) throws
@@ -62,6 +64,43 @@ public protocol Store: Sendable {
     /// discovery (`MachineState.rediscovering`). Events and BMC readings stay.
     func forgetMachine(_ mac: MACAddress, reason: String, at: Date) throws
 
+    /// Deletes events and BMC readings past `retention` at `now`; returns how many rows went.
+    @discardableResult
+    func prune(_ retention: StoreRetention, now: Date) throws -> Int
+
     /// A consistent copy of the whole store, taken while it is in use.
     func backup(to path: String) throws
+
+    /// Every row, in key order, read in one transaction (`dploy store copy`).
+    func snapshot() throws -> StoreSnapshot
+    /// Writes every row of `snapshot`, keeping their ids, into this store, which must hold no
+    /// machine, event, BMC reading or task run (`StoreError.notEmpty`); all or nothing.
+    func load(_ snapshot: StoreSnapshot) throws
+}
+
+/// How long events and BMC readings are kept, and how many events at most.
+public struct StoreRetention: Hashable, Sendable {
+    /// Events older than this are deleted (default 90 days).
+    public var eventMaxAge: Duration = .seconds(90 * 24 * 3600)
+    /// Only the newest this many events are kept (default 100,000).
+    public var maxEvents: Int = 100_000
+    /// BMC readings not renewed for this long are deleted (default 30 days): the
+    /// machine is gone or its BMC is no longer read.
+    public var bmcReadingMaxAge: Duration = .seconds(30 * 24 * 3600)
+    public init() {}
+
+    func eventCutoff(_ now: Date) -> Date { now.addingTimeInterval(-Double(eventMaxAge.components.seconds)) }
+    func bmcReadingCutoff(_ now: Date) -> Date { now.addingTimeInterval(-Double(bmcReadingMaxAge.components.seconds)) }
+}
+
+extension Store {
+    /// Ends `run` with `outcome`; the run as it is now, or nil when it had already ended.
+    func finish(_ run: TaskRun, _ outcome: TaskRunOutcome, at now: Date) throws -> TaskRun? {
+        guard try finishTaskRun(run.key, outcome, at: now) else { return nil }
+        var finished = run
+        finished.state = outcome.state
+        finished.finishedAt = now
+        finished.error = outcome.error
+        return finished
+    }
 }

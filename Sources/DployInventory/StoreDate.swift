@@ -86,7 +86,7 @@ enum StoreDate {
 
 /// A row of dploy's store. Its dates go through `StoreDate`, in GRDB's format, so stores
 /// written before read the same.
-protocol StoreRow: Codable, FetchableRecord, PersistableRecord {}
+protocol StoreRow: Codable, Equatable, FetchableRecord, PersistableRecord {}
 
 extension StoreRow {
     static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {

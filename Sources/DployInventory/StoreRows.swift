@@ -173,3 +173,20 @@ struct TaskRunRow: StoreRow {
 extension MachineState: DatabaseValueConvertible {}
 extension TaskRunState: DatabaseValueConvertible {}
 extension TaskActionKind: DatabaseValueConvertible {}
+
+extension BMCReadingRow {
+    /// A reading as another store holds it, column by column.
+    init(mac: String, readAt: Date, power: String?, health: String?, model: String?, serial: String?, biosVersion: String?,
+         bmcFirmware: String?, error: String?, firmware: String?) {
+        self.mac = mac
+        self.readAt = readAt
+        self.power = power
+        self.health = health
+        self.model = model
+        self.serial = serial
+        self.biosVersion = biosVersion
+        self.bmcFirmware = bmcFirmware
+        self.error = error
+        self.firmware = firmware
+    }
+}

@@ -220,7 +220,7 @@ public final class ReconcileLoop: Service, Sendable {
         step("count")
         // Events and BMC readings are pruned by age and count, by the leader only.
         if role == .apply {
-            var retention = SQLiteStore.Retention()
+            var retention = StoreRetention()
             retention.eventMaxAge = reconciler.config.retention.eventMaxAge
             retention.maxEvents = reconciler.config.retention.maxEvents
             retention.bmcReadingMaxAge = reconciler.config.retention.bmcReadingMaxAge

@@ -1,0 +1,209 @@
+import CLibPQ
+import Foundation
+
+/// Where and how the PostgreSQL store connects (`store: {postgres: …}` in dploy.yaml).
+public struct PostgresSettings: Hashable, Sendable {
+    /// How the server's certificate is checked (`tls:`), libpq's `sslmode`.
+    public enum TLS: String, Hashable, Sendable, CaseIterable {
+        /// The certificate chains to `caFile` (or the system's CAs) and names the host: the default.
+        case verifyFull = "verify-full"
+        /// Encrypted, the certificate chains to a CA, any host name.
+        case verifyCA = "verify-ca"
+        /// Plain TCP: only for a server on loopback or a Unix socket.
+        case disable
+    }
+
+    /// `postgres://USER@HOST[:PORT]/DATABASE`; a Unix socket is `postgres://USER@%2Frun%2Fpostgresql/DATABASE`
+    /// or `?host=/run/postgresql`. A password in the URL is refused: it would sit in dploy.yaml.
+    public var url: String
+    /// The password, read from the file dploy.yaml names (`passwordFile:`); nil for peer or trust logins.
+    public var password: String?
+    public var tls: TLS
+    /// The CA certificate(s) the server's certificate must chain to (`caFile:`).
+    public var caFile: String?
+    /// A connection that cannot be made in this long is an error (libpq's `connect_timeout`).
+    public var connectTimeoutSeconds: Int = 5
+    /// A statement (or a lock it waits for) that takes longer is cancelled by the server, so a
+    /// stuck lock never hangs a boot request or the reconcile.
+    public var statementTimeoutMilliseconds: Int = 15_000
+
+    public init(url: String, password: String? = nil, tls: TLS = .verifyFull, caFile: String? = nil) {
+        self.url = url
+        self.password = password
+        self.tls = tls
+        self.caFile = caFile
+    }
+
+    /// The URL as logs and errors show it: never a password.
+    public var redactedURL: String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else { return url }
+        let user = url[scheme.upperBound..<at]
+        guard let colon = user.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
+    }
+
+    /// libpq's connection keywords. The URL goes in as `dbname`, which libpq expands; what
+    /// follows it overrides what the URL says, so a URL cannot turn TLS checking off.
+    var keywords: [(String, String)] {
+        var pairs: [(String, String)] = [("dbname", url)]
+        if let password { pairs.append(("password", password)) }
+        pairs.append(("sslmode", tls.rawValue))
+        if let caFile { pairs.append(("sslrootcert", caFile)) }
+        pairs.append(("connect_timeout", String(connectTimeoutSeconds)))
+        // A server that stops answering is noticed in seconds, not after TCP's minutes.
+        pairs += [("keepalives", "1"), ("keepalives_idle", "5"), ("keepalives_interval", "2"), ("keepalives_count", "3"),
+                  ("tcp_user_timeout", "10000")]
+        pairs.append(("application_name", "dploy"))
+        // Dates are read back in the one form `StoreDate` reads; times are UTC.
+        pairs.append(("options", "-c DateStyle=ISO,YMD -c TimeZone=UTC -c statement_timeout=\(statementTimeoutMilliseconds)"))
+        return pairs
+    }
+}
+
+/// A value bound to a statement's `$n`, sent as text, as libpq's text format wants it.
+protocol PostgresBindable {
+    var postgresText: String { get }
+}
+
+extension String: PostgresBindable { var postgresText: String { self } }
+extension Int: PostgresBindable { var postgresText: String { String(self) } }
+extension Int64: PostgresBindable { var postgresText: String { String(self) } }
+extension Bool: PostgresBindable { var postgresText: String { self ? "t" : "f" } }
+extension Date: PostgresBindable { var postgresText: String { StoreDate.text(self) } }
+
+/// What a statement returned: its columns by name, its rows as text (nil for NULL).
+struct PostgresRows {
+    let columns: [String: Int]
+    let rows: [[String?]]
+    /// Rows a command changed (UPDATE, DELETE, INSERT).
+    let affected: Int
+
+    var first: PostgresRow? { rows.first.map { PostgresRow(columns: columns, values: $0) } }
+    var all: [PostgresRow] { rows.map { PostgresRow(columns: columns, values: $0) } }
+}
+
+struct PostgresRow {
+    let columns: [String: Int]
+    let values: [String?]
+
+    subscript(_ column: String) -> String? {
+        guard let index = columns[column] else { return nil }
+        return values[index]
+    }
+
+    func int(_ column: String) -> Int? { self[column].flatMap { Int($0) } }
+
+    func date(_ column: String) -> Date? { self[column].flatMap(StoreDate.date) }
+
+    /// A column that must hold a value; a NULL or missing one names the table and key.
+    func required(_ column: String, table: String, key: String) throws -> String {
+        guard let value = self[column] else { throw StoreError.corruptRow(table, key, "\(column) is empty") }
+        return value
+    }
+
+    func requiredDate(_ column: String, table: String, key: String) throws -> Date {
+        guard let date = date(column) else { throw StoreError.corruptRow(table, key, "\(column) is not a date") }
+        return date
+    }
+}
+
+/// One libpq connection. Not thread-safe, as libpq's connections are not: `PostgresPool`
+/// hands each to one caller at a time.
+final class PostgresConnection {
+    private var handle: OpaquePointer?
+    let settings: PostgresSettings
+
+    init(_ settings: PostgresSettings) throws(StoreError) {
+        self.settings = settings
+        handle = Self.connect(settings)
+        try checkConnected()
+    }
+
+    deinit { PQfinish(handle) }
+
+    private static func connect(_ settings: PostgresSettings) -> OpaquePointer? {
+        let pairs = settings.keywords
+        // strdup'd C strings, freed after the call; libpq copies what it keeps.
+        let keys = pairs.map { strdup($0.0) } + [nil]
+        let values = pairs.map { strdup($0.1) } + [nil]
+        defer { (keys + values).forEach { free($0) } }
+        return keys.map { UnsafePointer($0) }.withUnsafeBufferPointer { keyBuffer in
+            values.map { UnsafePointer($0) }.withUnsafeBufferPointer { valueBuffer in
+                PQconnectdbParams(keyBuffer.baseAddress, valueBuffer.baseAddress, 1)
+            }
+        }
+    }
+
+    private func checkConnected() throws(StoreError) {
+        guard PQstatus(handle) != CONNECTION_OK else { return }
+        throw StoreError.unusable(settings.redactedURL, "cannot connect: \(lastError)")
+    }
+
+    /// Whether the server still answers on this connection, as far as libpq knows.
+    var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
+
+    /// The server process serving this connection (`pg_backend_pid()`), which other
+    /// sessions see in `pg_stat_activity` for as long as the connection lives.
+    var backendPID: Int { Int(PQbackendPID(handle)) }
+
+    private var lastError: String {
+        guard let message = PQerrorMessage(handle) else { return "unknown error" }
+        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Reconnects a connection the server or the network broke.
+    func resetIfBroken() throws(StoreError) {
+        guard isBroken else { return }
+        PQreset(handle)
+        try checkConnected()
+    }
+
+    /// Runs one statement with `$1…` bound to `parameters` (nil is NULL).
+    @discardableResult
+    func execute(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws(StoreError) -> PostgresRows {
+        let texts = parameters.map { $0.map { strdup($0.postgresText) } ?? nil }
+        defer { texts.forEach { free($0) } }
+        // Without parameters, libpq's simple protocol, which also runs a script of several
+        // statements (the migrations); with them, one statement whose values never reach its text.
+        let result = texts.isEmpty ? PQexec(handle, sql) : texts.map { UnsafePointer($0) }.withUnsafeBufferPointer { buffer in
+            PQexecParams(handle, sql, Int32(texts.count), nil, buffer.baseAddress, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            break
+        default:
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = PQresultErrorMessage(result).map { String(cString: $0) } ?? lastError
+            let text = message.isEmpty ? lastError : message.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw StoreError.postgres(state ?? (isBroken ? "08006" : "XX000"), text)
+        }
+        var columns: [String: Int] = [:]
+        for index in 0..<PQnfields(result) {
+            columns[String(cString: PQfname(result, index))] = Int(index)
+        }
+        var rows: [[String?]] = []
+        let count = PQntuples(result)
+        rows.reserveCapacity(Int(count))
+        for row in 0..<count {
+            rows.append((0..<PQnfields(result)).map { column in
+                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+            })
+        }
+        let affected = PQcmdTuples(result).map { Int(String(cString: $0)) ?? 0 } ?? 0
+        return PostgresRows(columns: columns, rows: rows, affected: affected)
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body(self)
+            try execute("COMMIT")
+            return value
+        } catch {
+            if !isBroken { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,285 @@
+import DploySpec
+import Foundation
+
+/// The store several controllers share: PostgreSQL through libpq. It keeps what
+/// `SQLiteStore` keeps, with the same events and the same errors; every change that spans
+/// rows is one transaction, and what two controllers may race for (a machine's first
+/// sighting, a task run's start) is decided by a key, not by reading first.
+public final class PostgresStore: Store {
+    let pool: PostgresPool
+    public let settings: PostgresSettings
+
+    /// Connects and, unless `readOnly`, migrates. A read-only open (`plan`, `machines`)
+    /// refuses a database that is not a dploy store of this version and changes nothing.
+    public init(_ settings: PostgresSettings, readOnly: Bool = false) throws {
+        self.settings = settings
+        pool = PostgresPool(settings)
+        try pool.withConnection { connection in
+            if readOnly { try PostgresSchema.check(connection) } else { try PostgresSchema.migrate(connection) }
+        }
+    }
+
+    // MARK: Machines
+
+    public func machines() throws -> [ObservedMachine] {
+        try pool.withConnection { connection in
+            let hardware = try connection.execute("SELECT * FROM hardware").all.reduce(into: [String: HardwareRow]()) {
+                let row = try Self.hardwareRow($1)
+                $0[row.mac] = row
+            }
+            return try connection.execute("SELECT * FROM machine ORDER BY mac").all.map { row in
+                let machine = try Self.machineRow(row)
+                return try machine.observed(hardware: hardware[machine.mac])
+            }
+        }
+    }
+
+    public func machine(_ mac: MACAddress) throws -> ObservedMachine? {
+        try pool.withConnection { connection in
+            guard let row = try connection.execute("SELECT * FROM machine WHERE mac = $1", [mac.description]).first else { return nil }
+            let hardware = try connection.execute("SELECT * FROM hardware WHERE mac = $1", [mac.description]).first
+            return try Self.machineRow(row).observed(hardware: try hardware.map(Self.hardwareRow))
+        }
+    }
+
+    public func macs(in state: MachineState) throws -> [MACAddress] {
+        try pool.withConnection { connection in
+            try connection.execute("SELECT mac FROM machine WHERE state = $1", [state.rawValue]).all.compactMap { $0["mac"].flatMap(MACAddress.init) }
+        }
+    }
+
+    public func recordSeen(_ mac: MACAddress, address: String?, at: Date) throws {
+        try pool.transaction { _ = try Self.touch($0, mac, address: address, at: at) }
+    }
+
+    public func recordHardware(_ mac: MACAddress, _ hardware: Hardware, at: Date) throws {
+        try pool.transaction { connection in
+            let machine = try Self.touch(connection, mac, address: nil, at: at)
+            if machine.state == .rediscovering { try Self.setState(connection, mac, .discovered) }
+            // Locked, so two reports at once compare against each other, not the same old one.
+            let earlier = try connection.execute("SELECT * FROM hardware WHERE mac = $1 FOR UPDATE", [mac.description]).first
+            let changes = StoreText.changes(hardware, since: earlier.flatMap { try? Self.hardwareRow($0) })
+            try connection.execute("""
+                INSERT INTO hardware (mac, reported_at, json, changes) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (mac) DO UPDATE SET reported_at = EXCLUDED.reported_at, json = EXCLUDED.json, changes = EXCLUDED.changes
+                """, [mac.description, at, try StoreText.json(hardware), changes.isEmpty ? nil : changes.joined(separator: "\n")])
+            try Self.insert(connection, .hardwareReported(mac, hardware, at: at))
+            if !changes.isEmpty { try Self.insert(connection, .hardwareChanged(mac, changes, at: at)) }
+        }
+    }
+
+    // MARK: Installs
+
+    public func installStarted(_ mac: MACAddress, generation: Int, at: Date) throws {
+        try pool.transaction { connection in
+            _ = try Self.touch(connection, mac, address: nil, at: at)
+            try Self.setState(connection, mac, .installing)
+            try connection.execute("INSERT INTO install (mac, generation, started_at) VALUES ($1, $2, $3)", [mac.description, generation, at])
+            try Self.insert(connection, .installStarted(mac, generation: generation, at: at))
+        }
+    }
+
+    public func installFinished(_ mac: MACAddress, generation: Int, at: Date) throws {
+        try pool.transaction { connection in
+            _ = try Self.touch(connection, mac, address: nil, at: at)
+            try connection.execute("""
+                UPDATE machine SET state = 'installed', installed_generation = GREATEST(COALESCE(installed_generation, $2), $2)
+                WHERE mac = $1
+                """, [mac.description, generation])
+            try connection.execute("""
+                UPDATE install SET finished_at = $3
+                WHERE mac = $1 AND generation = $2 AND finished_at IS NULL AND failed_at IS NULL
+                """, [mac.description, generation, at])
+            try Self.insert(connection, .installFinished(mac, generation: generation, at: at))
+        }
+    }
+
+    public func installFailed(_ mac: MACAddress, generation: Int, reason: String, at: Date) throws {
+        try pool.transaction { connection in
+            _ = try Self.touch(connection, mac, address: nil, at: at)
+            try Self.setState(connection, mac, .failed)
+            try connection.execute("""
+                UPDATE install SET failed_at = $3, failure = $4
+                WHERE mac = $1 AND generation = $2 AND finished_at IS NULL AND failed_at IS NULL
+                """, [mac.description, generation, at, reason])
+            try Self.insert(connection, .installFailed(mac, generation: generation, reason: reason, at: at))
+        }
+    }
+
+    public func installAttempts(_ mac: MACAddress) throws -> [InstallAttempt] {
+        try pool.withConnection { connection in
+            try connection.execute("SELECT * FROM install WHERE mac = $1 ORDER BY id", [mac.description]).all.map(Self.attempt)
+        }
+    }
+
+    public func installedGenerations() throws -> [MACAddress: Int] {
+        try pool.withConnection { connection in
+            try connection.execute("SELECT mac, installed_generation FROM machine WHERE installed_generation IS NOT NULL").all
+                .reduce(into: [:]) { result, row in
+                    if let mac = row["mac"].flatMap(MACAddress.init), let generation = row.int("installed_generation") { result[mac] = generation }
+                }
+        }
+    }
+
+    public func latestAttempts() throws -> [MACAddress: InstallAttempt] {
+        try pool.withConnection { connection in
+            try connection.execute("SELECT DISTINCT ON (mac) * FROM install ORDER BY mac, id DESC").all.reduce(into: [:]) { result, row in
+                let attempt = try Self.attempt(row)
+                result[attempt.mac] = attempt
+            }
+        }
+    }
+
+    // MARK: Events
+
+    public func record(_ event: MachineEvent) throws {
+        try pool.withConnection { connection in
+            try Self.insert(connection, EventRow(mac: event.mac?.description, at: event.at, kind: event.kind, message: event.message))
+        }
+    }
+
+    public func events(for mac: MACAddress?, limit: Int) throws -> [MachineEvent] {
+        try pool.withConnection { connection in
+            let rows = if let mac {
+                try connection.execute("SELECT * FROM event WHERE mac = $1 ORDER BY id DESC LIMIT $2", [mac.description, limit])
+            } else {
+                try connection.execute("SELECT * FROM event ORDER BY id DESC LIMIT $1", [limit])
+            }
+            return try rows.all.map(Self.event)
+        }
+    }
+
+    public func latestEvents() throws -> [MACAddress: MachineEvent] {
+        try pool.withConnection { connection in
+            try connection.execute("SELECT DISTINCT ON (mac) * FROM event WHERE mac IS NOT NULL ORDER BY mac, id DESC").all
+                .reduce(into: [:]) { latest, row in
+                    let event = try Self.event(row)
+                    if let mac = event.mac { latest[mac] = event }
+                }
+        }
+    }
+
+    @discardableResult
+    public func prune(_ retention: StoreRetention, now: Date) throws -> Int {
+        try pool.transaction { connection in
+            var deleted = try connection.execute("DELETE FROM event WHERE at < $1", [retention.eventCutoff(now)]).affected
+            deleted += try connection.execute("DELETE FROM event WHERE id <= (SELECT id FROM event ORDER BY id DESC LIMIT 1 OFFSET $1)",
+                                              [max(retention.maxEvents, 0)]).affected
+            deleted += try connection.execute("DELETE FROM bmc_reading WHERE read_at < $1", [retention.bmcReadingCutoff(now)]).affected
+            return deleted
+        }
+    }
+
+    // MARK: BMC readings
+
+    public func recordBMCReadings(_ readings: [BMCRecord]) throws {
+        guard !readings.isEmpty else { return }
+        try pool.transaction { connection in
+            for reading in readings.map(BMCReadingRow.init) {
+                try connection.execute("""
+                    INSERT INTO bmc_reading (mac, read_at, power, health, model, serial, bios_version, bmc_firmware, error, firmware)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                    ON CONFLICT (mac) DO UPDATE SET read_at = EXCLUDED.read_at, power = EXCLUDED.power, health = EXCLUDED.health,
+                        model = EXCLUDED.model, serial = EXCLUDED.serial, bios_version = EXCLUDED.bios_version,
+                        bmc_firmware = EXCLUDED.bmc_firmware, error = EXCLUDED.error, firmware = EXCLUDED.firmware
+                    """, [reading.mac, reading.readAt, reading.power, reading.health, reading.model, reading.serial,
+                          reading.biosVersion, reading.bmcFirmware, reading.error, reading.firmware])
+            }
+        }
+    }
+
+    public func bmcReadings() throws -> [MACAddress: BMCRecord] {
+        try pool.withConnection { connection in
+            try connection.execute("SELECT * FROM bmc_reading").all.reduce(into: [:]) { readings, row in
+                let mac = row["mac"] ?? ""
+                let record = try BMCReadingRow(
+                    mac: mac, readAt: try row.requiredDate("read_at", table: "bmcReading", key: mac), power: row["power"],
+                    health: row["health"], model: row["model"], serial: row["serial"], biosVersion: row["bios_version"],
+                    bmcFirmware: row["bmc_firmware"], error: row["error"], firmware: row["firmware"]).record()
+                readings[record.mac] = record
+            }
+        }
+    }
+
+    // MARK: Rediscovery and backup
+
+    public func forgetMachine(_ mac: MACAddress, reason: String, at: Date) throws {
+        try pool.transaction { connection in
+            _ = try Self.touch(connection, mac, address: nil, at: at)
+            try connection.execute("UPDATE machine SET state = 'rediscovering', installed_generation = NULL WHERE mac = $1", [mac.description])
+            try connection.execute("DELETE FROM hardware WHERE mac = $1", [mac.description])
+            try connection.execute("DELETE FROM install WHERE mac = $1", [mac.description])
+            try Self.insert(connection, .forgotten(mac, reason: reason, at: at))
+        }
+    }
+
+    /// A PostgreSQL store's backup is an embedded store: one SQLite file holding every row,
+    /// which `dploy store copy` can load back into any store.
+    public func backup(to path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.backupExists(path) }
+        try StoreCopy.copy(from: self, to: try SQLiteStore(path: path))
+    }
+
+    // MARK: Rows
+
+    /// The machine's row, created on first sight with its event, its last-seen time moved
+    /// on. One statement, so two controllers seeing a new machine at once make one row and one event.
+    static func touch(_ connection: PostgresConnection, _ mac: MACAddress, address: String?, at: Date) throws -> MachineRow {
+        let result = try connection.execute("""
+            INSERT INTO machine (mac, first_seen, last_seen, address, state) VALUES ($1, $2, $2, $3, 'discovered')
+            ON CONFLICT (mac) DO UPDATE SET last_seen = GREATEST(machine.last_seen, EXCLUDED.last_seen),
+                address = COALESCE(EXCLUDED.address, machine.address)
+            RETURNING *, (xmax = 0) AS inserted
+            """, [mac.description, at, address])
+        guard let row = result.first else { throw StoreError.corruptRow("machine", mac.description, "it could not be written") }
+        if row["inserted"] == "t" { try insert(connection, .firstSeen(mac, address: address, at: at)) }
+        return try machineRow(row)
+    }
+
+    static func setState(_ connection: PostgresConnection, _ mac: MACAddress, _ state: MachineState) throws {
+        try connection.execute("UPDATE machine SET state = $2 WHERE mac = $1", [mac.description, state.rawValue])
+    }
+
+    static func insert(_ connection: PostgresConnection, _ event: EventRow) throws {
+        try connection.execute("INSERT INTO event (mac, at, kind, message) VALUES ($1, $2, $3, $4)",
+                               [event.mac, event.at, event.kind, event.message])
+    }
+
+    static func machineRow(_ row: PostgresRow) throws -> MachineRow {
+        let mac = row["mac"] ?? ""
+        return MachineRow(mac: mac, firstSeen: try row.requiredDate("first_seen", table: "machine", key: mac),
+                          lastSeen: try row.requiredDate("last_seen", table: "machine", key: mac), address: row["address"],
+                          state: try known(MachineState.self, row["state"], column: "state", table: "machine", key: mac),
+                          installedGeneration: row.int("installed_generation"))
+    }
+
+    static func hardwareRow(_ row: PostgresRow) throws -> HardwareRow {
+        let mac = row["mac"] ?? ""
+        return HardwareRow(mac: mac, reportedAt: try row.requiredDate("reported_at", table: "hardware", key: mac),
+                           json: try row.required("json", table: "hardware", key: mac), changes: row["changes"])
+    }
+
+    static func attempt(_ row: PostgresRow) throws -> InstallAttempt {
+        let key = row["id"] ?? ""
+        guard let mac = row["mac"].flatMap(MACAddress.init) else { throw StoreError.corruptRow("install", key, "not a MAC address") }
+        return InstallAttempt(mac: mac, generation: row.int("generation") ?? 0,
+                              startedAt: try row.requiredDate("started_at", table: "install", key: key),
+                              finishedAt: row.date("finished_at"), failedAt: row.date("failed_at"), failure: row["failure"])
+    }
+
+    static func event(_ row: PostgresRow) throws -> MachineEvent {
+        let key = row["id"] ?? ""
+        return MachineEvent(mac: row["mac"].flatMap(MACAddress.init), at: try row.requiredDate("at", table: "event", key: key),
+                            kind: row["kind"] ?? "", message: row["message"] ?? "")
+    }
+
+    /// A stored raw value this dploy knows; one it does not (a newer dploy, a hand edit)
+    /// is an error naming it, never read as some other value.
+    static func known<Value: RawRepresentable>(_ type: Value.Type, _ text: String?, column: String, table: String,
+                                               key: String) throws -> Value where Value.RawValue == String {
+        guard let text, let value = Value(rawValue: text) else {
+            throw StoreError.corruptRow(table, key, "\(column) '\(text ?? "NULL")' is not one this dploy knows")
+        }
+        return value
+    }
+}

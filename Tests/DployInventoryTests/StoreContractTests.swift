@@ -1,0 +1,307 @@
+@testable import DployInventory
+import DploySpec
+import DployTestSupport
+import Foundation
+import GRDB
+import Testing
+
+/// A fresh, empty store of one kind, with what a test needs beyond the `Store` protocol:
+/// the same store opened again (a new process), and raw SQL for what only a hand edit or a
+/// newer dploy would leave behind.
+struct StoreUnderTest {
+    let store: any Store
+    let reopen: () throws -> any Store
+    /// Runs the SQLite statement or the PostgreSQL one (whose names are snake_case).
+    let execute: (_ sqlite: String, _ postgres: String) throws -> Void
+
+    static func sqlite() throws -> StoreUnderTest {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-store-\(UUID().uuidString)/state/dploy.db").path
+        let store = try SQLiteStore(path: path)
+        return StoreUnderTest(store: store, reopen: { try SQLiteStore(path: path) },
+                              execute: { sql, _ in try store.pool.write { try $0.execute(sql: sql) } })
+    }
+
+    static func postgres() throws -> StoreUnderTest {
+        let server = try PostgresServer.shared()
+        let settings = PostgresSettings(url: try server.newDatabase(), password: server.password)
+        let store = try PostgresStore(settings)
+        return StoreUnderTest(store: store, reopen: { try PostgresStore(settings) },
+                              execute: { _, sql in try store.pool.withConnection { _ = try $0.execute(sql) } })
+    }
+}
+
+/// What every store does, written once and run against each (`SQLiteStoreContractTests`,
+/// `PostgresStoreContractTests`).
+enum StoreContract {
+    static let web01 = MACAddress("94:18:82:3a:5c:10")!
+    static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+
+    static func installLifecycle(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        #expect(try store.machines().isEmpty)
+        try store.recordSeen(web01, address: "198.18.0.21", at: t0)
+        try store.installStarted(web01, generation: 1, at: t0 + 10)
+        #expect(try store.machine(web01)?.state == .installing)
+        #expect(try store.installedGenerations().isEmpty)
+        try store.installFinished(web01, generation: 1, at: t0 + 600)
+        // A new process: everything is still there.
+        let reopened = try subject.reopen()
+        let machine = try #require(try reopened.machine(web01))
+        #expect(machine.state == .installed && machine.installedGeneration == 1 && machine.address == "198.18.0.21")
+        #expect(machine.firstSeen == t0 && machine.lastSeen == t0 + 600)
+        #expect(try reopened.installedGenerations() == [web01: 1])
+        let attempts = try reopened.installAttempts(web01)
+        #expect(attempts.count == 1 && attempts.first?.finishedAt == t0 + 600)
+        #expect(try reopened.latestAttempts()[web01]?.generation == 1)
+        #expect(try reopened.events(for: web01, limit: 10).map(\.kind) == ["install-finished", "install-started", "seen"])
+        #expect(try reopened.events(for: web01, limit: 10).last?.message == "first seen at 198.18.0.21")
+        #expect(try reopened.macs(in: .installed) == [web01] && reopened.macs(in: .discovered).isEmpty)
+    }
+
+    static func failedInstall(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        try store.installStarted(web01, generation: 2, at: t0)
+        try store.installFailed(web01, generation: 2, reason: "no callback after 3 attempts", at: t0 + 3600)
+        #expect(try store.machine(web01)?.state == .failed)
+        #expect(try store.installedGenerations().isEmpty)
+        #expect(try store.installAttempts(web01).first?.failure == "no callback after 3 attempts")
+        #expect(try store.events(for: nil, limit: 1).first?.message == "generation 2: no callback after 3 attempts")
+        #expect(try store.latestEvents()[web01]?.kind == "install-failed")
+    }
+
+    static func hardware(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        let first = Hardware(vendor: "HPE", model: "ProLiant DL360 Gen10", serial: "CZ0000001", cpus: 2, memoryBytes: 64 << 30,
+                             disks: [.init(name: "/dev/sda", sizeBytes: 480_000_000_000)],
+                             nics: [.init(name: "eno1", mac: web01.description, linkUp: true)])
+        try store.recordHardware(web01, first, at: t0)
+        var second = first
+        second.memoryBytes = 128 << 30
+        try store.recordHardware(web01, second, at: t0 + 60)
+        let machine = try #require(try store.machine(web01))
+        #expect(machine.hardware == second && machine.state == .discovered)
+        #expect(machine.hardwareChanges.count == 1 && machine.hardwareChanges.first?.contains("memory") == true)
+        #expect(try store.events(for: web01, limit: 1).first?.kind == "hardware-changed")
+        #expect(try store.machines().map(\.hardware) == [second])
+    }
+
+    static func taskRunsOnce(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        let key = TaskRunKey(task: "rotate-motd", revision: "0123456789abcdef", machine: "web-01")
+        let run = TaskRun(key: key, mac: web01, action: .ssh, state: .running, startedAt: t0)
+        #expect(try store.startTaskRun(run))
+        #expect(try !store.startTaskRun(run), "a second start of the same run records nothing")
+        try store.updateTaskRunOutput(key, "half")
+        #expect(try store.taskRuns(mac: web01).first?.output == "half")
+        #expect(try store.finishTaskRun(key, TaskRunOutcome(state: .succeeded, exitCode: 0, output: "ok\n"), at: t0 + 2))
+        #expect(try !store.finishTaskRun(key, .failed("late"), at: t0 + 3), "a finished run never changes")
+        let stored = try #require(try store.taskRuns(task: "rotate-motd").first)
+        #expect(stored.state == .succeeded && stored.exitCode == 0 && stored.output == "ok\n" && stored.finishedAt == t0 + 2)
+        #expect(try store.taskRunStates() == [key: .succeeded])
+        #expect(try store.events(for: web01, limit: 2).map(\.message) == ["task 'rotate-motd' succeeded, exit code 0",
+                                                                          "task 'rotate-motd' (ssh) started"])
+        // Another revision is another run.
+        #expect(try store.startTaskRun(TaskRun(key: TaskRunKey(task: "rotate-motd", revision: "fedcba9876543210", machine: "web-01"),
+                                               mac: web01, action: .ssh, state: .running, startedAt: t0 + 10)))
+        #expect(try store.taskRuns(task: nil).count == 2)
+    }
+
+    static func interruptedAndOverdue(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        let ssh = TaskRunKey(task: "t", revision: "r1", machine: "web-01")
+        let image = TaskRunKey(task: "img", revision: "r2", machine: "web-01")
+        _ = try store.startTaskRun(TaskRun(key: ssh, mac: web01, action: .ssh, state: .running, startedAt: t0))
+        _ = try store.startTaskRun(TaskRun(key: image, mac: web01, action: .imageRestore, state: .running, startedAt: t0,
+                                           deadline: t0 + 600))
+        #expect(try store.runningTaskRuns(actions: [.ssh, .imageRestore], at: t0 + 1).map(\.key) == [ssh, image])
+        #expect(try store.failInterruptedTaskRuns(actions: [.ssh, .power, .rediscover], at: t0 + 5).map(\.key) == [ssh])
+        #expect(try store.taskRuns(task: "t").first?.error == "interrupted: dploy stopped while it ran; a task is not run twice")
+        #expect(try store.failOverdueTaskRuns(at: t0 + 599).isEmpty)
+        #expect(try store.runningTaskRun(mac: web01, actions: [.imageRestore], at: t0 + 599)?.key == image)
+        #expect(try store.runningTaskRun(mac: web01, actions: [.imageRestore], at: t0 + 601) == nil, "past its deadline: over")
+        let overdue = try store.failOverdueTaskRuns(at: t0 + 601)
+        #expect(overdue.map(\.key) == [image] && overdue.map(\.state) == [.failed])
+        #expect(try store.taskRuns(task: "img").first?.error == "timed out: no result within 600 s")
+        #expect(try store.runningTaskRun(mac: web01, actions: [.imageRestore], at: t0) == nil)
+    }
+
+    static func retention(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        let long = String(repeating: "V", count: 3_000_000)
+        try store.recordHardware(web01, Hardware(vendor: long, model: long, cpus: 16), at: t0)
+        let quoted = try #require(try store.events(for: web01, limit: 1).first)
+        #expect(quoted.message.count < 200, "the event quotes at most 64 characters of each name")
+        try store.record(MachineEvent(mac: web01, at: t0, kind: "note", message: long))
+        #expect(try store.events(for: web01, limit: 1).first?.message.count == 2000)
+
+        for day in 1...40 {
+            try store.record(MachineEvent(mac: web01, at: t0 + Double(day) * 86_400, kind: "note", message: "day \(day)"))
+        }
+        let other = MACAddress("94:18:82:3a:5c:2e")!
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On"),
+                                     BMCRecord(mac: other, readAt: t0 + 40 * 86_400, power: "On")])
+        var retention = StoreRetention()
+        retention.eventMaxAge = .seconds(30 * 86_400)
+        retention.maxEvents = 20
+        retention.bmcReadingMaxAge = .seconds(10 * 86_400)
+        try store.prune(retention, now: t0 + 40 * 86_400)
+        let kept = try store.events(for: nil, limit: 1000)
+        #expect(kept.count == 20)
+        #expect(kept.first?.message == "day 40" && kept.last?.message == "day 21")
+        #expect(try store.bmcReadings().keys.sorted { $0.description < $1.description } == [other])
+    }
+
+    static func bmcReadings(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        let firmware = ObservedFirmware(model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.72"])
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On", model: "HPE ProLiant DL360 Gen10", firmware: firmware)])
+        #expect(try store.bmcReadings()[web01]?.firmware == firmware)
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 60, error: "198.18.0.121: unreachable")])
+        let reading = try #require(try store.bmcReadings()[web01])
+        #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.firmware == nil && reading.error == "198.18.0.121: unreachable")
+    }
+
+    static func rediscover(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        try store.recordHardware(web01, Hardware(vendor: "HPE", model: "ProLiant DL360 Gen10", cpus: 16), at: t0)
+        try store.installStarted(web01, generation: 2, at: t0 + 1)
+        try store.installFinished(web01, generation: 2, at: t0 + 2)
+        try store.forgetMachine(web01, reason: "task 'forget-web-01'", at: t0 + 3)
+        let forgotten = try #require(try store.machine(web01))
+        #expect(forgotten.state == .rediscovering && forgotten.installedGeneration == nil && forgotten.hardware == nil)
+        #expect(try store.installAttempts(web01).isEmpty && store.installedGenerations().isEmpty)
+        #expect(try store.events(for: web01, limit: 1).first?.message
+                == "hardware and installs forgotten (task 'forget-web-01'); the next network boot is a discovery")
+        try store.recordHardware(web01, Hardware(vendor: "HPE", model: "ProLiant DL360 Gen10", cpus: 32), at: t0 + 4)
+        #expect(try store.machine(web01)?.state == .discovered)
+        #expect(try store.machine(web01)?.hardware?.cpus == 32)
+    }
+
+    static func unknownStateRefused(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        try store.installStarted(web01, generation: 1, at: t0)
+        _ = try store.startTaskRun(TaskRun(key: TaskRunKey(task: "motd", revision: "r1", machine: "web-01"), mac: web01,
+                                           action: .ssh, state: .running, startedAt: t0))
+        // What a newer dploy, or a hand edit, may leave behind.
+        try subject.execute("UPDATE machine SET state = 'exploded'", "UPDATE machine SET state = 'exploded'")
+        try subject.execute("UPDATE taskRun SET state = 'paused'", "UPDATE task_run SET state = 'paused'")
+        #expect { try store.machines() } throws: { "\($0)".contains("exploded") }
+        #expect { try store.machine(web01) } throws: { "\($0)".contains("exploded") }
+        #expect { try store.taskRunStates() } throws: { "\($0)".contains("paused") }
+        #expect { try store.taskRuns(task: nil) } throws: { "\($0)".contains("paused") }
+        try subject.execute("UPDATE taskRun SET state = 'running', action = 'teleport'",
+                            "UPDATE task_run SET state = 'running', action = 'teleport'")
+        #expect { try store.taskRuns(task: nil) } throws: { "\($0)".contains("teleport") }
+    }
+
+    static func corruptRowsNamed(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        try store.recordHardware(web01, Hardware(cpus: 2), at: t0)
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On")])
+        try subject.execute("UPDATE hardware SET json = '{\"cpus\": \"two\"'", "UPDATE hardware SET json = '{\"cpus\": \"two\"'")
+        #expect { try store.machines() } throws: { "\($0)".contains("the store's hardware row '94:18:82:3a:5c:10' cannot be read") }
+        // The machine's next report replaces the unreadable one.
+        try store.recordHardware(web01, Hardware(cpus: 4), at: t0 + 60)
+        #expect(try store.machine(web01)?.hardware?.cpus == 4)
+
+        try subject.execute("INSERT INTO machine (mac, firstSeen, lastSeen, state) VALUES ('not-a-mac', '2026-11-27 20:13:37', '2026-11-27 20:13:37', 'known')",
+                            "INSERT INTO machine (mac, first_seen, last_seen, state) VALUES ('not-a-mac', '2026-11-27 20:13:37', '2026-11-27 20:13:37', 'known')")
+        try subject.execute("UPDATE bmcReading SET firmware = 'garbage'", "UPDATE bmc_reading SET firmware = 'garbage'")
+        #expect { try store.machines() } throws: { "\($0)".contains("the store's machine row 'not-a-mac' cannot be read: not a MAC address") }
+        #expect { try store.bmcReadings() } throws: { "\($0)".contains("bmcReading row '94:18:82:3a:5c:10'") }
+    }
+
+    /// A store with a little of everything, for copies.
+    static func fill(_ store: any Store) throws {
+        for index in 0..<20 {
+            let mac = MACAddress(String(format: "94:18:82:00:00:%02x", index))!
+            try store.recordHardware(mac, Hardware(vendor: "HPE", model: "DL360", cpus: 2 + index), at: t0 + Double(index))
+            try store.installStarted(mac, generation: 1, at: t0 + 100)
+            if index % 3 == 0 {
+                try store.installFailed(mac, generation: 1, reason: "no callback", at: t0 + 200)
+            } else {
+                try store.installFinished(mac, generation: 1, at: t0 + 200)
+            }
+        }
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On", firmware: ObservedFirmware(model: nil, versions: [
+            "System ROM": "U30 v2.80"]))])
+        let key = TaskRunKey(task: "motd", revision: "r1", machine: "web-01")
+        _ = try store.startTaskRun(TaskRun(key: key, mac: web01, action: .ssh, state: .running, startedAt: t0, deadline: t0 + 60))
+        _ = try store.finishTaskRun(key, .failed("exit 1", exitCode: 1, output: "nope"), at: t0 + 5)
+        try store.forgetMachine(MACAddress("94:18:82:00:00:01")!, reason: "test", at: t0 + 300)
+    }
+
+    static func copiesRowByRow(_ subject: StoreUnderTest, into other: StoreUnderTest) throws {
+        try fill(subject.store)
+        let copied = try StoreCopy.copy(from: subject.store, to: other.store)
+        #expect(copied.counts.map(\.rows) == [20, 19, 19, copied.events.count, 1, 1] && copied.events.count > 60)
+        #expect(try other.store.snapshot() == subject.store.snapshot())
+        #expect(try other.store.machines() == subject.store.machines())
+        #expect(try other.store.events(for: nil, limit: 5) == subject.store.events(for: nil, limit: 5))
+        // New rows go after the copied ones: ids were moved past the highest copied.
+        try other.store.record(MachineEvent(mac: web01, at: t0 + 999, kind: "note", message: "after the copy"))
+        #expect(try other.store.events(for: nil, limit: 1).first?.message == "after the copy")
+        #expect(throws: StoreError.self, "a copy goes into an empty store only") {
+            try StoreCopy.copy(from: subject.store, to: other.store)
+        }
+    }
+}
+
+@Suite("The SQLite store keeps the store contract")
+struct SQLiteStoreContractTests {
+    @Test("an empty file migrates; a machine is seen, installs once, and the store says so after a restart")
+    func installLifecycle() throws { try StoreContract.installLifecycle(.sqlite()) }
+    @Test("a failed install is recorded with its reason, and never counts as installed")
+    func failedInstall() throws { try StoreContract.failedInstall(.sqlite()) }
+    @Test("hardware reports are kept per machine; the newest replaces the last and says what changed")
+    func hardware() throws { try StoreContract.hardware(.sqlite()) }
+    @Test("a task run is recorded once, ends once, and says how")
+    func taskRunsOnce() throws { try StoreContract.taskRunsOnce(.sqlite()) }
+    @Test("runs cut short by a dead process fail as interrupted; imaging runs fail at their deadline, not before")
+    func interruptedAndOverdue() throws { try StoreContract.interruptedAndOverdue(.sqlite()) }
+    @Test("events are capped in length and pruned by age and count; BMC readings not renewed are pruned")
+    func retention() throws { try StoreContract.retention(.sqlite()) }
+    @Test("a BMC reading replaces the one before, firmware inventory and all")
+    func bmcReadings() throws { try StoreContract.bmcReadings(.sqlite()) }
+    @Test("rediscover forgets hardware and installs; the next hardware report makes the machine discovered again")
+    func rediscover() throws { try StoreContract.rediscover(.sqlite()) }
+    @Test("a state this dploy does not know is an error that names it, never read as another state")
+    func unknownStateRefused() throws { try StoreContract.unknownStateRefused(.sqlite()) }
+    @Test("a row that cannot be read is an error naming it, not a machine quietly missing or without hardware")
+    func corruptRowsNamed() throws { try StoreContract.corruptRowsNamed(.sqlite()) }
+    @Test("a copy into another SQLite store matches row by row, and refuses a store that holds rows")
+    func copiesRowByRow() throws { try StoreContract.copiesRowByRow(.sqlite(), into: .sqlite()) }
+}
+
+@Suite("The PostgreSQL store keeps the store contract", .requires(.postgres, .initdb, .psql))
+struct PostgresStoreContractTests {
+    @Test("an empty database migrates; a machine is seen, installs once, and the store says so after a restart")
+    func installLifecycle() throws { try StoreContract.installLifecycle(.postgres()) }
+    @Test("a failed install is recorded with its reason, and never counts as installed")
+    func failedInstall() throws { try StoreContract.failedInstall(.postgres()) }
+    @Test("hardware reports are kept per machine; the newest replaces the last and says what changed")
+    func hardware() throws { try StoreContract.hardware(.postgres()) }
+    @Test("a task run is recorded once, ends once, and says how")
+    func taskRunsOnce() throws { try StoreContract.taskRunsOnce(.postgres()) }
+    @Test("runs cut short by a dead process fail as interrupted; imaging runs fail at their deadline, not before")
+    func interruptedAndOverdue() throws { try StoreContract.interruptedAndOverdue(.postgres()) }
+    @Test("events are capped in length and pruned by age and count; BMC readings not renewed are pruned")
+    func retention() throws { try StoreContract.retention(.postgres()) }
+    @Test("a BMC reading replaces the one before, firmware inventory and all")
+    func bmcReadings() throws { try StoreContract.bmcReadings(.postgres()) }
+    @Test("rediscover forgets hardware and installs; the next hardware report makes the machine discovered again")
+    func rediscover() throws { try StoreContract.rediscover(.postgres()) }
+    @Test("a state this dploy does not know is an error that names it, never read as another state")
+    func unknownStateRefused() throws { try StoreContract.unknownStateRefused(.postgres()) }
+    @Test("a row that cannot be read is an error naming it, not a machine quietly missing or without hardware")
+    func corruptRowsNamed() throws { try StoreContract.corruptRowsNamed(.postgres()) }
+    @Test("SQLite → PostgreSQL → SQLite: each copy matches row by row")
+    func copiesBothWays() throws {
+        let sqlite = try StoreUnderTest.sqlite()
+        let postgres = try StoreUnderTest.postgres()
+        try StoreContract.copiesRowByRow(sqlite, into: postgres)
+        let back = try StoreUnderTest.sqlite()
+        try StoreCopy.copy(from: postgres.store, to: back.store)
+        #expect(try back.store.snapshot().firstDifference(from: sqlite.store.snapshot()) == "event row '\(try sqlite.store.snapshot().events.count + 1)' (not in the source)")
+    }
+}
