@@ -1,4 +1,5 @@
 import DployRender
+import DployInventory
 import DploySpec
 import Foundation
 
@@ -51,8 +52,17 @@ extension ControllerConfig {
         let suspend = reader.bool("suspend")?.value ?? false
         var storePath = resolved("state/dploy.db")
         var retention = Retention()
+        var postgres: Postgres?
         if let store = reader.mapping("store") {
-            if let sqlite = store.string("sqlite", required: true) { storePath = resolved(sqlite.value) }
+            let sqlite = store.string("sqlite")
+            if let sqlite { storePath = resolved(sqlite.value) }
+            if let database = store.mapping("postgres") {
+                if sqlite != nil { log.error("'store' holds 'sqlite' or 'postgres', not both", at: database.mark) }
+                postgres = Self.postgres(database, log: log, resolved: resolved)
+                database.finish()
+            } else if sqlite == nil {
+                log.error("'store' needs 'sqlite' (a file) or 'postgres' (a shared database)", at: store.mark)
+            }
             retention.eventMaxAge = store.parsed("eventMaxAge", Duration.parseSpec)?.value ?? retention.eventMaxAge
             retention.maxEvents = store.int("maxEvents", minimum: 1)?.value ?? retention.maxEvents
             retention.bmcReadingMaxAge = store.parsed("bmcReadingMaxAge", Duration.parseSpec)?.value ?? retention.bmcReadingMaxAge
@@ -167,6 +177,7 @@ extension ControllerConfig {
         config.http = limits
         config.outputObservation = observation
         config.retention = retention
+        config.postgres = postgres
         config.web = web
         config.webhookSecretFile = webhookSecretFile
         config.bmcConcurrency = bmcConcurrency
@@ -178,6 +189,53 @@ extension ControllerConfig {
         config.sshConnectTimeout = sshConnectTimeout
         config.tftp = tftpServer
         return .success(config)
+    }
+
+    /// `store.postgres`: `url` (no password in it), `passwordFile`, `tls`, `caFile`.
+    static func postgres(_ reader: MappingReader, log: DiagnosticLog, resolved: (String) -> String) -> Postgres? {
+        let url = reader.parsed("url", required: true, postgresURL)
+        let passwordFile = reader.string("passwordFile").map { resolved($0.value) }
+        let tls = reader.choice("tls", as: PostgresSettings.TLS.self)
+        let caFile = reader.string("caFile").map { resolved($0.value) }
+        guard let url else { return nil }
+        if let tls, tls.value == .disable, !isLocal(url.value) {
+            log.error("'store.postgres.tls: disable' sends the store unencrypted: only for a Unix socket or loopback "
+                             + "(use verify-full with caFile)", at: reader.mark)
+            return nil
+        }
+        return Postgres(settings: PostgresSettings(url: url.value, tls: tls?.value ?? .verifyFull, caFile: caFile),
+                             passwordFile: passwordFile)
+    }
+
+    /// `postgres://USER@HOST[:PORT]/DATABASE[?host=/run/postgresql]`, without a password:
+    /// a password in dploy.yaml would be in every copy and backup of it.
+    public static func postgresURL(_ text: String) -> Result<String, ValueError> {
+        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
+            return .failure(ValueError("must be a postgres:// URL (postgres://dploy@db1/dploy), found '\(text)'"))
+        }
+        let rest = text.drop(while: { $0 != "/" }).dropFirst(2)
+        let authority = rest.prefix(while: { $0 != "/" && $0 != "?" })
+        let query = rest.drop(while: { $0 != "?" }).lowercased()
+        if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") {
+            return .failure(ValueError("holds a password; put it in 'passwordFile' (mode 0600) instead"))
+        }
+        if query.contains("password=") { return .failure(ValueError("holds a password; put it in 'passwordFile' (mode 0600) instead")) }
+        if query.contains("sslmode=") { return .failure(ValueError("sets sslmode; use 'tls' (verify-full, verify-ca or disable) instead")) }
+        return .success(text)
+    }
+
+    /// Whether the URL reaches the database through a Unix socket or on loopback.
+    public static func isLocal(_ url: String) -> Bool {
+        let rest = url.drop(while: { $0 != "/" }).dropFirst(2)
+        let authority = rest.prefix(while: { $0 != "/" && $0 != "?" })
+        let hostAndPort = authority.lastIndex(of: "@").map { authority[authority.index(after: $0)...] } ?? authority
+        let host = hostAndPort.hasPrefix("[") ? String(hostAndPort.dropFirst().prefix(while: { $0 != "]" }))
+                                              : String(hostAndPort.prefix(while: { $0 != ":" }))
+        let queryHost = rest.split(separator: "?", maxSplits: 1).dropFirst().first?.split(separator: "&")
+            .first(where: { $0.hasPrefix("host=") }).map { String($0.dropFirst(5)) }
+        let effective = queryHost ?? host
+        return effective.isEmpty || effective.hasPrefix("/") || effective.lowercased().hasPrefix("%2f")
+            || ["localhost", "127.0.0.1", "::1"].contains(effective.lowercased())
     }
 
     /// HOST:PORT, an IPv6 host in brackets: `0.0.0.0:69`, `[::]:69`.

@@ -1,3 +1,4 @@
+import DployInventory
 import DployRender
 import Foundation
 
@@ -31,7 +32,20 @@ public struct ControllerConfig: Hashable, Sendable {
     public var mode: Mode
     public var suspend: Bool
     /// The SQLite file of the embedded store; its folder also holds source status and the git cache.
+    /// With `store.postgres` it is not used as a store, and its folder (`state/` beside
+    /// dploy.yaml) still holds the controller's own files.
     public var storePath: String
+    /// `store.postgres`: the store several controllers share, instead of the SQLite file.
+    public var postgres: Postgres? = nil
+
+    public struct Postgres: Hashable, Sendable {
+        /// How to reach the database, without its password: `PostgresSettings.password` is
+        /// read from `passwordFile` when the store is opened.
+        public var settings: PostgresSettings
+        /// `store.postgres.passwordFile`: a file of the dploy user's only (mode 0600), the
+        /// password on its first line; none for peer or certificate logins.
+        public var passwordFile: String?
+    }
     public var httpOutput: String?
     public var tftpOutput: String?
     /// How the daemon knows its output folders between runs (`output.watch`, `output.verifyInterval`).

@@ -168,7 +168,7 @@ public struct Reconciler: Sendable {
     /// Where a server's boot decisions and pages find the desired state in force, with the
     /// config's boot environments and install attempts. Makes the callback key first: a
     /// server checks callbacks against it from its first request.
-    public func liveDesired(store: SQLiteStore) throws -> LiveDesired {
+    public func liveDesired(store: any Store) throws -> LiveDesired {
         try makeCallbackKey()
         return LiveDesired(store: store, server: try settings.server, discovery: config.discovery, imaging: config.imaging,
                     maxAttempts: config.installAttempts, attemptWindow: TimeInterval(config.attemptWindow.components.seconds),
@@ -186,7 +186,7 @@ public struct Reconciler: Sendable {
 
     /// - Parameter store: the store a long-lived caller keeps open; without it, the store is
     ///   opened read-only for this observation.
-    public func observe(store openStore: SQLiteStore? = nil) throws -> ObservedState {
+    public func observe(store openStore: (any Store)? = nil) throws -> ObservedState {
         let settings = try settings
         var dhcpFiles: [String] = []
         if let dhcp = settings.dhcp {
@@ -225,10 +225,17 @@ public struct Reconciler: Sendable {
         return observed
     }
 
-    /// The embedded store at `store.sqlite`. With `creating: false` (plan, machines,
-    /// backup) it is opened read-only, and is nil when it does not exist yet; the daemon
-    /// opens it with `creating: true`, migrating it.
-    public func openStore(creating: Bool) throws -> SQLiteStore? {
+    /// The store: the embedded one at `store.sqlite`, or the shared one at `store.postgres`.
+    /// With `creating: false` (plan, machines, backup) it is opened read-only, and is nil
+    /// when it does not exist yet (no file; a database without dploy's tables); the daemon
+    /// and `apply` open it with `creating: true`, migrating it.
+    public func openStore(creating: Bool) throws -> (any Store)? {
+        if let postgres = config.postgres {
+            var settings = postgres.settings
+            if let file = postgres.passwordFile { settings.password = try SecretFile.read(file) }
+            if !creating, try !PostgresStore.hasSchema(settings) { return nil }
+            return try PostgresStore(settings, readOnly: !creating)
+        }
         guard creating || FileManager.default.fileExists(atPath: config.storePath) else { return nil }
         return try SQLiteStore(path: config.storePath, readOnly: !creating)
     }
@@ -240,7 +247,7 @@ public struct Reconciler: Sendable {
     /// Plans against desired state already loaded, as a loop does between source changes.
     /// A saved plan needs the fingerprint; a loop that applies at once does not.
     /// - Parameter bmc: power, firmware and BIOS read from the BMCs, when the caller read them.
-    public func plan(desired: DesiredState, fingerprint: Bool = true, store: SQLiteStore? = nil,
+    public func plan(desired: DesiredState, fingerprint: Bool = true, store: (any Store)? = nil,
                      bmc: ObservedBMCs? = nil) throws -> PlanResult {
         try plan(desired: desired, observed: observe(store: store, bmc: bmc), fingerprint: fingerprint)
     }
@@ -252,7 +259,7 @@ public struct Reconciler: Sendable {
     }
 
     /// The observed state, with power, firmware and BIOS read from the BMCs when the caller read them.
-    public func observe(store: SQLiteStore?,
+    public func observe(store: (any Store)?,
                         bmc: ObservedBMCs?) throws -> ObservedState {
         var observed = try observe(store: store)
         if let bmc {

@@ -7,6 +7,7 @@ import GRDB
 public final class SQLiteStore: Store {
     let pool: DatabasePool
     public let path: String
+    public var location: String { path }
 
     /// Opens the store at `path`. The daemon opens it writable: created if needed and
     /// migrated. Everything else (`plan`, `machines`, `store backup`) opens it read-only and

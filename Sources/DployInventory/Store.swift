@@ -4,6 +4,9 @@ import Foundation
 /// Observed state, kept between runs. SQLite (`SQLiteStore`) is the embedded default; a
 /// PostgreSQL store for several controllers will implement the same protocol.
 public protocol Store: Sendable {
+    /// Where the store is, for messages: the SQLite file's path, the PostgreSQL URL without a password.
+    var location: String { get }
+
     func machines() throws -> [ObservedMachine]
     func machine(_ mac: MACAddress) throws -> ObservedMachine?
     /// The MACs of the machines the store holds in `state`.

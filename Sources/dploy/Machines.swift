@@ -75,13 +75,14 @@ extension Machines {
 struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
-        abstract: "Look after the embedded store.",
-        subcommands: [Backup.self]
+        abstract: "Look after the store.",
+        subcommands: [Backup.self, Copy.self]
     )
 
     struct Backup: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Copy the store to FILE, consistently, while the daemon keeps running."
+            abstract: "Copy the store to FILE, consistently, while the daemon keeps running.",
+            discussion: "FILE is an SQLite store, whichever store dploy.yaml names: `dploy store copy --from sqlite:FILE` loads it into another."
         )
 
         @OptionGroup var config: ConfigOptions
@@ -96,7 +97,7 @@ struct StoreCommand: ParsableCommand {
                     throw ExitCode.failure
                 }
                 try store.backup(to: file)
-                print("Backed up \(store.path) to \(file).")
+                print("Backed up \(store.location) to \(file).")
             } catch let error as StoreError {
                 printError("error: \(error)")
                 throw ExitCode.failure

@@ -23,7 +23,7 @@ struct StoreUnderTest {
 
     static func postgres() throws -> StoreUnderTest {
         let server = try PostgresServer.shared()
-        let settings = PostgresSettings(url: try server.newDatabase(), password: server.password)
+        let settings = PostgresSettings(url: try server.newDatabase().url, password: server.password)
         let store = try PostgresStore(settings)
         return StoreUnderTest(store: store, reopen: { try PostgresStore(settings) },
                               execute: { _, sql in try store.pool.withConnection { _ = try $0.execute(sql) } })

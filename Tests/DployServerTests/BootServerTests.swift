@@ -63,7 +63,7 @@ struct BootServerTests {
             return FleetController(live: live, clock: clock)
         }
 
-        func store() throws -> SQLiteStore { try #require(try reconciler.openStore(creating: true)) }
+        func store() throws -> any Store { try #require(try reconciler.openStore(creating: true)) }
     }
 
     static let token = "test-token-0123456789"

@@ -24,7 +24,7 @@ struct ImagingTests {
     /// A lab copy, a store, and a server whose desired state has `task` beside the lab's.
     final class Setup: @unchecked Sendable {
         let lab: BootServerTests.Lab
-        let store: SQLiteStore
+        let store: any Store
         let live: LiveDesired
         let images: ImageServer
 

@@ -53,11 +53,11 @@ public final class PostgresServer: @unchecked Sendable {
         }
     }
 
-    /// A new, empty database; its URL for `store.postgres.url`.
-    public func newDatabase() throws -> String {
+    /// A new, empty database: its name, and its URL for `store.postgres.url`.
+    public func newDatabase() throws -> (name: String, url: String) {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         try psql("CREATE DATABASE \(name)")
-        return url(database: name)
+        return (name, url(database: name))
     }
 
     public func url(database: String) -> String {

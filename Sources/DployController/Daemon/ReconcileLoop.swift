@@ -20,7 +20,7 @@ import Synchronization
 /// but change nothing, and so does a daemon that does not hold the store's leader lock.
 public final class ReconcileLoop: Service, Sendable {
     public let reconciler: Reconciler
-    let store: SQLiteStore
+    let store: any Store
     let lock: LeaderLock
     let metrics: ControllerMetrics
     let logger: Logger
@@ -46,7 +46,7 @@ public final class ReconcileLoop: Service, Sendable {
         var plansMade = 0
     }
 
-    public init(reconciler: Reconciler, store: SQLiteStore, metrics: ControllerMetrics, logger: Logger,
+    public init(reconciler: Reconciler, store: any Store, metrics: ControllerMetrics, logger: Logger,
                 jitter: Double = 0.1, live: LiveDesired? = nil) {
         self.reconciler = reconciler
         self.store = store

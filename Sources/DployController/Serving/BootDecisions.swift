@@ -27,7 +27,7 @@ public struct BootDecisions: Sendable {
     let machines: [MACAddress: Int]
     let resolver: DefaultsResolver
     let profiles: [String: Profile]
-    let store: SQLiteStore
+    let store: any Store
     let server: BootServer
     let discovery: Discovery?
     /// What machines boot for an image-capture or image-restore task (`imaging:` in the config).
@@ -53,7 +53,7 @@ public struct BootDecisions: Sendable {
         func forget(_ mac: MACAddress) { _ = times.withLock { $0.removeValue(forKey: mac) } }
     }
 
-    public init(desired: DesiredState, store: SQLiteStore, server: BootServer, discovery: Discovery?, imaging: Discovery? = nil,
+    public init(desired: DesiredState, store: any Store, server: BootServer, discovery: Discovery?, imaging: Discovery? = nil,
                 maxAttempts: Int = 3, attemptWindow: TimeInterval = BootDecider.attemptWindow) {
         resolver = DefaultsResolver(groups: desired.fleet.groups)
         let fleet = desired.fleet.machines

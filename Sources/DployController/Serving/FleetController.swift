@@ -24,7 +24,7 @@ public final class FleetController: ControllerInterface {
     }
 
     /// The store boot decisions record into: one for the whole server.
-    private var store: SQLiteStore { live.store }
+    private var store: any Store { live.store }
 
     // MARK: Reads
 

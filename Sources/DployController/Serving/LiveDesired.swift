@@ -12,7 +12,7 @@ public final class LiveDesired: Sendable {
         public let decisions: BootDecisions
     }
 
-    let store: SQLiteStore
+    let store: any Store
     let server: BootServer
     let discovery: BootDecisions.Discovery?
     let imaging: BootDecisions.Discovery?
@@ -23,7 +23,7 @@ public final class LiveDesired: Sendable {
     let maxDiscovered: Int
     private let current = Mutex<Snapshot?>(nil)
 
-    public init(store: SQLiteStore, server: BootServer, discovery: BootDecisions.Discovery?,
+    public init(store: any Store, server: BootServer, discovery: BootDecisions.Discovery?,
                 imaging: BootDecisions.Discovery? = nil, maxAttempts: Int = 3,
                 attemptWindow: TimeInterval = BootDecider.attemptWindow, maxDiscovered: Int = 10_000) {
         self.store = store

@@ -6,7 +6,7 @@ extension Reconciler {
     /// Runs the task runs `plan` owes (and ends runs left running by a dead process, and
     /// imaging runs past their deadline). The caller holds the leader lock; the store is
     /// the daemon's, or opened writable for this call.
-    public func runTasks(_ plan: Plan, fleet: Fleet, store: SQLiteStore? = nil, stop: StopSignal = StopSignal()) throws -> [TaskRunReport] {
+    public func runTasks(_ plan: Plan, fleet: Fleet, store: (any Store)? = nil, stop: StopSignal = StopSignal()) throws -> [TaskRunReport] {
         if config.mode == .planOnly { throw ReconcileError.planOnly(configPath, "mode: plan-only") }
         if config.suspend { throw ReconcileError.planOnly(configPath, "suspend: true") }
         guard let store = try store ?? openStore(creating: true) else { return [] }

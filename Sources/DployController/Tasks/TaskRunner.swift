@@ -61,14 +61,14 @@ public struct TaskRunner: Sendable {
     /// was cut short by a process that is gone.
     static let inProcessActions: Set<TaskActionKind> = [.ssh, .power, .rediscover]
 
-    let store: SQLiteStore
+    let store: any Store
     let fleet: Fleet
     let settings: Settings
     let resolver: DefaultsResolver
     /// Run start times, imaging deadlines and overdue checks read this clock.
     let clock: WallClock
 
-    public init(store: SQLiteStore, fleet: Fleet, settings: Settings, clock: WallClock = .system) {
+    public init(store: any Store, fleet: Fleet, settings: Settings, clock: WallClock = .system) {
         self.store = store
         self.fleet = fleet
         self.settings = settings

@@ -39,7 +39,7 @@ extension PostgresStore {
                 SELECT (SELECT COUNT(*) FROM machine) + (SELECT COUNT(*) FROM event) + (SELECT COUNT(*) FROM bmc_reading)
                      + (SELECT COUNT(*) FROM task_run) AS rows
                 """).first?.int("rows") ?? 0
-            guard rows == 0 else { throw StoreError.notEmpty(settings.redactedURL) }
+            guard rows == 0 else { throw StoreError.notEmpty(location) }
             for row in snapshot.machines {
                 try connection.execute("""
                     INSERT INTO machine (mac, first_seen, last_seen, address, state, installed_generation) VALUES ($1, $2, $3, $4, $5, $6)

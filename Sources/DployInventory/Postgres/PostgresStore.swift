@@ -8,6 +8,7 @@ import Foundation
 public final class PostgresStore: Store {
     let pool: PostgresPool
     public let settings: PostgresSettings
+    public var location: String { settings.redactedURL }
 
     /// Connects and, unless `readOnly`, migrates. A read-only open (`plan`, `machines`)
     /// refuses a database that is not a dploy store of this version and changes nothing.
@@ -17,6 +18,11 @@ public final class PostgresStore: Store {
         try pool.withConnection { connection in
             if readOnly { try PostgresSchema.check(connection) } else { try PostgresSchema.migrate(connection) }
         }
+    }
+
+    /// Whether the database holds dploy's tables: a store that `plan` and `machines` can read.
+    public static func hasSchema(_ settings: PostgresSettings) throws -> Bool {
+        try PostgresConnection(settings).execute("SELECT to_regclass('dploy_migration') IS NOT NULL AS present").first?["present"] == "t"
     }
 
     // MARK: Machines

@@ -1,0 +1,79 @@
+import ArgumentParser
+import DployConfig
+import DployInventory
+import Foundation
+
+extension StoreCommand {
+    /// `dploy store copy`: moves a store to another kind (SQLite to PostgreSQL when a second
+    /// controller joins, or back), checked row by row. Stop the daemons first: rows written
+    /// after the copy read its source are not in it.
+    struct Copy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy every row of one store into another, empty one, and check the copy row by row.",
+            discussion: """
+                Each end is sqlite:FILE or a postgres:// URL without a password. Stop every dploy \
+                that writes to the source first. The destination must hold no rows; an SQLite \
+                destination is created.
+
+                  dploy store copy --from sqlite:state/dploy.db --to postgres://dploy@db1/dploy --password-file db.password
+                """
+        )
+
+        @Option(help: ArgumentHelp("The store to copy: sqlite:FILE or postgres://USER@HOST/DATABASE.", valueName: "store"))
+        var from: String
+
+        @Option(help: ArgumentHelp("The empty store to copy into: sqlite:FILE or postgres://USER@HOST/DATABASE.", valueName: "store"))
+        var to: String
+
+        @Option(help: ArgumentHelp("The PostgreSQL password, on the first line of a file only you can read (mode 0600).",
+                                   valueName: "file"))
+        var passwordFile: String?
+
+        @Option(help: ArgumentHelp("How the PostgreSQL server's certificate is checked: verify-full (default), verify-ca, "
+                                   + "or disable (Unix socket or loopback only).", valueName: "mode"))
+        var tls: String = PostgresSettings.TLS.verifyFull.rawValue
+
+        @Option(help: ArgumentHelp("The CA certificate the PostgreSQL server's certificate must chain to.", valueName: "file"))
+        var caFile: String?
+
+        func run() throws {
+            do {
+                let source = try open(from, creating: false)
+                let destination = try open(to, creating: true)
+                let copied = try StoreCopy.copy(from: source, to: destination)
+                print("Copied \(source.location) to \(destination.location), checked row by row:")
+                for (table, rows) in copied.counts { print("  \(table): \(rows)") }
+            } catch let error as ExitCode {
+                throw error
+            } catch let error as CustomStringConvertible & Error {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
+        }
+
+        private func open(_ store: String, creating: Bool) throws -> any Store {
+            if store.hasPrefix("sqlite:") {
+                let path = String(store.dropFirst("sqlite:".count))
+                guard creating || FileManager.default.fileExists(atPath: path) else {
+                    throw ValidationError("\(path) does not exist")
+                }
+                return try SQLiteStore(path: path, readOnly: !creating)
+            }
+            guard case .success(let url) = ControllerConfig.postgresURL(store) else {
+                if case .failure(let problem) = ControllerConfig.postgresURL(store), store.contains("://") {
+                    throw ValidationError("'\(store)' \(problem.reason)")
+                }
+                throw ValidationError("'\(store)' is neither sqlite:FILE nor a postgres:// URL")
+            }
+            guard let mode = PostgresSettings.TLS(rawValue: tls) else {
+                throw ValidationError("--tls must be verify-full, verify-ca or disable, found '\(tls)'")
+            }
+            if mode == .disable, !ControllerConfig.isLocal(url) {
+                throw ValidationError("--tls disable sends the store unencrypted: only for a Unix socket or loopback")
+            }
+            var settings = PostgresSettings(url: url, tls: mode, caFile: caFile)
+            if let passwordFile { settings.password = try SecretFile.read(passwordFile) }
+            return try PostgresStore(settings, readOnly: !creating)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+@testable import DployInventory
+import DploySpec
+import DployTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+@Suite("The PostgreSQL store, shared by several controllers", .requires(.postgres, .initdb, .psql))
+struct PostgresStoreTests {
+    let web01 = MACAddress("94:18:82:3a:5c:10")!
+    let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+
+    /// Two controllers' stores on one new database.
+    func twoControllers() throws -> (PostgresStore, PostgresStore, PostgresServer, String) {
+        let server = try PostgresServer.shared()
+        let database = try server.newDatabase()
+        let settings = PostgresSettings(url: database.url, password: server.password)
+        return (try PostgresStore(settings), try PostgresStore(settings), server, database.name)
+    }
+
+    @Test("a machine first seen by two controllers at once is one row with one 'seen' event")
+    func firstSightingRace() throws {
+        let (a, b, _, _) = try twoControllers()
+        let macs = (0..<40).map { MACAddress(String(format: "94:18:82:00:01:%02x", $0))! }
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            let store = worker % 2 == 0 ? a : b
+            for mac in macs { try? store.recordSeen(mac, address: "198.18.0.\(worker + 10)", at: t0 + Double(worker)) }
+        }
+        #expect(try a.machines().count == 40)
+        let seen = try a.events(for: nil, limit: 10_000).filter { $0.kind == "seen" }
+        #expect(seen.count == 40, "one first sighting per machine, whoever saw it first")
+        #expect(try b.machine(macs[0])?.lastSeen == t0 + 7, "the latest sighting wins, in whatever order they land")
+    }
+
+    @Test("a task run raced for by two controllers starts once; the loser records nothing")
+    func taskRunRace() throws {
+        let (a, b, _, _) = try twoControllers()
+        let keys = (0..<30).map { TaskRunKey(task: "motd", revision: "r1", machine: "web-\($0)") }
+        let wins = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 6) { worker in
+            let store = worker % 2 == 0 ? a : b
+            for key in keys {
+                let run = TaskRun(key: key, mac: web01, action: .ssh, state: .running, startedAt: t0)
+                if (try? store.startTaskRun(run)) == true { wins.withLock { $0 += 1 } }
+            }
+        }
+        #expect(wins.withLock { $0 } == 30)
+        #expect(try a.taskRuns(task: "motd").count == 30)
+        #expect(try b.events(for: web01, limit: 1000).count == 30, "one 'started' event per run")
+    }
+
+    @Test("a database without dploy's tables, or with a newer dploy's, is refused read-only and changes nothing")
+    func versions() throws {
+        let server = try PostgresServer.shared()
+        let (database, url) = try server.newDatabase()
+        let settings = PostgresSettings(url: url, password: server.password)
+        #expect(try !PostgresStore.hasSchema(settings))
+        #expect { try PostgresStore(settings, readOnly: true) } throws: { "\($0)".contains("it has no dploy schema") }
+        #expect(try !PostgresStore.hasSchema(settings), "a read-only open created nothing")
+        _ = try PostgresStore(settings)
+        #expect(try PostgresStore.hasSchema(settings))
+        #expect(try server.psql("SELECT name FROM dploy_migration", database: database)
+                == PostgresSchema.versions.joined(separator: "\n") + "\n")
+        try server.psql("INSERT INTO dploy_migration (name) VALUES ('p99: from the future')", database: database)
+        #expect { try PostgresStore(settings) } throws: { "\($0)".contains("written by a newer dploy (migration 'p99: from the future')") }
+        #expect { try PostgresStore(settings, readOnly: true) } throws: { "\($0)".contains("written by a newer dploy") }
+    }
+
+    @Test("a wrong password is an error that names the server, never the password")
+    func wrongPassword() throws {
+        let server = try PostgresServer.shared()
+        let url = try server.newDatabase().url
+        let wrong = "not-the-password-\(UUID().uuidString)"
+        #expect { try PostgresStore(PostgresSettings(url: url, password: wrong)) } throws: { error in
+            let text = "\(error)"
+            return text.contains("cannot connect") && text.contains("password authentication failed") && !text.contains(wrong)
+        }
+        let redacted = PostgresSettings(url: "postgres://dploy:hunter2@db1/dploy").redactedURL
+        #expect(redacted == "postgres://dploy:***@db1/dploy")
+    }
+
+    @Test("a server that goes away is an error, and the store works again once it is back, without reopening")
+    func reconnects() throws {
+        let (store, _, server, database) = try twoControllers()
+        try store.recordSeen(web01, address: nil, at: t0)
+        // Every connection of this database ends, as when the server restarts.
+        try server.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+        // The first statement on a broken connection may fail; the next reconnects.
+        _ = try? store.machines()
+        #expect(try store.machines().count == 1)
+    }
+}
