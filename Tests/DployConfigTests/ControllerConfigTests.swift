@@ -28,6 +28,37 @@ struct ControllerConfigTests {
         #expect(String(describing: error).contains("dploy.yaml:4:18"), "\(error)")
     }
 
+    @Test("store.postgres: url, passwordFile and caFile read; a password in the URL, plain TCP off loopback, or both stores refused")
+    func postgresStore() throws {
+        let config = try parse("""
+            source: {path: specs}
+            store:
+              postgres: {url: "postgres://dploy@db1.example/dploy", passwordFile: db.password, caFile: /etc/ssl/db-ca.pem}
+            """).get()
+        let postgres = try #require(config.postgres)
+        #expect(postgres.settings.url == "postgres://dploy@db1.example/dploy" && postgres.settings.tls == .verifyFull)
+        #expect(postgres.passwordFile == "/srv/dploy/db.password" && postgres.settings.caFile == "/etc/ssl/db-ca.pem")
+        #expect(postgres.settings.password == nil, "the password is read when the store is opened, never kept in the config")
+        #expect(config.storePath == "/srv/dploy/state/dploy.db", "the state folder stays where it was")
+        #expect(try parse("source: {path: specs}\nstore: {postgres: {url: 'postgres://dploy@/dploy?host=/run/postgresql', tls: disable}}\n")
+            .get().postgres?.settings.tls == .disable)
+
+        func refusal(_ store: String) -> String {
+            guard case .failure(let error) = parse("source: {path: specs}\nstore: \(store)\n") else { return "accepted" }
+            return error.description
+        }
+        #expect(refusal("{postgres: {url: 'postgres://dploy:hunter2@db1/dploy'}}")
+                == "dploy.yaml:2:25: error: 'store.postgres.url' holds a password; put it in 'passwordFile' (mode 0600) instead")
+        #expect(refusal("{postgres: {url: 'postgres://dploy@db1/dploy?password=hunter2'}}").contains("holds a password"))
+        #expect(refusal("{postgres: {url: 'postgres://dploy@db1/dploy?sslmode=disable'}}").contains("use 'tls'"))
+        #expect(refusal("{postgres: {url: 'postgres://dploy@db1/dploy', tls: disable}}").contains("only for a Unix socket or loopback"))
+        #expect(refusal("{postgres: {url: 'mysql://db1/dploy'}}").contains("must be a postgres:// URL"))
+        #expect(refusal("{postgres: {url: 'postgres://dploy@db1/dploy', tls: sometimes}}").contains("must be one of verify-full, verify-ca, disable"))
+        #expect(refusal("{sqlite: state/dploy.db, postgres: {url: 'postgres://dploy@db1/dploy'}}").contains("'sqlite' or 'postgres', not both"))
+        #expect(refusal("{maxEvents: 5}").contains("'store' needs 'sqlite' (a file) or 'postgres' (a shared database)"))
+        #expect(!refusal("{postgres: {url: 'postgres://dploy:hunter2@db1/dploy'}}").contains("hunter2"), "a refused password is never echoed")
+    }
+
     @Test("output.watch and output.verifyInterval: on and 10 minutes by default, set, and a bad value refused at its line")
     func outputObservation() throws {
         let defaults = try parse("source: {path: specs}\n").get().outputObservation

@@ -77,6 +77,9 @@ struct PostgresStoreTests {
         }
         let redacted = PostgresSettings(url: "postgres://dploy:hunter2@db1/dploy").redactedURL
         #expect(redacted == "postgres://dploy:***@db1/dploy")
+        #expect(PostgresSettings(url: "postgres://dploy@db1/dploy?sslmode=require&Password=hunter2&host=x").redactedURL
+                == "postgres://dploy@db1/dploy?sslmode=require&password=***&host=x")
+        #expect(PostgresSettings(url: "postgres://dploy@db1/dploy").redactedURL == "postgres://dploy@db1/dploy")
     }
 
     @Test("a server that goes away is an error, and the store works again once it is back, without reopening")

@@ -34,12 +34,20 @@ public struct PostgresSettings: Hashable, Sendable {
         self.caFile = caFile
     }
 
-    /// The URL as logs and errors show it: never a password.
+    /// The URL as logs and errors show it: never a password, in the user part or the query.
     public var redactedURL: String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else { return url }
-        let user = url[scheme.upperBound..<at]
-        guard let colon = user.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
+        var text = url
+        if let scheme = text.range(of: "://") {
+            let authority = text[scheme.upperBound...].prefix(while: { $0 != "/" && $0 != "?" })
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+                text = String(text[..<colon]) + ":***" + String(text[at...])
+            }
+        }
+        guard let query = text.firstIndex(of: "?") else { return text }
+        let parameters = text[text.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false).map { parameter in
+            parameter.lowercased().hasPrefix("password=") ? "password=***" : String(parameter)
+        }
+        return String(text[...query]) + parameters.joined(separator: "&")
     }
 
     /// libpq's connection keywords. The URL goes in as `dbname`, which libpq expands; what
