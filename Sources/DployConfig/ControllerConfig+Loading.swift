@@ -197,14 +197,20 @@ extension ControllerConfig {
         let passwordFile = reader.string("passwordFile").map { resolved($0.value) }
         let tls = reader.choice("tls", as: PostgresSettings.TLS.self)
         let caFile = reader.string("caFile").map { resolved($0.value) }
+        let lease = reader.parsed("lease", Duration.parseSpec)
+        if let lease, lease.value < .seconds(3) {
+            log.error("'store.postgres.lease' must be at least 3s: it is renewed every third of it", at: reader.mark)
+        }
         guard let url else { return nil }
         if let tls, tls.value == .disable, !isLocal(url.value) {
             log.error("'store.postgres.tls: disable' sends the store unencrypted: only for a Unix socket or loopback "
                              + "(use verify-full with caFile)", at: reader.mark)
             return nil
         }
-        return Postgres(settings: PostgresSettings(url: url.value, tls: tls?.value ?? .verifyFull, caFile: caFile),
-                             passwordFile: passwordFile)
+        var postgres = Postgres(settings: PostgresSettings(url: url.value, tls: tls?.value ?? .verifyFull, caFile: caFile),
+                                passwordFile: passwordFile)
+        if let lease { postgres.lease = lease.value }
+        return postgres
     }
 
     /// `postgres://USER@HOST[:PORT]/DATABASE[?host=/run/postgresql]`, without a password:

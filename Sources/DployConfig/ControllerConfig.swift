@@ -45,6 +45,9 @@ public struct ControllerConfig: Hashable, Sendable {
         /// `store.postgres.passwordFile`: a file of the dploy user's only (mode 0600), the
         /// password on its first line; none for peer or certificate logins.
         public var passwordFile: String?
+        /// `store.postgres.lease` (default 15s, at least 3s): how long the leader's lead lasts
+        /// without renewal, and so how long a frozen or cut-off leader holds up a takeover.
+        public var lease: Duration = .seconds(15)
     }
     public var httpOutput: String?
     public var tftpOutput: String?

@@ -59,6 +59,15 @@ public struct Reconciler: Sendable {
     /// The lock that makes one daemon (or `dploy apply`) the only writer for this store.
     public var leaderLockPath: String { config.stateDirectory + "/dploy.lock" }
 
+    /// Who may apply to `store`: the lock file beside the SQLite store, or the lease of
+    /// the shared PostgreSQL store (one site, `default`, for now).
+    public func leadership(for store: any Store) -> any Leadership {
+        if let shared = store as? PostgresStore, let postgres = config.postgres {
+            return PostgresLeaderLease(store: shared, site: "default", leaseSeconds: Int(postgres.lease.components.seconds))
+        }
+        return LeaderLock(path: leaderLockPath)
+    }
+
     /// Reads desired state: a folder as it is, or the git source's last good commit (after
     /// fetching and checking the newest one, which is recorded in source status).
     /// - Parameter recordingStatus: whether to write source status; a standby daemon reads

@@ -249,6 +249,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case postgres(_ state: String, _ message: String)
     /// `dploy store copy` into a store that already holds rows.
     case notEmpty(String)
+    /// A write only a leader may make, by a process that no longer leads.
+    case notLeader(String)
     /// A copied store read back differs from its source: the first row that does.
     case copyDiffers(String)
 
@@ -261,6 +263,7 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             "the store's \(table) row '\(key)' cannot be read: \(reason); restore the store from a backup (dploy store backup) or delete the row"
         case .postgres(let state, let message): "PostgreSQL refused a statement (SQLSTATE \(state)): \(message)"
         case .notEmpty(let store): "\(store) already holds machines, events, BMC readings or task runs; a copy goes into an empty store only"
+        case .notLeader(let reason): "refused a write only the leader may make: \(reason)"
         case .copyDiffers(let row): "the copy read back differs from its source at the \(row); the destination is not to be used"
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DployController
+import DployInventory
 import DployPlan
 import Foundation
 import Logging
@@ -30,10 +31,17 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         // One writer per store, decided before anything is planned or asked: a running
         // daemon converges it, and this apply would race it.
-        let lock = LeaderLock(path: try config.reconciler().leaderLockPath)
+        // A shared store's lead is a lease in the store itself, which is opened (and migrated) first.
+        let lock: any Leadership, sharedStore: (any Store)?
         do {
-            guard try lock.tryAcquire() else { throw LeaderLockError.heldElsewhere(lock.path, holder: lock.holder) }
-        } catch let error as LeaderLockError {
+            let reconciler = try config.reconciler()
+            sharedStore = reconciler.config.postgres != nil ? try reconciler.openStore(creating: true) : nil
+            lock = sharedStore.map(reconciler.leadership) ?? LeaderLock(path: reconciler.leaderLockPath)
+            guard try lock.tryAcquire() else {
+                if let file = lock as? LeaderLock { throw LeaderLockError.heldElsewhere(file.path, holder: file.holder) }
+                throw NotLeader(holder: lock.holder, scope: lock.scope)
+            }
+        } catch let error as CustomStringConvertible & Error {
             printError("error: \(error)")
             throw ExitCode.failure
         }
@@ -80,7 +88,7 @@ struct ApplyCommand: ParsableCommand {
             print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
                   + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
             guard !result.plan.tasks.isEmpty else { return }
-            let runs = try reconciler.runTasks(result.plan, fleet: desired.fleet)
+            let runs = try reconciler.runTasks(result.plan, fleet: desired.fleet, store: sharedStore)
             runs.forEach { print($0.line) }
             failedRuns = runs.count { $0.state == .failed }
         } catch let error as CustomStringConvertible & Error {

@@ -1,3 +1,4 @@
+import DployInventory
 import DploySpec
 import Foundation
 #if canImport(Glibc)
@@ -9,8 +10,9 @@ import Glibc
 /// so a standby daemon takes over on its next run without any stale-lock cleanup.
 ///
 /// The file's text names the holder (pid, host, since when) so a refusal can say who it is.
-public final class LeaderLock: @unchecked Sendable {
+public final class LeaderLock: Leadership, @unchecked Sendable {
     public let path: String
+    public var scope: String { path }
     // Guarded by `mutex`: a lock is tried from the loop and read by status pages.
     private var descriptor: Int32 = -1
     private let mutex = NSLock()

@@ -21,7 +21,7 @@ import Synchronization
 public final class ReconcileLoop: Service, Sendable {
     public let reconciler: Reconciler
     let store: any Store
-    let lock: LeaderLock
+    let lock: any Leadership
     let metrics: ControllerMetrics
     let logger: Logger
     /// Where the desired state in force is published (first load included), so that boot
@@ -54,7 +54,7 @@ public final class ReconcileLoop: Service, Sendable {
         self.logger = logger
         self.jitter = jitter
         self.live = live
-        lock = LeaderLock(path: reconciler.leaderLockPath)
+        lock = reconciler.leadership(for: store)
         state = Mutex(LoopState(status: DaemonStatus(
             pid: getpid(), startedAt: reconciler.clock.now(), role: .apply, runs: 0,
             source: try? SourceStatus.read(from: reconciler.sourceStatusPath))))
@@ -305,7 +305,7 @@ public final class ReconcileLoop: Service, Sendable {
         if config.suspend { return (.suspended, "suspend: true in \(reconciler.configPath)") }
         if config.mode == .planOnly { return (.planOnly, "mode: plan-only in \(reconciler.configPath)") }
         if try lock.tryAcquire() { return (.apply, nil) }
-        return (.standby, "another dploy (\(lock.holder)) holds \(lock.path)")
+        return (.standby, "another dploy (\(lock.holder)) leads \(lock.scope)")
     }
 
     /// One event per machine the run changed, with the plan's reasons: the history an

@@ -6,6 +6,7 @@ import Foundation
 extension PostgresStore {
     public func startTaskRun(_ run: TaskRun) throws -> Bool {
         try pool.transaction { connection in
+            try checkFence(connection)
             let inserted = try connection.execute("""
                 INSERT INTO task_run (task, revision, machine, mac, action, state, started_at, finished_at, deadline,
                                       exit_code, output, error)

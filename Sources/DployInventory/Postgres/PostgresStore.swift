@@ -1,5 +1,6 @@
 import DploySpec
 import Foundation
+import Synchronization
 
 /// The store several controllers share: PostgreSQL through libpq. It keeps what
 /// `SQLiteStore` keeps, with the same events and the same errors; every change that spans
@@ -9,6 +10,8 @@ public final class PostgresStore: Store {
     let pool: PostgresPool
     public let settings: PostgresSettings
     public var location: String { settings.redactedURL }
+    /// Set by this process's `PostgresLeaderLease`: whether it may make the writes only a leader may.
+    let fence = Mutex(LeaderFence.unfenced)
 
     /// Connects and, unless `readOnly`, migrates. A read-only open (`plan`, `machines`)
     /// refuses a database that is not a dploy store of this version and changes nothing.
@@ -168,6 +171,7 @@ public final class PostgresStore: Store {
     @discardableResult
     public func prune(_ retention: StoreRetention, now: Date) throws -> Int {
         try pool.transaction { connection in
+            try checkFence(connection)
             var deleted = try connection.execute("DELETE FROM event WHERE at < $1", [retention.eventCutoff(now)]).affected
             deleted += try connection.execute("DELETE FROM event WHERE id <= (SELECT id FROM event ORDER BY id DESC LIMIT 1 OFFSET $1)",
                                               [max(retention.maxEvents, 0)]).affected
@@ -224,6 +228,30 @@ public final class PostgresStore: Store {
     public func backup(to path: String) throws {
         guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.backupExists(path) }
         try StoreCopy.copy(from: self, to: try SQLiteStore(path: path))
+    }
+
+    // MARK: Fencing
+
+    /// Refuses, inside the caller's transaction, a write only a leader may make, unless this
+    /// process leads under a term that is still the site's and unexpired. It locks the
+    /// leader row until the transaction ends, so a takeover waits for the write to land.
+    func checkFence(_ connection: PostgresConnection) throws {
+        switch fence.withLock({ $0 }) {
+        case .unfenced:
+            return
+        case .follows:
+            throw StoreError.notLeader("this dploy does not lead its site")
+        case .leads(let site, let term):
+            let current = try connection.execute("""
+                SELECT term FROM leader
+                WHERE site = $1 AND term = $2 AND expires_at > (clock_timestamp() AT TIME ZONE 'UTC')::timestamp(3)
+                FOR SHARE
+                """, [site, term])
+            if current.first == nil {
+                fence.withLock { $0 = .follows }
+                throw StoreError.notLeader("its lead of site '\(site)' (term \(term)) has ended; another dploy leads")
+            }
+        }
     }
 
     // MARK: Rows

@@ -1,0 +1,35 @@
+import Foundation
+
+/// Who may change the world for a store: apply BMC steps, start tasks, prune. One process
+/// at a time leads; the others serve and wait. SQLite's is a lock file (`LeaderLock`), a
+/// shared PostgreSQL store's a lease per site (`PostgresLeaderLease`).
+public protocol Leadership: AnyObject, Sendable {
+    /// Whether this process leads now: it takes the lead when it is free, and keeps it
+    /// (renews it) when it holds it.
+    func tryAcquire(now: Date) throws -> Bool
+    /// Whether this process led at its last look, and has not lost the lead since.
+    var isHeld: Bool { get }
+    /// Who leads, for messages ("pid 812 on boot-1 since …").
+    var holder: String { get }
+    /// What is led, for messages: the lock file, or the site in the database.
+    var scope: String { get }
+    /// Gives the lead up, for a clean shutdown: a standby takes over without waiting.
+    func release()
+}
+
+extension Leadership {
+    public func tryAcquire() throws -> Bool { try tryAcquire(now: Date()) }
+}
+
+/// Why an apply was refused: another process leads.
+public struct NotLeader: Error, CustomStringConvertible {
+    public let holder: String
+    public let scope: String
+
+    public init(holder: String, scope: String) {
+        self.holder = holder
+        self.scope = scope
+    }
+
+    public var description: String { "another dploy (\(holder)) leads \(scope); nothing was applied" }
+}

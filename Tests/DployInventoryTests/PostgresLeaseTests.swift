@@ -1,0 +1,74 @@
+@testable import DployInventory
+import DploySpec
+import DployTestSupport
+import Foundation
+import Testing
+
+@Suite("The leader lease of a shared store", .requires(.postgres, .initdb, .psql))
+struct PostgresLeaseTests {
+    let web01 = MACAddress("94:18:82:3a:5c:10")!
+
+    /// Two controllers, each with its own store and lease, on one new database.
+    func twoControllers(leaseSeconds: Int) throws -> (a: PostgresLeaderLease, b: PostgresLeaderLease, server: PostgresServer, database: String) {
+        let server = try PostgresServer.shared()
+        let database = try server.newDatabase()
+        let settings = PostgresSettings(url: database.url, password: server.password)
+        return (PostgresLeaderLease(store: try PostgresStore(settings), site: "default", leaseSeconds: leaseSeconds),
+                PostgresLeaderLease(store: try PostgresStore(settings), site: "default", leaseSeconds: leaseSeconds),
+                server, database.name)
+    }
+
+    func run(_ task: String) -> TaskRun {
+        TaskRun(key: TaskRunKey(task: task, revision: "r1", machine: "web-01"), mac: web01, action: .ssh, state: .running,
+                startedAt: Date())
+    }
+
+    @Test("one leads, the other waits and names it; a clean release hands over at once, under a new term")
+    func handover() throws {
+        let (a, b, _, _) = try twoControllers(leaseSeconds: 30)
+        #expect(try a.tryAcquire() && a.currentTerm == 1)
+        #expect(try !b.tryAcquire() && !b.isHeld)
+        #expect(b.holder.contains("pid \(getpid())") && b.holder.hasSuffix("term 1"), "\(b.holder)")
+        #expect(try a.tryAcquire() && a.currentTerm == 1, "renewing keeps the term")
+        #expect(try a.store.startTaskRun(run("leader-writes")))
+        #expect(throws: StoreError.self, "a standby may not start a task run") { try b.store.startTaskRun(run("standby-writes")) }
+        a.release()
+        #expect(try b.tryAcquire() && b.currentTerm == 2)
+        #expect(try !a.tryAcquire())
+        #expect(try a.store.taskRuns(task: nil).map(\.key.task) == ["leader-writes"])
+    }
+
+    @Test("a leader whose connection is gone (its process killed) is replaced at once, not at the lease's end")
+    func deadLeaderReplaced() throws {
+        let (a, b, server, database) = try twoControllers(leaseSeconds: 30)
+        #expect(try a.tryAcquire())
+        // What the server sees when a controller dies: its lease connection closes.
+        try server.psql("SELECT pg_terminate_backend(backend_pid) FROM leader", database: database)
+        #expect(try b.tryAcquire() && b.currentTerm == 2, "taken over with 30 s of the lease left")
+    }
+
+    @Test("a leader frozen past its lease wakes to a new term and writes nothing only a leader may")
+    func frozenLeaderFenced() throws {
+        let (a, b, server, database) = try twoControllers(leaseSeconds: 30)
+        #expect(try a.tryAcquire() && a.currentTerm == 1)
+        // A froze (SIGSTOP, a paused VM) and did not renew: its lease ran out.
+        try server.psql("UPDATE leader SET expires_at = now() AT TIME ZONE 'UTC' - interval '1 second'", database: database)
+        #expect(try b.tryAcquire() && b.currentTerm == 2)
+        // A wakes up still believing it leads, and tries to start a task run.
+        #expect(a.isHeld, "it has not looked yet")
+        #expect { try a.store.startTaskRun(run("stale")) } throws: { "\($0)".contains("term 1") && "\($0)".contains("another dploy leads") }
+        #expect { try a.store.prune(StoreRetention(), now: Date()) } throws: { $0 is StoreError }
+        #expect(try b.store.taskRuns(task: nil).isEmpty, "nothing of the stale leader's landed")
+        #expect(try !a.tryAcquire() && !a.isHeld)
+        #expect(try b.store.startTaskRun(run("fresh")))
+    }
+
+    @Test("a leader that loses the database drops its lead within a renewal, and takes it back once the database answers")
+    func connectionLost() throws {
+        let (a, _, server, database) = try twoControllers(leaseSeconds: 3)
+        #expect(try a.tryAcquire())
+        try server.psql("SELECT pg_terminate_backend(backend_pid) FROM leader", database: database)
+        #expect(eventuallyBlocking(5) { !a.isHeld }, "renewal (every second) found the connection gone")
+        #expect(try a.tryAcquire() && a.currentTerm == 2, "reconnected; its old connection is gone, so it leads anew")
+    }
+}
