@@ -189,6 +189,57 @@ struct ServeCommandTests {
         #expect(stopped.stdout.contains("daemon:       not running"))
     }
 
+    @Test("two daemons on one PostgreSQL store: kill -9 of the leader hands over at once; a leader frozen past its lease wakes as a standby",
+          .requires(.postgres, .initdb, .psql))
+    func sharedStoreFailover() async throws {
+        let site = try makeSite()
+        defer { try? FileManager.default.removeItem(at: site.root) }
+        let server = try PostgresServer.shared()
+        let database = try server.newDatabase()
+        _ = FileManager.default.createFile(atPath: site.root.appendingPathComponent("secrets/db.password").path,
+                                           contents: Data((server.password + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let config = try String(contentsOfFile: site.config, encoding: .utf8).replacingOccurrences(
+            of: "store: {sqlite: state/dploy.db}",
+            with: "store: {postgres: {url: '\(database.url)', passwordFile: secrets/db.password, tls: disable, lease: 3s}}")
+        try Data(config.utf8).write(to: URL(fileURLWithPath: site.config))
+
+        let first = try await Daemon(site: site)
+        #expect(try await started(first), "\(first.log)")
+        #expect(try status(first.port)?["role"] as? String == "apply")
+        let second = try await Daemon(site: site)
+        #expect(try await started(second), "\(second.log)")
+        let standby = try #require(try status(second.port))
+        #expect(standby["role"] as? String == "standby")
+        #expect((standby["roleReason"] as? String)?.contains("leads site 'default' in postgres://dploy@/") == true, "\(standby)")
+
+        // The leader dies without a word: its lease connection closes with it.
+        kill(first.process.processIdentifier, SIGKILL)
+        try commitMachine("web-05", mac: "94:18:82:00:00:05", in: site)
+        let killed = ContinuousClock.now
+        #expect(try webhook(second.port, signed: true) == 202)
+        #expect(try await eventually(10) { try status(second.port)?["role"] as? String == "apply" }, "\(second.log)")
+        print("kill -9 of the leader → the standby applies: \(ContinuousClock.now - killed)")
+        #expect(site.file(Self.ipxeFile("94:18:82:00:00:05")) != nil)
+
+        // A third daemon waits; the leader freezes past its 3 s lease, and the third takes over.
+        let third = try await Daemon(site: site)
+        #expect(try await started(third), "\(third.log)")
+        #expect(try status(third.port)?["role"] as? String == "standby")
+        kill(second.process.processIdentifier, SIGSTOP)
+        try await Task.sleep(for: .seconds(4))
+        #expect(try webhook(third.port, signed: true) == 202)
+        #expect(try await eventually(10) { try status(third.port)?["role"] as? String == "apply" }, "\(third.log)")
+        let leader = try server.psql("SELECT term FROM leader", database: database.name)
+        #expect(leader == "3\n", "three leaders, three terms")
+        kill(second.process.processIdentifier, SIGCONT)
+        #expect(try await eventually(5) { second.log.contains("dploy-lease") || (try? status(second.port)) != nil })
+        #expect(try webhook(second.port, signed: true) == 202)
+        #expect(try await eventually(10) { try status(second.port)?["role"] as? String == "standby" }, "\(second.log)")
+        #expect(try server.psql("SELECT term FROM leader", database: database.name) == "3\n", "the woken leader took nothing back")
+        #expect(try await third.terminate() == 0)
+        #expect(try await second.terminate() == 0)
+    }
+
     @Test("dploy serve refuses to start when its state would be served to the boot network")
     func refusesServedState() throws {
         let site = try makeSite()
