@@ -26,7 +26,7 @@ struct StoreCopyCommandTests {
         let server = try PostgresServer.shared()
         let database = try server.newDatabase()
         let passwordFile = lab.appendingPathComponent("db.password").path
-        FileManager.default.createFile(atPath: passwordFile, contents: Data((server.password + "\n").utf8),
+        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((server.password + "\n").utf8),
                                        attributes: [.posixPermissions: 0o600])
 
         let leaky = try cli.dploy("store", "copy", "--from", "sqlite:state/dploy.db",

@@ -162,7 +162,7 @@ final class PostgresConnection {
     /// Reconnects a connection the server or the network broke.
     func resetIfBroken() throws(StoreError) {
         guard isBroken else { return }
-        PQreset(handle)
+        if handle == nil { handle = Self.connect(settings) } else { PQreset(handle) }
         try checkConnected()
     }
 
@@ -173,9 +173,11 @@ final class PostgresConnection {
         defer { texts.forEach { free($0) } }
         // Without parameters, libpq's simple protocol, which also runs a script of several
         // statements (the migrations); with them, one statement whose values never reach its text.
-        let result = texts.isEmpty ? PQexec(handle, sql) : texts.map { UnsafePointer($0) }.withUnsafeBufferPointer { buffer in
-            PQexecParams(handle, sql, Int32(texts.count), nil, buffer.baseAddress, nil, nil, 0)
+        let sent = texts.isEmpty ? PQsendQuery(handle, sql) : texts.map { UnsafePointer($0) }.withUnsafeBufferPointer { buffer in
+            PQsendQueryParams(handle, sql, Int32(texts.count), nil, buffer.baseAddress, nil, nil, 0)
         }
+        guard sent == 1 else { throw StoreError.postgres(isBroken ? "08006" : "XX000", lastError) }
+        let result = try awaitResult()
         defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
@@ -200,6 +202,48 @@ final class PostgresConnection {
         }
         let affected = PQcmdTuples(result).map { Int(String(cString: $0)) ?? 0 } ?? 0
         return PostgresRows(columns: columns, rows: rows, affected: affected)
+    }
+
+    /// The statement's result (of a script: its first error, else its last result), waited
+    /// for at most `statementTimeout` and two seconds more. The server enforces the timeout
+    /// itself; this deadline is for a server that cannot (frozen, or its host gone without a
+    /// word): the connection is then closed, and the caller gets an error instead of a hang.
+    private func awaitResult() throws(StoreError) -> OpaquePointer? {
+        let deadline = ContinuousClock.now + .milliseconds(settings.statementTimeoutMilliseconds + 2000)
+        var kept: OpaquePointer?
+        while true {
+            while PQisBusy(handle) == 1 {
+                let left = deadline - ContinuousClock.now
+                let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+                var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+                let ready = left > .zero ? poll(&descriptor, 1, Int32(clamping: max(1, milliseconds))) : 0
+                if ready == 0 {
+                    PQclear(kept)
+                    abandon()
+                    throw StoreError.postgres("57014", "the database did not answer within \(settings.statementTimeoutMilliseconds / 1000 + 2) s; the connection was closed")
+                }
+                if ready < 0 && errno == EINTR { continue }
+                guard ready > 0, PQconsumeInput(handle) == 1 else {
+                    PQclear(kept)
+                    throw StoreError.postgres("08006", lastError)
+                }
+            }
+            guard let result = PQgetResult(handle) else { break }
+            if let earlier = kept, ![PGRES_COMMAND_OK, PGRES_TUPLES_OK].contains(PQresultStatus(earlier)) {
+                PQclear(result)  // a script's first error is the one that says what went wrong
+            } else {
+                PQclear(kept)
+                kept = result
+            }
+        }
+        return kept
+    }
+
+    /// Closes a connection whose server stopped answering: it is broken from now on, and
+    /// `resetIfBroken` makes a new one.
+    private func abandon() {
+        PQfinish(handle)
+        handle = nil
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,12 +28,23 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
     public var scope: String { "site '\(site)' in \(store.location)" }
     let store: PostgresStore
     private let me: String
-    // Guarded by `mutex`.
+    // Guarded by `mutex`, which a claim holds while the database answers.
     private var connection: PostgresConnection?
-    private var term: Int64?
     private var renewal: Thread?
     private var stopped = false
     private let mutex = NSLock()
+    /// The term led and when it was last claimed or renewed (monotonic clock). Apart from
+    /// `mutex`, so asking whether this process leads never waits on a database that hangs.
+    private let held = Mutex<(term: Int64, renewed: ContinuousClock.Instant)?>(nil)
+
+    /// The term, while the last successful claim is less than a lease old. Past that, this
+    /// process may have been replaced without hearing of it, and acts as a standby.
+    private var term: Int64? {
+        held.withLock { lead in
+            guard let lead, ContinuousClock.now - lead.renewed < .seconds(leaseSeconds) else { return nil }
+            return lead.term
+        }
+    }
 
     public init(store: PostgresStore, site: String, leaseSeconds: Int = 15) {
         self.store = store
@@ -43,10 +55,10 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
 
     deinit { release() }
 
-    public var isHeld: Bool { mutex.withLock { term != nil } }
+    public var isHeld: Bool { term != nil }
 
     /// The term this process leads under, or nil.
-    public var currentTerm: Int64? { mutex.withLock { term } }
+    public var currentTerm: Int64? { term }
 
     public func tryAcquire(now: Date) throws -> Bool {
         try mutex.withLock {
@@ -81,10 +93,10 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
                OR l.expires_at < \(now)
                OR NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = l.backend_pid)
             RETURNING term
-            """, [site, me, leaseSeconds, term ?? -1]).first
+            """, [site, me, leaseSeconds, held.withLock { $0?.term } ?? -1]).first
         let claimed = row?["term"].flatMap { Int64($0) }
         if let claimed {
-            term = claimed
+            held.withLock { $0 = (claimed, ContinuousClock.now) }
             store.fence.withLock { $0 = .leads(site: site, term: claimed) }
         } else {
             lose()
@@ -93,7 +105,7 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
 
     /// Forgets the lead: this process writes nothing only a leader may from now on.
     private func lose() {
-        term = nil
+        held.withLock { $0 = nil }
         store.fence.withLock { $0 = .follows }
     }
 

@@ -5,14 +5,19 @@ import Foundation
 final class PostgresPool: @unchecked Sendable {
     let settings: PostgresSettings
     let limit: Int
+    /// After the database failed to answer, how long callers get an error at once rather
+    /// than each waiting on it: boot requests answer (local disk) instead of queueing.
+    let failFast: Duration
     // Guarded by `condition`.
     private var idle: [PostgresConnection] = []
     private var lent = 0
+    private var unreachable: (until: ContinuousClock.Instant, reason: String)?
     private let condition = NSCondition()
 
-    init(_ settings: PostgresSettings, limit: Int = 4) {
+    init(_ settings: PostgresSettings, limit: Int = 4, failFast: Duration = .seconds(2)) {
         self.settings = settings
         self.limit = limit
+        self.failFast = failFast
     }
 
     /// Runs `body` on a connection of the pool. A connection the server or the network
@@ -20,7 +25,12 @@ final class PostgresPool: @unchecked Sendable {
     func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         let connection = try borrow()
         defer { giveBack(connection) }
-        return try body(connection)
+        do {
+            return try body(connection)
+        } catch {
+            if connection.isBroken { markUnreachable("\(error)") }
+            throw error
+        }
     }
 
     /// Runs `body` in a transaction on a connection of the pool.
@@ -28,8 +38,19 @@ final class PostgresPool: @unchecked Sendable {
         try withConnection { try $0.transaction(body) }
     }
 
+    private func markUnreachable(_ reason: String) {
+        condition.lock()
+        unreachable = (ContinuousClock.now + failFast, reason)
+        condition.unlock()
+    }
+
     private func borrow() throws(StoreError) -> PostgresConnection {
         condition.lock()
+        if let unreachable, ContinuousClock.now < unreachable.until {
+            condition.unlock()
+            throw StoreError.unusable(settings.redactedURL, "the database did not answer a moment ago (\(unreachable.reason)); "
+                                      + "trying again shortly")
+        }
         while idle.isEmpty && lent >= limit { condition.wait() }
         let reused = idle.popLast()
         lent += 1
@@ -43,6 +64,7 @@ final class PostgresPool: @unchecked Sendable {
         } catch {
             condition.lock()
             lent -= 1
+            unreachable = (ContinuousClock.now + failFast, error.description)
             condition.signal()
             condition.unlock()
             throw error
