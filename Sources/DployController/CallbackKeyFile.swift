@@ -27,11 +27,12 @@ public struct CallbackKeyFile: Sendable {
         return CallbackKey(bytes: bytes)
     }
 
-    /// Reads the key, first making it (32 random bytes) when there is none.
+    /// Reads the key, first writing it when there is none: 32 random bytes, or what `make`
+    /// gives (the key a shared store holds for all its controllers).
     @discardableResult
-    public func readOrCreate() throws -> CallbackKey {
+    public func readOrCreate(_ make: () throws -> CallbackKey = { CallbackKey.random() }) throws -> CallbackKey {
         if let key = try read() { return key }
-        let key = CallbackKey.random()
+        let key = try make()
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileModes.createFolders(folder, mode: FileModes.stateFolder) }
         // Created 0600 from the first byte: never readable by others, even for a moment.

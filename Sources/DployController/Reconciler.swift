@@ -170,8 +170,13 @@ public struct Reconciler: Sendable {
     }
 
     /// Makes the callback key when there is none: call before planning anything to apply.
+    /// Every controller of a shared store must check the tokens the others hand out, so
+    /// there the key is the store's: the first controller's proposal, which the rest take.
     public func makeCallbackKey() throws {
-        try callbackKeyFile.readOrCreate()
+        try callbackKeyFile.readOrCreate {
+            guard config.postgres != nil, let shared = try openStore(creating: true) as? PostgresStore else { return CallbackKey.random() }
+            return CallbackKey(bytes: try shared.sharedSecret("callback-key", proposing: CallbackKey.random().bytes))
+        }
     }
 
     /// Where a server's boot decisions and pages find the desired state in force, with the

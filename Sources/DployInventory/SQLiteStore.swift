@@ -240,6 +240,11 @@ public final class SQLiteStore: Store {
 }
 
 public enum StoreError: Error, CustomStringConvertible, Equatable {
+    /// The dploy.yaml key that names the store at `location`.
+    static func setting(_ location: String) -> String {
+        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") ? "store.postgres.url" : "store.sqlite"
+    }
+
     case backupExists(String)
     case notAStore(String, String)
     case unusable(String, String)
@@ -257,8 +262,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .backupExists(let path): "\(path) already exists; a backup never overwrites a file"
-        case .notAStore(let path, let reason): "the store \(path) (store.sqlite in the config) is not usable: \(reason)"
-        case .unusable(let path, let reason): "the store \(path) (store.sqlite in the config) cannot be used: \(reason)"
+        case .notAStore(let path, let reason): "the store \(path) (\(Self.setting(path)) in the config) is not usable: \(reason)"
+        case .unusable(let path, let reason): "the store \(path) (\(Self.setting(path)) in the config) cannot be used: \(reason)"
         case .corruptRow(let table, let key, let reason):
             "the store's \(table) row '\(key)' cannot be read: \(reason); restore the store from a backup (dploy store backup) or delete the row"
         case .postgres(let state, let message): "PostgreSQL refused a statement (SQLSTATE \(state)): \(message)"

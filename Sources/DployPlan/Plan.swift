@@ -86,6 +86,22 @@ public struct PlanFormatError: Error, CustomStringConvertible {
     }
 }
 
+extension Plan {
+    /// What a replica of a shared store applies: the files and the DHCP steps, none of the
+    /// BMC steps or task runs, which are the leader's alone.
+    public var filesOnly: Plan {
+        var plan = self
+        plan.machines = machines.compactMap { machine in
+            var files = machine
+            files.actions = machine.actions.filter { !$0.needsBMC }
+            return files.actions.isEmpty ? nil : files
+        }
+        plan.shared = shared.filter { !$0.needsBMC }
+        plan.tasks = []
+        return plan
+    }
+}
+
 public struct MachinePlan: Hashable, Sendable, Codable {
     public enum Change: String, Hashable, Sendable, Codable {
         case add, change, remove

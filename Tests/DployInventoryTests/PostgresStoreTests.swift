@@ -88,8 +88,10 @@ struct PostgresStoreTests {
         try store.recordSeen(web01, address: nil, at: t0)
         // Every connection of this database ends, as when the server restarts.
         try server.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
-        // The first statement on a broken connection may fail; the next reconnects.
-        _ = try? store.machines()
-        #expect(try store.machines().count == 1)
+        // The first statement on a broken connection fails, and so does every call for the
+        // next 2 s (boot requests answer at once meanwhile); then the store reconnects.
+        #expect(throws: StoreError.self) { try store.machines() }
+        #expect { try store.machines() } throws: { "\($0)".contains("did not answer a moment ago") }
+        #expect(eventuallyBlocking(5) { (try? store.machines())?.count == 1 })
     }
 }

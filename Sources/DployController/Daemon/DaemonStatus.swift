@@ -8,13 +8,17 @@ import Foundation
 /// `STATE/daemon-status.json` after every run so that `dploy status` can read it without
 /// credentials, and while the daemon is down.
 public struct DaemonStatus: Codable, Sendable, Equatable {
-    /// How the daemon treats a plan: `apply`, `plan-only`, `suspended`, or `standby`
+    /// How the daemon treats a plan: `apply`, `plan-only`, `suspended`, `standby`, or
+    /// `replica` (a shared store's non-leader: it writes its own files, no BMC steps or tasks)
     /// (another daemon holds the store's leader lock).
     public enum Role: String, Codable, Sendable {
         case apply
         case planOnly = "plan-only"
         case suspended
         case standby
+        /// Does not lead a shared store: writes its own output folders and serves boots;
+        /// the leader runs the BMC steps and tasks.
+        case replica
     }
 
     public struct Run: Codable, Sendable, Equatable {

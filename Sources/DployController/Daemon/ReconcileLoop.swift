@@ -17,7 +17,9 @@ import Synchronization
 /// loop's own task runs them. Triggers during a run collapse into one more run.
 ///
 /// Whether a run applies depends on the role: `mode: plan-only` and `suspend: true` plan
-/// but change nothing, and so does a daemon that does not hold the store's leader lock.
+/// but change nothing, and so does a daemon that does not hold the store's leader lock. A
+/// daemon that does not lead a shared (PostgreSQL) store is a replica: it writes its own
+/// output folders, as a second boot server must, and leaves BMC steps and tasks to the leader.
 public final class ReconcileLoop: Service, Sendable {
     public let reconciler: Reconciler
     let store: any Store
@@ -125,7 +127,7 @@ public final class ReconcileLoop: Service, Sendable {
                 // Someone else writes the output: without inotify, only looking at every file shows what.
                 reconciler.observationCache?.lastVerified = nil
             }
-            let loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
+            let loaded = try reconciler.loadDesired(recordingStatus: role != .standby && role != .replica)
             step("load")
             desired = loaded
             run.source = loaded.source
@@ -191,6 +193,17 @@ public final class ReconcileLoop: Service, Sendable {
                     run.message += ", " + TaskRunner.summary(runs)
                     step("tasks")
                 }
+            } else if role == .replica {
+                let files = PlanResult(plan: result.plan.filesOnly, desiredFiles: result.desiredFiles)
+                run.result = .converged
+                run.message = "\(result.plan.summary) Files only: \(roleReason ?? "")"
+                if files.plan.hasChanges {
+                    let report = try reconciler.apply(files, logger: logger)
+                    run.message += "; \(report.written.count) written, \(report.removed.count) removed"
+                        + (report.reloaded ? ", DHCP reloaded" : "")
+                    step("apply")
+                }
+                publish(loaded)
             } else {
                 // Not applied, so not in force: boots keep following what was last applied,
                 // or boot their disks when nothing was.
@@ -305,7 +318,8 @@ public final class ReconcileLoop: Service, Sendable {
         if config.suspend { return (.suspended, "suspend: true in \(reconciler.configPath)") }
         if config.mode == .planOnly { return (.planOnly, "mode: plan-only in \(reconciler.configPath)") }
         if try lock.tryAcquire() { return (.apply, nil) }
-        return (.standby, "another dploy (\(lock.holder)) leads \(lock.scope)")
+        let reason = "another dploy (\(lock.holder)) leads \(lock.scope)"
+        return (lock is PostgresLeaderLease ? .replica : .standby, reason)
     }
 
     /// One event per machine the run changed, with the plan's reasons: the history an
@@ -337,7 +351,7 @@ public final class ReconcileLoop: Service, Sendable {
         }
         // The status file is the leader's: a standby daemon serves its view at /v1/status
         // but does not overwrite what `dploy status` shows about the one converging.
-        guard status.role != .standby else { return }
+        guard status.role != .standby && status.role != .replica else { return }
         do { try status.write(to: reconciler.daemonStatusPath) } catch {
             logger.error("cannot write \(reconciler.daemonStatusPath): \(error)")
         }

@@ -84,6 +84,14 @@ enum PostgresSchema {
                 expires_at timestamp(3) NOT NULL
             );
             """),
+        ("p2: shared secrets", """
+            -- What every controller of the store must hold alike (the install callbacks' key).
+            -- Not copied by dploy store copy or backup: a new store makes its own.
+            CREATE TABLE shared_secret (
+                name text PRIMARY KEY,
+                value text NOT NULL
+            );
+            """),
     ]
 
     /// Names of the migrations, oldest first: the store's versions.

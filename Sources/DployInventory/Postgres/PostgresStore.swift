@@ -230,6 +230,28 @@ public final class PostgresStore: Store {
         try StoreCopy.copy(from: self, to: try SQLiteStore(path: path))
     }
 
+    // MARK: Shared secrets
+
+    /// The secret `name` all controllers of the store share: `proposal` when no controller
+    /// stored one yet, else the one stored first. One statement, so two controllers
+    /// starting at once agree.
+    public func sharedSecret(_ name: String, proposing proposal: [UInt8]) throws -> [UInt8] {
+        try pool.withConnection { connection in
+            // The statement's snapshot predates a proposal that won while it waited on the key:
+            // then it returns nothing, and the stored value is read again.
+            let row = try connection.execute("""
+                WITH proposed AS (
+                    INSERT INTO shared_secret (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value)
+                SELECT value FROM proposed UNION ALL SELECT value FROM shared_secret WHERE name = $1
+                """, [name, Hex.encode(proposal)]).first
+                ?? connection.execute("SELECT value FROM shared_secret WHERE name = $1", [name]).first
+            guard let text = row?["value"], let bytes = Hex.decode(text) else {
+                throw StoreError.corruptRow("shared_secret", name, "not hex")
+            }
+            return bytes
+        }
+    }
+
     // MARK: Fencing
 
     /// Refuses, inside the caller's transaction, a write only a leader may make, unless this
