@@ -101,8 +101,10 @@ bench: deps tools
 	$(SWIFT) build -c release --product dploy-bench
 	$(DPLOY_TOOLS_BIN)/python3 bench/run.py --dploy .build/release/dploy --dploy-bench .build/release/dploy-bench --machines 10000
 	python3 bench/daemon.py --dploy .build/release/dploy --machines 10000
-	@command -v wrk >/dev/null && command -v nginx >/dev/null || bash .ci/setup bench
+	@command -v wrk >/dev/null && command -v nginx >/dev/null && [ -x /usr/lib/postgresql/15/bin/postgres ] || bash .ci/setup bench
+	python3 bench/daemon.py --dploy .build/release/dploy --machines 10000 --store postgres
 	python3 bench/boot_http.py --dploy .build/release/dploy
+	python3 bench/boot_http.py --dploy .build/release/dploy --store postgres
 	PATH="$(DPLOY_TOOLS_BIN):$$PATH" $(DPLOY_TOOLS_BIN)/python3 bench/bmc.py --dploy .build/release/dploy --bmcs 1000 --concurrency 16,64
 
 # Coverage-guided fuzzing (Fuzz/, CONTRIBUTING.md "Fuzzing"): builds dploy-fuzz with libFuzzer

@@ -33,9 +33,9 @@ let package = Package(
         ),
         .target(
             // The controller's own config (dploy.yaml) and secrets: not the spec language, but
-            // read with its diagnostics; it names the render types it configures (DHCP, boot).
+            // read with its diagnostics; it names the render and store types it configures (DHCP, boot, PostgreSQL).
             name: "DployConfig",
-            dependencies: ["DploySpec", "DployRender", .product(name: "Yams", package: "Yams")]
+            dependencies: ["DploySpec", "DployRender", "DployInventory", .product(name: "Yams", package: "Yams")]
         ),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .target(

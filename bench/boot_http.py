@@ -3,6 +3,7 @@
 same bytes as a static file, both on loopback, both measured by wrk in the same run.
 
 Prints requests per second, the ratio dploy/nginx, and p99 latency. Figures, not verdicts.
+--store postgres keeps the lab's store in a PostgreSQL 15 of the bench's own instead of SQLite.
 """
 import argparse
 import os
@@ -14,6 +15,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+import postgres  # noqa: E402
 
 LAB = os.path.join(os.path.dirname(__file__), "..", "examples", "lab")
 MAC = "94:18:82:3a:5e:f1"  # spare-01: no profile, so every answer is the same local-boot script
@@ -45,6 +49,7 @@ def main():
     parser.add_argument("--dploy", required=True)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
@@ -53,9 +58,16 @@ def main():
     work = tempfile.mkdtemp(prefix="dploy-http-bench-")
     os.chmod(work, 0o755)  # nginx workers run as an unprivileged user and must read www/
     processes = []
+    database = postgres.Server() if args.store == "postgres" else None
     try:
         lab = os.path.join(work, "lab")
         shutil.copytree(LAB, lab, ignore=shutil.ignore_patterns("state", "out"))
+        if database:
+            config = os.path.join(lab, "dploy.yaml")
+            with open(config) as f:
+                text = f.read().replace("store: {sqlite: state/dploy.db}\n", database.store_yaml(os.path.join(lab, "db.password")))
+            with open(config, "w") as f:
+                f.write(text)
         dploy = subprocess.Popen([os.path.abspath(args.dploy), "serve", "--config", os.path.join(lab, "dploy.yaml"),
                                   "--listen", "127.0.0.1:18080"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         processes.append(dploy)
@@ -84,7 +96,7 @@ http {{ access_log off; default_type text/plain;
 
         dploy_rps, dploy_p99 = wrk(url, args.seconds, args.connections)
         nginx_rps, nginx_p99 = wrk("http://127.0.0.1:18081/boot.ipxe", args.seconds, args.connections)
-        print(f"GET /boot.ipxe ({len(body)} bytes, wrk -t2 -c{args.connections} -d{args.seconds}s, loopback):")
+        print(f"GET /boot.ipxe ({len(body)} bytes, wrk -t2 -c{args.connections} -d{args.seconds}s, loopback, store {args.store}):")
         print(f"  dploy serve: {dploy_rps:,.0f} requests/s, p99 {dploy_p99}")
         print(f"  nginx static file: {nginx_rps:,.0f} requests/s, p99 {nginx_p99}")
         print(f"  ratio dploy / nginx: {dploy_rps / nginx_rps:.0%}")
@@ -92,6 +104,8 @@ http {{ access_log off; default_type text/plain;
         for process in processes:
             process.terminate()
             process.wait(timeout=10)
+        if database:
+            database.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -6,6 +6,7 @@ the time from a commit plus a signed webhook to the converged file on disk (the 
 one machine; the clock starts when the webhook is sent), and how long the server list page
 and GET /v1/machines take for the whole fleet. Figures, not verdicts.
 BENCH_SOURCE=folder follows a plain folder instead of a file:// repository, for comparison.
+--store postgres keeps the store in a PostgreSQL 15 of the bench's own instead of SQLite.
 """
 import argparse
 import hashlib
@@ -25,6 +26,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 import generate  # noqa: E402
+import postgres  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 
@@ -86,6 +88,7 @@ def main():
     parser.add_argument("--machines", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--smaps", action="store_true", help="also print resident memory by mapping")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
 
     fleet = os.path.join(os.path.dirname(__file__), "out", f"fleet-{args.machines}")
@@ -95,6 +98,7 @@ def main():
         generate.generate(args.machines, fleet, tasks=False)
     work = tempfile.mkdtemp(prefix="dploy-bench-daemon-")
     daemon = None
+    database = postgres.Server() if args.store == "postgres" else None
     try:
         repo = os.path.join(work, "upstream")
         shutil.copytree(fleet, os.path.join(repo, "fleet"))
@@ -110,8 +114,10 @@ def main():
         with open(config, "w") as f:
             source = (f"{{path: {repo}/fleet}}" if os.environ.get("BENCH_SOURCE") == "folder"
                       else f"{{url: \"file://{repo}\", ref: main, path: fleet}}")
+            store = (database.store_yaml(os.path.join(work, "secrets", "db.password")) if database
+                     else "store: {sqlite: state/dploy.db}\n")
             f.write(f"source: {source}\ninterval: 1h\n"
-                    "store: {sqlite: state/dploy.db}\noutput: {http: out/http, tftp: out/tftp}\n"
+                    f"{store}output: {{http: out/http, tftp: out/tftp}}\n"
                     "server: {url: \"http://127.0.0.1:8080\"}\nwebhook: {secretFile: secrets/webhook}\n")
 
         started = time.perf_counter()
@@ -127,7 +133,7 @@ def main():
         with open(status_path) as f:
             result = json.load(f)["lastRun"]
         rss, peak, anon, mapped = rss_mib(daemon.pid)
-        print(f"dploy serve, {args.machines} machines from git: first reconcile ({result['result']}) done "
+        print(f"dploy serve, {args.machines} machines from git, store {args.store}: first reconcile ({result['result']}) done "
               f"after {first * 1000:.0f} ms; RSS {rss:.0f} MiB ({anon:.0f} anonymous, {mapped:.0f} file-backed; "
               f"peak {peak:.0f} MiB)")
         if args.smaps:
@@ -215,6 +221,8 @@ def main():
             # BENCH_KILL=1: SIGKILL, so a heap profiler wrapping dploy sees what was alive.
             daemon.send_signal(signal.SIGKILL if os.environ.get("BENCH_KILL") else signal.SIGTERM)
             daemon.wait(timeout=30)
+        if database:
+            database.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
