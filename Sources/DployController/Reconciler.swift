@@ -172,11 +172,21 @@ public struct Reconciler: Sendable {
     /// Makes the callback key when there is none: call before planning anything to apply.
     /// Every controller of a shared store must check the tokens the others hand out, so
     /// there the key is the store's: the first controller's proposal, which the rest take.
+    /// A controller that already has a key (it ran on SQLite before) proposes that one, and
+    /// is refused if the store holds another: its outstanding tokens would not be checked alike.
     public func makeCallbackKey() throws {
-        try callbackKeyFile.readOrCreate {
-            guard config.postgres != nil, let shared = try openStore(creating: true) as? PostgresStore else { return CallbackKey.random() }
-            return CallbackKey(bytes: try shared.sharedSecret("callback-key", proposing: CallbackKey.random().bytes))
+        guard config.postgres != nil else {
+            try callbackKeyFile.readOrCreate()
+            return
         }
+        let local = try callbackKeyFile.read()
+        guard let shared = try openStore(creating: true) as? PostgresStore else { return }
+        let key = CallbackKey(bytes: try shared.sharedSecret("callback-key", proposing: (local ?? CallbackKey.random()).bytes))
+        if let local {
+            guard local.bytes == key.bytes else { throw ReconcileError.callbackKeyDiffers(callbackKeyFile.path) }
+            return
+        }
+        try callbackKeyFile.readOrCreate { key }
     }
 
     /// Where a server's boot decisions and pages find the desired state in force, with the
@@ -333,6 +343,7 @@ public enum ReconcileError: Error, CustomStringConvertible {
     case missingSetting(String)
     case planOnly(String, String)
     case noCallbackKey(String)
+    case callbackKeyDiffers(String)
 
     public var description: String {
         switch self {
@@ -341,6 +352,9 @@ public enum ReconcileError: Error, CustomStringConvertible {
         case .missingTemplate(let path, let profile): "profile '\(profile)': template '\(path)' cannot be read"
         case .missingSetting(let key): "the controller config needs '\(key)' to plan"
         case .planOnly(let path, let setting): "\(path) says \(setting): dploy plans but changes nothing; nothing was applied"
+        case .callbackKeyDiffers(let path):
+            "\(path) is not the callback key the shared store holds for all its controllers; move it away to take the store's "
+                + "(install tokens this controller handed out stop working), or copy the store's into place; nothing was applied"
         case .noCallbackKey(let path):
             "\(path) does not exist, so the plan's installers carry no callback token; make the key (Reconciler.makeCallbackKey) and plan again; nothing was applied"
         }

@@ -106,16 +106,19 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func installFinished(_ mac: MACAddress, generation: Int, at: Date) throws {
+    @discardableResult
+    public func installFinished(_ mac: MACAddress, generation: Int, at: Date) throws -> Bool {
         try pool.write { db in
             var machine = try Self.touch(db, mac, address: nil, at: at)
+            if let installed = machine.installedGeneration, installed >= generation { return false }
             machine.state = .installed
-            machine.installedGeneration = max(machine.installedGeneration ?? generation, generation)
+            machine.installedGeneration = generation
             try machine.update(db)
             try db.execute(sql: """
                 UPDATE install SET finishedAt = ? WHERE mac = ? AND generation = ? AND finishedAt IS NULL AND failedAt IS NULL
                 """, arguments: [StoreDate.text(at), mac.description, generation])
             try EventRow.installFinished(mac, generation: generation, at: at).insert(db)
+            return true
         }
     }
 

@@ -60,12 +60,11 @@ extension StoreCommand {
                 return try SQLiteStore(path: path, readOnly: !creating)
             }
             guard case .success(let url) = ControllerConfig.postgresURL(store) else {
-                // Named without its password: a refused URL may hold one.
-                let shown = PostgresSettings(url: store).redactedURL
-                if case .failure(let problem) = ControllerConfig.postgresURL(store), store.contains("://") {
-                    throw ValidationError("'\(shown)' \(problem.reason)")
+                // Not repeated: a refused URL may hold a password.
+                if case .failure(let problem) = ControllerConfig.postgresURL(store), store.hasPrefix("postgres") {
+                    throw ValidationError("the PostgreSQL URL \(problem.reason)")
                 }
-                throw ValidationError("'\(shown)' is neither sqlite:FILE nor a postgres:// URL")
+                throw ValidationError("a store is sqlite:FILE or a postgres:// URL")
             }
             guard let mode = PostgresSettings.TLS(rawValue: tls) else {
                 throw ValidationError("--tls must be verify-full, verify-ca or disable, found '\(tls)'")

@@ -53,6 +53,14 @@ struct ControllerConfigTests {
         #expect(refusal("{postgres: {url: 'postgres://dploy@db1/dploy?sslmode=disable'}}").contains("use 'tls'"))
         #expect(refusal("{postgres: {url: 'postgres://dploy@db1/dploy', tls: disable}}").contains("only for a Unix socket or loopback"))
         #expect(refusal("{postgres: {url: 'mysql://db1/dploy'}}").contains("must be a postgres:// URL"))
+        #expect(refusal("{postgres: {url: 'postgres://dploy@db1/dploy?%70assword=hunter2'}}").contains("holds a password"),
+                "as libpq decodes the key")
+        for sneaky in ["postgres://dploy@localhost/dploy?hostaddr=198.18.0.5", "postgres://dploy@[::1]:5432,db2:5432/dploy",
+                       "postgres://dploy@/dploy?host=/run/postgresql,db2", "postgres://dploy@%2Frun%2Fpostgresql,db2/dploy",
+                       "postgres://dploy@/dploy?service=elsewhere"] {
+            #expect(refusal("{postgres: {url: '\(sneaky)', tls: disable}}").contains("only for a Unix socket or loopback"), "\(sneaky)")
+        }
+        #expect(!refusal("{postgres: {url: 'postgres://dploy@localhost,127.0.0.1/dploy', tls: disable}}").contains("error"))
         #expect(refusal("{postgres: {url: 'postgres://dploy@db1/dploy', tls: sometimes}}").contains("must be one of verify-full, verify-ca, disable"))
         #expect(refusal("{sqlite: state/dploy.db, postgres: {url: 'postgres://dploy@db1/dploy'}}").contains("'sqlite' or 'postgres', not both"))
         #expect(refusal("{maxEvents: 5}").contains("'store' needs 'sqlite' (a file) or 'postgres' (a shared database)"))

@@ -49,6 +49,23 @@ struct PostgresStoreTests {
         #expect(try b.events(for: web01, limit: 1000).count == 30, "one 'started' event per run")
     }
 
+    @Test("an installer's callback that reaches two controllers at once counts once")
+    func installCallbackRace() throws {
+        let (a, b, _, _) = try twoControllers()
+        let macs = (0..<20).map { MACAddress(String(format: "94:18:82:00:02:%02x", $0))! }
+        for mac in macs { try a.installStarted(mac, generation: 3, at: t0) }
+        let counted = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 6) { worker in
+            let store = worker % 2 == 0 ? a : b
+            for mac in macs where (try? store.installFinished(mac, generation: 3, at: t0 + 60)) == true {
+                counted.withLock { $0 += 1 }
+            }
+        }
+        #expect(counted.withLock { $0 } == 20)
+        #expect(try a.events(for: nil, limit: 1000).count { $0.kind == "install-finished" } == 20)
+        #expect(try b.installedGenerations().count == 20)
+    }
+
     @Test("a database without dploy's tables, or with a newer dploy's, is refused read-only and changes nothing")
     func versions() throws {
         let server = try PostgresServer.shared()
@@ -78,7 +95,9 @@ struct PostgresStoreTests {
         let redacted = PostgresSettings(url: "postgres://dploy:hunter2@db1/dploy").redactedURL
         #expect(redacted == "postgres://dploy:***@db1/dploy")
         #expect(PostgresSettings(url: "postgres://dploy@db1/dploy?sslmode=require&Password=hunter2&host=x").redactedURL
-                == "postgres://dploy@db1/dploy?sslmode=require&password=***&host=x")
+                == "postgres://dploy@db1/dploy?sslmode=require&Password=***&host=x")
+        #expect(PostgresSettings(url: "postgres://dploy@db1/dploy?%70assword=hunter2").redactedURL
+                == "postgres://dploy@db1/dploy?%70assword=***", "as libpq reads the key")
         #expect(PostgresSettings(url: "postgres://dploy@db1/dploy").redactedURL == "postgres://dploy@db1/dploy")
     }
 

@@ -90,7 +90,10 @@ public final class ReconcileLoop: Service, Sendable {
     }
 
     func nextDelay() -> Duration {
-        let interval = reconciler.config.interval.seconds
+        var interval = reconciler.config.interval.seconds
+        // A replica looks for a lead that has lapsed at least once per lease, so a takeover
+        // is bounded by the lease the config documents, not by the interval.
+        if status.role == .replica, let lease = reconciler.config.postgres?.lease.seconds { interval = min(interval, lease) }
         return .seconds(interval * (1 + Double.random(in: -jitter...jitter)))
     }
 
@@ -127,12 +130,14 @@ public final class ReconcileLoop: Service, Sendable {
                 // Someone else writes the output: without inotify, only looking at every file shows what.
                 reconciler.observationCache?.lastVerified = nil
             }
-            let loaded = try reconciler.loadDesired(recordingStatus: role != .standby && role != .replica)
+            // A replica keeps its own state folder: it records, and checks, the history itself.
+            let loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
             step("load")
             desired = loaded
             run.source = loaded.source
             var bmc: ObservedBMCs?
-            if reconciler.config.bmcObserve {
+            // BMCs are the leader's: replicas of a shared store do not read them too.
+            if reconciler.config.bmcObserve && role != .replica {
                 let read = await reconciler.observeBMCs(loaded.fleet)
                 bmc = read
                 metrics.bmcRequests.increment(by: Int64(read.observations.count))
@@ -176,10 +181,12 @@ public final class ReconcileLoop: Service, Sendable {
                 if role == .apply {
                     try reconciler.recordApplied(revision: result.plan.revision)
                     // Imaging runs past their deadline end here.
-                    await runTasks(result.plan, fleet: loaded.fleet)
+                    if lock.isHeld { await runTasks(result.plan, fleet: loaded.fleet) }
                 }
                 publish(loaded)
             } else if role == .apply {
+                // The lead may have been lost since the run began (a pause, the database gone).
+                guard lock.isHeld else { throw NotLeader(holder: lock.holder, scope: lock.scope) }
                 let report = try reconciler.apply(result, fleet: loaded.fleet, logger: logger) { [self] in record($0) }
                 run.result = .converged
                 run.message = "\(result.plan.summary) \(report.written.count) written, \(report.removed.count) removed"
@@ -188,7 +195,7 @@ public final class ReconcileLoop: Service, Sendable {
                 step("apply")
                 // Boot decisions follow the applied state before tasks boot anything.
                 publish(loaded)
-                let runs = await runTasks(result.plan, fleet: loaded.fleet)
+                let runs = lock.isHeld ? await runTasks(result.plan, fleet: loaded.fleet) : []
                 if !runs.isEmpty {
                     run.message += ", " + TaskRunner.summary(runs)
                     step("tasks")
@@ -351,7 +358,7 @@ public final class ReconcileLoop: Service, Sendable {
         }
         // The status file is the leader's: a standby daemon serves its view at /v1/status
         // but does not overwrite what `dploy status` shows about the one converging.
-        guard status.role != .standby && status.role != .replica else { return }
+        guard status.role != .standby else { return }
         do { try status.write(to: reconciler.daemonStatusPath) } catch {
             logger.error("cannot write \(reconciler.daemonStatusPath): \(error)")
         }

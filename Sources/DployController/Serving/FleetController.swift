@@ -173,7 +173,11 @@ public final class FleetController: ControllerInterface {
         let now = clock.now()
         let open = try store.installAttempts(mac).last { $0.generation == generation && $0.finishedAt == nil && $0.failedAt == nil }
         if open == nil { try store.installStarted(mac, generation: generation, at: now) }
-        try store.installFinished(mac, generation: generation, at: now)
+        // The check above and this write are apart: another controller of a shared store
+        // may have taken the same callback in between. The store decides which one counts.
+        guard try store.installFinished(mac, generation: generation, at: now) else {
+            throw ControllerRefusal(.conflict, "generation \(generation) is already installed on \(mac)")
+        }
         try store.record(MachineEvent(mac: mac, at: now, kind: "installed",
                                       message: "the installer called back: generation \(generation) is installed"
                                         + (open == nil ? " (no counted boot: the boot request came from another address than the machine's)" : "")))

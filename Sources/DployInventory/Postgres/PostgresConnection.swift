@@ -19,10 +19,11 @@ public struct PostgresSettings: Hashable, Sendable {
     /// The password, read from the file dploy.yaml names (`passwordFile:`); nil for peer or trust logins.
     public var password: String?
     public var tls: TLS
-    /// The CA certificate(s) the server's certificate must chain to (`caFile:`).
+    /// The CA certificate(s) the server's certificate must chain to (`caFile:`); without it,
+    /// libpq's default, `~/.postgresql/root.crt` of the user dploy runs as.
     public var caFile: String?
     /// A connection that cannot be made in this long is an error (libpq's `connect_timeout`).
-    public var connectTimeoutSeconds: Int = 5
+    public var connectTimeoutSeconds: Int = 3
     /// A statement (or a lock it waits for) that takes longer is cancelled by the server, so a
     /// stuck lock never hangs a boot request or the reconcile.
     public var statementTimeoutMilliseconds: Int = 15_000
@@ -45,7 +46,9 @@ public struct PostgresSettings: Hashable, Sendable {
         }
         guard let query = text.firstIndex(of: "?") else { return text }
         let parameters = text[text.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false).map { parameter in
-            parameter.lowercased().hasPrefix("password=") ? "password=***" : String(parameter)
+            // As libpq reads the key: `%70assword=` is a password too.
+            let key = String(parameter.prefix(while: { $0 != "=" }))
+            return (key.removingPercentEncoding ?? key).lowercased() == "password" ? key + "=***" : String(parameter)
         }
         return String(text[...query]) + parameters.joined(separator: "&")
     }
@@ -63,7 +66,10 @@ public struct PostgresSettings: Hashable, Sendable {
                   ("tcp_user_timeout", "10000")]
         pairs.append(("application_name", "dploy"))
         // Dates are read back in the one form `StoreDate` reads; times are UTC.
-        pairs.append(("options", "-c DateStyle=ISO,YMD -c TimeZone=UTC -c statement_timeout=\(statementTimeoutMilliseconds)"))
+        // A transaction left open by a controller that froze or lost its network ends after
+        // 5 s, so the locks it holds (the leader row's, in a fenced write) never hold up a takeover.
+        pairs.append(("options", "-c DateStyle=ISO,YMD -c TimeZone=UTC -c statement_timeout=\(statementTimeoutMilliseconds)"
+                      + " -c idle_in_transaction_session_timeout=5000"))
         return pairs
     }
 }
@@ -150,6 +156,10 @@ final class PostgresConnection {
     /// Whether the server still answers on this connection, as far as libpq knows.
     var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
 
+    /// Whether the connection is idle and outside any transaction: the only state in which
+    /// the pool lends it again.
+    var isIdle: Bool { !isBroken && PQtransactionStatus(handle) == PQTRANS_IDLE }
+
     /// The server process serving this connection (`pg_backend_pid()`), which other
     /// sessions see in `pg_stat_activity` for as long as the connection lives.
     var backendPID: Int { Int(PQbackendPID(handle)) }
@@ -173,10 +183,17 @@ final class PostgresConnection {
         defer { texts.forEach { free($0) } }
         // Without parameters, libpq's simple protocol, which also runs a script of several
         // statements (the migrations); with them, one statement whose values never reach its text.
+        // Non-blocking: a statement bigger than the socket's buffer, sent to a server that
+        // stopped reading, waits in `awaitResult` under its deadline, not in send().
+        PQsetnonblocking(handle, 1)
         let sent = texts.isEmpty ? PQsendQuery(handle, sql) : texts.map { UnsafePointer($0) }.withUnsafeBufferPointer { buffer in
             PQsendQueryParams(handle, sql, Int32(texts.count), nil, buffer.baseAddress, nil, nil, 0)
         }
-        guard sent == 1 else { throw StoreError.postgres(isBroken ? "08006" : "XX000", lastError) }
+        guard sent == 1 else {
+            let error = StoreError.postgres(isBroken ? "08006" : "XX000", lastError)
+            abandon()
+            throw error
+        }
         let result = try awaitResult()
         defer { PQclear(result) }
         switch PQresultStatus(result) {
@@ -211,22 +228,29 @@ final class PostgresConnection {
     private func awaitResult() throws(StoreError) -> OpaquePointer? {
         let deadline = ContinuousClock.now + .milliseconds(settings.statementTimeoutMilliseconds + 2000)
         var kept: OpaquePointer?
+        // Any way out but a result closes the connection: one left mid-statement or
+        // mid-transaction must never be lent again.
+        func fail(_ state: String, _ message: String) -> StoreError {
+            PQclear(kept)
+            let error = StoreError.postgres(state, message)
+            abandon()
+            return error
+        }
+        var unsent = PQflush(handle)
         while true {
-            while PQisBusy(handle) == 1 {
+            while unsent == 1 || PQisBusy(handle) == 1 {
+                guard unsent >= 0 else { throw fail("08006", lastError) }
                 let left = deadline - ContinuousClock.now
                 let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
-                var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+                let events = Int16(POLLIN) | (unsent == 1 ? Int16(POLLOUT) : 0)
+                var descriptor = pollfd(fd: PQsocket(handle), events: events, revents: 0)
                 let ready = left > .zero ? poll(&descriptor, 1, Int32(clamping: max(1, milliseconds))) : 0
-                if ready == 0 {
-                    PQclear(kept)
-                    abandon()
-                    throw StoreError.postgres("57014", "the database did not answer within \(settings.statementTimeoutMilliseconds / 1000 + 2) s; the connection was closed")
-                }
                 if ready < 0 && errno == EINTR { continue }
-                guard ready > 0, PQconsumeInput(handle) == 1 else {
-                    PQclear(kept)
-                    throw StoreError.postgres("08006", lastError)
+                if ready == 0 {
+                    throw fail("57014", "the database did not answer within \(settings.statementTimeoutMilliseconds / 1000 + 2) s; the connection was closed")
                 }
+                guard ready > 0, PQconsumeInput(handle) == 1 else { throw fail("08006", lastError) }
+                if unsent == 1 { unsent = PQflush(handle) }
             }
             guard let result = PQgetResult(handle) else { break }
             if let earlier = kept, ![PGRES_COMMAND_OK, PGRES_TUPLES_OK].contains(PQresultStatus(earlier)) {

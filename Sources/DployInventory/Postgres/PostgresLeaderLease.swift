@@ -8,9 +8,10 @@ import Glibc
 /// seconds at a time and renewed every third of that on a thread of its own, by the
 /// database's clock (controllers' clocks may disagree).
 ///
-/// - **Takeover**: a standby takes the lead when the lease has run out, or at once when the
-///   leader's connection is gone from `pg_stat_activity` (its process died: `kill -9`, a
-///   crash, a host that went away and whose connection the server has closed).
+/// - **Takeover**: a standby takes the lead when the lease has run out, or once the leader
+///   has missed a renewal while its connection is gone from `pg_stat_activity` (its process
+///   died: `kill -9`, a crash). A leader that is alive notices a lost connection at that
+///   renewal and stops leading before anyone else may start.
 /// - **Fencing**: every takeover adds one to the site's `term`. Writes only a leader may
 ///   make (a task run's start, pruning) check, in their transaction, that the term is still
 ///   theirs and unexpired (`PostgresStore.fence`); they lock the row while they do, so a
@@ -67,7 +68,13 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
                 let connection = try self.connection ?? PostgresConnection(store.settings)
                 self.connection = connection
                 try connection.resetIfBroken()
+                // A leader mid-write holds the row: wait a moment, not a statement timeout.
+                try connection.execute("SET lock_timeout = 1000")
                 try claim(on: connection)
+            } catch StoreError.postgres("55P03", _) {
+                // The row is locked by the leader's fenced write: it is alive and leads.
+                lose()
+                return false
             } catch {
                 lose()
                 throw error
@@ -80,6 +87,9 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
     /// Takes or renews the lead in one statement; sets `term` to what this process now leads
     /// under, or nil. Called with `mutex` held.
     private func claim(on connection: PostgresConnection) throws {
+        // The lead counts from before the claim was sent: a claim that waited on the
+        // database must not make this process believe in a lead the database has already ended.
+        let sent = ContinuousClock.now
         let now = "(clock_timestamp() AT TIME ZONE 'UTC')::timestamp(3)"
         let row = try connection.execute("""
             INSERT INTO leader AS l (site, term, holder, backend_pid, since, renewed_at, expires_at)
@@ -91,12 +101,13 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
                 renewed_at = EXCLUDED.renewed_at, expires_at = EXCLUDED.expires_at
             WHERE (l.term = $4 AND l.backend_pid = pg_backend_pid())
                OR l.expires_at < \(now)
-               OR NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = l.backend_pid)
+               OR (l.renewed_at < \(now) - make_interval(secs => $3 / 3.0 + 1)
+                   AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = l.backend_pid))
             RETURNING term
             """, [site, me, leaseSeconds, held.withLock { $0?.term } ?? -1]).first
         let claimed = row?["term"].flatMap { Int64($0) }
         if let claimed {
-            held.withLock { $0 = (claimed, ContinuousClock.now) }
+            held.withLock { $0 = (claimed, sent) }
             store.fence.withLock { $0 = .leads(site: site, term: claimed) }
         } else {
             lose()

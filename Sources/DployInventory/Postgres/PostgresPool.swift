@@ -46,12 +46,17 @@ final class PostgresPool: @unchecked Sendable {
 
     private func borrow() throws(StoreError) -> PostgresConnection {
         condition.lock()
-        if let unreachable, ContinuousClock.now < unreachable.until {
-            condition.unlock()
-            throw StoreError.unusable(settings.redactedURL, "the database did not answer a moment ago (\(unreachable.reason)); "
-                                      + "trying again shortly")
+        while true {
+            // Checked again after every wait: callers queued behind one that found the
+            // database gone get the error too, instead of each trying it in turn.
+            if let unreachable, ContinuousClock.now < unreachable.until {
+                condition.unlock()
+                throw StoreError.unusable(settings.redactedURL, "the database did not answer a moment ago (\(unreachable.reason)); "
+                                          + "trying again shortly")
+            }
+            if !idle.isEmpty || lent < limit { break }
+            condition.wait()
         }
-        while idle.isEmpty && lent >= limit { condition.wait() }
         let reused = idle.popLast()
         lent += 1
         condition.unlock()
@@ -65,7 +70,7 @@ final class PostgresPool: @unchecked Sendable {
             condition.lock()
             lent -= 1
             unreachable = (ContinuousClock.now + failFast, error.description)
-            condition.signal()
+            condition.broadcast()
             condition.unlock()
             throw error
         }
@@ -74,8 +79,8 @@ final class PostgresPool: @unchecked Sendable {
     private func giveBack(_ connection: PostgresConnection) {
         condition.lock()
         lent -= 1
-        if !connection.isBroken { idle.append(connection) }
-        condition.signal()
+        if connection.isIdle { idle.append(connection) }
+        condition.broadcast()
         condition.unlock()
     }
 }

@@ -104,6 +104,8 @@ enum PostgresSchema {
     /// Applies what is missing, in one transaction: a failed migration leaves the store as it was.
     static func migrate(_ connection: PostgresConnection, upTo last: String? = nil) throws {
         try connection.transaction { connection in
+            // A migration of a big table may take longer than an ordinary statement may.
+            try connection.execute("SET LOCAL statement_timeout = 0")
             try connection.execute("SELECT pg_advisory_xact_lock($1)", [migrationLockKey])
             try connection.execute("""
                 CREATE TABLE IF NOT EXISTS dploy_migration (

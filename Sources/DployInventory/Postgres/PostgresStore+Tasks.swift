@@ -88,7 +88,8 @@ extension PostgresStore {
 
     public func failOverdueTaskRuns(at now: Date) throws -> [TaskRun] {
         let overdue = try pool.withConnection { connection in
-            try connection.execute("SELECT * FROM task_run WHERE state = 'running' AND deadline IS NOT NULL AND deadline < $1 ORDER BY id",
+            try checkFence(connection)
+            return try connection.execute("SELECT * FROM task_run WHERE state = 'running' AND deadline IS NOT NULL AND deadline < $1 ORDER BY id",
                                    [now]).all.map(Self.taskRun)
         }
         return try overdue.compactMap { run in try finish(run, .failed(StoreText.timedOut(run)), at: now) }
@@ -96,7 +97,8 @@ extension PostgresStore {
 
     public func failInterruptedTaskRuns(actions: Set<TaskActionKind>, at now: Date) throws -> [TaskRun] {
         let interrupted = try pool.withConnection { connection in
-            try connection.execute("SELECT * FROM task_run WHERE state = 'running' AND action = ANY($1::text[]) ORDER BY id",
+            try checkFence(connection)
+            return try connection.execute("SELECT * FROM task_run WHERE state = 'running' AND action = ANY($1::text[]) ORDER BY id",
                                    [Self.array(actions)]).all.map(Self.taskRun)
         }
         return try interrupted.compactMap { run in try finish(run, .failed(StoreText.interrupted), at: now) }

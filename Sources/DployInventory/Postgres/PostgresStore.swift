@@ -88,18 +88,24 @@ public final class PostgresStore: Store {
         }
     }
 
-    public func installFinished(_ mac: MACAddress, generation: Int, at: Date) throws {
+    @discardableResult
+    public func installFinished(_ mac: MACAddress, generation: Int, at: Date) throws -> Bool {
         try pool.transaction { connection in
             _ = try Self.touch(connection, mac, address: nil, at: at)
-            try connection.execute("""
-                UPDATE machine SET state = 'installed', installed_generation = GREATEST(COALESCE(installed_generation, $2), $2)
-                WHERE mac = $1
+            // Decided by the row: of two callbacks at once (to two controllers), the second
+            // waits for the first and then finds the generation installed.
+            let moved = try connection.execute("""
+                UPDATE machine SET state = 'installed', installed_generation = $2
+                WHERE mac = $1 AND (installed_generation IS NULL OR installed_generation < $2)
+                RETURNING mac
                 """, [mac.description, generation])
+            guard moved.first != nil else { return false }
             try connection.execute("""
                 UPDATE install SET finished_at = $3
                 WHERE mac = $1 AND generation = $2 AND finished_at IS NULL AND failed_at IS NULL
                 """, [mac.description, generation, at])
             try Self.insert(connection, .installFinished(mac, generation: generation, at: at))
+            return true
         }
     }
 
@@ -215,6 +221,7 @@ public final class PostgresStore: Store {
 
     public func forgetMachine(_ mac: MACAddress, reason: String, at: Date) throws {
         try pool.transaction { connection in
+            try checkFence(connection)
             _ = try Self.touch(connection, mac, address: nil, at: at)
             try connection.execute("UPDATE machine SET state = 'rediscovering', installed_generation = NULL WHERE mac = $1", [mac.description])
             try connection.execute("DELETE FROM hardware WHERE mac = $1", [mac.description])
@@ -227,7 +234,13 @@ public final class PostgresStore: Store {
     /// which `dploy store copy` can load back into any store.
     public func backup(to path: String) throws {
         guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.backupExists(path) }
-        try StoreCopy.copy(from: self, to: try SQLiteStore(path: path))
+        do {
+            try StoreCopy.copy(from: self, to: try SQLiteStore(path: path))
+        } catch {
+            // Half a backup is no backup, and would block the next one to the same file.
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            throw error
+        }
     }
 
     // MARK: Shared secrets
@@ -245,8 +258,8 @@ public final class PostgresStore: Store {
                 SELECT value FROM proposed UNION ALL SELECT value FROM shared_secret WHERE name = $1
                 """, [name, Hex.encode(proposal)]).first
                 ?? connection.execute("SELECT value FROM shared_secret WHERE name = $1", [name]).first
-            guard let text = row?["value"], let bytes = Hex.decode(text) else {
-                throw StoreError.corruptRow("shared_secret", name, "not hex")
+            guard let text = row?["value"], let bytes = Hex.decode(text), bytes.count == proposal.count else {
+                throw StoreError.corruptRow("shared_secret", name, "not \(proposal.count) bytes in hex")
             }
             return bytes
         }
