@@ -83,6 +83,51 @@ struct PostgresStoreTests {
         #expect { try PostgresStore(settings, readOnly: true) } throws: { "\($0)".contains("written by a newer dploy") }
     }
 
+    @Test("each earlier version migrates, keeping its rows; two controllers migrating at once do it once")
+    func migratesFromEveryVersion() throws {
+        let server = try PostgresServer.shared()
+        for (index, earlier) in PostgresSchema.versions.dropLast().enumerated() {
+            let (database, url) = try server.newDatabase()
+            let settings = PostgresSettings(url: url, password: server.password)
+            try PostgresSchema.migrate(try PostgresConnection(settings), upTo: earlier)
+            #expect(try server.psql("SELECT count(*) FROM dploy_migration", database: database) == "\(index + 1)\n")
+            try server.psql("INSERT INTO machine (mac, first_seen, last_seen, state) VALUES ('94:18:82:3a:5c:10', now(), now(), 'known')",
+                            database: database)
+            #expect { try PostgresStore(settings, readOnly: true) } throws: { "\($0)".contains("it is from an older dploy") }
+            let stores = Mutex<[PostgresStore]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { _ in
+                if let store = try? PostgresStore(settings) { stores.withLock { $0.append(store) } }
+            }
+            #expect(stores.withLock { $0.count } == 2, "both controllers started")
+            #expect(try PostgresStore(settings, readOnly: true).machine(web01)?.state == .known, "from \(earlier)")
+            #expect(try server.psql("SELECT count(*) FROM dploy_migration", database: database) == "\(PostgresSchema.versions.count)\n")
+        }
+    }
+
+    @Test("TLS: verify-full takes the right CA and host name only; a URL's sslmode cannot turn it off; verify-ca skips the name",
+          .requires(.openssl))
+    func tls() throws {
+        let server = try PostgresServer(tls: true)
+        defer { server.stop() }
+        let database = try server.newDatabase().name
+        func open(_ url: String, _ tls: PostgresSettings.TLS, ca: String?) -> String {
+            do {
+                _ = try PostgresStore(PostgresSettings(url: url, password: server.password, tls: tls, caFile: ca)).machines()
+                return "ok"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(open(server.tcpURL(database: database), .verifyFull, ca: server.caFile) == "ok")
+        #expect(open(server.tcpURL(database: database), .verifyFull, ca: server.otherCAFile).contains("certificate verify failed"))
+        #expect(open(server.tcpURL(database: database) + "?sslmode=disable", .verifyFull, ca: server.otherCAFile)
+            .contains("certificate verify failed"), "the URL's sslmode is overridden by tls")
+        let byAddress = server.tcpURL(database: database, host: "127.0.0.1")
+        #expect(open(byAddress, .verifyFull, ca: server.caFile).contains("does not match host name"))
+        #expect(open(byAddress, .verifyCA, ca: server.caFile) == "ok")
+        #expect(open(byAddress, .verifyCA, ca: server.otherCAFile).contains("certificate verify failed"))
+    }
+
     @Test("a wrong password is an error that names the server, never the password")
     func wrongPassword() throws {
         let server = try PostgresServer.shared()

@@ -21,6 +21,13 @@ public final class PostgresServer: @unchecked Sendable {
     /// The file holding the superuser's password, as `store.postgres.passwordFile` names one.
     public let passwordFile: String
     public let password: String
+    /// The port: of the Unix socket's name, and with TLS also on 127.0.0.1.
+    public private(set) var port = 5432
+    /// With TLS: the CA that signed the server's certificate (for `localhost` only), and
+    /// another CA that did not.
+    public private(set) var caFile: String?
+    public private(set) var otherCAFile: String?
+    private let tls: Bool
     /// The postmaster (setpriv execs it in place); nil while stopped.
     private let postmaster = Mutex<Process?>(nil)
 
@@ -31,8 +38,10 @@ public final class PostgresServer: @unchecked Sendable {
 
     private static let started: Result<PostgresServer, any Error> = Result { try PostgresServer() }
 
-    /// A server of the caller's own, started.
-    public init() throws {
+    /// A server of the caller's own, started; with `tls`, also on 127.0.0.1 with a
+    /// certificate for `localhost` (ssl=on).
+    public init(tls: Bool = false) throws {
+        self.tls = tls
         let initdb = try Tool.initdb.require()
         _ = try Tool.postgres.require()
         folder = "/tmp/dploy-pg-\(UUID().uuidString.prefix(8))"
@@ -41,6 +50,7 @@ public final class PostgresServer: @unchecked Sendable {
         password = UUID().uuidString
         passwordFile = folder + "/password"
         try Data((password + "\n").utf8).write(to: URL(fileURLWithPath: passwordFile))
+        if tls { try makeCertificates() }
         if isRoot { _ = try run("/usr/bin/chown", ["-R", "nobody:nogroup", folder]) }
         try run(Self.unprivileged(initdb), Self.asUser(initdb) + ["-D", folder + "/data", "-U", "dploy", "-E", "UTF8", "--locale=C",
                                                                   "--auth=scram-sha-256", "--pwfile=" + passwordFile, "--no-sync"])
@@ -48,21 +58,59 @@ public final class PostgresServer: @unchecked Sendable {
         try start()
     }
 
-    /// Starts the server (again) on its data folder and waits until it answers.
+    /// Starts the server (again) on its data folder and waits until it answers. With TLS it
+    /// listens on 127.0.0.1 too, on a port picked at random and tried again when taken.
     public func start() throws {
+        for _ in 0..<5 {
+            if tls { port = Int.random(in: 20_000..<60_000) }
+            if try startOnce() { return }
+        }
+        throw ToolFailure(message: "PostgreSQL did not start in \(folder)")
+    }
+
+    private func startOnce() throws -> Bool {
         let postgres = try Tool.postgres.require()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.unprivileged(postgres))
-        process.arguments = Self.asUser(postgres) + ["-D", folder + "/data", "-k", folder, "-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=100",
-               "-c", "unix_socket_permissions=0777"]
+        var settings = ["-c", "listen_addresses=" + (tls ? "127.0.0.1" : ""), "-p", String(port), "-c", "fsync=off",
+                        "-c", "max_connections=100", "-c", "unix_socket_permissions=0777"]
+        if tls {
+            settings += ["-c", "ssl=on", "-c", "ssl_cert_file=\(folder)/server.crt", "-c", "ssl_key_file=\(folder)/server.key"]
+        }
+        process.arguments = Self.asUser(postgres) + ["-D", folder + "/data", "-k", folder] + settings
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        postmaster.withLock { $0 = process }
-        let socket = folder + "/.s.PGSQL.5432"
-        guard eventuallyBlocking(30, { FileManager.default.fileExists(atPath: socket) && (try? psql("SELECT 1")) != nil }) else {
-            throw ToolFailure(message: "PostgreSQL did not start in \(folder)")
+        let socket = folder + "/.s.PGSQL.\(port)"
+        guard eventuallyBlocking(30, { !process.isRunning || (FileManager.default.fileExists(atPath: socket) && (try? psql("SELECT 1")) != nil) }),
+              process.isRunning else {
+            if process.isRunning { process.terminate() }
+            return false
         }
+        postmaster.withLock { $0 = process }
+        return true
+    }
+
+    /// A CA, a server certificate it signs for `localhost` only, and another CA.
+    private func makeCertificates() throws {
+        let openssl = try Tool.openssl.require()
+        for ca in ["ca", "other-ca"] {
+            try run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                              "-subj", "/CN=dploy test \(ca)", "-keyout", "\(folder)/\(ca).key", "-out", "\(folder)/\(ca).crt"])
+        }
+        try run(openssl, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
+                          "-keyout", "\(folder)/server.key", "-out", "\(folder)/server.csr"])
+        try Data("subjectAltName=DNS:localhost\n".utf8).write(to: URL(fileURLWithPath: folder + "/san.ext"))
+        try run(openssl, ["x509", "-req", "-in", "\(folder)/server.csr", "-CA", "\(folder)/ca.crt", "-CAkey", "\(folder)/ca.key",
+                          "-CAcreateserial", "-days", "2", "-extfile", "\(folder)/san.ext", "-out", "\(folder)/server.crt"])
+        chmod(folder + "/server.key", 0o600)
+        caFile = folder + "/ca.crt"
+        otherCAFile = folder + "/other-ca.crt"
+    }
+
+    /// The URL of `database` over TCP, by host name (`localhost`) or address (`127.0.0.1`).
+    public func tcpURL(database: String, host: String = "localhost") -> String {
+        "postgres://dploy@\(host):\(port)/\(database)"
     }
 
     /// Stops the server (fast shutdown: clients are disconnected) and waits until it is gone.
@@ -100,13 +148,13 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     public func url(database: String) -> String {
-        "postgres://dploy@/\(database)?host=\(folder)"
+        "postgres://dploy@/\(database)?host=\(folder)" + (port == 5432 ? "" : "&port=\(port)")
     }
 
     /// Runs SQL as the superuser (in `database`), returning psql's unaligned output.
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") throws -> String {
-        try run(try Tool.psql.require(), ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", folder, "-U", "dploy",
+        try run(try Tool.psql.require(), ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", folder, "-p", String(port), "-U", "dploy",
                                           "-d", database, "-c", sql],
                 environment: ["PGPASSWORD": password, "PATH": "/usr/bin:/bin"])
     }
