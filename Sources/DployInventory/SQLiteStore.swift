@@ -157,9 +157,10 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func record(_ event: MachineEvent) throws {
+    public func record(_ events: [MachineEvent]) throws {
+        guard !events.isEmpty else { return }
         try pool.write { db in
-            try EventRow(mac: event.mac?.description, at: event.at, kind: event.kind, message: event.message).insert(db)
+            for event in events { try EventRow(event).insert(db) }
         }
     }
 

@@ -30,7 +30,8 @@ public protocol Store: Sendable {
     /// Every machine's most recent install attempt: running, finished or failed.
     func latestAttempts() throws -> [MACAddress: InstallAttempt]
 
-    func record(_ event: MachineEvent) throws
+    /// Records events in one write: many at once cost one commit.
+    func record(_ events: [MachineEvent]) throws
     /// Newest first; all machines when `mac` is nil.
     func events(for mac: MACAddress?, limit: Int) throws -> [MachineEvent]
     /// Each machine's newest event, for lists of many machines.
@@ -100,6 +101,8 @@ public struct StoreRetention: Hashable, Sendable {
 }
 
 extension Store {
+    public func record(_ event: MachineEvent) throws { try record([event]) }
+
     /// Ends `run` with `outcome`; the run as it is now, or nil when it had already ended.
     func finish(_ run: TaskRun, _ outcome: TaskRunOutcome, at now: Date) throws -> TaskRun? {
         guard try finishTaskRun(run.key, outcome, at: now) else { return nil }

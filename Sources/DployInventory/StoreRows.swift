@@ -81,6 +81,10 @@ struct EventRow: StoreRow {
         self.message = Self.capped(message)
     }
 
+    init(_ event: MachineEvent) {
+        self.init(mac: event.mac?.description, at: event.at, kind: event.kind, message: event.message)
+    }
+
     /// Event text is capped: much of it quotes what machines report about themselves.
     static let maximumMessageCharacters = 2000
 

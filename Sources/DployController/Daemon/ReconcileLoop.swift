@@ -334,14 +334,19 @@ public final class ReconcileLoop: Service, Sendable {
     private func recordApplied(_ plan: Plan, fleet: Fleet) {
         let macs = Dictionary(fleet.machines.map { ($0.name, $0.mac.value) }, uniquingKeysWith: { first, _ in first })
         let now = reconciler.clock.now()
+        var events: [MachineEvent] = []
         for machine in plan.machines {
             let mac = macs[machine.machine] ?? MACAddress(machine.machine)
             let message = "\(machine.change.rawValue): " + machine.reasons.map(\.message).joined(separator: "; ")
                 + (plan.revision.map { " (commit \($0.prefix(12)))" } ?? "")
-            record(MachineEvent(mac: mac, at: now, kind: "applied", message: message))
+            events.append(MachineEvent(mac: mac, at: now, kind: "applied", message: message))
             logger.info("applied \(machine.change.rawValue)", metadata: [
                 "machine": "\(machine.machine)", "commit": "\(plan.revision.map { String($0.prefix(12)) } ?? "-")",
             ])
+        }
+        // One write for the run's events: 10,000 commits would take most of a first apply.
+        do { try store.record(events) } catch {
+            logger.error("cannot record events in the store: \(error)")
         }
     }
 
