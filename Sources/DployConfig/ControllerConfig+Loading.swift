@@ -214,32 +214,21 @@ extension ControllerConfig {
     }
 
     /// `postgres://USER@HOST[:PORT]/DATABASE[?host=/run/postgresql]`, without a password:
-    /// a password in dploy.yaml would be in every copy and backup of it. Refusals never
-    /// repeat the URL, which may hold one.
+    /// a password in dploy.yaml would be in every copy and backup of it. Checked on what
+    /// libpq reads (`PostgresURL`). Refusals never repeat the URL, which may hold one.
     public static func postgresURL(_ text: String) -> Result<String, ValueError> {
-        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
-            return .failure(ValueError("must be a postgres:// URL (postgres://dploy@db1/dploy)"))
+        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), let url = PostgresURL(text) else {
+            return .failure(ValueError("must be a postgres:// URL that libpq can read (postgres://dploy@db1/dploy)"))
         }
-        let parts = PostgresURLParts(text)
-        if parts.userInfo.contains(":") || parts.parameters.contains(where: { $0.key == "password" }) {
-            return .failure(ValueError("holds a password; put it in 'passwordFile' (mode 0600) instead"))
-        }
-        if parts.parameters.contains(where: { $0.key == "sslmode" }) {
+        if url.hasPassword { return .failure(ValueError("holds a password; put it in 'passwordFile' (mode 0600) instead")) }
+        if url.keywords["sslmode"] != nil {
             return .failure(ValueError("sets sslmode; use 'tls' (verify-full, verify-ca or disable) instead"))
         }
         return .success(text)
     }
 
-    /// Whether the URL reaches the database only through a Unix socket or on loopback:
-    /// every host it names (a list is tried in turn), and no `hostaddr` or `service`,
-    /// which could name another.
-    public static func isLocal(_ url: String) -> Bool {
-        let parts = PostgresURLParts(url)
-        if parts.parameters.contains(where: { $0.key == "hostaddr" || $0.key == "service" }) { return false }
-        let named = parts.parameters.filter { $0.key == "host" }.flatMap { $0.value.split(separator: ",", omittingEmptySubsequences: false) }
-        let hosts = (named.isEmpty ? parts.hosts : named.map(String.init)).map { $0.lowercased() }
-        return hosts.allSatisfy { $0.isEmpty || $0.hasPrefix("/") || ["localhost", "127.0.0.1", "::1"].contains($0) }
-    }
+    /// Whether the URL reaches the database only through a Unix socket or on loopback.
+    public static func isLocal(_ url: String) -> Bool { PostgresURL(url)?.isLocal ?? false }
 
     /// HOST:PORT, an IPv6 host in brackets: `0.0.0.0:69`, `[::]:69`.
     static func listenAddress(_ text: String) -> Result<String, ValueError> {
@@ -253,33 +242,4 @@ extension ControllerConfig {
 public struct ControllerConfigError: Error, CustomStringConvertible {
     public var diagnostics: [Diagnostic]
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
-}
-
-/// A postgres:// URL taken apart as libpq reads it: the user part, the hosts (a comma-separated
-/// list, ports dropped, percent-decoded) and the query's parameters (keys percent-decoded
-/// and lower-cased, as `%70assword` is `password` to libpq).
-struct PostgresURLParts {
-    var userInfo = ""
-    var hosts: [String] = []
-    var parameters: [(key: String, value: String)] = []
-
-    init(_ url: String) {
-        guard let scheme = url.range(of: "://") else { return }
-        let rest = url[scheme.upperBound...]
-        let authority = rest.prefix(while: { $0 != "/" && $0 != "?" })
-        let at = authority.lastIndex(of: "@")
-        userInfo = at.map { String(authority[..<$0]) } ?? ""
-        let hostList = at.map { authority[authority.index(after: $0)...] } ?? authority
-        hosts = hostList.split(separator: ",", omittingEmptySubsequences: false).map { host in
-            let bare = host.hasPrefix("[") ? String(host.dropFirst().prefix(while: { $0 != "]" })) : String(host.prefix(while: { $0 != ":" }))
-            return bare.removingPercentEncoding ?? bare
-        }
-        if let query = rest.firstIndex(of: "?") {
-            parameters = rest[rest.index(after: query)...].split(separator: "&").map { pair in
-                let key = String(pair.prefix(while: { $0 != "=" }))
-                let value = String(pair.drop(while: { $0 != "=" }).dropFirst())
-                return ((key.removingPercentEncoding ?? key).lowercased(), value.removingPercentEncoding ?? value)
-            }
-        }
-    }
 }

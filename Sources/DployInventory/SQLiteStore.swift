@@ -117,6 +117,11 @@ public final class SQLiteStore: Store {
             try db.execute(sql: """
                 UPDATE install SET finishedAt = ? WHERE mac = ? AND generation = ? AND finishedAt IS NULL AND failedAt IS NULL
                 """, arguments: [StoreDate.text(at), mac.description, generation])
+            if db.changesCount == 0 {
+                var attempt = InstallRow(mac: mac.description, generation: generation, startedAt: at)
+                attempt.finishedAt = at
+                try attempt.insert(db)
+            }
             try EventRow.installFinished(mac, generation: generation, at: at).insert(db)
             return true
         }

@@ -19,8 +19,9 @@ public protocol Store: Sendable {
     /// The machine booted the installer for `generation`.
     func installStarted(_ mac: MACAddress, generation: Int, at: Date) throws
     /// The installer called back: `generation` is installed; the next boot is from disk.
-    /// Returns false, recording nothing, when it or a newer generation already is: a
-    /// callback counts once, also when it reaches two controllers at once.
+    /// When no attempt of it is open (its boot was not counted), one is recorded, started
+    /// and finished now. Returns false, recording nothing, when it or a newer generation
+    /// already is: a callback counts once, also when it reaches two controllers at once.
     @discardableResult
     func installFinished(_ mac: MACAddress, generation: Int, at: Date) throws -> Bool
     func installFailed(_ mac: MACAddress, generation: Int, reason: String, at: Date) throws

@@ -55,6 +55,10 @@ struct ControllerConfigTests {
         #expect(refusal("{postgres: {url: 'mysql://db1/dploy'}}").contains("must be a postgres:// URL"))
         #expect(refusal("{postgres: {url: 'postgres://dploy@db1/dploy?%70assword=hunter2'}}").contains("holds a password"),
                 "as libpq decodes the key")
+        #expect(refusal("{postgres: {url: 'postgres://dploy:S3CRET?@/dploy?host=/run/postgresql'}}").contains("holds a password"),
+                "a ? before the @ is still the user part to libpq")
+        #expect(refusal("{postgres: {url: 'postgres://localhost?@198.18.0.2:5499/dploy', tls: disable}}")
+            .contains("only for a Unix socket or loopback"))
         for sneaky in ["postgres://dploy@localhost/dploy?hostaddr=198.18.0.5", "postgres://dploy@[::1]:5432,db2:5432/dploy",
                        "postgres://dploy@/dploy?host=/run/postgresql,db2", "postgres://dploy@%2Frun%2Fpostgresql,db2/dploy",
                        "postgres://dploy@/dploy?service=elsewhere"] {

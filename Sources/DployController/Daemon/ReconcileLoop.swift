@@ -62,8 +62,16 @@ public final class ReconcileLoop: Service, Sendable {
             source: try? SourceStatus.read(from: reconciler.sourceStatusPath))))
     }
 
-    /// The status as of the last run; cheap, and never waits for a run in progress.
-    public var status: DaemonStatus { state.withLock { $0.status } }
+    /// The status as of the last run; cheap, and never waits for a run in progress. A lead
+    /// lost since that run (a shared store's lease) shows at once, not at the next run.
+    public var status: DaemonStatus {
+        var status = state.withLock { $0.status }
+        if status.role == .apply, lock is PostgresLeaderLease, !lock.isHeld {
+            status.role = .replica
+            status.roleReason = "lost the lead of \(lock.scope) since the last run"
+        }
+        return status
+    }
 
     /// How many runs asked the planner (the rest reused a quiet plan or failed before it).
     var plansMade: Int { state.withLock { $0.plansMade } }
@@ -91,9 +99,10 @@ public final class ReconcileLoop: Service, Sendable {
 
     func nextDelay() -> Duration {
         var interval = reconciler.config.interval.seconds
-        // A replica looks for a lead that has lapsed at least once per lease, so a takeover
-        // is bounded by the lease the config documents, not by the interval.
-        if status.role == .replica, let lease = reconciler.config.postgres?.lease.seconds { interval = min(interval, lease) }
+        // A controller of a shared store that does not lead (a replica, a deposed leader, one
+        // whose run failed on the database) looks for a lapsed lead at least once per lease,
+        // so a takeover is bounded by the lease the config documents, not by the interval.
+        if !lock.isHeld, let lease = reconciler.config.postgres?.lease.seconds { interval = min(interval, lease) }
         return .seconds(interval * (1 + Double.random(in: -jitter...jitter)))
     }
 
@@ -115,11 +124,18 @@ public final class ReconcileLoop: Service, Sendable {
         }
         do {
             // The role first: it decides what this run may write, the source status included.
-            (role, roleReason) = try currentRole()
-            let becameLeader = state.withLock { state in
-                defer { state.role = role }
-                return role == .apply && state.role != nil && state.role != .apply
+            do {
+                (role, roleReason) = try currentRole()
+            } catch {
+                // Who leads is not known (the database is away): this run leads nothing.
+                (role, roleReason) = (lock is PostgresLeaderLease ? .replica : .standby, "cannot tell who leads: \(error)")
+                throw error
             }
+            let (becameLeader, lostLead) = state.withLock { state in
+                defer { state.role = role }
+                return (role == .apply && state.role != nil && state.role != .apply, role != .apply && state.role == .apply)
+            }
+            if lostLead { logger.warning("no longer leads: \(roleReason ?? role.rawValue)") }
             if becameLeader {
                 // What it saw while another daemon applied, and the plan that changed nothing
                 // then, were never checked against what the leader wrote since.
@@ -281,8 +297,9 @@ public final class ReconcileLoop: Service, Sendable {
     @discardableResult
     private func runTasks(_ plan: Plan, fleet: Fleet) async -> [TaskRunReport] {
         let reconciler = self.reconciler, store = self.store
-        // On shutdown no further target starts; those running finish (their timeouts bound them).
-        let stop = StopSignal()
+        // On shutdown no further target starts; those running finish (their timeouts bound
+        // them). A lead lost meanwhile stops new targets too, and keeps results unwritten.
+        let stop = StopSignal { [lock] in lock.isHeld }
         let outcome: Result<[TaskRunReport], any Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 Thread { continuation.resume(returning: Result { try reconciler.runTasks(plan, fleet: fleet, store: store, stop: stop) }) }

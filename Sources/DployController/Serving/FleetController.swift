@@ -168,11 +168,10 @@ public final class FleetController: ControllerInterface {
         }
         // The token proves the installer was rendered for this machine and generation. A
         // boot dploy did not count (it came through a proxy, or from another address than
-        // the machine's reserved one) still ends in a valid callback: record the attempt
-        // now rather than refuse it, or the machine would reinstall at every boot.
+        // the machine's reserved one) still ends in a valid callback: the store records the
+        // attempt with it rather than refuse it, or the machine would reinstall at every boot.
         let now = clock.now()
         let open = try store.installAttempts(mac).last { $0.generation == generation && $0.finishedAt == nil && $0.failedAt == nil }
-        if open == nil { try store.installStarted(mac, generation: generation, at: now) }
         // The check above and this write are apart: another controller of a shared store
         // may have taken the same callback in between. The store decides which one counts.
         guard try store.installFinished(mac, generation: generation, at: now) else {

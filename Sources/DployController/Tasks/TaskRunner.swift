@@ -6,11 +6,16 @@ import DploySpec
 import Foundation
 import Synchronization
 
-/// Tells a task runner to start no more targets (the daemon is shutting down).
+/// Tells a task runner to start no more targets (the daemon is shutting down), and whether
+/// it may still write what only a leader may (a shared store's lead can be lost mid-run).
 public final class StopSignal: Sendable {
     private let flag = Mutex(false)
-    public init() {}
-    public var isSet: Bool { flag.withLock { $0 } }
+    private let leading: @Sendable () -> Bool
+    public init(leading: @escaping @Sendable () -> Bool = { true }) { self.leading = leading }
+    public var isSet: Bool { flag.withLock { $0 } || !leading() }
+    /// Whether this process still leads: a run's result is written only then. One that lost
+    /// the lead leaves the run as it is, and the new leader fails it as interrupted.
+    public var isLeading: Bool { leading() }
     public func set() { flag.withLock { $0 = true } }
 }
 
@@ -100,7 +105,7 @@ public struct TaskRunner: Sendable {
             Self.forEach(targets.count, concurrently: task.concurrency) { index in
                 guard !stop.isSet else { return }
                 let report = runTarget(task, revision: plan.revision, on: targets[index],
-                                       skip: task.stopOnFailure && stopped.withLock { $0 })
+                                       skip: task.stopOnFailure && stopped.withLock { $0 }, stop: stop)
                 guard let report else { return }
                 if report.state == .failed { stopped.withLock { $0 = true } }
                 results.withLock { $0.append(report) }
@@ -111,7 +116,8 @@ public struct TaskRunner: Sendable {
     }
 
     /// Runs one target, or records it skipped. nil when its run was already recorded.
-    func runTarget(_ task: TaskDefinition, revision: String, on machine: Machine, skip: Bool) -> TaskRunReport? {
+    func runTarget(_ task: TaskDefinition, revision: String, on machine: Machine, skip: Bool,
+                   stop: StopSignal = StopSignal()) -> TaskRunReport? {
         let key = TaskRunKey(task: task.name, revision: revision, machine: machine.name)
         let mac = machine.mac.value
         let now = clock.now()
@@ -141,6 +147,9 @@ public struct TaskRunner: Sendable {
         }
         guard let outcome else {
             return TaskRunReport(key: key, state: .running, message: "booting the imaging environment; waiting for its callbacks")
+        }
+        guard stop.isLeading else {
+            return TaskRunReport(key: key, state: .running, message: "result not recorded: this dploy lost the lead while the run went")
         }
         do {
             _ = try store.finishTaskRun(key, outcome, at: clock.now())

@@ -26,7 +26,7 @@ public struct PostgresSettings: Hashable, Sendable {
     public var connectTimeoutSeconds: Int = 3
     /// A statement (or a lock it waits for) that takes longer is cancelled by the server, so a
     /// stuck lock never hangs a boot request or the reconcile.
-    public var statementTimeoutMilliseconds: Int = 15_000
+    public var statementTimeoutMilliseconds: Int = 5_000
 
     public init(url: String, password: String? = nil, tls: TLS = .verifyFull, caFile: String? = nil) {
         self.url = url
@@ -35,23 +35,9 @@ public struct PostgresSettings: Hashable, Sendable {
         self.caFile = caFile
     }
 
-    /// The URL as logs and errors show it: never a password, in the user part or the query.
-    public var redactedURL: String {
-        var text = url
-        if let scheme = text.range(of: "://") {
-            let authority = text[scheme.upperBound...].prefix(while: { $0 != "/" && $0 != "?" })
-            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
-                text = String(text[..<colon]) + ":***" + String(text[at...])
-            }
-        }
-        guard let query = text.firstIndex(of: "?") else { return text }
-        let parameters = text[text.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false).map { parameter in
-            // As libpq reads the key: `%70assword=` is a password too.
-            let key = String(parameter.prefix(while: { $0 != "=" }))
-            return (key.removingPercentEncoding ?? key).lowercased() == "password" ? key + "=***" : String(parameter)
-        }
-        return String(text[...query]) + parameters.joined(separator: "&")
-    }
+    /// The URL as logs and errors show it: rebuilt from what libpq reads, never with a
+    /// password; one libpq cannot read is not shown at all.
+    public var redactedURL: String { PostgresURL(url)?.redacted ?? "(a PostgreSQL URL libpq cannot read)" }
 
     /// libpq's connection keywords. The URL goes in as `dbname`, which libpq expands; what
     /// follows it overrides what the URL says, so a URL cannot turn TLS checking off.
@@ -69,7 +55,7 @@ public struct PostgresSettings: Hashable, Sendable {
         // A transaction left open by a controller that froze or lost its network ends after
         // 5 s, so the locks it holds (the leader row's, in a fenced write) never hold up a takeover.
         pairs.append(("options", "-c DateStyle=ISO,YMD -c TimeZone=UTC -c statement_timeout=\(statementTimeoutMilliseconds)"
-                      + " -c idle_in_transaction_session_timeout=5000"))
+                      + " -c idle_in_transaction_session_timeout=5000 -c client_min_messages=warning"))
         return pairs
     }
 }
@@ -178,7 +164,9 @@ final class PostgresConnection {
 
     /// Runs one statement with `$1…` bound to `parameters` (nil is NULL).
     @discardableResult
-    func execute(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws(StoreError) -> PostgresRows {
+    /// - Parameter patience: how long to wait for the answer; the statement timeout and
+    ///   two seconds unless the caller knows better (a migration).
+    func execute(_ sql: String, _ parameters: [(any PostgresBindable)?] = [], patience: Duration? = nil) throws(StoreError) -> PostgresRows {
         let texts = parameters.map { $0.map { strdup($0.postgresText) } ?? nil }
         defer { texts.forEach { free($0) } }
         // Without parameters, libpq's simple protocol, which also runs a script of several
@@ -194,7 +182,7 @@ final class PostgresConnection {
             abandon()
             throw error
         }
-        let result = try awaitResult()
+        let result = try awaitResult(patience: patience ?? .milliseconds(settings.statementTimeoutMilliseconds + 2000))
         defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
@@ -225,8 +213,8 @@ final class PostgresConnection {
     /// for at most `statementTimeout` and two seconds more. The server enforces the timeout
     /// itself; this deadline is for a server that cannot (frozen, or its host gone without a
     /// word): the connection is then closed, and the caller gets an error instead of a hang.
-    private func awaitResult() throws(StoreError) -> OpaquePointer? {
-        let deadline = ContinuousClock.now + .milliseconds(settings.statementTimeoutMilliseconds + 2000)
+    private func awaitResult(patience: Duration) throws(StoreError) -> OpaquePointer? {
+        let deadline = ContinuousClock.now + patience
         var kept: OpaquePointer?
         // Any way out but a result closes the connection: one left mid-statement or
         // mid-transaction must never be lent again.
@@ -247,7 +235,7 @@ final class PostgresConnection {
                 let ready = left > .zero ? poll(&descriptor, 1, Int32(clamping: max(1, milliseconds))) : 0
                 if ready < 0 && errno == EINTR { continue }
                 if ready == 0 {
-                    throw fail("57014", "the database did not answer within \(settings.statementTimeoutMilliseconds / 1000 + 2) s; the connection was closed")
+                    throw fail("57014", "the database did not answer within \(patience.components.seconds) s; the connection was closed")
                 }
                 guard ready > 0, PQconsumeInput(handle) == 1 else { throw fail("08006", lastError) }
                 if unsent == 1 { unsent = PQflush(handle) }

@@ -12,9 +12,12 @@ final class PostgresPool: @unchecked Sendable {
     private var idle: [PostgresConnection] = []
     private var lent = 0
     private var unreachable: (until: ContinuousClock.Instant, reason: String)?
+    /// Once the window has passed, one caller tries the database; the rest still fail at
+    /// once until it has an answer, so a database that hangs holds up one request, not all.
+    private var probing = false
     private let condition = NSCondition()
 
-    init(_ settings: PostgresSettings, limit: Int = 4, failFast: Duration = .seconds(2)) {
+    init(_ settings: PostgresSettings, limit: Int = 4, failFast: Duration = .seconds(5)) {
         self.settings = settings
         self.limit = limit
         self.failFast = failFast
@@ -26,9 +29,11 @@ final class PostgresPool: @unchecked Sendable {
         let connection = try borrow()
         defer { giveBack(connection) }
         do {
-            return try body(connection)
+            let value = try body(connection)
+            markReachable()
+            return value
         } catch {
-            if connection.isBroken { markUnreachable("\(error)") }
+            if connection.isBroken { markUnreachable("\(error)") } else { markReachable() }
             throw error
         }
     }
@@ -41,6 +46,17 @@ final class PostgresPool: @unchecked Sendable {
     private func markUnreachable(_ reason: String) {
         condition.lock()
         unreachable = (ContinuousClock.now + failFast, reason)
+        probing = false
+        condition.unlock()
+    }
+
+    /// The database answered (a result or an SQL error).
+    private func markReachable() {
+        condition.lock()
+        if unreachable != nil || probing {
+            unreachable = nil
+            probing = false
+        }
         condition.unlock()
     }
 
@@ -49,11 +65,12 @@ final class PostgresPool: @unchecked Sendable {
         while true {
             // Checked again after every wait: callers queued behind one that found the
             // database gone get the error too, instead of each trying it in turn.
-            if let unreachable, ContinuousClock.now < unreachable.until {
+            if let unreachable, ContinuousClock.now < unreachable.until || probing {
                 condition.unlock()
                 throw StoreError.unusable(settings.redactedURL, "the database did not answer a moment ago (\(unreachable.reason)); "
                                           + "trying again shortly")
             }
+            if unreachable != nil { probing = true }
             if !idle.isEmpty || lent < limit { break }
             condition.wait()
         }
@@ -70,6 +87,7 @@ final class PostgresPool: @unchecked Sendable {
             condition.lock()
             lent -= 1
             unreachable = (ContinuousClock.now + failFast, error.description)
+            probing = false
             condition.broadcast()
             condition.unlock()
             throw error

@@ -119,7 +119,7 @@ enum PostgresSchema {
             }
             for migration in migrations {
                 if !applied.contains(migration.name) {
-                    try connection.execute(migration.sql)
+                    try connection.execute(migration.sql, patience: .seconds(3600))
                     try connection.execute("INSERT INTO dploy_migration (name) VALUES ($1)", [migration.name])
                 }
                 if migration.name == last { break }

@@ -100,10 +100,14 @@ public final class PostgresStore: Store {
                 RETURNING mac
                 """, [mac.description, generation])
             guard moved.first != nil else { return false }
-            try connection.execute("""
+            let closed = try connection.execute("""
                 UPDATE install SET finished_at = $3
                 WHERE mac = $1 AND generation = $2 AND finished_at IS NULL AND failed_at IS NULL
                 """, [mac.description, generation, at])
+            if closed.affected == 0 {
+                try connection.execute("INSERT INTO install (mac, generation, started_at, finished_at) VALUES ($1, $2, $3, $3)",
+                                       [mac.description, generation, at])
+            }
             try Self.insert(connection, .installFinished(mac, generation: generation, at: at))
             return true
         }
