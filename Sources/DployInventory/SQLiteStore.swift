@@ -209,7 +209,7 @@ public final class SQLiteStore: Store {
         public init() {}
     }
 
-    /// Deletes events and BMC readings past `retention` at `now`; returns how many rows went.
+    /// Deletes events, BMC readings and finished BMC jobs past `retention` at `now`; returns how many rows went.
     @discardableResult
     public func prune(_ retention: Retention, now: Date) throws -> Int {
         try pool.write { db in
@@ -221,6 +221,13 @@ public final class SQLiteStore: Store {
                            arguments: [max(retention.maxEvents, 0)])
             deleted += db.changesCount
             try db.execute(sql: "DELETE FROM bmcReading WHERE readAt < ?", arguments: [readingCutoff])
+            deleted += db.changesCount
+            // Finished BMC jobs go with the events of their time, except each machine's newest
+            // per step: the planner reads it to know a flash was done or failed.
+            try db.execute(sql: """
+                DELETE FROM bmcJob WHERE state NOT IN ('queued', 'running') AND finishedAt < ?
+                AND id NOT IN (SELECT max(id) FROM bmcJob GROUP BY machine, step)
+                """, arguments: [eventCutoff])
             deleted += db.changesCount
             return deleted
         }
