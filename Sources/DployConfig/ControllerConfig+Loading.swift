@@ -142,8 +142,10 @@ extension ControllerConfig {
             reader.finish()
         }
         var bmcConcurrency = 16, bmcObserve = false, bmcFirmwareTimeout = ControllerConfig.defaultFirmwareTimeout
+        var bmcJobWorkers = ControllerConfig.defaultJobWorkers
         if let bmc = reader.mapping("bmc") {
             bmcConcurrency = bmc.int("concurrency", minimum: 1)?.value ?? 16
+            bmcJobWorkers = bmc.int("jobWorkers", minimum: 1)?.value ?? bmcJobWorkers
             bmcObserve = bmc.bool("observe")?.value ?? false
             bmcFirmwareTimeout = bmc.parsed("firmwareTimeout", Duration.parseSpec)?.value ?? bmcFirmwareTimeout
             bmc.finish()
@@ -172,6 +174,7 @@ extension ControllerConfig {
         config.bmcConcurrency = bmcConcurrency
         config.bmcObserve = bmcObserve
         config.bmcFirmwareTimeout = bmcFirmwareTimeout
+        config.bmcJobWorkers = bmcJobWorkers
         config.discovery = discovery
         config.imaging = imaging
         config.sshKnownHostsFile = knownHosts

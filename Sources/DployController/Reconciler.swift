@@ -210,6 +210,7 @@ public struct Reconciler: Sendable {
             for run in try store.runningTaskRuns(actions: TaskActionKind.imaging, at: clock.now()) {
                 if let mac = run.mac { observed.imaging[mac] = run.key.task }
             }
+            observed.bmcJobs = Dictionary(grouping: try store.latestBMCJobs(), by: \.machine)
             for (mac, attempt) in try store.latestAttempts() {
                 if attempt.failedAt != nil {
                     observed.failedInstalls[mac] = attempt.generation
@@ -267,8 +268,12 @@ public struct Reconciler: Sendable {
     /// Applies a plan. With `fleet` (the desired state the plan was made from), BMC steps
     /// run through each machine's BMC; without it, a plan with BMC steps is refused. Firmware
     /// progress goes to `logger`, one event per firmware component to `recordEvent`.
+    ///
+    /// With `jobs` (the store and the runner that works its queue), firmware and BIOS steps
+    /// are recorded as BMC jobs and the apply returns without waiting on them.
     public func apply(_ result: PlanResult, fleet: Fleet? = nil, logger: Logger? = nil,
-                      recordEvent: (@Sendable (MachineEvent) -> Void)? = nil) throws -> Applier.Report {
+                      recordEvent: (@Sendable (MachineEvent) -> Void)? = nil,
+                      jobs: (store: any Store, runner: BMCJobRunner?)? = nil) throws -> Applier.Report {
         if config.mode == .planOnly { throw ReconcileError.planOnly(configPath, "mode: plan-only") }
         if config.suspend { throw ReconcileError.planOnly(configPath, "suspend: true") }
         // Installers rendered without the key would call back with no token, be refused, and
@@ -279,7 +284,8 @@ public struct Reconciler: Sendable {
         let report: Applier.Report
         do {
             report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig)
-                .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent) })
+                .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent) },
+                       jobs: jobs.flatMap { jobs in fleet.map { StoreJobQueue(store: jobs.store, runner: jobs.runner, fleet: $0, clock: clock) } })
         } catch {
             // Which files it changed before failing is not known: look at all of them next time.
             observationCache?.lastVerified = nil

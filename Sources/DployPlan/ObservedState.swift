@@ -35,6 +35,9 @@ public struct ObservedState: Hashable, Sendable {
     public var taskRuns: [TaskRunKey: TaskRunState] = [:]
     /// Machines in their imaging environment, by MAC, with the task: their BMC steps wait.
     public var imaging: [MACAddress: String] = [:]
+    /// Each machine's newest BMC job per step, by machine name (`Store.latestBMCJobs`):
+    /// steps with a job queued or running are not planned again, nor failed flashes.
+    public var bmcJobs: [String: [BMCJob]] = [:]
 
     public init(files: [OutputPath: ObservedFile] = [:], installedGenerations: [MACAddress: Int] = [:],
                 power: [MACAddress: ObservedPower] = [:], discovered: [MACAddress: String] = [:]) {

@@ -392,6 +392,13 @@ public enum Planner {
             reasons.append(Reason(.biosUnread, message))
             notes.append(Reason(.biosUnread, "\(machine.name): \(message)"))
         }
+        if let generation = facts.installing, actions.contains(where: { $0.kind == .updateFirmware }) {
+            // A flash resets parts of the machine (iLO, the ROM after reboot): never under an installer.
+            actions.removeAll { $0.kind == .updateFirmware }
+            reasons.append(Reason(.installInProgress, "installing generation \(generation): firmware waits until the install ends"))
+        }
+        BMCJobGate.apply(observed.bmcJobs[machine.name] ?? [], machine: machine.name, actions: &actions, reasons: &reasons,
+                         notes: &notes)
         if let task = observed.imaging[mac], actions.contains(where: \.needsBMC) {
             // Like an install, an image being written or read is never power-cycled under it.
             actions.removeAll(where: \.needsBMC)
