@@ -133,6 +133,8 @@ public struct ControllerConfig: Hashable, Sendable {
     /// thread of its own (`bmc: {jobWorkers: N}`): at most this many BMCs are driven at once.
     public var bmcJobWorkers: Int = ControllerConfig.defaultJobWorkers
     public static let defaultJobWorkers = 8
+    /// How often a running firmware update is polled (`bmc: {pollInterval: 5s}`).
+    public var bmcPollInterval: Duration = .seconds(5)
     /// The discovery environment unknown machines boot: kernel, initrd, arguments.
     public var discovery: BootEnvironment?
     /// The secrets folder: `NAME.yaml` files, mode 0600.

@@ -24,7 +24,7 @@ struct BMCJobTests {
         let images: FileServer
         let reconciler: Reconciler
 
-        init() async throws {
+        init(bmc: String = "bmc: {jobWorkers: 4, firmwareTimeout: 2m}") async throws {
             let ilo5 = try ILOFixture(generation: 5), ilo6 = try ILOFixture(generation: 6)
             let folder = try TemporaryFolder(prefix: "dploy-jobs")
             (self.ilo5, self.ilo6, self.folder) = (ilo5, ilo6, folder)
@@ -67,7 +67,7 @@ struct BMCJobTests {
                     """
             }
             try folder.write("specs/fleet.yaml", specs, mode: 0o644)
-            try folder.write("dploy.yaml", BMCLab.applyingConfig("bmc: {jobWorkers: 4, firmwareTimeout: 2m}"), mode: 0o644)
+            try folder.write("dploy.yaml", BMCLab.applyingConfig(bmc), mode: 0o644)
             let config = try ControllerConfig.load(path: folder.file("dploy.yaml")).get()
             reconciler = Reconciler(config: config, configPath: folder.file("dploy.yaml"))
         }
@@ -182,5 +182,31 @@ struct BMCJobTests {
         let again = try reconciler.plan(desired: desired, store: store, bmc: read)
         #expect(!again.plan.actions.contains { $0.machine == "gen10-box" && $0.kind == .updateFirmware })
         #expect(again.plan.notes.contains { $0.code == .bmcJobFailed && $0.message.contains("dploy jobs retry \(job.id)") })
+    }
+
+    @Test("the daemon's run queues the flashes and finishes without them; its workers flash, and /metrics counts them")
+    func loopQueuesAndWorkersFlash() async throws {
+        let lab = try await Lab(bmc: "bmc: {observe: true, jobWorkers: 2, pollInterval: 1s, firmwareTimeout: 2m}")
+        defer { lab.images.stop() }
+        let reconciler = lab.reconciler
+        let store = try #require(try reconciler.openStore(creating: true))
+        let metrics = ControllerMetrics()
+        let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: metrics, logger: Logger(label: "test.loop"))
+        defer { loop.jobs.stop() }
+        await loop.runOnce(trigger: "start")
+        let run = try #require(loop.status.lastRun)
+        #expect(run.result == .converged, "\(loop.status.lastError ?? "")")
+        #expect(run.message.contains("2 BMC jobs queued"), "\(run.message)")
+        // The run was over before any flash was: each takes several 1 s polls, and neither is done yet.
+        let atRunEnd = try store.bmcJobs(states: nil, machine: nil, limit: 10)
+        #expect(atRunEnd.count == 2 && atRunEnd.allSatisfy(\.state.isActive), "\(atRunEnd)")
+        #expect(metrics.exposition().contains("dploy_bmc_jobs{"), "the gauge is exported")
+
+        #expect(try await eventually(60) { try store.bmcJobs(states: [.succeeded], machine: nil, limit: 10).count == 2 })
+        #expect(metrics.exposition().contains("dploy_bmc_jobs_finished_total{state=\"succeeded\"} 2"))
+        let posts = (try await lab.simpleUpdates(lab.ilo5), try await lab.simpleUpdates(lab.ilo6))
+        #expect(posts == (1, 1))
+        let events = try store.events(for: MACAddress("52:54:00:00:02:01")!, limit: 20).map(\.kind)
+        #expect(events.contains("job-queued") && events.contains("firmware-updated"), "\(events)")
     }
 }

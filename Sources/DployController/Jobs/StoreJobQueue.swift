@@ -43,6 +43,7 @@ extension Reconciler {
                              finished: @escaping @Sendable (BMCJob, BMCJobState) -> Void = { _, _ in }) -> BMCJobRunner {
         var settings = BMCJobRunner.Settings(workers: config.bmcJobWorkers)
         settings.firmwareTimeout = config.bmcFirmwareTimeout
+        settings.pollInterval = config.bmcPollInterval
         let secrets = secretStore, base = bmcBaseDirectory
         return BMCJobRunner(store: store, settings: settings,
                             access: { fleet().map { BMCJobAccess(fleet: $0, secrets: secrets, baseDirectory: base, warnings: warnings) } },
