@@ -48,6 +48,8 @@ public final class BMCJobRunner: Sendable {
 
     private struct RunnerState {
         var started = false
+        /// The worker threads were started (once, at the first job).
+        var spawned = false
         var stopping = false
         var resumable: [BMCJob] = []
         var busy = 0
@@ -70,33 +72,53 @@ public final class BMCJobRunner: Sendable {
         self.finished = finished
     }
 
-    /// Starts the workers, once. Jobs a previous runner left `running` are taken first.
+    /// Lets the runner work: the first call takes the jobs a previous runner left `running`
+    /// (resumed first). The worker threads start with the first job there is to run, here
+    /// or at `wake()`, so a daemon that never queues one never starts them. Called again
+    /// (each reconcile of the leader), it looks for jobs queued meanwhile by another
+    /// process (`dploy jobs retry`) while the threads are not started yet.
     public func start() throws {
-        let resumable = try store.bmcJobs(states: [.running], machine: nil, limit: Int.max).sorted { $0.id < $1.id }
-        let start = state.withLock { state -> Bool in
-            guard !state.started else { return false }
-            state.started = true
-            state.resumable = resumable
+        let first = state.withLock { state -> Bool? in
+            if state.stopping || state.spawned { return nil }
+            defer { state.started = true }
+            return !state.started
+        }
+        guard let first else { return }
+        if first {
+            let resumable = try store.bmcJobs(states: [.running], machine: nil, limit: Int.max).sorted { $0.id < $1.id }
+            if !resumable.isEmpty {
+                logger.info("resuming \(resumable.count) BMC job\(resumable.count == 1 ? "" : "s") left running: \(resumable.map { "\($0.id)" }.joined(separator: ", "))")
+                state.withLock { $0.resumable = resumable }
+                spawnWorkers()
+                return
+            }
+        }
+        if try !store.bmcJobs(states: [.queued], machine: nil, limit: 1).isEmpty { spawnWorkers() }
+    }
+
+    /// A job was queued: the workers start if they have not, and an idle one looks now
+    /// rather than at its next poll.
+    public func wake() {
+        if state.withLock({ $0.started && !$0.spawned }) { spawnWorkers() }
+        signal.lock()
+        state.withLock { $0.wakes += 1 }
+        signal.broadcast()
+        signal.unlock()
+    }
+
+    private func spawnWorkers() {
+        let spawn = state.withLock { state -> Bool in
+            guard state.started, !state.spawned, !state.stopping else { return false }
+            state.spawned = true
             state.alive = settings.workers
             return true
         }
-        guard start else { return }
-        if !resumable.isEmpty {
-            logger.info("resuming \(resumable.count) BMC job\(resumable.count == 1 ? "" : "s") left running: \(resumable.map { "\($0.id)" }.joined(separator: ", "))")
-        }
+        guard spawn else { return }
         for index in 0..<settings.workers {
             let thread = Thread { [self] in work() }
             thread.name = "dploy-bmc-job-\(index)"
             thread.start()
         }
-    }
-
-    /// A job was queued: an idle worker looks now rather than at its next poll.
-    public func wake() {
-        signal.lock()
-        state.withLock { $0.wakes += 1 }
-        signal.broadcast()
-        signal.unlock()
     }
 
     /// Stops the workers and waits for them. A job being followed stays `running` in the

@@ -1,0 +1,182 @@
+import DployApply
+@testable import DployBMC
+import DployConfig
+import DployController
+import DployInventory
+import DployPlan
+import DploySpec
+import DployTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// Many iLOs in one fixture process (`ilo_fixture.py --count N`), each on its own port with
+/// its own state; iLO 5 flashes that take `updateSeconds` of wall time.
+final class ILOFleetFixture: @unchecked Sendable {
+    let folder: TemporaryFolder
+    let certificate: TestCertificate
+    let ports: [Int]
+    let username = "Administrator"
+    let password: String
+    private let child: ChildProcess
+
+    init(count: Int, updateSeconds: Double) throws {
+        folder = try TemporaryFolder(prefix: "dploy-ilos")
+        certificate = try TestCertificate(in: folder)
+        password = "ilo-" + UUID().uuidString.prefix(12)
+        try folder.write("password", password)
+        child = try ChildProcess(try Tool.python3.require(), [
+            fixtures.appendingPathComponent("ilo_fixture.py").path, "--cert", certificate.certificate, "--key", certificate.key,
+            "--user", username, "--password-file", folder.file("password"), "--generation", "5",
+            "--count", String(count), "--update-seconds", String(updateSeconds),
+        ])
+        let line = child.firstLine()
+        let ports = line.hasPrefix("PORTS ") ? line.dropFirst(6).split(separator: " ").compactMap { Int($0) } : []
+        guard ports.count == count else { throw ToolFailure(message: "the iLO fleet fixture did not start: '\(line)'") }
+        self.ports = ports
+    }
+
+    func baseURL(_ index: Int) -> String { "https://127.0.0.1:\(ports[index])" }
+
+    /// Each iLO's request log, by port.
+    func logs() throws -> [Int: [JSONValue]] {
+        var options = quickOptions()
+        options.useSessions = false
+        let basic = RedfishConnection(endpoint: try BMCEndpoint(address: baseURL(0), username: username, password: password,
+                                                                tls: TLSPolicy(caFile: certificate.certificate)), options: options)
+        defer { basic.close() }
+        let bmcs = try basic.get("/_fixture/all-logs").json?["bmcs"]?.array ?? []
+        return Dictionary(bmcs.compactMap { bmc in bmc["port"]?.int.map { ($0, bmc["log"]?.array ?? []) } }) { first, _ in first }
+    }
+
+    func stop() { child.stop() }
+}
+
+/// The worker pool at fleet scale: 200 emulated iLO 5s whose flashes take a second each,
+/// 16 workers, a runner stopped in the middle and another resuming. Proved from the
+/// fixture's request logs: one SimpleUpdate per BMC across the restart, and never more than
+/// 16 flashes under way at once.
+@Suite("BMC jobs at fleet scale", .requires(.python3, .openssl))
+struct BMCJobScaleTests {
+    static let machines = 200, workers = 16, updateSeconds = 1.0
+
+    @Test("200 flashes, 16 at a time, across a restart: each BMC asked once")
+    func twoHundredFlashes() async throws {
+        let ilos = try ILOFleetFixture(count: Self.machines, updateSeconds: Self.updateSeconds)
+        defer { ilos.stop() }
+        let lab = try TemporaryFolder(prefix: "dploy-jobs-scale")
+        for sub in ["specs", "secrets", "images/fw"] {
+            try FileManager.default.createDirectory(atPath: lab.file(sub), withIntermediateDirectories: true)
+        }
+        try lab.write("images/fw/ilo5_308.fwpkg", String(repeating: "iLO 5 3.08 firmware\n", count: 500), mode: 0o644)
+        let images = try await FileServer(serving: lab.file("images"), log: lab.file("images.log"))
+        defer { images.stop() }
+        let sha256 = String(try run("/usr/bin/sha256sum", [lab.file("images/fw/ilo5_308.fwpkg")]).prefix(64))
+        try lab.write("secrets/ilo.yaml", "username: \(ilos.username)\npassword: '\(ilos.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
+        var specs = """
+            apiVersion: dploy.org/v1
+            kind: FirmwareBaseline
+            metadata: {name: gen10}
+            spec:
+              models: ["ProLiant DL180 Gen10"]
+              components:
+                - {name: "iLO 5", version: "3.08", image: "http://127.0.0.1:\(images.port)/fw/ilo5_308.fwpkg", sha256: "\(sha256)"}
+            ---
+            apiVersion: dploy.org/v1
+            kind: Group
+            metadata: {name: rack}
+            spec:
+              selector: {rack: r1}
+              defaults: {firmware: gen10}
+            ---
+
+            """
+        for index in 0..<Self.machines {
+            specs += """
+                apiVersion: dploy.org/v1
+                kind: Machine
+                metadata: {name: node-\(index), labels: {rack: r1}}
+                spec:
+                  mac: "52:54:01:00:\(String(format: "%02x:%02x", index / 256, index % 256))"
+                  bmc: {address: "\(ilos.baseURL(index))", credentials: ilo, fingerprint: "\(ilos.certificate.fingerprint)"}
+                ---
+
+                """
+        }
+        try lab.write("specs/fleet.yaml", specs, mode: 0o644)
+        try lab.write("dploy.yaml", BMCLab.applyingConfig("bmc: {concurrency: 16, jobWorkers: \(Self.workers), firmwareTimeout: 5m}"), mode: 0o644)
+        let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.file("dploy.yaml")).get(), configPath: lab.file("dploy.yaml"))
+        try reconciler.makeCallbackKey()
+        let store = try #require(try reconciler.openStore(creating: true))
+        let desired = try reconciler.loadDesired()
+
+        let clock = ContinuousClock()
+        var start = clock.now
+        let read = await reconciler.observeBMCs(desired.fleet)
+        let observeTime = clock.now - start
+        #expect(read.firmware.count == Self.machines, "\(read.observations.compactMap(\.error).prefix(3))")
+        let result = try reconciler.plan(desired: desired, store: store, bmc: read)
+        #expect(result.plan.actions.count { $0.kind == .updateFirmware } == Self.machines)
+
+        start = clock.now
+        let report = try reconciler.apply(result, fleet: desired.fleet, jobs: (store, nil))
+        let applyTime = clock.now - start
+        #expect(report.jobIDs.count == Self.machines)
+
+        func runner() -> BMCJobRunner {
+            var settings = BMCJobRunner.Settings(workers: Self.workers)
+            settings.pollInterval = .milliseconds(250)
+            settings.idlePoll = .milliseconds(100)
+            return BMCJobRunner(store: store, settings: settings,
+                                access: { BMCJobAccess(fleet: desired.fleet, secrets: reconciler.secretStore, baseDirectory: reconciler.bmcBaseDirectory) },
+                                logger: Logger(label: "test.scale"))
+        }
+        start = clock.now
+        let first = runner()
+        try first.start()
+        #expect(try await eventually(120) { try store.bmcJobs(states: [.succeeded], machine: nil, limit: 1000).count >= Self.machines / 3 })
+        first.stop()
+        let midway = try store.bmcJobs(states: nil, machine: nil, limit: 1000)
+        let inFlight = midway.filter { $0.state == .running }
+        #expect(!inFlight.isEmpty && inFlight.allSatisfy { $0.tracking != nil }, "stopped with flashes under way")
+        #expect(midway.contains { $0.state == .queued }, "and flashes not started yet")
+
+        let second = runner()
+        try second.start()
+        #expect(second.waitUntilIdle(timeout: .seconds(300)))
+        second.stop()
+        let flashTime = clock.now - start
+        let done = try store.bmcJobs(states: nil, machine: nil, limit: 1000)
+        #expect(done.count == Self.machines && done.allSatisfy { $0.state == .succeeded }, "\(done.filter { $0.state != .succeeded }.prefix(3))")
+
+        // From the iLOs' side: one SimpleUpdate each, and never more than `workers` flashing at once.
+        let logs = try ilos.logs()
+        var posts: [Double] = []
+        for port in ilos.ports {
+            let simpleUpdates = (logs[port] ?? []).filter {
+                $0["method"]?.string == "POST" && $0["path"]?.string?.lowercased().contains("simpleupdate") == true
+            }
+            #expect(simpleUpdates.count == 1, "port \(port) was asked \(simpleUpdates.count) times")
+            posts += simpleUpdates.compactMap { $0["t"]?.double }
+        }
+        // Each flash is under way from its POST for updateSeconds; an end sorts before a start at the same time.
+        var edges: [(time: Double, change: Int)] = []
+        for post in posts {
+            edges.append((post, 1))
+            edges.append((post + Self.updateSeconds, -1))
+        }
+        edges.sort { a, b in a.time != b.time ? a.time < b.time : a.change < b.change }
+        var flashing = 0, most = 0
+        for edge in edges {
+            flashing += edge.change
+            most = max(most, flashing)
+        }
+        #expect(most <= Self.workers, "at most \(Self.workers) flashes at once, saw \(most)")
+        #expect(most >= Self.workers / 2, "the pool did run flashes in parallel (\(most))")
+        let ideal = Double(Self.machines) * Self.updateSeconds / Double(Self.workers)
+        let stoppedDone = midway.count { $0.state == .succeeded }
+        let summary = "BMC jobs at scale: \(Self.machines) BMCs, observe \(observeTime), queue \(Self.machines) jobs \(applyTime), "
+        let flashes = "flashes \(flashTime) with \(Self.workers) workers (\(Self.updateSeconds) s each, ideal \(ideal) s), "
+        print(summary + flashes + "most at once \(most), stopped with \(stoppedDone) done and \(inFlight.count) in flight")
+    }
+}
