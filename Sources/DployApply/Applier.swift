@@ -42,9 +42,10 @@ public struct Applier: Sendable {
     /// and the DHCP configuration they rely on are in place, and only when `bmc` is given;
     /// without it a plan with BMC steps changes nothing and says so.
     ///
-    /// With `jobs`, firmware and BIOS steps are recorded as jobs there instead of run, and a
-    /// machine's BMC steps after its first job wait for a later plan: its steps stay in
-    /// order without this apply waiting on any BMC.
+    /// With `jobs`, firmware and BIOS steps are recorded as jobs there instead of run (in
+    /// plan order, which the workers keep per machine), and a machine's other BMC steps after
+    /// its first job wait for a later plan: its steps stay in order without this apply
+    /// waiting on any BMC.
     public func apply(_ result: PlanResult, bmc: (any BMCActions)? = nil, jobs: (any BMCJobQueue)? = nil) throws -> Report {
         let actions = result.plan.actions
         let bmcMachines = bmc != nil ? [] : Set(actions.filter(\.needsBMC).compactMap(\.machine))
@@ -150,7 +151,9 @@ public struct Applier: Sendable {
         var waiting: Set<String> = []
         for action in actions where action.needsBMC {
             guard let machine = action.machine, failures[machine] == nil else { continue }
-            if waiting.contains(machine) {
+            // After a machine's first job, its later jobs queue behind it (the store runs a
+            // machine's jobs in order and skips the rest when one fails); its other steps wait.
+            if waiting.contains(machine) && action.jobStep == nil {
                 report.deferred.append("\(machine): \(action.kind.rawValue)")
                 continue
             }

@@ -136,6 +136,11 @@ public final class FleetBMC: BMCActions {
             served = try ImageDigest.sha256(of: target.image, timeout: firmwareTimeout).sha256
             imageDigests[target.image] = served
         }
+        try Self.check(target, served: served)
+    }
+
+    /// Refuses a firmware step whose image URL served another SHA-256 than the baseline's.
+    static func check(_ target: FirmwareTarget, served: String) throws {
         guard served == target.sha256.lowercased() else {
             throw BMCStepRefused("firmware '\(target.component)' \(target.version): \(target.image) serves sha256 \(served), "
                 + "but the baseline says \(target.sha256.lowercased()); the BMC was not asked to flash it")

@@ -72,6 +72,16 @@ struct BMCJobTests {
             reconciler = Reconciler(config: config, configPath: folder.file("dploy.yaml"))
         }
 
+        /// The store, the desired state, the BMCs as read now, and the plan made from them.
+        func planned() async throws -> (SQLiteStore, DesiredState, ObservedBMCs, PlanResult) {
+            try reconciler.makeCallbackKey()
+            let store = try #require(try reconciler.openStore(creating: true))
+            let desired = try reconciler.loadDesired()
+            let read = await reconciler.observeBMCs(desired.fleet)
+            #expect(read.observations.allSatisfy { $0.error == nil }, "\(read.observations.compactMap(\.error))")
+            return (store, desired, read, try reconciler.plan(desired: desired, store: store, bmc: read))
+        }
+
         func simpleUpdates(_ fixture: ILOFixture) async throws -> Int {
             try await fixture.requests().count {
                 $0["method"]?.string == "POST" && $0["path"]?.string?.lowercased().contains("simpleupdate") == true
@@ -93,12 +103,7 @@ struct BMCJobTests {
         let lab = try await Lab()
         defer { lab.images.stop() }
         let reconciler = lab.reconciler
-        try reconciler.makeCallbackKey()
-        let store = try #require(try reconciler.openStore(creating: true))
-        let desired = try reconciler.loadDesired()
-        let read = await reconciler.observeBMCs(desired.fleet)
-        #expect(read.observations.allSatisfy { $0.error == nil }, "\(read.observations.compactMap(\.error))")
-        let result = try reconciler.plan(desired: desired, store: store, bmc: read)
+        let (store, desired, read, result) = try await lab.planned()
         #expect(result.plan.actions.filter { $0.kind == .updateFirmware }.compactMap(\.machine) == ["gen10-box", "gen11-box"])
 
         // The apply records two jobs and returns: no worker runs yet, and no BMC was asked to flash.
@@ -157,11 +162,7 @@ struct BMCJobTests {
         let lab = try await Lab()
         defer { lab.images.stop() }
         let reconciler = lab.reconciler
-        try reconciler.makeCallbackKey()
-        let store = try #require(try reconciler.openStore(creating: true))
-        let desired = try reconciler.loadDesired()
-        let read = await reconciler.observeBMCs(desired.fleet)
-        let result = try reconciler.plan(desired: desired, store: store, bmc: read)
+        let (store, desired, read, result) = try await lab.planned()
         let step = try #require(result.plan.actions.first { $0.machine == "gen10-box" && $0.kind == .updateFirmware })
         // What a daemon killed right after recording its intent leaves behind.
         let planned = try #require(step.bmcJob(mac: nil, at: Date()))

@@ -1,7 +1,7 @@
 import DployApply
 import DployController
 import DployInventory
-import DployPlan
+@testable import DployPlan
 import DploySpec
 import Foundation
 import Testing
@@ -60,19 +60,20 @@ struct BMCJobPlanTests {
         let (copy, reconciler, base) = try lab()
         defer { withExtendedLifetime(copy) {} }
         var observed = base
-        observed.firmware[web01] = ObservedFirmware(model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.96 Aug 17 2023"])
+        observed.firmware[web01] = ObservedFirmware(model: "ProLiant DL360 Gen10",
+                                                    versions: ["iLO 5": "2.96 Aug 17 2023", "System ROM": "U32 v2.80 (01/11/2024)"])
         observed.power[web01] = .off
         let desired = try reconciler.loadDesired()
         let planned = try Planner.plan(desired: desired, observed: observed, settings: reconciler.settings)
         let steps = try #require(planned.plan.machines.first { $0.machine == "web-01" }).actions.filter(\.needsBMC).map(\.kind)
-        #expect(steps == [.power, .updateFirmware])
+        #expect(steps == [.power, .updateFirmware, .updateFirmware])
 
-        // The applier queues the flash; power (planned before it) still runs, nothing after the job does.
+        // The applier queues both flashes, in plan order; power (planned before them) still runs.
         let bmc = RecordingBMC(), queue = RecordingJobQueue()
         let report = try Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil).apply(planned, bmc: bmc, jobs: queue)
         #expect(bmc.calls == ["web-01 on"])
-        #expect(queue.queued == ["web-01 firmware iLO 5 3.08"])
-        #expect(report.queuedJobs == ["web-01: firmware iLO 5 3.08 (job 1)"] && report.jobIDs == [1])
+        #expect(queue.queued == ["web-01 firmware System ROM U32 v2.90", "web-01 firmware iLO 5 3.08"])
+        #expect(report.jobIDs == [1, 2] && report.deferred.isEmpty)
 
         // While it installs: no flash.
         var installing = observed
@@ -84,12 +85,34 @@ struct BMCJobPlanTests {
         // Its job failed: not flashed again, and the note says how to retry; a BIOS job that failed is planned again.
         observed.bmcJobs["web-01"] = [job("web-01", "firmware iLO 5 3.08", .failed)]
         let failed = try Planner.plan(desired: desired, observed: observed, settings: reconciler.settings)
-        #expect(failed.plan.machines.first { $0.machine == "web-01" }?.actions.contains { $0.kind == .updateFirmware } != true)
+        func jobSteps(_ result: PlanResult) -> [String] {
+            result.plan.machines.first { $0.machine == "web-01" }?.actions.compactMap { $0.jobStep?.step } ?? []
+        }
+        #expect(jobSteps(failed) == ["firmware System ROM U32 v2.90"], "the other component is still flashed")
         #expect(failed.plan.notes.contains { $0.code == .bmcJobFailed && $0.message.contains("`dploy jobs retry 7`") })
         // A new baseline version is a new step: flashed.
         observed.bmcJobs["web-01"] = [job("web-01", "firmware iLO 5 3.06", .failed)]
         let newVersion = try Planner.plan(desired: desired, observed: observed, settings: reconciler.settings)
-        #expect(newVersion.plan.machines.first { $0.machine == "web-01" }?.actions.contains { $0.kind == .updateFirmware } == true)
+        #expect(jobSteps(newVersion) == ["firmware System ROM U32 v2.90", "firmware iLO 5 3.08"])
+    }
+
+    @Test("within one apply, a machine's reinstall steps after its BIOS job wait for a later plan")
+    func powerAfterJobWaits() throws {
+        let changes = [BIOSChange(name: "WorkloadProfile", current: .string("GeneralPowerEfficientCompute"), desired: .string("Virtualization-MaxPerformance"))]
+        let start = Reason(.generationBehind, "start the reinstall")
+        let plan = Plan(source: "test", revision: nil, fingerprint: "", machines: [MachinePlan(
+            machine: "web-02", change: .change, reasons: [start],
+            actions: [.setBIOSAttributes(machine: "web-02", changes, ifMatch: "W/\"1\"", reason: Reason(.biosDrift, "bios")),
+                      .bootOnceFromNetwork(machine: "web-02", reason: start), .power(machine: "web-02", .cycle, reason: start)])],
+            shared: [], notes: [])
+        let (copy, reconciler, _) = try lab()
+        defer { withExtendedLifetime(copy) {} }
+        let bmc = RecordingBMC(), queue = RecordingJobQueue()
+        let report = try Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil)
+            .apply(PlanResult(plan: plan, desiredFiles: FileContents()), bmc: bmc, jobs: queue)
+        #expect(queue.queued == ["web-02 bios"])
+        #expect(bmc.calls.isEmpty, "no boot-once nor cycle before the BIOS settings are pending")
+        #expect(report.deferred == ["web-02: bootOnceFromNetwork", "web-02: power"])
     }
 
     @Test("a step's job carries the action itself, and reads back as the same action")

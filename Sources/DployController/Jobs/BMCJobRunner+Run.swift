@@ -109,10 +109,7 @@ extension BMCJobRunner {
             served = try ImageDigest.sha256(of: target.image, timeout: settings.firmwareTimeout).sha256
             imageDigests.withLock { $0[target.image] = served }
         }
-        guard served == target.sha256.lowercased() else {
-            throw BMCStepRefused("firmware '\(target.component)' \(target.version): \(target.image) serves sha256 \(served), "
-                + "but the baseline says \(target.sha256.lowercased()); the BMC was not asked to flash it")
-        }
+        try FleetBMC.check(target, served: served)
     }
 
     private func finish(_ job: BMCJob, _ state: BMCJobState, _ error: String?, event: (kind: String, message: String),
