@@ -20,7 +20,7 @@ final class ILOFleetFixture: @unchecked Sendable {
     let password: String
     private let child: ChildProcess
 
-    init(count: Int, updateSeconds: Double) throws {
+    init(count: Int, updateSeconds: Double, flashTo: String) throws {
         folder = try TemporaryFolder(prefix: "dploy-ilos")
         certificate = try TestCertificate(in: folder)
         password = "ilo-" + UUID().uuidString.prefix(12)
@@ -28,7 +28,7 @@ final class ILOFleetFixture: @unchecked Sendable {
         child = try ChildProcess(try Tool.python3.require(), [
             fixtures.appendingPathComponent("ilo_fixture.py").path, "--cert", certificate.certificate, "--key", certificate.key,
             "--user", username, "--password-file", folder.file("password"), "--generation", "5",
-            "--count", String(count), "--update-seconds", String(updateSeconds),
+            "--count", String(count), "--update-seconds", String(updateSeconds), "--flash-to", flashTo,
         ])
         let line = child.firstLine()
         let ports = line.hasPrefix("PORTS ") ? line.dropFirst(6).split(separator: " ").compactMap { Int($0) } : []
@@ -62,7 +62,7 @@ struct BMCJobScaleTests {
 
     @Test("200 flashes, 16 at a time, across a restart: each BMC asked once")
     func twoHundredFlashes() async throws {
-        let ilos = try ILOFleetFixture(count: Self.machines, updateSeconds: Self.updateSeconds)
+        let ilos = try ILOFleetFixture(count: Self.machines, updateSeconds: Self.updateSeconds, flashTo: "iLO 5=3.08 Nov 01 2026")
         defer { ilos.stop() }
         let lab = try TemporaryFolder(prefix: "dploy-jobs-scale")
         for sub in ["specs", "secrets", "images/fw"] {
@@ -173,6 +173,13 @@ struct BMCJobScaleTests {
         }
         #expect(most <= Self.workers, "at most \(Self.workers) flashes at once, saw \(most)")
         #expect(most >= Self.workers / 2, "the pool did run flashes in parallel (\(most))")
+        // Read again, every BMC reports the baseline's version: nothing left to plan, nothing noted as flashed-but-old.
+        let reread = await reconciler.observeBMCs(desired.fleet)
+        let converged = try reconciler.plan(desired: desired, store: store, bmc: reread)
+        #expect(reread.firmware.values.allSatisfy { $0.versions["iLO 5"] == "3.08 Nov 01 2026" } && reread.firmware.count == Self.machines)
+        #expect(!converged.plan.actions.contains { $0.kind == .updateFirmware })
+        #expect(!converged.plan.notes.contains { $0.code == .firmwareFlashed || $0.code == .bmcJobActive })
+
         let ideal = Double(Self.machines) * Self.updateSeconds / Double(Self.workers)
         let stoppedDone = midway.count { $0.state == .succeeded }
         let summary = "BMC jobs at scale: \(Self.machines) BMCs, observe \(observeTime), queue \(Self.machines) jobs \(applyTime), "

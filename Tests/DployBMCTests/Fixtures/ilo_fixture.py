@@ -18,8 +18,10 @@ With --count N it is N iLOs in one process, each on a port of its own with its o
 (printed as "PORTS p1 p2 ..."), for tests of many BMCs; /_fixture/all-logs on any of them
 answers every one's request log. With --update-seconds S an iLO 5 flash takes S seconds of
 wall time (Writing with a percentage, then Complete) instead of moving on at each look, and
-an image URI containing "bad" ends in Error. Every logged request carries "t", seconds on
-the process's monotonic clock.
+an image URI containing "bad" ends in Error; with --flash-to "NAME=VERSION" as well, a
+flash that completes makes the firmware inventory list component NAME at VERSION, as an
+iLO does once the new firmware runs. Every logged request carries "t", seconds on the
+process's monotonic clock.
 """
 import argparse
 import copy
@@ -83,6 +85,7 @@ class State:
         self.fail_next = []
         self.update = None  # iLO 5: states still to show; iLO 6: the task
         self.update_seconds = args.update_seconds
+        self.flash_to = args.flash_to.split("=", 1) if args.flash_to else None
         self.port = None
         self.etag_counter = 0
 
@@ -344,6 +347,11 @@ class Handler(BaseHTTPRequestHandler):
                 state, percent = "Writing", int(100 * elapsed / st.update_seconds)
             else:
                 state, percent = ("Error", 80) if st.update["failing"] else ("Complete", 100)
+                if state == "Complete" and st.flash_to:
+                    name, version = st.flash_to
+                    for member in docs["/redfish/v1/updateservice/firmwareinventory"]["Members"]:
+                        if member.get("Name") == name:
+                            member["Version"] = version
             doc["Oem"]["Hpe"]["State"] = state
             doc["Oem"]["Hpe"]["FlashProgressPercent"] = percent
             doc["Oem"]["Hpe"]["Result"] = {"MessageId": "iLO.2.8.UpdateFailedFlashError" if state == "Error" else "Base.1.0.Success"}
@@ -386,6 +394,7 @@ def main():
     parser.add_argument("--tree", help="a recorded Mockup Creator tree to serve instead of ilo5/")
     parser.add_argument("--count", type=int, default=1, help="how many iLOs, each on a port of its own")
     parser.add_argument("--update-seconds", type=float, default=0.0, help="iLO 5: a flash takes this long")
+    parser.add_argument("--flash-to", help="NAME=VERSION: what a completed flash makes the inventory say")
     args = parser.parse_args()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
