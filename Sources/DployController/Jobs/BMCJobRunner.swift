@@ -26,8 +26,9 @@ public final class BMCJobRunner: Sendable {
         /// The longest one firmware update may take, counted from when it was posted (so a
         /// restart does not extend it).
         public var firmwareTimeout: Duration = ControllerConfig.defaultFirmwareTimeout
-        /// How long an idle worker sleeps before looking for jobs queued by another process.
-        public var idlePoll: Duration = .seconds(2)
+        /// How long an idle worker sleeps before looking for jobs queued by another process
+        /// (`dploy jobs retry`); this daemon's own jobs wake it at once.
+        public var idlePoll: Duration = .seconds(10)
         public var redfish = RedfishOptions()
 
         public init(workers: Int) { self.workers = max(1, workers) }
@@ -193,10 +194,12 @@ public final class BMCJobRunner: Sendable {
             return state.resumable.removeFirst()
         }) { return resumed }
         state.withLock { $0.busy += 1 }
-        guard let claimed = try store.claimBMCJob(at: clock.now()) else {
+        let claimed: BMCJob?
+        do { claimed = try store.claimBMCJob(at: clock.now()) } catch {
             state.withLock { $0.busy -= 1 }
-            return nil
+            throw error
         }
+        if claimed == nil { state.withLock { $0.busy -= 1 } }
         return claimed
     }
 }
