@@ -186,4 +186,61 @@ struct BMCJobScaleTests {
         let flashes = "flashes \(flashTime) with \(Self.workers) workers (\(Self.updateSeconds) s each, ideal \(ideal) s), "
         print(summary + flashes + "most at once \(most), stopped with \(stoppedDone) done and \(inFlight.count) in flight")
     }
+
+    @Test("a flash's timeout counts from its SimpleUpdate, not from the runner that follows it: a restart does not extend it")
+    func timeoutSurvivesRestart() async throws {
+        // One iLO whose flash would take an hour; the test's clock decides when the timeout passes.
+        let ilo = try ILOFleetFixture(count: 2, updateSeconds: 3600, flashTo: "iLO 5=3.08 Nov 01 2026")
+        defer { ilo.stop() }
+        let lab = try TemporaryFolder(prefix: "dploy-jobs-timeout")
+        try FileManager.default.createDirectory(atPath: lab.file("images"), withIntermediateDirectories: true)
+        try lab.write("images/ilo5.fwpkg", "iLO 5 3.08\n", mode: 0o644)
+        let images = try await FileServer(serving: lab.file("images"), log: lab.file("images.log"))
+        defer { images.stop() }
+        let target = FirmwareTarget(component: "iLO 5", installed: "2.96", version: "3.08", image: "http://127.0.0.1:\(images.port)/ilo5.fwpkg",
+                                    sha256: String(try run("/usr/bin/sha256sum", [lab.file("images/ilo5.fwpkg")]).prefix(64)))
+        try lab.write("ilo.yaml", "username: \(ilo.username)\npassword: '\(ilo.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
+        let secrets = lab.path
+        let loaded = SpecLoader().load([SpecFile(path: "m.yaml", contents: Array("""
+            apiVersion: dploy.org/v1
+            kind: Machine
+            metadata: {name: slow}
+            spec:
+              mac: "52:54:02:00:00:01"
+              bmc: {address: "\(ilo.baseURL(0))", credentials: ilo, fingerprint: "\(ilo.certificate.fingerprint)"}
+            """.utf8))])
+        #expect(loaded.isValid, "\(loaded.diagnostics)")
+        let fleet = loaded.fleet
+        let store = try SQLiteStore(path: lab.file("dploy.db"))
+        let action = Action.updateFirmware(machine: "slow", target, reason: Reason(.firmwareDrift, "iLO 5 2.96 → 3.08"))
+        let planned = try #require(action.bmcJob(mac: nil, at: Date()))
+        let job = try #require(try store.enqueueBMCJob(planned))
+        let clock = ManualClock()
+        func runner() -> BMCJobRunner {
+            var settings = BMCJobRunner.Settings(workers: 1)
+            settings.pollInterval = .milliseconds(50)
+            settings.firmwareTimeout = .seconds(600)
+            return BMCJobRunner(store: store, settings: settings,
+                                access: { BMCJobAccess(fleet: fleet, secrets: SecretStore(folder: secrets), baseDirectory: secrets) },
+                                logger: Logger(label: "test.timeout"), clock: clock.wallClock)
+        }
+        let first = runner()
+        try first.start()
+        #expect(try await eventually(30) { try store.bmcJobs(states: [.running], machine: nil, limit: 1).first?.status == "Writing" })
+        first.stop()
+        // 9 minutes pass while dploy is down: the new runner has one minute left, not ten.
+        clock.advance(by: 540)
+        let second = runner()
+        try second.start()
+        #expect(try await eventually(10) { try store.bmcJobs(states: [.running], machine: nil, limit: 1).first?.status == "Writing" })
+        #expect(try store.bmcJobs(states: [.running], machine: nil, limit: 1).first?.id == job.id, "still followed, not failed")
+        clock.advance(by: 61)
+        #expect(second.waitUntilIdle(timeout: .seconds(30)))
+        second.stop()
+        let ended = try #require(try store.bmcJobs(states: nil, machine: nil, limit: 1).first)
+        #expect(ended.state == .failed && ended.error?.contains("still Writing") == true && ended.error?.contains("after 10m (bmc.firmwareTimeout") == true,
+                "\(ended)")
+        let posts = try ilo.logs()[ilo.ports[0]]?.count { $0["method"]?.string == "POST" && $0["path"]?.string?.lowercased().contains("simpleupdate") == true }
+        #expect(posts == 1)
+    }
 }

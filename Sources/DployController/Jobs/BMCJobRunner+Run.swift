@@ -93,7 +93,7 @@ extension BMCJobRunner {
             case .failed:
                 throw driver.updateFailed(target.image, now)
             case .running:
-                if clock.now() >= deadline { throw driver.updateTimedOut(target.image, now, after: "\(settings.firmwareTimeout)") }
+                if clock.now() >= deadline { throw driver.updateTimedOut(target.image, now, after: "\(settings.firmwareTimeout.specDescription) (bmc.firmwareTimeout, counted from its SimpleUpdate)") }
                 guard pause(settings.pollInterval) else { return nil }
             }
         }
