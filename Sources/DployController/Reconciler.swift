@@ -211,6 +211,7 @@ public struct Reconciler: Sendable {
                 if let mac = run.mac { observed.imaging[mac] = run.key.task }
             }
             observed.bmcJobs = Dictionary(grouping: try store.latestBMCJobs(), by: \.machine)
+            observed.rolloutResumes = try store.rolloutResumes()
             for (mac, attempt) in try store.latestAttempts() {
                 if attempt.failedAt != nil {
                     observed.failedInstalls[mac] = attempt.generation
@@ -243,7 +244,7 @@ public struct Reconciler: Sendable {
     /// - Parameter bmc: power, firmware and BIOS read from the BMCs, when the caller read them.
     public func plan(desired: DesiredState, fingerprint: Bool = true, store: SQLiteStore? = nil,
                      bmc: ObservedBMCs? = nil) throws -> PlanResult {
-        try plan(desired: desired, observed: observe(store: store, bmc: bmc), fingerprint: fingerprint)
+        try plan(desired: desired, observed: observe(store: store, bmc: bmc, fleet: desired.fleet), fingerprint: fingerprint)
     }
 
     /// Plans against state already observed, as a loop does when it first checks whether
@@ -253,9 +254,14 @@ public struct Reconciler: Sendable {
     }
 
     /// The observed state, with power, firmware and BIOS read from the BMCs when the caller read them.
+    ///   `fleet`, when given, says whether a rollout has a window: then the time of day (to
+    ///   the minute) is observed too, and only then, so that a quiet plan stays quiet.
     public func observe(store: SQLiteStore?,
-                        bmc: ObservedBMCs?) throws -> ObservedState {
+                        bmc: ObservedBMCs?, fleet: Fleet? = nil) throws -> ObservedState {
         var observed = try observe(store: store)
+        if fleet?.firmwareBaselines.contains(where: { $0.rollout?.window != nil }) == true {
+            observed.now = Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 60).rounded(.down) * 60)
+        }
         if let bmc {
             observed.power = bmc.power
             observed.firmware = bmc.firmware

@@ -90,6 +90,24 @@ extension SQLiteStore {
     }
 }
 
+extension SQLiteStore {
+    public func resumeRollout(_ name: String, at: Date) throws {
+        try pool.write { db in try RolloutResumeRow(name: name, resumedAt: at).save(db) }
+    }
+
+    public func rolloutResumes() throws -> [String: Date] {
+        try pool.read { db in
+            Dictionary(try RolloutResumeRow.fetchAll(db).map { ($0.name, $0.resumedAt) }) { _, last in last }
+        }
+    }
+}
+
+struct RolloutResumeRow: StoreRow {
+    static let databaseTableName = "rolloutResume"
+    var name: String
+    var resumedAt: Date
+}
+
 struct BMCJobRow: StoreRow {
     static let databaseTableName = "bmcJob"
     var id: Int64?

@@ -83,6 +83,12 @@ public protocol Store: Sendable {
     /// what the planner needs to know whether a step is owed, under way, or done or failed.
     func latestBMCJobs() throws -> [BMCJob]
 
+    /// Records that the rollout of baseline `name` was resumed at `at` (replacing an earlier
+    /// resume): failed jobs that finished before it no longer count towards its halt.
+    func resumeRollout(_ name: String, at: Date) throws
+    /// Every rollout's last resume, by baseline name.
+    func rolloutResumes() throws -> [String: Date]
+
     /// Forgets a machine's hardware report and install history: its next network boot is a
     /// discovery (`MachineState.rediscovering`). Events and BMC readings stay.
     func forgetMachine(_ mac: MACAddress, reason: String, at: Date) throws

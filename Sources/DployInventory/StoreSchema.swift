@@ -111,6 +111,12 @@ enum StoreSchema {
                 CREATE UNIQUE INDEX bmcJob_active ON bmcJob(machine, step) WHERE state IN ('queued', 'running')
                 """)
             try db.create(index: "bmcJob_state", on: "bmcJob", columns: ["state"])
+            // When an operator last resumed a halted firmware rollout (by baseline name):
+            // failures before it no longer halt it.
+            try db.create(table: "rolloutResume") { t in
+                t.primaryKey("name", .text)
+                t.column("resumedAt", .datetime).notNull()
+            }
         }
         return migrator
     }()

@@ -83,6 +83,14 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case firmwareFlashed
         /// Its power and boot steps wait for its BMC job: no reset while firmware is flashed or BIOS settings are written.
         case waitsForBMCJob
+        /// A phase of a baseline's rollout (canaries, a wave): its machines and where it stands or when it starts.
+        case rolloutPhase
+        /// A rollout failed more flashes than its `maxFailures`: nothing more starts until `dploy rollout resume` or a baseline change.
+        case rolloutHalted
+        /// A rollout is outside its window: nothing starts until it opens.
+        case rolloutWindowClosed
+        /// The machine's firmware steps wait for its turn in the baseline's rollout.
+        case rolloutWaiting
     }
 
     public var code: Code

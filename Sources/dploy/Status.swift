@@ -72,6 +72,7 @@ struct Status: ParsableCommand {
             }
         }
         if let error = status.lastError { lines.append("last error:   \(error)") }
+        for rollout in status.rollouts ?? [] { lines.append("rollout:      \(rollout)") }
         if !report.jobs.isEmpty {
             let running = report.jobs.count { $0.state == "running" }
             lines.append("BMC jobs:     \(running) running, \(report.jobs.count - running) queued")

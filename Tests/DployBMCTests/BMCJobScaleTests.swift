@@ -49,6 +49,16 @@ final class ILOFleetFixture: @unchecked Sendable {
         return Dictionary(bmcs.compactMap { bmc in bmc["port"]?.int.map { ($0, bmc["log"]?.array ?? []) } }) { first, _ in first }
     }
 
+    /// From now on, the flashes of the iLO at `index` end in Error.
+    func failUpdates(_ index: Int) throws {
+        var options = quickOptions()
+        options.useSessions = false
+        let basic = RedfishConnection(endpoint: try BMCEndpoint(address: baseURL(index), username: username, password: password,
+                                                                tls: TLSPolicy(caFile: certificate.certificate)), options: options)
+        defer { basic.close() }
+        _ = try basic.send(.post, "/_fixture/fail-updates", body: .object([:]), doing: "make the fixture's flashes fail")
+    }
+
     func stop() { child.stop() }
 }
 

@@ -24,7 +24,7 @@ struct BMCJobTests {
         let images: FileServer
         let reconciler: Reconciler
 
-        init(bmc: String = "bmc: {jobWorkers: 4, firmwareTimeout: 2m}") async throws {
+        init(bmc: String = "bmc: {jobWorkers: 4, firmwareTimeout: 2m}", rollout: String = "", clock: WallClock = .system) async throws {
             let ilo5 = try ILOFixture(generation: 5), ilo6 = try ILOFixture(generation: 6)
             let folder = try TemporaryFolder(prefix: "dploy-jobs")
             (self.ilo5, self.ilo6, self.folder) = (ilo5, ilo6, folder)
@@ -54,6 +54,7 @@ struct BMCJobTests {
                       models: ["\(model)"]
                       components:
                         - {name: "\(component)", version: "\(version)", image: "\(url)/\(image)", sha256: "\(try digest(image))"}
+                    \(rollout)
                     ---
                     apiVersion: dploy.org/v1
                     kind: Machine
@@ -69,7 +70,7 @@ struct BMCJobTests {
             try folder.write("specs/fleet.yaml", specs, mode: 0o644)
             try folder.write("dploy.yaml", BMCLab.applyingConfig(bmc), mode: 0o644)
             let config = try ControllerConfig.load(path: folder.file("dploy.yaml")).get()
-            reconciler = Reconciler(config: config, configPath: folder.file("dploy.yaml"))
+            reconciler = Reconciler(config: config, configPath: folder.file("dploy.yaml"), clock: clock)
         }
 
         /// The store, the desired state, the BMCs as read now, and the plan made from them.
@@ -209,5 +210,28 @@ struct BMCJobTests {
         #expect(posts == (1, 1))
         let events = try store.events(for: MACAddress("52:54:00:00:02:01")!, limit: 20).map(\.kind)
         #expect(events.contains("job-queued") && events.contains("firmware-updated"), "\(events)")
+    }
+
+    @Test("a rollout outside its window queues nothing, and the daemon's status says so and when it opens")
+    func rolloutWindowInStatus() async throws {
+        let monday = ManualClock(try Date("2026-12-07T12:00:00Z", strategy: .iso8601))
+        let lab = try await Lab(bmc: "bmc: {observe: true}", rollout: "  rollout: {window: {days: [tue], from: \"02:00\", to: \"03:00\"}}",
+                                clock: monday.wallClock)
+        defer { lab.images.stop() }
+        let store = try #require(try lab.reconciler.openStore(creating: true))
+        let loop = ReconcileLoop(reconciler: lab.reconciler, store: store, metrics: ControllerMetrics(), logger: Logger(label: "test.loop"))
+        defer { loop.jobs.stop() }
+        await loop.runOnce(trigger: "start")
+        #expect(loop.status.lastError == nil, "\(loop.status.lastError ?? "")")
+        #expect(try store.bmcJobs(states: nil, machine: nil, limit: 10).isEmpty)
+        #expect(loop.status.rollouts?.sorted() == [
+            "rollout gen10-box-fw: outside its window (tue 02:00–03:00 UTC): nothing starts; it opens next at 2026-12-08T02:00:00Z",
+            "rollout gen11-box-fw: outside its window (tue 02:00–03:00 UTC): nothing starts; it opens next at 2026-12-08T02:00:00Z",
+        ])
+        // Tuesday 02:30: both flash.
+        monday.advance(by: 14.5 * 3600)
+        await loop.runOnce(trigger: "interval")
+        #expect(loop.status.rollouts == [])
+        #expect(try store.bmcJobs(states: nil, machine: nil, limit: 10).count == 2)
     }
 }

@@ -117,6 +117,7 @@ public final class ReconcileLoop: Service, Sendable {
                                    source: nil, message: "")
         var role = DaemonStatus.Role.apply, roleReason: String?
         var pending: Plan?, lastError: String?
+        var rollouts: [String] = []
         var desired: DesiredState?
         // Step times are durations, measured on the monotonic clock.
         var stepStart = ContinuousClock.now
@@ -164,7 +165,7 @@ public final class ReconcileLoop: Service, Sendable {
             }
             // The leader makes the callback key before its first plan, as `dploy apply` does.
             if role == .apply { try reconciler.makeCallbackKey() }
-            let observed = try reconciler.observe(store: store, bmc: bmc)
+            let observed = try reconciler.observe(store: store, bmc: bmc, fleet: loaded.fleet)
             step("observe")
             if let problem = reconciler.observationCache?.problem,
                state.withLock({ state in defer { state.toldWatchProblem = true }; return !state.toldWatchProblem }) {
@@ -181,6 +182,7 @@ public final class ReconcileLoop: Service, Sendable {
                 result = try reconciler.plan(desired: loaded, observed: observed, fingerprint: false)
                 state.withLock { $0.plansMade += 1 }
             }
+            rollouts = result.plan.notes.filter { $0.code == .rolloutHalted || $0.code == .rolloutWindowClosed }.map(\.message)
             let quiet = result.plan.hasChanges ? nil : QuietPlan(inputs: inputs, plan: result.plan)
             state.withLock { $0.quiet = quiet }
             step("plan")
@@ -263,6 +265,7 @@ public final class ReconcileLoop: Service, Sendable {
             status.role = role
             status.roleReason = roleReason
             status.pendingPlan = pending
+            status.rollouts = rollouts
             status.lastError = lastError
             status.source = source
         }

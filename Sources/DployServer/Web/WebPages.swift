@@ -145,7 +145,8 @@ struct WebPages: Sendable {
 
     func plan(_ inputs: Inputs) -> String {
         let status = inputs.status
-        var view = WebViews.Plan(title: "Plan", sourceLabel: inputs.sourceLabel, roleReason: status?.roleReason)
+        var view = WebViews.Plan(title: "Plan", sourceLabel: inputs.sourceLabel, roleReason: status?.roleReason,
+                                 rollouts: status?.rollouts ?? [])
         if let run = status?.lastRun {
             view.lastRun = WebViews.Plan.LastRun(finishedAt: Self.time(run.finishedAt), trigger: run.trigger, result: run.result.rawValue,
                                  message: run.message)

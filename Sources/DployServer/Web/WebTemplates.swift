@@ -107,6 +107,7 @@ enum WebTemplates {
         {{> head}}<h1>Plan</h1>
         {{#lastRun}}<p id="last-run">Last run {{finishedAt}} ({{trigger}}): <strong>{{result}}</strong>: {{message}}</p>{{/lastRun}}
         {{#roleReason}}<p>Not applying: {{.}}.</p>{{/roleReason}}
+        {{#rollouts}}<p class="rollout">{{.}}</p>{{/rollouts}}
         {{#pending}}<p id="plan-summary"><strong>{{summary}}</strong> <span class="muted">from {{source}}</span></p>
         <table id="pending"><thead><tr><th>Machine</th><th>Change</th><th>Why</th><th>Steps</th></tr></thead><tbody>
         {{#machines}}<tr><td>{{machine}}</td><td>{{change}}</td><td>{{#reasons}}{{.}}<br>{{/reasons}}</td><td>{{#actions}}{{.}}<br>{{/actions}}</td></tr>{{/machines}}

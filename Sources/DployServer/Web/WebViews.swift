@@ -151,6 +151,8 @@ enum WebViews {
         var roleReason: String?
         var pending: Pending?
         var pendingTasks: PendingTasks?
+        /// Halted rollouts and closed windows, from the last run's plan.
+        var rollouts: [String] = []
 
         struct LastRun: Encodable, Sendable {
             var finishedAt: String

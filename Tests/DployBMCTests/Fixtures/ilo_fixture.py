@@ -18,7 +18,7 @@ With --count N it is N iLOs in one process, each on a port of its own with its o
 (printed as "PORTS p1 p2 ..."), for tests of many BMCs; /_fixture/all-logs on any of them
 answers every one's request log. With --update-seconds S an iLO 5 flash takes S seconds of
 wall time (Writing with a percentage, then Complete) instead of moving on at each look, and
-an image URI containing "bad" ends in Error; with --flash-to "NAME=VERSION" as well, a
+an image URI containing "bad" (or any, after /_fixture/fail-updates) ends in Error; with --flash-to "NAME=VERSION" as well, a
 flash that completes makes the firmware inventory list component NAME at VERSION, as an
 iLO does once the new firmware runs. Every logged request carries "t", seconds on the
 process's monotonic clock.
@@ -86,6 +86,7 @@ class State:
         self.update = None  # iLO 5: states still to show; iLO 6: the task
         self.update_seconds = args.update_seconds
         self.flash_to = args.flash_to.split("=", 1) if args.flash_to else None
+        self.fail_updates = False
         self.port = None
         self.etag_counter = 0
 
@@ -226,6 +227,10 @@ class Handler(BaseHTTPRequestHandler):
                     with other.lock:
                         logs.append({"port": other.port, "log": list(other.log)})
             return self.send(200, {"bmcs": logs})
+        if path == "/_fixture/fail-updates":
+            # This iLO's flashes from now on end in Error (a bad flash part, a refused image).
+            st.fail_updates = True
+            return self.send(204)
         if path == "/_fixture/expire-sessions":
             st.tokens.clear()
             return self.send(204)
@@ -326,7 +331,7 @@ class Handler(BaseHTTPRequestHandler):
             failing = "bad" in uri
             if st.generation == 5 and st.update_seconds:
                 # iLO 5 flashing for a while of wall time, whoever looks.
-                st.update = {"started": time.monotonic(), "failing": failing}
+                st.update = {"started": time.monotonic(), "failing": failing or st.fail_updates}
                 return self.send(200, ilo_error("iLO.2.8.Success"))
             if st.generation == 5:
                 # iLO 5: no task; the state moves on each time a client looks.
