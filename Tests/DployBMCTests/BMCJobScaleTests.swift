@@ -62,6 +62,61 @@ final class ILOFleetFixture: @unchecked Sendable {
     func stop() { child.stop() }
 }
 
+/// A controller folder for a fleet fixture: specs/, secrets/ilo.yaml (its login, mode
+/// 0600), and an iLO 5 3.08 image served on loopback.
+final class FleetLab: @unchecked Sendable {
+    let folder: TemporaryFolder
+    let images: FileServer
+    let sha256: String
+    let ilos: ILOFleetFixture
+
+    init(_ ilos: ILOFleetFixture, prefix: String) async throws {
+        self.ilos = ilos
+        let folder = try TemporaryFolder(prefix: prefix)
+        for sub in ["specs", "secrets", "images/fw"] {
+            try FileManager.default.createDirectory(atPath: folder.file(sub), withIntermediateDirectories: true)
+        }
+        try folder.write("images/fw/ilo5_308.fwpkg", String(repeating: "iLO 5 3.08 firmware\n", count: 500), mode: 0o644)
+        images = try await FileServer(serving: folder.file("images"), log: folder.file("images.log"))
+        sha256 = String(try run("/usr/bin/sha256sum", [folder.file("images/fw/ilo5_308.fwpkg")]).prefix(64))
+        try folder.write("secrets/ilo.yaml", "username: \(ilos.username)\npassword: '\(ilos.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
+        self.folder = folder
+    }
+
+    /// The FirmwareBaseline `gen10` (iLO 5 3.08 for the DL180 Gen10), `extra` appended to its spec.
+    func baseline(_ extra: String = "") -> String {
+        """
+        apiVersion: dploy.org/v1
+        kind: FirmwareBaseline
+        metadata: {name: gen10}
+        spec:
+          models: ["ProLiant DL180 Gen10"]
+          components:
+            - {name: "iLO 5", version: "3.08", image: "http://127.0.0.1:\(images.port)/fw/ilo5_308.fwpkg", sha256: "\(sha256)"}
+        \(extra)
+        ---
+
+        """
+    }
+
+    /// Machine `name` on the fixture's iLO `index`, `extra` (indented lines) in its spec.
+    func machine(_ index: Int, name: String, labels: String = "{}", extra: String = "") -> String {
+        """
+        apiVersion: dploy.org/v1
+        kind: Machine
+        metadata: {name: \(name), labels: \(labels)}
+        spec:
+          mac: "52:54:01:00:\(String(format: "%02x:%02x", index / 256, index % 256))"
+          bmc: {address: "\(ilos.baseURL(index))", credentials: ilo, fingerprint: "\(ilos.certificate.fingerprint)"}
+        \(extra)
+        ---
+
+        """
+    }
+
+    func stop() { images.stop() }
+}
+
 /// The worker pool at fleet scale: 200 emulated iLO 5s whose flashes take a second each,
 /// 16 workers, a runner stopped in the middle and another resuming. Proved from the
 /// fixture's request logs: one SimpleUpdate per BMC across the restart, and never more than
@@ -74,24 +129,10 @@ struct BMCJobScaleTests {
     func twoHundredFlashes() async throws {
         let ilos = try ILOFleetFixture(count: Self.machines, updateSeconds: Self.updateSeconds, flashTo: "iLO 5=3.08 Nov 01 2026")
         defer { ilos.stop() }
-        let lab = try TemporaryFolder(prefix: "dploy-jobs-scale")
-        for sub in ["specs", "secrets", "images/fw"] {
-            try FileManager.default.createDirectory(atPath: lab.file(sub), withIntermediateDirectories: true)
-        }
-        try lab.write("images/fw/ilo5_308.fwpkg", String(repeating: "iLO 5 3.08 firmware\n", count: 500), mode: 0o644)
-        let images = try await FileServer(serving: lab.file("images"), log: lab.file("images.log"))
-        defer { images.stop() }
-        let sha256 = String(try run("/usr/bin/sha256sum", [lab.file("images/fw/ilo5_308.fwpkg")]).prefix(64))
-        try lab.write("secrets/ilo.yaml", "username: \(ilos.username)\npassword: '\(ilos.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
-        var specs = """
-            apiVersion: dploy.org/v1
-            kind: FirmwareBaseline
-            metadata: {name: gen10}
-            spec:
-              models: ["ProLiant DL180 Gen10"]
-              components:
-                - {name: "iLO 5", version: "3.08", image: "http://127.0.0.1:\(images.port)/fw/ilo5_308.fwpkg", sha256: "\(sha256)"}
-            ---
+        let fleetLab = try await FleetLab(ilos, prefix: "dploy-jobs-scale")
+        defer { fleetLab.stop() }
+        let lab = fleetLab.folder
+        var specs = fleetLab.baseline() + """
             apiVersion: dploy.org/v1
             kind: Group
             metadata: {name: rack}
@@ -102,16 +143,7 @@ struct BMCJobScaleTests {
 
             """
         for index in 0..<Self.machines {
-            specs += """
-                apiVersion: dploy.org/v1
-                kind: Machine
-                metadata: {name: node-\(index), labels: {rack: r1}}
-                spec:
-                  mac: "52:54:01:00:\(String(format: "%02x:%02x", index / 256, index % 256))"
-                  bmc: {address: "\(ilos.baseURL(index))", credentials: ilo, fingerprint: "\(ilos.certificate.fingerprint)"}
-                ---
-
-                """
+            specs += fleetLab.machine(index, name: "node-\(index)", labels: "{rack: r1}")
         }
         try lab.write("specs/fleet.yaml", specs, mode: 0o644)
         try lab.write("dploy.yaml", BMCLab.applyingConfig("bmc: {concurrency: 16, jobWorkers: \(Self.workers), firmwareTimeout: 5m}"), mode: 0o644)

@@ -24,44 +24,19 @@ struct RolloutTests {
         let ilos = try ILOFleetFixture(count: Self.machines, updateSeconds: Self.updateSeconds, flashTo: "iLO 5=3.08 Nov 01 2026")
         defer { ilos.stop() }
         for index in Self.failing { try ilos.failUpdates(index) }
-        let lab = try TemporaryFolder(prefix: "dploy-rollout")
-        for sub in ["specs", "secrets", "images/fw"] {
-            try FileManager.default.createDirectory(atPath: lab.file(sub), withIntermediateDirectories: true)
-        }
-        try lab.write("images/fw/ilo5_308.fwpkg", String(repeating: "iLO 5 3.08 firmware\n", count: 500), mode: 0o644)
-        let images = try await FileServer(serving: lab.file("images"), log: lab.file("images.log"))
-        defer { images.stop() }
-        let sha256 = String(try run("/usr/bin/sha256sum", [lab.file("images/fw/ilo5_308.fwpkg")]).prefix(64))
-        try lab.write("secrets/ilo.yaml", "username: \(ilos.username)\npassword: '\(ilos.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
-        var specs = """
-            apiVersion: dploy.org/v1
-            kind: FirmwareBaseline
-            metadata: {name: gen10}
-            spec:
-              models: ["ProLiant DL180 Gen10"]
-              components:
-                - {name: "iLO 5", version: "3.08", image: "http://127.0.0.1:\(images.port)/fw/ilo5_308.fwpkg", sha256: "\(sha256)"}
+        let fleetLab = try await FleetLab(ilos, prefix: "dploy-rollout")
+        defer { fleetLab.stop() }
+        let lab = fleetLab.folder
+        var specs = fleetLab.baseline("""
               rollout:
                 canaries: 2
                 waves: ["10%", "50%", "100%"]
                 maxParallel: \(Self.maxParallel)
                 maxFailures: 1
                 window: {days: [tue, thu], from: "02:00", to: "06:00", timezone: UTC}
-            ---
-
-            """
+            """)
         for index in 0..<Self.machines {
-            specs += """
-                apiVersion: dploy.org/v1
-                kind: Machine
-                metadata: {name: \(Self.name(index))}
-                spec:
-                  mac: "52:54:03:00:\(String(format: "%02x:%02x", index / 256, index % 256))"
-                  firmware: gen10
-                  bmc: {address: "\(ilos.baseURL(index))", credentials: ilo, fingerprint: "\(ilos.certificate.fingerprint)"}
-                ---
-
-                """
+            specs += fleetLab.machine(index, name: Self.name(index), extra: "  firmware: gen10")
         }
         try lab.write("specs/fleet.yaml", specs, mode: 0o644)
         try lab.write("dploy.yaml", BMCLab.applyingConfig("bmc: {concurrency: 32, jobWorkers: 32, firmwareTimeout: 5m}"), mode: 0o644)
