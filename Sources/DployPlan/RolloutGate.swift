@@ -17,6 +17,7 @@ import DploySpec
 ///   start nothing. In it, pending members start in name order, no more than `maxParallel`
 ///   flashes of the baseline at once, only inside the window, and none once the failures
 ///   since the last resume exceed `maxFailures` (halted).
+/// - Once every member is done or failed, the rollout is over and adds no note.
 enum RolloutGate {
     struct Member {
         var name: String
@@ -89,6 +90,9 @@ enum RolloutGate {
         let inFlight = members.count { $0.state == .inFlight }
         var allowed = policy.maxParallel.map { max(0, $0 - inFlight) } ?? Int.max
         let current = phases.firstIndex { phase in phase.members.contains { $0.state != .done && $0.state != .failed } }
+        // A rollout that is over says nothing more: a quiet fleet's plan stays short. (Its
+        // failed machines keep their own `bmcJobFailed` notes.)
+        guard current != nil else { return }
         let name = "rollout \(baseline.name)"
 
         var held: [Int] = []
@@ -96,7 +100,7 @@ enum RolloutGate {
             let names = phase.members.map(\.name).joined(separator: ", ")
             let done = phase.members.count { $0.state == .done }, failed = phase.members.count { $0.state == .failed }
             var when: String
-            if current == nil || index < current! {
+            if index < current! {
                 when = "done" + (failed > 0 ? ", \(failed) failed" : "")
             } else if index > current! {
                 when = "after \(phases[index - 1].label) finish and report the baseline's versions"
@@ -129,7 +133,7 @@ enum RolloutGate {
         if halted {
             notes.append(Reason(.rolloutHalted, "\(name) halted: \(failures.count) failed, more than maxFailures \(policy.maxFailures): "
                                 + "\(failures.joined(separator: "; ")); nothing more starts until `dploy rollout resume \(baseline.name)` or the baseline changes"))
-        } else if !windowOpen, let window = policy.window, current != nil {
+        } else if !windowOpen, let window = policy.window {
             let next = now.flatMap(window.nextOpening(after:)).map { "; it opens next at \($0.formatted(.iso8601))" } ?? ""
             notes.append(Reason(.rolloutWindowClosed, "\(name): outside its window (\(window.text)): nothing starts\(next)"))
         }
