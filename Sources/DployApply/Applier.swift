@@ -29,12 +29,24 @@ public struct Applier: Sendable {
         public var reloaded = false
         /// BMC steps done, `machine: step`, in order (`web-01: power cycle`).
         public var bmcSteps: [String] = []
+        /// Steps handed to the job queue, `machine: step (job N)`, in order.
+        public var queuedJobs: [String] = []
+        /// The ids of the jobs this apply queued.
+        public var jobIDs: [Int64] = []
+        /// Steps held back because an earlier step of the same machine became a job, in order:
+        /// a later plan makes them again once the job is over.
+        public var deferred: [String] = []
     }
 
     /// Applies the plan. BMC steps (boot once, power, firmware) run last, once the boot files
     /// and the DHCP configuration they rely on are in place, and only when `bmc` is given;
     /// without it a plan with BMC steps changes nothing and says so.
-    public func apply(_ result: PlanResult, bmc: (any BMCActions)? = nil) throws -> Report {
+    ///
+    /// With `jobs`, firmware and BIOS steps are recorded as jobs there instead of run (in
+    /// plan order, which the workers keep per machine), and a machine's other BMC steps after
+    /// its first job wait for a later plan: its steps stay in order without this apply
+    /// waiting on any BMC.
+    public func apply(_ result: PlanResult, bmc: (any BMCActions)? = nil, jobs: (any BMCJobQueue)? = nil) throws -> Report {
         let actions = result.plan.actions
         let bmcMachines = bmc != nil ? [] : Set(actions.filter(\.needsBMC).compactMap(\.machine))
         guard bmcMachines.isEmpty else { throw ApplyError.needsBMC(bmcMachines.sorted()) }
@@ -117,7 +129,7 @@ public struct Applier: Sendable {
             report.removed.append(path)
             removeEmptyFolders(above: diskPath, stoppingAt: folders.folder(path.root))
         }
-        if let bmc { try runBMCActions(actions, bmc, report: &report) }
+        if let bmc { try runBMCActions(actions, bmc, jobs: jobs, report: &report) }
         return report
     }
 
@@ -134,10 +146,28 @@ public struct Applier: Sendable {
     /// power on/off does nothing when already so, a firmware step is planned only while
     /// the inventory is below the baseline, and a BIOS step only while the pending settings
     /// do not hold the desired values.
-    private func runBMCActions(_ actions: [Action], _ bmc: any BMCActions, report: inout Report) throws {
+    private func runBMCActions(_ actions: [Action], _ bmc: any BMCActions, jobs: (any BMCJobQueue)?, report: inout Report) throws {
         var failures: [String: String] = [:]
+        var waiting: Set<String> = []
         for action in actions where action.needsBMC {
             guard let machine = action.machine, failures[machine] == nil else { continue }
+            // After a machine's first job, its later jobs queue behind it (the store runs a
+            // machine's jobs in order and skips the rest when one fails); its other steps wait.
+            if waiting.contains(machine) && action.jobStep == nil {
+                report.deferred.append("\(machine): \(action.kind.rawValue)")
+                continue
+            }
+            if let jobs, let (_, step) = action.jobStep {
+                do {
+                    let id = try jobs.enqueue(action)
+                    report.queuedJobs.append("\(machine): \(step) (\(id.map { "job \($0)" } ?? "already queued"))")
+                    if let id { report.jobIDs.append(id) }
+                    waiting.insert(machine)
+                } catch {
+                    failures[machine] = "cannot queue \(step): \(error)"
+                }
+                continue
+            }
             do {
                 let done: String
                 switch action {

@@ -31,6 +31,15 @@ extension BMCActions {
     }
 }
 
+/// Where the applier hands long BMC steps (firmware, BIOS: `Action.jobStep`) instead of
+/// running them: the controller records each as a job in the store for its worker pool, so
+/// an apply never waits on a BMC. Implementations must not block beyond recording the job.
+public protocol BMCJobQueue {
+    /// Records the step as a queued job and returns its id; nil when the machine already
+    /// has that step queued or running (nothing recorded).
+    func enqueue(_ action: Action) throws -> Int64?
+}
+
 /// A BMC step the applier or the BMC access cannot run as planned; it fails that machine's
 /// step like any BMC error.
 public struct BMCStepRefused: Error, CustomStringConvertible {

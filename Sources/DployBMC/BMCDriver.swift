@@ -33,6 +33,33 @@ public final class BMCDriver {
         try connection.updateFirmware(imageURI: imageURI, timeout: timeout, interval: interval, progress: progress)
     }
 
+    /// Posts `UpdateService.SimpleUpdate` and returns how to follow the update, without
+    /// waiting: a BMC job keeps the tracking in its row and polls with `poll`.
+    public func startFirmwareUpdate(imageURI: String) throws -> RedfishClient.UpdateTracking {
+        try connection.startFirmwareUpdate(imageURI: imageURI)
+    }
+
+    /// One look at a started update (its follower remembers what iLO 5's state meant so far).
+    public func poll(_ follower: inout UpdateFollower) throws -> UpdateProgress {
+        try follower.poll(connection)
+    }
+
+    /// iLO's own update state (`UpdateService` → `Oem.Hpe.State`) and the path it is read
+    /// at; nil on a BMC without one. What a job interrupted while posting is followed by.
+    public func hpeUpdateState() throws -> (path: String, progress: UpdateProgress)? {
+        let path = try connection.updateServicePath()
+        return UpdateProgress(hpeUpdateService: try connection.get(path).json ?? .null).map { (path, $0) }
+    }
+
+    /// The errors `updateFirmware` throws, for a caller that polls by itself.
+    public func updateFailed(_ imageURI: String, _ progress: UpdateProgress) -> BMCError {
+        connection.updateFailed(imageURI, progress)
+    }
+
+    public func updateTimedOut(_ imageURI: String, _ progress: UpdateProgress, after: String) -> BMCError {
+        connection.updateTimedOut(imageURI, progress, after: after)
+    }
+
     /// Writes BIOS attributes to the pending settings, for the next reboot, with `If-Match:
     /// ifMatch` (nil: the ETag read just before); a 412 (the settings changed since that
     /// ETag was read) is an error.

@@ -97,33 +97,83 @@ extension RedfishConnection {
     /// `timeout` passes, calling `progress` at each change.
     func updateFirmware(imageURI: String, timeout: Duration, interval: Duration,
                         progress: (UpdateProgress) -> Void) throws -> UpdateProgress {
-        let tracking = try startFirmwareUpdate(imageURI: imageURI)
+        var follower = UpdateFollower(tracking: try startFirmwareUpdate(imageURI: imageURI))
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         var last: UpdateProgress?
-        var seenActive = false
         while true {
-            var now = try updateProgress(tracking)
-            // iLO 5 may still say Idle (or the last update's Complete) just after the POST.
-            if case .hpeUpdateService = tracking {
-                if now.state != "Idle" && now.state != "Complete" && now.state != "Error" { seenActive = true }
-                if !seenActive && now.phase != .running { now.phase = .running }
-                // Some iLO 5 versions go straight back to Idle when the flash is done.
-                if seenActive && now.state == "Idle" { now.phase = .completed }
-            }
+            let now = try follower.poll(self)
             if now != last { progress(now) }
             last = now
             switch now.phase {
             case .completed, .vanished:
                 return now
             case .failed:
-                throw error(.taskFailed, "the firmware update from \(imageURI) failed: \(now.state)\(now.message.map { " (\($0))" } ?? "")")
+                throw updateFailed(imageURI, now)
             case .running:
-                if clock.now >= deadline {
-                    throw error(.timeout, "the firmware update from \(imageURI) is still \(now.state)\(now.percent.map { " at \($0)%" } ?? "") after \(timeout)")
-                }
+                if clock.now >= deadline { throw updateTimedOut(imageURI, now, after: "\(timeout)") }
                 sleep(interval)
             }
+        }
+    }
+
+    func updateFailed(_ imageURI: String, _ progress: UpdateProgress) -> BMCError {
+        error(.taskFailed, "the firmware update from \(imageURI) failed: \(progress.state)\(progress.message.map { " (\($0))" } ?? "")")
+    }
+
+    func updateTimedOut(_ imageURI: String, _ progress: UpdateProgress, after: String) -> BMCError {
+        error(.timeout, "the firmware update from \(imageURI) is still \(progress.state)\(progress.percent.map { " at \($0)%" } ?? "") after \(after)")
+    }
+}
+
+/// Follows one started update, poll by poll, reading iLO 5's update state the way it means
+/// it. Its whole memory is `tracking` and `seenActive`, both kept in a BMC job's row, so a
+/// follower made again after a restart reads the update as the one before it did.
+public struct UpdateFollower: Hashable, Sendable {
+    public var tracking: RedfishClient.UpdateTracking
+    /// iLO 5's state has been past Idle since the update was posted: Idle now means done.
+    public var seenActive: Bool
+
+    public init(tracking: RedfishClient.UpdateTracking, seenActive: Bool = false) {
+        self.tracking = tracking
+        self.seenActive = seenActive
+    }
+
+    /// Where the update stands now.
+    mutating func poll(_ connection: RedfishConnection) throws -> UpdateProgress {
+        var now = try connection.updateProgress(tracking)
+        if case .hpeUpdateService = tracking {
+            // iLO 5 may still say Idle (or the last update's Complete) just after the POST.
+            if now.state != "Idle" && now.state != "Complete" && now.state != "Error" { seenActive = true }
+            if !seenActive && now.phase != .running { now.phase = .running }
+            // Some iLO 5 versions go straight back to Idle when the flash is done.
+            if seenActive && now.state == "Idle" { now.phase = .completed }
+        }
+        return now
+    }
+}
+
+extension RedfishClient.UpdateTracking {
+    /// The tracking as one line of text, as a BMC job's row keeps it: `task PATH`,
+    /// `hpe PATH` or `none`.
+    public var text: String {
+        switch self {
+        case .task(let path): "task \(path)"
+        case .hpeUpdateService(let path): "hpe \(path)"
+        case .none: "none"
+        }
+    }
+
+    /// The tracking `text` wrote; nil for anything else.
+    public init?(text: String) {
+        if text == "none" { self = .none; return }
+        guard let space = text.firstIndex(of: " ") else { return nil }
+        let path = String(text[text.index(after: space)...])
+        guard path.hasPrefix("/") else { return nil }
+        switch text[..<space] {
+        case "task": self = .task(path)
+        case "hpe": self = .hpeUpdateService(path)
+        default: return nil
         }
     }
 }

@@ -152,8 +152,11 @@ extension ControllerConfig {
             reader.finish()
         }
         var bmcConcurrency = 16, bmcObserve = false, bmcFirmwareTimeout = ControllerConfig.defaultFirmwareTimeout
+        var bmcJobWorkers = ControllerConfig.defaultJobWorkers, bmcPollInterval: Duration = .seconds(5)
         if let bmc = reader.mapping("bmc") {
             bmcConcurrency = bmc.int("concurrency", minimum: 1)?.value ?? 16
+            bmcJobWorkers = bmc.int("jobWorkers", minimum: 1)?.value ?? bmcJobWorkers
+            bmcPollInterval = bmc.parsed("pollInterval", Duration.parseSpec)?.value ?? bmcPollInterval
             bmcObserve = bmc.bool("observe")?.value ?? false
             bmcFirmwareTimeout = bmc.parsed("firmwareTimeout", Duration.parseSpec)?.value ?? bmcFirmwareTimeout
             bmc.finish()
@@ -183,6 +186,8 @@ extension ControllerConfig {
         config.bmcConcurrency = bmcConcurrency
         config.bmcObserve = bmcObserve
         config.bmcFirmwareTimeout = bmcFirmwareTimeout
+        config.bmcJobWorkers = bmcJobWorkers
+        config.bmcPollInterval = bmcPollInterval
         config.discovery = discovery
         config.imaging = imaging
         config.sshKnownHostsFile = knownHosts

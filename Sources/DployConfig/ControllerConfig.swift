@@ -146,6 +146,12 @@ public struct ControllerConfig: Hashable, Sendable {
     /// (`bmc: {firmwareTimeout: 45m}`). iLO flashes a System ROM in 5 to 15 minutes.
     public var bmcFirmwareTimeout: Duration = ControllerConfig.defaultFirmwareTimeout
     public static let defaultFirmwareTimeout: Duration = .seconds(30 * 60)
+    /// How many BMC jobs (firmware flashes, BIOS writes) run at once, each on a worker
+    /// thread of its own (`bmc: {jobWorkers: N}`): at most this many BMCs are driven at once.
+    public var bmcJobWorkers: Int = ControllerConfig.defaultJobWorkers
+    public static let defaultJobWorkers = 8
+    /// How often a running firmware update is polled (`bmc: {pollInterval: 5s}`).
+    public var bmcPollInterval: Duration = .seconds(5)
     /// The discovery environment unknown machines boot: kernel, initrd, arguments.
     public var discovery: BootEnvironment?
     /// The secrets folder: `NAME.yaml` files, mode 0600.

@@ -49,13 +49,27 @@ public final class FleetBMC: BMCActions {
 
     private func driver(_ machine: String) throws -> BMCDriver {
         if let driver = drivers[machine] { return driver }
-        guard let bmc = self.machine(named: machine).flatMap({ resolver.resolve($0).settings.bmc }) else {
-            throw BMCError(.configuration, address: "(none)", "machine '\(machine)' has no 'spec.bmc'")
-        }
-        let driver = BMCDriver(endpoint: try BMCEndpoint.from(bmc, secrets: secrets, baseDirectory: baseDirectory),
-                               options: options, warnings: warnings)
+        let endpoint = try Self.endpoint(machine: self.machine(named: machine), name: machine, resolver: resolver, secrets: secrets,
+                                         baseDirectory: baseDirectory)
+        let driver = BMCDriver(endpoint: endpoint, options: options, warnings: warnings)
         drivers[machine] = driver
         return driver
+    }
+
+    /// The BMC of a machine of `fleet`, with its group defaults and its secret.
+    static func endpoint(machine name: String, fleet: Fleet, resolver: DefaultsResolver, secrets: SecretStore?,
+                         baseDirectory: String) throws -> BMCEndpoint {
+        try endpoint(machine: fleet.machines.first { $0.name == name }, name: name, resolver: resolver, secrets: secrets,
+                     baseDirectory: baseDirectory)
+    }
+
+    private static func endpoint(machine: Machine?, name: String, resolver: DefaultsResolver, secrets: SecretStore?,
+                                 baseDirectory: String) throws -> BMCEndpoint {
+        guard let machine else { throw BMCError(.configuration, address: "(none)", "machine '\(name)' is not in the desired state in force") }
+        guard let bmc = resolver.resolve(machine).settings.bmc else {
+            throw BMCError(.configuration, address: "(none)", "machine '\(name)' has no 'spec.bmc'")
+        }
+        return try BMCEndpoint.from(bmc, secrets: secrets, baseDirectory: baseDirectory)
     }
 
     public func bootOnceFromNetwork(machine: String) throws {
@@ -122,6 +136,11 @@ public final class FleetBMC: BMCActions {
             served = try ImageDigest.sha256(of: target.image, timeout: firmwareTimeout).sha256
             imageDigests[target.image] = served
         }
+        try Self.check(target, served: served)
+    }
+
+    /// Refuses a firmware step whose image URL served another SHA-256 than the baseline's.
+    static func check(_ target: FirmwareTarget, served: String) throws {
         guard served == target.sha256.lowercased() else {
             throw BMCStepRefused("firmware '\(target.component)' \(target.version): \(target.image) serves sha256 \(served), "
                 + "but the baseline says \(target.sha256.lowercased()); the BMC was not asked to flash it")

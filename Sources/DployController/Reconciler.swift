@@ -234,6 +234,8 @@ public struct Reconciler: Sendable {
             for run in try store.runningTaskRuns(actions: TaskActionKind.imaging, at: clock.now()) {
                 if let mac = run.mac { observed.imaging[mac] = run.key.task }
             }
+            observed.bmcJobs = Dictionary(grouping: try store.latestBMCJobs(), by: \.machine)
+            observed.rolloutResumes = try store.rolloutResumes()
             for (mac, attempt) in try store.latestAttempts() {
                 if attempt.failedAt != nil {
                     observed.failedInstalls[mac] = attempt.generation
@@ -273,7 +275,7 @@ public struct Reconciler: Sendable {
     /// - Parameter bmc: power, firmware and BIOS read from the BMCs, when the caller read them.
     public func plan(desired: DesiredState, fingerprint: Bool = true, store: (any Store)? = nil,
                      bmc: ObservedBMCs? = nil) throws -> PlanResult {
-        try plan(desired: desired, observed: observe(store: store, bmc: bmc), fingerprint: fingerprint)
+        try plan(desired: desired, observed: observe(store: store, bmc: bmc, fleet: desired.fleet), fingerprint: fingerprint)
     }
 
     /// Plans against state already observed, as a loop does when it first checks whether
@@ -283,9 +285,14 @@ public struct Reconciler: Sendable {
     }
 
     /// The observed state, with power, firmware and BIOS read from the BMCs when the caller read them.
+    ///   `fleet`, when given, says whether a rollout has a window: then the time of day (to
+    ///   the minute) is observed too, and only then, so that a quiet plan stays quiet.
     public func observe(store: (any Store)?,
-                        bmc: ObservedBMCs?) throws -> ObservedState {
+                        bmc: ObservedBMCs?, fleet: Fleet? = nil) throws -> ObservedState {
         var observed = try observe(store: store)
+        if fleet?.firmwareBaselines.contains(where: { $0.rollout?.window != nil }) == true {
+            observed.now = Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 60).rounded(.down) * 60)
+        }
         if let bmc {
             observed.power = bmc.power
             observed.firmware = bmc.firmware
@@ -298,8 +305,12 @@ public struct Reconciler: Sendable {
     /// Applies a plan. With `fleet` (the desired state the plan was made from), BMC steps
     /// run through each machine's BMC; without it, a plan with BMC steps is refused. Firmware
     /// progress goes to `logger`, one event per firmware component to `recordEvent`.
+    ///
+    /// With `jobs` (the store and the runner that works its queue), firmware and BIOS steps
+    /// are recorded as BMC jobs and the apply returns without waiting on them.
     public func apply(_ result: PlanResult, fleet: Fleet? = nil, logger: Logger? = nil,
-                      recordEvent: (@Sendable (MachineEvent) -> Void)? = nil) throws -> Applier.Report {
+                      recordEvent: (@Sendable (MachineEvent) -> Void)? = nil,
+                      jobs: (store: any Store, runner: BMCJobRunner?)? = nil) throws -> Applier.Report {
         if config.mode == .planOnly { throw ReconcileError.planOnly(configPath, "mode: plan-only") }
         if config.suspend { throw ReconcileError.planOnly(configPath, "suspend: true") }
         // Installers rendered without the key would call back with no token, be refused, and
@@ -310,7 +321,8 @@ public struct Reconciler: Sendable {
         let report: Applier.Report
         do {
             report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig)
-                .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent) })
+                .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent) },
+                       jobs: jobs.flatMap { jobs in fleet.map { StoreJobQueue(store: jobs.store, runner: jobs.runner, fleet: $0, clock: clock) } })
         } catch {
             // Which files it changed before failing is not known: look at all of them next time.
             observationCache?.lastVerified = nil

@@ -203,6 +203,13 @@ public final class SQLiteStore: Store {
             deleted += db.changesCount
             try db.execute(sql: "DELETE FROM bmcReading WHERE readAt < ?", arguments: [readingCutoff])
             deleted += db.changesCount
+            // Finished BMC jobs go with the events of their time, except each machine's newest
+            // per step: the planner reads it to know a flash was done or failed.
+            try db.execute(sql: """
+                DELETE FROM bmcJob WHERE state NOT IN ('queued', 'running') AND finishedAt < ?
+                AND id NOT IN (SELECT max(id) FROM bmcJob GROUP BY machine, step)
+                """, arguments: [eventCutoff])
+            deleted += db.changesCount
             return deleted
         }
     }

@@ -68,6 +68,37 @@ public protocol Store: Sendable {
     /// stopped or died mid-run), and a task never runs twice, so they are not run again.
     func failInterruptedTaskRuns(actions: Set<TaskActionKind>, at: Date) throws -> [TaskRun]
 
+    /// Records a BMC job as `queued` (its `id`, `state` and dates other than `createdAt` are
+    /// the store's) and returns it with its id. Returns nil, recording nothing, when the
+    /// machine already has a queued or running job for the same step. Atomic: of two callers
+    /// enqueuing the same machine and step at once, one gets the job and the other nil (a
+    /// unique index over (machine, step) of active rows does it in both stores).
+    func enqueueBMCJob(_ job: BMCJob) throws -> BMCJob?
+    /// Claims the oldest queued job whose machine has no running job: it becomes `running`,
+    /// `startedAt` = `at`, and is returned. nil when there is none. Atomic: two workers never
+    /// claim the same job, and a machine never has two running jobs (its steps stay in order).
+    func claimBMCJob(at: Date) throws -> BMCJob?
+    /// Writes what a worker learned of a running job (non-nil fields replace the row's).
+    /// Returns false, writing nothing, when the job is not running.
+    func updateBMCJob(_ id: Int64, _ update: BMCJobUpdate) throws -> Bool
+    /// Ends a running job as `succeeded` or `failed` (with `error`). A failure also skips the
+    /// same machine's queued jobs, in the same transaction, with an error naming this job:
+    /// a machine's later steps rely on its earlier ones. Returns false, changing nothing,
+    /// when the job was not running.
+    func finishBMCJob(_ id: Int64, _ state: BMCJobState, error: String?, at: Date) throws -> Bool
+    /// Jobs newest first: those in `states` (all when nil), of one machine (all when nil),
+    /// at most `limit`.
+    func bmcJobs(states: Set<BMCJobState>?, machine: String?, limit: Int) throws -> [BMCJob]
+    /// Each machine's newest job for each of its steps (the highest id per machine and step):
+    /// what the planner needs to know whether a step is owed, under way, or done or failed.
+    func latestBMCJobs() throws -> [BMCJob]
+
+    /// Records that the rollout of baseline `name` was resumed at `at` (replacing an earlier
+    /// resume): failed jobs that finished before it no longer count towards its halt.
+    func resumeRollout(_ name: String, at: Date) throws
+    /// Every rollout's last resume, by baseline name.
+    func rolloutResumes() throws -> [String: Date]
+
     /// Forgets a machine's hardware report and install history: its next network boot is a
     /// discovery (`MachineState.rediscovering`). Events and BMC readings stay.
     func forgetMachine(_ mac: MACAddress, reason: String, at: Date) throws

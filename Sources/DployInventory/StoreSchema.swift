@@ -84,6 +84,40 @@ enum StoreSchema {
                 t.add(column: "firmware", .text)
             }
         }
+        migrator.registerMigration("v5: bmc jobs") { db in
+            // Long BMC work, recorded before it starts. Keyed by machine name (what the plan
+            // and the job's BMC are found by); the MAC is kept for events and pages.
+            try db.create(table: "bmcJob") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("machine", .text).notNull()
+                t.column("mac", .text)
+                t.column("kind", .text).notNull()
+                t.column("step", .text).notNull()
+                t.column("payload", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("startedAt", .datetime)
+                t.column("submittedAt", .datetime)
+                t.column("finishedAt", .datetime)
+                t.column("tracking", .text)
+                t.column("status", .text)
+                t.column("percent", .integer)
+                t.column("error", .text)
+            }
+            // At most one queued or running job per machine and step, also when two callers
+            // enqueue at once: the index refuses the second row. (PostgreSQL has the same
+            // partial unique index.)
+            try db.execute(sql: """
+                CREATE UNIQUE INDEX bmcJob_active ON bmcJob(machine, step) WHERE state IN ('queued', 'running')
+                """)
+            try db.create(index: "bmcJob_state", on: "bmcJob", columns: ["state"])
+            // When an operator last resumed a halted firmware rollout (by baseline name):
+            // failures before it no longer halt it.
+            try db.create(table: "rolloutResume") { t in
+                t.primaryKey("name", .text)
+                t.column("resumedAt", .datetime).notNull()
+            }
+        }
         return migrator
     }()
 

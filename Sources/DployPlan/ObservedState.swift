@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import DployInventory
 import DployRender
 import DploySpec
@@ -35,6 +36,14 @@ public struct ObservedState: Hashable, Sendable {
     public var taskRuns: [TaskRunKey: TaskRunState] = [:]
     /// Machines in their imaging environment, by MAC, with the task: their BMC steps wait.
     public var imaging: [MACAddress: String] = [:]
+    /// Each machine's newest BMC job per step, by machine name (`Store.latestBMCJobs`):
+    /// steps with a job queued or running are not planned again, nor failed flashes.
+    public var bmcJobs: [String: [BMCJob]] = [:]
+    /// The time of day rollout windows are read at (to the minute); set only when a rollout
+    /// has a window, so that a quiet plan stays quiet otherwise. nil: windows are closed.
+    public var now: Date?
+    /// When each rollout (by baseline name) was last resumed: failures before it no longer halt it.
+    public var rolloutResumes: [String: Date] = [:]
 
     public init(files: [OutputPath: ObservedFile] = [:], installedGenerations: [MACAddress: Int] = [:],
                 power: [MACAddress: ObservedPower] = [:], discovered: [MACAddress: String] = [:]) {

@@ -139,6 +139,8 @@ public enum Planner {
         // Machines whose profile boots another loader than DHCP hands them (no TFTP served,
         // or GRUB behind a proxyDHCP): they boot iPXE, and the plan says why.
         var unservedLoaders: [String: [String]] = [:]
+        // Machines of each baseline with a rollout, with the index of their plan when they have one.
+        var rolloutMachines: [String: [(name: String, mac: MACAddress, plan: Int?)]] = [:]
         let installerFiles = Dictionary(grouping: observed.files.keys.filter(isInstallerAnswer)) {
             String($0.path.dropFirst("installers/".count).prefix { $0 != "/" })
         }
@@ -179,6 +181,13 @@ public enum Planner {
             let facts = MachineFacts(rendered: rendered, owned: owned, installed: installed,
                                      installing: observed.installing[mac], failed: failedGeneration,
                                      baseline: rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:)))
+            let planIndex = machinePlans.count
+            var planned = false
+            defer {
+                if let baseline = facts.baseline, baseline.rollout != nil {
+                    rolloutMachines[baseline.name, default: []].append((machine.name, mac, planned ? planIndex : nil))
+                }
+            }
             if let plan = planMachine(facts, observed: observed, notes: &machineNotes) {
                 // Only files that will be written need their contents in the result. The cache
                 // keeps digests, not bytes: a machine with a file to write is rendered again.
@@ -191,9 +200,16 @@ public enum Planner {
                 }
                 for path in writes { if let contents = rendered.files[path] { files.set(contents, for: path) } }
                 machinePlans.append(plan)
+                planned = true
             }
         }
         guard problems.isEmpty else { throw PlanError(problems: problems) }
+        // Rollouts decide which of the firmware steps planned above start now.
+        for baseline in desired.fleet.firmwareBaselines {
+            guard let policy = baseline.rollout, let machines = rolloutMachines[baseline.name] else { continue }
+            RolloutGate.apply(baseline, policy: policy, machines: machines, observed: observed, plans: &machinePlans, notes: &machineNotes)
+        }
+        machinePlans.removeAll { $0.actions.isEmpty }
 
         var shared: [Action] = []
         // Shared files: their digests count among the desired files whether or not they are written.
@@ -392,6 +408,13 @@ public enum Planner {
             reasons.append(Reason(.biosUnread, message))
             notes.append(Reason(.biosUnread, "\(machine.name): \(message)"))
         }
+        if let generation = facts.installing, actions.contains(where: { $0.kind == .updateFirmware }) {
+            // A flash resets parts of the machine (iLO, the ROM after reboot): never under an installer.
+            actions.removeAll { $0.kind == .updateFirmware }
+            reasons.append(Reason(.installInProgress, "installing generation \(generation): firmware waits until the install ends"))
+        }
+        BMCJobGate.apply(observed.bmcJobs[machine.name] ?? [], machine: machine.name, actions: &actions, reasons: &reasons,
+                         notes: &notes)
         if let task = observed.imaging[mac], actions.contains(where: \.needsBMC) {
             // Like an install, an image being written or read is never power-cycled under it.
             actions.removeAll(where: \.needsBMC)

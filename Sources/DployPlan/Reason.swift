@@ -75,6 +75,22 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case biosNoSettings
         /// It has `bios` and its BMC was read, but its BIOS settings could not be: nothing is planned for them, and the error says why.
         case biosUnread
+        /// A BMC job (firmware, BIOS) for this step is queued or running: the plan adds none, and says how far it is.
+        case bmcJobActive
+        /// A firmware job for this exact step failed: it is not flashed again until the baseline changes or `dploy jobs retry` queues it.
+        case bmcJobFailed
+        /// A firmware job for this exact step succeeded, yet the inventory still reports the old version (it activates at a reboot): not flashed again.
+        case firmwareFlashed
+        /// Its power and boot steps wait for its BMC job: no reset while firmware is flashed or BIOS settings are written.
+        case waitsForBMCJob
+        /// A phase of a baseline's rollout (canaries, a wave): its machines and where it stands or when it starts.
+        case rolloutPhase
+        /// A rollout failed more flashes than its `maxFailures`: nothing more starts until `dploy rollout resume` or a baseline change.
+        case rolloutHalted
+        /// A rollout is outside its window: nothing starts until it opens.
+        case rolloutWindowClosed
+        /// The machine's firmware steps wait for its turn in the baseline's rollout.
+        case rolloutWaiting
     }
 
     public var code: Code

@@ -30,7 +30,7 @@ import Logging
 ///
 /// Behind `WebAuth` (token or htpasswd user): the web page (`/`, `/machines/{id}`,
 /// `/groups`, `/plan`, `/tasks`, `/source`), `GET /v1/machines[/{id}[/events]]`,
-/// `GET /v1/tasks[/{name}]`, `GET /v1/status`,
+/// `GET /v1/tasks[/{name}]`, `GET /v1/jobs[?active=true&machine=NAME&limit=N]`, `GET /v1/status`,
 /// and `GET /metrics`.
 public struct BootHTTPServer: Sendable {
     /// Everything the server reads or changes goes through this one interface.
@@ -288,6 +288,12 @@ public struct BootHTTPServer: Sendable {
                 throw HTTPError(.notFound, message: "no task '\(name)' in git or in the store")
             }
             return try Self.json(row)
+        }
+        router.get("v1/jobs") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            let limit = query["limit"].flatMap { Int(String($0)) }.map { min(max($0, 1), 10_000) } ?? 500
+            return try Self.json(try controller.bmcJobs(machine: query["machine"].map(String.init),
+                                                        active: query["active"].map { $0 == "true" || $0 == "1" } ?? false, limit: limit))
         }
         router.get("v1/status") { _, _ -> Response in
             guard let status = controller.status else { throw HTTPError(.notFound, message: "this server runs no reconcile loop") }

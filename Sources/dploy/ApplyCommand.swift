@@ -83,20 +83,42 @@ struct ApplyCommand: ParsableCommand {
         var failedRuns = 0
         do {
             let reconciler = try config.reconciler()
-            // Firmware updates take minutes: their progress is printed as it comes.
-            let report = try reconciler.apply(result, fleet: desired.fleet, logger: Logger(label: "dploy.apply"))
+            let logger = Logger(label: "dploy.apply")
+            // Firmware and BIOS steps are BMC jobs, as in the daemon: recorded in the store
+            // first, run by the worker pool, which this command then waits for (and which
+            // resumes jobs an interrupted apply or daemon left running). Progress is logged.
+            let needsJobs = result.plan.actions.contains { $0.jobStep != nil }
+            let store = try sharedStore ?? (needsJobs ? reconciler.openStore(creating: true) : nil)
+            let runner = store.map { store in
+                reconciler.bmcJobRunner(store: store, fleet: { desired.fleet }, logger: logger, recordEvent: { try? store.record($0) })
+            }
+            try runner?.start()
+            defer { runner?.stop() }
+            let report = try reconciler.apply(result, fleet: desired.fleet, logger: logger, jobs: store.map { ($0, runner) })
             print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
                   + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
-            guard !result.plan.tasks.isEmpty else { return }
-            let runs = try reconciler.runTasks(result.plan, fleet: desired.fleet, store: sharedStore)
-            runs.forEach { print($0.line) }
-            failedRuns = runs.count { $0.state == .failed }
+            if let store, let runner, !report.queuedJobs.isEmpty {
+                report.queuedJobs.forEach { print("queued: \($0)") }
+                _ = runner.waitUntilIdle(timeout: reconciler.config.bmcFirmwareTimeout * max(1, report.queuedJobs.count) + .seconds(60))
+                let ids = Set(report.jobIDs)
+                let ended = try store.bmcJobs(states: nil, machine: nil, limit: Int.max).filter { ids.contains($0.id) }.reversed()
+                for job in ended { print("job \(job.id) \(job.machine): \(job.step): \(job.progressText)") }
+                failedRuns += ended.count { $0.state == .failed || $0.state == .skipped }
+            }
+            if !report.deferred.isEmpty {
+                print("waiting for a BMC job, planned again by the next apply: \(report.deferred.joined(separator: ", "))")
+            }
+            if !result.plan.tasks.isEmpty {
+                let runs = try reconciler.runTasks(result.plan, fleet: desired.fleet, store: sharedStore)
+                runs.forEach { print($0.line) }
+                failedRuns += runs.count { $0.state == .failed }
+            }
         } catch let error as CustomStringConvertible & Error {
             printError("error: \(error)")
             throw ExitCode.failure
         }
         if failedRuns > 0 {
-            printError("error: \(failedRuns) task run\(failedRuns == 1 ? "" : "s") failed; a task runs again only when it is edited")
+            printError("error: \(failedRuns) task run\(failedRuns == 1 ? "" : "s") or BMC job\(failedRuns == 1 ? "" : "s") failed; a task runs again only when it is edited, a firmware job after `dploy jobs retry ID`")
             throw ExitCode.failure
         }
     }

@@ -11,7 +11,7 @@ struct Dploy: AsyncParsableCommand {
             dploy checks it, plans what would change, and converges the fleet.
             """,
         version: DployVersion.current,
-        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, Serve.self, Status.self, Machines.self, Tasks.self, Discover.self, Source.self,
+        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, Serve.self, Status.self, Machines.self, Tasks.self, Jobs.self, Rollout.self, Discover.self, Source.self,
                       BMC.self, StoreCommand.self]
     )
 

@@ -19,6 +19,8 @@ struct Status: ParsableCommand {
         var daemonRunning: Bool
         var status: DaemonStatus?
         var source: SourceStatus?
+        /// BMC jobs queued or running, from the store (none when it cannot be read).
+        var jobs: [BMCJobView] = []
     }
 
     func run() throws {
@@ -40,7 +42,10 @@ struct Status: ParsableCommand {
         }
         // Is the process that wrote the status still there? EPERM means it is, as another user.
         let running = status.map { kill($0.pid, 0) == 0 || errno == EPERM } ?? false
-        let report = Report(daemonRunning: running, status: status, source: status?.source ?? source)
+        // Jobs move between runs: read from the store, not from the status file.
+        let jobs = (try? reconciler.openStore(creating: false)?.bmcJobs(states: [.queued, .running], machine: nil, limit: 1000)) ?? []
+        let report = Report(daemonRunning: running, status: status, source: status?.source ?? source,
+                            jobs: jobs.map(BMCJobView.init))
         if global.json { return try printJSON(report) }
         print(Self.text(report), terminator: "")
     }
@@ -67,6 +72,12 @@ struct Status: ParsableCommand {
             }
         }
         if let error = status.lastError { lines.append("last error:   \(error)") }
+        for rollout in status.rollouts ?? [] { lines.append("rollout:      \(rollout)") }
+        if !report.jobs.isEmpty {
+            let running = report.jobs.count { $0.state == "running" }
+            lines.append("BMC jobs:     \(running) running, \(report.jobs.count - running) queued")
+            lines += report.jobs.reversed().map { "  \($0.line)" }
+        }
         if let plan = status.pendingPlan {
             lines.append("pending:      \(plan.summary)")
             for machine in plan.machines {

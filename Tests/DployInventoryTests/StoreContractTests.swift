@@ -3,6 +3,7 @@ import DploySpec
 import DployTestSupport
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 /// A fresh, empty store of one kind, with what a test needs beyond the `Store` protocol:
@@ -213,6 +214,68 @@ enum StoreContract {
         #expect { try store.bmcReadings() } throws: { "\($0)".contains("bmcReading row '94:18:82:3a:5c:10'") }
     }
 
+    static func job(_ machine: String, _ step: String, kind: BMCJobKind = .firmware) -> BMCJob {
+        BMCJob(machine: machine, mac: MACAddress("52:54:00:00:00:01"), kind: kind, step: step, payload: "{\"kind\":\"x\"}",
+               createdAt: t0)
+    }
+
+    static func bmcJobs(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        let a1 = try #require(try store.enqueueBMCJob(job("a", "firmware System ROM 2.90")))
+        #expect(try store.enqueueBMCJob(job("a", "firmware System ROM 2.90")) == nil, "already queued")
+        let a2 = try #require(try store.enqueueBMCJob(job("a", "firmware iLO 5 3.08")))
+        let b1 = try #require(try store.enqueueBMCJob(job("b", "bios", kind: .bios)))
+        #expect(a1.state == .queued && a2.id > a1.id && b1.id > a2.id)
+
+        #expect(try store.claimBMCJob(at: t0)?.id == a1.id)
+        #expect(try store.enqueueBMCJob(job("a", "firmware System ROM 2.90")) == nil, "running")
+        // a has a running job: its second step waits, b's goes next.
+        #expect(try store.claimBMCJob(at: t0)?.id == b1.id)
+        #expect(try store.claimBMCJob(at: t0) == nil)
+
+        #expect(try store.updateBMCJob(a1.id, BMCJobUpdate(submittedAt: t0 + 1, tracking: "hpe /redfish/v1/UpdateService")))
+        #expect(try store.updateBMCJob(a1.id, BMCJobUpdate(status: "Writing", percent: 40)))
+        let running = try #require(try store.bmcJobs(states: [.running], machine: "a", limit: 10).first)
+        #expect(running.tracking == "hpe /redfish/v1/UpdateService" && running.submittedAt == t0 + 1 && running.percent == 40)
+        #expect(running.progressText == "in progress, 40 % (Writing)")
+
+        #expect(try store.finishBMCJob(a1.id, .failed, error: "Error (iLO.2.8.UpdateFailedFlashError)", at: t0 + 5))
+        #expect(try !store.finishBMCJob(a1.id, .succeeded, error: nil, at: t0 + 6), "ends once")
+        #expect(try !store.updateBMCJob(a1.id, BMCJobUpdate(percent: 90)), "an ended job takes no progress")
+        let skipped = try #require(try store.bmcJobs(states: nil, machine: "a", limit: 10).first { $0.id == a2.id })
+        #expect(skipped.state == .skipped && skipped.error?.contains("job \(a1.id)") == true)
+        #expect(try store.bmcJobs(states: [.running], machine: "b", limit: 10).map(\.id) == [b1.id], "b goes on")
+        #expect(try store.claimBMCJob(at: t0 + 6) == nil)
+        #expect(try store.finishBMCJob(b1.id, .succeeded, error: nil, at: t0 + 7))
+        #expect(try store.bmcJobs(states: nil, machine: "b", limit: 10).first?.percent == 100)
+
+        // The newest per machine and step: a retry of the failed step replaces it there.
+        let retry = try #require(try store.enqueueBMCJob(job("a", "firmware System ROM 2.90")))
+        let latest = Dictionary(try store.latestBMCJobs().map { ("\($0.machine) \($0.step)", $0) }) { _, last in last }
+        #expect(latest["a firmware System ROM 2.90"]?.id == retry.id)
+        #expect(latest["a firmware iLO 5 3.08"]?.state == .skipped)
+        #expect(latest["b bios"]?.state == .succeeded)
+        #expect(try subject.reopen().bmcJobs(states: [.queued], machine: nil, limit: 10).map(\.id) == [retry.id])
+
+        try store.resumeRollout("gen10", at: t0)
+        try store.resumeRollout("gen10", at: t0 + 60)
+        #expect(try store.rolloutResumes() == ["gen10": t0 + 60])
+    }
+
+    static func concurrentClaims(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        for index in 0..<200 { _ = try store.enqueueBMCJob(job("m\(index)", "bios", kind: .bios)) }
+        let claimed = Mutex<[Int64]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            var misses = 0
+            // A claim that lost a race returns nil once; only a second nil in a row means none is left.
+            while misses < 2 {
+                if let job = try? store.claimBMCJob(at: t0) { claimed.withLock { $0.append(job.id) }; misses = 0 } else { misses += 1 }
+            }
+        }
+        #expect(claimed.withLock { $0.count } == 200 && Set(claimed.withLock { $0 }).count == 200)
+    }
+
     /// A store with a little of everything, for copies.
     static func fill(_ store: any Store) throws {
         for index in 0..<20 {
@@ -271,6 +334,10 @@ struct SQLiteStoreContractTests {
     func unknownStateRefused() throws { try StoreContract.unknownStateRefused(.sqlite()) }
     @Test("a row that cannot be read is an error naming it, not a machine quietly missing or without hardware")
     func corruptRowsNamed() throws { try StoreContract.corruptRowsNamed(.sqlite()) }
+    @Test("BMC jobs: queued once per step, claimed oldest first and one per machine, a failure skips the machine's rest")
+    func bmcJobs() throws { try StoreContract.bmcJobs(.sqlite()) }
+    @Test("four workers racing over 200 jobs claim each exactly once")
+    func concurrentClaims() throws { try StoreContract.concurrentClaims(.sqlite()) }
     @Test("a copy into another SQLite store matches row by row, and refuses a store that holds rows")
     func copiesRowByRow() throws { try StoreContract.copiesRowByRow(.sqlite(), into: .sqlite()) }
 }
@@ -297,6 +364,10 @@ struct PostgresStoreContractTests {
     func unknownStateRefused() throws { try StoreContract.unknownStateRefused(.postgres()) }
     @Test("a row that cannot be read is an error naming it, not a machine quietly missing or without hardware")
     func corruptRowsNamed() throws { try StoreContract.corruptRowsNamed(.postgres()) }
+    @Test("BMC jobs: queued once per step, claimed oldest first and one per machine, a failure skips the machine's rest")
+    func bmcJobs() throws { try StoreContract.bmcJobs(.postgres()) }
+    @Test("four workers racing over 200 jobs claim each exactly once")
+    func concurrentClaims() throws { try StoreContract.concurrentClaims(.postgres()) }
     @Test("SQLite → PostgreSQL → SQLite: each copy matches row by row")
     func copiesBothWays() throws {
         let sqlite = try StoreUnderTest.sqlite()

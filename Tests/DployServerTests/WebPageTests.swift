@@ -240,6 +240,40 @@ struct WebPageTests {
         }
     }
 
+    @Test("/v1/jobs and a machine's page show its BMC jobs, how far they are, and how they ended; /v1/jobs needs a login")
+    func bmcJobs() async throws {
+        let lab = try Lab()
+        let store = try lab.store()
+        func job(_ machine: String, _ step: String) -> BMCJob {
+            BMCJob(machine: machine, mac: BootServerTests.web01, kind: .firmware, step: step, payload: "{}", createdAt: Date())
+        }
+        let flash = try #require(try store.enqueueBMCJob(job("web-01", "firmware iLO 5 3.08")))
+        let rom = try #require(try store.enqueueBMCJob(job("web-01", "firmware System ROM U32 2.90")))
+        _ = try store.claimBMCJob(at: Date())
+        _ = try store.updateBMCJob(flash.id, BMCJobUpdate(submittedAt: Date(), tracking: "hpe /redfish/v1/UpdateService", status: "Writing", percent: 40))
+        let app = Application(router: try server(lab).router())
+        let auth: HTTPFields = [.authorization: "Bearer \(BootServerTests.token)"]
+        try await app.test(.live) { client in
+            let (refused, _, _) = try await request(client, "/v1/jobs")
+            #expect(refused == .unauthorized)
+            let (status, _, json) = try await request(client, "/v1/jobs?active=true", headers: auth)
+            #expect(status == .ok)
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+            #expect(rows.map { $0["id"] as? Int } == [Int(rom.id), Int(flash.id)], "newest first")
+            #expect(rows.last?["progress"] as? String == "in progress, 40 % (Writing)")
+            #expect(rows.first?["state"] as? String == "queued")
+            #expect(rows.allSatisfy { $0["payload"] == nil })
+
+            _ = try store.finishBMCJob(flash.id, .failed, error: "the firmware update failed: Error", at: Date())
+            let (_, _, active) = try await request(client, "/v1/jobs?active=true", headers: auth)
+            #expect(active == "[]", "the failure skipped the machine's queued job")
+            let (_, _, page) = try await request(client, "/machines/web-01", headers: auth)
+            #expect(page.contains("<table id=\"bmc-jobs\">"))
+            #expect(page.contains("<td>firmware iLO 5 3.08</td><td class=\"state state-failed\">failed</td><td>failed: the firmware update failed: Error</td>"), "\(page)")
+            #expect(page.contains("<td class=\"state state-skipped\">skipped</td>"))
+        }
+    }
+
     @Test("the sign-in form takes a token with +, / and = as a browser encodes it")
     func signInEncoding() async throws {
         let lab = try Lab()

@@ -240,9 +240,35 @@ struct DiagnosticTests {
                         spec: {members: [web-01], defaults: {bios: {attributes: {NetworkBootRetryCount: "20"}}}}
                         """],
              expected: [("g.yaml:4:", #"groups 'gpu' and 'web' both set 'bios.attributes' with priority 0 but disagree ('{NetworkBootRetryCount: "20"}' vs '{NetworkBootRetryCount: 20}')"#)]),
+        Case(name: "rollout waves that shrink and stop short of 100%",
+             files: ["f.yaml": Self.baseline(rollout: "  rollout:\n    waves: [\"50%\", \"10%\", \"90%\"]\n")],
+             expected: [("f.yaml:9:20", "'spec.rollout.waves' must grow from wave to wave: 10% follows 50%"),
+                        ("f.yaml:9:27", #"'spec.rollout.waves' must end at "100%", so that every machine is in a wave; it ends at 90%"#)]),
+        Case(name: "rollout window that ends before it starts, on a day misspelled",
+             files: ["f.yaml": Self.baseline(rollout: "  rollout:\n    window: {days: [tue, thurs], from: \"06:00\", to: \"02:00\"}\n")],
+             expected: [("f.yaml:9:26", "'spec.rollout.window.days' must list days among mon, tue, wed, thu, fri, sat, sun, found 'thurs'"),
+                        ("f.yaml:9:53", "'spec.rollout.window.to' must be after 'from' (06:00): a window lies within one day")]),
+        Case(name: "rollout share and time zone dploy does not read",
+             files: ["f.yaml": Self.baseline(rollout: "  rollout:\n    waves: [\"0%\", \"100%\"]\n    window: {from: \"02:00\", to: \"06:00\", timezone: CET}\n")],
+             expected: [("f.yaml:9:13", "'spec.rollout.waves' is not a share of the machines: '0%'"),
+                        ("f.yaml:10:52", "'spec.rollout.window.timezone' is not a time zone dploy reads: 'CET' (write UTC or an offset like +02:00)")]),
         Case(name: "non-UTF-8 bytes", files: ["latin1.yaml": "apiVersion: dploy.org/v1\nkind: Machine\n# caf\u{FFFD}\n"],
              expected: [("latin1.yaml:3:6", "not valid UTF-8")]),
     ]
+
+    /// A valid FirmwareBaseline, `rollout` (its lines, from line 8) appended to its spec.
+    static func baseline(rollout: String) -> String {
+        """
+        apiVersion: dploy.org/v1
+        kind: FirmwareBaseline
+        metadata: {name: gen10}
+        spec:
+          models: ["ProLiant DL360 Gen10"]
+          components:
+            - {name: "iLO 5", version: "3.08", image: "http://198.18.0.1/fw/ilo5.fwpkg", sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
+
+        """ + rollout
+    }
 
     /// Ten levels of ten aliases each: 10^10 nodes if expanded.
     static let billionLaughs: String = {
@@ -274,6 +300,22 @@ struct DiagnosticTests {
     /// Found by `make fuzz` (the spec target): the unknown-field message quoted a key as the
     /// file spelled it, so a tab, a line break or an escape character in a quoted key reached
     /// `dploy validate`'s output and the daemon's log raw, forging a line or a terminal sequence.
+    @Test("a rollout window is open on its days from 'from' until 'to', at its offset from UTC, and says when it opens next")
+    func rolloutWindow() throws {
+        let window = RolloutPolicy.Window(days: [.tue, .thu], from: 120, to: 360, offsetMinutes: 120)
+        func at(_ text: String) throws -> Date { try Date(text, strategy: .iso8601) }
+        // Tuesday 02:00 at +02:00 is Tuesday 00:00 UTC; 06:00 there is 04:00 UTC.
+        #expect(window.isOpen(at: try at("2026-12-08T00:00:00Z")))
+        #expect(window.isOpen(at: try at("2026-12-08T03:59:00Z")))
+        #expect(!window.isOpen(at: try at("2026-12-08T04:00:00Z")))
+        #expect(!window.isOpen(at: try at("2026-12-07T23:59:00Z")), "Monday 23:59 UTC is Tuesday 01:59 there")
+        #expect(!window.isOpen(at: try at("2026-12-09T01:00:00Z")), "a Wednesday")
+        #expect(window.nextOpening(after: try at("2026-12-08T05:00:00Z")) == (try at("2026-12-10T00:00:00Z")))
+        #expect(window.nextOpening(after: try at("2026-12-10T01:00:00Z")) == (try at("2026-12-10T01:00:00Z")), "open now")
+        #expect(window.nextOpening(after: try at("2026-12-11T12:00:00Z")) == (try at("2026-12-15T00:00:00Z")))
+        #expect(window.text == "tue, thu 02:00–06:00 +02:00")
+    }
+
     @Test("a message quoting a key with control characters stays on one line")
     func controlCharactersInMessages() {
         let text = Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  \"bad\\nkey\\e[2J\\tx\": 1\n")

@@ -158,6 +158,41 @@ struct PlanApplyCommandTests {
         #expect(unknown.status == 1 && unknown.stderr == "error: no task 'no-such-task' in git or in the store\n")
     }
 
+    @Test("dploy jobs lists BMC jobs, as text and JSON; retry queues a failed one again with what it skipped, once")
+    func jobsCommand() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        #expect(try cli.dploy("jobs", in: lab).stdout == "No BMC job is queued or running (--all shows finished ones).\n")
+        #expect(try cli.dploy("apply", "--auto-approve", "--no-color", in: lab).status == 0)
+        let store = try SQLiteStore(path: lab.appendingPathComponent("state/dploy.db").path)
+        func job(_ step: String) -> BMCJob {
+            BMCJob(machine: "web-01", mac: MACAddress("94:18:82:3a:5c:10"), kind: .firmware, step: step, payload: "{}", createdAt: Date())
+        }
+        let rom = try #require(try store.enqueueBMCJob(job("firmware System ROM U32 v2.90")))
+        let ilo = try #require(try store.enqueueBMCJob(job("firmware iLO 5 3.08")))
+        _ = try store.claimBMCJob(at: Date())
+        _ = try store.updateBMCJob(rom.id, BMCJobUpdate(status: "Writing", percent: 40))
+
+        let listed = try cli.dploy("jobs", in: lab)
+        #expect(listed.status == 0)
+        #expect(listed.stdout == "job \(ilo.id) web-01 firmware iLO 5 3.08: queued\njob \(rom.id) web-01 firmware System ROM U32 v2.90: in progress, 40 % (Writing)\n")
+        let json = try cli.dploy("jobs", "--json", "--machine", "web-01", in: lab)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 2 && rows.last?["percent"] as? Int == 40 && rows.last?["state"] as? String == "running")
+
+        let refused = try cli.dploy("jobs", "retry", String(rom.id), in: lab)
+        #expect(refused.status == 1 && refused.stderr.contains("no failed or skipped BMC job \(rom.id)"), "a running job is not retried")
+        _ = try store.finishBMCJob(rom.id, .failed, error: "Error (UpdateFailedFlashError)", at: Date())
+        let retried = try cli.dploy("jobs", "retry", String(rom.id), in: lab)
+        #expect(retried.status == 0, "\(retried.stderr)")
+        #expect(retried.stdout.contains("web-01 firmware System ROM U32 v2.90") && retried.stdout.contains("web-01 firmware iLO 5 3.08"),
+                "with the job its failure skipped: \(retried.stdout)")
+        #expect(try cli.dploy("jobs", "retry", String(rom.id), in: lab).stdout == "Nothing queued: the same steps are already queued or running.\n")
+        let all = try cli.dploy("jobs", "--all", in: lab).stdout
+        #expect(all.contains("job \(rom.id) web-01 firmware System ROM U32 v2.90: failed: Error (UpdateFailedFlashError)"), "\(all)")
+        #expect(all.contains("job \(ilo.id) web-01 firmware iLO 5 3.08: skipped: not run: job \(rom.id)"))
+    }
+
     @Test("a saved plan applies while nothing changed, and is refused once the specs change")
     func savedPlan() throws {
         let lab = try labCopy()

@@ -26,6 +26,8 @@ public final class ControllerMetrics: Sendable {
         for result in DaemonStatus.Run.Result.allCases { _ = reconcileRuns(result) }
         for result in WebhookResult.allCases { _ = webhookDeliveries(result) }
         for state in TaskRunState.allCases where state != .pending { _ = taskRuns(state) }
+        for state in [BMCJobState.succeeded, .failed] { _ = bmcJobsFinished(state) }
+        recordBMCJobs([])
         recordMachines([:])
         recordConditions([:])
     }
@@ -58,6 +60,28 @@ public final class ControllerMetrics: Sendable {
 
     func recordTaskRuns(_ reports: [TaskRunReport]) {
         for report in reports { taskRuns(report.state).increment() }
+    }
+
+    private func bmcJobsFinished(_ state: BMCJobState) -> Counter {
+        registry.makeCounter(descriptor: Self.named("dploy_bmc_jobs_finished_total", "BMC jobs (firmware, BIOS) this daemon ran to their end, by result."),
+                             labels: [("state", state.rawValue)])
+    }
+
+    private func bmcJobsActive(_ state: BMCJobState, _ kind: BMCJobKind) -> Gauge {
+        registry.makeGauge(descriptor: Self.named("dploy_bmc_jobs", "BMC jobs queued or running, by kind."),
+                           labels: [("state", state.rawValue), ("kind", kind.rawValue)])
+    }
+
+    /// A job ended (the runner calls this from its worker thread).
+    func recordBMCJobFinished(_ state: BMCJobState) { bmcJobsFinished(state).increment() }
+
+    /// The queued and running jobs as the store holds them now; every pair is set.
+    func recordBMCJobs(_ active: [BMCJob]) {
+        for state in [BMCJobState.queued, .running] {
+            for kind in BMCJobKind.allCases {
+                bmcJobsActive(state, kind).set(Double(active.count { $0.state == state && $0.kind == kind }))
+            }
+        }
     }
 
     private func machines(_ state: String) -> Gauge {

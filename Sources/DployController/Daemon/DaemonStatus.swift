@@ -57,6 +57,9 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var nextRunAt: Date?
     /// The plan of the last run when it was not applied: what converging would change.
     public var pendingPlan: Plan?
+    /// What stops a firmware rollout in the last run's plan: halted (and why), or outside its
+    /// window (and when it opens). nil from a dploy that wrote none.
+    public var rollouts: [String]?
     public var source: SourceStatus?
 
     public static func read(from path: String) throws -> DaemonStatus? {

@@ -31,6 +31,12 @@ public final class ReconcileLoop: Service, Sendable {
     let live: LiveDesired?
     let jitter: Double
     let wake = WakeSignal()
+    /// The worker pool that runs the BMC jobs applies enqueue; started by the first run that
+    /// holds the leader lock (it resumes jobs a previous daemon left running).
+    public let jobs: BMCJobRunner
+    /// The fleet jobs find their BMCs in: the one last applied, set before the apply that
+    /// may enqueue, so that a worker never looks a new job's machine up in an older fleet.
+    private let jobFleet = JobFleet()
     private let state: Mutex<LoopState>
 
     private struct LoopState {
@@ -57,6 +63,12 @@ public final class ReconcileLoop: Service, Sendable {
         self.jitter = jitter
         self.live = live
         lock = reconciler.leadership(for: store)
+        let jobFleet = self.jobFleet
+        jobs = reconciler.bmcJobRunner(store: store, fleet: { jobFleet.fleet.withLock { $0 } }, logger: logger,
+                                       recordEvent: { event in
+                                           do { try store.record(event) } catch { logger.error("cannot record an event in the store: \(error)") }
+                                       },
+                                       finished: { _, state in metrics.recordBMCJobFinished(state) })
         state = Mutex(LoopState(status: DaemonStatus(
             pid: getpid(), startedAt: reconciler.clock.now(), role: .apply, runs: 0,
             source: try? SourceStatus.read(from: reconciler.sourceStatusPath))))
@@ -93,6 +105,11 @@ public final class ReconcileLoop: Service, Sendable {
                 trigger = await self.wake.wait(timeout: delay) ? "webhook" : "interval"
             }
         }
+        // Workers stop between polls; jobs being followed stay running, resumed at the next start.
+        let jobs = self.jobs
+        await withCheckedContinuation { continuation in
+            Thread { jobs.stop(); continuation.resume() }.start()
+        }
         lock.release()
         logger.info("reconcile loop stopped")
     }
@@ -114,6 +131,7 @@ public final class ReconcileLoop: Service, Sendable {
                                    source: nil, message: "")
         var role = DaemonStatus.Role.apply, roleReason: String?
         var pending: Plan?, lastError: String?
+        var rollouts: [String] = []
         var desired: DesiredState?
         // Step times are durations, measured on the monotonic clock.
         var stepStart = ContinuousClock.now
@@ -170,7 +188,7 @@ public final class ReconcileLoop: Service, Sendable {
             }
             // The leader makes the callback key before its first plan, as `dploy apply` does.
             if role == .apply { try reconciler.makeCallbackKey() }
-            let observed = try reconciler.observe(store: store, bmc: bmc)
+            let observed = try reconciler.observe(store: store, bmc: bmc, fleet: loaded.fleet)
             step("observe")
             if let problem = reconciler.observationCache?.problem,
                state.withLock({ state in defer { state.toldWatchProblem = true }; return !state.toldWatchProblem }) {
@@ -187,6 +205,7 @@ public final class ReconcileLoop: Service, Sendable {
                 result = try reconciler.plan(desired: loaded, observed: observed, fingerprint: false)
                 state.withLock { $0.plansMade += 1 }
             }
+            rollouts = result.plan.notes.filter { $0.code == .rolloutHalted || $0.code == .rolloutWindowClosed }.map(\.message)
             let quiet = result.plan.hasChanges ? nil : QuietPlan(inputs: inputs, plan: result.plan)
             state.withLock { $0.quiet = quiet }
             step("plan")
@@ -195,6 +214,8 @@ public final class ReconcileLoop: Service, Sendable {
                 run.message = "nothing to change"
                 // The fleet runs this commit, even when it changed no file.
                 if role == .apply {
+                    jobFleet.fleet.withLock { $0 = loaded.fleet }
+                    try startJobs()
                     try reconciler.recordApplied(revision: result.plan.revision)
                     // Imaging runs past their deadline end here.
                     if lock.isHeld { await runTasks(result.plan, fleet: loaded.fleet) }
@@ -203,10 +224,15 @@ public final class ReconcileLoop: Service, Sendable {
             } else if role == .apply {
                 // The lead may have been lost since the run began (a pause, the database gone).
                 guard lock.isHeld else { throw NotLeader(holder: lock.holder, scope: lock.scope) }
-                let report = try reconciler.apply(result, fleet: loaded.fleet, logger: logger) { [self] in record($0) }
+                jobFleet.fleet.withLock { $0 = loaded.fleet }
+                try startJobs()
+                // Firmware and BIOS steps are queued as jobs: the apply never waits on a BMC.
+                let report = try reconciler.apply(result, fleet: loaded.fleet, logger: logger,
+                                                  recordEvent: { [self] in record($0) }, jobs: (store, jobs))
                 run.result = .converged
                 run.message = "\(result.plan.summary) \(report.written.count) written, \(report.removed.count) removed"
                     + (report.reloaded ? ", DHCP reloaded" : "")
+                    + (report.queuedJobs.isEmpty ? "" : ", \(report.queuedJobs.count) BMC job\(report.queuedJobs.count == 1 ? "" : "s") queued")
                 recordApplied(result.plan, fleet: loaded.fleet)
                 step("apply")
                 // Boot decisions follow the applied state before tasks boot anything.
@@ -249,6 +275,7 @@ public final class ReconcileLoop: Service, Sendable {
                                                        bmcReadings: try store.bmcReadings())
                 state.withLock { $0.counted = counted }
                 metrics.recordConditions(counted.counts)
+                metrics.recordBMCJobs(try store.bmcJobs(states: [.queued, .running], machine: nil, limit: Int.max))
             } catch {
                 logger.error("cannot count machines for the metrics: \(error)")
             }
@@ -274,6 +301,7 @@ public final class ReconcileLoop: Service, Sendable {
             status.role = role
             status.roleReason = roleReason
             status.pendingPlan = pending
+            status.rollouts = rollouts
             status.lastError = lastError
             status.source = source
         }
@@ -320,6 +348,12 @@ public final class ReconcileLoop: Service, Sendable {
             logger.error("cannot run tasks: \(error)")
             return []
         }
+    }
+
+    /// Starts the job workers the first time this daemon may write (it holds the lock).
+    /// Starting reads the jobs left running, and a thread per worker: cheap, and once.
+    private func startJobs() throws {
+        try jobs.start()
     }
 
     /// Hands a desired state now in force (applied, or already converged) to the boot
@@ -385,6 +419,11 @@ public final class ReconcileLoop: Service, Sendable {
             logger.error("cannot write \(reconciler.daemonStatusPath): \(error)")
         }
     }
+}
+
+/// The fleet BMC jobs look machines up in, shared with the runner's workers.
+final class JobFleet: Sendable {
+    let fleet = Mutex<Fleet?>(nil)
 }
 
 extension Duration {

@@ -49,6 +49,10 @@ public protocol ControllerInterface: Sendable {
     /// Tasks in git and in the store with their runs; only `name` when given.
     func tasks(named name: String?) throws -> [TaskOverview]
 
+    /// BMC jobs newest first, at most `limit`: only queued and running ones when `active`,
+    /// of one machine (by name) when given. `/v1/jobs`.
+    func bmcJobs(machine: String?, active: Bool, limit: Int) throws -> [BMCJobView]
+
     /// The imaging run the request's MAC and token speak for, and its job.
     func imagingJob(mac: MACAddress, token: String) throws -> ImagingJob
 
@@ -127,4 +131,6 @@ public struct MachineDetail: Sendable {
     public var installAttempts: [InstallAttempt]
     public var events: [MachineEvent]
     public var taskRuns: [TaskRun]
+    /// Its BMC jobs, newest first.
+    public var bmcJobs: [BMCJob] = []
 }

@@ -79,7 +79,12 @@ public final class FleetController: ControllerInterface {
             overview: MachineOverview.rows(fleet: one, observed: observed.map { [$0] } ?? [],
                                            bmcReadings: reading.map { [mac: $0] } ?? [:]).first,
             bmcReading: reading, installAttempts: try store.installAttempts(mac),
-            events: try store.events(for: mac, limit: 100), taskRuns: try store.taskRuns(mac: mac))
+            events: try store.events(for: mac, limit: 100), taskRuns: try store.taskRuns(mac: mac),
+            bmcJobs: try store.bmcJobs(states: nil, machine: inGit?.name ?? mac.description, limit: 50))
+    }
+
+    public func bmcJobs(machine: String?, active: Bool, limit: Int) throws -> [BMCJobView] {
+        try store.bmcJobs(states: active ? [.queued, .running] : nil, machine: machine, limit: limit).map(BMCJobView.init)
     }
 
     public func events(of mac: MACAddress, limit: Int) throws -> [MachineEvent] {

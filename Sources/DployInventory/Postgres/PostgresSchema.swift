@@ -92,6 +92,35 @@ enum PostgresSchema {
                 value text NOT NULL
             );
             """),
+        ("p3: bmc jobs", """
+            -- Long BMC work, recorded before it starts (SQLite's v5). At most one queued or
+            -- running job per machine and step, and one running job per machine: the indexes
+            -- refuse the second row when two controllers' workers race.
+            CREATE TABLE bmc_job (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                machine text NOT NULL,
+                mac text,
+                kind text NOT NULL,
+                step text NOT NULL,
+                payload text NOT NULL,
+                state text NOT NULL,
+                created_at timestamp(3) NOT NULL,
+                started_at timestamp(3),
+                submitted_at timestamp(3),
+                finished_at timestamp(3),
+                tracking text,
+                status text,
+                percent integer,
+                error text
+            );
+            CREATE UNIQUE INDEX bmc_job_active ON bmc_job (machine, step) WHERE state IN ('queued', 'running');
+            CREATE UNIQUE INDEX bmc_job_running ON bmc_job (machine) WHERE state = 'running';
+            CREATE INDEX bmc_job_state ON bmc_job (state, id);
+            CREATE TABLE rollout_resume (
+                name text PRIMARY KEY,
+                resumed_at timestamp(3) NOT NULL
+            );
+            """),
     ]
 
     /// Names of the migrations, oldest first: the store's versions.

@@ -188,6 +188,12 @@ public final class PostgresStore: Store {
             deleted += try connection.execute("DELETE FROM event WHERE id <= (SELECT id FROM event ORDER BY id DESC LIMIT 1 OFFSET $1)",
                                               [max(retention.maxEvents, 0)]).affected
             deleted += try connection.execute("DELETE FROM bmc_reading WHERE read_at < $1", [retention.bmcReadingCutoff(now)]).affected
+            // Finished BMC jobs go with the events of their time, except each machine's newest
+            // per step: the planner reads it to know a flash was done or failed.
+            deleted += try connection.execute("""
+                DELETE FROM bmc_job WHERE state NOT IN ('queued', 'running') AND finished_at < $1
+                AND id NOT IN (SELECT max(id) FROM bmc_job GROUP BY machine, step)
+                """, [retention.eventCutoff(now)]).affected
             return deleted
         }
     }

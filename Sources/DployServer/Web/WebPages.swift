@@ -92,6 +92,10 @@ struct WebPages: Sendable {
         }
         let events = detail.events.map { WebViews.Machine.Event(at: Self.time($0.at), kind: $0.kind, message: $0.message) }
         let runs = detail.taskRuns.map { Self.taskRun(TaskOverview.Run($0), task: $0.key.task) }
+        let jobs = detail.bmcJobs.map { job in
+            WebViews.Machine.Job(id: String(job.id), step: job.step, state: job.state.rawValue, progress: job.progressText,
+                                 started: job.startedAt.map(Self.time) ?? "", finished: job.finishedAt.map(Self.time) ?? "")
+        }
         let desired = effective?.reportRows.map { WebViews.Machine.DesiredField(field: $0.field, value: $0.value, origin: $0.origin) }
         let power = detail.bmcReading.map { ($0.power ?? "unreadable: \($0.error ?? "")") + ", read \(Self.time($0.readAt))" }
         let hardware = observed?.hardware.map { hardware in
@@ -112,6 +116,7 @@ struct WebPages: Sendable {
             power: power ?? "unknown", lastInventory: observed?.hardwareReportedAt.map(Self.time), hardware: hardware,
             installs: installs, hasInstalls: !installs.isEmpty, events: events, hasEvents: !events.isEmpty,
             taskRuns: runs, hasTaskRuns: !runs.isEmpty,
+            jobs: jobs, hasJobs: !jobs.isEmpty,
             links: MachineLinks.links(bmc: effective?.settings.bmc?.address, host: row?.address, extra: extraLinks),
             conditions: (row?.conditions ?? []).map { condition in
                 WebViews.Machine.Condition(type: condition.type.rawValue, status: condition.status.rawValue,
@@ -140,7 +145,8 @@ struct WebPages: Sendable {
 
     func plan(_ inputs: Inputs) -> String {
         let status = inputs.status
-        var view = WebViews.Plan(title: "Plan", sourceLabel: inputs.sourceLabel, roleReason: status?.roleReason)
+        var view = WebViews.Plan(title: "Plan", sourceLabel: inputs.sourceLabel, roleReason: status?.roleReason,
+                                 rollouts: status?.rollouts ?? [])
         if let run = status?.lastRun {
             view.lastRun = WebViews.Plan.LastRun(finishedAt: Self.time(run.finishedAt), trigger: run.trigger, result: run.result.rawValue,
                                  message: run.message)

@@ -77,6 +77,11 @@ enum WebTemplates {
         {{#hasInstalls}}<table id="installs"><thead><tr><th>Generation</th><th>Started</th><th>Finished</th><th>Failed</th></tr></thead><tbody>
         {{#installs}}<tr><td class="num">{{generation}}</td><td>{{started}}</td><td>{{finished}}</td><td>{{failed}}</td></tr>{{/installs}}
         </tbody></table>{{/hasInstalls}}{{^installs}}<p class="muted">No installs yet.</p>{{/installs}}
+        <h2>BMC jobs</h2>
+        {{#hasJobs}}<table id="bmc-jobs"><thead><tr><th>Job</th><th>Step</th><th>State</th><th>Progress</th><th>Started</th><th>Finished</th></tr></thead><tbody>
+        {{#jobs}}<tr><td class="num">{{id}}</td><td>{{step}}</td><td class="state state-{{state}}">{{state}}</td><td>{{progress}}</td>
+        <td>{{started}}</td><td>{{finished}}</td></tr>{{/jobs}}
+        </tbody></table>{{/hasJobs}}{{^jobs}}<p class="muted">No firmware or BIOS job has run on this machine.</p>{{/jobs}}
         <h2>Tasks</h2>
         {{#hasTaskRuns}}<table id="task-runs"><thead><tr><th>Task</th><th>Revision</th><th>State</th><th>Started</th><th>Finished</th><th>Exit</th><th>Error</th></tr></thead><tbody>
         {{#taskRuns}}<tr><td><a href="/tasks#task-{{task}}">{{task}}</a></td><td><code>{{revision}}</code></td><td class="state state-{{state}}">{{state}}</td>
@@ -102,6 +107,7 @@ enum WebTemplates {
         {{> head}}<h1>Plan</h1>
         {{#lastRun}}<p id="last-run">Last run {{finishedAt}} ({{trigger}}): <strong>{{result}}</strong>: {{message}}</p>{{/lastRun}}
         {{#roleReason}}<p>Not applying: {{.}}.</p>{{/roleReason}}
+        {{#rollouts}}<p class="rollout">{{.}}</p>{{/rollouts}}
         {{#pending}}<p id="plan-summary"><strong>{{summary}}</strong> <span class="muted">from {{source}}</span></p>
         <table id="pending"><thead><tr><th>Machine</th><th>Change</th><th>Why</th><th>Steps</th></tr></thead><tbody>
         {{#machines}}<tr><td>{{machine}}</td><td>{{change}}</td><td>{{#reasons}}{{.}}<br>{{/reasons}}</td><td>{{#actions}}{{.}}<br>{{/actions}}</td></tr>{{/machines}}

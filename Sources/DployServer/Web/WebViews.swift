@@ -59,8 +59,20 @@ enum WebViews {
         var hasEvents: Bool
         var taskRuns: [TaskRun]
         var hasTaskRuns: Bool
+        var jobs: [Job]
+        var hasJobs: Bool
         var links: [MachineLinks.Link]
         var conditions: [Condition]
+
+        /// A BMC job of the machine (firmware, BIOS), newest first.
+        struct Job: Encodable, Sendable {
+            var id: String
+            var step: String
+            var state: String
+            var progress: String
+            var started: String
+            var finished: String
+        }
 
         /// One of the machine's conditions (docs/conditions.md), as the page shows it.
         struct Condition: Encodable, Sendable {
@@ -139,6 +151,8 @@ enum WebViews {
         var roleReason: String?
         var pending: Pending?
         var pendingTasks: PendingTasks?
+        /// Halted rollouts and closed windows, from the last run's plan.
+        var rollouts: [String] = []
 
         struct LastRun: Encodable, Sendable {
             var finishedAt: String

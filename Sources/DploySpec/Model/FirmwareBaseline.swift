@@ -4,13 +4,17 @@ public struct FirmwareBaseline: Hashable, Sendable {
     /// Hardware models (as the BMC reports them, e.g. `ProLiant DL360 Gen10`) this applies to.
     public var models: [String]
     public var components: [FirmwareComponent]
+    /// How it reaches its machines: canaries, waves, parallelism, window, failures tolerated.
+    /// nil: every machine that drifts is flashed as soon as it is planned.
+    public var rollout: RolloutPolicy?
 
     public var name: String { metadata.name }
 
-    public init(metadata: ObjectMeta, models: [String], components: [FirmwareComponent]) {
+    public init(metadata: ObjectMeta, models: [String], components: [FirmwareComponent], rollout: RolloutPolicy? = nil) {
         self.metadata = metadata
         self.models = models
         self.components = components
+        self.rollout = rollout
     }
 }
 

@@ -13,6 +13,15 @@ its ETag (else 412), a reboot (/_fixture/reboot) makes the pending values curren
 
 Listens on 127.0.0.1 only, on the port given (0: any free one, printed as "PORT n").
 Control endpoints under /_fixture/ let a test read what happened and arrange faults.
+
+With --count N it is N iLOs in one process, each on a port of its own with its own state
+(printed as "PORTS p1 p2 ..."), for tests of many BMCs; /_fixture/all-logs on any of them
+answers every one's request log. With --update-seconds S an iLO 5 flash takes S seconds of
+wall time (Writing with a percentage, then Complete) instead of moving on at each look, and
+an image URI containing "bad" (or any, after /_fixture/fail-updates) ends in Error; with --flash-to "NAME=VERSION" as well, a
+flash that completes makes the firmware inventory list component NAME at VERSION, as an
+iLO does once the new firmware runs. Every logged request carries "t", seconds on the
+process's monotonic clock.
 """
 import argparse
 import copy
@@ -22,6 +31,7 @@ import secrets
 import ssl
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -74,6 +84,10 @@ class State:
         self.log = []
         self.fail_next = []
         self.update = None  # iLO 5: states still to show; iLO 6: the task
+        self.update_seconds = args.update_seconds
+        self.flash_to = args.flash_to.split("=", 1) if args.flash_to else None
+        self.fail_updates = False
+        self.port = None
         self.etag_counter = 0
 
     def load_tree(self, tree):
@@ -174,7 +188,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.body() if method in ("POST", "PATCH") else None
         with st.lock:
             if not path.startswith("/_fixture"):
-                st.log.append({"method": method, "path": self.path,
+                st.log.append({"method": method, "path": self.path, "t": time.monotonic(),
                                "token": bool(self.headers.get("X-Auth-Token")),
                                "basic": self.headers.get("Authorization", "").startswith("Basic "),
                                "ifMatch": self.headers.get("If-Match"),
@@ -203,6 +217,20 @@ class Handler(BaseHTTPRequestHandler):
         docs = st.all_docs()
         if path == "/_fixture/log":
             return self.send(200, {"log": st.log, "sessions": len(st.tokens)})
+        if path == "/_fixture/all-logs":
+            # Each state's log is read under its own lock (this one's is held already).
+            logs = []
+            for other in ALL_STATES:
+                if other is st:
+                    logs.append({"port": other.port, "log": list(other.log)})
+                else:
+                    with other.lock:
+                        logs.append({"port": other.port, "log": list(other.log)})
+            return self.send(200, {"bmcs": logs})
+        if path == "/_fixture/fail-updates":
+            # This iLO's flashes from now on end in Error (a bad flash part, a refused image).
+            st.fail_updates = True
+            return self.send(204)
         if path == "/_fixture/expire-sessions":
             st.tokens.clear()
             return self.send(204)
@@ -301,6 +329,10 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and path == "/redfish/v1/updateservice/actions/updateservice.simpleupdate":
             uri = (body or {}).get("ImageURI", "")
             failing = "bad" in uri
+            if st.generation == 5 and st.update_seconds:
+                # iLO 5 flashing for a while of wall time, whoever looks.
+                st.update = {"started": time.monotonic(), "failing": failing or st.fail_updates}
+                return self.send(200, ilo_error("iLO.2.8.Success"))
             if st.generation == 5:
                 # iLO 5: no task; the state moves on each time a client looks.
                 states = [("Uploading", 0), ("Verifying", 0), ("Writing", 40), ("Writing", 80)]
@@ -313,6 +345,22 @@ class Handler(BaseHTTPRequestHandler):
             steps.append(("Exception", 60) if failing else ("Completed", 100))
             st.update = {"task": task, "steps": steps, "shown_done": 0}
             return self.send(202, task, {"Location": "/redfish/v1/TaskService/Tasks/22/"})
+        if method == "GET" and path == "/redfish/v1/updateservice" and st.generation == 5 and isinstance(st.update, dict):
+            doc = docs[path]
+            elapsed = time.monotonic() - st.update["started"]
+            if elapsed < st.update_seconds:
+                state, percent = "Writing", int(100 * elapsed / st.update_seconds)
+            else:
+                state, percent = ("Error", 80) if st.update["failing"] else ("Complete", 100)
+                if state == "Complete" and st.flash_to:
+                    name, version = st.flash_to
+                    for member in docs["/redfish/v1/updateservice/firmwareinventory"]["Members"]:
+                        if member.get("Name") == name:
+                            member["Version"] = version
+            doc["Oem"]["Hpe"]["State"] = state
+            doc["Oem"]["Hpe"]["FlashProgressPercent"] = percent
+            doc["Oem"]["Hpe"]["Result"] = {"MessageId": "iLO.2.8.UpdateFailedFlashError" if state == "Error" else "Base.1.0.Success"}
+            return self.send(200, doc)
         if method == "GET" and path == "/redfish/v1/updateservice" and st.generation == 5 and st.update:
             doc = docs[path]
             state, percent = st.update.pop(0)
@@ -337,6 +385,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(404, ilo_error("Base.1.4.ResourceMissingAtURI"))
 
 
+ALL_STATES = []
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
@@ -346,15 +397,28 @@ def main():
     parser.add_argument("--password-file", required=True)
     parser.add_argument("--generation", type=int, choices=(5, 6), default=5)
     parser.add_argument("--tree", help="a recorded Mockup Creator tree to serve instead of ilo5/")
+    parser.add_argument("--count", type=int, default=1, help="how many iLOs, each on a port of its own")
+    parser.add_argument("--update-seconds", type=float, default=0.0, help="iLO 5: a flash takes this long")
+    parser.add_argument("--flash-to", help="NAME=VERSION: what a completed flash makes the inventory say")
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.state = State(args)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    print("PORT %d" % server.server_address[1], flush=True)
-    server.serve_forever()
+    servers = []
+    for _ in range(args.count):
+        server = ThreadingHTTPServer(("127.0.0.1", args.port if args.count == 1 else 0), Handler)
+        server.daemon_threads = True
+        server.state = State(args)
+        server.state.port = server.server_address[1]
+        ALL_STATES.append(server.state)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        servers.append(server)
+    if args.count == 1:
+        print("PORT %d" % servers[0].server_address[1], flush=True)
+    else:
+        print("PORTS " + " ".join(str(s.server_address[1]) for s in servers), flush=True)
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    servers[0].serve_forever()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,133 @@
+import DployApply
+import DployBMC
+import DployInventory
+import DployPlan
+import DploySpec
+import Foundation
+import Logging
+
+/// One job, from claim (or resume) to its end, on the worker's thread.
+extension BMCJobRunner {
+    func run(_ job: BMCJob) {
+        let metadata: Logger.Metadata = ["machine": "\(job.machine)", "job": "\(job.id)", "step": "\(job.step)"]
+        do {
+            let action = try Action(jobPayload: job.payload)
+            guard let access = access() else {
+                throw BMCStepRefused("no desired state is in force yet, so the machine's BMC is not known")
+            }
+            let driver = BMCDriver(endpoint: try access.endpoint(machine: job.machine), options: settings.redfish,
+                                   warnings: access.warnings)
+            switch action {
+            case .updateFirmware(_, let target, _):
+                guard let outcome = try flash(job, target, driver, metadata: metadata) else { return }  // stopping: resumed later
+                finish(job, .succeeded, nil, event: ("firmware-updated", "\(describe(target)) from \(target.image): \(outcome) (job \(job.id))"),
+                       metadata: metadata)
+            case .setBIOSAttributes(_, let changes, let ifMatch, _):
+                let list = changes.map(\.text).joined(separator: ", ")
+                if job.submittedAt != nil {
+                    // The PATCH may have been written before the stop. Not sent blind again: the
+                    // next plan reads the pending settings and writes only what still differs.
+                    throw BMCStepRefused("dploy stopped while this BIOS write was sent; the next plan reads the pending settings and writes again only if they still differ")
+                }
+                _ = try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "writing"))
+                try driver.setBIOSAttributes(Dictionary(changes.map { ($0.name, $0.desired) }) { _, last in last }, ifMatch: ifMatch)
+                finish(job, .succeeded, nil, event: ("bios-pending", "\(list): written to the pending settings, applied at next reboot (job \(job.id))"),
+                       metadata: metadata)
+            case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP, .bootOnceFromNetwork, .power:
+                throw BMCStepRefused("a \(action.kind.rawValue) step is not a BMC job")
+            }
+        } catch {
+            let kind = job.kind == .firmware ? "firmware-failed" : "bios-failed"
+            finish(job, .failed, "\(error)", event: (kind, "\(job.step): \(error) (job \(job.id))"), metadata: metadata)
+        }
+    }
+
+    /// Flashes one component, or follows the flash a previous runner started. Returns the
+    /// outcome's words, or nil when the runner stops first (the job stays `running`).
+    private func flash(_ job: BMCJob, _ target: FirmwareTarget, _ driver: BMCDriver, metadata: Logger.Metadata) throws -> String? {
+        var follower: UpdateFollower
+        var submittedAt = job.submittedAt
+        if let text = job.tracking {
+            guard let tracking = RedfishClient.UpdateTracking(text: text) else {
+                throw BMCStepRefused("the job's tracking '\(text)' is not one dploy writes; the update is not posted again")
+            }
+            // iLO 5's state past Idle before the stop means Idle now is the end, as it did then.
+            follower = UpdateFollower(tracking: tracking, seenActive: job.status.map { !["Idle", "Complete", "Error"].contains($0) } ?? false)
+            logger.info("firmware update resumed: \(describe(target)), \(job.progressText)", metadata: metadata)
+        } else if job.submittedAt != nil {
+            // Stopped between recording the request and recording how to follow it: whether
+            // the BMC took it is unknown. It is never posted twice; iLO's own state may say.
+            guard let (path, now) = try driver.hpeUpdateState(), !["Idle", "Complete", "Error"].contains(now.state) else {
+                throw BMCStepRefused("dploy stopped while asking the BMC to flash \(target.image), and the BMC shows no update under way; "
+                    + "it was not asked again: check its firmware, then `dploy jobs retry \(job.id)`")
+            }
+            follower = UpdateFollower(tracking: .hpeUpdateService(path), seenActive: true)
+            _ = try store.updateBMCJob(job.id, BMCJobUpdate(tracking: follower.tracking.text, status: now.state, percent: now.percent))
+            logger.info("firmware update found under way after a restart: \(describe(target)) (\(now.state))", metadata: metadata)
+        } else {
+            try checkImage(target)
+            let now = clock.now()
+            submittedAt = now
+            // Recorded before the POST: from here on this job never posts again.
+            _ = try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: now, status: "posting"))
+            let tracking = try driver.startFirmwareUpdate(imageURI: target.image)
+            _ = try store.updateBMCJob(job.id, BMCJobUpdate(tracking: tracking.text, status: "posted"))
+            follower = UpdateFollower(tracking: tracking)
+            logger.info("firmware update started: \(describe(target))", metadata: metadata)
+        }
+        let deadline = (submittedAt ?? clock.now()).addingTimeInterval(settings.firmwareTimeout.seconds)
+        var last: UpdateProgress?
+        while true {
+            let now = try driver.poll(&follower)
+            if now != last {
+                _ = try store.updateBMCJob(job.id, BMCJobUpdate(status: now.state, percent: now.percent))
+                logger.info("firmware update \(target.component): \(now.state)\(now.percent.map { " \($0)%" } ?? "")", metadata: metadata)
+            }
+            last = now
+            switch now.phase {
+            case .completed:
+                return now.state
+            case .vanished:
+                // A task that vanished finished without saying how; the next inventory read tells.
+                return "the BMC dropped the finished task, result unknown until the next read"
+            case .failed:
+                throw driver.updateFailed(target.image, now)
+            case .running:
+                if clock.now() >= deadline { throw driver.updateTimedOut(target.image, now, after: "\(settings.firmwareTimeout.specDescription) (bmc.firmwareTimeout, counted from its SimpleUpdate)") }
+                guard pause(settings.pollInterval) else { return nil }
+            }
+        }
+    }
+
+    /// Refuses the step unless the image URL serves the baseline's SHA-256 (see
+    /// `FleetBMC.updateFirmware`: the BMC downloads the image itself, this is dploy's one look).
+    private func checkImage(_ target: FirmwareTarget) throws {
+        let served: String
+        if let known = imageDigests.withLock({ $0[target.image] }) {
+            served = known
+        } else {
+            served = try ImageDigest.sha256(of: target.image, timeout: settings.firmwareTimeout).sha256
+            imageDigests.withLock { $0[target.image] = served }
+        }
+        try FleetBMC.check(target, served: served)
+    }
+
+    private func finish(_ job: BMCJob, _ state: BMCJobState, _ error: String?, event: (kind: String, message: String),
+                        metadata: Logger.Metadata) {
+        do {
+            guard try store.finishBMCJob(job.id, state, error: error, at: clock.now()) else { return }
+        } catch {
+            // The row stays running and is resumed (followed, never posted again) by the next runner.
+            logger.error("cannot record the end of BMC job \(job.id): \(error)", metadata: metadata)
+            return
+        }
+        finished(job, state)
+        if state == .failed { logger.error("BMC job failed: \(job.step): \(error ?? "")", metadata: metadata) }
+        else { logger.info("BMC job done: \(job.step)", metadata: metadata) }
+        recordEvent(MachineEvent(mac: job.mac, at: clock.now(), kind: event.kind, message: event.message))
+    }
+
+    private func describe(_ target: FirmwareTarget) -> String {
+        "\(target.component) \(target.installed) → \(target.version)"
+    }
+}

@@ -1,0 +1,78 @@
+import DployInventory
+import DploySpec
+import Foundation
+
+/// Which plan steps become BMC jobs, and how the planner weighs the jobs already recorded.
+extension Action {
+    /// The job a step becomes: firmware flashes and BIOS writes (long, or followed by a
+    /// reboot the machine takes later), named so that the same step gets the same name on
+    /// every plan (`firmware iLO 5 3.08`, `bios`); nil for the steps apply runs itself.
+    public var jobStep: (kind: BMCJobKind, step: String)? {
+        switch self {
+        case .updateFirmware(_, let target, _): (.firmware, "firmware \(target.component) \(target.version)")
+        case .setBIOSAttributes: (.bios, "bios")
+        case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP, .bootOnceFromNetwork, .power: nil
+        }
+    }
+
+    /// The step as a job to enqueue: the action itself is the payload, so the worker runs
+    /// exactly what the plan said (image, sha256, BIOS values, ETag).
+    public func bmcJob(mac: MACAddress?, at: Date) -> BMCJob? {
+        guard let (kind, step) = jobStep, let machine else { return nil }
+        // Encoding an action (strings and numbers) cannot fail.
+        let payload = String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
+        return BMCJob(machine: machine, mac: mac, kind: kind, step: step, payload: payload, createdAt: at)
+    }
+
+    /// The action a job's payload holds.
+    public init(jobPayload payload: String) throws {
+        self = try JSONDecoder().decode(Action.self, from: Data(payload.utf8))
+    }
+}
+
+/// The planner's rules for a machine with BMC jobs:
+/// - a step whose job is queued or running is not planned again (the job owes it);
+/// - a firmware step whose job failed (or was skipped after a failure) is not flashed again
+///   on its own, nor one whose job succeeded while the inventory still shows the old
+///   version: a flash is not something to repeat every interval. BIOS writes are cheap and
+///   harmless to repeat, and are planned again while they drift;
+/// - while any job of the machine is active, its boot-once and power steps wait: no reset in
+///   the middle of a flash, and BIOS settings are pending before a reinstall's reboot.
+enum BMCJobGate {
+    static func apply(_ jobs: [BMCJob], machine: String, actions: inout [Action], reasons: inout [Reason], notes: inout [Reason]) {
+        guard !jobs.isEmpty else { return }
+        let latest = Dictionary(jobs.map { ($0.step, $0) }) { first, second in first.id > second.id ? first : second }
+        for job in jobs.sorted(by: { $0.id < $1.id }) where job.state.isActive {
+            notes.append(Reason(.bmcJobActive, "\(machine): \(job.step): \(job.progressText) (job \(job.id))"))
+        }
+        actions.removeAll { action in
+            guard let (kind, step) = action.jobStep, let job = latest[step] else { return false }
+            if job.state.isActive {
+                reasons.append(Reason(.bmcJobActive, "\(step): \(job.progressText) (job \(job.id))"))
+                return true
+            }
+            guard kind == .firmware else { return false }
+            switch job.state {
+            case .failed, .skipped:
+                notes.append(Reason(.bmcJobFailed, "\(machine): \(step): job \(job.id) \(job.progressText); "
+                                    + "not flashed again until the baseline changes or `dploy jobs retry \(job.id)`"))
+                return true
+            case .succeeded:
+                notes.append(Reason(.firmwareFlashed, "\(machine): \(step): flashed by job \(job.id), but the inventory "
+                                    + "still reports the old version (it may activate at the next reboot); not flashed again"))
+                return true
+            case .queued, .running:
+                return false
+            }
+        }
+        if let active = jobs.filter(\.state.isActive).min(by: { $0.id < $1.id }) {
+            let held = actions.filter { $0.kind == .bootOnceFromNetwork || $0.kind == .power }
+            if !held.isEmpty {
+                actions.removeAll { $0.kind == .bootOnceFromNetwork || $0.kind == .power }
+                let message = "its boot and power steps wait for job \(active.id) (\(active.step), \(active.progressText))"
+                reasons.append(Reason(.waitsForBMCJob, message))
+                notes.append(Reason(.waitsForBMCJob, "\(machine): \(message)"))
+            }
+        }
+    }
+}
