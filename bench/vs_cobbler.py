@@ -200,6 +200,7 @@ def set_ip(fleet, name, address):
 
 
 def run_dploy(dploy, fleet, work, runs, changed):
+    os.makedirs(work, exist_ok=True)
     config = os.path.join(work, "dploy.yaml")
     with open(config, "w") as f:
         f.write(f"source: {{path: {fleet}}}\nstore: {{sqlite: state/dploy.db}}\n"
