@@ -121,6 +121,13 @@ public final class ObservationCache: @unchecked Sendable {
     struct Stamp: Equatable {
         var device: UInt64, inode: UInt64, size: Int64, modified: Int64, changed: Int64
 
+        init(device: UInt64, inode: UInt64, size: Int64, modified: Int64, changed: Int64) {
+            (self.device, self.inode, self.size, self.modified, self.changed) = (device, inode, size, modified, changed)
+        }
+
+        /// No file or folder has this stamp (a change time of 0): one that must be looked at again.
+        static let never = Stamp(device: 0, inode: 0, size: -1, modified: 0, changed: 0)
+
         init(_ status: stat) {
             device = UInt64(status.st_dev)
             inode = UInt64(status.st_ino)
@@ -147,9 +154,10 @@ public final class ObservationCache: @unchecked Sendable {
         var file: ObservedFile
     }
 
-    private var folders: [String: (stamp: Stamp, children: [Child])] = [:]
+    /// Internal, not private: `ObservationCache+Persisted` writes and reads them.
+    var folders: [String: (stamp: Stamp, children: [Child])] = [:]
     /// Files read outside a walk (the iPXE entry script, the DHCP files), by path: a handful.
-    private var singles: [String: Seen] = [:]
+    var singles: [String: Seen] = [:]
 
     public convenience init(trust: Trust = .nothing) {
         self.init(trust: trust, refusingWatches: nil)

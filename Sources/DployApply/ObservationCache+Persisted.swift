@@ -1,0 +1,93 @@
+import DployPlan
+
+/// What an observation cache knows, written down for the next process: every folder's
+/// listing and every file's digest and owner, each with the stat data it was seen under.
+/// A one-shot `dploy apply` starts from it, so its observation stats every file (an edit by
+/// anyone changes the stamp) but reads only those whose stamp moved.
+extension ObservationCache {
+    /// The cache's folders and files as bytes, leaving out (as never seen) every folder and
+    /// file whose modification or change time is not before `racyFrom` (nanoseconds since
+    /// 1970): a file changed in the same clock tick as it was read could be changed again
+    /// within that tick with the same stamp. As git does with its index ("racy git"), such an
+    /// entry is read again next time rather than trusted.
+    public func persisted(racyFrom: Int64) -> [UInt8] {
+        func trusted(_ stamp: Stamp) -> Bool { stamp.modified < racyFrom && stamp.changed < racyFrom }
+        var writer = ByteWriter()
+        writer.write(UInt64(folders.count))
+        for (path, folder) in folders.sorted(by: { $0.key < $1.key }) {
+            writer.write(path)
+            // An untrusted folder stamp is written as zeros, which no folder has: it is listed again.
+            write(trusted(folder.stamp) ? folder.stamp : Stamp.never, to: &writer)
+            writer.write(UInt64(folder.children.count))
+            for child in folder.children {
+                writer.write(child.name)
+                writer.write(child.isFolder)
+                let seen = child.seen.flatMap { trusted($0.stamp) ? $0 : nil }
+                writer.write(seen != nil)
+                if let seen { write(seen, to: &writer) }
+            }
+        }
+        let kept = singles.filter { trusted($0.value.stamp) }
+        writer.write(UInt64(kept.count))
+        for (path, seen) in kept.sorted(by: { $0.key < $1.key }) {
+            writer.write(path)
+            write(seen, to: &writer)
+        }
+        return writer.bytes
+    }
+
+    /// A cache holding what `persisted` wrote. It trusts nothing between observations
+    /// (`Trust.nothing`): every file is stat-ed, and read when its stamp differs.
+    public convenience init(persisted bytes: [UInt8]) throws(PersistedBytesError) {
+        self.init(trust: .nothing)
+        var reader = ByteReader(bytes)
+        let folderCount = try reader.readCount()
+        folders.reserveCapacity(folderCount)
+        for _ in 0..<folderCount {
+            let path = try reader.readString()
+            let stamp = try Self.readStamp(&reader)
+            let childCount = try reader.readCount()
+            var children: [Child] = []
+            children.reserveCapacity(childCount)
+            for _ in 0..<childCount {
+                let name = try reader.readString()
+                let isFolder = try reader.readBool()
+                let seen = try reader.readBool() ? try Self.readSeen(&reader) : nil
+                children.append(Child(name: name, isFolder: isFolder, seen: seen))
+            }
+            folders[path] = (stamp, children)
+        }
+        let singleCount = try reader.readCount()
+        for _ in 0..<singleCount {
+            let path = try reader.readString()
+            singles[path] = try Self.readSeen(&reader)
+        }
+        guard reader.isAtEnd else { throw .malformed("bytes after the last entry") }
+    }
+
+    private func write(_ stamp: Stamp, to writer: inout ByteWriter) {
+        writer.write(stamp.device)
+        writer.write(stamp.inode)
+        writer.write(stamp.size)
+        writer.write(stamp.modified)
+        writer.write(stamp.changed)
+    }
+
+    private func write(_ seen: Seen, to writer: inout ByteWriter) {
+        write(seen.stamp, to: &writer)
+        writer.write(bytes: seen.file.digest.bytes)
+        writer.write(seen.file.owner ?? "")
+    }
+
+    private static func readStamp(_ reader: inout ByteReader) throws(PersistedBytesError) -> Stamp {
+        Stamp(device: try reader.readUInt64(), inode: try reader.readUInt64(), size: try reader.readInt64(),
+              modified: try reader.readInt64(), changed: try reader.readInt64())
+    }
+
+    private static func readSeen(_ reader: inout ByteReader) throws(PersistedBytesError) -> Seen {
+        let stamp = try readStamp(&reader)
+        guard let digest = ContentDigest(rawBytes: try reader.readBytes()) else { throw .malformed("a digest that is not 32 bytes") }
+        let owner = try reader.readString()
+        return Seen(stamp: stamp, file: ObservedFile(digest: digest, owner: owner.isEmpty ? nil : owner))
+    }
+}

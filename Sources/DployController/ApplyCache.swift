@@ -1,0 +1,119 @@
+import DployApply
+import DployPlan
+import Foundation
+
+/// What a one-shot `dploy apply` keeps between runs, in `STATE/apply-cache`: what the daemon
+/// keeps in memory for its life, so that an apply after another apply (or after a daemon
+/// stopped) does only the work the change asks for.
+///
+/// - The output files as last observed (`ObservationCache+Persisted`): the next apply stats
+///   every file, as before, but reads and hashes only those whose stamp moved.
+/// - The last plan that changed nothing, with a digest of everything it was made from
+///   (`QuietKey`): while the spec files, templates, config, callback key, secrets and
+///   everything observed hash the same, the planner, a pure function of them, would make the
+///   same plan, so it is reused without parsing or rendering the fleet.
+///
+/// A file of its own, not rows in the store: the stamps name devices and inodes of this
+/// host's output folders, which mean nothing to another host sharing a PostgreSQL store,
+/// and the store's schema need not change for what is only ever a shortcut. The file is
+/// checked whole (a magic line, a format version and a SHA-256 of the rest): one that does
+/// not check, or that an older or newer dploy wrote, is ignored and said so (`problem`),
+/// never trusted, and the apply does the full work.
+public final class ApplyCache: @unchecked Sendable {
+    /// The format this dploy reads and writes; any change to the layout bumps it.
+    static let formatVersion: UInt64 = 1
+    static let magic = Array("dploy apply cache\n".utf8)
+
+    public let path: String
+    /// The output files as last observed; what `Reconciler(config:configPath:observationCache:)` takes.
+    public let observation: ObservationCache
+    /// The last plan that changed nothing, and what it was made from.
+    var quiet: QuietMemo?
+    /// Why the file on disk was not used, for the caller to log; nil when it was read or absent.
+    public let problem: String?
+
+    struct QuietMemo {
+        var key: ContentDigest
+        /// The templates the plan read (profiles name them), read again to check the key.
+        var templatePaths: [String]
+        var plan: Plan
+    }
+
+    /// Reads the cache at `path`: empty when there is none, or when it cannot be trusted
+    /// (`problem` says why).
+    public init(path: String) {
+        self.path = path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            (observation, quiet, problem) = (ObservationCache(), nil, nil)
+            return
+        }
+        do {
+            (observation, quiet) = try Self.decode(Array(data))
+            problem = nil
+        } catch {
+            (observation, quiet) = (ObservationCache(), nil)
+            problem = "ignoring the apply cache \(path): \(error); this apply reads every output file and plans the whole fleet"
+        }
+    }
+
+    private static func decode(_ bytes: [UInt8]) throws -> (ObservationCache, QuietMemo?) {
+        guard bytes.starts(with: magic) else { throw ApplyCacheError("it is not an apply cache") }
+        var header = ByteReader(Array(bytes[magic.count...]))
+        let version = try header.readUInt64()
+        guard version == formatVersion else {
+            throw ApplyCacheError("it is format \(version), this dploy reads format \(formatVersion)")
+        }
+        let body = try header.readBytes()
+        guard let sum = ContentDigest(rawBytes: try header.readBytes()), header.isAtEnd,
+              ContentDigest(Array(body)) == sum else { throw ApplyCacheError("its checksum does not match: it was cut short or changed") }
+        var reader = ByteReader(Array(body))
+        let observation = try ObservationCache(persisted: Array(try reader.readBytes()))
+        var quiet: QuietMemo?
+        if try reader.readBool() {
+            guard let key = ContentDigest(rawBytes: try reader.readBytes()) else { throw ApplyCacheError("a key that is not 32 bytes") }
+            let templates = try (0..<reader.readCount()).map { _ in try reader.readString() }
+            let plan = try JSONDecoder().decode(Plan.self, from: Data(try reader.readBytes()))
+            quiet = QuietMemo(key: key, templatePaths: templates, plan: plan)
+        }
+        guard reader.isAtEnd else { throw ApplyCacheError("bytes after the last entry") }
+        return (observation, quiet)
+    }
+
+    /// Entries changed at or after this time (nanoseconds since 1970) are not saved as seen:
+    /// a second before the last observation began (`Reconciler.planOnce` sets it).
+    var racyFrom = ApplyCache.racyFrom()
+
+    /// Writes the cache: the observation (entries changed at or after `racyFrom` left out,
+    /// see `ObservationCache.persisted`) and the quiet plan, if any. Atomic (a temporary file
+    /// renamed), without fsync: a cache lost to a crash is an empty or torn file, which the
+    /// checksum refuses, costing one full apply.
+    public func save() throws {
+        var body = ByteWriter()
+        body.write(bytes: observation.persisted(racyFrom: racyFrom))
+        body.write(quiet != nil)
+        if let quiet {
+            body.write(bytes: quiet.key.bytes)
+            body.write(UInt64(quiet.templatePaths.count))
+            quiet.templatePaths.forEach { body.write($0) }
+            body.write(bytes: Array(try JSONEncoder().encode(quiet.plan)))
+        }
+        var file = ByteWriter()
+        file.write(Self.formatVersion)
+        file.write(bytes: body.bytes)
+        file.write(bytes: ContentDigest(body.bytes).bytes)
+        let temporary = try AtomicFile.stage(Self.magic + file.bytes, for: path, sync: false, mode: 0o600)
+        try AtomicFile.commit(temporary, to: path, syncFolder: false)
+    }
+
+    /// The time now as file stamps count it (nanoseconds since 1970), less a second: an entry
+    /// changed after this is "racy" and not kept as seen (the clock that stamps files moves in
+    /// ticks, and a second covers any tick).
+    static func racyFrom(now: Date = Date()) -> Int64 {
+        Int64((now.timeIntervalSince1970 - 1) * 1_000_000_000)
+    }
+}
+
+struct ApplyCacheError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
