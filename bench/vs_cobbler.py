@@ -269,7 +269,8 @@ def main():
         sys.exit("Cobbler's sync runs rsync, which is missing: apt-get install rsync (or bash .ci/setup bench)")
 
     out = os.path.join(HERE, "out")
-    work = os.path.join(out, f"compare-{args.machines}")
+    # Its own folder per mode, so a quick --dploy-only run never pulls files from under a full one.
+    work = os.path.join(out, f"compare-{args.machines}" + ("-dploy" if args.dploy_only else ""))
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     # No tasks: dploy would run them on apply (SSH, power) against addresses that exist nowhere.

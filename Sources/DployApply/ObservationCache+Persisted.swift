@@ -5,14 +5,13 @@ import DployPlan
 /// A one-shot `dploy apply` starts from it, so its observation stats every file (an edit by
 /// anyone changes the stamp) but reads only those whose stamp moved.
 extension ObservationCache {
-    /// The cache's folders and files as bytes, leaving out (as never seen) every folder and
+    /// Writes the cache's folders and files to `writer`, leaving out (as never seen) every folder and
     /// file whose modification or change time is not before `racyFrom` (nanoseconds since
     /// 1970): a file changed in the same clock tick as it was read could be changed again
     /// within that tick with the same stamp. As git does with its index ("racy git"), such an
     /// entry is read again next time rather than trusted.
-    public func persisted(racyFrom: Int64) -> [UInt8] {
+    public func persist(into writer: inout ByteWriter, racyFrom: Int64) {
         func trusted(_ stamp: Stamp) -> Bool { stamp.modified < racyFrom && stamp.changed < racyFrom }
-        var writer = ByteWriter()
         writer.write(UInt64(folders.count))
         for (path, folder) in folders.sorted(by: { $0.key < $1.key }) {
             writer.write(path)
@@ -33,14 +32,19 @@ extension ObservationCache {
             writer.write(path)
             write(seen, to: &writer)
         }
+    }
+
+    /// The bytes `persist` writes, on their own.
+    func persisted(racyFrom: Int64) -> [UInt8] {
+        var writer = ByteWriter()
+        persist(into: &writer, racyFrom: racyFrom)
         return writer.bytes
     }
 
-    /// A cache holding what `persisted` wrote. It trusts nothing between observations
-    /// (`Trust.nothing`): every file is stat-ed, and read when its stamp differs.
-    public convenience init(persisted bytes: [UInt8]) throws(PersistedBytesError) {
+    /// A cache holding what `persist` wrote, read from `reader`. It trusts nothing between
+    /// observations (`Trust.nothing`): every file is stat-ed, and read when its stamp differs.
+    public convenience init(persisted reader: inout ByteReader) throws(PersistedBytesError) {
         self.init(trust: .nothing)
-        var reader = ByteReader(bytes)
         let folderCount = try reader.readCount()
         folders.reserveCapacity(folderCount)
         for _ in 0..<folderCount {
@@ -62,6 +66,12 @@ extension ObservationCache {
             let path = try reader.readString()
             singles[path] = try Self.readSeen(&reader)
         }
+    }
+
+    /// A cache holding exactly the bytes `persisted` returned.
+    convenience init(persisted bytes: [UInt8]) throws(PersistedBytesError) {
+        var reader = ByteReader(bytes[...])
+        try self.init(persisted: &reader)
         guard reader.isAtEnd else { throw .malformed("bytes after the last entry") }
     }
 

@@ -93,6 +93,11 @@ public final class ObservationCache: @unchecked Sendable {
     /// Full observations made (every file looked at), for tests: a trusted read that fell
     /// back to one does not say so otherwise.
     private(set) var fullWalks = 0
+    /// How many times an observation found something other than what the cache held: a file
+    /// read anew, a file seen before gone, a folder listed anew. Zero after observations
+    /// that found everything as the cache had it (a one-shot apply then knows the files are
+    /// those of its last run without comparing them).
+    public private(set) var differencesFound = 0
     /// How many folders are watched, for tests.
     var watchedFolders: Int { watched.count }
 
@@ -308,7 +313,7 @@ public final class ObservationCache: @unchecked Sendable {
             entry.children.append(Child(name: name, isFolder: true, seen: nil))
             try walk(diskPath, as: path) { files[$0] = $1 }
         } else {
-            let seen = try Self.observe(diskPath, seen: before)
+            let seen = try observe(diskPath, seen: before)
             entry.children.append(Child(name: name, isFolder: false, seen: seen))
             files[path] = seen?.file
         }
@@ -337,13 +342,17 @@ public final class ObservationCache: @unchecked Sendable {
             }
         }
         var status = stat()
-        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return }
+        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+            if folders[diskPath] != nil { differencesFound += 1 }
+            return
+        }
         if let descriptor, watch != nil { watched[descriptor] = (diskPath, path, Identity(status)) }
         let stamp = Stamp(status)
         // Taken out of the table while walking, so that updating an entry does not copy the array.
         var children = folders[diskPath]?.children ?? []
         folders[diskPath]?.children = []
         if folders[diskPath]?.stamp != stamp {
+            differencesFound += 1
             // Listed again; files seen before keep what was read of them (their stamps decide).
             let seen = Dictionary(children.compactMap { child in child.seen.map { (child.name, $0) } }) { first, _ in first }
             children = list(diskPath).map { Child(name: $0.name, isFolder: $0.isFolder, seen: seen[$0.name]) }
@@ -355,7 +364,7 @@ public final class ObservationCache: @unchecked Sendable {
             if children[index].isFolder {
                 try walk(childDiskPath, as: OutputPath(path.root, path.path + "/" + name), visit)
             } else {
-                children[index].seen = try Self.observe(childDiskPath, seen: children[index].seen)
+                children[index].seen = try observe(childDiskPath, seen: children[index].seen)
                 if let observed = children[index].seen?.file {
                     visit(OutputPath(path.root, path.path + "/" + name), observed)
                 }
@@ -385,17 +394,21 @@ public final class ObservationCache: @unchecked Sendable {
     /// A regular file as observed, from the cache when its stamp is unchanged; nil when
     /// there is no regular file at `diskPath`. Only the digest and owner are kept.
     func file(_ diskPath: String) throws -> ObservedFile? {
-        singles[diskPath] = try Self.observe(diskPath, seen: singles[diskPath])
+        singles[diskPath] = try observe(diskPath, seen: singles[diskPath])
         return singles[diskPath]?.file
     }
 
     /// The file at `diskPath` now: `seen` again when its stamp is unchanged, else read anew;
     /// nil when there is no regular file there.
-    private static func observe(_ diskPath: String, seen: Seen?) throws -> Seen? {
+    private func observe(_ diskPath: String, seen: Seen?) throws -> Seen? {
         var status = stat()
-        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            if seen != nil { differencesFound += 1 }
+            return nil
+        }
         if let seen, seen.stamp == Stamp(status) { return seen }
-        guard let (file, readStatus) = try read(diskPath) else { return nil }
+        differencesFound += 1
+        guard let (file, readStatus) = try Self.read(diskPath) else { return nil }
         return Seen(stamp: Stamp(readStatus), file: file)
     }
 

@@ -23,17 +23,22 @@ public struct ByteWriter {
     public mutating func write(_ text: String) { write(bytes: Array(text.utf8)) }
 }
 
-/// Reads what `ByteWriter` wrote, in the same order.
+/// Reads what `ByteWriter` wrote, in the same order, from a slice of the bytes (no copy).
 public struct ByteReader {
-    private let bytes: [UInt8]
-    private var offset = 0
+    private let bytes: ArraySlice<UInt8>
+    private var offset: Int
 
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        offset = bytes.startIndex
+    }
 
-    public var isAtEnd: Bool { offset == bytes.count }
+    public var isAtEnd: Bool { offset == bytes.endIndex }
+
+    private var remaining: Int { bytes.endIndex - offset }
 
     public mutating func readUInt64() throws(PersistedBytesError) -> UInt64 {
-        guard bytes.count - offset >= 8 else { throw .truncated }
+        guard remaining >= 8 else { throw .truncated }
         var value: UInt64 = 0
         for index in 0..<8 { value |= UInt64(bytes[offset + index]) << UInt64(index * 8) }
         offset += 8
@@ -43,7 +48,7 @@ public struct ByteReader {
     public mutating func readInt64() throws(PersistedBytesError) -> Int64 { Int64(bitPattern: try readUInt64()) }
 
     public mutating func readBool() throws(PersistedBytesError) -> Bool {
-        guard offset < bytes.count else { throw .truncated }
+        guard remaining > 0 else { throw .truncated }
         defer { offset += 1 }
         switch bytes[offset] {
         case 0: return false
@@ -56,7 +61,7 @@ public struct ByteReader {
     /// cannot make a reader reserve memory for entries that are not there.
     public mutating func readCount() throws(PersistedBytesError) -> Int {
         let count = try readUInt64()
-        guard count <= UInt64(bytes.count - offset) else { throw .malformed("a count larger than the bytes left") }
+        guard count <= UInt64(remaining) else { throw .malformed("a count larger than the bytes left") }
         return Int(count)
     }
 

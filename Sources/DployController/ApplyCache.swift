@@ -33,7 +33,10 @@ public final class ApplyCache: @unchecked Sendable {
     public let problem: String?
 
     struct QuietMemo {
+        /// Everything the plan was made from but the output files (`QuietKey`).
         var key: ContentDigest
+        /// The output files it was made against (`ObservedState.filesDigest`).
+        var files: ContentDigest
         /// The templates the plan read (profiles name them), read again to check the key.
         var templatePaths: [String]
         var plan: Plan
@@ -56,28 +59,40 @@ public final class ApplyCache: @unchecked Sendable {
         }
     }
 
+    /// The layout: the magic line, the format version (8 bytes), the body, and the body's
+    /// SHA-256 (32 bytes).
     private static func decode(_ bytes: [UInt8]) throws -> (ObservationCache, QuietMemo?) {
         guard bytes.starts(with: magic) else { throw ApplyCacheError("it is not an apply cache") }
-        var header = ByteReader(Array(bytes[magic.count...]))
+        var header = ByteReader(bytes[magic.count...])
         let version = try header.readUInt64()
         guard version == formatVersion else {
             throw ApplyCacheError("it is format \(version), this dploy reads format \(formatVersion)")
         }
-        let body = try header.readBytes()
-        guard let sum = ContentDigest(rawBytes: try header.readBytes()), header.isAtEnd,
-              ContentDigest(Array(body)) == sum else { throw ApplyCacheError("its checksum does not match: it was cut short or changed") }
-        var reader = ByteReader(Array(body))
-        let observation = try ObservationCache(persisted: Array(try reader.readBytes()))
+        let bodyStart = magic.count + 8
+        guard bytes.count >= bodyStart + 32 else { throw PersistedBytesError.truncated }
+        let body = bytes[bodyStart..<bytes.count - 32]
+        var hasher = ContentHasher()
+        hasher.update(body)
+        guard ContentDigest(rawBytes: bytes.suffix(32)) == hasher.finalize() else {
+            throw ApplyCacheError("its checksum does not match: it was cut short or changed")
+        }
+        var reader = ByteReader(body)
+        let observation = try ObservationCache(persisted: &reader)
         var quiet: QuietMemo?
         if try reader.readBool() {
-            guard let key = ContentDigest(rawBytes: try reader.readBytes()) else { throw ApplyCacheError("a key that is not 32 bytes") }
+            guard let key = ContentDigest(rawBytes: try reader.readBytes()),
+                  let files = ContentDigest(rawBytes: try reader.readBytes()) else { throw ApplyCacheError("a digest that is not 32 bytes") }
             let templates = try (0..<reader.readCount()).map { _ in try reader.readString() }
             let plan = try JSONDecoder().decode(Plan.self, from: Data(try reader.readBytes()))
-            quiet = QuietMemo(key: key, templatePaths: templates, plan: plan)
+            quiet = QuietMemo(key: key, files: files, templatePaths: templates, plan: plan)
         }
         guard reader.isAtEnd else { throw ApplyCacheError("bytes after the last entry") }
         return (observation, quiet)
     }
+
+    /// Set when a run found everything as read from the file and reused its quiet plan:
+    /// saving would write the same, so `save` does not.
+    var matchesFile = false
 
     /// Entries changed at or after this time (nanoseconds since 1970) are not saved as seen:
     /// a second before the last observation began (`Reconciler.planOnce` sets it).
@@ -88,20 +103,24 @@ public final class ApplyCache: @unchecked Sendable {
     /// renamed), without fsync: a cache lost to a crash is an empty or torn file, which the
     /// checksum refuses, costing one full apply.
     public func save() throws {
-        var body = ByteWriter()
-        body.write(bytes: observation.persisted(racyFrom: racyFrom))
-        body.write(quiet != nil)
-        if let quiet {
-            body.write(bytes: quiet.key.bytes)
-            body.write(UInt64(quiet.templatePaths.count))
-            quiet.templatePaths.forEach { body.write($0) }
-            body.write(bytes: Array(try JSONEncoder().encode(quiet.plan)))
-        }
+        if matchesFile { return }
         var file = ByteWriter()
+        var bytes = Self.magic
         file.write(Self.formatVersion)
-        file.write(bytes: body.bytes)
-        file.write(bytes: ContentDigest(body.bytes).bytes)
-        let temporary = try AtomicFile.stage(Self.magic + file.bytes, for: path, sync: false, mode: 0o600)
+        observation.persist(into: &file, racyFrom: racyFrom)
+        file.write(quiet != nil)
+        if let quiet {
+            file.write(bytes: quiet.key.bytes)
+            file.write(bytes: quiet.files.bytes)
+            file.write(UInt64(quiet.templatePaths.count))
+            quiet.templatePaths.forEach { file.write($0) }
+            file.write(bytes: Array(try JSONEncoder().encode(quiet.plan)))
+        }
+        bytes += file.bytes
+        var hasher = ContentHasher()
+        hasher.update(bytes[(Self.magic.count + 8)...])
+        bytes += hasher.finalize().bytes
+        let temporary = try AtomicFile.stage(bytes, for: path, sync: false, mode: 0o600)
         try AtomicFile.commit(temporary, to: path, syncFolder: false)
     }
 

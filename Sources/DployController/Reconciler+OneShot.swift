@@ -19,7 +19,11 @@ extension Reconciler {
     public func planOnce(cache: ApplyCache) throws -> (result: PlanResult, desired: DesiredState?) {
         precondition(observationCache === cache.observation, "plan with the cache's observation")
         cache.racyFrom = ApplyCache.racyFrom()
+        let differences = cache.observation.differencesFound
         let observed = try observe()
+        // Every file as the cache held it: the files are those its quiet plan was made
+        // against (or matched since), without hashing forty thousand entries to say so.
+        let filesAsCached = cache.observation.differencesFound == differences
         guard case .folder(let folder) = config.source else {
             cache.quiet = nil
             let desired = try loadDesired()
@@ -27,14 +31,17 @@ extension Reconciler {
         }
         let tree = try SpecDirectory(root: folder, protecting: protectedPaths).readTree()
         let inputs = QuietKey(reconciler: self, folder: folder, tree: tree, observed: observed)
-        if let quiet = cache.quiet, inputs.digest(templatePaths: quiet.templatePaths) == quiet.key {
+        if let quiet = cache.quiet, inputs.digest(templatePaths: quiet.templatePaths) == quiet.key,
+           filesAsCached || observed.filesDigest == quiet.files {
+            // Nothing to write back when nothing was read anew.
+            cache.matchesFile = filesAsCached
             return (PlanResult(plan: quiet.plan, desiredFiles: FileContents()), nil)
         }
         let desired = try loadFolder(folder, tree: tree)
         let result = try plan(desired: desired, observed: observed, fingerprint: false)
         let templatePaths = desired.templates.keys.sorted()
         cache.quiet = result.plan.hasChanges ? nil : inputs.digest(templatePaths: templatePaths).map {
-            ApplyCache.QuietMemo(key: $0, templatePaths: templatePaths, plan: result.plan)
+            ApplyCache.QuietMemo(key: $0, files: observed.filesDigest, templatePaths: templatePaths, plan: result.plan)
         }
         return (result, desired)
     }
@@ -48,7 +55,8 @@ struct QuietKey {
     let tree: SpecTree
     let observed: ObservedState
 
-    /// Nil when part of it cannot be hashed the same in every process (BMC readings).
+    /// Nil when part of it cannot be hashed the same in every process (BMC readings). The
+    /// output files are left to `ObservedState.filesDigest`, which the cache often need not compute.
     func digest(templatePaths: [String]) -> ContentDigest? {
         guard let observedDigest = observed.planInputDigest else { return nil }
         var hasher = ContentHasher()

@@ -1,21 +1,19 @@
-import Crypto
 import DploySpec
 
 extension ObservedState {
-    /// A SHA-256 of everything observed that a plan reads, the same in every process for the
-    /// same state (entries sorted, each field tagged): what a one-shot apply compares to tell
-    /// whether the last plan that changed nothing still holds. Nil when BMC readings are part
-    /// of it (power, firmware, BIOS): their values hold sets and nested tables this digest
-    /// does not spell out, so such a plan is never reused.
+    /// A SHA-256 of everything observed that a plan reads but the files (`filesDigest`), the
+    /// same in every process for the same state (entries sorted, each table tagged): what a
+    /// one-shot apply compares to tell whether its last plan that changed nothing still holds.
+    /// Nil when BMC readings are part of it (power, firmware, BIOS): their values hold sets
+    /// and nested tables this digest does not spell out, so such a plan is never reused.
     public var planInputDigest: ContentDigest? {
         guard power.isEmpty, firmware.isEmpty, bios.isEmpty, biosUnread.isEmpty else { return nil }
         var hasher = ContentHasher()
         func add(_ tag: String, _ lines: [String]) {
-            // A line holds no newline of its own: paths, MACs, names and numbers.
+            // A line holds no newline of its own: MACs, numbers, and names written with Swift's escapes.
             hasher.update(ArraySlice("\(tag) \(lines.count)\n".utf8))
             for line in lines.sorted() { hasher.update(ArraySlice((line + "\n").utf8)) }
         }
-        add("files", files.map { path, file in "\(path.description) \(file.digest.hex) \(file.owner ?? "-")" })
         add("installed", installedGenerations.map { "\($0.key) \($0.value)" })
         add("installing", installing.map { "\($0.key) \($0.value)" })
         add("failed", failedInstalls.map { "\($0.key) \($0.value)" })
@@ -25,14 +23,23 @@ extension ObservedState {
         add("reload", [dhcpReloadPending ? "pending" : "done"])
         return hasher.finalize()
     }
-}
 
-extension ContentDigest {
-    /// Lowercase hex, 64 digits.
-    public var hex: String {
-        bytes.map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
+    /// A SHA-256 of the observed files: each path (sorted), its digest and its owner.
+    public var filesDigest: ContentDigest {
+        var hasher = ContentHasher()
+        var buffer: [UInt8] = []
+        for (path, file) in files.sorted(by: { $0.key < $1.key }) {
+            buffer.removeAll(keepingCapacity: true)
+            // Length-prefixed text, so no two entries run into each other.
+            for text in [path.root.rawValue, path.path, file.owner ?? ""] {
+                let count = text.utf8.count
+                buffer += [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: count >> $0) }
+                buffer += text.utf8
+            }
+            buffer.append(file.owner == nil ? 0 : 1)
+            buffer += file.digest.bytes
+            hasher.update(buffer[...])
+        }
+        return hasher.finalize()
     }
 }

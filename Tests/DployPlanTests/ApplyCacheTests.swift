@@ -49,6 +49,13 @@ struct ApplyCacheTests {
         let removed = try applyOnce(lab)
         #expect(!removed.reused && removed.plan.actions.map { $0.path?.description } == ["http/ipxe/94-18-82-3a-5c-10.ipxe"])
         #expect(try !applyOnce(lab).plan.hasChanges)
+
+        // A whole managed folder gone: no file in it is there to be stat-ed.
+        #expect(try applyOnce(lab).reused)
+        try FileManager.default.removeItem(atPath: lab.path("out/tftp/pxelinux.cfg"))
+        let folder = try applyOnce(lab)
+        #expect(!folder.reused && folder.plan.hasChanges)
+        #expect(try !applyOnce(lab).plan.hasChanges)
     }
 
     @Test("a boot file edited in place between one-shot applies is read again and restored")
@@ -83,7 +90,7 @@ struct ApplyCacheTests {
         var otherFormat = good
         otherFormat[ApplyCache.magic.count] = 2
         let cases: [(bytes: [UInt8], problem: String)] = [
-            (Array(good.prefix(good.count - 5)), "it holds a count larger than the bytes left"),
+            (Array(good.prefix(good.count - 5)), "its checksum does not match: it was cut short or changed"),
             (Array(good.prefix(ApplyCache.magic.count + 4)), "it ends early"),
             (flipped, "its checksum does not match: it was cut short or changed"),
             (otherFormat, "it is format 2, this dploy reads format 1"),
