@@ -1,5 +1,6 @@
 import DployApply
 import DployPlan
+import DployRender
 import Foundation
 
 /// What a one-shot `dploy apply` keeps between runs, in `STATE/apply-cache`: what the daemon
@@ -27,6 +28,11 @@ public final class ApplyCache: @unchecked Sendable {
     public let path: String
     /// The output files as last observed; what `Reconciler(config:configPath:observationCache:)` takes.
     public let observation: ObservationCache
+    /// Renders' digests by machine (`RenderCache.persisted`), read from the file only when a
+    /// plan needs them: a reused quiet plan does not.
+    public let renders = RenderCache()
+    /// The renders' section of the file, not decoded yet.
+    private var renderBytes: ArraySlice<UInt8>?
     /// The last plan that changed nothing, and what it was made from.
     var quiet: QuietMemo?
     /// Why the file on disk was not used, for the caller to log; nil when it was read or absent.
@@ -51,7 +57,7 @@ public final class ApplyCache: @unchecked Sendable {
             return
         }
         do {
-            (observation, quiet) = try Self.decode(Array(data))
+            (observation, renderBytes, quiet) = try Self.decode(Array(data))
             problem = nil
         } catch {
             (observation, quiet) = (ObservationCache(), nil)
@@ -61,7 +67,7 @@ public final class ApplyCache: @unchecked Sendable {
 
     /// The layout: the magic line, the format version (8 bytes), the body, and the body's
     /// SHA-256 (32 bytes).
-    private static func decode(_ bytes: [UInt8]) throws -> (ObservationCache, QuietMemo?) {
+    private static func decode(_ bytes: [UInt8]) throws -> (ObservationCache, ArraySlice<UInt8>, QuietMemo?) {
         guard bytes.starts(with: magic) else { throw ApplyCacheError("it is not an apply cache") }
         var header = ByteReader(bytes[magic.count...])
         let version = try header.readUInt64()
@@ -78,6 +84,7 @@ public final class ApplyCache: @unchecked Sendable {
         }
         var reader = ByteReader(body)
         let observation = try ObservationCache(persisted: &reader)
+        let renders = try reader.readBytes()
         var quiet: QuietMemo?
         if try reader.readBool() {
             guard let key = ContentDigest(rawBytes: try reader.readBytes()),
@@ -87,7 +94,57 @@ public final class ApplyCache: @unchecked Sendable {
             quiet = QuietMemo(key: key, files: files, templatePaths: templates, plan: plan)
         }
         guard reader.isAtEnd else { throw ApplyCacheError("bytes after the last entry") }
-        return (observation, quiet)
+        return (observation, renders, quiet)
+    }
+
+    /// Reads the renders' section into `renders.persisted`, once. A section that does not
+    /// read (the checksum matched, so only a bug could make one) leaves no renders.
+    func loadRenders() {
+        guard let bytes = renderBytes else { return }
+        renderBytes = nil
+        var reader = ByteReader(bytes)
+        var table: [String: RenderCache.PersistedRender] = [:]
+        do {
+            let count = try reader.readCount()
+            table.reserveCapacity(count)
+            for _ in 0..<count {
+                let name = try reader.readString()
+                guard let key = ContentDigest(rawBytes: try reader.readBytes()) else { return }
+                let installed = try reader.readBool() ? Int(try reader.readInt64()) : nil
+                let failed = try reader.readBool() ? Int(try reader.readInt64()) : nil
+                var digests: [OutputPath: ContentDigest] = [:]
+                for _ in 0..<(try reader.readCount()) {
+                    guard let root = OutputPath.Root(rawValue: try reader.readString()) else { return }
+                    let path = OutputPath(root, try reader.readString())
+                    guard let digest = ContentDigest(rawBytes: try reader.readBytes()) else { return }
+                    digests[path] = digest
+                }
+                table[name] = RenderCache.PersistedRender(key: key, installed: installed, failed: failed, digests: digests)
+            }
+        } catch {
+            return
+        }
+        renders.persisted = table
+    }
+
+    /// The renders of the machines the last plan had keys for (all, when it had none).
+    private static func write(_ renders: RenderCache, to writer: inout ByteWriter) {
+        let kept = renders.inputKeys.isEmpty ? renders.persisted : renders.persisted.filter { renders.inputKeys[$0.key] != nil }
+        writer.write(UInt64(kept.count))
+        for (name, render) in kept {
+            writer.write(name)
+            writer.write(bytes: render.key.bytes)
+            for generation in [render.installed, render.failed] {
+                writer.write(generation != nil)
+                if let generation { writer.write(Int64(generation)) }
+            }
+            writer.write(UInt64(render.digests.count))
+            for (path, digest) in render.digests {
+                writer.write(path.root.rawValue)
+                writer.write(path.path)
+                writer.write(bytes: digest.bytes)
+            }
+        }
     }
 
     /// Set when a run found everything as read from the file and reused its quiet plan:
@@ -108,6 +165,13 @@ public final class ApplyCache: @unchecked Sendable {
         var bytes = Self.magic
         file.write(Self.formatVersion)
         observation.persist(into: &file, racyFrom: racyFrom)
+        if let renderBytes {
+            file.write(bytes: renderBytes)
+        } else {
+            var section = ByteWriter()
+            Self.write(renders, to: &section)
+            file.write(bytes: section.bytes)
+        }
         file.write(quiet != nil)
         if let quiet {
             file.write(bytes: quiet.key.bytes)

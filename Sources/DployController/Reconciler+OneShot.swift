@@ -13,7 +13,8 @@ extension Reconciler {
     /// last quiet plan when nothing it was made from changed (a folder source only: a git
     /// source is fetched and checked every run). Updates the cache's quiet plan for the
     /// caller to save once the plan is applied, or when it changes nothing.
-    /// - Parameter cache: its `observation` must be this reconciler's `observationCache`.
+    /// - Parameter cache: its `observation` must be this reconciler's `observationCache`, and
+    ///   its `renders` this reconciler's `renderCache` when it has one.
     /// - Returns: the plan, and the desired state it was made from (nil when the quiet plan
     ///   was reused, which changes nothing and needs none).
     public func planOnce(cache: ApplyCache) throws -> (result: PlanResult, desired: DesiredState?) {
@@ -38,6 +39,11 @@ extension Reconciler {
             return (PlanResult(plan: quiet.plan, desiredFiles: FileContents()), nil)
         }
         let desired = try loadFolder(folder, tree: tree)
+        if let renderCache {
+            precondition(renderCache === cache.renders, "plan with the cache's renders")
+            cache.loadRenders()
+            renderCache.inputKeys = RenderKeys.of(tree: tree, desired: desired, reconciler: self)
+        }
         let result = try plan(desired: desired, observed: observed, fingerprint: false)
         let templatePaths = desired.templates.keys.sorted()
         cache.quiet = result.plan.hasChanges ? nil : inputs.digest(templatePaths: templatePaths).map {
@@ -108,4 +114,55 @@ struct QuietKey {
         guard stat(path, &status) == 0 else { return Array("unknown \(UUID())".utf8) }
         return Array("\(path) \(status.st_dev) \(status.st_ino) \(status.st_size) \(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec)".utf8)
     }()
+}
+
+/// Each machine's render key for a folder source (`RenderCache.inputKeys`): a digest of its
+/// own spec file and of everything any render reads besides (every spec file holding a
+/// group, profile, firmware baseline or task, the templates, the config, the callback key,
+/// this dploy). Whole files, not documents: a machine is rendered again when anything in
+/// its rack file changed, which costs forty renders, not a wrong file.
+enum RenderKeys {
+    static func of(tree: SpecTree, desired: DesiredState, reconciler: Reconciler) -> [String: ContentDigest] {
+        let fleet = desired.fleet
+        let files = Dictionary(tree.files.map { ($0.path, $0.contents) }) { first, _ in first }
+        var sharedFiles = Set(fleet.groups.map(\.metadata.location.file))
+        sharedFiles.formUnion(fleet.profiles.map(\.metadata.location.file))
+        sharedFiles.formUnion(fleet.firmwareBaselines.map(\.metadata.location.file))
+        sharedFiles.formUnion(fleet.tasks.map(\.metadata.location.file))
+        var shared = ContentHasher()
+        func add(_ hasher: inout ContentHasher, _ label: String, _ bytes: [UInt8]?) {
+            let body = bytes ?? []
+            hasher.update(ArraySlice(Array("\(label) \(bytes == nil ? -1 : body.count)\n".utf8)))
+            hasher.update(ArraySlice(body))
+        }
+        add(&shared, "program", QuietKey.programIdentity)
+        add(&shared, "config", Array(reconciler.configPath.utf8))
+        add(&shared, "config file", FileManager.default.contents(atPath: reconciler.configPath).map(Array.init))
+        add(&shared, "callback key", FileManager.default.contents(atPath: reconciler.callbackKeyFile.path).map(Array.init))
+        for path in sharedFiles.sorted() {
+            add(&shared, "spec path", Array(path.utf8))
+            add(&shared, "spec", files[path])
+        }
+        for (path, text) in desired.templates.sorted(by: { $0.key < $1.key }) {
+            add(&shared, "template path", Array(path.utf8))
+            add(&shared, "template", Array(text.utf8))
+        }
+        let sharedDigest = shared.finalize().bytes
+        var fileDigests: [String: [UInt8]] = [:]
+        var keys: [String: ContentDigest] = [:]
+        keys.reserveCapacity(fleet.machines.count)
+        for machine in fleet.machines {
+            let file = machine.metadata.location.file
+            // A machine not found in a file of the tree gets no key: rendered afresh, never guessed.
+            guard let contents = files[file] else { continue }
+            if fileDigests[file] == nil { fileDigests[file] = ContentDigest(contents).bytes }
+            var hasher = ContentHasher()
+            add(&hasher, "shared", sharedDigest)
+            add(&hasher, "file", Array(file.utf8))
+            add(&hasher, "file digest", fileDigests[file])
+            add(&hasher, "machine", Array(machine.name.utf8))
+            keys[machine.name] = hasher.finalize()
+        }
+        return keys
+    }
 }

@@ -25,16 +25,18 @@ public struct Reconciler: Sendable {
     /// The time of day its decisions read (imaging runs still going, task deadlines).
     public let clock: WallClock
 
-    /// - Parameter observationCache: for a one-shot command, the output files as a persisted
-    ///   cache last saw them (`ApplyCache.observation`); ignored when `keepingCaches`.
+    /// - Parameters:
+    ///   - observationCache: for a one-shot command, the output files as a persisted cache
+    ///     last saw them (`ApplyCache.observation`); ignored when `keepingCaches`.
+    ///   - renderCache: likewise, renders an earlier process made (`ApplyCache.renders`).
     public init(config: ControllerConfig, configPath: String, keepingCaches: Bool = false, clock: WallClock = .system,
-                observationCache: ObservationCache? = nil) {
+                observationCache: ObservationCache? = nil, renderCache: RenderCache? = nil) {
         self.config = config
         self.configPath = configPath
         self.clock = clock
         self.observationCache = keepingCaches ? ObservationCache(trust: config.outputObservation.watch ? .watched : .ownWrites)
             : observationCache
-        renderCache = keepingCaches ? RenderCache() : nil
+        self.renderCache = keepingCaches ? RenderCache() : renderCache
         keptGitSource = keepingCaches ? Self.gitSource(config) : nil
     }
 

@@ -59,7 +59,8 @@ struct ApplyCommand: ParsableCommand {
         if let problem = cache?.problem { Logger(label: "dploy.apply").warning("\(problem)") }
         let (result, desired): (PlanResult, DesiredState?)
         if let cache {
-            let reconciler = Reconciler(config: base.config, configPath: base.configPath, observationCache: cache.observation)
+            let reconciler = Reconciler(config: base.config, configPath: base.configPath, observationCache: cache.observation,
+                                        renderCache: cache.renders)
             (result, desired) = try reportingPlanErrors {
                 try reconciler.makeCallbackKey()
                 return try reconciler.planOnce(cache: cache)

@@ -16,7 +16,8 @@ struct ApplyCacheTests {
         let base = try lab.reconciler()
         let cache = ApplyCache(path: base.applyCachePath)
         #expect((cache.problem == nil) == trustingCache, "\(cache.problem ?? "")")
-        let reconciler = Reconciler(config: base.config, configPath: base.configPath, observationCache: cache.observation)
+        let reconciler = Reconciler(config: base.config, configPath: base.configPath, observationCache: cache.observation,
+                                    renderCache: cache.renders)
         let (result, desired) = try reconciler.planOnce(cache: cache)
         if result.plan.hasChanges { _ = try reconciler.apply(result) }
         try cache.save()
@@ -56,6 +57,31 @@ struct ApplyCacheTests {
         let folder = try applyOnce(lab)
         #expect(!folder.reused && folder.plan.hasChanges)
         #expect(try !applyOnce(lab).plan.hasChanges)
+    }
+
+    @Test("renders kept by an earlier apply are reused only for machines whose inputs are unchanged")
+    func persistedRenders() throws {
+        let lab = try LabCopy(config: LabCopy.config())
+        try applyOnce(lab)
+        try applyOnce(lab)
+        let path = try lab.reconciler().applyCachePath
+        let kept = ApplyCache(path: path)
+        kept.loadRenders()
+        #expect(kept.renders.persisted.count == 8, "every machine's render is kept")
+
+        try lab.write("machines/rack-r1.yaml", try lab.read("machines/rack-r1.yaml")
+            .replacingOccurrences(of: "kernelArgs: nomodeset", with: "kernelArgs: nomodeset quiet"))
+        let one = try applyOnce(lab)
+        #expect(one.plan.machines.map(\.machine) == ["web-03"])
+        #expect(try !applyOnce(lab).plan.hasChanges)
+
+        try lab.write("groups.yaml", try lab.read("groups.yaml").replacingOccurrences(of: "disk: /dev/sda\n    bmc:\n      # Only",
+                                                                                      with: "disk: /dev/sdb\n    bmc:\n      # Only"))
+        let group = try applyOnce(lab)
+        #expect(group.plan.machines.map(\.machine) == ["web-01", "web-02", "web-03", "web-04"])
+        #expect(try !applyOnce(lab).plan.hasChanges)
+        // What the cache's renders say is what a plan without any cache says.
+        #expect(try !lab.reconciler().plan().plan.hasChanges)
     }
 
     @Test("a boot file edited in place between one-shot applies is read again and restored")
