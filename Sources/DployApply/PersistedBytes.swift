@@ -7,6 +7,15 @@ public struct ByteWriter {
 
     public init() {}
 
+    /// A writer whose bytes start with `prefix` (a magic line), with room for `capacity` in all.
+    public init(prefix: [UInt8], capacity: Int = 0) {
+        bytes.reserveCapacity(max(capacity, prefix.count))
+        bytes += prefix
+    }
+
+    /// Appends bytes as they are, without a length: a trailer whose size is known.
+    public mutating func append(raw more: some Collection<UInt8>) { bytes.append(contentsOf: more) }
+
     public mutating func write(_ value: UInt64) {
         for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
     }

@@ -35,6 +35,8 @@ public final class ApplyCache: @unchecked Sendable {
     private var renderBytes: ArraySlice<UInt8>?
     /// The last plan that changed nothing, and what it was made from.
     var quiet: QuietMemo?
+    /// The size of the file read, which the next is likely to have.
+    private var sizeRead = 0
     /// Why the file on disk was not used, for the caller to log; nil when it was read or absent.
     public let problem: String?
 
@@ -56,6 +58,7 @@ public final class ApplyCache: @unchecked Sendable {
             (observation, quiet, problem) = (ObservationCache(), nil, nil)
             return
         }
+        sizeRead = data.count
         do {
             (observation, renderBytes, quiet) = try Self.decode(Array(data))
             problem = nil
@@ -161,8 +164,8 @@ public final class ApplyCache: @unchecked Sendable {
     /// checksum refuses, costing one full apply.
     public func save() throws {
         if matchesFile { return }
-        var file = ByteWriter()
-        var bytes = Self.magic
+        // One buffer, sized from the last file, so ten megabytes are neither copied nor regrown.
+        var file = ByteWriter(prefix: Self.magic, capacity: sizeRead + sizeRead / 8)
         file.write(Self.formatVersion)
         observation.persist(into: &file, racyFrom: racyFrom)
         if let renderBytes {
@@ -180,11 +183,10 @@ public final class ApplyCache: @unchecked Sendable {
             quiet.templatePaths.forEach { file.write($0) }
             file.write(bytes: Array(try JSONEncoder().encode(quiet.plan)))
         }
-        bytes += file.bytes
         var hasher = ContentHasher()
-        hasher.update(bytes[(Self.magic.count + 8)...])
-        bytes += hasher.finalize().bytes
-        let temporary = try AtomicFile.stage(bytes, for: path, sync: false, mode: 0o600)
+        hasher.update(file.bytes[(Self.magic.count + 8)...])
+        file.append(raw: hasher.finalize().bytes)
+        let temporary = try AtomicFile.stage(file.bytes, for: path, sync: false, mode: 0o600)
         try AtomicFile.commit(temporary, to: path, syncFolder: false)
     }
 
