@@ -9,6 +9,8 @@ import Foundation
 ///
 /// - The output files as last observed (`ObservationCache+Persisted`): the next apply stats
 ///   every file, as before, but reads and hashes only those whose stamp moved.
+/// - Each machine's rendered files' digests (`RenderCache.persisted`, keyed by `RenderKeys`):
+///   only the machines whose spec file, or whatever every render reads, changed are rendered.
 /// - The last plan that changed nothing, with a digest of everything it was made from
 ///   (`QuietKey`): while the spec files, templates, config, callback key, secrets and
 ///   everything observed hash the same, the planner, a pure function of them, would make the
