@@ -1,4 +1,7 @@
 import DployPlan
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What an observation cache knows, written down for the next process: every folder's
 /// listing and every file's digest and owner, each with the stat data it was seen under.
@@ -32,6 +35,48 @@ extension ObservationCache {
             writer.write(path)
             write(seen, to: &writer)
         }
+    }
+
+    /// Looks again at what `persist` would leave out as racy once it is old enough to be
+    /// trusted, and returns the time from which entries are still racy: `now` less a second.
+    ///
+    /// An entry whose stamp is at or after `racyFrom` (it changed in the second before the
+    /// observation) but before that new time is read again now, more than a second after its
+    /// stamp: a file whose stamp and digest are still those held is kept, a folder whose stamp
+    /// and listing are; anything else is forgotten, to be read at the next observation. So the
+    /// files an apply wrote just before the observation that read them need not be read a
+    /// third time. `now`: nanoseconds since 1970, as file stamps count.
+    public func settle(racyFrom: Int64, now: Int64) -> Int64 {
+        let settled = now - 1_000_000_000
+        guard settled > racyFrom else { return racyFrom }
+        func racy(_ stamp: Stamp) -> Bool { max(stamp.modified, stamp.changed) >= racyFrom }
+        func stillHeld(_ stamp: Stamp) -> Bool { max(stamp.modified, stamp.changed) < settled }
+        for (path, folder) in folders {
+            var entry = folder
+            if racy(entry.stamp) {
+                var status = stat()
+                let unchanged = stillHeld(entry.stamp) && lstat(path, &status) == 0 && Stamp(status) == entry.stamp
+                    && list(path).map(\.name).sorted() == entry.children.map(\.name).sorted()
+                if !unchanged { entry.stamp = .never }
+            }
+            for index in entry.children.indices {
+                guard let seen = entry.children[index].seen, racy(seen.stamp) else { continue }
+                entry.children[index].seen = recheck(path + "/" + entry.children[index].name, seen, stillHeld)
+            }
+            folders[path] = entry
+        }
+        for (path, seen) in singles where racy(seen.stamp) {
+            singles[path] = recheck(path, seen, stillHeld)
+        }
+        return settled
+    }
+
+    /// `seen`, when the file at `diskPath` still has its stamp and digest and the stamp is old
+    /// enough; else nil.
+    private func recheck(_ diskPath: String, _ seen: Seen, _ oldEnough: (Stamp) -> Bool) -> Seen? {
+        guard oldEnough(seen.stamp), let (file, status) = try? Self.read(diskPath), Stamp(status) == seen.stamp,
+              file == seen.file else { return nil }
+        return seen
     }
 
     /// The bytes `persist` writes, on their own.

@@ -372,7 +372,7 @@ public final class ObservationCache: @unchecked Sendable {
         }
     }
 
-    private func list(_ diskPath: String) -> [(name: String, isFolder: Bool)] {
+    func list(_ diskPath: String) -> [(name: String, isFolder: Bool)] {
         guard let directory = opendir(diskPath) else { return [] }
         defer { closedir(directory) }
         var children: [(name: String, isFolder: Bool)] = []
@@ -415,7 +415,7 @@ public final class ObservationCache: @unchecked Sendable {
     /// A regular file as observed (its digest, hashed as it is read in blocks of 64 KiB, and
     /// its owner from the first bytes) and the stat data it belongs to. Never the whole file
     /// in memory: a 20 GB file someone left in an output folder once took a daemon's memory.
-    private static func read(_ path: String) throws -> (ObservedFile, stat)? {
+    static func read(_ path: String) throws -> (ObservedFile, stat)? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT || errno == EISDIR { return nil }

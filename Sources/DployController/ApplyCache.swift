@@ -56,18 +56,39 @@ public final class ApplyCache: @unchecked Sendable {
     /// (`problem` says why).
     public init(path: String) {
         self.path = path
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = Self.contents(of: path) else {
             (observation, quiet, problem) = (ObservationCache(), nil, nil)
             return
         }
         sizeRead = data.count
         do {
-            (observation, renderBytes, quiet) = try Self.decode(Array(data))
+            (observation, renderBytes, quiet) = try Self.decode(data)
             problem = nil
         } catch {
             (observation, quiet) = (ObservationCache(), nil)
             problem = "ignoring the apply cache \(path): \(error); this apply reads every output file and plans the whole fleet"
         }
+    }
+
+    /// The file's bytes, read straight into one array (through `Data` they would be held
+    /// twice for a moment: ten megabytes more at a 10,000-machine fleet's peak); nil when
+    /// there is no file or it cannot be read.
+    private static func contents(of path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + done, $0.count - done) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            done += count
+        }
+        bytes.removeLast(bytes.count - done)
+        return bytes
     }
 
     /// The layout: the magic line, the format version (8 bytes), the body, and the body's
@@ -169,6 +190,8 @@ public final class ApplyCache: @unchecked Sendable {
         // One buffer, sized from the last file, so ten megabytes are neither copied nor regrown.
         var file = ByteWriter(prefix: Self.magic, capacity: sizeRead + sizeRead / 8)
         file.write(Self.formatVersion)
+        // What changed just before the observation is read again now, when it can be trusted.
+        racyFrom = observation.settle(racyFrom: racyFrom, now: Self.now())
         observation.persist(into: &file, racyFrom: racyFrom)
         if let renderBytes {
             file.write(bytes: renderBytes)
@@ -195,8 +218,13 @@ public final class ApplyCache: @unchecked Sendable {
     /// The time now as file stamps count it (nanoseconds since 1970), less a second: an entry
     /// changed after this is "racy" and not kept as seen (the clock that stamps files moves in
     /// ticks, and a second covers any tick).
-    static func racyFrom(now: Date = Date()) -> Int64 {
-        Int64((now.timeIntervalSince1970 - 1) * 1_000_000_000)
+    static func racyFrom() -> Int64 { now() - 1_000_000_000 }
+
+    /// The time now, in nanoseconds since 1970 as file stamps count it.
+    static func now() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
 }
 

@@ -155,5 +155,16 @@ struct ApplyCacheTests {
         #expect(none.singles.count == cache.singles.count && !none.singles.isEmpty)
         let reread = try ObservedFiles.read(folders, dhcpFileNames: ["dploy.conf"], cache: none)
         #expect(reread == (try ObservedFiles.read(folders, dhcpFileNames: ["dploy.conf"], cache: ObservationCache())))
+
+        // Settled once old enough: what still holds its stamp and bytes is kept; a file edited
+        // since the observation is forgotten, to be read again.
+        let script = lab.path("out/http/ipxe/94-18-82-3a-5c-10.ipxe")
+        try Data("#!ipxe\nexit\n".utf8).write(to: URL(fileURLWithPath: script))
+        let settled = cache.settle(racyFrom: .min, now: .max)
+        #expect(settled == .max - 1_000_000_000)
+        let kept = try ObservationCache(persisted: cache.persisted(racyFrom: settled))
+        let ipxe = try #require(kept.folders[lab.path("out/http/ipxe")])
+        #expect(ipxe.children.filter { $0.seen == nil }.map(\.name) == ["94-18-82-3a-5c-10.ipxe"])
+        #expect(ipxe.children.count > 1 && kept.singles.count == cache.singles.count)
     }
 }
