@@ -66,12 +66,7 @@ struct QuietKey {
     func digest(templatePaths: [String]) -> ContentDigest? {
         guard let observedDigest = observed.planInputDigest else { return nil }
         var hasher = ContentHasher()
-        func add(_ label: String, _ bytes: [UInt8]?) {
-            // Length-prefixed, so no two sequences of parts hash alike by shifting a boundary.
-            let body = bytes ?? []
-            hasher.update(ArraySlice(Array("\(label) \(bytes == nil ? -1 : body.count)\n".utf8)))
-            hasher.update(ArraySlice(body))
-        }
+        func add(_ label: String, _ bytes: [UInt8]?) { hasher.add(label, bytes) }
         func file(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map(Array.init) }
         // This dploy itself: another build may plan differently from the same inputs.
         add("program", Self.programIdentity)
@@ -130,11 +125,7 @@ enum RenderKeys {
         sharedFiles.formUnion(fleet.firmwareBaselines.map(\.metadata.location.file))
         sharedFiles.formUnion(fleet.tasks.map(\.metadata.location.file))
         var shared = ContentHasher()
-        func add(_ hasher: inout ContentHasher, _ label: String, _ bytes: [UInt8]?) {
-            let body = bytes ?? []
-            hasher.update(ArraySlice(Array("\(label) \(bytes == nil ? -1 : body.count)\n".utf8)))
-            hasher.update(ArraySlice(body))
-        }
+        func add(_ hasher: inout ContentHasher, _ label: String, _ bytes: [UInt8]?) { hasher.add(label, bytes) }
         add(&shared, "program", QuietKey.programIdentity)
         add(&shared, "config", Array(reconciler.configPath.utf8))
         add(&shared, "config file", FileManager.default.contents(atPath: reconciler.configPath).map(Array.init))
@@ -164,5 +155,16 @@ enum RenderKeys {
             keys[machine.name] = hasher.finalize()
         }
         return keys
+    }
+}
+
+extension ContentHasher {
+    /// Feeds one labelled part: its label and length, then its bytes (nil, for a file that is
+    /// not there, hashes apart from empty). Length-prefixed, so no two sequences of parts hash
+    /// alike by shifting a boundary.
+    mutating func add(_ label: String, _ bytes: [UInt8]?) {
+        let body = bytes ?? []
+        update(ArraySlice(Array("\(label) \(bytes == nil ? -1 : body.count)\n".utf8)))
+        update(ArraySlice(body))
     }
 }
