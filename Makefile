@@ -6,7 +6,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 LAB ?= examples/lab
 
-.PHONY: all build deps demo test test-deps tools test-tools warnings package-test e2e deb bench fuzz clean setup
+.PHONY: all build deps demo test test-deps tools test-tools warnings package-test e2e deb bench bench-cobbler fuzz clean setup
 
 # The Python tools (check-jsonschema, sushy-tools, …) live in one virtual environment this
 # Makefile owns; tests find them by this absolute path, never through PATH.
@@ -106,6 +106,19 @@ bench: deps tools
 	python3 bench/boot_http.py --dploy .build/release/dploy
 	python3 bench/boot_http.py --dploy .build/release/dploy --store postgres
 	PATH="$(DPLOY_TOOLS_BIN):$$PATH" $(DPLOY_TOOLS_BIN)/python3 bench/bmc.py --dploy .build/release/dploy --bmcs 1000 --concurrency 16,64
+
+# dploy beside Cobbler 3.3.10 on the same generated fleet (BENCH_MACHINES, 10,000): every
+# file from nothing, nothing changed, one machine's IP changed, peak RSS, as issue 20's table
+# with ratios (medians of BENCH_RUNS runs). Cobbler is pip-installed into bench/out/cobbler
+# on the first run (network), never by `make test`; it runs as root in a mount namespace
+# whose overlays keep its hard-coded /etc, /var and /srv paths inside bench/out (bench/vs_cobbler.py).
+# About 6 minutes at 10,000 machines; BENCH_MACHINES=1000 for a quick check.
+BENCH_MACHINES ?= 10000
+BENCH_RUNS ?= 3
+bench-cobbler: deps tools
+	$(SWIFT) build -c release --product dploy
+	@command -v rsync >/dev/null || bash .ci/setup bench
+	$(DPLOY_TOOLS_BIN)/python3 bench/vs_cobbler.py --dploy .build/release/dploy --machines $(BENCH_MACHINES) --runs $(BENCH_RUNS)
 
 # Coverage-guided fuzzing (Fuzz/, CONTRIBUTING.md "Fuzzing"): builds dploy-fuzz with libFuzzer
 # and AddressSanitizer in .build-fuzz (never part of `swift build`), then runs the YAML gate and

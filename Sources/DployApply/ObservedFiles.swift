@@ -93,6 +93,11 @@ public final class ObservationCache: @unchecked Sendable {
     /// Full observations made (every file looked at), for tests: a trusted read that fell
     /// back to one does not say so otherwise.
     private(set) var fullWalks = 0
+    /// How many times an observation found something other than what the cache held: a file
+    /// read anew, a file seen before gone, a folder listed anew. Zero after observations
+    /// that found everything as the cache had it (a one-shot apply then knows the files are
+    /// those of its last run without comparing them).
+    public private(set) var differencesFound = 0
     /// How many folders are watched, for tests.
     var watchedFolders: Int { watched.count }
 
@@ -121,6 +126,13 @@ public final class ObservationCache: @unchecked Sendable {
     struct Stamp: Equatable {
         var device: UInt64, inode: UInt64, size: Int64, modified: Int64, changed: Int64
 
+        init(device: UInt64, inode: UInt64, size: Int64, modified: Int64, changed: Int64) {
+            (self.device, self.inode, self.size, self.modified, self.changed) = (device, inode, size, modified, changed)
+        }
+
+        /// No file or folder has this stamp (a change time of 0): one that must be looked at again.
+        static let never = Stamp(device: 0, inode: 0, size: -1, modified: 0, changed: 0)
+
         init(_ status: stat) {
             device = UInt64(status.st_dev)
             inode = UInt64(status.st_ino)
@@ -147,9 +159,10 @@ public final class ObservationCache: @unchecked Sendable {
         var file: ObservedFile
     }
 
-    private var folders: [String: (stamp: Stamp, children: [Child])] = [:]
+    /// Internal, not private: `ObservationCache+Persisted` writes and reads them.
+    var folders: [String: (stamp: Stamp, children: [Child])] = [:]
     /// Files read outside a walk (the iPXE entry script, the DHCP files), by path: a handful.
-    private var singles: [String: Seen] = [:]
+    var singles: [String: Seen] = [:]
 
     public convenience init(trust: Trust = .nothing) {
         self.init(trust: trust, refusingWatches: nil)
@@ -300,7 +313,7 @@ public final class ObservationCache: @unchecked Sendable {
             entry.children.append(Child(name: name, isFolder: true, seen: nil))
             try walk(diskPath, as: path) { files[$0] = $1 }
         } else {
-            let seen = try Self.observe(diskPath, seen: before)
+            let seen = try observe(diskPath, seen: before)
             entry.children.append(Child(name: name, isFolder: false, seen: seen))
             files[path] = seen?.file
         }
@@ -329,13 +342,17 @@ public final class ObservationCache: @unchecked Sendable {
             }
         }
         var status = stat()
-        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return }
+        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+            if folders[diskPath] != nil { differencesFound += 1 }
+            return
+        }
         if let descriptor, watch != nil { watched[descriptor] = (diskPath, path, Identity(status)) }
         let stamp = Stamp(status)
         // Taken out of the table while walking, so that updating an entry does not copy the array.
         var children = folders[diskPath]?.children ?? []
         folders[diskPath]?.children = []
         if folders[diskPath]?.stamp != stamp {
+            differencesFound += 1
             // Listed again; files seen before keep what was read of them (their stamps decide).
             let seen = Dictionary(children.compactMap { child in child.seen.map { (child.name, $0) } }) { first, _ in first }
             children = list(diskPath).map { Child(name: $0.name, isFolder: $0.isFolder, seen: seen[$0.name]) }
@@ -347,7 +364,7 @@ public final class ObservationCache: @unchecked Sendable {
             if children[index].isFolder {
                 try walk(childDiskPath, as: OutputPath(path.root, path.path + "/" + name), visit)
             } else {
-                children[index].seen = try Self.observe(childDiskPath, seen: children[index].seen)
+                children[index].seen = try observe(childDiskPath, seen: children[index].seen)
                 if let observed = children[index].seen?.file {
                     visit(OutputPath(path.root, path.path + "/" + name), observed)
                 }
@@ -355,7 +372,7 @@ public final class ObservationCache: @unchecked Sendable {
         }
     }
 
-    private func list(_ diskPath: String) -> [(name: String, isFolder: Bool)] {
+    func list(_ diskPath: String) -> [(name: String, isFolder: Bool)] {
         guard let directory = opendir(diskPath) else { return [] }
         defer { closedir(directory) }
         var children: [(name: String, isFolder: Bool)] = []
@@ -377,24 +394,28 @@ public final class ObservationCache: @unchecked Sendable {
     /// A regular file as observed, from the cache when its stamp is unchanged; nil when
     /// there is no regular file at `diskPath`. Only the digest and owner are kept.
     func file(_ diskPath: String) throws -> ObservedFile? {
-        singles[diskPath] = try Self.observe(diskPath, seen: singles[diskPath])
+        singles[diskPath] = try observe(diskPath, seen: singles[diskPath])
         return singles[diskPath]?.file
     }
 
     /// The file at `diskPath` now: `seen` again when its stamp is unchanged, else read anew;
     /// nil when there is no regular file there.
-    private static func observe(_ diskPath: String, seen: Seen?) throws -> Seen? {
+    private func observe(_ diskPath: String, seen: Seen?) throws -> Seen? {
         var status = stat()
-        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard lstat(diskPath, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            if seen != nil { differencesFound += 1 }
+            return nil
+        }
         if let seen, seen.stamp == Stamp(status) { return seen }
-        guard let (file, readStatus) = try read(diskPath) else { return nil }
+        differencesFound += 1
+        guard let (file, readStatus) = try Self.read(diskPath) else { return nil }
         return Seen(stamp: Stamp(readStatus), file: file)
     }
 
     /// A regular file as observed (its digest, hashed as it is read in blocks of 64 KiB, and
     /// its owner from the first bytes) and the stat data it belongs to. Never the whole file
     /// in memory: a 20 GB file someone left in an output folder once took a daemon's memory.
-    private static func read(_ path: String) throws -> (ObservedFile, stat)? {
+    static func read(_ path: String) throws -> (ObservedFile, stat)? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT || errno == EISDIR { return nil }

@@ -25,12 +25,18 @@ public struct Reconciler: Sendable {
     /// The time of day its decisions read (imaging runs still going, task deadlines).
     public let clock: WallClock
 
-    public init(config: ControllerConfig, configPath: String, keepingCaches: Bool = false, clock: WallClock = .system) {
+    /// - Parameters:
+    ///   - observationCache: for a one-shot command, the output files as a persisted cache
+    ///     last saw them (`ApplyCache.observation`); ignored when `keepingCaches`.
+    ///   - renderCache: likewise, renders an earlier process made (`ApplyCache.renders`).
+    public init(config: ControllerConfig, configPath: String, keepingCaches: Bool = false, clock: WallClock = .system,
+                observationCache: ObservationCache? = nil, renderCache: RenderCache? = nil) {
         self.config = config
         self.configPath = configPath
         self.clock = clock
-        observationCache = keepingCaches ? ObservationCache(trust: config.outputObservation.watch ? .watched : .ownWrites) : nil
-        renderCache = keepingCaches ? RenderCache() : nil
+        self.observationCache = keepingCaches ? ObservationCache(trust: config.outputObservation.watch ? .watched : .ownWrites)
+            : observationCache
+        self.renderCache = keepingCaches ? RenderCache() : renderCache
         keptGitSource = keepingCaches ? Self.gitSource(config) : nil
     }
 
@@ -75,21 +81,7 @@ public struct Reconciler: Sendable {
     public func loadDesired(recordingStatus: Bool = true) throws -> DesiredState {
         switch config.source {
         case .folder(let folder):
-            let tree = try SpecDirectory(root: folder, protecting: protectedPaths).readTree()
-            let result = SpecLoader(knownPaths: tree.knownPaths, refusedPaths: tree.refusedPaths,
-                                    rules: Self.credentialRules(config)).load(tree.files)
-            guard result.isValid else { throw ReconcileError.invalidSpecs(result.diagnostics.map(\.description)) }
-            let realRoot = SpecDirectory.realPath(folder) ?? folder
-            let protected = SpecDirectory.resolve(protectedPaths)
-            let templates = try templateTexts(result.fleet) { path in
-                // Read only what resolves inside the spec folder and outside the controller's
-                // own files, checked again as it is read: a template linked to a secret, a
-                // token or a key must never be rendered into a served file.
-                guard let real = SpecDirectory.realPath(folder + "/" + path), real.hasPrefix(realRoot + "/"),
-                      SpecDirectory.protectedLabel(of: real, in: protected) == nil else { return nil }
-                return FileManager.default.contents(atPath: real).map(Array.init)
-            }
-            return DesiredState(fleet: result.fleet, templates: templates, source: folder)
+            return try loadFolder(folder, tree: try SpecDirectory(root: folder, protecting: protectedPaths).readTree())
         case .git:
             guard let source = keptGitSource ?? Self.gitSource(config) else { preconditionFailure("a git source") }
             let update = SourceTracker(source: source).update(try SourceStatus.read(from: sourceStatusPath))
@@ -106,6 +98,30 @@ public struct Reconciler: Sendable {
         }
     }
 
+    /// Desired state from a folder's spec tree, already read.
+    func loadFolder(_ folder: String, tree: SpecTree) throws -> DesiredState {
+        let result = SpecLoader(knownPaths: tree.knownPaths, refusedPaths: tree.refusedPaths,
+                                rules: Self.credentialRules(config)).load(tree.files)
+        guard result.isValid else { throw ReconcileError.invalidSpecs(result.diagnostics.map(\.description)) }
+        let read = folderTemplateReader(folder)
+        let templates = try templateTexts(result.fleet) { read($0) }
+        return DesiredState(fleet: result.fleet, templates: templates, source: folder)
+    }
+
+    /// Reads a template of a folder source by its path in the folder. Only what resolves
+    /// inside the spec folder and outside the controller's own files, checked again as it is
+    /// read: a template linked to a secret, a token or a key must never be rendered into a
+    /// served file. Nil when it cannot or may not be read.
+    func folderTemplateReader(_ folder: String) -> (String) -> [UInt8]? {
+        let realRoot = SpecDirectory.realPath(folder) ?? folder
+        let protected = SpecDirectory.resolve(protectedPaths)
+        return { path in
+            guard let real = SpecDirectory.realPath(folder + "/" + path), real.hasPrefix(realRoot + "/"),
+                  SpecDirectory.protectedLabel(of: real, in: protected) == nil else { return nil }
+            return FileManager.default.contents(atPath: real).map(Array.init)
+        }
+    }
+
     /// The controller's own files and folders. A folder source never reads a spec or a
     /// template from them, whatever its `.dployignore` says: an author who could name
     /// `state/web.token` as a template would have it served without login.
@@ -119,7 +135,7 @@ public struct Reconciler: Sendable {
             // controller keeps there are protected one by one instead.
             let state = config.stateDirectory
             paths += [("-wal", "store"), ("-shm", "store")].map { ProtectedPath(config.storePath + $0.0, label: "the controller's \($0.1)") }
-            paths += ["callback.key", "web.token", "daemon-status.json", "source-status.json", "dploy.lock", "git-cache"]
+            paths += ["callback.key", "web.token", "daemon-status.json", "source-status.json", "dploy.lock", "git-cache", "apply-cache"]
                 .map { ProtectedPath(state + "/" + $0, label: "the controller's state file \($0)") }
         } else {
             paths.append(ProtectedPath(config.stateDirectory, label: "the controller's state folder"))

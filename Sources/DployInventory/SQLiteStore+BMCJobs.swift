@@ -45,6 +45,7 @@ extension SQLiteStore {
     public func updateBMCJob(_ id: Int64, _ update: BMCJobUpdate) throws -> Bool {
         try pool.write { db in
             guard var row = try BMCJobRow.fetchOne(db, key: id), row.state == .running else { return false }
+            if update.submittedAt != nil && row.submittedAt != nil { return false }
             if let submittedAt = update.submittedAt { row.submittedAt = submittedAt }
             if let tracking = update.tracking { row.tracking = tracking }
             if let status = update.status { row.status = String(status.prefix(200)) }

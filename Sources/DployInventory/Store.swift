@@ -79,7 +79,9 @@ public protocol Store: Sendable {
     /// claim the same job, and a machine never has two running jobs (its steps stay in order).
     func claimBMCJob(at: Date) throws -> BMCJob?
     /// Writes what a worker learned of a running job (non-nil fields replace the row's).
-    /// Returns false, writing nothing, when the job is not running.
+    /// Returns false, writing nothing, when the job is not running, or when `submittedAt` is
+    /// given and the row already has one: that write is the worker's right to send the
+    /// request, which only one worker ever gets (and on a shared store only the leader).
     func updateBMCJob(_ id: Int64, _ update: BMCJobUpdate) throws -> Bool
     /// Ends a running job as `succeeded` or `failed` (with `error`). A failure also skips the
     /// same machine's queued jobs, in the same transaction, with an error naming this job:

@@ -75,6 +75,12 @@ public struct ObservedFile: Hashable, Sendable {
     }
 
     /// From a digest computed elsewhere (a file hashed as it is read) and the file's first bytes.
+    /// A file as a persisted cache recorded it: its digest and the owner its head named.
+    public init(digest: ContentDigest, owner: String?) {
+        self.digest = digest
+        self.owner = owner
+    }
+
     public init(digest: ContentDigest, head: some Collection<UInt8>) {
         self.digest = digest
         owner = Self.owner(inHead: String(decoding: head.prefix(200), as: UTF8.self))
@@ -120,9 +126,23 @@ public struct ContentDigest: Hashable, Sendable {
         hasher.combine(words.1)
     }
 
-    /// The digest's bytes, for fingerprints.
-    var bytes: [UInt8] {
-        [words.0, words.1, words.2, words.3].flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) } }
+    /// A digest from the 32 bytes `bytes` gave: how a persisted cache reads one back. Nil
+    /// for any other length.
+    public init?(rawBytes: some Collection<UInt8>) {
+        guard rawBytes.count == 32 else { return nil }
+        let bytes = Array(rawBytes)
+        func word(_ start: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[start + $1]) << ($1 * 8) } }
+        words = (word(0), word(8), word(16), word(24))
+    }
+
+    /// The digest's bytes, for fingerprints and persisted caches.
+    public var bytes: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        for word in [words.0, words.1, words.2, words.3] {
+            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        return bytes
     }
 }
 

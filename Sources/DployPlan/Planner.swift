@@ -164,6 +164,12 @@ public enum Planner {
             var rendered: RenderedMachine
             if let cached = cache.lookup(machine, installed: installed, failed: failedGeneration) {
                 rendered = cached
+            } else if let digests = cache.persistedDigests(machine, installed: installed, failed: failedGeneration) {
+                // Rendered by an earlier process from the same inputs: only the files' digests are needed.
+                let (effective, profile, needsInstall, _) = decide(machine, installed: installed, failed: failedGeneration,
+                                                                   resolver: resolver, desired: desired)
+                rendered = RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall, files: [:],
+                                           digests: digests, host: DHCPHost(effective, loader: settings.dhcpLoader(profile)))
             } else {
                 guard let fresh = renderNow() else { continue }
                 rendered = fresh
@@ -272,22 +278,9 @@ public enum Planner {
     static func render(_ machine: Machine, installed: Int?, failed: Int?, resolver: DefaultsResolver, desired: DesiredState,
                        settings: PlanSettings,
                        templates: inout [String: Result<InstallerTemplate, TemplateError>]) throws(TemplateError) -> RenderedMachine {
-        let effective = resolver.resolve(machine)
+        let (effective, profile, needsInstall, intent) = decide(machine, installed: installed, failed: failed,
+                                                              resolver: resolver, desired: desired)
         let mac = machine.mac.value
-        let profile = effective.settings.profile.flatMap(desired.fleet.profile(named:))
-        // The same decider as the server's, on what the plan knows: these files are a
-        // snapshot for sites that serve them from elsewhere; dploy's own server decides anew
-        // at each request. The planner records nothing, so it never speaks for the machine.
-        let decision = BootDecider.decide(BootDecider.Facts(
-            machine: effective, profile: profile, installedGeneration: installed, failedGeneration: failed,
-            now: .distantPast, maxAttempts: .max))  // no attempts are given: the time is never read
-        let needsInstall: Bool
-        let intent: BootIntent
-        if case .install(let profile, _, _) = decision {
-            (needsInstall, intent) = (true, .install(profile))
-        } else {
-            (needsInstall, intent) = (false, .localDisk)
-        }
 
         var files: [OutputPath: String] = [
             BootPaths.ipxeScript(mac): IPXEScript.machine(effective, intent: intent, server: settings.server, snapshot: true),
@@ -314,6 +307,22 @@ public enum Planner {
         return RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall,
                                files: bytes, digests: bytes.mapValues(ContentDigest.init),
                                host: DHCPHost(effective, loader: settings.dhcpLoader(profile)))
+    }
+
+    /// A machine's effective spec, its profile, and what its snapshot boot files say: the
+    /// part of a render that needs no renderer (a render whose digests are known reuses it).
+    static func decide(_ machine: Machine, installed: Int?, failed: Int?, resolver: DefaultsResolver, desired: DesiredState)
+        -> (effective: EffectiveMachine, profile: Profile?, needsInstall: Bool, intent: BootIntent) {
+        let effective = resolver.resolve(machine)
+        let profile = effective.settings.profile.flatMap(desired.fleet.profile(named:))
+        // The same decider as the server's, on what the plan knows: these files are a
+        // snapshot for sites that serve them from elsewhere; dploy's own server decides anew
+        // at each request. The planner records nothing, so it never speaks for the machine.
+        let decision = BootDecider.decide(BootDecider.Facts(
+            machine: effective, profile: profile, installedGeneration: installed, failedGeneration: failed,
+            now: .distantPast, maxAttempts: .max))  // no attempts are given: the time is never read
+        if case .install(let profile, _, _) = decision { return (effective, profile, true, .install(profile)) }
+        return (effective, profile, false, .localDisk)
     }
 
     /// What the planner knows of one desired machine in this plan: its render and how it

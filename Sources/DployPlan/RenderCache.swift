@@ -56,6 +56,33 @@ public final class RenderCache: @unchecked Sendable {
 
     public init() {}
 
+    /// Renders another process made (a one-shot apply's, through `ApplyCache`), by machine
+    /// name: their files' digests, valid for a machine while `inputKeys` gives it the key
+    /// they were made under and its installed and failed generations are the same.
+    public struct PersistedRender: Sendable, Equatable {
+        public var key: ContentDigest
+        public var installed: Int?
+        public var failed: Int?
+        public var digests: [OutputPath: ContentDigest]
+
+        public init(key: ContentDigest, installed: Int?, failed: Int?, digests: [OutputPath: ContentDigest]) {
+            (self.key, self.installed, self.failed, self.digests) = (key, installed, failed, digests)
+        }
+    }
+
+    public var persisted: [String: PersistedRender] = [:]
+    /// For the plan about to be made, each machine's key: a digest of everything its render
+    /// reads but its installed and failed generations (its own spec, and everything it can
+    /// inherit or use), made by the caller, which knows where the specs came from. A machine
+    /// without one has its renders kept in memory only.
+    public var inputKeys: [String: ContentDigest] = [:]
+
+    func persistedDigests(_ machine: Machine, installed: Int?, failed: Int?) -> [OutputPath: ContentDigest]? {
+        guard let key = inputKeys[machine.name], let render = persisted[machine.name], render.key == key,
+              render.installed == installed, render.failed == failed else { return nil }
+        return render.digests
+    }
+
     func begin(desired: DesiredState, settings: PlanSettings) {
         let current = (desired.fleet.groups, desired.fleet.profiles, desired.templates, settings)
         if let shared, shared.groups == current.0, shared.profiles == current.1, shared.templates == current.2,
@@ -83,5 +110,8 @@ public final class RenderCache: @unchecked Sendable {
         // Where each value came from is for people (`validate --show`, the web page), not plans.
         kept.effective.origins = [:]
         entries[machine.mac.value] = Entry(installed: installed, failed: failed, rendered: kept)
+        if let key = inputKeys[machine.name] {
+            persisted[machine.name] = PersistedRender(key: key, installed: installed, failed: failed, digests: rendered.digests)
+        }
     }
 }

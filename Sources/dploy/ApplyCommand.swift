@@ -59,7 +59,30 @@ struct ApplyCommand: ParsableCommand {
             throw ExitCode.failure
         }
         let saved = try planFile.map(SavedPlan.read)
-        let (result, desired) = try makePlan(config, makingCallbackKey: true)
+        // Without a saved plan, apply keeps what it observed and its last plan that changed
+        // nothing in STATE/apply-cache (ApplyCache), so a run after another does only the work
+        // the change asks for. A saved plan needs every file digested for its fingerprint.
+        let base = try config.reconciler()
+        let cache = saved == nil ? ApplyCache(path: base.applyCachePath) : nil
+        if let problem = cache?.problem { Logger(label: "dploy.apply").warning("\(problem)") }
+        let (result, desired): (PlanResult, DesiredState?)
+        if let cache {
+            let reconciler = Reconciler(config: base.config, configPath: base.configPath, observationCache: cache.observation,
+                                        renderCache: cache.renders)
+            (result, desired) = try reportingPlanErrors {
+                try reconciler.makeCallbackKey()
+                return try reconciler.planOnce(cache: cache)
+            }
+        } else {
+            (result, desired) = try makePlan(config, makingCallbackKey: true)
+        }
+        /// Keeps what this run observed and planned for the next; a cache that cannot be
+        /// written costs the next run time, never correctness, so it only warns.
+        func saveCache() {
+            do { try cache?.save() } catch {
+                Logger(label: "dploy.apply").warning("could not write the apply cache \(base.applyCachePath): \(error)")
+            }
+        }
         // The state must be the same, and so must every step: settings such as prune are
         // not files, and a saved plan runs without asking.
         if let saved, saved.fingerprint != result.plan.fingerprint || saved.actions != result.plan.actions
@@ -68,7 +91,10 @@ struct ApplyCommand: ParsableCommand {
             throw ExitCode.failure
         }
         print(result.plan.text(color: Terminal.wantsColor(disabled: noColor)), terminator: "")
-        guard result.plan.hasChanges else { return }
+        guard result.plan.hasChanges, let desired else {
+            saveCache()
+            return
+        }
         if !autoApprove && saved == nil {
             guard isatty(STDIN_FILENO) == 1 else {
                 printError("error: refusing to apply without confirmation: stdin is not a terminal; use --auto-approve")
@@ -95,6 +121,7 @@ struct ApplyCommand: ParsableCommand {
             try runner?.start()
             defer { runner?.stop() }
             let report = try reconciler.apply(result, fleet: desired.fleet, logger: logger, jobs: store.map { ($0, runner) })
+            saveCache()
             print("Apply complete: \(report.written.count) file\(report.written.count == 1 ? "" : "s") written, "
                   + "\(report.removed.count) removed\(report.reloaded ? ", DHCP server reloaded" : "").")
             if let store, let runner, !report.queuedJobs.isEmpty {

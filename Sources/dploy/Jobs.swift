@@ -64,7 +64,8 @@ struct Jobs: ParsableCommand {
                     printError("error: there is no store yet at \(reconciler.config.storePath), so no job to retry")
                     throw ExitCode.failure
                 }
-                let store = try SQLiteStore(path: reconciler.config.storePath)
+                // The store dploy.yaml names, SQLite or the shared PostgreSQL one.
+                guard let store = try reconciler.openStore(creating: true) else { throw ExitCode.failure }
                 let queued = try store.retryBMCJob(id, at: Date())
                 if queued.isEmpty { print("Nothing queued: the same steps are already queued or running.") }
                 for job in queued { print("queued: job \(job.id) \(job.machine) \(job.step)") }

@@ -40,10 +40,18 @@ struct PlanCommand: ParsableCommand {
 ///   (for a plan that will be applied).
 func makePlan(_ config: ConfigOptions, makingCallbackKey: Bool = false) throws -> (result: PlanResult, desired: DesiredState) {
     let reconciler = try config.reconciler()
-    do {
+    return try reportingPlanErrors {
         if makingCallbackKey { try reconciler.makeCallbackKey() }
         let desired = try reconciler.loadDesired()
         return (try reconciler.plan(desired: desired), desired)
+    }
+}
+
+/// Runs `plan`, printing a failure as `dploy plan` does (a template's problems, or the error)
+/// and exiting 1.
+func reportingPlanErrors<Planned>(_ plan: () throws -> Planned) throws -> Planned {
+    do {
+        return try plan()
     } catch let error as PlanError {
         printError(error.description)
         printError("no plan: fix the template\(error.problems.count == 1 ? "" : "s") above; nothing was changed")

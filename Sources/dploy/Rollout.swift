@@ -41,7 +41,8 @@ struct Rollout: ParsableCommand {
                     printError("error: there is no store yet at \(reconciler.config.storePath): nothing has been flashed")
                     throw ExitCode.failure
                 }
-                try SQLiteStore(path: reconciler.config.storePath).resumeRollout(name, at: Date())
+                // The store dploy.yaml names, SQLite or the shared PostgreSQL one.
+                try reconciler.openStore(creating: true)?.resumeRollout(name, at: Date())
                 print("Rollout \(name) resumed: failures until now no longer count; the daemon's next run goes on with it.")
             } catch let error as CustomStringConvertible & Error {
                 printError("error: \(error)")

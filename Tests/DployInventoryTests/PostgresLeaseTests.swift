@@ -56,6 +56,9 @@ struct PostgresLeaseTests {
     func frozenLeaderFenced() throws {
         let (a, b, server, database) = try twoControllers(leaseSeconds: 30)
         #expect(try a.tryAcquire() && a.currentTerm == 1)
+        let job = try #require(try a.store.enqueueBMCJob(BMCJob(machine: "web-01", mac: web01, kind: .firmware, step: "firmware iLO 5 3.08",
+                                                                payload: "{}", createdAt: Date())))
+        #expect(try a.store.claimBMCJob(at: Date())?.id == job.id)
         // A froze (SIGSTOP, a paused VM) and did not renew: its lease ran out.
         try server.psql("UPDATE leader SET expires_at = now() AT TIME ZONE 'UTC' - interval '1 second'", database: database)
         #expect(try b.tryAcquire() && b.currentTerm == 2)
@@ -63,6 +66,10 @@ struct PostgresLeaseTests {
         #expect(a.isHeld, "it has not looked yet")
         #expect { try a.store.startTaskRun(run("stale")) } throws: { "\($0)".contains("term 1") && "\($0)".contains("another dploy leads") }
         #expect { try a.store.prune(StoreRetention(), now: Date()) } throws: { $0 is StoreError }
+        #expect(throws: StoreError.self, "nor take the right to post its claimed job's firmware update") {
+            try a.store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: Date()))
+        }
+        #expect(try b.store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: Date())), "the new leader, resuming it, may")
         #expect(try b.store.taskRuns(task: nil).isEmpty, "nothing of the stale leader's landed")
         #expect(try !a.tryAcquire() && !a.isHeld)
         #expect(try b.store.startTaskRun(run("fresh")))

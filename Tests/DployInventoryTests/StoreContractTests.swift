@@ -234,6 +234,7 @@ enum StoreContract {
         #expect(try store.claimBMCJob(at: t0) == nil)
 
         #expect(try store.updateBMCJob(a1.id, BMCJobUpdate(submittedAt: t0 + 1, tracking: "hpe /redfish/v1/UpdateService")))
+        #expect(try !store.updateBMCJob(a1.id, BMCJobUpdate(submittedAt: t0 + 2)), "the right to send the request is had once")
         #expect(try store.updateBMCJob(a1.id, BMCJobUpdate(status: "Writing", percent: 40)))
         let running = try #require(try store.bmcJobs(states: [.running], machine: "a", limit: 10).first)
         #expect(running.tracking == "hpe /redfish/v1/UpdateService" && running.submittedAt == t0 + 1 && running.percent == 40)

@@ -210,12 +210,7 @@ struct CacheTests {
         _ = try daemon.apply(try daemon.plan(desired: desired))
         #expect(!(try daemon.plan(desired: desired).plan.hasChanges))
 
-        let script = lab.path("out/http/ipxe/94-18-82-3a-5c-10.ipxe")
-        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: script)))
-        bytes[bytes.count - 2] = UInt8(ascii: "X")  // same size, different content, same inode
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: script))
-        try handle.write(contentsOf: Data(bytes))
-        try handle.close()
+        try lab.editInPlace("out/http/ipxe/94-18-82-3a-5c-10.ipxe")
 
         let plan = try daemon.plan(desired: desired)
         #expect(plan.plan.actions.map { $0.path?.description } == ["http/ipxe/94-18-82-3a-5c-10.ipxe"])

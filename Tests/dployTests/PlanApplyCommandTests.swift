@@ -90,6 +90,53 @@ struct PlanApplyCommandTests {
         #expect(!FileManager.default.fileExists(atPath: lab.appendingPathComponent("out").path))
     }
 
+    @Test("a boot file edited by hand between two applies is restored by the second, whatever the apply cache kept")
+    func handEditBetweenApplies() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        #expect(try cli.dploy("apply", "--auto-approve", "--no-color", in: lab).status == 0)
+        // The second apply changes nothing and keeps that plan in the cache; the third reuses it.
+        for _ in 0..<2 {
+            let quiet = try cli.dploy("apply", "--auto-approve", "--no-color", in: lab)
+            #expect(quiet.stdout.hasSuffix("No changes. The fleet's boot and DHCP files match the desired state, and no task run is pending.\n"))
+        }
+        #expect(FileManager.default.fileExists(atPath: lab.appendingPathComponent("state/apply-cache").path))
+
+        // Same size, same inode, different bytes: only the stamp's times say so.
+        let script = lab.appendingPathComponent("out/http/ipxe/94-18-82-3a-5c-10.ipxe")
+        var bytes = Array(try Data(contentsOf: script))
+        let original = bytes
+        bytes[bytes.count - 2] = UInt8(ascii: "X")
+        let handle = try FileHandle(forWritingTo: script)
+        try handle.write(contentsOf: Data(bytes))
+        try handle.close()
+
+        let restore = try cli.dploy("apply", "--auto-approve", "--no-color", in: lab)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(restore.stdout.hasSuffix("Apply complete: 1 file written, 0 removed.\n"))
+        #expect(Array(try Data(contentsOf: script)) == original)
+        #expect(try cli.dploy("apply", "--auto-approve", "--no-color", in: lab).stdout.hasSuffix("no task run is pending.\n"))
+    }
+
+    @Test("an apply cache that does not check is ignored with a warning, and the apply does the full work")
+    func corruptApplyCache() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        #expect(try cli.dploy("apply", "--auto-approve", "--no-color", in: lab).status == 0)
+        let cache = lab.appendingPathComponent("state/apply-cache")
+        var bytes = Array(try Data(contentsOf: cache))
+        bytes[bytes.count / 2] ^= 0x01
+        try Data(bytes).write(to: cache)
+        try FileManager.default.removeItem(at: lab.appendingPathComponent("out/http/ipxe/94-18-82-3a-5c-10.ipxe"))
+
+        let apply = try cli.dploy("apply", "--auto-approve", "--no-color", in: lab)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        #expect(apply.stderr.contains("ignoring the apply cache state/apply-cache: its checksum does not match: it was cut short or changed; this apply reads every output file and plans the whole fleet"))
+        #expect(apply.stdout.hasSuffix("Apply complete: 1 file written, 0 removed.\n"))
+        let next = try cli.dploy("apply", "--auto-approve", "--no-color", in: lab)
+        #expect(!next.stderr.contains("ignoring the apply cache"), "the cache was written anew")
+    }
+
     @Test("plan exits 2 with changes pending, apply converges, then plan exits 0")
     func planApplyPlan() throws {
         let lab = try labCopy()

@@ -29,7 +29,9 @@ extension BMCJobRunner {
                     // next plan reads the pending settings and writes only what still differs.
                     throw BMCStepRefused("dploy stopped while this BIOS write was sent; the next plan reads the pending settings and writes again only if they still differ")
                 }
-                _ = try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "writing"))
+                guard try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "writing")) else {
+                    return  // another worker, or a leader of a newer term, has it: this one sends nothing
+                }
                 try driver.setBIOSAttributes(Dictionary(changes.map { ($0.name, $0.desired) }) { _, last in last }, ifMatch: ifMatch)
                 finish(job, .succeeded, nil, event: ("bios-pending", "\(list): written to the pending settings, applied at next reboot (job \(job.id))"),
                        metadata: metadata)
@@ -52,7 +54,10 @@ extension BMCJobRunner {
                 throw BMCStepRefused("the job's tracking '\(text)' is not one dploy writes; the update is not posted again")
             }
             // iLO 5's state past Idle before the stop means Idle now is the end, as it did then.
-            follower = UpdateFollower(tracking: tracking, seenActive: job.status.map { !["Idle", "Complete", "Error"].contains($0) } ?? false)
+            // "posting"/"posted" are dploy's own words, written before the BMC said anything:
+            // iLO may still show Idle then, which is not the end.
+            follower = UpdateFollower(tracking: tracking,
+                                      seenActive: job.status.map { !["Idle", "Complete", "Error", "posting", "posted"].contains($0) } ?? false)
             logger.info("firmware update resumed: \(describe(target)), \(job.progressText)", metadata: metadata)
         } else if job.submittedAt != nil {
             // Stopped between recording the request and recording how to follow it: whether
@@ -68,8 +73,10 @@ extension BMCJobRunner {
             try checkImage(target)
             let now = clock.now()
             submittedAt = now
-            // Recorded before the POST: from here on this job never posts again.
-            _ = try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: now, status: "posting"))
+            // Recorded before the POST: from here on this job never posts again. Refused when
+            // another worker (or a leader of a newer term) has written it first: then this one
+            // posts nothing and leaves the job to it.
+            guard try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: now, status: "posting")) else { return nil }
             let tracking = try driver.startFirmwareUpdate(imageURI: target.image)
             _ = try store.updateBMCJob(job.id, BMCJobUpdate(tracking: tracking.text, status: "posted"))
             follower = UpdateFollower(tracking: tracking)
@@ -78,9 +85,20 @@ extension BMCJobRunner {
         let deadline = (submittedAt ?? clock.now()).addingTimeInterval(settings.firmwareTimeout.seconds)
         var last: UpdateProgress?
         while true {
-            let now = try driver.poll(&follower)
+            let now: UpdateProgress
+            do {
+                now = try driver.poll(&follower)
+            } catch {
+                // An iLO flashing its own firmware resets and stops answering for a while: a
+                // failed look is not a failed flash until the timeout says so.
+                if clock.now() >= deadline { throw error }
+                logger.warning("firmware update \(target.component): cannot ask the BMC now (\(error)); asking again", metadata: metadata)
+                guard pause(settings.pollInterval) else { return nil }
+                continue
+            }
             if now != last {
-                _ = try store.updateBMCJob(job.id, BMCJobUpdate(status: now.state, percent: now.percent))
+                // Progress is for people: a store that does not answer this once costs nothing.
+                _ = try? store.updateBMCJob(job.id, BMCJobUpdate(status: now.state, percent: now.percent))
                 logger.info("firmware update \(target.component): \(now.state)\(now.percent.map { " \($0)%" } ?? "")", metadata: metadata)
             }
             last = now

@@ -81,12 +81,14 @@ public final class BMCJobRunner: Sendable {
     public func start() throws {
         let first = state.withLock { state -> Bool? in
             if state.stopping || state.spawned { return nil }
-            defer { state.started = true }
             return !state.started
         }
         guard let first else { return }
         if first {
+            // Started only once the jobs left running are known: a read that fails is tried
+            // again at the next call, so none is left running unresumed.
             let resumable = try store.bmcJobs(states: [.running], machine: nil, limit: Int.max).sorted { $0.id < $1.id }
+            state.withLock { $0.started = true }
             if !resumable.isEmpty {
                 logger.info("resuming \(resumable.count) BMC job\(resumable.count == 1 ? "" : "s") left running: \(resumable.map { "\($0.id)" }.joined(separator: ", "))")
                 state.withLock { $0.resumable = resumable }

@@ -133,6 +133,10 @@ public struct TaskRunner: Sendable {
             if let imaging = try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: now) {
                 return TaskRunReport(key: key, state: .pending, message: "waits: \(machine.name) is imaging for task '\(imaging.key.task)'")
             }
+            // Nor under a BMC job: a task's power cycle or network boot would reset a flash.
+            if let job = try store.bmcJobs(states: [.queued, .running], machine: machine.name, limit: 1).first {
+                return TaskRunReport(key: key, state: .pending, message: "waits: \(machine.name) has BMC job \(job.id) (\(job.step), \(job.progressText))")
+            }
             let deadline = task.action.isImaging ? now.addingTimeInterval(task.timeout.seconds) : nil
             let run = TaskRun(key: key, mac: mac, action: task.action.kind, state: .running, startedAt: now, deadline: deadline)
             guard try store.startTaskRun(run) else { return nil }

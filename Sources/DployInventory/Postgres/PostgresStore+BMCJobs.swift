@@ -38,11 +38,13 @@ extension PostgresStore {
     }
 
     public func updateBMCJob(_ id: Int64, _ update: BMCJobUpdate) throws -> Bool {
-        try pool.withConnection { connection in
-            try connection.execute("""
+        try pool.transaction { connection in
+            // The right to send the request is the leader's, under its term, and once.
+            if update.submittedAt != nil { try checkFence(connection) }
+            return try connection.execute("""
                 UPDATE bmc_job SET submitted_at = COALESCE($2, submitted_at), tracking = COALESCE($3, tracking),
                     status = COALESCE($4, status), percent = COALESCE($5, percent)
-                WHERE id = $1 AND state = 'running'
+                WHERE id = $1 AND state = 'running' AND ($2::timestamp(3) IS NULL OR submitted_at IS NULL)
                 RETURNING id
                 """, [id, update.submittedAt, update.tracking, update.status.map { String($0.prefix(200)) }, update.percent]).first != nil
         }
