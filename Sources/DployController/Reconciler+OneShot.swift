@@ -21,7 +21,10 @@ extension Reconciler {
         precondition(observationCache === cache.observation, "plan with the cache's observation")
         cache.racyFrom = ApplyCache.racyFrom()
         let differences = cache.observation.differencesFound
-        let observed = try observe()
+        // What the settings were when this run began: a plan or render made from them is
+        // never filed under settings saved while it ran.
+        let settingsAtStart = RenderKeys.settingsDigest(self)
+        var observed = try observe()
         // Every file as the cache held it: the files are those its quiet plan was made
         // against (or matched since), without hashing forty thousand entries to say so.
         let filesAsCached = cache.observation.differencesFound == differences
@@ -39,14 +42,18 @@ extension Reconciler {
             return (PlanResult(plan: quiet.plan, desiredFiles: FileContents()), nil)
         }
         let desired = try loadFolder(folder, tree: tree)
+        observed.now = observedTime(for: desired.fleet)
+        let unchangedSinceStart = { RenderKeys.settingsDigest(self) == settingsAtStart }
         if let renderCache {
             precondition(renderCache === cache.renders, "plan with the cache's renders")
             cache.loadRenders()
-            renderCache.inputKeys = RenderKeys.of(tree: tree, desired: desired, reconciler: self)
+            renderCache.inputKeys = unchangedSinceStart() ? RenderKeys.of(tree: tree, desired: desired, reconciler: self) : [:]
         }
         let result = try plan(desired: desired, observed: observed, fingerprint: false)
         let templatePaths = desired.templates.keys.sorted()
-        cache.quiet = result.plan.hasChanges ? nil : inputs.digest(templatePaths: templatePaths).map {
+        let key = QuietKey(reconciler: self, folder: folder, tree: tree, observed: observed)
+            .digest(templatePaths: templatePaths, templates: desired.templates)
+        cache.quiet = result.plan.hasChanges || !unchangedSinceStart() ? nil : key.map {
             ApplyCache.QuietMemo(key: $0, files: observed.filesDigest, templatePaths: templatePaths, plan: result.plan)
         }
         return (result, desired)
@@ -63,7 +70,9 @@ struct QuietKey {
 
     /// Nil when part of it cannot be hashed the same in every process (BMC readings). The
     /// output files are left to `ObservedState.filesDigest`, which the cache often need not compute.
-    func digest(templatePaths: [String]) -> ContentDigest? {
+    /// - Parameter templates: the template texts the plan was made from; without them, the
+    ///   templates are read from the folder (to check a kept plan against what is there now).
+    func digest(templatePaths: [String], templates: [String: String]? = nil) -> ContentDigest? {
         guard let observedDigest = observed.planInputDigest else { return nil }
         var hasher = ContentHasher()
         func add(_ label: String, _ bytes: [UInt8]?) { hasher.add(label, bytes) }
@@ -95,7 +104,7 @@ struct QuietKey {
         add("templates", Array("\(templatePaths.count)".utf8))
         for path in templatePaths {
             add("template path", Array(path.utf8))
-            add("template", read(path))
+            add("template", templates.map { $0[path].map { Array($0.utf8) } } ?? read(path))
         }
         add("observed", observedDigest.bytes)
         return hasher.finalize()
@@ -117,6 +126,24 @@ struct QuietKey {
 /// this dploy). Whole files, not documents: a machine is rendered again when anything in
 /// its rack file changed, which costs forty renders, not a wrong file.
 enum RenderKeys {
+    /// The program, the config file, the callback key and the secrets folder, hashed: what
+    /// a run compares at its end with its start, to keep nothing made from settings that
+    /// changed while it ran.
+    static func settingsDigest(_ reconciler: Reconciler) -> ContentDigest {
+        var hasher = ContentHasher()
+        func file(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map(Array.init) }
+        hasher.add("program", QuietKey.programIdentity)
+        hasher.add("config file", file(reconciler.configPath))
+        hasher.add("callback key", file(reconciler.callbackKeyFile.path))
+        if let secrets = reconciler.config.secrets {
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: secrets)) ?? []).sorted() {
+                hasher.add("secret name", Array(name.utf8))
+                hasher.add("secret", file(secrets + "/" + name))
+            }
+        }
+        return hasher.finalize()
+    }
+
     static func of(tree: SpecTree, desired: DesiredState, reconciler: Reconciler) -> [String: ContentDigest] {
         let fleet = desired.fleet
         let files = Dictionary(tree.files.map { ($0.path, $0.contents) }) { first, _ in first }

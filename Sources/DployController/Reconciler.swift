@@ -300,15 +300,20 @@ public struct Reconciler: Sendable {
         try Planner.plan(desired: desired, observed: observed, settings: settings, cache: renderCache, fingerprint: fingerprint)
     }
 
+    /// The time of day, to the minute, when a rollout of `fleet` has a window, and only then,
+    /// so that a quiet plan stays quiet.
+    func observedTime(for fleet: Fleet) -> Date? {
+        guard fleet.firmwareBaselines.contains(where: { $0.rollout?.window != nil }) else { return nil }
+        return Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 60).rounded(.down) * 60)
+    }
+
     /// The observed state, with power, firmware and BIOS read from the BMCs when the caller read them.
     ///   `fleet`, when given, says whether a rollout has a window: then the time of day (to
     ///   the minute) is observed too, and only then, so that a quiet plan stays quiet.
     public func observe(store: (any Store)?,
                         bmc: ObservedBMCs?, fleet: Fleet? = nil) throws -> ObservedState {
         var observed = try observe(store: store)
-        if fleet?.firmwareBaselines.contains(where: { $0.rollout?.window != nil }) == true {
-            observed.now = Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 60).rounded(.down) * 60)
-        }
+        if let fleet { observed.now = observedTime(for: fleet) }
         if let bmc {
             observed.power = bmc.power
             observed.firmware = bmc.firmware

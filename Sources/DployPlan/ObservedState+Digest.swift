@@ -4,10 +4,12 @@ extension ObservedState {
     /// A SHA-256 of everything observed that a plan reads but the files (`filesDigest`), the
     /// same in every process for the same state (entries sorted, each table tagged): what a
     /// one-shot apply compares to tell whether its last plan that changed nothing still holds.
-    /// Nil when BMC readings are part of it (power, firmware, BIOS): their values hold sets
-    /// and nested tables this digest does not spell out, so such a plan is never reused.
+    /// Nil when BMC readings, BMC jobs, rollout resumes or the time of day are part of it:
+    /// they change without any file changing (a job finishing on another controller, a
+    /// window opening), and this digest does not spell them out, so such a plan is never reused.
     public var planInputDigest: ContentDigest? {
-        guard power.isEmpty, firmware.isEmpty, bios.isEmpty, biosUnread.isEmpty else { return nil }
+        guard power.isEmpty, firmware.isEmpty, bios.isEmpty, biosUnread.isEmpty, bmcJobs.isEmpty, rolloutResumes.isEmpty,
+              now == nil else { return nil }
         var hasher = ContentHasher()
         func add(_ tag: String, _ lines: [String]) {
             // A line holds no newline of its own: MACs, numbers, and names written with Swift's escapes.
