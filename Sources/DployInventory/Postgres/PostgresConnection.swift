@@ -146,10 +146,6 @@ final class PostgresConnection {
     /// the pool lends it again.
     var isIdle: Bool { !isBroken && PQtransactionStatus(handle) == PQTRANS_IDLE }
 
-    /// The server process serving this connection (`pg_backend_pid()`), which other
-    /// sessions see in `pg_stat_activity` for as long as the connection lives.
-    var backendPID: Int { Int(PQbackendPID(handle)) }
-
     private var lastError: String {
         guard let message = PQerrorMessage(handle) else { return "unknown error" }
         return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -163,9 +159,9 @@ final class PostgresConnection {
     }
 
     /// Runs one statement with `$1…` bound to `parameters` (nil is NULL).
-    @discardableResult
     /// - Parameter patience: how long to wait for the answer; the statement timeout and
     ///   two seconds unless the caller knows better (a migration).
+    @discardableResult
     func execute(_ sql: String, _ parameters: [(any PostgresBindable)?] = [], patience: Duration? = nil) throws(StoreError) -> PostgresRows {
         let texts = parameters.map { $0.map { strdup($0.postgresText) } ?? nil }
         defer { texts.forEach { free($0) } }
