@@ -72,9 +72,11 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
                 try connection.execute("SET lock_timeout = 1000")
                 try claim(on: connection)
             } catch StoreError.postgres("55P03", _) {
-                // The row is locked by the leader's fenced write: it is alive and leads.
-                lose()
-                return false
+                // The row is locked by a fenced write, which only the leader makes: when that
+                // is this process, its lead stands until its lease says otherwise; when not,
+                // another leads.
+                if term == nil { lose() }
+                return term != nil
             } catch {
                 lose()
                 throw error
@@ -133,7 +135,14 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
                         self.renewal = nil
                         return false
                     }
-                    do { try self.claim(on: connection) } catch { self.lose() }
+                    do {
+                        try self.claim(on: connection)
+                    } catch StoreError.postgres("55P03", _) {
+                        // This process's own fenced write holds the row: the lead stands until
+                        // the last renewal is a lease old.
+                    } catch {
+                        self.lose()
+                    }
                     if self.term == nil { self.renewal = nil }
                     return self.term != nil
                 }
