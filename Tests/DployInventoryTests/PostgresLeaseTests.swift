@@ -38,6 +38,21 @@ struct PostgresLeaseTests {
         #expect(try a.store.taskRuns(task: nil).map(\.key.task) == ["leader-writes"])
     }
 
+    @Test("a fenced write holding the leader row keeps the leader leading and the standby waiting")
+    func fencedWriteHoldsTheRow() async throws {
+        let (a, b, server, database) = try twoControllers(leaseSeconds: 30)
+        #expect(try a.tryAcquire())
+        // What a long prune does: hold the leader row FOR SHARE for a while.
+        let holding = Task.detached {
+            try server.psql("BEGIN; SELECT term FROM leader FOR SHARE; SELECT pg_sleep(3); COMMIT;", database: database)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try a.tryAcquire() && a.currentTerm == 1, "the leader keeps its lead while the row is held")
+        #expect(try !b.tryAcquire(), "the standby waits")
+        _ = try await holding.value
+        #expect(try a.tryAcquire() && a.currentTerm == 1)
+    }
+
     @Test("a leader whose connection is gone is replaced after one missed renewal, not at the lease's end, and stopped leading first")
     func deadLeaderReplaced() throws {
         let (a, b, server, database) = try twoControllers(leaseSeconds: 6)
