@@ -13,9 +13,8 @@ extension StoreCommand {
             discussion: """
                 Each end is sqlite:FILE or a postgres:// URL without a password. Stop every dploy \
                 that writes to the source first. The destination must hold no rows; an SQLite \
-                destination is created.
-
-                  dploy store copy --from sqlite:state/dploy.db --to postgres://dploy@db1/dploy --password-file db.password
+                destination is created. For example: dploy store copy --from sqlite:state/dploy.db \
+                --to postgres://dploy@db1/dploy --password-file db.password
                 """
         )
 
