@@ -76,21 +76,10 @@ struct QuietKey {
         guard let observedDigest = observed.planInputDigest else { return nil }
         var hasher = ContentHasher()
         func add(_ label: String, _ bytes: [UInt8]?) { hasher.add(label, bytes) }
-        func file(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map(Array.init) }
-        // This dploy itself: another build may plan differently from the same inputs.
-        add("program", Self.programIdentity)
         add("config", Array(reconciler.configPath.utf8))
-        add("config file", file(reconciler.configPath))
-        add("callback key", file(reconciler.callbackKeyFile.path))
-        // Secrets decide which specs are valid (CredentialRules).
-        if let secrets = reconciler.config.secrets {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: secrets))?.sorted() ?? []
-            add("secrets", Array("\(names.count)".utf8))
-            for name in names {
-                add("secret name", Array(name.utf8))
-                add("secret", file(secrets + "/" + name))
-            }
-        }
+        // This dploy, its config, the callback key, and the secrets (they decide which specs
+        // are valid, CredentialRules): another build may plan differently from the same inputs.
+        add("settings", RenderKeys.settingsDigest(reconciler).bytes)
         add("folder", Array(folder.utf8))
         add("spec files", Array("\(tree.files.count)".utf8))
         for spec in tree.files {

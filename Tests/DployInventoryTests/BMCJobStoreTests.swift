@@ -17,10 +17,7 @@ struct BMCJobStoreTests {
 
     var path: String { folder.appendingPathComponent("dploy.db").path }
 
-    func job(_ machine: String, _ step: String, kind: BMCJobKind = .firmware) -> BMCJob {
-        BMCJob(machine: machine, mac: MACAddress("52:54:00:00:00:01"), kind: kind, step: step, payload: "{\"kind\":\"x\"}",
-               createdAt: t0)
-    }
+    func job(_ machine: String, _ step: String) -> BMCJob { StoreContract.job(machine, step) }
 
     @Test("a v4 store migrates to bmc jobs, keeping its machines; a step is queued once while it is queued or running")
     func migratesAndEnqueuesOnce() throws {

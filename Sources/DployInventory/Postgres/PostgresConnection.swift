@@ -134,9 +134,14 @@ final class PostgresConnection {
         }
     }
 
+    /// Throws unless connected; a connection is non-blocking from then on: a statement bigger
+    /// than the socket's buffer, sent to a server that stopped reading, waits in
+    /// `awaitResult` under its deadline, not in send().
     private func checkConnected() throws(StoreError) {
-        guard PQstatus(handle) != CONNECTION_OK else { return }
-        throw StoreError.unusable(settings.redactedURL, "cannot connect: \(lastError)")
+        guard PQstatus(handle) == CONNECTION_OK else {
+            throw StoreError.unusable(settings.redactedURL, "cannot connect: \(lastError)")
+        }
+        PQsetnonblocking(handle, 1)
     }
 
     /// Whether the server still answers on this connection, as far as libpq knows.
@@ -167,9 +172,6 @@ final class PostgresConnection {
         defer { texts.forEach { free($0) } }
         // Without parameters, libpq's simple protocol, which also runs a script of several
         // statements (the migrations); with them, one statement whose values never reach its text.
-        // Non-blocking: a statement bigger than the socket's buffer, sent to a server that
-        // stopped reading, waits in `awaitResult` under its deadline, not in send().
-        PQsetnonblocking(handle, 1)
         let sent = texts.isEmpty ? PQsendQuery(handle, sql) : texts.map { UnsafePointer($0) }.withUnsafeBufferPointer { buffer in
             PQsendQueryParams(handle, sql, Int32(texts.count), nil, buffer.baseAddress, nil, nil, 0)
         }

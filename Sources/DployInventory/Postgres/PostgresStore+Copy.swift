@@ -17,13 +17,7 @@ extension PostgresStore {
                 event.id = row["id"].flatMap { Int64($0) }
                 return event
             }
-            snapshot.bmcReadings = try connection.execute("SELECT * FROM bmc_reading ORDER BY mac").all.map { row in
-                let mac = row["mac"] ?? ""
-                return BMCReadingRow(mac: mac, readAt: try row.requiredDate("read_at", table: "bmcReading", key: mac),
-                                     power: row["power"], health: row["health"], model: row["model"], serial: row["serial"],
-                                     biosVersion: row["bios_version"], bmcFirmware: row["bmc_firmware"], error: row["error"],
-                                     firmware: row["firmware"])
-            }
+            snapshot.bmcReadings = try connection.execute("SELECT * FROM bmc_reading ORDER BY mac").all.map(Self.bmcReadingRow)
             snapshot.taskRuns = try connection.execute("SELECT * FROM task_run ORDER BY id").all.map { row in
                 var run = TaskRunRow(try Self.taskRun(row))
                 run.id = row["id"].flatMap { Int64($0) }

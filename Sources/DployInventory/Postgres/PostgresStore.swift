@@ -219,11 +219,7 @@ public final class PostgresStore: Store {
     public func bmcReadings() throws -> [MACAddress: BMCRecord] {
         try pool.withConnection { connection in
             try connection.execute("SELECT * FROM bmc_reading").all.reduce(into: [:]) { readings, row in
-                let mac = row["mac"] ?? ""
-                let record = try BMCReadingRow(
-                    mac: mac, readAt: try row.requiredDate("read_at", table: "bmcReading", key: mac), power: row["power"],
-                    health: row["health"], model: row["model"], serial: row["serial"], biosVersion: row["bios_version"],
-                    bmcFirmware: row["bmc_firmware"], error: row["error"], firmware: row["firmware"]).record()
+                let record = try Self.bmcReadingRow(row).record()
                 readings[record.mac] = record
             }
         }
@@ -338,6 +334,13 @@ public final class PostgresStore: Store {
         let mac = row["mac"] ?? ""
         return HardwareRow(mac: mac, reportedAt: try row.requiredDate("reported_at", table: "hardware", key: mac),
                            json: try row.required("json", table: "hardware", key: mac), changes: row["changes"])
+    }
+
+    static func bmcReadingRow(_ row: PostgresRow) throws -> BMCReadingRow {
+        let mac = row["mac"] ?? ""
+        return BMCReadingRow(mac: mac, readAt: try row.requiredDate("read_at", table: "bmcReading", key: mac), power: row["power"],
+                             health: row["health"], model: row["model"], serial: row["serial"], biosVersion: row["bios_version"],
+                             bmcFirmware: row["bmc_firmware"], error: row["error"], firmware: row["firmware"])
     }
 
     static func attempt(_ row: PostgresRow) throws -> InstallAttempt {
