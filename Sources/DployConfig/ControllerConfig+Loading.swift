@@ -50,6 +50,7 @@ extension ControllerConfig {
         let interval = reader.parsed("interval", Duration.parseSpec)?.value ?? .seconds(60)
         let mode = reader.choice("mode", as: Mode.self)?.value ?? .apply
         let suspend = reader.bool("suspend")?.value ?? false
+        let site = reader.parsed("site", Names.dnsLabel)?.value ?? Site.defaultName
         var storePath = resolved("state/dploy.db")
         var retention = Retention()
         var postgres: Postgres?
@@ -181,6 +182,7 @@ extension ControllerConfig {
         config.outputObservation = observation
         config.retention = retention
         config.postgres = postgres
+        config.site = site
         config.web = web
         config.webhookSecretFile = webhookSecretFile
         config.bmcConcurrency = bmcConcurrency

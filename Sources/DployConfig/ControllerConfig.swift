@@ -1,5 +1,6 @@
 import DployInventory
 import DployRender
+import DploySpec
 import Foundation
 
 /// The controller's own configuration, `dploy.yaml`: where desired state comes from, where
@@ -31,6 +32,11 @@ public struct ControllerConfig: Hashable, Sendable {
     public var interval: Duration
     public var mode: Mode
     public var suspend: Bool
+    /// `site`: the site this controller converges. Its machines are those whose `site` (on
+    /// the machine, its `site` label, or a group's default) names it; machines with none
+    /// belong to `default`, as does a controller that sets none. Each site has its own
+    /// leader in a shared store.
+    public var site: String = Site.defaultName
     /// The SQLite file of the embedded store; its folder also holds source status and the git cache.
     /// With `store.postgres` it is not used as a store, and its folder (`state/` beside
     /// dploy.yaml) still holds the controller's own files.

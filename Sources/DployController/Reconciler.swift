@@ -66,10 +66,10 @@ public struct Reconciler: Sendable {
     public var leaderLockPath: String { config.stateDirectory + "/dploy.lock" }
 
     /// Who may apply to `store`: the lock file beside the SQLite store, or the lease of
-    /// the shared PostgreSQL store (one site, `default`, for now).
+    /// the shared PostgreSQL store's lease of this controller's site.
     public func leadership(for store: any Store) -> any Leadership {
         if let shared = store as? PostgresStore, let postgres = config.postgres {
-            return PostgresLeaderLease(store: shared, site: "default", leaseSeconds: Int(postgres.lease.components.seconds))
+            return PostgresLeaderLease(store: shared, site: config.site, leaseSeconds: Int(postgres.lease.components.seconds))
         }
         return LeaderLock(path: leaderLockPath)
     }
@@ -89,12 +89,13 @@ public struct Reconciler: Sendable {
             guard let desired = update.desired else {
                 throw ReconcileError.noGoodCommit(update.status.lastError?.message ?? "no commit has passed validation yet")
             }
-            let templates = try templateTexts(desired.result.fleet) { try source.file(atPath: $0, commit: desired.commit.id) }
+            let fleet = desired.result.fleet.machines(ofSite: config.site)
+            let templates = try templateTexts(fleet) { try source.file(atPath: $0, commit: desired.commit.id) }
             var label = "\(desired.commit.id.short) \"\(desired.commit.summary)\""
             if update.outcome == .rejected, let error = update.status.lastError {
                 label += " (newest commit refused: \(error.message.split(separator: "\n").first ?? ""))"
             }
-            return DesiredState(fleet: desired.result.fleet, templates: templates, source: label, revision: desired.commit.id.hex)
+            return DesiredState(fleet: fleet, templates: templates, source: label, revision: desired.commit.id.hex)
         }
     }
 
@@ -104,8 +105,9 @@ public struct Reconciler: Sendable {
                                 rules: Self.credentialRules(config)).load(tree.files)
         guard result.isValid else { throw ReconcileError.invalidSpecs(result.diagnostics.map(\.description)) }
         let read = folderTemplateReader(folder)
-        let templates = try templateTexts(result.fleet) { read($0) }
-        return DesiredState(fleet: result.fleet, templates: templates, source: folder)
+        let fleet = result.fleet.machines(ofSite: config.site)
+        let templates = try templateTexts(fleet) { read($0) }
+        return DesiredState(fleet: fleet, templates: templates, source: folder)
     }
 
     /// Reads a template of a folder source by its path in the folder. Only what resolves
@@ -343,7 +345,7 @@ public struct Reconciler: Sendable {
         do {
             report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig)
                 .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent) },
-                       jobs: jobs.flatMap { jobs in fleet.map { StoreJobQueue(store: jobs.store, runner: jobs.runner, fleet: $0, clock: clock) } })
+                       jobs: jobs.flatMap { jobs in fleet.map { StoreJobQueue(store: jobs.store, runner: jobs.runner, fleet: $0, site: config.site, clock: clock) } })
         } catch {
             // Which files it changed before failing is not known: look at all of them next time.
             observationCache?.lastVerified = nil

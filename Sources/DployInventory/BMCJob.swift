@@ -12,6 +12,9 @@ public struct BMCJob: Hashable, Sendable {
     public var machine: String
     /// The machine's MAC when the job was made, for its events and page.
     public var mac: MACAddress?
+    /// The site whose leader enqueued the job: only that site's controller claims it (it
+    /// alone has the machine in its fleet, and its BMC credentials).
+    public var site: String
     public var kind: BMCJobKind
     /// What the job does, in words that identify it (`firmware iLO 5 3.08`, `bios`): a machine
     /// has at most one queued or running job per step.
@@ -36,12 +39,13 @@ public struct BMCJob: Hashable, Sendable {
     /// Why it failed or was skipped.
     public var error: String?
 
-    public init(id: Int64 = 0, machine: String, mac: MACAddress?, kind: BMCJobKind, step: String, payload: String,
+    public init(id: Int64 = 0, machine: String, mac: MACAddress?, site: String = Site.defaultName, kind: BMCJobKind, step: String, payload: String,
                 state: BMCJobState = .queued, createdAt: Date, startedAt: Date? = nil, submittedAt: Date? = nil,
                 finishedAt: Date? = nil, tracking: String? = nil, status: String? = nil, percent: Int? = nil, error: String? = nil) {
         self.id = id
         self.machine = machine
         self.mac = mac
+        self.site = site
         self.kind = kind
         self.step = step
         self.payload = payload

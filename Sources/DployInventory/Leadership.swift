@@ -21,6 +21,10 @@ extension Leadership {
     public func tryAcquire() throws -> Bool { try tryAcquire(now: Date()) }
 }
 
+/// This process as leaders are named in lock files, lease rows and site runs: "pid 812 on boot-1".
+public let leaderName = "pid \(ProcessInfo.processInfo.processIdentifier) on \(ProcessInfo.processInfo.hostName)"
+
+
 /// Why an apply was refused: another process leads.
 public struct NotLeader: Error, CustomStringConvertible {
     public let holder: String

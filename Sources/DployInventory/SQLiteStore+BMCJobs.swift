@@ -27,13 +27,13 @@ extension SQLiteStore {
         }
     }
 
-    public func claimBMCJob(at: Date) throws -> BMCJob? {
+    public func claimBMCJob(site: String, at: Date) throws -> BMCJob? {
         try pool.write { db in
             let next = try BMCJobRow.fetchOne(db, sql: """
-                SELECT * FROM bmcJob q WHERE q.state = 'queued'
+                SELECT * FROM bmcJob q WHERE q.state = 'queued' AND q.site = ?
                 AND NOT EXISTS (SELECT 1 FROM bmcJob r WHERE r.machine = q.machine AND r.state = 'running')
                 ORDER BY q.id LIMIT 1
-                """)
+                """, arguments: [site])
             guard var row = next else { return nil }
             row.state = .running
             row.startedAt = at
@@ -114,6 +114,7 @@ struct BMCJobRow: StoreRow {
     var id: Int64?
     var machine: String
     var mac: String?
+    var site: String
     var kind: BMCJobKind
     var step: String
     var payload: String
@@ -131,6 +132,7 @@ struct BMCJobRow: StoreRow {
         id = job.id
         machine = job.machine
         mac = job.mac?.description
+        site = job.site
         kind = job.kind
         step = job.step
         payload = job.payload
@@ -152,7 +154,7 @@ struct BMCJobRow: StoreRow {
             guard let parsed = MACAddress(mac) else { throw StoreError.corruptRow("bmcJob", "\(id)", "mac '\(mac)' is not a MAC address") }
             address = parsed
         }
-        return BMCJob(id: id, machine: machine, mac: address, kind: kind, step: step, payload: payload, state: state,
+        return BMCJob(id: id, machine: machine, mac: address, site: site, kind: kind, step: step, payload: payload, state: state,
                       createdAt: createdAt, startedAt: startedAt, submittedAt: submittedAt, finishedAt: finishedAt,
                       tracking: tracking, status: status, percent: percent, error: error)
     }

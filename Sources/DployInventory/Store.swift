@@ -74,10 +74,11 @@ public protocol Store: Sendable {
     /// enqueuing the same machine and step at once, one gets the job and the other nil (a
     /// unique index over (machine, step) of active rows does it in both stores).
     func enqueueBMCJob(_ job: BMCJob) throws -> BMCJob?
-    /// Claims the oldest queued job whose machine has no running job: it becomes `running`,
-    /// `startedAt` = `at`, and is returned. nil when there is none. Atomic: two workers never
-    /// claim the same job, and a machine never has two running jobs (its steps stay in order).
-    func claimBMCJob(at: Date) throws -> BMCJob?
+    /// Claims the oldest queued job of `site` whose machine has no running job: it becomes
+    /// `running`, `startedAt` = `at`, and is returned. nil when there is none. Atomic: two
+    /// workers never claim the same job, and a machine never has two running jobs (its steps
+    /// stay in order).
+    func claimBMCJob(site: String, at: Date) throws -> BMCJob?
     /// Writes what a worker learned of a running job (non-nil fields replace the row's).
     /// Returns false, writing nothing, when the job is not running, or when `submittedAt` is
     /// given and the row already has one: that write is the worker's right to send the
@@ -94,6 +95,13 @@ public protocol Store: Sendable {
     /// Each machine's newest job for each of its steps (the highest id per machine and step):
     /// what the planner needs to know whether a step is owed, under way, or done or failed.
     func latestBMCJobs() throws -> [BMCJob]
+
+    /// Records the last run of the leader of `run.site`, replacing the one before: what
+    /// `dploy status` and the page of any controller show of every site. On a shared store
+    /// only the site's leader may write it (fenced).
+    func recordSiteRun(_ run: SiteRun) throws
+    /// Every site's last run and, on a shared store, its leader; sorted by site.
+    func sites() throws -> [SiteStatus]
 
     /// Records that the rollout of baseline `name` was resumed at `at` (replacing an earlier
     /// resume): failed jobs that finished before it no longer count towards its halt.

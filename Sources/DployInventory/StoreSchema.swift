@@ -118,6 +118,24 @@ enum StoreSchema {
                 t.column("resumedAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v6: sites") { db in
+            // Jobs are claimed by their site's controller; jobs made before sites were the
+            // one site's, `default`.
+            try db.alter(table: "bmcJob") { t in
+                t.add(column: "site", .text).notNull().defaults(to: "default")
+            }
+            // Each site's leader's last run (one row a site), for status and the page.
+            try db.create(table: "siteRun") { t in
+                t.primaryKey("site", .text)
+                t.column("holder", .text).notNull()
+                t.column("trigger", .text).notNull()
+                t.column("result", .text).notNull()
+                t.column("source", .text)
+                t.column("message", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("finishedAt", .datetime).notNull()
+            }
+        }
         return migrator
     }()
 

@@ -17,11 +17,11 @@ extension Action {
 
     /// The step as a job to enqueue: the action itself is the payload, so the worker runs
     /// exactly what the plan said (image, sha256, BIOS values, ETag).
-    public func bmcJob(mac: MACAddress?, at: Date) -> BMCJob? {
+    public func bmcJob(mac: MACAddress?, site: String = Site.defaultName, at: Date) -> BMCJob? {
         guard let (kind, step) = jobStep, let machine else { return nil }
         // Encoding an action (strings and numbers) cannot fail.
         let payload = String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
-        return BMCJob(machine: machine, mac: mac, kind: kind, step: step, payload: payload, createdAt: at)
+        return BMCJob(machine: machine, mac: mac, site: site, kind: kind, step: step, payload: payload, createdAt: at)
     }
 
     /// The action a job's payload holds.

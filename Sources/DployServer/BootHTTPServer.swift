@@ -30,7 +30,7 @@ import Logging
 ///
 /// Behind `WebAuth` (token or htpasswd user): the web page (`/`, `/machines/{id}`,
 /// `/groups`, `/plan`, `/tasks`, `/source`), `GET /v1/machines[/{id}[/events]]`,
-/// `GET /v1/tasks[/{name}]`, `GET /v1/jobs[?active=true&machine=NAME&limit=N]`, `GET /v1/status`,
+/// `GET /v1/tasks[/{name}]`, `GET /v1/jobs[?active=true&machine=NAME&limit=N]`, `GET /v1/status`, `GET /v1/sites`,
 /// and `GET /metrics`.
 public struct BootHTTPServer: Sendable {
     /// Everything the server reads or changes goes through this one interface.
@@ -295,6 +295,7 @@ public struct BootHTTPServer: Sendable {
             return try Self.json(try controller.bmcJobs(machine: query["machine"].map(String.init),
                                                         active: query["active"].map { $0 == "true" || $0 == "1" } ?? false, limit: limit))
         }
+        router.get("v1/sites") { _, _ -> Response in try Self.json(try controller.sites()) }
         router.get("v1/status") { _, _ -> Response in
             guard let status = controller.status else { throw HTTPError(.notFound, message: "this server runs no reconcile loop") }
             return try Self.json(status)
@@ -322,7 +323,11 @@ public struct BootHTTPServer: Sendable {
         }
         router.get("groups") { _, _ -> Response in Self.html(pages.groups(inputs)) }
         router.get("plan") { _, _ -> Response in Self.html(pages.plan(inputs)) }
-        router.get("source") { _, _ -> Response in Self.html(pages.source(inputs)) }
+        router.get("source") { _, _ -> Response in
+            // The sites are the store's: a page without them still shows this controller's own.
+            let sites = Result { try controller.sites() }
+            return Self.html(pages.source(inputs, sites: sites))
+        }
         router.get("tasks") { _, _ -> Response in Self.html(pages.tasks(inputs, rows: try controller.tasks(named: nil))) }
     }
 

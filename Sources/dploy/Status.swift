@@ -1,6 +1,7 @@
 import ArgumentParser
 import DployController
 import DployGit
+import DploySpec
 import Foundation
 
 struct Status: ParsableCommand {
@@ -21,6 +22,10 @@ struct Status: ParsableCommand {
         var source: SourceStatus?
         /// BMC jobs queued or running, from the store (none when it cannot be read).
         var jobs: [BMCJobView] = []
+        /// The site this controller converges (`site` in dploy.yaml).
+        var site: String
+        /// Every site of the store, with its leader and last run (none when it cannot be read).
+        var sites: [SiteView] = []
     }
 
     func run() throws {
@@ -42,10 +47,12 @@ struct Status: ParsableCommand {
         }
         // Is the process that wrote the status still there? EPERM means it is, as another user.
         let running = status.map { kill($0.pid, 0) == 0 || errno == EPERM } ?? false
-        // Jobs move between runs: read from the store, not from the status file.
-        let jobs = (try? reconciler.openStore(creating: false)?.bmcJobs(states: [.queued, .running], machine: nil, limit: 1000)) ?? []
+        // Jobs and sites move between runs: read from the store, not from the status file.
+        let store = try? reconciler.openStore(creating: false)
+        let jobs = (try? store?.bmcJobs(states: [.queued, .running], machine: nil, limit: 1000)) ?? []
+        let sites = (try? store?.sites()) ?? []
         let report = Report(daemonRunning: running, status: status, source: status?.source ?? source,
-                            jobs: jobs.map(BMCJobView.init))
+                            jobs: jobs.map(BMCJobView.init), site: reconciler.config.site, sites: sites.map(SiteView.init))
         if global.json { return try printJSON(report) }
         print(Self.text(report), terminator: "")
     }
@@ -77,6 +84,14 @@ struct Status: ParsableCommand {
             let running = report.jobs.count { $0.state == "running" }
             lines.append("BMC jobs:     \(running) running, \(report.jobs.count - running) queued")
             lines += report.jobs.reversed().map { "  \($0.line)" }
+        }
+        if SiteView.worthShowing(report.sites) {
+            lines.append("site:         \(report.site)")
+            for site in report.sites {
+                lines.append("  \(site.site): \(site.leaderText); last run \(site.lastRunText)")
+            }
+        } else if report.site != Site.defaultName {
+            lines.append("site:         \(report.site)")
         }
         if let plan = status.pendingPlan {
             lines.append("pending:      \(plan.summary)")

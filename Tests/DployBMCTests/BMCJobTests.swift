@@ -168,7 +168,7 @@ struct BMCJobTests {
         // What a daemon killed right after recording its intent leaves behind.
         let planned = try #require(step.bmcJob(mac: nil, at: Date()))
         let job = try #require(try store.enqueueBMCJob(planned))
-        #expect(try store.claimBMCJob(at: Date())?.id == job.id)
+        #expect(try store.claimBMCJob(site: "default", at: Date())?.id == job.id)
         #expect(try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: Date(), status: "posting")))
 
         let events = EventLog()

@@ -38,7 +38,7 @@ struct BMCJobStoreTests {
         #expect(other.id > first.id)
 
         // Claimed: still active, so still not queued twice; once over, the step can be queued again.
-        #expect(try store.claimBMCJob(at: t0 + 1)?.id == first.id)
+        #expect(try store.claimBMCJob(site: "default", at: t0 + 1)?.id == first.id)
         #expect(try store.enqueueBMCJob(job("web-01", "firmware iLO 5 3.08")) == nil, "running")
         #expect(try store.finishBMCJob(first.id, .succeeded, error: nil, at: t0 + 2))
         #expect(try store.finishBMCJob(first.id, .failed, error: "late", at: t0 + 3) == false, "ends once")

@@ -38,6 +38,46 @@ struct PostgresLeaseTests {
         #expect(try a.store.taskRuns(task: nil).map(\.key.task) == ["leader-writes"])
     }
 
+    @Test("two sites lead at once, each under its own term; a site's leader writes only its own site's jobs and runs; every controller sees both")
+    func sitesLeadApart() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.newDatabase()
+        let settings = PostgresSettings(url: database.url, password: server.password)
+        let here = PostgresLeaderLease(store: try PostgresStore(settings), site: "default", leaseSeconds: 30)
+        let london = PostgresLeaderLease(store: try PostgresStore(settings), site: "lon", leaseSeconds: 30)
+        let londonStandby = PostgresLeaderLease(store: try PostgresStore(settings), site: "lon", leaseSeconds: 30)
+        #expect(try here.tryAcquire() && london.tryAcquire(), "one leader per site, not one per store")
+        #expect(try !londonStandby.tryAcquire())
+        #expect(here.currentTerm == 1 && london.currentTerm == 1)
+
+        var londonJob = BMCJob(machine: "lon-web-01", mac: nil, site: "lon", kind: .bios, step: "bios", payload: "{}", createdAt: Date())
+        #expect(throws: StoreError.self, "leading this site does not allow London's writes") {
+            try here.store.enqueueBMCJob(londonJob)
+        }
+        let queued = try #require(try london.store.enqueueBMCJob(londonJob))
+        #expect(try here.store.claimBMCJob(site: "default", at: Date()) == nil)
+        #expect(throws: StoreError.self) { try here.store.claimBMCJob(site: "lon", at: Date()) }
+        #expect(try london.store.claimBMCJob(site: "lon", at: Date())?.id == queued.id)
+        londonJob.machine = "lon-web-02"
+        #expect(throws: StoreError.self, "a standby of the site may not enqueue either") { try londonStandby.store.enqueueBMCJob(londonJob) }
+
+        let now = Date()
+        let run = SiteRun(site: "lon", holder: leaderName, trigger: "timer", result: "converged", source: nil, message: "1 file written",
+                          startedAt: now - 1, finishedAt: now)
+        #expect(throws: StoreError.self) { try here.store.recordSiteRun(run) }
+        try london.store.recordSiteRun(run)
+        // Any controller of the store, leader or not, reads every site.
+        let sites = try londonStandby.store.sites()
+        #expect(sites.map(\.site) == ["default", "lon"])
+        #expect(sites.allSatisfy { $0.isLed }, "\(sites)")
+        #expect(sites.first?.lastRun == nil && sites.first?.leader?.term == 1)
+        #expect(sites.last?.lastRun?.message == "1 file written" && sites.last?.leader?.holder == leaderName)
+        london.release()
+        #expect(try londonStandby.store.sites().last?.isLed == false, "a released lead shows as no leader")
+        #expect(try londonStandby.tryAcquire() && londonStandby.currentTerm == 2)
+        #expect(here.isHeld && here.currentTerm == 1, "London's handover leaves this site's lead alone")
+    }
+
     @Test("a fenced write holding the leader row keeps the leader leading and the standby waiting")
     func fencedWriteHoldsTheRow() async throws {
         let (a, b, server, database) = try twoControllers(leaseSeconds: 30)
@@ -73,7 +113,7 @@ struct PostgresLeaseTests {
         #expect(try a.tryAcquire() && a.currentTerm == 1)
         let job = try #require(try a.store.enqueueBMCJob(BMCJob(machine: "web-01", mac: web01, kind: .firmware, step: "firmware iLO 5 3.08",
                                                                 payload: "{}", createdAt: Date())))
-        #expect(try a.store.claimBMCJob(at: Date())?.id == job.id)
+        #expect(try a.store.claimBMCJob(site: "default", at: Date())?.id == job.id)
         // A froze (SIGSTOP, a paused VM) and did not renew: its lease ran out.
         try server.psql("UPDATE leader SET expires_at = now() AT TIME ZONE 'UTC' - interval '1 second'", database: database)
         #expect(try b.tryAcquire() && b.currentTerm == 2)

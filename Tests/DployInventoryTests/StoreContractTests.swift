@@ -227,11 +227,11 @@ enum StoreContract {
         let b1 = try #require(try store.enqueueBMCJob(job("b", "bios", kind: .bios)))
         #expect(a1.state == .queued && a2.id > a1.id && b1.id > a2.id)
 
-        #expect(try store.claimBMCJob(at: t0)?.id == a1.id)
+        #expect(try store.claimBMCJob(site: "default", at: t0)?.id == a1.id)
         #expect(try store.enqueueBMCJob(job("a", "firmware System ROM 2.90")) == nil, "running")
         // a has a running job: its second step waits, b's goes next.
-        #expect(try store.claimBMCJob(at: t0)?.id == b1.id)
-        #expect(try store.claimBMCJob(at: t0) == nil)
+        #expect(try store.claimBMCJob(site: "default", at: t0)?.id == b1.id)
+        #expect(try store.claimBMCJob(site: "default", at: t0) == nil)
 
         #expect(try store.updateBMCJob(a1.id, BMCJobUpdate(submittedAt: t0 + 1, tracking: "hpe /redfish/v1/UpdateService")))
         #expect(try !store.updateBMCJob(a1.id, BMCJobUpdate(submittedAt: t0 + 2)), "the right to send the request is had once")
@@ -246,7 +246,7 @@ enum StoreContract {
         let skipped = try #require(try store.bmcJobs(states: nil, machine: "a", limit: 10).first { $0.id == a2.id })
         #expect(skipped.state == .skipped && skipped.error?.contains("job \(a1.id)") == true)
         #expect(try store.bmcJobs(states: [.running], machine: "b", limit: 10).map(\.id) == [b1.id], "b goes on")
-        #expect(try store.claimBMCJob(at: t0 + 6) == nil)
+        #expect(try store.claimBMCJob(site: "default", at: t0 + 6) == nil)
         #expect(try store.finishBMCJob(b1.id, .succeeded, error: nil, at: t0 + 7))
         #expect(try store.bmcJobs(states: nil, machine: "b", limit: 10).first?.percent == 100)
 
@@ -271,10 +271,36 @@ enum StoreContract {
             var misses = 0
             // A claim that lost a race returns nil once; only a second nil in a row means none is left.
             while misses < 2 {
-                if let job = try? store.claimBMCJob(at: t0) { claimed.withLock { $0.append(job.id) }; misses = 0 } else { misses += 1 }
+                if let job = try? store.claimBMCJob(site: "default", at: t0) { claimed.withLock { $0.append(job.id) }; misses = 0 } else { misses += 1 }
             }
         }
         #expect(claimed.withLock { $0.count } == 200 && Set(claimed.withLock { $0 }).count == 200)
+    }
+
+    static func sites(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        var london = job("lon-web-01", "bios", kind: .bios)
+        london.site = "lon"
+        let queuedInLondon = try #require(try store.enqueueBMCJob(london))
+        let queuedHere = try #require(try store.enqueueBMCJob(job("web-01", "bios", kind: .bios)))
+        #expect(queuedInLondon.site == "lon" && queuedHere.site == "default")
+        // Each site's controller claims its own machines' jobs only: the other has no BMC for them.
+        #expect(try store.claimBMCJob(site: "default", at: t0)?.id == queuedHere.id)
+        #expect(try store.claimBMCJob(site: "default", at: t0) == nil, "London's job is not this site's")
+        #expect(try store.claimBMCJob(site: "lon", at: t0)?.id == queuedInLondon.id)
+
+        #expect(try store.sites().isEmpty, "no site has run yet")
+        func run(_ site: String, _ result: String, at: Date) -> SiteRun {
+            SiteRun(site: site, holder: "pid 1 on boot-\(site)", trigger: "timer", result: result, source: "abc123 \"Add web-05\"",
+                    message: "\(result) at \(at)", startedAt: at - 1, finishedAt: at)
+        }
+        try store.recordSiteRun(run("lon", "converged", at: t0))
+        try store.recordSiteRun(run("default", "failed", at: t0 + 10))
+        try store.recordSiteRun(run("default", "unchanged", at: t0 + 20))
+        let sites = try subject.reopen().sites()
+        #expect(sites.map(\.site) == ["default", "lon"], "one row a site, sorted")
+        #expect(sites.first?.lastRun == run("default", "unchanged", at: t0 + 20), "the newest run replaces the one before")
+        #expect(sites.last?.lastRun == run("lon", "converged", at: t0))
     }
 
     /// A store with a little of everything, for copies.
@@ -339,6 +365,8 @@ struct SQLiteStoreContractTests {
     func bmcJobs() throws { try StoreContract.bmcJobs(.sqlite()) }
     @Test("four workers racing over 200 jobs claim each exactly once")
     func concurrentClaims() throws { try StoreContract.concurrentClaims(.sqlite()) }
+    @Test("sites: a site's controller claims its own jobs only; each site's last run replaces the one before")
+    func sites() throws { try StoreContract.sites(.sqlite()) }
     @Test("a copy into another SQLite store matches row by row, and refuses a store that holds rows")
     func copiesRowByRow() throws { try StoreContract.copiesRowByRow(.sqlite(), into: .sqlite()) }
 }
@@ -369,6 +397,8 @@ struct PostgresStoreContractTests {
     func bmcJobs() throws { try StoreContract.bmcJobs(.postgres()) }
     @Test("four workers racing over 200 jobs claim each exactly once")
     func concurrentClaims() throws { try StoreContract.concurrentClaims(.postgres()) }
+    @Test("sites: a site's controller claims its own jobs only; each site's last run replaces the one before")
+    func sites() throws { try StoreContract.sites(.postgres()) }
     @Test("SQLite → PostgreSQL → SQLite: each copy matches row by row")
     func copiesBothWays() throws {
         let sqlite = try StoreUnderTest.sqlite()

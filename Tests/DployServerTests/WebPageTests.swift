@@ -249,7 +249,7 @@ struct WebPageTests {
         }
         let flash = try #require(try store.enqueueBMCJob(job("web-01", "firmware iLO 5 3.08")))
         let rom = try #require(try store.enqueueBMCJob(job("web-01", "firmware System ROM U32 2.90")))
-        _ = try store.claimBMCJob(at: Date())
+        _ = try store.claimBMCJob(site: "default", at: Date())
         _ = try store.updateBMCJob(flash.id, BMCJobUpdate(submittedAt: Date(), tracking: "hpe /redfish/v1/UpdateService", status: "Writing", percent: 40))
         let app = Application(router: try server(lab).router())
         let auth: HTTPFields = [.authorization: "Bearer \(BootServerTests.token)"]

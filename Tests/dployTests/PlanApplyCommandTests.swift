@@ -217,7 +217,7 @@ struct PlanApplyCommandTests {
         }
         let rom = try #require(try store.enqueueBMCJob(job("firmware System ROM U32 v2.90")))
         let ilo = try #require(try store.enqueueBMCJob(job("firmware iLO 5 3.08")))
-        _ = try store.claimBMCJob(at: Date())
+        _ = try store.claimBMCJob(site: "default", at: Date())
         _ = try store.updateBMCJob(rom.id, BMCJobUpdate(status: "Writing", percent: 40))
 
         let listed = try cli.dploy("jobs", in: lab)

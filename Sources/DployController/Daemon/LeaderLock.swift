@@ -35,7 +35,7 @@ public final class LeaderLock: Leadership, @unchecked Sendable {
         }
         // The same text as ISO8601DateFormatter's, without it: that formatter runs on ICU and
         // pulls megabytes of ICU's code and data into a daemon that takes the lock every run.
-        let holder = "pid \(getpid()) on \(ProcessInfo.processInfo.hostName) since \(now.formatted(.iso8601))\n"
+        let holder = "\(leaderName) since \(now.formatted(.iso8601))\n"
         _ = ftruncate(fd, 0)
         _ = holder.withCString { pwrite(fd, $0, strlen($0), 0) }
         descriptor = fd

@@ -292,6 +292,14 @@ public final class ReconcileLoop: Service, Sendable {
             }
         }
         run.finishedAt = reconciler.clock.now()
+        if lock.isHeld {
+            // Every controller of the store shows each site's last run: its leader writes it.
+            let siteRun = SiteRun(site: reconciler.config.site, holder: leaderName, trigger: trigger, result: run.result.rawValue,
+                                  source: run.source, message: run.message, startedAt: run.startedAt, finishedAt: run.finishedAt)
+            do { try store.recordSiteRun(siteRun) } catch {
+                logger.error("cannot record this run for the site's status: \(error)")
+            }
+        }
         metrics.recordRun(run, pendingActions: pending?.actions.count ?? 0)
         let source: SourceStatus?
         if case .git = reconciler.config.source { source = try? SourceStatus.read(from: reconciler.sourceStatusPath) } else { source = nil }

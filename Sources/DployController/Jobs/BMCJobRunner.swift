@@ -30,6 +30,8 @@ public final class BMCJobRunner: Sendable {
         /// (`dploy jobs retry`); this daemon's own jobs wake it at once.
         public var idlePoll: Duration = .seconds(10)
         public var redfish = RedfishOptions()
+        /// The site whose jobs this runner claims: another site's controller has their machines.
+        public var site = Site.defaultName
 
         public init(workers: Int) { self.workers = max(1, workers) }
     }
@@ -197,7 +199,7 @@ public final class BMCJobRunner: Sendable {
         }) { return resumed }
         state.withLock { $0.busy += 1 }
         let claimed: BMCJob?
-        do { claimed = try store.claimBMCJob(at: clock.now()) } catch {
+        do { claimed = try store.claimBMCJob(site: settings.site, at: clock.now()) } catch {
             state.withLock { $0.busy -= 1 }
             throw error
         }

@@ -12,17 +12,20 @@ struct StoreJobQueue: BMCJobQueue {
     let store: any Store
     let runner: BMCJobRunner?
     let macs: [String: MACAddress]
+    /// The site whose leader enqueues: its controller alone claims the jobs.
+    let site: String
     let clock: WallClock
 
-    init(store: any Store, runner: BMCJobRunner?, fleet: Fleet, clock: WallClock) {
+    init(store: any Store, runner: BMCJobRunner?, fleet: Fleet, site: String, clock: WallClock) {
         self.store = store
         self.runner = runner
+        self.site = site
         macs = Dictionary(fleet.machines.map { ($0.name, $0.mac.value) }, uniquingKeysWith: { first, _ in first })
         self.clock = clock
     }
 
     func enqueue(_ action: Action) throws -> Int64? {
-        guard let machine = action.machine, let job = action.bmcJob(mac: macs[machine], at: clock.now()) else {
+        guard let machine = action.machine, let job = action.bmcJob(mac: macs[machine], site: site, at: clock.now()) else {
             throw BMCStepRefused("a \(action.kind.rawValue) step is not a BMC job")
         }
         let queued = try store.enqueueBMCJob(job)
@@ -44,6 +47,7 @@ extension Reconciler {
         var settings = BMCJobRunner.Settings(workers: config.bmcJobWorkers)
         settings.firmwareTimeout = config.bmcFirmwareTimeout
         settings.pollInterval = config.bmcPollInterval
+        settings.site = config.site
         let secrets = secretStore, base = bmcBaseDirectory
         return BMCJobRunner(store: store, settings: settings,
                             access: { fleet().map { BMCJobAccess(fleet: $0, secrets: secrets, baseDirectory: base, warnings: warnings) } },

@@ -53,6 +53,9 @@ public protocol ControllerInterface: Sendable {
     /// of one machine (by name) when given. `/v1/jobs`.
     func bmcJobs(machine: String?, active: Bool, limit: Int) throws -> [BMCJobView]
 
+    /// Every site of the store: its leader and its leader's last run (`/v1/sites`, the Source page).
+    func sites() throws -> [SiteView]
+
     /// The imaging run the request's MAC and token speak for, and its job.
     func imagingJob(mac: MACAddress, token: String) throws -> ImagingJob
 

@@ -87,6 +87,8 @@ public final class FleetController: ControllerInterface {
         try store.bmcJobs(states: active ? [.queued, .running] : nil, machine: machine, limit: limit).map(BMCJobView.init)
     }
 
+    public func sites() throws -> [SiteView] { try store.sites().map(SiteView.init) }
+
     public func events(of mac: MACAddress, limit: Int) throws -> [MachineEvent] {
         try store.events(for: mac, limit: limit)
     }

@@ -51,7 +51,7 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
         self.store = store
         self.site = site
         self.leaseSeconds = max(3, leaseSeconds)
-        me = "pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"
+        me = leaderName
     }
 
     deinit { release() }

@@ -121,6 +121,21 @@ enum PostgresSchema {
                 resumed_at timestamp(3) NOT NULL
             );
             """),
+        ("p4: sites", """
+            -- Jobs are claimed by their site's controller; older jobs were the one site's.
+            ALTER TABLE bmc_job ADD COLUMN site text NOT NULL DEFAULT 'default';
+            -- Each site's leader's last run (one row a site), for every controller's status and page.
+            CREATE TABLE site_run (
+                site text PRIMARY KEY,
+                holder text NOT NULL,
+                trigger text NOT NULL,
+                result text NOT NULL,
+                source text,
+                message text NOT NULL,
+                started_at timestamp(3) NOT NULL,
+                finished_at timestamp(3) NOT NULL
+            );
+            """),
     ]
 
     /// Names of the migrations, oldest first: the store's versions.

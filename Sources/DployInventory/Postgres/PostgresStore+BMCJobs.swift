@@ -9,27 +9,28 @@ import Foundation
 extension PostgresStore {
     public func enqueueBMCJob(_ job: BMCJob) throws -> BMCJob? {
         try pool.transaction { connection in
-            try checkFence(connection)
+            try checkFence(connection, site: job.site)
             let row = try connection.execute("""
-                INSERT INTO bmc_job (machine, mac, kind, step, payload, state, created_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6)
+                INSERT INTO bmc_job (machine, mac, site, kind, step, payload, state, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7)
                 ON CONFLICT DO NOTHING
                 RETURNING *
-                """, [job.machine, job.mac?.description, job.kind.rawValue, job.step, job.payload, job.createdAt]).first
+                """, [job.machine, job.mac?.description, job.site, job.kind.rawValue, job.step, job.payload, job.createdAt]).first
             return try row.map(Self.bmcJob)
         }
     }
 
-    public func claimBMCJob(at: Date) throws -> BMCJob? {
+    public func claimBMCJob(site: String, at: Date) throws -> BMCJob? {
         do {
             return try pool.transaction { connection in
-                try checkFence(connection)
+                try checkFence(connection, site: site)
                 return try connection.execute("""
                     UPDATE bmc_job SET state = 'running', started_at = $1
-                    WHERE id = (SELECT q.id FROM bmc_job q WHERE q.state = 'queued'
+                    WHERE id = (SELECT q.id FROM bmc_job q WHERE q.state = 'queued' AND q.site = $2
                                 AND NOT EXISTS (SELECT 1 FROM bmc_job r WHERE r.machine = q.machine AND r.state = 'running')
                                 ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED)
                     RETURNING *
-                    """, [at]).first.map(Self.bmcJob)
+                    """, [at, site]).first.map(Self.bmcJob)
             }
         } catch StoreError.postgres("23505", _) {
             // Another worker started a job of the same machine at the same moment: next time.
@@ -112,6 +113,7 @@ extension PostgresStore {
             mac = parsed
         }
         return BMCJob(id: id, machine: try row.required("machine", table: "bmcJob", key: key), mac: mac,
+                      site: try row.required("site", table: "bmcJob", key: key),
                       kind: try known(BMCJobKind.self, row["kind"], column: "kind", table: "bmcJob", key: key),
                       step: try row.required("step", table: "bmcJob", key: key), payload: try row.required("payload", table: "bmcJob", key: key),
                       state: try known(BMCJobState.self, row["state"], column: "state", table: "bmcJob", key: key),

@@ -278,13 +278,17 @@ public final class PostgresStore: Store {
     /// Refuses, inside the caller's transaction, a write only a leader may make, unless this
     /// process leads under a term that is still the site's and unexpired. It locks the
     /// leader row until the transaction ends, so a takeover waits for the write to land.
-    func checkFence(_ connection: PostgresConnection) throws {
+    /// With `site`, the write is that site's: leading another site does not allow it.
+    func checkFence(_ connection: PostgresConnection, site written: String? = nil) throws {
         switch fence.withLock({ $0 }) {
         case .unfenced:
             return
         case .follows:
             throw StoreError.notLeader("this dploy does not lead its site")
         case .leads(let site, let term):
+            if let written, written != site {
+                throw StoreError.notLeader("this dploy leads site '\(site)', not '\(written)'")
+            }
             let current = try connection.execute("""
                 SELECT term FROM leader
                 WHERE site = $1 AND term = $2 AND expires_at > (clock_timestamp() AT TIME ZONE 'UTC')::timestamp(3)

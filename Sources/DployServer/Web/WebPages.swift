@@ -187,10 +187,10 @@ struct WebPages: Sendable {
                          exitCode: run.exitCode.map(String.init) ?? "", error: run.error ?? "", output: run.output ?? "")
     }
 
-    func source(_ inputs: Inputs) -> String {
+    func source(_ inputs: Inputs, sites: Result<[SiteView], any Error> = .success([])) -> String {
         let status = inputs.status
         let source = status?.source
-        let view = WebViews.Source(
+        var view = WebViews.Source(
             title: "Source", sourceLabel: inputs.sourceLabel,
             git: source.map { source in
                 WebViews.Source.Git(fetched: source.lastFetched.map(Self.commit) ?? "never", good: source.lastGood.map(Self.commit) ?? "none yet",
@@ -199,6 +199,13 @@ struct WebPages: Sendable {
             sourceError: source?.lastError.map { error in (error.commit.map { "\($0.short): " } ?? "") + error.message },
             role: status?.role.rawValue ?? "unknown", roleReason: status?.roleReason, runs: status?.runs ?? 0,
             nextRun: status?.nextRunAt.map(Self.time) ?? "—", lastError: status?.lastError)
+        switch sites {
+        case .success(let sites) where SiteView.worthShowing(sites):
+            view.sites = sites.map { WebViews.Source.Site(name: $0.site, led: $0.led, leader: $0.leaderText, lastRun: $0.lastRunText) }
+            view.hasSites = true
+        case .success: break
+        case .failure(let error): view.sitesError = "cannot read the sites from the store: \(error)"
+        }
         return render("source", view)
     }
 

@@ -126,6 +126,10 @@ enum WebTemplates {
         {{#git}}<dt>Last fetched</dt><dd>{{fetched}}</dd><dt>Last good</dt><dd>{{good}}</dd><dt>Last applied</dt><dd>{{applied}}</dd>{{/git}}
         <dt>Role</dt><dd>{{role}}{{#roleReason}} ({{.}}){{/roleReason}}</dd><dt>Runs</dt><dd>{{runs}}</dd>
         <dt>Next run</dt><dd>{{nextRun}}</dd></dl>
+        {{#hasSites}}<h2>Sites</h2><table id="sites"><thead><tr><th>Site</th><th>Leader</th><th>Last run</th></tr></thead><tbody>
+        {{#sites}}<tr data-site="{{name}}"><td>{{name}}</td><td class="{{^led}}error{{/led}}">{{leader}}</td><td>{{lastRun}}</td></tr>{{/sites}}
+        </tbody></table>{{/hasSites}}
+        {{#sitesError}}<p class="error" id="sites-error">{{.}}</p>{{/sitesError}}
         {{#sourceError}}<h2>Newest commit refused</h2><p class="error" id="source-error">{{.}}</p>{{/sourceError}}
         {{#lastError}}<h2>Last run failed</h2><p class="error">{{.}}</p>{{/lastError}}
         {{> foot}}

@@ -216,6 +216,17 @@ enum WebViews {
         var runs: Int
         var nextRun: String
         var lastError: String?
+        /// Every site of a shared store (or of several): who leads it, its leader's last run.
+        var sites: [Site] = []
+        var hasSites = false
+        var sitesError: String?
+
+        struct Site: Encodable, Sendable {
+            var name: String
+            var led: Bool
+            var leader: String
+            var lastRun: String
+        }
 
         struct Git: Encodable, Sendable {
             var fetched: String

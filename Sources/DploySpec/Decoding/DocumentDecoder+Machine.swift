@@ -2,7 +2,8 @@ extension DocumentDecoder {
     func decodeMachine(_ spec: MappingReader, metadata: ObjectMeta) -> Machine? {
         let mac = spec.parsed("mac", required: true, MACAddress.parse)
         let ip = spec.parsed("ip", IPAddress.parse)
-        let settings = decodeSettings(spec, isGroupDefault: false)
+        var settings = decodeSettings(spec, isGroupDefault: false)
+        siteLabel(metadata, into: &settings)
         guard let mac else { return nil }
         return Machine(metadata: metadata, mac: mac, ip: ip, settings: settings)
     }
@@ -28,6 +29,7 @@ extension DocumentDecoder {
         settings.firmware = note("firmware", reader.parsed("firmware", Names.dnsLabel))
         settings.disk = note("disk", reader.parsed("disk", Names.devicePath))
         settings.kernelArgs = note("kernelArgs", reader.parsed("kernelArgs", Names.kernelArguments))
+        settings.site = note("site", reader.parsed("site", Names.dnsLabel))
 
         if let bios = reader.mapping("bios") {
             settings.bios = note("bios.attributes", decodeBIOSAttributes(bios))
@@ -52,6 +54,25 @@ extension DocumentDecoder {
             settings.bmc = settingsBMC
         }
         return settings
+    }
+
+    /// A machine's `site` label says what `spec.site` says: a group can select a site's
+    /// machines by the label, and the controller of that site converges them. The two may
+    /// both be written only when they agree.
+    private func siteLabel(_ metadata: ObjectMeta, into settings: inout MachineSettings) {
+        guard let label = metadata.labels["site"] else { return }
+        guard case .success = Names.dnsLabel(label) else {
+            log.append(Diagnostic("label 'site' must name a site (lowercase letters, digits and '-', at most 63 characters), found \(Names.quoted(label))",
+                                  at: metadata.location))
+            return
+        }
+        if let site = settings.site, site != label {
+            log.append(Diagnostic("'spec.site' is '\(site)' but the label 'site' is '\(label)': write one, or make them agree",
+                                  at: settings.locations["site"] ?? metadata.location))
+        } else if settings.site == nil {
+            settings.site = label
+            settings.locations["site"] = metadata.location
+        }
     }
 
     /// `bios.attributes`: names as the BIOS spells them, values strings, integers or booleans.

@@ -91,12 +91,15 @@ public struct MachineSettings: Hashable, Sendable {
     /// BIOS attributes to hold (`bios.attributes`); inherited whole: a machine's own map
     /// replaces a group's, it is not merged with it.
     public var bios: BIOSSettings?
+    /// The site whose controller converges this machine (`site`, or the machine's `site`
+    /// label); none means the `default` site.
+    public var site: String?
     /// Where each field set here was written, keyed by field path (`profile`, `bmc.credentials`).
     public var locations: [String: SourceLocation]
 
     public init(hostname: String? = nil, bmc: BMCSettings? = nil, profile: String? = nil, generation: Int? = nil,
                 power: PowerPolicy? = nil, firmware: String? = nil, disk: String? = nil, kernelArgs: String? = nil,
-                bios: BIOSSettings? = nil, locations: [String: SourceLocation] = [:]) {
+                bios: BIOSSettings? = nil, site: String? = nil, locations: [String: SourceLocation] = [:]) {
         self.hostname = hostname
         self.bmc = bmc
         self.profile = profile
@@ -106,6 +109,7 @@ public struct MachineSettings: Hashable, Sendable {
         self.disk = disk
         self.kernelArgs = kernelArgs
         self.bios = bios
+        self.site = site
         self.locations = locations
     }
 }

@@ -10,6 +10,8 @@ public struct EffectiveMachine: Hashable, Sendable {
     public var name: String { machine.name }
     public var generation: Int { settings.generation ?? 0 }
     public var power: PowerPolicy { settings.power ?? .unmanaged }
+    /// The site whose controller converges this machine.
+    public var site: String { settings.site ?? Site.defaultName }
 }
 
 public enum ValueOrigin: Hashable, Sendable {
@@ -56,6 +58,7 @@ struct SettingField: Sendable {
         SettingField("disk", \.disk),
         SettingField("kernelArgs", \.kernelArgs),
         SettingField("bios.attributes", \.bios),
+        SettingField("site", \.site),
         SettingField(bmc: "credentials", \.credentials),
         SettingField(bmc: "insecure", \.insecure),
         SettingField(bmc: "caFile", \.caFile),
