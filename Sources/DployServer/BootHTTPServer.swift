@@ -130,6 +130,7 @@ public struct BootHTTPServer: Sendable {
         addDaemonRoutes(router)
         let protected = router.group().add(middleware: WebAuthMiddleware(auth: auth))
             .add(middleware: ReturnFreedMemoryMiddleware())
+            .add(middleware: StoreFailureMiddleware())
         addAPIRoutes(protected)
         addPageRoutes(protected)
         return router
@@ -405,6 +406,22 @@ struct HiddenFilesMiddleware<Context: RequestContext>: RouterMiddleware {
             throw HTTPError(.notFound)
         }
         return try await next(request, context)
+    }
+}
+
+/// A page or API answer that the store could not give (a row it cannot read, a database
+/// that is away) says why, rather than an empty 500: the operator sees which row or which
+/// server to look at. Store errors name tables, keys and redacted URLs, never a secret.
+struct StoreFailureMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            throw error
+        } catch {
+            context.logger.error("\(request.uri.path): \(error)")
+            throw HTTPError(.internalServerError, message: "cannot answer from the store: \(error)")
+        }
     }
 }
 

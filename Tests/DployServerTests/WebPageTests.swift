@@ -1,5 +1,5 @@
 import DployController
-import DployInventory
+@testable import DployInventory
 import DployRender
 @testable import DployServer
 import DploySpec
@@ -271,6 +271,25 @@ struct WebPageTests {
             #expect(page.contains("<table id=\"bmc-jobs\">"))
             #expect(page.contains("<td>firmware iLO 5 3.08</td><td class=\"state state-failed\">failed</td><td>failed: the firmware update failed: Error</td>"), "\(page)")
             #expect(page.contains("<td class=\"state state-skipped\">skipped</td>"))
+        }
+    }
+
+    @Test("a row the store cannot read is a 500 that names it, on the page and in the API, not an empty answer")
+    func storeFailureNamed() async throws {
+        let lab = try Lab()
+        let store = try #require(try lab.store() as? SQLiteStore)
+        try store.recordHardware(BootServerTests.web01, Hardware(vendor: "HPE", model: "DL360"), at: Date())
+        try await store.pool.write { try $0.execute(sql: "UPDATE machine SET state = 'levitating'") }
+        let app = Application(router: try server(lab).router())
+        let auth: HTTPFields = [.authorization: "Bearer \(BootServerTests.token)"]
+        try await app.test(.live) { client in
+            for uri in ["/", "/v1/machines"] {
+                let (status, _, body) = try await request(client, uri, headers: auth)
+                #expect(status == .internalServerError, "\(uri)")
+                #expect(body.contains("cannot answer from the store") && body.contains("levitating"), "\(uri): \(body)")
+            }
+            let (refused, _, body) = try await request(client, "/v1/machines")
+            #expect(refused == .unauthorized && !body.contains("levitating"), "the reason is for signed-in operators only")
         }
     }
 
