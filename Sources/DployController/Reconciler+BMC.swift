@@ -201,43 +201,45 @@ extension Reconciler {
     /// and the BIOS attributes of those with `bios`. Machines whose BMC (or inventory, or
     /// BIOS) could not be read are left out, so nothing is planned on a guess.
     public func observeBMCs(_ fleet: Fleet, concurrency: Int? = nil, warnings: BMCWarnings? = nil) async -> ObservedBMCs {
+        let targets = bmcTargets(fleet)
+        return ObservedBMCs(await observeBMCs(targets, concurrency: concurrency, warnings: warnings),
+                            macs: Dictionary(targets.map { ($0.machine, $0.mac) }) { first, _ in first })
+    }
+
+    /// Every machine of `fleet` that has a BMC, with what to read of it.
+    public func bmcTargets(_ fleet: Fleet) -> [BMCTarget] {
         let resolver = DefaultsResolver(groups: fleet.groups)
-        // One observer per combination of what is read: a machine pays for its own reads only.
-        var targets: [Int: [(machine: String, bmc: BMCSettings)]] = [:]
-        var macs: [String: MACAddress] = [:]
-        for machine in fleet.machines {
+        return fleet.machines.compactMap { machine in
             let settings = resolver.resolve(machine).settings
-            guard let bmc = settings.bmc, bmc.address != nil else { continue }
-            let reads = (settings.firmware != nil ? 1 : 0) | (settings.bios != nil ? 2 : 0)
-            targets[reads, default: []].append((machine.name, bmc))
-            macs[machine.name] = machine.mac.value
+            guard let bmc = settings.bmc, bmc.address != nil else { return nil }
+            return BMCTarget(machine: machine.name, mac: machine.mac.value, bmc: bmc,
+                             readsFirmware: settings.firmware != nil, readsBIOS: settings.bios != nil)
         }
+    }
+
+    /// Reads these BMCs, `concurrency` at a time; one observation each, in no set order.
+    public func observeBMCs(_ targets: [BMCTarget], concurrency: Int? = nil, warnings: BMCWarnings? = nil) async -> [BMCObservation] {
+        // One observer per combination of what is read: a machine pays for its own reads only.
+        let byReads = Dictionary(grouping: targets) { [$0.readsFirmware, $0.readsBIOS] }
         var observer = BMCObserver(secrets: secretStore, baseDirectory: bmcBaseDirectory,
                                    concurrency: concurrency ?? config.bmcConcurrency, warnings: warnings)
-        var result = ObservedBMCs()
-        for reads in targets.keys.sorted() {
-            observer.readsFirmware = reads & 1 != 0
-            observer.readsBIOS = reads & 2 != 0
-            result.observations += await observer.observe(targets[reads]!)
+        var observations: [BMCObservation] = []
+        for reads in byReads.keys.sorted(by: { $0.lexicographicallyPrecedes($1) { !$0 && $1 } }) {
+            observer.readsFirmware = reads[0]
+            observer.readsBIOS = reads[1]
+            observations += await observer.observe(byReads[reads]!.map { ($0.machine, $0.bmc) })
         }
-        for observation in result.observations {
-            guard let mac = macs[observation.machine], let reading = observation.reading else { continue }
-            switch reading.power {
-            case .on: result.power[mac] = .on
-            case .off: result.power[mac] = .off
-            default: break  // powering on or off: neither, so no drift is planned mid-change
-            }
-            if let installed = reading.firmware {
-                result.firmware[mac] = ObservedFirmware(model: reading.model,
-                                                        versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
-            }
-            if let error = reading.biosError { result.biosUnread[mac] = error }
-            if let bios = reading.bios {
-                result.bios[mac] = ObservedBIOS(current: bios.current, names: bios.names, pending: bios.pending, settingsETag: bios.pendingETag)
-            }
-        }
-        return result
+        return observations
     }
+}
+
+/// One machine's BMC to read, and what to read of it beyond power and identity.
+public struct BMCTarget: Hashable, Sendable {
+    public var machine: String
+    public var mac: MACAddress
+    public var bmc: BMCSettings
+    public var readsFirmware: Bool
+    public var readsBIOS: Bool
 }
 
 /// What one round of BMC reads gives the planner (`ObservedState.power`, `.firmware`,
@@ -251,4 +253,25 @@ public struct ObservedBMCs: Sendable {
     public var observations: [BMCObservation] = []
 
     public init() {}
+
+    /// What `observations` tell the planner, by the MAC of each machine (`macs`, by name).
+    public init(_ observations: [BMCObservation], macs: [String: MACAddress]) {
+        self.observations = observations
+        for observation in observations {
+            guard let mac = macs[observation.machine], let reading = observation.reading else { continue }
+            switch reading.power {
+            case .on: power[mac] = .on
+            case .off: power[mac] = .off
+            default: break  // powering on or off: neither, so no drift is planned mid-change
+            }
+            if let installed = reading.firmware {
+                firmware[mac] = ObservedFirmware(model: reading.model,
+                                                 versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
+            }
+            if let error = reading.biosError { biosUnread[mac] = error }
+            if let bios = reading.bios {
+                self.bios[mac] = ObservedBIOS(current: bios.current, names: bios.names, pending: bios.pending, settingsETag: bios.pendingETag)
+            }
+        }
+    }
 }

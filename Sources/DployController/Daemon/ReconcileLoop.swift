@@ -34,6 +34,8 @@ public final class ReconcileLoop: Service, Sendable {
     /// The worker pool that runs the BMC jobs applies enqueue; started by the first run that
     /// holds the leader lock (it resumes jobs a previous daemon left running).
     public let jobs: BMCJobRunner
+    /// The BMC readings runs plan from, renewed on a task of their own (`bmc.observe`).
+    let bmcWatch: BMCWatch
     /// The fleet jobs find their BMCs in: the one last applied, set before the apply that
     /// may enqueue, so that a worker never looks a new job's machine up in an older fleet.
     private let jobFleet = JobFleet()
@@ -63,12 +65,28 @@ public final class ReconcileLoop: Service, Sendable {
         self.jitter = jitter
         self.live = live
         lock = reconciler.leadership(for: store)
+        let watch = BMCWatch(reconciler: reconciler, interval: reconciler.config.interval) { observations, macs in
+            metrics.bmcRequests.increment(by: Int64(observations.count))
+            metrics.bmcErrors.increment(by: Int64(observations.count { $0.error != nil }))
+            do {
+                try store.recordBMCReadings(observations.compactMap { observation in
+                    macs[observation.machine].map { BMCRecord(observation, mac: $0) }
+                })
+            } catch {
+                logger.error("cannot store BMC readings: \(error)")
+            }
+        }
+        bmcWatch = watch
         let jobFleet = self.jobFleet
         jobs = reconciler.bmcJobRunner(store: store, fleet: { jobFleet.fleet.withLock { $0 } }, logger: logger,
                                        recordEvent: { event in
                                            do { try store.record(event) } catch { logger.error("cannot record an event in the store: \(error)") }
                                        },
-                                       finished: { _, state in metrics.recordBMCJobFinished(state) })
+                                       finished: { job, state in
+                                           metrics.recordBMCJobFinished(state)
+                                           // Its BMC says what the job did once it is read again.
+                                           watch.actedOn([job.machine])
+                                       })
         state = Mutex(LoopState(status: DaemonStatus(
             pid: getpid(), startedAt: reconciler.clock.now(), role: .apply, runs: 0,
             source: try? SourceStatus.read(from: reconciler.sourceStatusPath))))
@@ -95,6 +113,11 @@ public final class ReconcileLoop: Service, Sendable {
     public func trigger() { wake.signal() }
 
     public func run() async throws {
+        // BMCs are read on a task of their own, by the leader: runs never wait on them.
+        let watching = reconciler.config.bmcObserve ? Task { [bmcWatch, lock] in
+            await bmcWatch.run(isLeading: { lock.isHeld }, onNews: { [weak self] in self?.trigger() })
+        } : nil
+        defer { watching?.cancel() }
         await cancelWhenGracefulShutdown {
             // The first run starts at once, unless the caller already ran one.
             var trigger: String? = self.status.runs == 0 ? "start" : nil
@@ -170,20 +193,10 @@ public final class ReconcileLoop: Service, Sendable {
             desired = loaded
             run.source = loaded.source
             var bmc: ObservedBMCs?
-            // BMCs are the leader's: replicas of a shared store do not read them too.
+            // BMCs are the leader's: replicas of a shared store do not read them too. The
+            // readings are the watch's latest; only a daemon's first run waits for them.
             if reconciler.config.bmcObserve && role != .replica {
-                let read = await reconciler.observeBMCs(loaded.fleet)
-                bmc = read
-                metrics.bmcRequests.increment(by: Int64(read.observations.count))
-                metrics.bmcErrors.increment(by: Int64(read.observations.count { $0.error != nil }))
-                let macs = Dictionary(loaded.fleet.machines.map { ($0.name, $0.mac.value) }, uniquingKeysWith: { first, _ in first })
-                do {
-                    try store.recordBMCReadings(read.observations.compactMap { observation in
-                        macs[observation.machine].map { BMCRecord(observation, mac: $0) }
-                    })
-                } catch {
-                    logger.error("cannot store BMC readings: \(error)")
-                }
+                bmc = await bmcWatch.snapshot(loaded.fleet)
                 step("bmc")
             }
             // The leader makes the callback key before its first plan, as `dploy apply` does.
@@ -234,10 +247,14 @@ public final class ReconcileLoop: Service, Sendable {
                     + (report.reloaded ? ", DHCP reloaded" : "")
                     + (report.queuedJobs.isEmpty ? "" : ", \(report.queuedJobs.count) BMC job\(report.queuedJobs.count == 1 ? "" : "s") queued")
                 recordApplied(result.plan, fleet: loaded.fleet)
+                // Power and boot-once steps ran just now; jobs say when theirs are done.
+                bmcWatch.actedOn(result.plan.actions.compactMap { $0.needsBMC && $0.jobStep == nil ? $0.machine : nil })
                 step("apply")
                 // Boot decisions follow the applied state before tasks boot anything.
                 publish(loaded)
                 let runs = lock.isHeld ? await runTasks(result.plan, fleet: loaded.fleet) : []
+                // A task may power a machine off or on, or boot it into imaging.
+                bmcWatch.actedOn(runs.map(\.key.machine))
                 if !runs.isEmpty {
                     run.message += ", " + TaskRunner.summary(runs)
                     step("tasks")
