@@ -106,6 +106,7 @@ bench: deps tools
 	python3 bench/boot_http.py --dploy .build/release/dploy
 	python3 bench/boot_http.py --dploy .build/release/dploy --store postgres
 	PATH="$(DPLOY_TOOLS_BIN):$$PATH" $(DPLOY_TOOLS_BIN)/python3 bench/bmc.py --dploy .build/release/dploy --bmcs 1000 --concurrency 16,64
+	python3 bench/rollout.py --dploy .build/release/dploy --bmcs 1000 --max-parallel 16,64
 
 # dploy beside Cobbler 3.3.10 on the same generated fleet (BENCH_MACHINES, 10,000): every
 # file from nothing, nothing changed, one machine's IP changed, peak RSS, as issue 20's table
