@@ -68,7 +68,7 @@ public struct BMCJob: Hashable, Sendable {
             if let percent { "in progress, \(percent) %" + (status.map { " (\($0))" } ?? "") }
             else if let status { "in progress (\(status))" } else { "in progress" }
         case .succeeded: "done"
-        case .failed, .skipped: "\(state.rawValue)" + (error.map { ": \($0)" } ?? "")
+        case .failed, .skipped, .cancelled: "\(state.rawValue)" + (error.map { ": \($0)" } ?? "")
         }
     }
 }
@@ -85,6 +85,10 @@ public enum BMCJobState: String, Codable, Hashable, Sendable, CaseIterable {
     case succeeded, failed
     /// Not run: an earlier step of the same machine failed.
     case skipped
+    /// Not run: when a worker took it, what the plan checked before queuing it no longer
+    /// held (its rollout's window had closed, the machine had begun installing). Not a
+    /// failure: the step is planned again, and queued when it is allowed.
+    case cancelled
 
     /// Queued or running: the job still owes its step.
     public var isActive: Bool { self == .queued || self == .running }

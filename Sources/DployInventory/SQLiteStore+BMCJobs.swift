@@ -56,7 +56,7 @@ extension SQLiteStore {
     }
 
     public func finishBMCJob(_ id: Int64, _ state: BMCJobState, error: String?, at: Date) throws -> Bool {
-        precondition(state == .succeeded || state == .failed, "a job ends succeeded or failed")
+        precondition([.succeeded, .failed, .cancelled].contains(state), "a job ends succeeded, failed or cancelled")
         return try pool.write { db in
             guard var row = try BMCJobRow.fetchOne(db, key: id), row.state == .running else { return false }
             row.state = state

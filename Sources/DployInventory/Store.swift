@@ -84,10 +84,10 @@ public protocol Store: Sendable {
     /// given and the row already has one: that write is the worker's right to send the
     /// request, which only one worker ever gets (and on a shared store only the leader).
     func updateBMCJob(_ id: Int64, _ update: BMCJobUpdate) throws -> Bool
-    /// Ends a running job as `succeeded` or `failed` (with `error`). A failure also skips the
-    /// same machine's queued jobs, in the same transaction, with an error naming this job:
-    /// a machine's later steps rely on its earlier ones. Returns false, changing nothing,
-    /// when the job was not running.
+    /// Ends a running job as `succeeded`, `failed` or `cancelled` (with `error`). A failure
+    /// also skips the same machine's queued jobs, in the same transaction, with an error
+    /// naming this job: a machine's later steps rely on its earlier ones. Returns false,
+    /// changing nothing, when the job was not running.
     func finishBMCJob(_ id: Int64, _ state: BMCJobState, error: String?, at: Date) throws -> Bool
     /// Jobs newest first: those in `states` (all when nil), of one machine (all when nil),
     /// at most `limit`.

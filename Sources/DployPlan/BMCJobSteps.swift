@@ -36,6 +36,7 @@ extension Action {
 ///   on its own, nor one whose job succeeded while the inventory still shows the old
 ///   version: a flash is not something to repeat every interval. BIOS writes are cheap and
 ///   harmless to repeat, and are planned again while they drift;
+/// - a step whose job was cancelled (not allowed when a worker took it) is planned again;
 /// - while any job of the machine is active, its boot-once and power steps wait: no reset in
 ///   the middle of a flash, and BIOS settings are pending before a reinstall's reboot.
 enum BMCJobGate {
@@ -61,7 +62,7 @@ enum BMCJobGate {
                 notes.append(Reason(.firmwareFlashed, "\(machine): \(step): flashed by job \(job.id), but the inventory "
                                     + "still reports the old version (it may activate at the next reboot); not flashed again"))
                 return true
-            case .queued, .running:
+            case .queued, .running, .cancelled:
                 return false
             }
         }

@@ -214,6 +214,40 @@ struct BMCJobTests {
         #expect(events.contains("job-queued") && events.contains("firmware-updated"), "\(events)")
     }
 
+    @Test("a flash queued inside its window but taken by a worker after it closed is cancelled, not sent, and queued again when it opens")
+    func claimedAfterTheWindowClosed() async throws {
+        let tuesday = ManualClock(try Date("2026-12-08T02:40:00Z", strategy: .iso8601))
+        // One worker: the second machine's flash waits in the queue while the first runs.
+        let lab = try await Lab(bmc: "bmc: {observe: true, jobWorkers: 1, pollInterval: 1s, firmwareTimeout: 2h}",
+                                rollout: "  rollout: {window: {days: [tue], from: \"02:00\", to: \"03:00\"}}", clock: tuesday.wallClock)
+        defer { lab.images.stop() }
+        let store = try #require(try lab.reconciler.openStore(creating: true))
+        let loop = ReconcileLoop(reconciler: lab.reconciler, store: store, metrics: ControllerMetrics(), logger: Logger(label: "test.loop"))
+        defer { loop.jobs.stop() }
+        await loop.runOnce(trigger: "start")
+        #expect(loop.status.lastRun?.message.contains("2 BMC jobs queued") == true, "\(loop.status)")
+        // 03:05: the window has closed while gen11-box's job waited for the worker.
+        tuesday.advance(by: 25 * 60)
+        #expect(try await eventually(60) { try store.bmcJobs(states: nil, machine: nil, limit: 10).allSatisfy { !$0.state.isActive } })
+        let jobs = Dictionary(try store.bmcJobs(states: nil, machine: nil, limit: 10).map { ($0.machine, $0) }) { first, _ in first }
+        #expect(jobs["gen10-box"]?.state == .succeeded, "taken inside the window: it ran to its end: \(String(describing: jobs["gen10-box"]))")
+        let cancelled = try #require(jobs["gen11-box"])
+        #expect(cancelled.state == .cancelled && cancelled.error?.contains("outside its window (tue 02:00–03:00 UTC) now; it opens next at 2026-12-15T02:00:00Z") == true,
+                "\(cancelled)")
+        #expect(try await lab.simpleUpdates(lab.ilo6) == 0, "nothing was sent to its iLO")
+        #expect(try store.events(for: cancelled.mac, limit: 10).contains { $0.kind == "job-cancelled" })
+
+        // Outside the window the plan holds it, as for any flash; a cancellation is no failure.
+        await loop.runOnce(trigger: "interval")
+        #expect(try store.bmcJobs(states: nil, machine: "gen11-box", limit: 10).count == 1)
+        #expect(loop.status.rollouts?.contains { $0.contains("halted") } == false)
+        // The next Tuesday, 02:10: queued again, and flashed.
+        tuesday.advance(by: 7 * 24 * 3600 - 55 * 60)
+        await loop.runOnce(trigger: "interval")
+        #expect(try await eventually(60) { try store.bmcJobs(states: [.succeeded], machine: "gen11-box", limit: 10).count == 1 })
+        #expect(try await lab.simpleUpdates(lab.ilo6) == 1)
+    }
+
     @Test("a rollout outside its window queues nothing, and the daemon's status says so and when it opens")
     func rolloutWindowInStatus() async throws {
         let monday = ManualClock(try Date("2026-12-07T12:00:00Z", strategy: .iso8601))

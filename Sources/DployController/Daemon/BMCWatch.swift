@@ -37,6 +37,8 @@ final class BMCWatch: Sendable {
         /// Acted on, and not read successfully since.
         var retrying: Set<String> = []
         var lastFullRound: ContinuousClock.Instant?
+        /// Whether `run` is reading; without it, a snapshot reads what is due itself.
+        var running = false
     }
 
     private let state = Mutex(State())
@@ -56,10 +58,11 @@ final class BMCWatch: Sendable {
     }
 
     /// What the planner sees of the BMCs of `fleet`: the latest reading of each machine that
-    /// is not due to be read again. Waits for BMCs only the first time (no round yet).
+    /// is not due to be read again. Waits for BMCs only the first time (no round yet), or
+    /// when no `run` reads for it (a loop driven run by run, as tests drive it).
     func snapshot(_ fleet: Fleet) async -> ObservedBMCs {
         let targets = reconciler.bmcTargets(fleet)
-        let (firstTime, changed) = state.withLock { state -> (Bool, Bool) in
+        let (firstTime, changed, running) = state.withLock { state -> (Bool, Bool, Bool) in
             let byName = Dictionary(targets.map { ($0.machine, $0) }) { first, _ in first }
             var changed = false
             for target in targets where state.entries[target.machine]?.target != target && !state.due.contains(target.machine) {
@@ -70,10 +73,13 @@ final class BMCWatch: Sendable {
             state.due = state.due.filter { byName[$0] != nil }
             state.retrying = state.retrying.filter { byName[$0] != nil }
             state.targets = byName
-            return (state.lastFullRound == nil, changed)
+            return (state.lastFullRound == nil, changed, state.running)
         }
         if firstTime {
             await read(targets, full: true)
+        } else if !running {
+            let due = state.withLock { state in state.due.compactMap { state.targets[$0] } }
+            if !due.isEmpty { await read(due, full: false) }
         } else if changed {
             wake.signal()
         }
@@ -100,6 +106,8 @@ final class BMCWatch: Sendable {
     /// Reads what is due while `isLeading`, until the task is cancelled: the daemon's task
     /// for BMC reads, apart from the reconcile's.
     func run(isLeading: @escaping @Sendable () -> Bool, onNews: @escaping @Sendable () -> Void) async {
+        state.withLock { $0.running = true }
+        defer { state.withLock { $0.running = false } }
         while !Task.isCancelled {
             let now = ContinuousClock.now
             let (targets, full, wait) = state.withLock { state -> ([BMCTarget], Bool, Duration) in

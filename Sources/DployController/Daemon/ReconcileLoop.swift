@@ -78,7 +78,7 @@ public final class ReconcileLoop: Service, Sendable {
         }
         bmcWatch = watch
         let jobFleet = self.jobFleet
-        jobs = reconciler.bmcJobRunner(store: store, fleet: { jobFleet.fleet.withLock { $0 } }, logger: logger,
+        jobs = reconciler.bmcJobRunner(store: store, fleet: { jobFleet.fleet.withLock { $0 } }, logger: logger, admitting: true,
                                        recordEvent: { event in
                                            do { try store.record(event) } catch { logger.error("cannot record an event in the store: \(error)") }
                                        },

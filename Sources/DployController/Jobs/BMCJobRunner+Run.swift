@@ -15,6 +15,12 @@ extension BMCJobRunner {
             guard let access = access() else {
                 throw BMCStepRefused("no desired state is in force yet, so the machine's BMC is not known")
             }
+            // A job resumed after a restart may have been sent already: it is followed, not refused.
+            if job.submittedAt == nil, job.tracking == nil, let reason = access.refusal?(job) {
+                finish(job, .cancelled, reason, event: ("job-cancelled", "\(job.step): not started: \(reason) (job \(job.id))"),
+                       metadata: metadata)
+                return
+            }
             let driver = BMCDriver(endpoint: try access.endpoint(machine: job.machine), options: settings.redfish,
                                    warnings: access.warnings)
             switch action {
@@ -140,8 +146,11 @@ extension BMCJobRunner {
             return
         }
         finished(job, state)
-        if state == .failed { logger.error("BMC job failed: \(job.step): \(error ?? "")", metadata: metadata) }
-        else { logger.info("BMC job done: \(job.step)", metadata: metadata) }
+        switch state {
+        case .failed: logger.error("BMC job failed: \(job.step): \(error ?? "")", metadata: metadata)
+        case .cancelled: logger.info("BMC job cancelled: \(job.step): \(error ?? "")", metadata: metadata)
+        default: logger.info("BMC job done: \(job.step)", metadata: metadata)
+        }
         recordEvent(MachineEvent(mac: job.mac, at: clock.now(), kind: event.kind, message: event.message))
     }
 

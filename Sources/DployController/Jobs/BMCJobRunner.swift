@@ -217,12 +217,17 @@ public struct BMCJobAccess: Sendable {
     /// Where relative BMC paths (`caFile`) start.
     public var baseDirectory: String
     public var warnings: BMCWarnings?
+    /// Why a job may not start now (`JobAdmission`), asked before anything is sent; nil
+    /// when nothing is checked again (one-shot `dploy apply`, which waits for its jobs).
+    public var refusal: (@Sendable (BMCJob) -> String?)?
 
-    public init(fleet: Fleet, secrets: SecretStore?, baseDirectory: String, warnings: BMCWarnings? = nil) {
+    public init(fleet: Fleet, secrets: SecretStore?, baseDirectory: String, warnings: BMCWarnings? = nil,
+                refusal: (@Sendable (BMCJob) -> String?)? = nil) {
         self.fleet = fleet
         self.secrets = secrets
         self.baseDirectory = baseDirectory
         self.warnings = warnings
+        self.refusal = refusal
     }
 
     func endpoint(machine name: String) throws -> BMCEndpoint {

@@ -41,16 +41,26 @@ extension Reconciler {
     /// The worker pool for this controller's BMC jobs (`bmc.jobWorkers` threads, the
     /// config's firmware timeout), finding BMCs through `fleet` (the desired state in force)
     /// and the secrets folder. Not started: the caller starts it once it may write.
+    /// - Parameter admitting: whether each job is checked again when a worker takes it
+    ///   (`JobAdmission`): the daemon's runner, whose queue outlives the plan that filled it.
     public func bmcJobRunner(store: any Store, fleet: @escaping @Sendable () -> Fleet?, logger: Logger, warnings: BMCWarnings? = nil,
+                             admitting: Bool = false,
                              recordEvent: @escaping @Sendable (MachineEvent) -> Void = { _ in },
                              finished: @escaping @Sendable (BMCJob, BMCJobState) -> Void = { _, _ in }) -> BMCJobRunner {
         var settings = BMCJobRunner.Settings(workers: config.bmcJobWorkers)
         settings.firmwareTimeout = config.bmcFirmwareTimeout
         settings.pollInterval = config.bmcPollInterval
         settings.site = config.site
-        let secrets = secretStore, base = bmcBaseDirectory
-        return BMCJobRunner(store: store, settings: settings,
-                            access: { fleet().map { BMCJobAccess(fleet: $0, secrets: secrets, baseDirectory: base, warnings: warnings) } },
-                            logger: logger, clock: clock, recordEvent: recordEvent, finished: finished)
+        let secrets = secretStore, base = bmcBaseDirectory, clock = self.clock
+        let access: @Sendable () -> BMCJobAccess? = {
+            guard let fleet = fleet() else { return nil }
+            var access = BMCJobAccess(fleet: fleet, secrets: secrets, baseDirectory: base, warnings: warnings)
+            if admitting {
+                access.refusal = { job in JobAdmission(fleet: fleet, store: store, now: clock.now()).refusal(for: job) }
+            }
+            return access
+        }
+        return BMCJobRunner(store: store, settings: settings, access: access, logger: logger, clock: clock,
+                            recordEvent: recordEvent, finished: finished)
     }
 }

@@ -52,7 +52,7 @@ extension PostgresStore {
     }
 
     public func finishBMCJob(_ id: Int64, _ state: BMCJobState, error: String?, at: Date) throws -> Bool {
-        precondition(state == .succeeded || state == .failed, "a job ends succeeded or failed")
+        precondition([.succeeded, .failed, .cancelled].contains(state), "a job ends succeeded, failed or cancelled")
         return try pool.transaction { connection in
             let row = try connection.execute("""
                 UPDATE bmc_job SET state = $2, finished_at = $3, error = $4,
