@@ -227,8 +227,13 @@ public final class ReconcileLoop: Service, Sendable {
                 jobFleet.fleet.withLock { $0 = loaded.fleet }
                 try startJobs()
                 // Firmware and BIOS steps are queued as jobs: the apply never waits on a BMC.
+                // Each BMC request asks again: the lead may end while the apply runs.
                 let report = try reconciler.apply(result, fleet: loaded.fleet, logger: logger,
-                                                  recordEvent: { [self] in record($0) }, jobs: (store, jobs))
+                                                  recordEvent: { [self] in record($0) }, jobs: (store, jobs),
+                                                  leading: { [lock] in lock.isHeld })
+                // Lost meanwhile: what it applied is not recorded as its own; the new leader's
+                // run records its own, and this run ends as a failure.
+                guard lock.isHeld else { throw NotLeader(holder: lock.holder, scope: lock.scope) }
                 run.result = .converged
                 run.message = "\(result.plan.summary) \(report.written.count) written, \(report.removed.count) removed"
                     + (report.reloaded ? ", DHCP reloaded" : "")
@@ -265,7 +270,13 @@ public final class ReconcileLoop: Service, Sendable {
             // Nothing of this run is in force: boots keep the last applied desired state.
             lastError = String(describing: error)
             run.message = lastError!.split(separator: "\n").first.map(String.init) ?? "failed"
-            record(MachineEvent(mac: nil, at: reconciler.clock.now(), kind: "reconcile-failed", message: lastError!))
+            if role == .apply, lock is PostgresLeaderLease, !lock.isHeld {
+                // A leader deposed during its run (frozen past its lease, cut off) writes nothing
+                // more to the shared store, not even its failure: the log and status say it.
+                logger.warning("lost the lead during the run; nothing more is written: \(lastError!)")
+            } else {
+                record(MachineEvent(mac: nil, at: reconciler.clock.now(), kind: "reconcile-failed", message: lastError!))
+            }
         }
         if let counting = desired ?? self.desired {
             do {
