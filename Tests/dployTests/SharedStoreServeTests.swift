@@ -140,4 +140,85 @@ struct SharedStoreServeTests {
         #expect(try await standby.terminate() == 0)
         #expect(try await leader.terminate() == 0)
     }
+
+    /// How the database goes away: stopped (connections refused at once) or frozen (a host
+    /// that stops answering: every statement waits for its deadline).
+    enum Outage: String, CustomTestStringConvertible, Sendable {
+        case stopped, frozen
+        var testDescription: String { rawValue }
+    }
+
+    @Test("the database away for 30 s: both servers keep answering boot requests, the leader stops applying and says so, and both recover without a restart",
+          arguments: [Outage.stopped, .frozen])
+    func databaseAway(_ outage: Outage) async throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let lab = try SharedStoreLab(server: server)
+        let daemons = [try await lab.start(1), try await lab.start(2)]
+        #expect(lab.roles(daemons) == ["apply", "replica"])
+        let sites = [try lab.site(1), try lab.site(2)]
+        let web01 = "94:18:82:3a:5c:10", web01File = ServeCommandTests.ipxeFile("94:18:82:3a:5c:10")
+        func boot(_ daemon: ServeCommandTests.Daemon, mac: String? = nil) throws -> (status: Int, body: String) {
+            try serve.curl(["--max-time", "20", "http://127.0.0.1:\(daemon.port)/boot.ipxe" + (mac.map { "?mac=\($0)" } ?? "")])
+        }
+        let chain = try daemons.map { try boot($0).body }
+        #expect(chain[0] == chain[1] && chain[0].contains("chain --autofree"), "\(chain)")
+        // web-01 has never installed: it is sent to its installer (one attempt counted).
+        #expect(try boot(daemons[0], mac: web01).body.contains("debian-12/linux"))
+        let files = sites.map { $0.file(web01File) }
+
+        switch outage {
+        case .stopped: server.stop()
+        case .frozen: server.freeze()
+        }
+        let away = ContinuousClock.now
+        #expect(try await eventually(20) { lab.roles(daemons) == ["replica", "replica"] }, "\(lab.roles(daemons))")
+        let noticed = ContinuousClock.now - away
+        print("database \(outage): the leader stops leading after \(noticed)")
+        // A commit meanwhile: the leader runs, fails, and says why; nobody writes it.
+        try serve.commitMachine("web-06", mac: "94:18:82:00:00:06", in: lab.first)
+        #expect(try serve.webhook(daemons[0].port, signed: true) == 202)
+        #expect(try await eventually(30) { (try serve.status(daemons[0].port)?["lastRun"] as? [String: Any])?["result"] as? String == "failed" })
+        let status = try #require(try serve.status(daemons[0].port))
+        #expect(status["role"] as? String == "replica", "\(status)")
+        #expect((status["roleReason"] as? String)?.contains("cannot tell who leads") == true
+                || (status["roleReason"] as? String)?.contains("lost the lead") == true, "\(status)")
+
+        // Boot requests are answered all along, by both: the chain script as before; a
+        // machine's own script says to boot its disk, since what it is owed (an install, and
+        // how many attempts it had) is in the store. Never an installer on facts it cannot read.
+        var slowest = Duration.zero
+        while ContinuousClock.now - away < .seconds(30) {
+            for daemon in daemons {
+                let asked = ContinuousClock.now
+                #expect(try boot(daemon).body == chain[0])
+                let answer = try boot(daemon, mac: web01)
+                slowest = max(slowest, ContinuousClock.now - asked)
+                #expect(answer.status == 200 && answer.body.hasPrefix("#!ipxe") && answer.body.contains("the store is busy or unavailable"),
+                        "\(answer)")
+                #expect(!answer.body.contains("debian-12/linux"))
+            }
+            try await Task.sleep(for: .seconds(2))
+        }
+        print("database \(outage): slowest boot answer while away: \(slowest)")
+        #expect(sites.map { $0.file(web01File) } == files, "what each server wrote stays as it was")
+        #expect(sites.allSatisfy { $0.file(ServeCommandTests.ipxeFile("94:18:82:00:00:06")) == nil })
+
+        switch outage {
+        case .stopped: try server.start()
+        case .frozen: server.thaw()
+        }
+        let back = ContinuousClock.now
+        #expect(try await eventually(30) { lab.roles(daemons).contains("apply") }, "\(daemons.map(\.log))")
+        print("database \(outage) for 30 s: a leader again \(ContinuousClock.now - back) after it came back")
+        // Without a restart: a new commit converges on both, one of them leading.
+        try serve.commitMachine("web-07", mac: "94:18:82:00:00:07", in: lab.first)
+        for daemon in daemons { #expect(try serve.webhook(daemon.port, signed: true) == 202) }
+        #expect(try await eventually(30) {
+            sites.allSatisfy { $0.file(ServeCommandTests.ipxeFile("94:18:82:00:00:07")) != nil && $0.file(ServeCommandTests.ipxeFile("94:18:82:00:00:06")) != nil }
+        }, "\(daemons.map(\.log))")
+        #expect(lab.roles(daemons).sorted() == ["apply", "replica"])
+        #expect(try boot(daemons[1], mac: web01).body.contains("debian-12/linux"), "machines' own answers come from the store again")
+        for daemon in daemons { #expect(try await daemon.terminate() == 0, "\(daemon.log)") }
+    }
 }
