@@ -95,7 +95,7 @@ struct SharedStoreServeTests {
         for daemon in replicas { #expect(try await daemon.terminate() == 0, "\(daemon.log)") }
     }
 
-    @Test("a leader frozen past its lease in the middle of a reinstall's BMC steps wakes and sends nothing more: no power cycle, no task run, job, event or term of its own")
+    @Test("a leader frozen past its lease in the middle of a reinstall's BMC steps, a task pending, wakes and sends nothing more: no power cycle, no task run, job, event or term of its own")
     func frozenLeaderFenced() async throws {
         let lab = try SharedStoreLab()
         // bmc-a runs generation 1: a new generation is a reinstall (boot once from network, power cycle).
@@ -107,20 +107,22 @@ struct SharedStoreServeTests {
         let standby = try await lab.start(2)
         #expect(lab.roles([leader, standby]) == ["apply", "replica"])
 
-        // The reinstall's boot-once request hangs in the iLO: the leader is caught between its steps.
+        // The reinstall's boot-once request hangs in the iLO: the leader is caught between its
+        // steps, with the commit's task still to run after them.
         try lab.ilo.hold("PATCH", ILOStandIn.system)
-        try lab.commit(SharedStoreLab.bmcMachine, generation: 2, message: "reinstall bmc-a")
+        try lab.commit(SharedStoreLab.bmcMachine, generation: 2, extra: Self.task, message: "reinstall bmc-a, then power-cycle it")
         #expect(try serve.webhook(leader.port, signed: true) == 202)
         #expect(try await eventually(20) { try lab.ilo.holding() }, "\(leader.log)")
         let runs = try #require(try serve.status(leader.port)?["runs"] as? Int)
         kill(leader.process.processIdentifier, SIGSTOP)
 
-        // Past the lease the standby leads and does the reinstall's steps itself.
+        // Past the lease the standby leads and does the reinstall's steps and the task itself.
         #expect(try await eventually(15) { lab.roles([standby]) == ["apply"] }, "\(standby.log)")
-        #expect(try await eventually(10) { try lab.ilo.count("POST", ILOStandIn.reset) == 1 })
+        #expect(try await eventually(10) { try lab.ilo.count("POST", ILOStandIn.reset) == 2 })
         #expect(try await eventually(10) {
-            ((try serve.status(standby.port)?["lastRun"] as? [String: Any])?["result"] as? String) == "converged"
-        })
+            let result = (try serve.status(standby.port)?["lastRun"] as? [String: Any])?["result"] as? String
+            return try result == "converged" && lab.sql("SELECT state FROM task_run WHERE task = 'cycle-bmc-a'") == "succeeded"
+        }, "\(standby.log)")
         let before = try lab.leaderWrites()
         let sent = try lab.ilo.requests().count
         #expect(try lab.sql("SELECT term FROM leader") == "2")
@@ -134,8 +136,9 @@ struct SharedStoreServeTests {
         let after = try lab.ilo.requests().dropFirst(sent)
         #expect(!after.contains { ["POST", "PATCH"].contains($0["method"] as? String ?? "") },
                 "the woken leader changed nothing on the BMC: \(after)")
-        #expect(try lab.ilo.count("POST", ILOStandIn.reset) == 1)
+        #expect(try lab.ilo.count("POST", ILOStandIn.reset) == 2, "the standby's power cycle and its task's, no more")
         #expect(try lab.leaderWrites() == before, "no task run, BMC job, event or term written by the woken leader")
+        #expect(try lab.sql("SELECT count(*) FROM task_run") == "1")
         #expect(leader.log.contains("no longer leads"), "\(leader.log)")
         #expect(try await standby.terminate() == 0)
         #expect(try await leader.terminate() == 0)
