@@ -106,6 +106,8 @@ final class SharedStoreLab: @unchecked Sendable {
 /// Tests/DployBMCTests/Fixtures/ilo_fixture.py, an iLO 5 stand-in on 127.0.0.1 with a
 /// certificate of its own: it logs every request, and holds the ones a test asks it to
 /// (`hold`) until `release`, so a test catches dploy in the middle of a BMC request.
+/// DployBMCTests' `ILOFixture` runs the same script and talks to it through DployBMC; this one
+/// uses curl, since dployTests drives only the `dploy` binary.
 final class ILOStandIn: @unchecked Sendable {
     let folder: TemporaryFolder
     let port: Int

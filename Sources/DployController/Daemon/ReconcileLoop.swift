@@ -62,13 +62,15 @@ public final class ReconcileLoop: Service, Sendable {
         self.logger = logger
         self.jitter = jitter
         self.live = live
-        lock = reconciler.leadership(for: store)
+        let lock = reconciler.leadership(for: store)
+        self.lock = lock
         let jobFleet = self.jobFleet
         jobs = reconciler.bmcJobRunner(store: store, fleet: { jobFleet.fleet.withLock { $0 } }, logger: logger,
                                        recordEvent: { event in
                                            do { try store.record(event) } catch { logger.error("cannot record an event in the store: \(error)") }
                                        },
-                                       finished: { _, state in metrics.recordBMCJobFinished(state) })
+                                       finished: { _, state in metrics.recordBMCJobFinished(state) },
+                                       leading: { lock.isHeld })
         state = Mutex(LoopState(status: DaemonStatus(
             pid: getpid(), startedAt: reconciler.clock.now(), role: .apply, runs: 0,
             source: try? SourceStatus.read(from: reconciler.sourceStatusPath))))
