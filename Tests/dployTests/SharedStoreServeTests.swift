@@ -81,6 +81,10 @@ struct SharedStoreServeTests {
         let web05 = ServeCommandTests.ipxeFile("94:18:82:00:00:05")
         let (site2, site3) = (try lab.site(2), try lab.site(3))
         #expect(try await eventually(10) { site2.file(web05) != nil && site3.file(web05) != nil }, "both servers write the new commit")
+        // Applied once, by the leader: only a leader records what it applied.
+        #expect(try await eventually(10) {
+            try lab.sql("SELECT count(*) FROM event WHERE mac = '94:18:82:00:00:05' AND kind = 'applied'") == "1"
+        })
         #expect(try lab.ilo.count("POST", ILOStandIn.reset) == 1, "\((try? lab.ilo.requests()) ?? [])")
         #expect(try lab.sql("SELECT count(*) FROM task_run") == "1")
 
