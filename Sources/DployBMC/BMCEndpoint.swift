@@ -84,6 +84,12 @@ public struct RedfishOptions: Sendable {
     /// Log in through SessionService when the BMC offers it (one password use per
     /// connection, then a token); otherwise basic auth on every request.
     public var useSessions = true
+    /// Asked just before each request that changes the BMC (a POST or PATCH: power, boot,
+    /// virtual media, firmware, BIOS; not a session's login or logout), retries and re-reads
+    /// included: false refuses it unsent (`BMCError.Kind.notLeading`). A controller of a
+    /// shared store passes whether it still leads, so a leader that was frozen past its
+    /// lease sends nothing more when it wakes, however far into a step it was.
+    public var mayChange: (@Sendable () -> Bool)?
 
     public init() {}
 }

@@ -22,6 +22,8 @@ public struct BMCError: Error, CustomStringConvertible, Sendable, Equatable {
         case taskFailed
         /// The spec or the secret is not usable (no address, no credentials, unreadable secret).
         case configuration
+        /// Not sent: this controller no longer leads its store (`RedfishOptions.mayChange`).
+        case notLeading
     }
 
     public let kind: Kind

@@ -185,10 +185,14 @@ extension Reconciler {
     public var secretStore: SecretStore? { config.secrets.map(SecretStore.init(folder:)) }
 
     /// BMC access for applying a plan made from `fleet`; firmware progress goes to `logger`
-    /// and one event per component to `recordEvent`.
+    /// and one event per component to `recordEvent`. With `leading`, each request that
+    /// changes a BMC is sent only while it says this dploy leads (`RedfishOptions.mayChange`).
     public func bmcActions(for fleet: Fleet, warnings: BMCWarnings? = nil, logger: Logger? = nil,
-                           recordEvent: (@Sendable (MachineEvent) -> Void)? = nil) -> FleetBMC {
-        let actions = FleetBMC(fleet: fleet, secrets: secretStore, baseDirectory: bmcBaseDirectory, warnings: warnings)
+                           recordEvent: (@Sendable (MachineEvent) -> Void)? = nil,
+                           leading: (@Sendable () -> Bool)? = nil) -> FleetBMC {
+        var options = RedfishOptions()
+        options.mayChange = leading
+        let actions = FleetBMC(fleet: fleet, secrets: secretStore, baseDirectory: bmcBaseDirectory, options: options, warnings: warnings)
         actions.firmwareTimeout = config.bmcFirmwareTimeout
         actions.logger = logger
         actions.recordEvent = recordEvent

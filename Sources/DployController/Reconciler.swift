@@ -331,9 +331,12 @@ public struct Reconciler: Sendable {
     ///
     /// With `jobs` (the store and the runner that works its queue), firmware and BIOS steps
     /// are recorded as BMC jobs and the apply returns without waiting on them.
+    /// - Parameter leading: whether this dploy still leads, asked before each request that
+    ///   changes a BMC (the daemon's lead can end in the middle of an apply).
     public func apply(_ result: PlanResult, fleet: Fleet? = nil, logger: Logger? = nil,
                       recordEvent: (@Sendable (MachineEvent) -> Void)? = nil,
-                      jobs: (store: any Store, runner: BMCJobRunner?)? = nil) throws -> Applier.Report {
+                      jobs: (store: any Store, runner: BMCJobRunner?)? = nil,
+                      leading: (@Sendable () -> Bool)? = nil) throws -> Applier.Report {
         if config.mode == .planOnly { throw ReconcileError.planOnly(configPath, "mode: plan-only") }
         if config.suspend { throw ReconcileError.planOnly(configPath, "suspend: true") }
         // Installers rendered without the key would call back with no token, be refused, and
@@ -344,7 +347,7 @@ public struct Reconciler: Sendable {
         let report: Applier.Report
         do {
             report = try Applier(folders: try folders, check: check, dhcpConfig: dhcpConfig)
-                .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent) },
+                .apply(result, bmc: fleet.map { bmcActions(for: $0, logger: logger, recordEvent: recordEvent, leading: leading) },
                        jobs: jobs.flatMap { jobs in fleet.map { StoreJobQueue(store: jobs.store, runner: jobs.runner, fleet: $0, site: config.site, clock: clock) } })
         } catch {
             // Which files it changed before failing is not known: look at all of them next time.

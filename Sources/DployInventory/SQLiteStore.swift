@@ -283,7 +283,7 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         case .corruptRow(let table, let key, let reason):
             "the store's \(table) row '\(key)' cannot be read: \(reason); restore the store from a backup (dploy store backup) or delete the row"
         case .postgres(let state, let message): "PostgreSQL refused a statement (SQLSTATE \(state)): \(message)"
-        case .notEmpty(let store): "\(store) already holds machines, events, BMC readings or task runs; a copy goes into an empty store only"
+        case .notEmpty(let store): "\(store) already holds machines, events, BMC readings, task runs, BMC jobs or a shared secret; a copy goes into an empty store only"
         case .notLeader(let reason): "refused a write only the leader may make: \(reason)"
         case .copyDiffers(let row): "the copy read back differs from its source at the \(row); the destination is not to be used"
         }

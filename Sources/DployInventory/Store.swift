@@ -122,8 +122,13 @@ public protocol Store: Sendable {
 
     /// Every row, in key order, read in one transaction (`dploy store copy`).
     func snapshot() throws -> StoreSnapshot
+    /// The secret `name` the store's controllers share (the install callbacks' key):
+    /// `proposal` when none is stored yet, else the one stored first, also when two
+    /// controllers propose at once.
+    func sharedSecret(_ name: String, proposing proposal: [UInt8]) throws -> [UInt8]
     /// Writes every row of `snapshot`, keeping their ids, into this store, which must hold no
-    /// machine, event, BMC reading or task run (`StoreError.notEmpty`); all or nothing.
+    /// machine, event, BMC reading, task run, BMC job or shared secret (`StoreError.notEmpty`);
+    /// all or nothing.
     func load(_ snapshot: StoreSnapshot) throws
 }
 

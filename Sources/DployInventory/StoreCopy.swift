@@ -10,11 +10,17 @@ public struct StoreSnapshot: Equatable, Sendable {
     var events: [EventRow] = []
     var bmcReadings: [BMCReadingRow] = []
     var taskRuns: [TaskRunRow] = []
+    var bmcJobs: [BMCJobRow] = []
+    var rolloutResumes: [RolloutResumeRow] = []
+    /// The install callbacks' key of a shared store: without it a copy's controllers would
+    /// make a new one and refuse the tokens already handed out to installers.
+    var sharedSecrets: [SharedSecretRow] = []
 
     /// Rows per table, as `dploy store copy` reports them.
     public var counts: [(table: String, rows: Int)] {
         [("machine", machines.count), ("hardware", hardware.count), ("install", installs.count), ("event", events.count),
-         ("bmcReading", bmcReadings.count), ("taskRun", taskRuns.count)]
+         ("bmcReading", bmcReadings.count), ("taskRun", taskRuns.count), ("bmcJob", bmcJobs.count),
+         ("rolloutResume", rolloutResumes.count), ("sharedSecret", sharedSecrets.count)]
     }
 
     /// The first row that differs from `source`'s, named by table and key; nil when none does.
@@ -32,6 +38,10 @@ public struct StoreSnapshot: Equatable, Sendable {
             ?? compare("event", events, source.events, key: { "\($0.id ?? 0)" })
             ?? compare("bmcReading", bmcReadings, source.bmcReadings, key: \.mac)
             ?? compare("taskRun", taskRuns, source.taskRuns, key: { "\($0.task) \($0.machine)" })
+            ?? compare("bmcJob", bmcJobs, source.bmcJobs, key: { "\($0.id ?? 0)" })
+            ?? compare("rolloutResume", rolloutResumes, source.rolloutResumes, key: \.name)
+            // Named, never shown: the value is a key.
+            ?? compare("sharedSecret", sharedSecrets, source.sharedSecrets, key: \.name)
     }
 }
 

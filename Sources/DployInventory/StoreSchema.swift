@@ -136,6 +136,16 @@ enum StoreSchema {
                 t.column("finishedAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v7: shared secrets") { db in
+            // What a PostgreSQL store's controllers share (the install callbacks' key), kept
+            // here when such a store is backed up or copied to SQLite, so that copying it back
+            // gives its controllers the same key and the tokens handed out stay good. An SQLite
+            // controller's own key stays in STATE/callback.key.
+            try db.create(table: "sharedSecret") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .text).notNull()
+            }
+        }
         return migrator
     }()
 

@@ -3,6 +3,7 @@ import DployConfig
 import DploySpec
 import DployTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// Against Fixtures/ilo_fixture.py, which replays recorded iLO 5 documents (and an iLO 6
@@ -193,6 +194,25 @@ struct ILOFixtureTests {
         #expect(try await client.setPower(.off).resetType == "ForceOff")
         #expect(try await client.power() == .off)
         #expect(try await client.setPower(.cycle).resetType == "On", "a cycle of a machine that is off turns it on")
+    }
+
+    @Test("mayChange false: power and boot requests are refused unsent, by name; reads go on")
+    func mayChangeGate() async throws {
+        let ilo = try ILOFixture()
+        let leading = Mutex(true)
+        var options = quickOptions()
+        options.mayChange = { leading.withLock { $0 } }
+        let driver = BMCDriver(endpoint: try ilo.endpoint(), options: options)
+        #expect(try driver.setPower(.cycle).resetType == "ForceRestart")
+        leading.withLock { $0 = false }
+        let power = #expect(throws: BMCError.self) { try driver.setPower(.off) }
+        #expect(power?.kind == .notLeading)
+        #expect(power?.description.contains("not sent (off (ForceOff)): this dploy no longer leads its store") == true, "\(power.map(String.init(describing:)) ?? "")")
+        let boot = #expect(throws: BMCError.self) { try driver.bootOnce(from: .pxe) }
+        #expect(boot?.kind == .notLeading)
+        #expect(try driver.power() == .on, "reads are not gated")
+        let changes = try await ilo.requests().filter { ["POST", "PATCH"].contains($0["method"]?.string ?? "") && !($0["path"]?.string ?? "").lowercased().contains("sessions") }
+        #expect(changes.count == 1, "only the reset sent while leading: \(changes)")
     }
 }
 

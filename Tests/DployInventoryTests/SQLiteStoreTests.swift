@@ -54,7 +54,26 @@ struct SQLiteStoreTests {
         let reading = try #require(try store.bmcReadings()[web01])
         #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.error == "198.18.0.121: unreachable")
         #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings", "v3: task runs",
-                                         "v4: hardware changes, firmware readings", "v5: bmc jobs", "v6: sites"])
+                                         "v4: hardware changes, firmware readings", "v5: bmc jobs", "v6: sites", "v7: shared secrets"])
+    }
+
+    @Test("a v5 store migrates to sites and shared secrets, keeping its BMC jobs, now of the default site")
+    func migratesFromV5() throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let v5 = try DatabaseQueue(path: path)
+        try StoreSchema.migrator.migrate(v5, upTo: "v5: bmc jobs")
+        try v5.write { db in
+            try db.execute(sql: """
+                INSERT INTO bmcJob (machine, kind, step, payload, state, createdAt) VALUES ('web-01', 'bios', 'bios', '{}', 'queued', ?)
+                """, arguments: [t0])
+        }
+        try v5.close()
+        #expect(throws: StoreError.self, "a reader refuses the old version") { try SQLiteStore(path: path, readOnly: true) }
+        let store = try SQLiteStore(path: path)
+        #expect(try store.bmcJobs(states: [.queued], machine: "web-01", limit: 5).map(\.site) == ["default"])
+        #expect(try store.sharedSecret("callback-key", proposing: [1, 2]) == [1, 2])
+        #expect(try store.sharedSecret("callback-key", proposing: [3, 4]) == [1, 2], "the first one stored stays")
     }
 
     @Test("a v2 store migrates to task runs, keeping its machines")

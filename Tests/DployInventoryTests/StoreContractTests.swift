@@ -321,13 +321,36 @@ enum StoreContract {
         _ = try store.startTaskRun(TaskRun(key: key, mac: web01, action: .ssh, state: .running, startedAt: t0, deadline: t0 + 60))
         _ = try store.finishTaskRun(key, .failed("exit 1", exitCode: 1, output: "nope"), at: t0 + 5)
         try store.forgetMachine(MACAddress("94:18:82:00:00:01")!, reason: "test", at: t0 + 300)
+        // A flash done, one being followed (its tracking in the row), one queued behind it.
+        let done = try #require(try store.enqueueBMCJob(job("web-01", "firmware System ROM 2.90")))
+        _ = try store.claimBMCJob(site: "default", at: t0 + 400)
+        _ = try store.updateBMCJob(done.id, BMCJobUpdate(submittedAt: t0 + 401, tracking: "task:/redfish/v1/TaskService/Tasks/1"))
+        _ = try store.finishBMCJob(done.id, .succeeded, error: nil, at: t0 + 460)
+        let running = try #require(try store.enqueueBMCJob(job("web-02", "firmware iLO 5 3.08")))
+        _ = try store.enqueueBMCJob(job("web-02", "bios", kind: .bios))
+        _ = try store.claimBMCJob(site: "default", at: t0 + 500)
+        _ = try store.updateBMCJob(running.id, BMCJobUpdate(submittedAt: t0 + 501, tracking: "ilo5", status: "Writing", percent: 40))
+        var london = job("lon-web-01", "bios", kind: .bios)
+        london.site = "lon"
+        _ = try store.enqueueBMCJob(london)
+        try store.resumeRollout("gen10-2026-10", at: t0 + 600)
+        _ = try store.sharedSecret("callback-key", proposing: Array(repeating: 7, count: 32))
     }
 
     static func copiesRowByRow(_ subject: StoreUnderTest, into other: StoreUnderTest) throws {
         try fill(subject.store)
         let copied = try StoreCopy.copy(from: subject.store, to: other.store)
-        #expect(copied.counts.map(\.rows) == [20, 19, 19, copied.events.count, 1, 1] && copied.events.count > 60)
+        #expect(copied.counts.map(\.rows) == [20, 19, 19, copied.events.count, 1, 1, 4, 1, 1] && copied.events.count > 60)
         #expect(try other.store.snapshot() == subject.store.snapshot())
+        // The jobs as the workers and the planner read them: a new runner follows the running
+        // flash from its tracking, and the copy's controllers sign callbacks with the same key.
+        #expect(try other.store.bmcJobs(states: nil, machine: nil, limit: 10) == subject.store.bmcJobs(states: nil, machine: nil, limit: 10))
+        #expect(try other.store.bmcJobs(states: [.running], machine: nil, limit: 10).map(\.tracking) == ["ilo5"])
+        #expect(try other.store.bmcJobs(states: [.queued], machine: "lon-web-01", limit: 10).map(\.site) == ["lon"], "a job keeps its site")
+        #expect(try other.store.rolloutResumes() == ["gen10-2026-10": t0 + 600])
+        #expect(try other.store.sharedSecret("callback-key", proposing: Array(repeating: 9, count: 32)) == Array(repeating: 7, count: 32))
+        // A new job goes after the copied ones too.
+        #expect(try #require(try other.store.enqueueBMCJob(job("web-03", "bios", kind: .bios))).id == 5)
         #expect(try other.store.machines() == subject.store.machines())
         #expect(try other.store.events(for: nil, limit: 5) == subject.store.events(for: nil, limit: 5))
         // New rows go after the copied ones: ids were moved past the highest copied.

@@ -75,7 +75,7 @@ final class RedfishConnection {
     }
 
     func send(_ method: HTTPRequest.Method, _ path: String, body: JSONValue?, ifMatch: String? = nil, doing: String) throws -> Response {
-        try check(try authorized(method, path, body: body, ifMatch: ifMatch), doing: doing)
+        try check(try authorized(method, path, body: body, ifMatch: ifMatch, changing: doing), doing: doing)
     }
 
     /// Logs out of the session, if there is one. Best effort: a BMC that is gone has
@@ -89,17 +89,19 @@ final class RedfishConnection {
 
     // MARK: Authentication
 
+    /// - Parameter changing: what a request that changes the BMC does, for `options.mayChange`
+    ///   to refuse by name; nil for reads and the session's own requests.
     private func authorized(_ method: HTTPRequest.Method, _ path: String, body: JSONValue?, ifMatch: String?,
-                            relogin: Bool = true) throws -> Response {
+                            relogin: Bool = true, changing: String? = nil) throws -> Response {
         try authenticate()
         var response = try exchange(method, path, body: body, headers: ifMatch.map { ["If-Match: \($0)"] } ?? [],
-                                    basicAuth: { if case .basic = auth { true } else { false } }())
+                                    basicAuth: { if case .basic = auth { true } else { false } }(), changing: changing)
         if response.status == 401, relogin, case .session = auth {
             // The session expired (iLO drops idle sessions after 30 minutes): log in again, once.
             auth = .unknown
             try authenticate()
             response = try exchange(method, path, body: body, headers: ifMatch.map { ["If-Match: \($0)"] } ?? [],
-                                    basicAuth: { if case .basic = auth { true } else { false } }())
+                                    basicAuth: { if case .basic = auth { true } else { false } }(), changing: changing)
         }
         if response.status == 401 {
             throw error(.unauthorized, "the BMC refused user '\(endpoint.username)' (HTTP 401); check the password in the machine's credentials secret", status: 401)
@@ -146,7 +148,7 @@ final class RedfishConnection {
     // MARK: One request, with retries
 
     private func exchange(_ method: HTTPRequest.Method, _ path: String, body: JSONValue?, headers: [String],
-                          basicAuth: Bool) throws -> Response {
+                          basicAuth: Bool, changing: String? = nil) throws -> Response {
         var request = HTTPRequest(method: method, url: endpoint.baseURL + (path.hasPrefix("/") ? path : "/" + path),
                                   headers: headers, body: body?.serialized())
         if case .session(let token, _) = auth { request.headers.append("X-Auth-Token: \(token)") }
@@ -154,6 +156,11 @@ final class RedfishConnection {
         var attempt = 0
         while true {
             attempt += 1
+            // Asked before every try, not once per step: a process that was frozen between
+            // two tries may have been replaced meanwhile.
+            if let changing, let mayChange = options.mayChange, !mayChange() {
+                throw self.error(.notLeading, "not sent (\(changing)): this dploy no longer leads its store; the new leader does it")
+            }
             let answer: HTTPResponse
             do {
                 answer = try curl.perform(request, tls: endpoint.tls, connectTimeout: options.connectTimeout, timeout: options.timeout)

@@ -64,7 +64,8 @@ public final class ReconcileLoop: Service, Sendable {
         self.logger = logger
         self.jitter = jitter
         self.live = live
-        lock = reconciler.leadership(for: store)
+        let lock = reconciler.leadership(for: store)
+        self.lock = lock
         let watch = BMCWatch(reconciler: reconciler, interval: reconciler.config.interval) { observations, macs in
             metrics.bmcRequests.increment(by: Int64(observations.count))
             metrics.bmcErrors.increment(by: Int64(observations.count { $0.error != nil }))
@@ -86,7 +87,8 @@ public final class ReconcileLoop: Service, Sendable {
                                            metrics.recordBMCJobFinished(state)
                                            // Its BMC says what the job did once it is read again.
                                            watch.actedOn([job.machine])
-                                       })
+                                       },
+                                       leading: { lock.isHeld })
         state = Mutex(LoopState(status: DaemonStatus(
             pid: getpid(), startedAt: reconciler.clock.now(), role: .apply, runs: 0,
             source: try? SourceStatus.read(from: reconciler.sourceStatusPath))))
@@ -240,8 +242,13 @@ public final class ReconcileLoop: Service, Sendable {
                 jobFleet.fleet.withLock { $0 = loaded.fleet }
                 try startJobs()
                 // Firmware and BIOS steps are queued as jobs: the apply never waits on a BMC.
+                // Each BMC request asks again: the lead may end while the apply runs.
                 let report = try reconciler.apply(result, fleet: loaded.fleet, logger: logger,
-                                                  recordEvent: { [self] in record($0) }, jobs: (store, jobs))
+                                                  recordEvent: { [self] in record($0) }, jobs: (store, jobs),
+                                                  leading: { [lock] in lock.isHeld })
+                // Lost meanwhile: what it applied is not recorded as its own; the new leader's
+                // run records its own, and this run ends as a failure.
+                guard lock.isHeld else { throw NotLeader(holder: lock.holder, scope: lock.scope) }
                 run.result = .converged
                 run.message = "\(result.plan.summary) \(report.written.count) written, \(report.removed.count) removed"
                     + (report.reloaded ? ", DHCP reloaded" : "")
@@ -282,7 +289,13 @@ public final class ReconcileLoop: Service, Sendable {
             // Nothing of this run is in force: boots keep the last applied desired state.
             lastError = String(describing: error)
             run.message = lastError!.split(separator: "\n").first.map(String.init) ?? "failed"
-            record(MachineEvent(mac: nil, at: reconciler.clock.now(), kind: "reconcile-failed", message: lastError!))
+            if role == .apply, lock is PostgresLeaderLease, !lock.isHeld {
+                // A leader deposed during its run (frozen past its lease, cut off) writes nothing
+                // more to the shared store, not even its failure: the log and status say it.
+                logger.warning("lost the lead during the run; nothing more is written: \(lastError!)")
+            } else {
+                record(MachineEvent(mac: nil, at: reconciler.clock.now(), kind: "reconcile-failed", message: lastError!))
+            }
         }
         if let counting = desired ?? self.desired {
             do {

@@ -40,14 +40,18 @@ struct StoreJobQueue: BMCJobQueue {
 extension Reconciler {
     /// The worker pool for this controller's BMC jobs (`bmc.jobWorkers` threads, the
     /// config's firmware timeout), finding BMCs through `fleet` (the desired state in force)
-    /// and the secrets folder. Not started: the caller starts it once it may write.
+    /// and the secrets folder. Not started: the caller starts it once it may write. With
+    /// `leading`, each request that changes a BMC is sent only while it says this dploy leads
+    /// (a job's right to send is fenced in the store, but a worker frozen after that must not use it).
     /// - Parameter admitting: whether each job is checked again when a worker takes it
     ///   (`JobAdmission`): the daemon's runner, whose queue outlives the plan that filled it.
     public func bmcJobRunner(store: any Store, fleet: @escaping @Sendable () -> Fleet?, logger: Logger, warnings: BMCWarnings? = nil,
                              admitting: Bool = false,
                              recordEvent: @escaping @Sendable (MachineEvent) -> Void = { _ in },
-                             finished: @escaping @Sendable (BMCJob, BMCJobState) -> Void = { _, _ in }) -> BMCJobRunner {
+                             finished: @escaping @Sendable (BMCJob, BMCJobState) -> Void = { _, _ in },
+                             leading: (@Sendable () -> Bool)? = nil) -> BMCJobRunner {
         var settings = BMCJobRunner.Settings(workers: config.bmcJobWorkers)
+        settings.redfish.mayChange = leading
         settings.firmwareTimeout = config.bmcFirmwareTimeout
         settings.pollInterval = config.bmcPollInterval
         settings.site = config.site

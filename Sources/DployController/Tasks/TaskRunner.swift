@@ -145,7 +145,7 @@ public struct TaskRunner: Sendable {
         }
         let outcome: TaskRunOutcome?
         do {
-            outcome = try execute(task, on: machine, key: key)
+            outcome = try execute(task, on: machine, key: key, stop: stop)
         } catch {
             outcome = .failed(String(describing: error))
         }
@@ -165,13 +165,13 @@ public struct TaskRunner: Sendable {
     }
 
     /// Does the action. nil for a run that goes on after this returns (imaging).
-    func execute(_ task: TaskDefinition, on machine: Machine, key: TaskRunKey) throws -> TaskRunOutcome? {
+    func execute(_ task: TaskDefinition, on machine: Machine, key: TaskRunKey, stop: StopSignal = StopSignal()) throws -> TaskRunOutcome? {
         switch task.action {
         case .ssh(let command, let user, let credentials, let hostKey, let port):
             return try runSSH(command, user: user, credentials: credentials, hostKey: hostKey, port: port, on: machine,
                               timeout: task.timeout)
         case .power(let action):
-            let result = try bmc(machine).setPower(action)
+            let result = try bmc(machine, stop: stop).setPower(action)
             return TaskRunOutcome(state: .succeeded, output: "power \(action.rawValue): \(result)")
         case .rediscover:
             guard settings.discoveryConfigured else {
@@ -183,19 +183,24 @@ public struct TaskRunner: Sendable {
             guard settings.imagingConfigured else {
                 return .failed("the controller config has no 'imaging' (the kernel and initrd of the imaging environment)")
             }
-            let driver = try bmc(machine)
+            let driver = try bmc(machine, stop: stop)
             try driver.bootOnce(from: .pxe)
             try driver.setPower(.cycle)
             return nil
         }
     }
 
-    /// The machine's BMC, with its effective settings (group defaults applied).
-    func bmc(_ machine: Machine) throws -> BMCDriver {
+    /// The machine's BMC, with its effective settings (group defaults applied). Each request
+    /// that changes it is sent only while this dploy leads (`stop.isLeading`): the run's row
+    /// was written under the lead, but a process frozen after that must not act on it.
+    func bmc(_ machine: Machine, stop: StopSignal = StopSignal()) throws -> BMCDriver {
         guard let bmc = resolver.resolve(machine).settings.bmc else {
             throw BMCError(.configuration, address: "(none)", "machine '\(machine.name)' has no 'spec.bmc'")
         }
-        return BMCDriver(endpoint: try BMCEndpoint.from(bmc, secrets: settings.secrets, baseDirectory: settings.bmcBaseDirectory))
+        var options = RedfishOptions()
+        options.mayChange = { stop.isLeading }
+        return BMCDriver(endpoint: try BMCEndpoint.from(bmc, secrets: settings.secrets, baseDirectory: settings.bmcBaseDirectory),
+                         options: options)
     }
 
     /// `task runs: 3 succeeded, 1 running`: what a reconcile's task runs came to.

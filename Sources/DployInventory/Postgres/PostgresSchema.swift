@@ -86,7 +86,7 @@ enum PostgresSchema {
             """),
         ("p2: shared secrets", """
             -- What every controller of the store must hold alike (the install callbacks' key).
-            -- Not copied by dploy store copy or backup: a new store makes its own.
+            -- Copied by dploy store copy and backup, so a copy's controllers keep the key.
             CREATE TABLE shared_secret (
                 name text PRIMARY KEY,
                 value text NOT NULL

@@ -23,6 +23,15 @@ extension PostgresStore {
                 run.id = row["id"].flatMap { Int64($0) }
                 return run
             }
+            snapshot.bmcJobs = try connection.execute("SELECT * FROM bmc_job ORDER BY id").all.map { BMCJobRow(try Self.bmcJob($0)) }
+            snapshot.rolloutResumes = try connection.execute("SELECT * FROM rollout_resume ORDER BY name").all.map { row in
+                RolloutResumeRow(name: try row.required("name", table: "rollout_resume", key: row["name"] ?? ""),
+                                 resumedAt: try row.requiredDate("resumed_at", table: "rollout_resume", key: row["name"] ?? ""))
+            }
+            snapshot.sharedSecrets = try connection.execute("SELECT * FROM shared_secret ORDER BY name").all.map { row in
+                SharedSecretRow(name: try row.required("name", table: "shared_secret", key: row["name"] ?? ""),
+                                value: try row.required("value", table: "shared_secret", key: row["name"] ?? ""))
+            }
             return snapshot
         }
     }
@@ -31,7 +40,7 @@ extension PostgresStore {
         try pool.transaction { connection in
             let rows = try connection.execute("""
                 SELECT (SELECT COUNT(*) FROM machine) + (SELECT COUNT(*) FROM event) + (SELECT COUNT(*) FROM bmc_reading)
-                     + (SELECT COUNT(*) FROM task_run) AS rows
+                     + (SELECT COUNT(*) FROM task_run) + (SELECT COUNT(*) FROM bmc_job) + (SELECT COUNT(*) FROM shared_secret) AS rows
                 """).first?.int("rows") ?? 0
             guard rows == 0 else { throw StoreError.notEmpty(location) }
             for row in snapshot.machines {
@@ -68,7 +77,21 @@ extension PostgresStore {
                     """, [row.id, row.task, row.revision, row.machine, row.mac, row.action.rawValue, row.state.rawValue,
                           row.startedAt, row.finishedAt, row.deadline, row.exitCode, row.output, row.error])
             }
-            for table in ["install", "event", "task_run"] {
+            for row in snapshot.bmcJobs {
+                try connection.execute("""
+                    INSERT INTO bmc_job (id, machine, mac, kind, step, payload, state, created_at, started_at, submitted_at,
+                                         finished_at, tracking, status, percent, error, site) OVERRIDING SYSTEM VALUE
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                    """, [row.id, row.machine, row.mac, row.kind.rawValue, row.step, row.payload, row.state.rawValue, row.createdAt,
+                          row.startedAt, row.submittedAt, row.finishedAt, row.tracking, row.status, row.percent, row.error, row.site])
+            }
+            for row in snapshot.rolloutResumes {
+                try connection.execute("INSERT INTO rollout_resume (name, resumed_at) VALUES ($1, $2)", [row.name, row.resumedAt])
+            }
+            for row in snapshot.sharedSecrets {
+                try connection.execute("INSERT INTO shared_secret (name, value) VALUES ($1, $2)", [row.name, row.value])
+            }
+            for table in ["install", "event", "task_run", "bmc_job"] {
                 try connection.execute("""
                     SELECT setval(pg_get_serial_sequence('\(table)', 'id'), GREATEST((SELECT MAX(id) FROM \(table)), 1),
                                   (SELECT MAX(id) FROM \(table)) IS NOT NULL)

@@ -12,7 +12,9 @@ its ETag (else 412), a reboot (/_fixture/reboot) makes the pending values curren
 /_fixture/bios-drop removes a field of either (a BMC without Attributes or a settings object).
 
 Listens on 127.0.0.1 only, on the port given (0: any free one, printed as "PORT n").
-Control endpoints under /_fixture/ let a test read what happened and arrange faults.
+Control endpoints under /_fixture/ let a test read what happened and arrange faults;
+/_fixture/hold makes the next requests of a method and path wait (logged with "held") until
+/_fixture/release, so a test can catch a client in the middle of a request.
 
 With --count N it is N iLOs in one process, each on a port of its own with its own state
 (printed as "PORTS p1 p2 ..."), for tests of many BMCs; /_fixture/all-logs on any of them
@@ -83,6 +85,9 @@ class State:
         self.tokens = {}
         self.log = []
         self.fail_next = []
+        # /_fixture/hold: the next `count` requests of a method and path wait for /_fixture/release.
+        self.holds = []
+        self.released = threading.Event()
         self.update = None  # iLO 5: states still to show; iLO 6: the task
         self.update_seconds = args.update_seconds
         self.flash_to = args.flash_to.split("=", 1) if args.flash_to else None
@@ -186,17 +191,31 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         path = norm(self.path)
         body = self.body() if method in ("POST", "PATCH") else None
+        held = None
         with st.lock:
             if not path.startswith("/_fixture"):
-                st.log.append({"method": method, "path": self.path, "t": time.monotonic(),
-                               "token": bool(self.headers.get("X-Auth-Token")),
-                               "basic": self.headers.get("Authorization", "").startswith("Basic "),
-                               "ifMatch": self.headers.get("If-Match"),
-                               "body": body if method == "PATCH" else None})
+                entry = {"method": method, "path": self.path, "t": time.monotonic(),
+                         "token": bool(self.headers.get("X-Auth-Token")),
+                         "basic": self.headers.get("Authorization", "").startswith("Basic "),
+                         "ifMatch": self.headers.get("If-Match"),
+                         "body": body if method == "PATCH" else None}
+                st.log.append(entry)
                 if st.fail_next:
                     status, retry_after = st.fail_next.pop(0)
                     return self.send(status, ilo_error("iLO.2.8.ServiceUnavailable"),
                                      {"Retry-After": str(retry_after)} if retry_after is not None else {})
+                for hold in st.holds:
+                    if hold["count"] > 0 and hold["method"] == method and norm(hold["path"]) == path:
+                        hold["count"] -= 1
+                        entry["held"] = True
+                        held = st.released
+                        break
+            if held is None:
+                return self.route(method, path, body)
+        # Logged as it arrived, answered only after /_fixture/release: the caller is caught
+        # in the middle of its request (outside the lock, so other requests go on).
+        held.wait()
+        with st.lock:
             return self.route(method, path, body)
 
     def do_GET(self):
@@ -230,6 +249,16 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_fixture/fail-updates":
             # This iLO's flashes from now on end in Error (a bad flash part, a refused image).
             st.fail_updates = True
+            return self.send(204)
+        if path == "/_fixture/hold":
+            # {"method": "POST", "path": "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset", "count": 1}
+            if st.released.is_set():
+                st.released = threading.Event()
+            st.holds.append({"method": body["method"], "path": body["path"], "count": body.get("count", 1)})
+            return self.send(204)
+        if path == "/_fixture/release":
+            st.holds = []
+            st.released.set()
             return self.send(204)
         if path == "/_fixture/expire-sessions":
             st.tokens.clear()
