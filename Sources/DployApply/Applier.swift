@@ -42,10 +42,8 @@ public struct Applier: Sendable {
     /// and the DHCP configuration they rely on are in place, and only when `bmc` is given;
     /// without it a plan with BMC steps changes nothing and says so.
     ///
-    /// With `jobs`, firmware and BIOS steps are recorded as jobs there instead of run (in
-    /// plan order, which the workers keep per machine), and a machine's other BMC steps after
-    /// its first job wait for a later plan: its steps stay in order without this apply
-    /// waiting on any BMC.
+    /// With `jobs`, BMC steps (`Action.jobStep`) are recorded as jobs there instead of run,
+    /// in plan order, which the workers keep per machine: this apply waits on no BMC.
     public func apply(_ result: PlanResult, bmc: (any BMCActions)? = nil, jobs: (any BMCJobQueue)? = nil) throws -> Report {
         let actions = result.plan.actions
         let bmcMachines = bmc != nil ? [] : Set(actions.filter(\.needsBMC).compactMap(\.machine))

@@ -329,8 +329,8 @@ public struct Reconciler: Sendable {
     /// run through each machine's BMC; without it, a plan with BMC steps is refused. Firmware
     /// progress goes to `logger`, one event per firmware component to `recordEvent`.
     ///
-    /// With `jobs` (the store and the runner that works its queue), firmware and BIOS steps
-    /// are recorded as BMC jobs and the apply returns without waiting on them.
+    /// With `jobs` (the store and the runner that works its queue), BMC steps are recorded as
+    /// BMC jobs and the apply returns without waiting on them.
     /// - Parameter leading: whether this dploy still leads, asked before each request that
     ///   changes a BMC (the daemon's lead can end in the middle of an apply).
     public func apply(_ result: PlanResult, fleet: Fleet? = nil, logger: Logger? = nil,

@@ -75,6 +75,9 @@ public struct BMCJob: Hashable, Sendable {
 
 public enum BMCJobKind: String, Codable, Hashable, Sendable, CaseIterable {
     case firmware, bios
+    /// A one-time network boot, or a power step (on, off, cycle): short, but a cycle sent
+    /// twice resets a machine mid-POST, so it too is recorded before it is sent.
+    case boot, power
 }
 
 public enum BMCJobState: String, Codable, Hashable, Sendable, CaseIterable {

@@ -4,14 +4,31 @@ import Foundation
 
 /// Which plan steps become BMC jobs, and how the planner weighs the jobs already recorded.
 extension Action {
-    /// The job a step becomes: firmware flashes and BIOS writes (long, or followed by a
-    /// reboot the machine takes later), named so that the same step gets the same name on
-    /// every plan (`firmware iLO 5 3.08`, `bios`); nil for the steps apply runs itself.
+    /// The job a step becomes: every BMC step (a flash, a BIOS write, a boot-once, a power
+    /// step), named so that the same step gets the same name on every plan (`firmware iLO 5
+    /// 3.08`, `bios`, `power on`); a reinstall's boot-once and cycle are named by their
+    /// generation (`start the reinstall of generation 3: power cycle`), so each generation
+    /// is started once. nil for the steps apply runs itself (files, DHCP).
     public var jobStep: (kind: BMCJobKind, step: String)? {
         switch self {
         case .updateFirmware(_, let target, _): (.firmware, "firmware \(target.component) \(target.version)")
         case .setBIOSAttributes: (.bios, "bios")
-        case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP, .bootOnceFromNetwork, .power: nil
+        case .bootOnceFromNetwork(_, let reason): (.boot, Self.stepName("boot once from network", reason))
+        case .power(_, let power, let reason): (.power, Self.stepName("power \(power.rawValue)", reason))
+        case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP: nil
+        }
+    }
+
+    private static func stepName(_ what: String, _ reason: Reason) -> String {
+        reason.code == .generationBehind ? "\(reason.message): \(what)" : what
+    }
+
+    /// Whether this step starts a reinstall (a boot-once or power cycle planned because the
+    /// installed generation is behind): done once per generation.
+    var startsReinstall: Bool {
+        switch self {
+        case .bootOnceFromNetwork(_, let reason), .power(_, _, let reason): reason.code == .generationBehind
+        default: false
         }
     }
 
@@ -36,6 +53,8 @@ extension Action {
 ///   on its own, nor one whose job succeeded while the inventory still shows the old
 ///   version: a flash is not something to repeat every interval. BIOS writes are cheap and
 ///   harmless to repeat, and are planned again while they drift;
+/// - a reinstall's boot-once and power cycle are sent once per generation: done, the plan
+///   waits for the machine to boot its installer; failed, until `dploy jobs retry`;
 /// - a step whose job was cancelled (not allowed when a worker took it) is planned again;
 /// - while any job of the machine is active, its boot-once and power steps wait: no reset in
 ///   the middle of a flash, and BIOS settings are pending before a reinstall's reboot.
@@ -51,6 +70,20 @@ enum BMCJobGate {
             if job.state.isActive {
                 reasons.append(Reason(.bmcJobActive, "\(step): \(job.progressText) (job \(job.id))"))
                 return true
+            }
+            if action.startsReinstall {
+                switch job.state {
+                case .succeeded:
+                    notes.append(Reason(.reinstallStarted, "\(machine): \(step): done by job \(job.id); waiting for the machine to "
+                                        + "network-boot its installer (not sent again for this generation: a reset mid-POST would start over)"))
+                    return true
+                case .failed, .skipped:
+                    notes.append(Reason(.bmcJobFailed, "\(machine): \(step): job \(job.id) \(job.progressText); "
+                                        + "not sent again for this generation until `dploy jobs retry \(job.id)`"))
+                    return true
+                case .queued, .running, .cancelled:
+                    return false
+                }
             }
             guard kind == .firmware else { return false }
             switch job.state {

@@ -381,7 +381,7 @@ public enum Planner {
             let behind = Reason(.generationBehind, "reinstall: generation \(installed) → \(machine.generation) (profile \(profile.name))")
             reasons.append(behind)
             if machine.settings.bmc?.address != nil {
-                let start = Reason(.generationBehind, "start the reinstall")
+                let start = Reason(.generationBehind, "start the reinstall of generation \(machine.generation)")
                 actions.append(.bootOnceFromNetwork(machine: machine.name, reason: start))
                 actions.append(.power(machine: machine.name, .cycle, reason: start))
             } else {

@@ -83,6 +83,8 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case firmwareFlashed
         /// Its power and boot steps wait for its BMC job: no reset while firmware is flashed or BIOS settings are written.
         case waitsForBMCJob
+        /// The boot-once or power cycle that starts this generation's reinstall was sent: not sent again while the machine boots.
+        case reinstallStarted
         /// A phase of a baseline's rollout (canaries, a wave): its machines and where it stands or when it starts.
         case rolloutPhase
         /// A rollout failed more flashes than its `maxFailures`: nothing more starts until `dploy rollout resume` or a baseline change.

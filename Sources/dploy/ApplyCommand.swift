@@ -110,7 +110,7 @@ struct ApplyCommand: ParsableCommand {
         do {
             let reconciler = try config.reconciler()
             let logger = Logger(label: "dploy.apply")
-            // Firmware and BIOS steps are BMC jobs, as in the daemon: recorded in the store
+            // BMC steps are jobs, as in the daemon: recorded in the store
             // first, run by the worker pool, which this command then waits for (and which
             // resumes jobs an interrupted apply or daemon left running). Progress is logged.
             let needsJobs = result.plan.actions.contains { $0.jobStep != nil }

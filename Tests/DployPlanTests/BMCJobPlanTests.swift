@@ -1,6 +1,7 @@
 import DployApply
 import DployController
 import DployInventory
+import DployRender
 @testable import DployPlan
 import DploySpec
 import Foundation
@@ -55,6 +56,37 @@ struct BMCJobPlanTests {
         #expect(after.plan.machines.first { $0.machine == "web-02" }?.actions.contains { $0.kind == .bootOnceFromNetwork } == true)
     }
 
+    @Test("a reinstall is started once per generation: once its boot-once and cycle were sent, the next plans wait for the machine to boot")
+    func reinstallStartedOnce() throws {
+        let (copy, reconciler, base) = try lab()
+        defer { withExtendedLifetime(copy) {} }
+        var observed = base
+        observed.installedGenerations[web02] = 0
+        let desired = try reconciler.loadDesired()
+        func bmcSteps(_ observed: ObservedState) throws -> (steps: [String], notes: [Reason]) {
+            let result = try Planner.plan(desired: desired, observed: observed, settings: reconciler.settings)
+            let steps = result.plan.machines.first { $0.machine == "web-02" }?.actions.compactMap { $0.jobStep?.step } ?? []
+            return (steps, result.plan.notes)
+        }
+        let first = try bmcSteps(observed)
+        #expect(first.steps == ["start the reinstall of generation 1: boot once from network", "start the reinstall of generation 1: power cycle"])
+
+        // Both sent: a run a minute later (the machine still in its POST) resets nothing.
+        func done(_ step: String, _ state: BMCJobState, id: Int64) -> BMCJob {
+            BMCJob(id: id, machine: "web-02", mac: web02, kind: step.hasSuffix("cycle") ? .power : .boot, step: step, payload: "{}",
+                   state: state, createdAt: Date(), finishedAt: Date())
+        }
+        observed.bmcJobs["web-02"] = [done(first.steps[0], .succeeded, id: 8), done(first.steps[1], .succeeded, id: 9)]
+        let later = try bmcSteps(observed)
+        #expect(later.steps.isEmpty)
+        #expect(later.notes.contains { $0.code == .reinstallStarted && $0.message.hasPrefix("web-02: start the reinstall of generation 1: power cycle: done by job 9; waiting for the machine to network-boot its installer") })
+
+        // The cycle failed: not sent again on its own; the note says how.
+        observed.bmcJobs["web-02"] = [done(first.steps[0], .succeeded, id: 8), done(first.steps[1], .failed, id: 9)]
+        #expect(try bmcSteps(observed).notes.contains { $0.code == .bmcJobFailed && $0.message.contains("`dploy jobs retry 9`") })
+        #expect(try bmcSteps(observed).steps.isEmpty)
+    }
+
     @Test("firmware is not flashed under an installer, nor again after its job failed; apply queues it and holds back later steps")
     func firmwareAndJobs() throws {
         let (copy, reconciler, base) = try lab()
@@ -68,12 +100,12 @@ struct BMCJobPlanTests {
         let steps = try #require(planned.plan.machines.first { $0.machine == "web-01" }).actions.filter(\.needsBMC).map(\.kind)
         #expect(steps == [.power, .updateFirmware, .updateFirmware])
 
-        // The applier queues both flashes, in plan order; power (planned before them) still runs.
+        // The applier queues every BMC step, in plan order (power first), and sends none itself.
         let bmc = RecordingBMC(), queue = RecordingJobQueue()
         let report = try Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil).apply(planned, bmc: bmc, jobs: queue)
-        #expect(bmc.calls == ["web-01 on"])
-        #expect(queue.queued == ["web-01 firmware System ROM U32 v2.90", "web-01 firmware iLO 5 3.08"])
-        #expect(report.jobIDs == [1, 2] && report.deferred.isEmpty)
+        #expect(bmc.calls.isEmpty)
+        #expect(queue.queued == ["web-01 power on", "web-01 firmware System ROM U32 v2.90", "web-01 firmware iLO 5 3.08"])
+        #expect(report.jobIDs == [1, 2, 3] && report.deferred.isEmpty)
 
         // While it installs: no flash.
         var installing = observed
@@ -88,18 +120,18 @@ struct BMCJobPlanTests {
         func jobSteps(_ result: PlanResult) -> [String] {
             result.plan.machines.first { $0.machine == "web-01" }?.actions.compactMap { $0.jobStep?.step } ?? []
         }
-        #expect(jobSteps(failed) == ["firmware System ROM U32 v2.90"], "the other component is still flashed")
+        #expect(jobSteps(failed) == ["power on", "firmware System ROM U32 v2.90"], "the other component is still flashed")
         #expect(failed.plan.notes.contains { $0.code == .bmcJobFailed && $0.message.contains("`dploy jobs retry 7`") })
         // A new baseline version is a new step: flashed.
         observed.bmcJobs["web-01"] = [job("web-01", "firmware iLO 5 3.06", .failed)]
         let newVersion = try Planner.plan(desired: desired, observed: observed, settings: reconciler.settings)
-        #expect(jobSteps(newVersion) == ["firmware System ROM U32 v2.90", "firmware iLO 5 3.08"])
+        #expect(jobSteps(newVersion) == ["power on", "firmware System ROM U32 v2.90", "firmware iLO 5 3.08"])
     }
 
-    @Test("within one apply, a machine's reinstall steps after its BIOS job wait for a later plan")
+    @Test("within one apply, a machine's reinstall steps are queued after its BIOS job, in order, and none is sent by the apply")
     func powerAfterJobWaits() throws {
         let changes = [BIOSChange(name: "WorkloadProfile", current: .string("GeneralPowerEfficientCompute"), desired: .string("Virtualization-MaxPerformance"))]
-        let start = Reason(.generationBehind, "start the reinstall")
+        let start = Reason(.generationBehind, "start the reinstall of generation 2")
         let plan = Plan(source: "test", revision: nil, fingerprint: "", machines: [MachinePlan(
             machine: "web-02", change: .change, reasons: [start],
             actions: [.setBIOSAttributes(machine: "web-02", changes, ifMatch: "W/\"1\"", reason: Reason(.biosDrift, "bios")),
@@ -110,9 +142,12 @@ struct BMCJobPlanTests {
         let bmc = RecordingBMC(), queue = RecordingJobQueue()
         let report = try Applier(folders: try reconciler.folders, check: nil, dhcpConfig: nil)
             .apply(PlanResult(plan: plan, desiredFiles: FileContents()), bmc: bmc, jobs: queue)
-        #expect(queue.queued == ["web-02 bios"])
-        #expect(bmc.calls.isEmpty, "no boot-once nor cycle before the BIOS settings are pending")
-        #expect(report.deferred == ["web-02: bootOnceFromNetwork", "web-02: power"])
+        // The store runs a machine's jobs in id order, and a failed one skips the rest: the
+        // BIOS settings are pending before the cycle, and no cycle follows a failed write.
+        #expect(queue.queued == ["web-02 bios", "web-02 start the reinstall of generation 2: boot once from network",
+                                 "web-02 start the reinstall of generation 2: power cycle"])
+        #expect(bmc.calls.isEmpty, "the apply itself sends nothing to the BMC")
+        #expect(report.deferred.isEmpty)
     }
 
     @Test("a step's job carries the action itself, and reads back as the same action")
@@ -123,6 +158,10 @@ struct BMCJobPlanTests {
         let job = try #require(action.bmcJob(mac: web01, at: Date()))
         #expect(job.kind == .firmware && job.step == "firmware System ROM U32 v2.90" && job.machine == "web-01")
         #expect(try Action(jobPayload: job.payload) == action)
-        #expect(Action.power(machine: "web-01", .on, reason: Reason(.powerDrift, "")).bmcJob(mac: nil, at: Date()) == nil)
+        let power = Action.power(machine: "web-01", .on, reason: Reason(.powerDrift, "power drift"))
+        #expect(power.bmcJob(mac: nil, at: Date())?.step == "power on")
+        #expect(try Action(jobPayload: try #require(power.bmcJob(mac: nil, at: Date())).payload) == power)
+        #expect(Action.writeFile(OutputPath(.http, "ipxe/x.ipxe"), machine: "web-01", reason: Reason(.fileMissing, "new")).bmcJob(mac: nil, at: Date()) == nil,
+                "files are the apply's own")
     }
 }

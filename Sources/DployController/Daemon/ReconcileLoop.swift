@@ -241,7 +241,7 @@ public final class ReconcileLoop: Service, Sendable {
                 guard lock.isHeld else { throw NotLeader(holder: lock.holder, scope: lock.scope) }
                 jobFleet.fleet.withLock { $0 = loaded.fleet }
                 try startJobs()
-                // Firmware and BIOS steps are queued as jobs: the apply never waits on a BMC.
+                // BMC steps are queued as jobs: the apply never waits on a BMC.
                 // Each BMC request asks again: the lead may end while the apply runs.
                 let report = try reconciler.apply(result, fleet: loaded.fleet, logger: logger,
                                                   recordEvent: { [self] in record($0) }, jobs: (store, jobs),

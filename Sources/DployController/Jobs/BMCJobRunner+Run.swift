@@ -41,11 +41,21 @@ extension BMCJobRunner {
                 try driver.setBIOSAttributes(Dictionary(changes.map { ($0.name, $0.desired) }) { _, last in last }, ifMatch: ifMatch)
                 finish(job, .succeeded, nil, event: ("bios-pending", "\(list): written to the pending settings, applied at next reboot (job \(job.id))"),
                        metadata: metadata)
-            case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP, .bootOnceFromNetwork, .power:
+            case .bootOnceFromNetwork:
+                guard try sendOnce(job) else { return }
+                try driver.bootOnce(from: .pxe)
+                finish(job, .succeeded, nil, event: ("boot-once", "\(job.step): the next boot is from the network (job \(job.id))"),
+                       metadata: metadata)
+            case .power(_, let power, _):
+                guard try sendOnce(job) else { return }
+                let result = try driver.setPower(power)
+                let sent = result.resetType.map { "reset \($0) (it was \(result.before))" } ?? "already \(result.before): nothing sent"
+                finish(job, .succeeded, nil, event: ("power", "\(job.step): \(sent) (job \(job.id))"), metadata: metadata)
+            case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP:
                 throw BMCStepRefused("a \(action.kind.rawValue) step is not a BMC job")
             }
         } catch {
-            let kind = job.kind == .firmware ? "firmware-failed" : "bios-failed"
+            let kind = "\(job.kind.rawValue)-failed"
             finish(job, .failed, "\(error)", event: (kind, "\(job.step): \(error) (job \(job.id))"), metadata: metadata)
         }
     }
@@ -152,6 +162,16 @@ extension BMCJobRunner {
         default: logger.info("BMC job done: \(job.step)", metadata: metadata)
         }
         recordEvent(MachineEvent(mac: job.mac, at: clock.now(), kind: event.kind, message: event.message))
+    }
+
+    /// Takes the right to send a boot or power request, once: false when another worker, or
+    /// a leader of a newer term, has it. A job whose request may already have gone (dploy
+    /// stopped while sending) fails rather than resetting a machine a second time.
+    private func sendOnce(_ job: BMCJob) throws -> Bool {
+        if job.submittedAt != nil {
+            throw BMCStepRefused("dploy stopped while this request was sent; it is not sent blind again (the next plan decides)")
+        }
+        return try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "sending"))
     }
 
     private func describe(_ target: FirmwareTarget) -> String {
