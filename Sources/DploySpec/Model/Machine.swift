@@ -91,12 +91,18 @@ public struct MachineSettings: Hashable, Sendable {
     /// BIOS attributes to hold (`bios.attributes`); inherited whole: a machine's own map
     /// replaces a group's, it is not merged with it.
     public var bios: BIOSSettings?
+    /// The RAID to hold (`storage.logicalDrives`); inherited whole, like `bios`.
+    public var storage: StorageSettings?
+    /// Whether a RAID change that destroys data (deleting or changing a logical drive that
+    /// exists) may be applied; without it such a step is planned, marked, and withheld.
+    public var allowDestructive: Bool?
     /// Where each field set here was written, keyed by field path (`profile`, `bmc.credentials`).
     public var locations: [String: SourceLocation]
 
     public init(hostname: String? = nil, bmc: BMCSettings? = nil, profile: String? = nil, generation: Int? = nil,
                 power: PowerPolicy? = nil, firmware: String? = nil, disk: String? = nil, kernelArgs: String? = nil,
-                bios: BIOSSettings? = nil, locations: [String: SourceLocation] = [:]) {
+                bios: BIOSSettings? = nil, storage: StorageSettings? = nil, allowDestructive: Bool? = nil,
+                locations: [String: SourceLocation] = [:]) {
         self.hostname = hostname
         self.bmc = bmc
         self.profile = profile
@@ -106,6 +112,8 @@ public struct MachineSettings: Hashable, Sendable {
         self.disk = disk
         self.kernelArgs = kernelArgs
         self.bios = bios
+        self.storage = storage
+        self.allowDestructive = allowDestructive
         self.locations = locations
     }
 }

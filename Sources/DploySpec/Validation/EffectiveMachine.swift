@@ -56,6 +56,8 @@ struct SettingField: Sendable {
         SettingField("disk", \.disk),
         SettingField("kernelArgs", \.kernelArgs),
         SettingField("bios.attributes", \.bios),
+        SettingField("storage.logicalDrives", \.storage),
+        SettingField("allowDestructive", \.allowDestructive),
         SettingField(bmc: "credentials", \.credentials),
         SettingField(bmc: "insecure", \.insecure),
         SettingField(bmc: "caFile", \.caFile),

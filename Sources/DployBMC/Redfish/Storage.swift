@@ -1,0 +1,54 @@
+import DploySpec
+
+/// Parsers of the storage documents, one function per document kind, pure: what
+/// `RedfishConnection.storage()` reads, link by link.
+enum StorageDocuments {
+    /// A SmartStorageConfig `LogicalDrives` entry (current or pending).
+    static func smartStorageLogicalDrive(_ json: JSONValue) -> ObservedLogicalDrive? {
+        guard let id = json["VolumeUniqueIdentifier"]?.string ?? json["LogicalDriveName"]?.string else { return nil }
+        let raid = json["Raid"]?.string ?? "unknown"
+        return ObservedLogicalDrive(name: json["LogicalDriveName"]?.string ?? id, raid: RAIDLevel(hpe: raid), raidText: raid,
+                                    drives: json["DataDrives"]?.strings ?? [], spare: json["SpareDrives"]?.strings ?? [], id: id)
+    }
+
+    /// A SmartStorage `DiskDrives` member: its `Location` (Port:Box:Bay) and media.
+    static func smartStorageDrive(_ json: JSONValue) -> ObservedDrive? {
+        guard let location = json["Location"]?.string else { return nil }
+        return ObservedDrive(location: location, media: json["MediaType"]?.string.flatMap(DriveMedia.init(rawValue:)))
+    }
+
+    /// A DMTF Drive: its service label (`Slot=18:Port=1:Box=1:Bay=5`, else its Id) and media;
+    /// nil for an empty bay (`Status.State` Absent), which holds no drive to build on.
+    static func dmtfDrive(_ json: JSONValue, path: String) -> ObservedDrive? {
+        guard json[path: "Status", "State"]?.string != "Absent" else { return nil }
+        guard let location = json[path: "PhysicalLocation", "PartLocation", "ServiceLabel"]?.string ?? json["Id"]?.string else { return nil }
+        return ObservedDrive(location: location, media: json["MediaType"]?.string.flatMap(DriveMedia.init(rawValue:)), path: path)
+    }
+
+    /// A DMTF Volume: drives by their locations (`locations` maps a drive's path to it).
+    static func dmtfVolume(_ json: JSONValue, path: String, locations: [String: String]) -> ObservedLogicalDrive {
+        let raid = json["RAIDType"]?.string ?? "unknown"
+        func named(_ key: String) -> [String] {
+            (json[path: "Links", key]?.array ?? []).compactMap(\.link).map { locations[RedfishPath.normalized($0)] ?? $0 }
+        }
+        return ObservedLogicalDrive(name: json["DisplayName"]?.string ?? json["Name"]?.string ?? path,
+                                    raid: RAIDLevel(redfishType: raid), raidText: raid,
+                                    drives: named("Drives"), spare: named("DedicatedSpareDrives"), id: path)
+    }
+
+    /// `RAIDType@Redfish.AllowableValues` of a `Volumes/Capabilities` document, as the levels
+    /// dploy knows; nil when it lists none.
+    static func raidLevels(capabilities json: JSONValue) -> [RAIDLevel]? {
+        json["RAIDType@Redfish.AllowableValues"]?.strings.map { $0.compactMap(RAIDLevel.init(redfishType:)) }
+    }
+
+    /// Whether a controller's model is an HPE Smart Array (SR… or P…, "Smart Array"): what
+    /// HPE's Array Configuration Utility manages. MegaRAID (MR…) and NVMe boot devices are not.
+    static func isSmartArray(model: String) -> Bool {
+        if model.contains("Smart Array") { return true }
+        return model.split(separator: " ").contains { word in
+            (word.hasPrefix("SR") && word.dropFirst(2).first?.isNumber == true)
+                || (word.hasPrefix("P") && word.count >= 4 && word.dropFirst().first?.isNumber == true)
+        }
+    }
+}
