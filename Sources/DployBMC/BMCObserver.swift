@@ -29,6 +29,9 @@ public struct BMCObserver: Sendable {
     /// that cannot be read leaves `bios` nil, so nothing is planned on a guess, and says why
     /// in `biosError`.
     public var readsBIOS: Bool
+    /// Also read the RAID controllers (for machines with `storage`); like the BIOS, a
+    /// storage that cannot be read leaves `storage` nil and says why in `storageError`.
+    public var readsStorage: Bool = false
 
     public init(secrets: (any BMCCredentials)?, baseDirectory: String, concurrency: Int = 16,
                 options: RedfishOptions = RedfishOptions(), warnings: BMCWarnings? = nil, readsFirmware: Bool = false,
@@ -73,6 +76,9 @@ public struct BMCObserver: Sendable {
                 if readsFirmware { reading.firmware = try? await client.firmwareInventory() }
                 if readsBIOS {
                     do { reading.bios = try await client.bios() } catch { reading.biosError = "\(error)" }
+                }
+                if readsStorage {
+                    do { reading.storage = try await client.storage() } catch { reading.storageError = "\(error)" }
                 }
                 result = .success(reading)
             } catch let error as BMCError {

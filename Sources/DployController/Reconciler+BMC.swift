@@ -208,7 +208,7 @@ extension Reconciler {
         for machine in fleet.machines {
             let settings = resolver.resolve(machine).settings
             guard let bmc = settings.bmc, bmc.address != nil else { continue }
-            let reads = (settings.firmware != nil ? 1 : 0) | (settings.bios != nil ? 2 : 0)
+            let reads = (settings.firmware != nil ? 1 : 0) | (settings.bios != nil ? 2 : 0) | (settings.storage != nil ? 4 : 0)
             targets[reads, default: []].append((machine.name, bmc))
             macs[machine.name] = machine.mac.value
         }
@@ -218,6 +218,7 @@ extension Reconciler {
         for reads in targets.keys.sorted() {
             observer.readsFirmware = reads & 1 != 0
             observer.readsBIOS = reads & 2 != 0
+            observer.readsStorage = reads & 4 != 0
             result.observations += await observer.observe(targets[reads]!)
         }
         for observation in result.observations {
@@ -235,6 +236,8 @@ extension Reconciler {
             if let bios = reading.bios {
                 result.bios[mac] = ObservedBIOS(current: bios.current, names: bios.names, pending: bios.pending, settingsETag: bios.pendingETag)
             }
+            if let error = reading.storageError { result.storageUnread[mac] = error }
+            if let storage = reading.storage { result.storage[mac] = storage }
         }
         return result
     }
@@ -248,6 +251,9 @@ public struct ObservedBMCs: Sendable {
     public var bios: [MACAddress: ObservedBIOS] = [:]
     /// Why a BIOS could not be read, for machines whose BMC was read but whose BIOS was not.
     public var biosUnread: [MACAddress: String] = [:]
+    /// RAID controllers, for machines with `storage`, and why one could not be read.
+    public var storage: [MACAddress: ObservedStorage] = [:]
+    public var storageUnread: [MACAddress: String] = [:]
     public var observations: [BMCObservation] = []
 
     public init() {}

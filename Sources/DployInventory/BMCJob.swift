@@ -70,7 +70,7 @@ public struct BMCJob: Hashable, Sendable {
 }
 
 public enum BMCJobKind: String, Codable, Hashable, Sendable, CaseIterable {
-    case firmware, bios
+    case firmware, bios, raid
 }
 
 public enum BMCJobState: String, Codable, Hashable, Sendable, CaseIterable {

@@ -11,6 +11,7 @@ extension Action {
         switch self {
         case .updateFirmware(_, let target, _): (.firmware, "firmware \(target.component) \(target.version)")
         case .setBIOSAttributes: (.bios, "bios")
+        case .configureRAID(_, let change, _): (.raid, "raid \(change.controller)")
         case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP, .bootOnceFromNetwork, .power: nil
         }
     }

@@ -35,11 +35,23 @@ extension BMCJobRunner {
                 try driver.setBIOSAttributes(Dictionary(changes.map { ($0.name, $0.desired) }) { _, last in last }, ifMatch: ifMatch)
                 finish(job, .succeeded, nil, event: ("bios-pending", "\(list): written to the pending settings, applied at next reboot (job \(job.id))"),
                        metadata: metadata)
+            case .configureRAID(_, let change, _):
+                if job.submittedAt != nil {
+                    // A deletion or creation may have been sent before the stop: never sent
+                    // blind again. The next plan reads the controller and asks only for what differs.
+                    throw BMCStepRefused("dploy stopped while this RAID change was sent; the next plan reads the controller and changes only what still differs")
+                }
+                guard try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "writing")) else { return }
+                try RAIDApply.run(change, on: driver)
+                let words = change.interface == .smartStorageConfig ? "written to SmartStorageConfig, applied at next reboot" : "done"
+                finish(job, .succeeded, nil, event: ("raid-\(change.interface == .smartStorageConfig ? "pending" : "changed")",
+                                                     "\(change.lines.map { $0.replacingOccurrences(of: "bmc     ", with: "") }.joined(separator: "; ")): \(words) (job \(job.id))"),
+                       metadata: metadata)
             case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP, .bootOnceFromNetwork, .power:
                 throw BMCStepRefused("a \(action.kind.rawValue) step is not a BMC job")
             }
         } catch {
-            let kind = job.kind == .firmware ? "firmware-failed" : "bios-failed"
+            let kind = "\(job.kind.rawValue)-failed"
             finish(job, .failed, "\(error)", event: (kind, "\(job.step): \(error) (job \(job.id))"), metadata: metadata)
         }
     }
