@@ -77,7 +77,9 @@ extension RedfishConnection {
         guard let volumes = storage["Volumes"]?.link else { return nil }
         var drives: [ObservedDrive] = []
         for link in (storage["Drives"]?.array ?? []).compactMap(\.link) {
-            if let drive = StorageDocuments.dmtfDrive(try get(link).json ?? .null, path: link) { drives.append(drive) }
+            // A drive link that answers 404 (pulled since the list was made) is no drive to build on.
+            guard let json = try getIfPresent(link)?.json else { continue }
+            if let drive = StorageDocuments.dmtfDrive(json, path: link) { drives.append(drive) }
         }
         let locations = Dictionary(drives.map { (RedfishPath.normalized($0.path ?? ""), $0.location) }) { first, _ in first }
         let collection = try get(volumes).json ?? .null

@@ -7,8 +7,16 @@ enum StorageDocuments {
     static func smartStorageLogicalDrive(_ json: JSONValue) -> ObservedLogicalDrive? {
         guard let id = json["VolumeUniqueIdentifier"]?.string ?? json["LogicalDriveName"]?.string else { return nil }
         let raid = json["Raid"]?.string ?? "unknown"
+        var drives = json["DataDrives"]?.strings ?? []
+        // Pending settings echo a PUT that asked for drives by count ({DataDriveCount,
+        // DataDriveMediaType}): the controller picks them at the reboot. Until then each is
+        // "any SSD", so a count still compares with the spec's.
+        if let count = json[path: "DataDrives", "DataDriveCount"]?.int, (0...StorageSettings.maxDrives).contains(count) {
+            let media = json[path: "DataDrives", "DataDriveMediaType"]?.string ?? "drive"
+            drives = (0..<count).map { "(any \(media) #\($0 + 1))" }
+        }
         return ObservedLogicalDrive(name: json["LogicalDriveName"]?.string ?? id, raid: RAIDLevel(hpe: raid), raidText: raid,
-                                    drives: json["DataDrives"]?.strings ?? [], spare: json["SpareDrives"]?.strings ?? [], id: id)
+                                    drives: drives, spare: json["SpareDrives"]?.strings ?? [], id: id)
     }
 
     /// A SmartStorage `DiskDrives` member: its `Location` (Port:Box:Bay) and media.
