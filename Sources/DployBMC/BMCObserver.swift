@@ -72,15 +72,7 @@ public struct BMCObserver: Sendable {
             let endpoint = try BMCEndpoint.from(settings, secrets: secrets, baseDirectory: baseDirectory)
             let client = RedfishClient(endpoint: endpoint, options: options, warnings: warnings)
             do {
-                var reading = try await client.reading()
-                if readsFirmware { reading.firmware = try? await client.firmwareInventory() }
-                if readsBIOS {
-                    do { reading.bios = try await client.bios() } catch { reading.biosError = "\(error)" }
-                }
-                if readsStorage {
-                    do { reading.storage = try await client.storage() } catch { reading.storageError = "\(error)" }
-                }
-                result = .success(reading)
+                result = .success(try await reading(from: client))
             } catch let error as BMCError {
                 result = .failure(error)
             } catch {
@@ -91,5 +83,24 @@ public struct BMCObserver: Sendable {
             result = .failure(error)
         }
         return BMCObservation(machine: machine, address: settings.address, readAt: Date(), result: result)
+    }
+
+    /// What one BMC says: its reading, and what this observer was asked to read besides.
+    func reading(from client: RedfishClient) async throws -> BMCReading {
+        var reading = try await client.reading()
+        if readsFirmware { reading.firmware = try? await client.firmwareInventory() }
+        if readsBIOS {
+            do { reading.bios = try await client.bios() } catch { reading.biosError = "\(error)" }
+        }
+        if readsStorage {
+            do { reading.storage = try await client.storage() } catch { reading.storageError = "\(error)" }
+        }
+        if let storage = reading.storage {
+            reading.smartArrayControllers = storage.smartArrayControllers
+        } else if reading.webPage != nil {
+            // An iLO: is there a Smart Array for the ACU link? A failed look says nothing.
+            reading.smartArrayControllers = try? await client.smartArrayControllers()
+        }
+        return reading
     }
 }

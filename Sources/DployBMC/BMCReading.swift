@@ -24,6 +24,9 @@ public struct BMCReading: Hashable, Sendable, Codable {
     public var storage: ObservedStorage?
     /// Why the storage could not be read, when it was asked for and was not.
     public var storageError: String?
+    /// How many HPE Smart Array controllers an iLO reports; nil for other BMCs, or when the
+    /// count could not be read.
+    public var smartArrayControllers: Int?
 
     public init(system: ComputerSystem, manager: Manager?, baseURL: String) {
         power = system.power

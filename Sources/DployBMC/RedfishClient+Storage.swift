@@ -6,6 +6,23 @@ extension RedfishClient {
     public func storage() async throws -> ObservedStorage {
         try await run { try $0.storage() }
     }
+
+    /// How many HPE Smart Array controllers the system has: SmartStorage's
+    /// `ArrayControllers` on iLO 5 (two requests), else DMTF `Storage` members named as Smart
+    /// Arrays (SR… Gen11). What the machine page's ACU link asks.
+    public func smartArrayControllers() async throws -> Int {
+        try await run { connection in
+            let system = try connection.get(try connection.systemPath()).json ?? .null
+            if let smartStorage = system[path: "Oem", "Hpe", "Links", "SmartStorage"]?.link,
+               let arrays = try connection.get(smartStorage).json?[path: "Links", "ArrayControllers"]?.link {
+                return try connection.members(arrays).count
+            }
+            guard let collection = system["Storage"]?.link else { return 0 }
+            return try connection.members(collection).count { path in
+                StorageDocuments.isSmartArray(model: try connection.get(path).json?["Name"]?.string ?? "")
+            }
+        }
+    }
 }
 
 /// The blocking work behind the client's storage calls and `BMCDriver`'s RAID writes.

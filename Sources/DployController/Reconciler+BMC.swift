@@ -167,6 +167,7 @@ extension BMCRecord {
             serial = reading.serialNumber
             biosVersion = reading.biosVersion
             bmcFirmware = reading.managerFirmware
+            smartArrayControllers = reading.smartArrayControllers
             firmware = reading.firmware.map { installed in
                 ObservedFirmware(model: reading.model, versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
             }

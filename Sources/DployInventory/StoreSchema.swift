@@ -118,6 +118,13 @@ enum StoreSchema {
                 t.column("resumedAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v6: smart array controllers") { db in
+            // How many Smart Array controllers the iLO reported: the machine page shows its
+            // ACU link only where there is one.
+            try db.alter(table: "bmcReading") { t in
+                t.add(column: "smartArrayControllers", .integer)
+            }
+        }
         return migrator
     }()
 

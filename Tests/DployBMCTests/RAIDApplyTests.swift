@@ -149,6 +149,17 @@ struct RAIDApplyTests {
         #expect(controller.pending == nil)
     }
 
+    @Test("the ACU link's question, as the observer asks every iLO: the DL360 and DL365 report a Smart Array, the DL380a's MegaRAIDs are none",
+          arguments: [(HPEMockups.dl360Gen10Plus, 1), (HPEMockups.dl365Gen10Plus, 1), (HPEMockups.dl380aGen11, 0)])
+    func smartArrayCount(tree: URL, expected: Int) async throws {
+        let ilo = try ILOFixture(generation: 5, tree: tree)
+        let client = RedfishClient(endpoint: try ilo.endpoint(), options: quickOptions())
+        let reading = try await BMCObserver(secrets: nil, baseDirectory: "/").reading(from: client)
+        await client.close()
+        #expect(reading.webPage != nil, "an iLO")
+        #expect(reading.smartArrayControllers == expected)
+    }
+
     // MARK: iLO 5: SmartStorageConfig
 
     @Test("iLO 5: a new logical drive on new disks is an ordinary step; one PUT of the whole array with DataGuard Strict and the ETag read; pending until the reboot")

@@ -157,11 +157,14 @@ enum StoreContract {
     static func bmcReadings(_ subject: StoreUnderTest) throws {
         let store = subject.store
         let firmware = ObservedFirmware(model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.72"])
-        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On", model: "HPE ProLiant DL360 Gen10", firmware: firmware)])
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On", model: "HPE ProLiant DL360 Gen10", firmware: firmware,
+                                               smartArrayControllers: 2)])
         #expect(try store.bmcReadings()[web01]?.firmware == firmware)
+        #expect(try store.bmcReadings()[web01]?.smartArrayControllers == 2, "the ACU link's condition survives the store")
         try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 60, error: "198.18.0.121: unreachable")])
         let reading = try #require(try store.bmcReadings()[web01])
         #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.firmware == nil && reading.error == "198.18.0.121: unreachable")
+        #expect(reading.smartArrayControllers == nil, "a failed read says nothing of Smart Arrays")
     }
 
     static func rediscover(_ subject: StoreUnderTest) throws {

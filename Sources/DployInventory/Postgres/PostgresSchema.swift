@@ -121,6 +121,10 @@ enum PostgresSchema {
                 resumed_at timestamp(3) NOT NULL
             );
             """),
+        ("p4: smart array controllers", """
+            -- How many Smart Array controllers the iLO reported (SQLite's v6): the ACU link.
+            ALTER TABLE bmc_reading ADD COLUMN smart_array_controllers integer;
+            """),
     ]
 
     /// Names of the migrations, oldest first: the store's versions.
