@@ -106,8 +106,11 @@ extension RedfishConnection {
         let capabilities = collection[path: "@Redfish.CollectionCapabilities", "Capabilities"]?.array?
             .first { $0["UseCase"]?.string == "VolumeCreation" }?["CapabilitiesObject"]?.link
         let levels = try capabilities.flatMap { try getIfPresent($0)?.json }.flatMap(StorageDocuments.raidLevels(capabilities:))
-        let name = storage["Name"]?.string ?? storage["Id"]?.string ?? path
-        return ObservedController(interface: .volumes, name: name, isSmartArray: StorageDocuments.isSmartArray(model: name),
+        // Named with its Id: two controllers of one model (the DL380a has two MR416i-o) are
+        // two job steps, and an operator tells them apart in the plan.
+        let model = storage["Name"]?.string ?? "Storage"
+        let name = storage["Id"]?.string.map { "\(model) (\($0))" } ?? model
+        return ObservedController(interface: .volumes, name: name, isSmartArray: StorageDocuments.isSmartArray(model: model),
                                   target: volumes, logicalDrives: logicalDrives, drives: drives, raidLevels: levels)
     }
 

@@ -163,7 +163,12 @@ enum RAIDDrift {
                 : "no controller has drive\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) (the BMC lists \(Plan.list(listed, limit: 12)))"))
             return nil
         case .count(let count, let media):
-            if let index = controllers.firstIndex(where: { controller in controller.drives.count { $0.media == media } >= count }) { return index }
+            // The first with enough free drives of the media, else the first with enough at all
+            // (whose drives a destructive step may free).
+            if let index = controllers.firstIndex(where: { controller in controller.freeDrives.count { $0.media == media } >= count })
+                ?? controllers.firstIndex(where: { controller in controller.drives.count { $0.media == media } >= count }) {
+                return index
+            }
             problems.append("'\(drive.name)': no controller has \(count) \(media.rawValue) drives")
             return nil
         }

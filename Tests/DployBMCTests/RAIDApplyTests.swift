@@ -135,7 +135,7 @@ struct RAIDApplyTests {
         let client = RedfishClient(endpoint: try ilo.endpoint(), options: quickOptions())
         let storage = try await client.storage()
         await client.close()
-        #expect(storage.controllers.map(\.name) == ["HPE MR416i-o Gen11", "HPE MR416i-o Gen11"])
+        #expect(storage.controllers.map(\.name) == ["HPE MR416i-o Gen11 (DE00A000)", "HPE MR416i-o Gen11 (DE00B000)"])
         #expect(storage.smartArrayControllers == 0, "MegaRAID is not a Smart Array: no ACU")
         let controller = try #require(storage.controllers.last)
         #expect(controller.interface == .volumes)
@@ -317,7 +317,7 @@ struct RAIDApplyTests {
         let create = try await lab.plan()
         let step = try #require(Self.raidSteps(create).first)
         #expect(step.interface == .volumes && !step.isDestructive && step.ifMatch == nil)
-        #expect(create.plan.text(color: false).contains("bmc     raid HPE MR416i-o Gen11: create scratch Raid0 Slot=18:Port=1:Box=1:Bay=5 (applies at once)"))
+        #expect(create.plan.text(color: false).contains("bmc     raid HPE MR416i-o Gen11 (DE00B000): create scratch Raid0 Slot=18:Port=1:Box=1:Bay=5 (applies at once)"))
         #expect(try lab.applyAndRunJobs(create).map(\.state) == [.succeeded])
         let posts = try await lab.writes()
         #expect(posts.count == 1)
@@ -356,7 +356,7 @@ struct RAIDApplyTests {
         #expect(Self.raidSteps(result).isEmpty)
         let notes = result.plan.notes.filter { $0.code == .raidInvalid }.map(\.message)
         #expect(notes.count == 1 && notes[0].hasPrefix("db-01: RAID withheld: ")
-                && notes[0].contains("specs/db-01.yaml:8:20: 'triple': HPE MR416i-o Gen11 does not create Raid1ADM (Volumes/Capabilities allows Raid0, Raid1, Raid10, Raid5, Raid50, Raid6, Raid60)"),
+                && notes[0].contains("specs/db-01.yaml:8:20: 'triple': HPE MR416i-o Gen11 (DE00A000) does not create Raid1ADM (Volumes/Capabilities allows Raid0, Raid1, Raid10, Raid5, Raid50, Raid6, Raid60)"),
                 "\(notes)")
 
         try lab.write(logicalDrives: "[\(mirror), {name: extra, raid: Raid0, drives: [\"1I:1:9\"]}]")
