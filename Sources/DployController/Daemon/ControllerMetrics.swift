@@ -63,7 +63,7 @@ public final class ControllerMetrics: Sendable {
     }
 
     private func bmcJobsFinished(_ state: BMCJobState) -> Counter {
-        registry.makeCounter(descriptor: Self.named("dploy_bmc_jobs_finished_total", "BMC jobs (firmware, BIOS) this daemon ran to their end, by result."),
+        registry.makeCounter(descriptor: Self.named("dploy_bmc_jobs_finished_total", "BMC jobs (firmware, BIOS, RAID) this daemon ran to their end, by result."),
                              labels: [("state", state.rawValue)])
     }
 
