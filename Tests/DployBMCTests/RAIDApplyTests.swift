@@ -64,8 +64,13 @@ struct RAIDApplyTests {
 
         /// Applies as the daemon does (steps become job rows), then lets one worker run them.
         func applyAndRunJobs(_ result: PlanResult) throws -> [BMCJob] {
+            _ = try reconciler.apply(result, fleet: try reconciler.loadDesired().fleet, jobs: (store, nil))
+            return try runJobs()
+        }
+
+        /// One worker runs the queued (and resumes the running) jobs until none is left.
+        func runJobs() throws -> [BMCJob] {
             let fleet = try reconciler.loadDesired().fleet
-            _ = try reconciler.apply(result, fleet: fleet, jobs: (store, nil))
             var settings = BMCJobRunner.Settings(workers: 1)
             settings.idlePoll = .milliseconds(50)
             let runner = BMCJobRunner(store: store, settings: settings,
@@ -279,6 +284,26 @@ struct RAIDApplyTests {
         #expect(!error.contains(lab.ilo.password))
         let writes = try await lab.writes()
         #expect(writes.count == 1 && writes.first?["ifMatch"]?.string == Self.dl360ETag)
+    }
+
+    @Test("a RAID job stopped after recording its request is never sent again: it fails saying why, and the next plan reads the controller anew")
+    func interruptedRAIDIsNotResent() async throws {
+        let lab = try Lab(tree: HPEMockups.dl360Gen10Plus, generation: 5)
+        try await lab.ilo.control("/_fixture/add-disks", .object(["locations": .array([.string("1I:1:1"), .string("1I:1:2")])]))
+        try lab.write(logicalDrives: "[\(Self.bootVolume), {name: logs, raid: Raid1, drives: [\"1I:1:1\", \"1I:1:2\"]}]")
+        let result = try await lab.plan()
+        let step = try #require(result.plan.actions.first { $0.kind == .configureRAID })
+        // What a daemon killed right after recording its intent leaves behind.
+        let planned = try #require(step.bmcJob(mac: nil, at: Date()))
+        let job = try #require(try lab.store.enqueueBMCJob(planned))
+        #expect(try lab.store.claimBMCJob(at: Date())?.id == job.id)
+        #expect(try lab.store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: Date(), status: "writing")))
+        let jobs = try lab.runJobs()
+        #expect(jobs.first?.state == .failed)
+        #expect(jobs.first?.error?.contains("dploy stopped while this RAID change was sent") == true, "\(jobs)")
+        #expect(try await lab.writes().isEmpty, "nothing sent after the restart")
+        let again = try await lab.plan()
+        #expect(Self.raidSteps(again).count == 1, "the controller still lacks it: planned again from a fresh read")
     }
 
     @Test("a reinstall of a newer generation allows the destructive change, planned before the boot-once and power cycle")
