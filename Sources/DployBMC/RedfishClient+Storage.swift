@@ -58,7 +58,7 @@ extension RedfishConnection {
             let drives = try controller[path: "Links", "PhysicalDrives"]?.link.map { disks in
                 try members(disks).compactMap { StorageDocuments.smartStorageDrive(try get($0).json ?? .null) }
             } ?? []
-            found[controller["Location"]?.string ?? path] = (controller["Model"]?.string ?? "Smart Array", drives)
+            found[controller["Location"]?.string ?? path] = (StorageDocuments.printable(controller["Model"]?.string ?? "Smart Array"), drives)
         }
         return found
     }
@@ -75,7 +75,7 @@ extension RedfishConnection {
         guard let pending = pendingResponse.json?["LogicalDrives"]?.array else {
             throw error(.badResponse, "\(settings) (the pending Smart Array settings) has no LogicalDrives array")
         }
-        let location = current["Location"]?.string ?? ""
+        let location = StorageDocuments.printable(current["Location"]?.string ?? "")
         let array = arrays[location]
         // Without ArrayControllers the configuration still names its drives, without media.
         let drives = array?.drives ?? (current["PhysicalDrives"]?.array ?? []).compactMap(StorageDocuments.smartStorageDrive)
@@ -108,8 +108,8 @@ extension RedfishConnection {
         let levels = try capabilities.flatMap { try getIfPresent($0)?.json }.flatMap(StorageDocuments.raidLevels(capabilities:))
         // Named with its Id: two controllers of one model (the DL380a has two MR416i-o) are
         // two job steps, and an operator tells them apart in the plan.
-        let model = storage["Name"]?.string ?? "Storage"
-        let name = storage["Id"]?.string.map { "\(model) (\($0))" } ?? model
+        let model = StorageDocuments.printable(storage["Name"]?.string ?? "Storage")
+        let name = storage["Id"]?.string.map { "\(model) (\(StorageDocuments.printable($0)))" } ?? model
         return ObservedController(interface: .volumes, name: name, isSmartArray: StorageDocuments.isSmartArray(model: model),
                                   target: volumes, logicalDrives: logicalDrives, drives: drives, raidLevels: levels)
     }

@@ -165,6 +165,20 @@ struct RAIDApplyTests {
         #expect(reading.smartArrayControllers == expected)
     }
 
+    @Test("what a BMC names (logical drives, drives, levels) prints on one line, with no escape sequence, at most 64 characters")
+    func hostileNames() throws {
+        let json = try JSONValue(parsing: Array(#"""
+            {"LogicalDriveName": "boot\u001b[2J\nrm -rf", "Raid": "Raid1\r", "VolumeUniqueIdentifier": "600508B1",
+             "DataDrives": ["1I:1:1\u2028", "\#(String(repeating: "x", count: 100))"]}
+            """#.utf8))
+        let drive = try #require(StorageDocuments.smartStorageLogicalDrive(json))
+        #expect(drive.name == #"boot\u{1B}[2J\nrm -rf"#)
+        #expect(drive.raid == nil && drive.raidText == #"Raid1\r"#)
+        #expect(!drive.text.unicodeScalars.contains { Names.isControlOrLineBreak($0) })
+        #expect(drive.drives.last == String(repeating: "x", count: 64) + "…")
+        #expect(drive.id == "600508B1", "the id goes back to the BMC as it came, JSON-encoded")
+    }
+
     // MARK: iLO 5: SmartStorageConfig
 
     @Test("iLO 5: a new logical drive on new disks is an ordinary step; one PUT of the whole array with DataGuard Strict and the ETag read; pending until the reboot")

@@ -3,11 +3,18 @@ import DploySpec
 /// Parsers of the storage documents, one function per document kind, pure: what
 /// `RedfishConnection.storage()` reads, link by link.
 enum StorageDocuments {
+    /// A name or location as the BMC wrote it, made safe to print: a plan line stays one line
+    /// that sends nothing to a terminal, and a long one is cut. Ids (what requests carry)
+    /// are kept as sent; they only ever travel JSON-encoded or as the BMC's own links.
+    static func printable(_ text: String) -> String {
+        Names.escapingControls(text.unicodeScalars.count > 64 ? String(String.UnicodeScalarView(text.unicodeScalars.prefix(64))) + "…" : text)
+    }
+
     /// A SmartStorageConfig `LogicalDrives` entry (current or pending).
     static func smartStorageLogicalDrive(_ json: JSONValue) -> ObservedLogicalDrive? {
         guard let id = json["VolumeUniqueIdentifier"]?.string ?? json["LogicalDriveName"]?.string else { return nil }
-        let raid = json["Raid"]?.string ?? "unknown"
-        var drives = json["DataDrives"]?.strings ?? []
+        let raid = printable(json["Raid"]?.string ?? "unknown")
+        var drives = (json["DataDrives"]?.strings ?? []).map(printable)
         // Pending settings echo a PUT that asked for drives by count ({DataDriveCount,
         // DataDriveMediaType}): the controller picks them at the reboot. Until then each is
         // "any SSD", so a count still compares with the spec's.
@@ -15,13 +22,13 @@ enum StorageDocuments {
             let media = json[path: "DataDrives", "DataDriveMediaType"]?.string ?? "drive"
             drives = (0..<count).map { "(any \(media) #\($0 + 1))" }
         }
-        return ObservedLogicalDrive(name: json["LogicalDriveName"]?.string ?? id, raid: RAIDLevel(hpe: raid), raidText: raid,
-                                    drives: drives, spare: json["SpareDrives"]?.strings ?? [], id: id)
+        return ObservedLogicalDrive(name: printable(json["LogicalDriveName"]?.string ?? id), raid: RAIDLevel(hpe: raid), raidText: raid,
+                                    drives: drives, spare: (json["SpareDrives"]?.strings ?? []).map(printable), id: id)
     }
 
     /// A SmartStorage `DiskDrives` member: its `Location` (Port:Box:Bay) and media.
     static func smartStorageDrive(_ json: JSONValue) -> ObservedDrive? {
-        guard let location = json["Location"]?.string else { return nil }
+        guard let location = json["Location"]?.string.map(printable) else { return nil }
         return ObservedDrive(location: location, media: json["MediaType"]?.string.flatMap(DriveMedia.init(rawValue:)))
     }
 
@@ -29,17 +36,17 @@ enum StorageDocuments {
     /// nil for an empty bay (`Status.State` Absent), which holds no drive to build on.
     static func dmtfDrive(_ json: JSONValue, path: String) -> ObservedDrive? {
         guard json[path: "Status", "State"]?.string != "Absent" else { return nil }
-        guard let location = json[path: "PhysicalLocation", "PartLocation", "ServiceLabel"]?.string ?? json["Id"]?.string else { return nil }
+        guard let location = (json[path: "PhysicalLocation", "PartLocation", "ServiceLabel"]?.string ?? json["Id"]?.string).map(printable) else { return nil }
         return ObservedDrive(location: location, media: json["MediaType"]?.string.flatMap(DriveMedia.init(rawValue:)), path: path)
     }
 
     /// A DMTF Volume: drives by their locations (`locations` maps a drive's path to it).
     static func dmtfVolume(_ json: JSONValue, path: String, locations: [String: String]) -> ObservedLogicalDrive {
-        let raid = json["RAIDType"]?.string ?? "unknown"
+        let raid = printable(json["RAIDType"]?.string ?? "unknown")
         func named(_ key: String) -> [String] {
-            (json[path: "Links", key]?.array ?? []).compactMap(\.link).map { locations[RedfishPath.normalized($0)] ?? $0 }
+            (json[path: "Links", key]?.array ?? []).compactMap(\.link).map { locations[RedfishPath.normalized($0)] ?? printable($0) }
         }
-        return ObservedLogicalDrive(name: json["DisplayName"]?.string ?? json["Name"]?.string ?? path,
+        return ObservedLogicalDrive(name: printable(json["DisplayName"]?.string ?? json["Name"]?.string ?? path),
                                     raid: RAIDLevel(redfishType: raid), raidText: raid,
                                     drives: named("Drives"), spare: named("DedicatedSpareDrives"), id: path)
     }
