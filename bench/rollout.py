@@ -217,8 +217,9 @@ def rollout(args, parallel):
 
         while True:
             rows = jobs()
+            # A machine is done once a job of it ended for good; a cancelled one is queued again.
             done = [job for job in rows if job["state"] in ("succeeded", "failed", "skipped")]
-            if len(done) >= args.bmcs:
+            if len({job["machine"] for job in done}) >= args.bmcs:
                 break
             if time.time() - began > 3600:
                 sys.exit(f"the rollout did not end within an hour: {len(done)} of {args.bmcs} jobs ended")

@@ -181,6 +181,10 @@ public struct Applier: Sendable {
                 case .setBIOSAttributes(_, let changes, let ifMatch, _):
                     try bmc.setBIOSAttributes(machine: machine, changes, ifMatch: ifMatch)
                     done = "bios \(changes.map(\.text).joined(separator: ", ")) (applies at next reboot)"
+                case .configureRAID(_, let change, _):
+                    // Deleting and creating logical drives is recorded before it is sent, so a
+                    // restart never sends it twice: only the job workers run it.
+                    throw BMCStepRefused("RAID on \(change.controller) runs only as a BMC job; this apply was given no job queue")
                 case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP:
                     continue
                 }

@@ -66,4 +66,22 @@ public final class BMCDriver {
     public func setBIOSAttributes(_ attributes: [String: BIOSValue], ifMatch: String?) throws {
         try connection.setBIOSAttributes(attributes, ifMatch: ifMatch)
     }
+
+    /// The machine's RAID controllers, logical and physical drives.
+    public func storage() throws -> ObservedStorage { try connection.storage() }
+
+    /// One PUT of the whole `LogicalDrives` array to a SmartStorageConfig settings resource,
+    /// applied by the controller at the next reboot (see `RedfishConnection.writeSmartStorageConfig`).
+    public func writeSmartStorageConfig(_ settings: String, keep: [ObservedLogicalDrive], delete: [ObservedLogicalDrive],
+                                        create: [LogicalDriveSpec], ifMatch: String?) throws {
+        try connection.writeSmartStorageConfig(settings, keep: keep, delete: delete, create: create, ifMatch: ifMatch)
+    }
+
+    /// POSTs one DMTF volume, built from the drives at these `@odata.id`s.
+    public func createVolume(in collection: String, _ drive: LogicalDriveSpec, drives: [String], spares: [String]) throws {
+        try connection.createVolume(in: collection, drive, drives: drives, spares: spares)
+    }
+
+    /// DELETEs one DMTF volume.
+    public func deleteVolume(_ path: String) throws { try connection.deleteVolume(path) }
 }

@@ -29,6 +29,9 @@ public struct BMCObserver: Sendable {
     /// that cannot be read leaves `bios` nil, so nothing is planned on a guess, and says why
     /// in `biosError`.
     public var readsBIOS: Bool
+    /// Also read the RAID controllers (for machines with `storage`); like the BIOS, a
+    /// storage that cannot be read leaves `storage` nil and says why in `storageError`.
+    public var readsStorage: Bool = false
 
     public init(secrets: (any BMCCredentials)?, baseDirectory: String, concurrency: Int = 16,
                 options: RedfishOptions = RedfishOptions(), warnings: BMCWarnings? = nil, readsFirmware: Bool = false,
@@ -69,12 +72,7 @@ public struct BMCObserver: Sendable {
             let endpoint = try BMCEndpoint.from(settings, secrets: secrets, baseDirectory: baseDirectory)
             let client = RedfishClient(endpoint: endpoint, options: options, warnings: warnings)
             do {
-                var reading = try await client.reading()
-                if readsFirmware { reading.firmware = try? await client.firmwareInventory() }
-                if readsBIOS {
-                    do { reading.bios = try await client.bios() } catch { reading.biosError = "\(error)" }
-                }
-                result = .success(reading)
+                result = .success(try await reading(from: client))
             } catch let error as BMCError {
                 result = .failure(error)
             } catch {
@@ -85,5 +83,24 @@ public struct BMCObserver: Sendable {
             result = .failure(error)
         }
         return BMCObservation(machine: machine, address: settings.address, readAt: Date(), result: result)
+    }
+
+    /// What one BMC says: its reading, and what this observer was asked to read besides.
+    func reading(from client: RedfishClient) async throws -> BMCReading {
+        var reading = try await client.reading()
+        if readsFirmware { reading.firmware = try? await client.firmwareInventory() }
+        if readsBIOS {
+            do { reading.bios = try await client.bios() } catch { reading.biosError = "\(error)" }
+        }
+        if readsStorage {
+            do { reading.storage = try await client.storage() } catch { reading.storageError = "\(error)" }
+        }
+        if let storage = reading.storage {
+            reading.smartArrayControllers = storage.smartArrayControllers
+        } else if reading.webPage != nil {
+            // An iLO: is there a Smart Array for the ACU link? A failed look says nothing.
+            reading.smartArrayControllers = try? await client.smartArrayControllers()
+        }
+        return reading
     }
 }

@@ -1,3 +1,4 @@
+import DploySpec
 import Foundation
 
 /// What `dploy bmc status` shows for one machine, and what the controller stores.
@@ -19,6 +20,13 @@ public struct BMCReading: Hashable, Sendable, Codable {
     public var bios: BIOSReading?
     /// Why the BIOS attributes could not be read, when they were asked for and were not.
     public var biosError: String?
+    /// RAID controllers and their drives, when the observer was asked for them.
+    public var storage: ObservedStorage?
+    /// Why the storage could not be read, when it was asked for and was not.
+    public var storageError: String?
+    /// How many HPE Smart Array controllers an iLO reports; nil for other BMCs, or when the
+    /// count could not be read.
+    public var smartArrayControllers: Int?
 
     public init(system: ComputerSystem, manager: Manager?, baseURL: String) {
         power = system.power

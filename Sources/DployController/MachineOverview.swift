@@ -23,6 +23,8 @@ public struct MachineOverview: Encodable, Sendable {
     /// Power as the BMC last said (`On`, `Off`…), when the daemon reads BMCs.
     public var power: String?
     public var powerReadAt: Date?
+    /// HPE Smart Array controllers the iLO reported (the ACU link's condition); nil when not read.
+    public var smartArrayControllers: Int?
     public var hardware: Hardware?
     /// Ready, Installed, PowerInSync, FirmwareInSync, HardwareChanged (`MachineConditions`).
     public var conditions: [MachineCondition] = []
@@ -61,6 +63,7 @@ public struct MachineOverview: Encodable, Sendable {
             guard let mac = MACAddress(rows[index].mac), let reading = bmcReadings[mac] else { continue }
             rows[index].power = reading.power ?? "unreadable"
             rows[index].powerReadAt = reading.readAt
+            rows[index].smartArrayControllers = reading.smartArrayControllers
         }
         return rows
     }

@@ -167,6 +167,7 @@ extension BMCRecord {
             serial = reading.serialNumber
             biosVersion = reading.biosVersion
             bmcFirmware = reading.managerFirmware
+            smartArrayControllers = reading.smartArrayControllers
             firmware = reading.firmware.map { installed in
                 ObservedFirmware(model: reading.model, versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
             }
@@ -216,21 +217,22 @@ extension Reconciler {
         return fleet.machines.compactMap { machine in
             let settings = resolver.resolve(machine).settings
             guard let bmc = settings.bmc, bmc.address != nil else { return nil }
-            return BMCTarget(machine: machine.name, mac: machine.mac.value, bmc: bmc,
-                             readsFirmware: settings.firmware != nil, readsBIOS: settings.bios != nil)
+            return BMCTarget(machine: machine.name, mac: machine.mac.value, bmc: bmc, readsFirmware: settings.firmware != nil,
+                             readsBIOS: settings.bios != nil, readsStorage: settings.storage != nil)
         }
     }
 
     /// Reads these BMCs, `concurrency` at a time; one observation each, in no set order.
     public func observeBMCs(_ targets: [BMCTarget], concurrency: Int? = nil, warnings: BMCWarnings? = nil) async -> [BMCObservation] {
         // One observer per combination of what is read: a machine pays for its own reads only.
-        let byReads = Dictionary(grouping: targets) { [$0.readsFirmware, $0.readsBIOS] }
+        let byReads = Dictionary(grouping: targets) { [$0.readsFirmware, $0.readsBIOS, $0.readsStorage] }
         var observer = BMCObserver(secrets: secretStore, baseDirectory: bmcBaseDirectory,
                                    concurrency: concurrency ?? config.bmcConcurrency, warnings: warnings)
         var observations: [BMCObservation] = []
         for reads in byReads.keys.sorted(by: { $0.lexicographicallyPrecedes($1) { !$0 && $1 } }) {
             observer.readsFirmware = reads[0]
             observer.readsBIOS = reads[1]
+            observer.readsStorage = reads[2]
             observations += await observer.observe(byReads[reads]!.map { ($0.machine, $0.bmc) })
         }
         return observations
@@ -244,6 +246,7 @@ public struct BMCTarget: Hashable, Sendable {
     public var bmc: BMCSettings
     public var readsFirmware: Bool
     public var readsBIOS: Bool
+    public var readsStorage: Bool
 }
 
 /// What one round of BMC reads gives the planner (`ObservedState.power`, `.firmware`,
@@ -254,6 +257,9 @@ public struct ObservedBMCs: Sendable {
     public var bios: [MACAddress: ObservedBIOS] = [:]
     /// Why a BIOS could not be read, for machines whose BMC was read but whose BIOS was not.
     public var biosUnread: [MACAddress: String] = [:]
+    /// RAID controllers, for machines with `storage`, and why one could not be read.
+    public var storage: [MACAddress: ObservedStorage] = [:]
+    public var storageUnread: [MACAddress: String] = [:]
     public var observations: [BMCObservation] = []
 
     public init() {}
@@ -276,6 +282,8 @@ public struct ObservedBMCs: Sendable {
             if let bios = reading.bios {
                 self.bios[mac] = ObservedBIOS(current: bios.current, names: bios.names, pending: bios.pending, settingsETag: bios.pendingETag)
             }
+            if let error = reading.storageError { storageUnread[mac] = error }
+            if let storage = reading.storage { self.storage[mac] = storage }
         }
     }
 }

@@ -321,6 +321,8 @@ public struct Reconciler: Sendable {
             observed.firmware = bmc.firmware
             observed.bios = bmc.bios
             observed.biosUnread = bmc.biosUnread
+            observed.storage = bmc.storage
+            observed.storageUnread = bmc.storageUnread
         }
         return observed
     }

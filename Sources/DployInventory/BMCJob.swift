@@ -78,6 +78,8 @@ public enum BMCJobKind: String, Codable, Hashable, Sendable, CaseIterable {
     /// A one-time network boot, or a power step (on, off, cycle): short, but a cycle sent
     /// twice resets a machine mid-POST, so it too is recorded before it is sent.
     case boot, power
+    /// A RAID change (SmartStorageConfig, or DMTF volumes), applied at the next reboot or at once.
+    case raid
 }
 
 public enum BMCJobState: String, Codable, Hashable, Sendable, CaseIterable {

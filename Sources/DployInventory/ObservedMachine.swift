@@ -190,10 +190,13 @@ public struct BMCRecord: Hashable, Sendable {
     public var error: String?
     /// The firmware inventory, when it was read (machines with a baseline).
     public var firmware: ObservedFirmware?
+    /// How many HPE Smart Array controllers the iLO reports (nil: not read, or not an iLO):
+    /// the machine page links the Array Configuration Utility only where there is one.
+    public var smartArrayControllers: Int?
 
     public init(mac: MACAddress, readAt: Date, power: String? = nil, health: String? = nil, model: String? = nil,
                 serial: String? = nil, biosVersion: String? = nil, bmcFirmware: String? = nil, error: String? = nil,
-                firmware: ObservedFirmware? = nil) {
+                firmware: ObservedFirmware? = nil, smartArrayControllers: Int? = nil) {
         self.mac = mac
         self.readAt = readAt
         self.power = power
@@ -204,6 +207,7 @@ public struct BMCRecord: Hashable, Sendable {
         self.bmcFirmware = bmcFirmware
         self.error = error
         self.firmware = firmware
+        self.smartArrayControllers = smartArrayControllers
     }
 }
 

@@ -85,10 +85,10 @@ extension SQLiteStore {
         return try overdue.compactMap { run in try finish(run, .failed(StoreText.timedOut(run)), at: now) }
     }
 
-    public func failInterruptedTaskRuns(actions: Set<TaskActionKind>, at now: Date) throws -> [TaskRun] {
+    public func failInterruptedTaskRuns(actions: Set<TaskActionKind>, machines: Set<String>?, at now: Date) throws -> [TaskRun] {
         let interrupted = try pool.read { db in
             try TaskRunRow.filter(Column("state") == TaskRunState.running && actions.contains(Column("action")))
-                .fetchAll(db).map(\.run)
+                .fetchAll(db).map(\.run).filter { machines?.contains($0.key.machine) ?? true }
         }
         return try interrupted.compactMap { run in
             try finish(run, .failed(StoreText.interrupted), at: now)

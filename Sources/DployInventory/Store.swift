@@ -66,7 +66,9 @@ public protocol Store: Sendable {
     func failOverdueTaskRuns(at: Date) throws -> [TaskRun]
     /// Fails running runs of these actions: they ran in a process that is gone (dploy was
     /// stopped or died mid-run), and a task never runs twice, so they are not run again.
-    func failInterruptedTaskRuns(actions: Set<TaskActionKind>, at: Date) throws -> [TaskRun]
+    /// Only runs on `machines` when given: a site's leader fails its own machines' runs, not
+    /// those another site's leader has under way.
+    func failInterruptedTaskRuns(actions: Set<TaskActionKind>, machines: Set<String>?, at: Date) throws -> [TaskRun]
 
     /// Records a BMC job as `queued` (its `id`, `state` and dates other than `createdAt` are
     /// the store's) and returns it with its id. Returns nil, recording nothing, when the

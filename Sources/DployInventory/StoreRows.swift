@@ -106,6 +106,7 @@ struct BMCReadingRow: StoreRow {
     var error: String?
     /// The firmware inventory (`ObservedFirmware`) as JSON; nil when it was not read.
     var firmware: String?
+    var smartArrayControllers: Int?
 
     init(_ record: BMCRecord) {
         mac = record.mac.description
@@ -119,6 +120,7 @@ struct BMCReadingRow: StoreRow {
         error = record.error
         // Encoding a struct of strings cannot fail.
         firmware = record.firmware.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        smartArrayControllers = record.smartArrayControllers
     }
 
     func record() throws -> BMCRecord {
@@ -130,7 +132,8 @@ struct BMCReadingRow: StoreRow {
             throw StoreError.corruptRow("bmcReading", mac, "its firmware inventory is not the JSON dploy writes (\(error))")
         }
         return BMCRecord(mac: address, readAt: readAt, power: power, health: health, model: model, serial: serial,
-                         biosVersion: biosVersion, bmcFirmware: bmcFirmware, error: error, firmware: inventory)
+                         biosVersion: biosVersion, bmcFirmware: bmcFirmware, error: error, firmware: inventory,
+                         smartArrayControllers: smartArrayControllers)
     }
 }
 
@@ -181,7 +184,7 @@ extension TaskActionKind: DatabaseValueConvertible {}
 extension BMCReadingRow {
     /// A reading as another store holds it, column by column.
     init(mac: String, readAt: Date, power: String?, health: String?, model: String?, serial: String?, biosVersion: String?,
-         bmcFirmware: String?, error: String?, firmware: String?) {
+         bmcFirmware: String?, error: String?, firmware: String?, smartArrayControllers: Int?) {
         self.mac = mac
         self.readAt = readAt
         self.power = power
@@ -192,5 +195,6 @@ extension BMCReadingRow {
         self.bmcFirmware = bmcFirmware
         self.error = error
         self.firmware = firmware
+        self.smartArrayControllers = smartArrayControllers
     }
 }

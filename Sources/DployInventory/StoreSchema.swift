@@ -146,6 +146,13 @@ enum StoreSchema {
                 t.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v8: smart array controllers") { db in
+            // How many Smart Array controllers the iLO reported: the machine page shows its
+            // ACU link only where there is one.
+            try db.alter(table: "bmcReading") { t in
+                t.add(column: "smartArrayControllers", .integer)
+            }
+        }
         return migrator
     }()
 

@@ -13,6 +13,7 @@ extension Action {
         switch self {
         case .updateFirmware(_, let target, _): (.firmware, "firmware \(target.component) \(target.version)")
         case .setBIOSAttributes: (.bios, "bios")
+        case .configureRAID(_, let change, _): (.raid, "raid \(change.controller)")
         case .bootOnceFromNetwork(_, let reason): (.boot, Self.stepName("boot once from network", reason))
         case .power(_, let power, let reason): (.power, Self.stepName("power \(power.rawValue)", reason))
         case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP: nil

@@ -30,6 +30,13 @@ enum Fingerprint {
             for (name, value) in bios.current { add(7, Array("\(mac)".utf8), Array(name.utf8), Array(value.description.utf8)) }
             for (name, value) in bios.pending ?? [:] { add(8, Array("\(mac)".utf8), Array(name.utf8), Array(value.description.utf8)) }
         }
+        // Storage: a saved plan must not delete or create on a controller that changed since.
+        for (mac, storage) in observed.storage {
+            for controller in storage.controllers {
+                for drive in controller.logicalDrives { add(9, Array("\(mac)".utf8), Array(controller.target.utf8), Array(drive.text.utf8), Array(drive.id.utf8)) }
+                for drive in controller.pending ?? [] { add(10, Array("\(mac)".utf8), Array(controller.target.utf8), Array(drive.text.utf8)) }
+            }
+        }
         return hex(a) + hex(b)
     }
 

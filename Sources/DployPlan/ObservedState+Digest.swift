@@ -8,7 +8,7 @@ extension ObservedState {
     /// they change without any file changing (a job finishing on another controller, a
     /// window opening), and this digest does not spell them out, so such a plan is never reused.
     public var planInputDigest: ContentDigest? {
-        guard power.isEmpty, firmware.isEmpty, bios.isEmpty, biosUnread.isEmpty, bmcJobs.isEmpty, rolloutResumes.isEmpty,
+        guard power.isEmpty, firmware.isEmpty, bios.isEmpty, biosUnread.isEmpty, storage.isEmpty, storageUnread.isEmpty, bmcJobs.isEmpty, rolloutResumes.isEmpty,
               now == nil else { return nil }
         var hasher = ContentHasher()
         func add(_ tag: String, _ lines: [String]) {

@@ -21,6 +21,10 @@ public struct ObservedState: Hashable, Sendable {
     /// Why the BIOS could not be read, by MAC, for machines with `bios` whose BMC was read:
     /// the plan says so instead of planning nothing in silence.
     public var biosUnread: [MACAddress: String] = [:]
+    /// RAID controllers with their logical and physical drives, by MAC (machines with `storage`).
+    public var storage: [MACAddress: ObservedStorage] = [:]
+    /// Why the storage could not be read, by MAC, for machines with `storage` whose BMC was read.
+    public var storageUnread: [MACAddress: String] = [:]
     /// The generation each machine is installing now (its installer has not called back).
     public var installing: [MACAddress: Int] = [:]
     /// The generation whose install failed last, for machines whose newest attempt failed.

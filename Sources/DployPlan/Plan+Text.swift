@@ -57,6 +57,7 @@ extension Action {
         case .power(_, let power, _): "bmc     power \(power.rawValue)"
         case .updateFirmware(_, let target, _): "bmc     firmware \(target.component) \(target.installed) → \(target.version)"
         case .setBIOSAttributes(_, let changes, _, _): "bmc     bios " + changes.map(\.text).joined(separator: ", ")
+        case .configureRAID(_, let change, _): change.lines.joined(separator: "; ")
         }
     }
 
@@ -66,6 +67,7 @@ extension Action {
         if case .setBIOSAttributes(_, let changes, _, _) = self {
             return changes.map { "bmc     bios \($0.text)" }
         }
+        if case .configureRAID(_, let change, _) = self { return change.lines }
         return [line]
     }
 }

@@ -136,12 +136,16 @@ public enum Action: Hashable, Sendable {
     /// as read when the plan was made, sent as `If-Match`: if they changed since, the BMC
     /// answers 412 and nothing is written (nil: the BMC gave none; apply reads one then).
     case setBIOSAttributes(machine: String, [BIOSChange], ifMatch: String?, reason: Reason)
+    /// Create or delete logical drives on one of the machine's RAID controllers through its
+    /// BMC: one PUT of SmartStorageConfig (applied at the next reboot), or DMTF volume POSTs
+    /// and DELETEs. A change that deletes is destructive and planned only when allowed.
+    case configureRAID(machine: String, RAIDChange, reason: Reason)
 
     public var reason: Reason {
         switch self {
         case .writeFile(_, _, let reason), .removeFile(_, _, let reason), .writeDHCPConfig(_, let reason),
              .reloadDHCP(_, let reason), .bootOnceFromNetwork(_, let reason), .power(_, _, let reason),
-             .updateFirmware(_, _, let reason), .setBIOSAttributes(_, _, _, let reason):
+             .updateFirmware(_, _, let reason), .setBIOSAttributes(_, _, _, let reason), .configureRAID(_, _, let reason):
             reason
         }
     }
@@ -151,7 +155,7 @@ public enum Action: Hashable, Sendable {
         switch self {
         case .writeFile(_, let machine, _): machine
         case .removeFile(_, let machine, _), .bootOnceFromNetwork(let machine, _), .power(let machine, _, _),
-             .updateFirmware(let machine, _, _), .setBIOSAttributes(let machine, _, _, _):
+             .updateFirmware(let machine, _, _), .setBIOSAttributes(let machine, _, _, _), .configureRAID(let machine, _, _):
             machine
         case .writeDHCPConfig, .reloadDHCP: nil
         }
@@ -161,21 +165,21 @@ public enum Action: Hashable, Sendable {
     public var path: OutputPath? {
         switch self {
         case .writeFile(let path, _, _), .removeFile(let path, _, _), .writeDHCPConfig(let path, _): path
-        case .reloadDHCP, .bootOnceFromNetwork, .power, .updateFirmware, .setBIOSAttributes: nil
+        case .reloadDHCP, .bootOnceFromNetwork, .power, .updateFirmware, .setBIOSAttributes, .configureRAID: nil
         }
     }
 
     /// Whether Apply needs a BMC for this step.
     public var needsBMC: Bool {
         switch self {
-        case .bootOnceFromNetwork, .power, .updateFirmware, .setBIOSAttributes: true
+        case .bootOnceFromNetwork, .power, .updateFirmware, .setBIOSAttributes, .configureRAID: true
         case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP: false
         }
     }
 
     /// The step's name, as `plan --json` gives it in `kind`.
     public enum Kind: String, CaseIterable, Hashable, Sendable {
-        case writeFile, removeFile, writeDHCPConfig, reloadDHCP, bootOnceFromNetwork, power, updateFirmware, setBIOSAttributes
+        case writeFile, removeFile, writeDHCPConfig, reloadDHCP, bootOnceFromNetwork, power, updateFirmware, setBIOSAttributes, configureRAID
     }
 
     public var kind: Kind {
@@ -188,6 +192,7 @@ public enum Action: Hashable, Sendable {
         case .power: .power
         case .updateFirmware: .updateFirmware
         case .setBIOSAttributes: .setBIOSAttributes
+        case .configureRAID: .configureRAID
         }
     }
 }
@@ -195,7 +200,7 @@ public enum Action: Hashable, Sendable {
 /// `plan --json` and saved plans: one flat object per action, `kind` first among equals,
 /// the payload's fields beside it (`schemas/plan.schema.json`).
 extension Action: Codable {
-    private enum CodingKeys: String, CodingKey { case kind, machine, path, command, power, firmware, bios, ifMatch, reason }
+    private enum CodingKeys: String, CodingKey { case kind, machine, path, command, power, firmware, bios, raid, ifMatch, reason }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -209,6 +214,8 @@ extension Action: Codable {
         case .setBIOSAttributes(_, let changes, let ifMatch, _):
             try container.encode(changes, forKey: .bios)
             try container.encodeIfPresent(ifMatch, forKey: .ifMatch)
+        case .configureRAID(_, let change, _):
+            try container.encode(change, forKey: .raid)
         case .writeFile, .removeFile, .writeDHCPConfig, .bootOnceFromNetwork: break
         }
         try container.encode(reason, forKey: .reason)
@@ -240,6 +247,8 @@ extension Action: Codable {
         case .setBIOSAttributes:
             self = .setBIOSAttributes(machine: try machine(), try container.decode([BIOSChange].self, forKey: .bios),
                                       ifMatch: try container.decodeIfPresent(String.self, forKey: .ifMatch), reason: reason)
+        case .configureRAID:
+            self = .configureRAID(machine: try machine(), try container.decode(RAIDChange.self, forKey: .raid), reason: reason)
         }
     }
 }

@@ -346,6 +346,9 @@ public enum Planner {
         let isNew = facts.owned.isEmpty
         var reasons: [Reason] = []
         var actions: [Action] = []
+        // A reinstall of a newer generation is planned (boot once and power cycle): what the
+        // disks hold is about to be replaced, so a RAID change may destroy it.
+        var reinstalls = false
         let differing = files.filter { observed.files[$0.key]?.digest != $0.value }.keys
         for path in differing.sorted() {
             actions.append(.writeFile(path, machine: machine.name, reason: observed.files[path] == nil
@@ -381,6 +384,7 @@ public enum Planner {
             let behind = Reason(.generationBehind, "reinstall: generation \(installed) → \(machine.generation) (profile \(profile.name))")
             reasons.append(behind)
             if machine.settings.bmc?.address != nil {
+                reinstalls = true
                 let start = Reason(.generationBehind, "start the reinstall of generation \(machine.generation)")
                 actions.append(.bootOnceFromNetwork(machine: machine.name, reason: start))
                 actions.append(.power(machine: machine.name, .cycle, reason: start))
@@ -417,10 +421,31 @@ public enum Planner {
             reasons.append(Reason(.biosUnread, message))
             notes.append(Reason(.biosUnread, "\(machine.name): \(message)"))
         }
-        if let generation = facts.installing, actions.contains(where: { $0.kind == .updateFirmware }) {
-            // A flash resets parts of the machine (iLO, the ROM after reboot): never under an installer.
-            actions.removeAll { $0.kind == .updateFirmware }
-            reasons.append(Reason(.installInProgress, "installing generation \(generation): firmware waits until the install ends"))
+        if let storage = machine.settings.storage, let observedStorage = observed.storage[mac], machine.settings.bmc?.address != nil {
+            let location = switch machine.origins["storage.logicalDrives"] {
+            case .machine(let location), .group(_, let location): location
+            case nil: machine.machine.metadata.location
+            }
+            let permission: RAIDDrift.Permission? = machine.settings.allowDestructive == true ? .allowDestructive
+                : reinstalls ? .reinstall(generation: machine.generation) : nil
+            let drift = RAIDDrift.plan(machine: machine.name, desired: storage, observed: observedStorage, permission: permission,
+                                       location: location)
+            reasons += drift.reasons
+            // Before the reinstall's boot-once and power cycle: SmartStorageConfig applies at
+            // that reboot, and the installer then finds the logical drives it partitions.
+            let firstPowerStep = actions.firstIndex { $0.kind == .bootOnceFromNetwork || $0.kind == .power } ?? actions.endIndex
+            actions.insert(contentsOf: drift.actions, at: firstPowerStep)
+            notes += drift.notes
+        } else if machine.settings.storage != nil, machine.settings.bmc?.address != nil, let error = observed.storageUnread[mac] {
+            let message = "storage not read, so no RAID step is planned: \(Names.escapingControls(error))"
+            reasons.append(Reason(.raidUnread, message))
+            notes.append(Reason(.raidUnread, "\(machine.name): \(message)"))
+        }
+        if let generation = facts.installing, actions.contains(where: { $0.kind == .updateFirmware || $0.kind == .configureRAID }) {
+            // A flash resets parts of the machine (iLO, the ROM after reboot), and a RAID change
+            // rewrites the disks the installer writes: never under an installer.
+            actions.removeAll { $0.kind == .updateFirmware || $0.kind == .configureRAID }
+            reasons.append(Reason(.installInProgress, "installing generation \(generation): firmware and RAID wait until the install ends"))
         }
         BMCJobGate.apply(observed.bmcJobs[machine.name] ?? [], machine: machine.name, actions: &actions, reasons: &reasons,
                          notes: &notes)

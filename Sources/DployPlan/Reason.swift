@@ -25,6 +25,10 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case firmwareModelMismatch
         /// BIOS attributes differ from the machine's `bios.attributes`, and the pending settings do not hold them yet.
         case biosDrift
+        /// Logical drives in `storage.logicalDrives` are missing on free drives: they are created.
+        case raidDrift
+        /// A RAID step deletes (or changes) logical drives that exist, allowed by `allowDestructive` or a reinstall: their data is lost.
+        case raidDestructive
         /// It is in its imaging environment: BMC steps wait until the run ends.
         case imagingInProgress
         /// Gone from git while its files remain (or its files sit under a MAC it no longer has).
@@ -75,6 +79,14 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case biosNoSettings
         /// It has `bios` and its BMC was read, but its BIOS settings could not be: nothing is planned for them, and the error says why.
         case biosUnread
+        /// A RAID change would delete or change logical drives that exist, and the machine allows no destruction: that part is withheld.
+        case raidDestructiveWithheld
+        /// Smart Array changes dploy wrote to SmartStorageConfig: the controller takes them at the machine's next reboot.
+        case raidPendingReboot
+        /// Its controllers cannot take `storage.logicalDrives` as written (drives it does not have or that stay in use, a RAID level it does not create): its RAID step is withheld.
+        case raidInvalid
+        /// It has `storage` and its BMC was read, but its storage could not be: nothing is planned for it, and the error says why.
+        case raidUnread
         /// A BMC job (firmware, BIOS) for this step is queued or running: the plan adds none, and says how far it is.
         case bmcJobActive
         /// A firmware job for this exact step failed: it is not flashed again until the baseline changes or `dploy jobs retry` queues it.

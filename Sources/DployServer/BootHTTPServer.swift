@@ -419,6 +419,8 @@ struct StoreFailureMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             throw error
         } catch {
+            // Only signed-in operators get here, and they may read the rows an error quotes
+            // anyway; the store's errors carry no password (URLs are shown redacted).
             context.logger.error("\(request.uri.path): \(error)")
             throw HTTPError(.internalServerError, message: "cannot answer from the store: \(error)")
         }

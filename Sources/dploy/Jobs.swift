@@ -5,9 +5,9 @@ import Foundation
 
 struct Jobs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List BMC jobs (firmware flashes, BIOS writes): queued, running, and how the last ones ended.",
+        abstract: "List BMC jobs (firmware flashes, BIOS writes, RAID changes): queued, running, and how the last ones ended.",
         discussion: """
-            A firmware or BIOS step of a plan becomes a job in the store before it starts; the \
+            A firmware, BIOS or RAID step of a plan becomes a job in the store before it starts; the \
             daemon's (or dploy apply's) workers run it, and a restart resumes it without asking \
             the BMC twice. A failed firmware job is not flashed again on its own: `dploy jobs \
             retry ID` queues it again, with the steps its failure skipped.

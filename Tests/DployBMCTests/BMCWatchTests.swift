@@ -50,7 +50,7 @@ struct BMCWatchTests {
         // The first run reads the BMC (off), powers it on, and the watch reads it again by
         // itself: the store has "On", and the news woke a second run, which changed nothing.
         let mac = try #require(MACAddress("52:54:00:00:00:10"))
-        #expect(try await eventually(60) { try store.bmcReadings()[mac]?.power == "On" }, "\(loop.status)")
+        #expect(try await eventually(60) { try store.bmcReadings()[mac]?.power == "On" }, "\(loop.status) \((try? store.bmcJobs(states: nil, machine: nil, limit: 5)) ?? []) \((try? store.events(for: mac, limit: 10)) ?? [])")
         #expect(try await eventually(30) { loop.status.runs >= 2 && loop.status.lastRun?.result == .unchanged }, "\(loop.status)")
         #expect(try store.events(for: mac, limit: 10).contains { $0.message.contains("power drift: observed off, desired on") })
         #expect(!loop.bmcWatch.isDue("node-0"))

@@ -54,7 +54,8 @@ struct SQLiteStoreTests {
         let reading = try #require(try store.bmcReadings()[web01])
         #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.error == "198.18.0.121: unreachable")
         #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings", "v3: task runs",
-                                         "v4: hardware changes, firmware readings", "v5: bmc jobs", "v6: sites", "v7: shared secrets"])
+                                         "v4: hardware changes, firmware readings", "v5: bmc jobs", "v6: sites", "v7: shared secrets",
+                                         "v8: smart array controllers"])
     }
 
     @Test("a v5 store migrates to sites and shared secrets, keeping its BMC jobs, now of the default site")

@@ -117,7 +117,9 @@ enum StoreContract {
         _ = try store.startTaskRun(TaskRun(key: image, mac: web01, action: .imageRestore, state: .running, startedAt: t0,
                                            deadline: t0 + 600))
         #expect(try store.runningTaskRuns(actions: [.ssh, .imageRestore], at: t0 + 1).map(\.key) == [ssh, image])
-        #expect(try store.failInterruptedTaskRuns(actions: [.ssh, .power, .rediscover], at: t0 + 5).map(\.key) == [ssh])
+        #expect(try store.failInterruptedTaskRuns(actions: [.ssh, .power, .rediscover], machines: ["another-sites-machine"], at: t0 + 5).isEmpty,
+                "another site's runs are left alone")
+        #expect(try store.failInterruptedTaskRuns(actions: [.ssh, .power, .rediscover], machines: nil, at: t0 + 5).map(\.key) == [ssh])
         #expect(try store.taskRuns(task: "t").first?.error == "interrupted: dploy stopped while it ran; a task is not run twice")
         #expect(try store.failOverdueTaskRuns(at: t0 + 599).isEmpty)
         #expect(try store.runningTaskRun(mac: web01, actions: [.imageRestore], at: t0 + 599)?.key == image)
@@ -157,11 +159,14 @@ enum StoreContract {
     static func bmcReadings(_ subject: StoreUnderTest) throws {
         let store = subject.store
         let firmware = ObservedFirmware(model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.72"])
-        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On", model: "HPE ProLiant DL360 Gen10", firmware: firmware)])
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On", model: "HPE ProLiant DL360 Gen10", firmware: firmware,
+                                               smartArrayControllers: 2)])
         #expect(try store.bmcReadings()[web01]?.firmware == firmware)
+        #expect(try store.bmcReadings()[web01]?.smartArrayControllers == 2, "the ACU link's condition survives the store")
         try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 60, error: "198.18.0.121: unreachable")])
         let reading = try #require(try store.bmcReadings()[web01])
         #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.firmware == nil && reading.error == "198.18.0.121: unreachable")
+        #expect(reading.smartArrayControllers == nil, "a failed read says nothing of Smart Arrays")
     }
 
     static func rediscover(_ subject: StoreUnderTest) throws {

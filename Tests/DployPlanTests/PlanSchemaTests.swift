@@ -106,6 +106,8 @@ struct PlanSchemaTests {
         observed.firmware[web01] = ObservedFirmware(model: "ProLiant DL360 Gen10", versions: ["iLO 5": "2.96 Aug 17 2023"])
         try BIOSDriftTests.addBIOS(to: lab, "    attributes: {ProcHyperthreading: Disabled}")
         observed.bios[web01] = ObservedBIOS(current: ["ProcHyperthreading": .string("Enabled")], pending: [:], settingsETag: "W/\"5E771001\"")
+        try RAIDDriftTests.addStorage(to: lab, "[{name: data, raid: Raid1, drives: [\"1I:1:3\", \"1I:1:4\"]}]")
+        observed.storage[web01] = RAIDDriftTests.smartArray(logicalDrives: [])
         let drift = try Planner.plan(desired: reconciler.loadDesired(), observed: observed, settings: reconciler.settings).plan
 
         try FileManager.default.removeItem(atPath: lab.path("machines/rack-r2.yaml"))

@@ -356,8 +356,10 @@ struct WebPageTests {
             #expect(list.contains("href=\"https://198.18.0.121\" class=\"link-ilo\""))
             #expect(list.contains("href=\"https://198.18.0.21:2381/\" class=\"link-smh\""))
             #expect(list.contains("href=\"https://198.18.0.21:10000/\" class=\"link-webmin\""))
-            #expect(list.contains("href=\"https://198.18.0.21:2381/hpe/acu\" class=\"link-extra\""))
-
+            // No iLO reading says web-01 has a Smart Array yet: no ACU link, on the list or its page.
+            #expect(!list.contains("/hpe/acu"))
+            #expect(try await request(client, "/machines/web-01", headers: bearer).2.contains("href=\"https://198.18.0.121\" class=\"link-ilo\""))
+            #expect(!(try await request(client, "/machines/web-01", headers: bearer).2.contains("/hpe/acu")))
             let (one, _, machine) = try await request(client, "/machines/web-04", headers: bearer)
             #expect(one == .ok)
             #expect(machine.contains("<td><code>profile</code></td><td>debian-12</td><td class=\"muted\">from group web ("))
@@ -368,6 +370,16 @@ struct WebPageTests {
             #expect(web01.contains("<tr data-condition=\"PowerInSync\"><td>PowerInSync</td><td class=\"condition-Unknown\">Unknown</td><td><code>bmcNotRead</code></td>"))
             #expect(web01.contains("<tr data-condition=\"FirmwareInSync\"><td>FirmwareInSync</td><td class=\"condition-Unknown\">Unknown</td><td><code>firmwareNotRead</code></td><td>baseline gen10-2026-10;"))
             #expect(web01.contains("<tr data-condition=\"HardwareChanged\"><td>HardwareChanged</td><td class=\"condition-False\">False</td><td><code>hardwareUnchanged</code></td>"))
+            // Its iLO reports one (and web-02's reports none): the ACU link is on web-01's row and page only.
+            try lab.store().recordBMCReadings([BMCRecord(mac: BootServerTests.web01, readAt: Date(), power: "On", smartArrayControllers: 1),
+                                               BMCRecord(mac: try #require(MACAddress("94:18:82:3a:5c:2e")), readAt: Date(), power: "On",
+                                                         smartArrayControllers: 0)])
+            let (_, _, withArray) = try await request(client, "/", headers: bearer)
+            #expect(withArray.contains("href=\"https://198.18.0.21:2381/hpe/acu\" class=\"link-extra\""))
+            #expect(withArray.components(separatedBy: "/hpe/acu").count == 2, "one ACU link, web-01's")
+            let (_, _, web01Page) = try await request(client, "/machines/web-01", headers: bearer)
+            #expect(web01Page.contains("href=\"https://198.18.0.21:2381/hpe/acu\" class=\"link-extra\""))
+
             let (missing, _, notFound) = try await request(client, "/machines/web-99", headers: bearer)
             #expect(missing == .notFound)
             #expect(notFound.contains("No machine is named &#39;web-99&#39;"))

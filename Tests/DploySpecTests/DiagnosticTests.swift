@@ -212,6 +212,46 @@ struct DiagnosticTests {
         Case(name: "BIOS: an unknown field beside attributes, with a suggestion",
              files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  bios: {atributes: {Sriov: Enabled}}\n")],
              expected: [("m.yaml:8:10", "unknown field 'spec.bios.atributes'; did you mean 'attributes'?")]),
+        Case(name: "storage: a RAID level too big for its drives, a name twice, a drive in two logical drives, a location with a quote",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                 "  storage:", "    logicalDrives:",
+                 #"      - {name: boot, raid: Raid5, drives: ["1I:1:1", "1I:1:2"]}"#,
+                 #"      - {name: boot, raid: Raid0, drives: ["1I:1:2"]}"#,
+                 #"      - {name: data, raid: Raid0, drives: ["1I:1:9\"}"]}"#, "",
+             ].joined(separator: "\n"))],
+             expected: [("m.yaml:10:28", "'spec.storage.logicalDrives[0]' builds Raid5 from 2 drives; it needs at least 3"),
+                        ("m.yaml:11:16", "logical drive 'boot' is listed twice (first at m.yaml:10:16)"),
+                        ("m.yaml:11:44", "drive 1I:1:2 is used twice: by 'boot' and by 'boot'"),
+                        ("m.yaml:12:44", #"'spec.storage.logicalDrives[2].drives' has '1I:1:9"}', which is not a drive location"#)]),
+        Case(name: "storage: drives and a count, neither, a count without media, an unknown RAID level with a suggestion",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
+                 "  storage:", "    logicalDrives:",
+                 #"      - {name: a, raid: Raid1, drives: ["1I:1:1", "1I:1:2"], count: 2, media: SSD}"#,
+                 "      - {name: b, raid: Raid1}",
+                 "      - {name: c, raid: Raid1, count: 2}",
+                 "      - {name: d, raid: raid10, count: 4, media: SSD}", "",
+             ].joined(separator: "\n"))],
+             expected: [("m.yaml:10:", "'spec.storage.logicalDrives[0]' names its drives and a count: give 'drives' or 'count' with 'media', not both"),
+                        ("m.yaml:11:9", "'spec.storage.logicalDrives[1]' needs 'drives' (locations such as 1I:1:1) or 'count' with 'media'"),
+                        ("m.yaml:12:", "'spec.storage.logicalDrives[2]' has a 'count' but no 'media' (HDD or SSD)"),
+                        ("m.yaml:13:", "'spec.storage.logicalDrives[3].raid' must be one of Raid0, Raid1, Raid5, Raid6, Raid10, Raid50, Raid60, Raid1ADM, Raid10ADM, found 'raid10'")]),
+        Case(name: "allowDestructive as a string",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: "  allowDestructive: \"yes\"\n")],
+             expected: [("m.yaml:8:21", "'spec.allowDestructive' must be true or false, found a string")]),
+        Case(name: "two groups of equal priority with different RAID layouts",
+             files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
+                     "g.yaml": """
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: web}
+                        spec: {selector: {role: web}, defaults: {storage: {logicalDrives: [{name: os, raid: Raid1, count: 2, media: SSD}]}}}
+                        ---
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: gpu}
+                        spec: {members: [web-01], defaults: {storage: {logicalDrives: [{name: os, raid: Raid10, count: 4, media: SSD}]}}}
+                        """],
+             expected: [("g.yaml:4:", "groups 'gpu' and 'web' both set 'storage.logicalDrives' with priority 0 but disagree ('[os Raid10 4×SSD]' vs '[os Raid1 2×SSD]')")]),
         Case(name: "two groups of equal priority with different BIOS attributes",
              files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01"),
                      "g.yaml": """

@@ -118,7 +118,7 @@ final class CurlHandle {
         switch request.method {
         case .get:
             dploy_curl_setopt_long(handle, CURLOPT_HTTPGET, 1)
-        case .post, .patch, .delete:
+        case .post, .put, .patch, .delete:
             dploy_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method.rawValue)
         }
         if let body = request.body {

@@ -1,7 +1,7 @@
 /// One HTTP request as the Redfish layer asks for it; the curl layer knows nothing of Redfish.
 struct HTTPRequest {
     enum Method: String {
-        case get = "GET", post = "POST", patch = "PATCH", delete = "DELETE"
+        case get = "GET", post = "POST", put = "PUT", patch = "PATCH", delete = "DELETE"
 
         /// A request that changes nothing may be sent again after any failure; others only
         /// when the BMC cannot have seen them.

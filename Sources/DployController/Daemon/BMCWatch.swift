@@ -28,14 +28,22 @@ final class BMCWatch: Sendable {
         var readAt: ContinuousClock.Instant
     }
 
+    /// A machine dploy acted on, waiting for a reading that shows it.
+    private struct Act {
+        var at: ContinuousClock.Instant
+        /// Reads since that showed nothing new (the BMC still settling) or failed.
+        var tries = 0
+        /// Not read again before this.
+        var notBefore: ContinuousClock.Instant
+    }
+
     private struct State {
         /// The fleet's BMCs as last handed in, by machine name.
         var targets: [String: BMCTarget] = [:]
         var entries: [String: Entry] = [:]
-        /// Left out of plans until read again.
+        /// Left out of plans until read again: new, changed, or acted on (`acts`).
         var due: Set<String> = []
-        /// Acted on, and not read successfully since.
-        var retrying: Set<String> = []
+        var acts: [String: Act] = [:]
         var lastFullRound: ContinuousClock.Instant?
         /// Whether `run` is reading; without it, a snapshot reads what is due itself.
         var running = false
@@ -45,14 +53,20 @@ final class BMCWatch: Sendable {
     private let wake = WakeSignal()
     private let reconciler: Reconciler
     let interval: Duration
+    /// How long a BMC is given after an act before it is read (power takes a moment to show).
+    let settle: Duration
+    /// How often an acted-on BMC whose reads fail is tried again (an iLO resetting after a flash).
     let retry: Duration
+    /// Reads after an act that may show nothing new before the reading is taken as it is.
+    static let unchangedReads = 3
     /// Keeps a round's observations (the store, the metrics).
     private let record: @Sendable ([BMCObservation], _ macs: [String: MACAddress]) -> Void
 
-    init(reconciler: Reconciler, interval: Duration, retry: Duration = .seconds(10),
+    init(reconciler: Reconciler, interval: Duration, settle: Duration = .seconds(2), retry: Duration = .seconds(10),
          record: @escaping @Sendable ([BMCObservation], [String: MACAddress]) -> Void) {
         self.reconciler = reconciler
         self.interval = interval
+        self.settle = settle
         self.retry = retry
         self.record = record
     }
@@ -71,7 +85,7 @@ final class BMCWatch: Sendable {
             }
             state.entries = state.entries.filter { byName[$0.key] == $0.value.target }
             state.due = state.due.filter { byName[$0] != nil }
-            state.retrying = state.retrying.filter { byName[$0] != nil }
+            state.acts = state.acts.filter { byName[$0.key] != nil }
             state.targets = byName
             return (state.lastFullRound == nil, changed, state.running)
         }
@@ -79,25 +93,39 @@ final class BMCWatch: Sendable {
             await read(targets, full: true)
         } else if !running {
             let due = state.withLock { state in state.due.compactMap { state.targets[$0] } }
-            if !due.isEmpty { await read(due, full: false) }
+            // Nobody reads later: what is read now is taken as it is.
+            if !due.isEmpty { await read(due, full: false, settling: false) }
         } else if changed {
             wake.signal()
         }
         return state.withLock { Self.view($0, of: $0.entries.keys) }
     }
 
-    /// Leaves `machines` out of plans until their BMCs are read again, and has them read soon.
+    /// Leaves `machines` out of plans until their BMCs show what was done, and has them read
+    /// soon (after `settle`).
     func actedOn(_ machines: some Sequence<String>) {
         let any = state.withLock { state -> Bool in
             var any = false
+            let now = ContinuousClock.now
             for machine in machines where state.targets[machine] != nil {
                 state.due.insert(machine)
-                state.retrying.insert(machine)
+                state.acts[machine] = Act(at: now, notBefore: now + settle)
                 any = true
             }
             return any
         }
         if any { wake.signal() }
+    }
+
+    /// Forgets every reading: a daemon that leads again after a while reads its BMCs anew
+    /// (its first snapshot waits for them) rather than planning on what it read back then.
+    func forget() {
+        state.withLock { state in
+            state.entries = [:]
+            state.due = []
+            state.acts = [:]
+            state.lastFullRound = nil
+        }
     }
 
     /// Whether `machine` is left out of plans until its BMC is read again (tests).
@@ -114,9 +142,9 @@ final class BMCWatch: Sendable {
                 // Before the first snapshot there is no fleet: the first run reads.
                 guard let last = state.lastFullRound else { return ([], false, retry) }
                 if now - last >= interval { return (Array(state.targets.values), true, interval) }
-                let retryDue = state.retrying.filter { name in state.entries[name].map { now - $0.readAt >= retry } ?? true }
-                let names = state.due.union(retryDue)
-                return (names.compactMap { state.targets[$0] }, false, min(interval - (now - last), retry))
+                let ready = state.due.filter { name in state.acts[name].map { now >= $0.notBefore } ?? true }
+                let soonest = state.acts.values.map(\.notBefore).filter { $0 > now }.min().map { $0 - now } ?? retry
+                return (ready.compactMap { state.targets[$0] }, false, min(interval - (now - last), soonest))
             }
             guard !targets.isEmpty, isLeading() else {
                 _ = await wake.wait(timeout: wait)
@@ -127,33 +155,57 @@ final class BMCWatch: Sendable {
     }
 
     /// Reads `targets` now and keeps what was read; returns whether the planner sees
-    /// something new (a machine back in plans, or a reading that differs).
+    /// something new (a reading that differs from the one before).
+    /// - Parameter settling: whether an acted-on machine whose reading shows nothing new (or
+    ///   fails) stays due, to be read again after `settle` (or `retry`).
     @discardableResult
-    private func read(_ targets: [BMCTarget], full: Bool) async -> Bool {
+    private func read(_ targets: [BMCTarget], full: Bool, settling: Bool = true) async -> Bool {
         let started = ContinuousClock.now
         let observations = await reconciler.observeBMCs(targets)
         let byName = Dictionary(targets.map { ($0.machine, $0) }) { first, _ in first }
         record(observations, byName.mapValues(\.mac))
         return state.withLock { state in
             let names = Set(observations.map(\.machine))
-            let before = Self.view(state, of: names)
+            // Compared with the readings before, due or not: a machine read again after an
+            // act that changed nothing on its BMC is no news (and no reason to act again).
+            let before = Self.view(state, of: names, includingDue: true)
             for observation in observations {
+                let name = observation.machine
                 // A machine whose BMC settings changed during the read is read again.
-                guard let target = byName[observation.machine], state.targets[observation.machine] == target else { continue }
-                state.entries[observation.machine] = Entry(target: target, observation: observation, readAt: started)
-                state.due.remove(observation.machine)
-                if observation.error == nil { state.retrying.remove(observation.machine) }
+                guard let target = byName[name], state.targets[name] == target else { continue }
+                if var act = state.acts[name] {
+                    // Read before the act: it tells of the machine before it, and counts for nothing.
+                    if act.at > started { continue }
+                    let previous = state.entries[name] != nil ? Self.view(state, of: [name], includingDue: true) : nil
+                    let now = ContinuousClock.now
+                    let unchanged = observation.error == nil && previous.map { Self.same($0, ObservedBMCs([observation], macs: [name: target.mac])) } ?? false
+                    if settling && (observation.error != nil || (unchanged && act.tries + 1 < Self.unchangedReads)) {
+                        // Not settled yet (or unreadable, as an iLO resetting after a flash): again later.
+                        act.tries += 1
+                        act.notBefore = now + (observation.error != nil ? retry : settle * (act.tries + 1))
+                        state.acts[name] = act
+                        continue
+                    }
+                    state.acts[name] = nil
+                }
+                state.entries[name] = Entry(target: target, observation: observation, readAt: started)
+                state.due.remove(name)
             }
             if full { state.lastFullRound = started }
-            let after = Self.view(state, of: names)
-            return before.power != after.power || before.firmware != after.firmware || before.bios != after.bios
-                || before.biosUnread != after.biosUnread
+            return !Self.same(before, Self.view(state, of: names, includingDue: true))
         }
     }
 
-    /// What the planner sees of `names`: their readings, less those due to be read again.
-    private static func view(_ state: State, of names: some Sequence<String>) -> ObservedBMCs {
-        let kept = names.compactMap { name in state.due.contains(name) ? nil : state.entries[name] }
+    /// Whether two views give the planner the same facts.
+    private static func same(_ a: ObservedBMCs, _ b: ObservedBMCs) -> Bool {
+        a.power == b.power && a.firmware == b.firmware && a.bios == b.bios && a.biosUnread == b.biosUnread
+            && a.storage == b.storage && a.storageUnread == b.storageUnread
+    }
+
+    /// What the planner sees of `names`: their readings, less those due to be read again
+    /// (unless `includingDue`).
+    private static func view(_ state: State, of names: some Sequence<String>, includingDue: Bool = false) -> ObservedBMCs {
+        let kept = names.compactMap { name in !includingDue && state.due.contains(name) ? nil : state.entries[name] }
         return ObservedBMCs(kept.map(\.observation), macs: Dictionary(kept.map { ($0.target.machine, $0.target.mac) }) { first, _ in first })
     }
 }

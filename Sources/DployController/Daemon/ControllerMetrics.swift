@@ -26,7 +26,7 @@ public final class ControllerMetrics: Sendable {
         for result in DaemonStatus.Run.Result.allCases { _ = reconcileRuns(result) }
         for result in WebhookResult.allCases { _ = webhookDeliveries(result) }
         for state in TaskRunState.allCases where state != .pending { _ = taskRuns(state) }
-        for state in [BMCJobState.succeeded, .failed] { _ = bmcJobsFinished(state) }
+        for state in [BMCJobState.succeeded, .failed, .cancelled] { _ = bmcJobsFinished(state) }
         recordBMCJobs([])
         recordMachines([:])
         recordConditions([:])
@@ -63,7 +63,7 @@ public final class ControllerMetrics: Sendable {
     }
 
     private func bmcJobsFinished(_ state: BMCJobState) -> Counter {
-        registry.makeCounter(descriptor: Self.named("dploy_bmc_jobs_finished_total", "BMC jobs (firmware, BIOS) this daemon ran to their end, by result."),
+        registry.makeCounter(descriptor: Self.named("dploy_bmc_jobs_finished_total", "BMC jobs (firmware, BIOS, RAID) this daemon ran to their end, by result."),
                              labels: [("state", state.rawValue)])
     }
 

@@ -30,7 +30,7 @@ public final class ReconcileLoop: Service, Sendable {
     /// decisions and pages follow git; nil for a loop that serves nothing.
     let live: LiveDesired?
     let jitter: Double
-    let wake = WakeSignal()
+    let wake: WakeSignal
     /// The worker pool that runs the BMC jobs applies enqueue; started by the first run that
     /// holds the leader lock (it resumes jobs a previous daemon left running).
     public let jobs: BMCJobRunner
@@ -66,6 +66,8 @@ public final class ReconcileLoop: Service, Sendable {
         self.live = live
         let lock = reconciler.leadership(for: store)
         self.lock = lock
+        let wake = WakeSignal()
+        self.wake = wake
         let watch = BMCWatch(reconciler: reconciler, interval: reconciler.config.interval) { observations, macs in
             metrics.bmcRequests.increment(by: Int64(observations.count))
             metrics.bmcErrors.increment(by: Int64(observations.count { $0.error != nil }))
@@ -85,8 +87,12 @@ public final class ReconcileLoop: Service, Sendable {
                                        },
                                        finished: { job, state in
                                            metrics.recordBMCJobFinished(state)
-                                           // Its BMC says what the job did once it is read again.
-                                           watch.actedOn([job.machine])
+                                           // Its BMC says what the job did once it is read again;
+                                           // what waited for the job (a task, the machine's next
+                                           // steps) is planned by a run now, not at the interval.
+                                           // A cancelled job sent nothing: its BMC is as it was.
+                                           if state != .cancelled { watch.actedOn([job.machine]) }
+                                           wake.signal()
                                        },
                                        leading: { lock.isHeld })
         state = Mutex(LoopState(status: DaemonStatus(
@@ -141,10 +147,11 @@ public final class ReconcileLoop: Service, Sendable {
 
     func nextDelay() -> Duration {
         var interval = reconciler.config.interval.seconds
-        // A controller of a shared store that does not lead (a replica, a deposed leader, one
-        // whose run failed on the database) looks for a lapsed lead at least once per lease,
-        // so a takeover is bounded by the lease the config documents, not by the interval.
-        if !lock.isHeld, let lease = reconciler.config.postgres?.lease.seconds { interval = min(interval, lease) }
+        // A controller of a shared store runs at least once per lease: one that does not lead
+        // (a replica, one whose run failed on the database) looks for a lapsed lead, so a
+        // takeover is bounded by the lease the config documents, not by the interval; a
+        // leader deposed while it waited (frozen, cut off) becomes a replica at its next look.
+        if let lease = reconciler.config.postgres?.lease.seconds { interval = min(interval, lease) }
         return .seconds(interval * (1 + Double.random(in: -jitter...jitter)))
     }
 
@@ -178,7 +185,10 @@ public final class ReconcileLoop: Service, Sendable {
                 defer { state.role = role }
                 return (role == .apply && state.role != nil && state.role != .apply, role != .apply && state.role == .apply)
             }
-            if lostLead { logger.warning("no longer leads: \(roleReason ?? role.rawValue)") }
+            if lostLead {
+                logger.warning("no longer leads: \(roleReason ?? role.rawValue)")
+                bmcWatch.forget()
+            }
             if becameLeader {
                 // What it saw while another daemon applied, and the plan that changed nothing
                 // then, were never checked against what the leader wrote since.
@@ -254,8 +264,6 @@ public final class ReconcileLoop: Service, Sendable {
                     + (report.reloaded ? ", DHCP reloaded" : "")
                     + (report.queuedJobs.isEmpty ? "" : ", \(report.queuedJobs.count) BMC job\(report.queuedJobs.count == 1 ? "" : "s") queued")
                 recordApplied(result.plan, fleet: loaded.fleet)
-                // Power and boot-once steps ran just now; jobs say when theirs are done.
-                bmcWatch.actedOn(result.plan.actions.compactMap { $0.needsBMC && $0.jobStep == nil ? $0.machine : nil })
                 step("apply")
                 // Boot decisions follow the applied state before tasks boot anything.
                 publish(loaded)

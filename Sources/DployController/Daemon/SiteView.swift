@@ -54,5 +54,5 @@ public struct SiteView: Encodable, Sendable, Hashable {
     /// store's leases, or more than one site.
     public static func worthShowing(_ sites: [SiteView]) -> Bool { sites.count > 1 || sites.contains { $0.leader != nil } }
 
-    static func time(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    static func time(_ date: Date) -> String { date.formatted(.iso8601) }
 }

@@ -42,18 +42,41 @@ extension BMCJobRunner {
                 finish(job, .succeeded, nil, event: ("bios-pending", "\(list): written to the pending settings, applied at next reboot (job \(job.id))"),
                        metadata: metadata)
             case .bootOnceFromNetwork:
-                guard try sendOnce(job) else { return }
+                // A setting, not an act: sent again after a restart (or by a new leader that
+                // took over a frozen one's job), it changes nothing more.
+                if job.submittedAt == nil { guard try takeTheSend(job) else { return } }
                 try driver.bootOnce(from: .pxe)
                 finish(job, .succeeded, nil, event: ("boot-once", "\(job.step): the next boot is from the network (job \(job.id))"),
                        metadata: metadata)
             case .power(_, let power, _):
-                guard try sendOnce(job) else { return }
+                if job.submittedAt == nil {
+                    guard try takeTheSend(job) else { return }
+                } else if power == .cycle {
+                    // It may have gone: a second cycle would reset the machine mid-POST.
+                    throw BMCStepRefused("dploy stopped while this power cycle was sent; it is not sent blind again (the next plan decides)")
+                }
+                // On and off do nothing when the machine is already so: sent again, they are harmless.
                 let result = try driver.setPower(power)
                 let sent = result.resetType.map { "reset \($0) (it was \(result.before))" } ?? "already \(result.before): nothing sent"
                 finish(job, .succeeded, nil, event: ("power", "\(job.step): \(sent) (job \(job.id))"), metadata: metadata)
+            case .configureRAID(_, let change, _):
+                if job.submittedAt != nil {
+                    // A deletion or creation may have been sent before the stop: never sent
+                    // blind again. The next plan reads the controller and asks only for what differs.
+                    throw BMCStepRefused("dploy stopped while this RAID change was sent; the next plan reads the controller and changes only what still differs")
+                }
+                guard try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "writing")) else { return }
+                try RAIDApply.run(change, on: driver)
+                let words = change.interface == .smartStorageConfig ? "written to SmartStorageConfig, applied at next reboot" : "done"
+                finish(job, .succeeded, nil, event: ("raid-\(change.interface == .smartStorageConfig ? "pending" : "changed")",
+                                                     "\(change.lines.map { $0.replacingOccurrences(of: "bmc     ", with: "") }.joined(separator: "; ")): \(words) (job \(job.id))"),
+                       metadata: metadata)
             case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP:
                 throw BMCStepRefused("a \(action.kind.rawValue) step is not a BMC job")
             }
+        } catch let error as BMCError where error.kind == .notLeading {
+            // Deposed: the job is the new leader's now (it resumes it); this worker writes nothing.
+            logger.info("BMC job left to the new leader: \(job.step): \(error)", metadata: metadata)
         } catch {
             let kind = "\(job.kind.rawValue)-failed"
             finish(job, .failed, "\(error)", event: (kind, "\(job.step): \(error) (job \(job.id))"), metadata: metadata)
@@ -164,14 +187,10 @@ extension BMCJobRunner {
         recordEvent(MachineEvent(mac: job.mac, at: clock.now(), kind: event.kind, message: event.message))
     }
 
-    /// Takes the right to send a boot or power request, once: false when another worker, or
-    /// a leader of a newer term, has it. A job whose request may already have gone (dploy
-    /// stopped while sending) fails rather than resetting a machine a second time.
-    private func sendOnce(_ job: BMCJob) throws -> Bool {
-        if job.submittedAt != nil {
-            throw BMCStepRefused("dploy stopped while this request was sent; it is not sent blind again (the next plan decides)")
-        }
-        return try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "sending"))
+    /// Takes the right to send a boot or power request: false when another worker, or a
+    /// leader of a newer term, has it (the store gives it once, fenced on a shared store).
+    private func takeTheSend(_ job: BMCJob) throws -> Bool {
+        try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "sending"))
     }
 
     private func describe(_ target: FirmwareTarget) -> String {

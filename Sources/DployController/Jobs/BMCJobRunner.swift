@@ -89,7 +89,9 @@ public final class BMCJobRunner: Sendable {
         if first {
             // Started only once the jobs left running are known: a read that fails is tried
             // again at the next call, so none is left running unresumed.
-            let resumable = try store.bmcJobs(states: [.running], machine: nil, limit: Int.max).sorted { $0.id < $1.id }
+            // This site's only: another site's controller runs (and resumes) its own.
+            let resumable = try store.bmcJobs(states: [.running], machine: nil, limit: Int.max)
+                .filter { $0.site == settings.site }.sorted { $0.id < $1.id }
             state.withLock { $0.started = true }
             if !resumable.isEmpty {
                 logger.info("resuming \(resumable.count) BMC job\(resumable.count == 1 ? "" : "s") left running: \(resumable.map { "\($0.id)" }.joined(separator: ", "))")
@@ -197,6 +199,8 @@ public final class BMCJobRunner: Sendable {
             state.busy += 1
             return state.resumable.removeFirst()
         }) { return resumed }
+        // A deposed leader's workers claim nothing (the claim would be refused, once a poll).
+        if let leading = settings.redfish.mayChange, !leading() { return nil }
         state.withLock { $0.busy += 1 }
         let claimed: BMCJob?
         do { claimed = try store.claimBMCJob(site: settings.site, at: clock.now()) } catch {

@@ -6,7 +6,7 @@ import DployBMC
 import Foundation
 import Logging
 
-/// The applier's job queue: each firmware or BIOS step becomes a `queued` row in the store
+/// The applier's job queue: each firmware, BIOS or RAID step becomes a `queued` row in the store
 /// (the record exists before any worker starts it), then the runner is woken.
 struct StoreJobQueue: BMCJobQueue {
     let store: any Store

@@ -85,7 +85,9 @@ public struct TaskRunner: Sendable {
     /// runs `tasks`, one task after another. The caller holds the leader lock. Once `stop`
     /// is set no target starts: the ones not started stay pending for the next run.
     public func run(_ tasks: [TaskPlan], stop: StopSignal = StopSignal()) throws -> [TaskRunReport] {
-        var reports = try store.failInterruptedTaskRuns(actions: Self.inProcessActions, at: clock.now()).map(Self.report)
+        // This site's machines only: another site's leader may have runs under way.
+        var reports = try store.failInterruptedTaskRuns(actions: Self.inProcessActions, machines: Set(fleet.machines.map(\.name)),
+                                                        at: clock.now()).map(Self.report)
         reports += try store.failOverdueTaskRuns(at: clock.now()).map(Self.report)
         let machines = Dictionary(fleet.machines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for plan in tasks where !stop.isSet {

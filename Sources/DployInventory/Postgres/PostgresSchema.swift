@@ -136,6 +136,10 @@ enum PostgresSchema {
                 finished_at timestamp(3) NOT NULL
             );
             """),
+        ("p5: smart array controllers", """
+            -- How many Smart Array controllers the iLO reported (SQLite's v8): the ACU link.
+            ALTER TABLE bmc_reading ADD COLUMN smart_array_controllers integer;
+            """),
     ]
 
     /// Names of the migrations, oldest first: the store's versions.

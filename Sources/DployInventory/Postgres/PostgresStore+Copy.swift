@@ -64,10 +64,11 @@ extension PostgresStore {
             }
             for row in snapshot.bmcReadings {
                 try connection.execute("""
-                    INSERT INTO bmc_reading (mac, read_at, power, health, model, serial, bios_version, bmc_firmware, error, firmware)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                    INSERT INTO bmc_reading (mac, read_at, power, health, model, serial, bios_version, bmc_firmware, error, firmware,
+                                             smart_array_controllers)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                     """, [row.mac, row.readAt, row.power, row.health, row.model, row.serial, row.biosVersion, row.bmcFirmware,
-                          row.error, row.firmware])
+                          row.error, row.firmware, row.smartArrayControllers])
             }
             for row in snapshot.taskRuns {
                 try connection.execute("""

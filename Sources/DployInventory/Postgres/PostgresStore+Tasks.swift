@@ -95,11 +95,11 @@ extension PostgresStore {
         return try overdue.compactMap { run in try finish(run, .failed(StoreText.timedOut(run)), at: now) }
     }
 
-    public func failInterruptedTaskRuns(actions: Set<TaskActionKind>, at now: Date) throws -> [TaskRun] {
+    public func failInterruptedTaskRuns(actions: Set<TaskActionKind>, machines: Set<String>?, at now: Date) throws -> [TaskRun] {
         let interrupted = try pool.withConnection { connection in
             try checkFence(connection)
             return try connection.execute("SELECT * FROM task_run WHERE state = 'running' AND action = ANY($1::text[]) ORDER BY id",
-                                   [Self.array(actions)]).all.map(Self.taskRun)
+                                   [Self.array(actions)]).all.map(Self.taskRun).filter { machines?.contains($0.key.machine) ?? true }
         }
         return try interrupted.compactMap { run in try finish(run, .failed(StoreText.interrupted), at: now) }
     }

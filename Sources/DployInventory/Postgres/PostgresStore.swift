@@ -205,13 +205,15 @@ public final class PostgresStore: Store {
         try pool.transaction { connection in
             for reading in readings.map(BMCReadingRow.init) {
                 try connection.execute("""
-                    INSERT INTO bmc_reading (mac, read_at, power, health, model, serial, bios_version, bmc_firmware, error, firmware)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                    INSERT INTO bmc_reading (mac, read_at, power, health, model, serial, bios_version, bmc_firmware, error, firmware,
+                                             smart_array_controllers)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                     ON CONFLICT (mac) DO UPDATE SET read_at = EXCLUDED.read_at, power = EXCLUDED.power, health = EXCLUDED.health,
                         model = EXCLUDED.model, serial = EXCLUDED.serial, bios_version = EXCLUDED.bios_version,
-                        bmc_firmware = EXCLUDED.bmc_firmware, error = EXCLUDED.error, firmware = EXCLUDED.firmware
+                        bmc_firmware = EXCLUDED.bmc_firmware, error = EXCLUDED.error, firmware = EXCLUDED.firmware,
+                        smart_array_controllers = EXCLUDED.smart_array_controllers
                     """, [reading.mac, reading.readAt, reading.power, reading.health, reading.model, reading.serial,
-                          reading.biosVersion, reading.bmcFirmware, reading.error, reading.firmware])
+                          reading.biosVersion, reading.bmcFirmware, reading.error, reading.firmware, reading.smartArrayControllers])
             }
         }
     }
@@ -344,7 +346,8 @@ public final class PostgresStore: Store {
         let mac = row["mac"] ?? ""
         return BMCReadingRow(mac: mac, readAt: try row.requiredDate("read_at", table: "bmcReading", key: mac), power: row["power"],
                              health: row["health"], model: row["model"], serial: row["serial"], biosVersion: row["bios_version"],
-                             bmcFirmware: row["bmc_firmware"], error: row["error"], firmware: row["firmware"])
+                             bmcFirmware: row["bmc_firmware"], error: row["error"], firmware: row["firmware"],
+                             smartArrayControllers: row.int("smart_array_controllers"))
     }
 
     static func attempt(_ row: PostgresRow) throws -> InstallAttempt {

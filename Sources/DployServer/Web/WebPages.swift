@@ -77,7 +77,8 @@ struct WebPages: Sendable {
                     generation: Self.generation(installed: row.installedGeneration, desired: row.desiredGeneration),
                     power: row.power ?? "unknown", lastInventory: row.lastInventory.map(Self.time) ?? "never",
                     lastEvent: row.lastEvent.map { "\(Self.time(row.lastEventAt!)): \($0)" } ?? "",
-                    links: MachineLinks.links(bmc: bmcs[row.mac] ?? nil, host: row.address, extra: extraLinks))
+                    links: MachineLinks.links(bmc: bmcs[row.mac] ?? nil, host: row.address, extra: extraLinks,
+                                              smartArrayControllers: row.smartArrayControllers))
             })
         return render("servers", view)
     }
@@ -117,7 +118,8 @@ struct WebPages: Sendable {
             installs: installs, hasInstalls: !installs.isEmpty, events: events, hasEvents: !events.isEmpty,
             taskRuns: runs, hasTaskRuns: !runs.isEmpty,
             jobs: jobs, hasJobs: !jobs.isEmpty,
-            links: MachineLinks.links(bmc: effective?.settings.bmc?.address, host: row?.address, extra: extraLinks),
+            links: MachineLinks.links(bmc: effective?.settings.bmc?.address, host: row?.address, extra: extraLinks,
+                                      smartArrayControllers: detail.bmcReading?.smartArrayControllers),
             conditions: (row?.conditions ?? []).map { condition in
                 WebViews.Machine.Condition(type: condition.type.rawValue, status: condition.status.rawValue,
                                            reason: condition.reason.rawValue, message: condition.message,

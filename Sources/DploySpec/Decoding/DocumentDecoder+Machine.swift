@@ -35,6 +35,11 @@ extension DocumentDecoder {
             settings.bios = note("bios.attributes", decodeBIOSAttributes(bios))
             bios.finish()
         }
+        if let storage = reader.mapping("storage") {
+            settings.storage = note("storage.logicalDrives", decodeStorage(storage))
+            storage.finish()
+        }
+        settings.allowDestructive = note("allowDestructive", reader.bool("allowDestructive"))
         if let bmc = reader.mapping("bmc") {
             var settingsBMC = BMCSettings()
             if isGroupDefault {

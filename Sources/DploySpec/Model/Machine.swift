@@ -94,12 +94,18 @@ public struct MachineSettings: Hashable, Sendable {
     /// The site whose controller converges this machine (`site`, or the machine's `site`
     /// label); none means the `default` site.
     public var site: String?
+    /// The RAID to hold (`storage.logicalDrives`); inherited whole, like `bios`.
+    public var storage: StorageSettings?
+    /// Whether a RAID change that destroys data (deleting or changing a logical drive that
+    /// exists) may be applied; without it such a step is planned, marked, and withheld.
+    public var allowDestructive: Bool?
     /// Where each field set here was written, keyed by field path (`profile`, `bmc.credentials`).
     public var locations: [String: SourceLocation]
 
     public init(hostname: String? = nil, bmc: BMCSettings? = nil, profile: String? = nil, generation: Int? = nil,
                 power: PowerPolicy? = nil, firmware: String? = nil, disk: String? = nil, kernelArgs: String? = nil,
-                bios: BIOSSettings? = nil, site: String? = nil, locations: [String: SourceLocation] = [:]) {
+                bios: BIOSSettings? = nil, storage: StorageSettings? = nil, allowDestructive: Bool? = nil,
+                site: String? = nil, locations: [String: SourceLocation] = [:]) {
         self.hostname = hostname
         self.bmc = bmc
         self.profile = profile
@@ -110,6 +116,8 @@ public struct MachineSettings: Hashable, Sendable {
         self.kernelArgs = kernelArgs
         self.bios = bios
         self.site = site
+        self.storage = storage
+        self.allowDestructive = allowDestructive
         self.locations = locations
     }
 }

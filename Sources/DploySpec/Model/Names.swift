@@ -195,7 +195,7 @@ public enum Names {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    private static func isAlphanumericAnyCase(_ byte: UInt8) -> Bool {
+    static func isAlphanumericAnyCase(_ byte: UInt8) -> Bool {
         isAlphanumeric(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
     }
 

@@ -59,6 +59,8 @@ struct SettingField: Sendable {
         SettingField("kernelArgs", \.kernelArgs),
         SettingField("bios.attributes", \.bios),
         SettingField("site", \.site),
+        SettingField("storage.logicalDrives", \.storage),
+        SettingField("allowDestructive", \.allowDestructive),
         SettingField(bmc: "credentials", \.credentials),
         SettingField(bmc: "insecure", \.insecure),
         SettingField(bmc: "caFile", \.caFile),

@@ -11,6 +11,18 @@ settings: the pending resource (Bios/Settings) takes a PATCH only with If-Match 
 its ETag (else 412), a reboot (/_fixture/reboot) makes the pending values current, and
 /_fixture/bios-drop removes a field of either (a BMC without Attributes or a settings object).
 
+Smart Array (iLO 5 trees): SmartStorageConfig/Settings takes a PUT of the whole LogicalDrives
+array only with If-Match equal to its ETag (else 412), by HPE's DataGuard rules (Strict:
+a delete action or an existing drive left out is refused; Permissive: only drives with the
+delete action go; Disabled: left-out drives go too); a reboot applies it (new drives get a
+VolumeUniqueIdentifier, counted drives are picked from free ones of the media).
+/_fixture/add-disks slides new disks into the first array controller. The real controller
+checks the array at POST and reports in @Redfish.Settings.Messages; the fixture refuses a
+DataGuard violation at the PUT with 400, which a test can see without a reboot.
+DMTF volumes (iLO 6 trees): a POST to a Volumes collection creates a volume (RAIDType from
+Volumes/Capabilities, Links.Drives free drives of that Storage, DisplayName at most 15
+characters), a DELETE of a volume removes it and frees its drives.
+
 Listens on 127.0.0.1 only, on the port given (0: any free one, printed as "PORT n").
 Control endpoints under /_fixture/ let a test read what happened and arrange faults;
 /_fixture/hold makes the next requests of a method and path wait (logged with "held") until
@@ -122,6 +134,66 @@ class State:
         settings = self.docs.get(norm(link)) if link else None
         return (bios, settings) if settings else None
 
+    def ssc_pair(self):
+        """The first SmartStorageConfig and its settings resource, found by links; None on a
+        tree without them (iLO 6, the trimmed ilo5/ documents)."""
+        system = self.docs.get("/redfish/v1/systems/1", {})
+        links = system.get("Oem", {}).get("Hpe", {}).get("SmartStorageConfig") or []
+        current = self.docs.get(norm(links[0]["@odata.id"])) if links else None
+        link = (current or {}).get("@Redfish.Settings", {}).get("SettingsObject", {}).get("@odata.id")
+        settings = self.docs.get(norm(link)) if link else None
+        return (current, settings) if settings else None
+
+    def array_disks(self):
+        """The first array controller's DiskDrives collection, by its link."""
+        system = self.docs.get("/redfish/v1/systems/1", {})
+        smart = self.docs.get(norm(system.get("Oem", {}).get("Hpe", {}).get("Links", {}).get("SmartStorage", {}).get("@odata.id", "")), {})
+        arrays = self.docs.get(norm(smart.get("Links", {}).get("ArrayControllers", {}).get("@odata.id", "")), {})
+        first = self.docs.get(norm(arrays.get("Members", [{}])[0].get("@odata.id", "")), {})
+        return self.docs.get(norm(first.get("Links", {}).get("PhysicalDrives", {}).get("@odata.id", "")))
+
+    def add_disks(self, locations, media):
+        disks = self.array_disks()
+        current, settings = self.ssc_pair()
+        for number, location in enumerate(locations):
+            uri = disks["@odata.id"].rstrip("/") + "/%d" % (100 + len(disks["Members"]) + number)
+            self.docs[norm(uri)] = {"@odata.id": uri, "Id": uri.rsplit("/", 1)[1], "Location": location,
+                                    "LocationFormat": "ControllerPort:Box:Bay", "MediaType": media,
+                                    "CapacityGB": 960, "InterfaceType": "SAS", "Status": {"Health": "OK", "State": "Enabled"}}
+            disks["Members"].append({"@odata.id": uri})
+            for doc in (current, settings):
+                doc["PhysicalDrives"].append({"Location": location, "LocationFormat": "ControllerPort:Box:Bay"})
+
+    def apply_smart_storage(self):
+        pair = self.ssc_pair()
+        if not pair:
+            return
+        current, settings = pair
+        media = {}
+        for member in (self.array_disks() or {}).get("Members", []):
+            disk = self.docs.get(norm(member["@odata.id"]), {})
+            media[disk.get("Location")] = disk.get("MediaType")
+        drives = copy.deepcopy(settings["LogicalDrives"])
+        used = {loc for d in drives if isinstance(d.get("DataDrives"), list) for loc in d["DataDrives"] + d.get("SpareDrives", [])}
+        for number, drive in enumerate(drives):
+            if isinstance(drive.get("DataDrives"), dict):
+                want = drive["DataDrives"]
+                free = sorted(loc for loc, m in media.items() if m == want.get("DataDriveMediaType") and loc not in used)
+                drive["DataDrives"] = free[:want.get("DataDriveCount", 0)]
+                used.update(drive["DataDrives"])
+            if not drive.get("VolumeUniqueIdentifier"):
+                drive["VolumeUniqueIdentifier"] = "600508B1001C%020X" % (self.new_etag_number() + number)
+        current["LogicalDrives"] = drives
+        settings["LogicalDrives"] = copy.deepcopy(drives)
+        settings["DataGuard"] = "Strict"
+        settings["@odata.etag"] = self.new_etag()
+        current["@Redfish.Settings"]["Messages"] = [{"MessageId": "Base.1.0.Success"}]
+        current["@odata.etag"] = self.new_etag()
+
+    def new_etag_number(self):
+        self.etag_counter += 1
+        return self.etag_counter
+
     def as_ilo6(self, name, doc):
         doc = lower_links(doc)
         if name == "manager.json":
@@ -190,7 +262,7 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self, method):
         st = self.server.state
         path = norm(self.path)
-        body = self.body() if method in ("POST", "PATCH") else None
+        body = self.body() if method in ("POST", "PATCH", "PUT") else None
         held = None
         with st.lock:
             if not path.startswith("/_fixture"):
@@ -198,7 +270,8 @@ class Handler(BaseHTTPRequestHandler):
                          "token": bool(self.headers.get("X-Auth-Token")),
                          "basic": self.headers.get("Authorization", "").startswith("Basic "),
                          "ifMatch": self.headers.get("If-Match"),
-                         "body": body if method == "PATCH" else None}
+                         # Bodies of writes, never of a login (it holds the password).
+                         "body": body if method in ("PATCH", "PUT") or (method == "POST" and "/volumes" in path) else None}
                 st.log.append(entry)
                 if st.fail_next:
                     status, retry_after = st.fail_next.pop(0)
@@ -226,6 +299,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self):
         self.handle_any("PATCH")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
 
     def do_DELETE(self):
         self.handle_any("DELETE")
@@ -268,11 +344,23 @@ class Handler(BaseHTTPRequestHandler):
                 st.fail_next.append((body["status"], body.get("retryAfter")))
             return self.send(204)
         if path == "/_fixture/reboot":
-            # POST validates the pending settings and makes them current, as iLO's BIOS does.
-            bios, settings = st.bios_pair()
-            bios["Attributes"] = copy.deepcopy(settings["Attributes"])
-            bios["@Redfish.Settings"]["Messages"] = [{"MessageId": "Base.1.0.Success"}]
-            bios["@odata.etag"] = st.new_etag()
+            # POST validates the pending settings and makes them current, as iLO's BIOS does,
+            # and the Smart Array controller builds the pending logical drives.
+            pair = st.bios_pair()
+            if pair:
+                bios, settings = pair
+                bios["Attributes"] = copy.deepcopy(settings["Attributes"])
+                bios["@Redfish.Settings"]["Messages"] = [{"MessageId": "Base.1.0.Success"}]
+                bios["@odata.etag"] = st.new_etag()
+            st.apply_smart_storage()
+            return self.send(204)
+        if path == "/_fixture/add-disks":
+            st.add_disks(body.get("locations", []), body.get("media", "SSD"))
+            return self.send(204)
+        if path == "/_fixture/ssc-other-writer":
+            # Someone else writes the Smart Array settings now: a PUT with the ETag read before meets a 412.
+            _, settings = st.ssc_pair()
+            settings["@odata.etag"] = st.new_etag()
             return self.send(204)
         if path == "/_fixture/bios-drop":
             # A BMC that answers a Bios (or its pending settings, with "settings": true)
@@ -337,6 +425,27 @@ class Handler(BaseHTTPRequestHandler):
             if boot is not None:
                 media["Oem"]["Hpe"]["BootOnNextServerReset"] = boot
             return self.send(200, ilo_error("Base.1.4.Success"))
+
+        ssc = st.ssc_pair()
+        if ssc and path == norm(ssc[1]["@odata.id"]):
+            current, settings = ssc
+            if method == "GET":
+                return self.send(200, copy.deepcopy(settings))
+            if method == "PUT":
+                if self.headers.get("If-Match") != settings["@odata.etag"]:
+                    return self.send(412, ilo_error("Base.1.4.PreconditionFailed"))
+                problem, drives = smart_storage_put(current["LogicalDrives"], body or {})
+                if problem:
+                    return self.send(400, ilo_error(problem))
+                settings["LogicalDrives"] = drives
+                settings["DataGuard"] = (body or {}).get("DataGuard")
+                settings["@odata.etag"] = st.new_etag()
+                return self.send(200, ilo_error("iLO.2.17.SystemResetRequired"))
+            return self.send(405, ilo_error("iLO.2.17.MethodNotAllowed"))
+        if method == "POST" and docs.get(path, {}).get("@odata.type", "").startswith("#VolumeCollection"):
+            return self.create_volume(path, docs, body or {})
+        if method == "DELETE" and docs.get(path, {}).get("@odata.type", "").startswith("#Volume.") and not path.endswith("/capabilities"):
+            return self.delete_volume(path, docs)
 
         pair = st.bios_pair()
         if pair:
@@ -412,6 +521,65 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and path in docs:
             return self.send(200, docs[path])
         return self.send(404, ilo_error("Base.1.4.ResourceMissingAtURI"))
+
+
+    def create_volume(self, path, docs, body):
+        st = self.server.state
+        collection = docs[path]
+        storage = docs.get(path.rsplit("/", 1)[0], {})
+        capabilities = docs.get(path + "/capabilities", {})
+        allowed = capabilities.get("RAIDType@Redfish.AllowableValues", [])
+        if body.get("RAIDType") not in allowed:
+            return self.send(400, ilo_error("Base.1.4.PropertyValueNotInList"))
+        links = [norm(d.get("@odata.id", "")) for d in body.get("Links", {}).get("Drives", [])]
+        members = [norm(d["@odata.id"]) for d in storage.get("Drives", [])]
+        if not links or any(l not in members or l not in docs or docs[l].get("Links", {}).get("Volumes") for l in links):
+            return self.send(400, ilo_error("Base.1.4.PropertyValueConflict"))
+        name = body.get("DisplayName", "")
+        if len(name) > 15:
+            return self.send(400, ilo_error("Base.1.4.PropertyValueFormatError"))
+        st.volume_counter = getattr(st, "volume_counter", 0) + 1
+        uri = collection["@odata.id"].rstrip("/") + "/%d" % (300 + st.volume_counter)
+        volume = {"@odata.id": uri, "@odata.type": "#Volume.v1_9_0.Volume", "Id": uri.rsplit("/", 1)[1],
+                  "Name": "MR Volume", "DisplayName": name, "RAIDType": body["RAIDType"],
+                  "Links": {"Drives": [{"@odata.id": docs[l]["@odata.id"]} for l in links], "DedicatedSpareDrives": []},
+                  "Status": {"State": "Enabled", "Health": "OK"}}
+        docs[norm(uri)] = volume
+        collection["Members"].append({"@odata.id": uri})
+        collection["Members@odata.count"] = len(collection["Members"])
+        for l in links:
+            docs[l].setdefault("Links", {})["Volumes"] = [{"@odata.id": uri}]
+        return self.send(201, volume, {"Location": uri})
+
+    def delete_volume(self, path, docs):
+        volume = docs.pop(path)
+        collection = docs[path.rsplit("/", 1)[0]]
+        collection["Members"] = [m for m in collection["Members"] if norm(m["@odata.id"]) != path]
+        collection["Members@odata.count"] = len(collection["Members"])
+        for drive in volume.get("Links", {}).get("Drives", []):
+            doc = docs.get(norm(drive["@odata.id"]))
+            if doc:
+                doc.setdefault("Links", {})["Volumes"] = []
+        return self.send(200, ilo_error("Base.1.4.Success"))
+
+
+def smart_storage_put(existing, body):
+    """The pending LogicalDrives a PUT leaves, by HPE's DataGuard rules, or the problem."""
+    guard = body.get("DataGuard")
+    if guard not in ("Strict", "Permissive", "Disabled"):
+        return "Base.1.4.PropertyValueNotInList", None
+    entries = body.get("LogicalDrives", [])
+    deleting = {e.get("VolumeUniqueIdentifier") for e in entries
+                if any(a.get("Action") == "LogicalDriveDelete" for a in e.get("Actions", []))}
+    named = {e.get("VolumeUniqueIdentifier") for e in entries if e.get("VolumeUniqueIdentifier")}
+    left_out = [d for d in existing if d["VolumeUniqueIdentifier"] not in named]
+    if guard == "Strict" and (deleting or left_out):
+        # Made up for the fixture (real iLO reports it after POST): Strict destroys nothing.
+        return "iLO.2.17.DataGuardStrictViolation", None
+    kept = [copy.deepcopy(d) for d in left_out] if guard == "Permissive" else []
+    new = [{k: v for k, v in e.items() if k != "Actions"} for e in entries
+           if e.get("VolumeUniqueIdentifier") not in deleting]
+    return None, kept + new
 
 
 ALL_STATES = []
