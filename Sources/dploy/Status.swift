@@ -1,6 +1,7 @@
 import ArgumentParser
 import DployController
 import DployGit
+import DployInventory
 import DploySpec
 import Foundation
 
@@ -26,6 +27,8 @@ struct Status: ParsableCommand {
         var site: String
         /// Every site of the store, with its leader and last run (none when it cannot be read).
         var sites: [SiteView] = []
+        /// Why the store could not be read (jobs and sites are then unknown, not none).
+        var storeError: String?
     }
 
     func run() throws {
@@ -48,11 +51,19 @@ struct Status: ParsableCommand {
         // Is the process that wrote the status still there? EPERM means it is, as another user.
         let running = status.map { kill($0.pid, 0) == 0 || errno == EPERM } ?? false
         // Jobs and sites move between runs: read from the store, not from the status file.
-        let store = try? reconciler.openStore(creating: false)
-        let jobs = (try? store?.bmcJobs(states: [.queued, .running], machine: nil, limit: 1000)) ?? []
-        let sites = (try? store?.sites()) ?? []
+        // A store that cannot be read is said, not shown as one without jobs or sites.
+        var jobs: [BMCJob] = [], sites: [SiteStatus] = [], storeError: String?
+        do {
+            if let store = try reconciler.openStore(creating: false) {
+                jobs = try store.bmcJobs(states: [.queued, .running], machine: nil, limit: 1000)
+                sites = try store.sites()
+            }
+        } catch {
+            storeError = "\(error)"
+        }
         let report = Report(daemonRunning: running, status: status, source: status?.source ?? source,
-                            jobs: jobs.map(BMCJobView.init), site: reconciler.config.site, sites: sites.map(SiteView.init))
+                            jobs: jobs.map(BMCJobView.init), site: reconciler.config.site, sites: sites.map(SiteView.init),
+                            storeError: storeError)
         if global.json { return try printJSON(report) }
         print(Self.text(report), terminator: "")
     }
@@ -79,6 +90,9 @@ struct Status: ParsableCommand {
             }
         }
         if let error = status.lastError { lines.append("last error:   \(error)") }
+        if let error = report.storeError {
+            lines.append("store:        cannot read it (\(error.split(separator: "\n").first ?? "")): BMC jobs and sites unknown")
+        }
         for rollout in status.rollouts ?? [] { lines.append("rollout:      \(rollout)") }
         if !report.jobs.isEmpty {
             let running = report.jobs.count { $0.state == "running" }

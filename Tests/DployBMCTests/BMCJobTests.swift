@@ -186,6 +186,58 @@ struct BMCJobTests {
         #expect(again.plan.notes.contains { $0.code == .bmcJobFailed && $0.message.contains("dploy jobs retry \(job.id)") })
     }
 
+    @Test("a controller that starts resumes only its own site's running jobs: another site's flash under way is left to its leader")
+    func otherSitesRunningJobIsNotResumed() async throws {
+        let lab = try await Lab()
+        defer { lab.images.stop() }
+        let (store, desired, _, result) = try await lab.planned()
+        let step = try #require(result.plan.actions.first { $0.machine == "gen10-box" && $0.kind == .updateFirmware })
+        // London's leader is flashing gen10-box: its job is running, posted and followed.
+        let planned = try #require(step.bmcJob(mac: MACAddress("52:54:00:00:02:01"), site: "lon", at: Date()))
+        let job = try #require(try store.enqueueBMCJob(planned))
+        #expect(try store.claimBMCJob(site: "lon", at: Date())?.id == job.id)
+        #expect(try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: Date(), status: "posting")))
+        #expect(try store.updateBMCJob(job.id, BMCJobUpdate(tracking: "hpe /redfish/v1/UpdateService/", status: "Flashing", percent: 40)))
+
+        // The default site's controller starts; its fleet does not hold London's machine.
+        var fleet = desired.fleet
+        fleet.machines.removeAll { $0.name == "gen10-box" }
+        let events = EventLog()
+        let runner = lab.runner(store, fleet: fleet, events: events, poll: .milliseconds(20))
+        try runner.start()
+        try await Task.sleep(for: .milliseconds(800))
+        runner.stop()
+        let after = try #require(try store.bmcJobs(states: nil, machine: "gen10-box", limit: 1).first)
+        #expect(after.state == .running && after.error == nil, "London's flash was taken over by another site: \(after)")
+        #expect(events.all.isEmpty, "\(events.all)")
+        #expect(try await lab.simpleUpdates(lab.ilo5) == 0)
+    }
+
+    @Test("a job queued for a machine that has since moved to another site is cancelled unsent, not failed: the new site flashes it")
+    func queuedJobOfAMovedMachineIsCancelled() async throws {
+        let lab = try await Lab()
+        defer { lab.images.stop() }
+        let reconciler = lab.reconciler
+        let (store, desired, read, result) = try await lab.planned()
+        let report = try reconciler.apply(result, fleet: desired.fleet, jobs: (store, nil))
+        #expect(report.queuedJobs.count == 2)
+        // gen10-box moved to another site before a worker took its job: not in this fleet now.
+        var remaining = desired.fleet
+        remaining.machines.removeAll { $0.name == "gen10-box" }
+        let fleet = remaining
+        let runner = reconciler.bmcJobRunner(store: store, fleet: { fleet }, logger: Logger(label: "test.jobs"), admitting: true)
+        try runner.start()
+        #expect(runner.waitUntilIdle(timeout: .seconds(60)))
+        runner.stop()
+        let moved = try #require(try store.bmcJobs(states: nil, machine: "gen10-box", limit: 1).first)
+        #expect(moved.state == .cancelled && moved.error?.contains("no longer in this controller's desired state") == true, "\(moved)")
+        #expect(try await lab.simpleUpdates(lab.ilo5) == 0)
+        #expect(try store.bmcJobs(states: nil, machine: "gen11-box", limit: 1).first?.state == .succeeded)
+        // The site that has it now plans the flash again: nothing holds it as a failure.
+        let again = try reconciler.plan(desired: desired, store: store, bmc: read)
+        #expect(again.plan.actions.contains { $0.machine == "gen10-box" && $0.kind == .updateFirmware }, "\(again.plan.text(color: false))")
+    }
+
     @Test("the daemon's run queues the flashes and finishes without them; its workers flash, and /metrics counts them")
     func loopQueuesAndWorkersFlash() async throws {
         let lab = try await Lab(bmc: "bmc: {observe: true, jobWorkers: 2, pollInterval: 1s, firmwareTimeout: 2m}")

@@ -73,4 +73,74 @@ struct BMCWatchTests {
         #expect(loop.status.lastRun?.result == .converged, "\(loop.status)")
         #expect(try store.bmcReadings()[MACAddress("52:54:00:00:00:11")!] == nil, "nothing read of node-1 yet")
     }
+
+    @Test("a daemon starting while a BMC hangs runs its first plan without waiting for it: its boots are answered, the BMC is read after")
+    func firstRunDoesNotWaitForAHungBMC() async throws {
+        let bmc = try await SushyEmulator(systems: 1)
+        let scratch = try TemporaryFolder(prefix: "dploy-silent")
+        let silent = try SilentBMC(accepted: scratch.file("accepted"))
+        defer { silent.child.stop() }
+        let lab = try BMCLab(bmc, specs: BMCLab.rackGroup(defaults: "power: \"on\", ")
+            + BMCLab.machine("node-0", mac: "52:54:00:00:00:10", address: "\(bmc.baseURL)/redfish/v1/Systems/\(bmc.systems[0])", rack: true)
+            + BMCLab.machine("node-1", mac: "52:54:00:00:00:11", address: "https://127.0.0.1:\(silent.port)", rack: true))
+        try lab.trustCA(of: bmc)
+        try lab.folder.write("dploy.yaml", BMCLab.applyingConfig("interval: 1h\nbmc: {concurrency: 2, observe: true}"), mode: 0o644)
+        try await bmc.ready()
+        let reconciler = Reconciler(config: try ControllerConfig.load(path: lab.config).get(), configPath: lab.config, keepingCaches: true)
+        let store = try #require(try reconciler.openStore(creating: true))
+        let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(), logger: Logger(label: "test.watch"),
+                                 bmcFirstRoundWait: .seconds(2))
+        let started = ContinuousClock.now
+        let running = Task { try await loop.run() }
+        defer { running.cancel() }
+        // The hung BMC's read takes its timeouts and retries (about 25 s); the first run
+        // waits 2 s for it, then plans without the BMCs not read yet and writes the boot files.
+        #expect(try await eventually(15) { loop.status.runs >= 1 }, "\(loop.status)")
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(loop.status.lastRun?.result == .converged, "\(loop.status)")
+        #expect(loop.desired != nil, "the first run's desired state is in force")
+        #expect(loop.bmcWatch.isDue("node-1"), "its read has not ended")
+        #expect(((try? String(contentsOfFile: scratch.file("accepted"), encoding: .utf8)) ?? "").contains("accepted"))
+        // The watch's round ends by itself: node-0 is read (and powered on by the run it wakes).
+        let mac = try #require(MACAddress("52:54:00:00:00:10"))
+        #expect(try await eventually(90) { try store.bmcReadings()[mac]?.power == "On" }, "\(loop.status)")
+    }
+
+    @Test("a BMC that takes power-on but stays off is asked again at the next run, not in a loop of reads and runs")
+    func stuckPowerDoesNotSpin() async throws {
+        let ilo = try ILOFixture(generation: 5)
+        try await ilo.control("/_fixture/stuck-power", .object(["PowerState": .string("Off")]))
+        let folder = try TemporaryFolder(prefix: "dploy-stuck")
+        for sub in ["specs", "secrets"] { try FileManager.default.createDirectory(atPath: folder.file(sub), withIntermediateDirectories: true) }
+        try folder.write("secrets/ilo.yaml", "username: \(ilo.username)\npassword: '\(ilo.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
+        try folder.write("specs/fleet.yaml", """
+            apiVersion: dploy.org/v1
+            kind: Machine
+            metadata: {name: dead-psu}
+            spec:
+              mac: "52:54:00:00:30:01"
+              power: "on"
+              bmc: {address: "\(ilo.baseURL)", credentials: ilo, fingerprint: "\(ilo.certificate.fingerprint)"}
+
+            """, mode: 0o644)
+        try folder.write("dploy.yaml", BMCLab.applyingConfig("interval: 1h\nbmc: {observe: true}"), mode: 0o644)
+        let config = folder.file("dploy.yaml")
+        let reconciler = Reconciler(config: try ControllerConfig.load(path: config).get(), configPath: config, keepingCaches: true)
+        let store = try #require(try reconciler.openStore(creating: true))
+        let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(), logger: Logger(label: "test.watch"))
+        let running = Task { try await loop.run() }
+        defer { running.cancel() }
+        func resets() async throws -> Int {
+            try await ilo.requests().count { $0["method"]?.string == "POST" && $0["path"]?.string?.lowercased().contains("computersystem.reset") == true }
+        }
+        for _ in 0..<300 where try await resets() == 0 { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await resets() >= 1, "\(loop.status)")
+        // The watch reads it again at once (Off, as before the request): no news, so no run
+        // asks again until the next interval or commit.
+        #expect(try await eventually(30) { !loop.bmcWatch.isDue("dead-psu") })
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await resets() == 1, "asked once, not in a loop: \(loop.status)")
+        // The first run, the one the first round's news starts, the one the job's end starts.
+        #expect(loop.status.runs <= 3, "\(loop.status)")
+    }
 }

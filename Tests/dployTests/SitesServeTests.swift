@@ -60,5 +60,12 @@ extension ServeCommandTests {
         #expect(after.stdout.contains("  lon: no leader (the lease of pid \(second.process.processIdentifier) on "), "\(after.stdout)")
         #expect(try status(first.port)?["role"] as? String == "apply")
         #expect(try await first.terminate() == 0)
+
+        // The database away: status says the store cannot be read, not that there is no site.
+        let away = config.replacingOccurrences(of: database.url, with: "postgres://dploy@/dploy?host=\(london.root.path)/no-db&port=1")
+        try Data(("site: lon\n" + away).utf8).write(to: URL(fileURLWithPath: london.config))
+        let unread = try CommandLineTests().dploy("status", "--config", london.config)
+        #expect(unread.status == 0, "\(unread.stderr)")
+        #expect(unread.stdout.contains("store:        cannot read it (") && unread.stdout.contains("BMC jobs and sites unknown"), "\(unread.stdout)")
     }
 }

@@ -19,8 +19,11 @@ import Synchronization
 ///
 /// A read that changes what the planner sees wakes the reconcile (`onNews`), which is how
 /// a rollout's next machines start when the last ones report their new firmware. The
-/// first snapshot, before any round, reads every BMC there and then, as runs always did:
-/// a daemon's first plan sees its BMCs.
+/// first snapshot, before any round, has the watch read every BMC and waits for that round
+/// at most `firstRoundWait`: a daemon's first plan sees its BMCs when they answer, but a
+/// few BMCs that hang (each read may take minutes of timeouts and retries) must not keep a
+/// starting daemon from loading its desired state and answering boots for that long. The
+/// machines not read by then are left out of that plan, as BMCs that could not be read.
 final class BMCWatch: Sendable {
     private struct Entry {
         var target: BMCTarget
@@ -47,6 +50,8 @@ final class BMCWatch: Sendable {
         var lastFullRound: ContinuousClock.Instant?
         /// Whether `run` is reading; without it, a snapshot reads what is due itself.
         var running = false
+        /// Whether a snapshot has waited for the first round (once is enough).
+        var waitedForFirstRound = false
     }
 
     private let state = Mutex(State())
@@ -59,21 +64,25 @@ final class BMCWatch: Sendable {
     let retry: Duration
     /// Reads after an act that may show nothing new before the reading is taken as it is.
     static let unchangedReads = 3
+    /// How long the first snapshot waits for the watch's first round.
+    let firstRoundWait: Duration
     /// Keeps a round's observations (the store, the metrics).
     private let record: @Sendable ([BMCObservation], _ macs: [String: MACAddress]) -> Void
 
     init(reconciler: Reconciler, interval: Duration, settle: Duration = .seconds(2), retry: Duration = .seconds(10),
-         record: @escaping @Sendable ([BMCObservation], [String: MACAddress]) -> Void) {
+         firstRoundWait: Duration = .seconds(30), record: @escaping @Sendable ([BMCObservation], [String: MACAddress]) -> Void) {
         self.reconciler = reconciler
         self.interval = interval
         self.settle = settle
         self.retry = retry
+        self.firstRoundWait = firstRoundWait
         self.record = record
     }
 
     /// What the planner sees of the BMCs of `fleet`: the latest reading of each machine that
-    /// is not due to be read again. Waits for BMCs only the first time (no round yet), or
-    /// when no `run` reads for it (a loop driven run by run, as tests drive it).
+    /// is not due to be read again. Waits for BMCs only the first time (no round yet: at most
+    /// `firstRoundWait` when `run` reads), or when no `run` reads for it (a loop driven run
+    /// by run, as tests drive it).
     func snapshot(_ fleet: Fleet) async -> ObservedBMCs {
         let targets = reconciler.bmcTargets(fleet)
         let (firstTime, changed, running) = state.withLock { state -> (Bool, Bool, Bool) in
@@ -89,7 +98,17 @@ final class BMCWatch: Sendable {
             state.targets = byName
             return (state.lastFullRound == nil, changed, state.running)
         }
-        if firstTime {
+        if firstTime && running {
+            let wait = state.withLock { state in
+                defer { state.waitedForFirstRound = true }
+                return !state.waitedForFirstRound
+            }
+            wake.signal()
+            let deadline = ContinuousClock.now + firstRoundWait
+            while wait, state.withLock({ $0.lastFullRound == nil }), ContinuousClock.now < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        } else if firstTime {
             await read(targets, full: true)
         } else if !running {
             let due = state.withLock { state in state.due.compactMap { state.targets[$0] } }
@@ -125,6 +144,7 @@ final class BMCWatch: Sendable {
             state.due = []
             state.acts = [:]
             state.lastFullRound = nil
+            state.waitedForFirstRound = false
         }
     }
 
@@ -139,8 +159,8 @@ final class BMCWatch: Sendable {
         while !Task.isCancelled {
             let now = ContinuousClock.now
             let (targets, full, wait) = state.withLock { state -> ([BMCTarget], Bool, Duration) in
-                // Before the first snapshot there is no fleet: the first run reads.
-                guard let last = state.lastFullRound else { return ([], false, retry) }
+                // Before the first snapshot there is no fleet; after it, the first round.
+                guard let last = state.lastFullRound else { return (Array(state.targets.values), true, retry) }
                 if now - last >= interval { return (Array(state.targets.values), true, interval) }
                 let ready = state.due.filter { name in state.acts[name].map { now >= $0.notBefore } ?? true }
                 let soonest = state.acts.values.map(\.notBefore).filter { $0 > now }.min().map { $0 - now } ?? retry

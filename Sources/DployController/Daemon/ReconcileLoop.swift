@@ -56,8 +56,10 @@ public final class ReconcileLoop: Service, Sendable {
         var plansMade = 0
     }
 
+    /// - Parameter bmcFirstRoundWait: how long the first run waits for the BMCs' first round
+    ///   (`BMCWatch.firstRoundWait`).
     public init(reconciler: Reconciler, store: any Store, metrics: ControllerMetrics, logger: Logger,
-                jitter: Double = 0.1, live: LiveDesired? = nil) {
+                jitter: Double = 0.1, live: LiveDesired? = nil, bmcFirstRoundWait: Duration = .seconds(30)) {
         self.reconciler = reconciler
         self.store = store
         self.metrics = metrics
@@ -68,7 +70,8 @@ public final class ReconcileLoop: Service, Sendable {
         self.lock = lock
         let wake = WakeSignal()
         self.wake = wake
-        let watch = BMCWatch(reconciler: reconciler, interval: reconciler.config.interval) { observations, macs in
+        let watch = BMCWatch(reconciler: reconciler, interval: reconciler.config.interval,
+                             firstRoundWait: bmcFirstRoundWait) { observations, macs in
             metrics.bmcRequests.increment(by: Int64(observations.count))
             metrics.bmcErrors.increment(by: Int64(observations.count { $0.error != nil }))
             do {
@@ -111,6 +114,10 @@ public final class ReconcileLoop: Service, Sendable {
         return status
     }
 
+    /// Whether the last run planned without applying and without a leader to read BMCs for
+    /// it (plan-only, suspended, a standby of a local store).
+    var plansWithoutLead: Bool { state.withLock { [.planOnly, .suspended, .standby].contains($0.role) } }
+
     /// How many runs asked the planner (the rest reused a quiet plan or failed before it).
     var plansMade: Int { state.withLock { $0.plansMade } }
 
@@ -121,9 +128,12 @@ public final class ReconcileLoop: Service, Sendable {
     public func trigger() { wake.signal() }
 
     public func run() async throws {
-        // BMCs are read on a task of their own, by the leader: runs never wait on them.
+        // BMCs are read on a task of their own, by the leader: runs never wait on them. A
+        // daemon that plans without applying (plan-only, suspended, a standby of a local
+        // store) reads them too, as its runs plan from them; a replica leaves them to its leader.
         let watching = reconciler.config.bmcObserve ? Task { [bmcWatch, lock] in
-            await bmcWatch.run(isLeading: { lock.isHeld }, onNews: { [weak self] in self?.trigger() })
+            await bmcWatch.run(isLeading: { [weak self] in lock.isHeld || self?.plansWithoutLead == true },
+                               onNews: { [weak self] in self?.trigger() })
         } : nil
         defer { watching?.cancel() }
         await cancelWhenGracefulShutdown {

@@ -5,7 +5,7 @@ import Foundation
 
 /// What a plan checked before it queued a flash, checked again when a worker takes the job:
 /// a job may wait in the queue (more queued than workers), and meanwhile its rollout's window
-/// may close or its machine begin installing or imaging. Such a job is cancelled, not run
+/// may close, its machine begin installing or imaging, or leave this site's fleet. Such a job is cancelled, not run
 /// and not failed; the next plan queues it again once it is allowed.
 ///
 /// A halted rollout needs no check here: the plan queues no more than `maxParallel` of it,
@@ -17,7 +17,13 @@ struct JobAdmission: Sendable {
 
     /// Why `job` may not start now, or nil.
     func refusal(for job: BMCJob) -> String? {
-        guard job.kind == .firmware, let machine = fleet.machine(named: job.machine) else { return nil }
+        // Moved to another site (or out of git) since it was queued: that site's leader plans
+        // it again if it still drifts. Not a failure: a failure would hold the machine until
+        // `dploy jobs retry`, skip its other jobs and count against its rollout.
+        guard let machine = fleet.machine(named: job.machine) else {
+            return "machine '\(job.machine)' is no longer in this controller's desired state (moved to another site, or removed)"
+        }
+        guard job.kind == .firmware else { return nil }
         let settings = DefaultsResolver(groups: fleet.groups).resolve(machine).settings
         if let name = settings.firmware, let window = fleet.firmwareBaseline(named: name)?.rollout?.window, !window.isOpen(at: now) {
             let next = window.nextOpening(after: now).map { "; it opens next at \($0.formatted(.iso8601))" } ?? ""

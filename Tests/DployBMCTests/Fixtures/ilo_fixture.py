@@ -104,6 +104,7 @@ class State:
         self.update_seconds = args.update_seconds
         self.flash_to = args.flash_to.split("=", 1) if args.flash_to else None
         self.fail_updates = False
+        self.stuck_power = False  # /_fixture/stuck-power: power requests are taken, the state stays
         self.port = None
         self.etag_counter = 0
 
@@ -322,6 +323,12 @@ class Handler(BaseHTTPRequestHandler):
                     with other.lock:
                         logs.append({"port": other.port, "log": list(other.log)})
             return self.send(200, {"bmcs": logs})
+        if path == "/_fixture/stuck-power":
+            # {"PowerState": "Off"}: the system shows this and stays so, whatever reset is asked
+            # (a dead power supply): each request is answered Success all the same.
+            docs["/redfish/v1/systems/1"]["PowerState"] = body["PowerState"]
+            st.stuck_power = True
+            return self.send(204)
         if path == "/_fixture/fail-updates":
             # This iLO's flashes from now on end in Error (a bad flash part, a refused image).
             st.fail_updates = True
@@ -403,6 +410,8 @@ class Handler(BaseHTTPRequestHandler):
             allowed = system["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"]
             if kind not in allowed:
                 return self.send(400, ilo_error("Base.1.4.ActionParameterValueNotInList"))
+            if st.stuck_power:
+                return self.send(200, ilo_error("Base.1.4.Success"))
             system["PowerState"] = {"On": "On", "ForceOff": "Off", "ForceRestart": "On",
                                     "PushPowerButton": "Off" if system["PowerState"] == "On" else "On"}.get(kind, system["PowerState"])
             return self.send(200, ilo_error("Base.1.4.Success"))
