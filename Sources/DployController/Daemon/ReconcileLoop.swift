@@ -160,6 +160,7 @@ public final class ReconcileLoop: Service, Sendable {
                 reconciler.observationCache?.lastVerified = nil
                 state.withLock { $0.quiet = nil }
             }
+            let verifiedBefore = reconciler.observationCache?.lastVerified
             if role != .apply, reconciler.observationCache?.trust == .ownWrites {
                 // Someone else writes the output: without inotify, only looking at every file shows what.
                 reconciler.observationCache?.lastVerified = nil
@@ -190,6 +191,9 @@ public final class ReconcileLoop: Service, Sendable {
             if role == .apply { try reconciler.makeCallbackKey() }
             let observed = try reconciler.observe(store: store, bmc: bmc, fleet: loaded.fleet)
             step("observe")
+            // A run that looked at every output file (the first, each `output.verifyInterval`,
+            // a new leader) plans the whole fleet afresh too; the others plan what changed.
+            if reconciler.observationCache?.lastVerified != verifiedBefore { reconciler.renderCache?.reset() }
             if let problem = reconciler.observationCache?.problem,
                state.withLock({ state in defer { state.toldWatchProblem = true }; return !state.toldWatchProblem }) {
                 logger.warning("\(problem)")
