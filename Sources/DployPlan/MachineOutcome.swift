@@ -14,8 +14,9 @@ final class MachineOutcome {
     let needsInstall: Bool
     /// Its files' digests, by path.
     let digests: [OutputPath: ContentDigest]
-    /// Its DHCP reservation, and its part of the DHCP file (nil for a backend written whole).
-    let host: DHCPHost
+    /// The loader DHCP hands it (its reservation is made from `effective` and this), and
+    /// its part of the DHCP file (nil for a backend written whole).
+    let loader: BootLoader
     let dhcpEntry: String?
     /// Its steps before rollouts gate them; nil when it is as it should be.
     let plan: MachinePlan?
@@ -38,7 +39,7 @@ final class MachineOutcome {
         self.failed = failed
         needsInstall = rendered.needsInstall
         digests = rendered.digests
-        host = rendered.host
+        loader = rendered.host.loader
         dhcpEntry = backend.flatMap { DHCPFiles.entry(rendered.host, backend: $0) }
         self.plan = plan
         self.notes = notes

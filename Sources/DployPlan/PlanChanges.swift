@@ -89,9 +89,9 @@ struct PlanChanges {
             // A changed or new group it was not in may take it in now.
             if !newGroups.isEmpty, resolver.groups(containing: machine).map(\.name) != effective.groups { return .render }
         }
-        if let profile = effective.settings.profile, profiles.contains(profile) { return .render }
-        if let baseline = effective.settings.firmware, baselines.contains(baseline) { return .plan }
-        if macs.contains(machine.mac.value) || names.contains(machine.name) { return .plan }
+        if !profiles.isEmpty, let profile = effective.settings.profile, profiles.contains(profile) { return .render }
+        if !baselines.isEmpty, let baseline = effective.settings.firmware, baselines.contains(baseline) { return .plan }
+        if !macs.isEmpty && macs.contains(machine.mac.value) || !names.isEmpty && names.contains(machine.name) { return .plan }
         return .none
     }
 

@@ -137,7 +137,9 @@ public enum Planner {
 
         // The machines whose inputs changed since the last plan (all of them on the first):
         // each is worked out again; every other keeps its outcome.
-        var renderedFiles: [String: [OutputPath: [UInt8]]] = [:]
+        var files = FileContents()
+        /// Machines whose files to write are in `files` already: rendered just now.
+        var contentsSet: Set<String> = []
         for machine in cache.begin(desired: desired, observed: observed, settings: settings, resolver: resolver) {
             let mac = machine.mac.value
             let installed = observed.installedGenerations[mac]
@@ -156,10 +158,16 @@ public enum Planner {
             } else {
                 guard let fresh = render(machine, installed: installed, failed: failed) else { continue }
                 rendered = fresh
-                renderedFiles[machine.name] = fresh.files
             }
-            cache.keep(outcome(rendered, installed: installed, failed: failed, observed: observed, desired: desired,
-                               settings: settings))
+            let planned = outcome(rendered, installed: installed, failed: failed, observed: observed, desired: desired,
+                                  settings: settings)
+            cache.keep(planned)
+            // Only the files it writes are kept, and in the plan's one buffer: a first plan
+            // renders the whole fleet, whose bytes must not outlive this loop's turn.
+            if !rendered.files.isEmpty, let plan = planned.plan {
+                for path in plan.writtenPaths { if let bytes = rendered.files[path] { files.set(bytes, for: path) } }
+                contentsSet.insert(machine.name)
+            }
         }
         guard problems.isEmpty else {
             cache.reset()
@@ -167,7 +175,6 @@ public enum Planner {
         }
 
         // The plan of the fleet, put together from every machine's outcome in fleet order.
-        var files = FileContents()
         var machinePlans: [MachinePlan] = []
         /// Notes about desired machines (BIOS settings waiting for a reboot or withheld), in machine order.
         var machineNotes: [Reason] = []
@@ -183,7 +190,7 @@ public enum Planner {
         var rolloutMachines: [String: [(name: String, mac: MACAddress, plan: Int?)]] = [:]
         for machine in desired.fleet.machines {
             guard let outcome = cache.outcomes[machine.name] else { continue }
-            hosts.append((outcome.host, outcome.dhcpEntry))
+            hosts.append((DHCPHost(outcome.effective, loader: outcome.loader), outcome.dhcpEntry))
             if let (why, entry) = outcome.unservedLoader { unservedLoaders[why, default: []].append(entry) }
             claimed += outcome.owned
             machineNotes += outcome.notes
@@ -191,12 +198,10 @@ public enum Planner {
             if let plan = outcome.plan {
                 // Only files that will be written need their contents in the result. Outcomes
                 // keep digests, not bytes: a machine with a file to write is rendered again.
-                var writes: [OutputPath] = []
-                for action in plan.actions { if case .writeFile(let path, _, _) = action { writes.append(path) } }
-                if !writes.isEmpty {
-                    guard let contents = renderedFiles[machine.name]
-                        ?? render(machine, installed: outcome.installed, failed: outcome.failed)?.files else { continue }
-                    for path in writes { if let bytes = contents[path] { files.set(bytes, for: path) } }
+                let writes = plan.writtenPaths
+                if !writes.isEmpty && !contentsSet.contains(machine.name) {
+                    guard let rendered = render(machine, installed: outcome.installed, failed: outcome.failed) else { continue }
+                    for path in writes { if let bytes = rendered.files[path] { files.set(bytes, for: path) } }
                 }
                 planIndex = machinePlans.count
                 machinePlans.append(plan)

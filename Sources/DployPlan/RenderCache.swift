@@ -129,7 +129,7 @@ public final class RenderCache: @unchecked Sendable {
               outcome.effective.machine == machine else { return nil }
         let profile = outcome.effective.settings.profile.flatMap(desired.fleet.profile(named:))
         return RenderedMachine(effective: outcome.effective, profile: profile, needsInstall: outcome.needsInstall, files: [:],
-                               digests: outcome.digests, host: outcome.host)
+                               digests: outcome.digests, host: DHCPHost(outcome.effective, loader: outcome.loader))
     }
 
     /// Keeps a machine's outcome, and its render's digests for another process when the
