@@ -5,8 +5,14 @@ import DploySpec
 /// lists them): what the planner keeps between plans, and what it puts the plan of the
 /// fleet together from. A class, so the table holds pointers; only what the next plan
 /// reads is kept (no file bytes, no profile, no origins of values).
+///
+/// Its render (what its spec and the documents it draws from make) is fixed; its steps,
+/// which also read what is observed of it, are worked out again in place when only that
+/// changed: after an apply, the machines it wrote are planned again without a new object
+/// each (10,000 of them after a first apply, whose churn stayed in the daemon's heap).
 final class MachineOutcome {
-    /// The machine as resolved, without `origins` (for people, not plans).
+    /// The machine as resolved. Of `origins` (for people, mostly) only where its BIOS
+    /// settings came from is kept: a BIOS step's reason names that line.
     let effective: EffectiveMachine
     /// The installed and failed generations it was rendered for.
     let installed: Int?
@@ -18,22 +24,11 @@ final class MachineOutcome {
     /// its part of the DHCP file (nil for a backend written whole).
     let loader: BootLoader
     let dhcpEntry: String?
-    /// Its steps before rollouts gate them; nil when it is as it should be.
-    let plan: MachinePlan?
-    /// Notes about it (BIOS settings pending or withheld).
-    let notes: [Reason]
-    /// How many observed files are its own: a plan whose machines and shared files account
-    /// for every observed file has nothing removed from git to look for.
-    let owned: Int
-    /// The baseline whose rollout it takes part in, if any.
-    let rollout: String?
-    /// Why DHCP hands it another loader than its profile's, and how the note names it.
-    let unservedLoader: (why: String, entry: String)?
+    var steps: MachineSteps
 
-    init(rendered: RenderedMachine, installed: Int?, failed: Int?, backend: DHCPBackend?, plan: MachinePlan?, notes: [Reason],
-         owned: Int, rollout: String?, unservedLoader: (why: String, entry: String)?) {
+    init(rendered: RenderedMachine, installed: Int?, failed: Int?, backend: DHCPBackend?, steps: MachineSteps) {
         var effective = rendered.effective
-        effective.origins = [:]
+        effective.origins = effective.origins.filter { $0.key == "bios.attributes" }
         self.effective = effective
         self.installed = installed
         self.failed = failed
@@ -41,10 +36,21 @@ final class MachineOutcome {
         digests = rendered.digests
         loader = rendered.host.loader
         dhcpEntry = backend.flatMap { DHCPFiles.entry(rendered.host, backend: $0) }
-        self.plan = plan
-        self.notes = notes
-        self.owned = owned
-        self.rollout = rollout
-        self.unservedLoader = unservedLoader
+        self.steps = steps
     }
+}
+
+/// What the planner decided for one machine from its render and what is observed of it.
+struct MachineSteps {
+    /// Its steps before rollouts gate them; nil when it is as it should be.
+    var plan: MachinePlan?
+    /// Notes about it (BIOS settings pending or withheld).
+    var notes: [Reason]
+    /// How many observed files are its own: a plan whose machines and shared files account
+    /// for every observed file has nothing removed from git to look for.
+    var owned: Int
+    /// The baseline whose rollout it takes part in, if any.
+    var rollout: String?
+    /// Why DHCP hands it another loader than its profile's, and how the note names it.
+    var unservedLoader: (why: String, entry: String)?
 }

@@ -74,7 +74,8 @@ struct PlanChanges {
             macs.formUnion(table)
         }
         names = Self.changedKeys(was.bmcJobs, now.bmcJobs)
-        for path in Self.changedKeys(was.files, now.files) {
+        // Paths one at a time: after a first apply, all of the fleet's tens of thousands changed.
+        Self.forEachChangedKey(was.files, now.files) { path in
             let (mac, name) = Self.machine(of: path)
             if let mac { macs.insert(mac) }
             if let name { names.insert(name) }
@@ -99,11 +100,28 @@ struct PlanChanges {
     /// that share their storage (what an observation that found nothing new hands back)
     /// compare at once.
     static func changedKeys<Key: Hashable, Value: Equatable>(_ old: [Key: Value], _ new: [Key: Value]) -> Set<Key> {
-        guard old != new else { return [] }
         var keys: Set<Key> = []
-        for (key, value) in new where old[key] != value { keys.insert(key) }
-        for key in old.keys where new[key] == nil { keys.insert(key) }
+        forEachChangedKey(old, new) { keys.insert($0) }
         return keys
+    }
+
+    /// Calls `changed` with each key `changedKeys` would return (a key only the old table
+    /// has may come twice: never a key whose value is the same).
+    static func forEachChangedKey<Key: Hashable, Value: Equatable>(_ old: [Key: Value], _ new: [Key: Value], _ changed: (Key) -> Void) {
+        guard old != new else { return }
+        var kept = 0
+        for (key, value) in new {
+            guard let before = old[key] else {
+                changed(key)
+                continue
+            }
+            kept += 1
+            if before != value { changed(key) }
+        }
+        // Only when some key of the old table is not in the new one: one pass is enough otherwise.
+        if kept < old.count {
+            for key in old.keys where new[key] == nil { changed(key) }
+        }
     }
 
     /// The machine a managed file belongs to: by name for an installer answer

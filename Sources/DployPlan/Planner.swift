@@ -147,24 +147,33 @@ public enum Planner {
             // its disk until the generation changes. No endless reinstall loop.
             let failed = observed.failedInstalls[mac]
             let rendered: RenderedMachine
-            if let kept = cache.render(of: machine, installed: installed, failed: failed, desired: desired, settings: settings) {
+            let outcome: MachineOutcome
+            if let kept = cache.render(of: machine, installed: installed, failed: failed, desired: desired, settings: settings),
+               let outcomeKept = cache.outcomes[machine.name] {
+                // Only what is observed of it changed: its steps are worked out again in place.
                 rendered = kept
-            } else if let digests = cache.persistedDigests(machine, installed: installed, failed: failed) {
-                // Rendered by an earlier process from the same inputs: only the files' digests are needed.
-                let (effective, profile, needsInstall, _) = decide(machine, installed: installed, failed: failed,
-                                                                   resolver: resolver, desired: desired)
-                rendered = RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall, files: [:],
-                                           digests: digests, host: DHCPHost(effective, loader: settings.dhcpLoader(profile)))
+                outcomeKept.steps = steps(rendered, installed: installed, failed: failed, observed: observed, desired: desired,
+                                          settings: settings)
+                outcome = outcomeKept
             } else {
-                guard let fresh = render(machine, installed: installed, failed: failed) else { continue }
-                rendered = fresh
+                if let digests = cache.persistedDigests(machine, installed: installed, failed: failed) {
+                    // Rendered by an earlier process from the same inputs: only the files' digests are needed.
+                    let (effective, profile, needsInstall, _) = decide(machine, installed: installed, failed: failed,
+                                                                       resolver: resolver, desired: desired)
+                    rendered = RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall, files: [:],
+                                               digests: digests, host: DHCPHost(effective, loader: settings.dhcpLoader(profile)))
+                } else {
+                    guard let fresh = render(machine, installed: installed, failed: failed) else { continue }
+                    rendered = fresh
+                }
+                outcome = MachineOutcome(rendered: rendered, installed: installed, failed: failed, backend: settings.dhcp?.backend,
+                                         steps: steps(rendered, installed: installed, failed: failed, observed: observed,
+                                                      desired: desired, settings: settings))
+                cache.keep(outcome)
             }
-            let planned = outcome(rendered, installed: installed, failed: failed, observed: observed, desired: desired,
-                                  settings: settings)
-            cache.keep(planned)
             // Only the files it writes are kept, and in the plan's one buffer: a first plan
             // renders the whole fleet, whose bytes must not outlive this loop's turn.
-            if !rendered.files.isEmpty, let plan = planned.plan {
+            if !rendered.files.isEmpty, let plan = outcome.steps.plan {
                 for path in plan.writtenPaths { if let bytes = rendered.files[path] { files.set(bytes, for: path) } }
                 contentsSet.insert(machine.name)
             }
@@ -191,11 +200,12 @@ public enum Planner {
         for machine in desired.fleet.machines {
             guard let outcome = cache.outcomes[machine.name] else { continue }
             hosts.append((DHCPHost(outcome.effective, loader: outcome.loader), outcome.dhcpEntry))
-            if let (why, entry) = outcome.unservedLoader { unservedLoaders[why, default: []].append(entry) }
-            claimed += outcome.owned
-            machineNotes += outcome.notes
+            let steps = outcome.steps
+            if let (why, entry) = steps.unservedLoader { unservedLoaders[why, default: []].append(entry) }
+            claimed += steps.owned
+            machineNotes += steps.notes
             var planIndex: Int?
-            if let plan = outcome.plan {
+            if let plan = steps.plan {
                 // Only files that will be written need their contents in the result. Outcomes
                 // keep digests, not bytes: a machine with a file to write is rendered again.
                 let writes = plan.writtenPaths
@@ -206,7 +216,7 @@ public enum Planner {
                 planIndex = machinePlans.count
                 machinePlans.append(plan)
             }
-            if let baseline = outcome.rollout {
+            if let baseline = steps.rollout {
                 rolloutMachines[baseline, default: []].append((machine.name, machine.mac.value, planIndex))
             }
         }
@@ -282,9 +292,9 @@ public enum Planner {
         return PlanResult(plan: plan, desiredFiles: files)
     }
 
-    /// One machine's part of the plan, from its render and what is observed of it alone.
-    static func outcome(_ rendered: RenderedMachine, installed: Int?, failed: Int?, observed: ObservedState, desired: DesiredState,
-                        settings: PlanSettings) -> MachineOutcome {
+    /// One machine's steps, from its render and what is observed of it alone.
+    static func steps(_ rendered: RenderedMachine, installed: Int?, failed: Int?, observed: ObservedState, desired: DesiredState,
+                      settings: PlanSettings) -> MachineSteps {
         let machine = rendered.effective.machine
         // Files of this machine on disk: boot files by MAC, installer answers by name.
         let answers = ["preseed.cfg", "ks.cfg", "user-data", "meta-data"].map {
@@ -300,9 +310,8 @@ public enum Planner {
         if let why = settings.loaderWithheld(rendered.profile), let loader = rendered.profile?.loader {
             unserved = (why, "\(machine.name) (\(loader.rawValue))")
         }
-        return MachineOutcome(rendered: rendered, installed: installed, failed: failed, backend: settings.dhcp?.backend, plan: plan,
-                              notes: notes, owned: owned.count, rollout: baseline?.rollout != nil ? baseline?.name : nil,
-                              unservedLoader: unserved)
+        return MachineSteps(plan: plan, notes: notes, owned: owned.count, rollout: baseline?.rollout != nil ? baseline?.name : nil,
+                            unservedLoader: unserved)
     }
 
     /// Every file one machine needs, from its effective spec and whether it must install.

@@ -155,7 +155,7 @@ struct GeneratedFleet {
     static func special(rack: String, kernelArgs: String, priority: Int, members: [String] = []) -> String {
         "apiVersion: dploy.org/v1\nkind: Group\nmetadata: {name: special}\nspec:\n  selector: {rack: \(rack)}\n"
             + (members.isEmpty ? "" : "  members: [\(members.joined(separator: ", "))]\n")
-            + "  priority: \(priority)\n  defaults: {kernelArgs: \"\(kernelArgs)\", generation: 3}\n"
+            + "  priority: \(priority)\n  defaults: {kernelArgs: \"\(kernelArgs)\", generation: 3, bios: {attributes: {WorkloadProfile: Virtualization}}}\n"
     }
 
     /// Loads the desired state as `dploy plan` would from a folder: every spec file through
@@ -279,7 +279,15 @@ struct GeneratedFleet {
                     id: Int64(Int.random(in: 1...99, using: &rng)), machine: machine.name, mac: mac, kind: .firmware,
                     step: "firmware System ROM 2.90", payload: "{}", state: [.queued, .running, .failed, .succeeded].randomElement(using: &rng)!,
                     createdAt: Date(timeIntervalSince1970: 1_795_000_000))]
-            case 6: observed.imaging[mac] = rng.chance(0.5) ? "restore" : nil
+            case 6:
+                if rng.chance(0.5) {
+                    observed.imaging[mac] = rng.chance(0.5) ? "restore" : nil
+                } else {
+                    // The BIOS as read: the group's attribute set, pending, or not listed at all.
+                    let value = BIOSValue.string(rng.chance(0.5) ? "Virtualization" : "GeneralPowerEfficientCompute")
+                    observed.bios[mac] = ObservedBIOS(current: ["WorkloadProfile": value], names: rng.chance(0.8) ? nil : [],
+                                                      pending: rng.chance(0.5) ? [:] : ["WorkloadProfile": value])
+                }
             case 7:
                 // An operator edits or removes one of its boot files.
                 let path = BootPaths.ipxeScript(mac)

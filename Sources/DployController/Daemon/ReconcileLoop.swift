@@ -133,6 +133,8 @@ public final class ReconcileLoop: Service, Sendable {
         var pending: Plan?, lastError: String?
         var rollouts: [String] = []
         var desired: DesiredState?
+        /// Machines the plan worked out again (the others kept their outcomes); nil without a plan.
+        var planned: Int?
         // Step times are durations, measured on the monotonic clock.
         var stepStart = ContinuousClock.now
         func step(_ name: String) {
@@ -208,6 +210,7 @@ public final class ReconcileLoop: Service, Sendable {
             } else {
                 result = try reconciler.plan(desired: loaded, observed: observed, fingerprint: false)
                 state.withLock { $0.plansMade += 1 }
+                planned = reconciler.renderCache?.machinesPlanned
             }
             rollouts = result.plan.notes.filter { $0.code == .rolloutHalted || $0.code == .rolloutWindowClosed }.map(\.message)
             let quiet = result.plan.hasChanges ? nil : QuietPlan(inputs: inputs, plan: result.plan)
@@ -316,6 +319,7 @@ public final class ReconcileLoop: Service, Sendable {
             "steps": "\(run.steps.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3f", $0.value))" }.joined(separator: " "))",
         ]
         if let revision = desired?.revision { metadata["commit"] = "\(revision.prefix(12))" }
+        if let planned, let machines = desired?.fleet.machines.count { metadata["planned"] = "\(planned)/\(machines)" }
         if run.result == .failed {
             logger.error("reconcile failed: \(lastError ?? "")", metadata: metadata)
         } else {
