@@ -148,6 +148,8 @@ struct GeneratedFleet {
         for name in ["debian-12", "rocky-9"] {
             templates[name] = try String(contentsOf: root.appendingPathComponent("templates/\(name).mustache"), encoding: .utf8)
         }
+        // BIOS settings from a group: a BIOS step's reason names the group's line.
+        files["shared.yaml"]![0] = files["shared.yaml"]![0].replacing("disk: /dev/sda,", with: "disk: /dev/sda, bios: {attributes: {WorkloadProfile: Virtualization}},")
         // A group with a higher priority over one rack, whose edits move machines in and out.
         files["special.yaml"] = [Self.special(rack: "r001", kernelArgs: "quiet", priority: 10)]
     }
@@ -263,10 +265,10 @@ struct GeneratedFleet {
     func observe(_ before: ObservedState, _ rng: inout SeededRandom) -> ObservedState {
         var observed = before
         guard let machines = try? desired().fleet.machines, !machines.isEmpty else { return observed }
-        for _ in 0..<Int.random(in: 0...3, using: &rng) {
+        for _ in 0..<Int.random(in: 1...4, using: &rng) {
             let machine = machines.randomElement(using: &rng)!
             let mac = machine.mac.value
-            switch Int.random(in: 0..<10, using: &rng) {
+            switch Int.random(in: 0..<12, using: &rng) {
             case 0: observed.installedGenerations[mac] = Int.random(in: 0...3, using: &rng)
             case 1: observed.failedInstalls[mac] = rng.chance(0.5) ? Int.random(in: 0...3, using: &rng) : nil
             case 2: observed.installing[mac] = rng.chance(0.5) ? Int.random(in: 0...3, using: &rng) : nil
@@ -279,22 +281,19 @@ struct GeneratedFleet {
                     id: Int64(Int.random(in: 1...99, using: &rng)), machine: machine.name, mac: mac, kind: .firmware,
                     step: "firmware System ROM 2.90", payload: "{}", state: [.queued, .running, .failed, .succeeded].randomElement(using: &rng)!,
                     createdAt: Date(timeIntervalSince1970: 1_795_000_000))]
-            case 6:
-                if rng.chance(0.5) {
-                    observed.imaging[mac] = rng.chance(0.5) ? "restore" : nil
-                } else {
-                    // The BIOS as read: the group's attribute set, pending, or not listed at all.
-                    let value = BIOSValue.string(rng.chance(0.5) ? "Virtualization" : "GeneralPowerEfficientCompute")
-                    observed.bios[mac] = ObservedBIOS(current: ["WorkloadProfile": value], names: rng.chance(0.8) ? nil : [],
-                                                      pending: rng.chance(0.5) ? [:] : ["WorkloadProfile": value])
-                }
-            case 7:
+            case 6: observed.imaging[mac] = rng.chance(0.5) ? "restore" : nil
+            case 7, 8, 9:
+                // The BIOS as read: the groups' attribute set, pending, or not listed at all.
+                let value = BIOSValue.string(rng.chance(0.5) ? "Virtualization" : "GeneralPowerEfficientCompute")
+                observed.bios[mac] = ObservedBIOS(current: ["WorkloadProfile": value], names: rng.chance(0.5) ? nil : [],
+                                                  pending: rng.chance(0.5) ? [:] : ["WorkloadProfile": value])
+            case 10:
                 // An operator edits or removes one of its boot files.
                 let path = BootPaths.ipxeScript(mac)
                 if observed.files[path] != nil {
                     observed.files[path] = rng.chance(0.5) ? nil : ObservedFile(contents: Array("# dploy: \(machine.name) (\(mac))\nedited\n".utf8))
                 }
-            case 8:
+            case 11:
                 let stranger = MACAddress(String(format: "02:00:00:00:%02x:%02x", Int.random(in: 0...255, using: &rng), Int.random(in: 0...255, using: &rng)))!
                 observed.discovered[stranger] = "HPE ProLiant DL380 Gen10"
             default:
