@@ -211,7 +211,10 @@ def main():
             if part:
                 print(f"  {label} reconcile run, as the daemon timed it: median {statistics.median(part) * 1000:.0f} ms "
                       f"(min {min(part) * 1000:.0f}, max {max(part) * 1000:.0f})")
-        steps = lambda line: line.split('steps=', 1)[1].split(' trigger=')[0].strip()
+        def steps(line):
+            # With the machines the run's plan worked out again, of the fleet's (planned=N/M).
+            planned = line.split(' planned=', 1)[1].split()[0] if ' planned=' in line else None
+            return line.split('steps=', 1)[1].split(' trigger=')[0].strip() + (f"; planned {planned}" if planned else "")
         for line in runs[args.rounds - 2:args.rounds]:
             print(f"  a commit run's steps (seconds): {steps(line)}")
         for line in runs[-2:]:

@@ -21,11 +21,22 @@ public struct FileContents: Sendable {
     /// How many files there are.
     public var count: Int { ranges.count }
 
+    /// The paths of the files, in no order.
+    public var paths: Dictionary<OutputPath, Range<Int>>.Keys { ranges.keys }
+
     /// Sets the contents of `path`. Contents set before for the same path are replaced;
     /// their bytes stay in the buffer, which lives only as long as the plan.
     mutating func set(_ contents: [UInt8], for path: OutputPath) {
         let start = buffer.count
         buffer.append(contentsOf: contents)
         ranges[path] = start..<buffer.count
+    }
+}
+
+/// Two plans' files are equal when they write the same bytes to the same paths, however
+/// their buffers are laid out (bytes set twice for one path stay in the buffer).
+extension FileContents: Equatable {
+    public static func == (lhs: FileContents, rhs: FileContents) -> Bool {
+        lhs.count == rhs.count && lhs.paths.allSatisfy { lhs[$0] == rhs[$0] }
     }
 }

@@ -103,6 +103,11 @@ extension Plan {
 }
 
 public struct MachinePlan: Hashable, Sendable, Codable {
+    /// The files its steps write.
+    var writtenPaths: [OutputPath] {
+        actions.compactMap { action in if case .writeFile(let path, _, _) = action { path } else { nil } }
+    }
+
     public enum Change: String, Hashable, Sendable, Codable {
         case add, change, remove
     }

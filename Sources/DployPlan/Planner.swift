@@ -113,26 +113,82 @@ public struct PlanError: Error, Sendable, CustomStringConvertible {
 /// for every action. Pure: it reads its arguments and nothing else.
 public enum Planner {
     /// - Parameters:
-    ///   - cache: renders kept from the last plan; a machine whose spec, installed
-    ///     generation, groups, profiles, templates and settings are unchanged is not
-    ///     rendered again. The daemon keeps one; one-shot commands pass none.
+    ///   - cache: what the last plan worked out, machine by machine (`RenderCache`): a
+    ///     machine none of whose inputs changed keeps its outcome, so a commit that changes
+    ///     one machine renders and plans one machine. The daemon keeps one; one-shot commands
+    ///     pass none, or one holding only another process's render digests, and plan in full.
     ///   - fingerprint: whether to digest every file for a saved plan (a reconcile loop needs none).
     public static func plan(desired: DesiredState, observed: ObservedState, settings: PlanSettings,
                             cache: RenderCache? = nil, fingerprint: Bool = true) throws(PlanError) -> PlanResult {
         let resolver = DefaultsResolver(groups: desired.fleet.groups)
         let cache = cache ?? RenderCache()
-        cache.begin(desired: desired, settings: settings)
-        var files = FileContents()
-        var machinePlans: [MachinePlan] = []
         var problems: [TemplateError] = []
+        var templates: [String: Result<InstallerTemplate, TemplateError>] = [:]
+        /// Renders a machine; nil (the problem noted) when its template fails.
+        func render(_ machine: Machine, installed: Int?, failed: Int?) -> RenderedMachine? {
+            do throws(TemplateError) {
+                return try Self.render(machine, installed: installed, failed: failed, resolver: resolver,
+                                       desired: desired, settings: settings, templates: &templates)
+            } catch {
+                if !problems.contains(error) { problems.append(error) }
+                return nil
+            }
+        }
+
+        // The machines whose inputs changed since the last plan (all of them on the first):
+        // each is worked out again; every other keeps its outcome.
+        var files = FileContents()
+        /// Machines whose files to write are in `files` already: rendered just now.
+        var contentsSet: Set<String> = []
+        for machine in cache.begin(desired: desired, observed: observed, settings: settings, resolver: resolver) {
+            let mac = machine.mac.value
+            let installed = observed.installedGenerations[mac]
+            // A generation whose install failed is not tried again: the machine boots from
+            // its disk until the generation changes. No endless reinstall loop.
+            let failed = observed.failedInstalls[mac]
+            let rendered: RenderedMachine
+            let outcome: MachineOutcome
+            if let kept = cache.render(of: machine, installed: installed, failed: failed, desired: desired, settings: settings),
+               let outcomeKept = cache.outcomes[machine.name] {
+                // Only what is observed of it changed: its steps are worked out again in place.
+                rendered = kept
+                outcomeKept.steps = steps(rendered, installed: installed, failed: failed, observed: observed, desired: desired,
+                                          settings: settings)
+                outcome = outcomeKept
+            } else {
+                if let digests = cache.persistedDigests(machine, installed: installed, failed: failed) {
+                    // Rendered by an earlier process from the same inputs: only the files' digests are needed.
+                    let (effective, profile, needsInstall, _) = decide(machine, installed: installed, failed: failed,
+                                                                       resolver: resolver, desired: desired)
+                    rendered = RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall, files: [:],
+                                               digests: digests, host: DHCPHost(effective, loader: settings.dhcpLoader(profile)))
+                } else {
+                    guard let fresh = render(machine, installed: installed, failed: failed) else { continue }
+                    rendered = fresh
+                }
+                outcome = MachineOutcome(rendered: rendered, installed: installed, failed: failed, backend: settings.dhcp?.backend,
+                                         steps: steps(rendered, installed: installed, failed: failed, observed: observed,
+                                                      desired: desired, settings: settings))
+                cache.keep(outcome)
+            }
+            // Only the files it writes are kept, and in the plan's one buffer: a first plan
+            // renders the whole fleet, whose bytes must not outlive this loop's turn.
+            if !rendered.files.isEmpty, let plan = outcome.steps.plan {
+                for path in plan.writtenPaths { if let bytes = rendered.files[path] { files.set(bytes, for: path) } }
+                contentsSet.insert(machine.name)
+            }
+        }
+        guard problems.isEmpty else {
+            cache.reset()
+            throw PlanError(problems: problems)
+        }
+
+        // The plan of the fleet, put together from every machine's outcome in fleet order.
+        var machinePlans: [MachinePlan] = []
         /// Notes about desired machines (BIOS settings waiting for a reboot or withheld), in machine order.
         var machineNotes: [Reason] = []
-        var templates: [String: Result<InstallerTemplate, TemplateError>] = [:]
-        var hosts: [DHCPHost] = []
-        var desiredMachineKeys: Set<String> = []
-        // Only the digests of each machine's files outlive its turn: the bytes of those to
-        // write go into `files`, the rest are not kept.
-        var renderedDigests: [[OutputPath: ContentDigest]] = []
+        var hosts: [(host: DHCPHost, entry: String?)] = []
+        hosts.reserveCapacity(desired.fleet.machines.count)
         // Observed files accounted for by desired machines and shared files: when that is
         // all of them, nothing was removed from git and no file needs an owner looked up.
         var claimed = 0
@@ -141,75 +197,33 @@ public enum Planner {
         var unservedLoaders: [String: [String]] = [:]
         // Machines of each baseline with a rollout, with the index of their plan when they have one.
         var rolloutMachines: [String: [(name: String, mac: MACAddress, plan: Int?)]] = [:]
-        let installerFiles = Dictionary(grouping: observed.files.keys.filter(isInstallerAnswer)) {
-            String($0.path.dropFirst("installers/".count).prefix { $0 != "/" })
-        }
-
         for machine in desired.fleet.machines {
-            let mac = machine.mac.value
-            let installed = observed.installedGenerations[mac]
-            // A generation whose install failed is not tried again: the machine boots from
-            // its disk until the generation changes. No endless reinstall loop.
-            let failedGeneration = observed.failedInstalls[mac]
-            /// Renders the machine; nil (the problem noted) when its template fails.
-            func renderNow() -> RenderedMachine? {
-                do throws(TemplateError) {
-                    return try render(machine, installed: installed, failed: failedGeneration, resolver: resolver,
-                                      desired: desired, settings: settings, templates: &templates)
-                } catch {
-                    if !problems.contains(error) { problems.append(error) }
-                    return nil
+            guard let outcome = cache.outcomes[machine.name] else { continue }
+            hosts.append((DHCPHost(outcome.effective, loader: outcome.loader), outcome.dhcpEntry))
+            let steps = outcome.steps
+            if let (why, entry) = steps.unservedLoader { unservedLoaders[why, default: []].append(entry) }
+            claimed += steps.owned
+            machineNotes += steps.notes
+            var planIndex: Int?
+            if let plan = steps.plan {
+                // Only files that will be written need their contents in the result. Outcomes
+                // keep digests, not bytes: a machine with a file to write is rendered again.
+                let writes = plan.writtenPaths
+                if !writes.isEmpty && !contentsSet.contains(machine.name) {
+                    guard let rendered = render(machine, installed: outcome.installed, failed: outcome.failed) else { continue }
+                    for path in writes { if let bytes = rendered.files[path] { files.set(bytes, for: path) } }
                 }
-            }
-            var rendered: RenderedMachine
-            if let cached = cache.lookup(machine, installed: installed, failed: failedGeneration) {
-                rendered = cached
-            } else if let digests = cache.persistedDigests(machine, installed: installed, failed: failedGeneration) {
-                // Rendered by an earlier process from the same inputs: only the files' digests are needed.
-                let (effective, profile, needsInstall, _) = decide(machine, installed: installed, failed: failedGeneration,
-                                                                   resolver: resolver, desired: desired)
-                rendered = RenderedMachine(effective: effective, profile: profile, needsInstall: needsInstall, files: [:],
-                                           digests: digests, host: DHCPHost(effective, loader: settings.dhcpLoader(profile)))
-            } else {
-                guard let fresh = renderNow() else { continue }
-                rendered = fresh
-                cache.store(rendered, for: machine, installed: installed, failed: failedGeneration)
-            }
-            hosts.append(rendered.host)
-            if let why = settings.loaderWithheld(rendered.profile), let loader = rendered.profile?.loader {
-                unservedLoaders[why, default: []].append("\(machine.name) (\(loader.rawValue))")
-            }
-            desiredMachineKeys.insert(machine.name)
-            renderedDigests.append(rendered.digests)
-            // Files of this machine on disk: boot files by MAC, installer answers by name.
-            let owned = rendered.bootPaths.filter { observed.files[$0] != nil } + (installerFiles[machine.name] ?? [])
-            claimed += owned.count
-            let facts = MachineFacts(rendered: rendered, owned: owned, installed: installed,
-                                     installing: observed.installing[mac], failed: failedGeneration,
-                                     baseline: rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:)))
-            let planIndex = machinePlans.count
-            var planned = false
-            defer {
-                if let baseline = facts.baseline, baseline.rollout != nil {
-                    rolloutMachines[baseline.name, default: []].append((machine.name, mac, planned ? planIndex : nil))
-                }
-            }
-            if let plan = planMachine(facts, observed: observed, notes: &machineNotes) {
-                // Only files that will be written need their contents in the result. The cache
-                // keeps digests, not bytes: a machine with a file to write is rendered again.
-                let writes = plan.actions.compactMap { action -> OutputPath? in
-                    if case .writeFile(let path, _, _) = action { path } else { nil }
-                }
-                if !writes.isEmpty && rendered.files.isEmpty {
-                    guard let fresh = renderNow() else { continue }
-                    rendered = fresh
-                }
-                for path in writes { if let contents = rendered.files[path] { files.set(contents, for: path) } }
+                planIndex = machinePlans.count
                 machinePlans.append(plan)
-                planned = true
+            }
+            if let baseline = steps.rollout {
+                rolloutMachines[baseline, default: []].append((machine.name, machine.mac.value, planIndex))
             }
         }
-        guard problems.isEmpty else { throw PlanError(problems: problems) }
+        guard problems.isEmpty else {
+            cache.reset()
+            throw PlanError(problems: problems)
+        }
         // Rollouts decide which of the firmware steps planned above start now.
         for baseline in desired.fleet.firmwareBaselines {
             guard let policy = baseline.rollout, let machines = rolloutMachines[baseline.name] else { continue }
@@ -232,10 +246,14 @@ public enum Planner {
         if differs(BootPaths.ipxeEntry, IPXEScript.entry(server: settings.server)) {
             shared.append(.writeFile(BootPaths.ipxeEntry, machine: nil, reason: Reason(.ipxeEntry, "iPXE entry script")))
         }
-        if hosts.contains(where: { $0.loader == .grub }), differs(BootPaths.grubEntry, GRUBConfig.entry(server: settings.server)) {
+        if hosts.contains(where: { $0.host.loader == .grub }), differs(BootPaths.grubEntry, GRUBConfig.entry(server: settings.server)) {
             shared.append(.writeFile(BootPaths.grubEntry, machine: nil, reason: Reason(.grubEntry, "GRUB's first config")))
         }
         if let dhcp = settings.dhcp {
+            // In name order, as the renderers write them (a fleet from the loader is sorted already).
+            if !hosts.indices.dropFirst().allSatisfy({ hosts[$0 - 1].host.name <= hosts[$0].host.name }) {
+                hosts.sort { $0.host.name < $1.host.name }
+            }
             let dhcpFiles = DHCPFiles.render(dhcp, hosts: hosts, boot: settings.bootOptions)
             var changed = false
             for (path, text) in dhcpFiles.sorted(by: { $0.key < $1.key }) {
@@ -253,15 +271,15 @@ public enum Planner {
         }
 
         var allFiles: [OutputPath: ContentDigest] {
-            renderedDigests.reduce(into: sharedDigests) { all, digests in
-                all.merge(digests) { $1 }
+            desired.fleet.machines.reduce(into: sharedDigests) { all, machine in
+                if let digests = cache.outcomes[machine.name]?.digests { all.merge(digests) { $1 } }
             }
         }
         let (removals, notes) = claimed == observed.files.count ? ([], [])
-            : removedMachines(observed: observed, desiredKeys: desiredMachineKeys, wanted: allFiles, settings: settings)
+            : removedMachines(observed: observed, desiredKeys: Set(desired.fleet.machines.map(\.name)), wanted: allFiles, settings: settings)
         machinePlans += removals
         machinePlans.sort { $0.machine < $1.machine }
-        let desiredMACs = Set(desired.fleet.machines.map(\.mac.value))
+        let desiredMACs = observed.discovered.isEmpty ? [] : Set(desired.fleet.machines.map(\.mac.value))
         let strangers = observed.discovered.filter { !desiredMACs.contains($0.key) }.sorted { $0.key < $1.key }
         let discoveredNotes = strangers.map { mac, what in
             Reason(.discoveredNotInGit, "discovered, not in git: \(mac) (\(what)); dploy leaves it alone until a Machine document names it")
@@ -272,6 +290,28 @@ public enum Planner {
                         machines: machinePlans, shared: shared, tasks: tasks.tasks,
                         notes: machineNotes + notes + tasks.notes + discoveredNotes + loaderNotes)
         return PlanResult(plan: plan, desiredFiles: files)
+    }
+
+    /// One machine's steps, from its render and what is observed of it alone.
+    static func steps(_ rendered: RenderedMachine, installed: Int?, failed: Int?, observed: ObservedState, desired: DesiredState,
+                      settings: PlanSettings) -> MachineSteps {
+        let machine = rendered.effective.machine
+        // Files of this machine on disk: boot files by MAC, installer answers by name.
+        let answers = ["preseed.cfg", "ks.cfg", "user-data", "meta-data"].map {
+            OutputPath(.http, "\(BootPaths.installerFolder(machine.name))/\($0)")
+        }
+        let owned = (rendered.bootPaths + answers).filter { observed.files[$0] != nil }
+        let baseline = rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:))
+        let facts = MachineFacts(rendered: rendered, owned: owned, installed: installed, installing: observed.installing[machine.mac.value],
+                                 failed: failed, baseline: baseline)
+        var notes: [Reason] = []
+        let plan = planMachine(facts, observed: observed, notes: &notes)
+        var unserved: (why: String, entry: String)?
+        if let why = settings.loaderWithheld(rendered.profile), let loader = rendered.profile?.loader {
+            unserved = (why, "\(machine.name) (\(loader.rawValue))")
+        }
+        return MachineSteps(plan: plan, notes: notes, owned: owned.count, rollout: baseline?.rollout != nil ? baseline?.name : nil,
+                            unservedLoader: unserved)
     }
 
     /// Every file one machine needs, from its effective spec and whether it must install.

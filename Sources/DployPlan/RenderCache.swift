@@ -19,42 +19,35 @@ struct RenderedMachine {
     }
 }
 
-/// Renders kept between plans, like the git source's parse cache: in a fleet where one
-/// machine changed, one machine is rendered again.
+/// What the planner keeps between plans, so that a plan costs what changed, not the fleet:
+/// each machine's render and its part of the plan (`MachineOutcome`), with what they were
+/// made from. Like the git source's parse cache: in a fleet where one machine changed, one
+/// machine is rendered and planned again.
 ///
-/// An entry is valid while the machine's own spec and installed generation are unchanged
-/// and everything it can inherit or use (groups, profiles, templates, settings) is too;
-/// any change to those clears the whole cache. Not Sendable in spirit: one loop owns it.
+/// A machine's outcome is a pure function of its inputs: its own spec, the documents it
+/// drew from (its groups, its profile and that profile's template, its firmware baseline),
+/// the settings, and what is observed of it (its files, installed and failed generations,
+/// install, power, firmware, BIOS, BMC jobs, imaging). `begin` compares this plan's inputs
+/// with the last plan's and keeps the outcome of every machine none of whose inputs changed
+/// (`PlanChanges` says which did); the planner works out the others, then puts the plan of
+/// the fleet together from all of them. A full plan is the same with nothing kept: the
+/// planner's tests hold the two byte for byte equal over random commits.
+///
+/// Not Sendable in spirit: one loop owns it.
 public final class RenderCache: @unchecked Sendable {
-    /// A class, so the table holds pointers: ten thousand inline entries would make its
-    /// storage (power-of-two capacity) megabytes of mostly empty slots. Only what cannot be
-    /// worked out again cheaply is kept, not a whole `RenderedMachine`: the machine it was
-    /// rendered from is `effective.machine`, the profile is found by name and the DHCP host
-    /// is made from `effective`, and the render's empty slots (files, profile) would still
-    /// take their full width (~250 bytes an entry).
-    private final class Entry {
-        let installed: Int?
-        let failed: Int?
-        let effective: EffectiveMachine
-        let needsInstall: Bool
-        let digests: [OutputPath: ContentDigest]
-
-        init(installed: Int?, failed: Int?, rendered: RenderedMachine) {
-            self.installed = installed
-            self.failed = failed
-            effective = rendered.effective
-            needsInstall = rendered.needsInstall
-            digests = rendered.digests
-        }
-    }
-
-    private var entries: [MACAddress: Entry] = [:]
-    private var shared: (groups: [Group], profiles: [Profile], templates: [String: String], settings: PlanSettings)?
-    /// The profiles of `shared`, by name: entries keep their profile's name, not a copy of it
-    /// (the cache is cleared whenever profiles change).
-    private var profiles: [String: Profile] = [:]
+    /// Whether a plan reuses the outcomes of machines whose inputs did not change; when
+    /// false, every plan is a full one (what it works out is still kept).
+    public var incremental = true
+    /// Outcomes by machine name, of the last plan made.
+    private(set) var outcomes: [String: MachineOutcome] = [:]
+    /// What the last plan was made from; nil before the first and after a plan that failed.
+    private var last: PlanChanges.Inputs?
 
     public init() {}
+
+    /// How many machines the last plan worked out anew (the others' outcomes were kept), for
+    /// tests and the daemon's log.
+    public private(set) var machinesPlanned = 0
 
     /// Renders another process made (a one-shot apply's, through `ApplyCache`), by machine
     /// name: their files' digests, valid for a machine while `inputKeys` gives it the key
@@ -83,35 +76,69 @@ public final class RenderCache: @unchecked Sendable {
         return render.digests
     }
 
-    func begin(desired: DesiredState, settings: PlanSettings) {
-        let current = (desired.fleet.groups, desired.fleet.profiles, desired.templates, settings)
-        if let shared, shared.groups == current.0, shared.profiles == current.1, shared.templates == current.2,
-           shared.settings == current.3 {
-            return
+    /// Starts a plan: drops what no longer holds and returns the machines to work out, in
+    /// fleet order (all of them on a full plan).
+    func begin(desired: DesiredState, observed: ObservedState, settings: PlanSettings, resolver: DefaultsResolver) -> [Machine] {
+        let inputs = PlanChanges.Inputs(desired: desired, observed: observed, settings: settings)
+        defer { last = inputs }
+        guard incremental, let last, last.settings == settings else {
+            outcomes = [:]
+            machinesPlanned = desired.fleet.machines.count
+            return desired.fleet.machines
         }
-        entries = [:]
-        shared = current
-        profiles = Dictionary(current.1.map { ($0.name, $0) }) { first, _ in first }
+        let changes = PlanChanges(from: last, to: inputs)
+        var planned: [Machine] = []
+        // Outcomes left of machines in git: any more in the table are of machines gone.
+        var current = 0
+        for machine in desired.fleet.machines {
+            guard let outcome = outcomes[machine.name] else {
+                planned.append(machine)
+                continue
+            }
+            switch changes.affect(machine, outcome: outcome, resolver: resolver) {
+            case .none:
+                current += 1
+                continue
+            case .render:
+                outcomes[machine.name] = nil
+            case .plan:
+                current += 1
+            }
+            planned.append(machine)
+        }
+        if outcomes.count > current {
+            // Machines gone from git: their outcomes go with them.
+            let names = Set(desired.fleet.machines.map(\.name))
+            outcomes = outcomes.filter { names.contains($0.key) }
+        }
+        machinesPlanned = planned.count
+        return planned
     }
 
-    func lookup(_ machine: Machine, installed: Int?, failed: Int?) -> RenderedMachine? {
-        guard let entry = entries[machine.mac.value], entry.installed == installed, entry.failed == failed,
-              entry.effective.machine == machine else { return nil }
-        let profile = entry.effective.settings.profile.flatMap { profiles[$0] }
-        return RenderedMachine(effective: entry.effective, profile: profile, needsInstall: entry.needsInstall, files: [:],
-                               digests: entry.digests, host: DHCPHost(entry.effective, loader: shared?.settings.dhcpLoader(profile) ?? .ipxe))
+    /// Forgets every outcome: the next plan is a full one (after a plan that failed, and
+    /// whenever the daemon looks at every output file again).
+    public func reset() {
+        outcomes = [:]
+        last = nil
     }
 
-    /// Keeps the render without its files' bytes: their digests tell whether anything must
-    /// be written, and the planner renders again the few machines that have something to
-    /// write. A fleet's renders are tens of megabytes a daemon would otherwise hold.
-    func store(_ rendered: RenderedMachine, for machine: Machine, installed: Int?, failed: Int?) {
-        var kept = rendered
-        // Where each value came from is for people (`validate --show`, the web page), not plans.
-        kept.effective.origins = [:]
-        entries[machine.mac.value] = Entry(installed: installed, failed: failed, rendered: kept)
-        if let key = inputKeys[machine.name] {
-            persisted[machine.name] = PersistedRender(key: key, installed: installed, failed: failed, digests: rendered.digests)
+    /// The render kept for `machine`, when its outcome was kept because only what is
+    /// observed of it (not its render's inputs) changed.
+    func render(of machine: Machine, installed: Int?, failed: Int?, desired: DesiredState, settings: PlanSettings) -> RenderedMachine? {
+        guard let outcome = outcomes[machine.name], outcome.installed == installed, outcome.failed == failed,
+              outcome.effective.machine == machine else { return nil }
+        let profile = outcome.effective.settings.profile.flatMap(desired.fleet.profile(named:))
+        return RenderedMachine(effective: outcome.effective, profile: profile, needsInstall: outcome.needsInstall, files: [:],
+                               digests: outcome.digests, host: DHCPHost(outcome.effective, loader: outcome.loader))
+    }
+
+    /// Keeps a machine's outcome, and its render's digests for another process when the
+    /// caller gave the machine a key.
+    func keep(_ outcome: MachineOutcome) {
+        outcomes[outcome.effective.name] = outcome
+        if let key = inputKeys[outcome.effective.name] {
+            persisted[outcome.effective.name] = PersistedRender(key: key, installed: outcome.installed, failed: outcome.failed,
+                                                                digests: outcome.digests)
         }
     }
 }

@@ -25,6 +25,9 @@ struct ApplyCommand: ParsableCommand {
     @Flag(name: .long, help: "Plain text, even on a terminal.")
     var noColor = false
 
+    @Flag(name: .long, help: "Plan the whole fleet afresh: every output file read, every machine rendered, STATE/apply-cache neither read nor written.")
+    var full = false
+
     @Argument(help: ArgumentHelp("A plan saved by `dploy plan --out`.", valueName: "planfile"))
     var planFile: String?
 
@@ -63,7 +66,7 @@ struct ApplyCommand: ParsableCommand {
         // nothing in STATE/apply-cache (ApplyCache), so a run after another does only the work
         // the change asks for. A saved plan needs every file digested for its fingerprint.
         let base = try config.reconciler()
-        let cache = saved == nil ? ApplyCache(path: base.applyCachePath) : nil
+        let cache = saved == nil && !full ? ApplyCache(path: base.applyCachePath) : nil
         if let problem = cache?.problem { Logger(label: "dploy.apply").warning("\(problem)") }
         let (result, desired): (PlanResult, DesiredState?)
         if let cache {

@@ -210,6 +210,32 @@ struct DaemonLoopTests {
         #expect(site.file(Self.web01File) == written)
     }
 
+    @Test("after its first run, a commit that adds a machine plans that machine alone; a verification plans them all")
+    func incrementalRuns() async throws {
+        let clock = ManualClock()
+        let site = try Site(output: "{http: out/http, tftp: out/tftp, verifyInterval: 5m}", clock: clock.wallClock)
+        let loop = try site.loop()
+        let planner = try #require(site.reconciler.renderCache)
+        await loop.runOnce(trigger: "start")
+        let fleet = try #require(loop.desired?.fleet.machines.count)
+        #expect(planner.machinesPlanned == fleet)
+        // The run after an apply plans again the machines it wrote: what is observed of them changed.
+        await loop.runOnce(trigger: "interval")
+        #expect(loop.status.lastRun?.result == .unchanged)
+
+        try site.commit("printf '\(Self.web05)' > site-a/machines/web-05.yaml")
+        await loop.runOnce(trigger: "webhook")
+        #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastRun?.message ?? "")")
+        #expect(site.file(Self.web05File)?.contains("web-05") == true)
+        #expect(planner.machinesPlanned == 1, "web-05 alone; the DHCP files from every machine's kept entry")
+
+        // Each output.verifyInterval the loop looks at every file, and plans every machine afresh.
+        clock.advance(by: 300)
+        await loop.runOnce(trigger: "interval")
+        #expect(loop.status.lastRun?.result == .unchanged)
+        #expect(planner.machinesPlanned == fleet + 1)
+    }
+
     @Test("a second loop on the same store stands by while the first holds the lock, and takes over after")
     func standby() async throws {
         let site = try Site()

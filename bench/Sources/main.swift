@@ -149,3 +149,27 @@ report("  observe at a verification (every file stat-ed, the changed read)", try
     daemon.observationCache?.lastVerified = nil
     _ = try daemon.observe()
 })
+// A commit that changes one machine's spec, planned as the daemon plans it (every other
+// machine keeps its outcome: PlanChanges) and as a full plan does (every machine resolved,
+// rendered from its kept digests or anew, and planned).
+do {
+    let observed = try daemon.observe()
+    var changed = desired
+    let middle = changed.fleet.machines.count / 2
+    var edits = 0
+    func planOneEdit() throws -> Bool {
+        edits += 1
+        changed.fleet.machines[middle].settings.hostname = "bench-edit-\(edits).example.net"
+        return try daemon.plan(desired: changed, observed: observed, fingerprint: false).plan.hasChanges
+    }
+    report("one machine changed: the daemon's plan (the others' outcomes kept)", try measure(onlyDaemon ? 40 : 5) {
+        let changes = try planOneEdit()
+        precondition(changes)
+    })
+    daemon.renderCache?.incremental = false
+    report("one machine changed: a full plan (every machine worked out)", try measure(5) {
+        let changes = try planOneEdit()
+        precondition(changes)
+    })
+    daemon.renderCache?.incremental = true
+}

@@ -175,6 +175,8 @@ public final class ReconcileLoop: Service, Sendable {
         var pending: Plan?, lastError: String?
         var rollouts: [String] = []
         var desired: DesiredState?
+        /// Machines the plan worked out again (the others kept their outcomes); nil without a plan.
+        var planned: Int?
         // Step times are durations, measured on the monotonic clock.
         var stepStart = ContinuousClock.now
         func step(_ name: String) {
@@ -205,6 +207,7 @@ public final class ReconcileLoop: Service, Sendable {
                 reconciler.observationCache?.lastVerified = nil
                 state.withLock { $0.quiet = nil }
             }
+            let verifiedBefore = reconciler.observationCache?.lastVerified
             if role != .apply, reconciler.observationCache?.trust == .ownWrites {
                 // Someone else writes the output: without inotify, only looking at every file shows what.
                 reconciler.observationCache?.lastVerified = nil
@@ -225,6 +228,9 @@ public final class ReconcileLoop: Service, Sendable {
             if role == .apply { try reconciler.makeCallbackKey() }
             let observed = try reconciler.observe(store: store, bmc: bmc, fleet: loaded.fleet)
             step("observe")
+            // A run that looked at every output file (the first, each `output.verifyInterval`,
+            // a new leader) plans the whole fleet afresh too; the others plan what changed.
+            if reconciler.observationCache?.lastVerified != verifiedBefore { reconciler.renderCache?.reset() }
             if let problem = reconciler.observationCache?.problem,
                state.withLock({ state in defer { state.toldWatchProblem = true }; return !state.toldWatchProblem }) {
                 logger.warning("\(problem)")
@@ -239,6 +245,7 @@ public final class ReconcileLoop: Service, Sendable {
             } else {
                 result = try reconciler.plan(desired: loaded, observed: observed, fingerprint: false)
                 state.withLock { $0.plansMade += 1 }
+                planned = reconciler.renderCache?.machinesPlanned
             }
             rollouts = result.plan.notes.filter { $0.code == .rolloutHalted || $0.code == .rolloutWindowClosed }.map(\.message)
             let quiet = result.plan.hasChanges ? nil : QuietPlan(inputs: inputs, plan: result.plan)
@@ -368,6 +375,7 @@ public final class ReconcileLoop: Service, Sendable {
             "steps": "\(run.steps.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3f", $0.value))" }.joined(separator: " "))",
         ]
         if let revision = desired?.revision { metadata["commit"] = "\(revision.prefix(12))" }
+        if let planned, let machines = desired?.fleet.machines.count { metadata["planned"] = "\(planned)/\(machines)" }
         if run.result == .failed {
             logger.error("reconcile failed: \(lastError ?? "")", metadata: metadata)
         } else {

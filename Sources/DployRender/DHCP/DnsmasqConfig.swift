@@ -8,13 +8,23 @@
 /// starts: a change of loader takes a restart, as any change of the config does.
 public enum DnsmasqConfig {
     public static func hostsFile(_ hosts: [DHCPHost]) -> String {
-        var lines = ["# dploy: DHCP reservations. Generated; do not edit."]
-        for host in hosts.sorted(by: { $0.name < $1.name }) {
-            let name = readsAsKeyword(host.dhcpName) ? nil : host.dhcpName
-            if name == nil { lines.append("# \(host.name): no name handed out: dnsmasq reads '\(host.dhcpName)' as a keyword here") }
-            lines.append(([host.mac.description] + [host.ipv4, name].compactMap { $0 }).joined(separator: ","))
-        }
-        return lines.joined(separator: "\n") + "\n"
+        hostsFile(entries: hosts.sorted(by: { $0.name < $1.name }).map(hostsEntry))
+    }
+
+    /// The hosts file from its hosts' entries (`hostsEntry`), given in name order: a planner
+    /// that keeps each machine's entry rebuilds the file after a one-machine change without
+    /// rendering the other machines again.
+    public static func hostsFile(entries: some Sequence<String>) -> String {
+        var text = "# dploy: DHCP reservations. Generated; do not edit.\n"
+        for entry in entries { text += entry }
+        return text
+    }
+
+    /// One host's lines of the hosts file, each ending in a newline.
+    public static func hostsEntry(_ host: DHCPHost) -> String {
+        let name = readsAsKeyword(host.dhcpName) ? nil : host.dhcpName
+        let note = name == nil ? "# \(host.name): no name handed out: dnsmasq reads '\(host.dhcpName)' as a keyword here\n" : ""
+        return note + ([host.mac.description] + [host.ipv4, name].compactMap { $0 }).joined(separator: ",") + "\n"
     }
 
     /// Whether dnsmasq reads this word of a `dhcp-host` line as something else than a name:

@@ -2,6 +2,17 @@
 /// operator's dhcpd.conf to `include`.
 public enum ISCDHCPConfig {
     public static func include(_ hosts: [DHCPHost], boot: DHCPBootOptions) -> String {
+        include(hosts.sorted(by: { $0.name < $1.name }).map { ($0, entry($0)) }, boot: boot)
+    }
+
+    /// One host's `host` block, indented for the group its loader puts it in: what a planner
+    /// keeps per machine, so that a one-machine change renders one block.
+    public static func entry(_ host: DHCPHost) -> String {
+        Self.host(host, indent: host.bootsOtherLoader ? "  " : "")
+    }
+
+    /// The include file from its hosts and their entries (`entry`), given in name order.
+    public static func include(_ entries: [(host: DHCPHost, entry: String)], boot: DHCPBootOptions) -> String {
         var text = """
             # dploy: reservations and network boot options for ISC dhcpd. Generated; do not edit.
             option dploy-client-arch code 93 = unsigned integer 16;
@@ -18,10 +29,9 @@ public enum ISCDHCPConfig {
             }
 
             """
-        let sorted = hosts.sorted(by: { $0.name < $1.name })
-        for host in sorted where !host.bootsOtherLoader { text += Self.host(host, indent: "") }
+        for (host, entry) in entries where !host.bootsOtherLoader { text += entry }
         // A group's statements override the global ones for its hosts, when they apply.
-        let pxelinux = sorted.filter { $0.loader == .pxelinux }, grub = sorted.filter { $0.loader == .grub }
+        let pxelinux = entries.filter { $0.host.loader == .pxelinux }, grub = entries.filter { $0.host.loader == .grub }
         if !pxelinux.isEmpty {
             text += """
                 group {
@@ -35,7 +45,7 @@ public enum ISCDHCPConfig {
                   }
 
                 """
-            for host in pxelinux { text += Self.host(host, indent: "  ") }
+            for (_, entry) in pxelinux { text += entry }
             text += "}\n"
         }
         if !grub.isEmpty {
@@ -47,7 +57,7 @@ public enum ISCDHCPConfig {
                   }
 
                 """
-            for host in grub { text += Self.host(host, indent: "  ") }
+            for (_, entry) in grub { text += entry }
             text += "}\n"
         }
         return text
