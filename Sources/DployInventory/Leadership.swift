@@ -15,10 +15,14 @@ public protocol Leadership: AnyObject, Sendable {
     var scope: String { get }
     /// Gives the lead up, for a clean shutdown: a standby takes over without waiting.
     func release()
+    /// Calls `action` whenever this process loses a lead it held, other than by `release`
+    /// (a lease that could not be renewed). A lock file is never lost so.
+    func whenLost(_ action: @escaping @Sendable () -> Void)
 }
 
 extension Leadership {
     public func tryAcquire() throws -> Bool { try tryAcquire(now: Date()) }
+    public func whenLost(_ action: @escaping @Sendable () -> Void) {}
 }
 
 /// This process as leaders are named in lock files, lease rows and site runs: "pid 812 on boot-1".

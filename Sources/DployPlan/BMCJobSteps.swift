@@ -66,6 +66,7 @@ enum BMCJobGate {
         for job in jobs.sorted(by: { $0.id < $1.id }) where job.state.isActive {
             notes.append(Reason(.bmcJobActive, "\(machine): \(job.step): \(job.progressText) (job \(job.id))"))
         }
+        var reinstallSent = false
         actions.removeAll { action in
             guard let (kind, step) = action.jobStep, let job = latest[step] else { return false }
             if job.state.isActive {
@@ -75,14 +76,16 @@ enum BMCJobGate {
             if action.startsReinstall {
                 switch job.state {
                 case .succeeded:
+                    reinstallSent = true
                     notes.append(Reason(.reinstallStarted, "\(machine): \(step): done by job \(job.id); waiting for the machine to "
                                         + "network-boot its installer (not sent again for this generation: a reset mid-POST would start over)"))
                     return true
-                case .failed, .skipped:
+                case .failed:
                     notes.append(Reason(.bmcJobFailed, "\(machine): \(step): job \(job.id) \(job.progressText); "
                                         + "not sent again for this generation until `dploy jobs retry \(job.id)`"))
                     return true
-                case .queued, .running, .cancelled:
+                case .queued, .running, .cancelled, .skipped:
+                    // Skipped or cancelled, it was never sent: planned again.
                     return false
                 }
             }
@@ -99,6 +102,12 @@ enum BMCJobGate {
             case .queued, .running, .cancelled:
                 return false
             }
+        }
+        if reinstallSent, actions.contains(where: { $0.kind == .power }) {
+            // The cycle turned it on to install: powering it off (its `power: off`) would stop
+            // the POST or the installer. Its power is minded again once the install is over.
+            actions.removeAll { $0.kind == .power }
+            reasons.append(Reason(.reinstallStarted, "its power waits: the reinstall it was started for has not booted its installer yet"))
         }
         if let active = jobs.filter(\.state.isActive).min(by: { $0.id < $1.id }) {
             let held = actions.filter { $0.kind == .bootOnceFromNetwork || $0.kind == .power }

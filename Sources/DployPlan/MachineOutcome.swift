@@ -28,7 +28,8 @@ final class MachineOutcome {
 
     init(rendered: RenderedMachine, installed: Int?, failed: Int?, backend: DHCPBackend?, steps: MachineSteps) {
         var effective = rendered.effective
-        effective.origins = effective.origins.filter { $0.key == "bios.attributes" }
+        // What a kept outcome's steps name in their messages: where these were written.
+        effective.origins = effective.origins.filter { $0.key == "bios.attributes" || $0.key == "storage.logicalDrives" || $0.key == "allowDestructive" }
         self.effective = effective
         self.installed = installed
         self.failed = failed

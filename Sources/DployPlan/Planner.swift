@@ -423,8 +423,18 @@ public enum Planner {
         } else if !isNew, let installed, needsInstall, let profile = facts.rendered.profile {
             let behind = Reason(.generationBehind, "reinstall: generation \(installed) → \(machine.generation) (profile \(profile.name))")
             reasons.append(behind)
-            if machine.settings.bmc?.address != nil {
-                reinstalls = true
+            // This generation's start already queued, sent or failed: the gate holds it, and a
+            // RAID deletion may no longer count on a reinstall following it.
+            let startPrefix = "start the reinstall of generation \(machine.generation):"
+            let started = (observed.bmcJobs[machine.name] ?? []).contains { $0.step.hasPrefix(startPrefix) && $0.state != .cancelled && $0.state != .skipped }
+            // BIOS and RAID settings go before the reboot that installs: not read yet, they
+            // could not be planned ahead of it, so the reinstall waits for the reading.
+            let unread = (machine.settings.bios != nil && observed.bios[mac] == nil)
+                || (machine.settings.storage != nil && observed.storage[mac] == nil)
+            if machine.settings.bmc?.address != nil && unread && !started {
+                reasons.append(Reason(.generationBehind, "the reinstall waits for the BMC's BIOS and RAID settings to be read, so they are set before it"))
+            } else if machine.settings.bmc?.address != nil {
+                reinstalls = !started
                 let start = Reason(.generationBehind, "start the reinstall of generation \(machine.generation)")
                 actions.append(.bootOnceFromNetwork(machine: machine.name, reason: start))
                 actions.append(.power(machine: machine.name, .cycle, reason: start))

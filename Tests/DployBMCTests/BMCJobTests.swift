@@ -277,10 +277,16 @@ struct BMCJobTests {
         let store = try #require(try lab.reconciler.openStore(creating: true))
         let loop = ReconcileLoop(reconciler: lab.reconciler, store: store, metrics: ControllerMetrics(), logger: Logger(label: "test.loop"))
         defer { loop.jobs.stop() }
+        // gen10-box's flash request waits in its iLO until the window has closed: gen11-box's
+        // job is still queued behind it then, however busy this machine is.
+        _ = try await lab.ilo5.control("/_fixture/hold", .object([
+            "method": .string("POST"), "path": .string("/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate")]))
         await loop.runOnce(trigger: "start")
         #expect(loop.status.lastRun?.message.contains("2 BMC jobs queued") == true, "\(loop.status)")
+        #expect(try await eventually(30) { try store.bmcJobs(states: [.running], machine: "gen10-box", limit: 1).first?.submittedAt != nil })
         // 03:05: the window has closed while gen11-box's job waited for the worker.
         tuesday.advance(by: 25 * 60)
+        _ = try await lab.ilo5.control("/_fixture/release", .object([:]))
         #expect(try await eventually(60) { try store.bmcJobs(states: nil, machine: nil, limit: 10).allSatisfy { !$0.state.isActive } })
         let jobs = Dictionary(try store.bmcJobs(states: nil, machine: nil, limit: 10).map { ($0.machine, $0) }) { first, _ in first }
         #expect(jobs["gen10-box"]?.state == .succeeded, "taken inside the window: it ran to its end: \(String(describing: jobs["gen10-box"]))")

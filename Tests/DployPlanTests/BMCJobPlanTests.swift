@@ -81,10 +81,26 @@ struct BMCJobPlanTests {
         #expect(later.steps.isEmpty)
         #expect(later.notes.contains { $0.code == .reinstallStarted && $0.message.hasPrefix("web-02: start the reinstall of generation 1: power cycle: done by job 9; waiting for the machine to network-boot its installer") })
 
+        // Started, it is powered as it is until it installs: its drift does not stop the POST.
+        // (web-02's group wants it on: read off, mid-POST, it would be powered on again.)
+        var drifting = observed
+        drifting.power[web02] = .off
+        let held = try Planner.plan(desired: desired, observed: drifting, settings: reconciler.settings)
+        let web02Plan = held.plan.machines.first { $0.machine == "web-02" }
+        #expect(web02Plan?.actions.contains { $0.kind == .power } != true, "no power step while the reinstall boots: \(String(describing: web02Plan))")
+        var notStarted = drifting
+        notStarted.bmcJobs["web-02"] = nil
+        let before = try Planner.plan(desired: desired, observed: notStarted, settings: reconciler.settings)
+        #expect(before.plan.machines.first { $0.machine == "web-02" }?.actions.contains { $0.kind == .power } == true, "a power step is planned otherwise")
+
         // The cycle failed: not sent again on its own; the note says how.
         observed.bmcJobs["web-02"] = [done(first.steps[0], .succeeded, id: 8), done(first.steps[1], .failed, id: 9)]
         #expect(try bmcSteps(observed).notes.contains { $0.code == .bmcJobFailed && $0.message.contains("`dploy jobs retry 9`") })
         #expect(try bmcSteps(observed).steps.isEmpty)
+
+        // Skipped (an earlier step of the machine failed): never sent, so planned again.
+        observed.bmcJobs["web-02"] = [done(first.steps[0], .skipped, id: 8), done(first.steps[1], .skipped, id: 9)]
+        #expect(try bmcSteps(observed).steps == first.steps)
     }
 
     @Test("firmware is not flashed under an installer, nor again after its job failed; apply queues it and holds back later steps")

@@ -221,7 +221,7 @@ struct SharedStoreServeTests {
         // Without a restart: a new commit converges on both, one of them leading.
         try serve.commitMachine("web-07", mac: "94:18:82:00:00:07", in: lab.first)
         for daemon in daemons { #expect(try serve.webhook(daemon.port, signed: true) == 202) }
-        #expect(try await eventually(30) {
+        #expect(try await eventually(60) {
             sites.allSatisfy { $0.file(ServeCommandTests.ipxeFile("94:18:82:00:00:07")) != nil && $0.file(ServeCommandTests.ipxeFile("94:18:82:00:00:06")) != nil }
         }, "\(daemons.map(\.log))")
         #expect(lab.roles(daemons).sorted() == ["apply", "replica"])

@@ -96,6 +96,8 @@ final class BMCWatch: Sendable {
             state.due = state.due.filter { byName[$0] != nil }
             state.acts = state.acts.filter { byName[$0.key] != nil }
             state.targets = byName
+            // No BMC to read: the first round is over before it began.
+            if targets.isEmpty && state.lastFullRound == nil { state.lastFullRound = ContinuousClock.now }
             return (state.lastFullRound == nil, changed, state.running)
         }
         if firstTime && running {

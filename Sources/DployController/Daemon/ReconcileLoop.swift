@@ -70,6 +70,8 @@ public final class ReconcileLoop: Service, Sendable {
         self.lock = lock
         let wake = WakeSignal()
         self.wake = wake
+        // Deposed while it waited (frozen, cut off): its next run is a replica's, at once.
+        lock.whenLost { wake.signal() }
         let watch = BMCWatch(reconciler: reconciler, interval: reconciler.config.interval,
                              firstRoundWait: bmcFirstRoundWait) { observations, macs in
             metrics.bmcRequests.increment(by: Int64(observations.count))
@@ -157,11 +159,11 @@ public final class ReconcileLoop: Service, Sendable {
 
     func nextDelay() -> Duration {
         var interval = reconciler.config.interval.seconds
-        // A controller of a shared store runs at least once per lease: one that does not lead
-        // (a replica, one whose run failed on the database) looks for a lapsed lead, so a
-        // takeover is bounded by the lease the config documents, not by the interval; a
-        // leader deposed while it waited (frozen, cut off) becomes a replica at its next look.
-        if let lease = reconciler.config.postgres?.lease.seconds { interval = min(interval, lease) }
+        // A controller of a shared store that does not lead (a replica, one whose run failed
+        // on the database) looks for a lapsed lead at least once per lease, so a takeover is
+        // bounded by the lease the config documents, not by the interval. A leader that loses
+        // its lead while it waits is woken by the lease (`Leadership.whenLost`).
+        if !lock.isHeld, let lease = reconciler.config.postgres?.lease.seconds { interval = min(interval, lease) }
         return .seconds(interval * (1 + Double.random(in: -jitter...jitter)))
     }
 
@@ -206,6 +208,8 @@ public final class ReconcileLoop: Service, Sendable {
                 // then, were never checked against what the leader wrote since.
                 reconciler.observationCache?.lastVerified = nil
                 state.withLock { $0.quiet = nil }
+                // Jobs the last leader left running (perhaps this process, before it lost the lead).
+                do { try jobs.adoptLeftJobs() } catch { logger.error("cannot read the BMC jobs left running: \(error)") }
             }
             let verifiedBefore = reconciler.observationCache?.lastVerified
             if role != .apply, reconciler.observationCache?.trust == .ownWrites {

@@ -74,6 +74,8 @@ extension BMCJobRunner {
             case .writeFile, .removeFile, .writeDHCPConfig, .reloadDHCP:
                 throw BMCStepRefused("a \(action.kind.rawValue) step is not a BMC job")
             }
+        } catch let error as StoreError where { if case .notLeader = error { true } else { false } }() {
+            logger.info("BMC job left to the new leader: \(job.step): \(error)", metadata: metadata)
         } catch let error as BMCError where error.kind == .notLeading {
             // Deposed: the job is the new leader's now (it resumes it); this worker writes nothing.
             logger.info("BMC job left to the new leader: \(job.step): \(error)", metadata: metadata)

@@ -55,6 +55,8 @@ public final class BMCJobRunner: Sendable {
         var spawned = false
         var stopping = false
         var resumable: [BMCJob] = []
+        /// The jobs this process's workers are running now.
+        var following: Set<Int64> = []
         var busy = 0
         var alive = 0
         /// Bumped by `wake()`, so a worker that saw no job knows whether to look again at once.
@@ -105,6 +107,22 @@ public final class BMCJobRunner: Sendable {
 
     /// A job was queued: the workers start if they have not, and an idle one looks now
     /// rather than at its next poll.
+    /// Takes over this site's running jobs that no worker of this process follows: those a
+    /// leader left when it lost its lead (this process, before it led again, or another).
+    /// `start` does it once; a daemon that leads again calls this.
+    public func adoptLeftJobs() throws {
+        let running = try store.bmcJobs(states: [.running], machine: nil, limit: Int.max).filter { $0.site == settings.site }
+        let adopted = state.withLock { state -> [BMCJob] in
+            let known = state.following.union(state.resumable.map(\.id))
+            let left = running.filter { !known.contains($0.id) }.sorted { $0.id < $1.id }
+            state.resumable += left
+            return left
+        }
+        guard !adopted.isEmpty else { return }
+        logger.info("resuming \(adopted.count) BMC job\(adopted.count == 1 ? "" : "s") left running: \(adopted.map { "\($0.id)" }.joined(separator: ", "))")
+        wake()
+    }
+
     public func wake() {
         if state.withLock({ $0.started && !$0.spawned }) { spawnWorkers() }
         signal.lock()
@@ -187,8 +205,12 @@ public final class BMCJobRunner: Sendable {
                 signal.unlock()
                 continue
             }
+            state.withLock { _ = $0.following.insert(job.id) }
             run(job)
-            state.withLock { $0.busy -= 1 }
+            state.withLock { state in
+                state.busy -= 1
+                state.following.remove(job.id)
+            }
         }
     }
 

@@ -23,16 +23,17 @@ struct JobAdmission: Sendable {
         guard let machine = fleet.machine(named: job.machine) else {
             return "machine '\(job.machine)' is no longer in this controller's desired state (moved to another site, or removed)"
         }
-        guard job.kind == .firmware else { return nil }
+        // A flash or a RAID change never runs under an installer or an imaging run.
+        guard job.kind == .firmware || job.kind == .raid else { return nil }
         let settings = DefaultsResolver(groups: fleet.groups).resolve(machine).settings
-        if let name = settings.firmware, let window = fleet.firmwareBaseline(named: name)?.rollout?.window, !window.isOpen(at: now) {
+        if job.kind == .firmware, let name = settings.firmware, let window = fleet.firmwareBaseline(named: name)?.rollout?.window, !window.isOpen(at: now) {
             let next = window.nextOpening(after: now).map { "; it opens next at \($0.formatted(.iso8601))" } ?? ""
             return "rollout \(name) is outside its window (\(window.text)) now\(next)"
         }
         let mac = machine.mac.value
         do {
             if let attempt = try store.latestAttempts()[mac], attempt.finishedAt == nil, attempt.failedAt == nil {
-                return "the machine is installing generation \(attempt.generation): a flash never runs under an installer"
+                return "the machine is installing generation \(attempt.generation): no flash or RAID change runs under an installer"
             }
             if let run = try store.runningTaskRuns(actions: TaskActionKind.imaging, at: now).first(where: { $0.mac == mac }) {
                 return "the machine is being imaged by task '\(run.key.task)'"

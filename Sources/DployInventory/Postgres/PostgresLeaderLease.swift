@@ -37,6 +37,10 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
     /// The term led and when it was last claimed or renewed (monotonic clock). Apart from
     /// `mutex`, so asking whether this process leads never waits on a database that hangs.
     private let held = Mutex<(term: Int64, renewed: ContinuousClock.Instant)?>(nil)
+    /// Called when a held lead is lost (`whenLost`).
+    private let lostActions = Mutex<[@Sendable () -> Void]>([])
+
+    public func whenLost(_ action: @escaping @Sendable () -> Void) { lostActions.withLock { $0.append(action) } }
 
     /// The term, while the last successful claim is less than a lease old. Past that, this
     /// process may have been replaced without hearing of it, and acts as a standby.
@@ -118,8 +122,12 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
 
     /// Forgets the lead: this process writes nothing only a leader may from now on.
     private func lose() {
-        held.withLock { $0 = nil }
+        let wasHeld = held.withLock { lead in
+            defer { lead = nil }
+            return lead != nil
+        }
         store.fence.withLock { $0 = .follows }
+        if wasHeld && !stopped { lostActions.withLock { $0 }.forEach { $0() } }
     }
 
     /// Renews every third of the lease until released or lost. A renewal that fails drops
@@ -132,6 +140,9 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
                 guard let self else { return }
                 let keepGoing = self.mutex.withLock { () -> Bool in
                     guard !self.stopped, self.term != nil, let connection = self.connection else {
+                        // Its last renewal is a lease old (the process was frozen): the lead is
+                        // gone, and whoever waits on it hears so now.
+                        if !self.stopped { self.lose() }
                         self.renewal = nil
                         return false
                     }
