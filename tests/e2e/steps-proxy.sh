@@ -64,7 +64,7 @@ step_proxy() {
     sed -i "s|^dhcp: {backend: dnsmasq, |dhcp: {backend: dnsmasq-proxy, network: 198.18.0.0/24, |" "$E2E_WORK/dploy.yaml"
     dploy_stop
     dploy_start
-    assert "dploy's first run with the proxy backend converged" test "$(dploy_last_run '["result"]')" = converged
+    assert "dploy's first run with the proxy backend converged" converged_since_webhook
     assert "dploy wrote a proxyDHCP config (no addresses of its own) and no hosts file" \
         test "$(grep -cx "dhcp-range=198.18.0.0,proxy,255.255.255.0" "$E2E_WORK/out/dhcp/dploy.conf")/$(grep -c "dhcp-hostsfile" "$E2E_WORK/out/dhcp/dploy.conf")" = 1/0
     dhcp_write_base_config proxy
@@ -75,7 +75,7 @@ step_proxy() {
     uefi_machine "$E2E_PROXY_NAME" "$E2E_PROXY_MAC" tap3
     fleet_commit "$E2E_PROXY_NAME, on the network where the site's DHCP server hands out addresses"
     webhook
-    assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
+    assert "the run converged" converged_since_webhook
 
     # One boot: the install. Its disk boot would be step 13's again, after a minute's wait
     # for an HTTP boot offer that no server here makes (the firmware's next boot option).

@@ -56,7 +56,7 @@ step_uefi_start() {
     done
     fleet_commit "two UEFI machines: uefi-grub boots GRUB, uefi-ipxe boots iPXE"
     webhook
-    assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
+    assert "the run converged" converged_since_webhook
     assert "dnsmasq config: uefi-grub tagged for GRUB" \
         grep -qx "dhcp-mac=set:grub,${E2E_UEFI_MAC[uefi-grub]}" "$E2E_WORK/out/dhcp/dploy.conf"
     assert "dnsmasq config: uefi-ipxe untagged (iPXE is the default)" \

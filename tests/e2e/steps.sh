@@ -21,7 +21,7 @@ step_setup() {
     assert "the BMC answers over HTTPS (its certificate checked against the test's CA): machine Off" \
         test "$(power_state)" = Off
     dploy_start
-    assert "the first run converged" test "$(dploy_last_run '["result"]')" = converged
+    assert "the first run converged" converged_since_webhook
     assert "dploy wrote the dnsmasq config, pointing iPXE at /boot.ipxe" \
         grep -qx "dhcp-boot=tag:!via-pxelinux,tag:!via-grub,tag:ipxe,$E2E_SERVER/boot.ipxe" "$E2E_WORK/out/dhcp/dploy.conf"
     dhcp_start
@@ -120,7 +120,7 @@ step_commit_machine() {
     assert "dploy plan: the new machine, its reservation and its install" \
         grep -q "$E2E_NAME .*new machine: DHCP reservation $E2E_IP; installs e2e generation 1" "$E2E_WORK/plan.txt"
     webhook
-    assert "the run converged on the new commit" test "$(dploy_last_run '["result"]')" = converged
+    assert "the run converged on the new commit" converged_since_webhook
     assert "the run wrote files and ran dploy's DHCP reload command" \
         contains "$(dploy_last_run '["message"]')" "DHCP reloaded"
     dploy_source_status > "$E2E_WORK/source-status.txt"
@@ -221,7 +221,7 @@ step_reinstall() {
     sed -i -e "s/^  ip: .*/  ip: $E2E_IP/" "$file"
     fleet_commit "fix $E2E_NAME's address: generation 2 reinstalls it"
     webhook
-    assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
+    assert "the run converged" converged_since_webhook
     dploy_source_status > "$E2E_WORK/source-status.txt"
     assert "dploy source status: no error" grep -q "last error    none" "$E2E_WORK/source-status.txt"
     assert "apply rewrote the installer answers for generation 2" grep -q "generation=2&token=" "$(answers_file)"
@@ -278,7 +278,7 @@ YAML
     boots_before="$(bmc_field '["Oem"]["DployE2E"]["Boot"]')"
     assert "the machine is off before the run" test "$(power_state)" = Off
     webhook
-    assert "the run converged on the new commit" test "$(dploy_last_run '["result"]')" = converged
+    assert "the run converged on the new commit" converged_since_webhook
     assert "dploy tasks: the run is running, waiting for the imaging environment" test "$(task_run_field state)" = running
     assert "BMC: dploy set a one-time network boot (PATCH Boot), then reset the machine On (it was off)" \
         bmc_log_has_all "PATCH $E2E_BMC_SYSTEM 204" "boot override: Pxe (Once)" "reset: On" \
@@ -337,7 +337,7 @@ step_pxelinux() {
     E2E_TFTP_MARK="$(tftp_log | wc -l)"
     assert "the machine is off before the run" test "$(power_state)" = Off
     webhook
-    assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
+    assert "the run converged" converged_since_webhook
     assert "dnsmasq config: the machine is tagged for pxelinux" grep -qx "dhcp-mac=set:pxelinux,$E2E_MAC" "$E2E_WORK/out/dhcp/dploy.conf"
     assert "BMC: dploy set a one-time network boot and powered the machine on for the reinstall" \
         bmc_log_has_all "boot override: Pxe (Once)" "reset: On"
@@ -389,7 +389,7 @@ YAML
     E2E_HTTP_MARK="$(http_log | wc -l)"
     E2E_DHCP_MARK="$(line_count "$E2E_WORK/dnsmasq.log")"
     webhook
-    assert "the run converged" test "$(dploy_last_run '["result"]')" = converged
+    assert "the run converged" converged_since_webhook
     wait_power_off "$E2E_BOOT_TIMEOUT"
     assert "attempt 1 (the run's own boot through the BMC): pxelinux config, the silent installer, no callback" \
         http_has_all "^GET /pxelinux.cfg/$mac_path 200" "^GET /files/e2e/discovery.img 200"

@@ -59,6 +59,7 @@ dploy() { "$E2E_DPLOY" "$@"; }
 dploy_start() {
     local starts
     starts="$(dploy_starts)"
+    E2E_SERVE_MARK="$(line_count "$E2E_WORK/serve.log")"
     ip netns exec "$E2E_NETNS" "$E2E_DPLOY" serve --config "$E2E_WORK/dploy.yaml" --listen 198.18.0.1:8080 \
         --log-format json --log-level debug </dev/null >>"$E2E_WORK/serve.log" 2>&1 &
     E2E_DPLOY_PID=$!
@@ -111,11 +112,15 @@ print(value if not isinstance(value, (dict, list)) else json.dumps(value))' "$1"
 webhook() {
     local before status
     before="$(dploy_runs)"
+    E2E_SERVE_MARK="$(line_count "$E2E_WORK/serve.log")"
     status="$(in_netns python3 "$E2E_DIR/lib/webhook.py" "$E2E_SERVER/v1/hooks/git" "$E2E_WORK/secrets/webhook" refs/heads/main)"
     [ "$status" = 202 ] || die "the signed webhook got HTTP $status, expected 202"
     wait_for 60 "the run the webhook started" runs_above "$before"
 }
 runs_above() { [ "$(dploy_runs)" -gt "$1" ] 2>/dev/null; }
+# A run since the last webhook (or start) converged. Not just the last run: a BMC job's end starts one
+# more run (a reinstall's boot-once and cycle are jobs), which finds nothing to change.
+converged_since_webhook() { grep -q '"message":"reconcile converged' <<<"$(lines_after "$E2E_WORK/serve.log" "$E2E_SERVE_MARK")"; }
 
 dploy_last_run() { dploy status --config "$E2E_WORK/dploy.yaml" --json | jq_get "[\"status\"][\"lastRun\"]$1"; }
 
