@@ -5,7 +5,7 @@ import Foundation
 
 struct Jobs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List BMC jobs (firmware flashes, BIOS writes, RAID changes): queued, running, and how the last ones ended.",
+        abstract: "List BMC jobs (flashes, BIOS writes, RAID changes, boot-once and power steps): queued, running, and how the last ones ended.",
         discussion: """
             A firmware, BIOS or RAID step of a plan becomes a job in the store before it starts; the \
             daemon's (or dploy apply's) workers run it, and a restart resumes it without asking \

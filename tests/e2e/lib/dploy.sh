@@ -116,7 +116,11 @@ webhook() {
     status="$(in_netns python3 "$E2E_DIR/lib/webhook.py" "$E2E_SERVER/v1/hooks/git" "$E2E_WORK/secrets/webhook" refs/heads/main)"
     [ "$status" = 202 ] || die "the signed webhook got HTTP $status, expected 202"
     wait_for 60 "the run the webhook started" runs_above "$before"
+    # BMC steps (a reinstall's boot-once and power cycle) are jobs the run queued: the step
+    # goes on once they are done, as it did when the run sent them itself.
+    wait_for 60 "the BMC jobs the run queued" bmc_jobs_done
 }
+bmc_jobs_done() { [ "$(dploy jobs list --config "$E2E_WORK/dploy.yaml" --json | jq_get '')" = "[]" ]; }
 runs_above() { [ "$(dploy_runs)" -gt "$1" ] 2>/dev/null; }
 # A run since the last webhook (or start) converged. Not just the last run: a BMC job's end starts one
 # more run (a reinstall's boot-once and cycle are jobs), which finds nothing to change.
