@@ -272,10 +272,12 @@ public final class ReconcileLoop: Service, Sendable {
                 guard lock.isHeld else { throw NotLeader(holder: lock.holder, scope: lock.scope) }
                 jobFleet.fleet.withLock { $0 = loaded.fleet }
                 try startJobs()
-                // BMC steps are queued as jobs: the apply never waits on a BMC.
+                // BMC steps are queued as jobs: the apply never waits on a BMC. The workers are
+                // woken once boot decisions follow this commit (below): a reinstall's cycle must
+                // not boot the machine into the decisions of the commit before.
                 // Each BMC request asks again: the lead may end while the apply runs.
                 let report = try reconciler.apply(result, fleet: loaded.fleet, logger: logger,
-                                                  recordEvent: { [self] in record($0) }, jobs: (store, jobs),
+                                                  recordEvent: { [self] in record($0) }, jobs: (store, nil),
                                                   leading: { [lock] in lock.isHeld })
                 // Lost meanwhile: what it applied is not recorded as its own; the new leader's
                 // run records its own, and this run ends as a failure.
@@ -286,8 +288,9 @@ public final class ReconcileLoop: Service, Sendable {
                     + (report.queuedJobs.isEmpty ? "" : ", \(report.queuedJobs.count) BMC job\(report.queuedJobs.count == 1 ? "" : "s") queued")
                 recordApplied(result.plan, fleet: loaded.fleet)
                 step("apply")
-                // Boot decisions follow the applied state before tasks boot anything.
+                // Boot decisions follow the applied state before jobs or tasks boot anything.
                 publish(loaded)
+                if !report.queuedJobs.isEmpty { jobs.wake() }
                 let runs = lock.isHeld ? await runTasks(result.plan, fleet: loaded.fleet) : []
                 // A task may power a machine off or on, or boot it into imaging.
                 bmcWatch.actedOn(runs.map(\.key.machine))
