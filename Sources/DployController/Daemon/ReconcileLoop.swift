@@ -162,8 +162,10 @@ public final class ReconcileLoop: Service, Sendable {
         // A controller of a shared store that does not lead (a replica, one whose run failed
         // on the database) looks for a lapsed lead at least once per lease, so a takeover is
         // bounded by the lease the config documents, not by the interval. A leader that loses
-        // its lead while it waits is woken by the lease (`Leadership.whenLost`).
-        if !lock.isHeld, let lease = reconciler.config.postgres?.lease.seconds { interval = min(interval, lease) }
+        // its lead while it waits is woken by the lease (`Leadership.whenLost`); a leader whose
+        // run failed (the database just back, its pool still refusing) tries again as soon.
+        let failed = state.withLock { $0.status.lastRun?.result == .failed }
+        if !lock.isHeld || failed, let lease = reconciler.config.postgres?.lease.seconds { interval = min(interval, lease) }
         return .seconds(interval * (1 + Double.random(in: -jitter...jitter)))
     }
 
