@@ -35,7 +35,7 @@ extension BMCJobRunner {
                     // next plan reads the pending settings and writes only what still differs.
                     throw BMCStepRefused("dploy stopped while this BIOS write was sent; the next plan reads the pending settings and writes again only if they still differ")
                 }
-                guard try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "writing")) else {
+                guard try takeTheSend(job, status: "writing") else {
                     return  // another worker, or a leader of a newer term, has it: this one sends nothing
                 }
                 try driver.setBIOSAttributes(Dictionary(changes.map { ($0.name, $0.desired) }) { _, last in last }, ifMatch: ifMatch)
@@ -65,7 +65,7 @@ extension BMCJobRunner {
                     // blind again. The next plan reads the controller and asks only for what differs.
                     throw BMCStepRefused("dploy stopped while this RAID change was sent; the next plan reads the controller and changes only what still differs")
                 }
-                guard try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "writing")) else { return }
+                guard try takeTheSend(job, status: "writing") else { return }
                 try RAIDApply.run(change, on: driver)
                 let words = change.interface == .smartStorageConfig ? "written to SmartStorageConfig, applied at next reboot" : "done"
                 finish(job, .succeeded, nil, event: ("raid-\(change.interface == .smartStorageConfig ? "pending" : "changed")",
@@ -189,10 +189,11 @@ extension BMCJobRunner {
         recordEvent(MachineEvent(mac: job.mac, at: clock.now(), kind: event.kind, message: event.message))
     }
 
-    /// Takes the right to send a boot or power request: false when another worker, or a
-    /// leader of a newer term, has it (the store gives it once, fenced on a shared store).
-    private func takeTheSend(_ job: BMCJob) throws -> Bool {
-        try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: "sending"))
+    /// Takes the right to send the job's request (a BIOS or RAID write, a boot or power
+    /// step): false when another worker, or a leader of a newer term, has it (the store gives
+    /// it once, fenced on a shared store).
+    private func takeTheSend(_ job: BMCJob, status: String = "sending") throws -> Bool {
+        try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: clock.now(), status: status))
     }
 
     private func describe(_ target: FirmwareTarget) -> String {
