@@ -7,7 +7,10 @@ server is checked or reloaded by either (dploy's `dhcp.check` is `true`, Cobbler
 `restart_dhcp` false), and neither talks to a BMC.
 
 dploy: the release binary, `dploy apply --auto-approve` from a folder of specs, each step a
-process of its own (as an operator runs it). Cobbler: its Python API in one process
+process of its own (as an operator runs it), configured as a site running `dploy serve` is
+(server.listen, tftp.listen): dploy answers the per-machine iPXE, pxelinux and GRUB configs
+itself and writes none of them. The cold step is measured again with `output.snapshots: true`,
+every per-machine boot file written as Cobbler writes them for its TFTP server. Cobbler: its Python API in one process
 (`cobbler_steps.py`), as its CLI and cobblerd call it, with the settings and templates of
 its own sdist, installed from PyPI into a venv under bench/out/cobbler (only when this runs,
 never by `make test`).
@@ -199,14 +202,19 @@ def set_ip(fleet, name, address):
     sys.exit(f"no machine {name} in {fleet}")
 
 
-def run_dploy(dploy, fleet, work, runs, changed):
+def run_dploy(dploy, fleet, work, runs, changed, snapshots=False):
+    """dploy's steps. As a site runs it by default, `dploy serve` answers the iPXE, pxelinux
+    and GRUB configs itself (server.listen, tftp.listen), so apply writes the installer
+    answers and DHCP; with `snapshots`, every per-machine boot file as well, as for a site
+    whose own TFTP and HTTP servers serve them (what Cobbler writes)."""
     os.makedirs(work, exist_ok=True)
     config = os.path.join(work, "dploy.yaml")
     with open(config, "w") as f:
         f.write(f"source: {{path: {fleet}}}\nstore: {{sqlite: state/dploy.db}}\n"
-                "output: {http: out/http, tftp: out/tftp}\n"
+                f"output: {{http: out/http, tftp: out/tftp, snapshots: {'true' if snapshots else 'false'}}}\n"
                 'dhcp: {backend: isc, config: out/dhcp/dhcpd.conf, check: "true"}\n'
-                'server: {url: "http://198.18.0.1:8080"}\n')
+                'server: {url: "http://198.18.0.1:8080", listen: "198.18.0.1:8080"}\n'
+                'tftp: {listen: "198.18.0.1:69"}\n')
 
     def fresh():
         for folder in ("state", "out"):
@@ -286,6 +294,10 @@ def main():
     dploy = run_dploy(os.path.abspath(args.dploy), fleet, os.path.join(work, "dploy"), args.runs, changed)
     print("dploy: " + ", ".join(f"{k} {median(v):.3f} s" for k, v in dploy.items() if k != "peak_rss_kib")
           + f", peak RSS {dploy['peak_rss_kib'] / 1024:.0f} MiB", flush=True)
+    written = run_dploy(os.path.abspath(args.dploy), fleet, os.path.join(work, "dploy-snapshots"), args.runs, changed, snapshots=True)
+    print("dploy, output.snapshots: true (every per-machine boot file written too): "
+          + ", ".join(f"{k} {median(v):.3f} s" for k, v in written.items() if k != "peak_rss_kib")
+          + f", peak RSS {written['peak_rss_kib'] / 1024:.0f} MiB", flush=True)
     if args.dploy_only:
         return
     python, sdist = ensure_cobbler(os.path.join(out, "cobbler"))
@@ -307,6 +319,8 @@ def main():
     for label, what, key in rows:
         c, d = median(cobbler[key]), median(dploy[key])
         print(f"| {label} | {what} {c:.2f} s | {d:.3f} s | {c / d:.1f}× |")
+    c, d = median(cobbler["cold"]), median(written["cold"])
+    print(f"| cold, with every per-machine boot file (`output.snapshots: true`) | full sync {c:.2f} s | {d:.3f} s | {c / d:.1f}× |")
     c_rss, d_rss = cobbler["peak_rss_kib"] / 1024, dploy["peak_rss_kib"] / 1024
     print(f"| peak RSS | {c_rss:.0f} MiB | {d_rss:.0f} MiB | {c_rss / d_rss:.1f}× |")
 

@@ -70,10 +70,11 @@ extension ControllerConfig {
             retention.maxDiscovered = store.int("maxDiscovered", minimum: 0)?.value ?? retention.maxDiscovered
             store.finish()
         }
-        var http: String?, tftp: String?, observation = OutputObservation()
+        var http: String?, tftp: String?, snapshots: Bool?, observation = OutputObservation()
         if let output = reader.mapping("output") {
             http = output.string("http").map { resolved($0.value) }
             tftp = output.string("tftp").map { resolved($0.value) }
+            snapshots = output.bool("snapshots")?.value
             observation.watch = output.bool("watch")?.value ?? observation.watch
             observation.verifyInterval = output.parsed("verifyInterval", Duration.parseSpec)?.value ?? observation.verifyInterval
             output.finish()
@@ -180,6 +181,7 @@ extension ControllerConfig {
         config.attemptWindow = attemptWindow
         config.http = limits
         config.outputObservation = observation
+        config.snapshots = snapshots
         config.retention = retention
         config.postgres = postgres
         config.site = site

@@ -172,7 +172,8 @@ public struct Reconciler: Sendable {
                                       folder: Self.absolute(($0.config as NSString).deletingLastPathComponent), proxyNetwork: $0.network)
                 },
                 reloadCommand: config.dhcp?.reload, prune: config.pruneEnabled, maxRemovals: config.maxRemovals,
-                servesLoaders: config.tftp != nil)
+                servesLoaders: config.tftp != nil,
+                snapshots: PlanSettings.Snapshots(ipxe: config.writesSnapshots.ipxe, tftp: config.writesSnapshots.tftp))
         }
     }
 

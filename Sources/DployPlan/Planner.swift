@@ -50,15 +50,30 @@ public struct PlanSettings: Hashable, Sendable {
     /// iPXE, which renders the same decision, as before dploy served TFTP: a site whose TFTP
     /// server has no `lpxelinux.0` must not lose its boots on an upgrade.
     public var servesLoaders: Bool
+    /// Which per-machine boot files are written as snapshots for another server
+    /// (`ControllerConfig.writesSnapshots`): `ipxe/<mac>.ipxe`, and the pxelinux and GRUB
+    /// configs under `output.tftp`. Those not written are removed where an earlier apply left them.
+    public var snapshots: Snapshots
+
+    public struct Snapshots: Hashable, Sendable {
+        public var ipxe: Bool
+        public var tftp: Bool
+        public init(ipxe: Bool, tftp: Bool) {
+            self.ipxe = ipxe
+            self.tftp = tftp
+        }
+        public static let all = Snapshots(ipxe: true, tftp: true)
+    }
 
     public init(server: BootServer, dhcp: DHCP?, reloadCommand: String? = nil, prune: Bool = false, maxRemovals: Int = 5,
-                servesLoaders: Bool = false) {
+                servesLoaders: Bool = false, snapshots: Snapshots = .all) {
         self.server = server
         self.dhcp = dhcp
         self.reloadCommand = reloadCommand
         self.prune = prune
         self.maxRemovals = maxRemovals
         self.servesLoaders = servesLoaders
+        self.snapshots = snapshots
     }
 
     /// The loader DHCP hands a machine whose profile is `profile`. GRUB not behind a
@@ -276,7 +291,8 @@ public enum Planner {
             }
         }
         let (removals, notes) = claimed == observed.files.count ? ([], [])
-            : removedMachines(observed: observed, desiredKeys: Set(desired.fleet.machines.map(\.name)), wanted: allFiles, settings: settings)
+            : removedMachines(observed: observed, desired: Dictionary(desired.fleet.machines.map { ($0.name, $0.mac.value) }) { first, _ in first },
+                              wanted: allFiles, settings: settings)
         machinePlans += removals
         machinePlans.sort { $0.machine < $1.machine }
         let desiredMACs = observed.discovered.isEmpty ? [] : Set(desired.fleet.machines.map(\.mac.value))
@@ -303,7 +319,8 @@ public enum Planner {
         let owned = (rendered.bootPaths + answers).filter { observed.files[$0] != nil }
         let baseline = rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:))
         let facts = MachineFacts(rendered: rendered, owned: owned, installed: installed, installing: observed.installing[machine.mac.value],
-                                 failed: failed, baseline: baseline)
+                                 failed: failed, baseline: baseline,
+                                 snapshotsWritten: settings.snapshots.ipxe || settings.snapshots.tftp)
         var notes: [Reason] = []
         let plan = planMachine(facts, observed: observed, notes: &notes)
         var unserved: (why: String, entry: String)?
@@ -322,12 +339,13 @@ public enum Planner {
                                                               resolver: resolver, desired: desired)
         let mac = machine.mac.value
 
-        var files: [OutputPath: String] = [
-            BootPaths.ipxeScript(mac): IPXEScript.machine(effective, intent: intent, server: settings.server, snapshot: true),
-        ]
-        if let profile, profile.loader == .grub {
+        var files: [OutputPath: String] = [:]
+        if settings.snapshots.ipxe {
+            files[BootPaths.ipxeScript(mac)] = IPXEScript.machine(effective, intent: intent, server: settings.server, snapshot: true)
+        }
+        if settings.snapshots.tftp, let profile, profile.loader == .grub {
             files[BootPaths.grub(mac)] = GRUBConfig.machine(effective, intent: intent, server: settings.server, snapshot: true)
-        } else {
+        } else if settings.snapshots.tftp {
             files[BootPaths.pxelinux(mac)] = PXELinuxConfig.machine(effective, intent: intent, server: settings.server, snapshot: true)
         }
         if needsInstall, let profile, let installer = profile.installer, let template = installer.template,
@@ -375,6 +393,9 @@ public enum Planner {
         var installing: Int?
         var failed: Int?
         var baseline: FirmwareBaseline?
+        /// Whether every machine gets a boot file on disk (a snapshot is written): then one
+        /// that owns no file is new to dploy. Without snapshots an installed machine owns none.
+        var snapshotsWritten: Bool
     }
 
     /// The steps for one desired machine, or nil when it is as it should be. BIOS attributes
@@ -383,7 +404,10 @@ public enum Planner {
         let machine = facts.rendered.effective, files = facts.rendered.digests
         let (installed, failed, needsInstall) = (facts.installed, facts.failed, facts.rendered.needsInstall)
         let mac = machine.machine.mac.value
+        // New to dploy: nothing written for it yet, and, where no snapshot marks the machines
+        // dploy set up, no install of it known either.
         let isNew = facts.owned.isEmpty
+            && (facts.snapshotsWritten || (installed == nil && failed == nil && facts.installing == nil))
         var reasons: [Reason] = []
         var actions: [Action] = []
         // A reinstall of a newer generation is planned (boot once and power cycle): what the
@@ -511,17 +535,20 @@ public enum Planner {
     /// Machines whose files are still there but who are gone from git. Removing files is all
     /// dploy ever does for them (never a power-off or a wipe), and only with prune on, at
     /// most `maxRemovals` machines per apply.
-    private static func removedMachines(observed: ObservedState, desiredKeys: Set<String>, wanted: [OutputPath: ContentDigest],
+    private static func removedMachines(observed: ObservedState, desired: [String: MACAddress], wanted: [OutputPath: ContentDigest],
                                         settings: PlanSettings) -> ([MachinePlan], [Reason]) {
         var orphans: [String: [OutputPath]] = [:]
         for (path, file) in observed.files where wanted[path] == nil {
             guard let owner = owner(of: path, file: file) else { continue }
-            if !desiredKeys.contains(owner) {
+            guard let mac = desired[owner] else {
                 orphans[owner, default: []].append(path)
-            } else if !isInstallerAnswer(path) {
-                // A boot file of a machine still in git, under a MAC it no longer has.
-                orphans["\(owner) (previous MAC)", default: []].append(path)
+                continue
             }
+            // A snapshot no longer written (dploy serves it) is its machine's own to remove.
+            let current = [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)]
+            guard !isInstallerAnswer(path), !current.contains(path) else { continue }
+            // A boot file of a machine still in git, under a MAC it no longer has.
+            orphans["\(owner) (previous MAC)", default: []].append(path)
         }
         guard !orphans.isEmpty else { return ([], []) }
         let owners = orphans.keys.sorted()

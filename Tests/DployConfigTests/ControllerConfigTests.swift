@@ -90,6 +90,26 @@ struct ControllerConfigTests {
         }
     }
 
+    @Test("output.snapshots: unset, per-machine boot files are written only for what dploy does not serve; true or false decides; a bad value is refused at its line")
+    func snapshots() throws {
+        for (settings, ipxe, tftp) in [
+            ("", true, true),
+            ("server: {listen: \"127.0.0.1:8080\"}\n", false, true),
+            ("tftp: {listen: \"127.0.0.1:69\"}\n", true, false),
+            ("server: {listen: \"127.0.0.1:8080\"}\ntftp: {listen: \"127.0.0.1:69\"}\n", false, false),
+            ("output: {snapshots: true}\nserver: {listen: \"127.0.0.1:8080\"}\ntftp: {listen: \"127.0.0.1:69\"}\n", true, true),
+            ("output: {snapshots: false}\n", false, false),
+        ] {
+            let written = try parse("source: {path: specs}\n" + settings).get().writesSnapshots
+            #expect(written.ipxe == ipxe && written.tftp == tftp, "\(settings)")
+        }
+        guard case .failure(let error) = parse("source: {path: specs}\noutput:\n  snapshots: auto\n") else {
+            Issue.record("output.snapshots: auto was accepted")
+            return
+        }
+        #expect(String(describing: error).contains("dploy.yaml:3:14: error: 'output.snapshots' must be true or false"), "\(error)")
+    }
+
     @Test("dhcp.network: required for dnsmasq-proxy, refused for a server that hands out addresses, checked as a network")
     func proxyNetwork() throws {
         let base = "source: {path: specs}\nstore: {sqlite: state/dploy.db}\n"

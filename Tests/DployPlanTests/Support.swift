@@ -17,7 +17,20 @@ final class LabCopy {
         try? FileManager.default.removeItem(at: root.appendingPathComponent("out"))
         try? FileManager.default.removeItem(at: root.appendingPathComponent("state"))
         if !tasks { try FileManager.default.removeItem(at: root.appendingPathComponent("tasks")) }
-        if let config { try write("dploy.yaml", config) }
+        if let config {
+            try write("dploy.yaml", config)
+        } else {
+            try write("dploy.yaml", try Self.withSnapshots(read("dploy.yaml")))
+        }
+    }
+
+    /// The lab's config with every per-machine boot file written: it names `server.listen`, so
+    /// dploy would serve the iPXE scripts itself and write none, and these tests check boot
+    /// files on disk.
+    static func withSnapshots(_ config: String) throws -> String {
+        let line = "output: {http: out/http, tftp: out/tftp}"
+        guard config.contains(line) else { throw CocoaError(.fileReadCorruptFile) }
+        return config.replacingOccurrences(of: line, with: "output: {http: out/http, tftp: out/tftp, snapshots: true}")
     }
 
     deinit { try? FileManager.default.removeItem(at: root) }
@@ -71,12 +84,15 @@ final class LabCopy {
     static let checkWithoutServer = "test -s {file}"
 
     /// A controller config for the lab; `check: nil` runs the backend's real checker.
+    /// - Parameter snapshots: `output.snapshots`; true by default, as these tests check boot
+    ///   files on disk and the config names `server.listen` (nil: unset, dploy's own rule).
     static func config(backend: String = "dnsmasq", dhcpFile: String = "dploy.conf", check: String? = checkWithoutServer,
-                       extraDHCP: String = "", prune: String = "{enabled: false, maxRemovals: 5}", extra: String = "") -> String {
+                       extraDHCP: String = "", prune: String = "{enabled: false, maxRemovals: 5}", snapshots: Bool? = true,
+                       extra: String = "") -> String {
         """
         source: {path: .}
         store: {sqlite: state/dploy.db}
-        output: {http: out/http, tftp: out/tftp}
+        output: {http: out/http, tftp: out/tftp\(snapshots.map { ", snapshots: \($0)" } ?? "")}
         dhcp: {backend: \(backend), config: out/dhcp/\(dhcpFile)\(check.map { ", check: \"\($0)\"" } ?? "")\(extraDHCP)}
         server: {listen: "127.0.0.1:8080", url: "http://198.18.0.1:8080"}
         prune: \(prune)

@@ -21,7 +21,12 @@ struct PlanApplyCommandTests {
         // The lab ships plan-only; these tests apply.
         let config = folder.appendingPathComponent("dploy.yaml")
         let text = try String(contentsOf: config, encoding: .utf8)
-        try Data(text.replacingOccurrences(of: "mode: plan-only", with: "mode: apply").utf8).write(to: config)
+        // It names server.listen, so dploy would serve the iPXE scripts and write none; these
+        // tests check boot files on disk.
+        let applying = text.replacingOccurrences(of: "mode: plan-only", with: "mode: apply")
+            .replacingOccurrences(of: "output: {http: out/http, tftp: out/tftp}", with: "output: {http: out/http, tftp: out/tftp, snapshots: true}")
+        #expect(applying.contains("snapshots: true"))
+        try Data(applying.utf8).write(to: config)
         return folder
     }
 
