@@ -131,7 +131,8 @@ step_commit_machine() {
     E2E_CLIENT="$E2E_IP"
     assert "apply wrote its installer answers, with the callback for generation 1" \
         grep -q "generation=1&token=" "$(answers_file)"
-    assert "apply wrote its iPXE script" test -f "$E2E_WORK/out/http/ipxe/${E2E_MAC//:/-}.ipxe"
+    assert "apply wrote no iPXE script or pxelinux config for it: dploy serves them (server.listen, tftp.listen)" \
+        test ! -e "$E2E_WORK/out/http/ipxe/${E2E_MAC//:/-}.ipxe" -a ! -e "$E2E_WORK/out/tftp/pxelinux.cfg/01-${E2E_MAC//:/-}"
     assert "dploy's reload restarted dnsmasq, which read the hosts file again" \
         test "$(grep -c "started, version" "$E2E_WORK/dnsmasq.log")" -ge 2 -a "$(grep -c "read $E2E_WORK/out/dhcp/dploy.hosts" "$E2E_WORK/dnsmasq.log")" -ge 2
     assert "dploy machines: in git, desired generation 1, nothing installed" \
