@@ -123,14 +123,6 @@ public struct Rollout: Hashable, Sendable {
         }
     }
 
-    /// What it rolls out, for its notes: `firmware`, `BIOS and RAID settings`.
-    var what: String {
-        switch subject {
-        case .baseline: "firmware"
-        case .group: "BIOS and RAID settings"
-        }
-    }
-
     /// What else continues it, besides `dploy rollout resume`.
     var edit: String {
         switch subject {

@@ -130,8 +130,11 @@ enum RolloutGate {
         for member in held {
             guard let index = member.plan, plans[index].actions.contains(where: { member.holds.contains($0.kind) }) else { continue }
             plans[index].actions.removeAll { member.holds.contains($0.kind) }
-            let why = member.state == .failed ? "failed in \(name): not started again until `dploy jobs retry` or \(rollout.edit)" : "waits for \(name) (see its notes)"
-            plans[index].reasons.append(Reason(.rolloutWaiting, "\(rollout.what) \(why)"))
+            let what = isFirmware ? "firmware" : "its BIOS and RAID steps"
+            let message = member.state == .failed
+                ? "\(what) failed in \(name): not started again until `dploy jobs retry` or \(rollout.edit)"
+                : (isFirmware ? "firmware waits" : "its BIOS and RAID steps wait") + " for \(name) (see its notes)"
+            plans[index].reasons.append(Reason(.rolloutWaiting, message))
         }
     }
 
