@@ -182,3 +182,41 @@ struct SettingsRolloutTests {
         #expect(Self.starting(try Self.plan(desired, observed), .configureRAID) == ["n2", "n3", "n4", "n5"])
     }
 }
+
+/// The rule the plan's gate and a worker's claim share (`Rollout`): which rollout governs a
+/// job, how its names tell baselines from groups, and which failures count.
+@Suite("Rollout: names, governing, failures")
+struct RolloutRuleTests {
+    @Test("group/NAME names a group's rollout and NAME a baseline's; a job's kind picks the rollout that governs it")
+    func namesAndGoverning() throws {
+        let desired = try SettingsRolloutTests.desired(rollout: "{maxFailures: 0}",
+                                                       defaults: #"{bios: {attributes: {Sriov: Enabled}}, storage: {logicalDrives: [{name: data, raid: Raid1, count: 2, media: SSD}]}}"#)
+        let fleet = desired.fleet
+        #expect(Rollout.named("group/rack", in: fleet)?.name == "group/rack")
+        #expect(Rollout.named("rack", in: fleet) == nil, "no FirmwareBaseline 'rack'")
+        let resolver = DefaultsResolver(groups: fleet.groups)
+        let n1 = resolver.resolve(try #require(fleet.machine(named: "n1"))), n6 = resolver.resolve(try #require(fleet.machine(named: "n6")))
+        #expect(Rollout.governing(.bios, of: n1, in: fleet)?.name == "group/rack")
+        #expect(Rollout.governing(.raid, of: n1, in: fleet)?.name == "group/rack")
+        #expect(Rollout.governing(.firmware, of: n1, in: fleet) == nil)
+        #expect(Rollout.governing(.bios, of: n6, in: fleet) == nil, "n6 writes its own BIOS")
+        #expect(Rollout.governing(.raid, of: n6, in: fleet) == nil, "n6 is not in the group")
+
+        // A RAID job that failed creating what the group asks counts; one that asked for another drive does not.
+        let rollout = try #require(Rollout.named("group/rack", in: fleet))
+        func raidJob(_ drive: LogicalDriveSpec) -> BMCJob {
+            let change = RAIDChange(controller: "HPE P408i-a (Slot 0)", interface: .smartStorageConfig, target: "/redfish/v1/systems/1/smartstorageconfig/settings/",
+                                    keep: [], delete: [], create: [drive], ifMatch: nil)
+            var job = Action.configureRAID(machine: "n1", change, reason: Reason(.raidDrift, "1 logical drive to create")).bmcJob(mac: nil, at: Date())!
+            job.state = .failed
+            job.finishedAt = Date()
+            return job
+        }
+        let wanted = try #require(n1.settings.storage?.logicalDrives.first)
+        var other = wanted
+        other.name = "scratch"
+        #expect(rollout.countsAsFailure(raidJob(wanted), of: n1, resumedAt: nil))
+        #expect(!rollout.countsAsFailure(raidJob(other), of: n1, resumedAt: nil))
+        #expect(!rollout.countsAsFailure(raidJob(wanted), of: n1, resumedAt: Date().addingTimeInterval(60)), "resumed after it")
+    }
+}
