@@ -38,7 +38,7 @@ struct Rollout: ParsableCommand {
                 }
                 // Read-only first: a store of another version is refused, never migrated from here.
                 guard try reconciler.openStore(creating: false) != nil else {
-                    printError("error: there is no store yet at \(reconciler.config.storePath): nothing has been flashed")
+                    printError("error: there is no store yet at \(reconciler.config.storePath): no rollout has run yet")
                     throw ExitCode.failure
                 }
                 // The store dploy.yaml names, SQLite or the shared PostgreSQL one.
