@@ -61,6 +61,10 @@ struct JobAdmission: Sendable {
     /// Why `rollout` is halted, or nil. Only machines with a failed or skipped newest job can
     /// count, so only those are resolved: a claim does not resolve the whole fleet.
     private func halt(of rollout: Rollout, resolver: DefaultsResolver) throws -> String? {
+        // Fewer failed jobs in the whole table than it tolerates: not halted, and the claims of
+        // a healthy rollout read no more than that.
+        let limit = rollout.policy.maxFailures + 1
+        guard try store.bmcJobs(states: [.failed, .skipped], machine: nil, limit: limit).count >= limit else { return nil }
         let resumedAt = try store.rolloutResumes()[rollout.name]
         let finished = try store.latestBMCJobs().filter { $0.state == .failed || $0.state == .skipped }
         guard finished.count > rollout.policy.maxFailures else { return nil }
