@@ -153,7 +153,7 @@ enum RolloutGate {
             }
         })
         var member = Member(effective: effective, plan: plan, state: .done, holds: holds)
-        // What it still owes (job steps), and why it may not be planned; nil: not read.
+        // What it still owes (job steps; "raid " for any controller), and why it may not be planned.
         var owed: [String] = [], withheld: [String] = []
         switch rollout.subject {
         case .baseline(let baseline):
