@@ -306,7 +306,7 @@ public struct Reconciler: Sendable {
     /// The time of day, to the minute, when a rollout of `fleet` has a window, and only then,
     /// so that a quiet plan stays quiet.
     func observedTime(for fleet: Fleet) -> Date? {
-        guard fleet.firmwareBaselines.contains(where: { $0.rollout?.window != nil }) else { return nil }
+        guard Rollout.all(in: fleet).contains(where: { $0.policy.window != nil }) else { return nil }
         return Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 60).rounded(.down) * 60)
     }
 

@@ -50,8 +50,6 @@ struct MachineSteps {
     /// How many observed files are its own: a plan whose machines and shared files account
     /// for every observed file has nothing removed from git to look for.
     var owned: Int
-    /// The baseline whose rollout it takes part in, if any.
-    var rollout: String?
     /// Why DHCP hands it another loader than its profile's, and how the note names it.
     var unservedLoader: (why: String, entry: String)?
 }

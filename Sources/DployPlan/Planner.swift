@@ -210,8 +210,11 @@ public enum Planner {
         // Machines whose profile boots another loader than DHCP hands them (no TFTP served,
         // or GRUB behind a proxyDHCP): they boot iPXE, and the plan says why.
         var unservedLoaders: [String: [String]] = [:]
-        // Machines of each baseline with a rollout, with the index of their plan when they have one.
-        var rolloutMachines: [String: [(name: String, mac: MACAddress, plan: Int?)]] = [:]
+        // The fleet's rollouts, and the machines each governs, with the index of their plan
+        // when they have one. Worked out here from the effective machine, not kept with its
+        // outcome: a rollout added to a document changes no machine's render.
+        let rollouts = Rollout.all(in: desired.fleet)
+        var rolloutMachines: [String: [(effective: EffectiveMachine, mac: MACAddress, plan: Int?)]] = [:]
         for machine in desired.fleet.machines {
             guard let outcome = cache.outcomes[machine.name] else { continue }
             hosts.append((DHCPHost(outcome.effective, loader: outcome.loader), outcome.dhcpEntry))
@@ -231,18 +234,18 @@ public enum Planner {
                 planIndex = machinePlans.count
                 machinePlans.append(plan)
             }
-            if let baseline = steps.rollout {
-                rolloutMachines[baseline, default: []].append((machine.name, machine.mac.value, planIndex))
+            if !rollouts.isEmpty {
+                for name in Rollout.names(governing: outcome.effective, in: desired.fleet) { rolloutMachines[name, default: []].append((outcome.effective, machine.mac.value, planIndex)) }
             }
         }
         guard problems.isEmpty else {
             cache.reset()
             throw PlanError(problems: problems)
         }
-        // Rollouts decide which of the firmware steps planned above start now.
-        for baseline in desired.fleet.firmwareBaselines {
-            guard let policy = baseline.rollout, let machines = rolloutMachines[baseline.name] else { continue }
-            RolloutGate.apply(baseline, policy: policy, machines: machines, observed: observed, plans: &machinePlans, notes: &machineNotes)
+        // Rollouts decide which of the firmware, BIOS and RAID steps planned above start now.
+        for rollout in rollouts {
+            guard let machines = rolloutMachines[rollout.name] else { continue }
+            RolloutGate.apply(rollout, machines: machines, observed: observed, plans: &machinePlans, notes: &machineNotes)
         }
         machinePlans.removeAll { $0.actions.isEmpty }
 
@@ -327,8 +330,7 @@ public enum Planner {
         if let why = settings.loaderWithheld(rendered.profile), let loader = rendered.profile?.loader {
             unserved = (why, "\(machine.name) (\(loader.rawValue))")
         }
-        return MachineSteps(plan: plan, notes: notes, owned: owned.count, rollout: baseline?.rollout != nil ? baseline?.name : nil,
-                            unservedLoader: unserved)
+        return MachineSteps(plan: plan, notes: notes, owned: owned.count, unservedLoader: unserved)
     }
 
     /// Every file one machine needs, from its effective spec and whether it must install.

@@ -145,6 +145,21 @@ enum RAIDDrift {
         return outcome
     }
 
+    /// Whether the controllers report exactly the desired logical drives, built (not pending
+    /// for the next reboot): when a RAID rollout counts the machine done.
+    static func built(_ desired: StorageSettings, on observed: ObservedStorage) -> Bool {
+        var problems: [String] = []
+        var assigned: [Int: [LogicalDriveSpec]] = [:]
+        for drive in desired.logicalDrives {
+            guard let index = controllerIndex(for: drive, in: observed.controllers, problems: &problems) else { return false }
+            assigned[index, default: []].append(drive)
+        }
+        return observed.controllers.indices.allSatisfy { index in
+            let difference = diff(assigned[index] ?? [], observed.controllers[index].logicalDrives)
+            return difference.delete.isEmpty && difference.create.isEmpty
+        }
+    }
+
     /// The controller a desired logical drive belongs on: the one that has it by name, else
     /// the one holding its drives, else (by count) the first with enough drives of its media.
     static func controllerIndex(for drive: LogicalDriveSpec, in controllers: [ObservedController], problems: inout [String]) -> Int? {

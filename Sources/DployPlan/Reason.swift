@@ -97,13 +97,13 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         case waitsForBMCJob
         /// The boot-once or power cycle that starts this generation's reinstall was sent: not sent again while the machine boots.
         case reinstallStarted
-        /// A phase of a baseline's rollout (canaries, a wave): its machines and where it stands or when it starts.
+        /// A phase of a rollout (a baseline's, or a group's BIOS and RAID settings; canaries, a wave): its machines and where it stands or when it starts.
         case rolloutPhase
-        /// A rollout failed more flashes than its `maxFailures`: nothing more starts until `dploy rollout resume` or a baseline change.
+        /// A rollout failed more jobs than its `maxFailures`: nothing more starts until `dploy rollout resume` or an edit of what it rolls out.
         case rolloutHalted
         /// A rollout is outside its window: nothing starts until it opens.
         case rolloutWindowClosed
-        /// The machine's firmware steps wait for its turn in the baseline's rollout.
+        /// The machine's firmware (or BIOS and RAID) steps wait for its turn in the rollout, or failed in it.
         case rolloutWaiting
     }
 

@@ -2,74 +2,56 @@ import Foundation
 import DployInventory
 import DploySpec
 
-/// A baseline's rollout applied to the firmware steps the machines' plans hold: which may
-/// start now, and a note per phase naming every machine and when its turn comes. Pure: the
-/// time of day is `ObservedState.now`, failures are the machines' newest jobs, resumes are
-/// `ObservedState.rolloutResumes`.
+/// A rollout (`Rollout`: a baseline's flashes, or a group's BIOS and RAID settings) applied to
+/// the steps the machines' plans hold: which may start now, and a note per phase naming every
+/// machine and when its turn comes. Pure: the time of day is `ObservedState.now`, failures are
+/// the machines' newest jobs, resumes are `ObservedState.rolloutResumes`. One gate for every
+/// kind of rollout: only who the members are and when one is done differ (`members`).
 ///
-/// - Members are the machines whose effective `firmware` is the baseline and whose BMC
-///   reports a model it lists, in name order: the first `canaries`, then waves of the rest
-///   at the policy's cumulative shares (rounded up).
-/// - A member is *done* when its BMC reports every component at the baseline's version,
-///   *failed* when its newest job for a drifting component failed (or was skipped), *in
-///   flight* while one is queued or running.
+/// - Members are in name order: the first `canaries`, then waves of the rest at the policy's
+///   cumulative shares (rounded up). A baseline's are the machines whose effective `firmware`
+///   is the baseline and whose BMC reports a model it lists; a group's, the machines that take
+///   `bios.attributes` or `storage.logicalDrives` from its defaults.
+/// - A member is *done* when its BMC reports what the rollout asks: every component at the
+///   baseline's version; the BIOS attributes current *or pending* (they apply at the next
+///   reboot, and dploy does not reboot for BIOS: a rollout that waited for one would wait for
+///   an operator; the BMC read that shows them is the healthy BMC); and the logical drives the
+///   controller reports (a SmartStorageConfig change pending for the next reboot is not done:
+///   only the controller's POST builds and checks the array). *Failed* when its newest job for
+///   a step it still owes failed (or was skipped), and it is not started again on its own
+///   (`dploy jobs retry`, or an edit of what it owes); *in flight* while one is queued or running.
 /// - The phase under way is the first with a member neither done nor failed; later phases
 ///   start nothing. In it, pending members start in name order, no more than `maxParallel`
-///   flashes of the baseline at once, only inside the window, and none once the failures
-///   since the last resume exceed `maxFailures` (halted).
+///   at once, only inside the window, and none once the failures since the last resume
+///   exceed `maxFailures` (halted; counted by `Rollout.failures`, the rule a worker's claim
+///   checks too).
 /// - Once every member is done or failed, the rollout is over and adds no note.
 enum RolloutGate {
     struct Member {
-        var name: String
+        var effective: EffectiveMachine
         var plan: Int?
         var state: State
-        var failure: String?
+        /// The plan steps of it that this rollout holds.
+        var holds: Set<Action.Kind>
+        var name: String { effective.name }
     }
 
     enum State: Equatable {
         case done, failed, inFlight, pending
-        /// Flashed (or held by an install or imaging) but not reporting the versions yet.
+        /// Flashed or sent (or held by an install or imaging, or withheld) but not reporting what it owes yet.
         case waiting(String)
-        /// Its BMC's inventory was not read: whether it is done is not known.
+        /// Its BMC was not read: whether it is done is not known.
         case unread
     }
 
-    /// Members of `baseline` from the machines planned (name, its plan's index, its MAC).
-    static func apply(_ baseline: FirmwareBaseline, policy: RolloutPolicy, machines: [(name: String, mac: MACAddress, plan: Int?)],
+    /// Applies `rollout` to the machines planned (each effective machine and its plan's index).
+    static func apply(_ rollout: Rollout, machines: [(effective: EffectiveMachine, mac: MACAddress, plan: Int?)],
                       observed: ObservedState, plans: inout [MachinePlan], notes: inout [Reason]) {
-        let steps = Set(baseline.components.map { "firmware \($0.name) \($0.version)" })
-        let resumedAt = observed.rolloutResumes[baseline.name]
-        var members: [Member] = []
-        for machine in machines.sorted(by: { $0.name < $1.name }) {
-            guard let firmware = observed.firmware[machine.mac] else {
-                members.append(Member(name: machine.name, plan: machine.plan, state: .unread))
-                continue
-            }
-            let drift = FirmwareDrift.plan(machine: machine.name, baseline: baseline, observed: firmware)
-            if drift.reasons.contains(where: { $0.code == .firmwareModelMismatch }) { continue }
-            let owed = Set(drift.actions.compactMap { $0.jobStep?.step })
-            let jobs = (observed.bmcJobs[machine.name] ?? []).filter { steps.contains($0.step) }
-            let planned = machine.plan.map { plans[$0].actions.contains { $0.kind == .updateFirmware } } ?? false
-            var member = Member(name: machine.name, plan: machine.plan, state: .done)
-            if owed.isEmpty {
-                member.state = .done
-            } else if jobs.contains(where: \.state.isActive) {
-                member.state = .inFlight
-            } else if let failed = jobs.first(where: { owed.contains($0.step) && ($0.state == .failed || $0.state == .skipped) }) {
-                member.state = .failed
-                // Failures before the last resume no longer count towards the halt.
-                if resumedAt.map({ (failed.finishedAt ?? .distantPast) > $0 }) ?? true {
-                    member.failure = "job \(failed.id) \(failed.progressText)"
-                }
-            } else if planned {
-                member.state = .pending
-            } else {
-                member.state = .waiting(jobs.contains { $0.state == .succeeded } ? "flashed, not reporting the new version yet"
-                                        : "held back (installing or imaging)")
-            }
-            members.append(member)
+        let members = machines.sorted { $0.effective.name < $1.effective.name }.compactMap { machine in
+            Self.member(machine.effective, mac: machine.mac, plan: machine.plan, of: rollout, observed: observed, plans: plans)
         }
         guard !members.isEmpty else { return }
+        let policy = rollout.policy
 
         // Phases: canaries, then the waves of the rest.
         let canaries = min(policy.canaries, members.count)
@@ -83,7 +65,8 @@ enum RolloutGate {
             start = max(start, min(end, rest.endIndex))
         }
 
-        let failures = members.compactMap { member in member.failure.map { "\(member.name) (\($0))" } }
+        let failures = rollout.failures(of: members.map(\.effective), jobs: observed.bmcJobs, resumedAt: observed.rolloutResumes[rollout.name])
+            .map { "\($0.machine) (job \($0.job.id) \($0.job.progressText))" }
         let halted = failures.count > policy.maxFailures
         let now = observed.now
         let windowOpen = policy.window.map { window in now.map(window.isOpen) ?? false } ?? true
@@ -92,54 +75,129 @@ enum RolloutGate {
         let current = phases.firstIndex { phase in phase.members.contains { $0.state != .done && $0.state != .failed } }
         // A rollout that is over says nothing more: a quiet fleet's plan stays short. (Its
         // failed machines keep their own `bmcJobFailed` notes.)
-        guard current != nil else { return }
-        let name = "rollout \(baseline.name)"
+        guard let current else { return }
+        let name = "rollout \(rollout.name)"
+        let isFirmware = if case .baseline = rollout.subject { true } else { false }
+        let reports = isFirmware ? "the baseline's versions" : "the group's settings"
 
-        var held: [Int] = []
+        // Failed members are not started again by the rollout (a BIOS or RAID step would be planned again on every run).
+        var held = members.filter { $0.state == .failed }
         for (index, phase) in phases.enumerated() {
             let names = phase.members.map(\.name).joined(separator: ", ")
             let done = phase.members.count { $0.state == .done }, failed = phase.members.count { $0.state == .failed }
             var when: String
-            if index < current! {
+            if index < current {
                 when = "done" + (failed > 0 ? ", \(failed) failed" : "")
-            } else if index > current! {
-                when = "after \(phases[index - 1].label) finish and report the baseline's versions"
-                held += phase.members.compactMap(\.plan)
+            } else if index > current {
+                when = "after \(phases[index - 1].label) finish and report \(reports)"
+                held += phase.members
             } else {
                 var starting: [String] = []
                 for member in phase.members where member.state == .pending {
                     if !halted, windowOpen, allowed > 0 {
                         allowed -= 1
                         starting.append(member.name)
-                    } else if let plan = member.plan {
-                        held.append(plan)
+                    } else {
+                        held.append(member)
                     }
                 }
                 let flying = phase.members.count { $0.state == .inFlight }
-                let waiting = phase.members.filter { if case .waiting = $0.state { true } else { false } }.map(\.name)
+                let waiting = phase.members.compactMap { member in
+                    if case .waiting(let why) = member.state { isFirmware ? member.name : "\(member.name) (\(why))" } else { nil }
+                }
                 let unread = phase.members.filter { $0.state == .unread }.map(\.name)
                 var parts = ["\(done) of \(phase.members.count) done"]
                 if failed > 0 { parts.append("\(failed) failed") }
-                if flying > 0 { parts.append("\(flying) flashing") }
+                if flying > 0 { parts.append("\(flying) \(isFirmware ? "flashing" : "in flight")") }
                 if !starting.isEmpty { parts.append("starting now: \(starting.joined(separator: ", "))") }
                 let later = phase.members.count { $0.state == .pending } - starting.count
                 if later > 0 { parts.append("\(later) waiting for a free slot" + (policy.maxParallel.map { " (maxParallel \($0))" } ?? "")) }
-                if !waiting.isEmpty { parts.append("not reporting the new versions yet: \(waiting.joined(separator: ", "))") }
-                if !unread.isEmpty { parts.append("BMC inventory not read: \(unread.joined(separator: ", "))") }
+                if !waiting.isEmpty {
+                    parts.append((isFirmware ? "not reporting the new versions yet: " : "not reporting the settings yet: ") + waiting.joined(separator: ", "))
+                }
+                if !unread.isEmpty { parts.append("BMC \(isFirmware ? "inventory" : "settings") not read: \(unread.joined(separator: ", "))") }
                 when = "under way: " + parts.joined(separator: "; ")
             }
             notes.append(Reason(.rolloutPhase, "\(name), \(phase.label): \(names): \(when)"))
         }
         if halted {
             notes.append(Reason(.rolloutHalted, "\(name) halted: \(failures.count) failed, more than maxFailures \(policy.maxFailures): "
-                                + "\(failures.joined(separator: "; ")); nothing more starts until `dploy rollout resume \(baseline.name)` or the baseline changes"))
+                                + "\(failures.joined(separator: "; ")); nothing more starts until `dploy rollout resume \(rollout.name)` or \(rollout.edit)"))
         } else if !windowOpen, let window = policy.window {
             let next = now.flatMap(window.nextOpening(after:)).map { "; it opens next at \($0.formatted(.iso8601))" } ?? ""
             notes.append(Reason(.rolloutWindowClosed, "\(name): outside its window (\(window.text)): nothing starts\(next)"))
         }
-        for index in held {
-            plans[index].actions.removeAll { $0.kind == .updateFirmware }
-            plans[index].reasons.append(Reason(.rolloutWaiting, "firmware waits for \(name) (see its notes)"))
+        for member in held {
+            guard let index = member.plan, plans[index].actions.contains(where: { member.holds.contains($0.kind) }) else { continue }
+            plans[index].actions.removeAll { member.holds.contains($0.kind) }
+            let what = isFirmware ? "firmware" : "its BIOS and RAID steps"
+            let message = member.state == .failed
+                ? "\(what) failed in \(name): not started again until `dploy jobs retry` or \(rollout.edit)"
+                : (isFirmware ? "firmware waits" : "its BIOS and RAID steps wait") + " for \(name) (see its notes)"
+            plans[index].reasons.append(Reason(.rolloutWaiting, message))
         }
+    }
+
+    /// One machine as a member of `rollout`, or nil when it is none (not governed by it, or a
+    /// model its baseline does not list).
+    static func member(_ effective: EffectiveMachine, mac: MACAddress, plan: Int?, of rollout: Rollout, observed: ObservedState,
+                       plans: [MachinePlan]) -> Member? {
+        let kinds = rollout.kinds(of: effective)
+        guard !kinds.isEmpty else { return nil }
+        let holds = Set(kinds.compactMap { kind -> Action.Kind? in
+            switch kind {
+            case .firmware: .updateFirmware
+            case .bios: .setBIOSAttributes
+            case .raid: .configureRAID
+            default: nil
+            }
+        })
+        var member = Member(effective: effective, plan: plan, state: .done, holds: holds)
+        // What it still owes (job steps; "raid " for any controller), and why it may not be planned.
+        var owed: [String] = [], withheld: [String] = []
+        switch rollout.subject {
+        case .baseline(let baseline):
+            guard let firmware = observed.firmware[mac] else { member.state = .unread; return member }
+            let drift = FirmwareDrift.plan(machine: effective.name, baseline: baseline, observed: firmware)
+            if drift.reasons.contains(where: { $0.code == .firmwareModelMismatch }) { return nil }
+            owed = drift.actions.compactMap { $0.jobStep?.step }
+        case .group:
+            if kinds.contains(.bios), let bios = effective.settings.bios {
+                guard let reading = observed.bios[mac] else { member.state = .unread; return member }
+                let drift = BIOSDrift.plan(machine: effective.name, desired: bios, observed: reading, location: effective.machine.metadata.location)
+                owed += drift.actions.compactMap { $0.jobStep?.step }
+                if let problem = drift.reasons.first(where: { $0.code == .biosInvalid || $0.code == .biosNoSettings }) {
+                    owed.append("bios")
+                    withheld.append("BIOS withheld: \(problem.code.rawValue)")
+                }
+            }
+            if kinds.contains(.raid), let storage = effective.settings.storage {
+                guard let reading = observed.storage[mac] else { member.state = .unread; return member }
+                if !RAIDDrift.built(storage, on: reading) {
+                    // Every controller's step is named `raid CONTROLLER`: a prefix stands for them.
+                    owed.append("raid ")
+                    withheld.append("RAID not built yet (pending for the next reboot, withheld, or to be sent)")
+                }
+            }
+        }
+        guard !owed.isEmpty else { return member }
+        let jobs = (observed.bmcJobs[effective.name] ?? []).filter { job in kinds.contains(job.kind) }
+        let owes = { (job: BMCJob) in owed.contains { $0 == job.step || ($0 == "raid " && job.step.hasPrefix($0)) } }
+        let planned = plan.map { plans[$0].actions.contains { holds.contains($0.kind) } } ?? false
+        if jobs.contains(where: \.state.isActive) {
+            member.state = .inFlight
+        } else if jobs.contains(where: { owes($0) && rollout.countsAsFailure($0, of: effective, resumedAt: nil) }) {
+            // Failed whenever it was: a resume forgets the count, not the failure. A group's
+            // settings edited since the job no longer match it: then it is pending again.
+            member.state = .failed
+        } else if planned {
+            member.state = .pending
+        } else if case .baseline = rollout.subject {
+            member.state = .waiting(jobs.contains { $0.state == .succeeded } ? "flashed, not reporting the new version yet"
+                                    : "held back (installing or imaging)")
+        } else {
+            member.state = .waiting(withheld.first ?? "settings sent, not reported yet")
+        }
+        return member
     }
 }

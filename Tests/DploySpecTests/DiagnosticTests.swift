@@ -292,6 +292,18 @@ struct DiagnosticTests {
              files: ["f.yaml": Self.baseline(rollout: "  rollout:\n    waves: [\"0%\", \"100%\"]\n    window: {from: \"02:00\", to: \"06:00\", timezone: CET}\n")],
              expected: [("f.yaml:9:13", "'spec.rollout.waves' is not a share of the machines: '0%'"),
                         ("f.yaml:10:52", "'spec.rollout.window.timezone' is not a time zone dploy reads: 'CET' (write UTC or an offset like +02:00)")]),
+        Case(name: "a group's rollout, read by the baseline's reader: a misspelled field and a shrinking wave",
+             files: ["g.yaml": """
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: gpu}
+                        spec:
+                          selector: {role: gpu}
+                          rollout: {waves: ["50%", "10%", "100%"], maxParalel: 2}
+                          defaults: {bios: {attributes: {Sriov: Enabled}}}
+                        """],
+             expected: [("g.yaml:6:28", "'spec.rollout.waves' must grow from wave to wave: 10% follows 50%"),
+                        ("g.yaml:6:44", "unknown field 'spec.rollout.maxParalel'; did you mean 'maxParallel'?")]),
         Case(name: "non-UTF-8 bytes", files: ["latin1.yaml": "apiVersion: dploy.org/v1\nkind: Machine\n# caf\u{FFFD}\n"],
              expected: [("latin1.yaml:3:6", "not valid UTF-8")]),
     ]

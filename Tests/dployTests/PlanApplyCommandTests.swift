@@ -82,6 +82,27 @@ struct PlanApplyCommandTests {
         #expect(!FileManager.default.fileExists(atPath: lab.appendingPathComponent("out/http/boot.ipxe").path))
     }
 
+    @Test("dploy rollout resume takes group/NAME for a group's rollout, and a bare group name is told what to write")
+    func resumeGroupRollout() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        let groups = lab.appendingPathComponent("groups.yaml")
+        let text = try String(contentsOf: groups, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "  selector: {role: web}\n", with: "  selector: {role: web}\n  rollout: {maxFailures: 0}\n").utf8).write(to: groups)
+        let bare = try cli.dploy("rollout", "resume", "web", in: lab)
+        #expect(bare.status == 1)
+        #expect(bare.stderr.contains("error: no FirmwareBaseline 'web' in the desired state; the rollout of Group 'web' is named group/web"), "\(bare.stderr)")
+        let noRollout = try cli.dploy("rollout", "resume", "group/db", in: lab)
+        #expect(noRollout.status == 1 && noRollout.stderr.contains("error: Group 'db' has no 'spec.rollout': there is nothing to resume"), "\(noRollout.stderr)")
+        // The store a daemon would have made (the lab's apply boots nothing, so makes none).
+        try FileManager.default.createDirectory(at: lab.appendingPathComponent("state"), withIntermediateDirectories: true)
+        _ = try SQLiteStore(path: lab.appendingPathComponent("state/dploy.db").path, readOnly: false)
+        let resumed = try cli.dploy("rollout", "resume", "group/web", in: lab)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("Rollout group/web resumed"))
+        #expect(try SQLiteStore(path: lab.appendingPathComponent("state/dploy.db").path, readOnly: true).rolloutResumes().keys.sorted() == ["group/web"])
+    }
+
     @Test("a plan-only config refuses to apply and changes nothing")
     func planOnly() throws {
         let lab = try labCopy()

@@ -11,10 +11,12 @@ extension DocumentDecoder {
             defaults = decodeSettings(reader, isGroupDefault: true)
             reader.finish()
         }
+        // The baseline's grammar and reader: one rollout language.
+        let rollout = spec.mapping("rollout").map(decodeRollout)
         if selector == nil && !spec.has("members") {
             log.append(Diagnostic("a Group needs 'spec.selector' or 'spec.members' (or both) to choose its machines",
                                   at: log.location(spec.mark)))
         }
-        return Group(metadata: metadata, selector: selector, members: members, priority: priority, defaults: defaults)
+        return Group(metadata: metadata, selector: selector, members: members, priority: priority, defaults: defaults, rollout: rollout)
     }
 }

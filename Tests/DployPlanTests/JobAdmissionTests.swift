@@ -1,0 +1,130 @@
+@testable import DployController
+import DployInventory
+import DployPlan
+import DploySpec
+import DployTestSupport
+import Foundation
+import Testing
+
+/// `JobAdmission` at a worker's claim, on a real SQLite store: a queued flash or RAID change
+/// whose rollout has halted since it was queued, or whose window has closed, is refused
+/// (the runner cancels it unsent); a resume lets it through. BIOS, through a real iLO
+/// fixture, is `SettingsRolloutHaltTests`.
+@Suite("Jobs refused at claim when their rollout halted or its window closed")
+struct JobAdmissionTests {
+    static let drive = LogicalDriveSpec(name: "data", raid: .Raid1, drives: .count(2, media: .SSD))
+
+    /// n1 … n3 on baseline gen10 (rollout `firmware`) and in group rack (rollout `raid`, whose
+    /// defaults give them a Raid1 of two SSDs).
+    static func fleet(firmware: String, raid: String) throws -> Fleet {
+        var text = """
+            apiVersion: dploy.org/v1
+            kind: FirmwareBaseline
+            metadata: {name: gen10}
+            spec:
+              models: ["ProLiant DL360 Gen10"]
+              components:
+                - {name: "iLO 5", version: "3.08", image: "http://198.18.0.1/fw/ilo5.fwpkg", sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
+              rollout: \(firmware)
+            ---
+            apiVersion: dploy.org/v1
+            kind: Group
+            metadata: {name: rack}
+            spec:
+              selector: {rack: r1}
+              rollout: \(raid)
+              defaults: {storage: {logicalDrives: [{name: data, raid: Raid1, count: 2, media: SSD}]}}
+
+            """
+        for index in 1...3 {
+            text += """
+                ---
+                apiVersion: dploy.org/v1
+                kind: Machine
+                metadata: {name: n\(index), labels: {rack: r1}}
+                spec:
+                  mac: "52:54:00:00:07:0\(index)"
+                  firmware: gen10
+                  bmc: {address: "https://198.18.0.\(110 + index)", credentials: ilo}
+
+                """
+        }
+        let result = SpecLoader().load([SpecFile(path: "fleet.yaml", text: text)])
+        guard result.isValid else { throw ToolFailure(message: result.diagnostics.map(\.description).joined(separator: "\n")) }
+        return result.fleet
+    }
+
+    static func flash(_ machine: String) -> Action {
+        .updateFirmware(machine: machine, FirmwareTarget(component: "iLO 5", installed: "2.96", version: "3.08", image: "http://198.18.0.1/fw/ilo5.fwpkg",
+                                                         sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+                        reason: Reason(.firmwareDrift, "iLO 5 2.96 → 3.08"))
+    }
+
+    static func raid(_ machine: String, creating drive: LogicalDriveSpec = drive) -> Action {
+        .configureRAID(machine: machine, RAIDChange(controller: "HPE P408i-a (Slot 0)", interface: .smartStorageConfig,
+                                                    target: "/redfish/v1/systems/1/smartstorageconfig/settings/", keep: [], delete: [],
+                                                    create: [drive], ifMatch: nil),
+                       reason: Reason(.raidDrift, "1 logical drive to create"))
+    }
+
+    /// Queues `action`'s job; with `failedAt`, a worker takes it and it fails then.
+    @discardableResult
+    static func queue(_ action: Action, in store: any Store, failedAt: Date? = nil) throws -> BMCJob {
+        let toQueue = try #require(action.bmcJob(mac: nil, at: failedAt ?? Date()))
+        let job = try #require(try store.enqueueBMCJob(toQueue))
+        if let failedAt {
+            #expect(try store.claimBMCJob(site: Site.defaultName, at: failedAt)?.id == job.id)
+            #expect(try store.finishBMCJob(job.id, .failed, error: "Error", at: failedAt))
+        }
+        return job
+    }
+
+    @Test("a flash queued before the rollout halted is refused at claim, with the failures and the resume to run; resumed, it goes")
+    func firmwareHalted() throws {
+        let folder = try TemporaryFolder(prefix: "dploy-admission")
+        let store = try SQLiteStore(path: folder.file("dploy.db"))
+        let fleet = try Self.fleet(firmware: "{maxFailures: 0}", raid: "{maxFailures: 0}")
+        let failedAt = Date(timeIntervalSince1970: 1_795_000_000)
+        try Self.queue(Self.flash("n1"), in: store, failedAt: failedAt)
+        let queued = try Self.queue(Self.flash("n2"), in: store)
+        let admission = JobAdmission(fleet: fleet, store: store, now: failedAt.addingTimeInterval(30))
+        #expect(admission.refusal(for: queued) == "rollout gen10 is halted: 1 failed, more than maxFailures 0 (n1 (job 1)); `dploy rollout resume gen10` continues it")
+        // A failed flash halts the baseline's rollout, not the group's: its RAID change goes.
+        #expect(admission.refusal(for: try Self.queue(Self.raid("n3"), in: store)) == nil)
+
+        try store.resumeRollout("gen10", at: failedAt.addingTimeInterval(60))
+        #expect(admission.refusal(for: queued) == nil)
+    }
+
+    @Test("RAID: failures up to maxFailures let queued changes go, one more refuses them; a failure for other drives than the group's does not count")
+    func raidHalted() throws {
+        let folder = try TemporaryFolder(prefix: "dploy-admission")
+        let store = try SQLiteStore(path: folder.file("dploy.db"))
+        let fleet = try Self.fleet(firmware: "{}", raid: "{maxFailures: 1}")
+        let at = Date(timeIntervalSince1970: 1_795_000_000)
+        var other = Self.drive
+        other.name = "scratch"
+        try Self.queue(Self.raid("n1", creating: other), in: store, failedAt: at)
+        try Self.queue(Self.raid("n2"), in: store, failedAt: at)
+        let admission = JobAdmission(fleet: fleet, store: store, now: at.addingTimeInterval(30))
+        // (Asked of n3's job before it is queued: a worker takes the oldest queued job first.)
+        let n3 = try #require(Self.raid("n3").bmcJob(mac: nil, at: at))
+        #expect(admission.refusal(for: n3) == nil, "one failure counts (n2's), maxFailures 1 tolerates it")
+        try Self.queue(Self.raid("n1"), in: store, failedAt: at.addingTimeInterval(10))
+        let queued = try Self.queue(Self.raid("n3"), in: store)
+        #expect(admission.refusal(for: queued)?.hasPrefix("rollout group/rack is halted: 2 failed, more than maxFailures 1 (n1 (job 3), n2 (job 2))") == true,
+                "\(String(describing: admission.refusal(for: queued)))")
+    }
+
+    @Test("a RAID change taken after its group's window closed is refused, and says when it opens")
+    func raidWindowClosed() throws {
+        let folder = try TemporaryFolder(prefix: "dploy-admission")
+        let store = try SQLiteStore(path: folder.file("dploy.db"))
+        let fleet = try Self.fleet(firmware: "{}", raid: #"{window: {days: [tue], from: "02:00", to: "03:00"}}"#)
+        let queued = try Self.queue(Self.raid("n1"), in: store)
+        let tuesday = try Date("2026-12-08T02:30:00Z", strategy: .iso8601)
+        #expect(JobAdmission(fleet: fleet, store: store, now: tuesday).refusal(for: queued) == nil)
+        #expect(JobAdmission(fleet: fleet, store: store, now: tuesday.addingTimeInterval(3600)).refusal(for: queued)
+                == "rollout group/rack is outside its window (tue 02:00–03:00 UTC) now; it opens next at 2026-12-15T02:00:00Z")
+    }
+}
