@@ -3,7 +3,8 @@
 
 Reports the resident memory of the daemon after its first reconcile and after the rounds,
 the time from a commit plus a signed webhook to the converged file on disk (the commit adds
-one machine; the clock starts when the webhook is sent), and how long the server list page
+one machine of the web group, whose installer answer is the file; the clock starts when the
+webhook is sent), and how long the server list page
 and GET /v1/machines take for the whole fleet. Figures, not verdicts.
 BENCH_SOURCE=folder follows a plain folder instead of a file:// repository, for comparison.
 --store postgres keeps the store in a PostgreSQL 15 of the bench's own instead of SQLite.
@@ -118,7 +119,7 @@ def main():
                      else "store: {sqlite: state/dploy.db}\n")
             f.write(f"source: {source}\ninterval: 1h\n"
                     f"{store}output: {{http: out/http, tftp: out/tftp}}\n"
-                    "server: {url: \"http://127.0.0.1:8080\"}\nwebhook: {secretFile: secrets/webhook}\n")
+                    f"server: {{url: \"http://127.0.0.1:8080\", listen: \"127.0.0.1:{port}\"}}\nwebhook: {{secretFile: secrets/webhook}}\n")
 
         started = time.perf_counter()
         daemon = subprocess.Popen([args.dploy, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
@@ -143,11 +144,12 @@ def main():
         for round_ in range(args.rounds):
             mac = f"02:00:00:00:ff:{round_:02x}"
             with open(os.path.join(repo, "fleet", f"bench-{round_}.yaml"), "w") as f:
-                f.write(f"apiVersion: dploy.org/v1\nkind: Machine\nmetadata: {{name: bench-{round_}}}\n"
-                        f"spec: {{mac: \"{mac}\"}}\n")
+                f.write(f"apiVersion: dploy.org/v1\nkind: Machine\nmetadata: {{name: bench-{round_}, labels: {{role: web}}}}\n"
+                        f"spec: {{mac: \"{mac}\", hostname: bench-{round_}.bench.example.net}}\n")
             git(repo, "add", "-A")
             git(repo, "commit", "-q", "-m", f"add bench-{round_}")
-            target = os.path.join(work, "out", "http", "ipxe", mac.replace(":", "-") + ".ipxe")
+            # Its installer answer: dploy serve answers the iPXE script itself (server.listen), so writes none.
+            target = os.path.join(work, "out", "http", "installers", f"bench-{round_}", "preseed.cfg")
             # Unique per delivery: dploy refuses the same signed body twice within 10 minutes.
             body = json.dumps({"ref": "refs/heads/main", "delivery": str(uuid.uuid4())}).encode()
             signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
