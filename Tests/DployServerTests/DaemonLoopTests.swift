@@ -299,8 +299,9 @@ struct DaemonLoopTests {
         let loop = try site.loop()
         await loop.runOnce(trigger: "start")
         let good = try #require(loop.status.source?.lastGood)
-        // What the leader's BMC watch last read of web-01 (the loop puts it there after each
-        // run that reads BMCs; the lab's BMCs exist nowhere): HPE's recorded DL380a Gen11.
+        // What the leader's BMC watch last read of web-01: HPE's recorded DL380a Gen11. The loop
+        // puts there what each run read, after that run's load, for the next one; the lab's BMCs
+        // exist nowhere, so the test puts it there between two runs (BIOSApplyTests reads an iLO).
         let attributes = try HPEMockups.biosAttributes(HPEMockups.dl380aGen11)
         site.reconciler.knownBIOS.replace(with: [try #require(MACAddress("94:18:82:3a:5c:10")): ObservedBIOS(current: attributes, pending: attributes)])
         try site.commit("sed -i 's/^  hostname: web-01.lab.example.net$/&\\n  bios: {attributes: {ProcHyperThreading: Disabled}}/' site-a/machines/rack-r1.yaml")
