@@ -40,8 +40,9 @@ public struct BIOSChange: Hashable, Sendable, Codable {
 /// for those already pending, or, when the BIOS does not take the spec as written, no BIOS
 /// step for that machine and a `biosInvalid` reason and note. The loader refuses such a spec
 /// once it knows the BIOS (`BIOSCheck`); the reason is for a reading that came after the
-/// desired state in force was accepted (a daemon's first run, a machine read for the first time). A BIOS answers for one machine
-/// only: what it refuses never stops the plan of another. Pure, like the rest of the planner.
+/// desired state in force was accepted (a daemon's first run, a machine read for the first
+/// time). A BIOS answers for one machine only: what it refuses never stops the plan of
+/// another. Pure, like the rest of the planner.
 enum BIOSDrift {
     struct Outcome {
         /// For the machine's plan (when it has one).
