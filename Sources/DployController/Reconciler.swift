@@ -24,6 +24,8 @@ public struct Reconciler: Sendable {
     private let keptGitSource: GitSource?
     /// The time of day its decisions read (imaging runs still going, task deadlines).
     public let clock: WallClock
+    /// Each machine's BIOS as last read, which loading checks `bios.attributes` against.
+    public let knownBIOS: KnownBIOS
 
     /// - Parameters:
     ///   - observationCache: for a one-shot command, the output files as a persisted cache
@@ -37,23 +39,26 @@ public struct Reconciler: Sendable {
         self.observationCache = keepingCaches ? ObservationCache(trust: config.outputObservation.watch ? .watched : .ownWrites)
             : observationCache
         self.renderCache = keepingCaches ? RenderCache() : renderCache
-        keptGitSource = keepingCaches ? Self.gitSource(config) : nil
+        let knownBIOS = KnownBIOS()
+        self.knownBIOS = knownBIOS
+        keptGitSource = keepingCaches ? Self.gitSource(config, knownBIOS: knownBIOS) : nil
     }
 
-    private static func gitSource(_ config: ControllerConfig) -> GitSource? {
+    private static func gitSource(_ config: ControllerConfig, knownBIOS: KnownBIOS) -> GitSource? {
         guard case .git(let repository, let ref, let path, let allowRewrite, let signers) = config.source else { return nil }
         let source = GitSource(
             config: GitSourceConfig(repository: repository, ref: ref, path: path, allowHistoryRewrite: allowRewrite,
                                     allowedSigners: signers),
             cacheDirectory: config.stateDirectory + "/git-cache")
-        source.rules = credentialRules(config)
+        source.rules = loaderRules(config, knownBIOS: knownBIOS)
         return source
     }
 
-    /// The controller's rules on specs: passwords go only where their secrets allow.
-    private static func credentialRules(_ config: ControllerConfig) -> @Sendable (Fleet) -> [Diagnostic] {
-        let rules = CredentialRules(secrets: config.secrets.map(SecretStore.init(folder:)))
-        return { rules.check($0) }
+    /// The controller's rules on specs, beyond the spec language's: passwords go only where
+    /// their secrets allow, and BIOS attributes are ones the machine's BIOS, as last read, lists.
+    private static func loaderRules(_ config: ControllerConfig, knownBIOS: KnownBIOS) -> @Sendable (Fleet) -> [Diagnostic] {
+        let credentials = CredentialRules(secrets: config.secrets.map(SecretStore.init(folder:)))
+        return { credentials.check($0) + knownBIOS.check($0) }
     }
 
     /// Where source status is kept.
@@ -83,7 +88,7 @@ public struct Reconciler: Sendable {
         case .folder(let folder):
             return try loadFolder(folder, tree: try SpecDirectory(root: folder, protecting: protectedPaths).readTree())
         case .git:
-            guard let source = keptGitSource ?? Self.gitSource(config) else { preconditionFailure("a git source") }
+            guard let source = keptGitSource ?? Self.gitSource(config, knownBIOS: knownBIOS) else { preconditionFailure("a git source") }
             let update = SourceTracker(source: source).update(try SourceStatus.read(from: sourceStatusPath))
             if recordingStatus { try update.status.write(to: sourceStatusPath) }
             guard let desired = update.desired else {
@@ -102,7 +107,7 @@ public struct Reconciler: Sendable {
     /// Desired state from a folder's spec tree, already read.
     func loadFolder(_ folder: String, tree: SpecTree) throws -> DesiredState {
         let result = SpecLoader(knownPaths: tree.knownPaths, refusedPaths: tree.refusedPaths,
-                                rules: Self.credentialRules(config)).load(tree.files)
+                                rules: Self.loaderRules(config, knownBIOS: knownBIOS)).load(tree.files)
         guard result.isValid else { throw ReconcileError.invalidSpecs(result.diagnostics.map(\.description)) }
         let read = folderTemplateReader(folder)
         let fleet = result.fleet.machines(ofSite: config.site)

@@ -38,8 +38,11 @@ public struct BIOSChange: Hashable, Sendable, Codable {
 
 /// Desired `bios.attributes` × observed BIOS → one PATCH of the drifted attributes, a note
 /// for those already pending, or, when the BIOS does not take the spec as written, no BIOS
-/// step for that machine and a `biosInvalid` reason and note. A BIOS answers for one machine
-/// only: what it refuses never stops the plan of another. Pure, like the rest of the planner.
+/// step for that machine and a `biosInvalid` reason and note. The loader refuses such a spec
+/// once it knows the BIOS (`BIOSCheck`); the reason is for a reading that came after the
+/// desired state in force was accepted (a daemon's first run, a machine read for the first
+/// time). A BIOS answers for one machine only: what it refuses never stops the plan of
+/// another. Pure, like the rest of the planner.
 enum BIOSDrift {
     struct Outcome {
         /// For the machine's plan (when it has one).
@@ -53,31 +56,40 @@ enum BIOSDrift {
     /// How many of one machine's BIOS problems a reason lists; the rest are counted.
     static let problemsShown = 5
 
+    /// Why the BIOS `observed` does not take `name: wanted` as written, or nil when it does.
+    /// The one rule for both places that ask: the loader's `BIOSCheck` (an error at the
+    /// attribute's line) and the plan, for a reading newer than the desired state in force.
+    static func problem(_ name: String, _ wanted: BIOSValue, _ observed: ObservedBIOS) -> String? {
+        // Never PATCH a name the BIOS does not list: iLO would accept the request and drop
+        // the attribute at boot (PropertyUnknown in @Redfish.Settings.Messages), so the plan
+        // would ask for it again on every run.
+        guard observed.names.contains(name) else {
+            return "'bios.attributes.\(name)': the BIOS does not list an attribute '\(name)'; check its name (BIOS attribute names are case-sensitive)"
+                + Suggestion.phrase(for: name, in: observed.names)
+        }
+        if let current = observed.current[name], !current.isSameType(as: wanted) {
+            return "'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS holds \(current.typeName) (\(current)); write it as the BIOS does"
+        }
+        // A pending value is checked as the current one is: compared across types it would
+        // never equal the desired value, and the same PATCH would be planned on every run.
+        if let next = observed.pending?[name], !next.isSameType(as: wanted) {
+            return "'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS's pending settings hold \(next.typeName) (\(next)); write it as the BIOS does"
+        }
+        return nil
+    }
+
     /// - Parameter location: where `bios.attributes` was written (the machine or the group
     ///   whose default it is), named in a `biosInvalid` reason.
     static func plan(machine: String, desired: BIOSSettings, observed: ObservedBIOS, location: SourceLocation) -> Outcome {
         var outcome = Outcome()
         var changes: [BIOSChange] = [], pending: [BIOSChange] = [], problems: [String] = []
         for (name, wanted) in desired.attributes.sorted(by: { $0.key < $1.key }) {
-            // Never PATCH a name the BIOS does not list: iLO would accept the request and
-            // drop the attribute at boot (PropertyUnknown in @Redfish.Settings.Messages), so
-            // the plan would ask for it again on every run.
-            guard observed.names.contains(name) else {
-                problems.append("'bios.attributes.\(name)': the BIOS does not list an attribute '\(name)'; check its name (BIOS attribute names are case-sensitive)")
-                continue
-            }
-            let current = observed.current[name]
-            if let current, !current.isSameType(as: wanted) {
-                problems.append("'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS holds \(current.typeName) (\(current)); write it as the BIOS does")
-                continue
-            }
-            // A pending value is checked as the current one is: compared across types it would
-            // never equal the desired value, and the same PATCH would be planned on every run.
-            if let next = observed.pending?[name], !next.isSameType(as: wanted) {
-                problems.append("'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS's pending settings hold \(next.typeName) (\(next)); write it as the BIOS does")
+            if let problem = problem(name, wanted, observed) {
+                problems.append(problem)
                 continue
             }
             // What the machine will run with after its next reboot.
+            let current = observed.current[name]
             let next = observed.pending?[name] ?? current
             let change = BIOSChange(name: name, current: current, desired: wanted)
             if next != wanted {

@@ -6,6 +6,7 @@ import DployPlan
 import DploySpec
 import DployTestSupport
 import Foundation
+import Logging
 import Testing
 
 /// BIOS settings from spec to the pending settings resource and through a reboot, against
@@ -20,14 +21,15 @@ struct BIOSApplyTests {
         let folder: TemporaryFolder
         let reconciler: Reconciler
 
-        init(attributes: String) throws {
+        /// - Parameter bmc: the config's lines beside the lab's (`bmc:`, `interval:`).
+        init(attributes: String, bmc: String = "bmc: {concurrency: 2}") throws {
             ilo = try ILOFixture(generation: 6, tree: HPEMockups.dl380aGen11)
             folder = try TemporaryFolder(prefix: "dploy-bios")
             for sub in ["specs", "secrets"] {
                 try FileManager.default.createDirectory(atPath: folder.file(sub), withIntermediateDirectories: true)
             }
             try folder.write("secrets/ilo.yaml", "username: \(ilo.username)\npassword: '\(ilo.password)'\nallowedAddresses: [\"https://127.0.0.1:*\"]\n")
-            try folder.write("dploy.yaml", BMCLab.applyingConfig("bmc: {concurrency: 2}"), mode: 0o644)
+            try folder.write("dploy.yaml", BMCLab.applyingConfig(bmc), mode: 0o644)
             try FileManager.default.copyItem(atPath: ilo.certificate.certificate, toPath: folder.file("ilo-ca.pem"))
             let config = try ControllerConfig.load(path: folder.file("dploy.yaml")).get()
             reconciler = Reconciler(config: config, configPath: folder.file("dploy.yaml"))
@@ -128,6 +130,29 @@ struct BIOSApplyTests {
                 "\(text)")
         #expect(!text.contains("ProcHyperthreading"))
         _ = try lab.apply(result)
+        #expect(try await lab.patches().isEmpty)
+    }
+
+    @Test("the daemon's loop, once it has read the BIOS: a spec naming an attribute the BIOS does not list fails the run at its line, with a suggestion; the state in force stays, nothing is PATCHed")
+    func loopRefusesUnknownAttribute() async throws {
+        let lab = try Lab(attributes: "{ProcHyperthreading: Enabled}", bmc: "interval: 1h\nbmc: {concurrency: 2, observe: true}")
+        let store = try #require(try lab.reconciler.openStore(creating: true))
+        let loop = ReconcileLoop(reconciler: lab.reconciler, store: store, metrics: ControllerMetrics(), logger: Logger(label: "test.bios"))
+        // The first run loads the specs before any BIOS is read (nothing to check against),
+        // then reads the BMC: the recorded BIOS is what the next load is checked against.
+        await loop.runOnce(trigger: "start")
+        #expect(loop.status.lastRun?.result != .failed, "\(loop.status)")
+
+        try lab.write(attributes: "{ProcHyperThreading: Disabled}")
+        await loop.runOnce(trigger: "webhook")
+        #expect(loop.status.lastRun?.result == .failed)
+        // Line 8 of gpu-01.yaml, `    attributes: {ProcHyperThreading: Disabled}`: the name is at column 18.
+        let error = loop.status.lastError ?? ""
+        #expect(error.contains("specs/gpu-01.yaml:8:18: error: machine 'gpu-01': 'bios.attributes.ProcHyperThreading': the BIOS does not "
+                               + "list an attribute 'ProcHyperThreading'; check its name (BIOS attribute names are case-sensitive); "
+                               + "did you mean 'ProcHyperthreading'?"), "\(error)")
+        #expect(loop.desired?.fleet.machine(named: "gpu-01")?.settings.bios?.attributes == ["ProcHyperthreading": .string("Enabled")],
+                "the desired state of the run before stays in force")
         #expect(try await lab.patches().isEmpty)
     }
 

@@ -3,6 +3,7 @@ import Crypto
 import DployConfig
 import DployGit
 import DployInventory
+import DployPlan
 import DployRender
 import DployServer
 import DploySpec
@@ -289,6 +290,32 @@ struct DaemonLoopTests {
         #expect(error.message.contains("'spec.generation' must be an integer"))
         #expect(site.file("out/http/ipxe/94-18-82-3a-5c-10.ipxe") == before)
         #expect(loop.status.lastRun?.source?.contains("newest commit refused") == true)
+    }
+
+    @Test("a commit naming a BIOS attribute web-01's BIOS (as last read) does not list is refused at its line with a suggestion; the last good state stays",
+          .requiresHPEMockups)
+    func badBIOSCommit() async throws {
+        let site = try Site()
+        let loop = try site.loop()
+        await loop.runOnce(trigger: "start")
+        let good = try #require(loop.status.source?.lastGood)
+        // What the leader's BMC watch last read of web-01: HPE's recorded DL380a Gen11. The loop
+        // puts there what each run read, after that run's load, for the next one; the lab's BMCs
+        // exist nowhere, so the test puts it there between two runs (BIOSApplyTests reads an iLO).
+        let attributes = try HPEMockups.biosAttributes(HPEMockups.dl380aGen11)
+        site.reconciler.knownBIOS.replace(with: [try #require(MACAddress("94:18:82:3a:5c:10")): ObservedBIOS(current: attributes, pending: attributes)])
+        try site.commit("sed -i 's/^  hostname: web-01.lab.example.net$/&\\n  bios: {attributes: {ProcHyperThreading: Disabled}}/' site-a/machines/rack-r1.yaml")
+        await loop.runOnce(trigger: "webhook")
+        #expect(loop.status.lastRun?.result == .unchanged, "\(loop.status)")
+        let error = try #require(loop.status.source?.lastError)
+        // Line 22 is the one the commit added; column 23 is the name in it.
+        #expect(error.message.contains("site-a/machines/rack-r1.yaml:22:23: error: machine 'web-01': 'bios.attributes.ProcHyperThreading': "
+                                       + "the BIOS does not list an attribute 'ProcHyperThreading'; check its name (BIOS attribute names are "
+                                       + "case-sensitive); did you mean 'ProcHyperthreading'?"), "\(error.message)")
+        #expect(loop.status.source?.lastGood == good)
+        #expect(loop.status.lastRun?.source?.contains("newest commit refused") == true)
+        let inForce = try #require(loop.desired?.fleet.machine(named: "web-01"))
+        #expect(inForce.settings.bios == nil, "the last good commit's web-01, without the refused BIOS settings")
     }
 
     @Test("what machines boot follows only applied state: not a plan-only plan, not a failed apply")

@@ -1,4 +1,5 @@
 import Foundation
+import DploySpec
 import Testing
 
 /// Whether every integration test must run: `make test` (and so CI) exports
@@ -115,6 +116,13 @@ public enum HPEMockups {
     /// One recorded document: `path` is its URI below `/redfish/v1` (`Systems/1/bios/settings`).
     public static func document(_ tree: URL, _ path: String) throws -> [UInt8] {
         Array(try Data(contentsOf: tree.appendingPathComponent(path).appendingPathComponent("index.json")))
+    }
+
+    /// The recorded system's BIOS attributes (`Systems/1/bios`'s `Attributes`), as a BIOS
+    /// reading holds them: for tests of what dploy makes of a real BIOS without a BMC.
+    public static func biosAttributes(_ tree: URL) throws -> [String: BIOSValue] {
+        struct Bios: Decodable { var Attributes: [String: BIOSValue] }
+        return try JSONDecoder().decode(Bios.self, from: Data(document(tree, "Systems/1/bios"))).Attributes
     }
 }
 

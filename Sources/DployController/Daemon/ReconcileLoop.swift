@@ -230,6 +230,11 @@ public final class ReconcileLoop: Service, Sendable {
                 bmc = await bmcWatch.snapshot(loaded.fleet)
                 step("bmc")
             }
+            // The next load checks `bios.attributes` against these (a new commit naming an
+            // attribute these BIOSes do not list is refused); this one was checked against the
+            // run before's, and the planner reports what changed since. A daemon that reads no
+            // BMC (a replica, a lead lost) checks against none rather than against old ones.
+            reconciler.knownBIOS.replace(with: bmc?.bios ?? [:])
             // The leader makes the callback key before its first plan, as `dploy apply` does.
             if role == .apply { try reconciler.makeCallbackKey() }
             let observed = try reconciler.observe(store: store, bmc: bmc, fleet: loaded.fleet)

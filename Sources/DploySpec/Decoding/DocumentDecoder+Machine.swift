@@ -32,7 +32,7 @@ extension DocumentDecoder {
         settings.site = note("site", reader.parsed("site", Names.dnsLabel))
 
         if let bios = reader.mapping("bios") {
-            settings.bios = note("bios.attributes", decodeBIOSAttributes(bios))
+            settings.bios = note("bios.attributes", decodeBIOSAttributes(bios, locations: &settings.locations))
             bios.finish()
         }
         if let storage = reader.mapping("storage") {
@@ -81,8 +81,10 @@ extension DocumentDecoder {
     }
 
     /// `bios.attributes`: names as the BIOS spells them, values strings, integers or booleans.
-    /// Located at the mapping, so a group conflict or an unknown attribute points at it.
-    private func decodeBIOSAttributes(_ bios: MappingReader) -> Located<BIOSSettings>? {
+    /// Located at the mapping, so a group conflict points at it; where each name is written
+    /// goes to `locations` as `bios.attributes.NAME`, so that a name or value the machine's
+    /// BIOS refuses is an error at its own line (`BIOSCheck`).
+    private func decodeBIOSAttributes(_ bios: MappingReader, locations: inout [String: SourceLocation]) -> Located<BIOSSettings>? {
         guard let entries = bios.scalarMap("attributes") else { return nil }
         var attributes: [String: BIOSValue] = [:]
         let path = bios.fieldPath("attributes")
@@ -97,6 +99,7 @@ extension DocumentDecoder {
                                       at: entry.location))
                 continue
             }
+            locations["bios.attributes.\(entry.name)"] = entry.nameLocation
             switch entry.value {
             case .string(let text):
                 guard text.unicodeScalars.count <= BIOSSettings.maxStringLength else {

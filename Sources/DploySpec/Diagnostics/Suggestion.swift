@@ -1,5 +1,6 @@
-/// "Did you mean" for misspelled field names and references.
-enum Suggestion {
+/// "Did you mean" for misspelled field names and references, and for BIOS attribute names
+/// checked against what a BIOS lists (DployPlan).
+public enum Suggestion {
     /// The closest candidate within a small edit distance, or nil when none is close enough
     /// to be a plausible typo.
     static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
@@ -15,7 +16,7 @@ enum Suggestion {
     }
 
     /// " (did you mean 'x'?)" or the empty string.
-    static func phrase(for word: String, in candidates: some Sequence<String>) -> String {
+    public static func phrase(for word: String, in candidates: some Sequence<String>) -> String {
         closest(to: word, in: candidates).map { "; did you mean '\($0)'?" } ?? ""
     }
 

@@ -43,10 +43,16 @@ public struct DefaultsResolver: Sendable {
         for field in SettingField.inheritable {
             if field.read(machine.settings) != nil {
                 origins[field.path] = .machine(machine.settings.locations[field.path] ?? machine.metadata.location)
+                if field.hasEntries {
+                    origins.merge(field.entries(of: machine.settings).mapValues { .machine($0) }) { _, entry in entry }
+                }
             } else if let (chosen, _) = winner(of: field, among: members) {
                 let group = groups[chosen]
                 field.copy(&settings, group.defaults)
                 origins[field.path] = .group(group.name, group.defaults.locations[field.path] ?? group.metadata.location)
+                if field.hasEntries {
+                    origins.merge(field.entries(of: group.defaults).mapValues { .group(group.name, $0) }) { _, entry in entry }
+                }
             }
         }
         if machine.settings.bmc?.address == nil {

@@ -4,7 +4,9 @@ public struct EffectiveMachine: Hashable, Sendable {
     /// Names of the groups the machine belongs to, sorted.
     public var groups: [String]
     public var settings: MachineSettings
-    /// Where each set field's value came from, keyed by field path (`profile`, `bmc.credentials`).
+    /// Where each set field's value came from, keyed by field path (`profile`, `bmc.credentials`),
+    /// and each entry of a map field (`bios.attributes.ProcHyperthreading`): from the machine or
+    /// the group the whole map came from.
     public var origins: [String: ValueOrigin]
 
     public var name: String { machine.name }
@@ -30,9 +32,19 @@ struct SettingField: Sendable {
     /// attribute's `20` and `"20"` differ).
     let same: @Sendable (MachineSettings, MachineSettings) -> Bool
     let copy: @Sendable (inout MachineSettings, MachineSettings) -> Void
+    /// Whether the field is a map whose entries are located one by one (`bios.attributes.NAME`
+    /// in `MachineSettings.locations`).
+    var hasEntries = false
 
-    init<Value: CustomStringConvertible & Equatable & Sendable>(_ path: String, _ keyPath: WritableKeyPath<MachineSettings, Value?> & Sendable) {
+    /// Where each entry of this map field was written in `settings`, by its field path.
+    func entries(of settings: MachineSettings) -> [String: SourceLocation] {
+        settings.locations.filter { $0.key.hasPrefix(path + ".") }
+    }
+
+    init<Value: CustomStringConvertible & Equatable & Sendable>(_ path: String, _ keyPath: WritableKeyPath<MachineSettings, Value?> & Sendable,
+                                                                 hasEntries: Bool = false) {
         self.path = path
+        self.hasEntries = hasEntries
         read = { $0[keyPath: keyPath].map(String.init(describing:)) }
         same = { $0[keyPath: keyPath] == $1[keyPath: keyPath] }
         copy = { $0[keyPath: keyPath] = $1[keyPath: keyPath] }
@@ -57,7 +69,7 @@ struct SettingField: Sendable {
         SettingField("firmware", \.firmware),
         SettingField("disk", \.disk),
         SettingField("kernelArgs", \.kernelArgs),
-        SettingField("bios.attributes", \.bios),
+        SettingField("bios.attributes", \.bios, hasEntries: true),
         SettingField("site", \.site),
         SettingField("storage.logicalDrives", \.storage),
         SettingField("allowDestructive", \.allowDestructive),

@@ -178,15 +178,15 @@ package final class MappingReader {
     }
 
     /// A mapping of names to scalars (BIOS attributes), each resolved by the YAML 1.2 core
-    /// schema and located; what the values may be is the caller's rule. Keys must be strings,
-    /// values scalars.
-    package func scalarMap(_ key: String) -> [(name: String, value: YAMLScalar, location: SourceLocation)]? {
+    /// schema and located (the value, and the name: an error about the name points at it);
+    /// what the values may be is the caller's rule. Keys must be strings, values scalars.
+    package func scalarMap(_ key: String) -> [(name: String, value: YAMLScalar, location: SourceLocation, nameLocation: SourceLocation)]? {
         guard let node = value(key) else { return nil }
         guard case .mapping(let mapping) = node else {
             log.error("'\(fieldPath(key))' must be a mapping, found \(MappingReader.kindName(of: node))", at: node.mark)
             return nil
         }
-        var result: [(name: String, value: YAMLScalar, location: SourceLocation)] = []
+        var result: [(name: String, value: YAMLScalar, location: SourceLocation, nameLocation: SourceLocation)] = []
         for (k, v) in mapping {
             guard case .scalar(let keyScalar) = k, case .string(let name) = YAMLScalar(keyScalar) else {
                 log.error("keys of '\(fieldPath(key))' must be strings", at: k.mark)
@@ -196,7 +196,7 @@ package final class MappingReader {
                 log.error("'\(fieldPath(key)).\(name)' must be a single value, found \(MappingReader.kindName(of: v))", at: v.mark)
                 continue
             }
-            result.append((name, YAMLScalar(valueScalar), log.location(v.mark)))
+            result.append((name, YAMLScalar(valueScalar), log.location(v.mark), log.location(k.mark)))
         }
         return result
     }
