@@ -272,6 +272,8 @@ def main():
     parser.add_argument("--machines", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=3, help="runs of each step (medians are printed)")
     parser.add_argument("--dploy-only", action="store_true", help="dploy's steps alone, for before/after figures")
+    parser.add_argument("--work", help="the folder both tools write in (default bench/out/compare-N): another filesystem "
+                                       "(a fresh ext4) shows how much of cold is the filesystem's inode allocator")
     args = parser.parse_args()
     if not args.dploy_only and os.geteuid() != 0:
         sys.exit("bench-cobbler needs root: Cobbler runs in a mount namespace whose overlays keep its hard-coded paths inside bench/out")
@@ -280,7 +282,7 @@ def main():
 
     out = os.path.join(HERE, "out")
     # Its own folder per mode, so a quick --dploy-only run never pulls files from under a full one.
-    work = os.path.join(out, f"compare-{args.machines}" + ("-dploy" if args.dploy_only else ""))
+    work = args.work or os.path.join(out, f"compare-{args.machines}" + ("-dploy" if args.dploy_only else ""))
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     # No tasks: dploy would run them on apply (SSH, power) against addresses that exist nowhere.
