@@ -322,8 +322,7 @@ public enum Planner {
         let owned = (rendered.bootPaths + answers).filter { observed.files[$0] != nil }
         let baseline = rendered.effective.settings.firmware.flatMap(desired.fleet.firmwareBaseline(named:))
         let facts = MachineFacts(rendered: rendered, owned: owned, installed: installed, installing: observed.installing[machine.mac.value],
-                                 failed: failed, baseline: baseline,
-                                 snapshotsWritten: settings.snapshots.ipxe || settings.snapshots.tftp)
+                                 failed: failed, baseline: baseline)
         var notes: [Reason] = []
         let plan = planMachine(facts, observed: observed, notes: &notes)
         var unserved: (why: String, entry: String)?
@@ -395,9 +394,6 @@ public enum Planner {
         var installing: Int?
         var failed: Int?
         var baseline: FirmwareBaseline?
-        /// Whether every machine gets a boot file on disk (a snapshot is written): then one
-        /// that owns no file is new to dploy. Without snapshots an installed machine owns none.
-        var snapshotsWritten: Bool
     }
 
     /// The steps for one desired machine, or nil when it is as it should be. BIOS attributes
@@ -406,10 +402,10 @@ public enum Planner {
         let machine = facts.rendered.effective, files = facts.rendered.digests
         let (installed, failed, needsInstall) = (facts.installed, facts.failed, facts.rendered.needsInstall)
         let mac = machine.machine.mac.value
-        // New to dploy: nothing written for it yet, and, where no snapshot marks the machines
-        // dploy set up, no install of it known either.
-        let isNew = facts.owned.isEmpty
-            && (facts.snapshotsWritten || (installed == nil && failed == nil && facts.installing == nil))
+        // New to dploy: nothing written for it, and no install of it known. (Files alone do not
+        // say it: without snapshots an installed machine owns none, and one whose files an
+        // operator deleted is still installed.)
+        let isNew = facts.owned.isEmpty && installed == nil && failed == nil && facts.installing == nil
         var reasons: [Reason] = []
         var actions: [Action] = []
         // A reinstall of a newer generation is planned (boot once and power cycle): what the
@@ -431,8 +427,6 @@ public enum Planner {
                 "new machine: \(address); installs \(profile.name) generation \(machine.generation) at its next network boot"
             } else if facts.rendered.profile == nil {
                 "new machine: \(address); boots its local disk (no profile)"
-            } else if let installed, failed != machine.generation {
-                "new machine: \(address); boots its local disk (generation \(installed) is installed)"
             } else {
                 "new machine: \(address); boots its local disk"
             }
