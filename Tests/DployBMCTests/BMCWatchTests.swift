@@ -63,9 +63,12 @@ struct BMCWatchTests {
         try lab.folder.write("specs/machines.yaml", BMCLab.rackGroup(defaults: "power: \"on\", ") + node0
             + BMCLab.machine("node-1", mac: "52:54:00:00:00:11", address: "https://127.0.0.1:\(silent.port)", rack: true), mode: 0o644)
         loop.trigger()
-        // The run that loaded node-1 (another, started before the edit, may end first).
-        #expect(try await eventually(30) { loop.desired?.fleet.machine(named: "node-1") != nil && loop.status.lastRun?.result == .converged },
-                "\(loop.status)")
+        // The run that loaded node-1 wrote its boot file. (Runs before it and after it, woken
+        // by the watch's news, may end either side of it: the last run is not necessarily it.)
+        let node1BootFile = lab.folder.file("out/http/ipxe/52-54-00-00-00-11.ipxe")
+        #expect(try await eventually(30) {
+            loop.desired?.fleet.machine(named: "node-1") != nil && FileManager.default.fileExists(atPath: node1BootFile)
+        }, "\(loop.status)")
         // The run is over; the watch reads node-1 (at once, or a moment later on a busy
         // machine), and that read has not ended: the run did not wait for it.
         #expect(try await eventually(30) { ((try? String(contentsOfFile: accepted, encoding: .utf8)) ?? "").contains("accepted") },
