@@ -33,28 +33,32 @@ public struct FleetValidator: Sendable {
     /// MAC, IP and BMC address each belong to one machine; the later of two is the error.
     private func uniqueIdentities(_ machines: [Machine]) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
-        // First holder of each identity, as (name, where it is written).
-        var macs: [MACAddress: (String, SourceLocation)] = [:]
-        var ips: [IPAddress: (String, SourceLocation)] = [:]
-        var bmcs: [String: (String, SourceLocation)] = [:]
-        func claim<Key: Hashable>(_ key: Key, _ what: @autoclosure () -> String, by machine: Machine,
-                                  at location: @autoclosure () -> SourceLocation,
-                                  in holders: inout [Key: (String, SourceLocation)]) {
-            if let (holder, first) = holders[key] {
-                diagnostics.append(Diagnostic("\(what()) is already used by machine '\(holder)' (\(first))", at: location()))
+        // First holder of each identity, by its index in `machines`: this runs over the whole
+        // fleet at every load, so the tables hold integers, sized once, and a holder's name
+        // and location are looked up only for an error.
+        var macs: [MACAddress: Int] = [:], ips: [IPAddress: Int] = [:], bmcs: [String: Int] = [:]
+        macs.reserveCapacity(machines.count)
+        ips.reserveCapacity(machines.count)
+        bmcs.reserveCapacity(machines.count)
+        func claim<Key: Hashable>(_ key: Key, _ what: @autoclosure () -> String, by index: Int,
+                                  at location: (Machine) -> SourceLocation, in holders: inout [Key: Int]) {
+            if let first = holders[key] {
+                let holder = machines[first]
+                diagnostics.append(Diagnostic("\(what()) is already used by machine '\(holder.name)' (\(location(holder)))",
+                                              at: location(machines[index])))
             } else {
-                holders[key] = (machine.name, location())
+                holders[key] = index
             }
         }
-        for machine in machines {
-            claim(machine.mac.value, "MAC \(machine.mac.value)", by: machine, at: machine.mac.location, in: &macs)
+        for (index, machine) in machines.enumerated() {
+            claim(machine.mac.value, "MAC \(machine.mac.value)", by: index, at: { $0.mac.location }, in: &macs)
             if let ip = machine.ip {
-                claim(ip.value, "IP address \(ip.value)", by: machine, at: ip.location, in: &ips)
+                claim(ip.value, "IP address \(ip.value)", by: index, at: { $0.ip?.location ?? $0.metadata.location }, in: &ips)
             }
             if let address = machine.settings.bmc?.address {
                 let key = address.lowercased().trimmingSuffix("/")
-                claim(key, "BMC address \(address)", by: machine,
-                      at: machine.settings.locations["bmc.address"] ?? machine.metadata.location, in: &bmcs)
+                claim(key, "BMC address \(address)", by: index,
+                      at: { $0.settings.locations["bmc.address"] ?? $0.metadata.location }, in: &bmcs)
             }
         }
         return diagnostics
