@@ -168,6 +168,7 @@ extension BMCRecord {
             biosVersion = reading.biosVersion
             bmcFirmware = reading.managerFirmware
             smartArrayControllers = reading.smartArrayControllers
+            biosAttributes = reading.bios.map { BIOSAttributeTypes(names: $0.names, current: $0.current, pending: $0.pending) }
             firmware = reading.firmware.map { installed in
                 ObservedFirmware(model: reading.model, versions: Dictionary(installed.map { ($0.name, $0.version) }) { first, _ in first })
             }

@@ -96,6 +96,12 @@ struct QuietKey {
             add("template", templates.map { $0[path].map { Array($0.utf8) } } ?? read(path))
         }
         add("observed", observedDigest.bytes)
+        // The BIOS readings the specs are checked against: a plan kept from a load they would
+        // now refuse is not reused.
+        let bios = reconciler.knownBIOS.current
+        for mac in bios.keys.sorted(by: { $0.description < $1.description }) {
+            add("bios", Array("\(mac)\n\(bios[mac]!.text)".utf8))
+        }
         return hasher.finalize()
     }
 

@@ -39,7 +39,7 @@ public struct Reconciler: Sendable {
         self.observationCache = keepingCaches ? ObservationCache(trust: config.outputObservation.watch ? .watched : .ownWrites)
             : observationCache
         self.renderCache = keepingCaches ? RenderCache() : renderCache
-        let knownBIOS = KnownBIOS()
+        let knownBIOS = KnownBIOS(site: config.site)
         self.knownBIOS = knownBIOS
         keptGitSource = keepingCaches ? Self.gitSource(config, knownBIOS: knownBIOS) : nil
     }
@@ -56,6 +56,17 @@ public struct Reconciler: Sendable {
 
     /// The controller's rules on specs, beyond the spec language's: passwords go only where
     /// their secrets allow, and BIOS attributes are ones the machine's BIOS, as last read, lists.
+    /// What `dploy validate --config` adds to the spec language's checks.
+    public var specRules: @Sendable (Fleet) -> [Diagnostic] { Self.loaderRules(config, knownBIOS: knownBIOS) }
+
+    /// Fills `knownBIOS` from the store's BMC readings, for a command that reads no BMC: its
+    /// loads are checked as the daemon's are. No store yet (none configured, or never
+    /// created): nothing is known, and none is created.
+    public func readKnownBIOS() throws {
+        guard let store = try openStore(creating: false) else { return }
+        try knownBIOS.read(from: store)
+    }
+
     private static func loaderRules(_ config: ControllerConfig, knownBIOS: KnownBIOS) -> @Sendable (Fleet) -> [Diagnostic] {
         let credentials = CredentialRules(secrets: config.secrets.map(SecretStore.init(folder:)))
         return { credentials.check($0) + knownBIOS.check($0) }

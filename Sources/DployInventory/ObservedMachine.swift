@@ -193,10 +193,15 @@ public struct BMCRecord: Hashable, Sendable {
     /// How many HPE Smart Array controllers the iLO reports (nil: not read, or not an iLO):
     /// the machine page links the Array Configuration Utility only where there is one.
     public var smartArrayControllers: Int?
+    /// The BIOS's attribute names and value types, when its BIOS was read (machines with
+    /// `bios`): what specs are checked against before a BMC is read again. Kept in a table of
+    /// its own (`Store.biosAttributes()`), written only when it changes; `bmcReadings()`
+    /// leaves it nil, as pages that list readings do not need it.
+    public var biosAttributes: BIOSAttributeTypes?
 
     public init(mac: MACAddress, readAt: Date, power: String? = nil, health: String? = nil, model: String? = nil,
                 serial: String? = nil, biosVersion: String? = nil, bmcFirmware: String? = nil, error: String? = nil,
-                firmware: ObservedFirmware? = nil, smartArrayControllers: Int? = nil) {
+                firmware: ObservedFirmware? = nil, smartArrayControllers: Int? = nil, biosAttributes: BIOSAttributeTypes? = nil) {
         self.mac = mac
         self.readAt = readAt
         self.power = power
@@ -208,6 +213,7 @@ public struct BMCRecord: Hashable, Sendable {
         self.error = error
         self.firmware = firmware
         self.smartArrayControllers = smartArrayControllers
+        self.biosAttributes = biosAttributes
     }
 }
 

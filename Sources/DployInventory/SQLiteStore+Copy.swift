@@ -11,6 +11,7 @@ extension SQLiteStore {
                           installs: try InstallRow.order(Column("id")).fetchAll(db),
                           events: try EventRow.order(Column("id")).fetchAll(db),
                           bmcReadings: try BMCReadingRow.order(Column("mac")).fetchAll(db),
+                          biosAttributes: try BIOSAttributesRow.order(Column("mac")).fetchAll(db),
                           taskRuns: try TaskRunRow.order(Column("id")).fetchAll(db),
                           bmcJobs: try BMCJobRow.order(Column("id")).fetchAll(db),
                           rolloutResumes: try RolloutResumeRow.order(Column("name")).fetchAll(db),
@@ -20,7 +21,7 @@ extension SQLiteStore {
 
     public func load(_ snapshot: StoreSnapshot) throws {
         try pool.write { db in
-            for table in ["machine", "event", "bmcReading", "taskRun", "bmcJob", "sharedSecret"]
+            for table in ["machine", "event", "bmcReading", "biosAttributes", "taskRun", "bmcJob", "sharedSecret"]
             where try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 > 0 {
                 throw StoreError.notEmpty(path)
             }
@@ -29,6 +30,7 @@ extension SQLiteStore {
             for row in snapshot.installs { try row.insert(db) }
             for row in snapshot.events { try row.insert(db) }
             for row in snapshot.bmcReadings { try row.insert(db) }
+            for row in snapshot.biosAttributes { try row.insert(db) }
             for row in snapshot.taskRuns { try row.insert(db) }
             for row in snapshot.bmcJobs { try row.insert(db) }
             for row in snapshot.rolloutResumes { try row.insert(db) }

@@ -203,6 +203,9 @@ public final class SQLiteStore: Store {
             deleted += db.changesCount
             try db.execute(sql: "DELETE FROM bmcReading WHERE readAt < ?", arguments: [readingCutoff])
             deleted += db.changesCount
+            // A machine's BIOS attributes go with its reading.
+            try db.execute(sql: "DELETE FROM biosAttributes WHERE mac NOT IN (SELECT mac FROM bmcReading)")
+            deleted += db.changesCount
             // Finished BMC jobs go with the events of their time, except each machine's newest
             // per step: the planner reads it to know a flash was done or failed.
             try db.execute(sql: """
@@ -216,8 +219,24 @@ public final class SQLiteStore: Store {
 
     public func recordBMCReadings(_ readings: [BMCRecord]) throws {
         try pool.write { db in
-            for reading in readings { try BMCReadingRow(reading).save(db) }
+            for reading in readings {
+                try BMCReadingRow(reading).save(db)
+                let mac = reading.mac.description
+                guard let attributes = reading.biosAttributes?.text else {
+                    try db.execute(sql: "DELETE FROM biosAttributes WHERE mac = ?", arguments: [mac])
+                    continue
+                }
+                // Unchanged (as from one round to the next), the row is not written again.
+                try db.execute(sql: """
+                    INSERT INTO biosAttributes (mac, attributes) VALUES (?, ?)
+                    ON CONFLICT (mac) DO UPDATE SET attributes = excluded.attributes WHERE attributes IS NOT excluded.attributes
+                    """, arguments: [mac, attributes])
+            }
         }
+    }
+
+    public func biosAttributes() throws -> [MACAddress: BIOSAttributeTypes] {
+        try pool.read { db in try BIOSAttributesRow.read(BIOSAttributesRow.fetchAll(db)) }
     }
 
     public func bmcReadings() throws -> [MACAddress: BMCRecord] {

@@ -38,9 +38,14 @@ public protocol Store: Sendable {
     /// Each machine's newest event, for lists of many machines.
     func latestEvents() throws -> [MACAddress: MachineEvent]
 
-    /// Each machine's newest BMC reading replaces its previous one.
+    /// Each machine's newest BMC reading replaces its previous one, its BIOS attributes
+    /// included: a reading without them (a failed read, a BIOS not read) removes them.
     func recordBMCReadings(_ readings: [BMCRecord]) throws
+    /// The readings, without their BIOS attributes (`biosAttributes()`).
     func bmcReadings() throws -> [MACAddress: BMCRecord]
+    /// The BIOS attribute names and types each machine's newest reading listed. Machines whose
+    /// BIOS lists the same share one copy in memory: a fleet is a few BIOS models.
+    func biosAttributes() throws -> [MACAddress: BIOSAttributeTypes]
 
     /// Records a task run as started (`running`) or `skipped`, with an event for its machine.
     /// Returns false, recording nothing, when the run already has a row: it ran, runs, or

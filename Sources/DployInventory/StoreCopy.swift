@@ -9,6 +9,7 @@ public struct StoreSnapshot: Equatable, Sendable {
     var installs: [InstallRow] = []
     var events: [EventRow] = []
     var bmcReadings: [BMCReadingRow] = []
+    var biosAttributes: [BIOSAttributesRow] = []
     var taskRuns: [TaskRunRow] = []
     var bmcJobs: [BMCJobRow] = []
     var rolloutResumes: [RolloutResumeRow] = []
@@ -19,7 +20,7 @@ public struct StoreSnapshot: Equatable, Sendable {
     /// Rows per table, as `dploy store copy` reports them.
     public var counts: [(table: String, rows: Int)] {
         [("machine", machines.count), ("hardware", hardware.count), ("install", installs.count), ("event", events.count),
-         ("bmcReading", bmcReadings.count), ("taskRun", taskRuns.count), ("bmcJob", bmcJobs.count),
+         ("bmcReading", bmcReadings.count), ("biosAttributes", biosAttributes.count), ("taskRun", taskRuns.count), ("bmcJob", bmcJobs.count),
          ("rolloutResume", rolloutResumes.count), ("sharedSecret", sharedSecrets.count)]
     }
 
@@ -37,6 +38,7 @@ public struct StoreSnapshot: Equatable, Sendable {
             ?? compare("install", installs, source.installs, key: { "\($0.id ?? 0)" })
             ?? compare("event", events, source.events, key: { "\($0.id ?? 0)" })
             ?? compare("bmcReading", bmcReadings, source.bmcReadings, key: \.mac)
+            ?? compare("biosAttributes", biosAttributes, source.biosAttributes, key: \.mac)
             ?? compare("taskRun", taskRuns, source.taskRuns, key: { "\($0.task) \($0.machine)" })
             ?? compare("bmcJob", bmcJobs, source.bmcJobs, key: { "\($0.id ?? 0)" })
             ?? compare("rolloutResume", rolloutResumes, source.rolloutResumes, key: \.name)

@@ -137,6 +137,33 @@ struct BMCReadingRow: StoreRow {
     }
 }
 
+/// One machine's BIOS attribute names and types (`biosAttributes`, PostgreSQL's
+/// `bios_attributes`), as `BIOSAttributeTypes.text`.
+struct BIOSAttributesRow: StoreRow {
+    static let databaseTableName = "biosAttributes"
+    var mac: String
+    var attributes: String
+
+    /// Read back, sharing one copy between rows of the same text (`decoded`, by text): 10,000
+    /// machines of three BIOS models are three lists in memory, not 10,000.
+    static func read(_ rows: some Sequence<BIOSAttributesRow>) throws -> [MACAddress: BIOSAttributeTypes] {
+        var decoded: [String: BIOSAttributeTypes] = [:]
+        var result: [MACAddress: BIOSAttributeTypes] = [:]
+        for row in rows {
+            guard let mac = MACAddress(row.mac) else { throw StoreError.corruptRow("biosAttributes", row.mac, "not a MAC address") }
+            if let known = decoded[row.attributes] {
+                result[mac] = known
+            } else if let types = BIOSAttributeTypes(text: row.attributes) {
+                decoded[row.attributes] = types
+                result[mac] = types
+            } else {
+                throw StoreError.corruptRow("biosAttributes", row.mac, "not the NAME:TYPE lines dploy writes")
+            }
+        }
+        return result
+    }
+}
+
 struct TaskRunRow: StoreRow {
     static let databaseTableName = "taskRun"
     var id: Int64?

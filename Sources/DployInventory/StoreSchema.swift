@@ -153,6 +153,17 @@ enum StoreSchema {
                 t.add(column: "smartArrayControllers", .integer)
             }
         }
+        migrator.registerMigration("v9: bios attributes") { db in
+            // Each machine's BIOS attribute names and value types as its newest reading listed
+            // them (`BIOSAttributeTypes.text`), so specs are checked against them by commands
+            // that read no BMC. A table of its own, not a column of `bmcReading`: that row is
+            // rewritten by every BMC round, and ~6 KB a machine need not be, as it rarely
+            // changes (written only when it does).
+            try db.create(table: "biosAttributes") { t in
+                t.primaryKey("mac", .text)
+                t.column("attributes", .text).notNull()
+            }
+        }
         return migrator
     }()
 

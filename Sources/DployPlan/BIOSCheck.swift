@@ -7,15 +7,17 @@ import DploySpec
 /// inherits it), so a commit that has one is refused and the desired state in force stays.
 ///
 /// What the BIOS takes is known only once it was read: with no reading of a machine, nothing
-/// of it is checked. A reading that comes after its desired state was accepted is the
-/// planner's to report (`BIOSDrift`'s `biosInvalid` reason, which withholds the BIOS step).
-/// The rule is the same (`BIOSDrift.problem`), so both say it in the same words.
+/// of it is checked. What a reading tells the check is its names and their values' types
+/// (`BIOSAttributeTypes`), which the store keeps, so a check from the store and one from a
+/// fresh reading say the same. A reading that comes after its desired state was accepted is
+/// the planner's to report (`BIOSDrift`'s `biosInvalid` reason, which withholds the BIOS step),
+/// by the same rule in the same words (`BIOSDrift.problem`).
 public enum BIOSCheck {
     /// How many machines one error names; the rest are counted.
     static let machinesShown = 3
 
-    /// - Parameter bios: each machine's last BIOS reading, by MAC.
-    public static func diagnostics(_ fleet: Fleet, bios: [MACAddress: ObservedBIOS]) -> [Diagnostic] {
+    /// - Parameter bios: the names and types each machine's BIOS listed when last read, by MAC.
+    public static func diagnostics(_ fleet: Fleet, bios: [MACAddress: BIOSAttributeTypes]) -> [Diagnostic] {
         guard !bios.isEmpty else { return [] }
         let resolver = DefaultsResolver(groups: fleet.groups)
         // A group default that one BIOS model refuses is refused by each member that has it:
@@ -26,7 +28,7 @@ public enum BIOSCheck {
             let effective = resolver.resolve(machine)
             guard let desired = effective.settings.bios else { continue }
             for (name, wanted) in desired.attributes {
-                guard let problem = BIOSDrift.problem(name, wanted, observed) else { continue }
+                guard let problem = Self.problem(name, wanted, observed) else { continue }
                 let origin = effective.origins["bios.attributes.\(name)"] ?? effective.origins["bios.attributes"]
                 let found = switch origin {
                 case .group(let group, let location): Found(location: location, group: group, problem: problem)
@@ -46,9 +48,23 @@ public enum BIOSCheck {
         }.sorted()
     }
 
+    /// `BIOSDrift.problem`'s rule on names and types alone.
+    static func problem(_ name: String, _ wanted: BIOSValue, _ listed: BIOSAttributeTypes) -> String? {
+        guard let type = listed.types[name] else { return BIOSDrift.unlisted(name, names: listed.types.keys) }
+        if let type, type != wanted.type { return BIOSDrift.wrongType(name, wanted, holds: type.name) }
+        return nil
+    }
+
     private struct Found: Hashable {
         var location: SourceLocation
         var group: String?
         var problem: String
+    }
+}
+
+extension BIOSAttributeTypes {
+    /// What the loader's check keeps of a reading the planner reads.
+    public init(_ observed: ObservedBIOS) {
+        self.init(names: observed.names, current: observed.current, pending: observed.pending)
     }
 }

@@ -57,25 +57,34 @@ enum BIOSDrift {
     static let problemsShown = 5
 
     /// Why the BIOS `observed` does not take `name: wanted` as written, or nil when it does.
-    /// The one rule for both places that ask: the loader's `BIOSCheck` (an error at the
-    /// attribute's line) and the plan, for a reading newer than the desired state in force.
+    /// The plan's rule, for a reading newer than the desired state in force; the loader's
+    /// `BIOSCheck` asks the same of the names and types a reading kept (`BIOSAttributeTypes`),
+    /// in the same words, less the BIOS's value.
     static func problem(_ name: String, _ wanted: BIOSValue, _ observed: ObservedBIOS) -> String? {
         // Never PATCH a name the BIOS does not list: iLO would accept the request and drop
         // the attribute at boot (PropertyUnknown in @Redfish.Settings.Messages), so the plan
         // would ask for it again on every run.
-        guard observed.names.contains(name) else {
-            return "'bios.attributes.\(name)': the BIOS does not list an attribute '\(name)'; check its name (BIOS attribute names are case-sensitive)"
-                + Suggestion.phrase(for: name, in: observed.names)
-        }
+        guard observed.names.contains(name) else { return unlisted(name, names: observed.names) }
         if let current = observed.current[name], !current.isSameType(as: wanted) {
-            return "'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS holds \(current.typeName) (\(current)); write it as the BIOS does"
+            return wrongType(name, wanted, holds: "\(current.typeName) (\(current))")
         }
         // A pending value is checked as the current one is: compared across types it would
         // never equal the desired value, and the same PATCH would be planned on every run.
         if let next = observed.pending?[name], !next.isSameType(as: wanted) {
-            return "'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS's pending settings hold \(next.typeName) (\(next)); write it as the BIOS does"
+            return wrongType(name, wanted, holds: "\(next.typeName) (\(next))", pending: true)
         }
         return nil
+    }
+
+    /// A name the BIOS does not list, with the closest one it does.
+    static func unlisted(_ name: String, names: some Sequence<String>) -> String {
+        "'bios.attributes.\(name)': the BIOS does not list an attribute '\(name)'; check its name (BIOS attribute names are case-sensitive)"
+            + Suggestion.phrase(for: name, in: names)
+    }
+
+    /// A value of another type than the BIOS holds (`holds`: "an integer (20)", or the type alone).
+    static func wrongType(_ name: String, _ wanted: BIOSValue, holds: String, pending: Bool = false) -> String {
+        "'bios.attributes.\(name)' is \(wanted.typeName) (\(wanted)), but the BIOS\(pending ? "'s pending settings hold" : " holds") \(holds); write it as the BIOS does"
     }
 
     /// - Parameter location: where `bios.attributes` was written (the machine or the group

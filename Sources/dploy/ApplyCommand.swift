@@ -74,6 +74,7 @@ struct ApplyCommand: ParsableCommand {
                                         renderCache: cache.renders)
             (result, desired) = try reportingPlanErrors {
                 try reconciler.makeCallbackKey()
+                try reconciler.readKnownBIOS()
                 return try reconciler.planOnce(cache: cache)
             }
         } else {

@@ -9,6 +9,11 @@ struct ConfigOptions: ParsableArguments {
     var config: String = "dploy.yaml"
 
     func reconciler() throws -> Reconciler {
+        try Self.reconciler(config)
+    }
+
+    /// The config at `config`, or its diagnostics printed and exit 1.
+    static func reconciler(_ config: String) throws -> Reconciler {
         switch ControllerConfig.load(path: config) {
         case .success(let loaded): return Reconciler(config: loaded, configPath: config)
         case .failure(let error):

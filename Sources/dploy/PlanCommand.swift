@@ -42,6 +42,8 @@ func makePlan(_ config: ConfigOptions, makingCallbackKey: Bool = false) throws -
     let reconciler = try config.reconciler()
     return try reportingPlanErrors {
         if makingCallbackKey { try reconciler.makeCallbackKey() }
+        // BIOS attributes are checked against the store's readings, as the daemon checks them.
+        try reconciler.readKnownBIOS()
         let desired = try reconciler.loadDesired()
         return (try reconciler.plan(desired: desired), desired)
     }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import DployConfig
+import DployController
 import DployGit
 import DploySpec
 import Foundation
@@ -10,6 +12,10 @@ struct Validate: ParsableCommand {
             Reads every *.yaml and *.yml below the folder (hidden folders, the controller's dploy.yaml \
             and .dployignore matches are skipped). With --source, reads them from git objects at a \
             commit instead, without checking anything out; errors then read COMMIT:path:line:column. \
+            With --config, also checks what the controller checks as it loads specs: passwords go only \
+            where the secrets allow, and BIOS attributes are ones each machine's BIOS listed when its \
+            BMC was last read (the store's readings, when the store exists; it is never created). \
+            Without a folder or --source, it reads the config's own source. \
             Exits 0 when the specs are valid, 1 otherwise.
             """
     )
@@ -22,6 +28,9 @@ struct Validate: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Print a machine's effective spec, after group defaults.", valueName: "machine"))
     var show: String?
+
+    @Option(name: .long, help: ArgumentHelp("A controller config: check specs as its controller loads them.", valueName: "file"))
+    var config: String?
 
     func validate() throws {
         if source.source != nil && folder != nil {
@@ -37,9 +46,20 @@ struct Validate: ParsableCommand {
         var diagnostics: [String]
         var summarySuffix = ""
         let place: String
-        if let repository = source.source {
-            let gitSource = GitSource(config: GitSourceConfig(repository: repository, ref: source.ref, path: source.path),
+        let controller = try config.map(controllerRules)
+        // Without a folder or --source, --config names the specs too.
+        var folder = folder, gitRepository = source.source, ref = source.ref, path = source.path
+        if folder == nil, gitRepository == nil, let controller {
+            switch controller.source {
+            case .folder(let configured): folder = configured
+            case .git(let repository, let configuredRef, let configuredPath, _, _):
+                (gitRepository, ref, path) = (repository, configuredRef, configuredPath)
+            }
+        }
+        if let repository = gitRepository {
+            let gitSource = GitSource(config: GitSourceConfig(repository: repository, ref: ref, path: path),
                                       cacheDirectory: source.cacheDirectory)
+            if let controller { gitSource.rules = controller.rules }
             let snapshot: SourceSnapshot
             do {
                 snapshot = try gitSource.load(gitSource.fetch().id)
@@ -60,7 +80,7 @@ struct Validate: ParsableCommand {
                 printError("error: \(error)")
                 throw ExitCode.failure
             }
-            result = SpecLoader(knownPaths: knownPaths.isEmpty ? nil : knownPaths).load(files)
+            result = SpecLoader(knownPaths: knownPaths.isEmpty ? nil : knownPaths, rules: controller?.rules).load(files)
             diagnostics = result.diagnostics.map(\.description)
             place = folder
         }
@@ -86,6 +106,19 @@ struct Validate: ParsableCommand {
             }
         }
         if !result.isValid { throw ExitCode.failure }
+    }
+
+    /// The controller's loader rules and source, from its config. Its store is read for BIOS
+    /// readings when it exists and can be read; when it cannot, the specs are checked without
+    /// them, and the warning says so.
+    private func controllerRules(_ path: String) throws -> (rules: @Sendable (Fleet) -> [Diagnostic], source: ControllerConfig.Source) {
+        let reconciler = try ConfigOptions.reconciler(path)
+        do {
+            try reconciler.readKnownBIOS()
+        } catch {
+            printError("warning: BIOS attributes not checked: cannot read the store: \(error)")
+        }
+        return (reconciler.specRules, reconciler.config.source)
     }
 
     private func effective(named name: String, in result: LoadResult) -> EffectiveMachine? {

@@ -55,7 +55,27 @@ struct SQLiteStoreTests {
         #expect(reading.readAt == t0 + 60 && reading.power == nil && reading.error == "198.18.0.121: unreachable")
         #expect(StoreSchema.versions == ["v1: machines, hardware, installs, events", "v2: bmc readings", "v3: task runs",
                                          "v4: hardware changes, firmware readings", "v5: bmc jobs", "v6: sites", "v7: shared secrets",
-                                         "v8: smart array controllers"])
+                                         "v8: smart array controllers", "v9: bios attributes"])
+    }
+
+    @Test("a v8 store migrates to BIOS attributes, keeping its BMC readings, which list none until read again")
+    func migratesFromV8() throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let v8 = try DatabaseQueue(path: path)
+        try StoreSchema.migrator.migrate(v8, upTo: "v8: smart array controllers")
+        try v8.write { db in
+            try db.execute(sql: "INSERT INTO bmcReading (mac, readAt, power, smartArrayControllers) VALUES (?, ?, 'On', 1)",
+                           arguments: [web01.description, t0])
+        }
+        try v8.close()
+        #expect(throws: StoreError.self, "a reader refuses the old version") { try SQLiteStore(path: path, readOnly: true) }
+        let store = try SQLiteStore(path: path)
+        #expect(try store.bmcReadings()[web01]?.smartArrayControllers == 1)
+        #expect(try store.biosAttributes().isEmpty)
+        let bios = BIOSAttributeTypes(types: ["ProcHyperthreading": .string])
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 60, power: "On", biosAttributes: bios)])
+        #expect(try SQLiteStore(path: path, readOnly: true).biosAttributes() == [web01: bios])
     }
 
     @Test("a v5 store migrates to sites and shared secrets, keeping its BMC jobs, now of the default site")

@@ -169,6 +169,41 @@ enum StoreContract {
         #expect(reading.smartArrayControllers == nil, "a failed read says nothing of Smart Arrays")
     }
 
+    /// A DL360 Gen10's BIOS as the loader's check needs it: a string, an integer, a boolean
+    /// read from the pending settings only, a null, and a name no spec could write.
+    static let gen10BIOS = BIOSAttributeTypes(
+        names: ["ProcHyperthreading", "NetworkBootRetryCount", "Sriov", "AdminName", "Not a name"],
+        current: ["ProcHyperthreading": .string("Enabled"), "NetworkBootRetryCount": .integer(20), "Not a name": .string("x")],
+        pending: ["Sriov": .boolean(true)])
+
+    static func biosAttributes(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        let web02 = MACAddress("94:18:82:3a:5c:2e")!
+        #expect(gen10BIOS.types == ["ProcHyperthreading": .string, "NetworkBootRetryCount": .integer, "Sriov": .boolean, "AdminName": nil])
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On", biosAttributes: gen10BIOS),
+                                     BMCRecord(mac: web02, readAt: t0, power: "On", biosAttributes: gen10BIOS)])
+        // Read again by a new process, as `dploy plan` reads what the daemon stored.
+        let reopened = try subject.reopen()
+        #expect(try reopened.biosAttributes() == [web01: gen10BIOS, web02: gen10BIOS])
+        #expect(try reopened.bmcReadings()[web01]?.biosAttributes == nil, "pages that list readings do not read them")
+        // The next round reads the same: the rows stay as they are.
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 60, power: "On", biosAttributes: gen10BIOS)])
+        #expect(try store.biosAttributes()[web01] == gen10BIOS)
+        // A read that fails (or no longer reads the BIOS) says nothing of it: the machine's go.
+        try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0 + 120, error: "198.18.0.121: unreachable")])
+        #expect(try store.biosAttributes() == [web02: gen10BIOS])
+        // And they go with their reading when it is pruned.
+        var retention = StoreRetention()
+        retention.bmcReadingMaxAge = .seconds(60)
+        try store.prune(retention, now: t0 + 120)
+        #expect(try store.bmcReadings().keys.map(\.description) == [web01.description])
+        #expect(try store.biosAttributes().isEmpty)
+
+        try store.recordBMCReadings([BMCRecord(mac: web02, readAt: t0 + 180, biosAttributes: gen10BIOS)])
+        try subject.execute("UPDATE biosAttributes SET attributes = 'Sriov:boolean'", "UPDATE bios_attributes SET attributes = 'Sriov:boolean'")
+        #expect { try store.biosAttributes() } throws: { "\($0)".contains("biosAttributes row '94:18:82:3a:5c:2e'") }
+    }
+
     static func rediscover(_ subject: StoreUnderTest) throws {
         let store = subject.store
         try store.recordHardware(web01, Hardware(vendor: "HPE", model: "ProLiant DL360 Gen10", cpus: 16), at: t0)
@@ -321,7 +356,7 @@ enum StoreContract {
             }
         }
         try store.recordBMCReadings([BMCRecord(mac: web01, readAt: t0, power: "On", firmware: ObservedFirmware(model: nil, versions: [
-            "System ROM": "U30 v2.80"]))])
+            "System ROM": "U30 v2.80"]), biosAttributes: gen10BIOS)])
         let key = TaskRunKey(task: "motd", revision: "r1", machine: "web-01")
         _ = try store.startTaskRun(TaskRun(key: key, mac: web01, action: .ssh, state: .running, startedAt: t0, deadline: t0 + 60))
         _ = try store.finishTaskRun(key, .failed("exit 1", exitCode: 1, output: "nope"), at: t0 + 5)
@@ -345,7 +380,7 @@ enum StoreContract {
     static func copiesRowByRow(_ subject: StoreUnderTest, into other: StoreUnderTest) throws {
         try fill(subject.store)
         let copied = try StoreCopy.copy(from: subject.store, to: other.store)
-        #expect(copied.counts.map(\.rows) == [20, 19, 19, copied.events.count, 1, 1, 4, 1, 1] && copied.events.count > 60)
+        #expect(copied.counts.map(\.rows) == [20, 19, 19, copied.events.count, 1, 1, 1, 4, 1, 1] && copied.events.count > 60)
         #expect(try other.store.snapshot() == subject.store.snapshot())
         // The jobs as the workers and the planner read them: a new runner follows the running
         // flash from its tracking, and the copy's controllers sign callbacks with the same key.
@@ -353,6 +388,7 @@ enum StoreContract {
         #expect(try other.store.bmcJobs(states: [.running], machine: nil, limit: 10).map(\.tracking) == ["ilo5"])
         #expect(try other.store.bmcJobs(states: [.queued], machine: "lon-web-01", limit: 10).map(\.site) == ["lon"], "a job keeps its site")
         #expect(try other.store.rolloutResumes() == ["gen10-2026-10": t0 + 600])
+        #expect(try other.store.biosAttributes() == [web01: gen10BIOS], "specs are checked against the copy's BIOS readings too")
         #expect(try other.store.sharedSecret("callback-key", proposing: Array(repeating: 9, count: 32)) == Array(repeating: 7, count: 32))
         // A new job goes after the copied ones too.
         #expect(try #require(try other.store.enqueueBMCJob(job("web-03", "bios", kind: .bios))).id == 5)
@@ -383,6 +419,8 @@ struct SQLiteStoreContractTests {
     func retention() throws { try StoreContract.retention(.sqlite()) }
     @Test("a BMC reading replaces the one before, firmware inventory and all")
     func bmcReadings() throws { try StoreContract.bmcReadings(.sqlite()) }
+    @Test("BIOS attribute names and types are kept with their reading: replaced, removed by a failed read, pruned with it")
+    func biosAttributes() throws { try StoreContract.biosAttributes(.sqlite()) }
     @Test("rediscover forgets hardware and installs; the next hardware report makes the machine discovered again")
     func rediscover() throws { try StoreContract.rediscover(.sqlite()) }
     @Test("a state this dploy does not know is an error that names it, never read as another state")
@@ -415,6 +453,8 @@ struct PostgresStoreContractTests {
     func retention() throws { try StoreContract.retention(.postgres()) }
     @Test("a BMC reading replaces the one before, firmware inventory and all")
     func bmcReadings() throws { try StoreContract.bmcReadings(.postgres()) }
+    @Test("BIOS attribute names and types are kept with their reading: replaced, removed by a failed read, pruned with it")
+    func biosAttributes() throws { try StoreContract.biosAttributes(.postgres()) }
     @Test("rediscover forgets hardware and installs; the next hardware report makes the machine discovered again")
     func rediscover() throws { try StoreContract.rediscover(.postgres()) }
     @Test("a state this dploy does not know is an error that names it, never read as another state")

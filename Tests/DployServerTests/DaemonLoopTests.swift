@@ -304,9 +304,18 @@ struct DaemonLoopTests {
         // exist nowhere, so the test puts it there between two runs (BIOSApplyTests reads an iLO).
         let attributes = try HPEMockups.biosAttributes(HPEMockups.dl380aGen11)
         site.reconciler.knownBIOS.replace(with: [try #require(MACAddress("94:18:82:3a:5c:10")): ObservedBIOS(current: attributes, pending: attributes)])
-        try site.commit("sed -i 's/^  hostname: web-01.lab.example.net$/&\\n  bios: {attributes: {ProcHyperThreading: Disabled}}/' site-a/machines/rack-r1.yaml")
+        try site.commit(Self.badBIOSEdit)
         await loop.runOnce(trigger: "webhook")
         #expect(loop.status.lastRun?.result == .unchanged, "\(loop.status)")
+        try Self.expectBIOSRefused(loop, good: good)
+    }
+
+    /// A commit giving web-01 an attribute its BIOS does not list (`ProcHyperThreading`, line 22).
+    static let badBIOSEdit = "sed -i 's/^  hostname: web-01.lab.example.net$/&\\n  bios: {attributes: {ProcHyperThreading: Disabled}}/' "
+        + "site-a/machines/rack-r1.yaml"
+
+    /// `badBIOSEdit`'s commit was refused at its line, with the suggestion, and `good` stays in force.
+    static func expectBIOSRefused(_ loop: ReconcileLoop, good: CommitInfo) throws {
         let error = try #require(loop.status.source?.lastError)
         // Line 22 is the one the commit added; column 23 is the name in it.
         #expect(error.message.contains("site-a/machines/rack-r1.yaml:22:23: error: machine 'web-01': 'bios.attributes.ProcHyperThreading': "
@@ -316,6 +325,31 @@ struct DaemonLoopTests {
         #expect(loop.status.lastRun?.source?.contains("newest commit refused") == true)
         let inForce = try #require(loop.desired?.fleet.machine(named: "web-01"))
         #expect(inForce.settings.bios == nil, "the last good commit's web-01, without the refused BIOS settings")
+    }
+
+    @Test("a daemon restarted with web-01's BIOS reading in its store refuses, in its first run, a commit naming an attribute that BIOS does not list",
+          .requiresHPEMockups)
+    func badBIOSCommitAfterRestart() async throws {
+        let site = try Site()
+        let before = try site.loop()
+        await before.runOnce(trigger: "start")
+        let good = try #require(before.status.source?.lastGood)
+        // What the BMC watch stored of web-01 before the daemon stopped: HPE's recorded DL380a
+        // Gen11 (the lab's BMCs exist nowhere, so the test writes the reading as the watch does).
+        let store = try #require(try site.reconciler.openStore(creating: true))
+        let attributes = try HPEMockups.biosAttributes(HPEMockups.dl380aGen11)
+        try store.recordBMCReadings([BMCRecord(mac: try #require(MACAddress("94:18:82:3a:5c:10")), readAt: Date(), power: "On",
+                                               biosAttributes: BIOSAttributeTypes(names: Set(attributes.keys), current: attributes,
+                                                                                  pending: attributes))])
+        before.lock.release()
+        try site.commit(Self.badBIOSEdit)
+
+        // The restart: a new reconciler and loop, nothing of the last process in memory.
+        let reconciler = Reconciler(config: site.reconciler.config, configPath: site.reconciler.configPath, keepingCaches: true)
+        let loop = ReconcileLoop(reconciler: reconciler, store: store, metrics: ControllerMetrics(), logger: Logger(label: "test"))
+        await loop.runOnce(trigger: "start")
+        #expect(loop.status.role == .apply)
+        try Self.expectBIOSRefused(loop, good: good)
     }
 
     @Test("what machines boot follows only applied state: not a plan-only plan, not a failed apply")

@@ -325,6 +325,45 @@ struct PlanApplyCommandTests {
         #expect(try cli.dploy("machines", in: lab).status == 0)
     }
 
+    @Test("a BIOS attribute web-01's stored BIOS reading does not list: plan and validate --config fail at its line with a suggestion; fixed, plan works",
+          .requiresHPEMockups)
+    func biosCheckedAgainstTheStore() throws {
+        let lab = try labCopy()
+        defer { try? FileManager.default.removeItem(at: lab) }
+        let rack = lab.appendingPathComponent("machines/rack-r1.yaml")
+        let specs = try String(contentsOf: rack, encoding: .utf8)
+        try Data(specs.replacingOccurrences(of: "  hostname: web-01.lab.example.net\n",
+                                            with: "  hostname: web-01.lab.example.net\n  bios: {attributes: {ProcHyperThreading: Disabled}}\n").utf8)
+            .write(to: rack)
+        // No store yet: nothing to check against, and validate creates none.
+        #expect(try cli.dploy("validate", "--config", "dploy.yaml", in: lab).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: lab.appendingPathComponent("state/dploy.db").path), "validate created no store")
+
+        // web-01's BIOS as the daemon's BMC watch stores it: HPE's recorded DL380a Gen11.
+        let attributes = try HPEMockups.biosAttributes(HPEMockups.dl380aGen11)
+        try SQLiteStore(path: lab.appendingPathComponent("state/dploy.db").path).recordBMCReadings([BMCRecord(
+            mac: try #require(MACAddress("94:18:82:3a:5c:10")), readAt: Date(), power: "On",
+            biosAttributes: BIOSAttributeTypes(names: Set(attributes.keys), current: attributes, pending: attributes))])
+        // Line 22 is the one added above; column 23 is the name in it.
+        let error = "machines/rack-r1.yaml:22:23: error: machine 'web-01': 'bios.attributes.ProcHyperThreading': the BIOS does not list "
+            + "an attribute 'ProcHyperThreading'; check its name (BIOS attribute names are case-sensitive); did you mean 'ProcHyperthreading'?"
+        let plan = try cli.dploy("plan", "--no-color", in: lab)
+        #expect(plan.status == 1 && plan.stderr.contains(error) && plan.stderr.contains("the specs are invalid; nothing was planned"),
+                "\(plan.stderr)")
+        let apply = try cli.dploy("apply", "--auto-approve", "--no-color", in: lab)
+        #expect(apply.status == 1 && apply.stderr.contains(error), "\(apply.stderr)")
+        let validate = try cli.dploy("validate", "--config", "dploy.yaml", in: lab)
+        #expect(validate.status == 1 && validate.stderr.contains(error) && validate.stderr.contains("1 error in"), "\(validate.stderr)")
+        #expect(try cli.dploy("validate", ".", in: lab).status == 0, "without --config: the spec language alone, which knows no BIOS")
+
+        // Fixed as the suggestion says: the specs load, and the plan shows the lab's changes.
+        try Data(try String(contentsOf: rack, encoding: .utf8).replacingOccurrences(of: "ProcHyperThreading", with: "ProcHyperthreading").utf8)
+            .write(to: rack)
+        let fixed = try cli.dploy("plan", "--no-color", in: lab)
+        #expect(fixed.status == 2, "\(fixed.stderr)")
+        #expect(try cli.dploy("validate", "--config", "dploy.yaml", in: lab).status == 0)
+    }
+
     @Test("invalid specs: plan exits 1 and names the problem")
     func invalidSpecs() throws {
         let lab = try labCopy()

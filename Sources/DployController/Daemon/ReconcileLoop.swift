@@ -197,9 +197,10 @@ public final class ReconcileLoop: Service, Sendable {
                 (role, roleReason) = (lock is PostgresLeaderLease ? .replica : .standby, "cannot tell who leads: \(error)")
                 throw error
             }
-            let (becameLeader, lostLead) = state.withLock { state in
+            let (becameLeader, lostLead, startsChecking) = state.withLock { state in
                 defer { state.role = role }
-                return (role == .apply && state.role != nil && state.role != .apply, role != .apply && state.role == .apply)
+                return (role == .apply && state.role != nil && state.role != .apply, role != .apply && state.role == .apply,
+                        role != .replica && (state.role == nil || state.role == .replica))
             }
             if lostLead {
                 logger.warning("no longer leads: \(roleReason ?? role.rawValue)")
@@ -218,6 +219,12 @@ public final class ReconcileLoop: Service, Sendable {
                 // Someone else writes the output: without inotify, only looking at every file shows what.
                 reconciler.observationCache?.lastVerified = nil
             }
+            if startsChecking {
+                // No BMC read yet: this load's `bios.attributes` are checked against the BIOS
+                // readings the store kept (this daemon's before a restart, or the last leader's:
+                // the site's), so a bad commit is refused before the first BMC round.
+                do { try reconciler.knownBIOS.read(from: store) } catch { logger.warning("BIOS attributes not checked: \(error)") }
+            }
             // A replica keeps its own state folder: it records, and checks, the history itself.
             let loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
             step("load")
@@ -232,9 +239,16 @@ public final class ReconcileLoop: Service, Sendable {
             }
             // The next load checks `bios.attributes` against these (a new commit naming an
             // attribute these BIOSes do not list is refused); this one was checked against the
-            // run before's, and the planner reports what changed since. A daemon that reads no
-            // BMC (a replica, a lead lost) checks against none rather than against old ones.
-            reconciler.knownBIOS.replace(with: bmc?.bios ?? [:])
+            // run before's (or the store's), and the planner reports what changed since. A daemon
+            // that reads no BMCs (`bmc.observe` off) keeps the store's. A replica checks against
+            // none: its runs write files only, and the leader, which reads the BIOSes and writes
+            // them, refuses for the site; a replica refusing on readings the leader no longer
+            // holds would serve other boot files than the leader.
+            if let bmc {
+                reconciler.knownBIOS.replace(with: bmc.bios)
+            } else if role == .replica {
+                reconciler.knownBIOS.replace(with: [:])
+            }
             // The leader makes the callback key before its first plan, as `dploy apply` does.
             if role == .apply { try reconciler.makeCallbackKey() }
             let observed = try reconciler.observe(store: store, bmc: bmc, fleet: loaded.fleet)

@@ -140,6 +140,14 @@ enum PostgresSchema {
             -- How many Smart Array controllers the iLO reported (SQLite's v8): the ACU link.
             ALTER TABLE bmc_reading ADD COLUMN smart_array_controllers integer;
             """),
+        ("p6: bios attributes", """
+            -- Each machine's BIOS attribute names and value types (SQLite's v9), written only
+            -- when they change: the leader's readings, which every controller of the site checks specs against.
+            CREATE TABLE bios_attributes (
+                mac text PRIMARY KEY,
+                attributes text NOT NULL
+            );
+            """),
     ]
 
     /// Names of the migrations, oldest first: the store's versions.

@@ -18,6 +18,7 @@ extension PostgresStore {
                 return event
             }
             snapshot.bmcReadings = try connection.execute("SELECT * FROM bmc_reading ORDER BY mac").all.map(Self.bmcReadingRow)
+            snapshot.biosAttributes = try connection.execute("SELECT * FROM bios_attributes ORDER BY mac").all.map(Self.biosAttributesRow)
             snapshot.taskRuns = try connection.execute("SELECT * FROM task_run ORDER BY id").all.map { row in
                 var run = TaskRunRow(try Self.taskRun(row))
                 run.id = row["id"].flatMap { Int64($0) }
@@ -39,7 +40,7 @@ extension PostgresStore {
     public func load(_ snapshot: StoreSnapshot) throws {
         try pool.transaction { connection in
             let rows = try connection.execute("""
-                SELECT (SELECT COUNT(*) FROM machine) + (SELECT COUNT(*) FROM event) + (SELECT COUNT(*) FROM bmc_reading)
+                SELECT (SELECT COUNT(*) FROM machine) + (SELECT COUNT(*) FROM event) + (SELECT COUNT(*) FROM bmc_reading) + (SELECT COUNT(*) FROM bios_attributes)
                      + (SELECT COUNT(*) FROM task_run) + (SELECT COUNT(*) FROM bmc_job) + (SELECT COUNT(*) FROM shared_secret) AS rows
                 """).first?.int("rows") ?? 0
             guard rows == 0 else { throw StoreError.notEmpty(location) }
@@ -69,6 +70,9 @@ extension PostgresStore {
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                     """, [row.mac, row.readAt, row.power, row.health, row.model, row.serial, row.biosVersion, row.bmcFirmware,
                           row.error, row.firmware, row.smartArrayControllers])
+            }
+            for row in snapshot.biosAttributes {
+                try connection.execute("INSERT INTO bios_attributes (mac, attributes) VALUES ($1, $2)", [row.mac, row.attributes])
             }
             for row in snapshot.taskRuns {
                 try connection.execute("""

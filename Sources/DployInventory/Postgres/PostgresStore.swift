@@ -188,6 +188,8 @@ public final class PostgresStore: Store {
             deleted += try connection.execute("DELETE FROM event WHERE id <= (SELECT id FROM event ORDER BY id DESC LIMIT 1 OFFSET $1)",
                                               [max(retention.maxEvents, 0)]).affected
             deleted += try connection.execute("DELETE FROM bmc_reading WHERE read_at < $1", [retention.bmcReadingCutoff(now)]).affected
+            // A machine's BIOS attributes go with its reading.
+            deleted += try connection.execute("DELETE FROM bios_attributes WHERE mac NOT IN (SELECT mac FROM bmc_reading)").affected
             // Finished BMC jobs go with the events of their time, except each machine's newest
             // per step: the planner reads it to know a flash was done or failed.
             deleted += try connection.execute("""
@@ -215,6 +217,24 @@ public final class PostgresStore: Store {
                     """, [reading.mac, reading.readAt, reading.power, reading.health, reading.model, reading.serial,
                           reading.biosVersion, reading.bmcFirmware, reading.error, reading.firmware, reading.smartArrayControllers])
             }
+            for reading in readings {
+                guard let attributes = reading.biosAttributes?.text else {
+                    try connection.execute("DELETE FROM bios_attributes WHERE mac = $1", [reading.mac.description])
+                    continue
+                }
+                // Unchanged (as from one round to the next), the row is not written again.
+                try connection.execute("""
+                    INSERT INTO bios_attributes (mac, attributes) VALUES ($1, $2)
+                    ON CONFLICT (mac) DO UPDATE SET attributes = EXCLUDED.attributes
+                    WHERE bios_attributes.attributes IS DISTINCT FROM EXCLUDED.attributes
+                    """, [reading.mac.description, attributes])
+            }
+        }
+    }
+
+    public func biosAttributes() throws -> [MACAddress: BIOSAttributeTypes] {
+        try pool.withConnection { connection in
+            try BIOSAttributesRow.read(try connection.execute("SELECT mac, attributes FROM bios_attributes").all.map(Self.biosAttributesRow))
         }
     }
 
@@ -348,6 +368,11 @@ public final class PostgresStore: Store {
                              health: row["health"], model: row["model"], serial: row["serial"], biosVersion: row["bios_version"],
                              bmcFirmware: row["bmc_firmware"], error: row["error"], firmware: row["firmware"],
                              smartArrayControllers: row.int("smart_array_controllers"))
+    }
+
+    static func biosAttributesRow(_ row: PostgresRow) throws -> BIOSAttributesRow {
+        let mac = row["mac"] ?? ""
+        return BIOSAttributesRow(mac: mac, attributes: try row.required("attributes", table: "bios_attributes", key: mac))
     }
 
     static func attempt(_ row: PostgresRow) throws -> InstallAttempt {

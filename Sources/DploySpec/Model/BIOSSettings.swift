@@ -53,16 +53,18 @@ public enum BIOSValue: Hashable, Sendable, CustomStringConvertible, Codable {
         }
     }
 
-    /// "a string", for messages that say which type was found and which was wanted.
-    public var typeName: String {
+    public var type: BIOSValueType {
         switch self {
-        case .string: "a string"
-        case .integer: "an integer"
-        case .boolean: "a boolean"
+        case .string: .string
+        case .integer: .integer
+        case .boolean: .boolean
         }
     }
 
-    public func isSameType(as other: BIOSValue) -> Bool { typeName == other.typeName }
+    /// "a string", for messages that say which type was found and which was wanted.
+    public var typeName: String { type.name }
+
+    public func isSameType(as other: BIOSValue) -> Bool { type == other.type }
 
     /// A JSON scalar, as in a plan's JSON form and a Redfish PATCH body.
     public init(from decoder: any Decoder) throws {
@@ -82,6 +84,23 @@ public enum BIOSValue: Hashable, Sendable, CustomStringConvertible, Codable {
         case .string(let text): try container.encode(text)
         case .integer(let number): try container.encode(number)
         case .boolean(let flag): try container.encode(flag)
+        }
+    }
+}
+
+/// The three types a BIOS attribute's value has. The raw value is the letter
+/// `BIOSAttributeTypes.text` writes.
+public enum BIOSValueType: String, Hashable, Sendable {
+    case string = "s"
+    case integer = "i"
+    case boolean = "b"
+
+    /// "a string", for messages that say which type was found and which was wanted.
+    public var name: String {
+        switch self {
+        case .string: "a string"
+        case .integer: "an integer"
+        case .boolean: "a boolean"
         }
     }
 }
