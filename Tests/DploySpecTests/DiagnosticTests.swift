@@ -182,15 +182,17 @@ struct DiagnosticTests {
         Case(name: "an integer out of range", files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01",
                                                                               extra: "  generation: 99999999999999999999\n")],
              expected: [("m.yaml:8:15", "'spec.generation' is out of range")]),
-        Case(name: "BIOS attributes: a list, a null, a fraction, a name with a dash, all at once",
+        Case(name: "BIOS attributes: a list, a null, a fraction, a name with a dash or a look-alike letter, all at once",
              files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
                  "  bios:", "    attributes:", "      ProcHyperthreading: [Enabled]", "      WorkloadProfile:",
-                 "      NetworkBootRetryCount: 2.5", "      Proc-Turbo: Disabled", "      Sriov: Enabled", "",
+                 "      NetworkBootRetryCount: 2.5", "      Proc-Turbo: Disabled", "      \u{212A}eySplit: 2", "      Sriov: Enabled", "",
              ].joined(separator: "\n"))],
              expected: [("m.yaml:10:27", "'spec.bios.attributes.ProcHyperthreading' must be a single value, found a list"),
                         ("m.yaml:11:23", "'spec.bios.attributes.WorkloadProfile' must be a string, an integer or a boolean, found null"),
                         ("m.yaml:12:30", "'spec.bios.attributes.NetworkBootRetryCount' must be a string, an integer or a boolean, found a number"),
-                        ("m.yaml:13:19", "'spec.bios.attributes.Proc-Turbo' is not a BIOS attribute name")]),
+                        ("m.yaml:13:7", "'spec.bios.attributes.Proc-Turbo' is not a BIOS attribute name"),
+                        // A Kelvin sign, shown as what it is, not as the K it looks like.
+                        ("m.yaml:14:7", "'spec.bios.attributes.\\u{212A}eySplit' is not a BIOS attribute name")]),
         Case(name: "BIOS attributes: a string over 256 characters, integers past ±(2^53 − 1)",
              files: ["m.yaml": Sample.machine("web-01", mac: "94:18:82:00:00:01", extra: [
                  "  bios:", "    attributes:", "      AdminName: " + String(repeating: "é", count: 257),

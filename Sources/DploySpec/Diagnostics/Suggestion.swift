@@ -5,19 +5,27 @@ public enum Suggestion {
     /// to be a plausible typo.
     static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
         let lowered = word.lowercased()
+        let length = lowered.unicodeScalars.count
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
+            // A BIOS lists hundreds of names, and a spec may name a thousand attributes: the
+            // edit distance is at least the difference in length, so most are passed over
+            // without lowering or comparing them.
+            let count = candidate.unicodeScalars.count
+            let allowed = max(1, min(3, count / 3))
+            guard abs(count - length) <= allowed else { continue }
             let distance = editDistance(lowered, candidate.lowercased())
-            let allowed = max(1, min(3, candidate.count / 3))
             guard distance <= allowed else { continue }
             if best == nil || distance < best!.distance { best = (candidate, distance) }
         }
         return best?.candidate
     }
 
-    /// " (did you mean 'x'?)" or the empty string.
+    /// " (did you mean 'x'?)" or the empty string. The candidate is shown with control
+    /// characters escaped: a BIOS names its own attributes, and a name it reports must not
+    /// send an escape sequence to the terminal that prints the plan.
     public static func phrase(for word: String, in candidates: some Sequence<String>) -> String {
-        closest(to: word, in: candidates).map { "; did you mean '\($0)'?" } ?? ""
+        closest(to: word, in: candidates).map { "; did you mean '\(Names.escapingControls($0))'?" } ?? ""
     }
 
     /// Levenshtein distance over Unicode scalars; inputs are short field names.
