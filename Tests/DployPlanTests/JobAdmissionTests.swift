@@ -152,16 +152,36 @@ struct JobAdmissionTests {
         #expect(admission.refusal(for: queued)?.hasPrefix("rollout gen10 is halted: 2 failed, more than maxFailures 0 (n1 (job 1), n3 (job 2))") == true,
                 "\(String(describing: admission.refusal(for: queued)))")
 
-        // The stored inventory says n3's flash applied after all, and n1 is a model gen10 does not list: neither counts.
-        func reading(_ index: Int, model: String, iLO: String) -> BMCRecord {
-            BMCRecord(mac: MACAddress("52:54:00:00:07:0\(index)")!, readAt: at, model: model,
-                      firmware: ObservedFirmware(model: model, versions: ["iLO 5": iLO]))
-        }
-        try store.recordBMCReadings([reading(3, model: "ProLiant DL360 Gen10", iLO: "3.08"), reading(1, model: "ProLiant DL380 Gen11", iLO: "1.10")])
+        // The stored inventory says n3's flash applied after all: it no longer counts (n1's is the plan's word).
+        try store.recordBMCReadings([Self.reading(3, model: "ProLiant DL360 Gen10", iLO: "3.08", at: at)])
         #expect(admission.refusal(for: queued) == nil)
         // Read again: n3 reports the old version, so its flash is owed and its failure counts again.
-        try store.recordBMCReadings([reading(3, model: "ProLiant DL360 Gen10", iLO: "2.96")])
+        try store.recordBMCReadings([Self.reading(3, model: "ProLiant DL360 Gen10", iLO: "2.96", at: at)])
         #expect(admission.refusal(for: queued) != nil)
+    }
+
+    /// A BMC reading as the loop stores it: the model and the iLO's version.
+    static func reading(_ index: Int, model: String, iLO: String, at: Date) -> BMCRecord {
+        BMCRecord(mac: MACAddress("52:54:00:00:07:0\(index)")!, readAt: at, model: model,
+                  firmware: ObservedFirmware(model: model, versions: ["iLO 5": iLO]))
+    }
+
+    @Test("a machine of a model the baseline does not list is no member at claim either: its failure does not count")
+    func modelLeftOut() throws {
+        let folder = try TemporaryFolder(prefix: "dploy-admission")
+        let store = try SQLiteStore(path: folder.file("dploy.db"))
+        let fleet = try Self.fleet(firmware: "{maxFailures: 1}", raid: "{}")
+        let at = Date(timeIntervalSince1970: 1_795_000_000)
+        let n1 = try Self.queue(Self.flash("n1"), in: store, queuedAt: at.addingTimeInterval(-60))
+        let n3 = try Self.queue(Self.flash("n3"), in: store, queuedAt: at.addingTimeInterval(-60))
+        let queued = try Self.queue(Self.flash("n2"), in: store, queuedAt: at.addingTimeInterval(-60))
+        try Self.fail(n1, in: store, at: at)
+        try Self.fail(n3, in: store, at: at)
+        let admission = JobAdmission(fleet: fleet, store: store, now: at.addingTimeInterval(60))
+        #expect(admission.refusal(for: queued)?.hasPrefix("rollout gen10 is halted: 2 failed") == true)
+        // n1 is a DL380 Gen11, which gen10 does not list: the plan leaves it out, and so does the claim.
+        try store.recordBMCReadings([Self.reading(1, model: "ProLiant DL380 Gen11", iLO: "1.10", at: at)])
+        #expect(admission.refusal(for: queued) == nil)
     }
 
     @Test("a job `dploy jobs retry` queued again goes through the halt; the others of the rollout stay cancelled")
