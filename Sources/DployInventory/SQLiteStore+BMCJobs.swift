@@ -73,10 +73,11 @@ extension SQLiteStore {
         }
     }
 
-    public func bmcJobs(states: Set<BMCJobState>?, machine: String?, limit: Int) throws -> [BMCJob] {
+    public func bmcJobs(states: Set<BMCJobState>?, kinds: Set<BMCJobKind>?, machine: String?, limit: Int) throws -> [BMCJob] {
         try pool.read { db in
             var request = BMCJobRow.order(Column("id").desc).limit(limit)
             if let states { request = request.filter(states.map(\.rawValue).contains(Column("state"))) }
+            if let kinds { request = request.filter(kinds.map(\.rawValue).contains(Column("kind"))) }
             if let machine { request = request.filter(Column("machine") == machine) }
             return try request.fetchAll(db).map { try $0.job() }
         }

@@ -96,9 +96,9 @@ public protocol Store: Sendable {
     /// naming this job: a machine's later steps rely on its earlier ones. Returns false,
     /// changing nothing, when the job was not running.
     func finishBMCJob(_ id: Int64, _ state: BMCJobState, error: String?, at: Date) throws -> Bool
-    /// Jobs newest first: those in `states` (all when nil), of one machine (all when nil),
-    /// at most `limit`.
-    func bmcJobs(states: Set<BMCJobState>?, machine: String?, limit: Int) throws -> [BMCJob]
+    /// Jobs newest first: those in `states` (all when nil), of `kinds` (all when nil), of one
+    /// machine (all when nil), at most `limit`.
+    func bmcJobs(states: Set<BMCJobState>?, kinds: Set<BMCJobKind>?, machine: String?, limit: Int) throws -> [BMCJob]
     /// Each machine's newest job for each of its steps (the highest id per machine and step):
     /// what the planner needs to know whether a step is owed, under way, or done or failed.
     func latestBMCJobs() throws -> [BMCJob]
@@ -156,6 +156,11 @@ public struct StoreRetention: Hashable, Sendable {
 
 extension Store {
     public func record(_ event: MachineEvent) throws { try record([event]) }
+
+    /// Jobs newest first, of every kind.
+    public func bmcJobs(states: Set<BMCJobState>?, machine: String?, limit: Int) throws -> [BMCJob] {
+        try bmcJobs(states: states, kinds: nil, machine: machine, limit: limit)
+    }
 
     /// Ends `run` with `outcome`; the run as it is now, or nil when it had already ended.
     func finish(_ run: TaskRun, _ outcome: TaskRunOutcome, at now: Date) throws -> TaskRun? {

@@ -26,7 +26,7 @@ extension Action {
 
     /// Whether this step starts a reinstall (a boot-once or power cycle planned because the
     /// installed generation is behind): done once per generation.
-    var startsReinstall: Bool {
+    public var startsReinstall: Bool {
         switch self {
         case .bootOnceFromNetwork(_, let reason), .power(_, _, let reason): reason.code == .generationBehind
         default: false

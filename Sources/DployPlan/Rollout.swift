@@ -71,6 +71,29 @@ public struct Rollout: Hashable, Sendable {
         Set([BMCJobKind.firmware, .bios, .raid].compactMap { governing($0, of: machine, in: fleet)?.name })
     }
 
+    /// Whether `machine` takes part in this rollout: governed by it, with a BMC to send to, and,
+    /// for a baseline, not of a model the baseline leaves out (as its firmware inventory says,
+    /// when it was read). The plan's gate and a worker's claim both ask this, so they count the
+    /// same machines' failures: a claim that counted more would cancel what the plan queues,
+    /// on every run.
+    public func isMember(_ machine: EffectiveMachine, firmware: ObservedFirmware?) -> Bool {
+        guard !kinds(of: machine).isEmpty, machine.settings.bmc?.address != nil else { return false }
+        if case .baseline(let baseline) = subject, let firmware {
+            let drift = FirmwareDrift.plan(machine: machine.name, baseline: baseline, observed: firmware)
+            return !drift.reasons.contains { $0.code == .firmwareModelMismatch }
+        }
+        return true
+    }
+
+    /// Whether `machine`, whose firmware inventory reads `firmware`, still owes the flash `job`
+    /// asked for: one that failed but applied (the BMC reports the version) is owed no more.
+    /// A claim asks this of the stored inventory; the plan's gate works out what every member
+    /// owes from all its readings, by the same `FirmwareDrift`. True for a group's rollout.
+    public func stillOwes(_ job: BMCJob, of machine: EffectiveMachine, firmware: ObservedFirmware) -> Bool {
+        guard case .baseline(let baseline) = subject else { return true }
+        return FirmwareDrift.plan(machine: machine.name, baseline: baseline, observed: firmware).actions.contains { $0.jobStep?.step == job.step }
+    }
+
     /// The kinds of `machine`'s jobs this rollout governs (empty: it is no member).
     public func kinds(of machine: EffectiveMachine) -> Set<BMCJobKind> {
         switch subject {
@@ -89,12 +112,14 @@ public struct Rollout: Hashable, Sendable {
     }
 
     /// Whether `job`, a member's newest job for its step, is a failure that counts towards
-    /// `maxFailures`: failed or skipped, finished after the last resume, governed by this
-    /// rollout, and asking for what the spec asks now. A baseline's new version is a new step
-    /// (the version is in its name); a group's edited settings no longer match the failed
-    /// job's payload: either way the edit continues the rollout, as a resume does.
+    /// `maxFailures`: failed, finished after the last resume, governed by this rollout, and
+    /// asking for what the spec asks now. A baseline's new version is a new step (the version
+    /// is in its name); a group's edited settings no longer match the failed job's payload:
+    /// either way the edit continues the rollout, as a resume does. A skipped job is not
+    /// counted: the failure that skipped it is, in its own rollout (a failed flash skips the
+    /// machine's queued BIOS write, and must not count against the group's rollout too).
     public func countsAsFailure(_ job: BMCJob, of machine: EffectiveMachine, resumedAt: Date?) -> Bool {
-        guard job.state == .failed || job.state == .skipped, kinds(of: machine).contains(job.kind) else { return false }
+        guard job.state == .failed, kinds(of: machine).contains(job.kind) else { return false }
         if let resumedAt, (job.finishedAt ?? .distantPast) <= resumedAt { return false }
         switch subject {
         case .baseline(let baseline):
@@ -115,19 +140,24 @@ public struct Rollout: Hashable, Sendable {
     }
 
     /// The failures that count towards `maxFailures` among the members' newest jobs (by
-    /// machine name), in name order.
-    public func failures(of members: [EffectiveMachine], jobs: [String: [BMCJob]], resumedAt: Date?) -> [(machine: String, job: BMCJob)] {
+    /// machine name), in name order. `owes` says whether the member still owes the job's step:
+    /// a flash that failed but applied (the BMC reports the version) or settings set since
+    /// are not failures any more. Without readings (a claim, for BIOS and RAID) it says yes.
+    public func failures(of members: [EffectiveMachine], jobs: [String: [BMCJob]], resumedAt: Date?,
+                         owes: (EffectiveMachine, BMCJob) -> Bool = { _, _ in true }) -> [(machine: String, job: BMCJob)] {
         members.sorted { $0.name < $1.name }.compactMap { member in
-            (jobs[member.name] ?? []).sorted { $0.id < $1.id }.first { countsAsFailure($0, of: member, resumedAt: resumedAt) }
+            (jobs[member.name] ?? []).sorted { $0.id < $1.id }
+                .first { countsAsFailure($0, of: member, resumedAt: resumedAt) && owes(member, $0) }
                 .map { (member.name, $0) }
         }
     }
 
-    /// What else continues it, besides `dploy rollout resume`.
+    /// What else continues it, besides `dploy rollout resume`: an edit that changes what a
+    /// failed job asked for (`countsAsFailure`), not any edit of the document.
     var edit: String {
         switch subject {
-        case .baseline: "the baseline changes"
-        case .group: "the group's BIOS or RAID defaults change"
+        case .baseline: "the baseline changes the version a failed flash installs"
+        case .group: "the group's defaults change a value a failed job wrote"
         }
     }
 }

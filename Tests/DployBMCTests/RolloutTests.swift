@@ -106,7 +106,7 @@ struct RolloutTests {
         #expect(restarted)
         let haltNote = try #require(halted.map { notes($0, .rolloutHalted) }?.first)
         #expect(haltNote.hasPrefix("rollout gen10 halted: 2 failed, more than maxFailures 1: node-030 (job "), "\(haltNote)")
-        #expect(haltNote.contains("node-040 (job ") && haltNote.hasSuffix("`dploy rollout resume gen10` or the baseline changes"))
+        #expect(haltNote.contains("node-040 (job ") && haltNote.hasSuffix("`dploy rollout resume gen10` or the baseline changes the version a failed flash installs"))
         // Halted: another run queues nothing.
         #expect(workers.waitUntilIdle(timeout: .seconds(60)))
         #expect(try await reconcile().queued.isEmpty)

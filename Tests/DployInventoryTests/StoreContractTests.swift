@@ -289,6 +289,10 @@ enum StoreContract {
         #expect(try store.claimBMCJob(site: "default", at: t0 + 6) == nil)
         #expect(try store.finishBMCJob(b1.id, .succeeded, error: nil, at: t0 + 7))
         #expect(try store.bmcJobs(states: nil, machine: "b", limit: 10).first?.percent == 100)
+        // Filtered by kind (what a claim counts of one rollout), with state and machine.
+        #expect(try store.bmcJobs(states: nil, kinds: [.bios], machine: nil, limit: 10).map(\.id) == [b1.id])
+        #expect(try store.bmcJobs(states: [.failed, .skipped], kinds: [.firmware], machine: "a", limit: 10).map(\.id) == [a2.id, a1.id])
+        #expect(try store.bmcJobs(states: [.failed], kinds: [.bios, .raid], machine: nil, limit: 10).isEmpty)
 
         // The newest per machine and step: a retry of the failed step replaces it there.
         let retry = try #require(try store.enqueueBMCJob(job("a", "firmware System ROM 2.90")))

@@ -67,16 +67,20 @@ struct JobAdmissionTests {
                        reason: Reason(.raidDrift, "1 logical drive to create"))
     }
 
-    /// Queues `action`'s job; with `failedAt`, a worker takes it and it fails then.
+    /// Queues `action`'s job at `queuedAt` (else `failedAt`, else now); with `failedAt`, a
+    /// worker takes it and it fails then.
     @discardableResult
-    static func queue(_ action: Action, in store: any Store, failedAt: Date? = nil) throws -> BMCJob {
-        let toQueue = try #require(action.bmcJob(mac: nil, at: failedAt ?? Date()))
+    static func queue(_ action: Action, in store: any Store, queuedAt: Date? = nil, failedAt: Date? = nil) throws -> BMCJob {
+        let toQueue = try #require(action.bmcJob(mac: nil, at: queuedAt ?? failedAt ?? Date()))
         let job = try #require(try store.enqueueBMCJob(toQueue))
-        if let failedAt {
-            #expect(try store.claimBMCJob(site: Site.defaultName, at: failedAt)?.id == job.id)
-            #expect(try store.finishBMCJob(job.id, .failed, error: "Error", at: failedAt))
-        }
+        if let failedAt { try fail(job, in: store, at: failedAt) }
         return job
+    }
+
+    /// A worker takes `job` (the oldest queued) and it fails at `at`.
+    static func fail(_ job: BMCJob, in store: any Store, at: Date) throws {
+        #expect(try store.claimBMCJob(site: Site.defaultName, at: at)?.id == job.id)
+        #expect(try store.finishBMCJob(job.id, .failed, error: "Error", at: at))
     }
 
     @Test("a flash queued before the rollout halted is refused at claim, with the failures and the resume to run; resumed, it goes")
@@ -85,8 +89,10 @@ struct JobAdmissionTests {
         let store = try SQLiteStore(path: folder.file("dploy.db"))
         let fleet = try Self.fleet(firmware: "{maxFailures: 0}", raid: "{maxFailures: 0}")
         let failedAt = Date(timeIntervalSince1970: 1_795_000_000)
-        try Self.queue(Self.flash("n1"), in: store, failedAt: failedAt)
-        let queued = try Self.queue(Self.flash("n2"), in: store)
+        // Queued with n1's by the same plan, before n1's failed.
+        let n1 = try Self.queue(Self.flash("n1"), in: store, queuedAt: failedAt.addingTimeInterval(-60))
+        let queued = try Self.queue(Self.flash("n2"), in: store, queuedAt: failedAt.addingTimeInterval(-60))
+        try Self.fail(n1, in: store, at: failedAt)
         let admission = JobAdmission(fleet: fleet, store: store, now: failedAt.addingTimeInterval(30))
         #expect(admission.refusal(for: queued) == "rollout gen10 is halted: 1 failed, more than maxFailures 0 (n1 (job 1)); `dploy rollout resume gen10` continues it")
         // A failed flash halts the baseline's rollout, not the group's: its RAID change goes.
@@ -110,8 +116,9 @@ struct JobAdmissionTests {
         // (Asked of n3's job before it is queued: a worker takes the oldest queued job first.)
         let n3 = try #require(Self.raid("n3").bmcJob(mac: nil, at: at))
         #expect(admission.refusal(for: n3) == nil, "one failure counts (n2's), maxFailures 1 tolerates it")
-        try Self.queue(Self.raid("n1"), in: store, failedAt: at.addingTimeInterval(10))
-        let queued = try Self.queue(Self.raid("n3"), in: store)
+        let n1 = try Self.queue(Self.raid("n1"), in: store, queuedAt: at)
+        let queued = try Self.queue(Self.raid("n3"), in: store, queuedAt: at)
+        try Self.fail(n1, in: store, at: at.addingTimeInterval(10))
         #expect(admission.refusal(for: queued)?.hasPrefix("rollout group/rack is halted: 2 failed, more than maxFailures 1 (n1 (job 3), n2 (job 2))") == true,
                 "\(String(describing: admission.refusal(for: queued)))")
     }
@@ -126,5 +133,100 @@ struct JobAdmissionTests {
         #expect(JobAdmission(fleet: fleet, store: store, now: tuesday).refusal(for: queued) == nil)
         #expect(JobAdmission(fleet: fleet, store: store, now: tuesday.addingTimeInterval(3600)).refusal(for: queued)
                 == "rollout group/rack is outside its window (tue 02:00–03:00 UTC) now; it opens next at 2026-12-15T02:00:00Z")
+    }
+
+    @Test("failures the plan saw when it queued the job are its word; one since, with a flash the stored inventory shows still owed, halts")
+    func planDecidedBeforeQueue() throws {
+        let folder = try TemporaryFolder(prefix: "dploy-admission")
+        let store = try SQLiteStore(path: folder.file("dploy.db"))
+        let fleet = try Self.fleet(firmware: "{maxFailures: 0}", raid: "{}")
+        let at = Date(timeIntervalSince1970: 1_795_000_000)
+        try Self.queue(Self.flash("n1"), in: store, failedAt: at)
+        // Queued after n1's failure: the plan counted it no failure (it had its readings).
+        let n3 = try Self.queue(Self.flash("n3"), in: store, queuedAt: at.addingTimeInterval(30))
+        let queued = try Self.queue(Self.flash("n2"), in: store, queuedAt: at.addingTimeInterval(60))
+        let admission = JobAdmission(fleet: fleet, store: store, now: at.addingTimeInterval(120))
+        #expect(admission.refusal(for: queued) == nil)
+        // n3's flash fails after n2's was queued: now both count.
+        try Self.fail(n3, in: store, at: at.addingTimeInterval(90))
+        #expect(admission.refusal(for: queued)?.hasPrefix("rollout gen10 is halted: 2 failed, more than maxFailures 0 (n1 (job 1), n3 (job 2))") == true,
+                "\(String(describing: admission.refusal(for: queued)))")
+
+        // The stored inventory says n3's flash applied after all: it no longer counts (n1's is the plan's word).
+        try store.recordBMCReadings([Self.reading(3, model: "ProLiant DL360 Gen10", iLO: "3.08", at: at)])
+        #expect(admission.refusal(for: queued) == nil)
+        // Read again: n3 reports the old version, so its flash is owed and its failure counts again.
+        try store.recordBMCReadings([Self.reading(3, model: "ProLiant DL360 Gen10", iLO: "2.96", at: at)])
+        #expect(admission.refusal(for: queued) != nil)
+    }
+
+    /// A BMC reading as the loop stores it: the model and the iLO's version.
+    static func reading(_ index: Int, model: String, iLO: String, at: Date) -> BMCRecord {
+        BMCRecord(mac: MACAddress("52:54:00:00:07:0\(index)")!, readAt: at, model: model,
+                  firmware: ObservedFirmware(model: model, versions: ["iLO 5": iLO]))
+    }
+
+    @Test("a machine of a model the baseline does not list is no member at claim either: its failure does not count")
+    func modelLeftOut() throws {
+        let folder = try TemporaryFolder(prefix: "dploy-admission")
+        let store = try SQLiteStore(path: folder.file("dploy.db"))
+        let fleet = try Self.fleet(firmware: "{maxFailures: 1}", raid: "{}")
+        let at = Date(timeIntervalSince1970: 1_795_000_000)
+        let n1 = try Self.queue(Self.flash("n1"), in: store, queuedAt: at.addingTimeInterval(-60))
+        let n3 = try Self.queue(Self.flash("n3"), in: store, queuedAt: at.addingTimeInterval(-60))
+        let queued = try Self.queue(Self.flash("n2"), in: store, queuedAt: at.addingTimeInterval(-60))
+        try Self.fail(n1, in: store, at: at)
+        try Self.fail(n3, in: store, at: at)
+        let admission = JobAdmission(fleet: fleet, store: store, now: at.addingTimeInterval(60))
+        #expect(admission.refusal(for: queued)?.hasPrefix("rollout gen10 is halted: 2 failed") == true)
+        // n1 is a DL380 Gen11, which gen10 does not list: the plan leaves it out, and so does the claim.
+        try store.recordBMCReadings([Self.reading(1, model: "ProLiant DL380 Gen11", iLO: "1.10", at: at)])
+        #expect(admission.refusal(for: queued) == nil)
+    }
+
+    @Test("a job `dploy jobs retry` queued again goes through the halt; the others of the rollout stay cancelled")
+    func retryPassesHalt() throws {
+        let folder = try TemporaryFolder(prefix: "dploy-admission")
+        let store = try SQLiteStore(path: folder.file("dploy.db"))
+        let fleet = try Self.fleet(firmware: "{maxFailures: 0}", raid: "{}")
+        let at = Date(timeIntervalSince1970: 1_795_000_000)
+        let failed = try Self.queue(Self.flash("n1"), in: store, queuedAt: at.addingTimeInterval(-60))
+        let n3 = try Self.queue(Self.flash("n3"), in: store, queuedAt: at.addingTimeInterval(-60))
+        let queued = try Self.queue(Self.flash("n2"), in: store, queuedAt: at.addingTimeInterval(-60))
+        try Self.fail(failed, in: store, at: at)
+        let retried = try #require(try store.retryBMCJob(failed.id, at: at.addingTimeInterval(30)).first)
+        // n3's flash fails after the retry was queued: halted, for the plan and the claim alike.
+        try Self.fail(n3, in: store, at: at.addingTimeInterval(40))
+        let admission = JobAdmission(fleet: fleet, store: store, now: at.addingTimeInterval(60))
+        #expect(admission.refusal(for: retried) == nil)
+        #expect(admission.refusal(for: queued) == "rollout gen10 is halted: 1 failed, more than maxFailures 0 (n3 (job 2)); `dploy rollout resume gen10` continues it")
+    }
+
+    @Test("a reinstall's boot-once and cycle queued behind a RAID change that was cancelled are cancelled too; other boot and power steps go")
+    func reinstallAfterCancelledSettings() throws {
+        let folder = try TemporaryFolder(prefix: "dploy-admission")
+        let store = try SQLiteStore(path: folder.file("dploy.db"))
+        let fleet = try Self.fleet(firmware: "{}", raid: #"{window: {days: [tue], from: "02:00", to: "03:00"}}"#)
+        let at = try Date("2026-12-08T02:59:00Z", strategy: .iso8601)
+        let start = Reason(.generationBehind, "start the reinstall of generation 2")
+        // One plan queued them in this order, inside the window.
+        let raid = try Self.queue(Self.raid("n1"), in: store, queuedAt: at)
+        let boot = try Self.queue(.bootOnceFromNetwork(machine: "n1", reason: start), in: store, queuedAt: at)
+        let cycle = try Self.queue(.power(machine: "n1", .cycle, reason: start), in: store, queuedAt: at)
+        let powerOn = try Self.queue(.power(machine: "n2", .on, reason: Reason(.powerDrift, "power drift")), in: store, queuedAt: at)
+        // A worker takes the RAID change after the window closed: cancelled.
+        let later = at.addingTimeInterval(120)
+        let admission = JobAdmission(fleet: fleet, store: store, now: later)
+        let reason = try #require(admission.refusal(for: raid))
+        #expect(try store.claimBMCJob(site: Site.defaultName, at: later)?.id == raid.id)
+        #expect(try store.finishBMCJob(raid.id, .cancelled, error: reason, at: later))
+        #expect(admission.refusal(for: boot) == "job \(raid.id) (raid HPE P408i-a (Slot 0)), which had to run before this reinstall, was cancelled: "
+                + "the next plan starts the reinstall again after it")
+        #expect(admission.refusal(for: cycle) != nil)
+        #expect(admission.refusal(for: powerOn) == nil, "not a reinstall")
+        // Queued again by a later plan (with the RAID change before it): the old cancellation is not its business.
+        let again = try Self.queue(.bootOnceFromNetwork(machine: "n1", reason: Reason(.generationBehind, "start the reinstall of generation 3")),
+                                   in: store, queuedAt: later.addingTimeInterval(60))
+        #expect(admission.refusal(for: again) == nil)
     }
 }

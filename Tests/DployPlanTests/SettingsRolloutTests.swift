@@ -1,3 +1,4 @@
+import DployController
 import DployInventory
 import DployPlan
 import DployRender
@@ -11,9 +12,9 @@ import Testing
 /// `maxFailures` and its resume, the window at a given time of day, and when a member is done.
 @Suite("BIOS and RAID rollouts in the plan")
 struct SettingsRolloutTests {
-    /// n1 … n5 in group `rack` with `rollout`, each with a BMC; the group's defaults are `defaults`.
-    /// n6 writes its BIOS itself: no rollout governs it.
-    static func desired(rollout: String, defaults: String) throws -> DesiredState {
+    /// n1 … n5 in group `rack` with `rollout`, each with a BMC but `withoutBMC`; the group's
+    /// defaults are `defaults`. n6 writes its BIOS itself: no rollout governs it.
+    static func desired(rollout: String, defaults: String, withoutBMC: Int? = nil) throws -> DesiredState {
         var text = """
             apiVersion: dploy.org/v1
             kind: Group
@@ -32,7 +33,7 @@ struct SettingsRolloutTests {
                 metadata: {name: n\(index), labels: {rack: r\(index == 6 ? 2 : 1)}}
                 spec:
                   mac: "52:54:00:00:05:0\(index)"
-                  bmc: {address: "https://198.18.0.\(100 + index)", credentials: ilo}
+                \(index == withoutBMC ? "" : "  bmc: {address: \"https://198.18.0.\(100 + index)\", credentials: ilo}")
                 \(index == 6 ? "  bios: {attributes: {ProcHyperthreading: Disabled}}\n" : "")
                 """
         }
@@ -45,6 +46,16 @@ struct SettingsRolloutTests {
     static let settings = PlanSettings(server: BootServer(url: "http://198.18.0.1:8080"), dhcp: nil)
 
     static let bios = "{bios: {attributes: {ProcHyperthreading: Disabled}}}"
+    static let storage = #"{storage: {logicalDrives: [{name: data, raid: Raid1, drives: ["1I:1:1", "1I:1:2"]}]}}"#
+    static let data = ObservedLogicalDrive(name: "data", raid: .Raid1, raidText: "Raid1", drives: ["1I:1:1", "1I:1:2"], id: "600508B1001C0001")
+
+    /// A Smart Array with four SSDs, its logical drives `built` and `pending` for the next reboot.
+    static func array(built: [ObservedLogicalDrive], pending: [ObservedLogicalDrive] = []) -> ObservedStorage {
+        ObservedStorage(controllers: [ObservedController(
+            interface: .smartStorageConfig, name: "HPE P408i-a (Slot 0)", isSmartArray: true,
+            target: "/redfish/v1/systems/1/smartstorageconfig/settings/", logicalDrives: built, pending: pending, settingsETag: "W/\"1\"",
+            drives: (1...4).map { ObservedDrive(location: "1I:1:\($0)", media: .SSD) })])
+    }
     /// The BIOS as read: hyperthreading on, and `pending` for the next reboot.
     static func reading(pending: String = "Enabled") -> ObservedBIOS {
         ObservedBIOS(current: ["ProcHyperthreading": .string("Enabled")], pending: ["ProcHyperthreading": .string(.init(pending))])
@@ -122,7 +133,7 @@ struct SettingsRolloutTests {
         let halted = try Self.plan(desired, observed)
         #expect(Self.starting(halted, .setBIOSAttributes) == ["n6"], "nothing of the rollout starts, nor the failed one again")
         #expect(halted.notes.contains(Reason(.rolloutHalted, "rollout group/rack halted: 1 failed, more than maxFailures 0: n1 (job 7 failed: iLO said no); "
-                                             + "nothing more starts until `dploy rollout resume group/rack` or the group's BIOS or RAID defaults change")), "\(halted.notes)")
+                                             + "nothing more starts until `dploy rollout resume group/rack` or the group's defaults change a value a failed job wrote")), "\(halted.notes)")
         #expect(halted.machines.first { $0.machine == "n1" }?.reasons.contains {
             $0.code == .rolloutWaiting && $0.message.hasPrefix("its BIOS and RAID steps failed in rollout group/rack") } == true)
 
@@ -180,6 +191,129 @@ struct SettingsRolloutTests {
         // Rebooted: the controller reports the logical drive. Wave 1 starts.
         observed.storage[Self.mac(1)] = array(built: [data], pending: [data])
         #expect(Self.starting(try Self.plan(desired, observed), .configureRAID) == ["n2", "n3", "n4", "n5"])
+    }
+
+    @Test("members the settings cannot reach do not hold the rollout: no BMC address leaves a machine out, a BIOS without the attribute or a failed read is not counted; never read holds it")
+    func unreachableMembers() throws {
+        // n1 has no BMC address: not a member, so n2 is the canary.
+        let desired = try Self.desired(rollout: #"{canaries: 1, waves: ["100%"]}"#, defaults: Self.bios, withoutBMC: 1)
+        var observed = Self.observedBIOS()
+        let first = try Self.plan(desired, observed)
+        #expect(first.notes.contains(Reason(.rolloutPhase, "rollout group/rack, canaries: n2: under way: 0 of 1 done; starting now: n2")), "\(first.notes)")
+
+        // n2's BIOS does not list the attribute: withheld until someone acts, so not counted; wave 1 starts.
+        observed.bios[Self.mac(2)] = ObservedBIOS(current: ["Sriov": .string("Enabled")], pending: [:])
+        let invalid = try Self.plan(desired, observed)
+        #expect(Self.starting(invalid, .setBIOSAttributes) == ["n3", "n4", "n5", "n6"], "\(invalid.notes)")
+        #expect(invalid.notes.contains(Reason(.rolloutPhase, "rollout group/rack, canaries: n2: done; not counted, until someone acts: n2 (BIOS withheld: biosInvalid)")),
+                "\(invalid.notes)")
+
+        // n2's BIOS could not be read: not counted either, and the note says why.
+        observed.bios[Self.mac(2)] = nil
+        observed.biosUnread[Self.mac(2)] = "HTTP 500"
+        let unreadable = try Self.plan(desired, observed)
+        #expect(Self.starting(unreadable, .setBIOSAttributes) == ["n3", "n4", "n5", "n6"], "\(unreadable.notes)")
+        #expect(unreadable.notes.contains(Reason(.rolloutPhase, "rollout group/rack, canaries: n2: done; not counted, until someone acts: n2 (BIOS not read: HTTP 500)")),
+                "\(unreadable.notes)")
+        // Never read yet (no error either): the canary holds the wave until the first read.
+        observed.biosUnread = [:]
+        let unread = try Self.plan(desired, observed)
+        #expect(Self.starting(unread, .setBIOSAttributes) == ["n6"])
+        #expect(unread.notes.contains(Reason(.rolloutPhase,
+            "rollout group/rack, canaries: n2: under way: 0 of 1 done; BMC settings not read yet (the phase waits for the first read): n2")), "\(unread.notes)")
+    }
+
+    @Test("a destructive RAID change without permission is not counted, and its phase's note says so")
+    func destructiveWithoutPermission() throws {
+        let desired = try Self.desired(rollout: #"{canaries: 1}"#, defaults: Self.storage)
+        var observed = ObservedState()
+        for index in 1...5 { observed.storage[Self.mac(index)] = Self.array(built: []) }
+        // n1 holds the group's drive and one it does not list: deleting that needs allowDestructive (or a reinstall).
+        observed.storage[Self.mac(1)] = Self.array(built: [Self.data, ObservedLogicalDrive(name: "old", raid: .Raid0, raidText: "Raid0", drives: ["1I:1:3"], id: "600508B1001C0009")])
+        let plan = try Self.plan(desired, observed)
+        #expect(plan.notes.contains(Reason(.rolloutPhase, "rollout group/rack, canaries: n1: done; not counted, until someone acts: n1 (RAID withheld: raidDestructiveWithheld)")),
+                "\(plan.notes)")
+        #expect(Self.starting(plan, .configureRAID) == ["n2", "n3", "n4", "n5"], "\(plan.notes)")
+    }
+
+    @Test("a failure whose settings were set since, and a job skipped after another rollout's failure, do not halt the rollout")
+    func failuresStillOwed() throws {
+        let desired = try Self.desired(rollout: "{maxParallel: 1, maxFailures: 0}", defaults: Self.bios)
+        var observed = Self.observedBIOS()
+        // n1's write failed, but its BIOS now reports the value pending (set by hand, or the write got through).
+        observed.bmcJobs["n1"] = [Self.job(7, "n1", .failed)]
+        observed.bios[Self.mac(1)] = Self.reading(pending: "Disabled")
+        let applied = try Self.plan(desired, observed)
+        #expect(!applied.notes.contains { $0.code == .rolloutHalted }, "\(applied.notes)")
+        #expect(Self.starting(applied, .setBIOSAttributes) == ["n2", "n6"])
+
+        // n1's BIOS job was skipped because a flash of it failed: that failure is the baseline's, not this rollout's.
+        observed.bios[Self.mac(1)] = Self.reading()
+        var skipped = Self.job(7, "n1", .skipped)
+        skipped.error = "not run: job 6 (firmware iLO 5 3.08) of this machine failed"
+        observed.bmcJobs["n1"] = [skipped]
+        let afterSkip = try Self.plan(desired, observed)
+        #expect(!afterSkip.notes.contains { $0.code == .rolloutHalted }, "\(afterSkip.notes)")
+        #expect(Self.starting(afterSkip, .setBIOSAttributes) == ["n1", "n6"], "planned again, as a skipped BIOS write is")
+    }
+}
+
+/// A reinstall's boot-once and power cycle go after its BIOS and RAID steps (so that they are
+/// pending at that reboot): when a group's rollout holds those, the reinstall waits with them.
+@Suite("A reinstall waits for its group's held BIOS and RAID steps")
+struct ReinstallRolloutTests {
+    let web02 = MACAddress("94:18:82:3a:5c:2e")!
+
+    /// The example lab with group web's defaults given `storage` and `bios`, rolled out on
+    /// Tuesdays 02:00–06:00, planned once and applied; web-02 is a generation behind.
+    func lab() throws -> (LabCopy, Reconciler, ObservedState) {
+        let lab = try LabCopy(config: LabCopy.config())
+        let groups = try lab.read("groups.yaml")
+        try lab.write("groups.yaml", groups
+            .replacingOccurrences(of: "  selector: {role: web}\n", with: "  selector: {role: web}\n  rollout: {window: {days: [tue], from: \"02:00\", to: \"06:00\"}}\n")
+            .replacingOccurrences(of: "    profile: debian-12\n", with: "    profile: debian-12\n    \(SettingsRolloutTests.storage.dropFirst().dropLast())\n"
+                                  + "    bios: {attributes: {ProcHyperthreading: Disabled}}\n"))
+        let reconciler = try lab.reconciler()
+        _ = try reconciler.apply(try reconciler.plan())
+        var observed = try reconciler.observe()
+        observed.installedGenerations[web02] = 0
+        observed.bios[web02] = SettingsRolloutTests.reading(pending: "Disabled")
+        observed.storage[web02] = SettingsRolloutTests.array(built: [SettingsRolloutTests.data])
+        return (lab, reconciler, observed)
+    }
+
+    func steps(_ reconciler: Reconciler, _ observed: ObservedState) throws -> (kinds: [Action.Kind], notes: [Reason]) {
+        let plan = try Planner.plan(desired: try reconciler.loadDesired(), observed: observed, settings: reconciler.settings).plan
+        let web = plan.machines.first { $0.machine == "web-02" }
+        return (web?.actions.filter(\.needsBMC).map(\.kind) ?? [], plan.notes)
+    }
+
+    @Test("outside the window: neither the RAID change (a deletion the reinstall permits) nor the reinstall; inside it, both, in order")
+    func raidHeld() throws {
+        let (copy, reconciler, base) = try lab()
+        defer { withExtendedLifetime(copy) {} }
+        var observed = base
+        observed.storage[web02] = SettingsRolloutTests.array(built: [ObservedLogicalDrive(name: "old", raid: .Raid0, raidText: "Raid0", drives: ["1I:1:3"], id: "600508B1001C0009")])
+        observed.now = try Date("2026-12-07T12:00:00Z", strategy: .iso8601)
+        let monday = try steps(reconciler, observed)
+        #expect(monday.kinds.isEmpty, "\(monday)")
+        #expect(monday.notes.contains(Reason(.rolloutWaiting, "web-02: its reinstall waits too: its BIOS and RAID settings go first (rollout group/web)")),
+                "\(monday.notes)")
+        observed.now = try Date("2026-12-08T02:30:00Z", strategy: .iso8601)
+        #expect(try steps(reconciler, observed).kinds == [.configureRAID, .bootOnceFromNetwork, .power])
+    }
+
+    @Test("outside the window: neither the BIOS write nor the reinstall")
+    func biosHeld() throws {
+        let (copy, reconciler, base) = try lab()
+        defer { withExtendedLifetime(copy) {} }
+        var observed = base
+        observed.bios[web02] = SettingsRolloutTests.reading()
+        observed.now = try Date("2026-12-07T12:00:00Z", strategy: .iso8601)
+        #expect(try steps(reconciler, observed).kinds.isEmpty)
+        // Settings as the group asks: the reinstall goes whatever the window.
+        observed.bios[web02] = SettingsRolloutTests.reading(pending: "Disabled")
+        #expect(try steps(reconciler, observed).kinds == [.bootOnceFromNetwork, .power])
     }
 }
 

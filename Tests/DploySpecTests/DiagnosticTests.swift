@@ -306,6 +306,17 @@ struct DiagnosticTests {
                         """],
              expected: [("g.yaml:6:28", "'spec.rollout.waves' must grow from wave to wave: 10% follows 50%"),
                         ("g.yaml:6:44", "unknown field 'spec.rollout.maxParalel'; did you mean 'maxParallel'?")]),
+        Case(name: "a group's rollout with no BIOS or RAID defaults to govern",
+             files: ["g.yaml": """
+                        apiVersion: dploy.org/v1
+                        kind: Group
+                        metadata: {name: gpu}
+                        spec:
+                          selector: {role: gpu}
+                          rollout: {canaries: 1}
+                          defaults: {hostname: gpu}
+                        """],
+             expected: [("g.yaml:6:12", "'spec.rollout': rollout governs the group's bios and storage defaults; this group sets neither")]),
         Case(name: "non-UTF-8 bytes", files: ["latin1.yaml": "apiVersion: dploy.org/v1\nkind: Machine\n# caf\u{FFFD}\n"],
              expected: [("latin1.yaml:3:6", "not valid UTF-8")]),
     ]

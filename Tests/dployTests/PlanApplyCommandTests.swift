@@ -88,7 +88,10 @@ struct PlanApplyCommandTests {
         defer { try? FileManager.default.removeItem(at: lab) }
         let groups = lab.appendingPathComponent("groups.yaml")
         let text = try String(contentsOf: groups, encoding: .utf8)
-        try Data(text.replacingOccurrences(of: "  selector: {role: web}\n", with: "  selector: {role: web}\n  rollout: {maxFailures: 0}\n").utf8).write(to: groups)
+        // A rollout governs the group's BIOS and RAID defaults: web gets one to govern.
+        let withRollout = text.replacingOccurrences(of: "  selector: {role: web}\n", with: "  selector: {role: web}\n  rollout: {maxFailures: 0}\n")
+            .replacingOccurrences(of: "    profile: debian-12\n", with: "    profile: debian-12\n    bios: {attributes: {Sriov: Enabled}}\n")
+        try Data(withRollout.utf8).write(to: groups)
         let bare = try cli.dploy("rollout", "resume", "web", in: lab)
         #expect(bare.status == 1)
         #expect(bare.stderr.contains("error: no FirmwareBaseline 'web' in the desired state; the rollout of Group 'web' is named group/web"), "\(bare.stderr)")

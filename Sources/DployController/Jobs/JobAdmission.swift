@@ -12,7 +12,18 @@ import Foundation
 /// A halted rollout is checked too: the plan queued up to `maxParallel` of it at once, and
 /// when those outnumber the workers, the ones still queued would otherwise run after the
 /// failures that halt it. Failures are counted by `Rollout.failures`, the rule the plan's
-/// gate uses, from the members' newest jobs in the store.
+/// gate uses, over the members `Rollout.isMember` names, from the members' newest jobs in the
+/// store. Where the claim knows less than the plan did, it defers to the plan: the plan saw
+/// the failures that had finished when it queued the job, so a claim halts only once a
+/// failure has finished since (else a claim that counted one the plan did not would cancel
+/// what every plan queues again). What it knows less: BIOS and RAID readings are not in the
+/// store, so for a group's rollout a failed job counts whether or not its settings were set
+/// since; for a baseline the stored firmware inventory says whether the flash is still owed.
+///
+/// A job `dploy jobs retry` queued again passes the halt: the retry is the operator's own
+/// act, on one machine. And a reinstall's boot-once or power cycle queued behind a BIOS or
+/// RAID job that was cancelled is cancelled too: those settings had to be pending at that
+/// reboot, and the next plan queues the reinstall again after them.
 struct JobAdmission: Sendable {
     let fleet: Fleet
     let store: any Store
@@ -26,6 +37,13 @@ struct JobAdmission: Sendable {
         guard let machine = fleet.machine(named: job.machine) else {
             return "machine '\(job.machine)' is no longer in this controller's desired state (moved to another site, or removed)"
         }
+        if job.kind == .boot || job.kind == .power {
+            do {
+                return try settingsCancelled(before: job)
+            } catch {
+                return "cannot tell from the store whether the BIOS and RAID steps before this reinstall ran: \(error)"
+            }
+        }
         guard job.kind == .firmware || job.kind == .bios || job.kind == .raid else { return nil }
         let resolver = DefaultsResolver(groups: fleet.groups)
         let effective = resolver.resolve(machine)
@@ -35,7 +53,7 @@ struct JobAdmission: Sendable {
                 return "rollout \(rollout.name) is outside its window (\(window.text)) now\(next)"
             }
             do {
-                if let halt = try halt(of: rollout, resolver: resolver) { return halt }
+                if try !isRetry(job), let halt = try halt(of: rollout, for: job, resolver: resolver) { return halt }
             } catch {
                 // Not known: better not to start than to start past a halt.
                 return "cannot tell from the store whether rollout \(rollout.name) is halted: \(error)"
@@ -58,21 +76,63 @@ struct JobAdmission: Sendable {
         return nil
     }
 
-    /// Why `rollout` is halted, or nil. Only machines with a failed or skipped newest job can
-    /// count, so only those are resolved: a claim does not resolve the whole fleet.
-    private func halt(of rollout: Rollout, resolver: DefaultsResolver) throws -> String? {
-        // Fewer failed jobs in the whole table than it tolerates: not halted, and the claims of
-        // a healthy rollout read no more than that.
-        let limit = rollout.policy.maxFailures + 1
-        guard try store.bmcJobs(states: [.failed, .skipped], machine: nil, limit: limit).count >= limit else { return nil }
+    /// Why `rollout` is halted for `job`, or nil. Only members with a failed job of a kind the
+    /// rollout governs can count, so only those are resolved and read: a claim neither
+    /// resolves the whole fleet nor reads every machine's jobs.
+    private func halt(of rollout: Rollout, for job: BMCJob, resolver: DefaultsResolver) throws -> String? {
+        let kinds: Set<BMCJobKind> = if case .baseline = rollout.subject { [.firmware] } else { [.bios, .raid] }
         let resumedAt = try store.rolloutResumes()[rollout.name]
-        let finished = try store.latestBMCJobs().filter { $0.state == .failed || $0.state == .skipped }
-        guard finished.count > rollout.policy.maxFailures else { return nil }
-        let members = Set(finished.map(\.machine)).compactMap { fleet.machine(named: $0).map(resolver.resolve) }
-        let failures = rollout.failures(of: members, jobs: Dictionary(grouping: finished, by: \.machine), resumedAt: resumedAt)
-        guard failures.count > rollout.policy.maxFailures else { return nil }
+        let failed = try store.bmcJobs(states: [.failed], kinds: kinds, machine: nil, limit: Int.max)
+            .filter { ($0.finishedAt ?? .distantPast) > (resumedAt ?? .distantPast) }
+        // Nothing failed since the plan queued this job: the plan's word stands (see above).
+        guard failed.count > rollout.policy.maxFailures, failed.contains(where: { ($0.finishedAt ?? .distantPast) >= job.createdAt }) else { return nil }
+        var readings: [MACAddress: BMCRecord]?
+        let members = try Set(failed.map(\.machine)).compactMap { name -> EffectiveMachine? in
+            guard let machine = fleet.machine(named: name) else { return nil }
+            let effective = resolver.resolve(machine)
+            if readings == nil, case .baseline = rollout.subject { readings = try store.bmcReadings() }
+            return rollout.isMember(effective, firmware: readings?[machine.mac.value]?.firmware) ? effective : nil
+        }
+        guard members.count > rollout.policy.maxFailures else { return nil }
+        // Their newest job per step: a failure followed by a success of the same step is over.
+        var newest: [String: [BMCJob]] = [:]
+        for member in members {
+            let jobs = try store.bmcJobs(states: nil, kinds: kinds, machine: member.name, limit: Int.max)
+            newest[member.name] = Dictionary(jobs.map { ($0.step, $0) }) { first, second in first.id > second.id ? first : second }.values.map { $0 }
+        }
+        let failures = rollout.failures(of: members, jobs: newest, resumedAt: resumedAt) { member, job in
+            // A flash the stored inventory shows applied is not owed any more. (BIOS and RAID
+            // readings are not stored: counted, as said above.)
+            guard let firmware = readings?[member.machine.mac.value]?.firmware else { return true }
+            return rollout.stillOwes(job, of: member, firmware: firmware)
+        }
+        guard failures.count > rollout.policy.maxFailures, failures.contains(where: { ($0.job.finishedAt ?? .distantPast) >= job.createdAt }) else { return nil }
         let named = failures.map { "\($0.machine) (job \($0.job.id))" }.joined(separator: ", ")
         return "rollout \(rollout.name) is halted: \(failures.count) failed, more than maxFailures \(rollout.policy.maxFailures) "
             + "(\(named)); `dploy rollout resume \(rollout.name)` continues it"
+    }
+
+    /// Whether `job` is `dploy jobs retry`'s: the machine's previous job for the same step
+    /// failed asking for the same thing (or, a flash, was skipped). A plan queues a failed
+    /// step again only once what it asks changed (a rollout holds a failed member's BIOS and
+    /// RAID steps, BMCJobGate a failed or skipped flash), so the same payload again is the
+    /// operator's retry. A skipped BIOS or RAID step the plan queues again by itself.
+    private func isRetry(_ job: BMCJob) throws -> Bool {
+        let previous = try store.bmcJobs(states: nil, kinds: [job.kind], machine: job.machine, limit: Int.max)
+            .first { $0.step == job.step && $0.id < job.id }
+        guard let previous, previous.payload == job.payload else { return false }
+        return previous.state == .failed || (previous.state == .skipped && job.kind == .firmware)
+    }
+
+    /// Why a reinstall's boot-once or power cycle may not start: a BIOS or RAID job of the
+    /// machine queued ahead of it (lower id) was cancelled after it was queued, so the plan
+    /// that queued them both counted on settings that are not pending. nil otherwise, and for
+    /// every other boot or power step.
+    private func settingsCancelled(before job: BMCJob) throws -> String? {
+        guard (try? Action(jobPayload: job.payload))?.startsReinstall == true else { return nil }
+        let cancelled = try store.bmcJobs(states: [.cancelled], kinds: [.bios, .raid], machine: job.machine, limit: 16)
+            .first { $0.id < job.id && ($0.finishedAt ?? .distantPast) >= job.createdAt }
+        guard let cancelled else { return nil }
+        return "job \(cancelled.id) (\(cancelled.step)), which had to run before this reinstall, was cancelled: the next plan starts the reinstall again after it"
     }
 }

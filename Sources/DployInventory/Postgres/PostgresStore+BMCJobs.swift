@@ -70,13 +70,15 @@ extension PostgresStore {
         }
     }
 
-    public func bmcJobs(states: Set<BMCJobState>?, machine: String?, limit: Int) throws -> [BMCJob] {
+    public func bmcJobs(states: Set<BMCJobState>?, kinds: Set<BMCJobKind>?, machine: String?, limit: Int) throws -> [BMCJob] {
         try pool.withConnection { connection in
             let stateList = states.map { "{" + $0.map(\.rawValue).sorted().joined(separator: ",") + "}" }
+            let kindList = kinds.map { "{" + $0.map(\.rawValue).sorted().joined(separator: ",") + "}" }
             return try connection.execute("""
                 SELECT * FROM bmc_job WHERE ($1::text[] IS NULL OR state = ANY($1::text[])) AND ($2::text IS NULL OR machine = $2)
+                AND ($4::text[] IS NULL OR kind = ANY($4::text[]))
                 ORDER BY id DESC LIMIT $3
-                """, [stateList, machine, min(limit, Int(Int32.max))]).all.map(Self.bmcJob)
+                """, [stateList, machine, min(limit, Int(Int32.max)), kindList]).all.map(Self.bmcJob)
         }
     }
 

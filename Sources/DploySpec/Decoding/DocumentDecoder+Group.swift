@@ -13,6 +13,11 @@ extension DocumentDecoder {
         }
         // The baseline's grammar and reader: one rollout language.
         let rollout = spec.mapping("rollout").map(decodeRollout)
+        if rollout != nil, defaults.bios == nil, defaults.storage == nil {
+            // It would govern nothing: better said here than silently doing nothing.
+            log.append(Diagnostic("'spec.rollout': rollout governs the group's bios and storage defaults; this group sets neither",
+                                  at: spec.location(of: "rollout")))
+        }
         if selector == nil && !spec.has("members") {
             log.append(Diagnostic("a Group needs 'spec.selector' or 'spec.members' (or both) to choose its machines",
                                   at: log.location(spec.mark)))

@@ -3,7 +3,7 @@ import Foundation
 /// How a `FirmwareBaseline` reaches its machines: a few canaries first, then waves that
 /// each start only when the one before finished and reports the baseline's versions, at
 /// most `maxParallel` flashes at once, only inside `window`, halted when more than
-/// `maxFailures` flashes fail (until `dploy rollout resume NAME` or the baseline changes).
+/// `maxFailures` flashes fail (until `dploy rollout resume NAME` or the baseline changes a failed flash's version).
 public struct RolloutPolicy: Hashable, Sendable {
     /// How many machines (the first by name) are flashed, and must report the new versions,
     /// before any other is.
