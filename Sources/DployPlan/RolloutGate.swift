@@ -88,7 +88,8 @@ enum RolloutGate {
 
         let owing = Dictionary(members.map { ($0.name, $0) }) { first, _ in first }
         let failures = rollout.failures(of: members.map(\.effective), jobs: observed.bmcJobs, resumedAt: observed.rolloutResumes[rollout.name],
-                                        owes: { machine, job in owing[machine.name]?.owes(job) ?? false })
+                                        // A member not read cannot say it no longer owes a failed step: it counts.
+                                        owes: { machine, job in owing[machine.name].map { $0.state == .unread || $0.owes(job) } ?? true })
             .map { "\($0.machine) (job \($0.job.id) \($0.job.progressText))" }
         let halted = failures.count > policy.maxFailures
         let now = observed.now
@@ -97,8 +98,12 @@ enum RolloutGate {
         var allowed = policy.maxParallel.map { max(0, $0 - inFlight) } ?? Int.max
         let current = phases.firstIndex { phase in phase.members.contains { !$0.isSettled } }
         // A rollout that is over says nothing more: a quiet fleet's plan stays short. (Its
-        // failed machines keep their own `bmcJobFailed` notes.)
-        guard let current else { return }
+        // failed machines keep their own `bmcJobFailed` notes.) Its failed members stay held:
+        // a BIOS or RAID step would otherwise be queued again at every run.
+        guard let current else {
+            hold(members.filter { $0.state == .failed }, of: rollout, plans: &plans, notes: &notes)
+            return
+        }
         let name = "rollout \(rollout.name)"
         let isFirmware = if case .baseline = rollout.subject { true } else { false }
         let reports = isFirmware ? "the baseline's versions" : "the group's settings"
@@ -143,7 +148,7 @@ enum RolloutGate {
                     parts.append((isFirmware ? "not reporting the new versions yet: " : "not reporting the settings yet: ") + waiting.joined(separator: ", "))
                 }
                 if !unread.isEmpty {
-                    parts.append("BMC \(isFirmware ? "inventory" : "settings") not read yet (the phase waits for the first read): \(unread.joined(separator: ", "))")
+                    parts.append("BMC \(isFirmware ? "inventory" : "settings") not read (the phase waits for a reading; a read that failed is tried again): \(unread.joined(separator: ", "))")
                 }
                 if let notCountedText { parts.append(notCountedText) }
                 when = "under way: " + parts.joined(separator: "; ")
@@ -157,7 +162,15 @@ enum RolloutGate {
             let next = now.flatMap(window.nextOpening(after:)).map { "; it opens next at \($0.formatted(.iso8601))" } ?? ""
             notes.append(Reason(.rolloutWindowClosed, "\(name): outside its window (\(window.text)): nothing starts\(next)"))
         }
-        for member in held {
+        hold(held, of: rollout, plans: &plans, notes: &notes)
+    }
+
+    /// Takes `members`' rollout steps out of their plans, saying why; a BIOS or RAID member's
+    /// reinstall goes with them.
+    private static func hold(_ members: [Member], of rollout: Rollout, plans: inout [MachinePlan], notes: inout [Reason]) {
+        let name = "rollout \(rollout.name)"
+        let isFirmware = if case .baseline = rollout.subject { true } else { false }
+        for member in members {
             guard let index = member.plan, plans[index].actions.contains(where: { member.holds.contains($0.kind) }) else { continue }
             plans[index].actions.removeAll { member.holds.contains($0.kind) }
             let what = isFirmware ? "firmware" : "its BIOS and RAID steps"
@@ -203,8 +216,9 @@ enum RolloutGate {
         case .group:
             if kinds.contains(.bios), let bios = effective.settings.bios {
                 guard let reading = observed.bios[mac] else {
-                    // A read that failed is not retried sooner for the rollout's waiting on it.
-                    member.state = observed.biosUnread[mac].map { .notCounted("BIOS not read: \(Names.escapingControls($0))") } ?? .unread
+                    // Not read, or its last read failed (an iLO answers errors while its
+                    // machine reboots): whether it is done is not known, so its phase waits.
+                    member.state = .unread
                     return member
                 }
                 let drift = BIOSDrift.plan(machine: effective.name, desired: bios, observed: reading, location: effective.machine.metadata.location)
@@ -216,7 +230,7 @@ enum RolloutGate {
             }
             if kinds.contains(.raid), let storage = effective.settings.storage {
                 guard let reading = observed.storage[mac] else {
-                    member.state = observed.storageUnread[mac].map { .notCounted("storage not read: \(Names.escapingControls($0))") } ?? .unread
+                    member.state = .unread
                     return member
                 }
                 if !RAIDDrift.built(storage, on: reading) {

@@ -57,7 +57,7 @@ struct RolloutPlanTests {
         unread.firmware[canary.mac] = nil
         let held = try Planner.plan(desired: lab.desired, observed: unread, settings: lab.reconciler.settings)
         #expect(flashing(held).isEmpty)
-        #expect(held.plan.notes.contains { $0.code == .rolloutPhase && $0.message.hasSuffix("BMC inventory not read yet (the phase waits for the first read): \(canary.name)") })
+        #expect(held.plan.notes.contains { $0.code == .rolloutPhase && $0.message.hasSuffix("BMC inventory not read (the phase waits for a reading; a read that failed is tried again): \(canary.name)") })
 
         // The canary's flash failed: one failure, more than maxFailures 0: halted.
         let failedAt = Date(timeIntervalSince1970: 1_795_000_000)

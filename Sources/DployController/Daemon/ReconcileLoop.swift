@@ -200,7 +200,9 @@ public final class ReconcileLoop: Service, Sendable {
             let (becameLeader, lostLead, startsChecking) = state.withLock { state in
                 defer { state.role = role }
                 return (role == .apply && state.role != nil && state.role != .apply, role != .apply && state.role == .apply,
-                        role != .replica && (state.role == nil || state.role == .replica))
+                        // Its first run, its first after a replica's, and its first as leader
+                        // (a standby's readings are as old as its start).
+                        role != .replica && (state.role == nil || state.role == .replica || (role == .apply && state.role != .apply)))
             }
             if lostLead {
                 logger.warning("no longer leads: \(roleReason ?? role.rawValue)")

@@ -81,6 +81,10 @@ struct JobAdmission: Sendable {
     /// resolves the whole fleet nor reads every machine's jobs.
     private func halt(of rollout: Rollout, for job: BMCJob, resolver: DefaultsResolver) throws -> String? {
         let kinds: Set<BMCJobKind> = if case .baseline = rollout.subject { [.firmware] } else { [.bios, .raid] }
+        // Cheap first: a table that holds no more failed jobs of these kinds than the rollout
+        // tolerates cannot halt it, and is most tables; only then is every one read.
+        guard try store.bmcJobs(states: [.failed], kinds: kinds, machine: nil, limit: rollout.policy.maxFailures + 1).count
+                > rollout.policy.maxFailures else { return nil }
         let resumedAt = try store.rolloutResumes()[rollout.name]
         let failed = try store.bmcJobs(states: [.failed], kinds: kinds, machine: nil, limit: Int.max)
             .filter { ($0.finishedAt ?? .distantPast) > (resumedAt ?? .distantPast) }

@@ -98,7 +98,8 @@ extension DocumentDecoder {
                 // At the name, and with anything but ASCII shown as an escape: a Kelvin sign
                 // looks like a K, and the message must show why the name is refused.
                 let shown = entry.name.unicodeScalars.map { scalar in
-                    scalar.isASCII && !Names.isControlOrLineBreak(scalar) ? String(scalar) : "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+                    scalar == "\\" ? "\\\\" : scalar.isASCII && !Names.isControlOrLineBreak(scalar) ? String(scalar)
+                        : "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
                 }.joined()
                 log.append(Diagnostic("'\(path).\(shown)' is not a BIOS attribute name: letters, digits and '_', starting with a letter, at most 64 characters",
                                       at: entry.nameLocation))

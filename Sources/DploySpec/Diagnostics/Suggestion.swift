@@ -5,15 +5,14 @@ public enum Suggestion {
     /// to be a plausible typo.
     static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
         let lowered = word.lowercased()
-        let length = lowered.unicodeScalars.count
+        let wordIsASCII = word.utf8.allSatisfy { $0 < 0x80 }
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
+            let allowed = max(1, min(3, candidate.count / 3))
             // A BIOS lists hundreds of names, and a spec may name a thousand attributes: the
             // edit distance is at least the difference in length, so most are passed over
-            // without lowering or comparing them.
-            let count = candidate.unicodeScalars.count
-            let allowed = max(1, min(3, count / 3))
-            guard abs(count - length) <= allowed else { continue }
+            // without lowering or comparing them. (Only ASCII keeps its length when lowered.)
+            if wordIsASCII, candidate.utf8.allSatisfy({ $0 < 0x80 }), abs(candidate.utf8.count - lowered.utf8.count) > allowed { continue }
             let distance = editDistance(lowered, candidate.lowercased())
             guard distance <= allowed else { continue }
             if best == nil || distance < best!.distance { best = (candidate, distance) }
