@@ -23,8 +23,11 @@ public enum BIOSCheck {
         // A group default that one BIOS model refuses is refused by each member that has it:
         // one error per line and problem, naming the members, not one per member.
         var machines: [Found: [String]] = [:]
+        // Resolving a machine costs its groups' defaults: a machine that sets no BIOS, in a
+        // fleet whose groups set none, has nothing to check (this runs at every load).
+        let groupsSetBIOS = fleet.groups.contains { $0.defaults.bios != nil }
         for machine in fleet.machines {
-            guard let observed = bios[machine.mac.value] else { continue }
+            guard groupsSetBIOS || machine.settings.bios != nil, let observed = bios[machine.mac.value] else { continue }
             let effective = resolver.resolve(machine)
             guard let desired = effective.settings.bios else { continue }
             for (name, wanted) in desired.attributes {
