@@ -115,7 +115,9 @@ final class ILOFixture: @unchecked Sendable {
 
     /// - Parameter tree: a recorded tree to serve instead of Fixtures/ilo5 (one of
     ///   `HPEMockups`' models); `generation` then changes nothing but the update protocol.
-    init(generation: Int = 5, tree: URL? = nil) throws {
+    /// - Parameter updateSeconds: an iLO 5 flash takes this long of wall time, however often
+    ///   it is looked at (nil: it moves on one state per look).
+    init(generation: Int = 5, tree: URL? = nil, updateSeconds: Double? = nil) throws {
         folder = try TemporaryFolder(prefix: "dploy-bmc")
         certificate = try TestCertificate(in: folder)
         password = "ilo-" + UUID().uuidString.prefix(12)
@@ -123,7 +125,7 @@ final class ILOFixture: @unchecked Sendable {
         child = try ChildProcess(try Tool.python3.require(), [
             fixtures.appendingPathComponent("ilo_fixture.py").path, "--cert", certificate.certificate, "--key", certificate.key,
             "--user", username, "--password-file", folder.file("password"), "--generation", String(generation),
-        ] + (tree.map { ["--tree", $0.path] } ?? []))
+        ] + (tree.map { ["--tree", $0.path] } ?? []) + (updateSeconds.map { ["--update-seconds", String($0)] } ?? []))
         let line = child.firstLine()
         guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5)) else {
             throw ToolFailure(message: "the iLO fixture did not start: '\(line)'")
