@@ -541,8 +541,7 @@ public enum Planner {
                 continue
             }
             // A snapshot no longer written (dploy serves it) is its machine's own to remove.
-            let current = [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)]
-            guard !isInstallerAnswer(path), !current.contains(path) else { continue }
+            guard !isInstallerAnswer(path), !BootPaths.machineFiles(mac).contains(path) else { continue }
             // A boot file of a machine still in git, under a MAC it no longer has.
             orphans["\(owner) (previous MAC)", default: []].append(path)
         }

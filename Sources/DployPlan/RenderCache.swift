@@ -14,8 +14,7 @@ struct RenderedMachine {
     /// Where this machine's boot files may be, whichever loader it used before. Worked out
     /// when asked, not stored: three paths per machine were megabytes in the render cache.
     var bootPaths: [OutputPath] {
-        let mac = effective.machine.mac.value
-        return [BootPaths.ipxeScript(mac), BootPaths.pxelinux(mac), BootPaths.grub(mac)]
+        BootPaths.machineFiles(effective.machine.mac.value)
     }
 }
 

@@ -39,6 +39,8 @@ public enum BootPaths {
     public static let ipxeEntry = OutputPath(.http, "boot.ipxe")
     public static func pxelinux(_ mac: MACAddress) -> OutputPath { OutputPath(.tftp, "pxelinux.cfg/01-\(mac.hyphenated)") }
     public static func grub(_ mac: MACAddress) -> OutputPath { OutputPath(.tftp, "grub/grub.cfg-01-\(mac.hyphenated)") }
+    /// Every per-machine boot file a MAC may have, whichever loader wrote it.
+    public static func machineFiles(_ mac: MACAddress) -> [OutputPath] { [ipxeScript(mac), pxelinux(mac), grub(mac)] }
     /// The one config Debian's `grubnetx64.efi` reads over TFTP (its prefix is `/grub`).
     public static let grubEntry = OutputPath(.tftp, "grub/grub.cfg")
     public static func installerFolder(_ machine: String) -> String { "installers/\(machine)" }
