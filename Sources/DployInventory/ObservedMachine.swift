@@ -229,3 +229,22 @@ public struct ObservedFirmware: Hashable, Sendable, Codable {
         self.versions = versions
     }
 }
+
+/// What a boot decision reads of one MAC, read at once (`Store.bootRecord`): the boot
+/// server asks this for every request, so it is one read, without the hardware report.
+public struct BootRecord: Hashable, Sendable {
+    /// The store's state for the MAC; nil when it has no row.
+    public var state: MachineState?
+    public var installedGeneration: Int?
+    /// Every install attempt, oldest first.
+    public var attempts: [InstallAttempt]
+    /// The machine's newest running run of the asked actions, not past its deadline.
+    public var run: TaskRun?
+
+    public init(state: MachineState? = nil, installedGeneration: Int? = nil, attempts: [InstallAttempt] = [], run: TaskRun? = nil) {
+        self.state = state
+        self.installedGeneration = installedGeneration
+        self.attempts = attempts
+        self.run = run
+    }
+}

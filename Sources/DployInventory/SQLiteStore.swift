@@ -145,6 +145,28 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func bootRecord(_ mac: MACAddress, runOf actions: Set<TaskActionKind>, at now: Date) throws -> BootRecord {
+        // Statements cached per connection: every boot asks this, and building and preparing
+        // the SQL each time cost more than running it.
+        try pool.read { db in
+            let key = mac.description
+            let machine = try MachineRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM machine WHERE mac = ?"), arguments: [key])
+            let attempts = try InstallRow.fetchAll(db.cachedStatement(sql: "SELECT * FROM install WHERE mac = ? ORDER BY id"),
+                                                   arguments: [key]).compactMap(\.attempt)
+            var run: TaskRun?
+            if !actions.isEmpty {
+                let names = actions.map(\.rawValue).sorted()
+                let sql = """
+                    SELECT * FROM taskRun WHERE mac = ? AND state = ? AND action IN (\(names.map { _ in "?" }.joined(separator: ", ")))
+                    AND (deadline IS NULL OR deadline > ?) ORDER BY id DESC LIMIT 1
+                    """
+                run = try TaskRunRow.fetchOne(db.cachedStatement(sql: sql),
+                                              arguments: StatementArguments([key, TaskRunState.running.rawValue] + names + [StoreDate.text(now)]))?.run
+            }
+            return BootRecord(state: machine?.state, installedGeneration: machine?.installedGeneration, attempts: attempts, run: run)
+        }
+    }
+
     public func installedGenerations() throws -> [MACAddress: Int] {
         try pool.read { db in
             try MachineRow.filter(Column("installedGeneration") != nil).fetchAll(db).reduce(into: [:]) { result, row in

@@ -26,6 +26,9 @@ public protocol Store: Sendable {
     func installFinished(_ mac: MACAddress, generation: Int, at: Date) throws -> Bool
     func installFailed(_ mac: MACAddress, generation: Int, reason: String, at: Date) throws
     func installAttempts(_ mac: MACAddress) throws -> [InstallAttempt]
+    /// What a boot of `mac` is decided from, in one read: its state, installed generation and
+    /// install attempts, and its running run of `actions` at `now` (as `runningTaskRun`).
+    func bootRecord(_ mac: MACAddress, runOf actions: Set<TaskActionKind>, at now: Date) throws -> BootRecord
     /// The newest installed generation of every machine that has one.
     func installedGenerations() throws -> [MACAddress: Int]
     /// Every machine's most recent install attempt: running, finished or failed.

@@ -130,6 +130,30 @@ enum StoreContract {
         #expect(try store.runningTaskRun(mac: web01, actions: [.imageRestore], at: t0) == nil)
     }
 
+    static func bootRecord(_ subject: StoreUnderTest) throws {
+        let store = subject.store
+        let other = MACAddress("94:18:82:3a:5c:11")!
+        #expect(try store.bootRecord(web01, runOf: [.imageRestore], at: t0) == BootRecord(), "a MAC the store has never seen")
+        try store.installStarted(web01, generation: 1, at: t0)
+        try store.installFinished(web01, generation: 1, at: t0 + 600)
+        try store.installStarted(web01, generation: 2, at: t0 + 700)
+        try store.installStarted(other, generation: 7, at: t0)
+        let image = TaskRunKey(task: "img", revision: "r1", machine: "web-01")
+        _ = try store.startTaskRun(TaskRun(key: image, mac: web01, action: .imageRestore, state: .running, startedAt: t0, deadline: t0 + 900))
+        _ = try store.startTaskRun(TaskRun(key: TaskRunKey(task: "ssh", revision: "r1", machine: "web-01"), mac: web01, action: .ssh,
+                                           state: .running, startedAt: t0 + 10))
+        _ = try store.startTaskRun(TaskRun(key: TaskRunKey(task: "img", revision: "r1", machine: "web-02"), mac: other,
+                                           action: .imageRestore, state: .running, startedAt: t0))
+        // The one read says what the separate ones say, of this MAC only.
+        let record = try store.bootRecord(web01, runOf: [.imageCapture, .imageRestore], at: t0 + 800)
+        #expect(record.state == .installing && record.installedGeneration == 1)
+        #expect(try record.attempts == store.installAttempts(web01) && record.attempts.map(\.generation) == [1, 2])
+        #expect(try record.run?.key == image && record.run == store.runningTaskRun(mac: web01, actions: [.imageCapture, .imageRestore], at: t0 + 800))
+        #expect(try store.bootRecord(web01, runOf: [.imageCapture, .imageRestore], at: t0 + 901).run == nil, "past its deadline")
+        #expect(try store.bootRecord(web01, runOf: [.imageCapture], at: t0 + 800).run == nil, "another action")
+        #expect(try store.bootRecord(web01, runOf: [], at: t0 + 800).run == nil)
+    }
+
     static func retention(_ subject: StoreUnderTest) throws {
         let store = subject.store
         let long = String(repeating: "V", count: 3_000_000)
@@ -419,6 +443,8 @@ struct SQLiteStoreContractTests {
     func taskRunsOnce() throws { try StoreContract.taskRunsOnce(.sqlite()) }
     @Test("runs cut short by a dead process fail as interrupted; imaging runs fail at their deadline, not before")
     func interruptedAndOverdue() throws { try StoreContract.interruptedAndOverdue(.sqlite()) }
+    @Test("what a boot is decided from is one read: state, attempts, and the running imaging run, of that MAC only")
+    func bootRecord() throws { try StoreContract.bootRecord(.sqlite()) }
     @Test("events are capped in length and pruned by age and count; BMC readings not renewed are pruned")
     func retention() throws { try StoreContract.retention(.sqlite()) }
     @Test("a BMC reading replaces the one before, firmware inventory and all")
@@ -453,6 +479,8 @@ struct PostgresStoreContractTests {
     func taskRunsOnce() throws { try StoreContract.taskRunsOnce(.postgres()) }
     @Test("runs cut short by a dead process fail as interrupted; imaging runs fail at their deadline, not before")
     func interruptedAndOverdue() throws { try StoreContract.interruptedAndOverdue(.postgres()) }
+    @Test("what a boot is decided from is one read: state, attempts, and the running imaging run, of that MAC only")
+    func bootRecord() throws { try StoreContract.bootRecord(.postgres()) }
     @Test("events are capped in length and pruned by age and count; BMC readings not renewed are pruned")
     func retention() throws { try StoreContract.retention(.postgres()) }
     @Test("a BMC reading replaces the one before, firmware inventory and all")

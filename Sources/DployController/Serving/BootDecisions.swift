@@ -99,11 +99,10 @@ public struct BootDecisions: Sendable {
                 throw error
             }
         }
-        let observed = try store.machine(mac)
+        let record = try store.bootRecord(mac, runOf: TaskActionKind.imaging, at: now)
         let facts = BootDecider.Facts(
-            machine: machine, profile: machine.settings.profile.flatMap { profiles[$0] }, state: observed?.state,
-            installedGeneration: observed?.installedGeneration, attempts: try store.installAttempts(mac),
-            imagingRun: try store.runningTaskRun(mac: mac, actions: TaskActionKind.imaging, at: now),
+            machine: machine, profile: machine.settings.profile.flatMap { profiles[$0] }, state: record.state,
+            installedGeneration: record.installedGeneration, attempts: record.attempts, imagingRun: record.run,
             speaksForMachine: speaks, now: now, maxAttempts: maxAttempts, attemptWindow: attemptWindow)
         switch BootDecider.decide(facts) {
         case .discover(let reason):

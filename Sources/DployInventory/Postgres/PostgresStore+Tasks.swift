@@ -76,7 +76,7 @@ extension PostgresStore {
     }
 
     /// Running runs of the actions in $1 not past their deadline at $2.
-    private static let running = """
+    static let running = """
         SELECT * FROM task_run WHERE state = 'running' AND action = ANY($1::text[]) AND (deadline IS NULL OR deadline > $2)
         """
 
@@ -105,7 +105,7 @@ extension PostgresStore {
     }
 
     /// A text array literal of the actions' raw values, which are plain words.
-    private static func array(_ actions: Set<TaskActionKind>) -> String {
+    static func array(_ actions: Set<TaskActionKind>) -> String {
         "{" + actions.map { "\"\($0.rawValue)\"" }.sorted().joined(separator: ",") + "}"
     }
 

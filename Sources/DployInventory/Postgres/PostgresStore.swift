@@ -131,6 +131,17 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func bootRecord(_ mac: MACAddress, runOf actions: Set<TaskActionKind>, at now: Date) throws -> BootRecord {
+        try pool.withConnection { connection in
+            let key = mac.description
+            let machine = try connection.execute("SELECT * FROM machine WHERE mac = $1", [key]).first.map(Self.machineRow)
+            let attempts = try connection.execute("SELECT * FROM install WHERE mac = $1 ORDER BY id", [key]).all.map(Self.attempt)
+            let run = actions.isEmpty ? nil : try connection.execute(Self.running + " AND mac = $3 ORDER BY id DESC LIMIT 1",
+                                                                     [Self.array(actions), now, key]).first.map(Self.taskRun)
+            return BootRecord(state: machine?.state, installedGeneration: machine?.installedGeneration, attempts: attempts, run: run)
+        }
+    }
+
     public func installedGenerations() throws -> [MACAddress: Int] {
         try pool.withConnection { connection in
             try connection.execute("SELECT mac, installed_generation FROM machine WHERE installed_generation IS NOT NULL").all
