@@ -109,6 +109,14 @@ def emulator_capacity(work, count, update_seconds, parallel):
         fleet.stop()
 
 
+def reconciles(port, auth):
+    """Reconcile runs so far and the seconds they took, from /metrics."""
+    text = request(f"http://127.0.0.1:{port}/metrics", headers=auth).decode()
+    runs = sum(float(m) for m in re.findall(r'^dploy_reconcile_runs_total\{[^}]*\} ([\d.e+]+)$', text, re.M))
+    seconds = float(re.search(r'^dploy_reconcile_duration_seconds_sum(?:\{\})? ([\d.e+-]+)$', text, re.M).group(1))
+    return runs, seconds
+
+
 def webhook(port):
     # Unique per delivery: dploy refuses the same signed body twice within 10 minutes.
     body = json.dumps({"ref": "refs/heads/main", "delivery": str(uuid.uuid4())}).encode()
@@ -198,7 +206,9 @@ def rollout(args, parallel):
                 sys.exit("no BMC job started within 120 s: " + open(os.path.join(work, "serve.log")).read()[-2000:])
             time.sleep(0.2)
 
+        runs_before = reconciles(port, auth)
         busy_rps, busy_p99 = wrk(boot)
+        runs_during = [after - before for after, before in zip(reconciles(port, auth), runs_before)]
         latencies = []
         for round_ in range(3):
             mac = f"02:00:00:00:fe:{round_:02x}"
@@ -232,7 +242,8 @@ def rollout(args, parallel):
         print(f"  commit + webhook -> converged file during it: median {statistics.median(latencies) * 1000:.0f} ms "
               f"(max {max(latencies) * 1000:.0f} ms)")
         print(f"  GET /boot.ipxe (wrk -t2 -c32 -d10s): idle {idle_rps:.0f} req/s, p99 {idle_p99:.2f} ms; "
-              f"during the rollout {busy_rps:.0f} req/s, p99 {busy_p99:.2f} ms ({busy_p99 / idle_p99:.1f}x idle)")
+              f"during the rollout {busy_rps:.0f} req/s, p99 {busy_p99:.2f} ms ({busy_p99 / idle_p99:.1f}x idle); "
+              f"{runs_during[0]:.0f} reconcile runs meanwhile, {runs_during[1]:.1f} s of run time")
         return wall
     finally:
         if daemon is not None:

@@ -404,6 +404,57 @@ struct DaemonLoopTests {
         }
     }
 
+    @Test("a run woken by BMC news plans the commit in force without fetching; the webhook's run fetches the new one")
+    func newsRunsPlanTheCommitInForce() async throws {
+        let site = try Site()
+        let loop = try site.loop()
+        await loop.runOnce(trigger: "start")
+        #expect(loop.status.lastRun?.result == .converged, "\(loop.status.lastError ?? "")")
+        try site.commit("printf '%s\\n' '\(Self.web05)' > site-a/machines/web-05.yaml")
+        let running = Task { try await loop.run() }
+        defer { running.cancel() }
+        loop.news()
+        #expect(try await eventually { loop.status.runs == 2 })
+        #expect(loop.status.lastRun?.trigger == ReconcileLoop.newsTrigger && loop.status.lastRun?.result != .failed)
+        #expect(loop.status.lastRun?.steps["load"] == nil, "nothing fetched or loaded")
+        #expect(site.file(Self.web05File) == nil, "the new commit is not fetched by a run on news")
+        loop.trigger()
+        #expect(try await eventually { loop.status.runs == 3 })
+        #expect(loop.status.lastRun?.trigger == "webhook")
+        #expect(site.file(Self.web05File)?.contains("# dploy: web-05 (") == true)
+    }
+
+    @Test("the loop's runs have a thread of their own, below the boot server's priority, and tasks left after it ends still run")
+    func backgroundExecutor() async throws {
+        let executor = BackgroundExecutor(name: "dploy-test-bg")
+        let (name, nice) = await withTaskExecutorPreference(executor) { await Self.whereThisRuns() }
+        #expect(name == "dploy-test-bg")
+        #expect(nice == Int(Self.threadStat(field: 16, of: "/proc/self/stat"))! + Int(BackgroundPriority.niceness))
+        executor.finish()
+        // After its thread ended, a task that prefers it runs on Swift's pool.
+        var after = name
+        for _ in 0..<200 where after == name {
+            after = await withTaskExecutorPreference(executor) { await Self.whereThisRuns() }.name
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(after != name && !after.isEmpty)
+    }
+
+    /// The name and nice value of the thread an async function runs on.
+    static func whereThisRuns() async -> (name: String, nice: Int) {
+        (threadStat(field: nil), Int(threadStat(field: 16)) ?? 0)
+    }
+
+    /// The calling thread's name (`field` nil), or a field of its stat line after the name
+    /// (0 is the state; 16 is the nice value).
+    static func threadStat(field: Int?, of path: String = "/proc/thread-self/stat") -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")") else { return "" }
+        guard let field else { return String(text[text.index(after: open)..<close]) }
+        let fields = text[text.index(close, offsetBy: 2)...].split(separator: " ")
+        return field < fields.count ? String(fields[field]) : ""
+    }
+
     @Test("signals during a run collapse into one more run")
     func wakeSignalCoalesces() async throws {
         let signal = WakeSignal()

@@ -54,7 +54,13 @@ public final class ReconcileLoop: Service, Sendable {
         var role: DaemonStatus.Role?
         /// Runs that asked the planner rather than reusing a quiet plan, for tests.
         var plansMade = 0
+        /// Whether the next run fetches: asked for by `trigger()` since the last run began.
+        var fetchOwed = false
     }
+
+    /// The trigger of a run woken by the daemon's own news (`news()`): it plans from the
+    /// desired state in force, without fetching.
+    public static let newsTrigger = "bmc"
 
     /// - Parameter bmcFirstRoundWait: how long the first run waits for the BMCs' first round
     ///   (`BMCWatch.firstRoundWait`).
@@ -97,7 +103,7 @@ public final class ReconcileLoop: Service, Sendable {
                                            // steps) is planned by a run now, not at the interval.
                                            // A cancelled job sent nothing: its BMC is as it was.
                                            if state != .cancelled { watch.actedOn([job.machine]) }
-                                           wake.signal()
+                                           wake.signal()  // news: no fetch
                                        },
                                        leading: { lock.isHeld })
         state = Mutex(LoopState(status: DaemonStatus(
@@ -126,18 +132,47 @@ public final class ReconcileLoop: Service, Sendable {
     /// The desired state in force, once the first run has loaded one.
     public var desired: DesiredState? { state.withLock { $0.desired } }
 
-    /// Asks for a run as soon as possible (now if idle, after the current run if busy).
-    public func trigger() { wake.signal() }
+    /// Asks for a run that fetches as soon as possible (now if idle, after the current run if
+    /// busy): the webhook, a new commit.
+    public func trigger() {
+        state.withLock { $0.fetchOwed = true }
+        wake.signal()
+    }
+
+    /// Asks for a run that plans again from the desired state in force, without fetching: a
+    /// BMC job finished, a BMC reading changed. During a rollout that is about once a second,
+    /// and a fetch and a load each time would be work for a commit that did not change.
+    func news() { wake.signal() }
+
+    /// Whether a run woken now fetches, and clears it: a trigger after this asks for another.
+    private func takeFetchOwed() -> Bool {
+        state.withLock { state in
+            defer { state.fetchOwed = false }
+            return state.fetchOwed
+        }
+    }
 
     public func run() async throws {
+        // Runs and BMC reads take CPU in bursts of up to hundreds of milliseconds; each has a
+        // thread of its own, at a lower priority, so that Swift's pool stays free for
+        // Hummingbird's boot answers (`BackgroundExecutor`).
+        let runs = BackgroundExecutor(name: "dploy-reconcile"), reads = BackgroundExecutor(name: "dploy-bmc-watch")
+        defer {
+            runs.finish()
+            reads.finish()
+        }
         // BMCs are read on a task of their own, by the leader: runs never wait on them. A
         // daemon that plans without applying (plan-only, suspended, a standby of a local
         // store) reads them too, as its runs plan from them; a replica leaves them to its leader.
-        let watching = reconciler.config.bmcObserve ? Task { [bmcWatch, lock] in
+        let watching = reconciler.config.bmcObserve ? Task(executorPreference: reads) { [bmcWatch, lock] in
             await bmcWatch.run(isLeading: { [weak self] in lock.isHeld || self?.plansWithoutLead == true },
-                               onNews: { [weak self] in self?.trigger() })
+                               onNews: { [weak self] in self?.news() })
         } : nil
         defer { watching?.cancel() }
+        await withTaskExecutorPreference(runs) { await self.runUntilShutdown() }
+    }
+
+    private func runUntilShutdown() async {
         await cancelWhenGracefulShutdown {
             // The first run starts at once, unless the caller already ran one.
             var trigger: String? = self.status.runs == 0 ? "start" : nil
@@ -145,7 +180,8 @@ public final class ReconcileLoop: Service, Sendable {
                 if let trigger { await self.runOnce(trigger: trigger) }
                 let delay = self.nextDelay()
                 self.update { $0.nextRunAt = self.reconciler.clock.now().addingTimeInterval(delay.seconds) }
-                trigger = await self.wake.wait(timeout: delay) ? "webhook" : "interval"
+                let woken = await self.wake.wait(timeout: delay)
+                trigger = !woken ? "interval" : self.takeFetchOwed() ? "webhook" : Self.newsTrigger
             }
         }
         // Workers stop between polls; jobs being followed stay running, resumed at the next start.
@@ -197,12 +233,14 @@ public final class ReconcileLoop: Service, Sendable {
                 (role, roleReason) = (lock is PostgresLeaderLease ? .replica : .standby, "cannot tell who leads: \(error)")
                 throw error
             }
-            let (becameLeader, lostLead, startsChecking) = state.withLock { state in
+            let (becameLeader, lostLead, startsChecking, inForce) = state.withLock { state in
                 defer { state.role = role }
                 return (role == .apply && state.role != nil && state.role != .apply, role != .apply && state.role == .apply,
                         // Its first run, its first after a replica's, and its first as leader
                         // (a standby's readings are as old as its start).
-                        role != .replica && (state.role == nil || state.role == .replica || (role == .apply && state.role != .apply)))
+                        role != .replica && (state.role == nil || state.role == .replica || (role == .apply && state.role != .apply)),
+                        // What a news run plans from: the desired state in force, if this role put it there.
+                        state.role == role ? state.desired : nil)
             }
             if lostLead {
                 logger.warning("no longer leads: \(roleReason ?? role.rawValue)")
@@ -228,8 +266,14 @@ public final class ReconcileLoop: Service, Sendable {
                 do { try reconciler.knownBIOS.read(from: store) } catch { logger.warning("BIOS attributes not checked: \(error)") }
             }
             // A replica keeps its own state folder: it records, and checks, the history itself.
-            let loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
-            step("load")
+            // A run on news (a job ended, a BMC changed) plans the commit in force again.
+            let loaded: DesiredState
+            if trigger == Self.newsTrigger, let inForce {
+                loaded = inForce
+            } else {
+                loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
+                step("load")
+            }
             desired = loaded
             run.source = loaded.source
             var bmc: ObservedBMCs?

@@ -140,9 +140,13 @@ public final class BMCJobRunner: Sendable {
         }
         guard spawn else { return }
         for index in 0..<settings.workers {
-            let thread = Thread { [self] in work() }
-            thread.name = "dploy-bmc-job-\(index)"
-            thread.start()
+            Thread { [self] in
+                // Named from the thread itself: Linux names a new thread after the one that made it.
+                Thread.current.name = "dploy-bmc-job-\(index)"
+                // Polls and store writes can wait; boot answers cannot (`BackgroundPriority`).
+                BackgroundPriority.lowerCurrentThread()
+                work()
+            }.start()
         }
     }
 

@@ -1,0 +1,71 @@
+import Foundation
+
+/// A task executor with one thread of its own, at a lower CPU priority than the rest of the
+/// process (`BackgroundPriority`): the daemon's reconcile loop and BMC watch run here
+/// (`withTaskExecutorPreference`), not on Swift's cooperative pool.
+///
+/// Why: that pool has one thread per core, and it is where Hummingbird answers boots. A
+/// reconcile takes tens to hundreds of milliseconds of CPU (during a rollout one runs after
+/// nearly every finished job), and on a 2-core controller holding one of two pool threads
+/// for that long halves the boot server and stretches its tail. On a thread of its own the
+/// kernel shares the cores between them, in favour of boot traffic.
+///
+/// Jobs run in the order they were enqueued, one at a time. The thread ends after `finish()`
+/// once nothing is queued; a job enqueued after that runs on Swift's pool, so no task that
+/// still prefers this executor is left waiting.
+public final class BackgroundExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    /// Guarded by `condition`, like `finishing` and `ended`.
+    private var queue: [UnownedJob] = []
+    private var finishing = false
+    private var ended = false
+
+    /// - Parameter name: the thread's name, as `top -H` and `/proc/PID/task/*/comm` show it (15 bytes).
+    public init(name: String) {
+        let thread = Thread { [self] in
+            // Set from the thread itself: Linux names a new thread after the one that made it.
+            Thread.current.name = name
+            BackgroundPriority.lowerCurrentThread()
+            runJobs()
+        }
+        thread.start()
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        if ended {
+            condition.unlock()
+            globalConcurrentExecutor.enqueue(ExecutorJob(job))
+            return
+        }
+        queue.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Lets the thread end once it has run everything queued.
+    public func finish() {
+        condition.lock()
+        finishing = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func runJobs() {
+        var batch: [UnownedJob] = []
+        while true {
+            condition.lock()
+            while queue.isEmpty && !finishing { condition.wait() }
+            if queue.isEmpty {
+                ended = true
+                condition.unlock()
+                return
+            }
+            swap(&batch, &queue)
+            condition.unlock()
+            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+}
