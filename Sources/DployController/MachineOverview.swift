@@ -84,29 +84,6 @@ public struct MachineOverview: Encodable, Sendable {
         return counts
     }
 
-    /// How many machines have each condition in each status, as `rows` would show them; for
-    /// the metrics, every run, without keeping a row per machine.
-    public static func conditionCounts(fleet: Fleet, observed: [ObservedMachine], bmcReadings: [MACAddress: BMCRecord])
-        -> [MachineCondition.Kind: [MachineCondition.Status: Int]] {
-        let byMAC = Dictionary(observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
-        let resolver = DefaultsResolver(groups: fleet.groups)
-        var counts: [MachineCondition.Kind: [MachineCondition.Status: Int]] = [:]
-        func count(_ conditions: [MachineCondition]) {
-            for condition in conditions { counts[condition.type, default: [:]][condition.status, default: 0] += 1 }
-        }
-        var inGit: Set<MACAddress> = []
-        for machine in fleet.machines {
-            inGit.insert(machine.mac.value)
-            let effective = resolver.resolve(machine)
-            count(MachineConditions.evaluate(machine: effective, baseline: effective.settings.firmware.flatMap(fleet.firmwareBaseline(named:)),
-                                             observed: byMAC[machine.mac.value], bmc: bmcReadings[machine.mac.value]))
-        }
-        for machine in observed where !inGit.contains(machine.mac) {
-            count(MachineConditions.evaluate(machine: nil, baseline: nil, observed: machine, bmc: bmcReadings[machine.mac]))
-        }
-        return counts
-    }
-
     static func state(inGit: Bool, seen: ObservedMachine?) -> String {
         guard let seen else { return "never seen" }
         return inGit && seen.state == .discovered ? MachineState.known.rawValue : seen.state.rawValue

@@ -424,17 +424,22 @@ struct DaemonLoopTests {
         #expect(site.file(Self.web05File)?.contains("# dploy: web-05 (") == true)
     }
 
-    @Test("the loop's runs have a thread of their own, below the boot server's priority, and tasks left after it ends still run")
-    func backgroundExecutor() async throws {
-        let executor = BackgroundExecutor(name: "dploy-test-bg")
-        let (name, nice) = await withTaskExecutorPreference(executor) { await Self.whereThisRuns() }
+    @Test("a thread executor runs its tasks on its thread, in the background when asked, and tasks left after it ends still run")
+    func threadExecutor() async throws {
+        let process = Int(Self.threadStat(field: 16, of: "/proc/self/stat"))!
+        let normal = ThreadExecutor(name: "dploy-test-run")
+        let (runName, runNice) = await withTaskExecutorPreference(normal) { await Self.whereThisRuns() }
+        #expect(runName == "dploy-test-run" && runNice == process, "threads it starts must be able to keep up (a lease's renewal)")
+        let background = ThreadExecutor(name: "dploy-test-bg", inBackground: true)
+        let (name, nice) = await withTaskExecutorPreference(background) { await Self.whereThisRuns() }
         #expect(name == "dploy-test-bg")
-        #expect(nice == Int(Self.threadStat(field: 16, of: "/proc/self/stat"))! + Int(BackgroundPriority.niceness))
-        executor.finish()
+        #expect(nice == process + Int(ThreadPriority.backgroundNiceness))
+        normal.finish()
+        background.finish()
         // After its thread ended, a task that prefers it runs on Swift's pool.
         var after = name
         for _ in 0..<200 where after == name {
-            after = await withTaskExecutorPreference(executor) { await Self.whereThisRuns() }.name
+            after = await withTaskExecutorPreference(background) { await Self.whereThisRuns() }.name
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(after != name && !after.isEmpty)

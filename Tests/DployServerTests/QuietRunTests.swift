@@ -38,21 +38,48 @@ struct QuietRunTests {
         }
     }
 
-    @Test("condition counts are counted again when a machine the store knows changes")
+    @Test("condition counts are counted again for the machines whose row or BMC reading changed, and for all on a new desired state")
     func conditionCounts() throws {
         let site = try DaemonLoopTests.Site()
         let desired = try site.reconciler.loadDesired()
-        let mac = try #require(desired.fleet.machines.first?.mac.value)
-        let seen = ObservedMachine(mac: mac, firstSeen: Date(timeIntervalSince1970: 0), lastSeen: Date(timeIntervalSince1970: 0),
-                                   state: .known)
-        let before = CountedConditions.counts(nil, desired: desired, observed: [seen], bmcReadings: [:])
-        var installed = seen
+        let resolver = DefaultsResolver(groups: desired.fleet.groups)
+        // One machine whose power dploy manages through its BMC, and another.
+        let managed = try #require(desired.fleet.machines.first {
+            let effective = resolver.resolve($0)
+            return effective.settings.bmc?.address != nil && effective.power != .unmanaged
+        })
+        let other = try #require(desired.fleet.machines.first { $0.mac != managed.mac })
+        let macs = [other.mac.value, managed.mac.value]
+        let stranger = try #require(MACAddress("02:00:00:00:00:99"))
+        func seen(_ mac: MACAddress, _ state: MachineState = .known) -> ObservedMachine {
+            ObservedMachine(mac: mac, firstSeen: Date(timeIntervalSince1970: 0), lastSeen: Date(timeIntervalSince1970: 0), state: state)
+        }
+        /// What the machine list shows, counted: the counts must say the same.
+        func shown(_ fleet: Fleet, _ observed: [ObservedMachine], _ bmc: [MACAddress: BMCRecord]) -> CountedConditions.Counts {
+            MachineOverview.rows(fleet: fleet, observed: observed, bmcReadings: bmc).flatMap(\.conditions)
+                .reduce(into: [:]) { $0[$1.type, default: [:]][$1.status, default: 0] += 1 }
+        }
+        let observed = [seen(macs[0]), seen(macs[1]), seen(stranger)]
+        let before = CountedConditions.counts(nil, desired: desired, observed: observed, bmcReadings: [:])
+        #expect(before.counts == shown(desired.fleet, observed, [:]))
+
+        // One machine installed, another's BMC read, the stranger gone.
+        var installed = observed[0]
         installed.state = .installed
         installed.installedGeneration = 1000  // at or above any generation the lab asks for
-        let after = CountedConditions.counts(before, desired: desired, observed: [installed], bmcReadings: [:])
-        #expect(after.counts == MachineOverview.conditionCounts(fleet: desired.fleet, observed: [installed], bmcReadings: [:]))
-        #expect(after.counts[.installed] != before.counts[.installed])
-        #expect(CountedConditions.counts(after, desired: desired, observed: [installed], bmcReadings: [:]).counts == after.counts)
+        let reading = BMCRecord(mac: macs[1], readAt: Date(timeIntervalSince1970: 60), power: "On", health: "OK")
+        let changed = [installed, observed[1]]
+        let after = CountedConditions.counts(before, desired: desired, observed: changed, bmcReadings: [macs[1]: reading])
+        #expect(after.counts == shown(desired.fleet, changed, [macs[1]: reading]))
+        #expect(after.counts[.installed] != before.counts[.installed] && after.counts[.powerInSync] != before.counts[.powerInSync])
+        #expect(CountedConditions.counts(after, desired: desired, observed: changed, bmcReadings: [macs[1]: reading]).counts == after.counts)
+
+        // Another desired state (a folder's: its fleet is its key) counts every machine again.
+        var folder = desired
+        folder.revision = nil
+        folder.fleet.machines.removeFirst()
+        let edited = CountedConditions.counts(after, desired: folder, observed: changed, bmcReadings: [macs[1]: reading])
+        #expect(edited.counts == shown(folder.fleet, changed, [macs[1]: reading]))
     }
 
     @Test("the loop reuses its quiet plan; a standby that becomes the leader plans and looks at every file again")

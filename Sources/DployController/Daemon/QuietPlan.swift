@@ -52,23 +52,100 @@ struct QuietPlan: Sendable {
     }
 }
 
-/// The metrics' condition counts, kept with what they were counted from: `MachineConditions`
-/// is pure, and counting resolves every machine's settings, which at 10,000 machines cost
-/// more than the rest of a quiet run.
+/// The metrics' condition counts, kept with what each machine's were counted from:
+/// `MachineConditions` is pure, and counting resolves a machine's settings, which for every
+/// machine of 10,000 cost more than the rest of a quiet run. A run counts again only the
+/// machines whose store row or BMC reading changed (a rollout changes a few dozen a run),
+/// and every machine when the desired state did.
 struct CountedConditions: Sendable {
     typealias Counts = [MachineCondition.Kind: [MachineCondition.Status: Int]]
     var desired: DesiredKey
-    var observed: [ObservedMachine]
-    var bmcReadings: [MACAddress: BMCRecord]
+    var machines: [MACAddress: Counted]
     var counts: Counts
 
-    /// The counts for these inputs: the kept ones when they are the same, else counted again.
+    /// One machine's conditions, with what they were worked out from.
+    struct Counted: Sendable {
+        var inGit: Bool
+        var observed: ObservedMachine?
+        var bmc: BMCRecord?
+        var statuses: Statuses
+
+        func counts(for seen: ObservedMachine?, _ bmc: BMCRecord?, inGit: Bool) -> Bool {
+            self.inGit == inGit && observed == seen && self.bmc == bmc
+        }
+    }
+
+    /// A machine's status for each condition kind, two bits a kind (none, True, False,
+    /// Unknown): ten thousand of these are kept, so not as arrays.
+    struct Statuses: Sendable {
+        private static let kinds = MachineCondition.Kind.allCases
+        private static let statuses: [MachineCondition.Status] = [.true, .false, .unknown]
+        private var bits: UInt16 = 0
+
+        init(_ conditions: [MachineCondition]) {
+            for condition in conditions {
+                guard let kind = Self.kinds.firstIndex(of: condition.type),
+                      let status = Self.statuses.firstIndex(of: condition.status) else { continue }
+                bits |= UInt16(status + 1) << (2 * kind)
+            }
+        }
+
+        /// Adds one to `tally[kind * 3 + status]` for each condition the machine has.
+        func add(to tally: inout [Int]) {
+            for kind in Self.kinds.indices {
+                let code = Int(bits >> (2 * kind)) & 3
+                if code != 0 { tally[kind * 3 + code - 1] += 1 }
+            }
+        }
+
+        static func counts(_ tally: [Int]) -> Counts {
+            var counts: Counts = [:]
+            for (kind, type) in kinds.enumerated() {
+                for (index, status) in statuses.enumerated() where tally[kind * 3 + index] > 0 {
+                    counts[type, default: [:]][status] = tally[kind * 3 + index]
+                }
+            }
+            return counts
+        }
+
+        static var tallySize: Int { kinds.count * statuses.count }
+    }
+
+    /// The counts for these inputs: each machine's kept when it and the desired state are as
+    /// they were, counted again otherwise. `kept` nil counts every machine.
     static func counts(_ kept: CountedConditions?, desired: DesiredState, observed: [ObservedMachine],
                        bmcReadings: [MACAddress: BMCRecord]) -> CountedConditions {
         let key = DesiredKey(desired)
-        if let kept, kept.desired == key, kept.observed == observed, kept.bmcReadings == bmcReadings { return kept }
-        return CountedConditions(desired: key, observed: observed, bmcReadings: bmcReadings,
-                                 counts: MachineOverview.conditionCounts(fleet: desired.fleet, observed: observed,
-                                                                         bmcReadings: bmcReadings))
+        let reusable = kept?.desired == key ? kept?.machines ?? [:] : [:]
+        let fleet = desired.fleet
+        let seenByMAC = Dictionary(observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
+        // Made on the first machine that needs it: a quiet run resolves nothing.
+        var resolver: DefaultsResolver?
+        var machines: [MACAddress: Counted] = .init(minimumCapacity: fleet.machines.count)
+        for machine in fleet.machines {
+            let mac = machine.mac.value
+            let seen = seenByMAC[mac], bmc = bmcReadings[mac]
+            if let counted = reusable[mac], counted.counts(for: seen, bmc, inGit: true) {
+                machines[mac] = counted
+                continue
+            }
+            if resolver == nil { resolver = DefaultsResolver(groups: fleet.groups) }
+            let effective = resolver!.resolve(machine)
+            let conditions = MachineConditions.evaluate(machine: effective, baseline: effective.settings.firmware.flatMap(fleet.firmwareBaseline(named:)),
+                                                        observed: seen, bmc: bmc)
+            machines[mac] = Counted(inGit: true, observed: seen, bmc: bmc, statuses: Statuses(conditions))
+        }
+        for seen in observed where machines[seen.mac] == nil {
+            let bmc = bmcReadings[seen.mac]
+            if let counted = reusable[seen.mac], counted.counts(for: seen, bmc, inGit: false) {
+                machines[seen.mac] = counted
+                continue
+            }
+            let conditions = MachineConditions.evaluate(machine: nil, baseline: nil, observed: seen, bmc: bmc)
+            machines[seen.mac] = Counted(inGit: false, observed: seen, bmc: bmc, statuses: Statuses(conditions))
+        }
+        var tally = [Int](repeating: 0, count: Statuses.tallySize)
+        for counted in machines.values { counted.statuses.add(to: &tally) }
+        return CountedConditions(desired: key, machines: machines, counts: Statuses.counts(tally))
     }
 }

@@ -154,9 +154,9 @@ public final class ReconcileLoop: Service, Sendable {
 
     public func run() async throws {
         // Runs and BMC reads take CPU in bursts of up to hundreds of milliseconds; each has a
-        // thread of its own, at a lower priority, so that Swift's pool stays free for
-        // Hummingbird's boot answers (`BackgroundExecutor`).
-        let runs = BackgroundExecutor(name: "dploy-reconcile"), reads = BackgroundExecutor(name: "dploy-bmc-watch")
+        // thread of its own, so that Swift's pool stays free for Hummingbird's boot answers
+        // (`ThreadExecutor`).
+        let runs = ThreadExecutor(name: "dploy-reconcile"), reads = ThreadExecutor(name: "dploy-bmc-watch", inBackground: true)
         defer {
             runs.finish()
             reads.finish()

@@ -141,10 +141,11 @@ public final class BMCJobRunner: Sendable {
         guard spawn else { return }
         for index in 0..<settings.workers {
             Thread { [self] in
-                // Named from the thread itself: Linux names a new thread after the one that made it.
-                Thread.current.name = "dploy-bmc-job-\(index)"
-                // Polls and store writes can wait; boot answers cannot (`BackgroundPriority`).
-                BackgroundPriority.lowerCurrentThread()
+                // Named from the thread itself (Linux names a new thread after the one that made
+                // it), in at most 15 bytes.
+                Thread.current.name = "dploy-job-\(index)"
+                // Polls and store writes can wait; boot answers cannot.
+                ThreadPriority.runCurrentThreadInBackground()
                 work()
             }.start()
         }

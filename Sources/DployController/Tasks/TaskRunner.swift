@@ -219,7 +219,8 @@ public struct TaskRunner: Sendable {
         return TaskRunReport(key: run.key, state: run.state, message: message)
     }
 
-    /// Calls `body` for 0..<count on at most `width` threads of its own, and waits for all.
+    /// Calls `body` for 0..<count on at most `width` threads of its own, in the background
+    /// (`ThreadPriority`: an SSH handshake's crypto waits; boot answers do not), and waits for all.
     static func forEach(_ count: Int, concurrently width: Int, _ body: @escaping @Sendable (Int) -> Void) {
         guard count > 0 else { return }
         let next = Mutex(0)
@@ -228,6 +229,7 @@ public struct TaskRunner: Sendable {
             group.enter()
             Thread {
                 defer { group.leave() }
+                ThreadPriority.runCurrentThreadInBackground()
                 while true {
                     let index = next.withLock { value in
                         defer { value += 1 }

@@ -1,31 +1,36 @@
+import DploySpec
 import Foundation
 
-/// A task executor with one thread of its own, at a lower CPU priority than the rest of the
-/// process (`BackgroundPriority`): the daemon's reconcile loop and BMC watch run here
-/// (`withTaskExecutorPreference`), not on Swift's cooperative pool.
+/// A task executor with one thread of its own: the daemon's reconcile loop and BMC watch
+/// run on one each (`withTaskExecutorPreference`), not on Swift's cooperative pool.
 ///
 /// Why: that pool has one thread per core, and it is where Hummingbird answers boots. A
-/// reconcile takes tens to hundreds of milliseconds of CPU (during a rollout one runs after
-/// nearly every finished job), and on a 2-core controller holding one of two pool threads
-/// for that long halves the boot server and stretches its tail. On a thread of its own the
-/// kernel shares the cores between them, in favour of boot traffic.
+/// reconcile takes tens to hundreds of milliseconds of CPU (during a rollout one runs about
+/// every second), and on a 2-core controller holding one of two pool threads for that long
+/// halves the boot server and stretches its tail. On a thread of its own the kernel shares
+/// the cores between them instead.
+///
+/// The loop's thread keeps the process's priority: threads it starts inherit it, and some
+/// must keep up (a PostgreSQL lease's renewal), which a thread cannot regain once lowered
+/// without privilege. The BMC watch's runs in the background (`ThreadPriority`).
 ///
 /// Jobs run in the order they were enqueued, one at a time. The thread ends after `finish()`
 /// once nothing is queued; a job enqueued after that runs on Swift's pool, so no task that
 /// still prefers this executor is left waiting.
-public final class BackgroundExecutor: TaskExecutor, @unchecked Sendable {
+public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     /// Guarded by `condition`, like `finishing` and `ended`.
     private var queue: [UnownedJob] = []
     private var finishing = false
     private var ended = false
 
-    /// - Parameter name: the thread's name, as `top -H` and `/proc/PID/task/*/comm` show it (15 bytes).
-    public init(name: String) {
+    /// - Parameter name: the thread's name, as `top -H` and `/proc/PID/task/*/comm` show it (at most 15 bytes).
+    ///   With `inBackground`, the thread runs below the process's priority (`ThreadPriority`).
+    public init(name: String, inBackground: Bool = false) {
         let thread = Thread { [self] in
             // Set from the thread itself: Linux names a new thread after the one that made it.
             Thread.current.name = name
-            BackgroundPriority.lowerCurrentThread()
+            if inBackground { ThreadPriority.runCurrentThreadInBackground() }
             runJobs()
         }
         thread.start()
