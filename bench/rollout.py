@@ -215,9 +215,12 @@ def rollout(args, parallel):
             time.sleep(0.2)
 
         runs_before = reconciles(port, auth)
-        busy, busy_rps, busy_p99 = wrk_windows(boot)
+        busy, running = [], []
+        for _ in range(3):
+            busy.append(wrk(boot))
+            running.append(any(job["state"] == "running" for job in jobs()))
+        busy_rps, busy_p99 = statistics.median(r[0] for r in busy), statistics.median(r[1] for r in busy)
         runs_during = [after - before for after, before in zip(reconciles(port, auth), runs_before)]
-        still_running = any(job["state"] == "running" for job in jobs())
         latencies = []
         for round_ in range(3):
             mac = f"02:00:00:00:fe:{round_:02x}"
@@ -252,7 +255,7 @@ def rollout(args, parallel):
               f"(max {max(latencies) * 1000:.0f} ms)")
         print(f"  GET /boot.ipxe (wrk -t2 -c32, median of three 10 s windows): idle {idle_rps:.0f} req/s, p99 {idle_p99:.2f} ms; "
               f"during the rollout {busy_rps:.0f} req/s, p99 {busy_p99:.2f} ms ({busy_p99 / idle_p99:.1f}x idle)"
-              + ("" if still_running else "; the rollout ended before the last window"))
+              + ("" if all(running) else f"; no job ran at the end of window(s) {[i + 1 for i, r in enumerate(running) if not r]}"))
         print(f"    p99 of each window, idle: {', '.join(f'{p:.1f}' for _, p in idle)} ms; during: "
               f"{', '.join(f'{p:.1f}' for _, p in busy)} ms; {runs_during[0]:.0f} reconcile runs during them, "
               f"{runs_during[1]:.1f} s of run time")

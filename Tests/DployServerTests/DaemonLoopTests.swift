@@ -24,7 +24,7 @@ struct DaemonLoopTests {
         let root: URL
         let reconciler: Reconciler
 
-        init(output: String = "{http: out/http, tftp: out/tftp}", clock: WallClock = .system) throws {
+        init(output: String = "{http: out/http, tftp: out/tftp}", interval: String = "1h", clock: WallClock = .system) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-loop-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             try Self.shell("git init -q -b main upstream && cp -r '\(BootServerTests.repositoryRoot.path)/examples/lab' upstream/site-a"
@@ -32,7 +32,7 @@ struct DaemonLoopTests {
             let config = root.appendingPathComponent("dploy.yaml")
             try Data("""
                 source: {url: "file://\(root.path)/upstream", ref: main, path: site-a}
-                interval: 1h
+                interval: \(interval)
                 store: {sqlite: state/dploy.db}
                 output: \(output)
                 server: {url: "http://127.0.0.1:8080"}
@@ -424,22 +424,41 @@ struct DaemonLoopTests {
         #expect(site.file(Self.web05File)?.contains("# dploy: web-05 (") == true)
     }
 
-    @Test("a thread executor runs its tasks on its thread, in the background when asked, and tasks left after it ends still run")
+    @Test("runs on news do not put off the interval's fetch: without a webhook, a commit lands during a rollout's stream of news")
+    func newsDoesNotPutOffTheInterval() async throws {
+        let site = try Site(interval: "2s")
+        let loop = try site.loop()
+        await loop.runOnce(trigger: "start")
+        try site.commit("printf '%s\\n' '\(Self.web05)' > site-a/machines/web-05.yaml")
+        let running = Task { try await loop.run() }
+        defer { running.cancel() }
+        // News ten times a second, as finished jobs and BMC readings bring during a rollout.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while site.file(Self.web05File) == nil, ContinuousClock.now < deadline {
+            loop.news()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(site.file(Self.web05File) != nil, "the interval's run fetched the commit: \(loop.status.lastRun?.trigger ?? "")")
+    }
+
+    @Test("a thread executor runs its tasks on its thread, at the process's priority, and tasks left after it ends still run; background threads are niced")
     func threadExecutor() async throws {
         let process = Int(Self.threadStat(field: 16, of: "/proc/self/stat"))!
-        let normal = ThreadExecutor(name: "dploy-test-run")
-        let (runName, runNice) = await withTaskExecutorPreference(normal) { await Self.whereThisRuns() }
-        #expect(runName == "dploy-test-run" && runNice == process, "threads it starts must be able to keep up (a lease's renewal)")
-        let background = ThreadExecutor(name: "dploy-test-bg", inBackground: true)
-        let (name, nice) = await withTaskExecutorPreference(background) { await Self.whereThisRuns() }
-        #expect(name == "dploy-test-bg")
-        #expect(nice == process + Int(ThreadPriority.backgroundNiceness))
-        normal.finish()
-        background.finish()
+        let executor = ThreadExecutor(name: "dploy-test-run")
+        let (name, nice) = await withTaskExecutorPreference(executor) { await Self.whereThisRuns() }
+        #expect(name == "dploy-test-run" && nice == process, "threads it starts must be able to keep up (a lease's renewal)")
+        let background = await withCheckedContinuation { continuation in
+            Thread {
+                ThreadPriority.runCurrentThreadInBackground()
+                continuation.resume(returning: Int(Self.threadStat(field: 16)) ?? 0)
+            }.start()
+        }
+        #expect(background == process + Int(ThreadPriority.backgroundNiceness))
+        executor.finish()
         // After its thread ended, a task that prefers it runs on Swift's pool.
         var after = name
         for _ in 0..<200 where after == name {
-            after = await withTaskExecutorPreference(background) { await Self.whereThisRuns() }.name
+            after = await withTaskExecutorPreference(executor) { await Self.whereThisRuns() }.name
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(after != name && !after.isEmpty)

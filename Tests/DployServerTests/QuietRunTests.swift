@@ -74,12 +74,16 @@ struct QuietRunTests {
         #expect(after.counts[.installed] != before.counts[.installed] && after.counts[.powerInSync] != before.counts[.powerInSync])
         #expect(CountedConditions.counts(after, desired: desired, observed: changed, bmcReadings: [macs[1]: reading]).counts == after.counts)
 
-        // Another desired state (a folder's: its fleet is its key) counts every machine again.
+        // Another desired state (a folder's: its fleet is its key) counts every machine again,
+        // also those whose row and reading are as they were: a newer generation asked of the
+        // installed machine makes it not installed.
         var folder = desired
         folder.revision = nil
-        folder.fleet.machines.removeFirst()
+        let index = try #require(folder.fleet.machines.firstIndex { $0.mac == other.mac })
+        folder.fleet.machines[index].settings.generation = 2000
         let edited = CountedConditions.counts(after, desired: folder, observed: changed, bmcReadings: [macs[1]: reading])
         #expect(edited.counts == shown(folder.fleet, changed, [macs[1]: reading]))
+        #expect(edited.counts[.installed] != after.counts[.installed])
     }
 
     @Test("the loop reuses its quiet plan; a standby that becomes the leader plans and looks at every file again")

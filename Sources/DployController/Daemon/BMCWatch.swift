@@ -153,6 +153,10 @@ final class BMCWatch: Sendable {
     /// Whether `machine` is left out of plans until its BMC is read again (tests).
     func isDue(_ machine: String) -> Bool { state.withLock { $0.due.contains(machine) } }
 
+    /// Says `run` is about to start (its task is made but may not have begun), so that the
+    /// first snapshot waits for its round instead of reading every BMC itself.
+    func willRun() { state.withLock { $0.running = true } }
+
     /// Reads what is due while `isLeading`, until the task is cancelled: the daemon's task
     /// for BMC reads, apart from the reconcile's.
     func run(isLeading: @escaping @Sendable () -> Bool, onNews: @escaping @Sendable () -> Void) async {

@@ -14,7 +14,7 @@ public final class ControllerMetrics: Sendable {
 
     public init() {
         reconcileDuration = registry.makeDurationHistogram(
-            descriptor: Self.named("dploy_reconcile_duration_seconds", "Time of one reconcile: fetch, load, observe, plan, apply."),
+            descriptor: Self.named("dploy_reconcile_duration_seconds", "Time of one reconcile: fetch, load (not on BMC news), observe, plan, apply."),
             buckets: [.milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
                       .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60)])
         planActionsPending = registry.makeGauge(

@@ -54,8 +54,10 @@ public final class ReconcileLoop: Service, Sendable {
         var role: DaemonStatus.Role?
         /// Runs that asked the planner rather than reusing a quiet plan, for tests.
         var plansMade = 0
-        /// Whether the next run fetches: asked for by `trigger()` since the last run began.
-        var fetchOwed = false
+        /// The desired state the last load gave, and the role it was loaded for: what a run
+        /// on news plans again. Not `desired` (what is in force): a plan-only daemon's pending
+        /// plan, or a commit whose apply failed, is of the newer one.
+        var loaded: (desired: DesiredState, role: DaemonStatus.Role)?
     }
 
     /// The trigger of a run woken by the daemon's own news (`news()`): it plans from the
@@ -77,6 +79,7 @@ public final class ReconcileLoop: Service, Sendable {
         let wake = WakeSignal()
         self.wake = wake
         // Deposed while it waited (frozen, cut off): its next run is a replica's, at once.
+        // Its next run fetches: another leader may have applied newer commits meanwhile.
         lock.whenLost { wake.signal() }
         let watch = BMCWatch(reconciler: reconciler, interval: reconciler.config.interval,
                              firstRoundWait: bmcFirstRoundWait) { observations, macs in
@@ -103,7 +106,7 @@ public final class ReconcileLoop: Service, Sendable {
                                            // steps) is planned by a run now, not at the interval.
                                            // A cancelled job sent nothing: its BMC is as it was.
                                            if state != .cancelled { watch.actedOn([job.machine]) }
-                                           wake.signal()  // news: no fetch
+                                           wake.signal(fetching: false)
                                        },
                                        leading: { lock.isHeld })
         state = Mutex(LoopState(status: DaemonStatus(
@@ -134,29 +137,18 @@ public final class ReconcileLoop: Service, Sendable {
 
     /// Asks for a run that fetches as soon as possible (now if idle, after the current run if
     /// busy): the webhook, a new commit.
-    public func trigger() {
-        state.withLock { $0.fetchOwed = true }
-        wake.signal()
-    }
+    public func trigger() { wake.signal() }
 
     /// Asks for a run that plans again from the desired state in force, without fetching: a
     /// BMC job finished, a BMC reading changed. During a rollout that is about once a second,
     /// and a fetch and a load each time would be work for a commit that did not change.
-    func news() { wake.signal() }
-
-    /// Whether a run woken now fetches, and clears it: a trigger after this asks for another.
-    private func takeFetchOwed() -> Bool {
-        state.withLock { state in
-            defer { state.fetchOwed = false }
-            return state.fetchOwed
-        }
-    }
+    func news() { wake.signal(fetching: false) }
 
     public func run() async throws {
         // Runs and BMC reads take CPU in bursts of up to hundreds of milliseconds; each has a
         // thread of its own, so that Swift's pool stays free for Hummingbird's boot answers
         // (`ThreadExecutor`).
-        let runs = ThreadExecutor(name: "dploy-reconcile"), reads = ThreadExecutor(name: "dploy-bmc-watch", inBackground: true)
+        let runs = ThreadExecutor(name: "dploy-reconcile"), reads = ThreadExecutor(name: "dploy-bmc-watch")
         defer {
             runs.finish()
             reads.finish()
@@ -164,6 +156,9 @@ public final class ReconcileLoop: Service, Sendable {
         // BMCs are read on a task of their own, by the leader: runs never wait on them. A
         // daemon that plans without applying (plan-only, suspended, a standby of a local
         // store) reads them too, as its runs plan from them; a replica leaves them to its leader.
+        // Known to run before its task starts: the first run's snapshot waits for the watch's
+        // first round rather than reading every BMC itself, a hung one included.
+        if reconciler.config.bmcObserve { bmcWatch.willRun() }
         let watching = reconciler.config.bmcObserve ? Task(executorPreference: reads) { [bmcWatch, lock] in
             await bmcWatch.run(isLeading: { [weak self] in lock.isHeld || self?.plansWithoutLead == true },
                                onNews: { [weak self] in self?.news() })
@@ -176,12 +171,21 @@ public final class ReconcileLoop: Service, Sendable {
         await cancelWhenGracefulShutdown {
             // The first run starts at once, unless the caller already ran one.
             var trigger: String? = self.status.runs == 0 ? "start" : nil
+            var intervalDue = ContinuousClock.now
             while !Task.isCancelled {
                 if let trigger { await self.runOnce(trigger: trigger) }
-                let delay = self.nextDelay()
-                self.update { $0.nextRunAt = self.reconciler.clock.now().addingTimeInterval(delay.seconds) }
-                let woken = await self.wake.wait(timeout: delay)
-                trigger = !woken ? "interval" : self.takeFetchOwed() ? "webhook" : Self.newsTrigger
+                // Runs on news do not fetch, so they do not put off the interval's fetch: a
+                // rollout wakes the loop every second for hours, and a site without a webhook
+                // still takes its commits at the interval.
+                // A run on news may still shorten it: `nextDelay` is the lease once a run failed
+                // or the lead was lost, and that bounds how soon a replica looks again.
+                let next = ContinuousClock.now + self.nextDelay()
+                intervalDue = trigger == Self.newsTrigger ? min(intervalDue, next) : next
+                let wait = max(.zero, intervalDue - ContinuousClock.now)
+                self.update { $0.nextRunAt = self.reconciler.clock.now().addingTimeInterval(wait.seconds) }
+                let woken = await self.wake.wait(timeout: wait)
+                let fetch = self.wake.takeFetchRequest()
+                trigger = fetch ? "webhook" : woken && ContinuousClock.now < intervalDue ? Self.newsTrigger : "interval"
             }
         }
         // Workers stop between polls; jobs being followed stay running, resumed at the next start.
@@ -233,14 +237,14 @@ public final class ReconcileLoop: Service, Sendable {
                 (role, roleReason) = (lock is PostgresLeaderLease ? .replica : .standby, "cannot tell who leads: \(error)")
                 throw error
             }
-            let (becameLeader, lostLead, startsChecking, inForce) = state.withLock { state in
+            let (becameLeader, lostLead, startsChecking, lastLoaded) = state.withLock { state in
                 defer { state.role = role }
                 return (role == .apply && state.role != nil && state.role != .apply, role != .apply && state.role == .apply,
                         // Its first run, its first after a replica's, and its first as leader
                         // (a standby's readings are as old as its start).
                         role != .replica && (state.role == nil || state.role == .replica || (role == .apply && state.role != .apply)),
-                        // What a news run plans from: the desired state in force, if this role put it there.
-                        state.role == role ? state.desired : nil)
+                        // What a news run plans from: the last load's, if it was for this role.
+                        state.loaded.flatMap { $0.role == role ? $0.desired : nil })
             }
             if lostLead {
                 logger.warning("no longer leads: \(roleReason ?? role.rawValue)")
@@ -266,12 +270,19 @@ public final class ReconcileLoop: Service, Sendable {
                 do { try reconciler.knownBIOS.read(from: store) } catch { logger.warning("BIOS attributes not checked: \(error)") }
             }
             // A replica keeps its own state folder: it records, and checks, the history itself.
-            // A run on news (a job ended, a BMC changed) plans the commit in force again.
+            // A run on news (a job ended, a BMC changed) plans the last load's commit again.
             let loaded: DesiredState
-            if trigger == Self.newsTrigger, let inForce {
-                loaded = inForce
+            if trigger == Self.newsTrigger, let lastLoaded {
+                loaded = lastLoaded
             } else {
-                loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
+                do {
+                    loaded = try reconciler.loadDesired(recordingStatus: role != .standby)
+                } catch {
+                    // News runs load again until a load succeeds: the failure stays in the status.
+                    state.withLock { $0.loaded = nil }
+                    throw error
+                }
+                state.withLock { $0.loaded = (loaded, role) }
                 step("load")
             }
             desired = loaded

@@ -1,4 +1,3 @@
-import DploySpec
 import Foundation
 
 /// A task executor with one thread of its own: the daemon's reconcile loop and BMC watch
@@ -10,9 +9,9 @@ import Foundation
 /// halves the boot server and stretches its tail. On a thread of its own the kernel shares
 /// the cores between them instead.
 ///
-/// The loop's thread keeps the process's priority: threads it starts inherit it, and some
-/// must keep up (a PostgreSQL lease's renewal), which a thread cannot regain once lowered
-/// without privilege. The BMC watch's runs in the background (`ThreadPriority`).
+/// Both keep the process's priority: threads they start inherit it, and some must keep up
+/// (a PostgreSQL lease's renewal), which a thread cannot regain once lowered without
+/// privilege (`ThreadPriority`).
 ///
 /// Jobs run in the order they were enqueued, one at a time. The thread ends after `finish()`
 /// once nothing is queued; a job enqueued after that runs on Swift's pool, so no task that
@@ -24,13 +23,11 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     private var finishing = false
     private var ended = false
 
-    /// - Parameter name: the thread's name, as `top -H` and `/proc/PID/task/*/comm` show it (at most 15 bytes).
-    ///   With `inBackground`, the thread runs below the process's priority (`ThreadPriority`).
-    public init(name: String, inBackground: Bool = false) {
+    /// - Parameter name: the thread's name, as `top -H` and `/proc/PID/task/*/comm` show it:
+    ///   at most 15 bytes, as Linux refuses longer ones (the thread keeps its creator's).
+    public init(name: String) {
         let thread = Thread { [self] in
-            // Set from the thread itself: Linux names a new thread after the one that made it.
             Thread.current.name = name
-            if inBackground { ThreadPriority.runCurrentThreadInBackground() }
             runJobs()
         }
         thread.start()

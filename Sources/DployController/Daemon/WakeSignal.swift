@@ -1,10 +1,12 @@
 import Synchronization
 
 /// Wakes the reconcile loop early. Signals that arrive while the loop is busy collapse into
-/// one: a burst of webhooks during a run queues exactly one more run.
+/// one: a burst of webhooks during a run queues exactly one more run. Whether any of them
+/// asked for a fetch is kept apart (`takeFetchRequest`), so that news does not hide a commit.
 final class WakeSignal: Sendable {
     private struct State {
         var pending = false
+        var fetchRequested = false
         var cancelled = false
         var waiter: CheckedContinuation<Void, Never>?
     }
@@ -14,8 +16,11 @@ final class WakeSignal: Sendable {
     /// Whether a `wait` is parked waiting for a signal (tests wait for this, not for time).
     var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
 
-    func signal() {
+    /// - Parameter fetching: whether the run it wakes must look at git again (a webhook, a
+    ///   lost lead), or may plan what is in force (news of BMCs: `ReconcileLoop.news()`).
+    func signal(fetching: Bool = true) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if fetching { state.fetchRequested = true }
             guard let waiter = state.waiter else {
                 state.pending = true
                 return nil
@@ -24,6 +29,15 @@ final class WakeSignal: Sendable {
             return waiter
         }
         waiter?.resume()
+    }
+
+    /// Whether a signal since the last call asked for a fetch; clears it. Taken after `wait`
+    /// returns, so a signal during the run that follows asks again.
+    func takeFetchRequest() -> Bool {
+        state.withLock { state in
+            defer { state.fetchRequested = false }
+            return state.fetchRequested
+        }
     }
 
     /// Returns when signalled (now, if a signal is pending), after `timeout`, or when the

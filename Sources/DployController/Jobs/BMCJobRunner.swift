@@ -141,8 +141,7 @@ public final class BMCJobRunner: Sendable {
         guard spawn else { return }
         for index in 0..<settings.workers {
             Thread { [self] in
-                // Named from the thread itself (Linux names a new thread after the one that made
-                // it), in at most 15 bytes.
+                // At most 15 bytes: Linux refuses a longer name, and the thread keeps its creator's.
                 Thread.current.name = "dploy-job-\(index)"
                 // Polls and store writes can wait; boot answers cannot.
                 ThreadPriority.runCurrentThreadInBackground()

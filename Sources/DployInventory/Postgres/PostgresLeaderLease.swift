@@ -160,7 +160,7 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
                 if !keepGoing { return }
             }
         }
-        thread.name = "dploy-lease-\(site)"
+        thread.name = "dploy-lease"  // at most 15 bytes, or Linux keeps the creator's name
         renewal = thread
         thread.start()
     }
