@@ -466,7 +466,10 @@ struct DaemonLoopTests {
 
     /// The name and nice value of the thread an async function runs on.
     static func whereThisRuns() async -> (name: String, nice: Int) {
-        (threadStat(field: nil), Int(threadStat(field: 16)) ?? 0)
+        // Resumed from a suspension, the task runs where it prefers; until then, maybe where
+        // its caller did.
+        try? await Task.sleep(for: .milliseconds(1))
+        return (threadStat(field: nil), Int(threadStat(field: 16)) ?? 0)
     }
 
     /// The calling thread's name (`field` nil), or a field of its stat line after the name

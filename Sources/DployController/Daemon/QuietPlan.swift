@@ -60,20 +60,11 @@ struct QuietPlan: Sendable {
 struct CountedConditions: Sendable {
     typealias Counts = [MachineCondition.Kind: [MachineCondition.Status: Int]]
     var desired: DesiredKey
-    var machines: [MACAddress: Counted]
+    var observed: [ObservedMachine]
+    var bmcReadings: [MACAddress: BMCRecord]
+    /// Each machine's statuses, in git or only seen, by MAC.
+    var statuses: [MACAddress: Statuses]
     var counts: Counts
-
-    /// One machine's conditions, with what they were worked out from.
-    struct Counted: Sendable {
-        var inGit: Bool
-        var observed: ObservedMachine?
-        var bmc: BMCRecord?
-        var statuses: Statuses
-
-        func counts(for seen: ObservedMachine?, _ bmc: BMCRecord?, inGit: Bool) -> Bool {
-            self.inGit == inGit && observed == seen && self.bmc == bmc
-        }
-    }
 
     /// A machine's status for each condition kind, two bits a kind (none, True, False,
     /// Unknown): ten thousand of these are kept, so not as arrays.
@@ -111,41 +102,47 @@ struct CountedConditions: Sendable {
         static var tallySize: Int { kinds.count * statuses.count }
     }
 
-    /// The counts for these inputs: each machine's kept when it and the desired state are as
-    /// they were, counted again otherwise. `kept` nil counts every machine.
+    /// The counts for these inputs: the kept ones when nothing changed; else each machine's
+    /// kept when the desired state and its row and reading are as they were, counted again
+    /// otherwise. `kept` nil counts every machine.
     static func counts(_ kept: CountedConditions?, desired: DesiredState, observed: [ObservedMachine],
                        bmcReadings: [MACAddress: BMCRecord]) -> CountedConditions {
         let key = DesiredKey(desired)
-        let reusable = kept?.desired == key ? kept?.machines ?? [:] : [:]
+        // A quiet run: two comparisons, no table built.
+        if let kept, kept.desired == key, kept.observed == observed, kept.bmcReadings == bmcReadings { return kept }
+        // The same desired state: a MAC in git then is in git now, with the same settings.
+        let reusable = kept?.desired == key ? kept : nil
+        let keptSeen = reusable.map { Dictionary($0.observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 }) } ?? [:]
+        func keptStatuses(_ mac: MACAddress, _ seen: ObservedMachine?, _ bmc: BMCRecord?) -> Statuses? {
+            guard let reusable, keptSeen[mac] == seen, reusable.bmcReadings[mac] == bmc else { return nil }
+            return reusable.statuses[mac]
+        }
         let fleet = desired.fleet
         let seenByMAC = Dictionary(observed.map { ($0.mac, $0) }, uniquingKeysWith: { $1 })
-        // Made on the first machine that needs it: a quiet run resolves nothing.
+        // Made on the first machine that needs it.
         var resolver: DefaultsResolver?
-        var machines: [MACAddress: Counted] = .init(minimumCapacity: fleet.machines.count)
+        var statuses: [MACAddress: Statuses] = .init(minimumCapacity: fleet.machines.count)
         for machine in fleet.machines {
             let mac = machine.mac.value
             let seen = seenByMAC[mac], bmc = bmcReadings[mac]
-            if let counted = reusable[mac], counted.counts(for: seen, bmc, inGit: true) {
-                machines[mac] = counted
+            if let counted = keptStatuses(mac, seen, bmc) {
+                statuses[mac] = counted
                 continue
             }
             if resolver == nil { resolver = DefaultsResolver(groups: fleet.groups) }
             let effective = resolver!.resolve(machine)
-            let conditions = MachineConditions.evaluate(machine: effective, baseline: effective.settings.firmware.flatMap(fleet.firmwareBaseline(named:)),
-                                                        observed: seen, bmc: bmc)
-            machines[mac] = Counted(inGit: true, observed: seen, bmc: bmc, statuses: Statuses(conditions))
+            statuses[mac] = Statuses(MachineConditions.evaluate(machine: effective,
+                                                                baseline: effective.settings.firmware.flatMap(fleet.firmwareBaseline(named:)),
+                                                                observed: seen, bmc: bmc))
         }
-        for seen in observed where machines[seen.mac] == nil {
+        for seen in observed where statuses[seen.mac] == nil {
             let bmc = bmcReadings[seen.mac]
-            if let counted = reusable[seen.mac], counted.counts(for: seen, bmc, inGit: false) {
-                machines[seen.mac] = counted
-                continue
-            }
-            let conditions = MachineConditions.evaluate(machine: nil, baseline: nil, observed: seen, bmc: bmc)
-            machines[seen.mac] = Counted(inGit: false, observed: seen, bmc: bmc, statuses: Statuses(conditions))
+            statuses[seen.mac] = keptStatuses(seen.mac, seen, bmc)
+                ?? Statuses(MachineConditions.evaluate(machine: nil, baseline: nil, observed: seen, bmc: bmc))
         }
         var tally = [Int](repeating: 0, count: Statuses.tallySize)
-        for counted in machines.values { counted.statuses.add(to: &tally) }
-        return CountedConditions(desired: key, machines: machines, counts: Statuses.counts(tally))
+        for machine in statuses.values { machine.add(to: &tally) }
+        return CountedConditions(desired: key, observed: observed, bmcReadings: bmcReadings, statuses: statuses,
+                                 counts: Statuses.counts(tally))
     }
 }
