@@ -60,8 +60,8 @@ public final class ReconcileLoop: Service, Sendable {
         var loaded: (desired: DesiredState, role: DaemonStatus.Role)?
     }
 
-    /// The trigger of a run woken by the daemon's own news (`news()`): it plans from the
-    /// desired state in force, without fetching.
+    /// The trigger of a run woken by the daemon's own news (`news()`): it plans the last
+    /// load's desired state again, without fetching.
     public static let newsTrigger = "bmc"
 
     /// - Parameter bmcFirstRoundWait: how long the first run waits for the BMCs' first round
@@ -139,7 +139,7 @@ public final class ReconcileLoop: Service, Sendable {
     /// busy): the webhook, a new commit.
     public func trigger() { wake.signal() }
 
-    /// Asks for a run that plans again from the desired state in force, without fetching: a
+    /// Asks for a run that plans the last load's desired state again, without fetching: a
     /// BMC job finished, a BMC reading changed. During a rollout that is about once a second,
     /// and a fetch and a load each time would be work for a commit that did not change.
     func news() { wake.signal(fetching: false) }
