@@ -46,10 +46,9 @@ USER = "Administrator"
 FLASHED = "iLO 5=3.08 Nov 01 2026"
 
 
-def wrk_windows(url, windows=3):
-    """(requests/s, p99 ms) of each window, and their medians."""
-    results = [wrk(url) for _ in range(windows)]
-    return results, statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
+def medians(windows):
+    """The median requests/s and p99 ms of wrk windows."""
+    return statistics.median(r[0] for r in windows), statistics.median(r[1] for r in windows)
 
 
 def wrk(url, seconds=10, connections=32):
@@ -198,7 +197,8 @@ def rollout(args, parallel):
         token = open(os.path.join(work, "state", "web.token")).read().strip()
         auth = {"Authorization": "Bearer " + token}
         boot = f"http://127.0.0.1:{port}/boot.ipxe?mac=52:54:01:00:00:01"
-        idle, idle_rps, idle_p99 = wrk_windows(boot)
+        idle = [wrk(boot) for _ in range(3)]
+        idle_rps, idle_p99 = medians(idle)
 
         def jobs():
             return json.loads(request(f"http://127.0.0.1:{port}/v1/jobs?limit=10000", headers=auth))
@@ -219,7 +219,7 @@ def rollout(args, parallel):
         for _ in range(3):
             busy.append(wrk(boot))
             running.append(any(job["state"] == "running" for job in jobs()))
-        busy_rps, busy_p99 = statistics.median(r[0] for r in busy), statistics.median(r[1] for r in busy)
+        busy_rps, busy_p99 = medians(busy)
         runs_during = [after - before for after, before in zip(reconciles(port, auth), runs_before)]
         latencies = []
         for round_ in range(3):

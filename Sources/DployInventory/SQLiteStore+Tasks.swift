@@ -57,9 +57,21 @@ extension SQLiteStore {
     }
 
     public func runningTaskRun(mac: MACAddress, actions: Set<TaskActionKind>, at now: Date) throws -> TaskRun? {
-        try pool.read { db in
-            try Self.running(actions, at: now).filter(Column("mac") == mac.description).order(Column("id").desc).fetchOne(db)?.run
-        }
+        try pool.read { db in try Self.runningTaskRun(db, mac: mac, actions: actions, at: now) }
+    }
+
+    /// The newest running run of `actions` on `mac` at `now`: the condition of `running`, as
+    /// a statement cached per connection, since every boot asks it (`bootRecord`).
+    static func runningTaskRun(_ db: Database, mac: MACAddress, actions: Set<TaskActionKind>, at now: Date) throws -> TaskRun? {
+        guard !actions.isEmpty else { return nil }
+        let names = actions.map(\.rawValue).sorted()
+        let sql = """
+            SELECT * FROM taskRun WHERE mac = ? AND state = ? AND action IN (\(names.map { _ in "?" }.joined(separator: ", ")))
+            AND (deadline IS NULL OR deadline > ?) ORDER BY id DESC LIMIT 1
+            """
+        return try TaskRunRow.fetchOne(db.cachedStatement(sql: sql),
+                                       arguments: StatementArguments([mac.description, TaskRunState.running.rawValue] + names
+                                                                     + [StoreDate.text(now)]))?.run
     }
 
     public func runningTaskRuns(actions: Set<TaskActionKind>, at now: Date) throws -> [TaskRun] {

@@ -63,7 +63,7 @@ public final class SQLiteStore: Store {
 
     public func machine(_ mac: MACAddress) throws -> ObservedMachine? {
         try pool.read { db in
-            guard let row = try MachineRow.fetchOne(db, key: mac.description) else { return nil }
+            guard let row = try Self.machineRow(db, mac) else { return nil }
             return try row.observed(hardware: try HardwareRow.fetchOne(db, key: mac.description))
         }
     }
@@ -140,30 +140,27 @@ public final class SQLiteStore: Store {
     }
 
     public func installAttempts(_ mac: MACAddress) throws -> [InstallAttempt] {
-        try pool.read { db in
-            try InstallRow.filter(Column("mac") == mac.description).order(Column("id")).fetchAll(db).compactMap(\.attempt)
-        }
+        try pool.read { db in try Self.installAttempts(db, mac) }
+    }
+
+    // The per-MAC reads a boot makes (`bootRecord`), as statements cached per connection:
+    // every boot asks them, and building and preparing the SQL each time cost more than
+    // running it.
+
+    private static func machineRow(_ db: Database, _ mac: MACAddress) throws -> MachineRow? {
+        try MachineRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM machine WHERE mac = ?"), arguments: [mac.description])
+    }
+
+    private static func installAttempts(_ db: Database, _ mac: MACAddress) throws -> [InstallAttempt] {
+        try InstallRow.fetchAll(db.cachedStatement(sql: "SELECT * FROM install WHERE mac = ? ORDER BY id"),
+                                arguments: [mac.description]).compactMap(\.attempt)
     }
 
     public func bootRecord(_ mac: MACAddress, runOf actions: Set<TaskActionKind>, at now: Date) throws -> BootRecord {
-        // Statements cached per connection: every boot asks this, and building and preparing
-        // the SQL each time cost more than running it.
         try pool.read { db in
-            let key = mac.description
-            let machine = try MachineRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM machine WHERE mac = ?"), arguments: [key])
-            let attempts = try InstallRow.fetchAll(db.cachedStatement(sql: "SELECT * FROM install WHERE mac = ? ORDER BY id"),
-                                                   arguments: [key]).compactMap(\.attempt)
-            var run: TaskRun?
-            if !actions.isEmpty {
-                let names = actions.map(\.rawValue).sorted()
-                let sql = """
-                    SELECT * FROM taskRun WHERE mac = ? AND state = ? AND action IN (\(names.map { _ in "?" }.joined(separator: ", ")))
-                    AND (deadline IS NULL OR deadline > ?) ORDER BY id DESC LIMIT 1
-                    """
-                run = try TaskRunRow.fetchOne(db.cachedStatement(sql: sql),
-                                              arguments: StatementArguments([key, TaskRunState.running.rawValue] + names + [StoreDate.text(now)]))?.run
-            }
-            return BootRecord(state: machine?.state, installedGeneration: machine?.installedGeneration, attempts: attempts, run: run)
+            let machine = try Self.machineRow(db, mac)
+            return BootRecord(state: machine?.state, installedGeneration: machine?.installedGeneration,
+                              attempts: try Self.installAttempts(db, mac), run: try Self.runningTaskRun(db, mac: mac, actions: actions, at: now))
         }
     }
 

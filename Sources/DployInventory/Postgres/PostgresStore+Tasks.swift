@@ -63,10 +63,15 @@ extension PostgresStore {
     }
 
     public func runningTaskRun(mac: MACAddress, actions: Set<TaskActionKind>, at now: Date) throws -> TaskRun? {
-        try pool.withConnection { connection in
-            try connection.execute(Self.running + " AND mac = $3 ORDER BY id DESC LIMIT 1",
-                                   [Self.array(actions), now, mac.description]).first.map(Self.taskRun)
-        }
+        try pool.withConnection { try Self.runningTaskRun(on: $0, mac: mac, actions: actions, at: now) }
+    }
+
+    /// The newest running run of `actions` on `mac` at `now`, on a connection already held
+    /// (`bootRecord` reads it with the machine's other facts).
+    static func runningTaskRun(on connection: PostgresConnection, mac: MACAddress, actions: Set<TaskActionKind>,
+                               at now: Date) throws -> TaskRun? {
+        try connection.execute(running + " AND mac = $3 ORDER BY id DESC LIMIT 1", [array(actions), now, mac.description])
+            .first.map(taskRun)
     }
 
     public func runningTaskRuns(actions: Set<TaskActionKind>, at now: Date) throws -> [TaskRun] {
@@ -76,7 +81,7 @@ extension PostgresStore {
     }
 
     /// Running runs of the actions in $1 not past their deadline at $2.
-    static let running = """
+    private static let running = """
         SELECT * FROM task_run WHERE state = 'running' AND action = ANY($1::text[]) AND (deadline IS NULL OR deadline > $2)
         """
 
@@ -105,7 +110,7 @@ extension PostgresStore {
     }
 
     /// A text array literal of the actions' raw values, which are plain words.
-    static func array(_ actions: Set<TaskActionKind>) -> String {
+    private static func array(_ actions: Set<TaskActionKind>) -> String {
         "{" + actions.map { "\"\($0.rawValue)\"" }.sorted().joined(separator: ",") + "}"
     }
 

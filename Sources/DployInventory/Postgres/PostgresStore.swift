@@ -45,10 +45,14 @@ public final class PostgresStore: Store {
 
     public func machine(_ mac: MACAddress) throws -> ObservedMachine? {
         try pool.withConnection { connection in
-            guard let row = try connection.execute("SELECT * FROM machine WHERE mac = $1", [mac.description]).first else { return nil }
+            guard let row = try Self.machineRow(on: connection, mac) else { return nil }
             let hardware = try connection.execute("SELECT * FROM hardware WHERE mac = $1", [mac.description]).first
-            return try Self.machineRow(row).observed(hardware: try hardware.map(Self.hardwareRow))
+            return try row.observed(hardware: try hardware.map(Self.hardwareRow))
         }
+    }
+
+    private static func machineRow(on connection: PostgresConnection, _ mac: MACAddress) throws -> MachineRow? {
+        try connection.execute("SELECT * FROM machine WHERE mac = $1", [mac.description]).first.map(machineRow)
     }
 
     public func macs(in state: MachineState) throws -> [MACAddress] {
@@ -126,19 +130,19 @@ public final class PostgresStore: Store {
     }
 
     public func installAttempts(_ mac: MACAddress) throws -> [InstallAttempt] {
-        try pool.withConnection { connection in
-            try connection.execute("SELECT * FROM install WHERE mac = $1 ORDER BY id", [mac.description]).all.map(Self.attempt)
-        }
+        try pool.withConnection { try Self.installAttempts(on: $0, mac) }
+    }
+
+    private static func installAttempts(on connection: PostgresConnection, _ mac: MACAddress) throws -> [InstallAttempt] {
+        try connection.execute("SELECT * FROM install WHERE mac = $1 ORDER BY id", [mac.description]).all.map(attempt)
     }
 
     public func bootRecord(_ mac: MACAddress, runOf actions: Set<TaskActionKind>, at now: Date) throws -> BootRecord {
         try pool.withConnection { connection in
-            let key = mac.description
-            let machine = try connection.execute("SELECT * FROM machine WHERE mac = $1", [key]).first.map(Self.machineRow)
-            let attempts = try connection.execute("SELECT * FROM install WHERE mac = $1 ORDER BY id", [key]).all.map(Self.attempt)
-            let run = actions.isEmpty ? nil : try connection.execute(Self.running + " AND mac = $3 ORDER BY id DESC LIMIT 1",
-                                                                     [Self.array(actions), now, key]).first.map(Self.taskRun)
-            return BootRecord(state: machine?.state, installedGeneration: machine?.installedGeneration, attempts: attempts, run: run)
+            let machine = try Self.machineRow(on: connection, mac)
+            let run = actions.isEmpty ? nil : try Self.runningTaskRun(on: connection, mac: mac, actions: actions, at: now)
+            return BootRecord(state: machine?.state, installedGeneration: machine?.installedGeneration,
+                              attempts: try Self.installAttempts(on: connection, mac), run: run)
         }
     }
 
