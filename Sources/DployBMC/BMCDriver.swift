@@ -44,6 +44,12 @@ public final class BMCDriver {
         try follower.poll(connection)
     }
 
+    /// The version the firmware inventory reports for the component named `component` (the
+    /// first of that name, as the observer reads it); nil when it lists none.
+    public func installedVersion(of component: String) throws -> String? {
+        try connection.firmwareInventory().first { $0.name == component }?.version
+    }
+
     /// iLO's own update state (`UpdateService` → `Oem.Hpe.State`) and the path it is read
     /// at; nil on a BMC without one. What a job interrupted while posting is followed by.
     public func hpeUpdateState() throws -> (path: String, progress: UpdateProgress)? {

@@ -2,26 +2,17 @@ extension RedfishClient {
     /// `UpdateService/FirmwareInventory`, every member (read inline when the collection is
     /// expanded, else one GET each).
     public func firmwareInventory() async throws -> [InstalledFirmware] {
-        try await run { connection in
-            let service = try connection.get(try connection.updateServicePath()).json ?? .null
-            guard let inventory = service["FirmwareInventory"]?.link else {
-                throw connection.error(.unsupported, "the UpdateService lists no FirmwareInventory")
-            }
-            let members = try connection.get(inventory).json?["Members"]?.array ?? []
-            return try members.map { member in
-                if member["Version"] != nil { return InstalledFirmware(json: member) }
-                guard let link = member.link else { throw connection.error(.badResponse, "\(inventory) has a member without @odata.id") }
-                return InstalledFirmware(json: try connection.get(link).json ?? .null)
-            }
-        }
+        try await run { try $0.firmwareInventory() }
     }
 
     /// How a started update is followed.
     public enum UpdateTracking: Hashable, Sendable {
         /// A Redfish Task (or task monitor) at this path.
         case task(String)
-        /// iLO 5: no task; `UpdateService` → `Oem.Hpe.State` says.
-        case hpeUpdateService(String)
+        /// iLO 5: no task; `UpdateService` → `Oem.Hpe.State` says. `before` is that state as
+        /// read just before the POST: iLO 5 keeps showing the last update's Complete or Error
+        /// until the next one gets going, so only a state other than it is this update's end.
+        case hpeUpdateService(String, before: String? = nil)
         /// The BMC accepted the request and offers no way to follow it.
         case none
     }
@@ -49,6 +40,19 @@ extension RedfishClient {
 /// The blocking work behind the client's firmware calls and `BMCDriver.updateFirmware` (the
 /// applier's thread): one implementation for both.
 extension RedfishConnection {
+    func firmwareInventory() throws -> [InstalledFirmware] {
+        let service = try get(try updateServicePath()).json ?? .null
+        guard let inventory = service["FirmwareInventory"]?.link else {
+            throw error(.unsupported, "the UpdateService lists no FirmwareInventory")
+        }
+        let members = try get(inventory).json?["Members"]?.array ?? []
+        return try members.map { member in
+            if member["Version"] != nil { return InstalledFirmware(json: member) }
+            guard let link = member.link else { throw error(.badResponse, "\(inventory) has a member without @odata.id") }
+            return InstalledFirmware(json: try get(link).json ?? .null)
+        }
+    }
+
     func startFirmwareUpdate(imageURI: String) throws -> RedfishClient.UpdateTracking {
         let servicePath = try updateServicePath()
         let service = try get(servicePath).json ?? .null
@@ -64,7 +68,7 @@ extension RedfishConnection {
            let link = json.link {
             return .task(link)
         }
-        if UpdateProgress(hpeUpdateService: service) != nil { return .hpeUpdateService(servicePath) }
+        if let before = UpdateProgress(hpeUpdateService: service) { return .hpeUpdateService(servicePath, before: before.state) }
         return .none
     }
 
@@ -74,7 +78,7 @@ extension RedfishConnection {
         switch tracking {
         case .none:
             return UpdateProgress(phase: .completed, state: "Accepted", message: "the BMC offers no way to follow this update")
-        case .hpeUpdateService(let path):
+        case .hpeUpdateService(let path, _):
             guard let progress = UpdateProgress(hpeUpdateService: try get(path).json ?? .null) else {
                 throw error(.badResponse, "\(path) has no Oem.Hpe.State")
             }
@@ -127,12 +131,18 @@ extension RedfishConnection {
 }
 
 /// Follows one started update, poll by poll, reading iLO 5's update state the way it means
-/// it. Its whole memory is `tracking` and `seenActive`, both kept in a BMC job's row, so a
-/// follower made again after a restart reads the update as the one before it did.
+/// it. Its whole memory is `tracking` (with the state before the POST) and `seenActive`, both
+/// kept in a BMC job's row, so a follower made again after a restart reads the update as the
+/// one before it did.
 public struct UpdateFollower: Hashable, Sendable {
     public var tracking: RedfishClient.UpdateTracking
     /// iLO 5's state has been past Idle since the update was posted: Idle now means done.
     public var seenActive: Bool
+    /// The last look showed iLO 5's Complete, but the same Complete it showed before the POST
+    /// (or a state from before dploy kept it), never active in between: this update's end, or
+    /// the last one's still on show. Only the firmware inventory can tell; see
+    /// `BMCDriver.installedVersion`.
+    public private(set) var completeUnconfirmed = false
 
     public init(tracking: RedfishClient.UpdateTracking, seenActive: Bool = false) {
         self.tracking = tracking
@@ -142,10 +152,17 @@ public struct UpdateFollower: Hashable, Sendable {
     /// Where the update stands now.
     mutating func poll(_ connection: RedfishConnection) throws -> UpdateProgress {
         var now = try connection.updateProgress(tracking)
-        if case .hpeUpdateService = tracking {
-            // iLO 5 may still say Idle (or the last update's Complete) just after the POST.
-            if now.state != "Idle" && now.state != "Complete" && now.state != "Error" { seenActive = true }
-            if !seenActive && now.phase != .running { now.phase = .running }
+        completeUnconfirmed = false
+        if case .hpeUpdateService(_, let before) = tracking {
+            let settled = ["Idle", "Complete", "Error"].contains(now.state)
+            if !settled { seenActive = true }
+            // A flash shorter than the time to the first look goes from the state before the
+            // POST to its end unseen: a Complete or Error other than that state is its end.
+            let endsThisUpdate = seenActive || (before != nil && now.state != before && now.state != "Idle")
+            if !endsThisUpdate && now.phase != .running {
+                completeUnconfirmed = now.state == "Complete"
+                now.phase = .running
+            }
             // Some iLO 5 versions go straight back to Idle when the flash is done.
             if seenActive && now.state == "Idle" { now.phase = .completed }
         }
@@ -155,11 +172,11 @@ public struct UpdateFollower: Hashable, Sendable {
 
 extension RedfishClient.UpdateTracking {
     /// The tracking as one line of text, as a BMC job's row keeps it: `task PATH`,
-    /// `hpe PATH` or `none`.
+    /// `hpe PATH`, `hpe PATH from STATE` or `none`.
     public var text: String {
         switch self {
         case .task(let path): "task \(path)"
-        case .hpeUpdateService(let path): "hpe \(path)"
+        case .hpeUpdateService(let path, let before): "hpe \(path)" + (before.map { " from \($0)" } ?? "")
         case .none: "none"
         }
     }
@@ -167,12 +184,12 @@ extension RedfishClient.UpdateTracking {
     /// The tracking `text` wrote; nil for anything else.
     public init?(text: String) {
         if text == "none" { self = .none; return }
-        guard let space = text.firstIndex(of: " ") else { return nil }
-        let path = String(text[text.index(after: space)...])
-        guard path.hasPrefix("/") else { return nil }
-        switch text[..<space] {
-        case "task": self = .task(path)
-        case "hpe": self = .hpeUpdateService(path)
+        let words = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard words.count >= 2, words[1].hasPrefix("/") else { return nil }
+        switch (words[0], words.count) {
+        case ("task", 2): self = .task(words[1])
+        case ("hpe", 2): self = .hpeUpdateService(words[1])
+        case ("hpe", 4) where words[2] == "from" && !words[3].isEmpty: self = .hpeUpdateService(words[1], before: words[3])
         default: return nil
         }
     }

@@ -26,4 +26,10 @@ public struct FirmwareTarget: Hashable, Sendable, Codable {
         self.init(component: component.name, installed: installed, version: component.version, image: component.image,
                   sha256: component.sha256)
     }
+
+    /// An inventory reporting `installed` for the component has the baseline's version (in
+    /// iLO's words: the version, maybe followed by a date).
+    public func isReached(by installed: String) -> Bool {
+        FirmwareDrift.matches(installed: installed, wanted: version)
+    }
 }

@@ -285,4 +285,56 @@ struct BMCJobScaleTests {
         let posts = try ilo.logs()[ilo.ports[0]]?.count { $0["method"]?.string == "POST" && $0["path"]?.string?.lowercased().contains("simpleupdate") == true }
         #expect(posts == 1)
     }
+
+    @Test("a flash over before dploy's first look, then a restart: iLO 5's Complete is confirmed by the inventory, an Error unlike the state before the POST fails the job; neither waits for the timeout")
+    func flashOverBeforeTheFirstLook() async throws {
+        // iLO 5 shows the last update's Complete until the next one gets going (the recorded
+        // document says Complete): a 0.3 s flash goes from that Complete to its own unseen.
+        let ilos = try ILOFleetFixture(count: 2, updateSeconds: 0.3, flashTo: "iLO 5=3.08 Nov 01 2026")
+        defer { ilos.stop() }
+        try ilos.failUpdates(1)
+        let fleetLab = try await FleetLab(ilos, prefix: "dploy-jobs-unseen")
+        defer { fleetLab.stop() }
+        let lab = fleetLab.folder
+        let loaded = SpecLoader().load([SpecFile(path: "m.yaml", contents: Array((fleetLab.machine(0, name: "quick") + fleetLab.machine(1, name: "failing")).utf8))])
+        #expect(loaded.isValid, "\(loaded.diagnostics)")
+        let fleet = loaded.fleet
+        let store = try SQLiteStore(path: lab.file("dploy.db"))
+        let target = FirmwareTarget(component: "iLO 5", installed: "2.96", version: "3.08", image: "http://127.0.0.1:\(fleetLab.images.port)/fw/ilo5_308.fwpkg",
+                                    sha256: fleetLab.sha256)
+
+        // What a runner stopped after its POST leaves: the job running, its tracking, and
+        // `posted` (no look yet) or the Complete of a first look that came after the flash.
+        for (index, machine, status) in [(0, "quick", "Complete"), (1, "failing", "posted")] {
+            let action = Action.updateFirmware(machine: machine, target, reason: Reason(.firmwareDrift, "iLO 5 2.96 → 3.08"))
+            let planned = try #require(action.bmcJob(mac: nil, at: Date()))
+            _ = try #require(try store.enqueueBMCJob(planned))
+            let job = try #require(try store.claimBMCJob(site: "default", at: Date()))
+            let driver = BMCDriver(endpoint: try BMCEndpoint(address: ilos.baseURL(index), username: ilos.username, password: ilos.password,
+                                                             tls: TLSPolicy(caFile: ilos.certificate.certificate)), options: quickOptions())
+            let tracking = try driver.startFirmwareUpdate(imageURI: target.image)
+            #expect(tracking.text == "hpe /redfish/v1/UpdateService/ from Complete", "the state before the POST is kept with the tracking")
+            #expect(try store.updateBMCJob(job.id, BMCJobUpdate(submittedAt: Date(), tracking: tracking.text, status: status)))
+        }
+        try await Task.sleep(for: .seconds(1))
+
+        let clock = ManualClock()  // the flash timeout never passes unless the test says so
+        var settings = BMCJobRunner.Settings(workers: 2)
+        settings.pollInterval = .milliseconds(50)
+        settings.firmwareTimeout = .seconds(600)
+        let runner = BMCJobRunner(store: store, settings: settings,
+                                  access: { BMCJobAccess(fleet: fleet, secrets: SecretStore(folder: lab.file("secrets")), baseDirectory: lab.path) },
+                                  logger: Logger(label: "test.unseen"), clock: clock.wallClock)
+        try runner.start()
+        #expect(runner.waitUntilIdle(timeout: .seconds(30)), "both jobs ended without the timeout")
+        runner.stop()
+        let jobs = Dictionary(try store.bmcJobs(states: nil, machine: nil, limit: 10).map { ($0.machine, $0) }) { first, _ in first }
+        #expect(jobs["quick"]?.state == .succeeded, "\(String(describing: jobs["quick"]))")
+        #expect(jobs["failing"]?.state == .failed && jobs["failing"]?.error?.contains("failed: Error") == true, "\(String(describing: jobs["failing"]))")
+        let logs = try ilos.logs()
+        for port in ilos.ports {
+            #expect(logs[port]?.count { $0["method"]?.string == "POST" && $0["path"]?.string?.lowercased().contains("simpleupdate") == true } == 1,
+                    "never posted again")
+        }
+    }
 }

@@ -152,6 +152,12 @@ extension BMCJobRunner {
             case .failed:
                 throw driver.updateFailed(target.image, now)
             case .running:
+                // iLO 5's Complete from before the POST, still Complete: the inventory says
+                // whether this flash ended before the first look (or while dploy was down).
+                if follower.completeUnconfirmed, let installed = try? driver.installedVersion(of: target.component),
+                   target.isReached(by: installed) {
+                    return "\(now.state) (the firmware inventory shows \(target.component) \(installed))"
+                }
                 if clock.now() >= deadline { throw driver.updateTimedOut(target.image, now, after: "\(settings.firmwareTimeout.specDescription) (bmc.firmwareTimeout, counted from its SimpleUpdate)") }
                 guard pause(settings.pollInterval) else { return nil }
             }
