@@ -68,7 +68,10 @@ extension RedfishConnection {
            let link = json.link {
             return .task(link)
         }
-        if let before = UpdateProgress(hpeUpdateService: service) { return .hpeUpdateService(servicePath, before: before.state) }
+        if let before = UpdateProgress(hpeUpdateService: service) {
+            // Only a settled state says what a later one means; another update under way says nothing.
+            return .hpeUpdateService(servicePath, before: UpdateFollower.settledStates.contains(before.state) ? before.state : nil)
+        }
         return .none
     }
 
@@ -138,11 +141,15 @@ public struct UpdateFollower: Hashable, Sendable {
     public var tracking: RedfishClient.UpdateTracking
     /// iLO 5's state has been past Idle since the update was posted: Idle now means done.
     public var seenActive: Bool
-    /// The last look showed iLO 5's Complete, but the same Complete it showed before the POST
-    /// (or a state from before dploy kept it), never active in between: this update's end, or
-    /// the last one's still on show. Only the firmware inventory can tell; see
-    /// `BMCDriver.installedVersion`.
-    public private(set) var completeUnconfirmed = false
+    /// The last look showed iLO 5 settled (Idle or Complete) as it was before the POST (or in
+    /// a row written before dploy kept that state), never active in between: this update's
+    /// end, unseen, or the last one's still on show, or this one not started yet. Only the
+    /// firmware inventory can tell (`BMCDriver.installedVersion`), and only because a job
+    /// posts no flash to a component already at the baseline's version.
+    public private(set) var endUnconfirmed = false
+
+    /// iLO 5's states between updates.
+    static let settledStates: Set<String> = ["Idle", "Complete", "Error"]
 
     public init(tracking: RedfishClient.UpdateTracking, seenActive: Bool = false) {
         self.tracking = tracking
@@ -152,15 +159,16 @@ public struct UpdateFollower: Hashable, Sendable {
     /// Where the update stands now.
     mutating func poll(_ connection: RedfishConnection) throws -> UpdateProgress {
         var now = try connection.updateProgress(tracking)
-        completeUnconfirmed = false
+        endUnconfirmed = false
         if case .hpeUpdateService(_, let before) = tracking {
-            let settled = ["Idle", "Complete", "Error"].contains(now.state)
+            let settled = Self.settledStates.contains(now.state)
             if !settled { seenActive = true }
             // A flash shorter than the time to the first look goes from the state before the
-            // POST to its end unseen: a Complete or Error other than that state is its end.
-            let endsThisUpdate = seenActive || (before != nil && now.state != before && now.state != "Idle")
-            if !endsThisUpdate && now.phase != .running {
-                completeUnconfirmed = now.state == "Complete"
+            // POST to its end unseen: a Complete or Error that the state before it was not is
+            // this update's end.
+            let endsThisUpdate = seenActive || (before != nil && now.state != before && now.phase != .running)
+            if !endsThisUpdate {
+                endUnconfirmed = settled && now.state != "Error"
                 now.phase = .running
             }
             // Some iLO 5 versions go straight back to Idle when the flash is done.
@@ -184,13 +192,22 @@ extension RedfishClient.UpdateTracking {
     /// The tracking `text` wrote; nil for anything else.
     public init?(text: String) {
         if text == "none" { self = .none; return }
-        let words = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        guard words.count >= 2, words[1].hasPrefix("/") else { return nil }
-        switch (words[0], words.count) {
-        case ("task", 2): self = .task(words[1])
-        case ("hpe", 2): self = .hpeUpdateService(words[1])
-        case ("hpe", 4) where words[2] == "from" && !words[3].isEmpty: self = .hpeUpdateService(words[1], before: words[3])
-        default: return nil
+        guard let space = text.firstIndex(of: " ") else { return nil }
+        var path = String(text[text.index(after: space)...])
+        guard path.hasPrefix("/") else { return nil }
+        switch text[..<space] {
+        case "task":
+            self = .task(path)
+        case "hpe":
+            var before: String?
+            if let from = path.range(of: " from ", options: .backwards),
+               UpdateFollower.settledStates.contains(String(path[from.upperBound...])) {
+                before = String(path[from.upperBound...])
+                path = String(path[..<from.lowerBound])
+            }
+            self = .hpeUpdateService(path, before: before)
+        default:
+            return nil
         }
     }
 }

@@ -327,10 +327,18 @@ struct BMCJobScaleTests {
                                   logger: Logger(label: "test.unseen"), clock: clock.wallClock)
         try runner.start()
         #expect(runner.waitUntilIdle(timeout: .seconds(30)), "both jobs ended without the timeout")
-        runner.stop()
         let jobs = Dictionary(try store.bmcJobs(states: nil, machine: nil, limit: 10).map { ($0.machine, $0) }) { first, _ in first }
         #expect(jobs["quick"]?.state == .succeeded, "\(String(describing: jobs["quick"]))")
         #expect(jobs["failing"]?.state == .failed && jobs["failing"]?.error?.contains("failed: Error") == true, "\(String(describing: jobs["failing"]))")
+
+        // A flash queued again (a retry of one that worked) for a component already at the
+        // baseline's version is not posted: the inventory's confirmation of an unseen end
+        // above rests on that.
+        let again = Action.updateFirmware(machine: "quick", target, reason: Reason(.firmwareDrift, "iLO 5 2.96 → 3.08"))
+        let queuedAgain = try #require(again.bmcJob(mac: nil, at: Date()))
+        let retried = try #require(try store.enqueueBMCJob(queuedAgain))
+        #expect(try await eventually(30) { try store.bmcJobs(states: nil, machine: "quick", limit: 10).first { $0.id == retried.id }?.state == .succeeded })
+        runner.stop()
         let logs = try ilos.logs()
         for port in ilos.ports {
             #expect(logs[port]?.count { $0["method"]?.string == "POST" && $0["path"]?.string?.lowercased().contains("simpleupdate") == true } == 1,

@@ -145,7 +145,7 @@ struct BMCJobTests {
         let midway = try store.bmcJobs(states: nil, machine: nil, limit: 10)
         #expect(midway.allSatisfy { ($0.state == .running || $0.state == .succeeded) && $0.submittedAt != nil }
                 && midway.contains { $0.state == .running }, "stopped mid-flash: \(midway)")
-        #expect(Set(midway.compactMap(\.tracking)) == ["hpe /redfish/v1/UpdateService/", "task /redfish/v1/TaskService/Tasks/22/"])
+        #expect(Set(midway.compactMap(\.tracking)) == ["hpe /redfish/v1/UpdateService/ from Complete", "task /redfish/v1/TaskService/Tasks/22/"])
         let progress = try reconciler.plan(desired: desired, store: store, bmc: read).plan.text(color: false)
         #expect(progress.contains("in progress"), "\(progress)")
 

@@ -59,6 +59,18 @@ struct ParsingTests {
         #expect(failed.phase == .failed)
     }
 
+    @Test("a BMC job's tracking text: written and read back, rows of earlier versions still read, anything else refused")
+    func trackingText() {
+        typealias Tracking = RedfishClient.UpdateTracking
+        let kept: [Tracking] = [.task("/redfish/v1/TaskService/Tasks/22/"), .task("/redfish/v1/Task Monitor/7"), .none,
+                                .hpeUpdateService("/redfish/v1/UpdateService/", before: "Complete"), .hpeUpdateService("/redfish/v1/UpdateService/")]
+        for tracking in kept { #expect(Tracking(text: tracking.text) == tracking, "\(tracking.text)") }
+        #expect(Tracking(text: "hpe /redfish/v1/UpdateService/") == .hpeUpdateService("/redfish/v1/UpdateService/", before: nil), "as dploy wrote it before")
+        // Only a settled state is kept: a word after " from " that is none is part of nothing dploy wrote.
+        #expect(Tracking(text: "hpe /redfish/v1/UpdateService/ from Writing") == .hpeUpdateService("/redfish/v1/UpdateService/ from Writing"))
+        for text in ["", "task", "task relative/path", "hpe", "ftp /x", "none "] { #expect(Tracking(text: text) == nil, "\(text)") }
+    }
+
     @Test("Virtual media: the CD/DVD drive, empty Image means not inserted")
     func virtualMedia() throws {
         let json = try recorded("vmedia.json")

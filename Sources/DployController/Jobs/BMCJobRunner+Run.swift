@@ -112,6 +112,13 @@ extension BMCJobRunner {
             logger.info("firmware update found under way after a restart: \(describe(target)) (\(now.state))", metadata: metadata)
         } else {
             try checkImage(target)
+            // The plan saw another version, but that may be an hour old (a queue, a retry of a
+            // flash that timed out but worked, someone else's update): a component already at
+            // the baseline's version is not flashed again. It is also what lets an unseen end
+            // be confirmed by the inventory below.
+            if let installed = try? driver.installedVersion(of: target.component), target.isReached(by: installed) {
+                return "already at \(installed): not flashed"
+            }
             let now = clock.now()
             submittedAt = now
             // Recorded before the POST: from here on this job never posts again. Refused when
@@ -125,6 +132,7 @@ extension BMCJobRunner {
         }
         let deadline = (submittedAt ?? clock.now()).addingTimeInterval(settings.firmwareTimeout.seconds)
         var last: UpdateProgress?
+        var inventoryReadAt: Date?
         while true {
             let now: UpdateProgress
             do {
@@ -152,11 +160,18 @@ extension BMCJobRunner {
             case .failed:
                 throw driver.updateFailed(target.image, now)
             case .running:
-                // iLO 5's Complete from before the POST, still Complete: the inventory says
-                // whether this flash ended before the first look (or while dploy was down).
-                if follower.completeUnconfirmed, let installed = try? driver.installedVersion(of: target.component),
-                   target.isReached(by: installed) {
-                    return "\(now.state) (the firmware inventory shows \(target.component) \(installed))"
+                // iLO 5 settled as before the POST: the inventory says whether this flash ended
+                // before the first look (or while dploy was down). Read at most once a minute:
+                // an iLO 5 inventory is a GET per component.
+                if follower.endUnconfirmed, inventoryReadAt.map({ clock.now().timeIntervalSince($0) >= 60 }) ?? true {
+                    inventoryReadAt = clock.now()
+                    do {
+                        if let installed = try driver.installedVersion(of: target.component), target.isReached(by: installed) {
+                            return "\(now.state) (the firmware inventory shows \(target.component) \(installed))"
+                        }
+                    } catch {
+                        logger.warning("firmware update \(target.component): cannot read the firmware inventory (\(error)); following iLO's state", metadata: metadata)
+                    }
                 }
                 if clock.now() >= deadline { throw driver.updateTimedOut(target.image, now, after: "\(settings.firmwareTimeout.specDescription) (bmc.firmwareTimeout, counted from its SimpleUpdate)") }
                 guard pause(settings.pollInterval) else { return nil }
