@@ -114,6 +114,12 @@ public final class RenderCache: @unchecked Sendable {
         return planned
     }
 
+    /// The settings `machine` resolved to in the last plan made, when it planned it or kept
+    /// its outcome: what the machine's conditions are counted from without resolving again.
+    public func effective(of machine: Machine) -> EffectiveMachine? {
+        outcomes[machine.name]?.effective
+    }
+
     /// Forgets every outcome: the next plan is a full one (after a plan that failed, and
     /// whenever the daemon looks at every output file again).
     public func reset() {

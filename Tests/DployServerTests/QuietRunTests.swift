@@ -84,6 +84,19 @@ struct QuietRunTests {
         let edited = CountedConditions.counts(after, desired: folder, observed: changed, bmcReadings: [macs[1]: reading])
         #expect(edited.counts == shown(folder.fleet, changed, [macs[1]: reading]))
         #expect(edited.counts[.installed] != after.counts[.installed])
+
+        // The daemon counts a new desired state from the settings its plan resolved (the
+        // render cache, which an incremental plan keeps for the machines it did not re-plan):
+        // the same counts as resolving every machine again.
+        let cache = RenderCache()
+        let settings = try site.reconciler.settings
+        _ = try Planner.plan(desired: desired, observed: ObservedState(), settings: settings, cache: cache)
+        _ = try Planner.plan(desired: folder, observed: ObservedState(), settings: settings, cache: cache)
+        #expect(cache.machinesPlanned < folder.fleet.machines.count, "the second plan was incremental")
+        #expect(folder.fleet.machines.allSatisfy { cache.effective(of: $0) != nil })
+        let fromPlan = CountedConditions.counts(after, desired: folder, observed: changed, bmcReadings: [macs[1]: reading],
+                                                planned: { cache.effective(of: $0) })
+        #expect(fromPlan.counts == edited.counts)
     }
 
     @Test("the loop reuses its quiet plan; a standby that becomes the leader plans and looks at every file again")

@@ -104,9 +104,12 @@ struct CountedConditions: Sendable {
 
     /// The counts for these inputs: the kept ones when nothing changed; else each machine's
     /// kept when the desired state and its row and reading are as they were, counted again
-    /// otherwise. `kept` nil counts every machine.
+    /// otherwise. `kept` nil counts every machine. `planned` gives a machine's settings as
+    /// the plan of `desired` resolved them (`RenderCache.effective(of:)`), so that a commit
+    /// resolves again only the machines it re-planned; nil resolves here.
     static func counts(_ kept: CountedConditions?, desired: DesiredState, observed: [ObservedMachine],
-                       bmcReadings: [MACAddress: BMCRecord]) -> CountedConditions {
+                       bmcReadings: [MACAddress: BMCRecord],
+                       planned: (Machine) -> EffectiveMachine? = { _ in nil }) -> CountedConditions {
         let key = DesiredKey(desired)
         // A quiet run: two comparisons, no table built.
         if let kept, kept.desired == key, kept.observed == observed, kept.bmcReadings == bmcReadings { return kept }
@@ -129,8 +132,13 @@ struct CountedConditions: Sendable {
                 statuses[mac] = counted
                 continue
             }
-            if resolver == nil { resolver = DefaultsResolver(groups: fleet.groups) }
-            let effective = resolver!.resolve(machine)
+            let effective: EffectiveMachine
+            if let known = planned(machine) {
+                effective = known
+            } else {
+                if resolver == nil { resolver = DefaultsResolver(groups: fleet.groups) }
+                effective = resolver!.resolve(machine)
+            }
             statuses[mac] = Statuses(MachineConditions.evaluate(machine: effective,
                                                                 baseline: effective.settings.firmware.flatMap(fleet.firmwareBaseline(named:)),
                                                                 observed: seen, bmc: bmc))
