@@ -114,10 +114,13 @@ public final class RenderCache: @unchecked Sendable {
         return planned
     }
 
-    /// The settings `machine` resolved to in the last plan made, when it planned it or kept
-    /// its outcome: what the machine's conditions are counted from without resolving again.
+    /// The settings `machine` resolved to in the last plan made, when that plan worked it
+    /// out or kept its outcome: what the daemon counts its conditions from without resolving
+    /// again. Only for the fleet of that plan (after a reset, nil): an outcome is kept only
+    /// while every input of its settings (the machine, its groups) is as it was.
     public func effective(of machine: Machine) -> EffectiveMachine? {
-        outcomes[machine.name]?.effective
+        guard let outcome = outcomes[machine.name], outcome.effective.machine == machine else { return nil }
+        return outcome.effective
     }
 
     /// Forgets every outcome: the next plan is a full one (after a plan that failed, and

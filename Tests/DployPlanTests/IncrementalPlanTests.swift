@@ -44,6 +44,15 @@ struct IncrementalPlanTests {
                 #expect(incremental.plan == full.plan, "\(context): \(Self.firstDifference(incremental.plan, full.plan))")
                 #expect(incremental.desiredFiles == full.desiredFiles, "\(context): the files to write differ")
                 guard incremental.plan == full.plan, incremental.desiredFiles == full.desiredFiles else { return }
+                // The settings kept per machine (what the daemon's condition counts read instead
+                // of resolving) are what resolving gives now.
+                let resolver = DefaultsResolver(groups: desired.fleet.groups)
+                let stale = desired.fleet.machines.filter { machine in
+                    let fresh = resolver.resolve(machine)
+                    guard let known = kept.effective(of: machine) else { return true }
+                    return known.machine != fresh.machine || known.groups != fresh.groups || known.settings != fresh.settings
+                }
+                #expect(stale.isEmpty, "\(context): settings kept that resolving no longer gives: \(stale.prefix(5).map(\.name))")
                 // Applied most of the time; a plan-only run leaves the files as they were.
                 if random.chance(0.7) { observed.apply(full) }
             }

@@ -95,7 +95,7 @@ struct QuietRunTests {
         #expect(cache.machinesPlanned < folder.fleet.machines.count, "the second plan was incremental")
         #expect(folder.fleet.machines.allSatisfy { cache.effective(of: $0) != nil })
         let fromPlan = CountedConditions.counts(after, desired: folder, observed: changed, bmcReadings: [macs[1]: reading],
-                                                planned: { cache.effective(of: $0) })
+                                                resolved: { cache.effective(of: $0) })
         #expect(fromPlan.counts == edited.counts)
     }
 

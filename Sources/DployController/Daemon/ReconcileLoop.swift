@@ -223,8 +223,10 @@ public final class ReconcileLoop: Service, Sendable {
         var desired: DesiredState?
         /// Machines the plan worked out again (the others kept their outcomes); nil without a plan.
         var planned: Int?
-        /// Whether this run planned `desired`, so the render cache holds its machines' settings.
-        var plannedSettingsKept = false
+        /// Whether the render cache holds what the last plan of `desired`'s key resolved (this
+        /// run's plan, or the one its quiet plan reuses; empty after a reset, when the counts
+        /// resolve for themselves).
+        var cacheMatchesLoaded = false
         // Step times are durations, measured on the monotonic clock.
         var stepStart = ContinuousClock.now
         func step(_ name: String) {
@@ -338,8 +340,7 @@ public final class ReconcileLoop: Service, Sendable {
             let quiet = result.plan.hasChanges ? nil : QuietPlan(inputs: inputs, plan: result.plan)
             state.withLock { $0.quiet = quiet }
             step("plan")
-            // The render cache now holds the settings every machine of `loaded` resolved to.
-            plannedSettingsKept = reconciler.renderCache != nil
+            cacheMatchesLoaded = reconciler.renderCache != nil
             if !result.plan.hasChanges {
                 run.result = .unchanged
                 run.message = "nothing to change"
@@ -418,10 +419,10 @@ public final class ReconcileLoop: Service, Sendable {
             do {
                 let observed = try store.machines()
                 metrics.recordMachines(MachineOverview.stateCounts(fleet: counting.fleet, observed: observed))
-                let renderCache = plannedSettingsKept && desired != nil ? reconciler.renderCache : nil
+                let renderCache = cacheMatchesLoaded ? reconciler.renderCache : nil
                 let counted = CountedConditions.counts(state.withLock { $0.counted }, desired: counting, observed: observed,
                                                        bmcReadings: try store.bmcReadings(),
-                                                       planned: { renderCache?.effective(of: $0) })
+                                                       resolved: { renderCache?.effective(of: $0) })
                 state.withLock { $0.counted = counted }
                 metrics.recordConditions(counted.counts)
                 metrics.recordBMCJobs(try store.bmcJobs(states: [.queued, .running], machine: nil, limit: Int.max))
