@@ -80,9 +80,9 @@ final class BMCWatch: Sendable {
     }
 
     /// What the planner sees of these BMCs (`Reconciler.bmcTargets` of the fleet planned):
-    /// the latest reading of each machine that is not due to be read again. Waits for BMCs only the first time (no round yet: at most
-    /// `firstRoundWait` when `run` reads), or when no `run` reads for it (a loop driven run
-    /// by run, as tests drive it).
+    /// the latest reading of each machine that is not due to be read again. Waits for BMCs
+    /// only the first time (no round yet: at most `firstRoundWait` when `run` reads), or when
+    /// no `run` reads for it (a loop driven run by run, as tests drive it).
     func snapshot(_ targets: [BMCTarget]) async -> ObservedBMCs {
         let (firstTime, changed, running) = state.withLock { state -> (Bool, Bool, Bool) in
             let byName = Dictionary(targets.map { ($0.machine, $0) }) { first, _ in first }
