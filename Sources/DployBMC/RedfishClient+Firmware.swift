@@ -148,8 +148,8 @@ public struct UpdateFollower: Hashable, Sendable {
     /// posts no flash to a component already at the baseline's version.
     public private(set) var endUnconfirmed = false
 
-    /// iLO 5's states between updates.
-    static let settledStates: Set<String> = ["Idle", "Complete", "Error"]
+    /// iLO 5's states between updates: none of them says an update is under way.
+    public static let settledStates: Set<String> = ["Idle", "Complete", "Error"]
 
     public init(tracking: RedfishClient.UpdateTracking, seenActive: Bool = false) {
         self.tracking = tracking

@@ -98,12 +98,12 @@ extension BMCJobRunner {
             // "posting"/"posted" are dploy's own words, written before the BMC said anything:
             // iLO may still show Idle then, which is not the end.
             follower = UpdateFollower(tracking: tracking,
-                                      seenActive: job.status.map { !["Idle", "Complete", "Error", "posting", "posted"].contains($0) } ?? false)
+                                      seenActive: job.status.map { !UpdateFollower.settledStates.union(["posting", "posted"]).contains($0) } ?? false)
             logger.info("firmware update resumed: \(describe(target)), \(job.progressText)", metadata: metadata)
         } else if job.submittedAt != nil {
             // Stopped between recording the request and recording how to follow it: whether
             // the BMC took it is unknown. It is never posted twice; iLO's own state may say.
-            guard let (path, now) = try driver.hpeUpdateState(), !["Idle", "Complete", "Error"].contains(now.state) else {
+            guard let (path, now) = try driver.hpeUpdateState(), !UpdateFollower.settledStates.contains(now.state) else {
                 throw BMCStepRefused("dploy stopped while asking the BMC to flash \(target.image), and the BMC shows no update under way; "
                     + "it was not asked again: check its firmware, then `dploy jobs retry \(job.id)`")
             }
