@@ -275,6 +275,8 @@ public final class ReconcileLoop: Service, Sendable {
                 // the site's), so a bad commit is refused before the first BMC round.
                 do { try reconciler.knownBIOS.read(from: store) } catch { logger.warning("BIOS attributes not checked: \(error)") }
             }
+            // BMCs are the leader's: replicas of a shared store do not read them too.
+            let readsBMCs = reconciler.config.bmcObserve && role != .replica
             // A replica keeps its own state folder: it records, and checks, the history itself.
             // A run on news (a job ended, a BMC changed) plans the last load's commit again.
             let loaded: DesiredState, bmcTargets: [BMCTarget]
@@ -288,16 +290,15 @@ public final class ReconcileLoop: Service, Sendable {
                     state.withLock { $0.loaded = nil }
                     throw error
                 }
-                bmcTargets = reconciler.config.bmcObserve && role != .replica ? reconciler.bmcTargets(loaded.fleet) : []
+                bmcTargets = readsBMCs ? reconciler.bmcTargets(loaded.fleet) : []
                 state.withLock { $0.loaded = (loaded, role, bmcTargets) }
                 step("load")
             }
             desired = loaded
             run.source = loaded.source
             var bmc: ObservedBMCs?
-            // BMCs are the leader's: replicas of a shared store do not read them too. The
-            // readings are the watch's latest; only a daemon's first run waits for them.
-            if reconciler.config.bmcObserve && role != .replica {
+            // The readings are the watch's latest; only a daemon's first run waits for them.
+            if readsBMCs {
                 bmc = await bmcWatch.snapshot(bmcTargets)
                 step("bmc")
             }
