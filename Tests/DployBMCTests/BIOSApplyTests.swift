@@ -13,7 +13,7 @@ import Testing
 /// HPE's recorded DL380a Gen11 (iLO 6 v1.66) tree served by Fixtures/ilo_fixture.py --tree:
 /// the recorded documents by URI, with our behaviour on top (an ETag on Bios/Settings, 412
 /// on a PATCH whose If-Match is not it, a reboot that makes pending values current).
-@Suite("BIOS settings applied, against HPE's recorded iLO 6 tree", .requires(.python3, .openssl), .requiresHPEMockups)
+@Suite("BIOS settings applied, against HPE's recorded iLO 6 tree", .ownThread, .requires(.python3, .openssl), .requiresHPEMockups)
 struct BIOSApplyTests {
     /// A lab with one machine on the fixture; `attributes` is its `bios.attributes` flow mapping.
     struct Lab {

@@ -6,7 +6,7 @@ import Testing
 
 /// `dploy bmc status` and `dploy bmc power`, the built binary against sushy-tools, with a
 /// controller config, specs and a secret as an operator writes them.
-@Suite("dploy bmc, from the command line", .requires(.sushyEmulator, .openssl, .curl))
+@Suite("dploy bmc, from the command line", .ownThread, .requires(.sushyEmulator, .openssl, .curl))
 struct BMCCommandTests {
     static var binary: URL {
         var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

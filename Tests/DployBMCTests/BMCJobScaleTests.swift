@@ -121,7 +121,7 @@ final class FleetLab: @unchecked Sendable {
 /// 16 workers, a runner stopped in the middle and another resuming. Proved from the
 /// fixture's request logs: one SimpleUpdate per BMC across the restart, and never more than
 /// 16 flashes under way at once.
-@Suite("BMC jobs at fleet scale", .requires(.python3, .openssl))
+@Suite("BMC jobs at fleet scale", .ownThread, .requires(.python3, .openssl))
 struct BMCJobScaleTests {
     static let machines = 200, workers = 16, updateSeconds = 1.0
 

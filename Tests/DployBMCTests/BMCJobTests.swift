@@ -14,7 +14,7 @@ import Testing
 /// jobs and returns without touching a BMC; the worker pool flashes; a runner stopped in
 /// the middle of the flashes leaves them running, and a new runner on the same store follows
 /// them to their end without a second SimpleUpdate (the fixtures' request logs say so).
-@Suite("BMC jobs: firmware off the reconcile, resumed after a restart", .requires(.python3, .openssl))
+@Suite("BMC jobs: firmware off the reconcile, resumed after a restart", .ownThread, .requires(.python3, .openssl))
 struct BMCJobTests {
     /// Two machines below their baselines, one on an iLO 5 (Oem.Hpe.State), one on an iLO 6
     /// (a task), each on its own fixture, and the images on loopback.

@@ -11,7 +11,7 @@ import Testing
 /// The daemon reads its BMCs on a task of its own (`BMCWatch`): runs plan from the latest
 /// readings and never wait on a BMC, a machine acted on is read again at once, and a reading
 /// that changes what the planner sees wakes a run.
-@Suite("BMC readings apart from the reconcile, against sushy-tools", .requires(.sushyEmulator, .openssl, .curl, .python3))
+@Suite("BMC readings apart from the reconcile, against sushy-tools", .ownThread, .requires(.sushyEmulator, .openssl, .curl, .python3))
 struct BMCWatchTests {
     /// A "BMC" that takes connections and never answers, as a hung iLO does: it writes one
     /// line to `accepted` per connection it holds.

@@ -15,7 +15,7 @@ import Testing
 /// - fw-fails (iLO 6, task): the BMC's task ends in Exception: that step fails with the task's message;
 /// - fw-good (iLO 5, Oem.Hpe.State): flashed and followed to Complete, after fw-fails failed;
 /// - fw-wrongsum: the image URL does not serve the baseline's sha256: refused, SimpleUpdate never sent.
-@Suite("Firmware updates applied, against recorded iLO documents", .requires(.python3, .openssl))
+@Suite("Firmware updates applied, against recorded iLO documents", .ownThread, .requires(.python3, .openssl))
 struct FirmwareApplyTests {
     @Test("drift is planned with its image, applied by SimpleUpdate and followed; one failure stops no other machine")
     func firmwareDriftApplied() async throws {

@@ -14,7 +14,7 @@ import Testing
 /// vanishes when done (iLO 6), success and failure; boot override PATCH with If-Match;
 /// virtual media under the manager by PATCH; BIOS attributes through a lower-case link;
 /// 503 with Retry-After; power mapped onto iLO's allowed reset types.
-@Suite("Redfish against recorded iLO documents", .requires(.python3, .openssl))
+@Suite("Redfish against recorded iLO documents", .ownThread, .requires(.python3, .openssl))
 struct ILOFixtureTests {
     @Test("iLO 5: session login, status reading, logout on close; no basic auth sent", arguments: [5, 6])
     func sessionAndReading(generation: Int) async throws {

@@ -5,7 +5,7 @@ import Testing
 
 /// The firmware image check fetches a URL a spec names, so it must not be steerable: a
 /// redirect is refused (the BMC is handed the same URL), and the body is capped.
-@Suite("Firmware image digest", .requires(.python3))
+@Suite("Firmware image digest", .ownThread, .requires(.python3))
 struct ImageDigestTests {
     /// /image serves 5,000 bytes with a length, /redirect answers 302 to /image, /endless
     /// streams without a length until the client leaves, /huge announces 10 GB.

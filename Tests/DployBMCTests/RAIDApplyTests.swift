@@ -15,7 +15,7 @@ import Testing
 /// Raid1 `BootVolume` on 2I:1:1 and 2I:1:2) and the DL380a Gen11 (iLO 6, DMTF Volumes, one
 /// RAID1 volume 239 on bays 6 and 7, bay 5 free). Each step goes planner → job row → worker →
 /// RedfishClient → fixture, and the fixture's request log says what reached the BMC.
-@Suite("Smart Array RAID as desired state, against HPE's recorded iLO 5 and iLO 6 trees", .requires(.python3, .openssl), .requiresHPEMockups)
+@Suite("Smart Array RAID as desired state, against HPE's recorded iLO 5 and iLO 6 trees", .ownThread, .requires(.python3, .openssl), .requiresHPEMockups)
 struct RAIDApplyTests {
     final class Lab: @unchecked Sendable {
         let ilo: ILOFixture

@@ -13,7 +13,7 @@ import Testing
 /// second each), driven the way the daemon drives it: read the BMCs, plan, apply (queue
 /// jobs), let the workers flash, again. The clock is the test's. Everything asserted about
 /// order and parallelism is read from the iLOs' own request logs.
-@Suite("Firmware rollouts at fleet scale", .requires(.python3, .openssl))
+@Suite("Firmware rollouts at fleet scale", .ownThread, .requires(.python3, .openssl))
 struct RolloutTests {
     static let machines = 200, maxParallel = 40, updateSeconds = 1.0
     /// Machines whose flashes fail, both in wave 2: with maxFailures 1, the second halts it.

@@ -13,7 +13,7 @@ import Testing
 /// of HPE's recorded DL380a Gen11 trees (Fixtures/ilo_fixture.py --tree): one worker, two
 /// writes queued, the first fails and halts the rollout (maxFailures 0), and the second,
 /// claimed after it, is cancelled: its iLO's request log shows no PATCH until a resume.
-@Suite("A halted rollout's queued job is cancelled at claim", .requires(.python3, .openssl), .requiresHPEMockups)
+@Suite("A halted rollout's queued job is cancelled at claim", .ownThread, .requires(.python3, .openssl), .requiresHPEMockups)
 struct SettingsRolloutHaltTests {
     @Test("the second BIOS write of group/gpu, queued when the first failed, never reaches its iLO; dploy rollout resume sends it")
     func queuedWriteCancelledAfterHalt() async throws {

@@ -4,7 +4,7 @@ import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("Specs read from git objects", .requires(.git))
+@Suite("Specs read from git objects", .ownThread, .requires(.git))
 struct GitSourceTests {
     @Test("a work tree repository is read at a commit, never from the work tree")
     func workTreeUntouched() throws {

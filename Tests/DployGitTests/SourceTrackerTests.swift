@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Flux-like source semantics: a commit that fails any check never becomes desired state.
-@Suite("Following a source", .requires(.git))
+@Suite("Following a source", .ownThread, .requires(.git))
 struct SourceTrackerTests {
     func tracker(_ fixture: GitFixture, allowHistoryRewrite: Bool = false, allowedSigners: String? = nil) -> SourceTracker {
         SourceTracker(source: GitSource(
@@ -117,7 +117,7 @@ struct SourceTrackerTests {
     }
 }
 
-@Suite("Source failures keep what was good", .requires(.git))
+@Suite("Source failures keep what was good", .ownThread, .requires(.git))
 struct SourceFailureTests {
     @Test("when the remote is gone, the last good commit is still loaded from the cache")
     func remoteGone() throws {

@@ -4,7 +4,7 @@ import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("The leader lease of a shared store", .requires(.postgres, .initdb, .psql))
+@Suite("The leader lease of a shared store", .ownThread, .requires(.postgres, .initdb, .psql))
 struct PostgresLeaseTests {
     let web01 = MACAddress("94:18:82:3a:5c:10")!
 

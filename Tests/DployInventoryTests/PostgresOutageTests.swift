@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// A database that hangs or goes away, on a server of the test's own.
-@Suite("The PostgreSQL store when the database hangs or goes away", .requires(.postgres, .initdb, .psql))
+@Suite("The PostgreSQL store when the database hangs or goes away", .ownThread, .requires(.postgres, .initdb, .psql))
 struct PostgresOutageTests {
     let web01 = MACAddress("94:18:82:3a:5c:10")!
 

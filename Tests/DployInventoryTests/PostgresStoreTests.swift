@@ -5,7 +5,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("The PostgreSQL store, shared by several controllers", .requires(.postgres, .initdb, .psql))
+@Suite("The PostgreSQL store, shared by several controllers", .ownThread, .requires(.postgres, .initdb, .psql))
 struct PostgresStoreTests {
     let web01 = MACAddress("94:18:82:3a:5c:10")!
     let t0 = Date(timeIntervalSince1970: 1_795_000_000)

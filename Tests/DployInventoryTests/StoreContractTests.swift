@@ -467,7 +467,7 @@ struct SQLiteStoreContractTests {
     func copiesRowByRow() throws { try StoreContract.copiesRowByRow(.sqlite(), into: .sqlite()) }
 }
 
-@Suite("The PostgreSQL store keeps the store contract", .requires(.postgres, .initdb, .psql))
+@Suite("The PostgreSQL store keeps the store contract", .ownThread, .requires(.postgres, .initdb, .psql))
 struct PostgresStoreContractTests {
     @Test("an empty database migrates; a machine is seen, installs once, and the store says so after a restart")
     func installLifecycle() throws { try StoreContract.installLifecycle(.postgres()) }

@@ -9,7 +9,7 @@ import Testing
 
 /// The DHCP configuration dploy writes for the lab is accepted by the real servers'
 /// checkers, and a configuration they refuse stops the apply with every old file in place.
-@Suite("DHCP configurations against the real checkers")
+@Suite("DHCP configurations against the real checkers", .ownThread)
 struct DHCPCheckerTests {
     @Test("dnsmasq --test accepts the lab's configuration", .requires(.dnsmasq))
     func dnsmasqAccepts() throws { try accepted(backend: "dnsmasq", file: "dploy.conf") }

@@ -9,7 +9,7 @@ import Testing
 /// `schemas/plan.schema.json` describes what `dploy plan --json` prints. Programs key on
 /// its reason codes and action kinds, so the schema must list exactly the ones dploy has,
 /// and real plans, with every kind of step, must pass the real validator.
-@Suite("The plan's JSON Schema")
+@Suite("The plan's JSON Schema", .ownThread)
 struct PlanSchemaTests {
     static let schemaPath = repositoryRoot.appendingPathComponent("schemas/plan.schema.json").path
 

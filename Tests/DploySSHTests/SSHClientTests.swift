@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Against a real OpenSSH sshd on 127.0.0.1, started per test with keys from ssh-keygen.
-@Suite(.requires(.sshd, .sshKeygen))
+@Suite(.ownThread, .requires(.sshd, .sshKeygen))
 struct SSHClientTests {
     /// Runs `command` on `server` as its user with its user key, unless told otherwise.
     func run(_ command: String, on server: SSHServer, user: String? = nil, authentication: SSHAuthentication? = nil,

@@ -9,7 +9,7 @@ import Testing
 
 /// SSH tasks run by the controller (plan, then the task runner) against a real sshd on
 /// 127.0.0.1: once per revision, output kept, host keys checked, hung commands cut.
-@Suite(.requires(.sshd, .sshKeygen))
+@Suite(.ownThread, .requires(.sshd, .sshKeygen))
 struct TaskSSHTests {
     /// A spec folder with one machine at 127.0.0.1, the server's user key as a secret, and a
     /// controller config whose known_hosts file is the server's.

@@ -12,7 +12,7 @@ import HummingbirdTesting
 import Testing
 
 /// The boot and inventory server over real HTTP on loopback, with a real SQLite store.
-@Suite("dploy serve over HTTP")
+@Suite("dploy serve over HTTP", .ownThread)
 struct BootServerTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

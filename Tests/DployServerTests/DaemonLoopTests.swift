@@ -16,7 +16,7 @@ import Logging
 import Testing
 
 /// The reconcile loop in-process, following a real git repository: webhooks, standby, bad commits.
-@Suite("the reconcile loop", .requires(.git))
+@Suite("the reconcile loop", .ownThread, .requires(.git))
 struct DaemonLoopTests {
     /// The lab committed to `upstream/site-a`, and a controller config (mode apply, no DHCP)
     /// beside it. Without the lab's tasks: they would SSH to and boot machines that exist nowhere.

@@ -15,7 +15,7 @@ import Testing
 /// `imaging.sh` it serves run by /bin/sh as the imaging environment would run it, and a
 /// small Python HTTP server as the image store (GET for restores, PUT for captures).
 /// curl runs inside the imaging script; python3 is the image store.
-@Suite("image capture and restore protocol", .requires(.curl, .python3))
+@Suite("image capture and restore protocol", .ownThread, .requires(.curl, .python3))
 struct ImagingTests {
     static let web01 = MACAddress("94:18:82:3a:5c:10")!
     static let imaging = BootDecisions.Discovery(kernel: "http://198.18.0.1:8080/files/imaging/vmlinuz",

@@ -10,7 +10,7 @@ import Testing
 /// A UDP source address is forged at will (and a reply port found by spraying ACKs at every
 /// ephemeral port), so a config fetched over TFTP is decided but counts nothing; boots over
 /// HTTP (TCP), which dploy's own DHCP config makes lpxelinux and GRUB use, do.
-@Suite("TFTP boots through the controller")
+@Suite("TFTP boots through the controller", .ownThread)
 struct TFTPBootTests {
     @Test("pxelinux.cfg/01-<mac> over TFTP follows the boot decider but uses up no attempt; boots over HTTP do, and TFTP then answers LOCALBOOT 0",
           .requires(.atftp))

@@ -10,7 +10,7 @@ import Yams
 /// dploy reads the same files one by one. Rules that span documents (references,
 /// uniqueness) are outside what a schema can express, so dploy's per-file parse is
 /// compared, not a whole load.
-@Suite("JSON Schemas agree with the validator")
+@Suite("JSON Schemas agree with the validator", .ownThread)
 struct SchemaAgreementTests {
     static let corpus = repositoryRoot.appendingPathComponent("Tests/Fixtures/schema")
 

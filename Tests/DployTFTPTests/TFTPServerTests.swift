@@ -7,7 +7,7 @@ import Testing
 
 /// dploy's TFTP server against Debian's clients on 127.0.0.1: atftp (with options) and
 /// tftp-hpa (plain RFC 1350).
-@Suite("TFTP with real clients")
+@Suite("TFTP with real clients", .ownThread)
 struct TFTPClientTests {
     /// A folder holding `big` (5 MiB of random bytes), pxelinux.cfg/default, and a link
     /// pointing out of it.

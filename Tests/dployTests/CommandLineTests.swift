@@ -1,8 +1,9 @@
+import DployTestSupport
 import Foundation
 import Testing
 
 /// Runs the real `dploy` binary and checks what an operator sees: exit code, stdout, stderr.
-@Suite("dploy validate, from the command line")
+@Suite("dploy validate, from the command line", .ownThread)
 struct CommandLineTests {
     struct Run {
         var status: Int32

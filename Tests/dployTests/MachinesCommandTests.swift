@@ -1,9 +1,10 @@
 import DployInventory
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("dploy machines and dploy store backup")
+@Suite("dploy machines and dploy store backup", .ownThread)
 struct MachinesCommandTests {
     let cli = CommandLineTests()
 

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// `dploy plan` and `dploy apply` as an operator runs them on a copy of the example lab.
-@Suite("dploy plan and apply, from the command line",
+@Suite("dploy plan and apply, from the command line", .ownThread,
        .requires(.dnsmasq))
 struct PlanApplyCommandTests {
     let cli = CommandLineTests()

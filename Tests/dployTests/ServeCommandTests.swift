@@ -5,7 +5,7 @@ import Testing
 
 /// `dploy serve` as an operator runs it: a real process on loopback following a file://
 /// repository, driven by signed webhooks and signals, seen through curl and Chromium.
-@Suite("dploy serve, the daemon",
+@Suite("dploy serve, the daemon", .ownThread,
        .serialized, .requires(.git, .curl))
 struct ServeCommandTests {
     let source = SourceCommandTests()

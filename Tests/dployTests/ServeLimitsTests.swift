@@ -4,7 +4,7 @@ import Testing
 
 /// What a client on the boot network can hold of `dploy serve`: connections it opens and
 /// never finishes are closed after `server.idleTimeout`, and others are answered meanwhile.
-@Suite("dploy serve, connection limits", .serialized, .requires(.git, .curl))
+@Suite("dploy serve, connection limits", .ownThread, .serialized, .requires(.git, .curl))
 struct ServeLimitsTests {
     let serve = ServeCommandTests()
 

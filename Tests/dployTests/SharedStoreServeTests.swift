@@ -10,7 +10,7 @@ import Testing
 /// database away. Each daemon is a real process in a folder of its own; what happened is read
 /// where an operator reads it (`/v1/status`, `dploy tasks`, `dploy machines`, the store) and
 /// where the target does (the iLO stand-in's request log).
-@Suite("Several dploy serve processes on one PostgreSQL store",
+@Suite("Several dploy serve processes on one PostgreSQL store", .ownThread,
        .serialized, .requires(.git, .curl, .openssl, .python3, .postgres, .initdb, .psql))
 struct SharedStoreServeTests {
     let serve = ServeCommandTests()

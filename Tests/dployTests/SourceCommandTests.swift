@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `dploy validate --source` and `dploy source fetch|status` against a real repository.
-@Suite("dploy and git sources, from the command line",
+@Suite("dploy and git sources, from the command line", .ownThread,
        .requires(.git))
 struct SourceCommandTests {
     let cli = CommandLineTests()

@@ -4,7 +4,7 @@ import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("dploy store copy, and a controller on PostgreSQL", .requires(.postgres, .initdb, .psql))
+@Suite("dploy store copy, and a controller on PostgreSQL", .ownThread, .requires(.postgres, .initdb, .psql))
 struct StoreCopyCommandTests {
     let cli = CommandLineTests()
 
