@@ -135,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DployConfigTests",
-            dependencies: ["DployConfig", "DploySpec"]
+            dependencies: ["DployConfig", "DploySpec", "DployTestSupport"]
         ),
         .testTarget(
             name: "DployGitTests",
@@ -148,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DployRenderTests",
-            dependencies: ["DployRender", "DploySpec"],
+            dependencies: ["DployRender", "DploySpec", "DployTestSupport"],
             exclude: ["Golden"]
         ),
         .testTarget(

@@ -10,7 +10,7 @@ import Testing
 /// BMC connection is made from) is not built, so nothing connects, when the password may not
 /// go to the address: plain http, an address the secret does not list, or insecure: true
 /// without the secret's consent.
-@Test("an endpoint is refused before any connection when its secret does not allow the address or the TLS")
+@Test("an endpoint is refused before any connection when its secret does not allow the address or the TLS", .ownThread)
 func endpointRefusedByItsSecret() throws {
     let secrets = try TemporaryFolder(prefix: "dploy-bmc")
     try secrets.write("lab.yaml", "username: admin\npassword: 'hunter2'\nallowedAddresses: [\"https://198.18.0.1*\"]\n")

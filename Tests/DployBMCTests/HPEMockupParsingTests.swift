@@ -8,7 +8,7 @@ import Testing
 /// place), read by the resource parsers, no server involved: what a real iLO 6 v1.66 and
 /// two iLO 5 v3.x send for the system, the manager, the update service, the firmware
 /// inventory and the BIOS with its pending settings.
-@Suite("Parsing HPE's recorded iLO 6 and iLO 5 trees", .requiresHPEMockups)
+@Suite("Parsing HPE's recorded iLO 6 and iLO 5 trees", .ownThread, .requiresHPEMockups)
 struct HPEMockupParsingTests {
     struct Model: Sendable, CustomTestStringConvertible {
         var tree: URL

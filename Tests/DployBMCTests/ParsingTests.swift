@@ -9,7 +9,7 @@ func recorded(_ name: String) throws -> JSONValue {
 
 /// The recorded iLO 5 documents (Fixtures/ilo5, sources in Fixtures/SOURCES.md) read by the
 /// resource parsers, no server involved.
-@Suite("Parsing recorded iLO documents")
+@Suite("Parsing recorded iLO documents", .ownThread)
 struct ParsingTests {
     @Test("ComputerSystem: power, model, BIOS, reset types, boot targets, links as spelled")
     func system() throws {
@@ -117,7 +117,7 @@ struct ParsingTests {
     }
 }
 
-@Test("dump() of an endpoint shows no password")
+@Test("dump() of an endpoint shows no password", .ownThread)
 func endpointDumpHidesPassword() throws {
     var text = ""
     dump(try BMCEndpoint(address: "https://198.18.0.121", username: "admin", password: "hunter2"), to: &text)

@@ -11,7 +11,7 @@ import Testing
 
 /// The controller's side: a lab config with specs and a secret, observed into
 /// `ObservedState.power` and driven through `FleetBMC`, the applier's BMC access.
-@Suite("Reconciler and BMCs, against sushy-tools", .requires(.sushyEmulator, .openssl, .curl))
+@Suite("Reconciler and BMCs, against sushy-tools", .ownThread, .requires(.sushyEmulator, .openssl, .curl))
 struct ReconcilerBMCTests {
     @Test("observeBMCs reports power by MAC, leaving out an unreachable BMC; FleetBMC boots once from PXE and cycles")
     func observeAndDrive() async throws {
@@ -53,7 +53,7 @@ struct ReconcilerBMCTests {
 
 /// The daemon's loop with `bmc: {observe: true}`: it reads power, plans the drift, and
 /// applies it through the BMC, as an operator's `power: "on"` asks.
-@Suite("The reconcile loop and BMCs, against sushy-tools", .requires(.sushyEmulator, .openssl, .curl))
+@Suite("The reconcile loop and BMCs, against sushy-tools", .ownThread, .requires(.sushyEmulator, .openssl, .curl))
 struct ReconcileLoopBMCTests {
     @Test("power drift is observed, planned and corrected; the BMC metrics count the reads")
     func powerDrift() async throws {

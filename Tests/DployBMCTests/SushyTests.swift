@@ -9,7 +9,7 @@ import Testing
 /// fallback (it has no sessions), power on/off/cycle mapped onto its allowed reset types and
 /// polled, boot override, virtual media with an image served on loopback, and the failures an
 /// operator meets: wrong password, BMC down, wrong CA, wrong pinned key, insecure warned once.
-@Suite("Redfish against sushy-tools", .requires(.sushyEmulator, .openssl, .curl))
+@Suite("Redfish against sushy-tools", .ownThread, .requires(.sushyEmulator, .openssl, .curl))
 struct SushyTests {
     @Test("Power on, cycle and off, each observed by polling; reset types from the allowed list")
     func power() async throws {
@@ -183,7 +183,7 @@ struct SushyTests {
 }
 
 /// A BMC that is not there: bounded retries, then a clear error. Needs no emulator.
-@Suite("Unreachable BMC")
+@Suite("Unreachable BMC", .ownThread)
 struct UnreachableTests {
     @Test("Connection refused: tried `attempts` times with backoff, then unreachable")
     func down() async throws {

@@ -10,7 +10,7 @@ import Logging
 import Testing
 
 /// Power, rediscover and imaging tasks run by the controller against sushy-tools' BMCs.
-@Suite("Tasks through BMCs, against sushy-tools", .requires(.sushyEmulator, .openssl, .curl))
+@Suite("Tasks through BMCs, against sushy-tools", .ownThread, .requires(.sushyEmulator, .openssl, .curl))
 struct TaskBMCTests {
     static func lab(_ bmc: SushyEmulator, machines: Int, tasks: String, extraConfig: String = "") throws -> BMCLab {
         let specs = BMCLab.rackGroup() + (0..<machines).map {

@@ -1,9 +1,10 @@
 import DployConfig
+import DployTestSupport
 import Foundation
 import Testing
 
 /// `allowedAddresses`: where a secret's password may be sent (issue 19, finding 1).
-@Suite("Secrets' allowedAddresses")
+@Suite("Secrets' allowedAddresses", .ownThread)
 struct AllowedAddressesTests {
     @Test("'*' stays within one label, a port must be named to differ from the scheme's own, and a host is never a prefix")
     func patterns() throws {

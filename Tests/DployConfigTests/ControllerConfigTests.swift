@@ -1,8 +1,9 @@
 import DployConfig
 import DploySpec
+import DployTestSupport
 import Testing
 
-@Suite("dploy.yaml: store limits, DHCP and TFTP settings")
+@Suite("dploy.yaml: store limits, DHCP and TFTP settings", .ownThread)
 struct ControllerConfigTests {
     func parse(_ text: String) -> Result<ControllerConfig, ControllerConfigError> {
         ControllerConfig.parse(SpecFile(path: "dploy.yaml", contents: Array(text.utf8)), relativeTo: "/srv/dploy")

@@ -1,9 +1,10 @@
 import DployConfig
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("Secrets folder")
+@Suite("Secrets folder", .ownThread)
 struct SecretsTests {
     let folder: URL
 
@@ -81,7 +82,7 @@ struct SecretsTests {
     }
 }
 
-@Test("dump() of a secret shows no password")
+@Test("dump() of a secret shows no password", .ownThread)
 func dumpHidesPassword() {
     var text = ""
     dump(Secret(name: "web-ilo", username: "admin", password: "hunter2"), to: &text)

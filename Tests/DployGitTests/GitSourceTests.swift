@@ -219,7 +219,7 @@ extension GitSourceTests {
     }
 }
 
-@Suite("Repository URLs in messages")
+@Suite("Repository URLs in messages", .ownThread)
 struct RedactionTests {
     @Test("credentials are hidden whole, even a password with '@' in it")
     func passwordWithAt() {

@@ -1,3 +1,4 @@
+import DployTestSupport
 import GRDB
 @testable import DployInventory
 import DploySpec
@@ -5,7 +6,7 @@ import Foundation
 import Testing
 
 /// The job table's contract, as the `Store` protocol states it, on a real SQLite file.
-@Suite("BMC jobs in the SQLite store")
+@Suite("BMC jobs in the SQLite store", .ownThread)
 struct BMCJobStoreTests {
     let folder: URL
     let t0 = Date(timeIntervalSince1970: 1_795_000_000)

@@ -1,3 +1,4 @@
+import DployTestSupport
 import GRDB
 @testable import DployInventory
 import DploySpec
@@ -7,7 +8,7 @@ import Testing
 /// A machine that reports different hardware than last time (a DIMM or a disk swapped)
 /// is noticed: the store keeps what changed, records an event, and the next identical
 /// report clears it. From two real lshw reports of one Dell R6515.
-@Suite("Hardware changes between reports")
+@Suite("Hardware changes between reports", .ownThread)
 struct HardwareChangeTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-hardware-\(UUID().uuidString)")
     let mac = MACAddress("94:18:82:3a:5c:10")!

@@ -1,8 +1,9 @@
 import DployInventory
+import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("lshw -json reports")
+@Suite("lshw -json reports", .ownThread)
 struct LshwReportTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/lshw")
 

@@ -1,11 +1,12 @@
 import DployInventory
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// `dploy discover export` writes what an unauthenticated machine reported into a file an
 /// operator commits: nothing in the report may become YAML of its own.
-@Suite("A discovered machine's export")
+@Suite("A discovered machine's export", .ownThread)
 struct MachineExportTests {
     @Test("a report with Unicode line breaks exports as exactly one Machine, its text escaped in the comment")
     func hostileReport() throws {

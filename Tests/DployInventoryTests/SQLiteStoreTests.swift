@@ -1,10 +1,11 @@
+import DployTestSupport
 import GRDB
 @testable import DployInventory
 import DploySpec
 import Foundation
 import Testing
 
-@Suite("The SQLite store")
+@Suite("The SQLite store", .ownThread)
 struct SQLiteStoreTests {
     let folder: URL
     let web01 = MACAddress("94:18:82:3a:5c:10")!
@@ -132,7 +133,7 @@ struct SQLiteStoreTests {
     }
 }
 
-@Suite("Dates in the store")
+@Suite("Dates in the store", .ownThread)
 struct StoreDateTests {
     /// Dates around the edges: the epoch, before it, leap days, a fraction that rounds up
     /// in floating point, and a century that is not a leap year.

@@ -431,7 +431,7 @@ enum StoreContract {
     }
 }
 
-@Suite("The SQLite store keeps the store contract")
+@Suite("The SQLite store keeps the store contract", .ownThread)
 struct SQLiteStoreContractTests {
     @Test("an empty file migrates; a machine is seen, installs once, and the store says so after a restart")
     func installLifecycle() throws { try StoreContract.installLifecycle(.sqlite()) }

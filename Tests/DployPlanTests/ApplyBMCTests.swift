@@ -3,6 +3,7 @@ import DployController
 import DployInventory
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
@@ -38,7 +39,7 @@ struct PowerOnlyBMC: BMCActions {
     func power(machine: String, _ action: PowerAction) throws {}
 }
 
-@Suite("Apply with BMC access")
+@Suite("Apply with BMC access", .ownThread)
 struct ApplyBMCTests {
     /// The lab applied once, then web-02 due for a reinstall and web-01 found off.
     func reinstallAndDrift() throws -> (LabCopy, Reconciler, PlanResult) {
@@ -75,7 +76,7 @@ struct ApplyBMCTests {
     }
 }
 
-@Suite("Firmware drift")
+@Suite("Firmware drift", .ownThread)
 struct FirmwareDriftTests {
     func plan(web01 firmware: ObservedFirmware) throws -> MachinePlan? {
         let lab = try LabCopy(config: LabCopy.config())

@@ -7,7 +7,7 @@ import Foundation
 import Testing
 
 /// The one-shot apply's cache (`ApplyCache`): what it keeps must never hide a change.
-@Suite("The apply cache never hides a change")
+@Suite("The apply cache never hides a change", .ownThread)
 struct ApplyCacheTests {
     /// One `dploy apply`, as the command runs it: the cache read, a plan, the apply, the cache written.
     /// Returns the plan and whether the kept quiet plan was reused.

@@ -5,10 +5,11 @@ import DployInventory
 @testable import DployPlan
 import DployRender
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("Apply converges, and only ever as far as it should")
+@Suite("Apply converges, and only ever as far as it should", .ownThread)
 struct ApplyTests {
     @Test("an apply right after an apply plans nothing and rewrites nothing")
     func idempotent() throws {
@@ -198,7 +199,7 @@ struct ApplyTests {
     }
 }
 
-@Suite("The daemon's caches never hide a change")
+@Suite("The daemon's caches never hide a change", .ownThread)
 struct CacheTests {
     @Test("a boot file edited in place, even to the same size, is seen and rewritten")
     func inPlaceEdit() throws {
@@ -239,7 +240,7 @@ struct CacheTests {
     }
 }
 
-@Suite("Plans read observed state from the store")
+@Suite("Plans read observed state from the store", .ownThread)
 struct StoreObservationTests {
     @Test("an installed generation below the desired one plans a reinstall; a discovered stranger is named, not touched")
     func fromStore() throws {

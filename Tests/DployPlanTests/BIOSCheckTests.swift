@@ -9,7 +9,7 @@ import Testing
 /// (`Reconciler.knownBIOS`, which the daemon's loop fills): the example lab as a folder
 /// source, with HPE's recorded BIOSes (DL380a Gen11 on iLO 6, DL360 Gen10 Plus on iLO 5) as
 /// the readings of web-01 and web-02.
-@Suite("BIOS attributes checked against the BIOS as read", .requiresHPEMockups)
+@Suite("BIOS attributes checked against the BIOS as read", .ownThread, .requiresHPEMockups)
 struct BIOSCheckTests {
     static func reading(_ tree: URL) throws -> ObservedBIOS {
         let attributes = try HPEMockups.biosAttributes(tree)

@@ -2,12 +2,13 @@ import DployApply
 import DployController
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// `bios.attributes` × the BIOS the BMC reported, planned on the example lab (web-01 has a
 /// BMC), without a BMC: the planner is pure, the applier takes any `BMCActions`.
-@Suite("BIOS drift")
+@Suite("BIOS drift", .ownThread)
 struct BIOSDriftTests {
     static let web01 = MACAddress("94:18:82:3a:5c:10")!
     static let web02 = MACAddress("94:18:82:3a:5c:2e")!

@@ -4,6 +4,7 @@ import DployInventory
 import DployRender
 @testable import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
@@ -17,7 +18,7 @@ final class RecordingJobQueue: BMCJobQueue {
 }
 
 /// How the planner and the applier treat BMC jobs, on the example lab.
-@Suite("BMC jobs in the plan and the apply")
+@Suite("BMC jobs in the plan and the apply", .ownThread)
 struct BMCJobPlanTests {
     let web01 = MACAddress("94:18:82:3a:5c:10")!
     let web02 = MACAddress("94:18:82:3a:5c:2e")!

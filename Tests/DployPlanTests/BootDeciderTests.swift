@@ -1,12 +1,13 @@
 import DployInventory
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// The boot decider as a table: observed state × who asks → what boots and what is
 /// recorded. Pure: no store, no server, no loader (every loader renders the same decision).
-@Suite("The boot decider")
+@Suite("The boot decider", .ownThread)
 struct BootDeciderTests {
     static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
     static let here = SourceLocation(file: "m.yaml", line: 1, column: 1)

@@ -16,7 +16,7 @@ import Testing
 ///
 /// A failure names the seed and the step: `DPLOY_PLAN_SEED=N swift test --filter
 /// IncrementalPlan` replays one seed.
-@Suite("Incremental planning equals the full plan")
+@Suite("Incremental planning equals the full plan", .ownThread)
 struct IncrementalPlanTests {
     static let seeds: [UInt64] = ProcessInfo.processInfo.environment["DPLOY_PLAN_SEED"].flatMap(UInt64.init).map { [$0] }
         ?? [1, 2, 3]

@@ -10,7 +10,7 @@ import Testing
 /// whose rollout has halted since it was queued, or whose window has closed, is refused
 /// (the runner cancels it unsent); a resume lets it through. BIOS, through a real iLO
 /// fixture, is `SettingsRolloutHaltTests`.
-@Suite("Jobs refused at claim when their rollout halted or its window closed")
+@Suite("Jobs refused at claim when their rollout halted or its window closed", .ownThread)
 struct JobAdmissionTests {
     static let drive = LogicalDriveSpec(name: "data", raid: .Raid1, drives: .count(2, media: .SSD))
 

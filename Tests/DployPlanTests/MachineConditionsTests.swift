@@ -1,12 +1,13 @@
 import DployInventory
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// Conditions from the example lab's specs and observations made up for each case: pure,
 /// no tool needed.
-@Suite("Machine conditions")
+@Suite("Machine conditions", .ownThread)
 struct MachineConditionsTests {
     let fleet: Fleet
     let t0 = Date(timeIntervalSince1970: 1_795_000_000)

@@ -1,13 +1,14 @@
 @testable import DployApply
 import DployPlan
 import DployRender
+import DployTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 import Testing
 
-@Suite("Observed files, through the daemon's observation cache")
+@Suite("Observed files, through the daemon's observation cache", .ownThread)
 struct ObservedFilesTests {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("dploy-observed-\(UUID().uuidString)").path
     var folders: OutputFolders { OutputFolders(http: root + "/http", tftp: root + "/tftp", dhcp: root + "/dhcp") }

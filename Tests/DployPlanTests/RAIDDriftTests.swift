@@ -8,7 +8,7 @@ import Testing
 /// `storage.logicalDrives` × what the controllers report, planned on the lab (web-01, which
 /// has a BMC): what is created, what is destroyed and only when allowed, what waits for a
 /// reboot, and what a controller cannot take.
-@Suite("RAID drift: storage.logicalDrives planned against the controllers")
+@Suite("RAID drift: storage.logicalDrives planned against the controllers", .ownThread)
 struct RAIDDriftTests {
     static func addStorage(to lab: LabCopy, _ logicalDrives: String, extra: String = "", machine: String = "web-01") throws {
         let file = "machines/rack-r1.yaml"

@@ -2,12 +2,13 @@ import DployController
 import DployInventory
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// The rollout rules on the example lab's Gen10 baseline, planned without any BMC: what an
 /// unread inventory, a failure and a resume do to the machines that may start.
-@Suite("Firmware rollouts in the plan")
+@Suite("Firmware rollouts in the plan", .ownThread)
 struct RolloutPlanTests {
     struct Setup {
         var copy: LabCopy

@@ -10,7 +10,7 @@ import Testing
 /// A Group's `rollout` over the BIOS and RAID settings of its defaults, planned without a BMC
 /// (the planner is pure): canaries strictly before wave 1, `maxParallel`, the halt after
 /// `maxFailures` and its resume, the window at a given time of day, and when a member is done.
-@Suite("BIOS and RAID rollouts in the plan")
+@Suite("BIOS and RAID rollouts in the plan", .ownThread)
 struct SettingsRolloutTests {
     /// n1 … n5 in group `rack` with `rollout`, each with a BMC but `withoutBMC`; the group's
     /// defaults are `defaults`. n6 writes its BIOS itself: no rollout governs it.
@@ -285,7 +285,7 @@ struct SettingsRolloutTests {
 
 /// A reinstall's boot-once and power cycle go after its BIOS and RAID steps (so that they are
 /// pending at that reboot): when a group's rollout holds those, the reinstall waits with them.
-@Suite("A reinstall waits for its group's held BIOS and RAID steps")
+@Suite("A reinstall waits for its group's held BIOS and RAID steps", .ownThread)
 struct ReinstallRolloutTests {
     let web02 = MACAddress("94:18:82:3a:5c:2e")!
 
@@ -344,7 +344,7 @@ struct ReinstallRolloutTests {
 
 /// The rule the plan's gate and a worker's claim share (`Rollout`): which rollout governs a
 /// job, how its names tell baselines from groups, and which failures count.
-@Suite("Rollout: names, governing, failures")
+@Suite("Rollout: names, governing, failures", .ownThread)
 struct RolloutRuleTests {
     @Test("group/NAME names a group's rollout and NAME a baseline's; a job's kind picks the rollout that governs it")
     func namesAndGoverning() throws {

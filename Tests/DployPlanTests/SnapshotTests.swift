@@ -3,12 +3,13 @@ import DployController
 import DployPlan
 import DployRender
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// A site whose `dploy serve` answers the boot configs (server.listen, tftp.listen) gets no
 /// per-machine boot file on disk: nothing would read it.
-@Suite("Boot files dploy serves itself are not written")
+@Suite("Boot files dploy serves itself are not written", .ownThread)
 struct SnapshotTests {
     /// The lab served by dploy over HTTP and TFTP, `output.snapshots` unset.
     static let served = LabCopy.config(snapshots: nil, extra: "tftp: {listen: \"127.0.0.1:0\"}")

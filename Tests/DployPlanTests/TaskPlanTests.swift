@@ -2,11 +2,12 @@ import DployController
 import DployInventory
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// Which task runs a plan owes, from the example lab's tasks: once per target and revision.
-@Suite("Task plans")
+@Suite("Task plans", .ownThread)
 struct TaskPlanTests {
     static let motd = "rotate-motd-2026-11"
 

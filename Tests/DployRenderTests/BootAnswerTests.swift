@@ -1,11 +1,12 @@
 import DployRender
 import DploySpec
+import DployTestSupport
 import Testing
 
 /// The boot decider's verdict × the loader that asked → what the loader is told. The
 /// decider itself is tested as a table in DployPlanTests; here each verdict must come out
 /// the same in every loader's language, and leaving for the disk must work on UEFI too.
-@Suite("Every loader renders the same boot decision")
+@Suite("Every loader renders the same boot decision", .ownThread)
 struct BootAnswerTests {
     enum Verdict: String, CaseIterable, Sendable {
         case install, machineDisk, strangerDisk, discovery
@@ -74,7 +75,7 @@ struct BootAnswerTests {
     }
 }
 
-@Suite("dnsmasq's hosts file")
+@Suite("dnsmasq's hosts file", .ownThread)
 struct DnsmasqHostsTests {
     @Test("a name dnsmasq would read as a keyword (ignore, a lease time) is not handed out, and the line says why")
     func keywordNames() throws {

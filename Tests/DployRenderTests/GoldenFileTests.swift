@@ -1,11 +1,12 @@
 import DployRender
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// Every renderer against a file checked into `Golden/`. A change in output shows up as a
 /// diff in review; `DPLOY_UPDATE_GOLDEN=1 swift test` rewrites the files after a deliberate change.
-@Suite("Renderers match their golden files")
+@Suite("Renderers match their golden files", .ownThread)
 struct GoldenFileTests {
     static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
     /// A fixed key, so callback tokens in golden files are stable.

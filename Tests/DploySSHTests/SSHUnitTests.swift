@@ -1,7 +1,9 @@
 @testable import DploySSH
+import DployTestSupport
 import Testing
 
 /// The parts that need no server: names, fingerprints, messages.
+@Suite(.ownThread)
 struct SSHUnitTests {
     @Test func knownHostsNamesAreOpenSSHs() {
         #expect(KnownHosts.entryName(host: "Web-01.example.net", port: 22) == "web-01.example.net")

@@ -1,4 +1,5 @@
 import DployServer
+import DployTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -8,7 +9,7 @@ import Testing
 
 /// The access log `dploy serve --log-level debug` writes: what the e2e test and an operator
 /// read to see which machine fetched what.
-@Suite("dploy serve access log")
+@Suite("dploy serve access log", .ownThread)
 struct AccessLogTests {
     /// Keeps every line logged through it, with its metadata.
     struct Capture: LogHandler {

@@ -3,12 +3,13 @@
 import DployInventory
 import DployPlan
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// What a quiet run reuses: the last plan that changed nothing, and the condition counts,
 /// each only while every input it was made from is the same.
-@Suite("a quiet run reuses only what its inputs still give", .requires(.git))
+@Suite("a quiet run reuses only what its inputs still give", .ownThread, .requires(.git))
 struct QuietRunTests {
     @Test("the kept plan comes back for the same inputs, and for none that differ")
     func quietPlan() throws {

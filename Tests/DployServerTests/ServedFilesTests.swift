@@ -1,6 +1,7 @@
 import DployController
 import DployServer
 import DploySpec
+import DployTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,7 +10,7 @@ import Testing
 
 /// The files below `output.http`, served to the boot network without credentials: what
 /// machines fetch (kernels by Range, HEAD, cached by ETag), and nothing else.
-@Suite("files below output.http")
+@Suite("files below output.http", .ownThread)
 struct ServedFilesTests {
     static let secret = "dploy-secret-must-not-leak"
 

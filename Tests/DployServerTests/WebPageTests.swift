@@ -10,7 +10,7 @@ import HummingbirdTesting
 import Testing
 
 /// The web page and the API over real HTTP: who gets in, and what an operator sees.
-@Suite("web page and API access")
+@Suite("web page and API access", .ownThread)
 struct WebPageTests {
     typealias Lab = BootServerTests.Lab
     let http = BootServerTests()

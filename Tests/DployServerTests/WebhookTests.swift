@@ -11,7 +11,7 @@ import Logging
 import Testing
 
 /// Webhook signatures as GitHub, Gitea/Forgejo and a plain `curl` send them.
-@Suite("git webhook signatures")
+@Suite("git webhook signatures", .ownThread)
 struct WebhookTests {
     let webhook = Webhook(secret: "s3cret", followedRef: "main")
     let push = Array(#"{"ref": "refs/heads/main", "after": "0123abcd"}"#.utf8)

@@ -1,11 +1,12 @@
 import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
 /// Each broken input must produce an error at the right file:line:column whose message
 /// names the problem. The sample is valid before it is broken, so any error is the one
 /// the case introduced.
-@Suite("Diagnostics name file, line and column")
+@Suite("Diagnostics name file, line and column", .ownThread)
 struct DiagnosticTests {
     struct Case: CustomTestStringConvertible, Sendable {
         var name: String

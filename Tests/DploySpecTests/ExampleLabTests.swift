@@ -3,7 +3,7 @@ import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("The example lab")
+@Suite("The example lab", .ownThread)
 struct ExampleLabTests {
     let lab = repositoryRoot.appendingPathComponent("examples/lab").path
 
@@ -35,7 +35,7 @@ struct ExampleLabTests {
     }
 }
 
-@Suite("Symlinks in a spec folder")
+@Suite("Symlinks in a spec folder", .ownThread)
 struct FolderSymlinkTests {
     @Test("a link to a file inside is followed; a link outside, to a folder, or nowhere is refused")
     func symlinks() throws {

@@ -1,7 +1,8 @@
 import DploySpec
+import DployTestSupport
 import Testing
 
-@Suite(".dployignore")
+@Suite(".dployignore", .ownThread)
 struct IgnoreRulesTests {
     let rules = IgnoreRules("""
         # comments and blank lines are skipped

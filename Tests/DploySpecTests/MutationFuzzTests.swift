@@ -6,7 +6,7 @@ import Testing
 /// A generated corpus of mutated documents: the lab's files with bytes flipped, ranges
 /// cut, lines repeated and YAML punctuation sprinkled in. Nothing may crash, and every
 /// problem must still point into the file that holds it.
-@Suite("Mutated documents")
+@Suite("Mutated documents", .ownThread)
 struct MutationFuzzTests {
     /// SplitMix64: small, fast and the same on every machine, so a failure reproduces.
     struct SeededGenerator: RandomNumberGenerator {

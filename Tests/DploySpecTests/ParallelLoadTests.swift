@@ -1,8 +1,9 @@
 @testable import DploySpec
+import DployTestSupport
 import Foundation
 import Testing
 
-@Suite("Spec files parsed on several threads")
+@Suite("Spec files parsed on several threads", .ownThread)
 struct ParallelLoadTests {
     /// Sixty rack files, some broken three different ways: the same documents and the same
     /// diagnostics, in the same order, as one thread gives.

@@ -1,7 +1,8 @@
 import DploySpec
+import DployTestSupport
 import Testing
 
-@Suite("Sites: which machines a site's controller converges")
+@Suite("Sites: which machines a site's controller converges", .ownThread)
 struct SiteTests {
     static let london = """
         apiVersion: dploy.org/v1

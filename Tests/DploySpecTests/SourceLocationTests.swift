@@ -1,7 +1,8 @@
 import DploySpec
+import DployTestSupport
 import Testing
 
-@Suite("Where a diagnostic points")
+@Suite("Where a diagnostic points", .ownThread)
 struct SourceLocationTests {
     @Test("a spec file's name with a line break, an escape sequence or a bidi override is shown escaped")
     func hostileFileName() {

@@ -1,7 +1,8 @@
 import DploySpec
+import DployTestSupport
 import Testing
 
-@Suite("Did you mean")
+@Suite("Did you mean", .ownThread)
 struct SuggestionTests {
     @Test("a name a BIOS reports is suggested with its control characters escaped, never sent to the terminal as they are")
     func escapesTheCandidate() {

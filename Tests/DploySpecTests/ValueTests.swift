@@ -1,7 +1,8 @@
 import DploySpec
+import DployTestSupport
 import Testing
 
-@Suite("Values")
+@Suite("Values", .ownThread)
 struct ValueTests {
     @Test("MAC addresses are normalised to lower-case colons", arguments: [
         "94:18:82:00:00:AB", "94-18-82-00-00-ab", "94-18-82-00-00-AB",

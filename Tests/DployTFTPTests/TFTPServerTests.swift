@@ -140,7 +140,7 @@ struct TFTPClientTests {
 }
 
 /// The protocol by hand, from a raw UDP socket: what no client shows.
-@Suite("TFTP protocol")
+@Suite("TFTP protocol", .ownThread)
 struct TFTPProtocolTests {
     static func folder(_ name: String = "file", bytes: Int) throws -> TemporaryFolder {
         let folder = try TemporaryFolder(prefix: "dploy-tftp")

@@ -20,7 +20,7 @@ import Testing
 /// holding a thread.
 public struct OwnThread: TestTrait, SuiteTrait, TestScoping {
     /// How many tests under this trait run at once.
-    public static let limit = 6
+    public static let limit = 8
     private static let slots = Slots(limit)
 
     public var isRecursive: Bool { true }

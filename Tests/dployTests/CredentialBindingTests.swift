@@ -7,6 +7,7 @@ import Testing
 /// (`allowedAddresses`), and it goes only over checked TLS, or by SSH to a known host. Each
 /// case points a spec at a listener this test holds on 127.0.0.1 and checks that dploy refuses
 /// at the spec's line, exits 1 and never connects.
+@Suite(.ownThread)
 struct CredentialBindingTests {
     let cli = CommandLineTests()
 

@@ -1,10 +1,11 @@
+import DployTestSupport
 import Foundation
 import Testing
 
 /// Dependencies run one way, as CONTRIBUTING.md's module table says: each module's targets
 /// in Package.swift, and every `import` in its sources, must be among the table's "may
 /// import". A module the table does not list fails too, so a new one is placed on purpose.
-@Suite("Module dependencies follow CONTRIBUTING.md")
+@Suite("Module dependencies follow CONTRIBUTING.md", .ownThread)
 struct ModuleDependencyTests {
     static let root = CommandLineTests.repositoryRoot
 
