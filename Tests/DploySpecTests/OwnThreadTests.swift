@@ -30,3 +30,29 @@ struct OwnThreadTests {
         #expect(name != "dploy-test" && !name.isEmpty, "\(name)")
     }
 }
+
+/// No suite is left on the pool by being forgotten: every `@Suite` and every free `@Test`
+/// in Tests/ carries `.ownThread`, and every type that holds tests declares its `@Suite`.
+@Test("every suite and free test in Tests/ carries .ownThread", .ownThread)
+func everySuiteHasItsOwnThreads() throws {
+    let tests = repositoryRoot.appendingPathComponent("Tests")
+    var missing: [String] = []
+    let files = FileManager.default.enumerator(at: tests, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
+    #expect(files.count > 50, "the test files are found")
+    for url in files where url.pathExtension == "swift" {
+        let lines = try String(contentsOf: url, encoding: .utf8).components(separatedBy: "\n")
+        let file = url.path.replacingOccurrences(of: tests.path + "/", with: "")
+        for (index, line) in lines.enumerated() {
+            let where_ = "\(file):\(index + 1)"
+            if (line.hasPrefix("@Suite") || line.hasPrefix("@Test")) && !line.contains(".ownThread") { missing.append(where_) }
+            // A type declared at the top level that holds tests, without a @Suite line above it.
+            if let type = line.firstMatch(of: /^(?:final )?(?:struct|class|enum) (\w+)/)?.1,
+               // The line above the declaration, past doc comments and a @Suite's continued arguments.
+               lines[..<index].last(where: { !$0.hasPrefix("///") && !$0.hasPrefix(" ") && !$0.hasPrefix(")") })?.hasPrefix("@Suite") != true {
+                let body = lines[(index + 1)...].prefix { !$0.hasPrefix("}") }
+                if body.contains(where: { $0.drop { $0 == " " }.hasPrefix("@Test") }) { missing.append("\(where_) (\(type))") }
+            }
+        }
+    }
+    #expect(missing.isEmpty, "without .ownThread: \(missing)")
+}

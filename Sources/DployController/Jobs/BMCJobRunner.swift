@@ -142,7 +142,7 @@ public final class BMCJobRunner: Sendable {
         for index in 0..<settings.workers {
             Thread { [self] in
                 // At most 15 bytes: Linux refuses a longer name, and the thread keeps its creator's.
-                Thread.current.name = "dploy-job-\(index)"
+                Thread.nameCurrent("dploy-job-\(index)")
                 // Polls and store writes can wait; boot answers cannot.
                 ThreadPriority.runCurrentThreadInBackground()
                 work()
