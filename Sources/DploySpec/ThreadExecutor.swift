@@ -24,8 +24,8 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     private var finishing = false
     private var ended = false
 
-    /// - Parameter name: the thread's name, as `top -H` and `/proc/PID/task/*/comm` show it:
-    ///   at most 15 bytes, as Linux refuses longer ones (the thread keeps its creator's).
+    /// - Parameter name: the thread's name, as `top -H` and `/proc/PID/task/*/comm` show it
+    ///   (`Thread.nameCurrent`: at most 15 bytes).
     public init(name: String) {
         let thread = Thread { [self] in
             Thread.nameCurrent(name)
@@ -74,16 +74,20 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
 }
 
 extension Thread {
-    /// Names the calling thread, as the kernel shows it (`top -H`, `/proc/PID/task/*/comm`):
-    /// at most 15 bytes, as Linux refuses longer ones.
+    /// Names the calling thread as the kernel shows it (`top -H`, `/proc/PID/task/*/comm`),
+    /// cut to the 15 bytes Linux keeps, at a character's end.
     ///
-    /// Foundation's `Thread.current.name = …` passes the name to the kernel only once the
-    /// thread's creator has recorded the thread's handle, and a thread just started may get
-    /// there first: about one test run in twenty-five saw a ThreadExecutor's thread still
-    /// named as its creator.
+    /// Foundation's own ways do not reliably get there: a name given before `start()` never
+    /// reaches the kernel, and `Thread.current.name = …` from inside the thread does only
+    /// once its creator has recorded the thread's handle, which a thread just started may
+    /// run before (about one test run in twenty-five saw a ThreadExecutor thread still named
+    /// as its creator). This writes `/proc/thread-self/comm`, as pthread_setname_np does,
+    /// which Swift's Glibc module does not export. Elsewhere the write fails and Foundation's
+    /// setter is all there is.
     public static func nameCurrent(_ name: String) {
-        // What pthread_setname_np does, which Swift's Glibc module does not export.
-        _ = try? Data(name.utf8.prefix(15)).write(to: URL(fileURLWithPath: "/proc/thread-self/comm"))
-        Thread.current.name = name
+        var kept = name
+        while kept.utf8.count > 15 { kept.removeLast() }
+        _ = try? Data(kept.utf8).write(to: URL(fileURLWithPath: "/proc/thread-self/comm"))
+        Thread.current.name = kept
     }
 }

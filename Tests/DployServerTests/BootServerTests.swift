@@ -97,7 +97,7 @@ struct BootServerTests {
         process.standardError = output
         try process.run()
         // Waited for on a thread of its own: the script talks to the server under test, whose
-        // handlers need Swift's cooperative threads, and parallel tests could block them all.
+        // handlers answer on the test's thread (`.ownThread`).
         let text = await withCheckedContinuation { continuation in
             Thread {
                 let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -558,7 +558,7 @@ struct BootServerTests {
 /// curl from a chosen source address on loopback: what a machine with that address sees.
 enum ServerCurl {
     /// Waited for on a thread of its own, as `runServedScript` does: the server under test
-    /// needs Swift's cooperative threads.
+    /// answers on the test's thread (`.ownThread`), which must not be held.
     static func get(_ arguments: [String]) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")

@@ -82,7 +82,7 @@ struct WebPageTests {
         }
     }
 
-    /// curl's status and body, waited for on a thread of its own (the server needs the cooperative threads).
+    /// curl's status and body, waited for on a thread of its own (the server answers on the test's thread).
     static func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
         let text = try await ServerCurl.get(["-w", "\n%{http_code}"] + arguments)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)

@@ -3,31 +3,36 @@ import Foundation
 import Testing
 
 /// The trait that keeps blocking tests off Swift's pool (`OwnThread`) does what the suites
-/// that use it count on: their code, before and after an await, runs on a thread of the
-/// trait's, not on one of the pool's.
+/// that use it count on: their code, before and after an await, and their child tasks run
+/// on the thread the trait made for the test, not on one of the pool's.
 @Suite("Tests that block run on threads of their own", .ownThread)
 struct OwnThreadTests {
-    /// The kernel's name of the calling thread, as ThreadExecutor set it.
-    static func threadName() -> String {
-        (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines) ?? ""
+    @Test("a synchronous test runs on the thread the trait made for it")
+    func synchronous() throws {
+        let own = try #require(OwnThread.threadID)
+        #expect(OwnThread.currentThreadID() == own)
     }
 
-    @Test("a synchronous test runs on its own thread")
-    func synchronous() {
-        #expect(Self.threadName() == "dploy-test")
-    }
-
-    @Test("an asynchronous test stays on its own thread across awaits", arguments: [1, 2])
+    @Test("an asynchronous test and its child tasks stay on its thread across awaits", arguments: [1, 2])
     func asynchronous(_ sleeps: Int) async throws {
-        #expect(Self.threadName() == "dploy-test")
+        let own = try #require(OwnThread.threadID)
+        #expect(OwnThread.currentThreadID() == own)
         for _ in 0..<sleeps { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(Self.threadName() == "dploy-test")
+        #expect(OwnThread.currentThreadID() == own)
+        async let child = OwnThread.currentThreadID()
+        #expect(await child == own)
     }
 
     @Test("a task it starts unstructured goes to the pool, not to the test's thread")
-    func unstructured() async {
-        let name = await Task { Self.threadName() }.value
-        #expect(name != "dploy-test" && !name.isEmpty, "\(name)")
+    func unstructured() async throws {
+        let own = try #require(OwnThread.threadID)
+        let thread = await Task { OwnThread.currentThreadID() }.value
+        #expect(thread != nil && thread != own)
+    }
+
+    @Test("given twice, to a suite and to its test, the trait takes one slot and one thread", .ownThread, arguments: Array(0..<(OwnThread.limit + 2)))
+    func givenTwice(_ index: Int) throws {
+        #expect(OwnThread.currentThreadID() == OwnThread.threadID)
     }
 }
 

@@ -32,8 +32,9 @@ struct ClientRun {
     var output: String
 }
 
-/// Runs a TFTP client to completion off Swift's cooperative threads; never throws on a
-/// non-zero exit (a refused transfer is what some tests want).
+/// Runs a TFTP client to completion on a thread of its own, so that the server under test
+/// keeps the test's (`.ownThread`); never throws on a non-zero exit (a refused transfer is
+/// what some tests want).
 func runClient(_ tool: String, _ arguments: [String]) async throws -> ClientRun {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: tool)

@@ -141,7 +141,6 @@ public final class BMCJobRunner: Sendable {
         guard spawn else { return }
         for index in 0..<settings.workers {
             Thread { [self] in
-                // At most 15 bytes: Linux refuses a longer name, and the thread keeps its creator's.
                 Thread.nameCurrent("dploy-job-\(index)")
                 // Polls and store writes can wait; boot answers cannot.
                 ThreadPriority.runCurrentThreadInBackground()

@@ -135,6 +135,7 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
     private func startRenewal() {
         let interval = Double(leaseSeconds) / 3
         let thread = Thread { [weak self] in
+            Thread.nameCurrent("dploy-lease")
             while true {
                 Thread.sleep(forTimeInterval: interval)
                 guard let self else { return }
@@ -160,7 +161,6 @@ public final class PostgresLeaderLease: Leadership, @unchecked Sendable {
                 if !keepGoing { return }
             }
         }
-        thread.name = "dploy-lease"  // at most 15 bytes, or Linux keeps the creator's name
         renewal = thread
         thread.start()
     }
