@@ -1,8 +1,8 @@
 import Foundation
 
 /// A task executor with one thread of its own: the daemon's reconcile loop and BMC watch
-/// run on one each (`withTaskExecutorPreference`), not on Swift's cooperative pool. Tests
-/// that block run on one each too (`OwnThread`, in the test support).
+/// run on one each (`withTaskExecutorPreference`), not on Swift's cooperative pool. So does
+/// each test (`OwnThread`, in the test support).
 ///
 /// Why: that pool has one thread per core, and it is where Hummingbird answers boots. A
 /// reconcile takes tens to hundreds of milliseconds of CPU (during a rollout one runs about

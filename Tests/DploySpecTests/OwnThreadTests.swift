@@ -48,14 +48,14 @@ func everySuiteHasItsOwnThreads() throws {
         let lines = try String(contentsOf: url, encoding: .utf8).components(separatedBy: "\n")
         let file = url.path.replacingOccurrences(of: tests.path + "/", with: "")
         for (index, line) in lines.enumerated() {
-            let where_ = "\(file):\(index + 1)"
-            if (line.hasPrefix("@Suite") || line.hasPrefix("@Test")) && !line.contains(".ownThread") { missing.append(where_) }
+            let location = "\(file):\(index + 1)"
+            if (line.hasPrefix("@Suite") || line.hasPrefix("@Test")) && !line.contains(".ownThread") { missing.append(location) }
             // A type declared at the top level that holds tests, without a @Suite line above it.
             if let type = line.firstMatch(of: /^(?:final )?(?:struct|class|enum) (\w+)/)?.1,
                // The line above the declaration, past doc comments and a @Suite's continued arguments.
                lines[..<index].last(where: { !$0.hasPrefix("///") && !$0.hasPrefix(" ") && !$0.hasPrefix(")") })?.hasPrefix("@Suite") != true {
                 let body = lines[(index + 1)...].prefix { !$0.hasPrefix("}") }
-                if body.contains(where: { $0.drop { $0 == " " }.hasPrefix("@Test") }) { missing.append("\(where_) (\(type))") }
+                if body.contains(where: { $0.drop { $0 == " " }.hasPrefix("@Test") }) { missing.append("\(location) (\(type))") }
             }
         }
     }
