@@ -43,9 +43,10 @@ struct DaemonLoopTests {
 
         deinit { try? FileManager.default.removeItem(at: root) }
 
-        func loop(metrics: ControllerMetrics = ControllerMetrics(), live: LiveDesired? = nil) throws -> ReconcileLoop {
+        func loop(metrics: ControllerMetrics = ControllerMetrics(), live: LiveDesired? = nil,
+                  newsSettle: Duration = .milliseconds(250)) throws -> ReconcileLoop {
             ReconcileLoop(reconciler: reconciler, store: try #require(try reconciler.openStore(creating: true)), metrics: metrics,
-                          logger: Logger(label: "test"), live: live)
+                          logger: Logger(label: "test"), live: live, newsSettle: newsSettle)
         }
 
         func commit(_ script: String) throws {
@@ -422,6 +423,32 @@ struct DaemonLoopTests {
         #expect(try await eventually { loop.status.runs == 3 })
         #expect(loop.status.lastRun?.trigger == "webhook")
         #expect(site.file(Self.web05File)?.contains("# dploy: web-05 (") == true)
+    }
+
+    @Test("news in a burst gathers into one run; a webhook meanwhile does not wait for the gathering")
+    func newsGathers() async throws {
+        let site = try Site()
+        // Long enough that the test, not the machine's speed, decides what falls inside it.
+        let loop = try site.loop(newsSettle: .seconds(8))
+        await loop.runOnce(trigger: "start")
+        let running = Task { try await loop.run() }
+        defer { running.cancel() }
+        // Twenty pieces of news in a second, as a rollout's ending jobs and BMC readings bring.
+        for _ in 0..<20 {
+            loop.news()
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await eventually { loop.status.runs == 2 })
+        #expect(loop.status.lastRun?.trigger == ReconcileLoop.newsTrigger)
+        try await Task.sleep(for: .seconds(1))
+        #expect(loop.status.runs == 2, "the burst took one run, not one per wake")
+        // News again, gathering for 8 s from the run's end, and then a commit's webhook.
+        try site.commit("printf '%s\\n' '\(Self.web05)' > site-a/machines/web-05.yaml")
+        loop.news()
+        loop.trigger()
+        #expect(try await eventually(5) { loop.status.runs == 3 }, "the webhook's run did not wait out the news")
+        #expect(loop.status.lastRun?.trigger == "webhook")
+        #expect(site.file(Self.web05File) != nil)
     }
 
     @Test("runs on news do not put off the interval's fetch: without a webhook, a commit lands during a rollout's stream of news")

@@ -66,16 +66,27 @@ public final class ReconcileLoop: Service, Sendable {
     /// load's desired state again, without fetching.
     public static let newsTrigger = "bmc"
 
+    /// How long after a run ends a run on news may start; a fetch does not wait.
+    ///
+    /// News comes in bursts: a job's end wakes a run, and so does the reading of its BMC
+    /// that follows. With 64 flashes at once about 30 jobs end a second, and runs went back
+    /// to back: 163 in 30 s, a quarter of a core on 2 cores, taken from the boot answers
+    /// (bench/rollout.py). Gathered for this long, the same news takes a run or two. A
+    /// machine waits for its next step at most this much longer, against minutes of flash.
+    let newsSettle: Duration
+
     /// - Parameter bmcFirstRoundWait: how long the first run waits for the BMCs' first round
     ///   (`BMCWatch.firstRoundWait`).
     public init(reconciler: Reconciler, store: any Store, metrics: ControllerMetrics, logger: Logger,
-                jitter: Double = 0.1, live: LiveDesired? = nil, bmcFirstRoundWait: Duration = .seconds(30)) {
+                jitter: Double = 0.1, live: LiveDesired? = nil, bmcFirstRoundWait: Duration = .seconds(30),
+                newsSettle: Duration = .milliseconds(250)) {
         self.reconciler = reconciler
         self.store = store
         self.metrics = metrics
         self.logger = logger
         self.jitter = jitter
         self.live = live
+        self.newsSettle = newsSettle
         let lock = reconciler.leadership(for: store)
         self.lock = lock
         let wake = WakeSignal()
@@ -169,13 +180,27 @@ public final class ReconcileLoop: Service, Sendable {
         await withTaskExecutorPreference(runs) { await self.runUntilShutdown() }
     }
 
+    /// Lets news gather until `deadline` (`newsSettle`); returns early, and true, when a
+    /// fetch is asked for meanwhile. More news only wakes the wait: the coming run plans it.
+    private func gatherNews(until deadline: ContinuousClock.Instant) async -> Bool {
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            _ = await wake.wait(timeout: deadline - .now)
+            if wake.takeFetchRequest() { return true }
+        }
+        return false
+    }
+
     private func runUntilShutdown() async {
         await cancelWhenGracefulShutdown {
             // The first run starts at once, unless the caller already ran one.
             var trigger: String? = self.status.runs == 0 ? "start" : nil
             var intervalDue = ContinuousClock.now
+            var lastRunEnded = ContinuousClock.now
             while !Task.isCancelled {
-                if let trigger { await self.runOnce(trigger: trigger) }
+                if let trigger {
+                    await self.runOnce(trigger: trigger)
+                    lastRunEnded = .now
+                }
                 // Runs on news do not fetch, so they do not put off the interval's fetch: a
                 // rollout wakes the loop every second for hours, and a site without a webhook
                 // still takes its commits at the interval.
@@ -186,7 +211,10 @@ public final class ReconcileLoop: Service, Sendable {
                 let wait = max(.zero, intervalDue - ContinuousClock.now)
                 self.update { $0.nextRunAt = self.reconciler.clock.now().addingTimeInterval(wait.seconds) }
                 let woken = await self.wake.wait(timeout: wait)
-                let fetch = self.wake.takeFetchRequest()
+                var fetch = self.wake.takeFetchRequest()
+                if woken, !fetch, ContinuousClock.now < intervalDue {
+                    fetch = await self.gatherNews(until: min(lastRunEnded + self.newsSettle, intervalDue))
+                }
                 trigger = fetch ? "webhook" : woken && ContinuousClock.now < intervalDue ? Self.newsTrigger : "interval"
             }
         }
