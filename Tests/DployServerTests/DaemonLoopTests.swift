@@ -429,7 +429,8 @@ struct DaemonLoopTests {
     func newsGathers() async throws {
         let site = try Site()
         // Long enough that the test, not the machine's speed, decides what falls inside it.
-        let loop = try site.loop(newsSettle: .seconds(8))
+        let settle = 6.0
+        let loop = try site.loop(newsSettle: .seconds(settle))
         await loop.runOnce(trigger: "start")
         let running = Task { try await loop.run() }
         defer { running.cancel() }
@@ -439,15 +440,20 @@ struct DaemonLoopTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(try await eventually { loop.status.runs == 2 })
-        #expect(loop.status.lastRun?.trigger == ReconcileLoop.newsTrigger)
+        let newsRun = try #require(loop.status.lastRun)
+        #expect(newsRun.trigger == ReconcileLoop.newsTrigger)
         try await Task.sleep(for: .seconds(1))
         #expect(loop.status.runs == 2, "the burst took one run, not one per wake")
-        // News again, gathering for 8 s from the run's end, and then a commit's webhook.
+        // News again: the loop gathers it until `settle` after the last run ended, and a
+        // commit's webhook comes while it does.
         try site.commit("printf '%s\\n' '\(Self.web05)' > site-a/machines/web-05.yaml")
         loop.news()
+        #expect(try await eventually { loop.wake.hasWaiter }, "the loop waits, gathering news")
         loop.trigger()
-        #expect(try await eventually(5) { loop.status.runs == 3 }, "the webhook's run did not wait out the news")
-        #expect(loop.status.lastRun?.trigger == "webhook")
+        #expect(try await eventually { loop.status.runs == 3 })
+        let webhookRun = try #require(loop.status.lastRun)
+        #expect(webhookRun.trigger == "webhook")
+        #expect(webhookRun.startedAt.timeIntervalSince(newsRun.finishedAt) < settle, "the webhook's run did not wait out the news")
         #expect(site.file(Self.web05File) != nil)
     }
 

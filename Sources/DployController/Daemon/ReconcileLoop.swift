@@ -71,8 +71,9 @@ public final class ReconcileLoop: Service, Sendable {
     /// News comes in bursts: a job's end wakes a run, and so does the reading of its BMC
     /// that follows. With 64 flashes at once about 30 jobs end a second, and runs went back
     /// to back: 163 in 30 s, a quarter of a core on 2 cores, taken from the boot answers
-    /// (bench/rollout.py). Gathered for this long, the same news takes a run or two. A
-    /// machine waits for its next step at most this much longer, against minutes of flash.
+    /// (bench/rollout.py). Gathered, runs on news come at most once per this much and a run:
+    /// 64 in those 30 s, and the rollout finished no later. A machine waits for its next
+    /// step at most this much longer, against minutes of flash.
     let newsSettle: Duration
 
     /// - Parameter bmcFirstRoundWait: how long the first run waits for the BMCs' first round
