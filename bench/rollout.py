@@ -8,19 +8,23 @@ For each maxParallel P it prints:
   against the emulator's own capacity at P: a plain Python client flashing the same N iLOs
   P at a time (POST SimpleUpdate, poll until Complete), and the floor ceil(N / P) x seconds;
 - while the rollout runs: commit + signed webhook -> converged boot file (median of 3), and
-  GET /boot.ipxe under wrk, its p99 against the same measured before the rollout began
-  (each the median of three 10-second windows: one window's p99 varied by 2x between runs),
-  with the reconcile runs that happened meanwhile.
+  GET /boot.ipxe under wrk paced at half the server's idle capacity, its p99 against the same
+  measured before the rollout began (each the median of three 10-second windows), with the
+  reconcile runs and the flashes that ended meanwhile; then one window as fast as answered.
 
 Figures, not verdicts. The emulator is Python: with many iLOs it, not dploy, is often the
 limit, which is why its own capacity is measured beside dploy's.
 
-The emulator runs under SCHED_IDLE (--emulator-priority idle, `chrt --idle 0`): its thousand
-iLOs stand for other machines, whose CPUs a real controller does not share, so it takes only
-the CPU that dploy and wrk leave. At the normal priority it competes with dploy's boot answers
-for the same 2 cores; with 64 flashes at once that alone took /boot.ipxe's p99 from 1.5-1.7x
-to 5-6x its idle figure (and at nice 19, to 2.0-2.6x; measured 2026-12-07): a figure of how
-busy the emulator is, not of how dploy answers boots. `--emulator-priority normal` measures it so.
+How boot traffic is measured, and why (figures of 2026-12-07, maxParallel 64, 2 cores):
+- Paced, not as fast as answered. A closed loop keeps both cores busy: its p99 (9-10 ms idle)
+  measures the CPU share left to boot answers, and it starves whatever else runs, the rollout
+  under measurement included. Paced at half the idle capacity, the idle p99 is 2.4-3.4 ms.
+- The emulator runs under SCHED_IDLE (--emulator-priority idle, `chrt --idle 0`): its
+  thousand iLOs stand for other machines, whose CPUs a real controller does not share. At the
+  normal priority, closed loop, it alone took the p99 from 1.5-1.7x to 5-6x idle.
+- Under SCHED_IDLE with a closed loop the emulator, and so the rollout, slowed to about half
+  pace during the windows (at maxParallel 16 the rollout took 215 s instead of 160 s). The line "flashes
+  ended during them" shows whether the windows saw the rollout's full pace; paced, they do.
 """
 import argparse
 import base64
@@ -58,9 +62,22 @@ def medians(windows):
     return statistics.median(r[0] for r in windows), statistics.median(r[1] for r in windows)
 
 
-def wrk(url, seconds=10, connections=32):
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+def wrk(url, seconds=10, connections=32, pause_ms=None):
+    """Requests/s and p99 ms of GET url: as fast as answered (closed loop, the server's
+    capacity) or, with pause_ms, each connection pausing that long between requests."""
+    script = []
+    if pause_ms is not None:
+        # wrk calls delay() before each request of a connection: 32 connections pausing 7 ms
+        # send about 4,500 requests a second, whatever the answers' speed.
+        script = ["-s", os.path.join(tempfile.gettempdir(), f"dploy-bench-pace-{os.getpid()}.lua")]
+        with open(script[1], "w") as f:
+            f.write(f"function delay() return {pause_ms} end\n")
+    try:
+        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *script, url],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        if script:
+            os.unlink(script[1])
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"\s99%\s+([\d.]+)(\w+)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
@@ -205,7 +222,12 @@ def rollout(args, parallel):
         token = open(os.path.join(work, "state", "web.token")).read().strip()
         auth = {"Authorization": "Bearer " + token}
         boot = f"http://127.0.0.1:{port}/boot.ipxe?mac=52:54:01:00:00:01"
-        idle = [wrk(boot) for _ in range(3)]
+        # Boot traffic is measured at half the server's idle capacity, not as fast as it answers:
+        # a closed loop keeps both cores busy, which measures the CPU share left to boot answers
+        # and, on a machine the emulator shares, starves the emulator and with it the rollout.
+        capacity_rps, capacity_p99 = wrk(boot)
+        pause_ms = max(1, round(32 * 1000 / (capacity_rps / 2)))
+        idle = [wrk(boot, pause_ms=pause_ms) for _ in range(3)]
         idle_rps, idle_p99 = medians(idle)
 
         def jobs():
@@ -224,9 +246,12 @@ def rollout(args, parallel):
 
         runs_before = reconciles(port, auth)
         busy, running = [], []
+        windows_began = time.time()
         for _ in range(3):
-            busy.append(wrk(boot))
+            busy.append(wrk(boot, pause_ms=pause_ms))
             running.append(any(job["state"] == "running" for job in jobs()))
+        windows_ended = time.time()
+        saturated_rps, saturated_p99 = wrk(boot)
         busy_rps, busy_p99 = medians(busy)
         runs_during = [after - before for after, before in zip(reconciles(port, auth), runs_before)]
         latencies = []
@@ -257,17 +282,27 @@ def rollout(args, parallel):
         failed = [job for job in rows if job["state"] != "succeeded"]
         ends = [calendar.timegm(time.strptime(job["finishedAt"], "%Y-%m-%dT%H:%M:%SZ")) for job in done]
         wall = max(ends) - began
+        # The BMC work the windows were measured under: flashes that ended in them, against the
+        # rest of the rollout and the emulator's pace (finishedAt has whole seconds).
+        in_windows = sum(1 for end in ends if int(windows_began) <= end <= windows_ended)
+        rate_in = in_windows / (windows_ended - windows_began)
+        rate_out = (len(ends) - in_windows) / max(1.0, wall - (windows_ended - windows_began))
         print(f"rollout, {args.bmcs} iLOs (emulator at {args.emulator_priority} priority), maxParallel {parallel}, "
               f"{args.update_seconds:g} s a flash: first reconcile "
               f"{first:.1f} s; all flashed in {wall:.1f} s ({len(failed)} not succeeded)")
         print(f"  commit + webhook -> converged file during it: median {statistics.median(latencies) * 1000:.0f} ms "
               f"(max {max(latencies) * 1000:.0f} ms)")
-        print(f"  GET /boot.ipxe (wrk -t2 -c32, median of three 10 s windows): idle {idle_rps:.0f} req/s, p99 {idle_p99:.2f} ms; "
-              f"during the rollout {busy_rps:.0f} req/s, p99 {busy_p99:.2f} ms ({busy_p99 / idle_p99:.1f}x idle)"
+        print(f"  GET /boot.ipxe at {idle_rps:.0f} req/s (wrk -t2 -c32, {pause_ms} ms between a connection's requests: half of "
+              f"the idle capacity, {capacity_rps:.0f} req/s), median of three 10 s windows: p99 idle {idle_p99:.2f} ms, "
+              f"during the rollout {busy_p99:.2f} ms at {busy_rps:.0f} req/s ({busy_p99 / idle_p99:.1f}x idle)"
               + ("" if all(running) else f"; no job ran at the end of window(s) {[i + 1 for i, r in enumerate(running) if not r]}"))
         print(f"    p99 of each window, idle: {', '.join(f'{p:.1f}' for _, p in idle)} ms; during: "
               f"{', '.join(f'{p:.1f}' for _, p in busy)} ms; {runs_during[0]:.0f} reconcile runs during them, "
               f"{runs_during[1]:.1f} s of run time")
+        print(f"    flashes ended during them {rate_in:.1f}/s, during the rest of the rollout {rate_out:.1f}/s "
+              f"(at most {parallel / args.update_seconds:.0f}/s: {parallel} at once, {args.update_seconds:g} s each)")
+        print(f"  as fast as answered (closed loop, one 10 s window each): idle {capacity_rps:.0f} req/s, p99 {capacity_p99:.2f} ms; "
+              f"during the rollout {saturated_rps:.0f} req/s, p99 {saturated_p99:.2f} ms")
         return wall
     finally:
         if daemon is not None:
