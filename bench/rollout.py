@@ -15,16 +15,17 @@ For each maxParallel P it prints:
 Figures, not verdicts. The emulator is Python: with many iLOs it, not dploy, is often the
 limit, which is why its own capacity is measured beside dploy's.
 
-How boot traffic is measured, and why (figures of 2026-12-07, maxParallel 64, 2 cores):
+How boot traffic is measured, and why (figures of 2026-12-07, 2 cores):
 - Paced, not as fast as answered. A closed loop keeps both cores busy: its p99 (9-10 ms idle)
-  measures the CPU share left to boot answers, and it starves whatever else runs, the rollout
-  under measurement included. Paced at half the idle capacity, the idle p99 is 2.4-3.4 ms.
+  measures the CPU share left to boot answers, and it slows whatever else runs, the rollout
+  under measurement included. Paced at about half the idle capacity, the idle p99 is 2.4-3.4 ms.
 - The emulator runs under SCHED_IDLE (--emulator-priority idle, `chrt --idle 0`): its
   thousand iLOs stand for other machines, whose CPUs a real controller does not share. At the
-  normal priority, closed loop, it alone took the p99 from 1.5-1.7x to 5-6x idle.
-- Under SCHED_IDLE with a closed loop the emulator, and so the rollout, slowed to about half
-  pace during the windows (at maxParallel 16 the rollout took 215 s instead of 160 s). The line "flashes
-  ended during them" shows whether the windows saw the rollout's full pace; paced, they do.
+  normal priority, with a closed loop and maxParallel 64, the p99 was 5-6x idle; under
+  SCHED_IDLE 1.5-1.7x.
+- But under SCHED_IDLE with a closed loop the rollout slowed: at maxParallel 16 it took 215 s
+  against 160 s at the normal priority. The flashes that ended during the windows, set against
+  the plain client's pace, show how much of the rollout's work the windows saw.
 """
 import argparse
 import base64
@@ -62,22 +63,24 @@ def medians(windows):
     return statistics.median(r[0] for r in windows), statistics.median(r[1] for r in windows)
 
 
-def wrk(url, seconds=10, connections=32, pause_ms=None):
+CONNECTIONS = 32
+
+
+def pacing(work, pause_ms):
+    """A wrk script that pauses each connection pause_ms after every answer: the rate is
+    about CONNECTIONS / (pause + latency), so it falls a little as answers slow down."""
+    path = os.path.join(work, "pace.lua")
+    with open(path, "w") as f:
+        f.write(f"function delay() return {pause_ms} end\n")
+    return path
+
+
+def wrk(url, seconds=10, script=None):
     """Requests/s and p99 ms of GET url: as fast as answered (closed loop, the server's
-    capacity) or, with pause_ms, each connection pausing that long between requests."""
-    script = []
-    if pause_ms is not None:
-        # wrk calls delay() before each request of a connection: 32 connections pausing 7 ms
-        # send about 4,500 requests a second, whatever the answers' speed.
-        script = ["-s", os.path.join(tempfile.gettempdir(), f"dploy-bench-pace-{os.getpid()}.lua")]
-        with open(script[1], "w") as f:
-            f.write(f"function delay() return {pause_ms} end\n")
-    try:
-        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *script, url],
-                             capture_output=True, text=True, check=True).stdout
-    finally:
-        if script:
-            os.unlink(script[1])
+    capacity), or paced by a wrk script (`pacing`)."""
+    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
+                          *(["-s", script] if script else []), url],
+                         capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"\s99%\s+([\d.]+)(\w+)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
@@ -222,12 +225,13 @@ def rollout(args, parallel):
         token = open(os.path.join(work, "state", "web.token")).read().strip()
         auth = {"Authorization": "Bearer " + token}
         boot = f"http://127.0.0.1:{port}/boot.ipxe?mac=52:54:01:00:00:01"
-        # Boot traffic is measured at half the server's idle capacity, not as fast as it answers:
-        # a closed loop keeps both cores busy, which measures the CPU share left to boot answers
-        # and, on a machine the emulator shares, starves the emulator and with it the rollout.
+        # Boot traffic is measured at about half the server's idle capacity, not as fast as it
+        # answers: a closed loop keeps both cores busy, which measures the CPU share left to boot
+        # answers and, on a machine the emulator shares, slows the emulator and the rollout.
         capacity_rps, capacity_p99 = wrk(boot)
-        pause_ms = max(1, round(32 * 1000 / (capacity_rps / 2)))
-        idle = [wrk(boot, pause_ms=pause_ms) for _ in range(3)]
+        pause_ms = max(1, round(CONNECTIONS * 1000 / (capacity_rps / 2)))
+        paced = pacing(work, pause_ms)
+        idle = [wrk(boot, script=paced) for _ in range(3)]
         idle_rps, idle_p99 = medians(idle)
 
         def jobs():
@@ -248,10 +252,9 @@ def rollout(args, parallel):
         busy, running = [], []
         windows_began = time.time()
         for _ in range(3):
-            busy.append(wrk(boot, pause_ms=pause_ms))
+            busy.append(wrk(boot, script=paced))
             running.append(any(job["state"] == "running" for job in jobs()))
         windows_ended = time.time()
-        saturated_rps, saturated_p99 = wrk(boot)
         busy_rps, busy_p99 = medians(busy)
         runs_during = [after - before for after, before in zip(reconciles(port, auth), runs_before)]
         latencies = []
@@ -282,28 +285,24 @@ def rollout(args, parallel):
         failed = [job for job in rows if job["state"] != "succeeded"]
         ends = [calendar.timegm(time.strptime(job["finishedAt"], "%Y-%m-%dT%H:%M:%SZ")) for job in done]
         wall = max(ends) - began
-        # The BMC work the windows were measured under: flashes that ended in them, against the
-        # rest of the rollout and the emulator's pace (finishedAt has whole seconds).
+        # The BMC work the windows were measured under: flashes that ended in them (finishedAt
+        # has whole seconds), set against the plain client's pace in main().
         in_windows = sum(1 for end in ends if int(windows_began) <= end <= windows_ended)
         rate_in = in_windows / (windows_ended - windows_began)
-        rate_out = (len(ends) - in_windows) / max(1.0, wall - (windows_ended - windows_began))
         print(f"rollout, {args.bmcs} iLOs (emulator at {args.emulator_priority} priority), maxParallel {parallel}, "
               f"{args.update_seconds:g} s a flash: first reconcile "
               f"{first:.1f} s; all flashed in {wall:.1f} s ({len(failed)} not succeeded)")
         print(f"  commit + webhook -> converged file during it: median {statistics.median(latencies) * 1000:.0f} ms "
               f"(max {max(latencies) * 1000:.0f} ms)")
-        print(f"  GET /boot.ipxe at {idle_rps:.0f} req/s (wrk -t2 -c32, {pause_ms} ms between a connection's requests: half of "
-              f"the idle capacity, {capacity_rps:.0f} req/s), median of three 10 s windows: p99 idle {idle_p99:.2f} ms, "
-              f"during the rollout {busy_p99:.2f} ms at {busy_rps:.0f} req/s ({busy_p99 / idle_p99:.1f}x idle)"
+        print(f"  GET /boot.ipxe at {idle_rps:.0f} req/s ({idle_rps / capacity_rps:.0%} of the idle capacity, {capacity_rps:.0f} req/s, "
+              f"with a closed loop's p99 {capacity_p99:.2f} ms; wrk -t2 -c{CONNECTIONS}, {pause_ms} ms pause after each answer), "
+              f"median of three 10 s windows: p99 idle {idle_p99:.2f} ms, during the rollout {busy_p99:.2f} ms "
+              f"at {busy_rps:.0f} req/s ({busy_p99 / idle_p99:.1f}x idle)"
               + ("" if all(running) else f"; no job ran at the end of window(s) {[i + 1 for i, r in enumerate(running) if not r]}"))
         print(f"    p99 of each window, idle: {', '.join(f'{p:.1f}' for _, p in idle)} ms; during: "
               f"{', '.join(f'{p:.1f}' for _, p in busy)} ms; {runs_during[0]:.0f} reconcile runs during them, "
-              f"{runs_during[1]:.1f} s of run time")
-        print(f"    flashes ended during them {rate_in:.1f}/s, during the rest of the rollout {rate_out:.1f}/s "
-              f"(at most {parallel / args.update_seconds:.0f}/s: {parallel} at once, {args.update_seconds:g} s each)")
-        print(f"  as fast as answered (closed loop, one 10 s window each): idle {capacity_rps:.0f} req/s, p99 {capacity_p99:.2f} ms; "
-              f"during the rollout {saturated_rps:.0f} req/s, p99 {saturated_p99:.2f} ms")
-        return wall
+              f"{runs_during[1]:.1f} s of run time; {rate_in:.1f} flashes ended a second")
+        return wall, rate_in
     finally:
         if daemon is not None:
             daemon.terminate()
@@ -327,7 +326,7 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (bash .ci/setup bench installs it)")
     for parallel in [int(p) for p in args.max_parallel.split(",")]:
-        wall = rollout(args, parallel)
+        wall, rate_in = rollout(args, parallel)
         work = tempfile.mkdtemp(prefix="dploy-bench-capacity-")
         try:
             capacity = emulator_capacity(work, args.bmcs, args.update_seconds, parallel, args.emulator_priority)
@@ -335,7 +334,8 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
         floor = math.ceil(args.bmcs / parallel) * args.update_seconds
         print(f"  the emulator's own capacity at {parallel} at once: a plain client {capacity:.1f} s, floor {floor:.0f} s; "
-              f"dploy {wall / capacity:.2f}x the plain client")
+              f"dploy {wall / capacity:.2f}x the plain client; during the boot windows dploy's flashes ended at "
+              f"{rate_in / (args.bmcs / capacity):.0%} of the plain client's pace ({args.bmcs / capacity:.1f}/s)")
 
 
 if __name__ == "__main__":

@@ -69,10 +69,10 @@ public final class ReconcileLoop: Service, Sendable {
     /// How long after a run ends a run on news may start; a fetch does not wait.
     ///
     /// News comes in bursts: a job's end wakes a run, and so does the reading of its BMC
-    /// that follows. With 64 flashes at once about 30 jobs end a second, and runs went back
-    /// to back: 163 in 30 s, a quarter of a core on 2 cores, taken from the boot answers
-    /// (bench/rollout.py). Gathered, runs on news come at most once per this much and a run:
-    /// 64 in those 30 s, and the rollout finished no later. A machine waits for its next
+    /// that follows. With 64 flashes at once, 15 to 30 jobs end a second, and runs went back
+    /// to back: 163 in 30 s, a quarter of a core of 2 (bench/rollout.py, before it paced its
+    /// boot traffic). Gathered, runs on news come at most once per this much and a run: 61
+    /// to 64 in those 30 s, and the rollout finished no later. A machine waits for its next
     /// step at most this much longer, against minutes of flash.
     let newsSettle: Duration
 
