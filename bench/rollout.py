@@ -10,7 +10,8 @@ For each maxParallel P it prints:
 - while the rollout runs: commit + signed webhook -> converged boot file (median of 3), and
   GET /boot.ipxe under wrk paced at half the server's idle capacity, its p99 against the same
   measured before the rollout began (each the median of three 10-second windows), with the
-  reconcile runs and the flashes that ended meanwhile; then one window as fast as answered.
+  reconcile runs and the flashes that ended meanwhile (and, before the rollout, one window as
+  fast as answered: the idle capacity that sets the pace).
 
 Figures, not verdicts. The emulator is Python: with many iLOs it, not dploy, is often the
 limit, which is why its own capacity is measured beside dploy's.
