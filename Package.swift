@@ -54,9 +54,11 @@ let package = Package(
         ),
         // The PostgreSQL store's client: libpq, synchronous like the Store protocol, TLS checked by libpq.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // The SQLite GRDB links, for the process-wide settings GRDB does not make (sqlite3_config).
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "DployInventory",
-            dependencies: ["DploySpec", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["DploySpec", "CLibPQ", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "DployRender",

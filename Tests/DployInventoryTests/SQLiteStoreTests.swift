@@ -3,6 +3,7 @@ import GRDB
 @testable import DployInventory
 import DploySpec
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("The SQLite store", .ownThread)
@@ -30,6 +31,42 @@ struct SQLiteStoreTests {
         for file in [path, path + "-wal", path + "-shm"] {
             #expect(try mode(file) == 0o640, "\(file)")
         }
+    }
+
+    @Test("a boot's read is answered while other work holds every reader connection of the store")
+    func bootReadsHaveTheirOwnConnections() throws {
+        let store = try SQLiteStore(path: path)
+        try store.installStarted(web01, generation: 2, at: t0)
+        // As 64 BMC job workers reading at once do: every reader of the shared pool is taken.
+        let readers = store.pool.configuration.maximumReaderCount
+        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let held = DispatchGroup()
+        for _ in 0..<readers {
+            held.enter()
+            Thread {
+                defer { held.leave() }
+                _ = try? store.pool.read { _ in
+                    holding.signal()
+                    release.wait()
+                }
+            }.start()
+        }
+        for _ in 0..<readers { holding.wait() }
+        defer {
+            for _ in 0..<readers { release.signal() }
+            held.wait()
+        }
+        let answered = DispatchSemaphore(value: 0)
+        let record = Mutex<BootRecord?>(nil)
+        Thread {
+            let read = try? store.bootRecord(self.web01, runOf: [.imageRestore], at: self.t0)
+            record.withLock { $0 = read }
+            answered.signal()
+        }.start()
+        // Microseconds when the boot path has connections of its own; until the readers are
+        // released (never, here) when it shares them.
+        try #require(answered.wait(timeout: .now() + 10) == .success, "the boot read waited for the shared readers")
+        #expect(record.withLock { $0?.attempts.map(\.generation) } == [2])
     }
 
     @Test("a store from the first version migrates, keeping its machines; a BMC reading replaces the one before")
