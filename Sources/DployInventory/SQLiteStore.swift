@@ -9,7 +9,7 @@ public final class SQLiteStore: Store {
     let pool: DatabasePool
     /// Connections of the boot path's own (`bootRecord`), so a boot answer never waits for a
     /// reader connection, nor on the pool's locks, behind 64 BMC job workers' reads.
-    let bootReads: DatabasePool
+    let bootReads: SQLiteReaders
     public let path: String
     public var location: String { path }
 
@@ -51,14 +51,7 @@ public final class SQLiteStore: Store {
             } else {
                 try StoreSchema.migrator.migrate(pool)
             }
-            if readOnly {
-                bootReads = pool
-            } else {
-                // One connection per thread that answers boots (Swift's cooperative pool).
-                configuration.readonly = true
-                configuration.maximumReaderCount = max(2, ProcessInfo.processInfo.activeProcessorCount)
-                bootReads = try DatabasePool(path: path, configuration: configuration)
-            }
+            bootReads = SQLiteReaders(path: path, configuration: configuration)
         } catch let error as StoreError {
             throw error
         } catch {
