@@ -18,39 +18,6 @@ struct PostgresStoreTests {
         return (try PostgresStore(settings), try PostgresStore(settings), server, database.name)
     }
 
-    @Test("a boot's read is answered while other work holds every shared connection of the store")
-    func bootReadsHaveTheirOwnConnections() throws {
-        let (store, _, _, _) = try twoControllers()
-        try store.installStarted(web01, generation: 2, at: t0)
-        // As 64 BMC job workers at once do: every connection of the shared pool is lent.
-        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        let held = DispatchGroup()
-        for _ in 0..<store.pool.limit {
-            held.enter()
-            Thread {
-                defer { held.leave() }
-                _ = try? store.pool.withConnection { _ in
-                    holding.signal()
-                    release.wait()
-                }
-            }.start()
-        }
-        for _ in 0..<store.pool.limit { holding.wait() }
-        defer {
-            for _ in 0..<store.pool.limit { release.signal() }
-            held.wait()
-        }
-        let answered = DispatchSemaphore(value: 0)
-        let record = Mutex<BootRecord?>(nil)
-        Thread {
-            let read = try? store.bootRecord(self.web01, runOf: [.imageRestore], at: self.t0)
-            record.withLock { $0 = read }
-            answered.signal()
-        }.start()
-        try #require(answered.wait(timeout: .now() + 10) == .success, "the boot read waited for the shared connections")
-        #expect(record.withLock { $0?.attempts.map(\.generation) } == [2])
-    }
-
     @Test("a machine first seen by two controllers at once is one row with one 'seen' event")
     func firstSightingRace() throws {
         let (a, b, _, _) = try twoControllers()

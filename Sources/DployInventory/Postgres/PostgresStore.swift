@@ -8,9 +8,6 @@ import Synchronization
 /// sighting, a task run's start) is decided by a key, not by reading first.
 public final class PostgresStore: Store {
     let pool: PostgresPool
-    /// Connections of the boot path's own (`bootRecord`), as the SQLite store keeps: a boot
-    /// answer never waits for a connection behind BMC job workers. Opened at the first boot.
-    let bootReads: PostgresPool
     public let settings: PostgresSettings
     public var location: String { settings.redactedURL }
     /// Set by this process's `PostgresLeaderLease`: whether it may make the writes only a leader may.
@@ -21,7 +18,6 @@ public final class PostgresStore: Store {
     public init(_ settings: PostgresSettings, readOnly: Bool = false) throws {
         self.settings = settings
         pool = PostgresPool(settings)
-        bootReads = PostgresPool(settings, limit: 2)
         try pool.withConnection { connection in
             if readOnly { try PostgresSchema.check(connection) } else { try PostgresSchema.migrate(connection) }
         }
@@ -142,7 +138,7 @@ public final class PostgresStore: Store {
     }
 
     public func bootRecord(_ mac: MACAddress, runOf actions: Set<TaskActionKind>, at now: Date) throws -> BootRecord {
-        try bootReads.withConnection { connection in
+        try pool.withConnection { connection in
             let machine = try Self.machineRow(on: connection, mac)
             let run = actions.isEmpty ? nil : try Self.runningTaskRun(on: connection, mac: mac, actions: actions, at: now)
             return BootRecord(state: machine?.state, installedGeneration: machine?.installedGeneration,
