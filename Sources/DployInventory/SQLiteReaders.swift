@@ -24,9 +24,17 @@ final class SQLiteReaders: Sendable {
     }
 
     /// Runs `body` in a read transaction on a connection no other caller uses meanwhile.
+    /// Unlike a pool's readers, these do not look for a schema changed by another process:
+    /// only a daemon migrates its store, before it opens them.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         let connection = try idle.withLock { $0.popLast() } ?? DatabaseQueue(path: path, configuration: configuration)
         defer { idle.withLock { $0.append(connection) } }
         return try connection.read(body)
+    }
+
+    /// Closes the idle connections. Before the store's writer closes: an open reader keeps
+    /// the writer from the last checkpoint, which leaves the -wal and -shm files behind.
+    func close() {
+        idle.withLock { $0.removeAll() }
     }
 }

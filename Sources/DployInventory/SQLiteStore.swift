@@ -59,6 +59,11 @@ public final class SQLiteStore: Store {
         }
     }
 
+    deinit {
+        // Readers first, as GRDB's pool closes its own.
+        bootReads.close()
+    }
+
     /// SQLite's process-wide settings, made once, before the process's first connection.
     /// Memory statistics off: with them, every allocation of every connection takes one
     /// global mutex, and a boot answer's read waited on it behind BMC job workers' writes

@@ -45,9 +45,13 @@ struct SQLiteStoreTests {
             held.enter()
             Thread {
                 defer { held.leave() }
-                _ = try? store.pool.read { _ in
-                    holding.signal()
-                    release.wait()
+                do {
+                    try store.pool.read { _ in
+                        holding.signal()
+                        release.wait()
+                    }
+                } catch {
+                    holding.signal()  // the wait below must not hang; the boot read then finds readers free
                 }
             }.start()
         }
@@ -67,6 +71,17 @@ struct SQLiteStoreTests {
         // released (never, here) when it shares them.
         try #require(answered.wait(timeout: .now() + 10) == .success, "the boot read waited for the shared readers")
         #expect(record.withLock { $0?.attempts.map(\.generation) } == [2])
+    }
+
+    @Test("a store closed after boot reads leaves no write-ahead log behind")
+    func closesItsBootReadersFirst() throws {
+        do {
+            let store = try SQLiteStore(path: path)
+            try store.installStarted(web01, generation: 2, at: t0)
+            #expect(try store.bootRecord(web01, runOf: [], at: t0).attempts.count == 1)
+        }
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "the last connection checkpoints and removes it")
+        #expect(try SQLiteStore(path: path, readOnly: true).installAttempts(web01).count == 1)
     }
 
     @Test("a store from the first version migrates, keeping its machines; a BMC reading replaces the one before")
