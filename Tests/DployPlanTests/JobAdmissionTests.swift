@@ -83,6 +83,29 @@ struct JobAdmissionTests {
         #expect(try store.finishBMCJob(job.id, .failed, error: "Error", at: at))
     }
 
+    @Test("a flash taken while its machine installs is refused; another machine's install does not hold it; once the install ended, it goes")
+    func notUnderAnInstaller() throws {
+        let folder = try TemporaryFolder(prefix: "dploy-admission")
+        let store = try SQLiteStore(path: folder.file("dploy.db"))
+        let fleet = try Self.fleet(firmware: "{maxFailures: 0}", raid: "{maxFailures: 0}")
+        let now = Date(timeIntervalSince1970: 1_795_000_000)
+        let n1 = MACAddress("52:54:00:00:07:01")!, n2 = MACAddress("52:54:00:00:07:02")!
+        // n1: an earlier generation finished, the newest is under way; n2: its install ended.
+        try store.installStarted(n1, generation: 1, at: now.addingTimeInterval(-7200))
+        #expect(try store.installFinished(n1, generation: 1, at: now.addingTimeInterval(-7000)))
+        try store.installStarted(n1, generation: 2, at: now.addingTimeInterval(-60))
+        try store.installStarted(n2, generation: 1, at: now.addingTimeInterval(-600))
+        #expect(try store.installFinished(n2, generation: 1, at: now.addingTimeInterval(-300)))
+        let admission = JobAdmission(fleet: fleet, store: store, now: now)
+        let underInstaller = try Self.queue(Self.flash("n1"), in: store)
+        #expect(admission.refusal(for: underInstaller)
+                == "the machine is installing generation 2: no flash or RAID change runs under an installer")
+        #expect(admission.refusal(for: try Self.queue(Self.flash("n2"), in: store)) == nil)
+        #expect(admission.refusal(for: try Self.queue(Self.flash("n3"), in: store)) == nil, "never installed")
+        try store.installFailed(n1, generation: 2, reason: "the installer stopped", at: now.addingTimeInterval(10))
+        #expect(admission.refusal(for: underInstaller) == nil, "a failed install is over too")
+    }
+
     @Test("a flash queued before the rollout halted is refused at claim, with the failures and the resume to run; resumed, it goes")
     func firmwareHalted() throws {
         let folder = try TemporaryFolder(prefix: "dploy-admission")

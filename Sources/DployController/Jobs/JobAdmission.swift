@@ -63,7 +63,8 @@ struct JobAdmission: Sendable {
         guard job.kind == .firmware || job.kind == .raid else { return nil }
         let mac = machine.mac.value
         do {
-            if let attempt = try store.latestAttempts()[mac], attempt.finishedAt == nil, attempt.failedAt == nil {
+            // The machine's own attempts, not every machine's latest: a claim reads what it checks.
+            if let attempt = try store.installAttempts(mac).last, attempt.finishedAt == nil, attempt.failedAt == nil {
                 return "the machine is installing generation \(attempt.generation): no flash or RAID change runs under an installer"
             }
             if let run = try store.runningTaskRuns(actions: TaskActionKind.imaging, at: now).first(where: { $0.mac == mac }) {
